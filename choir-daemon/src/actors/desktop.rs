@@ -1,0 +1,81 @@
+//! The desktop actor: validates window commands against its own copy of the world and appends
+//! the resulting events. It is the only writer of `window.*` events.
+
+use choir_proto::{decide, Command, NewEvent, World};
+use tokio::sync::{mpsc, oneshot};
+
+use super::CommandError;
+use crate::store::EventStore;
+
+/// Commands queued per actor before senders wait.
+const INBOX: usize = 256;
+
+struct Execute {
+    command: Command,
+    actor: String,
+    correlation: Option<String>,
+    reply: oneshot::Sender<Result<Vec<u64>, CommandError>>,
+}
+
+/// A handle to the desktop actor; cheap to clone.
+#[derive(Clone)]
+pub struct DesktopHandle {
+    inbox: mpsc::Sender<Execute>,
+}
+
+impl DesktopHandle {
+    /// Starts the actor with the world as of the store's head.
+    pub fn spawn(store: EventStore, world: World) -> Self {
+        let (inbox, rx) = mpsc::channel(INBOX);
+        tokio::spawn(run(store, world, rx));
+        Self { inbox }
+    }
+
+    /// Validates and applies `command`; returns the seqs of the committed events.
+    pub async fn execute(
+        &self,
+        command: Command,
+        actor: String,
+        correlation: Option<String>,
+    ) -> Result<Vec<u64>, CommandError> {
+        let (reply, done) = oneshot::channel();
+        self.inbox
+            .send(Execute {
+                command,
+                actor,
+                correlation,
+                reply,
+            })
+            .await
+            .map_err(|_| CommandError::Unavailable)?;
+        done.await.map_err(|_| CommandError::Unavailable)?
+    }
+}
+
+async fn run(store: EventStore, mut world: World, mut inbox: mpsc::Receiver<Execute>) {
+    while let Some(msg) = inbox.recv().await {
+        let result = handle(&store, &mut world, &msg).await;
+        let _ = msg.reply.send(result);
+    }
+}
+
+async fn handle(
+    store: &EventStore,
+    world: &mut World,
+    msg: &Execute,
+) -> Result<Vec<u64>, CommandError> {
+    let bodies = decide(world, &msg.command)?;
+    let events = bodies
+        .into_iter()
+        .map(|body| NewEvent {
+            actor: msg.actor.clone(),
+            correlation: msg.correlation.clone(),
+            body,
+        })
+        .collect();
+    let committed = store.append(events).await?;
+    for event in &committed {
+        world.apply(event);
+    }
+    Ok(committed.iter().map(|event| event.seq).collect())
+}

@@ -1,0 +1,62 @@
+//! The daemon's HTTP and WebSocket API.
+//!
+//! - `GET /health` — liveness, no token;
+//! - `GET /ws` — the protocol (`choir_proto::ClientFrame` / `ServerFrame`);
+//! - `GET /api/state` — the world and its head seq;
+//! - `GET /api/events?from=&limit=` — committed events with `seq >= from`;
+//! - `POST /api/commands` — one `choir_proto::Command`, answered with the seqs it appended.
+//!
+//! Every route but `/health` needs the sandbox token: `Authorization: Bearer <token>`,
+//! `X-Choir-Token: <token>`, or `?token=<token>` (for a browser's first load). A WebSocket
+//! may instead carry it in its `hello` frame.
+
+mod auth;
+mod error;
+mod http;
+mod ws;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{middleware, Json, Router};
+use choir_proto::MAX_FRAME_BYTES;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::actors::{DesktopHandle, ProjectionHandle};
+use crate::store::EventStore;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: EventStore,
+    pub desktop: DesktopHandle,
+    pub projection: ProjectionHandle,
+    pub token: Arc<str>,
+    /// Cancelled when the daemon shuts down: WebSocket sessions close.
+    pub shutdown: CancellationToken,
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/api/state", get(http::state))
+        .route("/api/events", get(http::events))
+        .route("/api/commands", post(http::command))
+        .fallback(http::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .route("/ws", get(ws::upgrade))
+        .merge(protected)
+        .layer(DefaultBodyLimit::max(MAX_FRAME_BYTES))
+        .with_state(state)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}

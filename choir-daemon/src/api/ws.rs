@@ -1,0 +1,321 @@
+//! One WebSocket session: handshake, then events out and commands in.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri};
+use axum::response::{IntoResponse, Response};
+use choir_proto::{
+    ClientFrame, ErrorCode, Event, ServerFrame, CLOSE_EXPECTED_HELLO, CLOSE_PROTOCOL_VERSION,
+    CLOSE_RESUME_BEYOND_HEAD, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+};
+use futures_util::stream::{SplitStream, StreamExt};
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+
+use super::auth::{presented_token, token_matches};
+use super::error::ApiError;
+use super::AppState;
+use crate::correlation;
+use crate::store::Subscription;
+
+/// How long a client has to send `hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames queued for one client before the event forwarder waits (it then catches up from
+/// disk, so a slow client costs no memory).
+const OUTBOX: usize = 256;
+/// Messages beyond this size close the connection outright; between [`MAX_FRAME_BYTES`] and
+/// this they get a `frame_too_large` error and the connection stays open.
+const HARD_MESSAGE_LIMIT: usize = 4 * MAX_FRAME_BYTES;
+/// Longest client name kept for event actors.
+const MAX_CLIENT_NAME: usize = 64;
+
+/// `GET /ws`: a token presented on the upgrade request must be right; without one, `hello`
+/// must carry it.
+pub(super) async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let pre_authorized = match presented_token(&headers, uri.query()) {
+        Some(token) if token_matches(&state.token, &token) => true,
+        Some(_) => return ApiError::unauthorized("wrong token").into_response(),
+        None => false,
+    };
+    ws.max_message_size(HARD_MESSAGE_LIMIT)
+        .max_frame_size(HARD_MESSAGE_LIMIT)
+        .on_upgrade(move |socket| run(socket, state, pre_authorized))
+}
+
+/// Sends frames to one client from one writer task.
+#[derive(Clone)]
+struct Outbox(mpsc::Sender<Message>);
+
+impl Outbox {
+    async fn frame(&self, frame: &ServerFrame) -> bool {
+        match serde_json::to_string(frame) {
+            Ok(text) => self.0.send(Message::Text(text.into())).await.is_ok(),
+            Err(err) => {
+                tracing::error!(%err, "cannot encode a server frame");
+                false
+            }
+        }
+    }
+
+    async fn error(&self, id: Option<u64>, code: ErrorCode, message: impl Into<String>) -> bool {
+        let message = message.into();
+        self.frame(&ServerFrame::Error { id, code, message }).await
+    }
+
+    async fn event(&self, event: &Event) -> bool {
+        // Wrap the event's JSON without cloning it into a `ServerFrame`.
+        match serde_json::to_string(event) {
+            Ok(json) => {
+                let text = format!("{{\"type\":\"event\",\"event\":{json}}}");
+                self.0.send(Message::Text(text.into())).await.is_ok()
+            }
+            Err(err) => {
+                tracing::error!(%err, seq = event.seq, "cannot encode an event");
+                false
+            }
+        }
+    }
+
+    async fn close(&self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code,
+            reason: reason.into(),
+        };
+        let _ = self.0.send(Message::Close(Some(frame))).await;
+    }
+}
+
+async fn run(socket: WebSocket, state: AppState, pre_authorized: bool) {
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::channel::<Message>(OUTBOX);
+    let writer = tokio::spawn(async move {
+        while let Some(message) = rx.recv().await {
+            let closing = matches!(message, Message::Close(_));
+            if sink.send(message).await.is_err() || closing {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    let outbox = Outbox(tx);
+    if let Some(session) = handshake(&mut stream, &outbox, &state, pre_authorized).await {
+        let forwarder = tokio::spawn(forward(session.events, outbox.clone()));
+        serve(&mut stream, &outbox, &state, &session.actor).await;
+        forwarder.abort();
+    }
+    drop(outbox);
+    let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+}
+
+struct Session {
+    actor: String,
+    events: Subscription,
+}
+
+/// Waits for `hello`, checks token and version, sends `welcome`.
+async fn handshake(
+    stream: &mut SplitStream<WebSocket>,
+    outbox: &Outbox,
+    state: &AppState,
+    pre_authorized: bool,
+) -> Option<Session> {
+    let first = tokio::time::timeout(HELLO_TIMEOUT, next_text(stream)).await;
+    let text = match first {
+        Ok(Some(text)) => text,
+        Ok(None) => return None,
+        Err(_) => {
+            outbox
+                .error(None, ErrorCode::ExpectedHello, "no hello within 10 s")
+                .await;
+            outbox.close(CLOSE_EXPECTED_HELLO, "no hello").await;
+            return None;
+        }
+    };
+    let (token, resume_from, client) = match ClientFrame::parse(&text) {
+        Ok(ClientFrame::Hello {
+            protocol,
+            token,
+            resume_from,
+            client,
+        }) => {
+            if protocol != PROTOCOL_VERSION {
+                let message =
+                    format!("this daemon speaks protocol {PROTOCOL_VERSION}, not {protocol}");
+                outbox
+                    .error(None, ErrorCode::ProtocolVersion, message)
+                    .await;
+                outbox
+                    .close(CLOSE_PROTOCOL_VERSION, "protocol version")
+                    .await;
+                return None;
+            }
+            (token, resume_from, client)
+        }
+        Ok(_) | Err(_) => {
+            outbox
+                .error(
+                    None,
+                    ErrorCode::ExpectedHello,
+                    "the first frame must be a valid hello",
+                )
+                .await;
+            outbox.close(CLOSE_EXPECTED_HELLO, "expected hello").await;
+            return None;
+        }
+    };
+    let authorized = pre_authorized
+        || token
+            .as_deref()
+            .is_some_and(|token| token_matches(&state.token, token));
+    if !authorized {
+        outbox
+            .error(None, ErrorCode::Unauthorized, "missing or wrong token")
+            .await;
+        outbox.close(CLOSE_UNAUTHORIZED, "unauthorized").await;
+        return None;
+    }
+    let (head, snapshot) = match resume_from {
+        Some(seq) if seq > state.store.head() => {
+            let message = format!(
+                "resume_from {seq} is beyond this daemon's head {}",
+                state.store.head()
+            );
+            outbox
+                .error(None, ErrorCode::ResumeBeyondHead, message)
+                .await;
+            outbox
+                .close(CLOSE_RESUME_BEYOND_HEAD, "resume beyond head")
+                .await;
+            return None;
+        }
+        Some(seq) => (seq, None),
+        None => {
+            let world = state.projection.snapshot().await?;
+            (world.head, Some(Box::new(world)))
+        }
+    };
+    let welcome = ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        head: state.store.head().max(head),
+        snapshot,
+    };
+    if !outbox.frame(&welcome).await {
+        return None;
+    }
+    Some(Session {
+        actor: actor_name(client.as_deref()),
+        events: state.store.subscribe(head + 1),
+    })
+}
+
+/// Reads frames until the client leaves or the daemon shuts down.
+async fn serve(
+    stream: &mut SplitStream<WebSocket>,
+    outbox: &Outbox,
+    state: &AppState,
+    actor: &str,
+) {
+    loop {
+        let message = tokio::select! {
+            message = stream.next() => message,
+            () = state.shutdown.cancelled() => {
+                outbox.close(1001, "daemon shutting down").await;
+                return;
+            }
+        };
+        let text = match message {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Binary(_))) => {
+                outbox
+                    .error(
+                        None,
+                        ErrorCode::MalformedFrame,
+                        "binary frames are not supported; send JSON text",
+                    )
+                    .await;
+                continue;
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(Message::Close(_))) | None => return,
+            Some(Err(err)) => {
+                tracing::debug!(%err, "websocket closed with an error");
+                return;
+            }
+        };
+        let reply_ok = match ClientFrame::parse(text.as_str()) {
+            Ok(ClientFrame::Command { id, command }) => {
+                let result = state
+                    .desktop
+                    .execute(command, actor.to_owned(), Some(correlation()))
+                    .await;
+                match result {
+                    Ok(seqs) => outbox.frame(&ServerFrame::Ack { id, seqs }).await,
+                    Err(err) => outbox.error(Some(id), err.code(), err.to_string()).await,
+                }
+            }
+            Ok(ClientFrame::Ping { nonce }) => outbox.frame(&ServerFrame::Pong { nonce }).await,
+            Ok(ClientFrame::Hello { .. }) => {
+                outbox
+                    .error(None, ErrorCode::ExpectedHello, "hello was already received")
+                    .await
+            }
+            Err(err) => outbox.error(err.id, err.code, err.message).await,
+        };
+        if !reply_ok {
+            return;
+        }
+    }
+}
+
+/// Sends every event of the subscription, in order.
+async fn forward(mut events: Subscription, outbox: Outbox) {
+    loop {
+        match events.next().await {
+            Ok(Some(event)) => {
+                if !outbox.event(&event).await {
+                    return;
+                }
+            }
+            Ok(None) => return,
+            Err(err) => {
+                tracing::error!(%err, "cannot read events for a client");
+                outbox
+                    .error(None, ErrorCode::Internal, err.to_string())
+                    .await;
+                return;
+            }
+        }
+    }
+}
+
+async fn next_text(stream: &mut SplitStream<WebSocket>) -> Option<String> {
+    loop {
+        match stream.next().await? {
+            Ok(Message::Text(text)) => return Some(text.to_string()),
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Ok(Message::Binary(_)) => return Some(String::new()),
+            Ok(Message::Close(_)) | Err(_) => return None,
+        }
+    }
+}
+
+fn actor_name(client: Option<&str>) -> String {
+    let name: String = client
+        .unwrap_or("ws")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-_.@".contains(*c))
+        .take(MAX_CLIENT_NAME)
+        .collect();
+    if name.is_empty() {
+        "client:ws".into()
+    } else {
+        format!("client:{name}")
+    }
+}

@@ -1,0 +1,167 @@
+//! The sandbox's data directory: lock, token, endpoint file, database and workspace.
+//!
+//! ```text
+//! <data-dir>/daemon.lock    held (flock) while a daemon runs: two daemons never share a dir
+//! <data-dir>/token          the sandbox token, 0600, created on first start
+//! <data-dir>/daemon.json    {"url", "token", "pid"} of the running daemon, 0600
+//! <data-dir>/events.db      the event log
+//! <data-dir>/workspace/     where tools and documents live
+//! ```
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{self, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+const LOCK_FILE: &str = "daemon.lock";
+const TOKEN_FILE: &str = "token";
+const ENDPOINT_FILE: &str = "daemon.json";
+const DB_FILE: &str = "events.db";
+const WORKSPACE_DIR: &str = "workspace";
+
+/// Problems with the data directory.
+#[derive(Debug, Error)]
+pub enum DataDirError {
+    #[error("another choir-daemon is already using {dir} (its lock is held); stop it or pick another --data-dir")]
+    InUse { dir: PathBuf },
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("cannot create a random token: {0}")]
+    Random(String),
+}
+
+/// Where a running daemon can be reached, as written to `daemon.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// Base URL, e.g. `http://127.0.0.1:8080`.
+    pub url: String,
+    pub token: String,
+    pub pid: u32,
+}
+
+impl Endpoint {
+    /// Reads the endpoint a daemon wrote into `data_dir`, if any.
+    pub fn read(data_dir: &Path) -> io::Result<Endpoint> {
+        let text = fs::read_to_string(data_dir.join(ENDPOINT_FILE))?;
+        serde_json::from_str(&text).map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))
+    }
+}
+
+/// An open, locked data directory. The lock is released when this is dropped.
+pub struct DataDir {
+    root: PathBuf,
+    _lock: File,
+}
+
+impl DataDir {
+    /// Creates the directory if needed and takes its lock.
+    pub fn open(root: &Path) -> Result<Self, DataDirError> {
+        create_private_dir(root)?;
+        create_private_dir(&root.join(WORKSPACE_DIR))?;
+        let lock_path = root.join(LOCK_FILE);
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&lock_path)
+            .map_err(io_error("open", &lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(DataDirError::InUse {
+                    dir: root.to_owned(),
+                })
+            }
+            Err(TryLockError::Error(source)) => return Err(io_error("lock", &lock_path)(source)),
+        }
+        Ok(Self {
+            root: root.to_owned(),
+            _lock: lock,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.root.join(DB_FILE)
+    }
+
+    pub fn workspace(&self) -> PathBuf {
+        self.root.join(WORKSPACE_DIR)
+    }
+
+    /// The sandbox token, created (0600) on first start.
+    pub fn token(&self) -> Result<String, DataDirError> {
+        let path = self.root.join(TOKEN_FILE);
+        match fs::read_to_string(&path) {
+            Ok(token) if !token.trim().is_empty() => return Ok(token.trim().to_owned()),
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+            Err(err) => return Err(io_error("read", &path)(err)),
+        }
+        let token = random_token()?;
+        write_private(&path, token.as_bytes())?;
+        Ok(token)
+    }
+
+    /// Records where this daemon listens, for local clients.
+    pub fn write_endpoint(&self, endpoint: &Endpoint) -> Result<(), DataDirError> {
+        let path = self.root.join(ENDPOINT_FILE);
+        let text = serde_json::to_string_pretty(endpoint).unwrap_or_default();
+        write_private(&path, text.as_bytes())
+    }
+
+    /// Removes the endpoint file on a clean shutdown.
+    pub fn remove_endpoint(&self) {
+        let _ = fs::remove_file(self.root.join(ENDPOINT_FILE));
+    }
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> DataDirError {
+    let path = path.to_owned();
+    move |source| DataDirError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+fn create_private_dir(path: &Path) -> Result<(), DataDirError> {
+    if path.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(path).map_err(io_error("create directory", path))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+        .map_err(io_error("set permissions of", path))
+}
+
+/// Writes a 0600 file atomically (temporary file, fsync, rename).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
+    let tmp = path.with_extension("tmp");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io_error("create", &tmp))?;
+    file.write_all(bytes).map_err(io_error("write", &tmp))?;
+    file.sync_all().map_err(io_error("sync", &tmp))?;
+    fs::rename(&tmp, path).map_err(io_error("rename into", path))
+}
+
+fn random_token() -> Result<String, DataDirError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|err| DataDirError::Random(err.to_string()))?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+}

@@ -1,0 +1,98 @@
+//! `choir-daemon`: one user's sandbox daemon.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use choir_daemon::store::StoreOptions;
+use choir_daemon::{Daemon, DaemonConfig};
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// ChoirOS sandbox daemon: holds the event log and serves the desktop, chat and tools to every
+/// client over HTTP and WebSocket.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Where the event log, token and workspace live [default: the platform data dir, e.g.
+    /// ~/.local/share/choir]
+    #[arg(long, env = "CHOIR_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(
+        long,
+        env = "CHOIR_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    listen: SocketAddr,
+}
+
+fn default_data_dir() -> Result<PathBuf> {
+    dirs::data_dir()
+        .map(|dir| dir.join("choir"))
+        .context("no platform data dir is known here: pass --data-dir or set CHOIR_DATA_DIR")
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("choir-daemon: cannot start the async runtime: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("choir-daemon: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("CHOIR_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let data_dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    let config = DaemonConfig {
+        data_dir: data_dir.clone(),
+        listen: cli.listen,
+        store: StoreOptions::default(),
+    };
+    let mut daemon = Daemon::start(config)
+        .await
+        .context("cannot start choir-daemon")?;
+    println!("ChoirOS daemon listening on {}", daemon.url_with_token());
+    println!("data dir: {}", data_dir.display());
+
+    tokio::select! {
+        result = daemon.stopped() => {
+            result.context("the daemon stopped unexpectedly")?;
+            return Ok(());
+        }
+        signal = shutdown_signal() => signal?,
+    }
+    tracing::info!("shutting down: draining pending appends");
+    daemon.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() -> Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => result.context("cannot watch SIGINT")?,
+        _ = terminate.recv() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! The durable event store: an append-only SQLite log with group commit and gap-free
+//! subscriptions.
+//!
+//! One writer task owns the only writing connection. Concurrent `append` calls queue up while
+//! a commit is being synced and go into the next transaction together (group commit); each
+//! `append` resolves only after its transaction committed. Committed events are then published
+//! to live subscribers, who fall back to reading from disk whenever they would otherwise miss
+//! something.
+
+mod error;
+mod schema;
+mod subscription;
+mod writer;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use choir_proto::{Event, EventBody, NewEvent};
+use sqlx::sqlite::SqlitePool;
+use sqlx::Row;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+pub use error::StoreError;
+pub use subscription::Subscription;
+
+use writer::{EncodedEvent, WriterMsg};
+
+/// How many events a live subscriber may fall behind before it goes back to disk.
+const LIVE_CAPACITY: usize = 4096;
+/// How many queued appends the writer accepts before producers wait.
+const QUEUE_CAPACITY: usize = 8192;
+
+/// Tuning for [`EventStore::open`].
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `synchronous=FULL` (the default): every commit is fsynced. Turn off only for tests and
+    /// baselines that do not care about power loss.
+    pub durable: bool,
+    /// Most events one group commit writes.
+    pub max_batch: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            durable: true,
+            max_batch: 8192,
+        }
+    }
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct EventStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: mpsc::Sender<WriterMsg>,
+    live: broadcast::Sender<Arc<Event>>,
+    head: Arc<AtomicU64>,
+    reader: SqlitePool,
+}
+
+impl EventStore {
+    /// Opens (creating if missing) the log at `path` and starts its writer task. A file that
+    /// is not a ChoirOS log, or not a database at all, is refused.
+    pub async fn open(path: &Path, options: StoreOptions) -> Result<Self, StoreError> {
+        let opened = schema::open(path, options.durable).await?;
+        let head = Arc::new(AtomicU64::new(opened.head));
+        let (live, _) = broadcast::channel(LIVE_CAPACITY);
+        let (writer_tx, writer_rx) = mpsc::channel(QUEUE_CAPACITY);
+        tokio::spawn(writer::run(
+            opened.writer,
+            writer_rx,
+            live.clone(),
+            head.clone(),
+            options.max_batch.max(1),
+        ));
+        Ok(Self {
+            inner: Arc::new(Inner {
+                writer: writer_tx,
+                live,
+                head,
+                reader: opened.reader,
+            }),
+        })
+    }
+
+    /// The seq of the last committed event (0 when the log is empty).
+    pub fn head(&self) -> u64 {
+        self.inner.head.load(Ordering::Acquire)
+    }
+
+    /// Appends events atomically and returns them with their seqs once committed.
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Event>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encoded = events
+            .into_iter()
+            .map(EncodedEvent::new)
+            .collect::<Result<Vec<_>, _>>()?;
+        let (reply, committed) = oneshot::channel();
+        self.inner
+            .writer
+            .send(WriterMsg::Append {
+                events: encoded,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        committed.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Reads up to `limit` committed events with `seq >= from_seq`, in order.
+    pub async fn read(&self, from_seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, ts, actor, correlation, type, version, data FROM events \
+             WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+        )
+        .bind(i64::try_from(from_seq).unwrap_or(i64::MAX))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&self.inner.reader)
+        .await?;
+        rows.iter().map(decode_row).collect()
+    }
+
+    /// Every event with `seq >= from_seq`: first those already on disk, then live ones as
+    /// they commit, with no gap and no duplicate.
+    pub fn subscribe(&self, from_seq: u64) -> Subscription {
+        Subscription::new(self.clone(), self.inner.live.subscribe(), from_seq.max(1))
+    }
+
+    /// Writes every append queued so far, then stops the writer. Later appends fail with
+    /// [`StoreError::Closed`].
+    pub async fn shutdown(&self) {
+        let (reply, done) = oneshot::channel();
+        if self
+            .inner
+            .writer
+            .send(WriterMsg::Shutdown { reply })
+            .await
+            .is_ok()
+        {
+            let _ = done.await;
+        }
+        self.inner.reader.close().await;
+    }
+}
+
+fn decode_row(row: &sqlx::sqlite::SqliteRow) -> Result<Event, StoreError> {
+    let seq: i64 = row.try_get(0)?;
+    let type_name: &str = row.try_get(4)?;
+    let version: i64 = row.try_get(5)?;
+    let data: &str = row.try_get(6)?;
+    let corrupt = |reason: String| StoreError::CorruptEvent { seq, reason };
+    let version = u32::try_from(version).map_err(|_| corrupt(format!("version {version}")))?;
+    let body =
+        EventBody::from_stored(type_name, version, data).map_err(|err| corrupt(err.to_string()))?;
+    Ok(Event {
+        seq: u64::try_from(seq).map_err(|_| corrupt("negative seq".into()))?,
+        ts: row.try_get(1)?,
+        actor: row.try_get(2)?,
+        correlation: row.try_get(3)?,
+        v: version,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,82 @@
+//! A subscription: catch-up from disk, then live events, with no gap and no duplicate.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use choir_proto::Event;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::{EventStore, StoreError};
+
+/// Events read from disk per query while catching up.
+const PAGE: usize = 2048;
+
+/// The stream of events from some seq on. Created by [`EventStore::subscribe`].
+///
+/// The live receiver exists before the first disk read, so every event is either already on
+/// disk when read or arrives live afterwards; live events at or below what was delivered are
+/// skipped, and any hole (a lagging receiver, a jump in seq) sends the subscription back to
+/// disk.
+pub struct Subscription {
+    store: EventStore,
+    live: broadcast::Receiver<Arc<Event>>,
+    next_seq: u64,
+    buffer: VecDeque<Arc<Event>>,
+    catching_up: bool,
+}
+
+impl Subscription {
+    pub(super) fn new(
+        store: EventStore,
+        live: broadcast::Receiver<Arc<Event>>,
+        from_seq: u64,
+    ) -> Self {
+        Self {
+            store,
+            live,
+            next_seq: from_seq,
+            buffer: VecDeque::new(),
+            catching_up: true,
+        }
+    }
+
+    /// The seq the next delivered event will have.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The next event; `Ok(None)` once the store has shut down and everything committed was
+    /// delivered.
+    pub async fn next(&mut self) -> Result<Option<Arc<Event>>, StoreError> {
+        loop {
+            if let Some(event) = self.buffer.pop_front() {
+                self.next_seq = event.seq + 1;
+                return Ok(Some(event));
+            }
+            if self.catching_up {
+                let page = self.store.read(self.next_seq, PAGE).await?;
+                self.catching_up = page.len() == PAGE;
+                self.buffer.extend(page.into_iter().map(Arc::new));
+                continue;
+            }
+            match self.live.recv().await {
+                Ok(event) if event.seq < self.next_seq => continue,
+                Ok(event) if event.seq == self.next_seq => {
+                    self.next_seq += 1;
+                    return Ok(Some(event));
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => self.catching_up = true,
+                Err(RecvError::Closed) => {
+                    // Shut down: deliver whatever committed before the end.
+                    let page = self.store.read(self.next_seq, PAGE).await;
+                    match page {
+                        Ok(page) if !page.is_empty() => {
+                            self.buffer.extend(page.into_iter().map(Arc::new))
+                        }
+                        _ => return Ok(None),
+                    }
+                }
+            }
+        }
+    }
+}

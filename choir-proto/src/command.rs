@@ -1,0 +1,75 @@
+//! Commands: what a client may ask the daemon to do. Each is validated by
+//! [`crate::decide`] and, if accepted, becomes one or more events.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::WindowId;
+use crate::world::{AppKind, Rect};
+
+/// A client's intent. Commands are imperative; the events they produce are past tense.
+/// The reply to every command is an `ack` frame with the seqs it appended (possibly none, when
+/// the command changes nothing) or an `error` frame with a stable code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Command {
+    /// Open a window of `app`; without `rect` the daemon cascades it. → `window.opened`
+    #[serde(rename = "window.open")]
+    OpenWindow {
+        app: AppKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        title: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rect: Option<Rect>,
+    },
+    /// Move a window's top-left corner. → `window.moved`
+    #[serde(rename = "window.move")]
+    MoveWindow { window_id: WindowId, x: u16, y: u16 },
+    /// Resize a window. → `window.resized`
+    #[serde(rename = "window.resize")]
+    ResizeWindow { window_id: WindowId, w: u16, h: u16 },
+    /// Raise and focus a window, restoring it if minimized. → `window.focused` or
+    /// `window.restored`
+    #[serde(rename = "window.focus")]
+    FocusWindow { window_id: WindowId },
+    /// Minimize a window. → `window.minimized`
+    #[serde(rename = "window.minimize")]
+    MinimizeWindow { window_id: WindowId },
+    /// Undo a minimize, or else a maximize. → `window.restored` or `window.unmaximized`
+    #[serde(rename = "window.restore")]
+    RestoreWindow { window_id: WindowId },
+    /// Maximize a window, or unmaximize a maximized one. → `window.maximized` or
+    /// `window.unmaximized`
+    #[serde(rename = "window.toggle_maximize")]
+    ToggleMaximize { window_id: WindowId },
+    /// Close a window. → `window.closed`
+    #[serde(rename = "window.close")]
+    CloseWindow { window_id: WindowId },
+}
+
+/// Every command type this build accepts.
+pub const KNOWN_COMMAND_TYPES: &[&str] = &[
+    "window.open",
+    "window.move",
+    "window.resize",
+    "window.focus",
+    "window.minimize",
+    "window.restore",
+    "window.toggle_maximize",
+    "window.close",
+];
+
+impl Command {
+    /// The stable wire name of this command.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Command::OpenWindow { .. } => "window.open",
+            Command::MoveWindow { .. } => "window.move",
+            Command::ResizeWindow { .. } => "window.resize",
+            Command::FocusWindow { .. } => "window.focus",
+            Command::MinimizeWindow { .. } => "window.minimize",
+            Command::RestoreWindow { .. } => "window.restore",
+            Command::ToggleMaximize { .. } => "window.toggle_maximize",
+            Command::CloseWindow { .. } => "window.close",
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Given these events, when this command, then these events or this rejection.
+
+use super::*;
+use crate::event::Event;
+use crate::world::AppKind;
+
+fn given(bodies: Vec<EventBody>) -> World {
+    let mut world = World::default();
+    for (i, body) in bodies.into_iter().enumerate() {
+        world.apply(&Event {
+            seq: i as u64 + 1,
+            ts: 0,
+            actor: "test".into(),
+            correlation: None,
+            v: 1,
+            body,
+        });
+    }
+    world
+}
+
+fn opened(id: u64) -> EventBody {
+    EventBody::WindowOpened {
+        window_id: WindowId(id),
+        app: AppKind::Chat,
+        title: format!("w{id}"),
+        rect: Rect::new(0, 0, 40, 10),
+    }
+}
+
+#[test]
+fn open_assigns_the_next_id_and_cascades() {
+    let world = given(vec![
+        opened(1),
+        EventBody::WindowClosed {
+            window_id: WindowId(1),
+        },
+    ]);
+    let command = Command::OpenWindow {
+        app: AppKind::Writer,
+        title: None,
+        rect: None,
+    };
+    assert_eq!(
+        decide(&world, &command),
+        Ok(vec![EventBody::WindowOpened {
+            window_id: WindowId(2),
+            app: AppKind::Writer,
+            title: "Writer".into(),
+            rect: Rect::new(2, 1, 60, 16),
+        }])
+    );
+}
+
+#[test]
+fn open_refuses_bad_geometry_and_long_titles() {
+    let world = World::default();
+    let tiny = Command::OpenWindow {
+        app: AppKind::Chat,
+        title: None,
+        rect: Some(Rect::new(0, 0, 3, 3)),
+    };
+    assert!(matches!(
+        decide(&world, &tiny),
+        Err(Rejection::InvalidGeometry(_))
+    ));
+    let far = Command::OpenWindow {
+        app: AppKind::Chat,
+        title: None,
+        rect: Some(Rect::new(MAX_WINDOW_COORD + 1, 0, 20, 5)),
+    };
+    assert!(matches!(
+        decide(&world, &far),
+        Err(Rejection::InvalidGeometry(_))
+    ));
+    let long = Command::OpenWindow {
+        app: AppKind::Chat,
+        title: Some("x".repeat(MAX_TITLE_CHARS + 1)),
+        rect: None,
+    };
+    assert_eq!(decide(&world, &long), Err(Rejection::TitleTooLong));
+}
+
+#[test]
+fn open_refuses_past_the_window_limit() {
+    let world = given((1..=MAX_WINDOWS as u64).map(opened).collect());
+    let command = Command::OpenWindow {
+        app: AppKind::Chat,
+        title: None,
+        rect: None,
+    };
+    assert_eq!(decide(&world, &command), Err(Rejection::TooManyWindows));
+}
+
+#[test]
+fn commands_on_missing_windows_are_not_found() {
+    let world = given(vec![opened(1)]);
+    let command = Command::CloseWindow {
+        window_id: WindowId(9),
+    };
+    let rejection = decide(&world, &command).unwrap_err();
+    assert_eq!(rejection, Rejection::UnknownWindow(WindowId(9)));
+    assert_eq!(rejection.code(), ErrorCode::NotFound);
+}
+
+#[test]
+fn no_op_commands_produce_no_events() {
+    let world = given(vec![opened(1)]);
+    let id = WindowId(1);
+    for command in [
+        Command::MoveWindow {
+            window_id: id,
+            x: 0,
+            y: 0,
+        },
+        Command::ResizeWindow {
+            window_id: id,
+            w: 40,
+            h: 10,
+        },
+        Command::FocusWindow { window_id: id },
+        Command::RestoreWindow { window_id: id },
+    ] {
+        assert_eq!(decide(&world, &command), Ok(vec![]), "{command:?}");
+    }
+}
+
+#[test]
+fn focusing_a_minimized_window_restores_it() {
+    let world = given(vec![
+        opened(1),
+        opened(2),
+        EventBody::WindowMinimized {
+            window_id: WindowId(1),
+        },
+    ]);
+    assert_eq!(
+        decide(
+            &world,
+            &Command::FocusWindow {
+                window_id: WindowId(1)
+            }
+        ),
+        Ok(vec![EventBody::WindowRestored {
+            window_id: WindowId(1)
+        }])
+    );
+}
+
+#[test]
+fn maximize_toggles_and_restore_unmaximizes() {
+    let id = WindowId(1);
+    let world = given(vec![opened(1)]);
+    assert_eq!(
+        decide(&world, &Command::ToggleMaximize { window_id: id }),
+        Ok(vec![EventBody::WindowMaximized { window_id: id }])
+    );
+    let world = given(vec![
+        opened(1),
+        EventBody::WindowMaximized { window_id: id },
+    ]);
+    assert_eq!(
+        decide(&world, &Command::ToggleMaximize { window_id: id }),
+        Ok(vec![EventBody::WindowUnmaximized { window_id: id }])
+    );
+    assert_eq!(
+        decide(&world, &Command::RestoreWindow { window_id: id }),
+        Ok(vec![EventBody::WindowUnmaximized { window_id: id }])
+    );
+}
+
+#[test]
+fn closing_the_focused_window_focuses_the_next_visible_one() {
+    let world = given(vec![
+        opened(1),
+        opened(2),
+        opened(3),
+        EventBody::WindowMinimized {
+            window_id: WindowId(2),
+        },
+        EventBody::WindowClosed {
+            window_id: WindowId(3),
+        },
+    ]);
+    assert_eq!(world.desktop.focused, Some(WindowId(1)));
+    assert_eq!(world.desktop.z_order, vec![WindowId(1), WindowId(2)]);
+}

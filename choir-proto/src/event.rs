@@ -1,0 +1,303 @@
+//! Durable events: the facts in the sandbox's append-only log.
+
+use serde::de::Error as _;
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::ids::{CallId, DocId, ThreadId, WindowId};
+use crate::world::{AppKind, Rect};
+
+/// The schema version written with every new event. Bump it when a payload changes shape and
+/// teach [`upcast`] to lift the old shape.
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
+
+/// One committed event. `seq` starts at 1 and has no holes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Position in the log, from 1, without holes.
+    pub seq: u64,
+    /// Commit time, Unix milliseconds.
+    pub ts: i64,
+    /// Who caused it: `user`, `agent`, `system`, `client:<name>`, ...
+    pub actor: String,
+    /// Links the events of one request (a command, an agent turn, a tool call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub correlation: Option<String>,
+    /// Schema version of `body` as stored.
+    pub v: u32,
+    /// What happened; serialized inline as `type` and `data`.
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// An event before the store gave it a seq and a timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub actor: String,
+    pub correlation: Option<String>,
+    pub body: EventBody,
+}
+
+impl NewEvent {
+    pub fn new(actor: impl Into<String>, body: EventBody) -> Self {
+        Self {
+            actor: actor.into(),
+            correlation: None,
+            body,
+        }
+    }
+
+    pub fn with_correlation(mut self, correlation: impl Into<String>) -> Self {
+        self.correlation = Some(correlation.into());
+        self
+    }
+}
+
+/// Who wrote a chat message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChatRole {
+    User,
+    Assistant,
+    System,
+}
+
+/// The payload of an [`Event`]. Wire names are dotted and stable; an event type this build
+/// does not know decodes to [`EventBody::Unknown`] so older clients keep working.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", tag = "type", content = "data")]
+pub enum EventBody {
+    /// A window was opened; it is on top and focused.
+    #[serde(rename = "window.opened")]
+    WindowOpened {
+        window_id: WindowId,
+        app: AppKind,
+        title: String,
+        rect: Rect,
+    },
+    /// A window's top-left corner moved (a maximized window becomes normal).
+    #[serde(rename = "window.moved")]
+    WindowMoved { window_id: WindowId, x: u16, y: u16 },
+    /// A window's size changed (a maximized window becomes normal).
+    #[serde(rename = "window.resized")]
+    WindowResized { window_id: WindowId, w: u16, h: u16 },
+    /// A window was raised to the top and given focus.
+    #[serde(rename = "window.focused")]
+    WindowFocused { window_id: WindowId },
+    /// A window was minimized; focus passes to the next visible window.
+    #[serde(rename = "window.minimized")]
+    WindowMinimized { window_id: WindowId },
+    /// A minimized window was shown again.
+    #[serde(rename = "window.restored")]
+    WindowRestored { window_id: WindowId },
+    /// A window was maximized to fill each client's screen.
+    #[serde(rename = "window.maximized")]
+    WindowMaximized { window_id: WindowId },
+    /// A maximized window went back to its own geometry.
+    #[serde(rename = "window.unmaximized")]
+    WindowUnmaximized { window_id: WindowId },
+    /// A window was closed.
+    #[serde(rename = "window.closed")]
+    WindowClosed { window_id: WindowId },
+
+    /// A chat thread was created.
+    #[serde(rename = "chat.thread_created")]
+    ChatThreadCreated { thread_id: ThreadId, title: String },
+    /// A user posted a chat message.
+    #[serde(rename = "chat.user_message")]
+    ChatUserMessage { thread_id: ThreadId, text: String },
+    /// The assistant's finished message (deltas travel as ephemerals).
+    #[serde(rename = "chat.assistant_message")]
+    ChatAssistantMessage { thread_id: ThreadId, text: String },
+
+    /// A document was created.
+    #[serde(rename = "doc.created")]
+    DocCreated {
+        doc_id: DocId,
+        title: String,
+        content: String,
+    },
+    /// A document was renamed.
+    #[serde(rename = "doc.renamed")]
+    DocRenamed { doc_id: DocId, title: String },
+    /// A document was deleted.
+    #[serde(rename = "doc.deleted")]
+    DocDeleted { doc_id: DocId },
+
+    /// A tool call was asked for (by the agent or a client).
+    #[serde(rename = "tool.requested")]
+    ToolRequested {
+        call_id: CallId,
+        tool: String,
+        args: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread_id: Option<ThreadId>,
+        needs_approval: bool,
+    },
+    /// A pending tool call was approved.
+    #[serde(rename = "tool.approved")]
+    ToolApproved { call_id: CallId },
+    /// A pending tool call was denied.
+    #[serde(rename = "tool.denied")]
+    ToolDenied { call_id: CallId, reason: String },
+    /// A tool call began running.
+    #[serde(rename = "tool.started")]
+    ToolStarted { call_id: CallId },
+    /// A tool call ended.
+    #[serde(rename = "tool.finished")]
+    ToolFinished {
+        call_id: CallId,
+        ok: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+        output: String,
+        duration_ms: u64,
+    },
+
+    /// An event type this build does not know, kept verbatim.
+    #[serde(skip)]
+    Unknown { type_name: String, data: Value },
+}
+
+/// Every event type this build decodes; anything else becomes [`EventBody::Unknown`].
+pub const KNOWN_EVENT_TYPES: &[&str] = &[
+    "window.opened",
+    "window.moved",
+    "window.resized",
+    "window.focused",
+    "window.minimized",
+    "window.restored",
+    "window.maximized",
+    "window.unmaximized",
+    "window.closed",
+    "chat.thread_created",
+    "chat.user_message",
+    "chat.assistant_message",
+    "doc.created",
+    "doc.renamed",
+    "doc.deleted",
+    "tool.requested",
+    "tool.approved",
+    "tool.denied",
+    "tool.started",
+    "tool.finished",
+];
+
+impl EventBody {
+    /// The stable dotted wire name of this event.
+    pub fn type_name(&self) -> &str {
+        match self {
+            EventBody::WindowOpened { .. } => "window.opened",
+            EventBody::WindowMoved { .. } => "window.moved",
+            EventBody::WindowResized { .. } => "window.resized",
+            EventBody::WindowFocused { .. } => "window.focused",
+            EventBody::WindowMinimized { .. } => "window.minimized",
+            EventBody::WindowRestored { .. } => "window.restored",
+            EventBody::WindowMaximized { .. } => "window.maximized",
+            EventBody::WindowUnmaximized { .. } => "window.unmaximized",
+            EventBody::WindowClosed { .. } => "window.closed",
+            EventBody::ChatThreadCreated { .. } => "chat.thread_created",
+            EventBody::ChatUserMessage { .. } => "chat.user_message",
+            EventBody::ChatAssistantMessage { .. } => "chat.assistant_message",
+            EventBody::DocCreated { .. } => "doc.created",
+            EventBody::DocRenamed { .. } => "doc.renamed",
+            EventBody::DocDeleted { .. } => "doc.deleted",
+            EventBody::ToolRequested { .. } => "tool.requested",
+            EventBody::ToolApproved { .. } => "tool.approved",
+            EventBody::ToolDenied { .. } => "tool.denied",
+            EventBody::ToolStarted { .. } => "tool.started",
+            EventBody::ToolFinished { .. } => "tool.finished",
+            EventBody::Unknown { type_name, .. } => type_name,
+        }
+    }
+
+    /// The payload alone (the `data` member on the wire), as stored in the log.
+    pub fn data(&self) -> Result<Value, serde_json::Error> {
+        let mut value = serde_json::to_value(self)?;
+        Ok(value
+            .as_object_mut()
+            .and_then(|object| object.remove("data"))
+            .unwrap_or(Value::Null))
+    }
+
+    /// Rebuilds a body from a stored row: type name, schema version and payload. Older
+    /// versions are lifted with [`upcast`]; unknown types become [`EventBody::Unknown`].
+    pub fn from_parts(
+        type_name: &str,
+        version: u32,
+        data: Value,
+    ) -> Result<Self, serde_json::Error> {
+        let data = upcast(type_name, version, data);
+        if !KNOWN_EVENT_TYPES.contains(&type_name) {
+            return Ok(EventBody::Unknown {
+                type_name: type_name.to_owned(),
+                data,
+            });
+        }
+        let mut object = serde_json::Map::with_capacity(2);
+        object.insert("type".into(), Value::String(type_name.to_owned()));
+        object.insert("data".into(), data);
+        EventBody::deserialize(Value::Object(object))
+    }
+}
+
+impl EventBody {
+    /// Rebuilds a body from a stored row whose payload is JSON text. The common case (a
+    /// known type at the current version) is decoded straight from the text.
+    pub fn from_stored(
+        type_name: &str,
+        version: u32,
+        data: &str,
+    ) -> Result<Self, serde_json::Error> {
+        if version == EVENT_SCHEMA_VERSION && KNOWN_EVENT_TYPES.contains(&type_name) {
+            let tagged = format!("{{\"type\":{},\"data\":{data}}}", Value::from(type_name));
+            let mut deserializer = serde_json::Deserializer::from_str(&tagged);
+            let body = EventBody::deserialize(&mut deserializer)?;
+            deserializer.end()?;
+            return Ok(body);
+        }
+        EventBody::from_parts(type_name, version, serde_json::from_str(data)?)
+    }
+}
+
+/// Lifts a stored payload of an older schema version to the current shape. Version 1 is the
+/// current shape of every type, so today this is the identity; it is the one place to add a
+/// step when a payload changes.
+pub fn upcast(_type_name: &str, _version: u32, data: Value) -> Value {
+    data
+}
+
+impl Serialize for EventBody {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            EventBody::Unknown { type_name, data } => {
+                let mut state = serializer.serialize_struct("EventBody", 2)?;
+                state.serialize_field("type", type_name)?;
+                state.serialize_field("data", data)?;
+                state.end()
+            }
+            known => EventBody::serialize(known, serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for EventBody {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut value = Value::deserialize(deserializer)?;
+        let type_name = value
+            .get("type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| D::Error::custom("event without a string `type`"))?
+            .to_owned();
+        if KNOWN_EVENT_TYPES.contains(&type_name.as_str()) {
+            EventBody::deserialize(value).map_err(D::Error::custom)
+        } else {
+            let data = value
+                .as_object_mut()
+                .and_then(|object| object.remove("data"))
+                .unwrap_or(Value::Null);
+            Ok(EventBody::Unknown { type_name, data })
+        }
+    }
+}

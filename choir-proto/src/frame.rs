@@ -1,0 +1,243 @@
+//! The frames spoken over `/ws`: JSON text messages, one frame each.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::command::{Command, KNOWN_COMMAND_TYPES};
+use crate::event::Event;
+use crate::ids::ThreadId;
+use crate::world::World;
+
+/// WebSocket close code after a missing or wrong token.
+pub const CLOSE_UNAUTHORIZED: u16 = 4001;
+/// WebSocket close code after a `hello` with another protocol version.
+pub const CLOSE_PROTOCOL_VERSION: u16 = 4002;
+/// WebSocket close code when the first frame is not a valid `hello`.
+pub const CLOSE_EXPECTED_HELLO: u16 = 4003;
+/// WebSocket close code for a `resume_from` beyond the daemon's head.
+pub const CLOSE_RESUME_BEYOND_HEAD: u16 = 4004;
+
+/// The protocol version a client announces in `hello`; the daemon refuses any other.
+pub const PROTOCOL_VERSION: u32 = 1;
+/// Largest frame the daemon accepts, in bytes.
+pub const MAX_FRAME_BYTES: usize = 1 << 20;
+
+/// Frames a client sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// The first frame of every connection. → `welcome`, or `error` (`unauthorized`,
+    /// `protocol_version`) followed by a close.
+    ///
+    /// With `resume_from: Some(n)` (the last seq the client applied) the welcome carries no
+    /// snapshot and the events after `n` follow; without it the welcome carries a snapshot
+    /// at `head` and the events after `head` follow.
+    Hello {
+        protocol: u32,
+        /// The sandbox token, unless the HTTP upgrade request already carried it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume_from: Option<u64>,
+        /// A name for logs and the `actor` of the events this connection causes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client: Option<String>,
+    },
+    /// Ask for something. → `ack` with the same `id`, or `error` with the same `id`.
+    Command { id: u64, command: Command },
+    /// → `pong` with the same nonce.
+    Ping {
+        #[serde(default)]
+        nonce: u64,
+    },
+}
+
+/// Frames the daemon sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// Reply to `hello`.
+    Welcome {
+        protocol: u32,
+        /// The last committed seq when the connection was set up.
+        head: u64,
+        /// The world at `head`, unless the client resumed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        snapshot: Option<Box<World>>,
+    },
+    /// One committed event, in seq order without gaps or duplicates.
+    Event { event: Event },
+    /// A live, never stored signal (streaming text, typing).
+    Ephemeral { body: EphemeralBody },
+    /// A command was accepted and its events committed.
+    Ack { id: u64, seqs: Vec<u64> },
+    /// Something went wrong; `id` names the command it answers, if any.
+    Error {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<u64>,
+        code: ErrorCode,
+        message: String,
+    },
+    /// Reply to `ping`.
+    Pong { nonce: u64 },
+}
+
+/// Live signals that are never stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EphemeralBody {
+    /// A piece of an assistant message being streamed.
+    ChatDelta { thread_id: ThreadId, text: String },
+    /// Someone is typing in a thread.
+    Typing { thread_id: ThreadId, actor: String },
+    /// A kind this build does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// Stable error codes: clients match on these, never on messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not valid JSON or not a known frame.
+    MalformedFrame,
+    /// The frame exceeds [`MAX_FRAME_BYTES`].
+    FrameTooLarge,
+    /// The first frame was not `hello`, or `hello` came twice.
+    ExpectedHello,
+    /// Missing or wrong token.
+    Unauthorized,
+    /// The client speaks another protocol version.
+    ProtocolVersion,
+    /// The command type is not known to this daemon.
+    UnknownCommand,
+    /// The command is known but its arguments are invalid.
+    InvalidCommand,
+    /// The command names something that does not exist.
+    NotFound,
+    /// `resume_from` names a seq this daemon has never committed (its log is older than
+    /// the client's state); reconnect without `resume_from`.
+    ResumeBeyondHead,
+    /// The daemon failed; the message says why.
+    Internal,
+    /// A code this build does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedFrame => "malformed_frame",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::ExpectedHello => "expected_hello",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::ProtocolVersion => "protocol_version",
+            ErrorCode::UnknownCommand => "unknown_command",
+            ErrorCode::InvalidCommand => "invalid_command",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::ResumeBeyondHead => "resume_beyond_head",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
+/// A client frame that could not be decoded: the code and message of the `error` frame to
+/// send back, and the command id when one could be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrameError {
+    pub id: Option<u64>,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ClientFrame {
+    /// Decodes a text frame, classifying failures: too large, not JSON / not a frame, or a
+    /// command of an unknown or malformed type.
+    pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+        if text.len() > MAX_FRAME_BYTES {
+            return Err(FrameError {
+                id: None,
+                code: ErrorCode::FrameTooLarge,
+                message: format!(
+                    "frame of {} bytes exceeds the limit of {MAX_FRAME_BYTES}",
+                    text.len()
+                ),
+            });
+        }
+        let value: Value = serde_json::from_str(text).map_err(|err| FrameError {
+            id: None,
+            code: ErrorCode::MalformedFrame,
+            message: format!("not JSON: {err}"),
+        })?;
+        let id = value.get("id").and_then(Value::as_u64);
+        let command_type = value
+            .get("command")
+            .and_then(|command| command.get("type"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let is_command = value.get("type").and_then(Value::as_str) == Some("command");
+        if let (true, Some(command_type)) = (is_command, command_type.as_deref()) {
+            check_command_type(command_type).map_err(|err| FrameError { id, ..err })?;
+        }
+        serde_json::from_value(value).map_err(|err| FrameError {
+            id,
+            code: if is_command && command_type.is_some() {
+                ErrorCode::InvalidCommand
+            } else {
+                ErrorCode::MalformedFrame
+            },
+            message: err.to_string(),
+        })
+    }
+}
+
+impl Command {
+    /// Decodes a command on its own (the body of `POST /api/commands`), with the same error
+    /// classification as [`ClientFrame::parse`].
+    pub fn parse(text: &str) -> Result<Command, FrameError> {
+        if text.len() > MAX_FRAME_BYTES {
+            return Err(FrameError {
+                id: None,
+                code: ErrorCode::FrameTooLarge,
+                message: format!(
+                    "command of {} bytes exceeds the limit of {MAX_FRAME_BYTES}",
+                    text.len()
+                ),
+            });
+        }
+        let value: Value = serde_json::from_str(text).map_err(|err| FrameError {
+            id: None,
+            code: ErrorCode::MalformedFrame,
+            message: format!("not JSON: {err}"),
+        })?;
+        match value.get("type").and_then(Value::as_str) {
+            Some(command_type) => check_command_type(command_type)?,
+            None => {
+                return Err(FrameError {
+                    id: None,
+                    code: ErrorCode::InvalidCommand,
+                    message: "a command needs a string `type`".into(),
+                })
+            }
+        }
+        serde_json::from_value(value).map_err(|err| FrameError {
+            id: None,
+            code: ErrorCode::InvalidCommand,
+            message: err.to_string(),
+        })
+    }
+}
+
+fn check_command_type(command_type: &str) -> Result<(), FrameError> {
+    if KNOWN_COMMAND_TYPES.contains(&command_type) {
+        Ok(())
+    } else {
+        Err(FrameError {
+            id: None,
+            code: ErrorCode::UnknownCommand,
+            message: format!("unknown command `{command_type}`"),
+        })
+    }
+}

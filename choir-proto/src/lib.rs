@@ -1,0 +1,35 @@
+//! ChoirOS wire protocol and pure state.
+//!
+//! This crate holds everything every client and the daemon must agree on:
+//!
+//! - [`Event`] and [`EventBody`]: the durable facts in the sandbox's log;
+//! - [`Command`]: what a client may ask for;
+//! - [`ClientFrame`] / [`ServerFrame`]: the JSON frames spoken over `/ws`;
+//! - [`World`]: the state every client computes by folding events with [`World::apply`],
+//!   and [`decide`], the validation the daemon runs before it appends anything.
+//!
+//! It does no I/O and builds for `wasm32-unknown-unknown`, so the daemon, the terminal
+//! clients and the browser compute identical state from identical events.
+
+mod command;
+mod decide;
+mod event;
+mod frame;
+mod ids;
+mod world;
+
+pub use command::{Command, KNOWN_COMMAND_TYPES};
+pub use decide::{decide, Rejection, MAX_TITLE_CHARS, MAX_WINDOWS};
+pub use event::{
+    upcast, ChatRole, Event, EventBody, NewEvent, EVENT_SCHEMA_VERSION, KNOWN_EVENT_TYPES,
+};
+pub use frame::{
+    ClientFrame, EphemeralBody, ErrorCode, FrameError, ServerFrame, CLOSE_EXPECTED_HELLO,
+    CLOSE_PROTOCOL_VERSION, CLOSE_RESUME_BEYOND_HEAD, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES,
+    PROTOCOL_VERSION,
+};
+pub use ids::{CallId, DocId, ThreadId, WindowId};
+pub use world::{
+    AppKind, ChatMessage, ChatThread, Desktop, Doc, PendingToolCall, Rect, ToolCallStatus, Window,
+    World, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
+};

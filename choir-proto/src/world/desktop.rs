@@ -1,0 +1,228 @@
+//! The desktop: windows with cell geometry, a z-order and focus.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::event::EventBody;
+use crate::ids::WindowId;
+
+/// Smallest window width in cells (borders included).
+pub const MIN_WINDOW_W: u16 = 12;
+/// Smallest window height in cells (borders included).
+pub const MIN_WINDOW_H: u16 = 4;
+/// Largest window width or height in cells.
+pub const MAX_WINDOW_SIZE: u16 = 1000;
+/// Largest x or y of a window's top-left corner.
+pub const MAX_WINDOW_COORD: u16 = 2000;
+
+/// A rectangle in terminal cells. Every client draws the same grid; a client whose screen is
+/// smaller clamps windows while drawing, never in the shared state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rect {
+    pub x: u16,
+    pub y: u16,
+    pub w: u16,
+    pub h: u16,
+}
+
+impl Rect {
+    pub const fn new(x: u16, y: u16, w: u16, h: u16) -> Self {
+        Self { x, y, w, h }
+    }
+}
+
+/// The app drawn inside a window. Unknown app names from a newer daemon are kept as
+/// [`AppKind::Other`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum AppKind {
+    Chat,
+    Writer,
+    EventLog,
+    Other(String),
+}
+
+impl AppKind {
+    pub fn as_str(&self) -> &str {
+        match self {
+            AppKind::Chat => "chat",
+            AppKind::Writer => "writer",
+            AppKind::EventLog => "event_log",
+            AppKind::Other(name) => name,
+        }
+    }
+
+    /// The title a new window of this app gets when none is given.
+    pub fn default_title(&self) -> String {
+        match self {
+            AppKind::Chat => "Chat".into(),
+            AppKind::Writer => "Writer".into(),
+            AppKind::EventLog => "Event log".into(),
+            AppKind::Other(name) => name.clone(),
+        }
+    }
+}
+
+impl From<String> for AppKind {
+    fn from(name: String) -> Self {
+        match name.as_str() {
+            "chat" => AppKind::Chat,
+            "writer" => AppKind::Writer,
+            "event_log" => AppKind::EventLog,
+            _ => AppKind::Other(name),
+        }
+    }
+}
+
+impl From<AppKind> for String {
+    fn from(app: AppKind) -> Self {
+        app.as_str().to_owned()
+    }
+}
+
+impl fmt::Display for AppKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One window on the desktop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Window {
+    pub id: WindowId,
+    pub app: AppKind,
+    pub title: String,
+    /// Its own geometry, kept while maximized so unmaximizing restores it.
+    pub rect: Rect,
+    pub minimized: bool,
+    pub maximized: bool,
+}
+
+/// Windows, their stacking order and focus.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Desktop {
+    #[serde(with = "super::keyed")]
+    pub windows: BTreeMap<WindowId, Window>,
+    /// Bottom to top; holds every window exactly once.
+    pub z_order: Vec<WindowId>,
+    /// The focused window: never a minimized one.
+    pub focused: Option<WindowId>,
+    /// The id the next opened window gets.
+    pub next_window_id: u64,
+}
+
+impl Default for Desktop {
+    fn default() -> Self {
+        Self {
+            windows: BTreeMap::new(),
+            z_order: Vec::new(),
+            focused: None,
+            next_window_id: 1,
+        }
+    }
+}
+
+impl Desktop {
+    pub fn window(&self, id: WindowId) -> Option<&Window> {
+        self.windows.get(&id)
+    }
+
+    /// Windows that are not minimized, bottom to top.
+    pub fn visible(&self) -> impl DoubleEndedIterator<Item = &Window> {
+        self.z_order
+            .iter()
+            .filter_map(|id| self.windows.get(id))
+            .filter(|window| !window.minimized)
+    }
+
+    pub(super) fn apply(&mut self, body: &EventBody) {
+        match body {
+            EventBody::WindowOpened {
+                window_id,
+                app,
+                title,
+                rect,
+            } => self.open(*window_id, app, title, *rect),
+            EventBody::WindowMoved { window_id, x, y } => self.edit(*window_id, |window| {
+                window.rect.x = *x;
+                window.rect.y = *y;
+                window.maximized = false;
+            }),
+            EventBody::WindowResized { window_id, w, h } => self.edit(*window_id, |window| {
+                window.rect.w = *w;
+                window.rect.h = *h;
+                window.maximized = false;
+            }),
+            EventBody::WindowFocused { window_id } | EventBody::WindowRestored { window_id } => {
+                self.raise(*window_id)
+            }
+            EventBody::WindowMinimized { window_id } => {
+                self.edit(*window_id, |window| window.minimized = true);
+                if self.focused == Some(*window_id) {
+                    self.focus_top_visible();
+                }
+            }
+            EventBody::WindowMaximized { window_id } => {
+                self.edit(*window_id, |window| window.maximized = true)
+            }
+            EventBody::WindowUnmaximized { window_id } => {
+                self.edit(*window_id, |window| window.maximized = false)
+            }
+            EventBody::WindowClosed { window_id } => self.close(*window_id),
+            _ => {}
+        }
+    }
+
+    fn open(&mut self, id: WindowId, app: &AppKind, title: &str, rect: Rect) {
+        self.next_window_id = self.next_window_id.max(id.0.saturating_add(1));
+        if self.windows.contains_key(&id) {
+            return;
+        }
+        self.windows.insert(
+            id,
+            Window {
+                id,
+                app: app.clone(),
+                title: title.to_owned(),
+                rect,
+                minimized: false,
+                maximized: false,
+            },
+        );
+        self.z_order.push(id);
+        self.focused = Some(id);
+    }
+
+    fn edit(&mut self, id: WindowId, change: impl FnOnce(&mut Window)) {
+        if let Some(window) = self.windows.get_mut(&id) {
+            change(window);
+        }
+    }
+
+    /// Shows (if minimized), raises and focuses a window.
+    fn raise(&mut self, id: WindowId) {
+        let Some(window) = self.windows.get_mut(&id) else {
+            return;
+        };
+        window.minimized = false;
+        self.z_order.retain(|other| *other != id);
+        self.z_order.push(id);
+        self.focused = Some(id);
+    }
+
+    fn close(&mut self, id: WindowId) {
+        if self.windows.remove(&id).is_none() {
+            return;
+        }
+        self.z_order.retain(|other| *other != id);
+        if self.focused == Some(id) {
+            self.focus_top_visible();
+        }
+    }
+
+    fn focus_top_visible(&mut self) {
+        let top = self.visible().next_back().map(|window| window.id);
+        self.focused = top;
+    }
+}

@@ -1,0 +1,286 @@
+//! One sample of every wire variant, shared by the protocol tests.
+
+#![allow(dead_code)]
+
+use choir_proto::{
+    AppKind, CallId, ClientFrame, Command, DocId, EphemeralBody, ErrorCode, Event, EventBody, Rect,
+    ServerFrame, ThreadId, WindowId, World,
+};
+use serde_json::json;
+
+pub fn event(seq: u64, body: EventBody) -> Event {
+    Event {
+        seq,
+        ts: 1_700_000_000_000 + seq as i64,
+        actor: "client:test".into(),
+        correlation: Some(format!("c{seq}")),
+        v: 1,
+        body,
+    }
+}
+
+/// Every `EventBody` variant. The match below fails to compile when a variant is added
+/// without a sample here.
+pub fn event_bodies() -> Vec<EventBody> {
+    let w = WindowId(3);
+    let bodies = vec![
+        EventBody::WindowOpened {
+            window_id: w,
+            app: AppKind::Chat,
+            title: "Chat".into(),
+            rect: Rect::new(2, 1, 60, 16),
+        },
+        EventBody::WindowMoved {
+            window_id: w,
+            x: 10,
+            y: 4,
+        },
+        EventBody::WindowResized {
+            window_id: w,
+            w: 40,
+            h: 12,
+        },
+        EventBody::WindowFocused { window_id: w },
+        EventBody::WindowMinimized { window_id: w },
+        EventBody::WindowRestored { window_id: w },
+        EventBody::WindowMaximized { window_id: w },
+        EventBody::WindowUnmaximized { window_id: w },
+        EventBody::WindowClosed { window_id: w },
+        EventBody::ChatThreadCreated {
+            thread_id: ThreadId(1),
+            title: "Ideas".into(),
+        },
+        EventBody::ChatUserMessage {
+            thread_id: ThreadId(1),
+            text: "hello\nworld ✓ 漢字".into(),
+        },
+        EventBody::ChatAssistantMessage {
+            thread_id: ThreadId(1),
+            text: "hi".into(),
+        },
+        EventBody::DocCreated {
+            doc_id: DocId(7),
+            title: "Notes".into(),
+            content: "# Notes\n".into(),
+        },
+        EventBody::DocRenamed {
+            doc_id: DocId(7),
+            title: "Renamed".into(),
+        },
+        EventBody::DocDeleted { doc_id: DocId(7) },
+        EventBody::ToolRequested {
+            call_id: CallId("call_1".into()),
+            tool: "bash".into(),
+            args: json!({"cmd": "ls"}),
+            thread_id: Some(ThreadId(1)),
+            needs_approval: true,
+        },
+        EventBody::ToolApproved {
+            call_id: CallId("call_1".into()),
+        },
+        EventBody::ToolDenied {
+            call_id: CallId("call_1".into()),
+            reason: "no".into(),
+        },
+        EventBody::ToolStarted {
+            call_id: CallId("call_1".into()),
+        },
+        EventBody::ToolFinished {
+            call_id: CallId("call_1".into()),
+            ok: true,
+            exit_code: Some(0),
+            output: "a\nb\n".into(),
+            duration_ms: 12,
+        },
+        EventBody::Unknown {
+            type_name: "future.thing".into(),
+            data: json!({"x": [1, 2]}),
+        },
+    ];
+    for body in &bodies {
+        match body {
+            EventBody::WindowOpened { .. }
+            | EventBody::WindowMoved { .. }
+            | EventBody::WindowResized { .. }
+            | EventBody::WindowFocused { .. }
+            | EventBody::WindowMinimized { .. }
+            | EventBody::WindowRestored { .. }
+            | EventBody::WindowMaximized { .. }
+            | EventBody::WindowUnmaximized { .. }
+            | EventBody::WindowClosed { .. }
+            | EventBody::ChatThreadCreated { .. }
+            | EventBody::ChatUserMessage { .. }
+            | EventBody::ChatAssistantMessage { .. }
+            | EventBody::DocCreated { .. }
+            | EventBody::DocRenamed { .. }
+            | EventBody::DocDeleted { .. }
+            | EventBody::ToolRequested { .. }
+            | EventBody::ToolApproved { .. }
+            | EventBody::ToolDenied { .. }
+            | EventBody::ToolStarted { .. }
+            | EventBody::ToolFinished { .. }
+            | EventBody::Unknown { .. } => {}
+        }
+    }
+    bodies
+}
+
+/// Every `Command` variant.
+pub fn commands() -> Vec<Command> {
+    let w = WindowId(3);
+    let commands = vec![
+        Command::OpenWindow {
+            app: AppKind::EventLog,
+            title: None,
+            rect: None,
+        },
+        Command::OpenWindow {
+            app: AppKind::Writer,
+            title: Some("Draft".into()),
+            rect: Some(Rect::new(0, 0, 80, 24)),
+        },
+        Command::MoveWindow {
+            window_id: w,
+            x: 5,
+            y: 6,
+        },
+        Command::ResizeWindow {
+            window_id: w,
+            w: 30,
+            h: 10,
+        },
+        Command::FocusWindow { window_id: w },
+        Command::MinimizeWindow { window_id: w },
+        Command::RestoreWindow { window_id: w },
+        Command::ToggleMaximize { window_id: w },
+        Command::CloseWindow { window_id: w },
+    ];
+    for command in &commands {
+        match command {
+            Command::OpenWindow { .. }
+            | Command::MoveWindow { .. }
+            | Command::ResizeWindow { .. }
+            | Command::FocusWindow { .. }
+            | Command::MinimizeWindow { .. }
+            | Command::RestoreWindow { .. }
+            | Command::ToggleMaximize { .. }
+            | Command::CloseWindow { .. } => {}
+        }
+    }
+    commands
+}
+
+pub fn client_frames() -> Vec<ClientFrame> {
+    let mut frames = vec![
+        ClientFrame::Hello {
+            protocol: 1,
+            token: Some("secret".into()),
+            resume_from: Some(41),
+            client: Some("tui".into()),
+        },
+        ClientFrame::Hello {
+            protocol: 1,
+            token: None,
+            resume_from: None,
+            client: None,
+        },
+        ClientFrame::Ping { nonce: 9 },
+    ];
+    frames.extend(
+        commands()
+            .into_iter()
+            .enumerate()
+            .map(|(id, command)| ClientFrame::Command {
+                id: id as u64,
+                command,
+            }),
+    );
+    frames
+}
+
+pub fn server_frames() -> Vec<ServerFrame> {
+    let world = World::replay(
+        &event_bodies()[..3]
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, body)| event(i as u64 + 1, body))
+            .collect::<Vec<_>>(),
+    );
+    let mut frames = vec![
+        ServerFrame::Welcome {
+            protocol: 1,
+            head: 3,
+            snapshot: Some(Box::new(world)),
+        },
+        ServerFrame::Welcome {
+            protocol: 1,
+            head: 3,
+            snapshot: None,
+        },
+        ServerFrame::Event {
+            event: event(
+                4,
+                EventBody::WindowClosed {
+                    window_id: WindowId(3),
+                },
+            ),
+        },
+        ServerFrame::Ephemeral {
+            body: EphemeralBody::ChatDelta {
+                thread_id: ThreadId(1),
+                text: "Hel".into(),
+            },
+        },
+        ServerFrame::Ephemeral {
+            body: EphemeralBody::Typing {
+                thread_id: ThreadId(1),
+                actor: "user".into(),
+            },
+        },
+        ServerFrame::Ack {
+            id: 5,
+            seqs: vec![4, 5],
+        },
+        ServerFrame::Pong { nonce: 9 },
+    ];
+    for code in error_codes() {
+        frames.push(ServerFrame::Error {
+            id: Some(5),
+            code,
+            message: code.as_str().into(),
+        });
+    }
+    frames
+}
+
+pub fn error_codes() -> Vec<ErrorCode> {
+    let codes = vec![
+        ErrorCode::MalformedFrame,
+        ErrorCode::FrameTooLarge,
+        ErrorCode::ExpectedHello,
+        ErrorCode::Unauthorized,
+        ErrorCode::ProtocolVersion,
+        ErrorCode::UnknownCommand,
+        ErrorCode::InvalidCommand,
+        ErrorCode::NotFound,
+        ErrorCode::ResumeBeyondHead,
+        ErrorCode::Internal,
+    ];
+    for code in &codes {
+        match code {
+            ErrorCode::MalformedFrame
+            | ErrorCode::FrameTooLarge
+            | ErrorCode::ExpectedHello
+            | ErrorCode::Unauthorized
+            | ErrorCode::ProtocolVersion
+            | ErrorCode::UnknownCommand
+            | ErrorCode::InvalidCommand
+            | ErrorCode::NotFound
+            | ErrorCode::ResumeBeyondHead
+            | ErrorCode::Internal
+            | ErrorCode::Unknown => {}
+        }
+    }
+    codes
+}
