@@ -14,7 +14,7 @@ mod writer;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use choir_proto::{Event, EventBody, NewEvent};
 use sqlx::sqlite::SqlitePool;
@@ -58,7 +58,9 @@ pub struct EventStore {
 
 struct Inner {
     writer: mpsc::Sender<WriterMsg>,
-    live: broadcast::Sender<Arc<Event>>,
+    /// Taken away at shutdown, so live receivers see the stream close once the writer (which
+    /// holds the other sender) has stopped.
+    live: Mutex<Option<broadcast::Sender<Arc<Event>>>>,
     head: Arc<AtomicU64>,
     reader: SqlitePool,
 }
@@ -81,7 +83,7 @@ impl EventStore {
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: writer_tx,
-                live,
+                live: Mutex::new(Some(live)),
                 head,
                 reader: opened.reader,
             }),
@@ -130,7 +132,17 @@ impl EventStore {
     /// Every event with `seq >= from_seq`: first those already on disk, then live ones as
     /// they commit, with no gap and no duplicate.
     pub fn subscribe(&self, from_seq: u64) -> Subscription {
-        Subscription::new(self.clone(), self.inner.live.subscribe(), from_seq.max(1))
+        let live = match self.inner.live.lock() {
+            Ok(live) => live.as_ref().map(broadcast::Sender::subscribe),
+            Err(poisoned) => poisoned
+                .into_inner()
+                .as_ref()
+                .map(broadcast::Sender::subscribe),
+        };
+        // After shutdown: a receiver whose sender is gone, so the subscription ends after
+        // what is on disk.
+        let live = live.unwrap_or_else(|| broadcast::channel(1).1);
+        Subscription::new(self.clone(), live, from_seq.max(1))
     }
 
     /// Writes every append queued so far, then stops the writer. Later appends fail with
@@ -146,6 +158,10 @@ impl EventStore {
         {
             let _ = done.await;
         }
+        match self.inner.live.lock() {
+            Ok(mut live) => live.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
         self.inner.reader.close().await;
     }
 }

@@ -1,0 +1,146 @@
+//! A daemon started in-process on 127.0.0.1:0 and a WebSocket client that speaks the frames.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use choir_daemon::store::StoreOptions;
+use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
+use choir_proto::{ClientFrame, Command, ServerFrame, PROTOCOL_VERSION};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub async fn start_in(dir: &std::path::Path) -> RunningDaemon {
+    Daemon::start(DaemonConfig {
+        data_dir: dir.to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        store: StoreOptions::default(),
+    })
+    .await
+    .unwrap()
+}
+
+pub async fn start() -> (tempfile::TempDir, RunningDaemon) {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start_in(dir.path()).await;
+    (dir, daemon)
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Client {
+    /// Connects without a token on the upgrade request.
+    pub async fn connect(daemon: &RunningDaemon) -> Client {
+        Self::connect_url(&format!("ws://{}/ws", daemon.addr))
+            .await
+            .unwrap()
+    }
+
+    pub async fn connect_url(url: &str) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+        let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(url))
+            .await
+            .expect("connect timed out")?;
+        Ok(Client { ws })
+    }
+
+    /// Connects and completes the handshake; returns the welcome.
+    pub async fn hello(daemon: &RunningDaemon, resume_from: Option<u64>) -> (Client, ServerFrame) {
+        let mut client = Self::connect(daemon).await;
+        client
+            .send(&ClientFrame::Hello {
+                protocol: PROTOCOL_VERSION,
+                token: Some(daemon.token.clone()),
+                resume_from,
+                client: Some("test".into()),
+            })
+            .await;
+        let welcome = client.recv().await;
+        assert!(
+            matches!(welcome, ServerFrame::Welcome { .. }),
+            "{welcome:?}"
+        );
+        (client, welcome)
+    }
+
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.send_text(serde_json::to_string(frame).unwrap()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.ws.send(Message::text(text)).await.unwrap();
+    }
+
+    pub async fn send_raw(
+        &mut self,
+        message: Message,
+    ) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+        self.ws.send(message).await
+    }
+
+    pub async fn command(&mut self, id: u64, command: Command) {
+        self.send(&ClientFrame::Command { id, command }).await;
+    }
+
+    /// The next frame; panics on a timeout or a close.
+    pub async fn recv(&mut self) -> ServerFrame {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("no frame within the timeout")
+                .expect("connection ended")
+                .expect("websocket error");
+            match message {
+                Message::Text(text) => return serde_json::from_str(&text).unwrap(),
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected message {other:?}"),
+            }
+        }
+    }
+
+    /// Frames until the server closes; returns them and the close code.
+    pub async fn recv_until_close(&mut self) -> (Vec<ServerFrame>, Option<u16>) {
+        let mut frames = Vec::new();
+        loop {
+            let next = tokio::time::timeout(WAIT, self.ws.next())
+                .await
+                .expect("no close within the timeout");
+            match next {
+                Some(Ok(Message::Text(text))) => frames.push(serde_json::from_str(&text).unwrap()),
+                Some(Ok(Message::Close(frame))) => {
+                    return (frames, frame.map(|frame| u16::from(frame.code)))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return (frames, None),
+            }
+        }
+    }
+
+    /// Collects frames until `done` says enough.
+    pub async fn recv_while(
+        &mut self,
+        mut more: impl FnMut(&[ServerFrame]) -> bool,
+    ) -> Vec<ServerFrame> {
+        let mut frames = Vec::new();
+        while more(&frames) {
+            frames.push(self.recv().await);
+        }
+        frames
+    }
+}
+
+/// The event seqs among `frames`.
+pub fn event_seqs(frames: &[ServerFrame]) -> Vec<u64> {
+    frames
+        .iter()
+        .filter_map(|frame| match frame {
+            ServerFrame::Event { event } => Some(event.seq),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,201 @@
+//! A daemon process is killed with SIGKILL while clients stream commands into it. After a
+//! restart every acknowledged event is in the log, unchanged, and the seqs have no holes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command as Process, Stdio};
+use std::time::Duration;
+
+use choir_proto::{
+    AppKind, ClientFrame, Command, Event, EventBody, ServerFrame, WindowId, PROTOCOL_VERSION,
+};
+use common::WAIT;
+use futures_util::{SinkExt, StreamExt};
+use pretty_assertions::assert_eq;
+use tokio_tungstenite::tungstenite::Message;
+
+const CLIENTS: u16 = 6;
+
+/// Starts `choir-daemon` and returns it with the URL (with token) it printed.
+fn spawn_daemon(data_dir: &std::path::Path) -> (Child, String, String) {
+    let mut child = Process::new(env!("CARGO_BIN_EXE_choir-daemon"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .env("CHOIR_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(WAIT).expect("daemon printed no URL");
+    let url = line.trim().rsplit(' ').next().unwrap().to_owned();
+    let (base, token) = url.split_once("/?token=").expect("URL with token");
+    (child, base.to_owned(), token.to_owned())
+}
+
+/// Streams moves of window 1 until the connection dies; returns what was acked: seq → x.
+async fn stream_moves(base: String, token: String, client: u16) -> BTreeMap<u64, u16> {
+    let ws_url = format!("{}/ws", base.replace("http://", "ws://"));
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url).await.unwrap();
+    let hello = ClientFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        token: Some(token),
+        resume_from: Some(0),
+        client: Some(format!("crash-{client}")),
+    };
+    ws.send(Message::text(serde_json::to_string(&hello).unwrap()))
+        .await
+        .unwrap();
+    let mut pending: BTreeMap<u64, u16> = BTreeMap::new();
+    let mut acked = BTreeMap::new();
+    let mut id = 0u64;
+    loop {
+        id += 1;
+        // Distinct positions per client and request, so every move is a real change.
+        let x = (client * 300 + (id % 300) as u16) % 2000;
+        let command = ClientFrame::Command {
+            id,
+            command: Command::MoveWindow {
+                window_id: WindowId(1),
+                x,
+                y: client,
+            },
+        };
+        pending.insert(id, x);
+        if ws
+            .send(Message::text(serde_json::to_string(&command).unwrap()))
+            .await
+            .is_err()
+        {
+            return acked;
+        }
+        // Wait for this command's ack (events from other clients arrive in between).
+        loop {
+            match tokio::time::timeout(WAIT, ws.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    match serde_json::from_str::<ServerFrame>(&text).unwrap() {
+                        ServerFrame::Ack { id: acked_id, seqs } => {
+                            let x = pending.remove(&acked_id).unwrap();
+                            for seq in seqs {
+                                acked.insert(seq, x);
+                            }
+                            break;
+                        }
+                        ServerFrame::Error { message, .. } => panic!("command refused: {message}"),
+                        _ => continue,
+                    }
+                }
+                Ok(Some(Ok(_))) => continue,
+                // Killed: the connection ends; unacknowledged commands may or may not be in.
+                _ => return acked,
+            }
+        }
+    }
+}
+
+async fn all_events(base: &str, token: &str) -> Vec<Event> {
+    let mut events: Vec<Event> = Vec::new();
+    loop {
+        let from = events.last().map_or(1, |event| event.seq + 1);
+        let body: serde_json::Value = reqwest::Client::new()
+            .get(format!("{base}/api/events?from={from}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let page: Vec<Event> = serde_json::from_value(body["events"].clone()).unwrap();
+        if page.is_empty() {
+            return events;
+        }
+        events.extend(page);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_acknowledged_event_survives_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, base, token) = spawn_daemon(dir.path());
+    let open = Command::OpenWindow {
+        app: AppKind::Chat,
+        title: None,
+        rect: None,
+    };
+    let status = reqwest::Client::new()
+        .post(format!("{base}/api/commands"))
+        .bearer_auth(&token)
+        .body(serde_json::to_string(&open).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+
+    let streams: Vec<_> = (0..CLIENTS)
+        .map(|client| tokio::spawn(stream_moves(base.clone(), token.clone(), client)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let mut acked = BTreeMap::new();
+    for stream in streams {
+        acked.extend(stream.await.unwrap());
+    }
+    eprintln!("{} moves acknowledged before SIGKILL", acked.len());
+    assert!(
+        acked.len() > 20,
+        "only {} moves were acknowledged before the kill",
+        acked.len()
+    );
+
+    let (mut restarted, base, token) = spawn_daemon(dir.path());
+    let events = all_events(&base, &token).await;
+    let seqs: Vec<u64> = events.iter().map(|event| event.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=events.len() as u64).collect::<Vec<_>>(),
+        "seqs have holes"
+    );
+    for (seq, x) in &acked {
+        let event = &events[*seq as usize - 1];
+        assert_eq!(
+            event.body,
+            EventBody::WindowMoved {
+                window_id: WindowId(1),
+                x: *x,
+                y: match &event.body {
+                    EventBody::WindowMoved { y, .. } => *y,
+                    other => panic!("seq {seq} is {other:?}"),
+                }
+            },
+            "acknowledged seq {seq}"
+        );
+    }
+    // The log goes on from its head.
+    let reply: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/commands"))
+        .bearer_auth(&token)
+        .body(serde_json::to_string(&open).unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["seqs"], serde_json::json!([events.len() as u64 + 1]));
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+}
