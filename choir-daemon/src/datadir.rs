@@ -13,12 +13,12 @@ use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+pub use choir_proto::Endpoint;
+use choir_proto::ENDPOINT_FILE;
 use thiserror::Error;
 
 const LOCK_FILE: &str = "daemon.lock";
 const TOKEN_FILE: &str = "token";
-const ENDPOINT_FILE: &str = "daemon.json";
 const DB_FILE: &str = "events.db";
 const WORKSPACE_DIR: &str = "workspace";
 
@@ -37,21 +37,10 @@ pub enum DataDirError {
     Random(String),
 }
 
-/// Where a running daemon can be reached, as written to `daemon.json`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Endpoint {
-    /// Base URL, e.g. `http://127.0.0.1:8080`.
-    pub url: String,
-    pub token: String,
-    pub pid: u32,
-}
-
-impl Endpoint {
-    /// Reads the endpoint a daemon wrote into `data_dir`, if any.
-    pub fn read(data_dir: &Path) -> io::Result<Endpoint> {
-        let text = fs::read_to_string(data_dir.join(ENDPOINT_FILE))?;
-        serde_json::from_str(&text).map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))
-    }
+/// Reads the endpoint a daemon wrote into `data_dir`, if any.
+pub fn read_endpoint(data_dir: &Path) -> io::Result<Endpoint> {
+    let text = fs::read_to_string(data_dir.join(ENDPOINT_FILE))?;
+    serde_json::from_str(&text).map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))
 }
 
 /// An open, locked data directory. The lock is released when this is dropped.

@@ -6,7 +6,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
-use choir_daemon::datadir::{DataDirError, Endpoint};
+use choir_daemon::datadir::{read_endpoint, DataDirError};
 use choir_daemon::DaemonError;
 use choir_proto::MAX_FRAME_BYTES;
 use pretty_assertions::assert_eq;
@@ -178,13 +178,13 @@ async fn the_data_dir_is_locked_private_and_announces_the_endpoint() {
     assert_eq!(mode("token"), 0o600);
     assert_eq!(mode("daemon.json"), 0o600);
     assert!(dir.path().join("workspace").is_dir());
-    let endpoint = Endpoint::read(dir.path()).unwrap();
+    let endpoint = read_endpoint(dir.path()).unwrap();
     assert_eq!(endpoint.url, daemon.url());
     assert_eq!(endpoint.token, daemon.token);
     let token = daemon.token.clone();
     daemon.shutdown().await;
     assert!(
-        Endpoint::read(dir.path()).is_err(),
+        read_endpoint(dir.path()).is_err(),
         "endpoint removed on shutdown"
     );
 

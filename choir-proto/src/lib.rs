@@ -13,6 +13,7 @@
 
 mod command;
 mod decide;
+mod endpoint;
 mod event;
 mod frame;
 mod ids;
@@ -20,6 +21,7 @@ mod world;
 
 pub use command::{Command, KNOWN_COMMAND_TYPES};
 pub use decide::{decide, Rejection, MAX_TITLE_CHARS, MAX_WINDOWS};
+pub use endpoint::{Endpoint, ENDPOINT_FILE};
 pub use event::{
     upcast, ChatRole, Event, EventBody, NewEvent, EVENT_SCHEMA_VERSION, KNOWN_EVENT_TYPES,
 };

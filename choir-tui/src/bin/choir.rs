@@ -1,1 +1,125 @@
-fn main() {}
+//! `choir`: the ChoirOS command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use choir_proto::Endpoint;
+use choir_tui::cli::{self, EventsArgs};
+use choir_tui::connect::{default_data_dir, find_endpoint, ConnectError, DaemonHttp};
+use clap::{Parser, Subcommand};
+
+/// ChoirOS: talk to your sandbox daemon from the shell.
+///
+/// The daemon is found through its data dir (`daemon.json` there holds its URL and token),
+/// or given explicitly with --url and --token.
+#[derive(Debug, Parser)]
+#[command(name = "choir", version, about, long_about = None, arg_required_else_help = true)]
+struct Cli {
+    /// The daemon's data dir [default: the platform data dir, e.g. ~/.local/share/choir]
+    #[arg(long, env = "CHOIR_DATA_DIR", global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Talk to the daemon at this URL instead of looking in the data dir
+    #[arg(
+        long,
+        env = "CHOIR_URL",
+        global = true,
+        requires = "token",
+        value_name = "URL"
+    )]
+    url: Option<String>,
+
+    /// The sandbox token for --url
+    #[arg(
+        long,
+        env = "CHOIR_TOKEN",
+        global = true,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: Option<String>,
+
+    #[command(subcommand)]
+    command: Option<Commands>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Show where the daemon runs and what its log holds, as JSON
+    Status,
+    /// Print events from the log as JSON lines
+    Events {
+        /// First seq to print
+        #[arg(long, default_value_t = 1, value_name = "SEQ")]
+        from: u64,
+        /// Keep printing new events as they are committed (reconnects if the daemon restarts)
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
+}
+
+impl Cli {
+    fn data_dir(&self) -> Result<PathBuf, ConnectError> {
+        match &self.data_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => default_data_dir(),
+        }
+    }
+
+    fn locate(&self) -> Result<Endpoint, ConnectError> {
+        if let (Some(url), Some(token)) = (&self.url, &self.token) {
+            return Ok(Endpoint {
+                url: url.clone(),
+                token: token.clone(),
+                pid: 0,
+            });
+        }
+        find_endpoint(&self.data_dir()?)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("choir: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("choir: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Some(Commands::Status) => {
+            let daemon = DaemonHttp::new(cli.locate()?)?;
+            let data_dir = if cli.url.is_none() {
+                cli.data_dir().ok()
+            } else {
+                None
+            };
+            cli::status(&daemon, data_dir.as_deref()).await?;
+        }
+        Some(Commands::Events { from, follow }) => {
+            let args = EventsArgs {
+                from: *from,
+                follow: *follow,
+            };
+            cli::events(|| cli.locate(), args).await?;
+        }
+        None => {
+            anyhow::bail!(
+                "the desktop is not part of this build yet; try `choir status` or `choir events`"
+            )
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,19 @@
+//! The `choir` subcommands that print to stdout.
+
+mod events;
+mod status;
+
+pub use events::{events, EventsArgs, EventsError};
+pub use status::status;
+
+use std::io::{self, Write};
+
+/// Writes one line to stdout; `false` once stdout is closed (e.g. piped into `head`), so
+/// callers stop quietly instead of panicking.
+pub(crate) fn print_line(out: &mut impl Write, line: &str) -> bool {
+    match writeln!(out, "{line}").and_then(|()| out.flush()) {
+        Ok(()) => true,
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => false,
+        Err(_) => false,
+    }
+}

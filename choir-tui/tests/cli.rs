@@ -1,0 +1,192 @@
+//! The `choir` binary against a real daemon found through its data dir.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use choir_daemon::store::StoreOptions;
+use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
+use choir_proto::{Event, EventBody, WindowId};
+use pretty_assertions::assert_eq;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn start(dir: &Path) -> RunningDaemon {
+    Daemon::start(DaemonConfig {
+        data_dir: dir.to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        store: StoreOptions::default(),
+    })
+    .await
+    .unwrap()
+}
+
+/// Runs `choir ARGS` with only the data dir to go on.
+async fn choir(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_choir"));
+    command
+        .args(args)
+        .env_remove("CHOIR_URL")
+        .env_remove("CHOIR_TOKEN")
+        .env("CHOIR_DATA_DIR", dir);
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+async fn post(daemon: &RunningDaemon, body: &str) {
+    let status = reqwest::Client::new()
+        .post(format!("{}/api/commands", daemon.url()))
+        .bearer_auth(&daemon.token)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200, "{body}");
+}
+
+fn parse_lines(stdout: &str) -> Vec<Event> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn status_and_events_find_the_daemon_through_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path()).await;
+    post(&daemon, r#"{"type":"window.open","app":"chat"}"#).await;
+    post(&daemon, r#"{"type":"window.open","app":"writer"}"#).await;
+    post(&daemon, r#"{"type":"window.close","window_id":1}"#).await;
+
+    let (code, stdout, stderr) = choir(dir.path(), &["status"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let status: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["url"], Value::from(daemon.url()));
+    assert_eq!(
+        (status["head"].as_u64(), status["windows"].as_u64()),
+        (Some(3), Some(1))
+    );
+
+    let (code, stdout, _) = choir(dir.path(), &["events"]).await;
+    assert_eq!(code, 0);
+    let events = parse_lines(&stdout);
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    assert_eq!(
+        events[2].body,
+        EventBody::WindowClosed {
+            window_id: WindowId(1)
+        }
+    );
+
+    let (_, stdout, _) = choir(dir.path(), &["events", "--from", "2"]).await;
+    assert_eq!(
+        parse_lines(&stdout)
+            .iter()
+            .map(|e| e.seq)
+            .collect::<Vec<_>>(),
+        vec![2, 3]
+    );
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn clear_errors_when_no_daemon_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = choir(dir.path(), &["status"]).await;
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert!(stderr.contains("no daemon is running"), "{stderr}");
+
+    // A stale endpoint file (daemon killed) names a port nobody listens on.
+    let daemon = start(dir.path()).await;
+    let endpoint = std::fs::read_to_string(dir.path().join("daemon.json")).unwrap();
+    daemon.shutdown().await;
+    let mut stale: Value = serde_json::from_str(&endpoint).unwrap();
+    stale["url"] = Value::from("http://127.0.0.1:9");
+    std::fs::write(dir.path().join("daemon.json"), stale.to_string()).unwrap();
+    let (code, _, stderr) = choir(dir.path(), &["events"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("does not answer"), "{stderr}");
+
+    // A wrong token.
+    let daemon = start(dir.path()).await;
+    let mut wrong: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("daemon.json")).unwrap())
+            .unwrap();
+    wrong["token"] = Value::from("not-the-token");
+    std::fs::write(dir.path().join("daemon.json"), wrong.to_string()).unwrap();
+    let (code, _, stderr) = choir(dir.path(), &["status"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("refused the token"), "{stderr}");
+    let (code, _, stderr) = choir(dir.path(), &["bogus"]).await;
+    assert_eq!(code, 2, "{stderr}");
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn follow_streams_live_and_resumes_across_a_daemon_restart_without_gaps() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path()).await;
+    post(&daemon, r#"{"type":"window.open","app":"chat"}"#).await;
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_choir"))
+        .args(["events", "--follow"])
+        .env("CHOIR_DATA_DIR", dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let next_seq = |rx: &std::sync::mpsc::Receiver<String>| {
+        let line = rx.recv_timeout(WAIT).expect("follow printed nothing");
+        serde_json::from_str::<Event>(&line).unwrap().seq
+    };
+    assert_eq!(next_seq(&rx), 1);
+    post(
+        &daemon,
+        r#"{"type":"window.move","window_id":1,"x":5,"y":5}"#,
+    )
+    .await;
+    assert_eq!(next_seq(&rx), 2);
+
+    // Restart on another port; `choir` re-reads the data dir and resumes after seq 2.
+    daemon.shutdown().await;
+    let daemon = start(dir.path()).await;
+    post(
+        &daemon,
+        r#"{"type":"window.move","window_id":1,"x":6,"y":6}"#,
+    )
+    .await;
+    post(&daemon, r#"{"type":"window.minimize","window_id":1}"#).await;
+    assert_eq!(next_seq(&rx), 3);
+    assert_eq!(next_seq(&rx), 4);
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "nothing printed twice"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    daemon.shutdown().await;
+}
