@@ -1,1 +1,301 @@
-fn main() {}
+//! Event store and fan-out benchmark: `cargo bench -p choir-daemon`.
+//!
+//! Each figure is printed next to a baseline measured in the same run on the same disk:
+//! raw SQLite (rusqlite, prepared statement) inserting the same rows with the same pragmas.
+//! Set `BENCH_QUICK=1` for a short smoke run.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use choir_daemon::store::{EventStore, StoreOptions};
+use choir_daemon::{Daemon, DaemonConfig};
+use choir_proto::{ClientFrame, EventBody, NewEvent, ServerFrame, ThreadId, PROTOCOL_VERSION};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+fn quick() -> bool {
+    std::env::var_os("BENCH_QUICK").is_some()
+}
+
+fn event(text: String) -> NewEvent {
+    NewEvent::new(
+        "bench",
+        EventBody::ChatUserMessage {
+            thread_id: ThreadId(1),
+            text,
+        },
+    )
+}
+
+/// The row the store writes for `event`, for the raw SQLite baseline.
+const ROW_DATA: &str = r#"{"thread_id":1,"text":"payload-000000"}"#;
+
+fn raw_sqlite(path: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    conn.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+         CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
+           actor TEXT NOT NULL, correlation TEXT, type TEXT NOT NULL, version INTEGER NOT NULL,
+           data TEXT NOT NULL);",
+    )
+    .unwrap();
+    conn
+}
+
+fn insert_raw(tx: &rusqlite::Connection, seq: u64) {
+    let mut statement = tx
+        .prepare_cached(
+            "INSERT INTO events (seq, ts, actor, correlation, type, version, data) VALUES (?,?,?,?,?,?,?)",
+        )
+        .unwrap();
+    statement
+        .execute(rusqlite::params![
+            seq as i64,
+            0i64,
+            "bench",
+            None::<String>,
+            "chat.user_message",
+            1,
+            ROW_DATA
+        ])
+        .unwrap();
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// Baseline 1: one durable transaction per event, back to back.
+fn raw_one_tx_per_event(dir: &Path, events: u64) -> f64 {
+    let mut conn = raw_sqlite(&dir.join("raw1.db"));
+    let start = Instant::now();
+    for seq in 1..=events {
+        let tx = conn.transaction().unwrap();
+        insert_raw(&tx, seq);
+        tx.commit().unwrap();
+    }
+    events as f64 / start.elapsed().as_secs_f64()
+}
+
+/// Baseline 2: one durable transaction per batch.
+fn raw_one_tx_per_batch(dir: &Path, batches: u64, batch: u64) -> f64 {
+    let mut conn = raw_sqlite(&dir.join("raw2.db"));
+    let start = Instant::now();
+    let mut seq = 0;
+    for _ in 0..batches {
+        let tx = conn.transaction().unwrap();
+        for _ in 0..batch {
+            seq += 1;
+            insert_raw(&tx, seq);
+        }
+        tx.commit().unwrap();
+    }
+    (batches * batch) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn open(dir: &Path, name: &str, durable: bool) -> EventStore {
+    EventStore::open(
+        &dir.join(name),
+        StoreOptions {
+            durable,
+            ..StoreOptions::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn concurrent_producers(dir: &Path, producers: usize, each: usize) -> (f64, Vec<Duration>) {
+    let store = open(dir, "group.db", true).await;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..producers)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::with_capacity(each);
+                for _ in 0..each {
+                    let sent = Instant::now();
+                    store
+                        .append(vec![event("payload-000000".into())])
+                        .await
+                        .unwrap();
+                    latencies.push(sent.elapsed());
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.unwrap());
+    }
+    let rate = (producers * each) as f64 / start.elapsed().as_secs_f64();
+    store.shutdown().await;
+    latencies.sort();
+    (rate, latencies)
+}
+
+async fn one_producer_batches(dir: &Path, batches: u64, batch: u64) -> f64 {
+    let store = open(dir, "batches.db", true).await;
+    // The rows exist before the clock starts, as they do for the baseline.
+    let prepared: Vec<Vec<NewEvent>> = (0..batches)
+        .map(|_| (0..batch).map(|_| event("payload-000000".into())).collect())
+        .collect();
+    let start = Instant::now();
+    for events in prepared {
+        store.append(events).await.unwrap();
+    }
+    let rate = (batches * batch) as f64 / start.elapsed().as_secs_f64();
+    store.shutdown().await;
+    rate
+}
+
+async fn catch_up(dir: &Path, total: u64) -> f64 {
+    let store = open(dir, "catchup.db", false).await;
+    let mut written = 0;
+    while written < total {
+        let n = (total - written).min(10_000);
+        store
+            .append((0..n).map(|_| event("payload-000000".into())).collect())
+            .await
+            .unwrap();
+        written += n;
+    }
+    let start = Instant::now();
+    let mut subscription = store.subscribe(0);
+    let mut seen = 0;
+    while seen < total {
+        subscription.next().await.unwrap().unwrap();
+        seen += 1;
+    }
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    store.shutdown().await;
+    rate
+}
+
+/// 100 WebSocket subscribers; events appended at a steady rate carry their send time.
+async fn fan_out(dir: &Path, subscribers: usize, rate: u64, seconds: u64) -> Vec<Duration> {
+    let daemon = Daemon::start(DaemonConfig {
+        data_dir: dir.join("fanout"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        store: StoreOptions::default(),
+    })
+    .await
+    .unwrap();
+    let epoch = Arc::new(Instant::now());
+    let total = rate * seconds;
+    let url = format!("ws://{}/ws", daemon.addr);
+    let mut clients = Vec::new();
+    for _ in 0..subscribers {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .unwrap();
+        let hello = ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            token: Some(daemon.token.clone()),
+            resume_from: Some(0),
+            client: Some("bench".into()),
+        };
+        ws.send(Message::text(serde_json::to_string(&hello).unwrap()))
+            .await
+            .unwrap();
+        let epoch = epoch.clone();
+        clients.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            while (latencies.len() as u64) < total {
+                let Some(Ok(Message::Text(text))) = ws.next().await else {
+                    break;
+                };
+                if let Ok(ServerFrame::Event { event }) = serde_json::from_str(&text) {
+                    if let EventBody::ChatUserMessage { text, .. } = event.body {
+                        let sent = Duration::from_nanos(text.parse().unwrap());
+                        latencies.push(epoch.elapsed() - sent);
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+    for _ in 0..total {
+        tick.tick().await;
+        let store = daemon.store.clone();
+        let sent = epoch.elapsed().as_nanos().to_string();
+        // Appends are not awaited in turn, so a slow commit does not slow the send rate.
+        tokio::spawn(async move { store.append(vec![event(sent)]).await.unwrap() });
+    }
+    let mut latencies = Vec::new();
+    for client in clients {
+        latencies.extend(client.await.unwrap());
+    }
+    daemon.shutdown().await;
+    latencies.sort();
+    latencies
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument is not supported.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir =
+        tempfile::tempdir_in(std::env::var_os("BENCH_DIR").unwrap_or_else(|| ".".into())).unwrap();
+    let quick = quick();
+    let (producers, each) = (64, if quick { 50 } else { 500 });
+    let (batches, batch) = (if quick { 10 } else { 100 }, 1000);
+    let catch_up_total = if quick { 100_000 } else { 1_000_000 };
+    let fan_seconds = if quick { 2 } else { 10 };
+
+    println!(
+        "# choir-daemon store benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!();
+
+    let baseline = raw_one_tx_per_event(dir.path(), if quick { 100 } else { 500 });
+    let (rate, latencies) = runtime.block_on(concurrent_producers(dir.path(), producers, each));
+    println!("## 1. {producers} concurrent producers, 1 event per append, synchronous=FULL");
+    println!(
+        "- group commit: {rate:.0} events/s, ack p50 {} p99 {}",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99))
+    );
+    println!("- baseline raw SQLite, one transaction per event: {baseline:.0} events/s");
+    println!("- ratio: {:.1}x", rate / baseline);
+    println!();
+
+    let baseline = raw_one_tx_per_batch(dir.path(), batches, batch);
+    let rate = runtime.block_on(one_producer_batches(dir.path(), batches, batch));
+    println!("## 2. one producer, batches of {batch}, synchronous=FULL");
+    println!("- EventStore::append: {rate:.0} events/s");
+    println!("- baseline raw SQLite, one transaction per batch: {baseline:.0} events/s");
+    println!("- ratio: {:.2}", rate / baseline);
+    println!();
+
+    let rate = runtime.block_on(catch_up(dir.path(), catch_up_total));
+    println!("## 3. catch-up: subscribe(0) over {catch_up_total} stored events");
+    println!("- {rate:.0} events/s");
+    println!();
+
+    let latencies = runtime.block_on(fan_out(dir.path(), 100, 500, fan_seconds));
+    println!("## 4. live fan-out: 100 WebSocket subscribers, 500 events/s for {fan_seconds} s");
+    println!(
+        "- append-to-receive over {} deliveries: p50 {} p99 {} max {}",
+        latencies.len(),
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies.last().copied().unwrap_or_default())
+    );
+}

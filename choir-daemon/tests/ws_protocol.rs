@@ -157,27 +157,36 @@ async fn resume_from_delivers_exactly_the_missed_events_then_live_ones() {
     daemon.shutdown().await;
 }
 
+/// Sends `hello` on a fresh connection; returns the error code and the close code it got.
+async fn refused_hello(
+    daemon: &choir_daemon::RunningDaemon,
+    protocol: u32,
+    token: Option<String>,
+    resume_from: Option<u64>,
+) -> (ErrorCode, Option<u16>) {
+    let mut client = Client::connect(daemon).await;
+    let hello = ClientFrame::Hello {
+        protocol,
+        token,
+        resume_from,
+        client: None,
+    };
+    client.send(&hello).await;
+    let (frames, close) = client.recv_until_close().await;
+    match &frames[..] {
+        [ServerFrame::Error { code, .. }] => (*code, close),
+        other => panic!("expected one error frame, got {other:?}"),
+    }
+}
+
 #[tokio::test]
 async fn resume_beyond_head_is_refused_with_a_close_code() {
     let (_dir, daemon) = common::start().await;
-    let mut client = Client::connect(&daemon).await;
-    client
-        .send(&ClientFrame::Hello {
-            protocol: PROTOCOL_VERSION,
-            token: Some(daemon.token.clone()),
-            resume_from: Some(99),
-            client: None,
-        })
-        .await;
-    let (frames, code) = client.recv_until_close().await;
-    assert!(matches!(
-        frames[..],
-        [ServerFrame::Error {
-            code: ErrorCode::ResumeBeyondHead,
-            ..
-        }]
-    ));
-    assert_eq!(code, Some(CLOSE_RESUME_BEYOND_HEAD));
+    let token = Some(daemon.token.clone());
+    assert_eq!(
+        refused_hello(&daemon, PROTOCOL_VERSION, token, Some(99)).await,
+        (ErrorCode::ResumeBeyondHead, Some(CLOSE_RESUME_BEYOND_HEAD))
+    );
     daemon.shutdown().await;
 }
 
@@ -185,24 +194,10 @@ async fn resume_beyond_head_is_refused_with_a_close_code() {
 async fn a_wrong_or_missing_token_closes_the_socket() {
     let (_dir, daemon) = common::start().await;
     for token in [Some("nope".to_owned()), None] {
-        let mut client = Client::connect(&daemon).await;
-        client
-            .send(&ClientFrame::Hello {
-                protocol: PROTOCOL_VERSION,
-                token,
-                resume_from: None,
-                client: None,
-            })
-            .await;
-        let (frames, code) = client.recv_until_close().await;
-        assert!(matches!(
-            frames[..],
-            [ServerFrame::Error {
-                code: ErrorCode::Unauthorized,
-                ..
-            }]
-        ));
-        assert_eq!(code, Some(CLOSE_UNAUTHORIZED));
+        assert_eq!(
+            refused_hello(&daemon, PROTOCOL_VERSION, token, None).await,
+            (ErrorCode::Unauthorized, Some(CLOSE_UNAUTHORIZED))
+        );
     }
     daemon.shutdown().await;
 }
@@ -252,24 +247,11 @@ async fn a_token_in_the_upgrade_header_or_query_authorizes_a_tokenless_hello() {
 #[tokio::test]
 async fn another_protocol_version_is_refused() {
     let (_dir, daemon) = common::start().await;
-    let mut client = Client::connect(&daemon).await;
-    client
-        .send(&ClientFrame::Hello {
-            protocol: PROTOCOL_VERSION + 1,
-            token: Some(daemon.token.clone()),
-            resume_from: None,
-            client: None,
-        })
-        .await;
-    let (frames, code) = client.recv_until_close().await;
-    assert!(matches!(
-        frames[..],
-        [ServerFrame::Error {
-            code: ErrorCode::ProtocolVersion,
-            ..
-        }]
-    ));
-    assert_eq!(code, Some(CLOSE_PROTOCOL_VERSION));
+    let token = Some(daemon.token.clone());
+    assert_eq!(
+        refused_hello(&daemon, PROTOCOL_VERSION + 1, token, None).await,
+        (ErrorCode::ProtocolVersion, Some(CLOSE_PROTOCOL_VERSION))
+    );
     daemon.shutdown().await;
 }
 

@@ -221,6 +221,28 @@ impl EventBody {
             .unwrap_or(Value::Null))
     }
 
+    /// The payload alone as JSON text, as stored in the log. Serializes once, without an
+    /// intermediate `Value`: the compact form of a body is `{"type":"<name>","data":<data>}`.
+    pub fn data_json(&self) -> Result<String, serde_json::Error> {
+        let mut text = serde_json::to_string(self)?;
+        let head = ["{\"type\":\"", self.type_name(), "\",\"data\":"];
+        let prefix_len: usize = head.iter().map(|part| part.len()).sum();
+        let mut rest = text.as_str();
+        let framed = head.iter().all(|part| match rest.strip_prefix(part) {
+            Some(tail) => {
+                rest = tail;
+                true
+            }
+            None => false,
+        });
+        if framed && text.len() > prefix_len && text.ends_with('}') {
+            text.truncate(text.len() - 1);
+            text.drain(..prefix_len);
+            return Ok(text);
+        }
+        serde_json::to_string(&self.data()?)
+    }
+
     /// Rebuilds a body from a stored row: type name, schema version and payload. Older
     /// versions are lifted with [`upcast`]; unknown types become [`EventBody::Unknown`].
     pub fn from_parts(

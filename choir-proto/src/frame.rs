@@ -156,21 +156,7 @@ impl ClientFrame {
     /// Decodes a text frame, classifying failures: too large, not JSON / not a frame, or a
     /// command of an unknown or malformed type.
     pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
-        if text.len() > MAX_FRAME_BYTES {
-            return Err(FrameError {
-                id: None,
-                code: ErrorCode::FrameTooLarge,
-                message: format!(
-                    "frame of {} bytes exceeds the limit of {MAX_FRAME_BYTES}",
-                    text.len()
-                ),
-            });
-        }
-        let value: Value = serde_json::from_str(text).map_err(|err| FrameError {
-            id: None,
-            code: ErrorCode::MalformedFrame,
-            message: format!("not JSON: {err}"),
-        })?;
+        let value = parse_json(text)?;
         let id = value.get("id").and_then(Value::as_u64);
         let command_type = value
             .get("command")
@@ -197,21 +183,7 @@ impl Command {
     /// Decodes a command on its own (the body of `POST /api/commands`), with the same error
     /// classification as [`ClientFrame::parse`].
     pub fn parse(text: &str) -> Result<Command, FrameError> {
-        if text.len() > MAX_FRAME_BYTES {
-            return Err(FrameError {
-                id: None,
-                code: ErrorCode::FrameTooLarge,
-                message: format!(
-                    "command of {} bytes exceeds the limit of {MAX_FRAME_BYTES}",
-                    text.len()
-                ),
-            });
-        }
-        let value: Value = serde_json::from_str(text).map_err(|err| FrameError {
-            id: None,
-            code: ErrorCode::MalformedFrame,
-            message: format!("not JSON: {err}"),
-        })?;
+        let value = parse_json(text)?;
         match value.get("type").and_then(Value::as_str) {
             Some(command_type) => check_command_type(command_type)?,
             None => {
@@ -228,6 +200,25 @@ impl Command {
             message: err.to_string(),
         })
     }
+}
+
+/// Size check, then JSON.
+fn parse_json(text: &str) -> Result<Value, FrameError> {
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(FrameError {
+            id: None,
+            code: ErrorCode::FrameTooLarge,
+            message: format!(
+                "message of {} bytes exceeds the limit of {MAX_FRAME_BYTES}",
+                text.len()
+            ),
+        });
+    }
+    serde_json::from_str(text).map_err(|err| FrameError {
+        id: None,
+        code: ErrorCode::MalformedFrame,
+        message: format!("not JSON: {err}"),
+    })
 }
 
 fn check_command_type(command_type: &str) -> Result<(), FrameError> {

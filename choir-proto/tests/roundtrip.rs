@@ -56,7 +56,11 @@ fn event_types_are_stable_and_listed() {
 fn stored_parts_rebuild_every_body() {
     for body in samples::event_bodies() {
         let data = body.data().unwrap();
-        let text = data.to_string();
+        let text = body.data_json().unwrap();
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&text).unwrap(),
+            data
+        );
         assert_eq!(
             EventBody::from_stored(body.type_name(), 1, &text).unwrap(),
             body

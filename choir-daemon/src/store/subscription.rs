@@ -9,7 +9,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use super::{EventStore, StoreError};
 
 /// Events read from disk per query while catching up.
-const PAGE: usize = 2048;
+const PAGE: usize = 4096;
 
 /// The stream of events from some seq on. Created by [`EventStore::subscribe`].
 ///

@@ -37,7 +37,12 @@ async fn append_assigns_consecutive_seqs_and_reads_back() {
     assert_eq!(second[0].correlation.as_deref(), Some("abc"));
     assert_eq!(store.head(), 3);
     let all = store.read(1, 100).await.unwrap();
-    assert_eq!(all, [first, second].concat());
+    let appended: Vec<Event> = [first, second]
+        .concat()
+        .into_iter()
+        .map(|e| (*e).clone())
+        .collect();
+    assert_eq!(all, appended);
     assert_eq!(store.read(2, 1).await.unwrap()[0].seq, 2);
     assert!(store.read(4, 10).await.unwrap().is_empty());
     store.shutdown().await;
@@ -63,6 +68,7 @@ async fn events_survive_reopening_and_unknown_types_are_kept() {
 
     let reopened = open(&dir).await;
     assert_eq!(reopened.head(), 2);
+    let written: Vec<Event> = written.into_iter().map(|e| (*e).clone()).collect();
     assert_eq!(reopened.read(1, 10).await.unwrap(), written);
     let next = reopened.append(vec![opened(2)]).await.unwrap();
     assert_eq!(next[0].seq, 3);
@@ -159,5 +165,29 @@ async fn a_lagging_subscriber_recovers_from_disk() {
     for seq in 2..=total {
         assert_eq!(sub.next().await.unwrap().unwrap().seq, seq);
     }
+    store.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_corrupt_row_is_reported_with_its_seq() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    store.append(vec![opened(1), opened(2)]).await.unwrap();
+    store.shutdown().await;
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("events.db")).unwrap();
+        conn.execute(
+            "UPDATE events SET data = '{\"window_id\":' WHERE seq = 2",
+            [],
+        )
+        .unwrap();
+    }
+    let store = open(&dir).await;
+    assert_eq!(store.read(1, 1).await.unwrap()[0].seq, 1);
+    let err = store.read(1, 10).await.unwrap_err();
+    assert!(
+        matches!(err, StoreError::CorruptEvent { seq: 2, .. }),
+        "{err}"
+    );
     store.shutdown().await;
 }

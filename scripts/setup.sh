@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what the build and the tests need beyond a Rust toolchain. Idempotent: each step
+# is skipped when already done.
+set -euo pipefail
+
+have_target() { rustup target list --installed 2>/dev/null | grep -qx "$1"; }
+
+if ! have_target wasm32-unknown-unknown; then
+  echo "setup: adding the wasm32-unknown-unknown target (choir-proto must build for the browser)"
+  rustup target add wasm32-unknown-unknown
+fi
+
+for component in rustfmt clippy; do
+  if ! rustup component list --installed 2>/dev/null | grep -q "^${component}"; then
+    echo "setup: adding rustup component ${component}"
+    rustup component add "${component}"
+  fi
+done

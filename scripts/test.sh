@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, the whole workspace's tests, and the wasm build of the
+# protocol crate. This is the README's test command and exactly what CI runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "setup"
+scripts/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test --workspace"
+# No test may hang: every network wait in the tests has its own timeout, and this is the
+# last line of defence.
+timeout --kill-after=30s 30m cargo test --workspace --locked
+
+step "choir-proto builds for wasm32-unknown-unknown"
+cargo check -p choir-proto --target wasm32-unknown-unknown --locked
+
+step "all tests passed"
