@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use actors::{load_world, DesktopHandle, ProjectionHandle};
+use actors::{load_world, CommandHandle, ProjectionHandle};
 use api::AppState;
 use datadir::{DataDir, DataDirError, Endpoint};
 use store::{EventStore, StoreError, StoreOptions};
@@ -83,7 +83,7 @@ impl Daemon {
 
         let shutdown = CancellationToken::new();
         let state = AppState {
-            desktop: DesktopHandle::spawn(store.clone(), world.clone()),
+            commands: CommandHandle::spawn(store.clone(), world.clone()),
             projection: ProjectionHandle::spawn(store.clone(), world),
             store: store.clone(),
             token: Arc::from(token.as_str()),

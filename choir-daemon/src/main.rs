@@ -72,8 +72,11 @@ async fn run(cli: Cli) -> Result<()> {
     let mut daemon = Daemon::start(config)
         .await
         .context("cannot start choir-daemon")?;
-    println!("ChoirOS daemon listening on {}", daemon.url_with_token());
-    println!("data dir: {}", data_dir.display());
+    announce(&format!(
+        "ChoirOS daemon listening on {}\ndata dir: {}",
+        daemon.url_with_token(),
+        data_dir.display()
+    ));
 
     tokio::select! {
         result = daemon.stopped() => {
@@ -95,4 +98,13 @@ async fn shutdown_signal() -> Result<()> {
         _ = terminate.recv() => {}
     }
     Ok(())
+}
+
+/// Prints to stdout; a closed stdout (the parent stopped reading) is not a reason to die.
+fn announce(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+        tracing::debug!("stdout is closed; not announcing the URL there");
+    }
 }

@@ -33,9 +33,12 @@ fn spawn_daemon(data_dir: &std::path::Path) -> (Child, String, String) {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
         let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = reader.read_line(&mut line);
         let _ = tx.send(line);
+        // Keep draining so the daemon never writes into a closed pipe.
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
     let line = rx.recv_timeout(WAIT).expect("daemon printed no URL");
     let url = line.trim().rsplit(' ').next().unwrap().to_owned();
@@ -129,7 +132,7 @@ async fn every_acknowledged_event_survives_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, base, token) = spawn_daemon(dir.path());
     let open = Command::OpenWindow {
-        app: AppKind::Chat,
+        app: AppKind::EventLog,
         title: None,
         rect: None,
     };
@@ -198,4 +201,36 @@ async fn every_acknowledged_event_survives_sigkill() {
     assert_eq!(reply["seqs"], serde_json::json!([events.len() as u64 + 1]));
     restarted.kill().unwrap();
     restarted.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_closed_stdout_does_not_kill_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Process::new(env!("CARGO_BIN_EXE_choir-daemon"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let endpoint = dir.path().join("daemon.json");
+    let deadline = std::time::Instant::now() + WAIT;
+    while !endpoint.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "daemon never wrote daemon.json"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let endpoint: choir_proto::Endpoint =
+        serde_json::from_str(&std::fs::read_to_string(&endpoint).unwrap()).unwrap();
+    let health = reqwest::get(format!("{}/health", endpoint.url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(child.try_wait().unwrap().is_none(), "daemon exited");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -14,9 +14,9 @@ use pretty_assertions::assert_eq;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-fn open_chat() -> Command {
+fn open_window() -> Command {
     Command::OpenWindow {
-        app: AppKind::Chat,
+        app: AppKind::EventLog,
         title: None,
         rect: None,
     }
@@ -41,7 +41,7 @@ async fn a_command_is_acked_and_its_event_reaches_every_client() {
     );
     let (mut bob, _) = Client::hello(&daemon, None).await;
 
-    alice.command(1, open_chat()).await;
+    alice.command(1, open_window()).await;
     let frames = alice
         .recv_while(|f| !(has_ack(f, 1) && event_seqs(f) == [1]))
         .await;
@@ -59,8 +59,8 @@ async fn a_command_is_acked_and_its_event_reaches_every_client() {
         event.body,
         EventBody::WindowOpened {
             window_id: WindowId(1),
-            app: AppKind::Chat,
-            title: "Chat".into(),
+            app: AppKind::EventLog,
+            title: "Event log".into(),
             rect: Rect::new(2, 1, 60, 16),
         }
     );
@@ -72,7 +72,7 @@ async fn snapshot_plus_live_events_equals_the_daemon_state() {
     let (_dir, daemon) = common::start().await;
     let (mut writer, _) = Client::hello(&daemon, None).await;
     for id in 1..=3 {
-        writer.command(id, open_chat()).await;
+        writer.command(id, open_window()).await;
     }
     writer.recv_while(|f| !has_ack(f, 3)).await;
 
@@ -131,7 +131,7 @@ async fn resume_from_delivers_exactly_the_missed_events_then_live_ones() {
     let (_dir, daemon) = common::start().await;
     let (mut writer, _) = Client::hello(&daemon, None).await;
     for id in 1..=4 {
-        writer.command(id, open_chat()).await;
+        writer.command(id, open_window()).await;
     }
     writer.recv_while(|f| !has_ack(f, 4)).await;
 
@@ -344,7 +344,7 @@ async fn bad_frames_get_error_codes_and_the_connection_stays_open() {
 
     client.send(&ClientFrame::Ping { nonce: 77 }).await;
     assert_eq!(client.recv().await, ServerFrame::Pong { nonce: 77 });
-    client.command(11, open_chat()).await;
+    client.command(11, open_window()).await;
     let frames = client.recv_while(|f| !has_ack(f, 11)).await;
     assert!(frames.contains(&ServerFrame::Ack {
         id: 11,

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::WindowId;
+use crate::ids::{ThreadId, WindowId};
 use crate::world::{AppKind, Rect};
 
 /// A client's intent. Commands are imperative; the events they produce are past tense.
@@ -12,7 +12,8 @@ use crate::world::{AppKind, Rect};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum Command {
-    /// Open a window of `app`; without `rect` the daemon cascades it. → `window.opened`
+    /// Open a window of `app`; without `rect` the daemon cascades it. → `window.opened`, and
+    /// for a chat window `chat.thread_created` (its thread has the window's id as its own)
     #[serde(rename = "window.open")]
     OpenWindow {
         app: AppKind,
@@ -44,6 +45,13 @@ pub enum Command {
     /// Close a window. → `window.closed`
     #[serde(rename = "window.close")]
     CloseWindow { window_id: WindowId },
+    /// Arrange every visible window in a grid filling `area` (the asking client's desktop
+    /// area). → `window.moved` / `window.resized` per window that changes
+    #[serde(rename = "window.tile")]
+    TileWindows { area: Rect },
+    /// Post a message to a chat thread. → `chat.user_message`
+    #[serde(rename = "chat.post")]
+    PostChat { thread_id: ThreadId, text: String },
 }
 
 /// Every command type this build accepts.
@@ -56,6 +64,8 @@ pub const KNOWN_COMMAND_TYPES: &[&str] = &[
     "window.restore",
     "window.toggle_maximize",
     "window.close",
+    "window.tile",
+    "chat.post",
 ];
 
 impl Command {
@@ -70,6 +80,8 @@ impl Command {
             Command::RestoreWindow { .. } => "window.restore",
             Command::ToggleMaximize { .. } => "window.toggle_maximize",
             Command::CloseWindow { .. } => "window.close",
+            Command::TileWindows { .. } => "window.tile",
+            Command::PostChat { .. } => "chat.post",
         }
     }
 }

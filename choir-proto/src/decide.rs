@@ -5,15 +5,17 @@ use thiserror::Error;
 use crate::command::Command;
 use crate::event::EventBody;
 use crate::frame::ErrorCode;
-use crate::ids::WindowId;
+use crate::ids::{ThreadId, WindowId};
 use crate::world::{
-    Desktop, Rect, World, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
+    AppKind, Desktop, Rect, World, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
 };
 
 /// Most windows one desktop may hold.
 pub const MAX_WINDOWS: usize = 256;
 /// Longest window title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest chat message, in characters.
+pub const MAX_CHAT_CHARS: usize = 65_536;
 
 /// Why a command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -26,16 +28,24 @@ pub enum Rejection {
     TitleTooLong,
     #[error("the desktop already holds {MAX_WINDOWS} windows")]
     TooManyWindows,
+    #[error("no chat thread with id {0}")]
+    UnknownThread(ThreadId),
+    #[error("a chat message cannot be empty")]
+    EmptyMessage,
+    #[error("a chat message is longer than {MAX_CHAT_CHARS} characters")]
+    MessageTooLong,
 }
 
 impl Rejection {
     /// The stable wire code for this rejection.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Rejection::UnknownWindow(_) => ErrorCode::NotFound,
-            Rejection::InvalidGeometry(_) | Rejection::TitleTooLong | Rejection::TooManyWindows => {
-                ErrorCode::InvalidCommand
-            }
+            Rejection::UnknownWindow(_) | Rejection::UnknownThread(_) => ErrorCode::NotFound,
+            Rejection::InvalidGeometry(_)
+            | Rejection::TitleTooLong
+            | Rejection::TooManyWindows
+            | Rejection::EmptyMessage
+            | Rejection::MessageTooLong => ErrorCode::InvalidCommand,
         }
     }
 }
@@ -57,12 +67,18 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
                 Some(rect) => validate_rect(*rect)?,
                 None => cascade(desktop),
             };
-            Ok(vec![EventBody::WindowOpened {
-                window_id: WindowId(desktop.next_window_id),
+            let window_id = WindowId(desktop.next_window_id);
+            let thread = (*app == AppKind::Chat).then(|| EventBody::ChatThreadCreated {
+                thread_id: ThreadId(window_id.0),
+                title: title.clone(),
+            });
+            let opened = EventBody::WindowOpened {
+                window_id,
                 app: app.clone(),
                 title,
                 rect,
-            }])
+            };
+            Ok(std::iter::once(opened).chain(thread).collect())
         }
         Command::MoveWindow { window_id, x, y } => {
             let window = existing(desktop, *window_id)?;
@@ -126,7 +142,69 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
                 window_id: *window_id,
             }])
         }
+        Command::TileWindows { area } => Ok(tile(desktop, *area)),
+        Command::PostChat { thread_id, text } => {
+            if !world.chats.contains_key(thread_id) {
+                return Err(Rejection::UnknownThread(*thread_id));
+            }
+            if text.trim().is_empty() {
+                return Err(Rejection::EmptyMessage);
+            }
+            if text.chars().count() > MAX_CHAT_CHARS {
+                return Err(Rejection::MessageTooLong);
+            }
+            Ok(vec![EventBody::ChatUserMessage {
+                thread_id: *thread_id,
+                text: text.clone(),
+            }])
+        }
     }
+}
+
+/// A grid of visible windows over `area`, in z-order from the bottom: as many columns as the
+/// square root rounds up to, rows filled left to right. Windows never get smaller than the
+/// minimum size, so a tiny area yields overlapping tiles rather than an error.
+fn tile(desktop: &Desktop, area: Rect) -> Vec<EventBody> {
+    let windows: Vec<&crate::world::Window> = desktop.visible().collect();
+    let count = windows.len();
+    if count == 0 {
+        return Vec::new();
+    }
+    let columns = (1..=count).find(|c| c * c >= count).unwrap_or(count);
+    let rows = count.div_ceil(columns);
+    let mut events = Vec::new();
+    for (index, window) in windows.into_iter().enumerate() {
+        let (row, column) = (index / columns, index % columns);
+        // The last row spreads its windows over the full width.
+        let in_row = if row + 1 == rows {
+            count - row * columns
+        } else {
+            columns
+        };
+        let cell = |start: u16, total: u16, parts: usize, i: usize| {
+            let parts = parts.max(1) as u32;
+            let from = start as u32 + total as u32 * i as u32 / parts;
+            let to = start as u32 + total as u32 * (i as u32 + 1) / parts;
+            (
+                from.min(u16::MAX as u32) as u16,
+                (to - from).min(u16::MAX as u32) as u16,
+            )
+        };
+        let (x, w) = cell(area.x, area.w, in_row, column);
+        let (y, h) = cell(area.y, area.h, rows, row);
+        let (x, y) = (x.min(MAX_WINDOW_COORD), y.min(MAX_WINDOW_COORD));
+        let w = w.clamp(MIN_WINDOW_W, MAX_WINDOW_SIZE);
+        let h = h.clamp(MIN_WINDOW_H, MAX_WINDOW_SIZE);
+        let window_id = window.id;
+        // Moving also takes a maximized window back to normal.
+        if (window.rect.x, window.rect.y) != (x, y) || window.maximized {
+            events.push(EventBody::WindowMoved { window_id, x, y });
+        }
+        if (window.rect.w, window.rect.h) != (w, h) {
+            events.push(EventBody::WindowResized { window_id, w, h });
+        }
+    }
+    events
 }
 
 fn when(condition: bool, event: impl FnOnce() -> EventBody) -> Vec<EventBody> {

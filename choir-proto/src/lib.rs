@@ -20,7 +20,7 @@ mod ids;
 mod world;
 
 pub use command::{Command, KNOWN_COMMAND_TYPES};
-pub use decide::{decide, Rejection, MAX_TITLE_CHARS, MAX_WINDOWS};
+pub use decide::{decide, Rejection, MAX_CHAT_CHARS, MAX_TITLE_CHARS, MAX_WINDOWS};
 pub use endpoint::{Endpoint, ENDPOINT_FILE};
 pub use event::{
     upcast, ChatRole, Event, EventBody, NewEvent, EVENT_SCHEMA_VERSION, KNOWN_EVENT_TYPES,

@@ -125,6 +125,10 @@ fn command() -> impl Strategy<Value = Command> {
         1 => window_id().prop_map(|window_id| Command::RestoreWindow { window_id }),
         1 => window_id().prop_map(|window_id| Command::ToggleMaximize { window_id }),
         1 => window_id().prop_map(|window_id| Command::CloseWindow { window_id }),
+        1 => (0u16..20, 0u16..10, 0u16..250, 0u16..80)
+            .prop_map(|(x, y, w, h)| Command::TileWindows { area: Rect::new(x, y, w, h) }),
+        1 => ((1u64..7).prop_map(ThreadId), "[a-z ]{0,6}")
+            .prop_map(|(thread_id, text)| Command::PostChat { thread_id, text }),
     ]
 }
 

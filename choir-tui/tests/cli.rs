@@ -66,7 +66,7 @@ fn parse_lines(stdout: &str) -> Vec<Event> {
 async fn status_and_events_find_the_daemon_through_the_data_dir() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = start(dir.path()).await;
-    post(&daemon, r#"{"type":"window.open","app":"chat"}"#).await;
+    post(&daemon, r#"{"type":"window.open","app":"event_log"}"#).await;
     post(&daemon, r#"{"type":"window.open","app":"writer"}"#).await;
     post(&daemon, r#"{"type":"window.close","window_id":1}"#).await;
 
@@ -141,7 +141,7 @@ async fn clear_errors_when_no_daemon_answers() {
 async fn follow_streams_live_and_resumes_across_a_daemon_restart_without_gaps() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = start(dir.path()).await;
-    post(&daemon, r#"{"type":"window.open","app":"chat"}"#).await;
+    post(&daemon, r#"{"type":"window.open","app":"event_log"}"#).await;
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_choir"))
         .args(["events", "--follow"])

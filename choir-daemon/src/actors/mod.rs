@@ -1,6 +1,6 @@
 //! Domain actors: each owns its state in one task and is reached through a cloneable handle.
 
-mod desktop;
+mod commands;
 mod projection;
 
 use choir_proto::{ErrorCode, Rejection};
@@ -8,7 +8,7 @@ use thiserror::Error;
 
 use crate::store::StoreError;
 
-pub use desktop::DesktopHandle;
+pub use commands::CommandHandle;
 pub use projection::{load_world, ProjectionHandle};
 
 /// Why a command produced no events.

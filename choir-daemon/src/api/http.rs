@@ -57,7 +57,7 @@ pub(super) async fn command(
 ) -> Result<Json<Value>, ApiError> {
     let command = Command::parse(&body)?;
     let seqs = state
-        .desktop
+        .commands
         .execute(command, "http".into(), Some(correlation()))
         .await?;
     Ok(Json(json!({ "seqs": seqs })))

@@ -24,14 +24,14 @@ use choir_proto::MAX_FRAME_BYTES;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::actors::{DesktopHandle, ProjectionHandle};
+use crate::actors::{CommandHandle, ProjectionHandle};
 use crate::store::EventStore;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub store: EventStore,
-    pub desktop: DesktopHandle,
+    pub commands: CommandHandle,
     pub projection: ProjectionHandle,
     pub token: Arc<str>,
     /// Cancelled when the daemon shuts down: WebSocket sessions close.

@@ -252,7 +252,7 @@ async fn serve(
         let reply_ok = match ClientFrame::parse(text.as_str()) {
             Ok(ClientFrame::Command { id, command }) => {
                 let result = state
-                    .desktop
+                    .commands
                     .execute(command, actor.to_owned(), Some(correlation()))
                     .await;
                 match result {

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::event::Event;
+use crate::ids::ThreadId;
 use crate::world::AppKind;
 
 fn given(bodies: Vec<EventBody>) -> World {
@@ -184,4 +185,113 @@ fn closing_the_focused_window_focuses_the_next_visible_one() {
     ]);
     assert_eq!(world.desktop.focused, Some(WindowId(1)));
     assert_eq!(world.desktop.z_order, vec![WindowId(1), WindowId(2)]);
+}
+
+#[test]
+fn opening_a_chat_window_creates_its_thread() {
+    let world = given(vec![opened(1)]);
+    let command = Command::OpenWindow {
+        app: AppKind::Chat,
+        title: Some("Ideas".into()),
+        rect: None,
+    };
+    let events = decide(&world, &command).unwrap();
+    assert_eq!(
+        events[1..],
+        [EventBody::ChatThreadCreated {
+            thread_id: ThreadId(2),
+            title: "Ideas".into()
+        }]
+    );
+}
+
+#[test]
+fn posting_needs_an_existing_thread_and_some_text() {
+    let world = given(vec![EventBody::ChatThreadCreated {
+        thread_id: ThreadId(4),
+        title: "t".into(),
+    }]);
+    let post = |thread: u64, text: &str| {
+        decide(
+            &world,
+            &Command::PostChat {
+                thread_id: ThreadId(thread),
+                text: text.into(),
+            },
+        )
+    };
+    assert_eq!(
+        post(4, "hi"),
+        Ok(vec![EventBody::ChatUserMessage {
+            thread_id: ThreadId(4),
+            text: "hi".into()
+        }])
+    );
+    assert_eq!(post(5, "hi"), Err(Rejection::UnknownThread(ThreadId(5))));
+    assert_eq!(post(4, "  \n"), Err(Rejection::EmptyMessage));
+    assert_eq!(
+        post(4, &"x".repeat(MAX_CHAT_CHARS + 1)),
+        Err(Rejection::MessageTooLong)
+    );
+}
+
+#[test]
+fn tiling_fills_the_area_with_a_grid_of_visible_windows() {
+    let world = given(vec![
+        opened(1),
+        opened(2),
+        opened(3),
+        opened(4),
+        EventBody::WindowMinimized {
+            window_id: WindowId(4),
+        },
+        EventBody::WindowMaximized {
+            window_id: WindowId(1),
+        },
+    ]);
+    let mut tiled = world.clone();
+    let events = decide(
+        &world,
+        &Command::TileWindows {
+            area: Rect::new(0, 0, 120, 40),
+        },
+    )
+    .unwrap();
+    for (i, body) in events.into_iter().enumerate() {
+        tiled.apply(&Event {
+            seq: 100 + i as u64,
+            ts: 0,
+            actor: "t".into(),
+            correlation: None,
+            v: 1,
+            body,
+        });
+    }
+    let rects: Vec<Rect> = (1..=3)
+        .map(|id| tiled.desktop.windows[&WindowId(id)].rect)
+        .collect();
+    // Two columns on the first row, the third window alone across the second row.
+    assert_eq!(
+        rects,
+        vec![
+            Rect::new(0, 0, 60, 20),
+            Rect::new(60, 0, 60, 20),
+            Rect::new(0, 20, 120, 20)
+        ]
+    );
+    assert!(!tiled.desktop.windows[&WindowId(1)].maximized);
+    assert_eq!(
+        tiled.desktop.windows[&WindowId(4)].rect,
+        Rect::new(0, 0, 40, 10)
+    );
+    // Tiling again changes nothing.
+    assert_eq!(
+        decide(
+            &tiled,
+            &Command::TileWindows {
+                area: Rect::new(0, 0, 120, 40)
+            }
+        ),
+        Ok(vec![])
+    );
 }

@@ -154,6 +154,13 @@ pub fn commands() -> Vec<Command> {
         Command::RestoreWindow { window_id: w },
         Command::ToggleMaximize { window_id: w },
         Command::CloseWindow { window_id: w },
+        Command::TileWindows {
+            area: Rect::new(0, 0, 120, 40),
+        },
+        Command::PostChat {
+            thread_id: ThreadId(3),
+            text: "hello".into(),
+        },
     ];
     for command in &commands {
         match command {
@@ -164,7 +171,9 @@ pub fn commands() -> Vec<Command> {
             | Command::MinimizeWindow { .. }
             | Command::RestoreWindow { .. }
             | Command::ToggleMaximize { .. }
-            | Command::CloseWindow { .. } => {}
+            | Command::CloseWindow { .. }
+            | Command::TileWindows { .. }
+            | Command::PostChat { .. } => {}
         }
     }
     commands

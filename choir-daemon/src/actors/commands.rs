@@ -1,5 +1,8 @@
-//! The desktop actor: validates window commands against its own copy of the world and appends
-//! the resulting events. It is the only writer of `window.*` events.
+//! The command actor: validates every client command against its own copy of the world with
+//! `choir_proto::decide` and appends the resulting events. Commands are handled one at a time,
+//! so each decision sees every earlier one; it is the only writer of `window.*` and
+//! `chat.user_message` events. (Long-running work, such as an agent turn, will run in tasks of
+//! its own and never hold this actor.)
 
 use choir_proto::{decide, Command, NewEvent, World};
 use tokio::sync::{mpsc, oneshot};
@@ -17,13 +20,13 @@ struct Execute {
     reply: oneshot::Sender<Result<Vec<u64>, CommandError>>,
 }
 
-/// A handle to the desktop actor; cheap to clone.
+/// A handle to the command actor; cheap to clone.
 #[derive(Clone)]
-pub struct DesktopHandle {
+pub struct CommandHandle {
     inbox: mpsc::Sender<Execute>,
 }
 
-impl DesktopHandle {
+impl CommandHandle {
     /// Starts the actor with the world as of the store's head.
     pub fn spawn(store: EventStore, world: World) -> Self {
         let (inbox, rx) = mpsc::channel(INBOX);
