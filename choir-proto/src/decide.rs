@@ -161,11 +161,15 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
     }
 }
 
-/// A grid of visible windows over `area`, in z-order from the bottom: as many columns as the
+/// A grid of visible windows over `area`, in window-id order (the taskbar's): as many columns as the
 /// square root rounds up to, rows filled left to right. Windows never get smaller than the
 /// minimum size, so a tiny area yields overlapping tiles rather than an error.
 fn tile(desktop: &Desktop, area: Rect) -> Vec<EventBody> {
-    let windows: Vec<&crate::world::Window> = desktop.visible().collect();
+    let windows: Vec<&crate::world::Window> = desktop
+        .windows
+        .values()
+        .filter(|window| !window.minimized)
+        .collect();
     let count = windows.len();
     if count == 0 {
         return Vec::new();

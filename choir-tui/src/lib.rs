@@ -1,5 +1,10 @@
-//! ChoirOS terminal client: finding the local daemon and the `choir` CLI commands. The
-//! desktop (window manager and apps) lands here with the TUI issue.
+//! ChoirOS terminal client: the desktop (window manager and apps), its input parser, the
+//! protocol client, and the `choir` CLI commands.
 
+pub mod apps;
 pub mod cli;
 pub mod connect;
+pub mod desktop;
+pub mod input;
+pub mod theme;
+pub mod wrap;

@@ -1,0 +1,296 @@
+//! The chat app: scrollback of a thread, the message being streamed, and an input field.
+//!
+//! Only the visible lines are laid out: messages are wrapped from the newest backwards until
+//! the viewport (plus the scroll offset) is full, so the cost of a frame does not grow with
+//! the length of the thread.
+
+use choir_proto::{ChatRole, ChatThread};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+
+use super::{clock, TextInput};
+use crate::input::{Key, KeyCode};
+use crate::theme::Theme;
+use crate::wrap::{truncate, wrap};
+
+pub const HINT: &str =
+    "Enter send · Ctrl-J newline · PgUp/PgDn scroll · Alt-↑/↓ select · C-a y copy · C-a ? help";
+
+/// Most rows the input field grows to.
+const MAX_INPUT_ROWS: u16 = 5;
+
+#[derive(Debug, Clone, Default)]
+pub struct ChatView {
+    pub input: TextInput,
+    /// Lines scrolled up from the bottom.
+    pub scroll: usize,
+    /// The selected message, counted from the newest (0).
+    pub selected: Option<usize>,
+}
+
+/// What a chat window shows, borrowed from the desktop.
+#[derive(Debug, Clone, Copy)]
+pub struct ChatContent<'a> {
+    pub thread: Option<&'a ChatThread>,
+    pub streaming: Option<&'a str>,
+    pub utc_offset: i32,
+}
+
+/// What a key did in the chat app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChatOutcome {
+    Send(String),
+    Consumed,
+    Ignored,
+}
+
+impl ChatView {
+    /// Handles a key while the window has focus; `area` is the window's inner area.
+    pub fn handle_key(&mut self, key: Key, content: ChatContent<'_>, area: Rect) -> ChatOutcome {
+        let page = usize::from(messages_area(self, area).height.max(2) - 1);
+        match key.code {
+            KeyCode::Enter if !key.mods.alt => {
+                if self.input.text().trim().is_empty() {
+                    return ChatOutcome::Consumed;
+                }
+                self.scroll = 0;
+                self.selected = None;
+                ChatOutcome::Send(self.input.take())
+            }
+            KeyCode::PageUp => {
+                self.scroll_by(page as isize, content, area);
+                ChatOutcome::Consumed
+            }
+            KeyCode::PageDown => {
+                self.scroll_by(-(page as isize), content, area);
+                ChatOutcome::Consumed
+            }
+            KeyCode::Up if key.mods.alt => {
+                let count = content.thread.map_or(0, |thread| thread.messages.len());
+                self.selected = match self.selected {
+                    None if count > 0 => Some(0),
+                    Some(i) if i + 1 < count => Some(i + 1),
+                    other => other,
+                };
+                ChatOutcome::Consumed
+            }
+            KeyCode::Down if key.mods.alt => {
+                self.selected = match self.selected {
+                    Some(0) | None => None,
+                    Some(i) => Some(i - 1),
+                };
+                ChatOutcome::Consumed
+            }
+            _ if self.input.edit(key) => ChatOutcome::Consumed,
+            _ => ChatOutcome::Ignored,
+        }
+    }
+
+    /// Scrolls by `delta` lines (positive = back in time), within the thread's length.
+    pub fn scroll_by(&mut self, delta: isize, content: ChatContent<'_>, area: Rect) {
+        let wanted = self.scroll.saturating_add_signed(delta);
+        let messages = messages_area(self, area);
+        let height = usize::from(messages.height);
+        let (lines, _) = lines_from_bottom(content, messages.width, wanted + height, None);
+        self.scroll = wanted.min(lines.len().saturating_sub(height));
+    }
+
+    /// The text of the selected message, or of the newest one.
+    pub fn copy_text(&self, content: ChatContent<'_>) -> Option<String> {
+        let messages = &content.thread?.messages;
+        let index = messages.len().checked_sub(1 + self.selected.unwrap_or(0))?;
+        Some(messages[index].text.clone())
+    }
+}
+
+fn input_rows(view: &ChatView, width: u16) -> u16 {
+    let (rows, _) = view.input.layout(width);
+    u16::try_from(rows.len())
+        .unwrap_or(MAX_INPUT_ROWS)
+        .clamp(1, MAX_INPUT_ROWS)
+}
+
+fn messages_area(view: &ChatView, area: Rect) -> Rect {
+    let below = input_rows(view, area.width) + 1;
+    Rect::new(
+        area.x,
+        area.y,
+        area.width,
+        area.height.saturating_sub(below),
+    )
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum LineKind {
+    Header(ChatRole, bool),
+    Body,
+    Blank,
+}
+
+/// Lines from the bottom up (the newest last line first), at least `need` of them if the
+/// thread has that many. Returns them and whether the whole thread was laid out.
+fn lines_from_bottom(
+    content: ChatContent<'_>,
+    width: u16,
+    need: usize,
+    selected: Option<usize>,
+) -> (Vec<(String, LineKind)>, bool) {
+    let width = usize::from(width.max(1));
+    let mut lines = Vec::new();
+    let push_block = |lines: &mut Vec<(String, LineKind)>,
+                      header: String,
+                      role: ChatRole,
+                      chosen: bool,
+                      text: &str| {
+        let mut block = vec![(header, LineKind::Header(role, chosen))];
+        block.extend(
+            wrap(text, width)
+                .into_iter()
+                .map(|line| (line, LineKind::Body)),
+        );
+        block.push((String::new(), LineKind::Blank));
+        lines.extend(block.into_iter().rev());
+    };
+    if let Some(text) = content.streaming {
+        push_block(
+            &mut lines,
+            "assistant · typing…".into(),
+            ChatRole::Assistant,
+            false,
+            text,
+        );
+    }
+    let Some(thread) = content.thread else {
+        return (lines, true);
+    };
+    for (age, message) in thread.messages.iter().rev().enumerate() {
+        if lines.len() >= need {
+            return (lines, false);
+        }
+        let who = match message.role {
+            ChatRole::User => "you",
+            ChatRole::Assistant => "assistant",
+            ChatRole::System => "system",
+        };
+        let header = format!("{who} · {}", clock(message.ts, content.utc_offset, false));
+        push_block(
+            &mut lines,
+            header,
+            message.role,
+            selected == Some(age),
+            &message.text,
+        );
+    }
+    (lines, true)
+}
+
+/// Draws the chat into `area` (the window's inner area); returns where the cursor goes when
+/// the window has focus.
+pub fn render(
+    view: &ChatView,
+    content: ChatContent<'_>,
+    area: Rect,
+    buf: &mut Buffer,
+    theme: &Theme,
+) -> Option<(u16, u16)> {
+    if area.width == 0 || area.height == 0 {
+        return None;
+    }
+    let messages = messages_area(view, area);
+    let height = usize::from(messages.height);
+    let (lines, _) =
+        lines_from_bottom(content, messages.width, view.scroll + height, view.selected);
+    if content
+        .thread
+        .is_some_and(|thread| thread.messages.is_empty())
+        && content.streaming.is_none()
+    {
+        let note = "No messages yet. Type below and press Enter.";
+        buf.set_stringn(
+            messages.x,
+            messages.y,
+            note,
+            usize::from(messages.width),
+            theme.muted(),
+        );
+    } else if content.thread.is_none() {
+        let note = "This window's chat thread is not in the log.";
+        buf.set_stringn(
+            messages.x,
+            messages.y,
+            note,
+            usize::from(messages.width),
+            theme.error(),
+        );
+    }
+    let visible = lines.iter().skip(view.scroll).take(height);
+    for (row, (text, kind)) in visible.enumerate() {
+        let y = messages.y + messages.height - 1 - row as u16;
+        let style = match kind {
+            LineKind::Header(ChatRole::User, chosen) => chosen_style(theme.user(), *chosen, theme),
+            LineKind::Header(_, chosen) => chosen_style(theme.assistant(), *chosen, theme),
+            LineKind::Body | LineKind::Blank => Style::new(),
+        };
+        buf.set_stringn(messages.x, y, text, usize::from(messages.width), style);
+    }
+    if view.scroll > 0 {
+        let marker = format!("↓ {} more lines", view.scroll);
+        let x = messages.x + messages.width.saturating_sub(marker.chars().count() as u16);
+        buf.set_stringn(
+            x,
+            messages.y,
+            marker,
+            usize::from(messages.width),
+            theme.warn(),
+        );
+    }
+
+    // Separator and input.
+    let separator_y = messages.y + messages.height;
+    let rule = "─".repeat(usize::from(area.width));
+    buf.set_stringn(
+        area.x,
+        separator_y,
+        truncate(&rule, usize::from(area.width)),
+        usize::from(area.width),
+        theme.border(),
+    );
+    let rows = input_rows(view, area.width);
+    let (layout, (cursor_col, cursor_row)) = view.input.layout(area.width);
+    let first = cursor_row.saturating_sub(rows - 1);
+    for (i, text) in layout
+        .iter()
+        .skip(usize::from(first))
+        .take(usize::from(rows))
+        .enumerate()
+    {
+        buf.set_stringn(
+            area.x,
+            separator_y + 1 + i as u16,
+            text,
+            usize::from(area.width),
+            Style::new(),
+        );
+    }
+    if view.input.is_empty() {
+        buf.set_stringn(
+            area.x,
+            separator_y + 1,
+            "Message…",
+            usize::from(area.width),
+            theme.muted(),
+        );
+    }
+    let cursor_x = area.x + cursor_col.min(area.width.saturating_sub(1));
+    let cursor_y = separator_y + 1 + (cursor_row - first).min(rows - 1);
+    (cursor_y < area.y + area.height).then_some((cursor_x, cursor_y))
+}
+
+fn chosen_style(style: Style, chosen: bool, theme: &Theme) -> Style {
+    if chosen {
+        style.patch(theme.selected())
+    } else {
+        style
+    }
+}

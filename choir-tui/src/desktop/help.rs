@@ -1,0 +1,33 @@
+//! Every binding, as shown by the help overlay (F1 or C-a ?).
+
+/// (keys, what they do)
+pub const BINDINGS: &[(&str, &str)] = &[
+    ("C-a c / e / w", "new chat / event log / writer window"),
+    ("C-a Space", "launcher menu"),
+    ("C-a n, C-a Tab", "focus next window"),
+    ("C-a p", "focus previous window"),
+    ("C-a 1..9", "focus window by taskbar number"),
+    ("C-a m", "move mode: arrows (Shift: by 5), Enter/Esc done"),
+    ("C-a r", "resize mode: arrows (Shift: by 5), Enter/Esc done"),
+    ("C-a z", "maximize / restore"),
+    ("C-a -", "minimize (click it in the taskbar to restore)"),
+    ("C-a t", "tile all windows"),
+    ("C-a x", "close window"),
+    ("C-a y", "copy the selected chat message (OSC 52)"),
+    ("C-a q", "quit (the sandbox keeps running)"),
+    ("C-a C-a", "send a literal C-a to the window"),
+    ("F1, C-a ?", "this help"),
+    (
+        "mouse",
+        "click focuses, drag title moves, drag border resizes",
+    ),
+    (
+        "",
+        "title buttons _ minimize □ maximize × close; wheel scrolls",
+    ),
+    ("chat", "Enter send, C-j newline, PgUp/PgDn, Alt-↑/↓ select"),
+    (
+        "event log",
+        "/ filter by type, f follow/pause, PgUp/PgDn, End",
+    ),
+];

@@ -1,0 +1,267 @@
+//! The desktop: a protocol client's view of the world, a window manager over
+//! `World.desktop`, and the apps inside the windows.
+//!
+//! It never changes shared state itself: input becomes [`Action::Send`] of a `Command`, and
+//! the change arrives back as an event, as it does for every other client. It renders to any
+//! ratatui backend and reads [`InputEvent`]s from any source, so the local terminal and an SSH
+//! channel run the very same desktop.
+
+mod geometry;
+mod help;
+mod keys;
+mod mouse;
+mod render;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use choir_proto::{
+    Command, EphemeralBody, Event, EventBody, ServerFrame, ThreadId, WindowId, World,
+};
+use ratatui::layout::Rect;
+
+use crate::apps::chat::ChatContent;
+use crate::apps::AppView;
+use crate::input::InputEvent;
+use crate::theme::Theme;
+
+pub use geometry::desktop_area;
+pub use help::BINDINGS;
+
+/// Events kept for the event log windows.
+const LOG_CAPACITY: usize = 10_000;
+
+/// What the desktop asks its host to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send a command to the daemon.
+    Send(Command),
+    /// Put text on the clipboard (OSC 52).
+    Copy(String),
+    /// Leave the desktop (the sandbox keeps running).
+    Quit,
+}
+
+/// The link to the daemon, as shown in the taskbar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Live,
+    Reconnecting { attempt: u32 },
+    Offline(String),
+}
+
+/// Input modes beyond plain typing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Normal,
+    /// The prefix key (Ctrl-a) was pressed; the next key is a desktop command.
+    Prefix,
+    Move(WindowId),
+    Resize(WindowId),
+    Launcher {
+        selected: usize,
+    },
+    Help,
+}
+
+/// A mouse drag in progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Drag {
+    window: WindowId,
+    /// The window's placed rectangle and the pointer when the drag began.
+    start: Rect,
+    from: (u16, u16),
+    edges: Option<geometry::Edges>,
+    /// The geometry last asked for, so repeated motion to the same cell sends nothing.
+    sent: choir_proto::Rect,
+}
+
+/// A message on the hint line that outlives a few frames.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Notice {
+    text: String,
+    error: bool,
+}
+
+pub struct Desktop {
+    world: World,
+    log: VecDeque<Arc<Event>>,
+    streaming: HashMap<ThreadId, String>,
+    views: HashMap<WindowId, AppView>,
+    width: u16,
+    height: u16,
+    connection: Connection,
+    clock: String,
+    utc_offset: i32,
+    mode: Mode,
+    drag: Option<Drag>,
+    notice: Option<Notice>,
+    theme: Theme,
+}
+
+impl Desktop {
+    pub fn new(theme: Theme, utc_offset: i32) -> Self {
+        Self {
+            world: World::default(),
+            log: VecDeque::new(),
+            streaming: HashMap::new(),
+            views: HashMap::new(),
+            width: 80,
+            height: 24,
+            connection: Connection::Connecting,
+            clock: String::new(),
+            utc_offset,
+            mode: Mode::Normal,
+            drag: None,
+            notice: None,
+            theme,
+        }
+    }
+
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The seq of the last event applied: what to resume from after a reconnect.
+    pub fn head(&self) -> u64 {
+        self.world.head
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        (self.width, self.height)
+    }
+
+    /// The terminal's size; a zero size is treated as 1x1 and an absurd one is capped.
+    pub fn resize(&mut self, width: u16, height: u16) {
+        self.width = width.clamp(1, 1000);
+        self.height = height.clamp(1, 500);
+    }
+
+    pub fn set_clock(&mut self, clock: String) {
+        self.clock = clock;
+    }
+
+    pub fn set_connection(&mut self, connection: Connection) {
+        self.connection = connection;
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Shows a message on the hint line until the next key.
+    pub fn notify(&mut self, text: impl Into<String>, error: bool) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error,
+        });
+    }
+
+    /// Applies a frame from the daemon.
+    pub fn on_frame(&mut self, frame: ServerFrame) {
+        match frame {
+            ServerFrame::Welcome { snapshot, .. } => {
+                if let Some(world) = snapshot {
+                    self.world = *world;
+                    self.streaming.clear();
+                }
+                self.connection = Connection::Live;
+            }
+            ServerFrame::Event { event } => self.on_event(event),
+            ServerFrame::Ephemeral { body } => match body {
+                EphemeralBody::ChatDelta { thread_id, text } => {
+                    self.streaming.entry(thread_id).or_default().push_str(&text);
+                }
+                EphemeralBody::Typing { .. } | EphemeralBody::Unknown => {}
+            },
+            ServerFrame::Error { code, message, .. } => {
+                self.notify(format!("{}: {message}", code.as_str()), true);
+            }
+            ServerFrame::Ack { .. } | ServerFrame::Pong { .. } => {}
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        // A resumed stream never repeats, but a snapshot may already contain an event.
+        if event.seq <= self.world.head {
+            return;
+        }
+        self.world.apply(&event);
+        if let EventBody::ChatAssistantMessage { thread_id, .. } = &event.body {
+            self.streaming.remove(thread_id);
+        }
+        if let EventBody::WindowClosed { window_id } = &event.body {
+            self.views.remove(window_id);
+            if matches!(self.mode, Mode::Move(id) | Mode::Resize(id) if id == *window_id) {
+                self.mode = Mode::Normal;
+            }
+        }
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(Arc::new(event));
+    }
+
+    /// Handles one input event and returns what the host should do.
+    pub fn handle_input(&mut self, input: InputEvent) -> Vec<Action> {
+        let mut actions = Vec::new();
+        match input {
+            InputEvent::Key(key) => {
+                self.notice = None;
+                self.on_key(key, &mut actions);
+            }
+            InputEvent::Mouse(mouse) => self.on_mouse(mouse, &mut actions),
+            InputEvent::Paste(text) => self.on_paste(&text),
+            InputEvent::Resize(width, height) => self.resize(width, height),
+        }
+        actions
+    }
+
+    fn on_paste(&mut self, text: &str) {
+        let Some(id) = self.world.desktop.focused else {
+            return;
+        };
+        if let Some(AppView::Chat(view)) = self.view_mut(id) {
+            view.input.insert_str(text);
+        }
+    }
+
+    /// The app state of a window, created on first use.
+    fn view_mut(&mut self, id: WindowId) -> Option<&mut AppView> {
+        let app = &self.world.desktop.window(id)?.app;
+        Some(
+            self.views
+                .entry(id)
+                .or_insert_with(|| AppView::for_app(app)),
+        )
+    }
+
+    fn area(&self) -> Rect {
+        desktop_area(self.width, self.height)
+    }
+
+    /// The focused window's inner area on this screen.
+    fn inner_area(&self, id: WindowId) -> Option<Rect> {
+        let window = self.world.desktop.window(id)?;
+        let rect = geometry::placed(window.rect, window.maximized, self.area());
+        Some(Rect::new(
+            rect.x + 1,
+            rect.y + 1,
+            rect.width.saturating_sub(2),
+            rect.height.saturating_sub(2),
+        ))
+    }
+
+    fn chat_content(&self, id: WindowId) -> ChatContent<'_> {
+        let thread_id = ThreadId(id.0);
+        ChatContent {
+            thread: self.world.chats.get(&thread_id),
+            streaming: self.streaming.get(&thread_id).map(String::as_str),
+            utc_offset: self.utc_offset,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,185 @@
+//! Mouse handling: the taskbar, window chrome, drags, and wheel scrolling.
+
+use choir_proto::{Command, ThreadId, WindowId};
+
+use super::geometry::{self, Zone};
+use super::render::{launcher_rect, taskbar_hits, TaskbarHit};
+use super::{desktop_area, Action, Desktop, Drag, Mode};
+use crate::apps::chat::ChatContent;
+use crate::apps::AppView;
+use crate::input::{Key, KeyCode, Mouse, MouseButton, MouseKind};
+
+/// Lines one wheel notch scrolls.
+const WHEEL_LINES: isize = 3;
+
+impl Desktop {
+    pub(super) fn on_mouse(&mut self, mouse: Mouse, actions: &mut Vec<Action>) {
+        match mouse.kind {
+            MouseKind::Down(MouseButton::Left) => self.on_press(mouse.x, mouse.y, actions),
+            MouseKind::Drag(MouseButton::Left) => self.on_drag(mouse.x, mouse.y, actions),
+            MouseKind::Up(_) => self.drag = None,
+            MouseKind::ScrollUp => self.on_wheel(mouse.x, mouse.y, WHEEL_LINES),
+            MouseKind::ScrollDown => self.on_wheel(mouse.x, mouse.y, -WHEEL_LINES),
+            MouseKind::Down(_) | MouseKind::Drag(_) | MouseKind::Moved => {}
+        }
+    }
+
+    fn on_press(&mut self, x: u16, y: u16, actions: &mut Vec<Action>) {
+        match self.mode {
+            Mode::Help => {
+                self.mode = Mode::Normal;
+                return;
+            }
+            Mode::Launcher { .. } => {
+                let menu = launcher_rect(self.width, self.height);
+                self.mode = Mode::Normal;
+                let inside = x > menu.x
+                    && x < menu.x + menu.width - 1
+                    && y > menu.y
+                    && y < menu.y + menu.height - 1;
+                if inside {
+                    let index = usize::from(y - menu.y - 1);
+                    if let Some((_, hotkey)) = super::keys::LAUNCHER.get(index) {
+                        self.on_command_char(*hotkey, actions);
+                    }
+                }
+                return;
+            }
+            Mode::Move(_) | Mode::Resize(_) | Mode::Prefix => self.mode = Mode::Normal,
+            Mode::Normal => {}
+        }
+        if y + 1 == self.height {
+            self.on_taskbar_click(x, actions);
+            return;
+        }
+        let area = desktop_area(self.width, self.height);
+        let Some((id, rect)) = geometry::window_at(&self.world.desktop, area, x, y) else {
+            return;
+        };
+        if self.world.desktop.focused != Some(id) || self.world.desktop.z_order.last() != Some(&id)
+        {
+            actions.push(Action::Send(Command::FocusWindow { window_id: id }));
+        }
+        let drag = |edges| Drag {
+            window: id,
+            start: rect,
+            from: (x, y),
+            edges,
+            sent: choir_proto::Rect::new(rect.x, rect.y, rect.width, rect.height),
+        };
+        match geometry::zone(rect, x, y) {
+            Zone::Close => actions.push(Action::Send(Command::CloseWindow { window_id: id })),
+            Zone::Maximize => actions.push(Action::Send(Command::ToggleMaximize { window_id: id })),
+            Zone::Minimize => actions.push(Action::Send(Command::MinimizeWindow { window_id: id })),
+            Zone::TitleBar => self.drag = Some(drag(None)),
+            Zone::Edge(edges) => self.drag = Some(drag(Some(edges))),
+            Zone::Content => {}
+        }
+    }
+
+    fn on_taskbar_click(&mut self, x: u16, actions: &mut Vec<Action>) {
+        let hits = taskbar_hits(&self.world.desktop, self.width);
+        let Some((_, hit)) = hits.iter().find(|(range, _)| range.contains(&x)) else {
+            return;
+        };
+        match hit {
+            TaskbarHit::Menu => self.mode = Mode::Launcher { selected: 0 },
+            TaskbarHit::Window(window_id) => {
+                let window_id = *window_id;
+                let on_top = self.world.desktop.focused == Some(window_id);
+                // Clicking the focused window's entry minimizes it, as taskbars do.
+                let command = if on_top {
+                    Command::MinimizeWindow { window_id }
+                } else {
+                    Command::FocusWindow { window_id }
+                };
+                actions.push(Action::Send(command));
+            }
+        }
+    }
+
+    fn on_drag(&mut self, x: u16, y: u16, actions: &mut Vec<Action>) {
+        let Some(mut drag) = self.drag else {
+            return;
+        };
+        let dx = i32::from(x) - i32::from(drag.from.0);
+        let dy = i32::from(y) - i32::from(drag.from.1);
+        let wanted = match drag.edges {
+            None => {
+                let cell = |v: u16, d: i32| u16::try_from((i32::from(v) + d).max(0)).unwrap_or(0);
+                choir_proto::Rect::new(
+                    cell(drag.start.x, dx),
+                    cell(drag.start.y, dy),
+                    drag.sent.w,
+                    drag.sent.h,
+                )
+            }
+            Some(edges) => geometry::resized(drag.start, edges, dx, dy),
+        };
+        let window_id = drag.window;
+        if (wanted.x, wanted.y) != (drag.sent.x, drag.sent.y) {
+            actions.push(Action::Send(Command::MoveWindow {
+                window_id,
+                x: wanted.x,
+                y: wanted.y,
+            }));
+        }
+        if (wanted.w, wanted.h) != (drag.sent.w, drag.sent.h) {
+            actions.push(Action::Send(Command::ResizeWindow {
+                window_id,
+                w: wanted.w,
+                h: wanted.h,
+            }));
+        }
+        drag.sent = wanted;
+        self.drag = Some(drag);
+    }
+
+    fn on_wheel(&mut self, x: u16, y: u16, lines: isize) {
+        let area = desktop_area(self.width, self.height);
+        let Some((id, _)) = geometry::window_at(&self.world.desktop, area, x, y) else {
+            return;
+        };
+        let inner = self.inner_area(id).unwrap_or_default();
+        self.scroll_window(id, lines, inner);
+    }
+
+    fn scroll_window(&mut self, id: WindowId, lines: isize, inner: ratatui::layout::Rect) {
+        let Desktop {
+            world,
+            views,
+            streaming,
+            log,
+            utc_offset,
+            ..
+        } = self;
+        let Some(window) = world.desktop.window(id) else {
+            return;
+        };
+        match views
+            .entry(id)
+            .or_insert_with(|| AppView::for_app(&window.app))
+        {
+            AppView::Chat(view) => {
+                let thread_id = ThreadId(id.0);
+                let content = ChatContent {
+                    thread: world.chats.get(&thread_id),
+                    streaming: streaming.get(&thread_id).map(String::as_str),
+                    utc_offset: *utc_offset,
+                };
+                view.scroll_by(lines, content, inner);
+            }
+            AppView::EventLog(view) => {
+                let key = if lines > 0 {
+                    KeyCode::Up
+                } else {
+                    KeyCode::Down
+                };
+                for _ in 0..lines.unsigned_abs() {
+                    view.handle_key(Key::plain(key), log, 1);
+                }
+            }
+            AppView::Writer(_) | AppView::Other => {}
+        }
+    }
+}

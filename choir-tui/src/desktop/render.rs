@@ -1,0 +1,379 @@
+//! Drawing the desktop. Reads state, never changes it.
+
+use std::ops::Range;
+
+use choir_proto::{AppKind, Desktop as DesktopState, ThreadId, Window, WindowId};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Widget};
+use ratatui::Frame;
+
+use super::geometry::{self, CLOSE_FROM_RIGHT, MAXIMIZE_FROM_RIGHT, MINIMIZE_FROM_RIGHT};
+use super::help::BINDINGS;
+use super::keys::LAUNCHER;
+use super::{desktop_area, Connection, Desktop, Mode};
+use crate::apps::{self, AppView};
+use crate::wrap::{display_width, truncate};
+
+const MENU_LABEL: &str = " ≡ Menu ";
+
+/// What a stretch of the taskbar does when clicked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskbarHit {
+    Menu,
+    Window(WindowId),
+}
+
+/// The taskbar's clickable stretches and their labels, left to right.
+fn taskbar_items(state: &DesktopState, width: u16) -> Vec<(Range<u16>, TaskbarHit, String)> {
+    let mut items = vec![(
+        0..MENU_LABEL.chars().count() as u16,
+        TaskbarHit::Menu,
+        MENU_LABEL.to_owned(),
+    )];
+    let mut x = items[0].0.end + 1;
+    // Leave room for the connection state and the clock on the right.
+    let limit = width.saturating_sub(24);
+    for (index, window) in state.windows.values().enumerate() {
+        let mut label = format!(" {}:{} ", index + 1, window.title);
+        if window.minimized {
+            label = format!(" {}:({}) ", index + 1, window.title);
+        }
+        let label = truncate(&label, 18).to_owned();
+        let w = display_width(&label) as u16;
+        if x + w > limit {
+            break;
+        }
+        items.push((x..x + w, TaskbarHit::Window(window.id), label));
+        x += w + 1;
+    }
+    items
+}
+
+pub fn taskbar_hits(state: &DesktopState, width: u16) -> Vec<(Range<u16>, TaskbarHit)> {
+    taskbar_items(state, width)
+        .into_iter()
+        .map(|(range, hit, _)| (range, hit))
+        .collect()
+}
+
+/// Where the launcher menu is drawn.
+pub fn launcher_rect(width: u16, height: u16) -> Rect {
+    let h = LAUNCHER.len() as u16 + 2;
+    let area = desktop_area(width, height);
+    Rect::new(
+        0,
+        area.height.saturating_sub(h),
+        18.min(width),
+        h.min(area.height),
+    )
+}
+
+impl Desktop {
+    /// Draws the whole desktop into the frame.
+    pub fn render(&self, frame: &mut Frame<'_>) {
+        let cursor = self.draw(frame.area(), frame.buffer_mut());
+        if let Some(position) = cursor {
+            frame.set_cursor_position(position);
+        }
+    }
+
+    /// Draws into a buffer; returns where the text cursor belongs, if anywhere.
+    pub fn draw(&self, screen: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
+        let theme = &self.theme;
+        buf.set_style(screen, theme.desktop());
+        let area = desktop_area(screen.width, screen.height);
+        if self.world.desktop.windows.is_empty() {
+            self.draw_welcome(area, buf);
+        }
+        let mut cursor = None;
+        for window in self.world.desktop.visible() {
+            let focused = self.world.desktop.focused == Some(window.id);
+            let at = self.draw_window(window, focused, area, buf);
+            if focused && self.mode == Mode::Normal {
+                cursor = at;
+            }
+        }
+        self.draw_hint(screen, buf);
+        self.draw_taskbar(screen, buf);
+        match self.mode {
+            Mode::Launcher { selected } => self.draw_launcher(selected, screen, buf),
+            Mode::Help => self.draw_help(screen, buf),
+            _ => {}
+        }
+        cursor
+    }
+
+    fn draw_welcome(&self, area: Rect, buf: &mut Buffer) {
+        let lines = [
+            ("ChoirOS", self.theme.title_focused()),
+            ("", Style::new()),
+            ("C-a c   new chat        C-a e   event log", Style::new()),
+            ("C-a Space   menu        F1   every binding", Style::new()),
+            (
+                "C-a q   quit (your sandbox keeps running)",
+                self.theme.muted(),
+            ),
+        ];
+        let top = area.y + area.height.saturating_sub(lines.len() as u16) / 2;
+        for (i, (text, style)) in lines.iter().enumerate() {
+            let w = display_width(text) as u16;
+            let x = area.x + area.width.saturating_sub(w) / 2;
+            if top + (i as u16) < area.y + area.height {
+                buf.set_stringn(x, top + i as u16, text, usize::from(area.width), *style);
+            }
+        }
+    }
+
+    fn window_title(&self, window: &Window) -> String {
+        let index = self
+            .world
+            .desktop
+            .windows
+            .keys()
+            .position(|id| *id == window.id)
+            .unwrap_or(0)
+            + 1;
+        let mut title = format!(" {index}:{} ", window.title);
+        if let Some(AppView::EventLog(view)) = self.views.get(&window.id) {
+            title = format!(" {index}:{} [{}] ", window.title, view.status());
+        } else if window.app == AppKind::EventLog {
+            title = format!(" {index}:{} [following] ", window.title);
+        }
+        title
+    }
+
+    fn draw_window(
+        &self,
+        window: &Window,
+        focused: bool,
+        area: Rect,
+        buf: &mut Buffer,
+    ) -> Option<(u16, u16)> {
+        let theme = &self.theme;
+        let rect = geometry::placed(window.rect, window.maximized, area);
+        if rect.width < 2 || rect.height < 2 {
+            return None;
+        }
+        Clear.render(rect, buf);
+        let (border, title_style) = if focused {
+            (theme.border_focused(), theme.title_focused())
+        } else {
+            (theme.border(), theme.title())
+        };
+        let title = self.window_title(window);
+        let room = usize::from(rect.width.saturating_sub(10));
+        let block = Block::bordered()
+            .border_type(if focused {
+                BorderType::Thick
+            } else {
+                BorderType::Rounded
+            })
+            .border_style(border)
+            .title(Line::from(Span::styled(
+                truncate(&title, room).to_owned(),
+                title_style,
+            )));
+        let inner = block.inner(rect);
+        block.render(rect, buf);
+        if rect.width >= 12 {
+            let right = rect.x + rect.width;
+            let y = rect.y;
+            buf.set_string(right - MINIMIZE_FROM_RIGHT - 1, y, " _ □ × ", border);
+            buf.set_string(right - CLOSE_FROM_RIGHT, y, "×", border);
+            buf.set_string(
+                right - MAXIMIZE_FROM_RIGHT,
+                y,
+                if window.maximized { "▣" } else { "□" },
+                border,
+            );
+            buf.set_string(right - MINIMIZE_FROM_RIGHT, y, "_", border);
+        }
+        let empty_view;
+        let view = match self.views.get(&window.id) {
+            Some(view) => view,
+            None => {
+                empty_view = AppView::for_app(&window.app);
+                &empty_view
+            }
+        };
+        match view {
+            AppView::Chat(view) => {
+                let content = apps::chat::ChatContent {
+                    thread: self.world.chats.get(&ThreadId(window.id.0)),
+                    streaming: self
+                        .streaming
+                        .get(&ThreadId(window.id.0))
+                        .map(String::as_str),
+                    utc_offset: self.utc_offset,
+                };
+                apps::chat::render(view, content, inner, buf, theme)
+            }
+            AppView::EventLog(view) => {
+                apps::event_log::render(view, &self.log, self.utc_offset, inner, buf, theme);
+                None
+            }
+            AppView::Writer(_) => {
+                apps::writer::render(&self.world, inner, buf, theme);
+                None
+            }
+            AppView::Other => {
+                let note = format!("“{}” is not known to this client", window.app);
+                buf.set_stringn(
+                    inner.x,
+                    inner.y,
+                    note,
+                    usize::from(inner.width),
+                    theme.muted(),
+                );
+                None
+            }
+        }
+    }
+
+    fn draw_hint(&self, screen: Rect, buf: &mut Buffer) {
+        if screen.height < 2 {
+            return;
+        }
+        let y = screen.height - 2;
+        let theme = &self.theme;
+        let (text, style) = match (&self.notice, self.mode) {
+            (Some(notice), _) => (
+                notice.text.clone(),
+                if notice.error { theme.error() } else { theme.ok() },
+            ),
+            (None, Mode::Prefix) => (
+                "C-a … c chat · e events · w writer · n/p next/prev · m move · r resize · z max · - min · t tile · x close · q quit · ? help".into(),
+                theme.warn(),
+            ),
+            (None, Mode::Move(_)) => ("move: arrows (Shift: by 5) · Enter/Esc done".into(), theme.warn()),
+            (None, Mode::Resize(_)) => ("resize: arrows (Shift: by 5) · Enter/Esc done".into(), theme.warn()),
+            (None, Mode::Launcher { .. }) => ("↑/↓ choose · Enter open · Esc close".into(), theme.muted()),
+            (None, Mode::Help) => ("any key closes the help".into(), theme.muted()),
+            (None, Mode::Normal) => {
+                let hint = self
+                    .world
+                    .desktop
+                    .focused
+                    .and_then(|id| {
+                        let window = self.world.desktop.window(id)?;
+                        Some(match self.views.get(&id) {
+                            Some(view) => view.hint(),
+                            None => AppView::for_app(&window.app).hint(),
+                        })
+                    })
+                    .unwrap_or("C-a c new chat · C-a Space menu · F1 help");
+                (hint.to_owned(), theme.muted())
+            }
+        };
+        buf.set_stringn(0, y, format!(" {text}"), usize::from(screen.width), style);
+    }
+
+    fn draw_taskbar(&self, screen: Rect, buf: &mut Buffer) {
+        let theme = &self.theme;
+        let y = screen.height.saturating_sub(1);
+        let bar = Rect::new(0, y, screen.width, 1);
+        buf.set_style(bar, theme.taskbar());
+        for (range, hit, label) in taskbar_items(&self.world.desktop, screen.width) {
+            let style = match hit {
+                TaskbarHit::Window(id) if self.world.desktop.focused == Some(id) => {
+                    theme.taskbar_active()
+                }
+                TaskbarHit::Window(id)
+                    if self.world.desktop.window(id).is_some_and(|w| w.minimized) =>
+                {
+                    theme.taskbar().patch(theme.muted())
+                }
+                _ => theme.taskbar(),
+            };
+            buf.set_stringn(
+                range.start,
+                y,
+                label,
+                usize::from(screen.width.saturating_sub(range.start)),
+                style,
+            );
+        }
+        let (state, style) = match &self.connection {
+            Connection::Live => ("● live".to_owned(), theme.ok()),
+            Connection::Connecting => ("○ connecting".to_owned(), theme.warn()),
+            Connection::Reconnecting { attempt } => {
+                (format!("◌ reconnecting ({attempt})"), theme.warn())
+            }
+            Connection::Offline(_) => ("✕ offline".to_owned(), theme.error()),
+        };
+        let right = format!("{state}  {} ", self.clock);
+        let w = display_width(&right) as u16;
+        if w < screen.width {
+            let x = screen.width - w;
+            buf.set_string(x, y, &state, theme.taskbar().patch(style));
+            let clock_x = x + display_width(&state) as u16;
+            buf.set_string(clock_x, y, format!("  {} ", self.clock), theme.taskbar());
+        }
+    }
+
+    fn draw_launcher(&self, selected: usize, screen: Rect, buf: &mut Buffer) {
+        let theme = &self.theme;
+        let rect = launcher_rect(screen.width, screen.height);
+        Clear.render(rect, buf);
+        let block = Block::bordered()
+            .border_type(BorderType::Rounded)
+            .border_style(theme.border_focused())
+            .style(theme.overlay())
+            .title(" Launch ");
+        let inner = block.inner(rect);
+        block.render(rect, buf);
+        for (i, (label, hotkey)) in LAUNCHER.iter().enumerate().take(usize::from(inner.height)) {
+            let style = if i == selected {
+                theme.selected()
+            } else {
+                theme.overlay()
+            };
+            let text = format!(" {hotkey}  {label:<10}");
+            buf.set_stringn(
+                inner.x,
+                inner.y + i as u16,
+                text,
+                usize::from(inner.width),
+                style,
+            );
+        }
+    }
+
+    fn draw_help(&self, screen: Rect, buf: &mut Buffer) {
+        let theme = &self.theme;
+        let width = screen.width.saturating_sub(4).min(84);
+        let height = (BINDINGS.len() as u16 + 4).min(screen.height.saturating_sub(2));
+        let rect = Rect::new(
+            (screen.width - width) / 2,
+            screen.height.saturating_sub(height + 2) / 2,
+            width,
+            height,
+        );
+        Clear.render(rect, buf);
+        let block = Block::bordered()
+            .border_type(BorderType::Double)
+            .border_style(theme.border_focused())
+            .style(theme.overlay())
+            .title(" Help — any key closes ");
+        let inner = block.inner(rect);
+        block.render(rect, buf);
+        for (i, (keys, what)) in BINDINGS
+            .iter()
+            .enumerate()
+            .take(usize::from(inner.height.saturating_sub(1)))
+        {
+            let y = inner.y + 1 + i as u16;
+            buf.set_stringn(inner.x + 1, y, keys, 16, theme.warn());
+            buf.set_stringn(
+                inner.x + 18,
+                y,
+                what,
+                usize::from(inner.width.saturating_sub(19)),
+                theme.overlay(),
+            );
+        }
+    }
+}

@@ -1,0 +1,448 @@
+//! The desktop driven headless: input bytes in, commands out, decided by the same
+//! `choir_proto::decide` the daemon runs, events back in; the screen snapshotted.
+
+use choir_proto::{
+    decide, AppKind, Command, Event, EventBody, Rect as Cells, ServerFrame, ThreadId, WindowId,
+    World,
+};
+use pretty_assertions::assert_eq;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+
+use super::*;
+use crate::input::InputParser;
+
+/// A desktop wired to an in-memory daemon: `decide` + a log.
+struct Harness {
+    desktop: Desktop,
+    server: World,
+    log: Vec<Event>,
+    parser: InputParser,
+    sent: Vec<Command>,
+    copied: Vec<String>,
+    quit: bool,
+}
+
+impl Harness {
+    fn new(width: u16, height: u16) -> Self {
+        let mut desktop = Desktop::new(Theme::monochrome(), 0);
+        desktop.resize(width, height);
+        desktop.set_clock("12:00".into());
+        desktop.on_frame(ServerFrame::Welcome {
+            protocol: 1,
+            head: 0,
+            snapshot: Some(Box::default()),
+        });
+        Self {
+            desktop,
+            server: World::default(),
+            log: Vec::new(),
+            parser: InputParser::new(),
+            sent: Vec::new(),
+            copied: Vec::new(),
+            quit: false,
+        }
+    }
+
+    /// What the daemon would do with a command from this client.
+    fn execute(&mut self, command: &Command) {
+        let Ok(bodies) = decide(&self.server, command) else {
+            return;
+        };
+        for body in bodies {
+            self.commit(body);
+        }
+    }
+
+    /// An event from anywhere (another client, the agent) reaching this desktop.
+    fn commit(&mut self, body: EventBody) {
+        let event = Event {
+            seq: self.log.len() as u64 + 1,
+            ts: 1_700_000_000_000 + self.log.len() as i64 * 61_000,
+            actor: "test".into(),
+            correlation: None,
+            v: 1,
+            body,
+        };
+        self.server.apply(&event);
+        self.log.push(event.clone());
+        self.desktop.on_frame(ServerFrame::Event { event });
+    }
+
+    fn actions(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Send(command) => {
+                    self.execute(&command);
+                    self.sent.push(command);
+                }
+                Action::Copy(text) => self.copied.push(text),
+                Action::Quit => self.quit = true,
+            }
+        }
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
+        let mut events = self.parser.feed(bytes);
+        events.extend(self.parser.flush());
+        for event in events {
+            let actions = self.desktop.handle_input(event);
+            self.actions(actions);
+        }
+        self
+    }
+
+    fn click(&mut self, x: u16, y: u16) -> &mut Self {
+        self.bytes(format!("\x1b[<0;{};{}M\x1b[<0;{};{}m", x + 1, y + 1, x + 1, y + 1).as_bytes())
+    }
+
+    fn drag(&mut self, from: (u16, u16), to: (u16, u16)) -> &mut Self {
+        let (fx, fy, tx, ty) = (from.0 + 1, from.1 + 1, to.0 + 1, to.1 + 1);
+        let mid = ((fx + tx) / 2, (fy + ty) / 2);
+        self.bytes(
+            format!(
+                "\x1b[<0;{fx};{fy}M\x1b[<32;{};{}M\x1b[<32;{tx};{ty}M\x1b[<0;{tx};{ty}m",
+                mid.0, mid.1
+            )
+            .as_bytes(),
+        )
+    }
+
+    fn take_sent(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.sent)
+    }
+
+    fn window(&self, id: u64) -> &choir_proto::Window {
+        &self.desktop.world().desktop.windows[&WindowId(id)]
+    }
+
+    fn screen(&self) -> String {
+        let (w, h) = self.desktop.size();
+        let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+        terminal.draw(|frame| self.desktop.render(frame)).unwrap();
+        terminal.backend().to_string()
+    }
+
+    fn open(&mut self, app: AppKind, rect: Cells) -> &mut Self {
+        let command = Command::OpenWindow {
+            app,
+            title: None,
+            rect: Some(rect),
+        };
+        self.execute(&command);
+        self
+    }
+}
+
+const PREFIX: &[u8] = b"\x01";
+
+fn prefixed(key: &str) -> Vec<u8> {
+    [PREFIX, key.as_bytes()].concat()
+}
+
+#[test]
+fn empty_desktop_80x24() {
+    let harness = Harness::new(80, 24);
+    insta::assert_snapshot!(harness.screen());
+}
+
+#[test]
+fn overlapping_windows_focused_and_unfocused() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::EventLog, Cells::new(1, 1, 50, 12))
+        .open(AppKind::Writer, Cells::new(30, 6, 40, 10))
+        .open(AppKind::Chat, Cells::new(10, 9, 44, 11));
+    h.bytes(b"hello");
+    insta::assert_snapshot!(h.screen());
+    // Focus the bottom window by clicking it: it comes to the top.
+    h.click(3, 3);
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::FocusWindow {
+            window_id: WindowId(1)
+        }]
+    );
+    assert_eq!(h.desktop.world().desktop.z_order.last(), Some(&WindowId(1)));
+    insta::assert_snapshot!("overlapping_windows_after_click", h.screen());
+}
+
+#[test]
+fn minimized_window_lives_in_the_taskbar() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(2, 1, 40, 10))
+        .open(AppKind::Writer, Cells::new(20, 5, 40, 10));
+    h.bytes(&prefixed("-"));
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::MinimizeWindow {
+            window_id: WindowId(2)
+        }]
+    );
+    assert!(h.window(2).minimized);
+    assert_eq!(h.desktop.world().desktop.focused, Some(WindowId(1)));
+    let screen = h.screen();
+    insta::assert_snapshot!(screen);
+    // Clicking its taskbar entry restores it.
+    let entry = screen.lines().last().unwrap().find("2:(Writer)").unwrap() as u16;
+    h.click(entry, 23);
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::FocusWindow {
+            window_id: WindowId(2)
+        }]
+    );
+    assert!(!h.window(2).minimized);
+    // And clicking the focused entry minimizes it again.
+    h.click(entry, 23);
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::MinimizeWindow {
+            window_id: WindowId(2)
+        }]
+    );
+}
+
+#[test]
+fn help_overlay() {
+    let mut h = Harness::new(80, 24);
+    h.bytes(b"\x1bOP");
+    insta::assert_snapshot!(h.screen());
+    h.bytes(b"x");
+    assert!(!h.screen().contains("Help"));
+    h.bytes(&prefixed("?"));
+    assert!(h.screen().contains("Help — any key closes"));
+}
+
+#[test]
+fn chat_with_long_wrapped_and_wide_messages() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(4, 2, 50, 18));
+    let thread_id = ThreadId(1);
+    h.commit(EventBody::ChatUserMessage {
+        thread_id,
+        text: "Could you summarise the design of the event store in a few sentences, please?"
+            .into(),
+    });
+    h.commit(EventBody::ChatAssistantMessage {
+        thread_id,
+        text: "One writer task batches appends into a transaction; subscribers read from disk, then live. 漢字も正しく折り返す。".into(),
+    });
+    h.desktop.on_frame(ServerFrame::Ephemeral {
+        body: choir_proto::EphemeralBody::ChatDelta {
+            thread_id,
+            text: "Streaming…".into(),
+        },
+    });
+    insta::assert_snapshot!(h.screen());
+}
+
+#[test]
+fn event_log_window_with_a_type_filter() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(0, 0, 30, 8));
+    h.bytes(b"first\r");
+    h.open(AppKind::EventLog, Cells::new(0, 9, 80, 12));
+    insta::assert_snapshot!("event_log_following", h.screen());
+    h.bytes(b"/chat\r");
+    let screen = h.screen();
+    assert!(screen.contains("chat.user_message"), "{screen}");
+    assert!(!screen.contains(" window.opened"), "{screen}");
+    h.bytes(b"f");
+    let before = h.screen();
+    h.commit(EventBody::ChatUserMessage {
+        thread_id: ThreadId(1),
+        text: "later".into(),
+    });
+    // Paused: the new event does not move the view.
+    assert!(!h.screen().contains("\"later\""), "{}", h.screen());
+    assert!(h.screen().contains("paused"));
+    h.bytes(b"f");
+    assert!(h.screen().contains("\"later\""));
+    assert_ne!(before, h.screen());
+}
+
+#[test]
+fn big_and_small_screens_see_the_same_layout_clamped() {
+    let mut h = Harness::new(200, 50);
+    h.open(AppKind::EventLog, Cells::new(100, 20, 90, 25))
+        .open(AppKind::Chat, Cells::new(5, 3, 70, 20));
+    insta::assert_snapshot!("layout_200x50", h.screen());
+    h.bytes(b"\x1b[8;24;80t"); // ignored garbage-ish sequence
+    h.desktop.handle_input(InputEvent::Resize(80, 24));
+    insta::assert_snapshot!("layout_80x24", h.screen());
+    // Nothing was sent: clamping is a drawing matter.
+    assert_eq!(h.take_sent(), vec![]);
+}
+
+#[test]
+fn typing_in_chat_posts_a_message_and_it_shows() {
+    let mut h = Harness::new(80, 24);
+    h.bytes(&prefixed("c"));
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::OpenWindow {
+            app: AppKind::Chat,
+            title: None,
+            rect: None
+        }]
+    );
+    h.bytes("héllo 漢\x0asecond line\r".as_bytes());
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::PostChat {
+            thread_id: ThreadId(1),
+            text: "héllo 漢\nsecond line".into()
+        }]
+    );
+    let messages = &h.desktop.world().chats[&ThreadId(1)].messages;
+    assert_eq!(messages.len(), 1);
+    assert!(h.screen().contains("héllo 漢"));
+    // An empty Enter sends nothing; C-a C-a is not a desktop command.
+    h.bytes(b"\r\x01\x01");
+    assert_eq!(h.take_sent(), vec![]);
+    // Copy the newest message.
+    h.bytes(&prefixed("y"));
+    assert_eq!(h.copied, vec!["héllo 漢\nsecond line".to_owned()]);
+}
+
+#[test]
+fn drag_title_bar_moves_and_drag_corner_resizes() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Writer, Cells::new(10, 5, 30, 10));
+    h.drag((20, 5), (26, 8));
+    let sent = h.take_sent();
+    assert_eq!(
+        sent.last(),
+        Some(&Command::MoveWindow {
+            window_id: WindowId(1),
+            x: 16,
+            y: 8
+        })
+    );
+    assert_eq!(h.window(1).rect, Cells::new(16, 8, 30, 10));
+    // Bottom-right corner is at (16+29, 8+9).
+    h.drag((45, 17), (50, 19));
+    assert_eq!(h.window(1).rect, Cells::new(16, 8, 35, 12));
+    // Top-left corner keeps the bottom-right edge in place.
+    h.drag((16, 8), (14, 7));
+    assert_eq!(h.window(1).rect, Cells::new(14, 7, 37, 13));
+    assert!(h
+        .take_sent()
+        .iter()
+        .all(|c| matches!(c, Command::MoveWindow { .. } | Command::ResizeWindow { .. })));
+}
+
+#[test]
+fn title_buttons_close_maximize_minimize() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Writer, Cells::new(10, 5, 30, 10))
+        .open(AppKind::EventLog, Cells::new(40, 2, 30, 10));
+    // Maximize button of window 2: x + w - 5.
+    h.click(40 + 30 - 5, 2);
+    assert!(h.window(2).maximized);
+    assert!(h.screen().lines().next().unwrap().contains("2:Event log"));
+    h.bytes(&prefixed("z"));
+    assert!(!h.window(2).maximized);
+    h.click(40 + 30 - 7, 2);
+    assert!(h.window(2).minimized);
+    h.click(10 + 30 - 3, 5);
+    assert!(!h.desktop.world().desktop.windows.contains_key(&WindowId(1)));
+}
+
+#[test]
+fn keyboard_move_resize_focus_cycle_tile_and_quit() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Writer, Cells::new(10, 5, 30, 10))
+        .open(AppKind::Writer, Cells::new(12, 6, 30, 10));
+    h.bytes(&prefixed("m")).bytes(b"\x1b[C\x1b[C\x1b[1;2B\r");
+    assert_eq!(h.window(2).rect, Cells::new(14, 11, 30, 10));
+    h.bytes(&prefixed("r")).bytes(b"\x1b[D\x1b[A\x1b");
+    assert_eq!(h.window(2).rect, Cells::new(14, 11, 29, 9));
+    // Arrows after Esc go to the app, not the window.
+    h.bytes(b"\x1b[D");
+    assert_eq!(h.window(2).rect, Cells::new(14, 11, 29, 9));
+    h.bytes(&prefixed("n"));
+    assert_eq!(h.desktop.world().desktop.focused, Some(WindowId(1)));
+    h.bytes(&prefixed("t"));
+    assert_eq!(h.window(1).rect, Cells::new(0, 0, 40, 22));
+    assert_eq!(h.window(2).rect, Cells::new(40, 0, 40, 22));
+    h.bytes(&prefixed("x"));
+    assert!(!h.desktop.world().desktop.windows.contains_key(&WindowId(1)));
+    h.bytes(&prefixed("q"));
+    assert!(h.quit);
+}
+
+#[test]
+fn launcher_opens_apps_by_keyboard_and_mouse() {
+    let mut h = Harness::new(80, 24);
+    h.bytes(&prefixed(" "));
+    insta::assert_snapshot!(h.screen());
+    h.bytes(b"\x1b[B\r");
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::OpenWindow {
+            app: AppKind::EventLog,
+            title: None,
+            rect: None
+        }]
+    );
+    // The taskbar's menu button, then the third entry (Writer).
+    h.click(2, 23);
+    let menu = super::render::launcher_rect(80, 24);
+    h.click(menu.x + 3, menu.y + 3);
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::OpenWindow {
+            app: AppKind::Writer,
+            title: None,
+            rect: None
+        }]
+    );
+}
+
+#[test]
+fn wheel_and_page_keys_scroll_the_chat() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(0, 0, 40, 12));
+    for n in 0..40 {
+        h.commit(EventBody::ChatUserMessage {
+            thread_id: ThreadId(1),
+            text: format!("message {n}"),
+        });
+    }
+    assert!(h.screen().contains("message 39"));
+    h.bytes(b"\x1b[5~");
+    assert!(!h.screen().contains("message 39"));
+    assert!(h.screen().contains("more lines"));
+    h.bytes(b"\x1b[<65;5;5M\x1b[<65;5;5M\x1b[<65;5;5M\x1b[<65;5;5M");
+    assert!(h.screen().contains("message 39"));
+    // Far past the top stops at the first message.
+    for _ in 0..100 {
+        h.bytes(b"\x1b[<64;5;5M");
+    }
+    assert!(
+        h.screen().contains("message 0\n") || h.screen().contains("message 0 "),
+        "{}",
+        h.screen()
+    );
+}
+
+#[test]
+fn server_errors_show_on_the_hint_line_and_reconnects_resume() {
+    let mut h = Harness::new(80, 24);
+    h.desktop.on_frame(ServerFrame::Error {
+        id: Some(3),
+        code: choir_proto::ErrorCode::NotFound,
+        message: "no window with id 9".into(),
+    });
+    assert!(h.screen().contains("not_found: no window with id 9"));
+    h.open(AppKind::Writer, Cells::new(0, 0, 20, 5));
+    assert_eq!(h.desktop.head(), 1);
+    // The same event again (a snapshot overlapping the stream) changes nothing.
+    let again = h.log[0].clone();
+    h.desktop.on_frame(ServerFrame::Event { event: again });
+    assert_eq!(h.desktop.world().desktop.windows.len(), 1);
+    h.desktop
+        .set_connection(Connection::Reconnecting { attempt: 2 });
+    assert!(h.screen().contains("reconnecting (2)"));
+}

@@ -1,0 +1,119 @@
+//! The semantic palette: widgets ask for a role, never a colour. With `NO_COLOR` set every
+//! role is the terminal's default colours, with bold/reverse kept for what must stand out.
+
+use ratatui::style::{Color, Modifier, Style};
+
+#[derive(Debug, Clone)]
+pub struct Theme {
+    pub color: bool,
+}
+
+impl Theme {
+    /// Colours unless `NO_COLOR` is set (to anything non-empty), as no-color.org asks.
+    pub fn from_env() -> Self {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|value| !value.is_empty());
+        Self { color: !no_color }
+    }
+
+    pub fn colored() -> Self {
+        Self { color: true }
+    }
+
+    pub fn monochrome() -> Self {
+        Self { color: false }
+    }
+
+    fn fg(&self, color: Color) -> Style {
+        if self.color {
+            Style::new().fg(color)
+        } else {
+            Style::new()
+        }
+    }
+
+    pub fn desktop(&self) -> Style {
+        Style::new()
+    }
+
+    pub fn border_focused(&self) -> Style {
+        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn border(&self) -> Style {
+        self.fg(Color::DarkGray)
+    }
+
+    pub fn title_focused(&self) -> Style {
+        if self.color {
+            Style::new()
+                .fg(Color::Black)
+                .bg(Color::Cyan)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+        }
+    }
+
+    pub fn title(&self) -> Style {
+        self.fg(Color::Gray)
+    }
+
+    pub fn taskbar(&self) -> Style {
+        if self.color {
+            Style::new().bg(Color::Rgb(30, 30, 40)).fg(Color::Gray)
+        } else {
+            Style::new().add_modifier(Modifier::REVERSED)
+        }
+    }
+
+    pub fn taskbar_active(&self) -> Style {
+        if self.color {
+            Style::new()
+                .bg(Color::Cyan)
+                .fg(Color::Black)
+                .add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().add_modifier(Modifier::BOLD)
+        }
+    }
+
+    pub fn muted(&self) -> Style {
+        if self.color {
+            Style::new().fg(Color::DarkGray)
+        } else {
+            Style::new().add_modifier(Modifier::DIM)
+        }
+    }
+
+    pub fn user(&self) -> Style {
+        self.fg(Color::Green).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn assistant(&self) -> Style {
+        self.fg(Color::Magenta).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn selected(&self) -> Style {
+        Style::new().add_modifier(Modifier::REVERSED)
+    }
+
+    pub fn ok(&self) -> Style {
+        self.fg(Color::Green)
+    }
+
+    pub fn warn(&self) -> Style {
+        self.fg(Color::Yellow)
+    }
+
+    pub fn error(&self) -> Style {
+        self.fg(Color::Red).add_modifier(Modifier::BOLD)
+    }
+
+    pub fn overlay(&self) -> Style {
+        if self.color {
+            Style::new().bg(Color::Rgb(20, 20, 28)).fg(Color::White)
+        } else {
+            Style::new()
+        }
+    }
+}
