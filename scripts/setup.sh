@@ -16,3 +16,18 @@ for component in rustfmt clippy; do
     rustup component add "${component}"
   fi
 done
+
+# Debian packages the end-to-end scripts drive.
+missing=()
+command -v tmux >/dev/null || missing+=(tmux)
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+  elif command -v sudo >/dev/null; then
+    sudo apt-get update -qq && sudo apt-get install -y -qq "${missing[@]}"
+  else
+    echo "setup: please install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi

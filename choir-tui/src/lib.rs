@@ -3,8 +3,12 @@
 
 pub mod apps;
 pub mod cli;
+pub mod client;
 pub mod connect;
 pub mod desktop;
 pub mod input;
+pub mod launch;
+pub mod session;
+pub mod terminal;
 pub mod theme;
 pub mod wrap;

@@ -1,15 +1,81 @@
-//! `choir-tui`: the terminal desktop. It lands with the TUI issue; this build only answers
-//! `--help` and `--version`.
+//! `choir-tui`: the ChoirOS desktop in this terminal.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use choir_proto::Endpoint;
+use choir_tui::connect::{default_data_dir, find_endpoint, ConnectError};
 use clap::Parser;
 
-/// ChoirOS terminal desktop (not part of this build yet: use `choir status` / `choir events`).
+/// The ChoirOS desktop in this terminal: windows, chat and the event log, live with every
+/// other client of the same sandbox. C-a ? (or F1) lists every binding; C-a q quits.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
-struct Cli {}
+struct Cli {
+    /// The daemon's URL, e.g. http://127.0.0.1:8080 (a ?token= in it is used as the token)
+    #[arg(long, env = "CHOIR_URL", value_name = "URL")]
+    connect: Option<String>,
 
-fn main() -> std::process::ExitCode {
-    let _cli = Cli::parse();
-    eprintln!("choir-tui: the desktop is not part of this build yet; try `choir status` or `choir events`");
-    std::process::ExitCode::FAILURE
+    /// The sandbox token for --connect
+    #[arg(
+        long,
+        env = "CHOIR_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    token: Option<String>,
+
+    /// Find the daemon through this data dir when --connect is not given
+    /// [default: the platform data dir, e.g. ~/.local/share/choir]
+    #[arg(long, env = "CHOIR_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// Splits `http://host:port/?token=T` into the base URL and the token.
+fn endpoint_from(url: &str, token: Option<&str>) -> Result<Endpoint> {
+    let (base, query_token) = match url.split_once("?token=") {
+        Some((base, token)) => (base.trim_end_matches('/'), Some(token)),
+        None => (url.trim_end_matches('/'), None),
+    };
+    let token = token.or(query_token).context(
+        "--connect needs the sandbox token: --token T, CHOIR_TOKEN, or ?token= in the URL",
+    )?;
+    Ok(Endpoint {
+        url: base.to_owned(),
+        token: token.to_owned(),
+        pid: 0,
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("choir-tui: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let data_dir = match cli.data_dir {
+        Some(dir) => dir,
+        None => default_data_dir()?,
+    };
+    choir_tui::terminal::log_to_file(&data_dir.join("logs"))?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    match cli.connect {
+        Some(url) => {
+            let endpoint = endpoint_from(&url, cli.token.as_deref())?;
+            runtime.block_on(choir_tui::terminal::run(move || {
+                Ok::<_, ConnectError>(endpoint.clone())
+            }))
+        }
+        None => {
+            find_endpoint(&data_dir)?;
+            runtime.block_on(choir_tui::terminal::run(move || find_endpoint(&data_dir)))
+        }
+    }
 }

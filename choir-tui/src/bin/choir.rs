@@ -9,12 +9,13 @@ use choir_tui::cli::{self, EventsArgs};
 use choir_tui::connect::{default_data_dir, find_endpoint, ConnectError, DaemonHttp};
 use clap::{Parser, Subcommand};
 
-/// ChoirOS: talk to your sandbox daemon from the shell.
+/// ChoirOS: your sandbox from the shell.
 ///
-/// The daemon is found through its data dir (`daemon.json` there holds its URL and token),
-/// or given explicitly with --url and --token.
+/// With no command, opens the desktop, starting the sandbox daemon in the background if none
+/// runs for the data dir. The daemon is found through its data dir (`daemon.json` there holds
+/// its URL and token), or given explicitly with --url and --token.
 #[derive(Debug, Parser)]
-#[command(name = "choir", version, about, long_about = None, arg_required_else_help = true)]
+#[command(name = "choir", version, about, long_about = None)]
 struct Cli {
     /// The daemon's data dir [default: the platform data dir, e.g. ~/.local/share/choir]
     #[arg(long, env = "CHOIR_DATA_DIR", global = true, value_name = "DIR")]
@@ -115,11 +116,20 @@ async fn run(cli: Cli) -> Result<()> {
             };
             cli::events(|| cli.locate(), args).await?;
         }
-        None => {
-            anyhow::bail!(
-                "the desktop is not part of this build yet; try `choir status` or `choir events`"
-            )
-        }
+        None => open_desktop(&cli).await?,
     }
     Ok(())
+}
+
+/// The desktop against `--url`, or against the data dir's daemon (started if none runs).
+async fn open_desktop(cli: &Cli) -> Result<()> {
+    if cli.url.is_some() {
+        let endpoint = cli.locate()?;
+        return choir_tui::terminal::run(move || Ok::<_, ConnectError>(endpoint.clone())).await;
+    }
+    let data_dir = cli.data_dir()?;
+    choir_tui::terminal::log_to_file(&data_dir.join("logs"))?;
+    let dir = data_dir.clone();
+    tokio::task::spawn_blocking(move || choir_tui::launch::ensure_daemon(&dir)).await??;
+    choir_tui::terminal::run(move || find_endpoint(&data_dir)).await
 }

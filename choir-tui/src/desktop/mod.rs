@@ -203,6 +203,20 @@ impl Desktop {
         self.log.push_back(Arc::new(event));
     }
 
+    /// Adds events from before the snapshot to the event log (they are already in the world).
+    pub fn add_history(&mut self, events: Vec<Event>) {
+        let first_live = self.log.front().map_or(u64::MAX, |event| event.seq);
+        let older: Vec<Arc<Event>> = events
+            .into_iter()
+            .filter(|event| event.seq < first_live && event.seq <= self.world.head)
+            .map(Arc::new)
+            .collect();
+        let room = LOG_CAPACITY.saturating_sub(self.log.len());
+        for event in older.into_iter().rev().take(room) {
+            self.log.push_front(event);
+        }
+    }
+
     /// Handles one input event and returns what the host should do.
     pub fn handle_input(&mut self, input: InputEvent) -> Vec<Action> {
         let mut actions = Vec::new();

@@ -446,3 +446,23 @@ fn server_errors_show_on_the_hint_line_and_reconnects_resume() {
         .set_connection(Connection::Reconnecting { attempt: 2 });
     assert!(h.screen().contains("reconnecting (2)"));
 }
+
+#[test]
+fn history_fills_the_event_log_behind_live_events() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Writer, Cells::new(0, 0, 20, 5))
+        .open(AppKind::EventLog, Cells::new(0, 6, 80, 10));
+    let live: Vec<u64> = h.desktop.log.iter().map(|e| e.seq).collect();
+    assert_eq!(live, vec![1, 2]);
+    // History up to seq 2 arrives while seq 2 is already in the log: the older event goes in
+    // front and nothing appears twice.
+    let mut older = Vec::new();
+    for seq in 1..=2 {
+        older.push(h.log[seq - 1].clone());
+    }
+    h.desktop.log.clear();
+    h.desktop.log.push_back(Arc::new(h.log[1].clone()));
+    h.desktop.add_history(older);
+    let seqs: Vec<u64> = h.desktop.log.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, vec![1, 2]);
+}

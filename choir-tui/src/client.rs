@@ -1,0 +1,259 @@
+//! The desktop's link to the daemon: one WebSocket, re-established with `resume_from` after
+//! any interruption, so the desktop sees every event exactly once across daemon restarts.
+
+use std::time::Duration;
+
+use choir_proto::{ClientFrame, Command, Endpoint, ErrorCode, ServerFrame, PROTOCOL_VERSION};
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::connect::ConnectError;
+use crate::desktop::Connection;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
+/// A ping goes out this often; a connection silent for three of these is dead.
+const PING_EVERY: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// What the client reports to the desktop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientUpdate {
+    Connection(Connection),
+    Frame(ServerFrame),
+    /// Something the user should know (a command dropped while offline).
+    Notice(String),
+    /// Recent events from before the snapshot, for the event log.
+    History(Vec<choir_proto::Event>),
+}
+
+/// Events of history fetched after a snapshot.
+const HISTORY: u64 = 1000;
+
+/// Sends commands to the daemon; cheap to clone.
+#[derive(Clone)]
+pub struct ProtocolClient {
+    commands: mpsc::Sender<Command>,
+}
+
+impl ProtocolClient {
+    /// Starts the connection task. `locate` is asked for the endpoint before every attempt, so
+    /// a daemon restarted on another port is found again.
+    pub fn spawn<F>(locate: F, name: &str) -> (Self, mpsc::Receiver<ClientUpdate>)
+    where
+        F: Fn() -> Result<Endpoint, ConnectError> + Send + 'static,
+    {
+        let (commands, commands_rx) = mpsc::channel(256);
+        let (updates, updates_rx) = mpsc::channel(1024);
+        tokio::spawn(run(locate, name.to_owned(), commands_rx, updates));
+        (Self { commands }, updates_rx)
+    }
+
+    /// Queues a command; `false` if the client has stopped.
+    pub fn send(&self, command: Command) -> bool {
+        self.commands.try_send(command).is_ok()
+    }
+}
+
+enum Ended {
+    /// The desktop is gone: stop.
+    Stopped,
+    /// The link broke; try again. `Some(reason)` when the daemon refused us.
+    Lost(Option<String>),
+}
+
+async fn run<F>(
+    locate: F,
+    name: String,
+    mut commands: mpsc::Receiver<Command>,
+    updates: mpsc::Sender<ClientUpdate>,
+) where
+    F: Fn() -> Result<Endpoint, ConnectError>,
+{
+    let mut last_seq: Option<u64> = None;
+    let mut attempt: u32 = 0;
+    loop {
+        let state = if attempt == 0 {
+            Connection::Connecting
+        } else {
+            Connection::Reconnecting { attempt }
+        };
+        if updates.send(ClientUpdate::Connection(state)).await.is_err() {
+            return;
+        }
+        let outcome = match locate() {
+            Ok(endpoint) => session(&endpoint, &name, &mut last_seq, &mut commands, &updates).await,
+            // No daemon right now (restarting, or not yet started): keep trying.
+            Err(err) => {
+                tracing::debug!(%err, "no daemon to connect to yet");
+                Ended::Lost(None)
+            }
+        };
+        match outcome {
+            Ended::Stopped => return,
+            Ended::Lost(reason) => {
+                if let Some(reason) = reason {
+                    let _ = updates
+                        .send(ClientUpdate::Connection(Connection::Offline(reason)))
+                        .await;
+                }
+            }
+        }
+        attempt = attempt.saturating_add(1);
+        let backoff =
+            Duration::from_millis(200u64.saturating_mul(1 << attempt.min(5))).min(MAX_BACKOFF);
+        // While waiting, commands cannot be delivered: say so rather than send them late.
+        let wait = tokio::time::sleep(backoff);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                () = &mut wait => break,
+                command = commands.recv() => match command {
+                    Some(_) => {
+                        let notice = ClientUpdate::Notice("not connected: the action was not sent".into());
+                        if updates.send(notice).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => return,
+                },
+            }
+        }
+    }
+}
+
+async fn session(
+    endpoint: &Endpoint,
+    name: &str,
+    last_seq: &mut Option<u64>,
+    commands: &mut mpsc::Receiver<Command>,
+    updates: &mpsc::Sender<ClientUpdate>,
+) -> Ended {
+    let url = endpoint.ws_url();
+    let connected = tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async(url.as_str()),
+    )
+    .await;
+    let Ok(Ok((mut ws, _))) = connected else {
+        return Ended::Lost(None);
+    };
+    let hello = ClientFrame::Hello {
+        protocol: PROTOCOL_VERSION,
+        token: Some(endpoint.token.clone()),
+        resume_from: *last_seq,
+        client: Some(name.to_owned()),
+    };
+    let Ok(hello) = serde_json::to_string(&hello) else {
+        return Ended::Lost(None);
+    };
+    if ws.send(Message::text(hello)).await.is_err() {
+        return Ended::Lost(None);
+    }
+    // The welcome (or a refusal).
+    let welcome = tokio::time::timeout(WELCOME_TIMEOUT, ws.next()).await;
+    let Ok(Some(Ok(Message::Text(text)))) = welcome else {
+        return Ended::Lost(None);
+    };
+    match serde_json::from_str::<ServerFrame>(&text) {
+        Ok(frame @ ServerFrame::Welcome { .. }) => {
+            let snapshot_head = match &frame {
+                ServerFrame::Welcome {
+                    head,
+                    snapshot: Some(_),
+                    ..
+                } => Some(*head),
+                _ => None,
+            };
+            if updates.send(ClientUpdate::Frame(frame)).await.is_err() {
+                return Ended::Stopped;
+            }
+            if let Some(head) = snapshot_head {
+                *last_seq = Some(head);
+                let history = recent_history(endpoint, head).await;
+                if !history.is_empty()
+                    && updates.send(ClientUpdate::History(history)).await.is_err()
+                {
+                    return Ended::Stopped;
+                }
+            }
+        }
+        Ok(ServerFrame::Error {
+            code: ErrorCode::ResumeBeyondHead,
+            ..
+        }) => {
+            // The daemon's log is not the one we followed: start over from a snapshot.
+            *last_seq = None;
+            return Ended::Lost(Some("the sandbox's log was replaced; reloading".into()));
+        }
+        Ok(ServerFrame::Error { code, message, .. }) => {
+            return Ended::Lost(Some(format!("{}: {message}", code.as_str())));
+        }
+        _ => return Ended::Lost(None),
+    }
+
+    let mut next_id: u64 = 0;
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    let mut silent_ticks = 0;
+    loop {
+        tokio::select! {
+            message = ws.next() => {
+                let text = match message {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ended::Lost(None),
+                    Some(Ok(_)) => continue,
+                };
+                silent_ticks = 0;
+                let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
+                    tracing::warn!("skipping a frame this client cannot read");
+                    continue;
+                };
+                if let ServerFrame::Event { event } = &frame {
+                    *last_seq = Some(event.seq);
+                }
+                if updates.send(ClientUpdate::Frame(frame)).await.is_err() {
+                    return Ended::Stopped;
+                }
+            }
+            command = commands.recv() => {
+                let Some(command) = command else { return Ended::Stopped };
+                next_id += 1;
+                let frame = ClientFrame::Command { id: next_id, command };
+                let Ok(text) = serde_json::to_string(&frame) else { continue };
+                if ws.send(Message::text(text)).await.is_err() {
+                    return Ended::Lost(None);
+                }
+            }
+            _ = ping.tick() => {
+                silent_ticks += 1;
+                if silent_ticks > 3 {
+                    return Ended::Lost(None);
+                }
+                let Ok(text) = serde_json::to_string(&ClientFrame::Ping { nonce: next_id }) else { continue };
+                if ws.send(Message::text(text)).await.is_err() {
+                    return Ended::Lost(None);
+                }
+            }
+        }
+    }
+}
+
+/// The last events up to `head`, for the event log; empty if they cannot be had.
+async fn recent_history(endpoint: &Endpoint, head: u64) -> Vec<choir_proto::Event> {
+    let from = head.saturating_sub(HISTORY - 1).max(1);
+    let Ok(http) = crate::connect::DaemonHttp::new(endpoint.clone()) else {
+        return Vec::new();
+    };
+    match http
+        .get(&format!("/api/events?from={from}&limit={HISTORY}"))
+        .await
+    {
+        Ok(mut page) => serde_json::from_value(page["events"].take()).unwrap_or_default(),
+        Err(err) => {
+            tracing::warn!(%err, "cannot load recent events for the event log");
+            Vec::new()
+        }
+    }
+}

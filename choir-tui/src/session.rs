@@ -1,0 +1,100 @@
+//! One desktop session: a single loop over input, daemon updates, a clock tick and a render
+//! deadline. It draws to any ratatui backend that can also take raw bytes (for OSC 52), so the
+//! local terminal and an SSH channel run the same loop.
+
+use std::io::Write;
+use std::time::Duration;
+
+use base64::Engine;
+use futures_util::{Stream, StreamExt};
+use ratatui::backend::Backend;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::client::{ClientUpdate, ProtocolClient};
+use crate::desktop::{Action, Desktop};
+use crate::input::InputEvent;
+
+/// Frames are drawn at most this often; input in between is batched into one frame.
+const FRAME_INTERVAL: Duration = Duration::from_millis(16);
+
+/// Why the session ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The user quit.
+    Quit,
+    /// The input stream ended (terminal or channel closed).
+    InputClosed,
+}
+
+/// Runs the desktop until the user quits or the input ends. `size` is the screen's size at
+/// the start; later sizes arrive as [`InputEvent::Resize`].
+pub async fn run<B, I>(
+    terminal: &mut Terminal<B>,
+    size: (u16, u16),
+    desktop: &mut Desktop,
+    mut input: I,
+    client: ProtocolClient,
+    mut updates: mpsc::Receiver<ClientUpdate>,
+    clock: impl Fn() -> String,
+) -> Result<SessionEnd, B::Error>
+where
+    B: Backend + Write,
+    I: Stream<Item = InputEvent> + Unpin,
+{
+    desktop.resize(size.0, size.1);
+    desktop.set_clock(clock());
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut draw_at = Some(Instant::now());
+    let end = loop {
+        let deadline = draw_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            event = input.next() => {
+                let Some(event) = event else { break SessionEnd::InputClosed };
+                if let InputEvent::Resize(width, height) = event {
+                    terminal.resize(ratatui::layout::Rect::new(0, 0, width.max(1), height.max(1)))?;
+                }
+                let mut quit = false;
+                for action in desktop.handle_input(event) {
+                    match action {
+                        Action::Send(command) => {
+                            if !client.send(command) {
+                                desktop.notify("the connection is busy; the action was dropped", true);
+                            }
+                        }
+                        Action::Copy(text) => copy(terminal.backend_mut(), &text),
+                        Action::Quit => quit = true,
+                    }
+                }
+                if quit {
+                    break SessionEnd::Quit;
+                }
+            }
+            update = updates.recv() => match update {
+                Some(ClientUpdate::Frame(frame)) => desktop.on_frame(frame),
+                Some(ClientUpdate::Connection(state)) => desktop.set_connection(state),
+                Some(ClientUpdate::Notice(text)) => desktop.notify(text, true),
+                Some(ClientUpdate::History(events)) => desktop.add_history(events),
+                None => desktop.set_connection(crate::desktop::Connection::Offline("client stopped".into())),
+            },
+            _ = tick.tick() => desktop.set_clock(clock()),
+            () = tokio::time::sleep_until(deadline), if draw_at.is_some() => {
+                terminal.draw(|frame| desktop.render(frame))?;
+                draw_at = None;
+                continue;
+            }
+        }
+        if draw_at.is_none() {
+            draw_at = Some(Instant::now() + FRAME_INTERVAL);
+        }
+    };
+    Ok(end)
+}
+
+/// Puts text on the clipboard of the terminal the user sits at (OSC 52).
+fn copy(out: &mut impl Write, text: &str) {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
+    let _ = write!(out, "\x1b]52;c;{encoded}\x07");
+    let _ = out.flush();
+}

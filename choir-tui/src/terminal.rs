@@ -1,0 +1,104 @@
+//! The desktop in the local terminal: raw mode, alternate screen, mouse and paste on; all of
+//! it undone on exit and on panic. Logs go to a file, never to the screen.
+
+use std::io::{self, Stdout};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    EventStream,
+};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use crossterm::ExecutableCommand;
+use futures_util::StreamExt;
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+use crate::client::ProtocolClient;
+use crate::connect::ConnectError;
+use crate::desktop::Desktop;
+use crate::input::from_crossterm;
+use crate::session::{self, SessionEnd};
+use crate::theme::Theme;
+
+/// Sends `tracing` output to `<dir>/choir-tui.log`.
+pub fn log_to_file(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let path = dir.join("choir-tui.log");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHOIR_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+    Ok(())
+}
+
+fn restore() {
+    let mut stdout = io::stdout();
+    let _ = stdout.execute(DisableBracketedPaste);
+    let _ = stdout.execute(DisableMouseCapture);
+    let _ = stdout.execute(LeaveAlternateScreen);
+    let _ = stdout.execute(crossterm::cursor::Show);
+    let _ = disable_raw_mode();
+}
+
+fn setup() -> Result<Terminal<CrosstermBackend<Stdout>>> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        hook(info);
+    }));
+    enable_raw_mode().context("this does not look like a terminal (raw mode failed)")?;
+    let mut stdout = io::stdout();
+    stdout.execute(EnterAlternateScreen)?;
+    stdout.execute(EnableMouseCapture)?;
+    stdout.execute(EnableBracketedPaste)?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(stdout))?;
+    terminal.clear()?;
+    Ok(terminal)
+}
+
+/// The local UTC offset in seconds, read once at start.
+pub fn local_utc_offset() -> i32 {
+    chrono::Local::now().offset().local_minus_utc()
+}
+
+/// Runs the desktop in this terminal against the daemon `locate` finds.
+pub async fn run<F>(locate: F) -> Result<()>
+where
+    F: Fn() -> Result<choir_proto::Endpoint, ConnectError> + Send + 'static,
+{
+    let mut terminal = setup()?;
+    let (client, updates) = ProtocolClient::spawn(locate, "choir-tui");
+    let mut desktop = Desktop::new(Theme::from_env(), local_utc_offset());
+    let input =
+        EventStream::new().filter_map(|event| async move { event.ok().and_then(from_crossterm) });
+    let input = Box::pin(input);
+    let clock = || chrono::Local::now().format("%H:%M").to_string();
+    let size = crossterm::terminal::size().unwrap_or((80, 24));
+    let result = session::run(
+        &mut terminal,
+        size,
+        &mut desktop,
+        input,
+        client,
+        updates,
+        clock,
+    )
+    .await;
+    restore();
+    match result {
+        Ok(SessionEnd::Quit | SessionEnd::InputClosed) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}

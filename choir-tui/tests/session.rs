@@ -1,0 +1,151 @@
+//! The whole desktop session against a real daemon: keys in, escape sequences out (parsed by
+//! vt100 into a screen), commands through the real WebSocket client, and a reconnect across a
+//! daemon restart with nothing lost or repeated.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::num::NonZeroU16;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use choir_daemon::store::StoreOptions;
+use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
+use choir_proto::{EventBody, ThreadId};
+use choir_tui::client::ProtocolClient;
+use choir_tui::connect::find_endpoint;
+use choir_tui::desktop::Desktop;
+use choir_tui::input::{InputEvent, InputParser};
+use choir_tui::session::{self, SessionEnd};
+use choir_tui::theme::Theme;
+use ratatui::backend::CrosstermBackend;
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
+use tokio::sync::mpsc;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Everything the session writes, shared with the test.
+#[derive(Clone, Default)]
+struct Screen(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Screen {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Screen {
+    fn text(&self) -> String {
+        let mut parser = vt100::Parser::new(
+            NonZeroU16::new(24).unwrap(),
+            NonZeroU16::new(80).unwrap(),
+            0,
+        );
+        parser.process(&self.0.lock().unwrap());
+        parser.screen().contents()
+    }
+
+    async fn wait_for(&self, needle: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while !self.text().contains(needle) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "never showed {needle:?}:\n{}",
+                self.text()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+async fn start(dir: &Path) -> RunningDaemon {
+    Daemon::start(DaemonConfig {
+        data_dir: dir.to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        store: StoreOptions::default(),
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn type_a_message_survive_a_daemon_restart_and_quit() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path()).await;
+    let data_dir = dir.path().to_owned();
+    let (client, updates) = ProtocolClient::spawn(move || find_endpoint(&data_dir), "session-test");
+
+    let screen = Screen::default();
+    let backend = CrosstermBackend::new(screen.clone());
+    let options = TerminalOptions {
+        viewport: Viewport::Fixed(Rect::new(0, 0, 80, 24)),
+    };
+    let mut terminal = Terminal::with_options(backend, options).unwrap();
+    let (keys, input) = mpsc::unbounded_channel::<InputEvent>();
+    let input = Box::pin(futures_util::stream::unfold(input, |mut rx| async move {
+        rx.recv().await.map(|event| (event, rx))
+    }));
+    let session = tokio::spawn(async move {
+        let mut desktop = Desktop::new(Theme::monochrome(), 0);
+        let end = session::run(
+            &mut terminal,
+            (80, 24),
+            &mut desktop,
+            input,
+            client,
+            updates,
+            || "09:41".into(),
+        )
+        .await
+        .unwrap();
+        (end, desktop)
+    });
+    let mut parser = InputParser::new();
+    let mut type_bytes = |bytes: &[u8]| {
+        for event in parser.feed(bytes) {
+            keys.send(event).unwrap();
+        }
+    };
+
+    screen.wait_for("● live").await;
+    type_bytes(b"\x01c");
+    screen.wait_for("1:Chat").await;
+    type_bytes("hi from the session 漢字\r".as_bytes());
+    screen.wait_for("hi from the session").await;
+    let events = daemon.store.read(1, 10).await.unwrap();
+    assert!(
+        matches!(&events[2].body, EventBody::ChatUserMessage { text, .. } if text == "hi from the session 漢字")
+    );
+
+    // Restart the daemon (another port); the client finds it through the data dir and resumes.
+    daemon.shutdown().await;
+    screen.wait_for("reconnecting").await;
+    let daemon = start(dir.path()).await;
+    screen.wait_for("● live").await;
+    daemon
+        .store
+        .append(vec![choir_proto::NewEvent::new(
+            "agent",
+            EventBody::ChatAssistantMessage {
+                thread_id: ThreadId(1),
+                text: "welcome back".into(),
+            },
+        )])
+        .await
+        .unwrap();
+    screen.wait_for("welcome back").await;
+
+    type_bytes(b"\x01q");
+    let (end, desktop) = tokio::time::timeout(WAIT, session).await.unwrap().unwrap();
+    assert_eq!(end, SessionEnd::Quit);
+    let messages = &desktop.world().chats[&ThreadId(1)].messages;
+    assert_eq!(messages.len(), 2, "every message exactly once");
+    assert_eq!(desktop.head(), 4);
+    daemon.shutdown().await;
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# End to end: a real daemon, the real `choir` desktop inside tmux. Opens a chat window, types a
+# message, checks the screen shows it and `choir events` recorded it, then quits and checks the
+# daemon kept running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --locked --quiet -p choir-daemon -p choir-tui
+bin=target/debug
+data=$(mktemp -d)
+sock="choir-e2e-$$"
+daemon_pid=""
+
+cleanup() {
+  tmux -L "$sock" kill-server 2>/dev/null || true
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "e2e-tui: FAILED: $*" >&2
+  echo "--- screen ---" >&2
+  tmux -L "$sock" capture-pane -p -t e2e 2>/dev/null >&2 || true
+  echo "--- daemon ---" >&2
+  cat "$data/daemon.out" >&2 || true
+  exit 1
+}
+
+# wait_for TEXT: polls the tmux screen for up to 10 s.
+wait_for() {
+  for _ in $(seq 1 100); do
+    if tmux -L "$sock" capture-pane -p -t e2e 2>/dev/null | grep -qF -- "$1"; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  fail "the screen never showed: $1"
+}
+
+"$bin/choir-daemon" --data-dir "$data" --listen 127.0.0.1:0 >"$data/daemon.out" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 1 100); do [ -f "$data/daemon.json" ] && break; sleep 0.1; done
+[ -f "$data/daemon.json" ] || fail "the daemon wrote no daemon.json"
+
+tmux -L "$sock" -f /dev/null new-session -d -s e2e -x 100 -y 30 \
+  "env CHOIR_DATA_DIR='$data' TERM=xterm-256color '$bin/choir'; sleep 60"
+wait_for "● live"
+
+tmux -L "$sock" send-keys -t e2e C-a c
+wait_for "1:Chat"
+tmux -L "$sock" send-keys -t e2e -l "hello from tmux"
+tmux -L "$sock" send-keys -t e2e Enter
+wait_for "you ·"
+wait_for "hello from tmux"
+
+CHOIR_DATA_DIR="$data" "$bin/choir" events | grep '"type":"chat.user_message"' | grep -qF "hello from tmux" \
+  || fail "choir events has no chat.user_message with the text"
+
+tmux -L "$sock" send-keys -t e2e C-a q
+for _ in $(seq 1 50); do
+  tmux -L "$sock" capture-pane -p -t e2e | grep -qF "● live" || break
+  sleep 0.1
+done
+tmux -L "$sock" capture-pane -p -t e2e | grep -qF "● live" && fail "C-a q did not leave the desktop"
+kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon stopped when the desktop quit"
+CHOIR_DATA_DIR="$data" "$bin/choir" status >/dev/null || fail "choir status failed after quitting"
+
+echo "e2e-tui: 4 passed, 0 failed"
