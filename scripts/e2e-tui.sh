@@ -54,6 +54,15 @@ tmux -L "$sock" send-keys -t e2e Enter
 wait_for "you ·"
 wait_for "hello from tmux"
 
+# A smaller terminal: the desktop redraws at the new size, taskbar on the last row.
+tmux -L "$sock" resize-window -t e2e -x 80 -y 24
+for _ in $(seq 1 50); do
+  tmux -L "$sock" capture-pane -p -t e2e | sed -n 24p | grep -qF "● live" && break
+  sleep 0.1
+done
+tmux -L "$sock" capture-pane -p -t e2e | sed -n 24p | grep -qF "● live" || fail "no taskbar on row 24 after resizing to 80x24"
+wait_for "hello from tmux"
+
 CHOIR_DATA_DIR="$data" "$bin/choir" events | grep '"type":"chat.user_message"' | grep -qF "hello from tmux" \
   || fail "choir events has no chat.user_message with the text"
 
@@ -66,4 +75,30 @@ tmux -L "$sock" capture-pane -p -t e2e | grep -qF "● live" && fail "C-a q did 
 kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon stopped when the desktop quit"
 CHOIR_DATA_DIR="$data" "$bin/choir" status >/dev/null || fail "choir status failed after quitting"
 
-echo "e2e-tui: 4 passed, 0 failed"
+# Without a daemon: two `choir`s started at once against a fresh data dir both end up on the
+# one daemon that wins the data dir's lock.
+fresh="$data/fresh"
+for name in a b; do
+  tmux -L "$sock" new-session -d -s "$name" -x 100 -y 30 \
+    "env CHOIR_DATA_DIR='$fresh' TERM=xterm-256color '$bin/choir'; sleep 60"
+done
+for name in a b; do
+  for _ in $(seq 1 150); do
+    tmux -L "$sock" capture-pane -p -t "$name" | grep -qF "● live" && break
+    sleep 0.1
+  done
+  tmux -L "$sock" capture-pane -p -t "$name" | grep -qF "● live" || fail "choir ($name) did not start or find a daemon"
+done
+fresh_pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$fresh/daemon.json")
+[ -n "$fresh_pid" ] && kill -0 "$fresh_pid" || fail "no daemon behind $fresh/daemon.json"
+daemons=$(pgrep -f -- "--data-dir $fresh" | wc -l)
+[ "$daemons" = 1 ] || fail "expected one daemon for the fresh data dir, found $daemons"
+tmux -L "$sock" send-keys -t a C-a c
+for _ in $(seq 1 100); do
+  tmux -L "$sock" capture-pane -p -t b | grep -qF "1:Chat" && break
+  sleep 0.1
+done
+tmux -L "$sock" capture-pane -p -t b | grep -qF "1:Chat" || fail "a window opened in one desktop did not show in the other"
+kill "$fresh_pid"
+
+echo "e2e-tui: 8 passed, 0 failed"

@@ -117,3 +117,34 @@ impl Theme {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn monochrome_uses_no_colour_at_all() {
+        let theme = Theme::monochrome();
+        let styles = [
+            theme.desktop(),
+            theme.border_focused(),
+            theme.border(),
+            theme.title_focused(),
+            theme.title(),
+            theme.taskbar(),
+            theme.taskbar_active(),
+            theme.muted(),
+            theme.user(),
+            theme.assistant(),
+            theme.selected(),
+            theme.ok(),
+            theme.warn(),
+            theme.error(),
+            theme.overlay(),
+        ];
+        for style in styles {
+            assert_eq!((style.fg, style.bg), (None, None), "{style:?}");
+        }
+        assert!(Theme::colored().border_focused().fg.is_some());
+    }
+}
