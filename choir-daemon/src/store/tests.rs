@@ -191,3 +191,30 @@ async fn a_corrupt_row_is_reported_with_its_seq() {
     );
     store.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_commits_every_queued_append_and_refuses_later_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let appends: Vec<_> = (0..200)
+        .map(|id| {
+            let store = store.clone();
+            tokio::spawn(async move { store.append(vec![opened(id)]).await })
+        })
+        .collect();
+    tokio::task::yield_now().await;
+    store.shutdown().await;
+    let mut acked = Vec::new();
+    for append in appends {
+        match append.await.unwrap() {
+            Ok(events) => acked.push(events[0].seq),
+            Err(StoreError::Closed) => {}
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+    let reopened = open(&dir).await;
+    let stored: Vec<u64> = reopened.read(1, 1000).await.unwrap().iter().map(|e| e.seq).collect();
+    acked.sort_unstable();
+    assert_eq!(stored, acked, "exactly the acknowledged appends are stored");
+    reopened.shutdown().await;
+}
