@@ -5,6 +5,7 @@ pub mod actors;
 pub mod api;
 pub mod datadir;
 pub mod store;
+pub mod tools;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -19,6 +20,7 @@ use actors::{load_world, CommandHandle, ProjectionHandle};
 use api::AppState;
 use datadir::{DataDir, DataDirError, Endpoint};
 use store::{EventStore, StoreError, StoreOptions};
+use tools::{ToolRegistry, ToolRunner, Workspace};
 
 /// How to run a daemon.
 #[derive(Debug, Clone)]
@@ -81,9 +83,23 @@ impl Daemon {
             "event log loaded"
         );
 
+        let workspace_dir = data_dir.workspace();
+        let workspace = Workspace::new(&workspace_dir).map_err(|source| DataDirError::Io {
+            action: "open the workspace",
+            path: workspace_dir,
+            source,
+        })?;
+        let commands = CommandHandle::spawn(store.clone(), world.clone());
+        let tools = ToolRunner::new(
+            ToolRegistry::standard(),
+            store.clone(),
+            workspace,
+            commands.clone(),
+        );
         let shutdown = CancellationToken::new();
         let state = AppState {
-            commands: CommandHandle::spawn(store.clone(), world.clone()),
+            commands,
+            tools,
             projection: ProjectionHandle::spawn(store.clone(), world),
             store: store.clone(),
             token: Arc::from(token.as_str()),

@@ -141,9 +141,16 @@ pub enum EventBody {
     /// A pending tool call was denied.
     #[serde(rename = "tool.denied")]
     ToolDenied { call_id: CallId, reason: String },
-    /// A tool call began running.
+    /// A tool call began running (for calls that were never requested, such as
+    /// `choir --exec`, this is the first event of the call).
     #[serde(rename = "tool.started")]
-    ToolStarted { call_id: CallId },
+    ToolStarted {
+        call_id: CallId,
+        tool: String,
+        args: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thread_id: Option<ThreadId>,
+    },
     /// A tool call ended.
     #[serde(rename = "tool.finished")]
     ToolFinished {

@@ -115,6 +115,10 @@ pub enum ErrorCode {
     InvalidCommand,
     /// The command names something that does not exist.
     NotFound,
+    /// No tool has that name.
+    UnknownTool,
+    /// A tool's arguments do not fit its schema.
+    InvalidArguments,
     /// `resume_from` names a seq this daemon has never committed (its log is older than
     /// the client's state); reconnect without `resume_from`.
     ResumeBeyondHead,
@@ -136,6 +140,8 @@ impl ErrorCode {
             ErrorCode::UnknownCommand => "unknown_command",
             ErrorCode::InvalidCommand => "invalid_command",
             ErrorCode::NotFound => "not_found",
+            ErrorCode::UnknownTool => "unknown_tool",
+            ErrorCode::InvalidArguments => "invalid_arguments",
             ErrorCode::ResumeBeyondHead => "resume_beyond_head",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",

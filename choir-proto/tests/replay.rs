@@ -86,8 +86,12 @@ fn event_body() -> impl Strategy<Value = EventBody> {
             call_id,
             reason: "no".into()
         }),
-        call.clone()
-            .prop_map(|call_id| EventBody::ToolStarted { call_id }),
+        call.clone().prop_map(|call_id| EventBody::ToolStarted {
+            call_id,
+            tool: "bash".into(),
+            args: json!({}),
+            thread_id: None,
+        }),
         call.prop_map(|call_id| EventBody::ToolFinished {
             call_id,
             ok: true,

@@ -10,7 +10,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use choir_proto::{AppKind, ChatRole, Event, EventBody, Rect as Cells, ServerFrame, ThreadId, WindowId};
+use choir_proto::{
+    AppKind, ChatRole, Event, EventBody, Rect as Cells, ServerFrame, ThreadId, WindowId,
+};
 use choir_tui::desktop::Desktop;
 use choir_tui::theme::Theme;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -21,7 +23,14 @@ use ratatui::{Terminal, TerminalOptions, Viewport};
 
 fn event(seq: u64, body: EventBody) -> ServerFrame {
     ServerFrame::Event {
-        event: Event { seq, ts: 1_700_000_000_000 + seq as i64 * 1000, actor: "bench".into(), correlation: None, v: 1, body },
+        event: Event {
+            seq,
+            ts: 1_700_000_000_000 + seq as i64 * 1000,
+            actor: "bench".into(),
+            correlation: None,
+            v: 1,
+            body,
+        },
     }
 }
 
@@ -35,26 +44,61 @@ fn desktop(messages: usize) -> Desktop {
         seq += 1;
         desktop.on_frame(event(seq, body));
     };
-    let apps = [AppKind::EventLog, AppKind::Writer, AppKind::Chat, AppKind::Writer, AppKind::EventLog, AppKind::Chat, AppKind::Writer, AppKind::Chat];
+    let apps = [
+        AppKind::EventLog,
+        AppKind::Writer,
+        AppKind::Chat,
+        AppKind::Writer,
+        AppKind::EventLog,
+        AppKind::Chat,
+        AppKind::Writer,
+        AppKind::Chat,
+    ];
     for (i, app) in apps.into_iter().enumerate() {
         let id = i as u64 + 1;
         let rect = Cells::new(5 * i as u16, 2 * i as u16, 90, 30);
-        push(&mut desktop, EventBody::WindowOpened { window_id: WindowId(id), app: app.clone(), title: format!("{app} {id}"), rect });
+        push(
+            &mut desktop,
+            EventBody::WindowOpened {
+                window_id: WindowId(id),
+                app: app.clone(),
+                title: format!("{app} {id}"),
+                rect,
+            },
+        );
         if app == AppKind::Chat {
-            push(&mut desktop, EventBody::ChatThreadCreated { thread_id: ThreadId(id), title: "chat".into() });
+            push(
+                &mut desktop,
+                EventBody::ChatThreadCreated {
+                    thread_id: ThreadId(id),
+                    title: "chat".into(),
+                },
+            );
         }
     }
     for n in 0..messages {
         let text = format!("message {n}: the quick brown fox jumps over the lazy dog, again and again, until the line wraps twice or more in a window of this size.");
         let body = if n % 2 == 0 {
-            EventBody::ChatUserMessage { thread_id: ThreadId(8), text }
+            EventBody::ChatUserMessage {
+                thread_id: ThreadId(8),
+                text,
+            }
         } else {
-            EventBody::ChatAssistantMessage { thread_id: ThreadId(8), text }
+            EventBody::ChatAssistantMessage {
+                thread_id: ThreadId(8),
+                text,
+            }
         };
         push(&mut desktop, body);
     }
     assert_eq!(desktop.world().chats[&ThreadId(8)].messages.len(), messages);
-    assert!(desktop.world().chats[&ThreadId(8)].messages.iter().any(|m| m.role == ChatRole::Assistant) || messages < 2);
+    assert!(
+        desktop.world().chats[&ThreadId(8)]
+            .messages
+            .iter()
+            .any(|m| m.role == ChatRole::Assistant)
+            || messages < 2
+    );
     desktop
 }
 
@@ -73,9 +117,12 @@ impl Write for Counter {
 
 fn bytes_written(desktop: &mut Desktop) {
     let counter = Counter::default();
-    let options = TerminalOptions { viewport: Viewport::Fixed(Rect::new(0, 0, 200, 50)) };
-    let mut terminal = Terminal::with_options(CrosstermBackend::new(counter.clone()), options).unwrap();
-    let mut measure = |terminal: &mut Terminal<CrosstermBackend<Counter>>, desktop: &Desktop| {
+    let options = TerminalOptions {
+        viewport: Viewport::Fixed(Rect::new(0, 0, 200, 50)),
+    };
+    let mut terminal =
+        Terminal::with_options(CrosstermBackend::new(counter.clone()), options).unwrap();
+    let measure = |terminal: &mut Terminal<CrosstermBackend<Counter>>, desktop: &Desktop| {
         *counter.0.lock().unwrap() = 0;
         terminal.draw(|frame| desktop.render(frame)).unwrap();
         *counter.0.lock().unwrap()
@@ -83,7 +130,13 @@ fn bytes_written(desktop: &mut Desktop) {
     let first = measure(&mut terminal, desktop);
     let unchanged = measure(&mut terminal, desktop);
     let head = desktop.head();
-    desktop.on_frame(event(head + 1, EventBody::ChatUserMessage { thread_id: ThreadId(8), text: "one more".into() }));
+    desktop.on_frame(event(
+        head + 1,
+        EventBody::ChatUserMessage {
+            thread_id: ThreadId(8),
+            text: "one more".into(),
+        },
+    ));
     let one_message = measure(&mut terminal, desktop);
     println!("bytes written: first frame {first}, unchanged frame {unchanged}, after one new message {one_message}");
 }
@@ -93,12 +146,15 @@ fn frames(c: &mut Criterion) {
     for messages in [10_000, 100] {
         let desktop = desktop(messages);
         let mut buf = Buffer::empty(area);
-        c.bench_function(&format!("frame_200x50_8_windows_chat_{messages}_messages"), |b| {
-            b.iter(|| {
-                buf.reset();
-                desktop.draw(area, &mut buf)
-            })
-        });
+        c.bench_function(
+            &format!("frame_200x50_8_windows_chat_{messages}_messages"),
+            |b| {
+                b.iter(|| {
+                    buf.reset();
+                    desktop.draw(area, &mut buf)
+                })
+            },
+        );
     }
     let mut desktop = desktop(10_000);
     bytes_written(&mut desktop);

@@ -143,10 +143,16 @@ async fn type_a_message_survive_a_daemon_restart_and_quit() {
 
     // C-a y copies the newest message through OSC 52.
     type_bytes(b"\x01y");
-    let osc52 = format!("\x1b]52;c;{}\x07", base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "welcome back"));
+    let osc52 = format!(
+        "\x1b]52;c;{}\x07",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "welcome back")
+    );
     let deadline = tokio::time::Instant::now() + WAIT;
     while !String::from_utf8_lossy(&screen.0.lock().unwrap()).contains(&osc52) {
-        assert!(tokio::time::Instant::now() < deadline, "no OSC 52 sequence was written");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no OSC 52 sequence was written"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 

@@ -37,13 +37,14 @@ impl ApiError {
 fn status_of(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::NotFound | ErrorCode::UnknownTool => StatusCode::NOT_FOUND,
         ErrorCode::FrameTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::MalformedFrame
         | ErrorCode::ExpectedHello
         | ErrorCode::ProtocolVersion
         | ErrorCode::UnknownCommand
         | ErrorCode::InvalidCommand
+        | ErrorCode::InvalidArguments
         | ErrorCode::ResumeBeyondHead => StatusCode::BAD_REQUEST,
         ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
     }

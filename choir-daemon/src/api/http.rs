@@ -1,6 +1,6 @@
 //! The plain HTTP routes.
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use choir_proto::{Command, ErrorCode};
@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use super::error::ApiError;
 use super::AppState;
 use crate::correlation;
+use crate::tools::{ToolCall, ToolError};
 
 /// Most events one `/api/events` call returns.
 const MAX_EVENTS_PER_PAGE: usize = 10_000;
@@ -61,6 +62,56 @@ pub(super) async fn command(
         .execute(command, "http".into(), Some(correlation()))
         .await?;
     Ok(Json(json!({ "seqs": seqs })))
+}
+
+/// `GET /api/tools` → `{"tools": [{name, description, schema, side_effects}]}`.
+pub(super) async fn list_tools(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "tools": state.tools.specs() }))
+}
+
+/// `POST /api/tools/{name}` with the arguments object as the body → the call's result. The
+/// tool runs in a task of its own, so a client that goes away does not leave it half recorded.
+pub(super) async fn call_tool(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    body: String,
+) -> Result<Json<Value>, ApiError> {
+    let args: Value = if body.trim().is_empty() {
+        json!({})
+    } else {
+        serde_json::from_str(&body).map_err(|err| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidArguments,
+                format!("arguments are not JSON: {err}"),
+            )
+        })?
+    };
+    let call = ToolCall {
+        tool: name,
+        args,
+        call_id: None,
+        thread_id: None,
+        actor: "exec".into(),
+        correlation: Some(correlation()),
+    };
+    let tools = state.tools.clone();
+    let cancel = state.shutdown.child_token();
+    let result = tokio::spawn(async move { tools.call(call, cancel).await })
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|err| ApiError::new(status_for_tool_error(&err), err.code(), err.to_string()))?;
+    Ok(Json(
+        serde_json::to_value(result).map_err(ApiError::internal)?,
+    ))
+}
+
+fn status_for_tool_error(err: &ToolError) -> StatusCode {
+    match err {
+        ToolError::UnknownTool(_) => StatusCode::NOT_FOUND,
+        ToolError::InvalidArguments(_) | ToolError::Workspace(_) => StatusCode::BAD_REQUEST,
+        ToolError::Io(_) | ToolError::Unavailable => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 pub(super) async fn not_found() -> ApiError {

@@ -4,7 +4,9 @@
 //! - `GET /ws` — the protocol (`choir_proto::ClientFrame` / `ServerFrame`);
 //! - `GET /api/state` — the world and its head seq;
 //! - `GET /api/events?from=&limit=` — committed events with `seq >= from`;
-//! - `POST /api/commands` — one `choir_proto::Command`, answered with the seqs it appended.
+//! - `POST /api/commands` — one `choir_proto::Command`, answered with the seqs it appended;
+//! - `GET /api/tools` — every tool with its JSON schema;
+//! - `POST /api/tools/{name}` — run a tool with the body as its arguments (`choir --exec`).
 //!
 //! Every route but `/health` needs the sandbox token: `Authorization: Bearer <token>`,
 //! `X-Choir-Token: <token>`, or `?token=<token>` (for a browser's first load). A WebSocket
@@ -26,12 +28,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::actors::{CommandHandle, ProjectionHandle};
 use crate::store::EventStore;
+use crate::tools::ToolRunner;
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub store: EventStore,
     pub commands: CommandHandle,
+    pub tools: ToolRunner,
     pub projection: ProjectionHandle,
     pub token: Arc<str>,
     /// Cancelled when the daemon shuts down: WebSocket sessions close.
@@ -44,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/state", get(http::state))
         .route("/api/events", get(http::events))
         .route("/api/commands", post(http::command))
+        .route("/api/tools", get(http::list_tools))
+        .route("/api/tools/{name}", post(http::call_tool))
         .fallback(http::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -213,7 +213,13 @@ async fn shutdown_commits_every_queued_append_and_refuses_later_ones() {
         }
     }
     let reopened = open(&dir).await;
-    let stored: Vec<u64> = reopened.read(1, 1000).await.unwrap().iter().map(|e| e.seq).collect();
+    let stored: Vec<u64> = reopened
+        .read(1, 1000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.seq)
+        .collect();
     acked.sort_unstable();
     assert_eq!(stored, acked, "exactly the acknowledged appends are stored");
     reopened.shutdown().await;

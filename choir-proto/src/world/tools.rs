@@ -58,7 +58,24 @@ pub(super) fn apply(pending: &mut BTreeMap<CallId, PendingToolCall>, event: &Eve
         EventBody::ToolApproved { call_id } => {
             set_status(pending, call_id, ToolCallStatus::Approved)
         }
-        EventBody::ToolStarted { call_id } => set_status(pending, call_id, ToolCallStatus::Running),
+        EventBody::ToolStarted {
+            call_id,
+            tool,
+            args,
+            thread_id,
+        } => {
+            let call = pending
+                .entry(call_id.clone())
+                .or_insert_with(|| PendingToolCall {
+                    call_id: call_id.clone(),
+                    tool: tool.clone(),
+                    args: args.clone(),
+                    thread_id: *thread_id,
+                    status: ToolCallStatus::Running,
+                    requested_seq: event.seq,
+                });
+            call.status = ToolCallStatus::Running;
+        }
         EventBody::ToolDenied { call_id, .. } | EventBody::ToolFinished { call_id, .. } => {
             pending.remove(call_id);
         }

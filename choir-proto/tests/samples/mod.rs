@@ -84,6 +84,9 @@ pub fn event_bodies() -> Vec<EventBody> {
         },
         EventBody::ToolStarted {
             call_id: CallId("call_1".into()),
+            tool: "bash".into(),
+            args: json!({"cmd": "ls"}),
+            thread_id: Some(ThreadId(1)),
         },
         EventBody::ToolFinished {
             call_id: CallId("call_1".into()),
@@ -273,6 +276,8 @@ pub fn error_codes() -> Vec<ErrorCode> {
         ErrorCode::UnknownCommand,
         ErrorCode::InvalidCommand,
         ErrorCode::NotFound,
+        ErrorCode::UnknownTool,
+        ErrorCode::InvalidArguments,
         ErrorCode::ResumeBeyondHead,
         ErrorCode::Internal,
     ];
@@ -286,6 +291,8 @@ pub fn error_codes() -> Vec<ErrorCode> {
             | ErrorCode::UnknownCommand
             | ErrorCode::InvalidCommand
             | ErrorCode::NotFound
+            | ErrorCode::UnknownTool
+            | ErrorCode::InvalidArguments
             | ErrorCode::ResumeBeyondHead
             | ErrorCode::Internal
             | ErrorCode::Unknown => {}

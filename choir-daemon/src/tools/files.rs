@@ -1,0 +1,198 @@
+//! `read_file`, `write_file` (atomic) and `list_files`, confined to the workspace.
+
+use std::io::Write;
+
+use futures_util::future::BoxFuture;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{capped_text, parse_args, Tool, ToolContext, ToolError, ToolOutcome, ToolSpec};
+
+fn io(action: &str, path: &str) -> impl FnOnce(std::io::Error) -> ToolError {
+    let message = format!("cannot {action} `{path}`");
+    move |err| ToolError::Io(format!("{message}: {err}"))
+}
+
+pub struct ReadFile;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadArgs {
+    path: String,
+}
+
+impl Tool for ReadFile {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "read_file",
+            description: "Read a text file of the workspace (at most 64 KiB are returned).",
+            schema: json!({
+                "type": "object",
+                "properties": {"path": {"type": "string", "description": "path relative to the workspace"}},
+                "required": ["path"]
+            }),
+            side_effects: false,
+        }
+    }
+
+    fn run<'a>(
+        &'a self,
+        ctx: &'a ToolContext,
+        args: Value,
+    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
+        Box::pin(async move {
+            let args: ReadArgs = parse_args(args)?;
+            let path = ctx.workspace.resolve(&args.path)?;
+            let bytes = tokio::fs::read(&path)
+                .await
+                .map_err(io("read", &args.path))?;
+            Ok(ToolOutcome::ok(capped_text(&bytes, bytes.len())))
+        })
+    }
+}
+
+pub struct WriteFile;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteArgs {
+    path: String,
+    content: String,
+}
+
+impl Tool for WriteFile {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "write_file",
+            description: "Write a file of the workspace, replacing it atomically (parent directories are created).",
+            schema: json!({
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "description": "path relative to the workspace"},
+                    "content": {"type": "string", "description": "the whole new content"}
+                },
+                "required": ["path", "content"]
+            }),
+            side_effects: true,
+        }
+    }
+
+    fn run<'a>(
+        &'a self,
+        ctx: &'a ToolContext,
+        args: Value,
+    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
+        Box::pin(async move {
+            let args: WriteArgs = parse_args(args)?;
+            let path = ctx.workspace.resolve(&args.path)?;
+            let shown = args.path.clone();
+            let bytes = args.content.len();
+            tokio::task::spawn_blocking(move || {
+                write_atomic(&path, args.content.as_bytes()).map_err(io("write", &shown))
+            })
+            .await
+            .map_err(|err| ToolError::Io(err.to_string()))??;
+            Ok(ToolOutcome::ok(format!(
+                "wrote {bytes} bytes to {}",
+                args.path
+            )))
+        })
+    }
+}
+
+/// Temporary file in the same directory, fsync, rename: readers see the old or the new file.
+fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("no parent directory"))?;
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.choir-tmp-{}", std::process::id()));
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+pub struct ListFiles;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListArgs {
+    path: Option<String>,
+    recursive: Option<bool>,
+}
+
+/// Most entries one listing returns.
+const MAX_ENTRIES: usize = 1000;
+
+impl Tool for ListFiles {
+    fn spec(&self) -> ToolSpec {
+        ToolSpec {
+            name: "list_files",
+            description: "List a directory of the workspace (recursively if asked), respecting .gitignore; directories end with /.",
+            schema: json!({
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "description": "directory relative to the workspace (default: the workspace)"},
+                    "recursive": {"type": "boolean", "description": "descend into subdirectories (default false)"}
+                }
+            }),
+            side_effects: false,
+        }
+    }
+
+    fn run<'a>(
+        &'a self,
+        ctx: &'a ToolContext,
+        args: Value,
+    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
+        Box::pin(async move {
+            let args: ListArgs = parse_args(args)?;
+            let shown = args.path.unwrap_or_else(|| ".".into());
+            let root = ctx.workspace.resolve(&shown)?;
+            if !root.is_dir() {
+                return Err(ToolError::InvalidArguments(format!(
+                    "`{shown}` is not a directory of the workspace"
+                )));
+            }
+            let workspace = ctx.workspace.clone();
+            let recursive = args.recursive.unwrap_or(false);
+            let lines = tokio::task::spawn_blocking(move || {
+                let mut walk = ignore::WalkBuilder::new(&root);
+                walk.hidden(false)
+                    .require_git(false)
+                    .sort_by_file_name(|a, b| a.cmp(b));
+                if !recursive {
+                    walk.max_depth(Some(1));
+                }
+                let mut lines = Vec::new();
+                for entry in walk.build().flatten().filter(|e| e.depth() > 0) {
+                    if entry.file_name() == ".git" {
+                        continue;
+                    }
+                    if lines.len() == MAX_ENTRIES {
+                        lines.push(format!("[more than {MAX_ENTRIES} entries; listing cut]"));
+                        break;
+                    }
+                    let name = workspace.relative(entry.path());
+                    let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                    lines.push(if is_dir { format!("{name}/") } else { name });
+                }
+                lines
+            })
+            .await
+            .map_err(|err| ToolError::Io(err.to_string()))?;
+            Ok(ToolOutcome::ok(if lines.is_empty() {
+                "(empty)".to_owned()
+            } else {
+                lines.join("\n")
+            }))
+        })
+    }
+}
