@@ -108,3 +108,14 @@ fn announce(text: &str) {
         tracing::debug!("stdout is closed; not announcing the URL there");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

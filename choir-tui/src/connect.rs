@@ -67,8 +67,13 @@ pub struct DaemonHttp {
 
 impl DaemonHttp {
     pub fn new(endpoint: Endpoint) -> Result<Self, ConnectError> {
+        Self::with_timeout(endpoint, HTTP_TIMEOUT)
+    }
+
+    /// A client whose requests may take up to `timeout` (tool calls run for minutes).
+    pub fn with_timeout(endpoint: Endpoint, timeout: Duration) -> Result<Self, ConnectError> {
         let http = reqwest::Client::builder()
-            .timeout(HTTP_TIMEOUT)
+            .timeout(timeout)
             .connect_timeout(Duration::from_secs(3))
             .build()
             .map_err(|source| ConnectError::Unreachable {
@@ -80,6 +85,42 @@ impl DaemonHttp {
 
     pub fn endpoint(&self) -> &Endpoint {
         &self.endpoint
+    }
+
+    /// `POST path` with a JSON body and the token; the status and the JSON body, whatever the
+    /// status (error bodies are `{"code", "message"}`).
+    pub async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<(u16, serde_json::Value), ConnectError> {
+        let url = format!("{}{path}", self.endpoint.url.trim_end_matches('/'));
+        let unreachable = |source| ConnectError::Unreachable {
+            url: self.endpoint.url.clone(),
+            source,
+        };
+        let response = self
+            .http
+            .post(&url)
+            .bearer_auth(&self.endpoint.token)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(unreachable)?;
+        let status = response.status().as_u16();
+        if status == 401 {
+            return Err(ConnectError::Unauthorized {
+                url: self.endpoint.url.clone(),
+            });
+        }
+        let text = response.text().await.map_err(unreachable)?;
+        let body = serde_json::from_str(&text).map_err(|err| ConnectError::Failed {
+            url,
+            status,
+            body: format!("not JSON ({err}): {text}"),
+        })?;
+        Ok((status, body))
     }
 
     /// `GET path` with the token; the JSON body of a 2xx answer.

@@ -190,3 +190,144 @@ async fn follow_streams_live_and_resumes_across_a_daemon_restart_without_gaps() 
     child.wait().unwrap();
     daemon.shutdown().await;
 }
+
+/// Runs `choir ARGS` with stdin.
+async fn choir_stdin(dir: &Path, args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_choir"))
+        .args(args)
+        .env_remove("CHOIR_URL")
+        .env_remove("CHOIR_TOKEN")
+        .env("CHOIR_DATA_DIR", dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn exec_runs_tools_through_the_daemon_with_their_exit_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path()).await;
+
+    let (code, stdout, stderr) = choir(
+        dir.path(),
+        &["--exec", "bash", "--arg", "cmd=echo hello; exit 7"],
+    )
+    .await;
+    assert_eq!(code, 7, "{stderr}");
+    let result: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(result["output"], Value::from("hello\n"));
+    assert_eq!(result["exit_code"], Value::from(7));
+    assert_eq!(result["ok"], Value::from(false));
+
+    let (code, stdout, _) = choir(
+        dir.path(),
+        &[
+            "--exec",
+            "write_file",
+            "--json",
+            r#"{"path":"n.md","content":"hi"}"#,
+        ],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["ok"],
+        Value::from(true)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("workspace/n.md")).unwrap(),
+        "hi"
+    );
+
+    // The calls are in the log, for every client to see.
+    let (_, stdout, _) = choir(dir.path(), &["events"]).await;
+    let events = parse_lines(&stdout);
+    let tools: Vec<&str> = events.iter().map(|e| e.body.type_name()).collect();
+    assert_eq!(
+        tools,
+        vec![
+            "tool.started",
+            "tool.finished",
+            "tool.started",
+            "tool.finished"
+        ]
+    );
+
+    let (code, stdout, _) = choir(dir.path(), &["--exec", "--list"]).await;
+    assert_eq!(code, 0);
+    let listed: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let bash = listed.iter().find(|t| t["name"] == "bash").unwrap();
+    assert_eq!(bash["schema"]["required"], serde_json::json!(["cmd"]));
+
+    let (code, stdout, stderr) = choir_stdin(
+        dir.path(),
+        &["--exec", "-"],
+        "{\"tool\":\"bash\",\"args\":{\"cmd\":\"echo a\"}}\nnot json\n{\"tool\":\"read_file\",\"args\":{\"path\":\"n.md\"}}\n",
+    )
+    .await;
+    assert_eq!(code, 2, "a bad line makes the batch fail");
+    let outputs: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        outputs
+            .iter()
+            .map(|r| r["output"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        vec!["a\n", "hi"]
+    );
+    assert!(stderr.contains("line 2"), "{stderr}");
+
+    for (args, fragment) in [
+        (vec!["--exec", "teleport"], "no tool named `teleport`"),
+        (vec!["--exec", "bash"], "missing required argument `cmd`"),
+        (
+            vec![
+                "--exec",
+                "bash",
+                "--arg",
+                "cmd=ls",
+                "--arg",
+                "timeout_secs=soon",
+            ],
+            "expected a JSON integer",
+        ),
+    ] {
+        let (code, stdout, stderr) = choir(dir.path(), &args).await;
+        assert_eq!((code, stdout.as_str()), (2, ""), "{args:?}: {stderr}");
+        assert!(stderr.contains(fragment), "{args:?}: {stderr}");
+    }
+    let (code, stdout, stderr) = choir(
+        dir.path(),
+        &["--exec", "read_file", "--arg", "path=../events.db"],
+    )
+    .await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("climbs out"), "{stdout}");
+    daemon.shutdown().await;
+
+    let (code, _, stderr) = choir(dir.path(), &["--exec", "bash", "--arg", "cmd=ls"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no daemon is running"), "{stderr}");
+}

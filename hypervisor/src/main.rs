@@ -14,3 +14,14 @@ fn main() -> anyhow::Result<()> {
         "choir-hypervisor has no commands yet: run `choir-daemon` for a single-user sandbox"
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

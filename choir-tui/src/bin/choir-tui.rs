@@ -79,3 +79,26 @@ fn run(cli: Cli) -> Result<()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_token_may_come_in_the_url() {
+        let endpoint = endpoint_from("http://127.0.0.1:9/?token=abc", None).unwrap();
+        assert_eq!(
+            (endpoint.url.as_str(), endpoint.token.as_str()),
+            ("http://127.0.0.1:9", "abc")
+        );
+        let endpoint = endpoint_from("http://h:1", Some("t")).unwrap();
+        assert_eq!(endpoint.token, "t");
+        assert!(endpoint_from("http://h:1", None).is_err());
+    }
+}

@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 /// runs for the data dir. The daemon is found through its data dir (`daemon.json` there holds
 /// its URL and token), or given explicitly with --url and --token.
 #[derive(Debug, Parser)]
-#[command(name = "choir", version, about, long_about = None)]
+#[command(name = "choir", version, about, long_about = None, args_conflicts_with_subcommands = true)]
 struct Cli {
     /// The daemon's data dir [default: the platform data dir, e.g. ~/.local/share/choir]
     #[arg(long, env = "CHOIR_DATA_DIR", global = true, value_name = "DIR")]
@@ -40,6 +40,23 @@ struct Cli {
         value_name = "TOKEN"
     )]
     token: Option<String>,
+
+    /// Run a tool through the daemon and print its result as JSON (exit status: the tool's).
+    /// `--exec --list` lists the tools; `--exec -` reads {"tool", "args"} lines from stdin
+    #[arg(long, value_name = "TOOL", num_args = 0..=1, default_missing_value = "")]
+    exec: Option<String>,
+
+    /// A tool argument, KEY=VALUE (repeatable); VALUE is JSON where the schema wants a non-string
+    #[arg(long = "arg", value_name = "KEY=VALUE", requires = "exec")]
+    args: Vec<String>,
+
+    /// Tool arguments as one JSON object (--arg values override its keys)
+    #[arg(long, value_name = "JSON", requires = "exec")]
+    json: Option<String>,
+
+    /// With --exec: list every tool with its JSON schema
+    #[arg(long, requires = "exec")]
+    list: bool,
 
     #[command(subcommand)]
     command: Option<Commands>,
@@ -89,12 +106,37 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(tool) = cli.exec.clone() {
+        return match runtime.block_on(exec(&cli, &tool)) {
+            Ok(code) => ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1)),
+            Err(err) => {
+                eprintln!("choir: {err}");
+                ExitCode::from(u8::try_from(err.exit_code()).unwrap_or(1))
+            }
+        };
+    }
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("choir: {err:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `choir --exec ...`; returns the exit status.
+async fn exec(cli: &Cli, tool: &str) -> Result<i32, cli::exec::ExecError> {
+    let daemon = DaemonHttp::with_timeout(cli.locate()?, cli::exec::EXEC_TIMEOUT)?;
+    if cli.list {
+        cli::exec::list(&daemon).await?;
+        return Ok(0);
+    }
+    match tool {
+        "" => Err(cli::exec::ExecError::Usage(
+            "--exec needs a tool name, --list, or - for a batch on stdin".into(),
+        )),
+        "-" => cli::exec::batch(&daemon).await,
+        name => cli::exec::one(&daemon, name, cli.json.as_deref(), &cli.args).await,
     }
 }
 
@@ -132,4 +174,15 @@ async fn open_desktop(cli: &Cli) -> Result<()> {
     let dir = data_dir.clone();
     tokio::task::spawn_blocking(move || choir_tui::launch::ensure_daemon(&dir)).await??;
     choir_tui::terminal::run(move || find_endpoint(&data_dir)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

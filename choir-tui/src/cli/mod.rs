@@ -1,6 +1,7 @@
 //! The `choir` subcommands that print to stdout.
 
 mod events;
+pub mod exec;
 mod status;
 
 pub use events::{events, EventsArgs, EventsError};
