@@ -189,6 +189,7 @@ async fn fan_out(dir: &Path, subscribers: usize, rate: u64, seconds: u64) -> Vec
         data_dir: dir.join("fanout"),
         listen: "127.0.0.1:0".parse().unwrap(),
         store: StoreOptions::default(),
+        agent: Default::default(),
     })
     .await
     .unwrap();

@@ -2,6 +2,7 @@
 //! [`Daemon::start`].
 
 pub mod actors;
+pub mod agent;
 pub mod api;
 pub mod datadir;
 pub mod store;
@@ -17,10 +18,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use actors::{load_world, CommandHandle, ProjectionHandle};
+use agent::AgentConfig;
 use api::AppState;
 use datadir::{DataDir, DataDirError, Endpoint};
 use store::{EventStore, StoreError, StoreOptions};
 use tools::{ToolRegistry, ToolRunner, Workspace};
+
+/// Live signals (streaming text) a slow client may miss without harm.
+const EPHEMERAL_CAPACITY: usize = 1024;
 
 /// How to run a daemon.
 #[derive(Debug, Clone)]
@@ -28,6 +33,8 @@ pub struct DaemonConfig {
     pub data_dir: PathBuf,
     pub listen: SocketAddr,
     pub store: StoreOptions,
+    /// The chat agent's model and approval policy (offline unless configured).
+    pub agent: AgentConfig,
 }
 
 /// Why a daemon could not start.
@@ -96,10 +103,21 @@ impl Daemon {
             workspace,
             commands.clone(),
         );
+        let (ephemerals, _) = tokio::sync::broadcast::channel(EPHEMERAL_CAPACITY);
+        agent::spawn(
+            store.clone(),
+            tools.clone(),
+            &config.agent,
+            ephemerals.clone(),
+            world.clone(),
+        );
+        tracing::info!(model = %config.agent.provider().describe(), "agent ready");
         let shutdown = CancellationToken::new();
         let state = AppState {
             commands,
             tools,
+            ephemerals,
+            agent: Arc::new(config.agent.describe()),
             projection: ProjectionHandle::spawn(store.clone(), world),
             store: store.clone(),
             token: Arc::from(token.as_str()),

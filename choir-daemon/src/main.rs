@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
+use choir_daemon::agent::AgentConfig;
 use choir_daemon::store::StoreOptions;
 use choir_daemon::{Daemon, DaemonConfig};
 use clap::Parser;
@@ -64,10 +65,15 @@ async fn run(cli: Cli) -> Result<()> {
         Some(dir) => dir,
         None => default_data_dir()?,
     };
+    let agent = AgentConfig::load(&data_dir.join("config.json"), |name| {
+        std::env::var(name).ok()
+    })
+    .context("the agent's configuration is invalid")?;
     let config = DaemonConfig {
         data_dir: data_dir.clone(),
         listen: cli.listen,
         store: StoreOptions::default(),
+        agent,
     };
     let mut daemon = Daemon::start(config)
         .await

@@ -161,6 +161,7 @@ async fn the_data_dir_is_locked_private_and_announces_the_endpoint() {
         data_dir: dir.path().to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),
         store: Default::default(),
+        agent: Default::default(),
     })
     .await;
     assert!(matches!(

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{ThreadId, WindowId};
+use crate::ids::{CallId, ThreadId, WindowId};
 use crate::world::{AppKind, Rect};
 
 /// A client's intent. Commands are imperative; the events they produce are past tense.
@@ -49,9 +49,23 @@ pub enum Command {
     /// area). → `window.moved` / `window.resized` per window that changes
     #[serde(rename = "window.tile")]
     TileWindows { area: Rect },
-    /// Post a message to a chat thread. → `chat.user_message`
+    /// Post a message to a chat thread. → `chat.user_message` (the agent then answers)
     #[serde(rename = "chat.post")]
     PostChat { thread_id: ThreadId, text: String },
+    /// Stop the agent's running turn in a thread. → `chat.cancel_requested`, then the agent's
+    /// `chat.turn_cancelled`
+    #[serde(rename = "chat.cancel")]
+    CancelTurn { thread_id: ThreadId },
+    /// Let a tool call that waits for approval run. → `tool.approved`
+    #[serde(rename = "tool.approve")]
+    ApproveTool { call_id: CallId },
+    /// Refuse a tool call that waits for approval; the model is told. → `tool.denied`
+    #[serde(rename = "tool.deny")]
+    DenyTool {
+        call_id: CallId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
 }
 
 /// Every command type this build accepts.
@@ -66,6 +80,9 @@ pub const KNOWN_COMMAND_TYPES: &[&str] = &[
     "window.close",
     "window.tile",
     "chat.post",
+    "chat.cancel",
+    "tool.approve",
+    "tool.deny",
 ];
 
 impl Command {
@@ -82,6 +99,9 @@ impl Command {
             Command::CloseWindow { .. } => "window.close",
             Command::TileWindows { .. } => "window.tile",
             Command::PostChat { .. } => "chat.post",
+            Command::CancelTurn { .. } => "chat.cancel",
+            Command::ApproveTool { .. } => "tool.approve",
+            Command::DenyTool { .. } => "tool.deny",
         }
     }
 }

@@ -5,9 +5,10 @@ use thiserror::Error;
 use crate::command::Command;
 use crate::event::EventBody;
 use crate::frame::ErrorCode;
-use crate::ids::{ThreadId, WindowId};
+use crate::ids::{CallId, ThreadId, WindowId};
 use crate::world::{
-    AppKind, Desktop, Rect, World, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
+    AppKind, Desktop, Rect, ToolCallStatus, World, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H,
+    MIN_WINDOW_W,
 };
 
 /// Most windows one desktop may hold.
@@ -34,18 +35,28 @@ pub enum Rejection {
     EmptyMessage,
     #[error("a chat message is longer than {MAX_CHAT_CHARS} characters")]
     MessageTooLong,
+    #[error("nothing runs in chat thread {0}")]
+    NothingToCancel(ThreadId),
+    #[error("no pending tool call {0}")]
+    UnknownCall(CallId),
+    #[error("tool call {0} is not waiting for approval")]
+    NotAwaitingApproval(CallId),
 }
 
 impl Rejection {
     /// The stable wire code for this rejection.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Rejection::UnknownWindow(_) | Rejection::UnknownThread(_) => ErrorCode::NotFound,
+            Rejection::UnknownWindow(_)
+            | Rejection::UnknownThread(_)
+            | Rejection::UnknownCall(_) => ErrorCode::NotFound,
             Rejection::InvalidGeometry(_)
             | Rejection::TitleTooLong
             | Rejection::TooManyWindows
             | Rejection::EmptyMessage
-            | Rejection::MessageTooLong => ErrorCode::InvalidCommand,
+            | Rejection::MessageTooLong
+            | Rejection::NothingToCancel(_)
+            | Rejection::NotAwaitingApproval(_) => ErrorCode::InvalidCommand,
         }
     }
 }
@@ -158,6 +169,41 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
                 text: text.clone(),
             }])
         }
+        Command::CancelTurn { thread_id } => {
+            let thread = world
+                .chats
+                .get(thread_id)
+                .ok_or(Rejection::UnknownThread(*thread_id))?;
+            if !thread.busy {
+                return Err(Rejection::NothingToCancel(*thread_id));
+            }
+            Ok(vec![EventBody::ChatCancelRequested {
+                thread_id: *thread_id,
+            }])
+        }
+        Command::ApproveTool { call_id } => {
+            awaiting_approval(world, call_id)?;
+            Ok(vec![EventBody::ToolApproved {
+                call_id: call_id.clone(),
+            }])
+        }
+        Command::DenyTool { call_id, reason } => {
+            awaiting_approval(world, call_id)?;
+            Ok(vec![EventBody::ToolDenied {
+                call_id: call_id.clone(),
+                reason: reason
+                    .clone()
+                    .unwrap_or_else(|| "denied by the user".into()),
+            }])
+        }
+    }
+}
+
+fn awaiting_approval(world: &World, call_id: &CallId) -> Result<(), Rejection> {
+    match world.pending_tools.get(call_id) {
+        Some(call) if call.status == ToolCallStatus::AwaitingApproval => Ok(()),
+        Some(_) => Err(Rejection::NotAwaitingApproval(call_id.clone())),
+        None => Err(Rejection::UnknownCall(call_id.clone())),
     }
 }
 

@@ -110,6 +110,21 @@ pub enum EventBody {
     /// The assistant's finished message (deltas travel as ephemerals).
     #[serde(rename = "chat.assistant_message")]
     ChatAssistantMessage { thread_id: ThreadId, text: String },
+    /// The agent began answering a thread.
+    #[serde(rename = "chat.turn_started")]
+    ChatTurnStarted { thread_id: ThreadId },
+    /// The agent finished its turn normally.
+    #[serde(rename = "chat.turn_completed")]
+    ChatTurnCompleted { thread_id: ThreadId },
+    /// A client asked to cancel the running turn.
+    #[serde(rename = "chat.cancel_requested")]
+    ChatCancelRequested { thread_id: ThreadId },
+    /// The turn was cancelled: streaming stopped and any running tool was killed.
+    #[serde(rename = "chat.turn_cancelled")]
+    ChatTurnCancelled { thread_id: ThreadId },
+    /// The turn failed (the provider is down or misbehaved); `error` says why.
+    #[serde(rename = "chat.turn_failed")]
+    ChatTurnFailed { thread_id: ThreadId, error: String },
 
     /// A document was created.
     #[serde(rename = "doc.created")]
@@ -181,6 +196,11 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "chat.thread_created",
     "chat.user_message",
     "chat.assistant_message",
+    "chat.turn_started",
+    "chat.turn_completed",
+    "chat.cancel_requested",
+    "chat.turn_cancelled",
+    "chat.turn_failed",
     "doc.created",
     "doc.renamed",
     "doc.deleted",
@@ -207,6 +227,11 @@ impl EventBody {
             EventBody::ChatThreadCreated { .. } => "chat.thread_created",
             EventBody::ChatUserMessage { .. } => "chat.user_message",
             EventBody::ChatAssistantMessage { .. } => "chat.assistant_message",
+            EventBody::ChatTurnStarted { .. } => "chat.turn_started",
+            EventBody::ChatTurnCompleted { .. } => "chat.turn_completed",
+            EventBody::ChatCancelRequested { .. } => "chat.cancel_requested",
+            EventBody::ChatTurnCancelled { .. } => "chat.turn_cancelled",
+            EventBody::ChatTurnFailed { .. } => "chat.turn_failed",
             EventBody::DocCreated { .. } => "doc.created",
             EventBody::DocRenamed { .. } => "doc.renamed",
             EventBody::DocDeleted { .. } => "doc.deleted",

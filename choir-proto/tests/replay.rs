@@ -59,8 +59,21 @@ fn event_body() -> impl Strategy<Value = EventBody> {
             .prop_map(|(thread_id, title)| EventBody::ChatThreadCreated { thread_id, title }),
         (thread.clone(), ".{0,12}")
             .prop_map(|(thread_id, text)| EventBody::ChatUserMessage { thread_id, text }),
-        (thread, ".{0,12}")
+        (thread.clone(), ".{0,12}")
             .prop_map(|(thread_id, text)| EventBody::ChatAssistantMessage { thread_id, text }),
+        thread
+            .clone()
+            .prop_map(|thread_id| EventBody::ChatTurnStarted { thread_id }),
+        thread
+            .clone()
+            .prop_map(|thread_id| EventBody::ChatTurnCompleted { thread_id }),
+        thread
+            .clone()
+            .prop_map(|thread_id| EventBody::ChatTurnCancelled { thread_id }),
+        thread.prop_map(|thread_id| EventBody::ChatTurnFailed {
+            thread_id,
+            error: "x".into()
+        }),
         (doc.clone(), "[a-z]{0,6}", ".{0,20}").prop_map(|(doc_id, title, content)| {
             EventBody::DocCreated {
                 doc_id,
@@ -133,6 +146,9 @@ fn command() -> impl Strategy<Value = Command> {
             .prop_map(|(x, y, w, h)| Command::TileWindows { area: Rect::new(x, y, w, h) }),
         1 => ((1u64..7).prop_map(ThreadId), "[a-z ]{0,6}")
             .prop_map(|(thread_id, text)| Command::PostChat { thread_id, text }),
+        1 => (1u64..7).prop_map(|id| Command::CancelTurn { thread_id: ThreadId(id) }),
+        1 => (0u8..3).prop_map(|n| Command::ApproveTool { call_id: CallId(format!("call_{n}")) }),
+        1 => (0u8..3).prop_map(|n| Command::DenyTool { call_id: CallId(format!("call_{n}")), reason: None }),
     ]
 }
 

@@ -20,6 +20,7 @@ async fn start(dir: &Path) -> RunningDaemon {
         data_dir: dir.to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),
         store: StoreOptions::default(),
+        agent: Default::default(),
     })
     .await
     .unwrap()

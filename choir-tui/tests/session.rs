@@ -69,6 +69,7 @@ async fn start(dir: &Path) -> RunningDaemon {
         data_dir: dir.to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),
         store: StoreOptions::default(),
+        agent: Default::default(),
     })
     .await
     .unwrap()
@@ -159,8 +160,19 @@ async fn type_a_message_survive_a_daemon_restart_and_quit() {
     type_bytes(b"\x01q");
     let (end, desktop) = tokio::time::timeout(WAIT, session).await.unwrap().unwrap();
     assert_eq!(end, SessionEnd::Quit);
+    // Every message exactly once (the offline agent's answer among them), nothing missed.
     let messages = &desktop.world().chats[&ThreadId(1)].messages;
-    assert_eq!(messages.len(), 2, "every message exactly once");
-    assert_eq!(desktop.head(), 4);
+    let count = |text: &str| messages.iter().filter(|m| m.text == text).count();
+    assert_eq!(count("hi from the session 漢字"), 1);
+    assert_eq!(count("welcome back"), 1);
+    let seqs: Vec<u64> = messages.iter().map(|m| m.seq).collect();
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "{seqs:?}");
+    assert_eq!(desktop.head(), daemon.store.head());
+    assert_eq!(
+        *desktop.world(),
+        choir_daemon::actors::load_world(&daemon.store)
+            .await
+            .unwrap()
+    );
     daemon.shutdown().await;
 }

@@ -1,7 +1,8 @@
 //! The command actor: validates every client command against its own copy of the world with
 //! `choir_proto::decide` and appends the resulting events. Commands are handled one at a time,
-//! so each decision sees every earlier one; it is the only writer of `window.*` and
-//! `chat.user_message` events. (Long-running work, such as an agent turn, will run in tasks of
+//! and before each one the actor's world catches up with everything committed (including what
+//! the agent appended), so each decision sees every earlier event. It is the only writer of
+//! `window.*` and `chat.user_message` events. (Long-running work, such as an agent turn, will run in tasks of
 //! its own and never hold this actor.)
 
 use choir_proto::{decide, Command, NewEvent, World};
@@ -56,7 +57,18 @@ impl CommandHandle {
 }
 
 async fn run(store: EventStore, mut world: World, mut inbox: mpsc::Receiver<Execute>) {
+    // Other actors (the agent) append too: their events reach this world through the
+    // subscription before each decision.
+    let mut events = store.subscribe(world.head + 1);
     while let Some(msg) = inbox.recv().await {
+        let target = store.head();
+        while world.head < target {
+            match events.next().await {
+                Ok(Some(event)) if event.seq > world.head => world.apply(&event),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => break,
+            }
+        }
         let result = handle(&store, &mut world, &msg).await;
         let _ = msg.reply.send(result);
     }

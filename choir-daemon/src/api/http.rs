@@ -64,6 +64,11 @@ pub(super) async fn command(
     Ok(Json(json!({ "seqs": seqs })))
 }
 
+/// `GET /api/agent` → the agent's configuration, keys masked.
+pub(super) async fn agent(State(state): State<AppState>) -> Json<Value> {
+    Json((*state.agent).clone())
+}
+
 /// `GET /api/tools` → `{"tools": [{name, description, schema, side_effects}]}`.
 pub(super) async fn list_tools(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "tools": state.tools.specs() }))

@@ -6,6 +6,7 @@
 //! - `GET /api/events?from=&limit=` — committed events with `seq >= from`;
 //! - `POST /api/commands` — one `choir_proto::Command`, answered with the seqs it appended;
 //! - `GET /api/tools` — every tool with its JSON schema;
+//! - `GET /api/agent` — the agent's provider, model and approval policy (keys masked);
 //! - `POST /api/tools/{name}` — run a tool with the body as its arguments (`choir --exec`).
 //!
 //! Every route but `/health` needs the sandbox token: `Authorization: Bearer <token>`,
@@ -36,6 +37,10 @@ pub struct AppState {
     pub store: EventStore,
     pub commands: CommandHandle,
     pub tools: ToolRunner,
+    /// Streaming text and other live signals for every session.
+    pub ephemerals: tokio::sync::broadcast::Sender<choir_proto::EphemeralBody>,
+    /// The agent's configuration as shown to clients (keys masked).
+    pub agent: Arc<serde_json::Value>,
     pub projection: ProjectionHandle,
     pub token: Arc<str>,
     /// Cancelled when the daemon shuts down: WebSocket sessions close.
@@ -49,6 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/events", get(http::events))
         .route("/api/commands", post(http::command))
         .route("/api/tools", get(http::list_tools))
+        .route("/api/agent", get(http::agent))
         .route("/api/tools/{name}", post(http::call_tool))
         .fallback(http::not_found)
         .layer(middleware::from_fn_with_state(

@@ -106,7 +106,8 @@ async fn run(socket: WebSocket, state: AppState, pre_authorized: bool) {
     });
     let outbox = Outbox(tx);
     if let Some(session) = handshake(&mut stream, &outbox, &state, pre_authorized).await {
-        let forwarder = tokio::spawn(forward(session.events, outbox.clone()));
+        let ephemerals = state.ephemerals.subscribe();
+        let forwarder = tokio::spawn(forward(session.events, ephemerals, outbox.clone()));
         serve(&mut stream, &outbox, &state, &session.actor).await;
         forwarder.abort();
     }
@@ -274,10 +275,30 @@ async fn serve(
     }
 }
 
-/// Sends every event of the subscription, in order.
-async fn forward(mut events: Subscription, outbox: Outbox) {
+/// Sends every event of the subscription, in order, and the ephemerals as they come.
+async fn forward(
+    mut events: Subscription,
+    mut ephemerals: tokio::sync::broadcast::Receiver<choir_proto::EphemeralBody>,
+    outbox: Outbox,
+) {
     loop {
-        match events.next().await {
+        let next = tokio::select! {
+            next = events.next() => next,
+            ephemeral = ephemerals.recv() => {
+                match ephemeral {
+                    Ok(body) => {
+                        if !outbox.frame(&ServerFrame::Ephemeral { body }).await {
+                            return;
+                        }
+                    }
+                    // Missed streaming text is made whole by the final message event.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+                continue;
+            }
+        };
+        match next {
             Ok(Some(event)) => {
                 if !outbox.event(&event).await {
                     return;

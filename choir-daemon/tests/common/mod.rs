@@ -19,6 +19,7 @@ pub async fn start_in(dir: &std::path::Path) -> RunningDaemon {
         data_dir: dir.to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),
         store: StoreOptions::default(),
+        agent: Default::default(),
     })
     .await
     .unwrap()

@@ -295,3 +295,75 @@ fn tiling_fills_the_area_with_a_grid_of_visible_windows() {
         Ok(vec![])
     );
 }
+
+#[test]
+fn cancel_needs_a_running_turn() {
+    let thread_id = ThreadId(2);
+    let idle = given(vec![EventBody::ChatThreadCreated {
+        thread_id,
+        title: "t".into(),
+    }]);
+    assert_eq!(
+        decide(&idle, &Command::CancelTurn { thread_id }),
+        Err(Rejection::NothingToCancel(thread_id))
+    );
+    let busy = given(vec![
+        EventBody::ChatThreadCreated {
+            thread_id,
+            title: "t".into(),
+        },
+        EventBody::ChatTurnStarted { thread_id },
+    ]);
+    assert_eq!(
+        decide(&busy, &Command::CancelTurn { thread_id }),
+        Ok(vec![EventBody::ChatCancelRequested { thread_id }])
+    );
+}
+
+#[test]
+fn approvals_need_a_call_that_waits_for_one() {
+    use crate::ids::CallId;
+    let call = |id: &str, needs_approval| EventBody::ToolRequested {
+        call_id: CallId(id.into()),
+        tool: "bash".into(),
+        args: serde_json::json!({"cmd": "ls"}),
+        thread_id: None,
+        needs_approval,
+    };
+    let world = given(vec![call("waiting", true), call("free", false)]);
+    let approve = |id: &str| {
+        decide(
+            &world,
+            &Command::ApproveTool {
+                call_id: CallId(id.into()),
+            },
+        )
+    };
+    assert_eq!(
+        approve("waiting"),
+        Ok(vec![EventBody::ToolApproved {
+            call_id: CallId("waiting".into())
+        }])
+    );
+    assert_eq!(
+        approve("free"),
+        Err(Rejection::NotAwaitingApproval(CallId("free".into())))
+    );
+    assert_eq!(
+        approve("gone"),
+        Err(Rejection::UnknownCall(CallId("gone".into())))
+    );
+    assert_eq!(
+        decide(
+            &world,
+            &Command::DenyTool {
+                call_id: CallId("waiting".into()),
+                reason: None
+            }
+        ),
+        Ok(vec![EventBody::ToolDenied {
+            call_id: CallId("waiting".into()),
+            reason: "denied by the user".into()
+        }])
+    );
+}

@@ -12,6 +12,9 @@ pub struct ChatThread {
     pub id: ThreadId,
     pub title: String,
     pub messages: Vec<ChatMessage>,
+    /// The agent is answering (a turn started and has not ended).
+    #[serde(default)]
+    pub busy: bool,
 }
 
 /// A finished chat message.
@@ -31,12 +34,30 @@ pub(super) fn apply(chats: &mut BTreeMap<ThreadId, ChatThread>, event: &Event) {
                 id: *thread_id,
                 title: title.clone(),
                 messages: Vec::new(),
+                busy: false,
             });
             return;
         }
-        EventBody::ChatUserMessage { thread_id, text } => (thread_id, ChatRole::User, text),
+        EventBody::ChatUserMessage { thread_id, text } => (thread_id, ChatRole::User, text.clone()),
         EventBody::ChatAssistantMessage { thread_id, text } => {
-            (thread_id, ChatRole::Assistant, text)
+            (thread_id, ChatRole::Assistant, text.clone())
+        }
+        EventBody::ChatTurnStarted { thread_id } => {
+            set_busy(chats, thread_id, true);
+            return;
+        }
+        EventBody::ChatTurnCompleted { thread_id } => {
+            set_busy(chats, thread_id, false);
+            return;
+        }
+        EventBody::ChatCancelRequested { .. } => return,
+        EventBody::ChatTurnCancelled { thread_id } => {
+            set_busy(chats, thread_id, false);
+            (thread_id, ChatRole::System, "cancelled".to_owned())
+        }
+        EventBody::ChatTurnFailed { thread_id, error } => {
+            set_busy(chats, thread_id, false);
+            (thread_id, ChatRole::System, format!("error: {error}"))
         }
         _ => return,
     };
@@ -45,7 +66,13 @@ pub(super) fn apply(chats: &mut BTreeMap<ThreadId, ChatThread>, event: &Event) {
             seq: event.seq,
             ts: event.ts,
             role,
-            text: text.clone(),
+            text,
         });
+    }
+}
+
+fn set_busy(chats: &mut BTreeMap<ThreadId, ChatThread>, thread_id: &ThreadId, busy: bool) {
+    if let Some(thread) = chats.get_mut(thread_id) {
+        thread.busy = busy;
     }
 }

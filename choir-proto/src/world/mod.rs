@@ -60,7 +60,12 @@ impl World {
             | EventBody::WindowClosed { .. } => self.desktop.apply(&event.body),
             EventBody::ChatThreadCreated { .. }
             | EventBody::ChatUserMessage { .. }
-            | EventBody::ChatAssistantMessage { .. } => chat::apply(&mut self.chats, event),
+            | EventBody::ChatAssistantMessage { .. }
+            | EventBody::ChatTurnStarted { .. }
+            | EventBody::ChatTurnCompleted { .. }
+            | EventBody::ChatCancelRequested { .. }
+            | EventBody::ChatTurnCancelled { .. }
+            | EventBody::ChatTurnFailed { .. } => chat::apply(&mut self.chats, event),
             EventBody::DocCreated { .. }
             | EventBody::DocRenamed { .. }
             | EventBody::DocDeleted { .. } => docs::apply(&mut self.docs, event),

@@ -58,6 +58,22 @@ pub fn event_bodies() -> Vec<EventBody> {
             thread_id: ThreadId(1),
             text: "hi".into(),
         },
+        EventBody::ChatTurnStarted {
+            thread_id: ThreadId(1),
+        },
+        EventBody::ChatTurnCompleted {
+            thread_id: ThreadId(1),
+        },
+        EventBody::ChatCancelRequested {
+            thread_id: ThreadId(1),
+        },
+        EventBody::ChatTurnCancelled {
+            thread_id: ThreadId(1),
+        },
+        EventBody::ChatTurnFailed {
+            thread_id: ThreadId(1),
+            error: "provider returned 500".into(),
+        },
         EventBody::DocCreated {
             doc_id: DocId(7),
             title: "Notes".into(),
@@ -114,6 +130,11 @@ pub fn event_bodies() -> Vec<EventBody> {
             | EventBody::ChatThreadCreated { .. }
             | EventBody::ChatUserMessage { .. }
             | EventBody::ChatAssistantMessage { .. }
+            | EventBody::ChatTurnStarted { .. }
+            | EventBody::ChatTurnCompleted { .. }
+            | EventBody::ChatCancelRequested { .. }
+            | EventBody::ChatTurnCancelled { .. }
+            | EventBody::ChatTurnFailed { .. }
             | EventBody::DocCreated { .. }
             | EventBody::DocRenamed { .. }
             | EventBody::DocDeleted { .. }
@@ -164,6 +185,16 @@ pub fn commands() -> Vec<Command> {
             thread_id: ThreadId(3),
             text: "hello".into(),
         },
+        Command::CancelTurn {
+            thread_id: ThreadId(3),
+        },
+        Command::ApproveTool {
+            call_id: CallId("call_1".into()),
+        },
+        Command::DenyTool {
+            call_id: CallId("call_1".into()),
+            reason: Some("not now".into()),
+        },
     ];
     for command in &commands {
         match command {
@@ -176,7 +207,10 @@ pub fn commands() -> Vec<Command> {
             | Command::ToggleMaximize { .. }
             | Command::CloseWindow { .. }
             | Command::TileWindows { .. }
-            | Command::PostChat { .. } => {}
+            | Command::PostChat { .. }
+            | Command::CancelTurn { .. }
+            | Command::ApproveTool { .. }
+            | Command::DenyTool { .. } => {}
         }
     }
     commands

@@ -1,0 +1,341 @@
+//! Which model the agent uses and when tools need approval: from `<data-dir>/config.json`,
+//! overridden by the environment (`CHOIR_PROVIDER`, `CHOIR_MODEL`, `OPENAI_API_KEY`,
+//! `OPENAI_BASE_URL`, `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`, `CHOIR_APPROVAL`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use thiserror::Error;
+
+use super::provider::{Anthropic, HttpSettings, Offline, OpenAi, Provider};
+
+pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
+pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// When a side-effecting tool may run without asking.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApprovalPolicy {
+    /// Every side-effecting tool waits for approve/deny.
+    Ask,
+    /// These tools run at once; other side-effecting tools ask.
+    AutoFor(Vec<String>),
+    /// Nothing asks.
+    AutoAll,
+}
+
+impl ApprovalPolicy {
+    pub fn needs_approval(&self, tool: &str, side_effects: bool) -> bool {
+        side_effects
+            && match self {
+                ApprovalPolicy::Ask => true,
+                ApprovalPolicy::AutoFor(tools) => !tools.iter().any(|t| t == tool),
+                ApprovalPolicy::AutoAll => false,
+            }
+    }
+
+    /// `ask`, `auto`, or a comma-separated list of tools that run without asking.
+    fn parse(text: &str) -> Self {
+        match text.trim() {
+            "" | "ask" => ApprovalPolicy::Ask,
+            "auto" | "all" => ApprovalPolicy::AutoAll,
+            list => ApprovalPolicy::AutoFor(
+                list.split(',')
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderKind {
+    Offline,
+    OpenAi,
+    Anthropic,
+}
+
+/// The agent's configuration.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub provider: ProviderKind,
+    pub model: Option<String>,
+    pub openai_base_url: String,
+    pub openai_api_key: Option<String>,
+    pub anthropic_base_url: String,
+    pub anthropic_api_key: Option<String>,
+    pub approval: ApprovalPolicy,
+    pub http: HttpSettings,
+    /// Most model calls in one turn.
+    pub max_steps: usize,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            provider: ProviderKind::Offline,
+            model: None,
+            openai_base_url: DEFAULT_OPENAI_BASE_URL.into(),
+            openai_api_key: None,
+            anthropic_base_url: DEFAULT_ANTHROPIC_BASE_URL.into(),
+            anthropic_api_key: None,
+            approval: ApprovalPolicy::Ask,
+            http: HttpSettings::default(),
+            max_steps: 8,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    provider: Option<String>,
+    model: Option<String>,
+    openai_base_url: Option<String>,
+    openai_api_key: Option<String>,
+    anthropic_base_url: Option<String>,
+    anthropic_api_key: Option<String>,
+    approval: Option<Value>,
+    max_steps: Option<usize>,
+}
+
+impl AgentConfig {
+    /// Reads `file` (if it exists), then applies the environment through `env`.
+    pub fn load(file: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let file_config: FileConfig = match std::fs::read_to_string(file) {
+            Ok(text) => serde_json::from_str(&text).map_err(|err| ConfigError::File {
+                path: file.display().to_string(),
+                reason: err.to_string(),
+            })?,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => FileConfig::default(),
+            Err(err) => {
+                return Err(ConfigError::File {
+                    path: file.display().to_string(),
+                    reason: err.to_string(),
+                })
+            }
+        };
+        let pick = |name: &str, from_file: Option<String>| {
+            env(name).filter(|v| !v.is_empty()).or(from_file)
+        };
+        let mut config = AgentConfig {
+            model: pick("CHOIR_MODEL", file_config.model),
+            openai_api_key: pick("OPENAI_API_KEY", file_config.openai_api_key),
+            anthropic_api_key: pick("ANTHROPIC_API_KEY", file_config.anthropic_api_key),
+            ..AgentConfig::default()
+        };
+        let openai_base = pick("OPENAI_BASE_URL", file_config.openai_base_url);
+        if let Some(url) = &openai_base {
+            config.openai_base_url = url.clone();
+        }
+        if let Some(url) = pick("ANTHROPIC_BASE_URL", file_config.anthropic_base_url) {
+            config.anthropic_base_url = url;
+        }
+        if let Some(steps) = file_config.max_steps {
+            config.max_steps = steps.max(1);
+        }
+        config.approval = match (env("CHOIR_APPROVAL"), file_config.approval) {
+            (Some(text), _) => ApprovalPolicy::parse(&text),
+            (None, Some(Value::String(text))) => ApprovalPolicy::parse(&text),
+            (None, Some(Value::Array(tools))) => ApprovalPolicy::AutoFor(
+                tools
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect(),
+            ),
+            (None, Some(other)) => {
+                return Err(ConfigError::Invalid(format!(
+                    "approval must be \"ask\", \"auto\" or a list of tools, not {other}"
+                )))
+            }
+            (None, None) => ApprovalPolicy::Ask,
+        };
+        config.provider = match pick("CHOIR_PROVIDER", file_config.provider).as_deref() {
+            Some("openai") => ProviderKind::OpenAi,
+            Some("anthropic") => ProviderKind::Anthropic,
+            Some("offline") => ProviderKind::Offline,
+            Some(other) => {
+                return Err(ConfigError::Invalid(format!(
+                    "unknown provider `{other}` (openai, anthropic, offline)"
+                )))
+            }
+            None if config.model.is_none() => ProviderKind::Offline,
+            None if config.anthropic_api_key.is_some()
+                && config.openai_api_key.is_none()
+                && openai_base.is_none() =>
+            {
+                ProviderKind::Anthropic
+            }
+            None if config.openai_api_key.is_some() || openai_base.is_some() => {
+                ProviderKind::OpenAi
+            }
+            None => ProviderKind::Offline,
+        };
+        if config.provider != ProviderKind::Offline && config.model.is_none() {
+            return Err(ConfigError::Invalid(
+                "a provider is set but no model: set CHOIR_MODEL".into(),
+            ));
+        }
+        if config.provider == ProviderKind::Anthropic && config.anthropic_api_key.is_none() {
+            return Err(ConfigError::Invalid(
+                "the anthropic provider needs ANTHROPIC_API_KEY".into(),
+            ));
+        }
+        Ok(config)
+    }
+
+    pub fn provider(&self) -> Arc<dyn Provider> {
+        let model = self.model.clone().unwrap_or_default();
+        match self.provider {
+            ProviderKind::Offline => Arc::new(Offline),
+            ProviderKind::OpenAi => Arc::new(OpenAi::new(
+                &self.openai_base_url,
+                self.openai_api_key.clone(),
+                &model,
+                self.http.clone(),
+            )),
+            ProviderKind::Anthropic => Arc::new(Anthropic::new(
+                &self.anthropic_base_url,
+                self.anthropic_api_key.clone().unwrap_or_default(),
+                &model,
+                self.http.clone(),
+            )),
+        }
+    }
+
+    /// The configuration as `choir status` shows it, keys masked.
+    pub fn describe(&self) -> Value {
+        let provider = match self.provider {
+            ProviderKind::Offline => "offline",
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+        };
+        let approval = match &self.approval {
+            ApprovalPolicy::Ask => json!("ask"),
+            ApprovalPolicy::AutoAll => json!("auto"),
+            ApprovalPolicy::AutoFor(tools) => json!(tools),
+        };
+        json!({
+            "provider": provider,
+            "model": self.model,
+            "openai_base_url": self.openai_base_url,
+            "openai_api_key": self.openai_api_key.as_deref().map(mask),
+            "anthropic_base_url": self.anthropic_base_url,
+            "anthropic_api_key": self.anthropic_api_key.as_deref().map(mask),
+            "approval": approval,
+        })
+    }
+}
+
+/// `sk-…wxyz`: enough to tell keys apart, never enough to use one.
+pub fn mask(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 8 {
+        return "…".into();
+    }
+    let head: String = chars[..3].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(env: &[(&str, &str)], file: Option<&str>) -> Result<AgentConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        if let Some(text) = file {
+            std::fs::write(&path, text).unwrap();
+        }
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        AgentConfig::load(&path, |name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn provider_follows_what_is_configured() {
+        assert_eq!(load(&[], None).unwrap().provider, ProviderKind::Offline);
+        assert_eq!(
+            load(&[("OPENAI_API_KEY", "sk-1234567890")], None)
+                .unwrap()
+                .provider,
+            ProviderKind::Offline
+        );
+        let openai = load(
+            &[
+                ("CHOIR_MODEL", "gpt-x"),
+                ("OPENAI_API_KEY", "sk-1234567890"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(openai.provider, ProviderKind::OpenAi);
+        let ollama = load(
+            &[
+                ("CHOIR_MODEL", "llama3"),
+                ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (ollama.provider, ollama.openai_base_url.as_str()),
+            (ProviderKind::OpenAi, "http://127.0.0.1:11434/v1")
+        );
+        let claude = load(
+            &[
+                ("CHOIR_MODEL", "claude-x"),
+                ("ANTHROPIC_API_KEY", "sk-ant-abcdefgh"),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(claude.provider, ProviderKind::Anthropic);
+        assert!(load(&[("CHOIR_PROVIDER", "openai")], None).is_err());
+        assert!(load(&[("CHOIR_PROVIDER", "gemini"), ("CHOIR_MODEL", "x")], None).is_err());
+    }
+
+    #[test]
+    fn file_then_environment_and_keys_are_masked() {
+        let file = r#"{"provider": "openai", "model": "from-file", "openai_api_key": "sk-filekey-0000", "approval": ["bash"]}"#;
+        let config = load(&[("CHOIR_MODEL", "from-env")], Some(file)).unwrap();
+        assert_eq!(config.model.as_deref(), Some("from-env"));
+        assert_eq!(
+            config.approval,
+            ApprovalPolicy::AutoFor(vec!["bash".into()])
+        );
+        let shown = config.describe();
+        assert_eq!(shown["openai_api_key"], json!("sk-…0000"));
+        assert!(!shown.to_string().contains("filekey"));
+        assert!(load(&[], Some("{not json")).is_err());
+        assert!(load(&[], Some(r#"{"modle": "typo"}"#)).is_err());
+        assert_eq!(
+            load(&[("CHOIR_APPROVAL", "auto")], None).unwrap().approval,
+            ApprovalPolicy::AutoAll
+        );
+    }
+
+    #[test]
+    fn approval_policy() {
+        assert!(ApprovalPolicy::Ask.needs_approval("bash", true));
+        assert!(!ApprovalPolicy::Ask.needs_approval("read_file", false));
+        let some = ApprovalPolicy::AutoFor(vec!["bash".into()]);
+        assert!(!some.needs_approval("bash", true));
+        assert!(some.needs_approval("write_file", true));
+        assert!(!ApprovalPolicy::AutoAll.needs_approval("write_file", true));
+    }
+}

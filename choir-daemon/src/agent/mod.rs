@@ -1,0 +1,176 @@
+//! The chat agent: answers user messages with an LLM (or slash commands without one), runs
+//! the tools the model asks for, waits for approval where the policy says so, and stops when
+//! a client cancels. Every step is an event; streaming text goes out as ephemerals.
+
+mod config;
+pub mod provider;
+mod slash;
+mod turn;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use choir_proto::{CallId, EphemeralBody, EventBody, ThreadId, World};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::store::EventStore;
+use crate::tools::ToolRunner;
+
+pub use config::{mask, AgentConfig, ApprovalPolicy, ConfigError, ProviderKind};
+use provider::Provider;
+
+/// The actor name on the agent's events.
+pub const AGENT: &str = "agent";
+
+/// A decision on a tool call that waited for approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Approval {
+    Approved,
+    Denied(String),
+}
+
+enum AgentMsg {
+    AwaitApproval {
+        call_id: CallId,
+        reply: oneshot::Sender<Approval>,
+    },
+    TurnEnded(ThreadId),
+}
+
+/// What a turn needs; cheap to clone.
+#[derive(Clone)]
+struct TurnContext {
+    store: EventStore,
+    tools: ToolRunner,
+    provider: Arc<dyn Provider>,
+    policy: ApprovalPolicy,
+    ephemerals: broadcast::Sender<EphemeralBody>,
+    inbox: mpsc::Sender<AgentMsg>,
+    max_steps: usize,
+}
+
+impl TurnContext {
+    async fn await_approval(&self, call_id: CallId) -> Option<Approval> {
+        let (reply, decision) = oneshot::channel();
+        self.inbox
+            .send(AgentMsg::AwaitApproval { call_id, reply })
+            .await
+            .ok()?;
+        decision.await.ok()
+    }
+}
+
+/// Starts the agent. It follows the log from `world.head` on.
+pub fn spawn(
+    store: EventStore,
+    tools: ToolRunner,
+    config: &AgentConfig,
+    ephemerals: broadcast::Sender<EphemeralBody>,
+    world: World,
+) {
+    let (inbox, rx) = mpsc::channel(64);
+    let ctx = TurnContext {
+        store,
+        tools,
+        provider: config.provider(),
+        policy: config.approval.clone(),
+        ephemerals,
+        inbox,
+        max_steps: config.max_steps,
+    };
+    tokio::spawn(run(ctx, world, rx));
+}
+
+async fn run(ctx: TurnContext, mut world: World, mut inbox: mpsc::Receiver<AgentMsg>) {
+    let mut events = ctx.store.subscribe(world.head + 1);
+    let mut running: HashMap<ThreadId, CancellationToken> = HashMap::new();
+    // Threads that got a user message while a turn ran: answered when it ends.
+    let mut waiting: HashSet<ThreadId> = HashSet::new();
+    let mut waiters: HashMap<CallId, oneshot::Sender<Approval>> = HashMap::new();
+    let mut decided: HashMap<CallId, Approval> = HashMap::new();
+    loop {
+        tokio::select! {
+            next = events.next() => {
+                let event = match next {
+                    Ok(Some(event)) => event,
+                    Ok(None) => break,
+                    Err(err) => {
+                        tracing::error!(%err, "the agent cannot read the log");
+                        break;
+                    }
+                };
+                world.apply(&event);
+                match &event.body {
+                    EventBody::ChatUserMessage { thread_id, .. } => {
+                        if running.contains_key(thread_id) {
+                            waiting.insert(*thread_id);
+                        } else {
+                            running.insert(*thread_id, start_turn(&ctx, &world, *thread_id));
+                        }
+                    }
+                    EventBody::ChatCancelRequested { thread_id } => {
+                        waiting.remove(thread_id);
+                        if let Some(cancel) = running.get(thread_id) {
+                            cancel.cancel();
+                        }
+                    }
+                    EventBody::ToolApproved { call_id } => resolve(&mut waiters, &mut decided, call_id, Approval::Approved),
+                    EventBody::ToolDenied { call_id, reason } => {
+                        resolve(&mut waiters, &mut decided, call_id, Approval::Denied(reason.clone()))
+                    }
+                    _ => {}
+                }
+            }
+            msg = inbox.recv() => match msg {
+                Some(AgentMsg::AwaitApproval { call_id, reply }) => match decided.remove(&call_id) {
+                    Some(approval) => {
+                        let _ = reply.send(approval);
+                    }
+                    None => {
+                        waiters.insert(call_id, reply);
+                    }
+                },
+                Some(AgentMsg::TurnEnded(thread_id)) => {
+                    running.remove(&thread_id);
+                    if waiting.remove(&thread_id) {
+                        running.insert(thread_id, start_turn(&ctx, &world, thread_id));
+                    }
+                }
+                None => break,
+            },
+        }
+    }
+}
+
+fn resolve(
+    waiters: &mut HashMap<CallId, oneshot::Sender<Approval>>,
+    decided: &mut HashMap<CallId, Approval>,
+    call_id: &CallId,
+    approval: Approval,
+) {
+    match waiters.remove(call_id) {
+        Some(reply) => {
+            let _ = reply.send(approval);
+        }
+        None => {
+            decided.insert(call_id.clone(), approval);
+        }
+    }
+}
+
+fn start_turn(ctx: &TurnContext, world: &World, thread_id: ThreadId) -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let history = world
+        .chats
+        .get(&thread_id)
+        .map(|thread| thread.messages.clone())
+        .unwrap_or_default();
+    let ctx = ctx.clone();
+    let token = cancel.clone();
+    tokio::spawn(async move {
+        turn::run(&ctx, thread_id, history, token).await;
+        let _ = ctx.inbox.send(AgentMsg::TurnEnded(thread_id)).await;
+    });
+    cancel
+}

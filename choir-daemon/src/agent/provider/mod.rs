@@ -1,0 +1,177 @@
+//! LLM providers behind one trait: OpenAI-compatible chat completions, Anthropic Messages, and
+//! an offline provider for when no model is configured. Each streams text deltas and complete
+//! tool calls into a channel and returns when the model's message is finished.
+
+mod anthropic;
+mod offline;
+mod openai;
+mod sse;
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::Value;
+use thiserror::Error;
+use tokio::sync::mpsc;
+
+use crate::tools::ToolSpec;
+
+pub use anthropic::Anthropic;
+pub use offline::Offline;
+pub use openai::OpenAi;
+
+/// One message of the conversation sent to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    User(String),
+    Assistant {
+        text: String,
+        tool_calls: Vec<ToolCallRequest>,
+    },
+    ToolResult {
+        call_id: String,
+        output: String,
+    },
+}
+
+/// A tool call the model asked for, with its arguments complete.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCallRequest {
+    pub id: String,
+    pub name: String,
+    pub arguments: Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub system: String,
+    pub messages: Vec<Message>,
+    pub tools: Vec<ToolSpec>,
+}
+
+/// What a provider streams.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    Text(String),
+    ToolCall(ToolCallRequest),
+}
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum ProviderError {
+    #[error("cannot reach the model at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("the model answered {status}: {message}")]
+    Status { status: u16, message: String },
+    #[error("the model sent no data for {0} s")]
+    Stalled(u64),
+    #[error("the model's stream is malformed: {0}")]
+    Malformed(String),
+}
+
+impl ProviderError {
+    /// Worth trying again (rate limits and server errors).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ProviderError::Status { status, .. } => *status == 429 || *status >= 500,
+            ProviderError::Unreachable { .. } => true,
+            ProviderError::Stalled(_) | ProviderError::Malformed(_) => false,
+        }
+    }
+}
+
+/// Timeouts and retries shared by the HTTP providers.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    pub connect_timeout: Duration,
+    /// Longest silence between two chunks of a stream.
+    pub read_timeout: Duration,
+    /// Attempts for a request that fails with 429 or 5xx before any data arrived.
+    pub attempts: u32,
+    /// Longest wait before a retry, whatever Retry-After says.
+    pub max_backoff: Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            attempts: 3,
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+pub trait Provider: Send + Sync {
+    /// A short description for `choir status`, e.g. `openai gpt-4o-mini`.
+    fn describe(&self) -> String;
+    /// Streams the model's next message for `request` into `events`.
+    fn stream<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+        events: mpsc::UnboundedSender<StreamEvent>,
+    ) -> BoxFuture<'a, Result<(), ProviderError>>;
+}
+
+/// Sends a request, retrying 429 and 5xx answers with backoff (honouring Retry-After), and
+/// returns the successful response.
+async fn send_with_retries(
+    settings: &HttpSettings,
+    url: &str,
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<reqwest::Response, ProviderError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = build().send().await;
+        let error = match result {
+            Ok(response) if response.status().is_success() => return Ok(response),
+            Ok(response) => {
+                let status = response.status().as_u16();
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|value| value.to_str().ok())
+                    .and_then(|value| value.trim().parse::<f64>().ok())
+                    .map(Duration::from_secs_f64);
+                let body = response.text().await.unwrap_or_default();
+                (
+                    ProviderError::Status {
+                        status,
+                        message: error_message(&body),
+                    },
+                    retry_after,
+                )
+            }
+            Err(err) => (
+                ProviderError::Unreachable {
+                    url: url.to_owned(),
+                    reason: err.to_string(),
+                },
+                None,
+            ),
+        };
+        let (error, retry_after) = error;
+        if !error.is_retryable() || attempt >= settings.attempts {
+            return Err(error);
+        }
+        let backoff = retry_after.unwrap_or(Duration::from_millis(500 * (1 << attempt.min(5))));
+        tracing::warn!(%error, attempt, ?backoff, "model request failed; retrying");
+        tokio::time::sleep(backoff.min(settings.max_backoff)).await;
+    }
+}
+
+/// The message of an error body (`{"error": {"message"}}` for both APIs), or the body itself.
+fn error_message(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|value| value["error"]["message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| body.chars().take(500).collect())
+}
+
+fn client(settings: &HttpSettings) -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(settings.connect_timeout)
+        .build()
+        .unwrap_or_default()
+}
