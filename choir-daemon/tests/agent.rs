@@ -726,3 +726,50 @@ async fn without_a_model_the_agent_says_so_and_slash_commands_work() {
     );
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn each_chat_window_is_its_own_thread_with_its_own_history() {
+    let (url, script) = model_server(vec![
+        Reply::Stream(openai_text(&["one"])),
+        Reply::Stream(openai_text(&["two"])),
+    ])
+    .await;
+    let (_dir, daemon) = start(openai(&url, ApprovalPolicy::Ask)).await;
+    let mut client = chat(&daemon, "first thread").await;
+    turn_events(&daemon).await;
+    client
+        .command(
+            3,
+            Command::OpenWindow {
+                app: AppKind::Chat,
+                title: None,
+                rect: None,
+            },
+        )
+        .await;
+    client
+        .command(
+            4,
+            Command::PostChat {
+                thread_id: ThreadId(2),
+                text: "second thread".into(),
+            },
+        )
+        .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while script.requests.lock().unwrap().len() < 2 {
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = script.requests.lock().unwrap()[1].1["messages"].clone();
+    assert_eq!(
+        second.as_array().unwrap().len(),
+        2,
+        "system + this thread's one message: {second}"
+    );
+    assert_eq!(
+        second[1],
+        json!({"role": "user", "content": "second thread"})
+    );
+    daemon.shutdown().await;
+}

@@ -32,6 +32,7 @@ pub use frame::{
 };
 pub use ids::{CallId, DocId, ThreadId, WindowId};
 pub use world::{
-    AppKind, ChatMessage, ChatThread, Desktop, Doc, PendingToolCall, Rect, ToolCallStatus, Window,
-    World, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
+    AppKind, ChatMessage, ChatThread, Desktop, Doc, PendingToolCall, Rect, ToolCallStatus,
+    ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS, MAX_WINDOW_COORD, MAX_WINDOW_SIZE,
+    MIN_WINDOW_H, MIN_WINDOW_W,
 };

@@ -89,7 +89,7 @@ fn event_body() -> impl Strategy<Value = EventBody> {
                 call_id,
                 tool: "bash".into(),
                 args: json!({"cmd": "ls"}),
-                thread_id: None,
+                thread_id: Some(ThreadId(1)),
                 needs_approval,
             }
         }),
@@ -103,7 +103,7 @@ fn event_body() -> impl Strategy<Value = EventBody> {
             call_id,
             tool: "bash".into(),
             args: json!({}),
-            thread_id: None,
+            thread_id: Some(ThreadId(2)),
         }),
         call.prop_map(|call_id| EventBody::ToolFinished {
             call_id,

@@ -332,3 +332,72 @@ async fn exec_runs_tools_through_the_daemon_with_their_exit_status() {
     assert_eq!(code, 1);
     assert!(stderr.contains("no daemon is running"), "{stderr}");
 }
+
+#[tokio::test]
+async fn approve_answers_the_waiting_call_and_status_shows_the_agent() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path()).await;
+    let (code, _, stderr) = choir(dir.path(), &["approve"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no tool call is waiting"), "{stderr}");
+
+    let request = |id: &str| {
+        choir_proto::NewEvent::new(
+            "agent",
+            EventBody::ToolRequested {
+                call_id: choir_proto::CallId(id.into()),
+                tool: "bash".into(),
+                args: serde_json::json!({"cmd": "ls"}),
+                thread_id: None,
+                needs_approval: true,
+            },
+        )
+    };
+    daemon.store.append(vec![request("call_a")]).await.unwrap();
+    let (code, stdout, stderr) = choir(dir.path(), &["approve"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&stdout).unwrap()["decision"],
+        Value::from("approved")
+    );
+
+    daemon
+        .store
+        .append(vec![request("call_b"), request("call_c")])
+        .await
+        .unwrap();
+    let (code, _, stderr) = choir(dir.path(), &["approve"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("several calls wait") && stderr.contains("call_b"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = choir(
+        dir.path(),
+        &["approve", "call_c", "--deny", "--reason", "no"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = choir(dir.path(), &["approve", "call_c"]).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("call_c"), "{stderr}");
+
+    let events = daemon.store.read(1, 10).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.body.type_name()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "tool.requested",
+            "tool.approved",
+            "tool.requested",
+            "tool.requested",
+            "tool.denied"
+        ]
+    );
+
+    let (_, stdout, _) = choir(dir.path(), &["status"]).await;
+    let status: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["agent"]["provider"], Value::from("offline"));
+    assert_eq!(status["agent"]["approval"], Value::from("ask"));
+    daemon.shutdown().await;
+}

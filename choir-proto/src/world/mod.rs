@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::event::{Event, EventBody};
 use crate::ids::{CallId, DocId, ThreadId};
 
-pub use chat::{ChatMessage, ChatThread};
+pub use chat::{ChatMessage, ChatThread, ToolCard, ToolCardStatus, CARD_OUTPUT_CHARS};
 pub use desktop::{
     AppKind, Desktop, Rect, Window, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
 };
@@ -32,6 +32,9 @@ pub struct World {
     pub docs: BTreeMap<DocId, Doc>,
     #[serde(with = "keyed")]
     pub pending_tools: BTreeMap<CallId, PendingToolCall>,
+    /// Which chat thread each tool call with a thread belongs to.
+    #[serde(default)]
+    pub tool_threads: BTreeMap<CallId, ThreadId>,
 }
 
 impl World {
@@ -73,7 +76,10 @@ impl World {
             | EventBody::ToolApproved { .. }
             | EventBody::ToolDenied { .. }
             | EventBody::ToolStarted { .. }
-            | EventBody::ToolFinished { .. } => tools::apply(&mut self.pending_tools, event),
+            | EventBody::ToolFinished { .. } => {
+                tools::apply(&mut self.pending_tools, event);
+                chat::apply_tool(&mut self.chats, &mut self.tool_threads, event);
+            }
             EventBody::Unknown { .. } => {}
         }
     }

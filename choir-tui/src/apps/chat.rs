@@ -4,7 +4,7 @@
 //! the viewport (plus the scroll offset) is full, so the cost of a frame does not grow with
 //! the length of the thread.
 
-use choir_proto::{ChatRole, ChatThread};
+use choir_proto::{ChatMessage, ChatRole, ChatThread, Command, ToolCard, ToolCardStatus};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -38,18 +38,53 @@ pub struct ChatContent<'a> {
 }
 
 /// What a key did in the chat app.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ChatOutcome {
     Send(String),
+    /// Approve, deny, cancel: a command for the daemon.
+    Command(Command),
     Consumed,
     Ignored,
+}
+
+/// Output lines a folded tool card shows.
+const CARD_LINES: usize = 3;
+
+/// The oldest tool call in the thread that waits for approval.
+pub fn awaiting_approval(thread: &ChatThread) -> Option<&ToolCard> {
+    thread
+        .tools
+        .iter()
+        .find(|card| card.status == ToolCardStatus::AwaitingApproval)
 }
 
 impl ChatView {
     /// Handles a key while the window has focus; `area` is the window's inner area.
     pub fn handle_key(&mut self, key: Key, content: ChatContent<'_>, area: Rect) -> ChatOutcome {
         let page = usize::from(messages_area(self, area).height.max(2) - 1);
+        let waiting = content
+            .thread
+            .and_then(awaiting_approval)
+            .map(|card| card.call_id.clone());
         match key.code {
+            KeyCode::Char('y') if key.mods.alt && waiting.is_some() => {
+                let call_id = waiting.unwrap_or_else(|| choir_proto::CallId(String::new()));
+                ChatOutcome::Command(Command::ApproveTool { call_id })
+            }
+            KeyCode::Char('n') if key.mods.alt && waiting.is_some() => {
+                let call_id = waiting.unwrap_or_else(|| choir_proto::CallId(String::new()));
+                ChatOutcome::Command(Command::DenyTool {
+                    call_id,
+                    reason: None,
+                })
+            }
+            KeyCode::Esc if content.thread.is_some_and(|thread| thread.busy) => {
+                let thread_id = content
+                    .thread
+                    .map(|thread| thread.id)
+                    .unwrap_or(choir_proto::ThreadId(0));
+                ChatOutcome::Command(Command::CancelTurn { thread_id })
+            }
             KeyCode::Enter if !key.mods.alt => {
                 if self.input.text().trim().is_empty() {
                     return ChatOutcome::Consumed;
@@ -126,6 +161,71 @@ enum LineKind {
     Header(ChatRole, bool),
     Body,
     Blank,
+    CardTitle,
+    CardWaiting,
+    CardOk,
+    CardFailed,
+    CardOutput,
+}
+
+/// A message or a tool card, in thread order.
+enum Item<'a> {
+    Message(usize, &'a ChatMessage),
+    Card(&'a ToolCard),
+}
+
+fn item_seq(item: &Item<'_>) -> u64 {
+    match item {
+        Item::Message(_, message) => message.seq,
+        Item::Card(card) => card.seq,
+    }
+}
+
+/// A card's lines, top to bottom.
+fn card_lines(card: &ToolCard, width: usize) -> Vec<(String, LineKind)> {
+    let args = card.args.to_string();
+    let mut lines = vec![(
+        truncate(&format!("⚙ {} {args}", card.tool), width).to_owned(),
+        LineKind::CardTitle,
+    )];
+    let (status, kind) = match &card.status {
+        ToolCardStatus::AwaitingApproval => (
+            "  awaiting approval — Alt-y approve · Alt-n deny".to_owned(),
+            LineKind::CardWaiting,
+        ),
+        ToolCardStatus::Running => ("  running…".to_owned(), LineKind::CardWaiting),
+        ToolCardStatus::Done {
+            ok: true,
+            exit_code,
+        } => (
+            exit_code.map_or("  ✓ done".to_owned(), |code| format!("  ✓ exit {code}")),
+            LineKind::CardOk,
+        ),
+        ToolCardStatus::Done {
+            ok: false,
+            exit_code,
+        } => (
+            exit_code.map_or("  ✗ failed".to_owned(), |code| format!("  ✗ exit {code}")),
+            LineKind::CardFailed,
+        ),
+        ToolCardStatus::Denied { reason } => (format!("  denied: {reason}"), LineKind::CardFailed),
+    };
+    lines.push((truncate(&status, width).to_owned(), kind));
+    let output: Vec<&str> = card.output.lines().collect();
+    for line in output.iter().take(CARD_LINES) {
+        lines.push((
+            truncate(&format!("  │ {line}"), width).to_owned(),
+            LineKind::CardOutput,
+        ));
+    }
+    if output.len() > CARD_LINES {
+        lines.push((
+            format!("  … {} more lines", output.len() - CARD_LINES),
+            LineKind::CardOutput,
+        ));
+    }
+    lines.push((String::new(), LineKind::Blank));
+    lines
 }
 
 /// Lines from the bottom up (the newest last line first), at least `need` of them if the
@@ -164,25 +264,44 @@ fn lines_from_bottom(
     let Some(thread) = content.thread else {
         return (lines, true);
     };
-    for (age, message) in thread.messages.iter().rev().enumerate() {
+    // Messages and cards, newest first, merged by seq.
+    let mut messages = thread
+        .messages
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(age, m)| Item::Message(age, m))
+        .peekable();
+    let mut cards = thread.tools.iter().rev().map(Item::Card).peekable();
+    loop {
         if lines.len() >= need {
             return (lines, false);
         }
-        let who = match message.role {
-            ChatRole::User => "you",
-            ChatRole::Assistant => "assistant",
-            ChatRole::System => "system",
+        let take_card = match (messages.peek(), cards.peek()) {
+            (Some(m), Some(c)) => item_seq(c) > item_seq(m),
+            (None, Some(_)) => true,
+            (_, None) => false,
         };
-        let header = format!("{who} · {}", clock(message.ts, content.utc_offset, false));
-        push_block(
-            &mut lines,
-            header,
-            message.role,
-            selected == Some(age),
-            &message.text,
-        );
+        let item = if take_card {
+            cards.next()
+        } else {
+            messages.next()
+        };
+        match item {
+            Some(Item::Message(age, message)) => {
+                let who = match message.role {
+                    ChatRole::User => "you",
+                    ChatRole::Assistant => "assistant",
+                    ChatRole::System => "system",
+                };
+                let header = format!("{who} · {}", clock(message.ts, content.utc_offset, false));
+                let chosen = selected == Some(age);
+                push_block(&mut lines, header, message.role, chosen, &message.text);
+            }
+            Some(Item::Card(card)) => lines.extend(card_lines(card, width).into_iter().rev()),
+            None => return (lines, true),
+        }
     }
-    (lines, true)
 }
 
 /// Draws the chat into `area` (the window's inner area); returns where the cursor goes when
@@ -230,6 +349,11 @@ pub fn render(
         let style = match kind {
             LineKind::Header(ChatRole::User, chosen) => chosen_style(theme.user(), *chosen, theme),
             LineKind::Header(_, chosen) => chosen_style(theme.assistant(), *chosen, theme),
+            LineKind::CardTitle => theme.title(),
+            LineKind::CardWaiting => theme.warn(),
+            LineKind::CardOk => theme.ok(),
+            LineKind::CardFailed => theme.error(),
+            LineKind::CardOutput => theme.muted(),
             LineKind::Body | LineKind::Blank => Style::new(),
         };
         buf.set_stringn(messages.x, y, text, usize::from(messages.width), style);

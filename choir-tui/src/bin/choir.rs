@@ -75,6 +75,17 @@ enum Commands {
         #[arg(long, short = 'f')]
         follow: bool,
     },
+    /// Approve (or --deny) a tool call the agent waits on; without CALL_ID, the only one waiting
+    Approve {
+        /// The call to answer
+        call_id: Option<String>,
+        /// Refuse it instead (the model is told)
+        #[arg(long)]
+        deny: bool,
+        /// Why, with --deny
+        #[arg(long, requires = "deny")]
+        reason: Option<String>,
+    },
 }
 
 impl Cli {
@@ -157,6 +168,14 @@ async fn run(cli: Cli) -> Result<()> {
                 follow: *follow,
             };
             cli::events(|| cli.locate(), args).await?;
+        }
+        Some(Commands::Approve {
+            call_id,
+            deny,
+            reason,
+        }) => {
+            let daemon = DaemonHttp::new(cli.locate()?)?;
+            cli::approve(&daemon, call_id.as_deref(), *deny, reason.as_deref()).await?;
         }
         None => open_desktop(&cli).await?,
     }

@@ -1,9 +1,11 @@
 //! The `choir` subcommands that print to stdout.
 
+mod approve;
 mod events;
 pub mod exec;
 mod status;
 
+pub use approve::approve;
 pub use events::{events, EventsArgs, EventsError};
 pub use status::status;
 

@@ -11,6 +11,7 @@ use crate::connect::{ConnectError, DaemonHttp};
 pub async fn status(daemon: &DaemonHttp, data_dir: Option<&Path>) -> Result<(), ConnectError> {
     let health = daemon.get("/health").await?;
     let state = daemon.get("/api/state").await?;
+    let agent = daemon.get("/api/agent").await?;
     let world = &state["world"];
     let count = |value: &Value| value.as_array().map_or(0, Vec::len);
     let report = json!({
@@ -23,6 +24,7 @@ pub async fn status(daemon: &DaemonHttp, data_dir: Option<&Path>) -> Result<(), 
         "chats": count(&world["chats"]),
         "docs": count(&world["docs"]),
         "pending_tools": count(&world["pending_tools"]),
+        "agent": agent,
     });
     let text = serde_json::to_string_pretty(&report).unwrap_or_default();
     print_line(&mut std::io::stdout().lock(), &text);

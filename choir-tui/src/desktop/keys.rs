@@ -226,6 +226,10 @@ impl Desktop {
                         actions.push(Action::Send(Command::PostChat { thread_id, text }));
                         true
                     }
+                    ChatOutcome::Command(command) => {
+                        actions.push(Action::Send(command));
+                        true
+                    }
                     ChatOutcome::Consumed => true,
                     ChatOutcome::Ignored => false,
                 }

@@ -233,6 +233,24 @@ impl Desktop {
         }
     }
 
+    /// What the focused chat waits for: an approval, or the agent's answer.
+    fn chat_prompt(&self) -> Option<String> {
+        let id = self.world.desktop.focused?;
+        if self.world.desktop.window(id)?.app != AppKind::Chat {
+            return None;
+        }
+        let thread = self.world.chats.get(&ThreadId(id.0))?;
+        if let Some(card) = apps::chat::awaiting_approval(thread) {
+            return Some(format!(
+                "{} wants to run — Alt-y approve · Alt-n deny · Esc cancel the turn",
+                card.tool
+            ));
+        }
+        thread
+            .busy
+            .then(|| "the agent is answering — Esc cancels".to_owned())
+    }
+
     fn draw_hint(&self, screen: Rect, buf: &mut Buffer) {
         if screen.height < 2 {
             return;
@@ -252,6 +270,9 @@ impl Desktop {
             (None, Mode::Resize(_)) => ("resize: arrows (Shift: by 5) · Enter/Esc done".into(), theme.warn()),
             (None, Mode::Launcher { .. }) => ("↑/↓ choose · Enter open · Esc close".into(), theme.muted()),
             (None, Mode::Help) => ("any key closes the help".into(), theme.muted()),
+            (None, Mode::Normal) if self.chat_prompt().is_some() => {
+                (self.chat_prompt().unwrap_or_default(), theme.warn())
+            }
             (None, Mode::Normal) => {
                 let hint = self
                     .world

@@ -466,3 +466,51 @@ fn history_fills_the_event_log_behind_live_events() {
     let seqs: Vec<u64> = h.desktop.log.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![1, 2]);
 }
+
+#[test]
+fn tool_cards_in_chat_and_approve_deny_cancel_keys() {
+    use choir_proto::CallId;
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(2, 1, 70, 20));
+    let thread_id = ThreadId(1);
+    h.bytes(b"list the files\r");
+    h.commit(EventBody::ChatTurnStarted { thread_id });
+    h.commit(EventBody::ToolStarted {
+        call_id: CallId("c1".into()),
+        tool: "list_files".into(),
+        args: serde_json::json!({"recursive": true}),
+        thread_id: Some(thread_id),
+    });
+    h.commit(EventBody::ToolFinished {
+        call_id: CallId("c1".into()),
+        ok: true,
+        exit_code: None,
+        output: "a.md\nb.md\nc.md\nd.md\ne.md".into(),
+        duration_ms: 3,
+    });
+    h.commit(EventBody::ToolRequested {
+        call_id: CallId("c2".into()),
+        tool: "bash".into(),
+        args: serde_json::json!({"cmd": "rm a.md"}),
+        thread_id: Some(thread_id),
+        needs_approval: true,
+    });
+    let screen = h.screen();
+    insta::assert_snapshot!(screen);
+    assert!(screen.contains("bash wants to run"), "{screen}");
+    h.take_sent();
+    // Alt-y approves the waiting call; the card then runs.
+    h.bytes(b"\x1by");
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::ApproveTool {
+            call_id: CallId("c2".into())
+        }]
+    );
+    assert!(h.screen().contains("running…"));
+    // Nothing waits any more: Alt-n does nothing; Esc cancels the running turn.
+    h.bytes(b"\x1bn");
+    assert_eq!(h.take_sent(), vec![]);
+    h.bytes(b"\x1b");
+    assert_eq!(h.take_sent(), vec![Command::CancelTurn { thread_id }]);
+}
