@@ -94,17 +94,46 @@ impl DaemonHttp {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<(u16, serde_json::Value), ConnectError> {
-        let url = format!("{}{path}", self.endpoint.url.trim_end_matches('/'));
+        let request = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        let (status, text) = self.send(request).await?;
+        let body = serde_json::from_str(&text).map_err(|err| ConnectError::Failed {
+            url: self.url(path),
+            status,
+            body: format!("not JSON ({err}): {text}"),
+        })?;
+        Ok((status, body))
+    }
+
+    /// `GET path` with the token; the JSON body of a 2xx answer.
+    pub async fn get(&self, path_and_query: &str) -> Result<serde_json::Value, ConnectError> {
+        let url = self.url(path_and_query);
+        let (status, body) = self.send(self.http.get(&url)).await?;
+        if !(200..300).contains(&status) {
+            return Err(ConnectError::Failed { url, status, body });
+        }
+        serde_json::from_str(&body).map_err(|err| ConnectError::Failed {
+            url,
+            status,
+            body: format!("not JSON: {err}"),
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.endpoint.url.trim_end_matches('/'))
+    }
+
+    /// Sends with the token; a refused token is an error, any other status is the caller's.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, String), ConnectError> {
         let unreachable = |source| ConnectError::Unreachable {
             url: self.endpoint.url.clone(),
             source,
         };
-        let response = self
-            .http
-            .post(&url)
+        let response = request
             .bearer_auth(&self.endpoint.token)
-            .header("content-type", "application/json")
-            .body(body.to_string())
             .send()
             .await
             .map_err(unreachable)?;
@@ -115,45 +144,6 @@ impl DaemonHttp {
             });
         }
         let text = response.text().await.map_err(unreachable)?;
-        let body = serde_json::from_str(&text).map_err(|err| ConnectError::Failed {
-            url,
-            status,
-            body: format!("not JSON ({err}): {text}"),
-        })?;
-        Ok((status, body))
-    }
-
-    /// `GET path` with the token; the JSON body of a 2xx answer.
-    pub async fn get(&self, path_and_query: &str) -> Result<serde_json::Value, ConnectError> {
-        let url = format!(
-            "{}{path_and_query}",
-            self.endpoint.url.trim_end_matches('/')
-        );
-        let unreachable = |source| ConnectError::Unreachable {
-            url: self.endpoint.url.clone(),
-            source,
-        };
-        let response = self
-            .http
-            .get(&url)
-            .bearer_auth(&self.endpoint.token)
-            .send()
-            .await
-            .map_err(unreachable)?;
-        let status = response.status().as_u16();
-        if status == 401 {
-            return Err(ConnectError::Unauthorized {
-                url: self.endpoint.url.clone(),
-            });
-        }
-        let body = response.text().await.map_err(unreachable)?;
-        if !(200..300).contains(&status) {
-            return Err(ConnectError::Failed { url, status, body });
-        }
-        serde_json::from_str(&body).map_err(|err| ConnectError::Failed {
-            url,
-            status,
-            body: format!("not JSON: {err}"),
-        })
+        Ok((status, text))
     }
 }

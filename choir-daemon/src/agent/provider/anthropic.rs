@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 
 use super::sse::read_events;
 use super::{
-    client, send_with_retries, ChatRequest, HttpSettings, Message, Provider, ProviderError,
-    StreamEvent, ToolCallRequest,
+    client, parse_arguments, send_with_retries, ChatRequest, HttpSettings, Message, Provider,
+    ProviderError, StreamEvent, ToolCallRequest,
 };
 
 const API_VERSION: &str = "2023-06-01";
@@ -174,11 +174,7 @@ impl Provider for Anthropic {
                 ));
             }
             for tool in tools.into_values() {
-                let arguments = if tool.input.trim().is_empty() {
-                    json!({})
-                } else {
-                    serde_json::from_str(&tool.input).unwrap_or(Value::String(tool.input))
-                };
+                let arguments = parse_arguments(tool.input);
                 let _ = events.send(StreamEvent::ToolCall(ToolCallRequest {
                     id: tool.id,
                     name: tool.name,

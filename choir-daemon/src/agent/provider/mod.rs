@@ -169,6 +169,15 @@ fn error_message(body: &str) -> String {
         .unwrap_or_else(|| body.chars().take(500).collect())
 }
 
+/// A tool call's arguments from the text the model streamed: `{}` when empty; text that is
+/// not JSON is passed on as a string, so the tool refuses it and the model hears why.
+fn parse_arguments(text: String) -> Value {
+    if text.trim().is_empty() {
+        return Value::Object(serde_json::Map::new());
+    }
+    serde_json::from_str(&text).unwrap_or(Value::String(text))
+}
+
 fn client(settings: &HttpSettings) -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(settings.connect_timeout)

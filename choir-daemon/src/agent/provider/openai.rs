@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 
 use super::sse::read_events;
 use super::{
-    client, send_with_retries, ChatRequest, HttpSettings, Message, Provider, ProviderError,
-    StreamEvent, ToolCallRequest,
+    client, parse_arguments, send_with_retries, ChatRequest, HttpSettings, Message, Provider,
+    ProviderError, StreamEvent, ToolCallRequest,
 };
 
 pub struct OpenAi {
@@ -140,12 +140,7 @@ impl Provider for OpenAi {
             })
             .await?;
             for partial in calls.into_values() {
-                let arguments = if partial.arguments.trim().is_empty() {
-                    json!({})
-                } else {
-                    serde_json::from_str(&partial.arguments)
-                        .unwrap_or(Value::String(partial.arguments))
-                };
+                let arguments = parse_arguments(partial.arguments);
                 let call = ToolCallRequest {
                     id: partial.id,
                     name: partial.name,
