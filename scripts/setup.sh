@@ -20,6 +20,7 @@ done
 # Debian packages the end-to-end scripts drive.
 missing=()
 command -v tmux >/dev/null || missing+=(tmux)
+command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then

@@ -23,6 +23,9 @@ timeout --kill-after=30s 30m cargo test --workspace --locked
 step "end to end: the desktop in tmux"
 timeout --kill-after=10s 5m scripts/e2e-tui.sh
 
+step "end to end: the desktop over SSH with the OpenSSH client"
+timeout --kill-after=10s 5m scripts/e2e-ssh.sh
+
 step "choir-proto builds for wasm32-unknown-unknown"
 cargo check -p choir-proto --target wasm32-unknown-unknown --locked
 

@@ -52,6 +52,11 @@ fn daemon_program() -> PathBuf {
 
 /// The endpoint of the data dir's daemon, started in the background if needed.
 pub fn ensure_daemon(data_dir: &Path) -> Result<Endpoint, LaunchError> {
+    ensure_daemon_with(data_dir, &daemon_program())
+}
+
+/// [`ensure_daemon`] with an explicit `choir-daemon` program.
+pub fn ensure_daemon_with(data_dir: &Path, program: &Path) -> Result<Endpoint, LaunchError> {
     if daemon_running(data_dir) {
         return Ok(wait_for_endpoint(data_dir, None)?);
     }
@@ -66,7 +71,7 @@ pub fn ensure_daemon(data_dir: &Path) -> Result<Endpoint, LaunchError> {
     let log_err = log
         .try_clone()
         .map_err(|err| LaunchError::Io(format!("cannot open {}: {err}", log_path.display())))?;
-    let program = daemon_program();
+    let program = program.to_owned();
     // A stale endpoint from a killed daemon must not be mistaken for the new one.
     let _ = std::fs::remove_file(data_dir.join(choir_proto::ENDPOINT_FILE));
     let mut child = {

@@ -1,0 +1,127 @@
+//! `ssh alice@host choir ...`: the non-interactive `choir` commands, run against that user's
+//! sandbox with stdin, stdout, stderr and the exit status carried over the channel.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use russh::server::Handle;
+use russh::ChannelId;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// Flags that would point `choir` at another sandbox.
+const FORBIDDEN: &[&str] = &["--data-dir", "--url", "--token", "--connect"];
+
+/// Why a command line is refused: the message for stderr and the exit status.
+pub fn check(words: &[String]) -> Result<(), (String, u32)> {
+    match words.first().map(String::as_str) {
+        Some("choir") => {}
+        Some(other) => {
+            return Err((
+                format!("only `choir` commands run here, not `{other}`\n"),
+                127,
+            ))
+        }
+        None => return Err(("no command given\n".into(), 127)),
+    }
+    if let Some(flag) = words.iter().find(|word| {
+        FORBIDDEN
+            .iter()
+            .any(|f| word == f || word.starts_with(&format!("{f}=")))
+    }) {
+        return Err((
+            format!("`{flag}` is not allowed over SSH: your own sandbox is used\n"),
+            2,
+        ));
+    }
+    Ok(())
+}
+
+/// Runs `choir` with `args` for the sandbox in `data_dir`; returns the stdin feeder.
+pub fn spawn(
+    handle: Handle,
+    channel: ChannelId,
+    program: &Path,
+    data_dir: &Path,
+    args: Vec<String>,
+) -> std::io::Result<mpsc::UnboundedSender<Vec<u8>>> {
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .env("CHOIR_DATA_DIR", data_dir)
+        .env_remove("CHOIR_URL")
+        .env_remove("CHOIR_TOKEN")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let (stdin_tx, mut stdin_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let mut stdin = child.stdin.take();
+    tokio::spawn(async move {
+        while let Some(bytes) = stdin_rx.recv().await {
+            let Some(pipe) = stdin.as_mut() else { break };
+            if pipe.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        // Channel EOF: the child sees the end of its input.
+        drop(stdin);
+    });
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    tokio::spawn(async move {
+        let out_handle = handle.clone();
+        let out = async move {
+            let mut buf = vec![0u8; 16 * 1024];
+            while let Some(pipe) = stdout.as_mut() {
+                match pipe.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if out_handle.data(channel, buf[..n].to_vec()).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        };
+        let err_handle = handle.clone();
+        let err = async move {
+            let mut buf = vec![0u8; 16 * 1024];
+            while let Some(pipe) = stderr.as_mut() {
+                match pipe.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if err_handle
+                            .extended_data(channel, 1, buf[..n].to_vec())
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
+            }
+        };
+        tokio::join!(out, err);
+        let status = child
+            .wait()
+            .await
+            .ok()
+            .and_then(|status| status.code())
+            .unwrap_or(1);
+        let _ = handle
+            .exit_status_request(channel, u32::try_from(status).unwrap_or(1))
+            .await;
+        let _ = handle.eof(channel).await;
+        let _ = handle.close(channel).await;
+    });
+    Ok(stdin_tx)
+}
+
+/// Refuses on the channel: the message on stderr, the status, close.
+pub async fn refuse(handle: Handle, channel: ChannelId, message: String, status: u32) {
+    let _ = handle.extended_data(channel, 1, message.into_bytes()).await;
+    let _ = handle.exit_status_request(channel, status).await;
+    let _ = handle.eof(channel).await;
+    let _ = handle.close(channel).await;
+}

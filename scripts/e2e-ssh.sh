@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# End to end over SSH with the real OpenSSH client: a user is registered, `ssh alice@host`
+# runs inside tmux and shows the desktop; a chat message typed there lands in the sandbox;
+# `ssh alice@host choir ...` carries stdout and the exit status back.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cargo build --locked --quiet -p choir-daemon -p choir-tui -p hypervisor
+bin=$PWD/target/debug
+data=$(mktemp -d)
+sock="choir-e2e-ssh-$$"
+hv_pid=""
+
+cleanup() {
+  tmux -L "$sock" kill-server 2>/dev/null || true
+  [ -n "$hv_pid" ] && kill "$hv_pid" 2>/dev/null || true
+  for endpoint in "$data"/sandboxes/*/daemon.json; do
+    [ -f "$endpoint" ] || continue
+    pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$endpoint")
+    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  done
+  rm -rf "$data"
+}
+trap cleanup EXIT
+
+fail() {
+  echo "e2e-ssh: FAILED: $*" >&2
+  tmux -L "$sock" capture-pane -p -t ssh 2>/dev/null >&2 || true
+  cat "$data/hv.err" >&2 || true
+  exit 1
+}
+
+ssh-keygen -q -t ed25519 -N '' -f "$data/id"
+"$bin/choir-hypervisor" --data-dir "$data" user add alice --ssh-key "$data/id.pub" >/dev/null
+"$bin/choir-hypervisor" --data-dir "$data" user list | grep -q '^alice' || fail "user list does not show alice"
+
+"$bin/choir-hypervisor" --data-dir "$data" serve --ssh-listen 127.0.0.1:0 >"$data/hv.out" 2>"$data/hv.err" &
+hv_pid=$!
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*SSH on 127.0.0.1:\([0-9]*\).*/\1/p' "$data/hv.out")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || fail "the hypervisor printed no port"
+
+ssh_cmd=(ssh -p "$port" -i "$data/id" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+         -o LogLevel=ERROR -o BatchMode=yes -o ConnectTimeout=10)
+
+out=$("${ssh_cmd[@]}" alice@127.0.0.1 choir --exec bash --arg "'cmd=echo over-ssh'")
+echo "$out" | grep -q '"output":"over-ssh\\n"' || fail "exec output: $out"
+set +e
+"${ssh_cmd[@]}" alice@127.0.0.1 choir --exec bash --arg "'cmd=exit 5'" >/dev/null
+status=$?
+"${ssh_cmd[@]}" -o IdentitiesOnly=yes -i /dev/null bob@127.0.0.1 choir status >/dev/null 2>&1
+refused=$?
+set -e
+[ "$status" = 5 ] || fail "exec exit status was $status, not 5"
+[ "$refused" != 0 ] || fail "an unknown user got in"
+
+tmux -L "$sock" -f /dev/null new-session -d -s ssh -x 100 -y 30 \
+  "$(printf '%q ' "${ssh_cmd[@]}") -t alice@127.0.0.1; sleep 60"
+for _ in $(seq 1 150); do
+  tmux -L "$sock" capture-pane -p -t ssh | grep -qF "● live" && break
+  sleep 0.1
+done
+tmux -L "$sock" capture-pane -p -t ssh | grep -qF "● live" || fail "the desktop did not come up over ssh"
+tmux -L "$sock" send-keys -t ssh C-a c
+sleep 0.5
+tmux -L "$sock" send-keys -t ssh -l "typed over openssh"
+tmux -L "$sock" send-keys -t ssh Enter
+for _ in $(seq 1 100); do
+  tmux -L "$sock" capture-pane -p -t ssh | grep -qF "typed over openssh" && break
+  sleep 0.1
+done
+tmux -L "$sock" capture-pane -p -t ssh | grep -qF "typed over openssh" || fail "the message did not show"
+"${ssh_cmd[@]}" alice@127.0.0.1 choir events | grep -q "typed over openssh" || fail "the message is not in the log"
+tmux -L "$sock" send-keys -t ssh C-a q
+for _ in $(seq 1 50); do
+  tmux -L "$sock" capture-pane -p -t ssh | grep -qF "● live" || break
+  sleep 0.1
+done
+tmux -L "$sock" capture-pane -p -t ssh | grep -qF "● live" && fail "C-a q did not end the ssh session"
+
+echo "e2e-ssh: 7 passed, 0 failed"
