@@ -16,7 +16,8 @@ use crate::client::{ClientUpdate, ProtocolClient};
 use crate::desktop::{Action, Desktop};
 use crate::input::InputEvent;
 
-/// Frames are drawn at most this often; input in between is batched into one frame.
+/// Frames are drawn at most this often: a change after a quiet spell is drawn at once, and
+/// changes that come faster are batched into the next frame.
 const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 
 /// Why the session ended.
@@ -47,6 +48,9 @@ where
     desktop.set_clock(clock());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut draw_at = Some(Instant::now());
+    let mut last_draw = Instant::now()
+        .checked_sub(FRAME_INTERVAL)
+        .unwrap_or_else(Instant::now);
     let end = loop {
         let deadline = draw_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
@@ -82,11 +86,12 @@ where
             () = tokio::time::sleep_until(deadline), if draw_at.is_some() => {
                 terminal.draw(|frame| desktop.render(frame))?;
                 draw_at = None;
+                last_draw = Instant::now();
                 continue;
             }
         }
         if draw_at.is_none() {
-            draw_at = Some(Instant::now() + FRAME_INTERVAL);
+            draw_at = Some((last_draw + FRAME_INTERVAL).max(Instant::now()));
         }
     };
     Ok(end)

@@ -1,0 +1,292 @@
+//! Concurrent SSH desktop sessions against a real `choir-hypervisor serve` process:
+//! memory per session (the server's RSS growth) and keystroke-to-screen latency (a key sent
+//! into a chat window until the first screen bytes come back). Run with scripts/bench-ssh.sh,
+//! which builds the release binaries this uses.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use russh::client;
+use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::ChannelMsg;
+use tokio::sync::mpsc;
+
+const WAIT: Duration = Duration::from_secs(60);
+const KEYSTROKES: usize = 200;
+
+struct Client;
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+    async fn check_server_key(
+        &mut self,
+        _key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+/// One open desktop: its channel for sending, and arrival times of screen bytes.
+struct Desktop {
+    channel: russh::ChannelWriteHalf<client::Msg>,
+    arrivals: mpsc::UnboundedReceiver<Instant>,
+    _session: client::Handle<Client>,
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Where sessions go: the hypervisor (a shell), or OpenSSH's sshd running tmux (the baseline).
+#[derive(Clone, Copy)]
+enum Target {
+    Choir,
+    SshdTmux,
+}
+
+async fn open(port: u16, key: &PrivateKey, target: Target) -> Desktop {
+    let config = Arc::new(client::Config {
+        inactivity_timeout: Some(WAIT),
+        ..Default::default()
+    });
+    let mut session = client::connect(config, ("127.0.0.1", port), Client)
+        .await
+        .unwrap();
+    let auth = session
+        .authenticate_publickey(
+            match target {
+                Target::Choir => "alice",
+                Target::SshdTmux => "root",
+            },
+            PrivateKeyWithHashAlg::new(Arc::new(key.clone()), None),
+        )
+        .await
+        .unwrap();
+    assert!(auth.success());
+    let channel = session.channel_open_session().await.unwrap();
+    channel
+        .request_pty(true, "xterm-256color", 80, 24, 0, 0, &[])
+        .await
+        .unwrap();
+    match target {
+        Target::Choir => channel.request_shell(true).await.unwrap(),
+        // Every session attaches to one shared tmux session, as every choir session shares
+        // one desktop; the status line shows "bench" once it is drawn.
+        Target::SshdTmux => channel
+            .exec(true, "tmux -L choirbench new-session -A -s bench")
+            .await
+            .unwrap(),
+    }
+    let ready = match target {
+        Target::Choir => "live",
+        Target::SshdTmux => "bench",
+    };
+    let (mut read, write) = channel.split();
+    let (tx, mut arrivals) = mpsc::unbounded_channel();
+    let (live_tx, mut live_rx) = mpsc::unbounded_channel::<()>();
+    tokio::spawn(async move {
+        let mut seen = Vec::new();
+        let mut live = false;
+        while let Some(msg) = read.wait().await {
+            if let ChannelMsg::Data { data } = msg {
+                if !live {
+                    seen.extend_from_slice(&data);
+                    if String::from_utf8_lossy(&seen).contains(ready) {
+                        live = true;
+                        let _ = live_tx.send(());
+                    }
+                }
+                let _ = tx.send(Instant::now());
+            }
+        }
+    });
+    tokio::time::timeout(WAIT, live_rx.recv()).await.unwrap();
+    while arrivals.try_recv().is_ok() {}
+    Desktop {
+        channel: write,
+        arrivals,
+        _session: session,
+    }
+}
+
+/// Total RSS of every process whose name is one of `names`.
+fn rss_of_named(names: &[&str]) -> u64 {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            names.contains(&comm.trim()).then(|| rss_kib(pid))
+        })
+        .sum()
+}
+
+/// Opens 1, 50 and 200 sessions against `target`, printing memory and keystroke latency.
+async fn measure(label: &str, port: u16, key: &PrivateKey, target: Target, rss: impl Fn() -> u64) {
+    println!("## {label}");
+    let mut desktops = vec![open(port, key, target).await];
+    if let Target::Choir = target {
+        // A chat window every desktop shows (one shared desktop), to type into.
+        desktops[0].channel.data(&b"\x01c"[..]).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let base = rss();
+    for count in [1usize, 50, 200] {
+        while desktops.len() < count {
+            desktops.push(open(port, key, target).await);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = rss();
+        let mut latencies = Vec::with_capacity(KEYSTROKES);
+        for n in 0..KEYSTROKES {
+            let desktop = &mut desktops[n % count];
+            while desktop.arrivals.try_recv().is_ok() {}
+            let sent = Instant::now();
+            desktop.channel.data(&b"x"[..]).await.unwrap();
+            let arrived = tokio::time::timeout(WAIT, desktop.arrivals.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            latencies.push(arrived - sent);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        latencies.sort();
+        let per_session = if count > 1 {
+            now.saturating_sub(base) as f64 / (count - 1) as f64 / 1024.0
+        } else {
+            0.0
+        };
+        println!(
+            "- {count} sessions: RSS {:.1} MiB ({:.2} MiB per added session); keystroke-to-screen p50 {:.2} ms, p99 {:.2} ms",
+            now as f64 / 1024.0,
+            per_session,
+            percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
+            percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+        );
+    }
+    // Leave the sessions open until the end of the measurement, then let them go.
+    drop(desktops);
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() {
+    let bins = std::env::var_os("BENCH_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../target/release"));
+    let hypervisor = bins.join("choir-hypervisor");
+    assert!(
+        hypervisor.is_file(),
+        "{} is missing: run scripts/bench-ssh.sh",
+        hypervisor.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
+    std::fs::write(
+        dir.path().join("id.pub"),
+        key.public_key().to_openssh().unwrap(),
+    )
+    .unwrap();
+    let status = Command::new(&hypervisor)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["user", "add", "alice", "--ssh-key"])
+        .arg(dir.path().join("id.pub"))
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut server = Command::new(&hypervisor)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .args(["serve", "--ssh-listen", "127.0.0.1:0"])
+        .env("CHOIR_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let pid = server.id();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        println!(
+            "# SSH desktop sessions ({} cores)",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        measure(
+            "choir-hypervisor (server process RSS)",
+            port,
+            &key,
+            Target::Choir,
+            || rss_kib(pid),
+        )
+        .await;
+        // The baseline, when scripts/bench-ssh.sh could start an sshd that trusts this key.
+        if let Some(sshd_port) = std::env::var("BENCH_SSHD_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+        {
+            let key_file = std::env::var("BENCH_SSHD_KEY").expect("BENCH_SSHD_KEY");
+            let sshd_key =
+                PrivateKey::from_openssh(std::fs::read_to_string(key_file).unwrap()).unwrap();
+            measure(
+                "OpenSSH sshd + tmux (RSS of every sshd and tmux process)",
+                sshd_port,
+                &sshd_key,
+                Target::SshdTmux,
+                || {
+                    rss_of_named(&[
+                        "sshd",
+                        "sshd-session",
+                        "sshd-auth",
+                        "tmux",
+                        "tmux: server",
+                        "tmux: client",
+                    ])
+                },
+            )
+            .await;
+        } else {
+            println!("(no sshd baseline: BENCH_SSHD_PORT is not set)");
+        }
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    for endpoint in std::fs::read_dir(dir.path().join("sandboxes"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        if let Ok(text) = std::fs::read_to_string(endpoint.path().join("daemon.json")) {
+            if let Some(pid) = text
+                .split("\"pid\":")
+                .nth(1)
+                .and_then(|v| v.trim().trim_end_matches('}').trim().parse::<u32>().ok())
+            {
+                let _ = Command::new("kill").arg(pid.to_string()).status();
+            }
+        }
+    }
+}
