@@ -18,6 +18,8 @@ use choir_proto::ENDPOINT_FILE;
 use thiserror::Error;
 
 const LOCK_FILE: &str = "daemon.lock";
+/// How long to wait for a lock held by a daemon that is stopping.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 const TOKEN_FILE: &str = "token";
 const DB_FILE: &str = "events.db";
 const WORKSPACE_DIR: &str = "workspace";
@@ -62,14 +64,24 @@ impl DataDir {
             .mode(0o600)
             .open(&lock_path)
             .map_err(io_error("open", &lock_path))?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(DataDirError::InUse {
-                    dir: root.to_owned(),
-                })
+        // A daemon that is just exiting (or a child process forked at that moment, which
+        // shares the lock until it execs) may hold the lock for a moment: wait a little.
+        let deadline = std::time::Instant::now() + LOCK_PATIENCE;
+        loop {
+            match lock.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(DataDirError::InUse {
+                        dir: root.to_owned(),
+                    })
+                }
+                Err(TryLockError::Error(source)) => {
+                    return Err(io_error("lock", &lock_path)(source))
+                }
             }
-            Err(TryLockError::Error(source)) => return Err(io_error("lock", &lock_path)(source)),
         }
         Ok(Self {
             root: root.to_owned(),

@@ -90,8 +90,14 @@ where
                 continue;
             }
         }
-        if draw_at.is_none() {
-            draw_at = Some((last_draw + FRAME_INTERVAL).max(Instant::now()));
+        let now = Instant::now();
+        let due = *draw_at.get_or_insert((last_draw + FRAME_INTERVAL).max(now));
+        // Due now: draw in this turn rather than through the timer, whose granularity (1 ms)
+        // would add to every keystroke's echo.
+        if due <= now {
+            terminal.draw(|frame| desktop.render(frame))?;
+            draw_at = None;
+            last_draw = now;
         }
     };
     Ok(end)
