@@ -17,6 +17,7 @@ mod endpoint;
 mod event;
 mod frame;
 mod ids;
+mod text_op;
 mod world;
 
 pub use command::{Command, KNOWN_COMMAND_TYPES};
@@ -31,6 +32,7 @@ pub use frame::{
     PROTOCOL_VERSION,
 };
 pub use ids::{CallId, DocId, ThreadId, WindowId};
+pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
     AppKind, ChatMessage, ChatThread, Desktop, Doc, PendingToolCall, Rect, ToolCallStatus,
     ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS, MAX_WINDOW_COORD, MAX_WINDOW_SIZE,
