@@ -21,6 +21,7 @@ done
 missing=()
 command -v tmux >/dev/null || missing+=(tmux)
 command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || missing+=(openssh-client)
+command -v pgrep >/dev/null || missing+=(procps)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then
