@@ -111,7 +111,6 @@ impl Daemon {
             ephemerals.clone(),
             world.clone(),
         );
-        tracing::info!(model = %config.agent.provider().describe(), "agent ready");
         let shutdown = CancellationToken::new();
         let state = AppState {
             commands,

@@ -70,10 +70,12 @@ pub fn spawn(
     world: World,
 ) {
     let (inbox, rx) = mpsc::channel(64);
+    let provider = config.provider();
+    tracing::info!(model = %provider.describe(), "agent ready");
     let ctx = TurnContext {
         store,
         tools,
-        provider: config.provider(),
+        provider,
         policy: config.approval.clone(),
         ephemerals,
         inbox,
