@@ -284,3 +284,72 @@ async fn the_desktop_over_a_pty_types_resizes_and_quits_cleanly() {
     let (out, _, _) = exec(&session, "choir events").await;
     assert!(out.contains("hello over ssh"));
 }
+
+/// Opens a desktop channel of the given size and waits until it is live.
+async fn desktop(
+    session: &client::Handle<Client>,
+    cols: u16,
+    rows: u16,
+) -> (russh::Channel<client::Msg>, Screen) {
+    let mut channel = session.channel_open_session().await.unwrap();
+    channel
+        .request_pty(
+            true,
+            "xterm-256color",
+            u32::from(cols),
+            u32::from(rows),
+            0,
+            0,
+            &[],
+        )
+        .await
+        .unwrap();
+    channel.request_shell(true).await.unwrap();
+    let mut screen = Screen::new(cols, rows);
+    screen.wait_for(&mut channel, "● live").await;
+    (channel, screen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sessions_share_one_desktop_each_at_its_size_and_it_outlives_them() {
+    let fixture = start().await;
+    let first = connect(&fixture, "alice", &fixture.alice).await.unwrap();
+    let second = connect(&fixture, "alice", &fixture.alice).await.unwrap();
+    let (mut small, mut small_screen) = desktop(&first, 80, 24).await;
+    let (mut big, mut big_screen) = desktop(&second, 140, 45).await;
+
+    // A window opened in the small session appears in the big one, each drawn at its size.
+    small.data_bytes(&b"\x01e"[..]).await.unwrap();
+    small_screen.wait_for(&mut small, "1:Event log").await;
+    big_screen.wait_for(&mut big, "1:Event log").await;
+    let taskbar = |screen: &Screen, rows: u16, cols: u16| {
+        screen
+            .parser
+            .screen()
+            .rows(0, cols)
+            .nth(usize::from(rows) - 1)
+            .unwrap_or_default()
+    };
+    assert!(taskbar(&small_screen, 24, 80).contains("1:Event log"));
+    assert!(taskbar(&big_screen, 45, 140).contains("1:Event log"));
+
+    // Both disconnect; the sandbox keeps running, and a new session finds the window.
+    drop((small, big));
+    first
+        .disconnect(russh::Disconnect::ByApplication, "", "")
+        .await
+        .unwrap();
+    second
+        .disconnect(russh::Disconnect::ByApplication, "", "")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let endpoint = fixture.dir.path().join("sandboxes/alice/daemon.json");
+    assert!(
+        endpoint.exists(),
+        "the sandbox stopped with its last session"
+    );
+    let again = connect(&fixture, "alice", &fixture.alice).await.unwrap();
+    let (mut channel, mut screen) = desktop(&again, 100, 30).await;
+    screen.wait_for(&mut channel, "1:Event log").await;
+}
