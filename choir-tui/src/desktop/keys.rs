@@ -216,11 +216,7 @@ impl Desktop {
         let consumed = match view {
             AppView::Chat(view) => {
                 let thread_id = ThreadId(id.0);
-                let content = crate::apps::chat::ChatContent {
-                    thread: world.chats.get(&thread_id),
-                    streaming: streaming.get(&thread_id).map(String::as_str),
-                    utc_offset: *utc_offset,
-                };
+                let content = super::chat_content(world, streaming, *utc_offset, id);
                 match view.handle_key(key, content, area) {
                     ChatOutcome::Send(text) => {
                         actions.push(Action::Send(Command::PostChat { thread_id, text }));

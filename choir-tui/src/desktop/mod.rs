@@ -268,12 +268,23 @@ impl Desktop {
     }
 
     fn chat_content(&self, id: WindowId) -> ChatContent<'_> {
-        let thread_id = ThreadId(id.0);
-        ChatContent {
-            thread: self.world.chats.get(&thread_id),
-            streaming: self.streaming.get(&thread_id).map(String::as_str),
-            utc_offset: self.utc_offset,
-        }
+        chat_content(&self.world, &self.streaming, self.utc_offset, id)
+    }
+}
+
+/// What the chat window `id` shows (its thread has the window's id). A free function, so
+/// callers that borrow a window's view mutably can still borrow these fields.
+fn chat_content<'a>(
+    world: &'a World,
+    streaming: &'a HashMap<ThreadId, String>,
+    utc_offset: i32,
+    id: WindowId,
+) -> ChatContent<'a> {
+    let thread_id = ThreadId(id.0);
+    ChatContent {
+        thread: world.chats.get(&thread_id),
+        streaming: streaming.get(&thread_id).map(String::as_str),
+        utc_offset,
     }
 }
 

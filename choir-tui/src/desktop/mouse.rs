@@ -1,11 +1,10 @@
 //! Mouse handling: the taskbar, window chrome, drags, and wheel scrolling.
 
-use choir_proto::{Command, ThreadId, WindowId};
+use choir_proto::{Command, WindowId};
 
 use super::geometry::{self, Zone};
 use super::render::{launcher_rect, taskbar_hits, TaskbarHit};
 use super::{desktop_area, Action, Desktop, Drag, Mode};
-use crate::apps::chat::ChatContent;
 use crate::apps::AppView;
 use crate::input::{Key, KeyCode, Mouse, MouseButton, MouseKind};
 
@@ -161,12 +160,7 @@ impl Desktop {
             .or_insert_with(|| AppView::for_app(&window.app))
         {
             AppView::Chat(view) => {
-                let thread_id = ThreadId(id.0);
-                let content = ChatContent {
-                    thread: world.chats.get(&thread_id),
-                    streaming: streaming.get(&thread_id).map(String::as_str),
-                    utc_offset: *utc_offset,
-                };
+                let content = super::chat_content(world, streaming, *utc_offset, id);
                 view.scroll_by(lines, content, inner);
             }
             AppView::EventLog(view) => {

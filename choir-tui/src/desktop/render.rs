@@ -201,14 +201,7 @@ impl Desktop {
         };
         match view {
             AppView::Chat(view) => {
-                let content = apps::chat::ChatContent {
-                    thread: self.world.chats.get(&ThreadId(window.id.0)),
-                    streaming: self
-                        .streaming
-                        .get(&ThreadId(window.id.0))
-                        .map(String::as_str),
-                    utc_offset: self.utc_offset,
-                };
+                let content = self.chat_content(window.id);
                 apps::chat::render(view, content, inner, buf, theme)
             }
             AppView::EventLog(view) => {
