@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{CallId, ThreadId, WindowId};
+use crate::ids::{CallId, DocId, ThreadId, WindowId};
+use crate::text_op::TextOp;
 use crate::world::{AppKind, Rect};
 
 /// A client's intent. Commands are imperative; the events they produce are past tense.
@@ -66,6 +67,43 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// Create a document; with `open`, also open a writer window showing it. →
+    /// `doc.created` (then `window.opened` and `writer.doc_shown`)
+    #[serde(rename = "doc.create")]
+    CreateDoc {
+        title: String,
+        #[serde(default)]
+        content: String,
+        #[serde(default)]
+        open: bool,
+    },
+    /// Edit a document: `op` is made against version `base_version`; the daemon rebases it
+    /// over whatever was committed since. `edit_id` (the client's own tag) comes back in the
+    /// event, and an edit whose tag is already among the recent edits is not applied twice.
+    /// → `doc.edited`
+    #[serde(rename = "doc.edit")]
+    EditDoc {
+        doc_id: DocId,
+        base_version: u64,
+        op: TextOp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edit_id: Option<String>,
+    },
+    /// Rename a document. → `doc.renamed`
+    #[serde(rename = "doc.rename")]
+    RenameDoc { doc_id: DocId, title: String },
+    /// Delete a document; writer windows showing it go back to the document list. →
+    /// `doc.deleted`
+    #[serde(rename = "doc.delete")]
+    DeleteDoc { doc_id: DocId },
+    /// Show a document in a writer window, or its document list without `doc_id`. →
+    /// `writer.doc_shown`
+    #[serde(rename = "writer.show_doc")]
+    ShowDoc {
+        window_id: WindowId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        doc_id: Option<DocId>,
+    },
 }
 
 /// Every command type this build accepts.
@@ -83,6 +121,11 @@ pub const KNOWN_COMMAND_TYPES: &[&str] = &[
     "chat.cancel",
     "tool.approve",
     "tool.deny",
+    "doc.create",
+    "doc.edit",
+    "doc.rename",
+    "doc.delete",
+    "writer.show_doc",
 ];
 
 impl Command {
@@ -102,6 +145,11 @@ impl Command {
             Command::CancelTurn { .. } => "chat.cancel",
             Command::ApproveTool { .. } => "tool.approve",
             Command::DenyTool { .. } => "tool.deny",
+            Command::CreateDoc { .. } => "doc.create",
+            Command::EditDoc { .. } => "doc.edit",
+            Command::RenameDoc { .. } => "doc.rename",
+            Command::DeleteDoc { .. } => "doc.delete",
+            Command::ShowDoc { .. } => "writer.show_doc",
         }
     }
 }

@@ -5,7 +5,8 @@ use thiserror::Error;
 use crate::command::Command;
 use crate::event::EventBody;
 use crate::frame::ErrorCode;
-use crate::ids::{CallId, ThreadId, WindowId};
+use crate::ids::{CallId, DocId, ThreadId, WindowId};
+use crate::text_op::TextOp;
 use crate::world::{
     AppKind, Desktop, Rect, ToolCallStatus, World, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H,
     MIN_WINDOW_W,
@@ -17,6 +18,10 @@ pub const MAX_WINDOWS: usize = 256;
 pub const MAX_TITLE_CHARS: usize = 200;
 /// Longest chat message, in characters.
 pub const MAX_CHAT_CHARS: usize = 65_536;
+/// Largest document, in characters.
+pub const MAX_DOC_CHARS: usize = 16 * 1024 * 1024;
+/// Longest tag a client may put on an edit.
+pub const MAX_EDIT_ID_CHARS: usize = 64;
 
 /// Why a command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -41,6 +46,36 @@ pub enum Rejection {
     UnknownCall(CallId),
     #[error("tool call {0} is not waiting for approval")]
     NotAwaitingApproval(CallId),
+    #[error("no document with id {0}")]
+    UnknownDoc(DocId),
+    #[error("a document title cannot be empty")]
+    EmptyTitle,
+    #[error("a document cannot hold more than {MAX_DOC_CHARS} characters")]
+    DocTooLarge,
+    #[error(
+        "document {doc_id} is at version {version} and keeps edits back to version {oldest}; \
+         an edit against version {base} cannot be rebased: reload the document"
+    )]
+    StaleBase {
+        doc_id: DocId,
+        base: u64,
+        oldest: u64,
+        version: u64,
+    },
+    #[error(
+        "the edit expects a text of {expected} characters, but document {doc_id} had \
+         {actual} at version {base}"
+    )]
+    EditDoesNotFit {
+        doc_id: DocId,
+        base: u64,
+        expected: usize,
+        actual: usize,
+    },
+    #[error("an edit id is longer than {MAX_EDIT_ID_CHARS} characters")]
+    EditIdTooLong,
+    #[error("window {0} is not a writer window")]
+    NotAWriter(WindowId),
 }
 
 impl Rejection {
@@ -49,14 +84,21 @@ impl Rejection {
         match self {
             Rejection::UnknownWindow(_)
             | Rejection::UnknownThread(_)
-            | Rejection::UnknownCall(_) => ErrorCode::NotFound,
+            | Rejection::UnknownCall(_)
+            | Rejection::UnknownDoc(_) => ErrorCode::NotFound,
             Rejection::InvalidGeometry(_)
             | Rejection::TitleTooLong
             | Rejection::TooManyWindows
             | Rejection::EmptyMessage
             | Rejection::MessageTooLong
             | Rejection::NothingToCancel(_)
-            | Rejection::NotAwaitingApproval(_) => ErrorCode::InvalidCommand,
+            | Rejection::NotAwaitingApproval(_)
+            | Rejection::EmptyTitle
+            | Rejection::DocTooLarge
+            | Rejection::StaleBase { .. }
+            | Rejection::EditDoesNotFit { .. }
+            | Rejection::EditIdTooLong
+            | Rejection::NotAWriter(_) => ErrorCode::InvalidCommand,
         }
     }
 }
@@ -66,31 +108,7 @@ impl Rejection {
 pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Rejection> {
     let desktop = &world.desktop;
     match command {
-        Command::OpenWindow { app, title, rect } => {
-            if desktop.windows.len() >= MAX_WINDOWS {
-                return Err(Rejection::TooManyWindows);
-            }
-            let title = title.clone().unwrap_or_else(|| app.default_title());
-            if title.chars().count() > MAX_TITLE_CHARS {
-                return Err(Rejection::TitleTooLong);
-            }
-            let rect = match rect {
-                Some(rect) => validate_rect(*rect)?,
-                None => cascade(desktop),
-            };
-            let window_id = WindowId(desktop.next_window_id);
-            let thread = (*app == AppKind::Chat).then(|| EventBody::ChatThreadCreated {
-                thread_id: ThreadId(window_id.0),
-                title: title.clone(),
-            });
-            let opened = EventBody::WindowOpened {
-                window_id,
-                app: app.clone(),
-                title,
-                rect,
-            };
-            Ok(std::iter::once(opened).chain(thread).collect())
-        }
+        Command::OpenWindow { app, title, rect } => open_window(desktop, app, title.clone(), *rect),
         Command::MoveWindow { window_id, x, y } => {
             let window = existing(desktop, *window_id)?;
             validate_position(*x, *y)?;
@@ -196,7 +214,187 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
                     .unwrap_or_else(|| "denied by the user".into()),
             }])
         }
+        Command::CreateDoc {
+            title,
+            content,
+            open,
+        } => {
+            let title = doc_title(title)?;
+            if content.chars().count() > MAX_DOC_CHARS {
+                return Err(Rejection::DocTooLarge);
+            }
+            let doc_id = DocId(world.next_doc_id.max(1));
+            let mut events = vec![EventBody::DocCreated {
+                doc_id,
+                title: title.clone(),
+                content: content.clone(),
+            }];
+            if *open {
+                let window_id = WindowId(desktop.next_window_id);
+                events.extend(open_window(desktop, &AppKind::Writer, Some(title), None)?);
+                events.push(EventBody::WriterDocShown {
+                    window_id,
+                    doc_id: Some(doc_id),
+                });
+            }
+            Ok(events)
+        }
+        Command::EditDoc {
+            doc_id,
+            base_version,
+            op,
+            edit_id,
+        } => edit_doc(world, *doc_id, *base_version, op, edit_id.as_deref()),
+        Command::RenameDoc { doc_id, title } => {
+            let doc = world
+                .docs
+                .get(doc_id)
+                .ok_or(Rejection::UnknownDoc(*doc_id))?;
+            let title = doc_title(title)?;
+            Ok(when(doc.title != title, || EventBody::DocRenamed {
+                doc_id: *doc_id,
+                title,
+            }))
+        }
+        Command::DeleteDoc { doc_id } => {
+            world
+                .docs
+                .get(doc_id)
+                .ok_or(Rejection::UnknownDoc(*doc_id))?;
+            Ok(vec![EventBody::DocDeleted { doc_id: *doc_id }])
+        }
+        Command::ShowDoc { window_id, doc_id } => {
+            let window = existing(desktop, *window_id)?;
+            if window.app != AppKind::Writer {
+                return Err(Rejection::NotAWriter(*window_id));
+            }
+            if let Some(doc_id) = doc_id {
+                world
+                    .docs
+                    .get(doc_id)
+                    .ok_or(Rejection::UnknownDoc(*doc_id))?;
+            }
+            Ok(when(window.doc_id != *doc_id, || {
+                EventBody::WriterDocShown {
+                    window_id: *window_id,
+                    doc_id: *doc_id,
+                }
+            }))
+        }
     }
+}
+
+fn open_window(
+    desktop: &Desktop,
+    app: &AppKind,
+    title: Option<String>,
+    rect: Option<Rect>,
+) -> Result<Vec<EventBody>, Rejection> {
+    if desktop.windows.len() >= MAX_WINDOWS {
+        return Err(Rejection::TooManyWindows);
+    }
+    let title = title.unwrap_or_else(|| app.default_title());
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(Rejection::TitleTooLong);
+    }
+    let rect = match rect {
+        Some(rect) => validate_rect(rect)?,
+        None => cascade(desktop),
+    };
+    let window_id = WindowId(desktop.next_window_id);
+    let thread = (*app == AppKind::Chat).then(|| EventBody::ChatThreadCreated {
+        thread_id: ThreadId(window_id.0),
+        title: title.clone(),
+    });
+    let opened = EventBody::WindowOpened {
+        window_id,
+        app: app.clone(),
+        title,
+        rect,
+    };
+    Ok(std::iter::once(opened).chain(thread).collect())
+}
+
+fn doc_title(title: &str) -> Result<String, Rejection> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(Rejection::EmptyTitle);
+    }
+    if title.chars().count() > MAX_TITLE_CHARS {
+        return Err(Rejection::TitleTooLong);
+    }
+    Ok(title.to_owned())
+}
+
+/// Rebases `op`, made against version `base`, over the edits committed since.
+fn edit_doc(
+    world: &World,
+    doc_id: DocId,
+    base: u64,
+    op: &TextOp,
+    edit_id: Option<&str>,
+) -> Result<Vec<EventBody>, Rejection> {
+    let doc = world
+        .docs
+        .get(&doc_id)
+        .ok_or(Rejection::UnknownDoc(doc_id))?;
+    if let Some(edit_id) = edit_id {
+        if edit_id.chars().count() > MAX_EDIT_ID_CHARS {
+            return Err(Rejection::EditIdTooLong);
+        }
+        let seen = doc
+            .recent
+            .iter()
+            .any(|edit| edit.edit_id.as_deref() == Some(edit_id));
+        if seen {
+            // A client resending an edit it could not see acknowledged.
+            return Ok(Vec::new());
+        }
+    }
+    let stale = || Rejection::StaleBase {
+        doc_id,
+        base,
+        oldest: doc.oldest_base(),
+        version: doc.version,
+    };
+    let edits: Vec<&TextOp> = doc
+        .edits_since(base)
+        .ok_or_else(stale)?
+        .map(|edit| &edit.op)
+        .collect();
+    // The length of the text at `base`: the first later edit's base, or today's text.
+    let actual = edits
+        .first()
+        .map_or(doc.len_chars(), |first| first.base_len());
+    if op.base_len() != actual {
+        return Err(Rejection::EditDoesNotFit {
+            doc_id,
+            base,
+            expected: op.base_len(),
+            actual,
+        });
+    }
+    let mut rebased = op.clone();
+    for committed in edits {
+        // Lengths were checked above and every committed edit follows the previous one.
+        rebased = match TextOp::transform(&rebased, committed) {
+            Ok((rebased, _)) => rebased,
+            Err(_) => return Err(stale()),
+        };
+    }
+    let new_len = doc.len_chars() - rebased.base_len() + rebased.target_len();
+    if new_len > MAX_DOC_CHARS {
+        return Err(Rejection::DocTooLarge);
+    }
+    if rebased.is_noop() && edit_id.is_none() {
+        return Ok(Vec::new());
+    }
+    Ok(vec![EventBody::DocEdited {
+        doc_id,
+        version: doc.version + 1,
+        op: rebased,
+        edit_id: edit_id.map(str::to_owned),
+    }])
 }
 
 fn awaiting_approval(world: &World, call_id: &CallId) -> Result<(), Rejection> {

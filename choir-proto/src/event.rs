@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
+use crate::text_op::TextOp;
 use crate::world::{AppKind, Rect};
 
 /// The schema version written with every new event. Bump it when a payload changes shape and
@@ -133,12 +134,30 @@ pub enum EventBody {
         title: String,
         content: String,
     },
+    /// A document was edited: `op` (already rebased onto the previous version) made version
+    /// `version`. `edit_id` is the tag the editing client chose, so it can recognise its own
+    /// edit in the stream.
+    #[serde(rename = "doc.edited")]
+    DocEdited {
+        doc_id: DocId,
+        version: u64,
+        op: TextOp,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        edit_id: Option<String>,
+    },
     /// A document was renamed.
     #[serde(rename = "doc.renamed")]
     DocRenamed { doc_id: DocId, title: String },
     /// A document was deleted.
     #[serde(rename = "doc.deleted")]
     DocDeleted { doc_id: DocId },
+    /// A writer window now shows a document, or its document list when `doc_id` is absent.
+    #[serde(rename = "writer.doc_shown")]
+    WriterDocShown {
+        window_id: WindowId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        doc_id: Option<DocId>,
+    },
 
     /// A tool call was asked for (by the agent or a client).
     #[serde(rename = "tool.requested")]
@@ -202,8 +221,10 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "chat.turn_cancelled",
     "chat.turn_failed",
     "doc.created",
+    "doc.edited",
     "doc.renamed",
     "doc.deleted",
+    "writer.doc_shown",
     "tool.requested",
     "tool.approved",
     "tool.denied",
@@ -233,8 +254,10 @@ impl EventBody {
             EventBody::ChatTurnCancelled { .. } => "chat.turn_cancelled",
             EventBody::ChatTurnFailed { .. } => "chat.turn_failed",
             EventBody::DocCreated { .. } => "doc.created",
+            EventBody::DocEdited { .. } => "doc.edited",
             EventBody::DocRenamed { .. } => "doc.renamed",
             EventBody::DocDeleted { .. } => "doc.deleted",
+            EventBody::WriterDocShown { .. } => "writer.doc_shown",
             EventBody::ToolRequested { .. } => "tool.requested",
             EventBody::ToolApproved { .. } => "tool.approved",
             EventBody::ToolDenied { .. } => "tool.denied",

@@ -13,6 +13,7 @@
 
 mod command;
 mod decide;
+mod doc_sync;
 mod endpoint;
 mod event;
 mod frame;
@@ -21,7 +22,11 @@ mod text_op;
 mod world;
 
 pub use command::{Command, KNOWN_COMMAND_TYPES};
-pub use decide::{decide, Rejection, MAX_CHAT_CHARS, MAX_TITLE_CHARS, MAX_WINDOWS};
+pub use decide::{
+    decide, Rejection, MAX_CHAT_CHARS, MAX_DOC_CHARS, MAX_EDIT_ID_CHARS, MAX_TITLE_CHARS,
+    MAX_WINDOWS,
+};
+pub use doc_sync::{DocSync, Synced};
 pub use endpoint::{Endpoint, ENDPOINT_FILE};
 pub use event::{
     upcast, ChatRole, Event, EventBody, NewEvent, EVENT_SCHEMA_VERSION, KNOWN_EVENT_TYPES,
@@ -32,9 +37,11 @@ pub use frame::{
     PROTOCOL_VERSION,
 };
 pub use ids::{CallId, DocId, ThreadId, WindowId};
+/// The rope type documents are held in.
+pub use ropey::Rope;
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
-    AppKind, ChatMessage, ChatThread, Desktop, Doc, PendingToolCall, Rect, ToolCallStatus,
-    ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS, MAX_WINDOW_COORD, MAX_WINDOW_SIZE,
-    MIN_WINDOW_H, MIN_WINDOW_W,
+    AppKind, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PendingToolCall, Rect, ToolCallStatus,
+    ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS, DOC_HISTORY, MAX_WINDOW_COORD,
+    MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
 };

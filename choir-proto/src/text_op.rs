@@ -4,6 +4,7 @@
 //! into a pair that leads both sides to the same result; operations that follow each other
 //! compose into one.
 
+use ropey::Rope;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -142,6 +143,98 @@ impl TextOp {
             }
         }
         Ok(out)
+    }
+
+    /// Applies the operation to `rope` in place: each part costs a tree walk, not a copy of
+    /// the text, so an edit of a large document stays cheap.
+    pub fn apply_rope(&self, rope: &mut Rope) -> Result<(), OpError> {
+        let actual = rope.len_chars();
+        if actual != self.base_len() {
+            return Err(OpError::LengthMismatch {
+                expected: self.base_len(),
+                actual,
+            });
+        }
+        let mut at = 0;
+        for part in &self.0 {
+            match part {
+                OpPart::Retain(n) => at += n,
+                OpPart::Insert(text) => {
+                    rope.insert(at, text);
+                    at += chars(text);
+                }
+                OpPart::Delete(n) => rope.remove(at..at + n),
+            }
+        }
+        Ok(())
+    }
+
+    /// The operation that undoes this one: it applies to the text this one produced from
+    /// `base` and gives `base` back.
+    pub fn invert(&self, base: &Rope) -> Result<TextOp, OpError> {
+        if base.len_chars() != self.base_len() {
+            return Err(OpError::LengthMismatch {
+                expected: self.base_len(),
+                actual: base.len_chars(),
+            });
+        }
+        let mut out = TextOp::new();
+        let mut at = 0;
+        for part in &self.0 {
+            match part {
+                OpPart::Retain(n) => {
+                    out.push_retain(*n);
+                    at += n;
+                }
+                OpPart::Insert(text) => out.push_delete(chars(text)),
+                OpPart::Delete(n) => {
+                    out.push_insert(&base.slice(at..at + n).to_string());
+                    at += n;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Replaces the characters `start..end` of a text of `len` characters with `text`.
+    pub fn splice(len: usize, start: usize, end: usize, text: &str) -> TextOp {
+        let end = end.clamp(start, len.max(start));
+        TextOp::new()
+            .retain(start)
+            .delete(end - start)
+            .insert(text)
+            .retain(len.saturating_sub(end))
+    }
+
+    /// Where the character position `pos` of the base text ends up in the result. Text
+    /// inserted exactly at `pos` lands after it: a cursor stays at the end of its own text
+    /// rather than jumping over someone else's.
+    pub fn transform_position(&self, pos: usize) -> usize {
+        let (mut base, mut target) = (0, 0);
+        for part in &self.0 {
+            match part {
+                OpPart::Retain(n) => {
+                    if pos < base + n {
+                        return target + (pos - base);
+                    }
+                    base += n;
+                    target += n;
+                }
+                OpPart::Insert(text) => {
+                    if pos <= base {
+                        return target;
+                    }
+                    target += chars(text);
+                }
+                OpPart::Delete(n) => {
+                    if pos < base + n {
+                        return target;
+                    }
+                    base += n;
+                }
+            }
+        }
+        target + pos.saturating_sub(base)
     }
 
     /// `(a', b')` for `a` and `b` made against the same text: `b'` applies after `a` and `a'`

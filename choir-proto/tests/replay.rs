@@ -6,7 +6,8 @@
 mod samples;
 
 use choir_proto::{
-    decide, AppKind, CallId, Command, DocId, Event, EventBody, Rect, ThreadId, WindowId, World,
+    decide, AppKind, CallId, Command, DocId, Event, EventBody, Rect, TextOp, ThreadId, WindowId,
+    World,
 };
 use pretty_assertions::assert_eq;
 use proptest::prelude::*;
@@ -83,7 +84,18 @@ fn event_body() -> impl Strategy<Value = EventBody> {
         }),
         (doc.clone(), "[a-z]{0,6}")
             .prop_map(|(doc_id, title)| EventBody::DocRenamed { doc_id, title }),
-        doc.prop_map(|doc_id| EventBody::DocDeleted { doc_id }),
+        (doc.clone(), 1u64..4, "[a-z]{0,3}", 0usize..12).prop_map(
+            |(doc_id, version, text, keep)| EventBody::DocEdited {
+                doc_id,
+                version,
+                op: TextOp::new().insert(&text).retain(keep),
+                edit_id: None,
+            }
+        ),
+        doc.clone()
+            .prop_map(|doc_id| EventBody::DocDeleted { doc_id }),
+        (window_id(), prop::option::of(doc))
+            .prop_map(|(window_id, doc_id)| EventBody::WriterDocShown { window_id, doc_id }),
         (call.clone(), any::<bool>()).prop_map(|(call_id, needs_approval)| {
             EventBody::ToolRequested {
                 call_id,
@@ -149,6 +161,20 @@ fn command() -> impl Strategy<Value = Command> {
         1 => (1u64..7).prop_map(|id| Command::CancelTurn { thread_id: ThreadId(id) }),
         1 => (0u8..3).prop_map(|n| Command::ApproveTool { call_id: CallId(format!("call_{n}")) }),
         1 => (0u8..3).prop_map(|n| Command::DenyTool { call_id: CallId(format!("call_{n}")), reason: None }),
+        1 => ("[a-z ]{0,6}", "[a-z\n]{0,8}", any::<bool>())
+            .prop_map(|(title, content, open)| Command::CreateDoc { title, content, open }),
+        3 => (1u64..4, 0u64..5, 0usize..10, 0usize..10, 0usize..3, "[a-z]{0,3}", prop::option::of("[a-c]"))
+            .prop_map(|(doc, base_version, len, start, delete, text, edit_id)| Command::EditDoc {
+                doc_id: DocId(doc),
+                base_version,
+                op: TextOp::splice(len, start.min(len), start + delete, &text),
+                edit_id,
+            }),
+        1 => ((1u64..4).prop_map(DocId), "[a-z]{0,4}")
+            .prop_map(|(doc_id, title)| Command::RenameDoc { doc_id, title }),
+        1 => (1u64..4).prop_map(|id| Command::DeleteDoc { doc_id: DocId(id) }),
+        1 => (window_id(), prop::option::of((1u64..4).prop_map(DocId)))
+            .prop_map(|(window_id, doc_id)| Command::ShowDoc { window_id, doc_id }),
     ]
 }
 

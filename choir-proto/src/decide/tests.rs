@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::event::Event;
-use crate::ids::ThreadId;
+use crate::ids::{DocId, ThreadId};
 use crate::world::AppKind;
 
 fn given(bodies: Vec<EventBody>) -> World {
@@ -365,5 +365,179 @@ fn approvals_need_a_call_that_waits_for_one() {
             call_id: CallId("waiting".into()),
             reason: "denied by the user".into()
         }])
+    );
+}
+
+fn doc(id: u64, content: &str) -> EventBody {
+    EventBody::DocCreated {
+        doc_id: DocId(id),
+        title: format!("doc {id}"),
+        content: content.into(),
+    }
+}
+
+fn edited(id: u64, version: u64, op: TextOp, edit_id: Option<&str>) -> EventBody {
+    EventBody::DocEdited {
+        doc_id: DocId(id),
+        version,
+        op,
+        edit_id: edit_id.map(str::to_owned),
+    }
+}
+
+#[test]
+fn create_doc_with_open_shows_it_in_a_new_writer_window() {
+    let world = given(vec![opened(1), doc(4, "")]);
+    let events = decide(
+        &world,
+        &Command::CreateDoc {
+            title: "  Plan ".into(),
+            content: "# Plan\n".into(),
+            open: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        events,
+        vec![
+            EventBody::DocCreated {
+                doc_id: DocId(5),
+                title: "Plan".into(),
+                content: "# Plan\n".into()
+            },
+            EventBody::WindowOpened {
+                window_id: WindowId(2),
+                app: AppKind::Writer,
+                title: "Plan".into(),
+                rect: Rect::new(6, 3, 60, 16),
+            },
+            EventBody::WriterDocShown {
+                window_id: WindowId(2),
+                doc_id: Some(DocId(5))
+            },
+        ]
+    );
+    let blank = Command::CreateDoc {
+        title: " ".into(),
+        content: String::new(),
+        open: false,
+    };
+    assert_eq!(decide(&world, &blank), Err(Rejection::EmptyTitle));
+}
+
+#[test]
+fn an_edit_against_an_old_version_is_rebased_over_later_edits() {
+    // "ab" → v1 "Xab" (someone else), then an edit made against v0 appends "!".
+    let world = given(vec![
+        doc(1, "ab"),
+        edited(1, 1, TextOp::new().insert("X").retain(2), Some("other-0")),
+    ]);
+    let late = Command::EditDoc {
+        doc_id: DocId(1),
+        base_version: 0,
+        op: TextOp::new().retain(2).insert("!"),
+        edit_id: Some("me-0".into()),
+    };
+    let events = decide(&world, &late).unwrap();
+    assert_eq!(
+        events,
+        vec![edited(1, 2, TextOp::new().retain(3).insert("!"), Some("me-0"))]
+    );
+    let after = given(vec![
+        doc(1, "ab"),
+        edited(1, 1, TextOp::new().insert("X").retain(2), Some("other-0")),
+        events[0].clone(),
+    ]);
+    assert_eq!(after.docs[&DocId(1)].content.to_string(), "Xab!");
+    // The same tag again (a client resending after a reconnect) changes nothing.
+    assert_eq!(decide(&after, &late), Ok(Vec::new()));
+}
+
+#[test]
+fn bad_edits_are_refused_with_reasons() {
+    let mut bodies = vec![doc(1, "")];
+    for version in 1..=(crate::world::DOC_HISTORY as u64 + 2) {
+        let len = version as usize - 1;
+        bodies.push(edited(1, version, TextOp::new().retain(len).insert("x"), None));
+    }
+    let world = given(bodies);
+    let doc = &world.docs[&DocId(1)];
+    assert_eq!(doc.oldest_base(), 2);
+    let edit = |base_version, op: TextOp| Command::EditDoc {
+        doc_id: DocId(1),
+        base_version,
+        op,
+        edit_id: None,
+    };
+    assert!(matches!(
+        decide(&world, &edit(1, TextOp::new().retain(1).insert("y"))),
+        Err(Rejection::StaleBase { base: 1, oldest: 2, .. })
+    ));
+    assert!(matches!(
+        decide(&world, &edit(doc.version + 1, TextOp::new().insert("y"))),
+        Err(Rejection::StaleBase { .. })
+    ));
+    assert_eq!(
+        decide(&world, &edit(2, TextOp::new().retain(99).insert("y"))),
+        Err(Rejection::EditDoesNotFit {
+            doc_id: DocId(1),
+            base: 2,
+            expected: 99,
+            actual: 2
+        })
+    );
+    let missing = Command::EditDoc {
+        doc_id: DocId(9),
+        base_version: 0,
+        op: TextOp::new(),
+        edit_id: None,
+    };
+    assert_eq!(decide(&world, &missing), Err(Rejection::UnknownDoc(DocId(9))));
+    assert_eq!(Rejection::UnknownDoc(DocId(9)).code(), ErrorCode::NotFound);
+}
+
+#[test]
+fn show_doc_needs_a_writer_window_and_a_document() {
+    let mut writer = opened(2);
+    if let EventBody::WindowOpened { app, .. } = &mut writer {
+        *app = AppKind::Writer;
+    }
+    let world = given(vec![opened(1), writer, doc(3, "")]);
+    let show = |window, doc: Option<u64>| Command::ShowDoc {
+        window_id: WindowId(window),
+        doc_id: doc.map(DocId),
+    };
+    assert_eq!(
+        decide(&world, &show(1, Some(3))),
+        Err(Rejection::NotAWriter(WindowId(1)))
+    );
+    assert_eq!(
+        decide(&world, &show(2, Some(4))),
+        Err(Rejection::UnknownDoc(DocId(4)))
+    );
+    assert_eq!(decide(&world, &show(2, None)), Ok(Vec::new()));
+    let shown = decide(&world, &show(2, Some(3))).unwrap();
+    let mut world = world;
+    for (i, body) in shown
+        .into_iter()
+        .chain([EventBody::DocDeleted { doc_id: DocId(3) }])
+        .enumerate()
+    {
+        world.apply(&Event {
+            seq: 10 + i as u64,
+            ts: 0,
+            actor: "t".into(),
+            correlation: None,
+            v: 1,
+            body,
+        });
+        if i == 0 {
+            assert_eq!(world.desktop.windows[&WindowId(2)].doc_id, Some(DocId(3)));
+        }
+    }
+    assert_eq!(
+        world.desktop.windows[&WindowId(2)].doc_id,
+        None,
+        "deleting a document sends its windows back to the list"
     );
 }

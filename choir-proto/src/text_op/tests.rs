@@ -151,3 +151,63 @@ proptest! {
         prop_assert_eq!(text.chars().count(), "seed text".len() + markers.len());
     }
 }
+
+#[test]
+fn positions_follow_the_text_they_are_in() {
+    // "hello world": insert "big " before "world", delete "hello ".
+    let op = TextOp::new().delete(6).insert("big ").retain(5);
+    assert_eq!(op.apply("hello world").unwrap(), "big world");
+    assert_eq!(op.transform_position(0), 0);
+    assert_eq!(
+        op.transform_position(3),
+        4,
+        "inside replaced text: after the replacement"
+    );
+    assert_eq!(
+        op.transform_position(6),
+        4,
+        "start of `world` stays at `world`"
+    );
+    assert_eq!(op.transform_position(11), 9, "end stays at the end");
+    // An insert exactly at a cursor lands after it.
+    let at_two = TextOp::new().retain(2).insert("XY").retain(1);
+    assert_eq!(at_two.transform_position(2), 2);
+    assert_eq!(at_two.transform_position(3), 5);
+}
+
+#[test]
+fn splice_clamps_its_range() {
+    assert_eq!(TextOp::splice(5, 1, 3, "Z").apply("abcde").unwrap(), "aZde");
+    assert_eq!(
+        TextOp::splice(5, 4, 99, "!").apply("abcde").unwrap(),
+        "abcd!"
+    );
+    assert_eq!(TextOp::splice(0, 0, 0, "new").apply("").unwrap(), "new");
+}
+
+proptest! {
+    #[test]
+    fn rope_application_equals_string_application((text, a, _b) in text_and_two_ops()) {
+        let mut rope = Rope::from_str(&text);
+        a.apply_rope(&mut rope).unwrap();
+        prop_assert_eq!(rope.to_string(), a.apply(&text).unwrap());
+    }
+
+    #[test]
+    fn inverse_restores_the_base((text, a, _b) in text_and_two_ops()) {
+        let base = Rope::from_str(&text);
+        let inverse = a.invert(&base).unwrap();
+        prop_assert_eq!(inverse.apply(&a.apply(&text).unwrap()).unwrap(), text);
+    }
+
+    #[test]
+    fn transformed_positions_stay_in_order_and_in_bounds(
+        (text, a, _b) in text_and_two_ops(), x in 0usize..16, y in 0usize..16
+    ) {
+        let len = text.chars().count();
+        let (x, y) = (x.min(len), y.min(len));
+        let (lo, hi) = (x.min(y), x.max(y));
+        prop_assert!(a.transform_position(lo) <= a.transform_position(hi));
+        prop_assert!(a.transform_position(hi) <= a.target_len());
+    }
+}

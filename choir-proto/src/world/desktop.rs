@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::event::EventBody;
-use crate::ids::WindowId;
+use crate::ids::{DocId, WindowId};
 
 /// Smallest window width in cells (borders included).
 pub const MIN_WINDOW_W: u16 = 12;
@@ -97,6 +97,9 @@ pub struct Window {
     pub rect: Rect,
     pub minimized: bool,
     pub maximized: bool,
+    /// The document a writer window shows; none shows the document list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub doc_id: Option<DocId>,
 }
 
 /// Windows, their stacking order and focus.
@@ -188,10 +191,24 @@ impl Desktop {
                 rect,
                 minimized: false,
                 maximized: false,
+                doc_id: None,
             },
         );
         self.z_order.push(id);
         self.focused = Some(id);
+    }
+
+    pub(super) fn show_doc(&mut self, id: WindowId, doc_id: Option<DocId>) {
+        self.edit(id, |window| window.doc_id = doc_id);
+    }
+
+    /// A deleted document: windows that showed it show the document list.
+    pub(super) fn forget_doc(&mut self, doc_id: DocId) {
+        for window in self.windows.values_mut() {
+            if window.doc_id == Some(doc_id) {
+                window.doc_id = None;
+            }
+        }
     }
 
     fn edit(&mut self, id: WindowId, change: impl FnOnce(&mut Window)) {

@@ -16,7 +16,7 @@ pub use chat::{ChatMessage, ChatThread, ToolCard, ToolCardStatus, CARD_OUTPUT_CH
 pub use desktop::{
     AppKind, Desktop, Rect, Window, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
 };
-pub use docs::Doc;
+pub use docs::{Doc, DocEdit, DOC_HISTORY};
 pub use tools::{PendingToolCall, ToolCallStatus};
 
 /// Everything a sandbox shows: the desktop, chat threads, documents and tool calls that
@@ -30,6 +30,10 @@ pub struct World {
     pub chats: BTreeMap<ThreadId, ChatThread>,
     #[serde(with = "keyed")]
     pub docs: BTreeMap<DocId, Doc>,
+    /// One past the highest document id so far (ids are never reused within one log; the
+    /// first is 1).
+    #[serde(default)]
+    pub next_doc_id: u64,
     #[serde(with = "keyed")]
     pub pending_tools: BTreeMap<CallId, PendingToolCall>,
     /// Which chat thread each tool call with a thread belongs to.
@@ -69,9 +73,20 @@ impl World {
             | EventBody::ChatCancelRequested { .. }
             | EventBody::ChatTurnCancelled { .. }
             | EventBody::ChatTurnFailed { .. } => chat::apply(&mut self.chats, event),
-            EventBody::DocCreated { .. }
-            | EventBody::DocRenamed { .. }
-            | EventBody::DocDeleted { .. } => docs::apply(&mut self.docs, event),
+            EventBody::DocCreated { doc_id, .. } => {
+                self.next_doc_id = self.next_doc_id.max(doc_id.0.saturating_add(1));
+                docs::apply(&mut self.docs, event);
+            }
+            EventBody::DocEdited { .. } | EventBody::DocRenamed { .. } => {
+                docs::apply(&mut self.docs, event)
+            }
+            EventBody::DocDeleted { doc_id } => {
+                docs::apply(&mut self.docs, event);
+                self.desktop.forget_doc(*doc_id);
+            }
+            EventBody::WriterDocShown { window_id, doc_id } => {
+                self.desktop.show_doc(*window_id, *doc_id)
+            }
             EventBody::ToolRequested { .. }
             | EventBody::ToolApproved { .. }
             | EventBody::ToolDenied { .. }

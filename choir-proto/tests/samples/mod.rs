@@ -4,7 +4,7 @@
 
 use choir_proto::{
     AppKind, CallId, ClientFrame, Command, DocId, EphemeralBody, ErrorCode, Event, EventBody, Rect,
-    ServerFrame, ThreadId, WindowId, World,
+    ServerFrame, TextOp, ThreadId, WindowId, World,
 };
 use serde_json::json;
 
@@ -79,11 +79,21 @@ pub fn event_bodies() -> Vec<EventBody> {
             title: "Notes".into(),
             content: "# Notes\n".into(),
         },
+        EventBody::DocEdited {
+            doc_id: DocId(7),
+            version: 1,
+            op: TextOp::new().retain(2).insert("Meeting ").retain(6),
+            edit_id: Some("tui-1a2b-0".into()),
+        },
         EventBody::DocRenamed {
             doc_id: DocId(7),
             title: "Renamed".into(),
         },
         EventBody::DocDeleted { doc_id: DocId(7) },
+        EventBody::WriterDocShown {
+            window_id: WindowId(2),
+            doc_id: Some(DocId(7)),
+        },
         EventBody::ToolRequested {
             call_id: CallId("call_1".into()),
             tool: "bash".into(),
@@ -136,8 +146,10 @@ pub fn event_bodies() -> Vec<EventBody> {
             | EventBody::ChatTurnCancelled { .. }
             | EventBody::ChatTurnFailed { .. }
             | EventBody::DocCreated { .. }
+            | EventBody::DocEdited { .. }
             | EventBody::DocRenamed { .. }
             | EventBody::DocDeleted { .. }
+            | EventBody::WriterDocShown { .. }
             | EventBody::ToolRequested { .. }
             | EventBody::ToolApproved { .. }
             | EventBody::ToolDenied { .. }
@@ -191,6 +203,26 @@ pub fn commands() -> Vec<Command> {
         Command::ApproveTool {
             call_id: CallId("call_1".into()),
         },
+        Command::CreateDoc {
+            title: "Notes".into(),
+            content: "# Notes\n".into(),
+            open: true,
+        },
+        Command::EditDoc {
+            doc_id: DocId(7),
+            base_version: 4,
+            op: TextOp::new().retain(3).delete(2).insert("é").retain(1),
+            edit_id: Some("tui-1a2b-1".into()),
+        },
+        Command::RenameDoc {
+            doc_id: DocId(7),
+            title: "Minutes".into(),
+        },
+        Command::DeleteDoc { doc_id: DocId(7) },
+        Command::ShowDoc {
+            window_id: w,
+            doc_id: None,
+        },
         Command::DenyTool {
             call_id: CallId("call_1".into()),
             reason: Some("not now".into()),
@@ -210,7 +242,12 @@ pub fn commands() -> Vec<Command> {
             | Command::PostChat { .. }
             | Command::CancelTurn { .. }
             | Command::ApproveTool { .. }
-            | Command::DenyTool { .. } => {}
+            | Command::DenyTool { .. }
+            | Command::CreateDoc { .. }
+            | Command::EditDoc { .. }
+            | Command::RenameDoc { .. }
+            | Command::DeleteDoc { .. }
+            | Command::ShowDoc { .. } => {}
         }
     }
     commands
