@@ -5,6 +5,7 @@ pub mod actors;
 pub mod agent;
 pub mod api;
 pub mod datadir;
+pub mod docfiles;
 pub mod store;
 pub mod tools;
 
@@ -23,6 +24,9 @@ use api::AppState;
 use datadir::{DataDir, DataDirError, Endpoint};
 use store::{EventStore, StoreError, StoreOptions};
 use tools::{ToolRegistry, ToolRunner, Workspace};
+
+/// What the document files were last written at, in the data dir.
+const DOC_FILES_STATE: &str = "docfiles.json";
 
 /// Live signals (streaming text) a slow client may miss without harm.
 const EPHEMERAL_CAPACITY: usize = 1024;
@@ -63,6 +67,7 @@ pub struct RunningDaemon {
     pub store: EventStore,
     shutdown: CancellationToken,
     server: JoinHandle<Result<(), std::io::Error>>,
+    doc_files: JoinHandle<()>,
     data_dir: DataDir,
 }
 
@@ -97,6 +102,15 @@ impl Daemon {
             source,
         })?;
         let commands = CommandHandle::spawn(store.clone(), world.clone());
+        let shutdown = CancellationToken::new();
+        let doc_files = docfiles::spawn(
+            store.clone(),
+            commands.clone(),
+            workspace.root(),
+            data_dir.root().join(DOC_FILES_STATE),
+            &world,
+            shutdown.clone(),
+        );
         let tools = ToolRunner::new(
             ToolRegistry::standard(),
             store.clone(),
@@ -111,7 +125,6 @@ impl Daemon {
             ephemerals.clone(),
             world.clone(),
         );
-        let shutdown = CancellationToken::new();
         let state = AppState {
             commands,
             tools,
@@ -148,6 +161,7 @@ impl Daemon {
             store,
             shutdown,
             server,
+            doc_files,
             data_dir,
         })
     }
@@ -179,6 +193,9 @@ impl RunningDaemon {
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::warn!(%err, "the server stopped with an error"),
             Err(err) => tracing::warn!(%err, "the server task failed"),
+        }
+        if let Err(err) = self.doc_files.await {
+            tracing::warn!(%err, "the document files task failed");
         }
         self.store.shutdown().await;
         self.data_dir.remove_endpoint();

@@ -773,3 +773,80 @@ async fn each_chat_window_is_its_own_thread_with_its_own_history() {
     );
     daemon.shutdown().await;
 }
+
+/// "Write a note about X": the model creates a document (which opens in a writer window),
+/// then revises it, then answers.
+#[tokio::test]
+async fn write_about_x_creates_a_document_in_a_writer_window() {
+    let create =
+        json!({"title": "Otters", "content": "# Otters\n\nOtters hold hands while they sleep.\n"})
+            .to_string();
+    let edit = json!({"doc_id": 1, "find": "hold hands", "replace": "hold paws"}).to_string();
+    let (url, script) = model_server(vec![
+        Reply::Stream(openai_tool_call(
+            "call_1",
+            "create_doc",
+            &[&create[..20], &create[20..]],
+        )),
+        Reply::Stream(openai_tool_call("call_2", "edit_doc", &[&edit])),
+        Reply::Stream(openai_text(&["I wrote a note about otters."])),
+    ])
+    .await;
+    let (_dir, daemon) = start(openai(&url, ApprovalPolicy::Ask)).await;
+    let _client = chat(&daemon, "write a short note about otters").await;
+    let events = turn_events(&daemon).await;
+    assert_eq!(
+        types(&events),
+        vec![
+            "chat.user_message",
+            "chat.turn_started",
+            "tool.started",
+            "doc.created",
+            "window.opened",
+            "writer.doc_shown",
+            "tool.finished",
+            "tool.started",
+            "doc.edited",
+            "tool.finished",
+            "chat.assistant_message",
+            "chat.turn_completed",
+        ]
+    );
+    let world = choir_proto::World::replay(&daemon.store.read(1, 1000).await.unwrap());
+    let doc = &world.docs[&choir_proto::DocId(1)];
+    assert_eq!(doc.title, "Otters");
+    assert_eq!(
+        doc.content.to_string(),
+        "# Otters\n\nOtters hold paws while they sleep.\n"
+    );
+    let writer = world
+        .desktop
+        .windows
+        .values()
+        .find(|window| window.app == AppKind::Writer)
+        .expect("a writer window");
+    assert_eq!(writer.doc_id, Some(doc.id));
+    assert_eq!(world.desktop.focused, Some(writer.id), "it opened on top");
+    assert!(events[3..6].iter().all(|e| e.actor == "agent"));
+
+    // The model was told what happened, with the id to use next.
+    let requests = script.requests.lock().unwrap().clone();
+    let told = &requests[1].1["messages"];
+    let result = told.as_array().unwrap().last().unwrap();
+    assert_eq!(result["role"], "tool");
+    assert!(
+        result["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("created document 1 \"Otters\""),
+        "{result}"
+    );
+    let tools = requests[0].1["tools"].as_array().unwrap();
+    for name in ["create_doc", "read_doc", "edit_doc", "list_docs"] {
+        assert!(
+            tools.iter().any(|t| t["function"]["name"] == name),
+            "{name} is offered to the model"
+        );
+    }
+    daemon.shutdown().await;
+}

@@ -14,6 +14,12 @@ use crate::store::EventStore;
 /// Commands queued per actor before senders wait.
 const INBOX: usize = 256;
 
+enum Msg {
+    Execute(Execute),
+    /// Runs a read-only look at the world, caught up like a decision would be.
+    Query(Box<dyn FnOnce(&World) + Send>),
+}
+
 struct Execute {
     command: Command,
     actor: String,
@@ -24,7 +30,7 @@ struct Execute {
 /// A handle to the command actor; cheap to clone.
 #[derive(Clone)]
 pub struct CommandHandle {
-    inbox: mpsc::Sender<Execute>,
+    inbox: mpsc::Sender<Msg>,
 }
 
 impl CommandHandle {
@@ -44,19 +50,36 @@ impl CommandHandle {
     ) -> Result<Vec<u64>, CommandError> {
         let (reply, done) = oneshot::channel();
         self.inbox
-            .send(Execute {
+            .send(Msg::Execute(Execute {
                 command,
                 actor,
                 correlation,
                 reply,
-            })
+            }))
             .await
             .map_err(|_| CommandError::Unavailable)?;
         done.await.map_err(|_| CommandError::Unavailable)?
     }
+
+    /// Looks at the world as the next command will see it (every committed event applied).
+    /// `look` runs inside the actor, so it should be quick: copy out what you need.
+    pub async fn query<T: Send + 'static>(
+        &self,
+        look: impl FnOnce(&World) -> T + Send + 'static,
+    ) -> Result<T, CommandError> {
+        let (reply, done) = oneshot::channel();
+        let query = Box::new(move |world: &World| {
+            let _ = reply.send(look(world));
+        });
+        self.inbox
+            .send(Msg::Query(query))
+            .await
+            .map_err(|_| CommandError::Unavailable)?;
+        done.await.map_err(|_| CommandError::Unavailable)
+    }
 }
 
-async fn run(store: EventStore, mut world: World, mut inbox: mpsc::Receiver<Execute>) {
+async fn run(store: EventStore, mut world: World, mut inbox: mpsc::Receiver<Msg>) {
     // Other actors (the agent) append too: their events reach this world through the
     // subscription before each decision.
     let mut events = store.subscribe(world.head + 1);
@@ -69,8 +92,13 @@ async fn run(store: EventStore, mut world: World, mut inbox: mpsc::Receiver<Exec
                 Ok(None) | Err(_) => break,
             }
         }
-        let result = handle(&store, &mut world, &msg).await;
-        let _ = msg.reply.send(result);
+        match msg {
+            Msg::Execute(msg) => {
+                let result = handle(&store, &mut world, &msg).await;
+                let _ = msg.reply.send(result);
+            }
+            Msg::Query(look) => look(&world),
+        }
     }
 }
 

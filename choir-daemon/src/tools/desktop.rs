@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use super::{parse_args, Tool, ToolContext, ToolError, ToolOutcome, ToolSpec};
 use crate::actors::CommandError;
 
-fn refused(err: CommandError) -> Result<ToolOutcome, ToolError> {
+/// A refused command is the tool's failure (the model reads why); anything else is an error.
+pub(super) fn refused(err: CommandError) -> Result<ToolOutcome, ToolError> {
     match err {
         CommandError::Rejected(rejection) => Ok(ToolOutcome::failed(rejection.to_string())),
         CommandError::Store(err) => Err(ToolError::Io(err.to_string())),

@@ -101,7 +101,7 @@ impl Tool for WriteFile {
 }
 
 /// Temporary file in the same directory, fsync, rename: readers see the old or the new file.
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
         .ok_or_else(|| std::io::Error::other("no parent directory"))?;

@@ -5,6 +5,7 @@
 
 mod bash;
 mod desktop;
+mod docs;
 mod files;
 mod runner;
 mod schema;
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use crate::actors::CommandHandle;
 use choir_proto::ErrorCode;
 
+pub(crate) use files::write_atomic;
 pub use runner::{ToolCall, ToolResult, ToolRunner};
 pub use workspace::{Workspace, WorkspaceError};
 
@@ -132,7 +134,7 @@ pub struct ToolRegistry {
 }
 
 impl ToolRegistry {
-    /// The standard tools: bash, files, search and desktop.
+    /// The standard tools: bash, files, search, desktop and documents.
     pub fn standard() -> Self {
         Self {
             tools: vec![
@@ -143,6 +145,10 @@ impl ToolRegistry {
                 Box::new(search::SearchFiles),
                 Box::new(desktop::OpenWindow),
                 Box::new(desktop::FocusWindow),
+                Box::new(docs::CreateDoc),
+                Box::new(docs::ReadDoc),
+                Box::new(docs::EditDoc),
+                Box::new(docs::ListDocs),
             ],
         }
     }

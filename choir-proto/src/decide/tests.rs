@@ -441,7 +441,12 @@ fn an_edit_against_an_old_version_is_rebased_over_later_edits() {
     let events = decide(&world, &late).unwrap();
     assert_eq!(
         events,
-        vec![edited(1, 2, TextOp::new().retain(3).insert("!"), Some("me-0"))]
+        vec![edited(
+            1,
+            2,
+            TextOp::new().retain(3).insert("!"),
+            Some("me-0")
+        )]
     );
     let after = given(vec![
         doc(1, "ab"),
@@ -458,7 +463,12 @@ fn bad_edits_are_refused_with_reasons() {
     let mut bodies = vec![doc(1, "")];
     for version in 1..=(crate::world::DOC_HISTORY as u64 + 2) {
         let len = version as usize - 1;
-        bodies.push(edited(1, version, TextOp::new().retain(len).insert("x"), None));
+        bodies.push(edited(
+            1,
+            version,
+            TextOp::new().retain(len).insert("x"),
+            None,
+        ));
     }
     let world = given(bodies);
     let doc = &world.docs[&DocId(1)];
@@ -471,7 +481,11 @@ fn bad_edits_are_refused_with_reasons() {
     };
     assert!(matches!(
         decide(&world, &edit(1, TextOp::new().retain(1).insert("y"))),
-        Err(Rejection::StaleBase { base: 1, oldest: 2, .. })
+        Err(Rejection::StaleBase {
+            base: 1,
+            oldest: 2,
+            ..
+        })
     ));
     assert!(matches!(
         decide(&world, &edit(doc.version + 1, TextOp::new().insert("y"))),
@@ -492,7 +506,10 @@ fn bad_edits_are_refused_with_reasons() {
         op: TextOp::new(),
         edit_id: None,
     };
-    assert_eq!(decide(&world, &missing), Err(Rejection::UnknownDoc(DocId(9))));
+    assert_eq!(
+        decide(&world, &missing),
+        Err(Rejection::UnknownDoc(DocId(9)))
+    );
     assert_eq!(Rejection::UnknownDoc(DocId(9)).code(), ErrorCode::NotFound);
 }
 

@@ -1,0 +1,401 @@
+//! Every document as a markdown file in the workspace (`docs/<id>-<title>.md`), kept up to date
+//! from the log with atomic writes. A change made to such a file outside ChoirOS (an editor,
+//! `bash`, the agent's `write_file`) is noticed by polling and submitted as a `doc.edit`
+//! against the version the file was written at, so it merges with concurrent edits and the
+//! log stays the truth. What was written at which version is kept in `<data-dir>/docfiles.json`,
+//! so edits made while the daemon was stopped are picked up at the next start.
+
+mod diff;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use choir_proto::{Command, DocId, EventBody, World};
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::actors::{CommandError, CommandHandle};
+use crate::store::EventStore;
+use crate::tools::write_atomic;
+
+pub use diff::diff;
+
+/// The directory of the workspace that holds the documents.
+pub const DOCS_DIR: &str = "docs";
+/// How often files are checked for outside changes and pending writes are made.
+pub const POLL: Duration = Duration::from_millis(250);
+/// Who file edits are attributed to in the log.
+pub const FILE_ACTOR: &str = "file";
+
+/// What was last written for one document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Written {
+    /// Relative to the workspace.
+    file: String,
+    version: u64,
+    len: u64,
+    mtime_ns: u128,
+}
+
+/// One document as this actor follows it.
+struct Tracked {
+    title: String,
+    content: choir_proto::Rope,
+    version: u64,
+    /// The log moved on since the last write.
+    dirty: bool,
+    written: Option<Written>,
+    /// The text of the file as last written or read: what outside edits are diffed against.
+    on_disk: String,
+}
+
+/// Starts the actor. It stops (after a last flush) when `shutdown` fires.
+pub fn spawn(
+    store: EventStore,
+    commands: CommandHandle,
+    workspace: &Path,
+    state_path: PathBuf,
+    world: &World,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let mut files = DocFiles {
+        workspace: workspace.to_path_buf(),
+        state_path,
+        docs: BTreeMap::new(),
+        commands,
+        next_tag: 0,
+        state_dirty: false,
+    };
+    files.load(world);
+    tokio::spawn(files.run(store, world.head, shutdown))
+}
+
+struct DocFiles {
+    workspace: PathBuf,
+    state_path: PathBuf,
+    docs: BTreeMap<DocId, Tracked>,
+    commands: CommandHandle,
+    next_tag: u64,
+    state_dirty: bool,
+}
+
+impl DocFiles {
+    /// Takes the documents from the world and what was written from the state file.
+    fn load(&mut self, world: &World) {
+        let saved: BTreeMap<DocId, Written> = std::fs::read(&self.state_path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        for doc in world.docs.values() {
+            let mut written = saved.get(&doc.id).cloned();
+            if let Some(w) = &written {
+                if w.version != doc.version && self.changed_outside(w) {
+                    // Written at an older version (the daemon died before its next write)
+                    // and edited since: the text it was edited from is gone, so merging could
+                    // undo later edits. Keep the edited file beside the document instead.
+                    self.set_aside(w);
+                    written = None;
+                }
+            }
+            let content = doc.content.clone();
+            // A file written at the current version is known; otherwise it is rewritten,
+            // unless it changed outside (the first poll then reads it).
+            let current = written.as_ref().is_some_and(|w| w.version == doc.version);
+            self.docs.insert(
+                doc.id,
+                Tracked {
+                    title: doc.title.clone(),
+                    on_disk: content.to_string(),
+                    content,
+                    version: doc.version,
+                    dirty: !current,
+                    written,
+                },
+            );
+        }
+    }
+
+    fn changed_outside(&self, written: &Written) -> bool {
+        match std::fs::metadata(self.workspace.join(&written.file)) {
+            Ok(meta) => (meta.len(), mtime_ns(&meta)) != (written.len, written.mtime_ns),
+            Err(_) => false,
+        }
+    }
+
+    fn set_aside(&self, written: &Written) {
+        let from = self.workspace.join(&written.file);
+        let stamp = std::time::SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let to = from.with_extension(format!("conflict-{stamp}.md"));
+        match std::fs::rename(&from, &to) {
+            Ok(()) => tracing::warn!(
+                kept = %to.display(),
+                "a document file was edited while the daemon was down, after a write it had not finished; kept the edited file beside the document"
+            ),
+            Err(err) => {
+                tracing::warn!(%err, path = %from.display(), "cannot set an edited document file aside")
+            }
+        }
+    }
+
+    async fn run(mut self, store: EventStore, head: u64, shutdown: CancellationToken) {
+        let mut events = store.subscribe(head + 1);
+        let mut tick = tokio::time::interval(POLL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                next = events.next() => match next {
+                    Ok(Some(event)) => self.apply(&event.body),
+                    Ok(None) => break,
+                    Err(err) => {
+                        tracing::warn!(%err, "document files stopped following the log");
+                        break;
+                    }
+                },
+                _ = tick.tick() => {
+                    self.pick_up_outside_edits().await;
+                    // Apply what those edits (and anything else) committed before writing.
+                    while events.next_seq() <= store.head() {
+                        match events.next().await {
+                            Ok(Some(event)) => self.apply(&event.body),
+                            _ => break,
+                        }
+                    }
+                    self.flush();
+                }
+            }
+        }
+        self.flush();
+    }
+
+    fn apply(&mut self, body: &EventBody) {
+        match body {
+            EventBody::DocCreated {
+                doc_id,
+                title,
+                content,
+            } => {
+                self.docs.entry(*doc_id).or_insert_with(|| Tracked {
+                    title: title.clone(),
+                    content: choir_proto::Rope::from_str(content),
+                    version: 0,
+                    dirty: true,
+                    written: None,
+                    on_disk: String::new(),
+                });
+            }
+            EventBody::DocEdited {
+                doc_id,
+                version,
+                op,
+                ..
+            } => {
+                if let Some(doc) = self.docs.get_mut(doc_id) {
+                    if *version == doc.version + 1 && op.apply_rope(&mut doc.content).is_ok() {
+                        doc.version = *version;
+                        doc.dirty = true;
+                    }
+                }
+            }
+            EventBody::DocRenamed { doc_id, title } => {
+                if let Some(doc) = self.docs.get_mut(doc_id) {
+                    doc.title = title.clone();
+                    doc.dirty = true;
+                }
+            }
+            EventBody::DocDeleted { doc_id } => {
+                if let Some(doc) = self.docs.remove(doc_id) {
+                    if let Some(written) = doc.written {
+                        let path = self.workspace.join(&written.file);
+                        if let Err(err) = std::fs::remove_file(&path) {
+                            tracing::warn!(%err, path = %path.display(), "cannot remove a deleted document's file");
+                        }
+                        self.state_dirty = true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Reads every file whose size or time differs from what was written and submits the
+    /// difference as an edit.
+    async fn pick_up_outside_edits(&mut self) {
+        let mut edits = Vec::new();
+        for (doc_id, doc) in &mut self.docs {
+            let Some(written) = &mut doc.written else {
+                continue;
+            };
+            let path = self.workspace.join(&written.file);
+            let meta = match std::fs::metadata(&path) {
+                Ok(meta) => meta,
+                Err(_) => {
+                    // Removed outside: the log still has it, so write it again.
+                    doc.dirty = true;
+                    continue;
+                }
+            };
+            if (meta.len(), mtime_ns(&meta)) == (written.len, written.mtime_ns) {
+                continue;
+            }
+            written.len = meta.len();
+            written.mtime_ns = mtime_ns(&meta);
+            self.state_dirty = true;
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(err) => {
+                    tracing::warn!(%err, path = %path.display(), "cannot read a changed document file; the log keeps its text");
+                    doc.dirty = true;
+                    continue;
+                }
+            };
+            if text == doc.on_disk {
+                continue;
+            }
+            let op = diff(&doc.on_disk, &text);
+            edits.push((*doc_id, written.version, op, doc.content.to_string(), text));
+        }
+        for (doc_id, base, op, current, text) in edits {
+            self.next_tag += 1;
+            let tag = format!("file-{}-{}", std::process::id(), self.next_tag);
+            let edit = Command::EditDoc {
+                doc_id,
+                base_version: base,
+                op,
+                edit_id: Some(tag.clone()),
+            };
+            let result = self.commands.execute(edit, FILE_ACTOR.into(), None).await;
+            let result = match result {
+                // Written too long ago to rebase: take the file against today's text.
+                Err(CommandError::Rejected(rejection)) => {
+                    tracing::warn!(%rejection, doc = %doc_id, "merging a file edit against the latest version instead");
+                    let version = self.docs.get(&doc_id).map_or(0, |doc| doc.version);
+                    let edit = Command::EditDoc {
+                        doc_id,
+                        base_version: version,
+                        op: diff(&current, &text),
+                        edit_id: Some(tag),
+                    };
+                    self.commands.execute(edit, FILE_ACTOR.into(), None).await
+                }
+                other => other,
+            };
+            match result {
+                Ok(_) => {
+                    if let Some(doc) = self.docs.get_mut(&doc_id) {
+                        doc.on_disk = text;
+                    }
+                    tracing::info!(doc = %doc_id, "took an outside edit of a document file into the log");
+                }
+                Err(err) => {
+                    tracing::warn!(%err, doc = %doc_id, "an outside edit of a document file was refused; the file will show the log's text")
+                }
+            }
+        }
+    }
+
+    /// Writes every document the log changed since its last write.
+    fn flush(&mut self) {
+        for (doc_id, doc) in &mut self.docs {
+            if !doc.dirty {
+                continue;
+            }
+            let file = file_name(*doc_id, &doc.title);
+            let path = self.workspace.join(&file);
+            if let Some(old) = &doc.written {
+                if old.file != file {
+                    let _ = std::fs::remove_file(self.workspace.join(&old.file));
+                }
+            }
+            let text = doc.content.to_string();
+            let written =
+                write_atomic(&path, text.as_bytes()).and_then(|()| std::fs::metadata(&path));
+            match written {
+                Ok(meta) => {
+                    doc.written = Some(Written {
+                        file,
+                        version: doc.version,
+                        len: meta.len(),
+                        mtime_ns: mtime_ns(&meta),
+                    });
+                    doc.on_disk = text;
+                    doc.dirty = false;
+                    self.state_dirty = true;
+                }
+                Err(err) => {
+                    tracing::warn!(%err, path = %path.display(), "cannot write a document file; will retry")
+                }
+            }
+        }
+        if self.state_dirty {
+            let state: BTreeMap<DocId, &Written> = self
+                .docs
+                .iter()
+                .filter_map(|(id, doc)| doc.written.as_ref().map(|w| (*id, w)))
+                .collect();
+            match serde_json::to_vec_pretty(&state) {
+                Ok(bytes) => match write_atomic(&self.state_path, &bytes) {
+                    Ok(()) => self.state_dirty = false,
+                    Err(err) => tracing::warn!(%err, "cannot save the document file state"),
+                },
+                Err(err) => tracing::warn!(%err, "cannot encode the document file state"),
+            }
+        }
+    }
+}
+
+fn mtime_ns(meta: &std::fs::Metadata) -> u128 {
+    meta.modified()
+        .ok()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .unwrap_or_default()
+        .as_nanos()
+}
+
+/// `docs/<id>-<slug>.md`: the id keeps names unique, the slug makes them readable.
+pub fn file_name(doc_id: DocId, title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        if c.is_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+        if slug.chars().count() >= 48 {
+            break;
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    if slug.is_empty() {
+        format!("{DOCS_DIR}/{doc_id}.md")
+    } else {
+        format!("{DOCS_DIR}/{doc_id}-{slug}.md")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_readable_and_unique() {
+        assert_eq!(
+            file_name(DocId(3), "Meeting notes: Q3!"),
+            "docs/3-meeting-notes-q3.md"
+        );
+        assert_eq!(
+            file_name(DocId(4), "../../etc/passwd"),
+            "docs/4-etc-passwd.md"
+        );
+        assert_eq!(file_name(DocId(5), "???"), "docs/5.md");
+        assert_eq!(
+            file_name(DocId(6), "Café Ünïcode"),
+            "docs/6-café-ünïcode.md"
+        );
+    }
+}
