@@ -257,6 +257,7 @@ async fn a_document_survives_sigkill_intact() {
         title: "Journal".into(),
         content: "# Journal\n".into(),
         open: true,
+        window_id: None,
     };
     post(&base, &token, &create).await;
     let mut expected = String::from("# Journal\n");

@@ -29,6 +29,7 @@ async fn create(client: &mut Client, title: &str, content: &str) -> DocId {
                 title: title.into(),
                 content: content.into(),
                 open: false,
+                window_id: None,
             },
         )
         .await;

@@ -67,8 +67,9 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    /// Create a document; with `open`, also open a writer window showing it. →
-    /// `doc.created` (then `window.opened` and `writer.doc_shown`)
+    /// Create a document; with `open`, also open a writer window showing it, or with
+    /// `window_id` show it in that writer window. → `doc.created` (then `window.opened` and
+    /// `writer.doc_shown`)
     #[serde(rename = "doc.create")]
     CreateDoc {
         title: String,
@@ -76,6 +77,8 @@ pub enum Command {
         content: String,
         #[serde(default)]
         open: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        window_id: Option<WindowId>,
     },
     /// Edit a document: `op` is made against version `base_version`; the daemon rebases it
     /// over whatever was committed since. `edit_id` (the client's own tag) comes back in the

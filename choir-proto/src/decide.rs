@@ -218,10 +218,16 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
             title,
             content,
             open,
+            window_id,
         } => {
             let title = doc_title(title)?;
             if content.chars().count() > MAX_DOC_CHARS {
                 return Err(Rejection::DocTooLarge);
+            }
+            if let Some(window_id) = window_id {
+                if existing(desktop, *window_id)?.app != AppKind::Writer {
+                    return Err(Rejection::NotAWriter(*window_id));
+                }
             }
             let doc_id = DocId(world.next_doc_id.max(1));
             let mut events = vec![EventBody::DocCreated {
@@ -234,6 +240,11 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
                 events.extend(open_window(desktop, &AppKind::Writer, Some(title), None)?);
                 events.push(EventBody::WriterDocShown {
                     window_id,
+                    doc_id: Some(doc_id),
+                });
+            } else if let Some(window_id) = window_id {
+                events.push(EventBody::WriterDocShown {
+                    window_id: *window_id,
                     doc_id: Some(doc_id),
                 });
             }

@@ -161,8 +161,8 @@ fn command() -> impl Strategy<Value = Command> {
         1 => (1u64..7).prop_map(|id| Command::CancelTurn { thread_id: ThreadId(id) }),
         1 => (0u8..3).prop_map(|n| Command::ApproveTool { call_id: CallId(format!("call_{n}")) }),
         1 => (0u8..3).prop_map(|n| Command::DenyTool { call_id: CallId(format!("call_{n}")), reason: None }),
-        1 => ("[a-z ]{0,6}", "[a-z\n]{0,8}", any::<bool>())
-            .prop_map(|(title, content, open)| Command::CreateDoc { title, content, open }),
+        1 => ("[a-z ]{0,6}", "[a-z\n]{0,8}", any::<bool>(), prop::option::of(window_id()))
+            .prop_map(|(title, content, open, window_id)| Command::CreateDoc { title, content, open, window_id }),
         3 => (1u64..4, 0u64..5, 0usize..10, 0usize..10, 0usize..3, "[a-z]{0,3}", prop::option::of("[a-c]"))
             .prop_map(|(doc, base_version, len, start, delete, text, edit_id)| Command::EditDoc {
                 doc_id: DocId(doc),

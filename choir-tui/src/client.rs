@@ -26,6 +26,11 @@ pub enum ClientUpdate {
     Notice(String),
     /// Recent events from before the snapshot, for the event log.
     History(Vec<choir_proto::Event>),
+    /// The daemon refused an edit of this document (the frame's message says why).
+    EditRefused {
+        doc_id: choir_proto::DocId,
+        message: String,
+    },
 }
 
 /// Events of history fetched after a snapshot.
@@ -194,6 +199,8 @@ async fn session(
     }
 
     let mut next_id: u64 = 0;
+    // Edits sent and not yet answered, by command id: a refusal goes to the editor.
+    let mut edits: std::collections::HashMap<u64, choir_proto::DocId> = Default::default();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut silent_ticks = 0;
@@ -210,16 +217,31 @@ async fn session(
                     tracing::warn!("skipping a frame this client cannot read");
                     continue;
                 };
-                if let ServerFrame::Event { event } = &frame {
-                    *last_seq = Some(event.seq);
-                }
-                if updates.send(ClientUpdate::Frame(frame)).await.is_err() {
+                let update = match frame {
+                    ServerFrame::Event { event } => {
+                        *last_seq = Some(event.seq);
+                        ClientUpdate::Frame(ServerFrame::Event { event })
+                    }
+                    ServerFrame::Ack { id, seqs } => {
+                        edits.remove(&id);
+                        ClientUpdate::Frame(ServerFrame::Ack { id, seqs })
+                    }
+                    ServerFrame::Error { id: Some(id), message, .. } if edits.contains_key(&id) => {
+                        let doc_id = edits.remove(&id).unwrap_or(choir_proto::DocId(0));
+                        ClientUpdate::EditRefused { doc_id, message }
+                    }
+                    other => ClientUpdate::Frame(other),
+                };
+                if updates.send(update).await.is_err() {
                     return Ended::Stopped;
                 }
             }
             command = commands.recv() => {
                 let Some(command) = command else { return Ended::Stopped };
                 next_id += 1;
+                if let Command::EditDoc { doc_id, .. } = &command {
+                    edits.insert(next_id, *doc_id);
+                }
                 let frame = ClientFrame::Command { id: next_id, command };
                 let Ok(text) = serde_json::to_string(&frame) else { continue };
                 if ws.send(Message::text(text)).await.is_err() {

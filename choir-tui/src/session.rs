@@ -76,7 +76,17 @@ where
                 }
             }
             update = updates.recv() => match update {
-                Some(ClientUpdate::Frame(frame)) => desktop.on_frame(frame),
+                Some(ClientUpdate::Frame(frame)) => {
+                    desktop.on_frame(frame);
+                    for command in desktop.take_outbox() {
+                        if !client.send(command) {
+                            desktop.notify("the connection is busy; an edit waits", true);
+                        }
+                    }
+                }
+                Some(ClientUpdate::EditRefused { doc_id, message }) => {
+                    desktop.on_edit_refused(doc_id, &message)
+                }
                 Some(ClientUpdate::Connection(state)) => desktop.set_connection(state),
                 Some(ClientUpdate::Notice(text)) => desktop.notify(text, true),
                 Some(ClientUpdate::History(events)) => desktop.add_history(events),

@@ -75,6 +75,7 @@ impl Tool for CreateDoc {
                 title: args.title,
                 content,
                 open: true,
+                window_id: None,
             };
             let seqs = match ctx.commands.execute(command, ctx.actor.clone(), None).await {
                 Ok(seqs) => seqs,

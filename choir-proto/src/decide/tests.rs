@@ -394,6 +394,7 @@ fn create_doc_with_open_shows_it_in_a_new_writer_window() {
             title: "  Plan ".into(),
             content: "# Plan\n".into(),
             open: true,
+            window_id: None,
         },
     )
     .unwrap();
@@ -421,6 +422,7 @@ fn create_doc_with_open_shows_it_in_a_new_writer_window() {
         title: " ".into(),
         content: String::new(),
         open: false,
+        window_id: None,
     };
     assert_eq!(decide(&world, &blank), Err(Rejection::EmptyTitle));
 }

@@ -24,6 +24,7 @@ impl Server {
             title: "shared".into(),
             content: seed.into(),
             open: false,
+            window_id: None,
         });
         server
     }

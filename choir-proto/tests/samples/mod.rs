@@ -207,6 +207,13 @@ pub fn commands() -> Vec<Command> {
             title: "Notes".into(),
             content: "# Notes\n".into(),
             open: true,
+            window_id: None,
+        },
+        Command::CreateDoc {
+            title: "Draft".into(),
+            content: String::new(),
+            open: false,
+            window_id: Some(w),
         },
         Command::EditDoc {
             doc_id: DocId(7),

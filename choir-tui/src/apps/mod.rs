@@ -24,18 +24,19 @@ impl AppView {
         match app {
             AppKind::Chat => AppView::Chat(chat::ChatView::default()),
             AppKind::EventLog => AppView::EventLog(event_log::EventLogView::default()),
-            AppKind::Writer => AppView::Writer(writer::WriterView),
+            AppKind::Writer => AppView::Writer(writer::WriterView::default()),
             AppKind::Other(_) => AppView::Other,
         }
     }
 
-    /// The key hints shown for this app when its window has focus.
-    pub fn hint(&self) -> &'static str {
+    /// The key hints shown for this app when its window has focus; `editing` when a writer
+    /// window shows a document.
+    pub fn hint(&self, editing: bool) -> &'static str {
         match self {
             AppView::Chat(_) => chat::HINT,
             AppView::EventLog(view) if view.editing_filter => event_log::FILTER_HINT,
             AppView::EventLog(_) => event_log::HINT,
-            AppView::Writer(_) => writer::HINT,
+            AppView::Writer(view) => view.hint(editing),
             AppView::Other => "this app is not known to this client",
         }
     }

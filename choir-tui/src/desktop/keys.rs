@@ -198,6 +198,22 @@ impl Desktop {
             return;
         };
         let area = self.inner_area(id).unwrap_or_default();
+        // A writer window showing a document: the editor (its last row is the status line).
+        let text_size = (area.width, area.height.saturating_sub(1).max(1));
+        let mut clipboard = std::mem::take(&mut self.clipboard);
+        let edited = self.editor_mut(id).map(|editor| {
+            let mut effects = Vec::new();
+            let used = editor.handle_key(key, text_size, &mut clipboard, &mut effects);
+            (used, effects)
+        });
+        self.clipboard = clipboard;
+        if let Some((used, effects)) = edited {
+            self.apply_editor_effects(id, effects, actions);
+            if !used && key.code == KeyCode::F(1) {
+                self.mode = Mode::Help;
+            }
+            return;
+        }
         // Borrow the fields apart: the view mutably, what it shows immutably.
         let Desktop {
             world,
@@ -233,7 +249,14 @@ impl Desktop {
             AppView::EventLog(view) => {
                 view.handle_key(key, log, usize::from(area.height.saturating_sub(1)))
             }
-            AppView::Writer(_) | AppView::Other => false,
+            AppView::Writer(view) => match view.handle_list_key(key, world, id) {
+                Some(commands) => {
+                    actions.extend(commands.into_iter().map(Action::Send));
+                    true
+                }
+                None => false,
+            },
+            AppView::Other => false,
         };
         if !consumed && key.code == KeyCode::Char('?') {
             self.mode = Mode::Help;

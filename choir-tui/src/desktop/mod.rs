@@ -21,6 +21,7 @@ use choir_proto::{
 use ratatui::layout::Rect;
 
 use crate::apps::chat::ChatContent;
+use crate::apps::writer::Editor;
 use crate::apps::AppView;
 use crate::input::InputEvent;
 use crate::theme::Theme;
@@ -98,6 +99,19 @@ pub struct Desktop {
     drag: Option<Drag>,
     notice: Option<Notice>,
     theme: Theme,
+    /// The editor of each writer window that shows a document (created on first use).
+    editors: HashMap<WindowId, Editor>,
+    /// Editors whose window closed or moved on while their edits were still unconfirmed:
+    /// they follow the log until every edit is in.
+    retired: Vec<Editor>,
+    /// What C-c / C-x put here; C-v pastes it.
+    clipboard: String,
+    /// Commands the desktop produced on its own (edits that waited, resends after a
+    /// reconnect); the host sends them.
+    outbox: Vec<Command>,
+    /// Makes this desktop's edit tags unique.
+    tag_base: String,
+    editors_opened: u64,
 }
 
 impl Desktop {
@@ -116,7 +130,18 @@ impl Desktop {
             drag: None,
             notice: None,
             theme,
+            editors: HashMap::new(),
+            retired: Vec::new(),
+            clipboard: String::new(),
+            outbox: Vec::new(),
+            tag_base: tag_base(),
+            editors_opened: 0,
         }
+    }
+
+    /// Commands to send that did not come from an input (see [`Desktop::on_frame`]).
+    pub fn take_outbox(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.outbox)
     }
 
     pub fn world(&self) -> &World {
@@ -165,7 +190,16 @@ impl Desktop {
                 if let Some(world) = snapshot {
                     self.world = *world;
                     self.streaming.clear();
+                    self.reload_editors();
                 }
+                // Edits in flight when the link broke may be lost: send them again (the
+                // daemon skips any it already has).
+                let resends = self
+                    .editors
+                    .values()
+                    .chain(&self.retired)
+                    .filter_map(Editor::resend);
+                self.outbox.extend(resends);
                 self.connection = Connection::Live;
             }
             ServerFrame::Event { event } => self.on_event(event),
@@ -188,14 +222,45 @@ impl Desktop {
             return;
         }
         self.world.apply(&event);
-        if let EventBody::ChatAssistantMessage { thread_id, .. } = &event.body {
-            self.streaming.remove(thread_id);
-        }
-        if let EventBody::WindowClosed { window_id } = &event.body {
-            self.views.remove(window_id);
-            if matches!(self.mode, Mode::Move(id) | Mode::Resize(id) if id == *window_id) {
-                self.mode = Mode::Normal;
+        match &event.body {
+            EventBody::ChatAssistantMessage { thread_id, .. } => {
+                self.streaming.remove(thread_id);
             }
+            EventBody::WindowClosed { window_id } => {
+                self.views.remove(window_id);
+                self.retire_editor(*window_id);
+                if matches!(self.mode, Mode::Move(id) | Mode::Resize(id) if id == *window_id) {
+                    self.mode = Mode::Normal;
+                }
+            }
+            EventBody::DocEdited {
+                doc_id,
+                version,
+                op,
+                edit_id,
+            } => {
+                for editor in self.editors.values_mut().chain(self.retired.iter_mut()) {
+                    if editor.doc_id() == *doc_id {
+                        let next = editor.committed(*version, op, edit_id.as_deref());
+                        self.outbox.extend(next);
+                    }
+                }
+                self.retired.retain(|editor| !editor.is_saved());
+            }
+            EventBody::WriterDocShown { window_id, doc_id } => {
+                let stale = self
+                    .editors
+                    .get(window_id)
+                    .is_some_and(|editor| Some(editor.doc_id()) != *doc_id);
+                if stale {
+                    self.retire_editor(*window_id);
+                }
+            }
+            EventBody::DocDeleted { doc_id } => {
+                self.editors.retain(|_, editor| editor.doc_id() != *doc_id);
+                self.retired.retain(|editor| editor.doc_id() != *doc_id);
+            }
+            _ => {}
         }
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();
@@ -226,18 +291,123 @@ impl Desktop {
                 self.on_key(key, &mut actions);
             }
             InputEvent::Mouse(mouse) => self.on_mouse(mouse, &mut actions),
-            InputEvent::Paste(text) => self.on_paste(&text),
+            InputEvent::Paste(text) => self.on_paste(&text, &mut actions),
             InputEvent::Resize(width, height) => self.resize(width, height),
         }
         actions
     }
 
-    fn on_paste(&mut self, text: &str) {
+    fn on_paste(&mut self, text: &str, actions: &mut Vec<Action>) {
         let Some(id) = self.world.desktop.focused else {
             return;
         };
+        if let Some(editor) = self.editor_mut(id) {
+            let effects = editor.paste(text);
+            self.apply_editor_effects(id, effects, actions);
+            return;
+        }
         if let Some(AppView::Chat(view)) = self.view_mut(id) {
             view.input.insert_str(text);
+        }
+    }
+
+    /// The editor of writer window `id` when it shows a document, opened on first use.
+    fn editor_mut(&mut self, id: WindowId) -> Option<&mut Editor> {
+        let window = self.world.desktop.window(id)?;
+        let Some(doc) = window
+            .doc_id
+            .and_then(|doc_id| self.world.docs.get(&doc_id))
+        else {
+            self.retire_editor(id);
+            return None;
+        };
+        let doc_id = doc.id;
+        if self.editors.get(&id).is_some_and(|e| e.doc_id() != doc_id) {
+            self.retire_editor(id);
+        }
+        if !self.editors.contains_key(&id) {
+            self.editors_opened += 1;
+            let tag = format!("{}-{}", self.tag_base, self.editors_opened);
+            let editor = Editor::open(self.world.docs.get(&doc_id)?, tag);
+            self.editors.insert(id, editor);
+        }
+        self.editors.get_mut(&id)
+    }
+
+    fn retire_editor(&mut self, id: WindowId) {
+        if let Some(editor) = self.editors.remove(&id) {
+            if !editor.is_saved() {
+                self.retired.push(editor);
+            }
+        }
+    }
+
+    /// After a fresh snapshot: editors whose document moved on without them start over.
+    fn reload_editors(&mut self) {
+        let world = &self.world;
+        let mut lost = None;
+        self.editors.retain(|_, editor| {
+            let Some(doc) = world.docs.get(&editor.doc_id()) else {
+                return false;
+            };
+            if editor.version() == doc.version {
+                return true;
+            }
+            if editor.is_saved() {
+                // Opened again from the new snapshot on next use.
+                return false;
+            }
+            lost = Some(editor.refused(doc));
+            true
+        });
+        self.retired.clear();
+        if let Some(text) = lost {
+            self.clipboard = text;
+            self.notify(
+                "reloaded the document after a reconnect; your unsent text is on the clipboard (C-v)",
+                true,
+            );
+        }
+    }
+
+    /// The daemon refused an edit of `doc_id` (it could not be merged).
+    pub fn on_edit_refused(&mut self, doc_id: choir_proto::DocId, message: &str) {
+        let Some(doc) = self.world.docs.get(&doc_id) else {
+            return;
+        };
+        let mut lost = None;
+        for editor in self.editors.values_mut() {
+            if editor.doc_id() == doc_id && !editor.is_saved() {
+                lost = Some(editor.refused(doc));
+            }
+        }
+        self.retired.retain(|editor| editor.doc_id() != doc_id);
+        if let Some(text) = lost {
+            self.clipboard = text;
+        }
+        self.notify(
+            format!("{message} — your text before the reload is on the clipboard (C-v)"),
+            true,
+        );
+    }
+
+    fn apply_editor_effects(
+        &mut self,
+        window_id: WindowId,
+        effects: Vec<crate::apps::writer::EditorEffect>,
+        actions: &mut Vec<Action>,
+    ) {
+        use crate::apps::writer::EditorEffect;
+        for effect in effects {
+            match effect {
+                EditorEffect::Send(command) => actions.push(Action::Send(command)),
+                EditorEffect::Copy(text) => actions.push(Action::Copy(text)),
+                EditorEffect::Notice(text) => self.notify(text, false),
+                EditorEffect::Close => actions.push(Action::Send(Command::ShowDoc {
+                    window_id,
+                    doc_id: None,
+                })),
+            }
         }
     }
 
@@ -270,6 +440,15 @@ impl Desktop {
     fn chat_content(&self, id: WindowId) -> ChatContent<'_> {
         chat_content(&self.world, &self.streaming, self.utc_offset, id)
     }
+}
+
+/// A prefix for edit tags that no other desktop uses: the process and the time it started.
+fn tag_base() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{:x}.{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
 }
 
 /// What the chat window `id` shows (its thread has the window's id). A free function, so

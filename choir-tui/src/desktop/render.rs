@@ -208,9 +208,27 @@ impl Desktop {
                 apps::event_log::render(view, &self.log, self.utc_offset, inner, buf, theme);
                 None
             }
-            AppView::Writer(_) => {
-                apps::writer::render(&self.world, inner, buf, theme);
-                None
+            AppView::Writer(view) => {
+                let focused = self.world.desktop.focused == Some(window.id);
+                match window
+                    .doc_id
+                    .and_then(|doc_id| self.world.docs.get(&doc_id))
+                {
+                    Some(doc) => {
+                        let opened;
+                        let editor = match self.editors.get(&window.id) {
+                            Some(editor) if editor.doc_id() == doc.id => editor,
+                            _ => {
+                                opened = apps::writer::Editor::open(doc, String::new());
+                                &opened
+                            }
+                        };
+                        editor.render(&doc.title, inner, buf, theme, focused)
+                    }
+                    None => view
+                        .render_list(&self.world, inner, buf, theme)
+                        .filter(|_| focused),
+                }
             }
             AppView::Other => {
                 let note = format!("“{}” is not known to this client", window.app);
@@ -273,9 +291,10 @@ impl Desktop {
                     .focused
                     .and_then(|id| {
                         let window = self.world.desktop.window(id)?;
+                        let editing = window.doc_id.is_some();
                         Some(match self.views.get(&id) {
-                            Some(view) => view.hint(),
-                            None => AppView::for_app(&window.app).hint(),
+                            Some(view) => view.hint(editing),
+                            None => AppView::for_app(&window.app).hint(editing),
                         })
                     })
                     .unwrap_or("C-a c new chat · C-a Space menu · F1 help");

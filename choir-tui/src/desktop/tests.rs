@@ -67,6 +67,10 @@ impl Harness {
         self.server.apply(&event);
         self.log.push(event.clone());
         self.desktop.on_frame(ServerFrame::Event { event });
+        for command in self.desktop.take_outbox() {
+            self.execute(&command);
+            self.sent.push(command);
+        }
     }
 
     fn actions(&mut self, actions: Vec<Action>) {
@@ -513,4 +517,233 @@ fn tool_cards_in_chat_and_approve_deny_cancel_keys() {
     assert_eq!(h.take_sent(), vec![]);
     h.bytes(b"\x1b");
     assert_eq!(h.take_sent(), vec![Command::CancelTurn { thread_id }]);
+}
+
+fn doc_created(title: &str, content: &str, id: u64) -> EventBody {
+    EventBody::DocCreated {
+        doc_id: choir_proto::DocId(id),
+        title: title.into(),
+        content: content.into(),
+    }
+}
+
+#[test]
+fn writer_lists_documents_and_creates_renames_deletes() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Writer, Cells::new(4, 2, 60, 12));
+    h.commit(doc_created("Trip plan", "day one\n", 1));
+    h.commit(doc_created("Shopping", "milk\neggs\n", 2));
+    h.commit(doc_created("Otters", "", 3));
+    h.bytes(b"j");
+    insta::assert_snapshot!("writer_document_list", h.screen());
+
+    // r renames the chosen one (its title is offered for editing).
+    h.bytes(b"r\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f")
+        .bytes(b"Groceries\r");
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::RenameDoc {
+            doc_id: choir_proto::DocId(2),
+            title: "Groceries".into()
+        }]
+    );
+    // d asks first; anything but y keeps it.
+    h.bytes(b"dn");
+    assert!(h.take_sent().is_empty());
+    h.bytes(b"dy");
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::DeleteDoc {
+            doc_id: choir_proto::DocId(2)
+        }]
+    );
+    // n creates a document and shows it in this window, ready to type into.
+    h.bytes(b"nMinutes\r");
+    assert!(matches!(
+        &h.take_sent()[..],
+        [Command::CreateDoc { title, window_id: Some(WindowId(1)), .. }] if title == "Minutes"
+    ));
+    assert_eq!(h.window(1).doc_id, Some(choir_proto::DocId(4)));
+    h.bytes(b"# Minutes");
+    assert_eq!(
+        h.desktop.world().docs[&choir_proto::DocId(4)].content,
+        "# Minutes"
+    );
+    // C-o goes back to the list.
+    h.bytes(b"\x0f");
+    assert_eq!(h.window(1).doc_id, None);
+}
+
+#[test]
+fn writer_editor_wraps_selects_and_shows_its_state() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Writer, Cells::new(2, 1, 44, 12));
+    let text = "# Otters\n\nOtters hold hands while they sleep so that they do not drift apart.\n\n- playful\n- clever\n";
+    h.commit(doc_created("Otters", text, 1));
+    h.execute(&Command::ShowDoc {
+        window_id: WindowId(1),
+        doc_id: Some(choir_proto::DocId(1)),
+    });
+    // Down twice, then select a word with Shift-Ctrl-Right.
+    h.bytes(b"\x1b[B\x1b[B\x1b[1;6C");
+    insta::assert_snapshot!("writer_editor", h.screen());
+    h.bytes(b"\x03");
+    assert_eq!(h.copied, vec!["Otters".to_owned()]);
+}
+
+#[test]
+fn another_clients_edit_shows_live_without_moving_the_cursor_off_its_text() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Writer, Cells::new(0, 0, 50, 10));
+    h.commit(doc_created("Notes", "alpha\nbeta\n", 1));
+    h.execute(&Command::ShowDoc {
+        window_id: WindowId(1),
+        doc_id: Some(choir_proto::DocId(1)),
+    });
+    h.bytes(b"\x1b[B\x1b[C\x1b[C"); // line 2, after "be"
+                                    // The agent inserts a line at the top.
+    h.commit(EventBody::DocEdited {
+        doc_id: choir_proto::DocId(1),
+        version: 1,
+        op: choir_proto::TextOp::new().insert("# Title\n").retain(11),
+        edit_id: None,
+    });
+    h.bytes(b"X");
+    assert_eq!(
+        h.desktop.world().docs[&choir_proto::DocId(1)].content,
+        "# Title\nalpha\nbeXta\n"
+    );
+    assert!(h.screen().contains("Ln 3, Col 4"), "{}", h.screen());
+}
+
+/// Two desktops edit one document; their commands and the events reach each other in a
+/// scrambled order. Once everything is delivered, both show the committed text.
+#[test]
+fn two_desktops_typing_at_once_converge() {
+    struct Peer {
+        desktop: Desktop,
+        parser: InputParser,
+        outgoing: Vec<Command>,
+        received: usize,
+    }
+    let mut server = World::default();
+    let mut log: Vec<Event> = Vec::new();
+    let commit = |server: &mut World, log: &mut Vec<Event>, command: &Command| {
+        for body in decide(server, command).unwrap_or_default() {
+            let event = Event {
+                seq: log.len() as u64 + 1,
+                ts: 0,
+                actor: "t".into(),
+                correlation: None,
+                v: 1,
+                body,
+            };
+            server.apply(&event);
+            log.push(event);
+        }
+    };
+    commit(
+        &mut server,
+        &mut log,
+        &Command::OpenWindow {
+            app: AppKind::Writer,
+            title: None,
+            rect: Some(Cells::new(0, 0, 60, 12)),
+        },
+    );
+    commit(
+        &mut server,
+        &mut log,
+        &Command::CreateDoc {
+            title: "Shared".into(),
+            content: "one\ntwo\n".into(),
+            open: false,
+            window_id: Some(WindowId(1)),
+        },
+    );
+    let mut peers: Vec<Peer> = (0..2)
+        .map(|_| {
+            let mut desktop = Desktop::new(Theme::monochrome(), 0);
+            desktop.on_frame(ServerFrame::Welcome {
+                protocol: 1,
+                head: server.head,
+                snapshot: Some(Box::new(server.clone())),
+            });
+            Peer {
+                desktop,
+                parser: InputParser::new(),
+                outgoing: Vec::new(),
+                received: log.len(),
+            }
+        })
+        .collect();
+    let keys: [&[&[u8]]; 2] = [
+        &[b"a", b"b", b"\x1b[B", b"c", b"\r", b"d", b"\x7f", b"e"],
+        &[
+            b"\x1b[F", b"X", b"Y", b"\x1b[A", b"Z", b"\x1b[D", b"W", b"V",
+        ],
+    ];
+    for step in 0..8 {
+        for (peer, keys) in peers.iter_mut().zip(keys) {
+            let mut events = peer.parser.feed(keys[step]);
+            events.extend(peer.parser.flush());
+            for event in events {
+                for action in peer.desktop.handle_input(event) {
+                    if let Action::Send(command) = action {
+                        peer.outgoing.push(command);
+                    }
+                }
+            }
+        }
+        // Deliver one side's commands now and the other's later; events lag a step.
+        let who = step % 2;
+        for command in std::mem::take(&mut peers[who].outgoing) {
+            commit(&mut server, &mut log, &command);
+        }
+        for peer in &mut peers {
+            let upto = log.len().saturating_sub(1);
+            while peer.received < upto {
+                let event = log[peer.received].clone();
+                peer.received += 1;
+                peer.desktop.on_frame(ServerFrame::Event { event });
+                let outbox = peer.desktop.take_outbox();
+                peer.outgoing.extend(outbox);
+            }
+        }
+    }
+    // Deliver everything until quiet.
+    loop {
+        let mut busy = false;
+        for peer in &mut peers {
+            for command in std::mem::take(&mut peer.outgoing) {
+                commit(&mut server, &mut log, &command);
+                busy = true;
+            }
+        }
+        for peer in &mut peers {
+            while peer.received < log.len() {
+                let event = log[peer.received].clone();
+                peer.received += 1;
+                peer.desktop.on_frame(ServerFrame::Event { event });
+                let outbox = peer.desktop.take_outbox();
+                peer.outgoing.extend(outbox);
+                busy = true;
+            }
+        }
+        if !busy {
+            break;
+        }
+    }
+    let committed = server.docs[&choir_proto::DocId(1)].content.to_string();
+    for peer in &peers {
+        let editor = &peer.desktop.editors[&WindowId(1)];
+        assert!(editor.is_saved());
+        assert_eq!(editor.text().to_string(), committed);
+    }
+    for typed in ["a", "b", "c", "e", "X", "Y", "Z", "W", "V"] {
+        assert!(
+            committed.contains(typed),
+            "{typed} is missing from {committed:?}"
+        );
+    }
 }
