@@ -451,44 +451,62 @@ impl Editor {
         let width = usize::from(area.width);
         let text_rows = usize::from(area.height.saturating_sub(1)).max(1);
         let selection = self.selection();
-        let mut row = layout::locate(&self.text, self.visible_top(width, text_rows), width).0;
+        let top = layout::locate(&self.text, self.visible_top(width, text_rows), width).0;
         let mut cursor_at = None;
-        for y in 0..text_rows {
-            let (chars, end) = layout::row_text(&self.text, row, width);
-            let screen_y = area.y + y as u16;
-            let mut x = 0usize;
-            for (i, c) in chars.iter().enumerate() {
-                let pos = row.start + i;
-                if pos == self.cursor {
-                    cursor_at = Some((area.x + x as u16, screen_y));
-                }
-                let w = char_width(*c);
-                if x + w > width {
-                    break;
-                }
-                let style = match selection {
-                    Some((start, end)) if pos >= start && pos < end => theme.selected(),
-                    _ => Style::new(),
-                };
-                let shown = if *c == '\t' {
-                    "    ".to_owned()
-                } else {
-                    c.to_string()
-                };
-                buf.set_stringn(area.x + x as u16, screen_y, shown, w, style);
-                x += w;
-            }
-            let line_rows =
-                layout::row_starts(&layout::line_chars(&self.text, row.line), width).len();
-            let last_row_of_line = row.row + 1 == line_rows;
-            if self.cursor == end && last_row_of_line && cursor_at.is_none() {
-                cursor_at = Some((area.x + (x as u16).min(area.width - 1), screen_y));
-            }
-            let next = layout::rows_after(&self.text, row, 1, width);
-            if next == row {
+        let mut y = 0;
+        // Each visible line is wrapped once and all of its rows drawn from that.
+        for line in top.line..self.text.len_lines() {
+            if y >= text_rows {
                 break;
             }
-            row = next;
+            let chars = layout::line_chars(&self.text, line);
+            let starts = layout::row_starts(&chars, width);
+            let line_start = self.text.line_to_char(line);
+            let first_row = if line == top.line { top.row } else { 0 };
+            for row in first_row..starts.len() {
+                if y >= text_rows {
+                    break;
+                }
+                let from = starts[row];
+                let to = starts.get(row + 1).copied().unwrap_or(chars.len());
+                let screen_y = area.y + y as u16;
+                let mut x = 0usize;
+                for (i, c) in chars[from..to].iter().enumerate() {
+                    let pos = line_start + from + i;
+                    if pos == self.cursor {
+                        cursor_at = Some((area.x + x as u16, screen_y));
+                    }
+                    let w = char_width(*c);
+                    if x + w > width {
+                        break;
+                    }
+                    let style = match selection {
+                        Some((start, end)) if pos >= start && pos < end => theme.selected(),
+                        _ => Style::new(),
+                    };
+                    let at = (area.x + x as u16, screen_y);
+                    match buf.cell_mut(at) {
+                        Some(cell) if w == 1 => {
+                            cell.set_char(*c).set_style(style);
+                        }
+                        _ => {
+                            let shown = if *c == '\t' {
+                                "    ".to_owned()
+                            } else {
+                                c.to_string()
+                            };
+                            buf.set_stringn(at.0, at.1, shown, w, style);
+                        }
+                    }
+                    x += w;
+                }
+                // The cursor after the last character of a line.
+                if row + 1 == starts.len() && self.cursor == line_start + to && cursor_at.is_none()
+                {
+                    cursor_at = Some((area.x + (x as u16).min(area.width - 1), screen_y));
+                }
+                y += 1;
+            }
         }
         if area.height > 1 {
             self.render_status(title, area, buf, theme);

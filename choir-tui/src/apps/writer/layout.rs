@@ -84,51 +84,54 @@ pub fn locate(rope: &Rope, pos: usize, width: usize) -> (RowRef, usize) {
     )
 }
 
-/// The row `n` rows after `from` (or the last row of the text).
+/// The row `n` rows after `from` (or the last row of the text). Each line on the way is
+/// wrapped once.
 pub fn rows_after(rope: &Rope, from: RowRef, mut n: usize, width: usize) -> RowRef {
-    let mut current = from;
     let lines = rope.len_lines();
+    let (mut line, mut row) = (from.line, from.row);
+    let mut starts = row_starts(&line_chars(rope, line), width);
     while n > 0 {
-        let starts = row_starts(&line_chars(rope, current.line), width);
-        if current.row + 1 < starts.len() {
-            current.row += 1;
-            current.start = rope.line_to_char(current.line) + starts[current.row];
-        } else if current.line + 1 < lines {
-            current = RowRef {
-                line: current.line + 1,
-                row: 0,
-                start: rope.line_to_char(current.line + 1),
-            };
+        if row + 1 < starts.len() {
+            row += 1;
+        } else if line + 1 < lines {
+            line += 1;
+            row = 0;
+            starts = row_starts(&line_chars(rope, line), width);
         } else {
             break;
         }
         n -= 1;
     }
-    current
+    let row = row.min(starts.len() - 1);
+    RowRef {
+        line,
+        row,
+        start: rope.line_to_char(line) + starts[row],
+    }
 }
 
 /// The row `n` rows before `from` (or the first row).
 pub fn rows_before(rope: &Rope, from: RowRef, mut n: usize, width: usize) -> RowRef {
-    let mut current = from;
+    let (mut line, mut row) = (from.line, from.row);
+    let mut starts = row_starts(&line_chars(rope, line), width);
     while n > 0 {
-        if current.row > 0 {
-            let starts = row_starts(&line_chars(rope, current.line), width);
-            current.row -= 1;
-            current.start = rope.line_to_char(current.line) + starts[current.row];
-        } else if current.line > 0 {
-            let line = current.line - 1;
-            let starts = row_starts(&line_chars(rope, line), width);
-            current = RowRef {
-                line,
-                row: starts.len() - 1,
-                start: rope.line_to_char(line) + starts[starts.len() - 1],
-            };
+        if row > 0 {
+            row -= 1;
+        } else if line > 0 {
+            line -= 1;
+            starts = row_starts(&line_chars(rope, line), width);
+            row = starts.len() - 1;
         } else {
             break;
         }
         n -= 1;
     }
-    current
+    let row = row.min(starts.len() - 1);
+    RowRef {
+        line,
+        row,
+        start: rope.line_to_char(line) + starts[row],
+    }
 }
 
 /// The chars of one row and where it ends (exclusive), given its start.
