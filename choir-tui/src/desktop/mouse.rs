@@ -72,7 +72,13 @@ impl Desktop {
             Zone::Minimize => actions.push(Action::Send(Command::MinimizeWindow { window_id: id })),
             Zone::TitleBar => self.drag = Some(drag(None)),
             Zone::Edge(edges) => self.drag = Some(drag(Some(edges))),
-            Zone::Content => {}
+            Zone::Content => {
+                let inner = self.inner_area(id).unwrap_or_default();
+                let size = (inner.width, inner.height.saturating_sub(1).max(1));
+                if let Some(editor) = self.editor_mut(id) {
+                    editor.click(x.saturating_sub(inner.x), y.saturating_sub(inner.y), size);
+                }
+            }
         }
     }
 
@@ -140,6 +146,11 @@ impl Desktop {
             return;
         };
         let inner = self.inner_area(id).unwrap_or_default();
+        let size = (inner.width, inner.height.saturating_sub(1).max(1));
+        if let Some(editor) = self.editor_mut(id) {
+            editor.scroll(lines, size);
+            return;
+        }
         self.scroll_window(id, lines, inner);
     }
 

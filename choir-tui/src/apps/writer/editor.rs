@@ -356,6 +356,40 @@ impl Editor {
         true
     }
 
+    /// A click at `col`, `row` of the text area: the cursor goes there.
+    pub fn click(&mut self, col: u16, row: u16, size: (u16, u16)) {
+        let (width, height) = (usize::from(size.0.max(1)), usize::from(size.1.max(1)));
+        let row = usize::from(row);
+        if row >= height {
+            return;
+        }
+        let top = layout::locate(&self.text, self.visible_top(width, height), width).0;
+        let target = layout::rows_after(&self.text, top, row, width);
+        let below_text = target.line == top.line && target.row == top.row && row > 0;
+        self.cursor = if below_text {
+            self.text.len_chars()
+        } else {
+            layout::position_at(&self.text, target, usize::from(col), width)
+        };
+        self.top = top.start;
+        self.anchor = None;
+        self.goal_col = None;
+    }
+
+    /// The wheel: the view moves `rows` rows up (down when negative), the cursor with it.
+    pub fn scroll(&mut self, rows: isize, size: (u16, u16)) {
+        let (width, height) = (usize::from(size.0.max(1)), usize::from(size.1.max(1)));
+        let top = layout::locate(&self.text, self.visible_top(width, height), width).0;
+        self.top = if rows > 0 {
+            layout::rows_before(&self.text, top, rows.unsigned_abs(), width).start
+        } else {
+            layout::rows_after(&self.text, top, rows.unsigned_abs(), width).start
+        };
+        self.cursor = self.vertical(-rows, width);
+        self.anchor = None;
+        self.top = self.visible_top(width, height);
+    }
+
     fn type_text(&mut self, text: &str, out: &mut Vec<EditorEffect>) {
         let (start, end) = self.selection().unwrap_or((self.cursor, self.cursor));
         if start != end {

@@ -206,3 +206,21 @@ fn a_refused_edit_resets_to_the_committed_text_and_hands_back_the_local_one() {
     assert_eq!(t.text(), "abc");
     assert!(t.editor.is_saved());
 }
+
+#[test]
+fn clicks_place_the_cursor_and_the_wheel_scrolls() {
+    let text: String = (0..100).map(|n| format!("line {n}\n")).collect();
+    let mut t = Typist::new(&text);
+    t.editor.click(3, 2, (20, 5));
+    assert_eq!(t.editor.cursor(), "line 0\nline 1\nlin".len());
+    t.editor.scroll(-3, (20, 5));
+    let (top, _) = layout::locate(t.editor.text(), t.editor.top, 20);
+    assert_eq!(top.line, 3);
+    assert_eq!(t.editor.text().char_to_line(t.editor.cursor()), 5);
+    t.editor.scroll(10, (20, 5));
+    assert_eq!(t.editor.top, 0);
+    // Below the end of a short text: the end.
+    let mut short = Typist::new("ab");
+    short.editor.click(0, 3, (20, 5));
+    assert_eq!(short.editor.cursor(), 2);
+}
