@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End to end: a real daemon, the real `choir` desktop inside tmux. Opens a chat window, types a
-# message, checks the screen shows it and `choir events` recorded it, then quits and checks the
-# daemon kept running.
+# message, checks the screen shows it and `choir events` recorded it; writes a document and
+# edits its workspace file from the shell; then quits and checks the daemon kept running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,6 +66,28 @@ wait_for "hello from tmux"
 CHOIR_DATA_DIR="$data" "$bin/choir" events | grep '"type":"chat.user_message"' | grep -qF "hello from tmux" \
   || fail "choir events has no chat.user_message with the text"
 
+# The writer: create a document from the list, type into it, see it saved to the workspace,
+# then edit its file from the shell and see the change arrive in the open editor.
+tmux -L "$sock" send-keys -t e2e C-a w
+wait_for "press n to create one"
+tmux -L "$sock" send-keys -t e2e n
+tmux -L "$sock" send-keys -t e2e -l "Tmux notes"
+tmux -L "$sock" send-keys -t e2e Enter
+wait_for "Tmux notes · saved"
+tmux -L "$sock" send-keys -t e2e -l "typed in tmux"
+wait_for "typed in tmux"
+wait_for "Ln 1, Col 14"
+doc="$data/workspace/docs/1-tmux-notes.md"
+for _ in $(seq 1 100); do
+  [ "$(cat "$doc" 2>/dev/null)" = "typed in tmux" ] && break
+  sleep 0.1
+done
+[ "$(cat "$doc" 2>/dev/null)" = "typed in tmux" ] || fail "the document's file does not hold the typed text"
+printf '\nadded from the shell\n' >>"$doc"
+wait_for "added from the shell"
+CHOIR_DATA_DIR="$data" "$bin/choir" events | grep '"type":"doc.edited"' | grep -qF '"actor":"file"' \
+  || fail "the file edit is not a doc.edited event by file"
+
 tmux -L "$sock" send-keys -t e2e C-a q
 for _ in $(seq 1 50); do
   tmux -L "$sock" capture-pane -p -t e2e | grep -qF "● live" || break
@@ -101,4 +123,4 @@ done
 tmux -L "$sock" capture-pane -p -t b | grep -qF "1:Chat" || fail "a window opened in one desktop did not show in the other"
 kill "$fresh_pid"
 
-echo "e2e-tui: 8 passed, 0 failed"
+echo "e2e-tui: passed (chat, resize, writer and its file, quit, racing launches)"
