@@ -401,3 +401,70 @@ async fn approve_answers_the_waiting_call_and_status_shows_the_agent() {
     assert_eq!(status["agent"]["approval"], Value::from("ask"));
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn exec_drives_the_document_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path()).await;
+    let exec = |args: Vec<&'static str>| {
+        let dir = dir.path().to_owned();
+        async move {
+            let (code, stdout, stderr) = choir(&dir, &args).await;
+            let result: Value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+            (code, result, stderr)
+        }
+    };
+    let (code, created, stderr) = exec(vec![
+        "--exec",
+        "create_doc",
+        "--arg",
+        "title=Field notes",
+        "--arg",
+        "content=# Field notes\n",
+    ])
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(created["output"].as_str().unwrap().starts_with(
+        "created document 1 \"Field notes\" (14 characters), open in writer window 1"
+    ));
+
+    let (code, _, _) = exec(vec![
+        "--exec",
+        "edit_doc",
+        "--arg",
+        "doc_id=1",
+        "--arg",
+        "append=Saw a heron.",
+    ])
+    .await;
+    assert_eq!(code, 0);
+    let (_, listed, _) = exec(vec!["--exec", "list_docs"]).await;
+    assert_eq!(listed["output"], "1\tField notes\t26 characters\tversion 1");
+    let (_, read, _) = exec(vec!["--exec", "read_doc", "--arg", "doc_id=1"]).await;
+    assert_eq!(
+        read["output"],
+        "document 1 \"Field notes\", version 1, 26 characters\n---\n# Field notes\nSaw a heron."
+    );
+
+    // A passage that is not there fails the tool (status 1) and changes nothing.
+    let (code, failed, _) = exec(vec![
+        "--exec",
+        "edit_doc",
+        "--arg",
+        "doc_id=1",
+        "--arg",
+        "find=eagle",
+        "--arg",
+        "replace=owl",
+    ])
+    .await;
+    assert_eq!(code, 1);
+    assert_eq!(failed["output"], "the document does not contain \"eagle\"");
+    let (code, missing, _) = exec(vec!["--exec", "read_doc", "--arg", "doc_id=9"]).await;
+    assert_eq!(code, 1);
+    assert!(missing["output"]
+        .as_str()
+        .unwrap()
+        .contains("no document with id 9"));
+    daemon.shutdown().await;
+}

@@ -150,7 +150,13 @@ impl DocFiles {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 next = events.next() => match next {
-                    Ok(Some(event)) => self.apply(&event.body),
+                    Ok(Some(event)) => {
+                        self.apply(&event.body);
+                        // A new document's file exists at once; later writes are batched.
+                        if matches!(event.body, EventBody::DocCreated { .. }) {
+                            self.flush();
+                        }
+                    }
                     Ok(None) => break,
                     Err(err) => {
                         tracing::warn!(%err, "document files stopped following the log");
