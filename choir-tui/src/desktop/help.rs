@@ -30,4 +30,7 @@ pub const BINDINGS: &[(&str, &str)] = &[
         "event log",
         "/ filter by type, f follow/pause, PgUp/PgDn, End",
     ),
+    ("writer list", "Enter open, n new, r rename, d delete"),
+    ("writer", "Shift+move selects, C-c/x/v, C-z/y undo/redo"),
+    ("", "C-a C-a select all, C-o back to the list"),
 ];

@@ -23,7 +23,17 @@ pub const LAUNCHER: &[(&str, char)] = &[
 impl Desktop {
     pub(super) fn on_key(&mut self, key: Key, actions: &mut Vec<Action>) {
         match self.mode {
-            Mode::Help => self.mode = Mode::Normal,
+            Mode::Help => match key.code {
+                // The help scrolls when the screen is too short for it.
+                KeyCode::Down | KeyCode::PageDown | KeyCode::Char('j') => self.help_scroll += 1,
+                KeyCode::Up | KeyCode::PageUp | KeyCode::Char('k') => {
+                    self.help_scroll = self.help_scroll.saturating_sub(1)
+                }
+                _ => {
+                    self.mode = Mode::Normal;
+                    self.help_scroll = 0;
+                }
+            },
             Mode::Launcher { selected } => self.on_launcher_key(key, selected, actions),
             Mode::Move(id) | Mode::Resize(id) => self.on_geometry_key(key, id, actions),
             Mode::Prefix => {

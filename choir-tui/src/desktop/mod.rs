@@ -112,6 +112,8 @@ pub struct Desktop {
     /// Makes this desktop's edit tags unique.
     tag_base: String,
     editors_opened: u64,
+    /// Lines the help overlay is scrolled by.
+    help_scroll: usize,
 }
 
 impl Desktop {
@@ -136,6 +138,7 @@ impl Desktop {
             outbox: Vec::new(),
             tag_base: tag_base(),
             editors_opened: 0,
+            help_scroll: 0,
         }
     }
 

@@ -27,6 +27,7 @@ impl Desktop {
         match self.mode {
             Mode::Help => {
                 self.mode = Mode::Normal;
+                self.help_scroll = 0;
                 return;
             }
             Mode::Launcher { .. } => {

@@ -280,7 +280,7 @@ impl Desktop {
             (None, Mode::Move(_)) => ("move: arrows (Shift: by 5) · Enter/Esc done".into(), theme.warn()),
             (None, Mode::Resize(_)) => ("resize: arrows (Shift: by 5) · Enter/Esc done".into(), theme.warn()),
             (None, Mode::Launcher { .. }) => ("↑/↓ choose · Enter open · Esc close".into(), theme.muted()),
-            (None, Mode::Help) => ("any key closes the help".into(), theme.muted()),
+            (None, Mode::Help) => ("↑↓ scroll the help · any other key closes it".into(), theme.muted()),
             (None, Mode::Normal) if self.chat_prompt().is_some() => {
                 (self.chat_prompt().unwrap_or_default(), theme.warn())
             }
@@ -386,18 +386,22 @@ impl Desktop {
             height,
         );
         Clear.render(rect, buf);
+        let rows = usize::from(height.saturating_sub(3));
+        let hidden = BINDINGS.len().saturating_sub(rows);
+        let scroll = self.help_scroll.min(hidden);
+        let title = if hidden > 0 {
+            " Help — ↑↓ scroll · any other key closes "
+        } else {
+            " Help — any key closes "
+        };
         let block = Block::bordered()
             .border_type(BorderType::Double)
             .border_style(theme.border_focused())
             .style(theme.overlay())
-            .title(" Help — any key closes ");
+            .title(title);
         let inner = block.inner(rect);
         block.render(rect, buf);
-        for (i, (keys, what)) in BINDINGS
-            .iter()
-            .enumerate()
-            .take(usize::from(inner.height.saturating_sub(1)))
-        {
+        for (i, (keys, what)) in BINDINGS.iter().skip(scroll).enumerate().take(rows) {
             let y = inner.y + 1 + i as u16;
             buf.set_stringn(inner.x + 1, y, keys, 16, theme.warn());
             buf.set_stringn(

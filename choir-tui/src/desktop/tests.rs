@@ -211,10 +211,18 @@ fn help_overlay() {
     let mut h = Harness::new(80, 24);
     h.bytes(b"\x1bOP");
     insta::assert_snapshot!(h.screen());
+    // Too tall for 24 rows: it scrolls to the last binding.
+    assert!(!h.screen().contains("back to the list"));
+    h.bytes(b"\x1b[B\x1b[B\x1b[B\x1b[B\x1b[B\x1b[B");
+    assert!(h.screen().contains("back to the list"));
     h.bytes(b"x");
     assert!(!h.screen().contains("Help"));
     h.bytes(&prefixed("?"));
-    assert!(h.screen().contains("Help — any key closes"));
+    assert!(h.screen().contains("Help — ↑↓ scroll"));
+    assert!(
+        h.screen().contains("C-a c / e / w"),
+        "opens at the top again"
+    );
 }
 
 #[test]
