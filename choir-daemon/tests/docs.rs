@@ -326,3 +326,63 @@ async fn a_file_edited_while_the_daemon_was_down_is_taken_in_at_start() {
     }
     daemon.shutdown().await;
 }
+
+/// The daemon died after committing an edit but before writing the file, and the file was then
+/// edited: merging against text it no longer has could undo the committed edit, so the edited
+/// file is kept beside the document and the document's file shows the log's text.
+#[tokio::test]
+async fn a_file_edited_after_a_lost_write_is_kept_beside_the_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = common::start_in(dir.path()).await;
+    let (mut client, _) = Client::hello(&daemon, None).await;
+    let doc_id = create(&mut client, "Log", "v0\n").await;
+    client
+        .command(
+            2,
+            Command::EditDoc {
+                doc_id,
+                base_version: 0,
+                op: TextOp::new().retain(3).insert("v1\n"),
+                edit_id: None,
+            },
+        )
+        .await;
+    let file = dir.path().join("workspace/docs/1-log.md");
+    wait_for("the edit in the file", || {
+        read(&file).filter(|text| text == "v0\nv1\n")
+    })
+    .await;
+    drop(client);
+    daemon.shutdown().await;
+    // As if the last write had not happened: the record says version 0, the file is edited.
+    let state_path = dir.path().join("docfiles.json");
+    let state = std::fs::read_to_string(&state_path).unwrap();
+    std::fs::write(
+        &state_path,
+        state.replace("\"version\": 1", "\"version\": 0"),
+    )
+    .unwrap();
+    std::fs::write(&file, "v0\nmine\n").unwrap();
+
+    let daemon = common::start_in(dir.path()).await;
+    wait_for("the log's text in the file", || {
+        read(&file).filter(|text| text == "v0\nv1\n")
+    })
+    .await;
+    let kept: Vec<String> = std::fs::read_dir(dir.path().join("workspace/docs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.contains("conflict"))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        read(&dir.path().join("workspace/docs").join(&kept[0])).unwrap(),
+        "v0\nmine\n"
+    );
+    assert_eq!(
+        world(&daemon).await.docs[&doc_id].content,
+        "v0\nv1\n",
+        "the log is unchanged"
+    );
+    daemon.shutdown().await;
+}

@@ -15,6 +15,8 @@ use crate::theme::Theme;
 
 /// Most undo steps kept.
 const UNDO_LIMIT: usize = 500;
+/// Largest paste, in characters: an edit must fit in one protocol frame (1 MiB).
+pub const MAX_PASTE_CHARS: usize = 200_000;
 
 /// What the editor asks of the desktop.
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +224,13 @@ impl Editor {
     /// Inserts pasted text (replacing the selection).
     pub fn paste(&mut self, text: &str) -> Vec<EditorEffect> {
         let mut out = Vec::new();
+        if text.chars().count() > MAX_PASTE_CHARS {
+            out.push(EditorEffect::Notice(format!(
+                "not pasted: more than {MAX_PASTE_CHARS} characters at once (put large texts \
+                 in the document's file under workspace/docs instead)"
+            )));
+            return out;
+        }
         let text = text.replace("\r\n", "\n").replace('\r', "\n");
         let (start, end) = self.selection().unwrap_or((self.cursor, self.cursor));
         self.typing = false;

@@ -224,3 +224,12 @@ fn clicks_place_the_cursor_and_the_wheel_scrolls() {
     short.editor.click(0, 3, (20, 5));
     assert_eq!(short.editor.cursor(), 2);
 }
+
+#[test]
+fn a_paste_too_large_for_one_frame_is_refused_with_a_reason() {
+    let mut t = Typist::new("keep");
+    let effects = t.editor.paste(&"x".repeat(MAX_PASTE_CHARS + 1));
+    assert!(matches!(&effects[..], [EditorEffect::Notice(text)] if text.starts_with("not pasted")));
+    assert_eq!(t.text(), "keep");
+    assert!(t.editor.is_saved());
+}
