@@ -345,29 +345,38 @@ impl Desktop {
         }
     }
 
-    /// After a fresh snapshot: editors whose document moved on without them start over.
+    /// After a fresh snapshot: each editor catches up with the edits it missed (the document
+    /// keeps its recent edits), so its own unconfirmed edits survive; one too far behind
+    /// starts over from the document, its text going to the clipboard.
     fn reload_editors(&mut self) {
         let world = &self.world;
         let mut lost = None;
-        self.editors.retain(|_, editor| {
+        for editor in self.editors.values_mut().chain(self.retired.iter_mut()) {
             let Some(doc) = world.docs.get(&editor.doc_id()) else {
-                return false;
+                continue;
             };
-            if editor.version() == doc.version {
-                return true;
+            if editor.version() >= doc.version {
+                continue;
             }
-            if editor.is_saved() {
-                // Opened again from the new snapshot on next use.
-                return false;
+            match doc.edits_since(editor.version()) {
+                Some(missed) => {
+                    for edit in missed {
+                        let version = editor.version() + 1;
+                        let next = editor.committed(version, &edit.op, edit.edit_id.as_deref());
+                        self.outbox.extend(next);
+                    }
+                }
+                None => lost = Some(editor.refused(doc)),
             }
-            lost = Some(editor.refused(doc));
-            true
-        });
-        self.retired.clear();
+        }
+        self.editors
+            .retain(|_, editor| world.docs.contains_key(&editor.doc_id()));
+        self.retired
+            .retain(|editor| world.docs.contains_key(&editor.doc_id()) && !editor.is_saved());
         if let Some(text) = lost {
             self.clipboard = text;
             self.notify(
-                "reloaded the document after a reconnect; your unsent text is on the clipboard (C-v)",
+                "reloaded a document that changed too much while offline; your text is on the clipboard (C-v)",
                 true,
             );
         }
