@@ -75,44 +75,75 @@ async fn start(dir: &Path) -> RunningDaemon {
     .unwrap()
 }
 
+/// A desktop session on an 80x24 screen, connected to the daemon of `dir`.
+struct Session {
+    screen: Screen,
+    keys: mpsc::UnboundedSender<InputEvent>,
+    parser: InputParser,
+    task: tokio::task::JoinHandle<(SessionEnd, Desktop)>,
+}
+
+impl Session {
+    fn spawn(dir: &Path, name: &str) -> Session {
+        let data_dir = dir.to_owned();
+        let (client, updates) = ProtocolClient::spawn(move || find_endpoint(&data_dir), name);
+        let screen = Screen::default();
+        let backend = CrosstermBackend::new(screen.clone());
+        let options = TerminalOptions {
+            viewport: Viewport::Fixed(Rect::new(0, 0, 80, 24)),
+        };
+        let mut terminal = Terminal::with_options(backend, options).unwrap();
+        let (keys, input) = mpsc::unbounded_channel::<InputEvent>();
+        let input = Box::pin(futures_util::stream::unfold(input, |mut rx| async move {
+            rx.recv().await.map(|event| (event, rx))
+        }));
+        let task = tokio::spawn(async move {
+            let mut desktop = Desktop::new(Theme::monochrome(), 0);
+            let end = session::run(
+                &mut terminal,
+                (80, 24),
+                &mut desktop,
+                input,
+                client,
+                updates,
+                || "09:41".into(),
+            )
+            .await
+            .unwrap();
+            (end, desktop)
+        });
+        Session {
+            screen,
+            keys,
+            parser: InputParser::new(),
+            task,
+        }
+    }
+
+    fn type_bytes(&mut self, bytes: &[u8]) {
+        for event in self.parser.feed(bytes) {
+            self.keys.send(event).unwrap();
+        }
+    }
+
+    async fn quit(mut self) -> Desktop {
+        self.type_bytes(b"\x01q");
+        let (end, desktop) = tokio::time::timeout(WAIT, self.task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(end, SessionEnd::Quit);
+        desktop
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn type_a_message_survive_a_daemon_restart_and_quit() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = start(dir.path()).await;
-    let data_dir = dir.path().to_owned();
-    let (client, updates) = ProtocolClient::spawn(move || find_endpoint(&data_dir), "session-test");
-
-    let screen = Screen::default();
-    let backend = CrosstermBackend::new(screen.clone());
-    let options = TerminalOptions {
-        viewport: Viewport::Fixed(Rect::new(0, 0, 80, 24)),
-    };
-    let mut terminal = Terminal::with_options(backend, options).unwrap();
-    let (keys, input) = mpsc::unbounded_channel::<InputEvent>();
-    let input = Box::pin(futures_util::stream::unfold(input, |mut rx| async move {
-        rx.recv().await.map(|event| (event, rx))
-    }));
-    let session = tokio::spawn(async move {
-        let mut desktop = Desktop::new(Theme::monochrome(), 0);
-        let end = session::run(
-            &mut terminal,
-            (80, 24),
-            &mut desktop,
-            input,
-            client,
-            updates,
-            || "09:41".into(),
-        )
-        .await
-        .unwrap();
-        (end, desktop)
-    });
-    let mut parser = InputParser::new();
-    let mut type_bytes = |bytes: &[u8]| {
-        for event in parser.feed(bytes) {
-            keys.send(event).unwrap();
-        }
-    };
+    let mut session = Session::spawn(dir.path(), "session-test");
+    let screen = session.screen.clone();
+    let mut type_bytes = |bytes: &[u8]| session.type_bytes(bytes);
 
     screen.wait_for("● live").await;
     type_bytes(b"\x01c");
@@ -157,9 +188,7 @@ async fn type_a_message_survive_a_daemon_restart_and_quit() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    type_bytes(b"\x01q");
-    let (end, desktop) = tokio::time::timeout(WAIT, session).await.unwrap().unwrap();
-    assert_eq!(end, SessionEnd::Quit);
+    let desktop = session.quit().await;
     // Every message exactly once (the offline agent's answer among them), nothing missed.
     let messages = &desktop.world().chats[&ThreadId(1)].messages;
     let count = |text: &str| messages.iter().filter(|m| m.text == text).count();
@@ -174,5 +203,60 @@ async fn type_a_message_survive_a_daemon_restart_and_quit() {
             .await
             .unwrap()
     );
+    daemon.shutdown().await;
+}
+
+/// Two desktop sessions, each through its own WebSocket client, type into one document at the
+/// same time; both end with the daemon's text, and every typed character is in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_sessions_type_into_one_document_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path()).await;
+    let mut a = Session::spawn(dir.path(), "writer-a");
+    let mut b = Session::spawn(dir.path(), "writer-b");
+    a.screen.wait_for("● live").await;
+    b.screen.wait_for("● live").await;
+    a.type_bytes(b"\x01w");
+    a.screen.wait_for("press n to create one").await;
+    a.type_bytes(b"nShared\r");
+    a.screen.wait_for("Shared · saved").await;
+    b.screen.wait_for("Shared · saved").await;
+
+    // Interleaved keystrokes: a types on line 1, b on a line of its own below.
+    b.type_bytes(b"\r");
+    for (x, y) in "abcdefghijklmnopqrst"
+        .chars()
+        .zip("ABCDEFGHIJKLMNOPQRST".chars())
+    {
+        a.type_bytes(x.to_string().as_bytes());
+        b.type_bytes(y.to_string().as_bytes());
+    }
+    let doc_id = choir_proto::DocId(1);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let committed = loop {
+        let world = choir_daemon::actors::load_world(&daemon.store)
+            .await
+            .unwrap();
+        let text = world.docs[&doc_id].content.to_string();
+        if text.chars().filter(|c| c.is_alphabetic()).count() == 40 {
+            break text;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not all typed: {text:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    for c in "abcdefghijklmnopqrstABCDEFGHIJKLMNOPQRST".chars() {
+        assert_eq!(committed.matches(c).count(), 1, "{c} in {committed:?}");
+    }
+    let first_line = committed.lines().next().unwrap();
+    assert!(first_line.contains("abcdefghijklmnopqrst"), "{committed:?}");
+    a.screen.wait_for("abcdefghijklmnopqrst").await;
+    b.screen.wait_for("ABCDEFGHIJKLMNOPQRST").await;
+    let (a, b) = (a.quit().await, b.quit().await);
+    for desktop in [a, b] {
+        assert_eq!(desktop.world().docs[&doc_id].content.to_string(), committed);
+    }
     daemon.shutdown().await;
 }
