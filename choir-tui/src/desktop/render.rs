@@ -142,6 +142,10 @@ impl Desktop {
         } else if window.app == AppKind::EventLog {
             title = format!(" {index}:{} [following] ", window.title);
         }
+        // A writer window is named after the document it shows.
+        if let Some(doc) = window.doc_id.and_then(|id| self.world.docs.get(&id)) {
+            title = format!(" {index}:{} ", doc.title);
+        }
         title
     }
 
