@@ -113,7 +113,12 @@ for name in a b; do
 done
 fresh_pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$fresh/daemon.json")
 [ -n "$fresh_pid" ] && kill -0 "$fresh_pid" || fail "no daemon behind $fresh/daemon.json"
-daemons=$(pgrep -f -- "--data-dir $fresh" | wc -l)
+# A daemon that lost the race waits a moment for the lock before it gives up and exits.
+for _ in $(seq 1 50); do
+  daemons=$(pgrep -f -- "--data-dir $fresh" | wc -l)
+  [ "$daemons" = 1 ] && break
+  sleep 0.1
+done
 [ "$daemons" = 1 ] || fail "expected one daemon for the fresh data dir, found $daemons"
 tmux -L "$sock" send-keys -t a C-a c
 for _ in $(seq 1 100); do
