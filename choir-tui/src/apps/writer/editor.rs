@@ -383,6 +383,7 @@ impl Editor {
         self.top = top.start;
         self.anchor = None;
         self.goal_col = None;
+        self.typing = false;
     }
 
     /// The wheel: the view moves `rows` rows up (down when negative), the cursor with it.
@@ -396,6 +397,7 @@ impl Editor {
         };
         self.cursor = self.vertical(-rows, width);
         self.anchor = None;
+        self.typing = false;
         self.top = self.visible_top(width, height);
     }
 
@@ -407,7 +409,10 @@ impl Editor {
         self.replace(start, end, text, out);
     }
 
+    /// Before a cursor movement: Shift extends the selection, anything else ends it. Typing
+    /// after a move starts a new undo step.
     fn select_or_clear(&mut self, shift: bool) {
+        self.typing = false;
         if shift {
             self.anchor.get_or_insert(self.cursor);
         } else {

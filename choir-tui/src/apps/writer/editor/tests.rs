@@ -151,6 +151,11 @@ fn undo_takes_back_a_typed_word_at_a_time_and_redo_restores() {
     t.ctrl('y').ctrl('y');
     assert_eq!(t.text(), "one ");
     assert_eq!(t.editor.cursor(), 4);
+    // Typing somewhere else after a move is a step of its own.
+    t.type_str("x").code(KeyCode::Home).type_str("y");
+    assert_eq!(t.text(), "yone x");
+    t.ctrl('z');
+    assert_eq!(t.text(), "one x");
 }
 
 #[test]
