@@ -724,6 +724,38 @@ async fn without_a_model_the_agent_says_so_and_slash_commands_work() {
     assert!(
         matches!(&events[events.len() - 2].body, EventBody::ChatAssistantMessage { text, .. } if text == "from slash\n")
     );
+
+    // /doc creates a document and opens it, with no model at all.
+    client
+        .command(
+            4,
+            Command::PostChat {
+                thread_id: ThreadId(1),
+                text: "/doc Shopping list".into(),
+            },
+        )
+        .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let world = loop {
+        let world = choir_proto::World::replay(&daemon.store.read(1, 100).await.unwrap());
+        if world.chats[&ThreadId(1)].messages.len() == 6 {
+            break world;
+        }
+        assert!(tokio::time::Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let doc = world.docs.values().next().expect("a document");
+    assert_eq!(doc.title, "Shopping list");
+    assert!(world
+        .desktop
+        .windows
+        .values()
+        .any(|w| w.doc_id == Some(doc.id)));
+    let reply = &world.chats[&ThreadId(1)].messages[5].text;
+    assert!(
+        reply.starts_with("created document 1 \"Shopping list\""),
+        "{reply}"
+    );
     daemon.shutdown().await;
 }
 

@@ -8,7 +8,7 @@ use super::turn::Stop;
 use super::{TurnContext, AGENT};
 use crate::tools::ToolCall;
 
-pub const HELP: &str = "Slash commands (no model needed):\n  /bash CMD    run a shell command in the workspace\n  /read PATH   show a file of the workspace\n  /ls [PATH]   list a directory of the workspace\n  /open APP    open a window: chat, writer or event_log\n  /help        this list";
+pub const HELP: &str = "Slash commands (no model needed):\n  /bash CMD    run a shell command in the workspace\n  /read PATH   show a file of the workspace\n  /ls [PATH]   list a directory of the workspace\n  /open APP    open a window: chat, writer or event_log\n  /doc TITLE   create a document and open it in a writer window\n  /docs        list the documents\n  /help        this list";
 
 /// A parsed slash command: the tool to call and its arguments, or the help text.
 pub enum Slash {
@@ -31,7 +31,11 @@ pub fn parse(text: &str) -> Option<Slash> {
             json!({"path": if arg.is_empty() { "." } else { arg }}),
         ),
         "open" if !arg.is_empty() => Slash::Tool("open_window", json!({"app": arg})),
-        "bash" | "read" | "open" => Slash::Reply(format!("/{name} needs an argument.\n\n{HELP}")),
+        "doc" if !arg.is_empty() => Slash::Tool("create_doc", json!({"title": arg})),
+        "docs" => Slash::Tool("list_docs", json!({})),
+        "bash" | "read" | "open" | "doc" => {
+            Slash::Reply(format!("/{name} needs an argument.\n\n{HELP}"))
+        }
         other => Slash::Reply(format!("Unknown command /{other}.\n\n{HELP}")),
     })
 }

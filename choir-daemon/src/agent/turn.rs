@@ -8,7 +8,7 @@ use super::provider::{ChatRequest, Message, StreamEvent, ToolCallRequest};
 use super::{slash, Approval, TurnContext, AGENT};
 use crate::tools::ToolCall;
 
-const SYSTEM_PROMPT: &str = "You are the agent of ChoirOS, a terminal-first operating shell. You work beside the user in their sandbox: its workspace directory holds their files and documents. Use the tools to look before you answer, keep answers short, and say what you changed.";
+const SYSTEM_PROMPT: &str = "You are the agent of ChoirOS, a terminal-first operating shell. You work beside the user in their sandbox: its workspace directory holds their files and documents. Use the tools to look before you answer, keep answers short, and say what you changed. When asked to write something (a note, a plan, a draft), write it as a document with create_doc, which opens it in a writer window where the user can edit along with you, and revise it with edit_doc; do not paste long texts into the chat. Read a document again before editing it: the user may have changed it.";
 
 /// How a turn ended early.
 pub(super) enum Stop {
