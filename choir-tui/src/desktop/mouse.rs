@@ -84,7 +84,7 @@ impl Desktop {
     }
 
     fn on_taskbar_click(&mut self, x: u16, actions: &mut Vec<Action>) {
-        let hits = taskbar_hits(&self.world.desktop, self.width);
+        let hits = taskbar_hits(&self.world, self.width);
         let Some((_, hit)) = hits.iter().find(|(range, _)| range.contains(&x)) else {
             return;
         };

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use choir_proto::{AppKind, Desktop as DesktopState, ThreadId, Window, WindowId};
+use choir_proto::{AppKind, ThreadId, Window, WindowId, World};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -27,7 +27,7 @@ pub enum TaskbarHit {
 }
 
 /// The taskbar's clickable stretches and their labels, left to right.
-fn taskbar_items(state: &DesktopState, width: u16) -> Vec<(Range<u16>, TaskbarHit, String)> {
+fn taskbar_items(world: &World, width: u16) -> Vec<(Range<u16>, TaskbarHit, String)> {
     let mut items = vec![(
         0..MENU_LABEL.chars().count() as u16,
         TaskbarHit::Menu,
@@ -36,10 +36,11 @@ fn taskbar_items(state: &DesktopState, width: u16) -> Vec<(Range<u16>, TaskbarHi
     let mut x = items[0].0.end + 1;
     // Leave room for the connection state and the clock on the right.
     let limit = width.saturating_sub(24);
-    for (index, window) in state.windows.values().enumerate() {
-        let mut label = format!(" {}:{} ", index + 1, window.title);
+    for (index, window) in world.desktop.windows.values().enumerate() {
+        let title = shown_title(world, window);
+        let mut label = format!(" {}:{title} ", index + 1);
         if window.minimized {
-            label = format!(" {}:({}) ", index + 1, window.title);
+            label = format!(" {}:({title}) ", index + 1);
         }
         let label = truncate(&label, 18).to_owned();
         let w = display_width(&label) as u16;
@@ -52,8 +53,16 @@ fn taskbar_items(state: &DesktopState, width: u16) -> Vec<(Range<u16>, TaskbarHi
     items
 }
 
-pub fn taskbar_hits(state: &DesktopState, width: u16) -> Vec<(Range<u16>, TaskbarHit)> {
-    taskbar_items(state, width)
+/// A window's title as shown: a writer window is named after the document it shows.
+fn shown_title<'a>(world: &'a World, window: &'a Window) -> &'a str {
+    window
+        .doc_id
+        .and_then(|id| world.docs.get(&id))
+        .map_or(window.title.as_str(), |doc| doc.title.as_str())
+}
+
+pub fn taskbar_hits(world: &World, width: u16) -> Vec<(Range<u16>, TaskbarHit)> {
+    taskbar_items(world, width)
         .into_iter()
         .map(|(range, hit, _)| (range, hit))
         .collect()
@@ -136,17 +145,14 @@ impl Desktop {
             .position(|id| *id == window.id)
             .unwrap_or(0)
             + 1;
-        let mut title = format!(" {index}:{} ", window.title);
+        let name = shown_title(&self.world, window);
         if let Some(AppView::EventLog(view)) = self.views.get(&window.id) {
-            title = format!(" {index}:{} [{}] ", window.title, view.status());
+            format!(" {index}:{name} [{}] ", view.status())
         } else if window.app == AppKind::EventLog {
-            title = format!(" {index}:{} [following] ", window.title);
+            format!(" {index}:{name} [following] ")
+        } else {
+            format!(" {index}:{name} ")
         }
-        // A writer window is named after the document it shows.
-        if let Some(doc) = window.doc_id.and_then(|id| self.world.docs.get(&id)) {
-            title = format!(" {index}:{} ", doc.title);
-        }
-        title
     }
 
     fn draw_window(
@@ -313,7 +319,7 @@ impl Desktop {
         let y = screen.height.saturating_sub(1);
         let bar = Rect::new(0, y, screen.width, 1);
         buf.set_style(bar, theme.taskbar());
-        for (range, hit, label) in taskbar_items(&self.world.desktop, screen.width) {
+        for (range, hit, label) in taskbar_items(&self.world, screen.width) {
             let style = match hit {
                 TaskbarHit::Window(id) if self.world.desktop.focused == Some(id) => {
                     theme.taskbar_active()
