@@ -385,7 +385,7 @@ fn edit_doc(
             actual,
         });
     }
-    let mut rebased = op.clone();
+    let mut rebased = op.normalized();
     for committed in edits {
         // Lengths were checked above and every committed edit follows the previous one.
         rebased = match TextOp::transform(&rebased, committed) {

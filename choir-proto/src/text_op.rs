@@ -94,7 +94,8 @@ impl TextOp {
         }
     }
 
-    /// Characters of the text the operation applies to.
+    /// Characters of the text the operation applies to. (Saturating: an operation from a
+    /// client claiming absurd lengths simply fits no text.)
     pub fn base_len(&self) -> usize {
         self.0
             .iter()
@@ -102,7 +103,7 @@ impl TextOp {
                 OpPart::Retain(n) | OpPart::Delete(n) => *n,
                 OpPart::Insert(_) => 0,
             })
-            .sum()
+            .fold(0, usize::saturating_add)
     }
 
     /// Characters of the text it produces.
@@ -114,7 +115,21 @@ impl TextOp {
                 OpPart::Insert(text) => chars(text),
                 OpPart::Delete(_) => 0,
             })
-            .sum()
+            .fold(0, usize::saturating_add)
+    }
+
+    /// The same operation in normal form (as the builder makes it): a client may send parts
+    /// that are empty or out of order.
+    pub fn normalized(&self) -> TextOp {
+        let mut out = TextOp::new();
+        for part in &self.0 {
+            match part {
+                OpPart::Retain(n) => out.push_retain(*n),
+                OpPart::Insert(text) => out.push_insert(text),
+                OpPart::Delete(n) => out.push_delete(*n),
+            }
+        }
+        out
     }
 
     /// Whether it changes nothing.

@@ -560,3 +560,39 @@ fn show_doc_needs_a_writer_window_and_a_document() {
         "deleting a document sends its windows back to the list"
     );
 }
+
+#[test]
+fn edits_with_absurd_or_untidy_parts_are_refused_or_tidied_not_a_panic() {
+    let world = given(vec![doc(1, "abc")]);
+    let edit = |parts: Vec<crate::text_op::OpPart>| Command::EditDoc {
+        doc_id: DocId(1),
+        base_version: 0,
+        op: serde_json::from_value(serde_json::to_value(parts).unwrap()).unwrap(),
+        edit_id: None,
+    };
+    use crate::text_op::OpPart::{Delete, Insert, Retain};
+    assert!(matches!(
+        decide(
+            &world,
+            &edit(vec![Retain(usize::MAX), Retain(usize::MAX), Delete(3)])
+        ),
+        Err(Rejection::EditDoesNotFit { .. })
+    ));
+    let untidy = vec![
+        Retain(0),
+        Insert(String::new()),
+        Retain(1),
+        Delete(1),
+        Insert("X".into()),
+        Retain(1),
+    ];
+    assert_eq!(
+        decide(&world, &edit(untidy)),
+        Ok(vec![edited(
+            1,
+            1,
+            TextOp::new().retain(1).insert("X").delete(1).retain(1),
+            None
+        )])
+    );
+}
