@@ -386,3 +386,109 @@ async fn a_file_edited_after_a_lost_write_is_kept_beside_the_document() {
     );
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn bad_edits_get_clear_errors_and_change_nothing() {
+    let (_dir, daemon) = common::start().await;
+    let (mut client, _) = Client::hello(&daemon, None).await;
+    let doc_id = create(&mut client, "Notes", "abc").await;
+    let cases = [
+        (
+            Command::EditDoc {
+                doc_id,
+                base_version: 0,
+                op: TextOp::new().retain(10).insert("x"),
+                edit_id: None,
+            },
+            "invalid_command",
+            "expects a text of 10 characters",
+        ),
+        (
+            Command::EditDoc {
+                doc_id,
+                base_version: 7,
+                op: TextOp::new().retain(3),
+                edit_id: None,
+            },
+            "invalid_command",
+            "cannot be rebased",
+        ),
+        (
+            Command::EditDoc {
+                doc_id: DocId(42),
+                base_version: 0,
+                op: TextOp::new(),
+                edit_id: None,
+            },
+            "not_found",
+            "no document with id 42",
+        ),
+        (
+            Command::RenameDoc {
+                doc_id,
+                title: "   ".into(),
+            },
+            "invalid_command",
+            "title cannot be empty",
+        ),
+    ];
+    for (n, (command, code, text)) in cases.into_iter().enumerate() {
+        let id = 10 + n as u64;
+        client.command(id, command).await;
+        let frames = client
+            .recv_while(|f| !matches!(f.last(), Some(ServerFrame::Error { .. })))
+            .await;
+        assert!(
+            !frames
+                .iter()
+                .any(|f| matches!(f, ServerFrame::Event { .. })),
+            "{frames:?}"
+        );
+        let Some(ServerFrame::Error {
+            id: Some(got),
+            code: got_code,
+            message,
+        }) = frames.last()
+        else {
+            panic!("{frames:?}")
+        };
+        assert_eq!(*got, id);
+        assert_eq!(got_code.as_str(), code);
+        assert!(message.contains(text), "{message}");
+    }
+    // A raw frame with an op that is not an operation.
+    client
+        .send_text(
+            r#"{"type":"command","id":99,"command":{"type":"doc.edit","doc_id":1,"base_version":0,"op":[{"retain":-1}]}}"#
+                .into(),
+        )
+        .await;
+    assert!(matches!(
+        client.recv().await,
+        ServerFrame::Error { id: Some(99), .. }
+    ));
+    // The connection and the document are as they were.
+    assert_eq!(world(&daemon).await.docs[&doc_id].content, "abc");
+    client
+        .command(
+            100,
+            Command::EditDoc {
+                doc_id,
+                base_version: 0,
+                op: TextOp::new().retain(3).insert("d"),
+                edit_id: None,
+            },
+        )
+        .await;
+    let frames = client
+        .recv_while(|f| {
+            !f.iter()
+                .any(|f| matches!(f, ServerFrame::Ack { id: 100, .. }))
+        })
+        .await;
+    assert!(frames
+        .iter()
+        .any(|f| matches!(f, ServerFrame::Event { .. })));
+    assert_eq!(world(&daemon).await.docs[&doc_id].content, "abcd");
+    daemon.shutdown().await;
+}
