@@ -62,11 +62,7 @@ where
                 let mut quit = false;
                 for action in desktop.handle_input(event) {
                     match action {
-                        Action::Send(command) => {
-                            if !client.send(command) {
-                                desktop.notify("the connection is busy; the action was dropped", true);
-                            }
-                        }
+                        Action::Send(command) => send(&client, desktop, command),
                         Action::Copy(text) => copy(terminal.backend_mut(), &text),
                         Action::Quit => quit = true,
                     }
@@ -78,11 +74,7 @@ where
             update = updates.recv() => match update {
                 Some(ClientUpdate::Frame(frame)) => {
                     desktop.on_frame(frame);
-                    for command in desktop.take_outbox() {
-                        if !client.send(command) {
-                            desktop.notify("the connection is busy; an edit waits", true);
-                        }
-                    }
+                    flush_outbox(&client, desktop);
                 }
                 Some(ClientUpdate::EditRefused { doc_id, message }) => {
                     desktop.on_edit_refused(doc_id, &message)
@@ -92,7 +84,10 @@ where
                 Some(ClientUpdate::History(events)) => desktop.add_history(events),
                 None => desktop.set_connection(crate::desktop::Connection::Offline("client stopped".into())),
             },
-            _ = tick.tick() => desktop.set_clock(clock()),
+            _ = tick.tick() => {
+                desktop.set_clock(clock());
+                flush_outbox(&client, desktop);
+            }
             () = tokio::time::sleep_until(deadline), if draw_at.is_some() => {
                 terminal.draw(|frame| desktop.render(frame))?;
                 draw_at = None;
@@ -111,6 +106,27 @@ where
         }
     };
     Ok(end)
+}
+
+/// Sends a command. When the client's queue is full, an edit waits in the desktop's outbox
+/// for the next try (dropping it would leave the editor waiting for it forever); anything else
+/// is dropped with a notice.
+fn send(client: &ProtocolClient, desktop: &mut Desktop, command: choir_proto::Command) {
+    if client.send(command.clone()) {
+        return;
+    }
+    if matches!(command, choir_proto::Command::EditDoc { .. }) {
+        desktop.defer(command);
+    } else {
+        desktop.notify("the connection is busy; the action was dropped", true);
+    }
+}
+
+/// Sends what the desktop produced on its own (edits that waited, resends).
+fn flush_outbox(client: &ProtocolClient, desktop: &mut Desktop) {
+    for command in desktop.take_outbox() {
+        send(client, desktop, command);
+    }
 }
 
 /// Puts text on the clipboard of the terminal the user sits at (OSC 52).

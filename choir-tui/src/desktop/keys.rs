@@ -211,17 +211,15 @@ impl Desktop {
         // A writer window showing a document: the editor (its last row is the status line).
         let text_size = (area.width, area.height.saturating_sub(1).max(1));
         let mut clipboard = std::mem::take(&mut self.clipboard);
+        // Keys the editor has no use for (F-keys, Alt-letters) do nothing here.
         let edited = self.editor_mut(id).map(|editor| {
             let mut effects = Vec::new();
-            let used = editor.handle_key(key, text_size, &mut clipboard, &mut effects);
-            (used, effects)
+            editor.handle_key(key, text_size, &mut clipboard, &mut effects);
+            effects
         });
         self.clipboard = clipboard;
-        if let Some((used, effects)) = edited {
+        if let Some(effects) = edited {
             self.apply_editor_effects(id, effects, actions);
-            if !used && key.code == KeyCode::F(1) {
-                self.mode = Mode::Help;
-            }
             return;
         }
         // Borrow the fields apart: the view mutably, what it shows immutably.

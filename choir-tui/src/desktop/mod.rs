@@ -147,6 +147,11 @@ impl Desktop {
         std::mem::take(&mut self.outbox)
     }
 
+    /// A command that could not be sent now; it comes back from the next `take_outbox`.
+    pub fn defer(&mut self, command: Command) {
+        self.outbox.push(command);
+    }
+
     pub fn world(&self) -> &World {
         &self.world
     }
