@@ -624,67 +624,176 @@ fn another_clients_edit_shows_live_without_moving_the_cursor_off_its_text() {
     assert!(h.screen().contains("Ln 3, Col 4"), "{}", h.screen());
 }
 
-/// Two desktops edit one document; their commands and the events reach each other in a
-/// scrambled order. Once everything is delivered, both show the committed text.
-#[test]
-fn two_desktops_typing_at_once_converge() {
-    struct Peer {
-        desktop: Desktop,
-        parser: InputParser,
-        outgoing: Vec<Command>,
-        received: usize,
+/// Several desktops on one in-memory daemon (`decide` + a log), with the network between them
+/// under the test's control: commands and events are delivered when the test says.
+struct Room {
+    server: World,
+    log: Vec<Event>,
+    peers: Vec<Peer>,
+}
+
+struct Peer {
+    desktop: Desktop,
+    parser: InputParser,
+    /// Sent, not yet read by the daemon.
+    outgoing: Vec<Command>,
+    /// Log events delivered so far.
+    received: usize,
+}
+
+impl Room {
+    /// A writer window showing a document with `text`, seen by `peers` desktops.
+    fn new(peers: usize, text: &str) -> Room {
+        let mut room = Room {
+            server: World::default(),
+            log: Vec::new(),
+            peers: Vec::new(),
+        };
+        room.commit(&Command::OpenWindow {
+            app: AppKind::Writer,
+            title: None,
+            rect: Some(Cells::new(0, 0, 60, 12)),
+        });
+        room.commit(&Command::CreateDoc {
+            title: "Shared".into(),
+            content: text.into(),
+            open: false,
+            window_id: Some(WindowId(1)),
+        });
+        for _ in 0..peers {
+            let mut desktop = Desktop::new(Theme::monochrome(), 0);
+            desktop.on_frame(ServerFrame::Welcome {
+                protocol: 1,
+                head: room.server.head,
+                snapshot: Some(Box::new(room.server.clone())),
+            });
+            room.peers.push(Peer {
+                desktop,
+                parser: InputParser::new(),
+                outgoing: Vec::new(),
+                received: room.log.len(),
+            });
+        }
+        room
     }
-    let mut server = World::default();
-    let mut log: Vec<Event> = Vec::new();
-    let commit = |server: &mut World, log: &mut Vec<Event>, command: &Command| {
-        for body in decide(server, command).unwrap_or_default() {
+
+    fn commit(&mut self, command: &Command) {
+        for body in decide(&self.server, command).unwrap_or_default() {
             let event = Event {
-                seq: log.len() as u64 + 1,
+                seq: self.log.len() as u64 + 1,
                 ts: 0,
                 actor: "t".into(),
                 correlation: None,
                 v: 1,
                 body,
             };
-            server.apply(&event);
-            log.push(event);
+            self.server.apply(&event);
+            self.log.push(event);
         }
-    };
-    commit(
-        &mut server,
-        &mut log,
-        &Command::OpenWindow {
-            app: AppKind::Writer,
-            title: None,
-            rect: Some(Cells::new(0, 0, 60, 12)),
-        },
-    );
-    commit(
-        &mut server,
-        &mut log,
-        &Command::CreateDoc {
-            title: "Shared".into(),
-            content: "one\ntwo\n".into(),
-            open: false,
-            window_id: Some(WindowId(1)),
-        },
-    );
-    let mut peers: Vec<Peer> = (0..2)
-        .map(|_| {
-            let mut desktop = Desktop::new(Theme::monochrome(), 0);
-            desktop.on_frame(ServerFrame::Welcome {
-                protocol: 1,
-                head: server.head,
-                snapshot: Some(Box::new(server.clone())),
-            });
-            Peer {
-                desktop,
-                parser: InputParser::new(),
-                outgoing: Vec::new(),
-                received: log.len(),
+    }
+
+    fn keys(&mut self, who: usize, bytes: &[u8]) {
+        let peer = &mut self.peers[who];
+        let mut events = peer.parser.feed(bytes);
+        events.extend(peer.parser.flush());
+        for event in events {
+            for action in peer.desktop.handle_input(event) {
+                if let Action::Send(command) = action {
+                    peer.outgoing.push(command);
+                }
             }
-        })
-        .collect();
+        }
+    }
+
+    /// The daemon reads what `who` sent.
+    fn deliver_commands(&mut self, who: usize) {
+        for command in std::mem::take(&mut self.peers[who].outgoing) {
+            self.commit(&command);
+        }
+    }
+
+    /// `who` receives up to `n` more events.
+    fn deliver_events(&mut self, who: usize, n: usize) {
+        let peer = &mut self.peers[who];
+        let upto = peer.received.saturating_add(n).min(self.log.len());
+        while peer.received < upto {
+            let event = self.log[peer.received].clone();
+            peer.received += 1;
+            peer.desktop.on_frame(ServerFrame::Event { event });
+            let outbox = peer.desktop.take_outbox();
+            peer.outgoing.extend(outbox);
+        }
+    }
+
+    /// `who`'s link broke: what it sent and the daemon had not read is lost. It reconnects,
+    /// resuming the event stream, or (`fresh`) from a snapshot of the daemon's world.
+    fn reconnect(&mut self, who: usize, fresh: bool) {
+        let snapshot = fresh.then(|| Box::new(self.server.clone()));
+        let peer = &mut self.peers[who];
+        peer.outgoing.clear();
+        if fresh {
+            peer.received = self.log.len();
+        }
+        peer.desktop.on_frame(ServerFrame::Welcome {
+            protocol: 1,
+            head: self.server.head,
+            snapshot,
+        });
+        let outbox = peer.desktop.take_outbox();
+        peer.outgoing.extend(outbox);
+    }
+
+    /// Lets everything through until nothing moves.
+    fn settle(&mut self) {
+        loop {
+            let before = (
+                self.log.len(),
+                self.peers.iter().map(|p| p.received).sum::<usize>(),
+            );
+            for who in 0..self.peers.len() {
+                self.deliver_commands(who);
+            }
+            for who in 0..self.peers.len() {
+                self.deliver_events(who, usize::MAX);
+            }
+            let quiet = self.peers.iter().all(|p| p.outgoing.is_empty());
+            let after = (
+                self.log.len(),
+                self.peers.iter().map(|p| p.received).sum::<usize>(),
+            );
+            if quiet && before == after {
+                return;
+            }
+        }
+    }
+
+    fn committed(&self) -> String {
+        self.server.docs[&choir_proto::DocId(1)].content.to_string()
+    }
+
+    /// Every peer's editor (if it opened one) shows the committed text with nothing unsaved.
+    fn assert_converged(&self) {
+        let committed = self.committed();
+        for peer in &self.peers {
+            assert_eq!(
+                peer.desktop.world().docs[&choir_proto::DocId(1)]
+                    .content
+                    .to_string(),
+                committed
+            );
+            if let Some(editor) = peer.desktop.editors.get(&WindowId(1)) {
+                assert!(editor.is_saved());
+                assert_eq!(editor.text().to_string(), committed);
+            }
+        }
+    }
+}
+
+/// Two desktops edit one document; their commands and the events reach each other in a
+/// scrambled order. Once everything is delivered, both show the committed text.
+#[test]
+fn two_desktops_typing_at_once_converge() {
+    let mut room = Room::new(2, "one\ntwo\n");
     let keys: [&[&[u8]]; 2] = [
         &[b"a", b"b", b"\x1b[B", b"c", b"\r", b"d", b"\x7f", b"e"],
         &[
@@ -692,67 +801,128 @@ fn two_desktops_typing_at_once_converge() {
         ],
     ];
     for step in 0..8 {
-        for (peer, keys) in peers.iter_mut().zip(keys) {
-            let mut events = peer.parser.feed(keys[step]);
-            events.extend(peer.parser.flush());
-            for event in events {
-                for action in peer.desktop.handle_input(event) {
-                    if let Action::Send(command) = action {
-                        peer.outgoing.push(command);
-                    }
-                }
-            }
+        for (who, keys) in keys.iter().enumerate() {
+            room.keys(who, keys[step]);
         }
-        // Deliver one side's commands now and the other's later; events lag a step.
-        let who = step % 2;
-        for command in std::mem::take(&mut peers[who].outgoing) {
-            commit(&mut server, &mut log, &command);
-        }
-        for peer in &mut peers {
-            let upto = log.len().saturating_sub(1);
-            while peer.received < upto {
-                let event = log[peer.received].clone();
-                peer.received += 1;
-                peer.desktop.on_frame(ServerFrame::Event { event });
-                let outbox = peer.desktop.take_outbox();
-                peer.outgoing.extend(outbox);
-            }
+        // One side's commands now, the other's later; events lag behind.
+        room.deliver_commands(step % 2);
+        for who in 0..2 {
+            let lag = room.log.len().saturating_sub(1);
+            let behind = lag.saturating_sub(room.peers[who].received);
+            room.deliver_events(who, behind);
         }
     }
-    // Deliver everything until quiet.
-    loop {
-        let mut busy = false;
-        for peer in &mut peers {
-            for command in std::mem::take(&mut peer.outgoing) {
-                commit(&mut server, &mut log, &command);
-                busy = true;
-            }
-        }
-        for peer in &mut peers {
-            while peer.received < log.len() {
-                let event = log[peer.received].clone();
-                peer.received += 1;
-                peer.desktop.on_frame(ServerFrame::Event { event });
-                let outbox = peer.desktop.take_outbox();
-                peer.outgoing.extend(outbox);
-                busy = true;
-            }
-        }
-        if !busy {
-            break;
-        }
-    }
-    let committed = server.docs[&choir_proto::DocId(1)].content.to_string();
-    for peer in &peers {
-        let editor = &peer.desktop.editors[&WindowId(1)];
-        assert!(editor.is_saved());
-        assert_eq!(editor.text().to_string(), committed);
-    }
+    room.settle();
+    room.assert_converged();
+    let committed = room.committed();
     for typed in ["a", "b", "c", "e", "X", "Y", "Z", "W", "V"] {
         assert!(
             committed.contains(typed),
             "{typed} is missing from {committed:?}"
         );
+    }
+}
+
+/// One step of the random editing sessions below.
+#[derive(Debug, Clone)]
+enum Step {
+    Keys(usize, &'static [u8]),
+    DeliverCommands(usize),
+    DeliverEvents(usize, usize),
+    Reconnect(usize, bool),
+}
+
+/// The keys a random session presses: typing, deleting, moving, selecting, cut/copy/paste,
+/// undo and redo, select-all.
+const RANDOM_KEYS: &[&[u8]] = &[
+    b"a",
+    b"b",
+    b" ",
+    b"\xe6\xbc\xa2",
+    b"\r",
+    b"\x7f",
+    b"\x1b[3~",
+    b"\x1b[D",
+    b"\x1b[C",
+    b"\x1b[A",
+    b"\x1b[B",
+    b"\x1b[H",
+    b"\x1b[F",
+    b"\x1b[1;2D",
+    b"\x1b[1;2C",
+    b"\x1b[1;5D",
+    b"\x18",
+    b"\x03",
+    b"\x16",
+    b"\x1a",
+    b"\x19",
+    b"\x01\x01",
+];
+
+fn random_steps() -> impl proptest::strategy::Strategy<Value = Vec<Step>> {
+    use proptest::prelude::*;
+    let step = prop_oneof![
+        6 => (0..3usize, 0..RANDOM_KEYS.len()).prop_map(|(who, key)| Step::Keys(who, RANDOM_KEYS[key])),
+        2 => (0..3usize).prop_map(Step::DeliverCommands),
+        2 => (0..3usize, 1..4usize).prop_map(|(who, n)| Step::DeliverEvents(who, n)),
+        1 => (0..3usize, any::<bool>()).prop_map(|(who, fresh)| Step::Reconnect(who, fresh)),
+    ];
+    proptest::collection::vec(step, 1..150)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    /// Only typing and moving, each typed character unique: after random delivery and broken
+    /// links, every character typed is in the document exactly once.
+    #[test]
+    fn random_typing_loses_nothing(steps in random_steps()) {
+        let mut room = Room::new(3, "");
+        let mut typed = Vec::new();
+        for step in steps {
+            match step {
+                Step::Keys(who, keys) if keys.len() == 1 && keys[0].is_ascii_alphabetic() => {
+                    let unique = char::from_u32(0x4E00 + typed.len() as u32).unwrap();
+                    typed.push(unique);
+                    room.keys(who, unique.to_string().as_bytes());
+                }
+                // Plain moves only: no selecting (typing would replace it), deleting, cutting
+                // or undoing here.
+                Step::Keys(who, keys) if keys.len() == 3 && keys.starts_with(b"\x1b[") => {
+                    room.keys(who, keys)
+                }
+                Step::Keys(..) => {}
+                Step::DeliverCommands(who) => room.deliver_commands(who),
+                Step::DeliverEvents(who, n) => room.deliver_events(who, n),
+                Step::Reconnect(who, fresh) => room.reconnect(who, fresh),
+            }
+        }
+        room.settle();
+        room.assert_converged();
+        let committed = room.committed();
+        proptest::prop_assert_eq!(committed.chars().count(), typed.len());
+        for c in typed {
+            proptest::prop_assert_eq!(committed.matches(c).count(), 1);
+        }
+    }
+
+    /// Three desktops press random editing keys (undo and redo included) while commands and
+    /// events travel at random and links break (losing what was in transit) and come back,
+    /// resumed or from a fresh snapshot: once everything is delivered, every editor shows the
+    /// committed text and nothing is unsaved.
+    #[test]
+    fn random_editing_sessions_converge(steps in random_steps()) {
+        let mut room = Room::new(3, "alpha beta\ngamma\n");
+        for step in steps {
+            match step {
+                Step::Keys(who, keys) => room.keys(who, keys),
+                Step::DeliverCommands(who) => room.deliver_commands(who),
+                Step::DeliverEvents(who, n) => room.deliver_events(who, n),
+                Step::Reconnect(who, fresh) => room.reconnect(who, fresh),
+            }
+        }
+        room.settle();
+        room.assert_converged();
     }
 }
 
