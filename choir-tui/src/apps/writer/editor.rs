@@ -9,7 +9,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 
-use super::layout::{self, char_width};
+use std::cell::RefCell;
+
+use super::layout::{char_width, Layout, WrapCache};
 use crate::input::{Key, KeyCode};
 use crate::theme::Theme;
 
@@ -44,6 +46,9 @@ pub struct Editor {
     redo: Vec<TextOp>,
     /// The top undo step is a run of typed characters that the next one may join.
     typing: bool,
+    /// Counts changes of `text`, so wrapped lines can be kept until it changes.
+    revision: u64,
+    wraps: RefCell<WrapCache>,
 }
 
 impl Editor {
@@ -60,7 +65,13 @@ impl Editor {
             undo: Vec::new(),
             redo: Vec::new(),
             typing: false,
+            revision: 0,
+            wraps: RefCell::default(),
         }
+    }
+
+    fn layout(&self, width: usize) -> Layout<'_> {
+        Layout::new(&self.text, width, self.revision, &self.wraps)
     }
 
     pub fn doc_id(&self) -> DocId {
@@ -115,6 +126,7 @@ impl Editor {
         if op.apply_rope(&mut self.text).is_err() {
             return;
         }
+        self.revision += 1;
         self.cursor = op.transform_position(self.cursor);
         self.anchor = self.anchor.map(|at| op.transform_position(at));
         self.top = op.transform_position(self.top);
@@ -137,6 +149,7 @@ impl Editor {
         let lost = self.text.to_string();
         self.sync.reset(doc.version);
         self.text = doc.content.clone();
+        self.revision += 1;
         let len = self.text.len_chars();
         self.cursor = self.cursor.min(len);
         self.anchor = None;
@@ -182,6 +195,7 @@ impl Editor {
         if op.apply_rope(&mut self.text).is_err() {
             return;
         }
+        self.revision += 1;
         match self.sync.local(op) {
             Ok(Some(command)) => out.push(EditorEffect::Send(command)),
             Ok(None) => {}
@@ -339,7 +353,7 @@ impl Editor {
                     }
                     _ => {
                         let line = self.text.char_to_line(self.cursor);
-                        self.text.line_to_char(line) + layout::line_chars(&self.text, line).len()
+                        self.text.line_to_char(line) + self.layout(width).line(line).chars.len()
                     }
                 };
             }
@@ -352,11 +366,12 @@ impl Editor {
                     step
                 };
                 self.cursor = self.vertical(step, width);
-                let (top, _) = layout::locate(&self.text, self.top, width);
+                let layout = self.layout(width);
+                let (top, _) = layout.locate(self.top);
                 self.top = if step < 0 {
-                    layout::rows_before(&self.text, top, step.unsigned_abs(), width).start
+                    layout.rows_before(top, step.unsigned_abs()).start
                 } else {
-                    layout::rows_after(&self.text, top, step as usize, width).start
+                    layout.rows_after(top, step as usize).start
                 };
             }
             _ => return false,
@@ -372,13 +387,14 @@ impl Editor {
         if row >= height {
             return;
         }
-        let top = layout::locate(&self.text, self.visible_top(width, height), width).0;
-        let target = layout::rows_after(&self.text, top, row, width);
+        let layout = self.layout(width);
+        let top = layout.locate(self.visible_top(width, height)).0;
+        let target = layout.rows_after(top, row);
         let below_text = target.line == top.line && target.row == top.row && row > 0;
         self.cursor = if below_text {
             self.text.len_chars()
         } else {
-            layout::position_at(&self.text, target, usize::from(col), width)
+            layout.position_at(target, usize::from(col))
         };
         self.top = top.start;
         self.anchor = None;
@@ -389,11 +405,12 @@ impl Editor {
     /// The wheel: the view moves `rows` rows up (down when negative), the cursor with it.
     pub fn scroll(&mut self, rows: isize, size: (u16, u16)) {
         let (width, height) = (usize::from(size.0.max(1)), usize::from(size.1.max(1)));
-        let top = layout::locate(&self.text, self.visible_top(width, height), width).0;
+        let layout = self.layout(width);
+        let top = layout.locate(self.visible_top(width, height)).0;
         self.top = if rows > 0 {
-            layout::rows_before(&self.text, top, rows.unsigned_abs(), width).start
+            layout.rows_before(top, rows.unsigned_abs()).start
         } else {
-            layout::rows_after(&self.text, top, rows.unsigned_abs(), width).start
+            layout.rows_after(top, rows.unsigned_abs()).start
         };
         self.cursor = self.vertical(-rows, width);
         self.anchor = None;
@@ -422,22 +439,23 @@ impl Editor {
 
     /// The cursor moved `rows` visual rows down (up when negative), keeping its column.
     fn vertical(&mut self, rows: isize, width: usize) -> usize {
-        let (row, col) = layout::locate(&self.text, self.cursor, width);
+        let layout = Layout::new(&self.text, width, self.revision, &self.wraps);
+        let (row, col) = layout.locate(self.cursor);
         let goal = *self.goal_col.get_or_insert(col);
         let target = if rows < 0 {
-            let back = layout::rows_before(&self.text, row, rows.unsigned_abs(), width);
+            let back = layout.rows_before(row, rows.unsigned_abs());
             if back == row {
                 return 0;
             }
             back
         } else {
-            let on = layout::rows_after(&self.text, row, rows as usize, width);
+            let on = layout.rows_after(row, rows as usize);
             if on == row {
                 return self.text.len_chars();
             }
             on
         };
-        layout::position_at(&self.text, target, goal, width)
+        layout.position_at(target, goal)
     }
 
     /// The start of the next word (or the start of this/previous one going back).
@@ -466,20 +484,21 @@ impl Editor {
     /// The first visible row's start such that the cursor is in view: the stored one when
     /// the cursor is already visible from it, else the nearest that shows it.
     pub fn visible_top(&self, width: usize, height: usize) -> usize {
-        let (cursor_row, _) = layout::locate(&self.text, self.cursor, width);
-        let (top, _) = layout::locate(&self.text, self.top, width);
+        let layout = self.layout(width);
+        let (cursor_row, _) = layout.locate(self.cursor);
+        let (top, _) = layout.locate(self.top);
         if cursor_row.start < top.start {
             return cursor_row.start;
         }
         // Far below: no need to walk every row in between.
         if cursor_row.line > top.line + height {
-            return layout::rows_before(&self.text, cursor_row, height - 1, width).start;
+            return layout.rows_before(cursor_row, height - 1).start;
         }
-        let last_visible = layout::rows_after(&self.text, top, height - 1, width);
+        let last_visible = layout.rows_after(top, height - 1);
         if cursor_row.start <= last_visible.start {
             top.start
         } else {
-            layout::rows_before(&self.text, cursor_row, height - 1, width).start
+            layout.rows_before(cursor_row, height - 1).start
         }
     }
 
@@ -499,7 +518,8 @@ impl Editor {
         let width = usize::from(area.width);
         let text_rows = usize::from(area.height.saturating_sub(1)).max(1);
         let selection = self.selection();
-        let top = layout::locate(&self.text, self.visible_top(width, text_rows), width).0;
+        let layout = self.layout(width);
+        let top = layout.locate(self.visible_top(width, text_rows)).0;
         let mut cursor_at = None;
         let mut y = 0;
         // Each visible line is wrapped once and all of its rows drawn from that.
@@ -507,8 +527,8 @@ impl Editor {
             if y >= text_rows {
                 break;
             }
-            let chars = layout::line_chars(&self.text, line);
-            let starts = layout::row_starts(&chars, width);
+            let wrapped = layout.line(line);
+            let (chars, starts) = (&wrapped.chars, &wrapped.starts);
             let line_start = self.text.line_to_char(line);
             let first_row = if line == top.line { top.row } else { 0 };
             for row in first_row..starts.len() {

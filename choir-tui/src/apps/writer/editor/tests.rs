@@ -193,12 +193,12 @@ fn the_view_scrolls_to_keep_the_cursor_visible_in_a_long_text() {
             ..Mods::NONE
         },
     });
-    let (row, _) = layout::locate(t.editor.text(), t.editor.top, 20);
+    let (row, _) = t.editor.layout(20).locate(t.editor.top);
     assert_eq!(row.line, 1000 - 4, "the last rows are in view");
     t.code(KeyCode::PageUp).code(KeyCode::PageUp);
     let line = t.editor.text().char_to_line(t.editor.cursor());
     assert_eq!(line, 1000 - 8);
-    let (top, _) = layout::locate(t.editor.text(), t.editor.top, 20);
+    let (top, _) = t.editor.layout(20).locate(t.editor.top);
     assert!(top.line <= line && line < top.line + 5);
 }
 
@@ -219,7 +219,7 @@ fn clicks_place_the_cursor_and_the_wheel_scrolls() {
     t.editor.click(3, 2, (20, 5));
     assert_eq!(t.editor.cursor(), "line 0\nline 1\nlin".len());
     t.editor.scroll(-3, (20, 5));
-    let (top, _) = layout::locate(t.editor.text(), t.editor.top, 20);
+    let (top, _) = t.editor.layout(20).locate(t.editor.top);
     assert_eq!(top.line, 3);
     assert_eq!(t.editor.text().char_to_line(t.editor.cursor()), 5);
     t.editor.scroll(10, (20, 5));
