@@ -41,7 +41,7 @@ pub use ids::{CallId, DocId, ThreadId, WindowId};
 pub use ropey::Rope;
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
-    AppKind, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PendingToolCall, Rect, ToolCallStatus,
-    ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS, DOC_HISTORY, MAX_WINDOW_COORD,
-    MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
+    apply_doc_event, AppKind, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PendingToolCall,
+    Rect, ToolCallStatus, ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS, DOC_HISTORY,
+    MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
 };

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use choir_proto::{Command, DocId, EventBody, World};
+use choir_proto::{apply_doc_event, Command, Doc, DocId, Event, EventBody, World};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -39,16 +39,24 @@ struct Written {
     mtime_ns: u128,
 }
 
-/// One document as this actor follows it.
-struct Tracked {
-    title: String,
-    content: choir_proto::Rope,
-    version: u64,
-    /// The log moved on since the last write.
-    dirty: bool,
+/// This actor's knowledge of one document's file. Whether it needs writing follows from the
+/// document: never written, written at another version or under another title, or `stale`.
+#[derive(Default)]
+struct FileState {
     written: Option<Written>,
     /// The text of the file as last written or read: what outside edits are diffed against.
     on_disk: String,
+    /// Removed or unreadable: write the log's text again.
+    stale: bool,
+}
+
+impl FileState {
+    fn needs_write(&self, doc: &Doc) -> bool {
+        self.stale
+            || self.written.as_ref().is_none_or(|written| {
+                written.version != doc.version || written.file != file_name(doc.id, &doc.title)
+            })
+    }
 }
 
 /// Starts the actor. It stops (after a last flush) when `shutdown` fires.
@@ -63,32 +71,35 @@ pub fn spawn(
     let mut files = DocFiles {
         workspace: workspace.to_path_buf(),
         state_path,
-        docs: BTreeMap::new(),
+        docs: world.docs.clone(),
+        files: BTreeMap::new(),
         commands,
         next_tag: 0,
         state_dirty: false,
     };
-    files.load(world);
+    files.load();
     tokio::spawn(files.run(store, world.head, shutdown))
 }
 
 struct DocFiles {
     workspace: PathBuf,
     state_path: PathBuf,
-    docs: BTreeMap<DocId, Tracked>,
+    /// The documents, folded from the log as every client does.
+    docs: BTreeMap<DocId, Doc>,
+    files: BTreeMap<DocId, FileState>,
     commands: CommandHandle,
     next_tag: u64,
     state_dirty: bool,
 }
 
 impl DocFiles {
-    /// Takes the documents from the world and what was written from the state file.
-    fn load(&mut self, world: &World) {
+    /// Takes what was written from the state file.
+    fn load(&mut self) {
         let saved: BTreeMap<DocId, Written> = std::fs::read(&self.state_path)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
-        for doc in world.docs.values() {
+        for doc in self.docs.values() {
             let mut written = saved.get(&doc.id).cloned();
             if let Some(w) = &written {
                 if w.version != doc.version && self.changed_outside(w) {
@@ -99,21 +110,14 @@ impl DocFiles {
                     written = None;
                 }
             }
-            let content = doc.content.clone();
-            // A file written at the current version is known; otherwise it is rewritten,
-            // unless it changed outside (the first poll then reads it).
-            let current = written.as_ref().is_some_and(|w| w.version == doc.version);
-            self.docs.insert(
-                doc.id,
-                Tracked {
-                    title: doc.title.clone(),
-                    on_disk: content.to_string(),
-                    content,
-                    version: doc.version,
-                    dirty: !current,
-                    written,
-                },
-            );
+            // A file written at the current version is known (the first poll reads it if it
+            // changed outside); any other is rewritten.
+            let state = FileState {
+                written,
+                on_disk: doc.content.to_string(),
+                stale: false,
+            };
+            self.files.insert(doc.id, state);
         }
     }
 
@@ -151,7 +155,7 @@ impl DocFiles {
                 _ = shutdown.cancelled() => break,
                 next = events.next() => match next {
                     Ok(Some(event)) => {
-                        self.apply(&event.body);
+                        self.apply(&event);
                         // A new document's file exists at once; later writes are batched.
                         if matches!(event.body, EventBody::DocCreated { .. }) {
                             self.flush();
@@ -168,7 +172,7 @@ impl DocFiles {
                     // Apply what those edits (and anything else) committed before writing.
                     while events.next_seq() <= store.head() {
                         match events.next().await {
-                            Ok(Some(event)) => self.apply(&event.body),
+                            Ok(Some(event)) => self.apply(&event),
                             _ => break,
                         }
                     }
@@ -179,50 +183,20 @@ impl DocFiles {
         self.flush();
     }
 
-    fn apply(&mut self, body: &EventBody) {
-        match body {
-            EventBody::DocCreated {
-                doc_id,
-                title,
-                content,
-            } => {
-                self.docs.entry(*doc_id).or_insert_with(|| Tracked {
-                    title: title.clone(),
-                    content: choir_proto::Rope::from_str(content),
-                    version: 0,
-                    dirty: true,
-                    written: None,
-                    on_disk: String::new(),
-                });
-            }
-            EventBody::DocEdited {
-                doc_id,
-                version,
-                op,
-                ..
-            } => {
-                if let Some(doc) = self.docs.get_mut(doc_id) {
-                    if *version == doc.version + 1 && op.apply_rope(&mut doc.content).is_ok() {
-                        doc.version = *version;
-                        doc.dirty = true;
-                    }
-                }
-            }
-            EventBody::DocRenamed { doc_id, title } => {
-                if let Some(doc) = self.docs.get_mut(doc_id) {
-                    doc.title = title.clone();
-                    doc.dirty = true;
-                }
+    fn apply(&mut self, event: &Event) {
+        apply_doc_event(&mut self.docs, event);
+        match &event.body {
+            EventBody::DocCreated { doc_id, .. } => {
+                self.files.entry(*doc_id).or_default();
             }
             EventBody::DocDeleted { doc_id } => {
-                if let Some(doc) = self.docs.remove(doc_id) {
-                    if let Some(written) = doc.written {
-                        let path = self.workspace.join(&written.file);
-                        if let Err(err) = std::fs::remove_file(&path) {
-                            tracing::warn!(%err, path = %path.display(), "cannot remove a deleted document's file");
-                        }
-                        self.state_dirty = true;
+                let written = self.files.remove(doc_id).and_then(|file| file.written);
+                if let Some(written) = written {
+                    let path = self.workspace.join(&written.file);
+                    if let Err(err) = std::fs::remove_file(&path) {
+                        tracing::warn!(%err, path = %path.display(), "cannot remove a deleted document's file");
                     }
+                    self.state_dirty = true;
                 }
             }
             _ => {}
@@ -233,8 +207,8 @@ impl DocFiles {
     /// difference as an edit.
     async fn pick_up_outside_edits(&mut self) {
         let mut edits = Vec::new();
-        for (doc_id, doc) in &mut self.docs {
-            let Some(written) = &mut doc.written else {
+        for (doc_id, file) in &mut self.files {
+            let Some(written) = &mut file.written else {
                 continue;
             };
             let path = self.workspace.join(&written.file);
@@ -242,7 +216,7 @@ impl DocFiles {
                 Ok(meta) => meta,
                 Err(_) => {
                     // Removed outside: the log still has it, so write it again.
-                    doc.dirty = true;
+                    file.stale = true;
                     continue;
                 }
             };
@@ -256,17 +230,17 @@ impl DocFiles {
                 Ok(text) => text,
                 Err(err) => {
                     tracing::warn!(%err, path = %path.display(), "cannot read a changed document file; the log keeps its text");
-                    doc.dirty = true;
+                    file.stale = true;
                     continue;
                 }
             };
-            if text == doc.on_disk {
+            if text == file.on_disk {
                 continue;
             }
-            let op = diff(&doc.on_disk, &text);
-            edits.push((*doc_id, written.version, op, doc.content.to_string(), text));
+            let op = diff(&file.on_disk, &text);
+            edits.push((*doc_id, written.version, op, text));
         }
-        for (doc_id, base, op, current, text) in edits {
+        for (doc_id, base, op, text) in edits {
             self.next_tag += 1;
             let tag = format!("file-{}-{}", std::process::id(), self.next_tag);
             let edit = Command::EditDoc {
@@ -280,11 +254,13 @@ impl DocFiles {
                 // Written too long ago to rebase: take the file against today's text.
                 Err(CommandError::Rejected(rejection)) => {
                     tracing::warn!(%rejection, doc = %doc_id, "merging a file edit against the latest version instead");
-                    let version = self.docs.get(&doc_id).map_or(0, |doc| doc.version);
+                    let Some(doc) = self.docs.get(&doc_id) else {
+                        continue;
+                    };
                     let edit = Command::EditDoc {
                         doc_id,
-                        base_version: version,
-                        op: diff(&current, &text),
+                        base_version: doc.version,
+                        op: diff(&doc.content.to_string(), &text),
                         edit_id: Some(tag),
                     };
                     self.commands.execute(edit, FILE_ACTOR.into(), None).await
@@ -293,8 +269,8 @@ impl DocFiles {
             };
             match result {
                 Ok(_) => {
-                    if let Some(doc) = self.docs.get_mut(&doc_id) {
-                        doc.on_disk = text;
+                    if let Some(file) = self.files.get_mut(&doc_id) {
+                        file.on_disk = text;
                     }
                     tracing::info!(doc = %doc_id, "took an outside edit of a document file into the log");
                 }
@@ -307,14 +283,17 @@ impl DocFiles {
 
     /// Writes every document the log changed since its last write.
     fn flush(&mut self) {
-        for (doc_id, doc) in &mut self.docs {
-            if !doc.dirty {
+        for (doc_id, file) in &mut self.files {
+            let Some(doc) = self.docs.get(doc_id) else {
+                continue;
+            };
+            if !file.needs_write(doc) {
                 continue;
             }
-            let file = file_name(*doc_id, &doc.title);
-            let path = self.workspace.join(&file);
-            if let Some(old) = &doc.written {
-                if old.file != file {
+            let name = file_name(*doc_id, &doc.title);
+            let path = self.workspace.join(&name);
+            if let Some(old) = &file.written {
+                if old.file != name {
                     let _ = std::fs::remove_file(self.workspace.join(&old.file));
                 }
             }
@@ -323,14 +302,14 @@ impl DocFiles {
                 write_atomic(&path, text.as_bytes()).and_then(|()| std::fs::metadata(&path));
             match written {
                 Ok(meta) => {
-                    doc.written = Some(Written {
-                        file,
+                    file.written = Some(Written {
+                        file: name,
                         version: doc.version,
                         len: meta.len(),
                         mtime_ns: mtime_ns(&meta),
                     });
-                    doc.on_disk = text;
-                    doc.dirty = false;
+                    file.on_disk = text;
+                    file.stale = false;
                     self.state_dirty = true;
                 }
                 Err(err) => {
@@ -340,9 +319,9 @@ impl DocFiles {
         }
         if self.state_dirty {
             let state: BTreeMap<DocId, &Written> = self
-                .docs
+                .files
                 .iter()
-                .filter_map(|(id, doc)| doc.written.as_ref().map(|w| (*id, w)))
+                .filter_map(|(id, file)| file.written.as_ref().map(|w| (*id, w)))
                 .collect();
             match serde_json::to_vec_pretty(&state) {
                 Ok(bytes) => match write_atomic(&self.state_path, &bytes) {

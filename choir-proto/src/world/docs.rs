@@ -61,7 +61,9 @@ impl Doc {
     }
 }
 
-pub(super) fn apply(docs: &mut BTreeMap<DocId, Doc>, event: &Event) {
+/// Applies a document event to a map of documents (what [`crate::World::apply`] does for its
+/// `docs`), for a follower that needs the documents alone. Other events change nothing.
+pub fn apply(docs: &mut BTreeMap<DocId, Doc>, event: &Event) {
     match &event.body {
         EventBody::DocCreated {
             doc_id,

@@ -16,7 +16,7 @@ pub use chat::{ChatMessage, ChatThread, ToolCard, ToolCardStatus, CARD_OUTPUT_CH
 pub use desktop::{
     AppKind, Desktop, Rect, Window, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
 };
-pub use docs::{Doc, DocEdit, DOC_HISTORY};
+pub use docs::{apply as apply_doc_event, Doc, DocEdit, DOC_HISTORY};
 pub use tools::{PendingToolCall, ToolCallStatus};
 
 /// Everything a sandbox shows: the desktop, chat threads, documents and tool calls that
