@@ -55,9 +55,11 @@ impl ProtocolClient {
         (Self { commands }, updates_rx)
     }
 
-    /// Queues a command; `false` if the client has stopped.
-    pub fn send(&self, command: Command) -> bool {
-        self.commands.try_send(command).is_ok()
+    /// Queues a command; gives it back if the queue is full or the client has stopped.
+    pub fn send(&self, command: Command) -> Result<(), Command> {
+        self.commands
+            .try_send(command)
+            .map_err(|err| err.into_inner())
     }
 }
 
@@ -226,10 +228,10 @@ async fn session(
                         edits.remove(&id);
                         ClientUpdate::Frame(ServerFrame::Ack { id, seqs })
                     }
-                    ServerFrame::Error { id: Some(id), message, .. } if edits.contains_key(&id) => {
-                        let doc_id = edits.remove(&id).unwrap_or(choir_proto::DocId(0));
-                        ClientUpdate::EditRefused { doc_id, message }
-                    }
+                    ServerFrame::Error { id: Some(id), code, message } => match edits.remove(&id) {
+                        Some(doc_id) => ClientUpdate::EditRefused { doc_id, message },
+                        None => ClientUpdate::Frame(ServerFrame::Error { id: Some(id), code, message }),
+                    },
                     other => ClientUpdate::Frame(other),
                 };
                 if updates.send(update).await.is_err() {

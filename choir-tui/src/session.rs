@@ -112,9 +112,9 @@ where
 /// for the next try (dropping it would leave the editor waiting for it forever); anything else
 /// is dropped with a notice.
 fn send(client: &ProtocolClient, desktop: &mut Desktop, command: choir_proto::Command) {
-    if client.send(command.clone()) {
+    let Err(command) = client.send(command) else {
         return;
-    }
+    };
     if matches!(command, choir_proto::Command::EditDoc { .. }) {
         desktop.defer(command);
     } else {
