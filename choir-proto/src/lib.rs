@@ -11,6 +11,7 @@
 //! It does no I/O and builds for `wasm32-unknown-unknown`, so the daemon, the terminal
 //! clients and the browser compute identical state from identical events.
 
+mod activity;
 mod command;
 mod decide;
 mod doc_sync;
@@ -21,6 +22,7 @@ mod ids;
 mod text_op;
 mod world;
 
+pub use activity::ActivityReport;
 pub use command::{Command, KNOWN_COMMAND_TYPES};
 pub use decide::{
     decide, Rejection, MAX_CHAT_CHARS, MAX_DOC_CHARS, MAX_EDIT_ID_CHARS, MAX_TITLE_CHARS,
