@@ -188,6 +188,7 @@ async fn fan_out(dir: &Path, subscribers: usize, rate: u64, seconds: u64) -> Vec
     let daemon = Daemon::start(DaemonConfig {
         data_dir: dir.join("fanout"),
         listen: "127.0.0.1:0".parse().unwrap(),
+        token: None,
         store: StoreOptions::default(),
         agent: Default::default(),
     })

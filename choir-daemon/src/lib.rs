@@ -1,27 +1,29 @@
 //! The ChoirOS sandbox daemon: the event store, the domain actors and the API, assembled by
 //! [`Daemon::start`].
 
+pub mod activity;
 pub mod actors;
 pub mod agent;
 pub mod api;
 pub mod datadir;
 pub mod docfiles;
+pub mod listen;
 pub mod store;
 pub mod tools;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use thiserror::Error;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use activity::Activity;
 use actors::{load_world, CommandHandle, ProjectionHandle};
 use agent::AgentConfig;
 use api::AppState;
 use datadir::{DataDir, DataDirError, Endpoint};
+pub use listen::Listen;
 use store::{EventStore, StoreError, StoreOptions};
 use tools::{ToolRegistry, ToolRunner, Workspace};
 
@@ -35,7 +37,10 @@ const EPHEMERAL_CAPACITY: usize = 1024;
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
     pub data_dir: PathBuf,
-    pub listen: SocketAddr,
+    pub listen: Listen,
+    /// The sandbox token to require; without one, the data dir's token file (created on
+    /// first start) is used.
+    pub token: Option<String>,
     pub store: StoreOptions,
     /// The chat agent's model and approval policy (offline unless configured).
     pub agent: AgentConfig,
@@ -50,7 +55,7 @@ pub enum DaemonError {
     Store { path: PathBuf, source: StoreError },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
-        addr: SocketAddr,
+        addr: Listen,
         source: std::io::Error,
     },
     #[error("the HTTP server failed: {0}")]
@@ -59,8 +64,8 @@ pub enum DaemonError {
 
 /// A started daemon. Dropping it does not stop it; call [`RunningDaemon::shutdown`].
 pub struct RunningDaemon {
-    /// Where it listens.
-    pub addr: SocketAddr,
+    /// Where it listens (the real port, or the absolute socket path).
+    pub addr: Listen,
     /// The sandbox token.
     pub token: String,
     /// The store, for in-process callers.
@@ -79,7 +84,10 @@ impl Daemon {
     /// endpoint in the data dir.
     pub async fn start(config: DaemonConfig) -> Result<RunningDaemon, DaemonError> {
         let data_dir = DataDir::open(&config.data_dir)?;
-        let token = data_dir.token()?;
+        let token = match config.token {
+            Some(token) => token,
+            None => data_dir.token()?,
+        };
         let db_path = data_dir.db_path();
         let store_error = |source| DaemonError::Store {
             path: db_path.clone(),
@@ -111,12 +119,14 @@ impl Daemon {
             &world,
             shutdown.clone(),
         );
+        let activity = Activity::default();
         let tools = ToolRunner::new(
             ToolRegistry::standard(),
             store.clone(),
             workspace,
             commands.clone(),
-        );
+        )
+        .with_activity(activity.clone());
         let (ephemerals, _) = tokio::sync::broadcast::channel(EPHEMERAL_CAPACITY);
         agent::spawn(
             store.clone(),
@@ -124,8 +134,10 @@ impl Daemon {
             &config.agent,
             ephemerals.clone(),
             world.clone(),
+            activity.clone(),
         );
         let state = AppState {
+            activity,
             commands,
             tools,
             ephemerals,
@@ -135,23 +147,20 @@ impl Daemon {
             token: Arc::from(token.as_str()),
             shutdown: shutdown.clone(),
         };
-        let listener =
-            TcpListener::bind(config.listen)
+        let (listener, addr) =
+            listen::bind(&config.listen)
                 .await
                 .map_err(|source| DaemonError::Bind {
-                    addr: config.listen,
+                    addr: config.listen.clone(),
                     source,
                 })?;
-        let addr = listener.local_addr().map_err(DaemonError::Serve)?;
-        let app = api::router(state);
-        let stop = shutdown.clone();
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
-        });
+        let server = tokio::spawn(listen::serve(
+            listener,
+            api::router(state),
+            shutdown.clone(),
+        ));
         data_dir.write_endpoint(&Endpoint {
-            url: format!("http://{addr}"),
+            url: addr.url(),
             token: token.clone(),
             pid: std::process::id(),
         })?;
@@ -168,14 +177,18 @@ impl Daemon {
 }
 
 impl RunningDaemon {
-    /// The base URL, e.g. `http://127.0.0.1:8080`.
+    /// The base URL, e.g. `http://127.0.0.1:8080` or `unix:/path/daemon.sock`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.addr.url()
     }
 
-    /// The URL to open in a browser: the base URL with the token as a query parameter.
-    pub fn url_with_token(&self) -> String {
-        format!("{}/?token={}", self.url(), self.token)
+    /// Where to point a client: for TCP the URL to open in a browser, with the token as a
+    /// query parameter; for a Unix socket its address (the token is not printed).
+    pub fn announce_url(&self) -> String {
+        match self.addr {
+            Listen::Tcp(_) => format!("{}/?token={}", self.url(), self.token),
+            Listen::Unix(_) => self.url(),
+        }
     }
 
     /// Resolves when the server stops on its own (it normally runs until shutdown).
@@ -198,6 +211,7 @@ impl RunningDaemon {
             tracing::warn!(%err, "the document files task failed");
         }
         self.store.shutdown().await;
+        listen::remove_socket(&self.addr);
         self.data_dir.remove_endpoint();
         tracing::info!(head = self.store.head(), "daemon stopped");
     }

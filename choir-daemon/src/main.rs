@@ -1,12 +1,11 @@
 //! `choir-daemon`: one user's sandbox daemon.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use choir_daemon::agent::AgentConfig;
 use choir_daemon::store::StoreOptions;
-use choir_daemon::{Daemon, DaemonConfig};
+use choir_daemon::{Daemon, DaemonConfig, Listen};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -20,15 +19,24 @@ struct Cli {
     #[arg(long, env = "CHOIR_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
-    /// Address to listen on (port 0 picks a free port)
+    /// Address to listen on: HOST:PORT (port 0 picks a free port), or unix:PATH for a Unix
+    /// socket that only this user can reach
     #[arg(
         long,
         env = "CHOIR_LISTEN",
         default_value = "127.0.0.1:8080",
         value_name = "ADDR"
     )]
-    listen: SocketAddr,
+    listen: Listen,
 }
+
+/// The sandbox token, when whoever starts the daemon chooses it (the hypervisor does). An
+/// environment variable, not a flag: command lines are visible to every user of the host.
+const TOKEN_ENV: &str = "CHOIR_DAEMON_TOKEN";
+
+/// A sandbox daemon serves one user: a few worker threads are plenty, and on a many-core
+/// host they keep it within its process limit.
+const MAX_WORKER_THREADS: usize = 4;
 
 fn default_data_dir() -> Result<PathBuf> {
     dirs::data_dir()
@@ -38,14 +46,26 @@ fn default_data_dir() -> Result<PathBuf> {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Runtime::new() {
+    // Everything the daemon and its tools create is private to the sandbox's user.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let token = std::env::var(TOKEN_ENV).ok();
+    // Read once, before any thread exists; tools started later do not inherit it.
+    std::env::remove_var(TOKEN_ENV);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(MAX_WORKER_THREADS);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("choir-daemon: cannot start the async runtime: {err}");
             return std::process::ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, token)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("choir-daemon: {err:#}");
@@ -54,17 +74,24 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli, token: Option<String>) -> Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("CHOIR_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: a sandbox's log goes through a pipe into a file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let data_dir = match cli.data_dir {
         Some(dir) => dir,
         None => default_data_dir()?,
     };
+    if let Some(token) = &token {
+        if token.len() < 16 || token.len() > 256 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            anyhow::bail!("{TOKEN_ENV} must be 16 to 256 printable characters without spaces");
+        }
+    }
     let agent = AgentConfig::load(&data_dir.join("config.json"), |name| {
         std::env::var(name).ok()
     })
@@ -72,6 +99,7 @@ async fn run(cli: Cli) -> Result<()> {
     let config = DaemonConfig {
         data_dir: data_dir.clone(),
         listen: cli.listen,
+        token,
         store: StoreOptions::default(),
         agent,
     };
@@ -80,7 +108,7 @@ async fn run(cli: Cli) -> Result<()> {
         .context("cannot start choir-daemon")?;
     announce(&format!(
         "ChoirOS daemon listening on {}\ndata dir: {}",
-        daemon.url_with_token(),
+        daemon.announce_url(),
         data_dir.display()
     ));
 

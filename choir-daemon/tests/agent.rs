@@ -135,6 +135,7 @@ async fn start(agent: AgentConfig) -> (tempfile::TempDir, RunningDaemon) {
     let daemon = Daemon::start(DaemonConfig {
         data_dir: dir.path().to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        token: None,
         store: StoreOptions::default(),
         agent,
     })

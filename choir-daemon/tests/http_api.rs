@@ -160,6 +160,7 @@ async fn the_data_dir_is_locked_private_and_announces_the_endpoint() {
     let second = choir_daemon::Daemon::start(choir_daemon::DaemonConfig {
         data_dir: dir.path().to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        token: None,
         store: Default::default(),
         agent: Default::default(),
     })

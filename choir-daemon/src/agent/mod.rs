@@ -14,6 +14,7 @@ use choir_proto::{CallId, EphemeralBody, EventBody, ThreadId, World};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::activity::Activity;
 use crate::store::EventStore;
 use crate::tools::ToolRunner;
 
@@ -48,6 +49,8 @@ struct TurnContext {
     ephemerals: broadcast::Sender<EphemeralBody>,
     inbox: mpsc::Sender<AgentMsg>,
     max_steps: usize,
+    /// A running turn keeps the sandbox from being stopped as idle.
+    activity: Activity,
 }
 
 impl TurnContext {
@@ -68,6 +71,7 @@ pub fn spawn(
     config: &AgentConfig,
     ephemerals: broadcast::Sender<EphemeralBody>,
     world: World,
+    activity: Activity,
 ) {
     let (inbox, rx) = mpsc::channel(64);
     let provider = config.provider();
@@ -80,6 +84,7 @@ pub fn spawn(
         ephemerals,
         inbox,
         max_steps: config.max_steps,
+        activity,
     };
     tokio::spawn(run(ctx, world, rx));
 }
@@ -171,6 +176,7 @@ fn start_turn(ctx: &TurnContext, world: &World, thread_id: ThreadId) -> Cancella
     let ctx = ctx.clone();
     let token = cancel.clone();
     tokio::spawn(async move {
+        let _busy = ctx.activity.work();
         turn::run(&ctx, thread_id, history, token).await;
         let _ = ctx.inbox.send(AgentMsg::TurnEnded(thread_id)).await;
     });

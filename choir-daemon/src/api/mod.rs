@@ -7,7 +7,8 @@
 //! - `POST /api/commands` — one `choir_proto::Command`, answered with the seqs it appended;
 //! - `GET /api/tools` — every tool with its JSON schema;
 //! - `GET /api/agent` — the agent's provider, model and approval policy (keys masked);
-//! - `POST /api/tools/{name}` — run a tool with the body as its arguments (`choir --exec`).
+//! - `POST /api/tools/{name}` — run a tool with the body as its arguments (`choir --exec`);
+//! - `GET /api/activity` — clients connected, work running, idle time (for the hypervisor).
 //!
 //! Every route but `/health` needs the sandbox token: `Authorization: Bearer <token>`,
 //! `X-Choir-Token: <token>`, or `?token=<token>` (for a browser's first load). A WebSocket
@@ -20,13 +21,16 @@ mod ws;
 
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use choir_proto::MAX_FRAME_BYTES;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::activity::Activity;
 use crate::actors::{CommandHandle, ProjectionHandle};
 use crate::store::EventStore;
 use crate::tools::ToolRunner;
@@ -45,11 +49,14 @@ pub struct AppState {
     pub token: Arc<str>,
     /// Cancelled when the daemon shuts down: WebSocket sessions close.
     pub shutdown: CancellationToken,
+    /// Sessions and work in progress, and the idle clock.
+    pub activity: Activity,
 }
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    let protected = Router::new()
+    // Every request but the activity poll resets the sandbox's idle clock.
+    let busy = Router::new()
         .route("/api/state", get(http::state))
         .route("/api/events", get(http::events))
         .route("/api/commands", post(http::command))
@@ -57,6 +64,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/agent", get(http::agent))
         .route("/api/tools/{name}", post(http::call_tool))
         .fallback(http::not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), touch));
+    let protected = Router::new()
+        .route("/api/activity", get(activity))
+        .merge(busy)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
@@ -67,6 +78,16 @@ pub fn router(state: AppState) -> Router {
         .merge(protected)
         .layer(DefaultBodyLimit::max(MAX_FRAME_BYTES))
         .with_state(state)
+}
+
+async fn touch(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    state.activity.touch();
+    next.run(request).await
+}
+
+/// Asking does not count as activity: a supervisor polling an idle sandbox leaves it idle.
+async fn activity(State(state): State<AppState>) -> Json<crate::activity::ActivityReport> {
+    Json(state.activity.report())
 }
 
 async fn health() -> Json<serde_json::Value> {

@@ -106,6 +106,7 @@ async fn run(socket: WebSocket, state: AppState, pre_authorized: bool) {
     });
     let outbox = Outbox(tx);
     if let Some(session) = handshake(&mut stream, &outbox, &state, pre_authorized).await {
+        let _client = state.activity.client();
         let ephemerals = state.ephemerals.subscribe();
         let forwarder = tokio::spawn(forward(session.events, ephemerals, outbox.clone()));
         serve(&mut stream, &outbox, &state, &session.actor).await;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::{schema, ToolContext, ToolError, ToolOutcome, ToolRegistry, ToolSpec, Workspace};
+use crate::activity::Activity;
 use crate::actors::CommandHandle;
 use crate::store::EventStore;
 
@@ -44,6 +45,7 @@ pub struct ToolRunner {
     store: EventStore,
     workspace: Workspace,
     commands: CommandHandle,
+    activity: Activity,
 }
 
 impl ToolRunner {
@@ -58,7 +60,14 @@ impl ToolRunner {
             store,
             workspace,
             commands,
+            activity: Activity::default(),
         }
+    }
+
+    /// Counts every call as work in `activity` while it runs.
+    pub fn with_activity(mut self, activity: Activity) -> Self {
+        self.activity = activity;
+        self
     }
 
     pub fn specs(&self) -> Vec<ToolSpec> {
@@ -79,6 +88,7 @@ impl ToolRunner {
             .get(&call.tool)
             .ok_or_else(|| ToolError::UnknownTool(call.tool.clone()))?;
         schema::check(&tool.spec().schema, &call.args).map_err(ToolError::InvalidArguments)?;
+        let _busy = self.activity.work();
         let call_id = call
             .call_id
             .unwrap_or_else(|| CallId(format!("call-{}", crate::correlation())));
