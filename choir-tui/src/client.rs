@@ -137,14 +137,12 @@ async fn session(
     commands: &mut mpsc::Receiver<Command>,
     updates: &mpsc::Sender<ClientUpdate>,
 ) -> Ended {
-    let url = endpoint.ws_url();
-    let connected = tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async(url.as_str()),
-    )
-    .await;
-    let Ok(Ok((mut ws, _))) = connected else {
-        return Ended::Lost(None);
+    let mut ws = match crate::transport::websocket(endpoint, CONNECT_TIMEOUT).await {
+        Ok(ws) => ws,
+        Err(err) => {
+            tracing::debug!(%err, url = %endpoint.url, "cannot connect");
+            return Ended::Lost(None);
+        }
     };
     let hello = ClientFrame::Hello {
         protocol: PROTOCOL_VERSION,

@@ -72,9 +72,13 @@ impl DaemonHttp {
 
     /// A client whose requests may take up to `timeout` (tool calls run for minutes).
     pub fn with_timeout(endpoint: Endpoint, timeout: Duration) -> Result<Self, ConnectError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(timeout)
-            .connect_timeout(Duration::from_secs(3))
+            .connect_timeout(Duration::from_secs(3));
+        if let Some(path) = endpoint.unix_socket() {
+            builder = builder.unix_socket(path);
+        }
+        let http = builder
             .build()
             .map_err(|source| ConnectError::Unreachable {
                 url: endpoint.url.clone(),
@@ -123,7 +127,7 @@ impl DaemonHttp {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.endpoint.url.trim_end_matches('/'))
+        format!("{}{path}", self.endpoint.http_base())
     }
 
     /// Sends with the token; a refused token is an error, any other status is the caller's.

@@ -11,4 +11,5 @@ pub mod launch;
 pub mod session;
 pub mod terminal;
 pub mod theme;
+pub mod transport;
 pub mod wrap;

@@ -19,6 +19,7 @@ async fn start(dir: &Path) -> RunningDaemon {
     Daemon::start(DaemonConfig {
         data_dir: dir.to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),
+        token: None,
         store: StoreOptions::default(),
         agent: Default::default(),
     })

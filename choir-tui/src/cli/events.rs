@@ -114,11 +114,9 @@ async fn follow_once(
         url: url.clone(),
         message,
     };
-    let connect = tokio_tungstenite::connect_async(url.as_str());
-    let (mut ws, _) = tokio::time::timeout(HANDSHAKE_TIMEOUT, connect)
+    let mut ws = crate::transport::websocket(endpoint, HANDSHAKE_TIMEOUT)
         .await
-        .map_err(|_| socket_error("connection timed out".into()))?
-        .map_err(|err| socket_error(err.to_string()))?;
+        .map_err(socket_error)?;
     let hello = ClientFrame::Hello {
         protocol: PROTOCOL_VERSION,
         token: Some(endpoint.token.clone()),
