@@ -1,10 +1,9 @@
 //! Users and their SSH public keys, in SQLite.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use russh::keys::PublicKey;
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 use thiserror::Error;
 
@@ -43,15 +42,13 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl UserStore {
+    /// Opens the database at `path` (see [`crate::db::open`]).
     pub async fn open(path: &Path) -> Result<Self, UserError> {
-        let options = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await?;
+        Self::new(crate::db::open(path).await?).await
+    }
+
+    /// Users in an open database.
+    pub async fn new(pool: SqlitePool) -> Result<Self, UserError> {
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS ssh_keys (
                 user TEXT NOT NULL,
@@ -80,6 +77,11 @@ impl UserStore {
             .execute(&self.pool)
             .await?;
         Ok(fingerprint)
+    }
+
+    /// The database, for the other tables kept beside the users'.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
     }
 
     pub async fn list(&self) -> Result<Vec<UserEntry>, UserError> {

@@ -4,178 +4,59 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::num::NonZeroU16;
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use hypervisor::sandbox::Sandboxes;
-use hypervisor::ssh::{self, Shared};
-use hypervisor::users::UserStore;
+use common::{connect, exec, Client, Hypervisor, WAIT};
 use russh::client;
-use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{Algorithm, PrivateKey};
 use russh::ChannelMsg;
 
-const WAIT: Duration = Duration::from_secs(15);
-
-/// The binaries built next to this crate's (cargo test --workspace builds them all).
-fn program(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_choir-hypervisor"))
-        .parent()
-        .unwrap()
-        .to_owned();
-    let path = dir.join(name);
-    assert!(
-        path.is_file(),
-        "{} is missing: build the workspace first (cargo build --workspace)",
-        path.display()
-    );
-    path
-}
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    addr: std::net::SocketAddr,
-    alice: PrivateKey,
-}
-
-async fn start() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let users = UserStore::open(&dir.path().join("users.db")).await.unwrap();
-    let alice = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
-    users
-        .add("alice", &alice.public_key().to_openssh().unwrap())
-        .await
-        .unwrap();
-    let host_key = hypervisor::hostkey::load_or_create(&dir.path().join("host_key")).unwrap();
-    let shared = Arc::new(Shared {
-        users,
-        sandboxes: Sandboxes::new(&dir.path().join("sandboxes"), &program("choir-daemon")),
-        choir: program("choir"),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(ssh::serve(listener, host_key, shared));
-    Fixture { dir, addr, alice }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        // Stop the sandbox daemons this test started.
-        for entry in std::fs::read_dir(self.dir.path().join("sandboxes"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if let Ok(text) = std::fs::read_to_string(entry.path().join("daemon.json")) {
-                if let Ok(endpoint) = serde_json::from_str::<choir_proto::Endpoint>(&text) {
-                    let _ = std::process::Command::new("kill")
-                        .arg(endpoint.pid.to_string())
-                        .status();
-                }
-            }
-        }
-    }
-}
-
-struct Client;
-
-impl client::Handler for Client {
-    type Error = russh::Error;
-
-    async fn check_server_key(
-        &mut self,
-        _key: &PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        Ok(true)
-    }
-}
-
-async fn connect(
-    fixture: &Fixture,
-    user: &str,
-    key: &PrivateKey,
-) -> Option<client::Handle<Client>> {
-    let config = Arc::new(client::Config {
-        inactivity_timeout: Some(WAIT),
-        ..Default::default()
-    });
-    let mut session = tokio::time::timeout(WAIT, client::connect(config, fixture.addr, Client))
-        .await
-        .unwrap()
-        .unwrap();
-    let key = PrivateKeyWithHashAlg::new(Arc::new(key.clone()), None);
-    let auth = session.authenticate_publickey(user, key).await.unwrap();
-    auth.success().then_some(session)
-}
-
-/// Runs an exec request; returns stdout, stderr and the exit status.
-async fn exec(session: &client::Handle<Client>, command: &str) -> (String, String, Option<u32>) {
-    let mut channel = session.channel_open_session().await.unwrap();
-    channel.exec(true, command).await.unwrap();
-    channel.eof().await.unwrap();
-    let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
-    loop {
-        let Ok(Some(msg)) = tokio::time::timeout(WAIT, channel.wait()).await else {
-            break;
-        };
-        match msg {
-            ChannelMsg::Data { data } => out.extend_from_slice(&data),
-            ChannelMsg::ExtendedData { data, ext: 1 } => err.extend_from_slice(&data),
-            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
-            ChannelMsg::Close => break,
-            _ => {}
-        }
-    }
-    (
-        String::from_utf8_lossy(&out).into(),
-        String::from_utf8_lossy(&err).into(),
-        status,
-    )
+fn start() -> Hypervisor {
+    Hypervisor::start(&["alice"], &[])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn only_registered_keys_get_in() {
-    let fixture = start().await;
+    let fixture = start();
+    let alice = fixture.key("alice");
     let stranger = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
-    assert!(connect(&fixture, "alice", &fixture.alice).await.is_some());
+    assert!(connect(fixture.addr, "alice", alice).await.is_some());
     assert!(
-        connect(&fixture, "alice", &stranger).await.is_none(),
+        connect(fixture.addr, "alice", &stranger).await.is_none(),
         "a wrong key is refused"
     );
     assert!(
-        connect(&fixture, "bob", &fixture.alice).await.is_none(),
+        connect(fixture.addr, "bob", alice).await.is_none(),
         "an unknown user is refused"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exec_runs_choir_against_the_users_sandbox() {
-    let fixture = start().await;
-    let session = connect(&fixture, "alice", &fixture.alice).await.unwrap();
-    let (out, err, status) = exec(&session, "choir --exec bash --arg 'cmd=echo hi; exit 3'").await;
-    assert_eq!(status, Some(3), "stderr: {err}");
-    let result: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    assert_eq!(result["output"], serde_json::json!("hi\n"));
-    let (out, _, status) = exec(&session, "choir events").await;
-    assert_eq!(status, Some(0));
+    let fixture = start();
+    let session = fixture.connect("alice").await;
+    let run = exec(&session, "choir --exec bash --arg 'cmd=echo hi; exit 3'").await;
+    assert_eq!(run.status, Some(3), "stderr: {}", run.err);
+    assert_eq!(run.result()["output"], serde_json::json!("hi\n"));
+    let run = exec(&session, "choir events").await;
+    assert_eq!(run.status, Some(0));
     assert_eq!(
-        out.lines().count(),
+        run.out.lines().count(),
         2,
-        "tool.started and tool.finished: {out}"
+        "tool.started and tool.finished: {}",
+        run.out
     );
-    let (_, err, status) = exec(&session, "ls /").await;
-    assert_eq!(status, Some(127));
-    assert!(err.contains("only `choir` commands"), "{err}");
-    let (_, err, status) = exec(&session, "choir --data-dir /tmp status").await;
-    assert_eq!(status, Some(2));
-    assert!(err.contains("not allowed"), "{err}");
+    let run = exec(&session, "ls /").await;
+    assert_eq!(run.status, Some(127));
+    assert!(run.err.contains("only `choir` commands"), "{}", run.err);
+    let run = exec(&session, "choir --data-dir /tmp status").await;
+    assert_eq!(run.status, Some(2));
+    assert!(run.err.contains("not allowed"), "{}", run.err);
     // The sandbox lives in alice's own directory.
-    assert!(fixture
-        .dir
-        .path()
-        .join("sandboxes/alice/events.db")
-        .exists());
+    assert!(fixture.sandbox_dir("alice").join("events.db").exists());
 }
 
 struct Screen {
@@ -212,8 +93,8 @@ impl Screen {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_desktop_over_a_pty_types_resizes_and_quits_cleanly() {
-    let fixture = start().await;
-    let session = connect(&fixture, "alice", &fixture.alice).await.unwrap();
+    let fixture = start();
+    let session = fixture.connect("alice").await;
     let mut channel = session.channel_open_session().await.unwrap();
     channel
         .request_pty(true, "xterm-256color", 80, 24, 0, 0, &[])
@@ -281,8 +162,8 @@ async fn the_desktop_over_a_pty_types_resizes_and_quits_cleanly() {
     );
 
     // The message is in the sandbox, for every client.
-    let (out, _, _) = exec(&session, "choir events").await;
-    assert!(out.contains("hello over ssh"));
+    let run = exec(&session, "choir events").await;
+    assert!(run.out.contains("hello over ssh"));
 }
 
 /// Opens a desktop channel of the given size and waits until it is live.
@@ -312,9 +193,9 @@ async fn desktop(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sessions_share_one_desktop_each_at_its_size_and_it_outlives_them() {
-    let fixture = start().await;
-    let first = connect(&fixture, "alice", &fixture.alice).await.unwrap();
-    let second = connect(&fixture, "alice", &fixture.alice).await.unwrap();
+    let fixture = start();
+    let first = fixture.connect("alice").await;
+    let second = fixture.connect("alice").await;
     let (mut small, mut small_screen) = desktop(&first, 80, 24).await;
     let (mut big, mut big_screen) = desktop(&second, 140, 45).await;
 
@@ -344,12 +225,12 @@ async fn sessions_share_one_desktop_each_at_its_size_and_it_outlives_them() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let endpoint = fixture.dir.path().join("sandboxes/alice/daemon.json");
-    assert!(
-        endpoint.exists(),
+    assert_eq!(
+        fixture.sandbox("alice")["state"],
+        "running",
         "the sandbox stopped with its last session"
     );
-    let again = connect(&fixture, "alice", &fixture.alice).await.unwrap();
+    let again = fixture.connect("alice").await;
     let (mut channel, mut screen) = desktop(&again, 100, 30).await;
     screen.wait_for(&mut channel, "1:Event log").await;
 }

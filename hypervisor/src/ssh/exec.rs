@@ -1,9 +1,6 @@
 //! `ssh alice@host choir ...`: the non-interactive `choir` commands, run against that user's
 //! sandbox with stdin, stdout, stderr and the exit status carried over the channel.
 
-use std::path::Path;
-use std::process::Stdio;
-
 use russh::server::Handle;
 use russh::ChannelId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -37,24 +34,13 @@ pub fn check(words: &[String]) -> Result<(), (String, u32)> {
     Ok(())
 }
 
-/// Runs `choir` with `args` for the sandbox in `data_dir`; returns the stdin feeder.
-pub fn spawn(
+/// Carries a running `choir` command's stdin, stdout, stderr and exit status over the
+/// channel; returns the stdin feeder.
+pub fn pump(
     handle: Handle,
     channel: ChannelId,
-    program: &Path,
-    data_dir: &Path,
-    args: Vec<String>,
-) -> std::io::Result<mpsc::UnboundedSender<Vec<u8>>> {
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .env("CHOIR_DATA_DIR", data_dir)
-        .env_remove("CHOIR_URL")
-        .env_remove("CHOIR_TOKEN")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()?;
+    mut child: tokio::process::Child,
+) -> mpsc::UnboundedSender<Vec<u8>> {
     let (stdin_tx, mut stdin_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let mut stdin = child.stdin.take();
     tokio::spawn(async move {
@@ -115,7 +101,7 @@ pub fn spawn(
         let _ = handle.eof(channel).await;
         let _ = handle.close(channel).await;
     });
-    Ok(stdin_tx)
+    stdin_tx
 }
 
 /// Refuses on the channel: the message on stderr, the status, close.

@@ -7,7 +7,6 @@ mod writer;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,8 +26,6 @@ pub use shell::clamp_size;
 pub struct Shared {
     pub users: UserStore,
     pub sandboxes: Sandboxes,
-    /// The `choir` program run for `exec` requests.
-    pub choir: PathBuf,
 }
 
 /// Starts serving SSH on `listener`; runs until the task is dropped or the listener fails.
@@ -96,13 +93,8 @@ impl Connection {
         let endpoint = match self.shared.sandboxes.ensure(&user).await {
             Ok(endpoint) => endpoint,
             Err(err) => {
-                exec::refuse(
-                    handle,
-                    channel,
-                    format!("cannot start your sandbox: {err}\r\n"),
-                    1,
-                )
-                .await;
+                let message = format!("{err}\n").replace('\n', "\r\n");
+                exec::refuse(handle, channel, message, 1).await;
                 return;
             }
         };
@@ -111,7 +103,13 @@ impl Connection {
         let theme = shell::theme_for(&state.term);
         let (keys, input) = mpsc::unbounded_channel();
         state.desktop = Some(keys);
-        tokio::spawn(shell::run(handle, channel, endpoint, size, theme, input));
+        let sandboxes = self.shared.sandboxes.clone();
+        // Before each reconnection: a sandbox that crashed or was stopped starts again.
+        let locate = move || {
+            sandboxes.nudge(&user);
+            Ok(endpoint.clone())
+        };
+        tokio::spawn(shell::run(handle, channel, locate, size, theme, input));
     }
 }
 
@@ -227,24 +225,12 @@ impl Handler for Connection {
         let Some(user) = self.user.clone() else {
             return Ok(());
         };
-        let (Some(data_dir), Ok(_)) = (
-            self.shared.sandboxes.data_dir(&user),
-            self.shared.sandboxes.ensure(&user).await,
-        ) else {
-            exec::refuse(handle, channel, "cannot start your sandbox\n".into(), 1).await;
-            return Ok(());
-        };
-        match exec::spawn(
-            handle.clone(),
-            channel,
-            &self.shared.choir,
-            &data_dir,
-            words[1..].to_vec(),
-        ) {
-            Ok(stdin) => self.channels.entry(channel).or_default().stdin = Some(stdin),
-            Err(err) => {
-                exec::refuse(handle, channel, format!("cannot run choir: {err}\n"), 1).await
+        match self.shared.sandboxes.exec(&user, &words[1..]).await {
+            Ok(child) => {
+                let stdin = exec::pump(handle, channel, child);
+                self.channels.entry(channel).or_default().stdin = Some(stdin);
             }
+            Err(err) => exec::refuse(handle, channel, format!("{err}\n"), 1).await,
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use choir_proto::Endpoint;
 use choir_tui::client::ProtocolClient;
+use choir_tui::connect::ConnectError;
 use choir_tui::desktop::Desktop;
 use choir_tui::input::InputEvent;
 use choir_tui::session;
@@ -54,7 +55,7 @@ pub fn theme_for(term: &str) -> Theme {
 pub async fn run(
     handle: Handle,
     channel: ChannelId,
-    endpoint: Endpoint,
+    locate: impl Fn() -> Result<Endpoint, ConnectError> + Send + 'static,
     size: (u16, u16),
     theme: Theme,
     input: mpsc::UnboundedReceiver<InputEvent>,
@@ -70,7 +71,7 @@ pub async fn run(
     let Ok(mut terminal) = terminal else {
         return;
     };
-    let (client, updates) = ProtocolClient::spawn(move || Ok(endpoint.clone()), "ssh");
+    let (client, updates) = ProtocolClient::spawn(locate, "ssh");
     let mut desktop = Desktop::new(theme, choir_tui::terminal::local_utc_offset());
     let input = Box::pin(futures_util::stream::unfold(input, |mut rx| async move {
         rx.recv().await.map(|event| (event, rx))

@@ -1,0 +1,314 @@
+//! Each user's sandbox account: the uid and gid their sandbox runs as, taken from a
+//! configurable range and kept in the hypervisor's database so that it never changes, and the
+//! token the hypervisor uses to talk to their daemon.
+
+use std::collections::HashSet;
+use std::ops::RangeInclusive;
+
+use sqlx::sqlite::SqlitePool;
+use sqlx::Row;
+use thiserror::Error;
+
+/// The default range of sandbox uids (and gids): far above regular and system accounts.
+pub const DEFAULT_UID_RANGE: RangeInclusive<u32> = 800_000..=899_999;
+
+/// A user's sandbox account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub uid: u32,
+    pub gid: u32,
+    /// The token of the user's daemon (64 hex digits), known to the hypervisor and the daemon.
+    pub token: String,
+}
+
+/// How sandboxes get their ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdPolicy {
+    /// The hypervisor is root: every user gets their own uid (= gid) from `range`.
+    PerUser { range: RangeInclusive<u32> },
+    /// The hypervisor is not root: sandboxes run as its own user. Unless `several` (the
+    /// `--unsafe-shared-uid` flag), only one user may have a sandbox.
+    Shared { uid: u32, gid: u32, several: bool },
+}
+
+#[derive(Debug, Error)]
+pub enum AccountError {
+    #[error(
+        "this hypervisor runs without root, so every sandbox would run under its own uid and \
+         users could read and signal each other's sandboxes; `{0}` already has one. Run the \
+         hypervisor as root, or pass --unsafe-shared-uid to accept the risk"
+    )]
+    SharedUid(String),
+    #[error("no free uid is left in {}-{} (each user needs one; widen --uid-range)", .0.start(), .0.end())]
+    RangeExhausted(RangeInclusive<u32>),
+    #[error("cannot make a token: {0}")]
+    Random(String),
+    #[error("the hypervisor's database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// The accounts table.
+#[derive(Clone)]
+pub struct Accounts {
+    pool: SqlitePool,
+    policy: IdPolicy,
+}
+
+impl Accounts {
+    pub async fn new(pool: SqlitePool, policy: IdPolicy) -> Result<Self, AccountError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS sandbox_accounts (
+                user TEXT PRIMARY KEY,
+                uid INTEGER,
+                token TEXT NOT NULL
+            )",
+        )
+        .execute(&pool)
+        .await?;
+        sqlx::query(
+            "CREATE UNIQUE INDEX IF NOT EXISTS sandbox_accounts_uid
+             ON sandbox_accounts (uid) WHERE uid IS NOT NULL",
+        )
+        .execute(&pool)
+        .await?;
+        Ok(Self { pool, policy })
+    }
+
+    pub fn policy(&self) -> &IdPolicy {
+        &self.policy
+    }
+
+    /// Users with an account and the uid their sandbox runs as.
+    pub async fn all(&self) -> Result<Vec<(String, u32)>, AccountError> {
+        let rows = sqlx::query("SELECT user, uid FROM sandbox_accounts ORDER BY user")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut accounts = Vec::new();
+        for row in rows {
+            let user: String = row.try_get(0)?;
+            let stored: Option<u32> = row.try_get(1)?;
+            let uid = match &self.policy {
+                IdPolicy::PerUser { .. } => stored,
+                IdPolicy::Shared { uid, .. } => Some(*uid),
+            };
+            accounts.extend(uid.map(|uid| (user, uid)));
+        }
+        Ok(accounts)
+    }
+
+    /// The user's account, created on first use.
+    pub async fn get_or_create(&self, user: &str) -> Result<Account, AccountError> {
+        // Two users created at once may pick the same free uid: the unique index refuses the
+        // second, which then picks again.
+        for _ in 0..8 {
+            match self.try_get_or_create(user).await {
+                Err(AccountError::Database(sqlx::Error::Database(err)))
+                    if err.is_unique_violation() => {}
+                other => return other,
+            }
+        }
+        Err(AccountError::Random(
+            "could not record a uid after several tries".into(),
+        ))
+    }
+
+    async fn try_get_or_create(&self, user: &str) -> Result<Account, AccountError> {
+        let row = sqlx::query("SELECT uid, token FROM sandbox_accounts WHERE user = ?")
+            .bind(user)
+            .fetch_optional(&self.pool)
+            .await?;
+        let existing: Option<(Option<u32>, String)> = match row {
+            Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
+            None => None,
+        };
+        match (&self.policy, existing) {
+            (IdPolicy::Shared { uid, gid, .. }, Some((_, token))) => Ok(Account {
+                uid: *uid,
+                gid: *gid,
+                token,
+            }),
+            (IdPolicy::Shared { uid, gid, several }, None) => {
+                if !several {
+                    let other: Option<String> =
+                        sqlx::query_scalar("SELECT user FROM sandbox_accounts LIMIT 1")
+                            .fetch_optional(&self.pool)
+                            .await?;
+                    if let Some(other) = other {
+                        return Err(AccountError::SharedUid(other));
+                    }
+                }
+                let token = new_token()?;
+                self.insert(user, None, &token).await?;
+                Ok(Account {
+                    uid: *uid,
+                    gid: *gid,
+                    token,
+                })
+            }
+            (IdPolicy::PerUser { .. }, Some((Some(uid), token))) => Ok(Account {
+                uid,
+                gid: uid,
+                token,
+            }),
+            (IdPolicy::PerUser { range }, existing) => {
+                let uid = self.free_uid(range).await?;
+                let token = match existing {
+                    Some((None, token)) => {
+                        sqlx::query("UPDATE sandbox_accounts SET uid = ? WHERE user = ?")
+                            .bind(uid)
+                            .bind(user)
+                            .execute(&self.pool)
+                            .await?;
+                        token
+                    }
+                    _ => {
+                        let token = new_token()?;
+                        self.insert(user, Some(uid), &token).await?;
+                        token
+                    }
+                };
+                tracing::info!(user, uid, "sandbox account created");
+                Ok(Account {
+                    uid,
+                    gid: uid,
+                    token,
+                })
+            }
+        }
+    }
+
+    async fn insert(&self, user: &str, uid: Option<u32>, token: &str) -> Result<(), AccountError> {
+        sqlx::query("INSERT INTO sandbox_accounts (user, uid, token) VALUES (?, ?, ?)")
+            .bind(user)
+            .bind(uid)
+            .bind(token)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The lowest uid of `range` that no account, no system user or group and no running
+    /// process has.
+    async fn free_uid(&self, range: &RangeInclusive<u32>) -> Result<u32, AccountError> {
+        let taken: Vec<u32> =
+            sqlx::query_scalar("SELECT uid FROM sandbox_accounts WHERE uid IS NOT NULL")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut taken: HashSet<u32> = taken.into_iter().collect();
+        taken.extend(system_ids("/etc/passwd"));
+        taken.extend(system_ids("/etc/group"));
+        taken.extend(super::procs::all().into_iter().map(|proc| proc.uid));
+        range
+            .clone()
+            .find(|uid| !taken.contains(uid))
+            .ok_or_else(|| AccountError::RangeExhausted(range.clone()))
+    }
+}
+
+/// The numeric ids (third field) in a passwd- or group-style file.
+fn system_ids(path: &str) -> Vec<u32> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split(':').nth(2)?.parse().ok())
+        .collect()
+}
+
+fn new_token() -> Result<String, AccountError> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|err| AccountError::Random(err.to_string()))?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
+/// Parses `800000-899999`.
+pub fn parse_uid_range(text: &str) -> Result<RangeInclusive<u32>, String> {
+    let bad = || format!("`{text}` is not a uid range like 800000-899999");
+    let (start, end) = text.split_once('-').ok_or_else(bad)?;
+    let (start, end): (u32, u32) = (
+        start.trim().parse().map_err(|_| bad())?,
+        end.trim().parse().map_err(|_| bad())?,
+    );
+    if start < 1000 || start > end {
+        return Err(format!(
+            "`{text}`: the range must start at 1000 or above (system accounts live below) and not end before it starts"
+        ));
+    }
+    Ok(start..=end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn accounts(policy: IdPolicy) -> (tempfile::TempDir, Accounts) {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::db::open(&dir.path().join("users.db")).await.unwrap();
+        (dir, Accounts::new(pool, policy).await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn each_user_gets_a_distinct_uid_that_stays_theirs() {
+        let range = 4_100_000_000..=4_100_000_999;
+        let (dir, accounts) = accounts(IdPolicy::PerUser {
+            range: range.clone(),
+        })
+        .await;
+        let alice = accounts.get_or_create("alice").await.unwrap();
+        let bob = accounts.get_or_create("bob").await.unwrap();
+        assert!(range.contains(&alice.uid) && range.contains(&bob.uid));
+        assert_ne!(alice.uid, bob.uid);
+        assert_eq!(alice.gid, alice.uid);
+        assert_ne!(alice.token, bob.token);
+        assert_eq!(alice.token.len(), 64);
+        assert_eq!(accounts.get_or_create("alice").await.unwrap(), alice);
+
+        // Reopened, as after a restart: the same accounts.
+        let pool = crate::db::open(&dir.path().join("users.db")).await.unwrap();
+        let reopened = Accounts::new(pool, IdPolicy::PerUser { range })
+            .await
+            .unwrap();
+        assert_eq!(reopened.get_or_create("bob").await.unwrap(), bob);
+        assert_eq!(
+            reopened.all().await.unwrap(),
+            vec![("alice".into(), alice.uid), ("bob".into(), bob.uid)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_full_range_is_a_clear_error() {
+        let (_dir, accounts) = accounts(IdPolicy::PerUser {
+            range: 4_100_001_000..=4_100_001_000,
+        })
+        .await;
+        accounts.get_or_create("alice").await.unwrap();
+        let err = accounts.get_or_create("bob").await.unwrap_err();
+        assert!(err.to_string().contains("widen --uid-range"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn without_root_a_second_user_needs_the_flag_that_names_the_risk() {
+        let policy = |several| IdPolicy::Shared {
+            uid: 1000,
+            gid: 1000,
+            several,
+        };
+        let (_dir, alone) = accounts(policy(false)).await;
+        let alice = alone.get_or_create("alice").await.unwrap();
+        assert_eq!(alice.uid, 1000);
+        let err = alone.get_or_create("bob").await.unwrap_err();
+        assert!(err.to_string().contains("--unsafe-shared-uid"), "{err}");
+        assert!(alone.get_or_create("alice").await.is_ok());
+
+        let (_dir, several) = accounts(policy(true)).await;
+        several.get_or_create("alice").await.unwrap();
+        assert_eq!(several.get_or_create("bob").await.unwrap().uid, 1000);
+    }
+
+    #[test]
+    fn uid_ranges() {
+        assert_eq!(parse_uid_range("800000-899999"), Ok(800_000..=899_999));
+        assert!(parse_uid_range("0-10").is_err());
+        assert!(parse_uid_range("9000-8000").is_err());
+        assert!(parse_uid_range("lots").is_err());
+    }
+}

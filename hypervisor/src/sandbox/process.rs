@@ -1,0 +1,470 @@
+//! The `process` backend: each sandbox is a `choir-daemon` process confined by
+//! `choir-hypervisor confine` (see `confine.rs`): its own uid and gid, no supplementary groups,
+//! `no_new_privs`, a clean environment, Landlock, rlimits and, where available, cgroups. The
+//! hypervisor reaches it over a Unix socket in its 0700 data dir.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use choir_proto::Endpoint;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+use super::accounts::{Account, Accounts, IdPolicy};
+use super::cgroup::Cgroups;
+use super::confine::{self, Confinement, LandlockLevel};
+use super::limits::Limits;
+use super::{
+    datadir, procs, Backend, BoxFuture, Exit, Isolation, Launched, LogTail, SandboxError,
+    StopSignal, Usage,
+};
+use crate::users::valid_name;
+
+/// The daemon's socket inside its data dir.
+const SOCKET: &str = "daemon.sock";
+/// Environment variables of the hypervisor handed to every daemon: the agent's model and
+/// provider settings (a user can read them in their sandbox, where they are used) and the log
+/// filter.
+const PASSED_ENV: &[&str] = &[
+    "CHOIR_LOG",
+    "CHOIR_PROVIDER",
+    "CHOIR_MODEL",
+    "CHOIR_APPROVAL",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "ANTHROPIC_API_KEY",
+];
+/// How long stray processes of a stopped sandbox may take to die.
+const KILL_PATIENCE: Duration = Duration::from_secs(5);
+
+/// How to run process sandboxes.
+#[derive(Debug, Clone)]
+pub struct ProcessConfig {
+    /// Where data dirs go (`<sandboxes>/<user>`).
+    pub sandboxes: PathBuf,
+    /// `choir-hypervisor`, whose `confine` subcommand enters a sandbox.
+    pub launcher: PathBuf,
+    pub daemon: PathBuf,
+    pub choir: PathBuf,
+    pub limits: Limits,
+    /// Directories sandboxes may read besides the system's.
+    pub extra_read_only: Vec<PathBuf>,
+    /// Tells this hypervisor's cgroups apart from another's on the host.
+    pub instance: String,
+    /// Environment for every daemon (by default [`PASSED_ENV`] from the hypervisor's own).
+    pub env: Vec<(String, String)>,
+}
+
+impl ProcessConfig {
+    /// The agent settings and log filter of this process's environment.
+    pub fn passed_env() -> Vec<(String, String)> {
+        PASSED_ENV
+            .iter()
+            .filter_map(|name| Some((name.to_string(), std::env::var(name).ok()?)))
+            .collect()
+    }
+}
+
+pub struct ProcessBackend {
+    config: ProcessConfig,
+    accounts: Accounts,
+    cgroups: Result<Cgroups, String>,
+    landlock: LandlockLevel,
+    read_only: Vec<PathBuf>,
+    /// The session of each user's last daemon: its tools stay in it.
+    sessions: Mutex<HashMap<String, u32>>,
+}
+
+impl ProcessBackend {
+    /// Probes what this host allows (Landlock, cgroups) once.
+    pub fn new(config: ProcessConfig, accounts: Accounts) -> Arc<Self> {
+        let mut read_only: Vec<PathBuf> = confine::SYSTEM_READ_ONLY
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        read_only.extend(config.extra_read_only.iter().cloned());
+        let landlock = confine::probe_landlock(&read_only);
+        let cgroups = match accounts.policy() {
+            IdPolicy::PerUser { .. } => Cgroups::set_up(&config.instance, config.limits),
+            IdPolicy::Shared { .. } => Err("cgroups need root".into()),
+        };
+        Arc::new(Self {
+            config,
+            accounts,
+            cgroups,
+            landlock,
+            read_only,
+            sessions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn data_dir(&self, user: &str) -> Result<PathBuf, SandboxError> {
+        if !valid_name(user) {
+            return Err(SandboxError::BadName(user.to_owned()));
+        }
+        Ok(self.config.sandboxes.join(user))
+    }
+
+    fn ids(&self, account: &Account) -> Option<(u32, u32)> {
+        match self.accounts.policy() {
+            IdPolicy::PerUser { .. } => Some((account.uid, account.gid)),
+            IdPolicy::Shared { .. } => None,
+        }
+    }
+
+    /// The account, the data dir ready for it, and the cgroups to join.
+    async fn prepare(&self, user: &str) -> Result<(Account, PathBuf, Vec<PathBuf>), SandboxError> {
+        let dir = self.data_dir(user)?;
+        let account = self.accounts.get_or_create(user).await?;
+        let prepare_error = |message: String| SandboxError::Prepare {
+            user: user.to_owned(),
+            message,
+        };
+        let owner = self.ids(&account);
+        let target = dir.clone();
+        tokio::task::spawn_blocking(move || datadir::prepare(&target, owner))
+            .await
+            .map_err(|err| prepare_error(err.to_string()))?
+            .map_err(|err| prepare_error(format!("{}: {err}", dir.display())))?;
+        let cgroups = match &self.cgroups {
+            Ok(cgroups) => cgroups
+                .create(user)
+                .map_err(|err| prepare_error(format!("cgroup: {err}")))?,
+            Err(_) => Vec::new(),
+        };
+        Ok((account, dir, cgroups))
+    }
+
+    fn confinement(
+        &self,
+        account: &Account,
+        dir: &Path,
+        cgroups: Vec<PathBuf>,
+        command: Vec<OsString>,
+    ) -> Confinement {
+        let ids = self.ids(account);
+        let limits = self.config.limits;
+        Confinement {
+            dir: dir.to_owned(),
+            uid: ids.map(|(uid, _)| uid),
+            gid: ids.map(|(_, gid)| gid),
+            cgroups,
+            procs: limits.procs,
+            memory: limits.memory,
+            files: limits.files,
+            file_size: limits.file_size,
+            read_only: self.read_only.clone(),
+            landlock: self.landlock,
+            command,
+        }
+    }
+
+    /// The launcher with a clean environment: only what a shell needs and `extra`.
+    fn command(&self, confinement: &Confinement, user: &str) -> tokio::process::Command {
+        let dir = &confinement.dir;
+        let mut command = tokio::process::Command::new(&self.config.launcher);
+        command
+            .arg("confine")
+            .args(confinement.to_args())
+            .env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", dir.join("workspace"))
+            .env("USER", user)
+            .env("LOGNAME", user)
+            .env("LANG", "C.UTF-8")
+            .env("TMPDIR", dir.join(confine::TMP_DIR))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Every process of `user`'s sandbox: its cgroups' members, its uid's processes (when it
+    /// has a uid of its own), and the sessions of daemons serving its data dir (for sandboxes
+    /// sharing a uid, and daemons an older hypervisor left behind).
+    fn sandbox_pids(&self, user: &str, uid: Option<u32>) -> Vec<u32> {
+        let Ok(dir) = self.data_dir(user) else {
+            return Vec::new();
+        };
+        let me = std::process::id();
+        let all = procs::all();
+        let mut sessions: Vec<u32> = all
+            .iter()
+            .filter(|proc| serves(proc.pid, &dir))
+            .map(|proc| proc.session)
+            .collect();
+        // Sharing a uid, tools are found by the session of the daemon that started them.
+        if uid.is_none() {
+            if let Some(session) = self.sessions.lock().ok().and_then(|s| s.get(user).copied()) {
+                sessions.push(session);
+            }
+        }
+        let mut pids: Vec<u32> = match &self.cgroups {
+            Ok(cgroups) => cgroups.pids(user),
+            Err(_) => Vec::new(),
+        };
+        pids.extend(
+            all.iter()
+                .filter(|proc| {
+                    uid.is_some_and(|uid| proc.uid == uid) || sessions.contains(&proc.session)
+                })
+                .map(|proc| proc.pid),
+        );
+        pids.retain(|pid| *pid != me);
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// The uid a user's sandbox runs as, if it is theirs alone.
+    async fn own_uid(&self, user: &str) -> Option<u32> {
+        match self.accounts.policy() {
+            IdPolicy::PerUser { .. } => self
+                .accounts
+                .all()
+                .await
+                .ok()?
+                .into_iter()
+                .find(|(name, _)| name == user)
+                .map(|(_, uid)| uid),
+            IdPolicy::Shared { .. } => None,
+        }
+    }
+}
+
+/// Whether process `pid` is a `choir-daemon` for `dir`.
+fn serves(pid: u32, dir: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let mut args = cmdline.split(|byte| *byte == 0);
+    let is_daemon = args
+        .next()
+        .is_some_and(|program| program.ends_with(b"choir-daemon"));
+    let wanted = dir.as_os_str().as_encoded_bytes();
+    is_daemon && cmdline.split(|byte| *byte == 0).any(|arg| arg == wanted)
+}
+
+impl Backend for ProcessBackend {
+    fn isolation(&self) -> Isolation {
+        let mut confined = Vec::new();
+        let mut warnings = Vec::new();
+        match self.accounts.policy() {
+            IdPolicy::PerUser { range } => confined.push(format!(
+                "own uid and gid per user ({}-{}), no supplementary groups",
+                range.start(),
+                range.end()
+            )),
+            IdPolicy::Shared { uid, several, .. } => {
+                let who = if *several {
+                    "every user's sandbox"
+                } else {
+                    "the one user's sandbox"
+                };
+                warnings.push(format!(
+                    "not root: {who} runs as uid {uid}, the hypervisor's own; sandboxes are kept apart only by Landlock"
+                ));
+            }
+        }
+        match self.landlock {
+            LandlockLevel::Full => confined.push(
+                "Landlock: writes only in its data dir, reads only system directories, no signals or abstract sockets outside".into(),
+            ),
+            LandlockLevel::Partial => {
+                confined.push("Landlock, partly (this kernel knows an older version)".into());
+                warnings.push("Landlock is only partly enforced on this kernel (it predates Linux 6.12): signals and abstract sockets are not scoped".into());
+            }
+            LandlockLevel::None => warnings.push(
+                "no Landlock on this kernel: a sandbox can read whatever its uid may read, and write where its uid may write (e.g. /tmp)".into(),
+            ),
+        }
+        match &self.cgroups {
+            Ok(cgroups) => confined.push(cgroups.describe()),
+            Err(reason) => warnings.push(format!(
+                "no cgroups ({reason}): memory and processes are bounded per process, not per sandbox"
+            )),
+        }
+        confined.push(format!("rlimits: {}", self.config.limits.describe()));
+        confined.push("no_new_privs, clean environment, private tmp".into());
+        Isolation {
+            backend: "process".into(),
+            confined,
+            warnings,
+        }
+    }
+
+    fn launch<'a>(
+        &'a self,
+        user: &'a str,
+        log: &'a LogTail,
+    ) -> BoxFuture<'a, Result<Launched, SandboxError>> {
+        Box::pin(async move {
+            let (account, dir, cgroups) = self.prepare(user).await?;
+            let socket = dir.join(SOCKET);
+            let mut listen = OsString::from("unix:");
+            listen.push(&socket);
+            let program = vec![
+                self.config.daemon.clone().into(),
+                "--data-dir".into(),
+                dir.clone().into(),
+                "--listen".into(),
+                listen,
+            ];
+            let confinement = self.confinement(&account, &dir, cgroups, program);
+            let mut command = self.command(&confinement, user);
+            command
+                .envs(self.config.env.iter().map(|(k, v)| (k, v)))
+                .env("CHOIR_DAEMON_TOKEN", &account.token);
+            let mut child = command.spawn().map_err(|source| SandboxError::Spawn {
+                user: user.to_owned(),
+                source,
+            })?;
+            if let Some(stdout) = child.stdout.take() {
+                log.follow(stdout);
+            }
+            if let Some(stderr) = child.stderr.take() {
+                log.follow(stderr);
+            }
+            let pid = child.id().ok_or_else(|| SandboxError::Spawn {
+                user: user.to_owned(),
+                source: std::io::Error::other("the sandbox ended at once"),
+            })?;
+            tracing::info!(user, pid, uid = ?confinement.uid, "sandbox started");
+            // The launcher starts a session of its own: its id is the daemon's pid.
+            if let Ok(mut sessions) = self.sessions.lock() {
+                sessions.insert(user.to_owned(), pid);
+            }
+            let exited = Box::pin(async move {
+                match child.wait().await {
+                    Ok(status) => describe_exit(status),
+                    Err(err) => Exit {
+                        clean: false,
+                        description: format!("lost: {err}"),
+                    },
+                }
+            });
+            let target = Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+            Ok(Launched {
+                pid: Some(pid),
+                uid: confinement.uid,
+                endpoint: Endpoint {
+                    url: format!("unix:{}", socket.display()),
+                    token: account.token,
+                    pid,
+                },
+                exited,
+                signal: Box::new(move |signal| {
+                    let signal = match signal {
+                        StopSignal::Term => Signal::SIGTERM,
+                        StopSignal::Kill => Signal::SIGKILL,
+                    };
+                    let _ = kill(target, signal);
+                }),
+                alive: Box::new(move || {
+                    // Looks without reaping: the supervisor's wait still gets the status.
+                    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+                    matches!(waitid(Id::Pid(target), flags), Ok(WaitStatus::StillAlive))
+                }),
+            })
+        })
+    }
+
+    fn exec<'a>(
+        &'a self,
+        user: &'a str,
+        args: &'a [String],
+    ) -> BoxFuture<'a, Result<tokio::process::Child, SandboxError>> {
+        Box::pin(async move {
+            let (account, dir, cgroups) = self.prepare(user).await?;
+            let mut program: Vec<OsString> = vec![self.config.choir.clone().into()];
+            program.extend(args.iter().map(OsString::from));
+            let confinement = self.confinement(&account, &dir, cgroups, program);
+            let mut command = self.command(&confinement, user);
+            command.env("CHOIR_DATA_DIR", &dir).stdin(Stdio::piped());
+            command.spawn().map_err(|source| SandboxError::Spawn {
+                user: user.to_owned(),
+                source,
+            })
+        })
+    }
+
+    fn clean_up<'a>(&'a self, user: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let uid = self.own_uid(user).await;
+            let left = procs::kill_all(|| self.sandbox_pids(user, uid), KILL_PATIENCE).await;
+            if left > 0 {
+                tracing::error!(user, left, "processes of a stopped sandbox would not die");
+            }
+            if let Ok(cgroups) = &self.cgroups {
+                cgroups.remove(user);
+            }
+        })
+    }
+
+    fn users(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            match self.accounts.all().await {
+                Ok(accounts) => accounts.into_iter().map(|(user, _)| user).collect(),
+                Err(err) => {
+                    tracing::error!(%err, "cannot list sandbox accounts");
+                    Vec::new()
+                }
+            }
+        })
+    }
+
+    fn usage<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Usage> {
+        Box::pin(async move {
+            let uid = self.own_uid(user).await;
+            let pids = self.sandbox_pids(user, uid);
+            let memory = match &self.cgroups {
+                Ok(cgroups) => cgroups.memory(user),
+                Err(_) => {
+                    let all = procs::all();
+                    let mine: Vec<_> = all.into_iter().filter(|p| pids.contains(&p.pid)).collect();
+                    (!mine.is_empty()).then(|| procs::rss(&mine))
+                }
+            };
+            Usage {
+                uid: uid.or_else(|| match self.accounts.policy() {
+                    IdPolicy::Shared { uid, .. } => Some(*uid),
+                    IdPolicy::PerUser { .. } => None,
+                }),
+                memory,
+                processes: pids.len(),
+            }
+        })
+    }
+}
+
+fn describe_exit(status: std::process::ExitStatus) -> Exit {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(0), _) => Exit {
+            clean: true,
+            description: "exited".into(),
+        },
+        (Some(code), _) => Exit {
+            clean: false,
+            description: format!("exit status {code}"),
+        },
+        (None, Some(signal)) => Exit {
+            clean: false,
+            description: match Signal::try_from(signal) {
+                Ok(signal) => format!("killed by {}", signal.as_str()),
+                Err(_) => format!("killed by signal {signal}"),
+            },
+        },
+        (None, None) => Exit {
+            clean: false,
+            description: "ended".into(),
+        },
+    }
+}

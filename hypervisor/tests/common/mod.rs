@@ -1,0 +1,415 @@
+//! A real `choir-hypervisor serve` for the tests: its own data dir, registered users with fresh
+//! keys, a uid range of its own, an SSH client (russh) to reach it, and helpers to run `choir`
+//! commands and scripts in a user's sandbox. Dropping it stops the hypervisor (SIGTERM, then
+//! SIGKILL) and kills anything left running under its uids.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use russh::client;
+use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::ChannelMsg;
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The binaries built next to this crate's (cargo test --workspace builds them all).
+pub fn program(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_BIN_EXE_choir-hypervisor"))
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build the workspace first (cargo build --workspace)",
+        path.display()
+    );
+    path
+}
+
+pub fn root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Says why a test that needs root does nothing here (CI runs as root).
+pub fn needs_root(test: &str) -> bool {
+    if root() {
+        return false;
+    }
+    eprintln!("{test}: skipped, it needs root to give sandboxes uids of their own");
+    true
+}
+
+pub struct User {
+    pub name: String,
+    pub key: PrivateKey,
+}
+
+pub struct Hypervisor {
+    pub dir: tempfile::TempDir,
+    pub addr: SocketAddr,
+    pub uids: RangeInclusive<u32>,
+    pub users: Vec<User>,
+    child: Option<Child>,
+    output: Arc<Mutex<String>>,
+}
+
+impl Hypervisor {
+    /// Starts a hypervisor with `users` registered; `args` go to `serve`.
+    pub fn start(users: &[&str], args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // Sandbox users must be able to walk down to their data dirs.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+        let base = 3_000_000_000 + 1000 * (rand::random::<u32>() % 100_000);
+        let uids = base..=base + 999;
+        let mut registered = Vec::new();
+        for name in users {
+            let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
+            let file = dir.path().join(format!("{name}.pub"));
+            std::fs::write(&file, key.public_key().to_openssh().unwrap()).unwrap();
+            let out = hypervisor_command(dir.path())
+                .args(["user", "add", name, "--ssh-key"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "user add: {out:?}");
+            registered.push(User {
+                name: name.to_string(),
+                key,
+            });
+        }
+        let mut command = hypervisor_command(dir.path());
+        command
+            .args(["serve", "--ssh-listen", "127.0.0.1:0", "--uid-range"])
+            .arg(format!("{}-{}", uids.start(), uids.end()))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if !root() && users.len() > 1 {
+            command.arg("--unsafe-shared-uid");
+        }
+        let mut child = command.spawn().unwrap();
+        let output = Arc::new(Mutex::new(String::new()));
+        let (port_tx, port_rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let copy = output.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("ChoirOS hypervisor: SSH on ") {
+                    let _ = port_tx.send(addr.parse::<SocketAddr>().unwrap());
+                }
+                copy.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let copy = output.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                copy.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let addr = match port_rx.recv_timeout(WAIT) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the hypervisor did not start:\n{}", output.lock().unwrap());
+            }
+        };
+        Self {
+            dir,
+            addr,
+            uids,
+            users: registered,
+            child: Some(child),
+            output,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    /// Everything the hypervisor printed so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    pub fn sandbox_dir(&self, user: &str) -> PathBuf {
+        self.dir.path().join("sandboxes").join(user)
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    pub fn key(&self, user: &str) -> &PrivateKey {
+        &self.users.iter().find(|u| u.name == user).unwrap().key
+    }
+
+    /// `choir-hypervisor --data-dir DIR ARGS`.
+    pub fn run(&self, args: &[&str]) -> Output {
+        hypervisor_command(self.dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// `sandbox list --json`, the entry for `user`.
+    pub fn sandbox(&self, user: &str) -> serde_json::Value {
+        let out = self.run(&["sandbox", "list", "--json"]);
+        assert!(out.status.success(), "sandbox list: {out:?}");
+        let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        reply["sandboxes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["user"] == user)
+            .cloned()
+            .unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Waits until `user`'s sandbox is in `state`.
+    pub fn wait_for_state(&self, user: &str, state: &str, within: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let sandbox = self.sandbox(user);
+            if sandbox["state"] == state {
+                return sandbox;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{user}'s sandbox never became {state}: {sandbox}\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGTERM, and the exit status once it has stopped (SIGKILL after `within`).
+    pub fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("still running");
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!(
+                    "the hypervisor did not stop within {within:?}:\n{}",
+                    self.output()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub async fn connect(&self, user: &str) -> client::Handle<Client> {
+        connect(self.addr, user, self.key(user))
+            .await
+            .unwrap_or_else(|| panic!("{user} could not log in"))
+    }
+
+    /// Processes running under this hypervisor's sandbox uids.
+    pub fn sandbox_processes(&self) -> Vec<(u32, u32, String)> {
+        processes()
+            .into_iter()
+            .filter(|(_, uid, _)| self.uids.contains(uid))
+            .collect()
+    }
+
+    /// `choir-daemon` processes serving one of this hypervisor's sandboxes.
+    pub fn daemons(&self) -> Vec<(u32, u32, String)> {
+        let sandboxes = self.dir.path().join("sandboxes");
+        let sandboxes = sandboxes.to_string_lossy();
+        processes()
+            .into_iter()
+            .filter(|(_, _, cmdline)| {
+                cmdline.contains("choir-daemon") && cmdline.contains(sandboxes.as_ref())
+            })
+            .collect()
+    }
+}
+
+impl Drop for Hypervisor {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for _ in 0..50 {
+            let left: Vec<u32> = self
+                .sandbox_processes()
+                .into_iter()
+                .chain(self.daemons())
+                .map(|(pid, _, _)| pid)
+                .collect();
+            if left.is_empty() {
+                break;
+            }
+            for pid in left {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn hypervisor_command(dir: &Path) -> Command {
+    let mut command = Command::new(program("choir-hypervisor"));
+    command
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("CHOIR_HYPERVISOR_DIR")
+        .env("CHOIR_LOG", "info");
+    command
+}
+
+/// Every live process: pid, real uid, command line (zombies are left out).
+pub fn processes() -> Vec<(u32, u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        if status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains("zombie"))
+        {
+            continue;
+        }
+        let uid = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Uid:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(u32::MAX);
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
+            .unwrap_or_default();
+        found.push((pid, uid, cmdline));
+    }
+    found
+}
+
+pub struct Client;
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        _key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+pub async fn connect(
+    addr: SocketAddr,
+    user: &str,
+    key: &PrivateKey,
+) -> Option<client::Handle<Client>> {
+    let config = Arc::new(client::Config {
+        inactivity_timeout: Some(WAIT * 2),
+        ..Default::default()
+    });
+    let mut session = tokio::time::timeout(WAIT, client::connect(config, addr, Client))
+        .await
+        .unwrap()
+        .unwrap();
+    let key = PrivateKeyWithHashAlg::new(Arc::new(key.clone()), None);
+    let auth = session.authenticate_publickey(user, key).await.unwrap();
+    auth.success().then_some(session)
+}
+
+/// What an exec request gave back.
+#[derive(Debug)]
+pub struct Exec {
+    pub out: String,
+    pub err: String,
+    pub status: Option<u32>,
+}
+
+impl Exec {
+    /// The tool result `choir --exec` printed.
+    pub fn result(&self) -> serde_json::Value {
+        serde_json::from_str(self.out.trim())
+            .unwrap_or_else(|_| panic!("not a tool result: {self:?}"))
+    }
+}
+
+/// Runs an exec request with `stdin`; returns stdout, stderr and the exit status.
+pub async fn exec_with(session: &client::Handle<Client>, command: &str, stdin: &[u8]) -> Exec {
+    let mut channel = session.channel_open_session().await.unwrap();
+    channel.exec(true, command).await.unwrap();
+    if !stdin.is_empty() {
+        channel.data_bytes(stdin.to_vec()).await.unwrap();
+    }
+    channel.eof().await.unwrap();
+    let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
+    loop {
+        let Ok(Some(msg)) = tokio::time::timeout(WAIT * 2, channel.wait()).await else {
+            break;
+        };
+        match msg {
+            ChannelMsg::Data { data } => out.extend_from_slice(&data),
+            ChannelMsg::ExtendedData { data, ext: 1 } => err.extend_from_slice(&data),
+            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+            ChannelMsg::Close => break,
+            _ => {}
+        }
+    }
+    Exec {
+        out: String::from_utf8_lossy(&out).into(),
+        err: String::from_utf8_lossy(&err).into(),
+        status,
+    }
+}
+
+pub async fn exec(session: &client::Handle<Client>, command: &str) -> Exec {
+    exec_with(session, command, b"").await
+}
+
+/// `choir --exec bash --arg cmd=SCRIPT` in the session's sandbox: the tool's output and exit
+/// code.
+pub async fn bash(session: &client::Handle<Client>, script: &str) -> (String, i64) {
+    let arg = shell_words::quote(&format!("cmd={script}")).into_owned();
+    let run = exec(session, &format!("choir --exec bash --arg {arg}")).await;
+    let result = run.result();
+    (
+        result["output"].as_str().unwrap_or_default().to_owned(),
+        result["exit_code"].as_i64().unwrap_or(-1),
+    )
+}
