@@ -154,16 +154,18 @@ impl Daemon {
                     addr: config.listen.clone(),
                     source,
                 })?;
-        let server = tokio::spawn(listen::serve(
-            listener,
-            api::router(state),
-            shutdown.clone(),
-        ));
+        // The endpoint file first: whoever sees the daemon answer can also find it. Clients
+        // that connect before the server runs wait in the listen backlog.
         data_dir.write_endpoint(&Endpoint {
             url: addr.url(),
             token: token.clone(),
             pid: std::process::id(),
         })?;
+        let server = tokio::spawn(listen::serve(
+            listener,
+            api::router(state),
+            shutdown.clone(),
+        ));
         Ok(RunningDaemon {
             addr,
             token,
