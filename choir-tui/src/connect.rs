@@ -4,6 +4,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use choir_proto::{Endpoint, ENDPOINT_FILE};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Bytes;
+use hyper::client::conn::http1;
+use hyper::{header, Method, Request};
+use hyper_util::rt::TokioIo;
 use thiserror::Error;
 
 /// Timeout for one HTTP request to the daemon.
@@ -26,8 +31,8 @@ pub enum ConnectError {
     },
     #[error("no platform data dir is known here: pass --data-dir or set CHOIR_DATA_DIR")]
     NoDataDir,
-    #[error("the daemon at {url} does not answer ({source}); if it was killed, start it again")]
-    Unreachable { url: String, source: reqwest::Error },
+    #[error("the daemon at {url} does not answer ({reason}); if it was killed, start it again")]
+    Unreachable { url: String, reason: String },
     #[error("the daemon at {url} refused the token (is this the right data dir?)")]
     Unauthorized { url: String },
     #[error("the daemon at {url} answered {status}: {body}")]
@@ -59,10 +64,18 @@ pub fn find_endpoint(data_dir: &Path) -> Result<Endpoint, ConnectError> {
     serde_json::from_str(&text).map_err(|source| ConnectError::Invalid { path, source })
 }
 
-/// A small HTTP client bound to one daemon.
+/// Largest answer read from a daemon (a page of 10,000 events fits many times over).
+pub const MAX_BODY: usize = 64 << 20;
+/// Most of an error answer kept for the message.
+const MAX_ERROR_TEXT: usize = 500;
+
+/// A small HTTP client bound to one daemon: one connection per request, over TCP or the
+/// daemon's Unix socket (whose serving process is checked, see [`crate::transport`]), with a
+/// timeout and a cap on the size of the answer.
 pub struct DaemonHttp {
     endpoint: Endpoint,
-    http: reqwest::Client,
+    timeout: Duration,
+    max_body: usize,
 }
 
 impl DaemonHttp {
@@ -72,19 +85,17 @@ impl DaemonHttp {
 
     /// A client whose requests may take up to `timeout` (tool calls run for minutes).
     pub fn with_timeout(endpoint: Endpoint, timeout: Duration) -> Result<Self, ConnectError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(3));
-        if let Some(path) = endpoint.unix_socket() {
-            builder = builder.unix_socket(path);
-        }
-        let http = builder
-            .build()
-            .map_err(|source| ConnectError::Unreachable {
-                url: endpoint.url.clone(),
-                source,
-            })?;
-        Ok(Self { endpoint, http })
+        Ok(Self {
+            endpoint,
+            timeout,
+            max_body: MAX_BODY,
+        })
+    }
+
+    /// Answers longer than `max_body` bytes are an error (for callers that expect small ones).
+    pub fn with_max_body(mut self, max_body: usize) -> Self {
+        self.max_body = max_body;
+        self
     }
 
     pub fn endpoint(&self) -> &Endpoint {
@@ -98,25 +109,23 @@ impl DaemonHttp {
         path: &str,
         body: &serde_json::Value,
     ) -> Result<(u16, serde_json::Value), ConnectError> {
-        let request = self
-            .http
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body.to_string());
-        let (status, text) = self.send(request).await?;
+        let (status, text) = self
+            .send(Method::POST, path, Some(body.to_string()))
+            .await?;
         let body = serde_json::from_str(&text).map_err(|err| ConnectError::Failed {
             url: self.url(path),
             status,
-            body: format!("not JSON ({err}): {text}"),
+            body: excerpt(&format!("not JSON ({err}): {text}")),
         })?;
         Ok((status, body))
     }
 
     /// `GET path` with the token; the JSON body of a 2xx answer.
     pub async fn get(&self, path_and_query: &str) -> Result<serde_json::Value, ConnectError> {
+        let (status, body) = self.send(Method::GET, path_and_query, None).await?;
         let url = self.url(path_and_query);
-        let (status, body) = self.send(self.http.get(&url)).await?;
         if !(200..300).contains(&status) {
+            let body = excerpt(&body);
             return Err(ConnectError::Failed { url, status, body });
         }
         serde_json::from_str(&body).map_err(|err| ConnectError::Failed {
@@ -131,23 +140,119 @@ impl DaemonHttp {
     }
 
     /// Sends with the token; a refused token is an error, any other status is the caller's.
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<(u16, String), ConnectError> {
-        let unreachable = |source| ConnectError::Unreachable {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, String), ConnectError> {
+        let unreachable = |reason: String| ConnectError::Unreachable {
             url: self.endpoint.url.clone(),
-            source,
+            reason,
         };
-        let response = request
-            .bearer_auth(&self.endpoint.token)
-            .send()
+        let exchange = async {
+            let stream = crate::transport::open(&self.endpoint)
+                .await
+                .map_err(|err| unreachable(err.to_string()))?;
+            let (mut sender, connection) = http1::handshake(TokioIo::new(stream))
+                .await
+                .map_err(|err| unreachable(err.to_string()))?;
+            let connection = tokio::spawn(connection);
+            let mut request = Request::builder()
+                .method(method)
+                .uri(path)
+                .header(header::HOST, "localhost")
+                .header(
+                    header::AUTHORIZATION,
+                    format!("Bearer {}", self.endpoint.token),
+                );
+            if body.is_some() {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+            }
+            let request = request
+                .body(Full::new(Bytes::from(body.unwrap_or_default())))
+                .map_err(|err| unreachable(err.to_string()))?;
+            let response = sender
+                .send_request(request)
+                .await
+                .map_err(|err| unreachable(err.to_string()))?;
+            let status = response.status().as_u16();
+            let bytes = Limited::new(response.into_body(), self.max_body)
+                .collect()
+                .await
+                .map_err(|err| {
+                    unreachable(format!(
+                        "{err} (answers are limited to {} bytes)",
+                        self.max_body
+                    ))
+                })?
+                .to_bytes();
+            connection.abort();
+            Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        let (status, text) = tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(unreachable)?;
-        let status = response.status().as_u16();
+            .map_err(|_| unreachable(format!("no answer within {} s", self.timeout.as_secs())))??;
         if status == 401 {
             return Err(ConnectError::Unauthorized {
                 url: self.endpoint.url.clone(),
             });
         }
-        let text = response.text().await.map_err(unreachable)?;
         Ok((status, text))
+    }
+}
+
+/// The start of a (possibly hostile) answer, safe to print: control characters escaped.
+fn excerpt(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_ERROR_TEXT)
+        .flat_map(|c| {
+            if c.is_control() && c != '\n' {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if text.chars().count() > MAX_ERROR_TEXT {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_text_is_cut_and_defused() {
+        assert_eq!(excerpt("plain"), "plain");
+        assert_eq!(excerpt("a\x1b]52;c;x\x07b"), "a\\u{1b}]52;c;x\\u{7}b");
+        let long = "x".repeat(2 * MAX_ERROR_TEXT);
+        assert_eq!(excerpt(&long).chars().count(), MAX_ERROR_TEXT + 1);
+    }
+
+    #[tokio::test]
+    async fn an_endless_answer_is_cut_off() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            use tokio::io::AsyncWriteExt;
+            let _ = socket
+                .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                .await;
+            let chunk = format!("{:x}\r\n{}\r\n", 4096, "a".repeat(4096));
+            while socket.write_all(chunk.as_bytes()).await.is_ok() {}
+        });
+        let endpoint = Endpoint {
+            url: format!("http://{addr}"),
+            token: "t".into(),
+            pid: 0,
+        };
+        let http = DaemonHttp::new(endpoint).unwrap().with_max_body(1 << 20);
+        let err = http.get("/api/activity").await.unwrap_err().to_string();
+        assert!(err.contains("limited to 1048576 bytes"), "{err}");
     }
 }

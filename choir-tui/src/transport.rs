@@ -1,9 +1,9 @@
 //! The byte stream to a daemon, over TCP or a Unix socket, and the WebSocket on top of it.
 //!
-//! A Unix socket is trusted only if the process serving it belongs to the user who controls
-//! where the socket lives: the owner of its directory (or, in a sticky directory such as
-//! `/tmp`, of the socket entry itself). A socket replaced by a symbolic link to somebody
-//! else's daemon is refused before the token is sent.
+//! A Unix socket is trusted only if the process serving it runs as the owner of the directory
+//! the socket is in: a socket replaced by a symbolic link to somebody else's daemon is refused
+//! before the token is sent. (So a daemon's socket belongs in its own user's directory, such
+//! as its data dir, not in a shared one like `/tmp`.)
 
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -12,6 +12,7 @@ use std::time::Duration;
 use choir_proto::Endpoint;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpStream, UnixStream};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::WebSocketStream;
 
 /// Anything a daemon connection can be.
@@ -44,6 +45,18 @@ pub async fn open(endpoint: &Endpoint) -> std::io::Result<DaemonStream> {
     Ok(Box::new(stream))
 }
 
+/// Limits on what a daemon may send in one message: generous for a welcome with a large
+/// world, bounded for a client (the hypervisor's SSH desktops among them) facing a daemon
+/// that misbehaves.
+fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+}
+
+/// Largest message accepted from a daemon.
+const MAX_MESSAGE: usize = 32 << 20;
+
 /// Opens the protocol WebSocket (without sending `hello`), within `timeout`.
 pub async fn websocket(
     endpoint: &Endpoint,
@@ -51,9 +64,13 @@ pub async fn websocket(
 ) -> Result<WebSocketStream<DaemonStream>, String> {
     let connect = async {
         let stream = open(endpoint).await.map_err(|err| err.to_string())?;
-        let (ws, _) = tokio_tungstenite::client_async(endpoint.ws_url(), stream)
-            .await
-            .map_err(|err| err.to_string())?;
+        let (ws, _) = tokio_tungstenite::client_async_with_config(
+            endpoint.ws_url(),
+            stream,
+            Some(websocket_config()),
+        )
+        .await
+        .map_err(|err| err.to_string())?;
         Ok(ws)
     };
     tokio::time::timeout(timeout, connect)
@@ -61,20 +78,9 @@ pub async fn websocket(
         .map_err(|_| "connection timed out".to_owned())?
 }
 
-/// The user who may serve a socket at `path`.
-fn expected_owner(path: &Path) -> std::io::Result<u32> {
-    let dir = path.parent().unwrap_or(Path::new("/"));
-    let dir_meta = std::fs::metadata(dir)?;
-    const STICKY: u32 = 0o1000;
-    if dir_meta.mode() & STICKY != 0 {
-        Ok(std::fs::symlink_metadata(path)?.uid())
-    } else {
-        Ok(dir_meta.uid())
-    }
-}
-
 fn check_peer(stream: &UnixStream, path: &Path) -> std::io::Result<()> {
-    let expected = expected_owner(path)?;
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let expected = std::fs::metadata(dir)?.uid();
     let peer = stream.peer_cred()?.uid();
     if peer == expected {
         Ok(())

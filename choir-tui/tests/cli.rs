@@ -46,14 +46,14 @@ async fn choir(dir: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 async fn post(daemon: &RunningDaemon, body: &str) {
-    let status = reqwest::Client::new()
-        .post(format!("{}/api/commands", daemon.url()))
-        .bearer_auth(&daemon.token)
-        .body(body.to_owned())
-        .send()
-        .await
-        .unwrap()
-        .status();
+    let endpoint = choir_proto::Endpoint {
+        url: daemon.url(),
+        token: daemon.token.clone(),
+        pid: 0,
+    };
+    let http = choir_tui::connect::DaemonHttp::new(endpoint).unwrap();
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    let (status, _) = http.post("/api/commands", &json).await.unwrap();
     assert_eq!(status, 200, "{body}");
 }
 

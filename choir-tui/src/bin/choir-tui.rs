@@ -13,7 +13,8 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// The daemon's URL, e.g. http://127.0.0.1:8080 (a ?token= in it is used as the token)
+    /// The daemon's URL, e.g. http://127.0.0.1:8080 or unix:/path/daemon.sock (a ?token= in
+    /// it is used as the token)
     #[arg(long, env = "CHOIR_URL", value_name = "URL")]
     connect: Option<String>,
 

@@ -21,7 +21,8 @@ struct Cli {
     #[arg(long, env = "CHOIR_DATA_DIR", global = true, value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
-    /// Talk to the daemon at this URL instead of looking in the data dir
+    /// Talk to the daemon at this URL (http://HOST:PORT or unix:PATH) instead of looking in
+    /// the data dir
     #[arg(
         long,
         env = "CHOIR_URL",
