@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::broadcast;
 
 use crate::sandbox::{Isolation, SandboxInfo, Sandboxes};
 use crate::units::{format_duration, format_size};
@@ -29,6 +30,9 @@ pub enum Request {
     Stop { user: String },
     /// Stop and start again (a failed one too) → `Reply { message }`.
     Restart { user: String },
+    /// Remove a user: keys, open connections, running sandbox (their data stays on disk)
+    /// → `Reply { message }`.
+    RemoveUser { user: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,7 +73,12 @@ pub enum ControlError {
 }
 
 /// Serves the control socket at `path` until the task is dropped.
-pub async fn serve(path: &Path, sandboxes: Sandboxes, users: UserStore) -> std::io::Result<()> {
+pub async fn serve(
+    path: &Path,
+    sandboxes: Sandboxes,
+    users: UserStore,
+    removals: broadcast::Sender<String>,
+) -> std::io::Result<()> {
     if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_socket()) {
         if UnixStream::connect(path).await.is_ok() {
             return Err(std::io::Error::new(
@@ -82,60 +91,89 @@ pub async fn serve(path: &Path, sandboxes: Sandboxes, users: UserStore) -> std::
     let listener = UnixListener::bind(path)?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     loop {
-        let (stream, _) = listener.accept().await?;
-        let (sandboxes, users) = (sandboxes.clone(), users.clone());
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(err) => {
+                // Out of descriptors, say: the server goes on.
+                tracing::warn!(%err, "cannot accept a control connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let server = Server {
+            sandboxes: sandboxes.clone(),
+            users: users.clone(),
+            removals: removals.clone(),
+        };
         tokio::spawn(async move {
-            if let Err(err) = answer(stream, &sandboxes, &users).await {
+            if let Err(err) = server.answer(stream).await {
                 tracing::debug!(%err, "a control connection failed");
             }
         });
     }
 }
 
-async fn answer(
-    stream: UnixStream,
-    sandboxes: &Sandboxes,
-    users: &UserStore,
-) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut line = String::new();
-    let mut reader = BufReader::new(read).take(MAX_REQUEST as u64);
-    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no request"))??;
-    let reply = match serde_json::from_str::<Request>(&line) {
-        Ok(request) => act(request, sandboxes, users).await,
-        Err(err) => Reply::message(false, format!("not a request: {err}")),
-    };
-    let mut text = serde_json::to_string(&reply).unwrap_or_default();
-    text.push('\n');
-    write.write_all(text.as_bytes()).await
+/// What a control connection acts on.
+struct Server {
+    sandboxes: Sandboxes,
+    users: UserStore,
+    removals: broadcast::Sender<String>,
 }
 
-async fn act(request: Request, sandboxes: &Sandboxes, users: &UserStore) -> Reply {
-    let registered: Vec<String> = match users.list().await {
-        Ok(list) => list.into_iter().map(|user| user.name).collect(),
-        Err(err) => return Reply::message(false, err.to_string()),
-    };
-    match request {
-        Request::List => Reply {
-            ok: true,
-            message: None,
-            isolation: Some(sandboxes.isolation()),
-            sandboxes: sandboxes.list(&registered).await,
-        },
-        Request::Stop { user } => match sandboxes.stop(&user).await {
-            Ok(true) => Reply::message(true, format!("{user}: stopped")),
-            Ok(false) => Reply::message(true, format!("{user}: was not running")),
-            Err(err) => Reply::message(false, err.to_string()),
-        },
-        Request::Restart { user } => {
-            if !registered.contains(&user) {
-                return Reply::message(false, format!("no user named `{user}`"));
-            }
-            match sandboxes.restart(&user).await {
-                Ok(_) => Reply::message(true, format!("{user}: running")),
+impl Server {
+    async fn answer(&self, stream: UnixStream) -> std::io::Result<()> {
+        let (read, mut write) = stream.into_split();
+        let mut line = String::new();
+        let mut reader = BufReader::new(read).take(MAX_REQUEST as u64);
+        tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut line))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no request"))??;
+        let reply = match serde_json::from_str::<Request>(&line) {
+            Ok(request) => self.act(request).await,
+            Err(err) => Reply::message(false, format!("not a request: {err}")),
+        };
+        let mut text = serde_json::to_string(&reply).unwrap_or_default();
+        text.push('\n');
+        write.write_all(text.as_bytes()).await
+    }
+
+    async fn act(&self, request: Request) -> Reply {
+        let registered: Vec<String> = match self.users.list().await {
+            Ok(list) => list.into_iter().map(|user| user.name).collect(),
+            Err(err) => return Reply::message(false, err.to_string()),
+        };
+        let sandboxes = &self.sandboxes;
+        match request {
+            Request::List => Reply {
+                ok: true,
+                message: None,
+                isolation: Some(sandboxes.isolation()),
+                sandboxes: sandboxes.list(&registered).await,
+            },
+            Request::Stop { user } => match sandboxes.stop(&user).await {
+                Ok(true) => Reply::message(true, format!("{user}: stopped")),
+                Ok(false) => Reply::message(true, format!("{user}: was not running")),
                 Err(err) => Reply::message(false, err.to_string()),
+            },
+            Request::Restart { user } => {
+                if !registered.contains(&user) {
+                    return Reply::message(false, format!("no user named `{user}`"));
+                }
+                match sandboxes.restart(&user).await {
+                    Ok(_) => Reply::message(true, format!("{user}: running")),
+                    Err(err) => Reply::message(false, err.to_string()),
+                }
+            }
+            Request::RemoveUser { user } => {
+                if let Err(err) = self.users.remove(&user).await {
+                    return Reply::message(false, err.to_string());
+                }
+                // Connections first, so that no desktop of theirs brings the sandbox back.
+                let _ = self.removals.send(user.clone());
+                match sandboxes.stop(&user).await {
+                    Ok(_) => Reply::message(true, format!("{user}: removed")),
+                    Err(err) => Reply::message(false, err.to_string()),
+                }
             }
         }
     }

@@ -27,6 +27,8 @@ pub enum LayoutError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("another choir-hypervisor is serving {0} (its lock is held)")]
+    InUse(PathBuf),
     #[error(
         "sandbox users cannot reach {sandboxes}: {blocking} is mode {mode:o}, closed to other users. \
          Choose a --data-dir they can traverse, such as /var/lib/choir-hypervisor (or chmod o+x {blocking})"
@@ -69,6 +71,22 @@ impl Layout {
 
     pub fn control_socket(&self) -> PathBuf {
         self.state().join("control.sock")
+    }
+
+    /// Held by the serving hypervisor: one per data dir, since it owns the sandboxes in it.
+    pub fn lock(&self) -> Result<std::fs::File, LayoutError> {
+        let path = self.state().join("serve.lock");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("open", &path))?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(LayoutError::InUse(self.root.clone())),
+            Err(std::fs::TryLockError::Error(err)) => Err(io("lock", &path)(err)),
+        }
     }
 
     pub fn logs(&self) -> PathBuf {
@@ -176,6 +194,15 @@ mod tests {
         assert!(!root.join("users.db").exists());
         // Again: nothing moves, nothing fails.
         layout.prepare().unwrap();
+        // One server per data dir.
+        let held = layout.lock().unwrap();
+        assert!(layout
+            .lock()
+            .unwrap_err()
+            .to_string()
+            .contains("another choir-hypervisor"));
+        drop(held);
+        assert!(layout.lock().is_ok());
     }
 
     #[test]

@@ -50,6 +50,12 @@ enum Commands {
     /// Enter a sandbox and run a program in it (used by `serve`)
     #[command(hide = true)]
     Confine(Confinement),
+    /// Kill every process of a sandbox's uid (used by `serve`)
+    #[command(hide = true)]
+    KillUid {
+        #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+        uid: u32,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +138,15 @@ fn main() -> ExitCode {
             }
         };
     }
+    if let Commands::KillUid { uid } = &cli.command {
+        return match hypervisor::sandbox::kill_uid(*uid) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("choir-hypervisor kill-uid: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     // Everything the hypervisor creates is its own alone.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     let runtime = match tokio::runtime::Runtime::new() {
@@ -150,13 +165,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// A program installed next to this one.
-fn sibling(name: &str) -> PathBuf {
-    std::env::current_exe()
+/// A program installed next to this one, or else on `PATH`, as an absolute path (root runs
+/// it: a name looked up in whatever directory the server was started from would not do).
+fn sibling(name: &str) -> Result<PathBuf> {
+    let beside = std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
-        .filter(|path| path.is_file())
-        .unwrap_or_else(|| PathBuf::from(name))
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)));
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .filter(|dir| dir.is_absolute())
+        .map(|dir| dir.join(name));
+    beside
+        .into_iter()
+        .chain(on_path)
+        .find(|path| path.is_file())
+        .with_context(|| format!("cannot find {name} next to choir-hypervisor or on PATH"))
 }
 
 async fn users(layout: &Layout) -> Result<UserStore> {
@@ -192,12 +216,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Commands::User {
             command: UserCommand::Remove { name },
         } => {
-            users(&layout).await?.remove(&name).await?;
+            // A running server removes the user itself: it also closes their connections and
+            // stops their sandbox.
+            let request = Request::RemoveUser { user: name.clone() };
+            match control::request(&layout.control_socket(), &request).await {
+                Ok(reply) if reply.ok => {}
+                Ok(reply) => anyhow::bail!("{}", reply.message.unwrap_or_default()),
+                Err(control::ControlError::NotRunning { .. }) => {
+                    users(&layout).await?.remove(&name).await?
+                }
+                Err(err) => return Err(err.into()),
+            }
             println!("{name}: removed");
         }
         Commands::Sandbox { command } => return sandbox_command(&layout, command).await,
         Commands::Serve(args) => serve(&layout, args).await?,
-        Commands::Confine(_) => unreachable!("handled before the runtime starts"),
+        Commands::Confine(_) | Commands::KillUid { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -242,6 +278,8 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let users = users(layout).await?;
+    // Before anything else: starting would stop the sandboxes of a hypervisor already here.
+    let _lock = layout.lock()?;
     let root = nix::unistd::geteuid().is_root();
     let policy = if root {
         layout.check_reachable()?;
@@ -275,8 +313,8 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         ProcessConfig {
             sandboxes: layout.sandboxes(),
             launcher: std::env::current_exe().context("cannot find this program's path")?,
-            daemon: sibling("choir-daemon"),
-            choir: sibling("choir"),
+            daemon: sibling("choir-daemon")?,
+            choir: sibling("choir")?,
             limits,
             extra_read_only: args.sandbox_read,
             instance: instance_name(layout.root()),
@@ -305,11 +343,13 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
     let shared = Arc::new(Shared {
         users: users.clone(),
         sandboxes: sandboxes.clone(),
+        channels: Default::default(),
+        removals: tokio::sync::broadcast::channel(16).0,
     });
     let control_path = layout.control_socket();
     let outcome = tokio::select! {
-        result = ssh::serve(listener, host_key, shared) => result.context("the SSH server failed"),
-        result = control::serve(&control_path, sandboxes.clone(), users) => {
+        result = ssh::serve(listener, host_key, shared.clone()) => result.context("the SSH server failed"),
+        result = control::serve(&control_path, sandboxes.clone(), users, shared.removals.clone()) => {
             result.context("the control socket failed")
         }
         signal = shutdown_signal() => signal,

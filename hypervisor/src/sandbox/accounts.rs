@@ -187,30 +187,53 @@ impl Accounts {
         Ok(())
     }
 
-    /// The lowest uid of `range` that no account, no system user or group and no running
-    /// process has.
+    /// The lowest uid of `range` that no account, no user or group the host knows (files,
+    /// LDAP or whatever NSS asks), no subordinate id range (`/etc/subuid`, `/etc/subgid`, which
+    /// rootless containers map) and no running process has.
     async fn free_uid(&self, range: &RangeInclusive<u32>) -> Result<u32, AccountError> {
         let taken: Vec<u32> =
             sqlx::query_scalar("SELECT uid FROM sandbox_accounts WHERE uid IS NOT NULL")
                 .fetch_all(&self.pool)
                 .await?;
         let mut taken: HashSet<u32> = taken.into_iter().collect();
-        taken.extend(system_ids("/etc/passwd"));
-        taken.extend(system_ids("/etc/group"));
         taken.extend(super::procs::all().into_iter().map(|proc| proc.uid));
-        range
-            .clone()
-            .find(|uid| !taken.contains(uid))
-            .ok_or_else(|| AccountError::RangeExhausted(range.clone()))
+        let subordinate: Vec<RangeInclusive<u32>> = ["/etc/subuid", "/etc/subgid"]
+            .into_iter()
+            .flat_map(subordinate_ranges)
+            .collect();
+        let range = range.clone();
+        tokio::task::spawn_blocking(move || {
+            range
+                .clone()
+                .filter(|uid| !taken.contains(uid))
+                .filter(|uid| !subordinate.iter().any(|sub| sub.contains(uid)))
+                .find(|uid| !known_to_the_host(*uid))
+                .ok_or(AccountError::RangeExhausted(range))
+        })
+        .await
+        .map_err(|err| AccountError::Random(err.to_string()))?
     }
 }
 
-/// The numeric ids (third field) in a passwd- or group-style file.
-fn system_ids(path: &str) -> Vec<u32> {
+/// Whether a user or group with this id exists (through NSS: files, LDAP, SSSD...). A lookup
+/// that fails counts as taken: better skip an id than share one.
+fn known_to_the_host(id: u32) -> bool {
+    let user = nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(id));
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(id));
+    !matches!((user, group), (Ok(None), Ok(None)))
+}
+
+/// The ranges of a subordinate id file (`name:first:count` per line).
+fn subordinate_ranges(path: &str) -> Vec<RangeInclusive<u32>> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
-        .filter_map(|line| line.split(':').nth(2)?.parse().ok())
+        .filter_map(|line| {
+            let mut fields = line.split(':').skip(1);
+            let first: u32 = fields.next()?.trim().parse().ok()?;
+            let count: u32 = fields.next()?.trim().parse().ok()?;
+            Some(first..=first.saturating_add(count.saturating_sub(1)))
+        })
         .collect()
 }
 
@@ -302,6 +325,19 @@ mod tests {
         let (_dir, several) = accounts(policy(true)).await;
         several.get_or_create("alice").await.unwrap();
         assert_eq!(several.get_or_create("bob").await.unwrap().uid, 1000);
+    }
+
+    #[test]
+    fn host_ids_and_subordinate_ranges_are_taken() {
+        assert!(known_to_the_host(0), "root");
+        assert!(!known_to_the_host(4_100_003_000));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("subuid");
+        std::fs::write(&file, "alice:100000:65536\nbroken line\nbob:165536:65536\n").unwrap();
+        assert_eq!(
+            subordinate_ranges(file.to_str().unwrap()),
+            vec![100000..=165535, 165536..=231071]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use super::limits::Limits;
 
@@ -19,6 +20,9 @@ const WANTED: [&str; 3] = ["memory", "pids", "cpu"];
 pub struct Cgroups {
     hierarchies: Vec<Hierarchy>,
     limits: Limits,
+    /// One sandbox's group is made while no other's is removed: the last one out removes the
+    /// shared parent, which the next one in needs.
+    parent: Arc<Mutex<()>>,
 }
 
 /// One hierarchy: where the sandboxes' groups go and which of [`WANTED`] it carries.
@@ -55,15 +59,14 @@ impl Cgroups {
             return Err("no cgroup hierarchy with the memory, pids or cpu controller".into());
         }
         for hierarchy in &hierarchies {
-            std::fs::create_dir_all(&hierarchy.parent)
+            hierarchy
+                .ensure_parent()
                 .map_err(|err| format!("cannot create {}: {err}", hierarchy.parent.display()))?;
-            if hierarchy.v2 {
-                enable_controllers(&hierarchy.parent, &hierarchy.controllers)?;
-            }
         }
         Ok(Self {
             hierarchies,
             limits,
+            parent: Arc::new(Mutex::new(())),
         })
     }
 
@@ -88,8 +91,14 @@ impl Cgroups {
     /// Creates (or reuses) the user's groups with the limits set; returns the directories the
     /// sandbox's first process must join.
     pub fn create(&self, user: &str) -> io::Result<Vec<PathBuf>> {
+        let _parent = self
+            .parent
+            .lock()
+            .map_err(|_| io::Error::other("poisoned"))?;
         let mut dirs = Vec::new();
         for hierarchy in &self.hierarchies {
+            // Removed with the last sandbox, made again with the next.
+            hierarchy.ensure_parent().map_err(io::Error::other)?;
             let dir = hierarchy.parent.join(user);
             match std::fs::create_dir(&dir) {
                 Ok(()) => {}
@@ -127,23 +136,6 @@ impl Cgroups {
         }
     }
 
-    /// Every process in the user's groups.
-    pub fn pids(&self, user: &str) -> Vec<u32> {
-        let mut pids: Vec<u32> = self
-            .hierarchies
-            .iter()
-            .filter_map(|h| std::fs::read_to_string(h.parent.join(user).join("cgroup.procs")).ok())
-            .flat_map(|text| {
-                text.lines()
-                    .filter_map(|line| line.trim().parse().ok())
-                    .collect::<Vec<u32>>()
-            })
-            .collect();
-        pids.sort_unstable();
-        pids.dedup();
-        pids
-    }
-
     /// Memory the user's sandbox uses now, page cache included.
     pub fn memory(&self, user: &str) -> Option<u64> {
         let hierarchy = self
@@ -162,8 +154,12 @@ impl Cgroups {
             .ok()
     }
 
-    /// Removes the user's groups (they must be empty: kill their processes first).
+    /// Removes the user's groups (they must be empty: kill their processes first), and the
+    /// sandboxes' parent group when it was the last.
     pub fn remove(&self, user: &str) {
+        let Ok(_parent) = self.parent.lock() else {
+            return;
+        };
         for hierarchy in &self.hierarchies {
             let dir = hierarchy.parent.join(user);
             match std::fs::remove_dir(&dir) {
@@ -171,7 +167,22 @@ impl Cgroups {
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {}
                 Err(err) => tracing::warn!(dir = %dir.display(), %err, "cannot remove a cgroup"),
             }
+            // Refused while another sandbox's group is in it: that is fine.
+            let _ = std::fs::remove_dir(&hierarchy.parent);
         }
+    }
+}
+
+impl Hierarchy {
+    fn ensure_parent(&self) -> Result<(), String> {
+        if self.parent.is_dir() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(&self.parent).map_err(|err| err.to_string())?;
+        if self.v2 {
+            enable_controllers(&self.parent, &self.controllers)?;
+        }
+        Ok(())
     }
 }
 
@@ -340,13 +351,21 @@ mod tests {
         for dir in &dirs {
             std::fs::write(dir.join("cgroup.procs"), child.id().to_string()).unwrap();
         }
-        assert_eq!(cgroups.pids("alice"), vec![child.id()]);
+        for dir in &dirs {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+            assert_eq!(procs.trim(), child.id().to_string());
+        }
         child.kill().unwrap();
         child.wait().unwrap();
         cgroups.remove("alice");
         assert!(dirs.iter().all(|dir| !dir.exists()));
-        for hierarchy in &cgroups.hierarchies {
-            let _ = std::fs::remove_dir(&hierarchy.parent);
-        }
+        assert!(
+            cgroups.hierarchies.iter().all(|h| !h.parent.exists()),
+            "the last one out removes the parent"
+        );
+        // And the next sandbox gets it back.
+        let again = cgroups.create("bob").unwrap();
+        assert!(again.iter().all(|dir| dir.is_dir()));
+        cgroups.remove("bob");
     }
 }

@@ -37,9 +37,19 @@ use super::limits::Limits;
 /// scoping of signals and abstract sockets).
 const LANDLOCK_ABI: ABI = ABI::V6;
 
-/// What a shell and the daemon need to read and execute.
+/// What a shell and the daemon need to read and execute (those that exist here), including
+/// where systemd-resolved keeps the `resolv.conf` that `/etc` links to.
 pub const SYSTEM_READ_ONLY: &[&str] = &[
-    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/proc",
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc",
+    "/proc",
+    "/run/systemd/resolve",
 ];
 
 /// Devices a shell reads and writes (terminals included, for shell windows).
@@ -53,6 +63,9 @@ const DEVICES: &[&str] = &[
     "/dev/ptmx",
     "/dev/pts",
 ];
+
+/// How much likelier than other processes a sandbox's are to be picked by the OOM killer.
+const OOM_SCORE_ADJ: &str = "500";
 
 /// The private temporary directory inside a data dir (`TMPDIR`).
 pub const TMP_DIR: &str = "tmp";
@@ -211,6 +224,8 @@ impl Confinement {
             )?;
         }
         self.limits().apply().map_err(ConfineError::Limits)?;
+        // When the host runs out of memory, sandboxes go before anything else.
+        let _ = std::fs::write("/proc/self/oom_score_adj", OOM_SCORE_ADJ);
         let program = PathBuf::from(self.command.first().ok_or(ConfineError::Nul)?);
         let executable = std::fs::File::open(&program).map_err(|source| ConfineError::Program {
             path: program.clone(),
@@ -283,6 +298,52 @@ fn become_user(uid: u32, gid: u32) -> Result<(), ConfineError> {
         });
     }
     Ok(())
+}
+
+/// What `choir-hypervisor kill-uid` does, as root: becomes `uid` and SIGKILLs every process
+/// it may signal (every process of that uid, and no other), until none is left. No pid is
+/// named, so none can be reused under it. Returns an error if processes remain after 5 s.
+pub fn kill_uid(uid: u32) -> Result<(), ConfineError> {
+    if uid == 0 {
+        return Err(ConfineError::Ids {
+            action: "kill every process of uid 0",
+            source: nix::Error::EINVAL,
+        });
+    }
+    become_user(uid, uid)?;
+    let me = std::process::id();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        // -1: every process this one may signal but itself (and init). Zombies count as
+        // signalled too, so whether any live one is left is read from /proc.
+        match nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(-1),
+            nix::sys::signal::Signal::SIGKILL,
+        ) {
+            Err(nix::Error::ESRCH) => return Ok(()),
+            Err(source) => {
+                return Err(ConfineError::Ids {
+                    action: "signal the processes",
+                    source,
+                })
+            }
+            Ok(()) => {}
+        }
+        let alive = super::procs::all()
+            .into_iter()
+            .any(|p| p.uid == uid && p.pid != me && !p.zombie);
+        if !alive {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(ConfineError::Ids {
+                action: "stop every process within 5 s",
+                source: nix::Error::EAGAIN,
+            });
+        }
+        // A fork bomb may have made more meanwhile.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// The Landlock ruleset of a sandbox: everything inside `writable`; read and execute in

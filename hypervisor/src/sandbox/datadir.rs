@@ -2,16 +2,16 @@
 //! older hypervisor left it owned by root (every entry is handed over and made private).
 //!
 //! Adoption runs as root inside a directory a user controlled, so it never follows a symbolic
-//! link: it walks by descriptor (`openat` with `O_NOFOLLOW`) and changes owners with
-//! `AT_SYMLINK_NOFOLLOW`, whatever the tree holds or becomes meanwhile.
+//! link: it walks by descriptor (`openat` with `O_NOFOLLOW`) and changes each entry through a
+//! descriptor of that entry, whatever the tree holds or becomes meanwhile.
 
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use nix::dir::{Dir, Type};
-use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{fchmodat, fstatat, FchmodatFlags, Mode, SFlag};
+use nix::dir::Dir;
+use nix::fcntl::{openat, AtFlags, OFlag};
+use nix::sys::stat::{fstat, Mode, SFlag};
 use nix::unistd::{fchownat, Gid, Uid};
 
 /// Makes `dir` the private data directory of `owner` (uid, gid), or of this process's user
@@ -43,7 +43,10 @@ pub fn prepare(dir: &Path, owner: Option<(u32, u32)>) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
-/// Gives everything under `dir` to `uid`:`gid` and takes group and other permissions away.
+/// Gives everything under `dir` to `uid`:`gid` and takes group and other permissions away
+/// (and setuid and setgid bits). Entries that could be someone else's file are left as they
+/// are, owned by root: hard links (another name of a file elsewhere, such as `/etc/shadow`)
+/// and devices, FIFOs and sockets.
 fn adopt(dir: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let top = Dir::open(dir, flags, Mode::empty())?;
@@ -72,30 +75,35 @@ fn adopt_entries(mut dir: Dir, uid: u32, gid: u32, depth: usize) -> std::io::Res
         if name.as_bytes() == b"." || name.as_bytes() == b".." {
             continue;
         }
-        let (owner, group) = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)));
-        fchownat(
-            &fd,
-            name.as_c_str(),
-            owner,
-            group,
-            AtFlags::AT_SYMLINK_NOFOLLOW,
-        )?;
-        let stat = fstatat(&fd, name.as_c_str(), AtFlags::AT_SYMLINK_NOFOLLOW)?;
+        // Everything below goes through this descriptor of the entry itself, so a name
+        // swapped meanwhile for a link changes nothing elsewhere.
+        let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let Ok(entry_fd) = openat(&fd, name.as_c_str(), flags, Mode::empty()) else {
+            continue;
+        };
+        let stat = fstat(&entry_fd)?;
         let kind = SFlag::from_bits_truncate(stat.st_mode & SFlag::S_IFMT.bits());
+        let ours = match kind {
+            SFlag::S_IFDIR | SFlag::S_IFLNK => true,
+            SFlag::S_IFREG => stat.st_nlink == 1,
+            _ => false,
+        };
+        if !ours {
+            tracing::warn!(entry = ?name, "left to root while adopting a data dir: a hard link or a special file");
+            continue;
+        }
+        let (owner, group) = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)));
+        fchownat(&entry_fd, "", owner, group, AtFlags::AT_EMPTY_PATH)?;
         if kind == SFlag::S_IFLNK {
             continue;
         }
-        let mode = Mode::from_bits_truncate(stat.st_mode & 0o7700);
-        fchmodat(&fd, name.as_c_str(), mode, FchmodatFlags::NoFollowSymlink).or_else(|err| {
-            match err {
-                // Linux cannot chmod without following; it is not a link (checked above).
-                nix::Error::EOPNOTSUPP => {
-                    fchmodat(&fd, name.as_c_str(), mode, FchmodatFlags::FollowSymlink)
-                }
-                other => Err(other),
-            }
-        })?;
-        if entry.file_type() == Some(Type::Directory) || kind == SFlag::S_IFDIR {
+        // chmod through the descriptor's /proc link: it names this very inode.
+        let mode = stat.st_mode & 0o0700;
+        std::fs::set_permissions(
+            format!("/proc/self/fd/{}", entry_fd.as_raw_fd()),
+            std::fs::Permissions::from_mode(mode),
+        )?;
+        if kind == SFlag::S_IFDIR {
             subdirs.push(name);
         }
     }
@@ -146,6 +154,18 @@ mod tests {
         std::fs::write(data.join("workspace/deep/notes.md"), "notes").unwrap();
         std::os::unix::fs::symlink(&outside, data.join("workspace/link")).unwrap();
         std::os::unix::fs::symlink(dir.path(), data.join("workspace/dirlink")).unwrap();
+        std::fs::hard_link(&outside, data.join("workspace/hardlink")).unwrap();
+        nix::unistd::mkfifo(
+            &data.join("workspace/fifo"),
+            Mode::from_bits_truncate(0o644),
+        )
+        .unwrap();
+        std::fs::write(data.join("workspace/tool"), "#!/bin/sh").unwrap();
+        std::fs::set_permissions(
+            data.join("workspace/tool"),
+            std::fs::Permissions::from_mode(0o4755),
+        )
+        .unwrap();
 
         prepare(&data, Some((4_100_002_000, 4_100_002_000))).unwrap();
         for path in [
@@ -168,6 +188,14 @@ mod tests {
         }
         let untouched = std::fs::metadata(&outside).unwrap();
         assert_eq!(untouched.uid(), 0, "the link's target keeps its owner");
+        assert_eq!(
+            std::fs::symlink_metadata(data.join("workspace/fifo"))
+                .unwrap()
+                .uid(),
+            0
+        );
+        let tool = std::fs::metadata(data.join("workspace/tool")).unwrap();
+        assert_eq!(tool.mode() & 0o7777, 0o700, "no setuid bit survives");
         assert_eq!(untouched.mode() & 0o777, 0o644);
         assert_eq!(std::fs::metadata(dir.path()).unwrap().uid(), 0);
     }

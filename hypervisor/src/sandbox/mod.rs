@@ -25,7 +25,7 @@ use thiserror::Error;
 
 pub use accounts::{parse_uid_range, AccountError, Accounts, IdPolicy, DEFAULT_UID_RANGE};
 pub use cgroup::instance_name;
-pub use confine::{Confinement, LandlockLevel};
+pub use confine::{kill_uid, Confinement, LandlockLevel};
 pub use limits::Limits;
 pub use logtail::LogTail;
 pub use process::{ProcessBackend, ProcessConfig};

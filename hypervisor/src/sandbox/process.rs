@@ -79,6 +79,8 @@ pub struct ProcessBackend {
     read_only: Vec<PathBuf>,
     /// The session of each user's last daemon: its tools stay in it.
     sessions: Mutex<HashMap<String, u32>>,
+    /// Whether `/proc` hides other users' processes (`hidepid`).
+    proc_hidden: bool,
 }
 
 impl ProcessBackend {
@@ -101,6 +103,7 @@ impl ProcessBackend {
             landlock,
             read_only,
             sessions: Mutex::new(HashMap::new()),
+            proc_hidden: proc_hides_processes(),
         })
     }
 
@@ -186,41 +189,67 @@ impl ProcessBackend {
         command
     }
 
-    /// Every process of `user`'s sandbox: its cgroups' members, its uid's processes (when it
-    /// has a uid of its own), and the sessions of daemons serving its data dir (for sandboxes
-    /// sharing a uid, and daemons an older hypervisor left behind).
-    fn sandbox_pids(&self, user: &str, uid: Option<u32>) -> Vec<u32> {
+    /// The processes of `user`'s sandbox. With a uid of its own: that uid's processes. Sharing
+    /// the hypervisor's uid: the processes in the session of its daemon (its tools stay in it;
+    /// a process that starts a session of its own escapes this, as the README says), never the
+    /// hypervisor's own session.
+    fn sandbox_pids(&self, user: &str, uid: Option<u32>, all: &[procs::ProcInfo]) -> Vec<u32> {
+        if let Some(uid) = uid {
+            return all.iter().filter(|p| p.uid == uid).map(|p| p.pid).collect();
+        }
+        let own_session = nix::unistd::getsid(None)
+            .ok()
+            .and_then(|sid| u32::try_from(sid.as_raw()).ok());
+        let Some(session) = self.sessions.lock().ok().and_then(|s| s.get(user).copied()) else {
+            return Vec::new();
+        };
+        if session <= 1 || Some(session) == own_session {
+            return Vec::new();
+        }
+        let me = std::process::id();
+        all.iter()
+            .filter(|p| p.session == session && p.pid != me)
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    /// Daemons for `user`'s data dir that an older hypervisor started as root (before
+    /// sandboxes had uids of their own): only root's processes qualify, so no user can pass
+    /// one of theirs off as one.
+    fn root_daemons(&self, user: &str, all: &[procs::ProcInfo]) -> Vec<u32> {
         let Ok(dir) = self.data_dir(user) else {
             return Vec::new();
         };
         let me = std::process::id();
-        let all = procs::all();
-        let mut sessions: Vec<u32> = all
-            .iter()
-            .filter(|proc| serves(proc.pid, &dir))
-            .map(|proc| proc.session)
-            .collect();
-        // Sharing a uid, tools are found by the session of the daemon that started them.
-        if uid.is_none() {
-            if let Some(session) = self.sessions.lock().ok().and_then(|s| s.get(user).copied()) {
-                sessions.push(session);
+        all.iter()
+            .filter(|p| p.uid == 0 && p.pid != me && serves(p.pid, &dir))
+            .map(|p| p.pid)
+            .collect()
+    }
+
+    /// Kills every process of `uid` without naming any by pid (no pid can be reused under
+    /// it): a helper becomes that uid and signals all it may.
+    async fn kill_uid(&self, uid: u32) -> bool {
+        let status = tokio::process::Command::new(&self.config.launcher)
+            .arg("kill-uid")
+            .arg(uid.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .output()
+            .await;
+        match status {
+            Ok(out) if out.status.success() => true,
+            Ok(out) => {
+                tracing::error!(uid, stderr = %String::from_utf8_lossy(&out.stderr), "cannot stop a sandbox's processes");
+                false
+            }
+            Err(err) => {
+                tracing::error!(uid, %err, "cannot start the helper that stops a sandbox's processes");
+                false
             }
         }
-        let mut pids: Vec<u32> = match &self.cgroups {
-            Ok(cgroups) => cgroups.pids(user),
-            Err(_) => Vec::new(),
-        };
-        pids.extend(
-            all.iter()
-                .filter(|proc| {
-                    uid.is_some_and(|uid| proc.uid == uid) || sessions.contains(&proc.session)
-                })
-                .map(|proc| proc.pid),
-        );
-        pids.retain(|pid| *pid != me);
-        pids.sort_unstable();
-        pids.dedup();
-        pids
     }
 
     /// The uid a user's sandbox runs as, if it is theirs alone.
@@ -237,6 +266,28 @@ impl ProcessBackend {
             IdPolicy::Shared { .. } => None,
         }
     }
+}
+
+/// Whether `/proc` is mounted with `hidepid` (other users' processes invisible or unreadable).
+fn proc_hides_processes() -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    mounts.lines().any(|line| {
+        let Some((before, after)) = line.split_once(" - ") else {
+            return false;
+        };
+        let mount_point = before.split_whitespace().nth(4);
+        let mut after = after.split_whitespace();
+        let is_proc = after.next() == Some("proc");
+        let options = after.nth(1).unwrap_or_default();
+        mount_point == Some("/proc")
+            && is_proc
+            && options.split(',').any(|option| {
+                matches!(
+                    option,
+                    "hidepid=1" | "hidepid=2" | "hidepid=noaccess" | "hidepid=invisible"
+                )
+            })
+    })
 }
 
 /// Whether process `pid` is a `choir-daemon` for `dir`.
@@ -292,6 +343,13 @@ impl Backend for ProcessBackend {
             )),
         }
         confined.push(format!("rlimits: {}", self.config.limits.describe()));
+        if self.proc_hidden {
+            confined.push("/proc shows each sandbox only its own processes (hidepid)".into());
+        } else {
+            warnings.push(
+                "/proc is mounted without hidepid: every sandbox sees the command lines of all processes (mount -o remount,hidepid=invisible /proc to hide them)".into(),
+            );
+        }
         confined.push("no_new_privs, clean environment, private tmp".into());
         Isolation {
             backend: "process".into(),
@@ -397,10 +455,32 @@ impl Backend for ProcessBackend {
 
     fn clean_up<'a>(&'a self, user: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let uid = self.own_uid(user).await;
-            let left = procs::kill_all(|| self.sandbox_pids(user, uid), KILL_PATIENCE).await;
-            if left > 0 {
-                tracing::error!(user, left, "processes of a stopped sandbox would not die");
+            let legacy = self.root_daemons(user, &procs::all());
+            if !legacy.is_empty() {
+                tracing::warn!(
+                    user,
+                    ?legacy,
+                    "stopping daemons an older hypervisor left running as root"
+                );
+                procs::kill_all(|| self.root_daemons(user, &procs::all()), KILL_PATIENCE).await;
+            }
+            match self.own_uid(user).await {
+                Some(uid) => {
+                    self.kill_uid(uid).await;
+                }
+                None => {
+                    let left = procs::kill_all(
+                        || self.sandbox_pids(user, None, &procs::all()),
+                        KILL_PATIENCE,
+                    )
+                    .await;
+                    if left > 0 {
+                        tracing::error!(user, left, "processes of a stopped sandbox would not die");
+                    }
+                    if let Ok(mut sessions) = self.sessions.lock() {
+                        sessions.remove(user);
+                    }
+                }
             }
             if let Ok(cgroups) = &self.cgroups {
                 cgroups.remove(user);
@@ -410,24 +490,36 @@ impl Backend for ProcessBackend {
 
     fn users(&self) -> BoxFuture<'_, Vec<String>> {
         Box::pin(async move {
-            match self.accounts.all().await {
+            let mut users = match self.accounts.all().await {
                 Ok(accounts) => accounts.into_iter().map(|(user, _)| user).collect(),
                 Err(err) => {
                     tracing::error!(%err, "cannot list sandbox accounts");
                     Vec::new()
                 }
-            }
+            };
+            // Data dirs from before accounts existed (an older hypervisor's) count too.
+            let dirs = std::fs::read_dir(&self.config.sandboxes)
+                .into_iter()
+                .flatten()
+                .flatten();
+            users.extend(
+                dirs.filter_map(|entry| entry.file_name().into_string().ok())
+                    .filter(|name| valid_name(name)),
+            );
+            users.sort();
+            users.dedup();
+            users
         })
     }
 
     fn usage<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Usage> {
         Box::pin(async move {
             let uid = self.own_uid(user).await;
-            let pids = self.sandbox_pids(user, uid);
+            let all = procs::all();
+            let pids = self.sandbox_pids(user, uid, &all);
             let memory = match &self.cgroups {
                 Ok(cgroups) => cgroups.memory(user),
                 Err(_) => {
-                    let all = procs::all();
                     let mine: Vec<_> = all.into_iter().filter(|p| pids.contains(&p.pid)).collect();
                     (!mine.is_empty()).then(|| procs::rss(&mine))
                 }

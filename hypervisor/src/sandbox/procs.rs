@@ -13,6 +13,8 @@ pub struct ProcInfo {
     pub uid: u32,
     pub session: u32,
     pub rss_bytes: u64,
+    /// Ended, waiting for its parent to collect it: it holds nothing but its pid.
+    pub zombie: bool,
 }
 
 /// Every process now running (those that vanish while being read are skipped).
@@ -43,12 +45,15 @@ fn read(pid: u32) -> Option<ProcInfo> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // After the command name, which may hold spaces and parentheses: state ppid pgrp session.
     let after_name = &stat[stat.rfind(')')? + 1..];
-    let session = after_name.split_whitespace().nth(3)?.parse().ok()?;
+    let mut fields = after_name.split_whitespace();
+    let zombie = fields.next()? == "Z";
+    let session = fields.nth(2)?.parse().ok()?;
     Some(ProcInfo {
         pid,
         uid,
         session,
         rss_bytes: rss_kb * 1024,
+        zombie,
     })
 }
 
@@ -96,6 +101,7 @@ mod tests {
                 .and_then(|sid| u32::try_from(sid.as_raw()).ok())
         );
         assert!(found.rss_bytes > 0);
+        assert!(!found.zombie);
     }
 
     #[tokio::test]
@@ -108,12 +114,8 @@ mod tests {
         let alive = move || {
             all()
                 .into_iter()
-                .filter(|proc| proc.pid == pid)
                 // A killed child stays a zombie until it is reaped: that counts as gone.
-                .filter(|proc| {
-                    std::fs::read_to_string(format!("/proc/{}/stat", proc.pid))
-                        .is_ok_and(|stat| !stat.contains(") Z "))
-                })
+                .filter(|proc| proc.pid == pid && !proc.zombie)
                 .map(|proc| proc.pid)
                 .collect()
         };

@@ -78,6 +78,9 @@ impl SupervisorConfig {
 
 /// Log lines shown with a start failure.
 const LOG_LINES: usize = 12;
+/// The activity report is tiny: a daemon (or whatever answers in its place) may not make the
+/// hypervisor read more.
+const SMALL_ANSWER: usize = 64 << 10;
 
 type EnsureReply = oneshot::Sender<Result<Endpoint, SandboxError>>;
 type StopReply = oneshot::Sender<Result<bool, SandboxError>>;
@@ -296,7 +299,9 @@ impl Sandboxes {
 
 /// Asks a daemon what it is doing; `None` if it does not answer.
 async fn activity(endpoint: &Endpoint) -> Option<ActivityReport> {
-    let http = DaemonHttp::with_timeout(endpoint.clone(), Duration::from_secs(3)).ok()?;
+    let http = DaemonHttp::with_timeout(endpoint.clone(), Duration::from_secs(3))
+        .ok()?
+        .with_max_body(SMALL_ANSWER);
     let body = http.get("/api/activity").await.ok()?;
     serde_json::from_value(body).ok()
 }
@@ -465,11 +470,41 @@ impl Actor {
             user: user.to_owned(),
             generation: slot.generation,
             log: slot.log.clone(),
-            backend,
+            backend: backend.clone(),
             config,
-            tx,
+            tx: tx.clone(),
         };
-        tokio::spawn(run.run(delay, stop_rx));
+        let (user, generation) = (user.to_owned(), slot.generation);
+        let task = tokio::spawn(run.run(delay, stop_rx));
+        // Should the run fail (a bug), the state machine must still move on: whichever of
+        // these fits the state it is in ends it.
+        tokio::spawn(async move {
+            if task.await.is_ok() {
+                return;
+            }
+            tracing::error!(user, "a sandbox's supervising task failed");
+            let reason = "the hypervisor's task for this sandbox failed".to_owned();
+            let exit = Exit {
+                clean: false,
+                description: reason.clone(),
+            };
+            let _ = tx
+                .send(Msg::Started {
+                    user: user.clone(),
+                    generation,
+                    result: Err(reason),
+                })
+                .await;
+            let _ = tx
+                .send(Msg::Exited {
+                    user: user.clone(),
+                    generation,
+                    exit,
+                })
+                .await;
+            backend.clean_up(&user).await;
+            let _ = tx.send(Msg::Cleaned { user, generation }).await;
+        });
     }
 
     fn request_stop(
@@ -562,7 +597,8 @@ impl Actor {
         let Some(slot) = self.slots.get_mut(user) else {
             return;
         };
-        if slot.generation != generation {
+        // Anything else is not this message's to end (it must not be clobbered either).
+        if slot.generation != generation || !matches!(slot.state, State::Starting { .. }) {
             return;
         }
         let State::Starting { waiters, stops } = std::mem::replace(&mut slot.state, State::Stopped)
@@ -671,7 +707,7 @@ impl Actor {
         let Some(slot) = self.slots.get_mut(user) else {
             return;
         };
-        if slot.generation != generation {
+        if slot.generation != generation || !matches!(slot.state, State::Ending { .. }) {
             return;
         }
         let State::Ending { waiters, stops, .. } =
@@ -896,7 +932,8 @@ impl Run {
 /// Waits until the daemon at `endpoint` answers with the token.
 async fn wait_ready(endpoint: &Endpoint, timeout: Duration) -> Result<(), String> {
     let http = DaemonHttp::with_timeout(endpoint.clone(), Duration::from_secs(2))
-        .map_err(|err| err.to_string())?;
+        .map_err(|err| err.to_string())?
+        .with_max_body(SMALL_ANSWER);
     let deadline = Instant::now() + timeout;
     loop {
         match http.get("/api/activity").await {

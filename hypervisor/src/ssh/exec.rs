@@ -6,6 +6,9 @@ use russh::ChannelId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+/// Chunks of a command's input waiting for it.
+const STDIN_QUEUE: usize = 32;
+
 /// Flags that would point `choir` at another sandbox.
 const FORBIDDEN: &[&str] = &["--data-dir", "--url", "--token", "--connect"];
 
@@ -40,8 +43,10 @@ pub fn pump(
     handle: Handle,
     channel: ChannelId,
     mut child: tokio::process::Child,
-) -> mpsc::UnboundedSender<Vec<u8>> {
-    let (stdin_tx, mut stdin_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+) -> mpsc::Sender<Vec<u8>> {
+    // Bounded: a command that does not read its input makes the client wait, not the
+    // hypervisor hold it.
+    let (stdin_tx, mut stdin_rx) = mpsc::channel::<Vec<u8>>(STDIN_QUEUE);
     let mut stdin = child.stdin.take();
     tokio::spawn(async move {
         while let Some(bytes) = stdin_rx.recv().await {

@@ -14,18 +14,70 @@ use choir_tui::input::{InputEvent, InputParser};
 use russh::keys::PrivateKey;
 use russh::server::{Auth, Config, Handler, Msg, Server, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, Pty};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use choir_tui::connect::ConnectError;
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::sandbox::Sandboxes;
 use crate::users::UserStore;
 
 pub use shell::clamp_size;
 
+/// Keys (and resizes) waiting for a desktop.
+const INPUT_QUEUE: usize = 1024;
+
+/// Channels (desktops and commands) one user may have open at once, over all connections.
+pub const MAX_CHANNELS_PER_USER: usize = 32;
+
 /// What every connection shares.
 pub struct Shared {
     pub users: UserStore,
     pub sandboxes: Sandboxes,
+    /// Open channels per user.
+    pub channels: ChannelCounts,
+    /// Users removed while the server runs: their connections are closed.
+    pub removals: broadcast::Sender<String>,
+}
+
+/// Open channels per user, counted by the [`ChannelSlot`]s they hold.
+#[derive(Clone, Default)]
+pub struct ChannelCounts(Arc<std::sync::Mutex<HashMap<String, usize>>>);
+
+/// One open channel of a user; gives its place back when dropped.
+pub struct ChannelSlot {
+    counts: ChannelCounts,
+    user: String,
+}
+
+impl ChannelCounts {
+    /// A place for one more channel of `user`, unless they have [`MAX_CHANNELS_PER_USER`].
+    fn take(&self, user: &str) -> Option<ChannelSlot> {
+        let mut counts = self.0.lock().ok()?;
+        let count = counts.entry(user.to_owned()).or_default();
+        if *count >= MAX_CHANNELS_PER_USER {
+            return None;
+        }
+        *count += 1;
+        Some(ChannelSlot {
+            counts: self.clone(),
+            user: user.to_owned(),
+        })
+    }
+}
+
+impl Drop for ChannelSlot {
+    fn drop(&mut self) {
+        if let Ok(mut counts) = self.counts.0.lock() {
+            if let Some(count) = counts.get_mut(&self.user) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    counts.remove(&self.user);
+                }
+            }
+        }
+    }
 }
 
 /// Starts serving SSH on `listener`; runs until the task is dropped or the listener fails.
@@ -62,6 +114,8 @@ impl Server for SshServer {
             shared: self.shared.clone(),
             user: None,
             channels: HashMap::new(),
+            removal: None,
+            removed: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -69,19 +123,25 @@ impl Server for SshServer {
 /// One channel's state.
 #[derive(Default)]
 struct ChannelState {
+    /// Counts against the user's channel limit while the channel is open.
+    _slot: Option<ChannelSlot>,
     size: Option<(u16, u16)>,
     term: String,
     parser: InputParser,
     /// Keys for a running desktop.
-    desktop: Option<mpsc::UnboundedSender<InputEvent>>,
+    desktop: Option<mpsc::Sender<InputEvent>>,
     /// Bytes for a running `choir` command's stdin.
-    stdin: Option<mpsc::UnboundedSender<Vec<u8>>>,
+    stdin: Option<mpsc::Sender<Vec<u8>>>,
 }
 
 pub struct Connection {
     shared: Arc<Shared>,
     user: Option<String>,
     channels: HashMap<ChannelId, ChannelState>,
+    /// Removals announced since this user logged in, until a task watches them.
+    removal: Option<broadcast::Receiver<String>>,
+    /// Set when the user was removed: their desktops stop bringing the sandbox back.
+    removed: Arc<AtomicBool>,
 }
 
 impl Connection {
@@ -101,16 +161,50 @@ impl Connection {
         let state = self.channels.entry(channel).or_default();
         let size = state.size.unwrap_or((80, 24));
         let theme = shell::theme_for(&state.term);
-        let (keys, input) = mpsc::unbounded_channel();
+        let (keys, input) = mpsc::channel(INPUT_QUEUE);
         state.desktop = Some(keys);
         let sandboxes = self.shared.sandboxes.clone();
+        let removed = self.removed.clone();
         // Before each reconnection: a sandbox that crashed or was stopped starts again.
         let locate = move || {
+            if removed.load(Ordering::Acquire) {
+                return Err(ConnectError::Unreachable {
+                    url: endpoint.url.clone(),
+                    reason: "the account was removed".into(),
+                });
+            }
             sandboxes.nudge(&user);
             Ok(endpoint.clone())
         };
         tokio::spawn(shell::run(handle, channel, locate, size, theme, input));
     }
+}
+
+/// Closes the connection when its user is removed.
+fn watch_removal(
+    mut removals: broadcast::Receiver<String>,
+    user: String,
+    removed: Arc<AtomicBool>,
+    handle: russh::server::Handle,
+) {
+    tokio::spawn(async move {
+        loop {
+            match removals.recv().await {
+                Ok(name) if name == user => break,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+        removed.store(true, Ordering::Release);
+        tracing::info!(user, "closing the connection of a removed user");
+        let _ = handle
+            .disconnect(
+                russh::Disconnect::ByApplication,
+                "your account was removed".into(),
+                "en".into(),
+            )
+            .await;
+    });
 }
 
 impl Handler for Connection {
@@ -125,6 +219,7 @@ impl Handler for Connection {
             Ok(true) => {
                 tracing::info!(user, "ssh login");
                 self.user = Some(user.to_owned());
+                self.removal = Some(self.shared.removals.subscribe());
                 Ok(Auth::Accept)
             }
             Ok(false) => {
@@ -142,9 +237,31 @@ impl Handler for Connection {
         &mut self,
         channel: Channel<Msg>,
         reply: russh::server::ChannelOpenHandle,
-        _session: &mut Session,
+        session: &mut Session,
     ) -> Result<(), Self::Error> {
-        self.channels.insert(channel.id(), ChannelState::default());
+        let Some(user) = self.user.as_deref() else {
+            return Ok(());
+        };
+        if let Some(removals) = self.removal.take() {
+            watch_removal(
+                removals,
+                user.to_owned(),
+                self.removed.clone(),
+                session.handle(),
+            );
+        }
+        let Some(slot) = self.shared.channels.take(user) else {
+            tracing::warn!(user, "refused a channel: too many open");
+            // Dropping the reply refuses the channel.
+            return Ok(());
+        };
+        self.channels.insert(
+            channel.id(),
+            ChannelState {
+                _slot: Some(slot),
+                ..ChannelState::default()
+            },
+        );
         reply.accept().await;
         Ok(())
     }
@@ -248,11 +365,13 @@ impl Handler for Connection {
             let mut events = state.parser.feed(data);
             // SSH clients send whole sequences per packet: a lone ESC at the end is the key.
             events.extend(state.parser.flush());
+            // Waiting here when the desktop is behind stops reading from this client: TCP
+            // pushes back, nothing piles up.
             for event in events {
-                let _ = keys.send(event);
+                let _ = keys.send(event).await;
             }
         } else if let Some(stdin) = &state.stdin {
-            let _ = stdin.send(data.to_vec());
+            let _ = stdin.send(data.to_vec()).await;
         }
         Ok(())
     }
@@ -270,7 +389,7 @@ impl Handler for Connection {
         let size = clamp_size(cols, rows);
         state.size = Some(size);
         if let Some(keys) = &state.desktop {
-            let _ = keys.send(InputEvent::Resize(size.0, size.1));
+            let _ = keys.send(InputEvent::Resize(size.0, size.1)).await;
         }
         Ok(())
     }

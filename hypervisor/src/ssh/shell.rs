@@ -58,7 +58,7 @@ pub async fn run(
     locate: impl Fn() -> Result<Endpoint, ConnectError> + Send + 'static,
     size: (u16, u16),
     theme: Theme,
-    input: mpsc::UnboundedReceiver<InputEvent>,
+    input: mpsc::Receiver<InputEvent>,
 ) {
     let mut writer = ChannelWriter::start(handle.clone(), channel);
     let _ = writer
