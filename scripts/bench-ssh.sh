@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# SSH session benchmark: builds the release binaries, then runs hypervisor/benches/ssh_sessions.rs
-# against a real `choir-hypervisor serve` process and, as the baseline in the same run,
-# against OpenSSH's sshd running one shared tmux session (when sshd can be started: root,
-# Debian's openssh-server).
+# SSH benchmarks: builds the release binaries, then runs against a real `choir-hypervisor
+# serve` process hypervisor/benches/ssh_sessions.rs (desktop sessions; baseline: OpenSSH's sshd
+# running one shared tmux session) and hypervisor/benches/sandbox_exec.rs (cold and warm
+# `choir --exec` into a sandbox; baseline: the same command through sshd). The baselines need
+# root and Debian's openssh-server, which this installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -48,3 +49,4 @@ else
 fi
 
 BENCH_BIN_DIR="$PWD/target/release" cargo bench --locked -p hypervisor --bench ssh_sessions
+BENCH_BIN_DIR="$PWD/target/release" cargo bench --locked -p hypervisor --bench sandbox_exec

@@ -1,24 +1,26 @@
 #!/usr/bin/env bash
 # End to end over SSH with the real OpenSSH client: a user is registered, `ssh alice@host`
 # runs inside tmux and shows the desktop; a chat message typed there lands in the sandbox;
-# `ssh alice@host choir ...` carries stdout and the exit status back.
+# `ssh alice@host choir ...` carries stdout and the exit status back; SIGTERM to the hypervisor
+# stops the sandbox with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --locked --quiet -p choir-daemon -p choir-tui -p hypervisor
 bin=$PWD/target/debug
 data=$(mktemp -d)
+# Sandboxes run as users of their own, who must be able to walk down to their data dirs.
+chmod 711 "$data"
 sock="choir-e2e-ssh-$$"
 hv_pid=""
 
 cleanup() {
   tmux -L "$sock" kill-server 2>/dev/null || true
-  [ -n "$hv_pid" ] && kill "$hv_pid" 2>/dev/null || true
-  for endpoint in "$data"/sandboxes/*/daemon.json; do
-    [ -f "$endpoint" ] || continue
-    pid=$(sed -n 's/.*"pid": *\([0-9]*\).*/\1/p' "$endpoint")
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
-  done
+  # SIGTERM: the hypervisor stops every sandbox before it exits.
+  if [ -n "$hv_pid" ] && kill "$hv_pid" 2>/dev/null; then
+    for _ in $(seq 1 150); do kill -0 "$hv_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$hv_pid" 2>/dev/null || true
+  fi
   rm -rf "$data"
 }
 trap cleanup EXIT
@@ -82,4 +84,12 @@ for _ in $(seq 1 50); do
 done
 tmux -L "$sock" capture-pane -p -t ssh | grep -qF "● live" && fail "C-a q did not end the ssh session"
 
-echo "e2e-ssh: 7 passed, 0 failed"
+daemons() { pgrep -f "choir-daemon --data-dir $data/sandboxes" || true; }
+[ -n "$(daemons)" ] || fail "no sandbox daemon was running"
+kill "$hv_pid"
+for _ in $(seq 1 150); do kill -0 "$hv_pid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$hv_pid" 2>/dev/null && fail "the hypervisor did not stop on SIGTERM"
+hv_pid=""
+[ -z "$(daemons)" ] || fail "sandbox daemons outlived the hypervisor: $(daemons)"
+
+echo "e2e-ssh: 8 passed, 0 failed"

@@ -195,6 +195,12 @@ fn main() {
         hypervisor.display()
     );
     let dir = tempfile::tempdir().unwrap();
+    // Sandbox users walk down to their data dirs.
+    std::fs::set_permissions(
+        dir.path(),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o711),
+    )
+    .unwrap();
     let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
     std::fs::write(
         dir.path().join("id.pub"),
@@ -272,21 +278,7 @@ fn main() {
             println!("(no sshd baseline: BENCH_SSHD_PORT is not set)");
         }
     });
-    let _ = server.kill();
+    // SIGTERM: the hypervisor stops the sandbox before it exits.
+    let _ = Command::new("kill").arg(pid.to_string()).status();
     let _ = server.wait();
-    for endpoint in std::fs::read_dir(dir.path().join("sandboxes"))
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        if let Ok(text) = std::fs::read_to_string(endpoint.path().join("daemon.json")) {
-            if let Some(pid) = text
-                .split("\"pid\":")
-                .nth(1)
-                .and_then(|v| v.trim().trim_end_matches('}').trim().parse::<u32>().ok())
-            {
-                let _ = Command::new("kill").arg(pid.to_string()).status();
-            }
-        }
-    }
 }

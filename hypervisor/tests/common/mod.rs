@@ -58,6 +58,7 @@ pub struct Hypervisor {
     pub addr: SocketAddr,
     pub uids: RangeInclusive<u32>,
     pub users: Vec<User>,
+    args: Vec<String>,
     child: Option<Child>,
     output: Arc<Mutex<String>>,
 }
@@ -86,57 +87,31 @@ impl Hypervisor {
                 key,
             });
         }
-        let mut command = hypervisor_command(dir.path());
-        command
-            .args(["serve", "--ssh-listen", "127.0.0.1:0", "--uid-range"])
-            .arg(format!("{}-{}", uids.start(), uids.end()))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if !root() && users.len() > 1 {
-            command.arg("--unsafe-shared-uid");
-        }
-        let mut child = command.spawn().unwrap();
-        let output = Arc::new(Mutex::new(String::new()));
-        let (port_tx, port_rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        let copy = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("ChoirOS hypervisor: SSH on ") {
-                    let _ = port_tx.send(addr.parse::<SocketAddr>().unwrap());
-                }
-                copy.lock().unwrap().push_str(&format!("{line}\n"));
-            }
-        });
-        let mut stderr = child.stderr.take().unwrap();
-        let copy = output.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                copy.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let addr = match port_rx.recv_timeout(WAIT) {
-            Ok(addr) => addr,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("the hypervisor did not start:\n{}", output.lock().unwrap());
-            }
-        };
+        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        let (child, addr, output) = serve(dir.path(), &uids, &args, users.len() > 1);
         Self {
             dir,
             addr,
             uids,
             users: registered,
+            args,
             child: Some(child),
             output,
         }
+    }
+
+    /// Stops the hypervisor (SIGTERM) and starts it again on the same data dir.
+    pub fn restart(&mut self) {
+        assert!(self.terminate(WAIT).success());
+        let (child, addr, output) = serve(
+            self.dir.path(),
+            &self.uids,
+            &self.args,
+            self.users.len() > 1,
+        );
+        self.child = Some(child);
+        self.addr = addr;
+        self.output = output;
     }
 
     pub fn pid(&self) -> u32 {
@@ -280,6 +255,59 @@ impl Drop for Hypervisor {
     }
 }
 
+/// `choir-hypervisor serve` on `dir`; returns it once it listens.
+fn serve(
+    dir: &Path,
+    uids: &RangeInclusive<u32>,
+    args: &[String],
+    several: bool,
+) -> (Child, SocketAddr, Arc<Mutex<String>>) {
+    let mut command = hypervisor_command(dir);
+    command
+        .args(["serve", "--ssh-listen", "127.0.0.1:0", "--uid-range"])
+        .arg(format!("{}-{}", uids.start(), uids.end()))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if !root() && several {
+        command.arg("--unsafe-shared-uid");
+    }
+    let mut child = command.spawn().unwrap();
+    let output = Arc::new(Mutex::new(String::new()));
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    let copy = output.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(addr) = line.strip_prefix("ChoirOS hypervisor: SSH on ") {
+                let _ = port_tx.send(addr.parse::<SocketAddr>().unwrap());
+            }
+            copy.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    let mut stderr = child.stderr.take().unwrap();
+    let copy = output.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            copy.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    match port_rx.recv_timeout(WAIT) {
+        Ok(addr) => (child, addr, output),
+        Err(_) => {
+            let _ = child.kill();
+            let text = output.lock().unwrap().clone();
+            panic!("the hypervisor did not start:\n{text}");
+        }
+    }
+}
+
 fn hypervisor_command(dir: &Path) -> Command {
     let mut command = Command::new(program("choir-hypervisor"));
     command
@@ -380,8 +408,15 @@ pub async fn exec_with(session: &client::Handle<Client>, command: &str, stdin: &
     channel.eof().await.unwrap();
     let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
     loop {
-        let Ok(Some(msg)) = tokio::time::timeout(WAIT * 2, channel.wait()).await else {
-            break;
+        let msg = match tokio::time::timeout(WAIT * 2, channel.wait()).await {
+            Ok(Some(msg)) => msg,
+            Ok(None) => break,
+            Err(_) => panic!(
+                "`{command}` gave no answer within {:?}; so far stdout {:?}, stderr {:?}",
+                WAIT * 2,
+                String::from_utf8_lossy(&out),
+                String::from_utf8_lossy(&err)
+            ),
         };
         match msg {
             ChannelMsg::Data { data } => out.extend_from_slice(&data),

@@ -1,0 +1,258 @@
+//! `ssh user@host choir --exec bash --arg cmd=true`, timed from the client's TCP connect to
+//! the exit status, against a real `choir-hypervisor serve` (release build):
+//!
+//! - cold: the first exec of a user whose sandbox has never run (account, data dir, cgroups,
+//!   confinement, daemon start, readiness, then the command);
+//! - warm: the same command against a running sandbox.
+//!
+//! The baseline, in the same run and with the same client: OpenSSH's sshd running the same
+//! `choir` command as root, unconfined: cold starts a `choir-daemon` on a fresh data dir first
+//! (the same work without the sandbox), warm runs against a daemon already up. Run with
+//! scripts/bench-ssh.sh, which starts the sshd.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use russh::client;
+use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::ChannelMsg;
+
+const WAIT: Duration = Duration::from_secs(60);
+const COLD_USERS: usize = 12;
+const WARM_RUNS: usize = 60;
+
+struct Client;
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+    async fn check_server_key(
+        &mut self,
+        _key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+/// Connects, authenticates, runs `command`; the time it took and the exit status.
+async fn ssh_exec(port: u16, user: &str, key: &PrivateKey, command: &str) -> (Duration, u32) {
+    let started = Instant::now();
+    let config = Arc::new(client::Config {
+        inactivity_timeout: Some(WAIT),
+        ..Default::default()
+    });
+    let mut session = client::connect(config, ("127.0.0.1", port), Client)
+        .await
+        .unwrap();
+    let auth = session
+        .authenticate_publickey(
+            user,
+            PrivateKeyWithHashAlg::new(Arc::new(key.clone()), None),
+        )
+        .await
+        .unwrap();
+    assert!(auth.success());
+    let mut channel = session.channel_open_session().await.unwrap();
+    channel.exec(true, command).await.unwrap();
+    channel.eof().await.unwrap();
+    let mut status = None;
+    let mut out = Vec::new();
+    while let Ok(Some(msg)) = tokio::time::timeout(WAIT, channel.wait()).await {
+        match msg {
+            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+            ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => {
+                out.extend_from_slice(&data)
+            }
+            ChannelMsg::Close => break,
+            _ => {}
+        }
+    }
+    let elapsed = started.elapsed();
+    let status = status.unwrap_or(255);
+    assert_eq!(status, 0, "{command}: {}", String::from_utf8_lossy(&out));
+    let _ = session
+        .disconnect(russh::Disconnect::ByApplication, "", "")
+        .await;
+    (elapsed, status)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn report(label: &str, mut ours: Vec<Duration>, mut base: Vec<Duration>) {
+    ours.sort();
+    base.sort();
+    let (o50, o90) = (percentile(&ours, 0.5), percentile(&ours, 0.9));
+    if base.is_empty() {
+        println!(
+            "- {label}: choir-hypervisor p50 {:.1} ms, p90 {:.1} ms ({} runs)",
+            ms(o50),
+            ms(o90),
+            ours.len()
+        );
+        return;
+    }
+    let (b50, b90) = (percentile(&base, 0.5), percentile(&base, 0.9));
+    println!(
+        "- {label}: choir-hypervisor p50 {:.1} ms, p90 {:.1} ms; sshd p50 {:.1} ms, p90 {:.1} ms; ratio p50 {:.2} ({} runs each)",
+        ms(o50),
+        ms(o90),
+        ms(b50),
+        ms(b90),
+        o50.as_secs_f64() / b50.as_secs_f64(),
+        ours.len()
+    );
+}
+
+fn hypervisor(bins: &Path, dir: &Path) -> Command {
+    let mut command = Command::new(bins.join("choir-hypervisor"));
+    command.arg("--data-dir").arg(dir);
+    command
+}
+
+fn main() {
+    let bins = std::env::var_os("BENCH_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../target/release"));
+    assert!(
+        bins.join("choir-hypervisor").is_file(),
+        "{} is missing: run scripts/bench-ssh.sh",
+        bins.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o711),
+    )
+    .unwrap();
+    let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
+    std::fs::write(
+        dir.path().join("id.pub"),
+        key.public_key().to_openssh().unwrap(),
+    )
+    .unwrap();
+    let users: Vec<String> = (0..COLD_USERS).map(|i| format!("user{i:02}")).collect();
+    for user in users.iter().chain(std::iter::once(&"warm".to_owned())) {
+        let status = hypervisor(&bins, dir.path())
+            .args(["user", "add", user, "--ssh-key"])
+            .arg(dir.path().join("id.pub"))
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let mut server = hypervisor(&bins, dir.path())
+        .args([
+            "serve",
+            "--ssh-listen",
+            "127.0.0.1:0",
+            "--uid-range",
+            "3900000000-3900000999",
+        ])
+        .env("CHOIR_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+
+    let sshd = std::env::var("BENCH_SSHD_PORT")
+        .ok()
+        .and_then(|p| p.parse::<u16>().ok())
+        .map(|port| {
+            let key_file = std::env::var("BENCH_SSHD_KEY").expect("BENCH_SSHD_KEY");
+            (
+                port,
+                PrivateKey::from_openssh(std::fs::read_to_string(key_file).unwrap()).unwrap(),
+            )
+        });
+    let baseline_dirs = tempfile::tempdir().unwrap();
+    let choir = bins.join("choir").display().to_string();
+    let daemon = bins.join("choir-daemon").display().to_string();
+    let exec = "choir --exec bash --arg cmd=true";
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        println!(
+            "# SSH exec into a sandbox ({} cores)",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        // Cold, alternating between the two so that both see the same machine.
+        let (mut cold, mut cold_base) = (Vec::new(), Vec::new());
+        for (i, user) in users.iter().enumerate() {
+            cold.push(ssh_exec(port, user, &key, exec).await.0);
+            if let Some((sshd_port, sshd_key)) = &sshd {
+                let data = baseline_dirs.path().join(format!("cold{i}"));
+                let d = data.display();
+                let script = format!(
+                    "mkdir -p {d} && ({daemon} --data-dir {d} --listen unix:{d}/daemon.sock >/dev/null 2>&1 &) && \
+                     until [ -f {d}/daemon.json ]; do sleep 0.002; done && \
+                     {choir} --data-dir {d} --exec bash --arg cmd=true"
+                );
+                cold_base.push(ssh_exec(*sshd_port, "root", sshd_key, &script).await.0);
+            }
+        }
+        report("cold start (first exec of a new user)", cold, cold_base);
+
+        ssh_exec(port, "warm", &key, exec).await;
+        let warm_dir = baseline_dirs.path().join("warm");
+        let mut warm_daemon = None;
+        if sshd.is_some() {
+            std::fs::create_dir_all(&warm_dir).unwrap();
+            warm_daemon = Some(
+                Command::new(bins.join("choir-daemon"))
+                    .arg("--data-dir")
+                    .arg(&warm_dir)
+                    .arg("--listen")
+                    .arg(format!("unix:{}/daemon.sock", warm_dir.display()))
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+            let deadline = Instant::now() + WAIT;
+            while !warm_dir.join("daemon.json").exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let (mut warm, mut warm_base) = (Vec::new(), Vec::new());
+        for _ in 0..WARM_RUNS {
+            warm.push(ssh_exec(port, "warm", &key, exec).await.0);
+            if let Some((sshd_port, sshd_key)) = &sshd {
+                let script = format!("{choir} --data-dir {} --exec bash --arg cmd=true", warm_dir.display());
+                warm_base.push(ssh_exec(*sshd_port, "root", sshd_key, &script).await.0);
+            }
+        }
+        report("warm exec (sandbox running)", warm, warm_base);
+        if sshd.is_none() {
+            println!("(no sshd baseline: BENCH_SSHD_PORT is not set)");
+        }
+        if let Some(mut daemon) = warm_daemon {
+            let _ = Command::new("kill").arg(daemon.id().to_string()).status();
+            let _ = daemon.wait();
+        }
+    });
+    // The cold baseline's daemons, started in the background through sshd.
+    let _ = Command::new("pkill")
+        .arg("-f")
+        .arg(baseline_dirs.path().display().to_string())
+        .status();
+    let _ = Command::new("kill").arg(server.id().to_string()).status();
+    let _ = server.wait();
+}
