@@ -81,6 +81,9 @@ struct ServeArgs {
     /// Largest file a sandbox may write, e.g. 4G
     #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
     limit_file_size: u64,
+    /// SSH channels (desktops and commands) a user may have open at once
+    #[arg(long, value_name = "N", default_value_t = ssh::DEFAULT_CHANNELS_PER_USER)]
+    limit_channels: usize,
     /// Wait this long before restarting a sandbox that crashed soon after starting; doubles
     /// with each further quick crash
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
@@ -343,7 +346,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
     let shared = Arc::new(Shared {
         users: users.clone(),
         sandboxes: sandboxes.clone(),
-        channels: Default::default(),
+        channels: ssh::ChannelCounts::new(args.limit_channels),
         removals: tokio::sync::broadcast::channel(16).0,
     });
     let control_path = layout.control_socket();

@@ -234,3 +234,30 @@ async fn sessions_share_one_desktop_each_at_its_size_and_it_outlives_them() {
     let (mut channel, mut screen) = desktop(&again, 100, 30).await;
     screen.wait_for(&mut channel, "1:Event log").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_user_has_at_most_the_configured_number_of_channels_open() {
+    let fixture = Hypervisor::start(&["alice"], &["--limit-channels", "2"]);
+    let first = fixture.connect("alice").await;
+    let second = fixture.connect("alice").await;
+    let a = first.channel_open_session().await.unwrap();
+    let _b = second.channel_open_session().await.unwrap();
+    assert!(
+        first.channel_open_session().await.is_err(),
+        "a third channel, over two connections, is refused"
+    );
+    a.close().await.unwrap();
+    // The closed channel's place is free again (its close reaches the server first).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Ok(channel) = second.channel_open_session().await {
+            drop(channel);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the place never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -28,8 +28,9 @@ pub use shell::clamp_size;
 /// Keys (and resizes) waiting for a desktop.
 const INPUT_QUEUE: usize = 1024;
 
-/// Channels (desktops and commands) one user may have open at once, over all connections.
-pub const MAX_CHANNELS_PER_USER: usize = 32;
+/// Channels (desktops and commands) one user may have open at once, over all connections,
+/// unless configured otherwise.
+pub const DEFAULT_CHANNELS_PER_USER: usize = 256;
 
 /// What every connection shares.
 pub struct Shared {
@@ -41,9 +42,13 @@ pub struct Shared {
     pub removals: broadcast::Sender<String>,
 }
 
-/// Open channels per user, counted by the [`ChannelSlot`]s they hold.
-#[derive(Clone, Default)]
-pub struct ChannelCounts(Arc<std::sync::Mutex<HashMap<String, usize>>>);
+/// Open channels per user, counted by the [`ChannelSlot`]s they hold, and the most each may
+/// have.
+#[derive(Clone)]
+pub struct ChannelCounts {
+    open: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    limit: usize,
+}
 
 /// One open channel of a user; gives its place back when dropped.
 pub struct ChannelSlot {
@@ -52,11 +57,19 @@ pub struct ChannelSlot {
 }
 
 impl ChannelCounts {
-    /// A place for one more channel of `user`, unless they have [`MAX_CHANNELS_PER_USER`].
+    /// At most `limit` channels per user.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            open: Default::default(),
+            limit,
+        }
+    }
+
+    /// A place for one more channel of `user`, unless they have as many as allowed.
     fn take(&self, user: &str) -> Option<ChannelSlot> {
-        let mut counts = self.0.lock().ok()?;
+        let mut counts = self.open.lock().ok()?;
         let count = counts.entry(user.to_owned()).or_default();
-        if *count >= MAX_CHANNELS_PER_USER {
+        if *count >= self.limit {
             return None;
         }
         *count += 1;
@@ -69,7 +82,7 @@ impl ChannelCounts {
 
 impl Drop for ChannelSlot {
     fn drop(&mut self) {
-        if let Ok(mut counts) = self.counts.0.lock() {
+        if let Ok(mut counts) = self.counts.open.lock() {
             if let Some(count) = counts.get_mut(&self.user) {
                 *count = count.saturating_sub(1);
                 if *count == 0 {
