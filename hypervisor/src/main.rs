@@ -341,8 +341,11 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.ssh_listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.ssh_listen))?;
-    println!("ChoirOS hypervisor: SSH on {}", listener.local_addr()?);
-    println!("sandboxes: {}", isolation.confined.join("; "));
+    announce(&format!(
+        "ChoirOS hypervisor: SSH on {}\nsandboxes: {}",
+        listener.local_addr()?,
+        isolation.confined.join("; ")
+    ));
     let shared = Arc::new(Shared {
         users: users.clone(),
         sandboxes: sandboxes.clone(),
@@ -362,6 +365,16 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
     let _ = std::fs::remove_file(&control_path);
     tracing::info!("hypervisor stopped");
     outcome
+}
+
+/// Prints to stdout; a closed stdout (whoever started the server stopped reading) is not a
+/// reason to stop serving.
+fn announce(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{text}").and_then(|()| out.flush()).is_err() {
+        tracing::debug!("stdout is closed; not announcing there");
+    }
 }
 
 async fn shutdown_signal() -> Result<()> {
