@@ -12,31 +12,21 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+mod support;
+
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use russh::client;
-use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
 use russh::ChannelMsg;
 
 const WAIT: Duration = Duration::from_secs(60);
 const COLD_USERS: usize = 12;
 const WARM_RUNS: usize = 60;
 
-struct Client;
-
-impl client::Handler for Client {
-    type Error = russh::Error;
-    async fn check_server_key(
-        &mut self,
-        _key: &PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        Ok(true)
-    }
-}
+use support::{Client, Server};
 
 /// Connects, authenticates, runs `command`; the time it took and the exit status.
 async fn ssh_exec(port: u16, user: &str, key: &PrivateKey, command: &str) -> (Duration, u32) {
@@ -113,61 +103,12 @@ fn report(label: &str, mut ours: Vec<Duration>, mut base: Vec<Duration>) {
     );
 }
 
-fn hypervisor(bins: &Path, dir: &Path) -> Command {
-    let mut command = Command::new(bins.join("choir-hypervisor"));
-    command.arg("--data-dir").arg(dir);
-    command
-}
-
 fn main() {
-    let bins = std::env::var_os("BENCH_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../target/release"));
-    assert!(
-        bins.join("choir-hypervisor").is_file(),
-        "{} is missing: run scripts/bench-ssh.sh",
-        bins.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o711),
-    )
-    .unwrap();
-    let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
-    std::fs::write(
-        dir.path().join("id.pub"),
-        key.public_key().to_openssh().unwrap(),
-    )
-    .unwrap();
-    let users: Vec<String> = (0..COLD_USERS).map(|i| format!("user{i:02}")).collect();
-    for user in users.iter().chain(std::iter::once(&"warm".to_owned())) {
-        let status = hypervisor(&bins, dir.path())
-            .args(["user", "add", user, "--ssh-key"])
-            .arg(dir.path().join("id.pub"))
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    let mut server = hypervisor(&bins, dir.path())
-        .args([
-            "serve",
-            "--ssh-listen",
-            "127.0.0.1:0",
-            "--uid-range",
-            "3900000000-3900000999",
-        ])
-        .env("CHOIR_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+    let mut users: Vec<String> = (0..COLD_USERS).map(|i| format!("user{i:02}")).collect();
+    users.push("warm".into());
+    let server = Server::start(&users, &["--uid-range", "3900000000-3900000999"]);
+    let (port, key, bins) = (server.port, server.key.clone(), server.bins.clone());
+    users.pop();
 
     let sshd = std::env::var("BENCH_SSHD_PORT")
         .ok()
@@ -253,6 +194,5 @@ fn main() {
         .arg("-f")
         .arg(baseline_dirs.path().display().to_string())
         .status();
-    let _ = Command::new("kill").arg(server.id().to_string()).status();
-    let _ = server.wait();
+    drop(server);
 }

@@ -5,31 +5,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use russh::client;
-use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
 use russh::ChannelMsg;
 use tokio::sync::mpsc;
 
 const WAIT: Duration = Duration::from_secs(60);
 const KEYSTROKES: usize = 200;
 
-struct Client;
-
-impl client::Handler for Client {
-    type Error = russh::Error;
-    async fn check_server_key(
-        &mut self,
-        _key: &PublicKeyOrCertificate,
-    ) -> Result<bool, Self::Error> {
-        Ok(true)
-    }
-}
+use support::{Client, Server};
 
 /// One open desktop: its channel for sending, and arrival times of screen bytes.
 struct Desktop {
@@ -185,52 +174,8 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn main() {
-    let bins = std::env::var_os("BENCH_BIN_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../target/release"));
-    let hypervisor = bins.join("choir-hypervisor");
-    assert!(
-        hypervisor.is_file(),
-        "{} is missing: run scripts/bench-ssh.sh",
-        hypervisor.display()
-    );
-    let dir = tempfile::tempdir().unwrap();
-    // Sandbox users walk down to their data dirs.
-    std::fs::set_permissions(
-        dir.path(),
-        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o711),
-    )
-    .unwrap();
-    let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
-    std::fs::write(
-        dir.path().join("id.pub"),
-        key.public_key().to_openssh().unwrap(),
-    )
-    .unwrap();
-    let status = Command::new(&hypervisor)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["user", "add", "alice", "--ssh-key"])
-        .arg(dir.path().join("id.pub"))
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut server = Command::new(&hypervisor)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args(["serve", "--ssh-listen", "127.0.0.1:0"])
-        .env("CHOIR_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port: u16 = line.trim().rsplit(':').next().unwrap().parse().unwrap();
-    let pid = server.id();
+    let server = Server::start(&["alice".to_owned()], &[]);
+    let (port, key, pid) = (server.port, server.key.clone(), server.pid());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -278,7 +223,6 @@ fn main() {
             println!("(no sshd baseline: BENCH_SSHD_PORT is not set)");
         }
     });
-    // SIGTERM: the hypervisor stops the sandbox before it exits.
-    let _ = Command::new("kill").arg(pid.to_string()).status();
-    let _ = server.wait();
+    // Dropping the server stops it (and its sandbox).
+    drop(server);
 }

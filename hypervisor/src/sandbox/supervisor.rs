@@ -840,6 +840,16 @@ impl Run {
         let _ = self.tx.send(msg).await;
     }
 
+    async fn started(&self, result: Result<RunInfo, String>) {
+        let (user, generation) = (self.user.clone(), self.generation);
+        self.send(Msg::Started {
+            user,
+            generation,
+            result,
+        })
+        .await
+    }
+
     async fn run(self, delay: Duration, mut stop: oneshot::Receiver<()>) {
         let (user, generation) = (self.user.clone(), self.generation);
         if !delay.is_zero() {
@@ -850,14 +860,7 @@ impl Run {
             Ok(launched) => launched,
             Err(err) => {
                 self.log.push(&format!("choir-hypervisor: {err}"));
-                let result = Err(err.to_string());
-                return self
-                    .send(Msg::Started {
-                        user,
-                        generation,
-                        result,
-                    })
-                    .await;
+                return self.started(Err(err.to_string())).await;
             }
         };
         let Launched {
@@ -879,14 +882,7 @@ impl Run {
                 exited.await;
             }
             self.backend.clean_up(&user).await;
-            let result = Err(reason);
-            return self
-                .send(Msg::Started {
-                    user,
-                    generation,
-                    result,
-                })
-                .await;
+            return self.started(Err(reason)).await;
         }
         let info = RunInfo {
             endpoint,
@@ -894,12 +890,7 @@ impl Run {
             uid,
             alive,
         };
-        self.send(Msg::Started {
-            user: user.clone(),
-            generation,
-            result: Ok(info),
-        })
-        .await;
+        self.started(Ok(info)).await;
 
         let mut asked = false;
         let mut kill_at: Option<Instant> = None;

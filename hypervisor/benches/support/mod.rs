@@ -1,0 +1,104 @@
+//! What the SSH benchmarks share: the release binaries, a `choir-hypervisor serve` with
+//! users who log in with one fresh key, and an SSH client that trusts any host key.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+use russh::client;
+use russh::keys::{Algorithm, PrivateKey, PublicKeyOrCertificate};
+
+pub struct Client;
+
+impl client::Handler for Client {
+    type Error = russh::Error;
+    async fn check_server_key(
+        &mut self,
+        _key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+}
+
+/// A running hypervisor; stopped (SIGTERM, so it stops its sandboxes first) when dropped.
+pub struct Server {
+    pub port: u16,
+    pub key: PrivateKey,
+    pub bins: PathBuf,
+    child: Child,
+    _stdout: BufReader<std::process::ChildStdout>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Registers `users` (one key for all) and starts serving, with `args` for `serve`.
+    pub fn start(users: &[String], args: &[&str]) -> Self {
+        let bins = std::env::var_os("BENCH_BIN_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("../target/release"));
+        let program = bins.join("choir-hypervisor");
+        assert!(
+            program.is_file(),
+            "{} is missing: run scripts/bench-ssh.sh",
+            program.display()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        // Sandbox users walk down to their data dirs.
+        std::fs::set_permissions(
+            dir.path(),
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o711),
+        )
+        .unwrap();
+        let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519).unwrap();
+        let key_file = dir.path().join("id.pub");
+        std::fs::write(&key_file, key.public_key().to_openssh().unwrap()).unwrap();
+        for user in users {
+            let status = Command::new(&program)
+                .arg("--data-dir")
+                .arg(dir.path())
+                .args(["user", "add", user, "--ssh-key"])
+                .arg(&key_file)
+                .stdout(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let mut child = Command::new(&program)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--ssh-listen", "127.0.0.1:0"])
+            .args(args)
+            .env("CHOIR_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+        Self {
+            port,
+            key,
+            bins,
+            child,
+            _stdout: stdout,
+            _dir: dir,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
