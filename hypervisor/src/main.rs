@@ -70,19 +70,22 @@ struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
     idle_timeout: Duration,
     /// Processes and threads per sandbox
-    #[arg(long, value_name = "N", default_value_t = Limits::default().procs)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().procs,
+          value_parser = clap::value_parser!(u64).range(16..))]
     limit_procs: u64,
     /// Memory per sandbox (and per process), e.g. 2G
     #[arg(long, value_name = "SIZE", default_value = "2G", value_parser = parse_size)]
     limit_memory: u64,
     /// Open files per process
-    #[arg(long, value_name = "N", default_value_t = Limits::default().files)]
+    #[arg(long, value_name = "N", default_value_t = Limits::default().files,
+          value_parser = clap::value_parser!(u64).range(64..))]
     limit_files: u64,
     /// Largest file a sandbox may write, e.g. 4G
     #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
     limit_file_size: u64,
     /// SSH channels (desktops and commands) a user may have open at once
-    #[arg(long, value_name = "N", default_value_t = ssh::DEFAULT_CHANNELS_PER_USER)]
+    #[arg(long, value_name = "N", default_value_t = ssh::DEFAULT_CHANNELS_PER_USER,
+          value_parser = clap::value_parser!(usize))]
     limit_channels: usize,
     /// Wait this long before restarting a sandbox that crashed soon after starting; doubles
     /// with each further quick crash
@@ -306,6 +309,11 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
     };
     let accounts = Accounts::new(users.pool().clone(), policy).await?;
     let host_key = hypervisor::hostkey::load_or_create(&layout.host_key())?;
+    if args.limit_memory < 64 << 20 || args.limit_file_size < 1 << 20 || args.limit_channels == 0 {
+        anyhow::bail!(
+            "--limit-memory must be at least 64M, --limit-file-size at least 1M and --limit-channels at least 1"
+        );
+    }
     let limits = Limits {
         procs: args.limit_procs,
         memory: args.limit_memory,
