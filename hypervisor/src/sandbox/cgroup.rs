@@ -58,10 +58,13 @@ impl Cgroups {
         if hierarchies.is_empty() {
             return Err("no cgroup hierarchy with the memory, pids or cpu controller".into());
         }
+        // Can the groups be made? Made once to know, and left only if a sandbox is in it
+        // (an earlier run's); `create` makes it again for the first sandbox.
         for hierarchy in &hierarchies {
             hierarchy
                 .ensure_parent()
                 .map_err(|err| format!("cannot create {}: {err}", hierarchy.parent.display()))?;
+            let _ = std::fs::remove_dir(&hierarchy.parent);
         }
         Ok(Self {
             hierarchies,
