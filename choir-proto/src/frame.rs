@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use crate::command::{Command, KNOWN_COMMAND_TYPES};
 use crate::event::Event;
-use crate::ids::ThreadId;
-use crate::world::World;
+use crate::ids::{DocId, ThreadId};
+use crate::world::{Doc, ThreadPage, World};
 
 /// WebSocket close code after a missing or wrong token.
 pub const CLOSE_UNAUTHORIZED: u16 = 4001;
@@ -18,7 +18,11 @@ pub const CLOSE_EXPECTED_HELLO: u16 = 4003;
 pub const CLOSE_RESUME_BEYOND_HEAD: u16 = 4004;
 
 /// The protocol version a client announces in `hello`; the daemon refuses any other.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// Version 2: the welcome carries a summary (documents without text, threads with their
+/// latest messages), and `query` frames load the rest.
+pub const PROTOCOL_VERSION: u32 = 2;
+/// Most messages one `thread.messages` query returns.
+pub const MAX_PAGE: u32 = 500;
 /// Largest frame the daemon accepts, in bytes.
 pub const MAX_FRAME_BYTES: usize = 1 << 20;
 
@@ -45,6 +49,9 @@ pub enum ClientFrame {
     },
     /// Ask for something. → `ack` with the same `id`, or `error` with the same `id`.
     Command { id: u64, command: Command },
+    /// Read something the welcome left out. → `reply` with the same `id`, or `error` with the
+    /// same `id`. Events keep arriving meanwhile; the reply fits among them (see [`Query`]).
+    Query { id: u64, query: Query },
     /// → `pong` with the same nonce.
     Ping {
         #[serde(default)]
@@ -71,6 +78,8 @@ pub enum ServerFrame {
     Ephemeral { body: EphemeralBody },
     /// A command was accepted and its events committed.
     Ack { id: u64, seqs: Vec<u64> },
+    /// The answer to a `query`.
+    Reply { id: u64, reply: Reply },
     /// Something went wrong; `id` names the command it answers, if any.
     Error {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -80,6 +89,38 @@ pub enum ServerFrame {
     },
     /// Reply to `ping`.
     Pong { nonce: u64 },
+}
+
+/// What a client may read beyond its welcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Query {
+    /// A thread's messages with seq `< before` (the latest ones without `before`), at most
+    /// `limit` (up to [`MAX_PAGE`]), with their tool calls. → `thread.messages`. Older
+    /// messages never change, so the page fits whatever arrived live meanwhile; take it in
+    /// with `World::prepend_page`.
+    #[serde(rename = "thread.messages")]
+    ThreadMessages {
+        thread_id: ThreadId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        limit: u32,
+    },
+    /// A document with its text and recent edits. → `doc`. The copy is at least as new as
+    /// every event sent before the reply; take it in with `World::load_doc`, which keeps
+    /// later edits applying on top and ignores those already in it.
+    #[serde(rename = "doc.load")]
+    Doc { doc_id: DocId },
+}
+
+/// Answers to [`Query`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum Reply {
+    #[serde(rename = "thread.messages")]
+    ThreadMessages { page: ThreadPage },
+    #[serde(rename = "doc")]
+    Doc { doc: Doc },
 }
 
 /// Live signals that are never stored.
@@ -169,13 +210,15 @@ impl ClientFrame {
             .and_then(|command| command.get("type"))
             .and_then(Value::as_str)
             .map(str::to_owned);
-        let is_command = value.get("type").and_then(Value::as_str) == Some("command");
+        let frame_type = value.get("type").and_then(Value::as_str);
+        let is_command = frame_type == Some("command");
+        let is_query = frame_type == Some("query") && value.get("query").is_some();
         if let (true, Some(command_type)) = (is_command, command_type.as_deref()) {
             check_command_type(command_type).map_err(|err| FrameError { id, ..err })?;
         }
         serde_json::from_value(value).map_err(|err| FrameError {
             id,
-            code: if is_command && command_type.is_some() {
+            code: if (is_command && command_type.is_some()) || is_query {
                 ErrorCode::InvalidCommand
             } else {
                 ErrorCode::MalformedFrame

@@ -34,9 +34,9 @@ pub use event::{
     upcast, ChatRole, Event, EventBody, NewEvent, EVENT_SCHEMA_VERSION, KNOWN_EVENT_TYPES,
 };
 pub use frame::{
-    ClientFrame, EphemeralBody, ErrorCode, FrameError, ServerFrame, CLOSE_EXPECTED_HELLO,
-    CLOSE_PROTOCOL_VERSION, CLOSE_RESUME_BEYOND_HEAD, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES,
-    PROTOCOL_VERSION,
+    ClientFrame, EphemeralBody, ErrorCode, FrameError, Query, Reply, ServerFrame,
+    CLOSE_EXPECTED_HELLO, CLOSE_PROTOCOL_VERSION, CLOSE_RESUME_BEYOND_HEAD, CLOSE_UNAUTHORIZED,
+    MAX_FRAME_BYTES, MAX_PAGE, PROTOCOL_VERSION,
 };
 pub use ids::{CallId, DocId, ThreadId, WindowId};
 /// The rope type documents are held in.
@@ -44,6 +44,6 @@ pub use ropey::Rope;
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
     apply_doc_event, AppKind, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PendingToolCall,
-    Rect, ToolCallStatus, ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS, DOC_HISTORY,
-    MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
+    Rect, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS,
+    DOC_HISTORY, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W, WELCOME_MESSAGES,
 };

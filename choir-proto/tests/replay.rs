@@ -6,8 +6,8 @@
 mod samples;
 
 use choir_proto::{
-    decide, AppKind, CallId, Command, DocId, Event, EventBody, Rect, TextOp, ThreadId, WindowId,
-    World,
+    decide, AppKind, CallId, ChatThread, Command, DocId, Event, EventBody, Rect, TextOp, ThreadId,
+    ThreadPage, WindowId, World,
 };
 use pretty_assertions::assert_eq;
 use proptest::prelude::*;
@@ -195,6 +195,34 @@ fn assert_desktop_invariants(world: &World) {
     }
 }
 
+/// A daemon's answer to a `thread.messages` query, from its log: the last `limit` messages
+/// before `before`.
+fn page(log: &[Event], thread_id: ThreadId, before: u64, limit: u32) -> ThreadPage {
+    let older: Vec<Event> = log
+        .iter()
+        .filter(|event| event.seq < before)
+        .cloned()
+        .collect();
+    let thread: ChatThread = match World::replay(&older).chats.get(&thread_id) {
+        Some(thread) => thread.clone(),
+        None => {
+            return ThreadPage {
+                thread_id,
+                messages: Vec::new(),
+                tools: Vec::new(),
+                more: false,
+            }
+        }
+    };
+    let skip = thread.messages.len().saturating_sub(limit as usize);
+    ThreadPage {
+        thread_id,
+        more: skip > 0,
+        messages: thread.messages[skip..].to_vec(),
+        tools: Vec::new(),
+    }
+}
+
 fn via_json(world: &World) -> World {
     serde_json::from_str(&serde_json::to_string(world).unwrap()).unwrap()
 }
@@ -221,6 +249,70 @@ proptest! {
             resumed.apply(event);
         }
         prop_assert_eq!(resumed, World::replay(&events));
+    }
+
+    /// What a daemon persists (a summary: threads trimmed, documents without text) plus the
+    /// events after it gives what the full replay gives, as far as a summary shows.
+    #[test]
+    fn a_summary_plus_the_tail_equals_the_full_replay(
+        events in events(),
+        split in any::<prop::sample::Index>(),
+        keep in 1usize..6,
+    ) {
+        let at = split.index(events.len() + 1);
+        let mut resumed = via_json(&World::replay(&events[..at]).summary(keep));
+        for event in &events[at..] {
+            resumed.apply(event);
+        }
+        let full = World::replay(&events);
+        prop_assert_eq!(resumed.summary(keep), full.summary(keep));
+        for (id, thread) in &full.chats {
+            prop_assert_eq!(resumed.chats[id].total, thread.total);
+        }
+    }
+
+    /// A client that got a welcome, then live messages and older pages in any interleaving,
+    /// ends with every message of the thread exactly once, in order.
+    #[test]
+    fn paging_back_while_messages_arrive_holds_each_message_once(
+        count in 0usize..60,
+        welcome_at in any::<prop::sample::Index>(),
+        keep in 0usize..8,
+        steps in prop::collection::vec((any::<bool>(), 1u32..12), 0..200),
+    ) {
+        let thread_id = ThreadId(1);
+        let mut log = vec![samples::event(1, EventBody::ChatThreadCreated { thread_id, title: "t".into() })];
+        for i in 0..count {
+            let body = if i % 3 == 2 {
+                EventBody::ChatAssistantMessage { thread_id, text: format!("reply {i}") }
+            } else {
+                EventBody::ChatUserMessage { thread_id, text: format!("message {i}") }
+            };
+            log.push(samples::event(log.len() as u64 + 1, body));
+        }
+        let head = 1 + welcome_at.index(count + 1);
+        let mut client = via_json(&World::replay(&log[..head]).summary(keep));
+        let mut delivered = head;
+        for (live, limit) in steps {
+            if live && delivered < log.len() {
+                client.apply(&log[delivered]);
+                delivered += 1;
+            } else {
+                // The daemon answers from what it has committed, which is at least what it sent.
+                let before = client.chats[&thread_id].page_before();
+                client.prepend_page(page(&log, thread_id, before, limit));
+            }
+        }
+        for event in &log[delivered..] {
+            client.apply(event);
+        }
+        while client.chats[&thread_id].older() > 0 {
+            let before = client.chats[&thread_id].page_before();
+            client.prepend_page(page(&log, thread_id, before, 5));
+        }
+        let all = World::replay(&log).chats[&thread_id].messages.clone();
+        prop_assert_eq!(&client.chats[&thread_id].messages, &all);
+        prop_assert_eq!(client.chats[&thread_id].total, all.len() as u64);
     }
 
     #[test]

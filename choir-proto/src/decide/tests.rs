@@ -455,7 +455,10 @@ fn an_edit_against_an_old_version_is_rebased_over_later_edits() {
         edited(1, 1, TextOp::new().insert("X").retain(2), Some("other-0")),
         events[0].clone(),
     ]);
-    assert_eq!(after.docs[&DocId(1)].content.to_string(), "Xab!");
+    assert_eq!(
+        after.docs[&DocId(1)].content.as_ref().unwrap().to_string(),
+        "Xab!"
+    );
     // The same tag again (a client resending after a reconnect) changes nothing.
     assert_eq!(decide(&after, &late), Ok(Vec::new()));
 }

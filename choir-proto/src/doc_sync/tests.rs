@@ -46,7 +46,7 @@ impl Server {
     }
 
     fn text(&self) -> String {
-        self.world.docs[&DOC].content.to_string()
+        self.world.docs[&DOC].content.as_ref().unwrap().to_string()
     }
 }
 

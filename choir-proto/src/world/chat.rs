@@ -11,18 +11,92 @@ use crate::ids::{CallId, ThreadId};
 /// Most characters of a tool's output kept in the world for its card (the log has it all).
 pub const CARD_OUTPUT_CHARS: usize = 2000;
 
-/// One conversation.
+/// One conversation. Only its latest messages need be held: `total` says how many there are,
+/// older ones come in pages (see [`ChatThread::prepend`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatThread {
     pub id: ThreadId,
     pub title: String,
+    /// The messages held, oldest first: the latest ones, and older pages loaded since.
     pub messages: Vec<ChatMessage>,
     /// The agent is answering (a turn started and has not ended).
     #[serde(default)]
     pub busy: bool,
-    /// The tool calls made for this thread, oldest first.
+    /// The tool calls held for this thread (those of the messages held), oldest first.
     #[serde(default)]
     pub tools: Vec<ToolCard>,
+    /// Messages in the thread in all, held or not.
+    #[serde(default)]
+    pub total: u64,
+    /// The seq of the newest message: a message at or before it is already counted.
+    #[serde(default)]
+    pub last_seq: u64,
+}
+
+/// A page of a thread's older messages and their tool calls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThreadPage {
+    pub thread_id: ThreadId,
+    /// Oldest first.
+    pub messages: Vec<ChatMessage>,
+    pub tools: Vec<ToolCard>,
+    /// Whether messages older than these exist.
+    pub more: bool,
+}
+
+impl ChatThread {
+    /// Messages of the thread not held here (older than the oldest held).
+    pub fn older(&self) -> u64 {
+        self.total.saturating_sub(self.messages.len() as u64)
+    }
+
+    /// Where the page before the held messages ends: the seq to ask for messages `before`.
+    pub fn page_before(&self) -> u64 {
+        self.messages
+            .first()
+            .map_or(self.last_seq.saturating_add(1), |message| message.seq)
+    }
+
+    /// Keeps the latest `keep` messages, the finished tool calls among them (the latest `keep`
+    /// when no message is held) and every call still under way.
+    pub fn trim(&mut self, keep: usize) {
+        if self.messages.len() > keep {
+            self.messages.drain(..self.messages.len() - keep);
+        }
+        // Calls still under way stay, whatever their age: their next event finds them.
+        match self.messages.first().map(|message| message.seq) {
+            Some(oldest) => self
+                .tools
+                .retain(|card| !card.is_finished() || card.seq >= oldest),
+            None => {
+                let finished = self.tools.iter().filter(|card| card.is_finished()).count();
+                let mut drop = finished.saturating_sub(keep);
+                self.tools.retain(|card| {
+                    let dropped = drop > 0 && card.is_finished();
+                    drop -= usize::from(dropped);
+                    !dropped
+                });
+            }
+        }
+    }
+
+    /// Puts an older page in front of the held messages. What is already held (a page asked
+    /// for twice, or overlapping what arrived live) is not taken twice.
+    pub fn prepend(&mut self, page: ThreadPage) {
+        let first = self.page_before();
+        let older: Vec<ChatMessage> = page
+            .messages
+            .into_iter()
+            .filter(|message| message.seq < first)
+            .collect();
+        self.messages.splice(0..0, older);
+        for card in page.tools {
+            if !self.tools.iter().any(|held| held.call_id == card.call_id) {
+                self.tools.push(card);
+            }
+        }
+        self.tools.sort_by_key(|card| card.seq);
+    }
 }
 
 /// A tool call as a chat window shows it.
@@ -47,6 +121,16 @@ pub enum ToolCardStatus {
     Denied { reason: String },
 }
 
+impl ToolCard {
+    /// Done or denied: nothing more will happen to it.
+    pub fn is_finished(&self) -> bool {
+        matches!(
+            self.status,
+            ToolCardStatus::Done { .. } | ToolCardStatus::Denied { .. }
+        )
+    }
+}
+
 /// A finished chat message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatMessage {
@@ -66,6 +150,8 @@ pub(super) fn apply(chats: &mut BTreeMap<ThreadId, ChatThread>, event: &Event) {
                 messages: Vec::new(),
                 busy: false,
                 tools: Vec::new(),
+                total: 0,
+                last_seq: 0,
             });
             return;
         }
@@ -93,6 +179,12 @@ pub(super) fn apply(chats: &mut BTreeMap<ThreadId, ChatThread>, event: &Event) {
         _ => return,
     };
     if let Some(thread) = chats.get_mut(thread_id) {
+        // Counted already (it came in a page or a newer snapshot): not again.
+        if event.seq <= thread.last_seq {
+            return;
+        }
+        thread.last_seq = event.seq;
+        thread.total += 1;
         thread.messages.push(ChatMessage {
             seq: event.seq,
             ts: event.ts,
@@ -141,11 +233,14 @@ pub(super) fn apply_tool(
             })
         }
         EventBody::ToolDenied { call_id, reason } => {
-            return update(chats, index, call_id, |card| {
+            update(chats, index, call_id, |card| {
                 card.status = ToolCardStatus::Denied {
                     reason: reason.clone(),
                 }
-            })
+            });
+            // Nothing follows a denial: the index need not remember the call.
+            index.remove(call_id);
+            return;
         }
         EventBody::ToolFinished {
             call_id,
@@ -154,27 +249,30 @@ pub(super) fn apply_tool(
             output,
             ..
         } => {
-            return update(chats, index, call_id, |card| {
+            update(chats, index, call_id, |card| {
                 card.status = ToolCardStatus::Done {
                     ok: *ok,
                     exit_code: *exit_code,
                 };
                 card.output = output.chars().take(CARD_OUTPUT_CHARS).collect();
-            })
+            });
+            index.remove(call_id);
+            return;
         }
         _ => return,
     };
     let Some(thread) = chats.get_mut(&thread_id) else {
         return;
     };
+    index.insert(call_id.clone(), thread_id);
+    // A finished call's id used again starts a card of its own.
     match thread
         .tools
         .iter_mut()
-        .find(|card| card.call_id == *call_id)
+        .find(|card| card.call_id == *call_id && !card.is_finished())
     {
         Some(card) => card.status = status,
         None => {
-            index.insert(call_id.clone(), thread_id);
             thread.tools.push(ToolCard {
                 call_id: call_id.clone(),
                 tool: tool.clone(),

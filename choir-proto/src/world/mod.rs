@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::event::{Event, EventBody};
 use crate::ids::{CallId, DocId, ThreadId};
 
-pub use chat::{ChatMessage, ChatThread, ToolCard, ToolCardStatus, CARD_OUTPUT_CHARS};
+pub use chat::{ChatMessage, ChatThread, ThreadPage, ToolCard, ToolCardStatus, CARD_OUTPUT_CHARS};
 pub use desktop::{
     AppKind, Desktop, Rect, Window, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
 };
@@ -41,7 +41,86 @@ pub struct World {
     pub tool_threads: BTreeMap<CallId, ThreadId>,
 }
 
+/// Messages of each thread a welcome carries (older ones come in pages).
+pub const WELCOME_MESSAGES: usize = 20;
+
 impl World {
+    /// What a new client is sent: the desktop, pending tool calls, each thread with its
+    /// latest `messages` messages, each document's metadata without its text or edits. Its
+    /// size does not grow with the history, only with the number of threads and documents.
+    pub fn summary(&self, messages: usize) -> World {
+        let mut summary = World {
+            head: self.head,
+            desktop: self.desktop.clone(),
+            chats: BTreeMap::new(),
+            docs: self
+                .docs
+                .iter()
+                .map(|(id, doc)| (*id, doc.summary()))
+                .collect(),
+            next_doc_id: self.next_doc_id,
+            pending_tools: self.pending_tools.clone(),
+            tool_threads: BTreeMap::new(),
+        };
+        for (id, thread) in &self.chats {
+            let mut thread = thread.clone();
+            thread.trim(messages);
+            summary.chats.insert(*id, thread);
+        }
+        summary.tool_threads = self.held_tool_threads(&summary.chats);
+        summary
+    }
+
+    /// Keeps each thread's latest `keep` messages (what a daemon holds; pages come from its
+    /// log).
+    pub fn trim_chats(&mut self, keep: usize) {
+        let mut trimmed = false;
+        for thread in self.chats.values_mut() {
+            if thread.messages.len() > keep || thread.tools.len() > 2 * keep {
+                thread.trim(keep);
+                trimmed = true;
+            }
+        }
+        if trimmed {
+            self.tool_threads = self.held_tool_threads(&self.chats);
+        }
+    }
+
+    /// The thread index entries of the tool calls `chats` hold.
+    fn held_tool_threads(
+        &self,
+        chats: &BTreeMap<ThreadId, ChatThread>,
+    ) -> BTreeMap<CallId, ThreadId> {
+        self.tool_threads
+            .iter()
+            .filter(|(call_id, thread_id)| {
+                chats
+                    .get(thread_id)
+                    .is_some_and(|thread| thread.tools.iter().any(|card| &card.call_id == *call_id))
+            })
+            .map(|(call_id, thread_id)| (call_id.clone(), *thread_id))
+            .collect()
+    }
+
+    /// Takes in an older page of a thread (see [`ChatThread::prepend`]).
+    pub fn prepend_page(&mut self, page: ThreadPage) {
+        let Some(thread) = self.chats.get_mut(&page.thread_id) else {
+            return;
+        };
+        for card in page.tools.iter().filter(|card| !card.is_finished()) {
+            self.tool_threads
+                .insert(card.call_id.clone(), page.thread_id);
+        }
+        thread.prepend(page);
+    }
+
+    /// Takes in a loaded copy of a document (see [`Doc::load`]).
+    pub fn load_doc(&mut self, doc: Doc) -> bool {
+        self.docs
+            .get_mut(&doc.id)
+            .is_some_and(|held| held.load(doc))
+    }
+
     /// Folds events from an empty world.
     pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
         let mut world = World::default();

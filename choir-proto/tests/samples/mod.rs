@@ -3,8 +3,9 @@
 #![allow(dead_code)]
 
 use choir_proto::{
-    AppKind, CallId, ClientFrame, Command, DocId, EphemeralBody, ErrorCode, Event, EventBody, Rect,
-    ServerFrame, TextOp, ThreadId, WindowId, World,
+    AppKind, CallId, ChatMessage, ChatRole, ClientFrame, Command, Doc, DocId, EphemeralBody,
+    ErrorCode, Event, EventBody, Query, Rect, Reply, ServerFrame, TextOp, ThreadId, ThreadPage,
+    WindowId, World, PROTOCOL_VERSION,
 };
 use serde_json::json;
 
@@ -275,6 +276,26 @@ pub fn client_frames() -> Vec<ClientFrame> {
             client: None,
         },
         ClientFrame::Ping { nonce: 9 },
+        ClientFrame::Query {
+            id: 20,
+            query: Query::ThreadMessages {
+                thread_id: ThreadId(1),
+                before: Some(120),
+                limit: 50,
+            },
+        },
+        ClientFrame::Query {
+            id: 21,
+            query: Query::ThreadMessages {
+                thread_id: ThreadId(1),
+                before: None,
+                limit: 50,
+            },
+        },
+        ClientFrame::Query {
+            id: 22,
+            query: Query::Doc { doc_id: DocId(1) },
+        },
     ];
     frames.extend(
         commands()
@@ -333,7 +354,60 @@ pub fn server_frames() -> Vec<ServerFrame> {
             seqs: vec![4, 5],
         },
         ServerFrame::Pong { nonce: 9 },
+        ServerFrame::Reply {
+            id: 20,
+            reply: Reply::ThreadMessages {
+                page: ThreadPage {
+                    thread_id: ThreadId(1),
+                    messages: vec![ChatMessage {
+                        seq: 7,
+                        ts: 1_700_000_000_000,
+                        role: ChatRole::User,
+                        text: "hello".into(),
+                    }],
+                    tools: Vec::new(),
+                    more: true,
+                },
+            },
+        },
+        ServerFrame::Reply {
+            id: 22,
+            reply: Reply::Doc {
+                doc: Doc::new(DocId(1), "Notes", "first line", 9),
+            },
+        },
     ];
+    // A welcome as daemons send it: a summary, documents without their text.
+    let mut full = World::default();
+    for (seq, body) in [
+        EventBody::DocCreated {
+            doc_id: DocId(1),
+            title: "Notes".into(),
+            content: "a long text".into(),
+        },
+        EventBody::ChatThreadCreated {
+            thread_id: ThreadId(1),
+            title: "Chat".into(),
+        },
+        EventBody::ChatUserMessage {
+            thread_id: ThreadId(1),
+            text: "old".into(),
+        },
+        EventBody::ChatUserMessage {
+            thread_id: ThreadId(1),
+            text: "new".into(),
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        full.apply(&event(seq as u64 + 1, body));
+    }
+    frames.push(ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        head: 4,
+        snapshot: Some(Box::new(full.summary(1))),
+    });
     for code in error_codes() {
         frames.push(ServerFrame::Error {
             id: Some(5),
