@@ -5,6 +5,7 @@
 //! <data-dir>/token          the sandbox token, 0600, created on first start
 //! <data-dir>/daemon.json    {"url", "token", "pid"} of the running daemon, 0600
 //! <data-dir>/events.db      the event log
+//! <data-dir>/snapshot.db    the world as of some seq, and document texts (a cache)
 //! <data-dir>/workspace/     where tools and documents live
 //! ```
 
@@ -22,6 +23,8 @@ const LOCK_FILE: &str = "daemon.lock";
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
 const TOKEN_FILE: &str = "token";
 const DB_FILE: &str = "events.db";
+/// The projection's snapshot and document texts: a cache, rebuilt from the log if lost.
+const SNAPSHOT_FILE: &str = "snapshot.db";
 const WORKSPACE_DIR: &str = "workspace";
 
 /// Problems with the data directory.
@@ -95,6 +98,10 @@ impl DataDir {
 
     pub fn db_path(&self) -> PathBuf {
         self.root.join(DB_FILE)
+    }
+
+    pub fn snapshot_path(&self) -> PathBuf {
+        self.root.join(SNAPSHOT_FILE)
     }
 
     pub fn workspace(&self) -> PathBuf {

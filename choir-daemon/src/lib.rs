@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use activity::Activity;
-use actors::{load_world, CommandHandle, ProjectionHandle};
+use actors::{load_world, Snapshots, WorldHandle};
 use agent::AgentConfig;
 use api::AppState;
 use datadir::{DataDir, DataDirError, Endpoint};
@@ -53,6 +53,8 @@ pub enum DaemonError {
     DataDir(#[from] DataDirError),
     #[error("event log {path}: {source}")]
     Store { path: PathBuf, source: StoreError },
+    #[error("snapshot file {path}: {source}")]
+    Snapshot { path: PathBuf, source: sqlx::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: Listen,
@@ -73,6 +75,7 @@ pub struct RunningDaemon {
     shutdown: CancellationToken,
     server: JoinHandle<Result<(), std::io::Error>>,
     doc_files: JoinHandle<()>,
+    world: WorldHandle,
     data_dir: DataDir,
 }
 
@@ -96,7 +99,15 @@ impl Daemon {
         let store = EventStore::open(&db_path, config.store.clone())
             .await
             .map_err(store_error)?;
-        let world = load_world(&store).await.map_err(store_error)?;
+        let snapshot_path = data_dir.snapshot_path();
+        let snapshots =
+            Snapshots::open(&snapshot_path)
+                .await
+                .map_err(|source| DaemonError::Snapshot {
+                    path: snapshot_path,
+                    source,
+                })?;
+        let world = load_world(&store, &snapshots).await.map_err(store_error)?;
         tracing::info!(
             head = world.head,
             windows = world.desktop.windows.len(),
@@ -109,14 +120,17 @@ impl Daemon {
             path: workspace_dir,
             source,
         })?;
-        let commands = CommandHandle::spawn(store.clone(), world.clone());
         let shutdown = CancellationToken::new();
+        let head = world.head;
+        let docs = world.summary(0).docs;
+        let world = WorldHandle::spawn(store.clone(), snapshots, world);
         let doc_files = docfiles::spawn(
             store.clone(),
-            commands.clone(),
+            world.clone(),
             workspace.root(),
             data_dir.root().join(DOC_FILES_STATE),
-            &world,
+            docs,
+            head,
             shutdown.clone(),
         );
         let activity = Activity::default();
@@ -124,7 +138,7 @@ impl Daemon {
             ToolRegistry::standard(),
             store.clone(),
             workspace,
-            commands.clone(),
+            world.clone(),
         )
         .with_activity(activity.clone());
         let (ephemerals, _) = tokio::sync::broadcast::channel(EPHEMERAL_CAPACITY);
@@ -133,16 +147,15 @@ impl Daemon {
             tools.clone(),
             &config.agent,
             ephemerals.clone(),
-            world.clone(),
+            head,
             activity.clone(),
         );
         let state = AppState {
             activity,
-            commands,
+            world: world.clone(),
             tools,
             ephemerals,
             agent: Arc::new(config.agent.describe()),
-            projection: ProjectionHandle::spawn(store.clone(), world),
             store: store.clone(),
             token: Arc::from(token.as_str()),
             shutdown: shutdown.clone(),
@@ -173,6 +186,7 @@ impl Daemon {
             shutdown,
             server,
             doc_files,
+            world,
             data_dir,
         })
     }
@@ -212,6 +226,8 @@ impl RunningDaemon {
         if let Err(err) = self.doc_files.await {
             tracing::warn!(%err, "the document files task failed");
         }
+        // The snapshot, so that the next start replays nothing.
+        self.world.flush().await;
         self.store.shutdown().await;
         listen::remove_socket(&self.addr);
         self.data_dir.remove_endpoint();

@@ -849,7 +849,7 @@ async fn write_about_x_creates_a_document_in_a_writer_window() {
     let doc = &world.docs[&choir_proto::DocId(1)];
     assert_eq!(doc.title, "Otters");
     assert_eq!(
-        doc.content.to_string(),
+        doc.text().unwrap(),
         "# Otters\n\nOtters hold paws while they sleep.\n"
     );
     let writer = world

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use choir_daemon::RunningDaemon;
 use choir_proto::{
-    Command, DocId, DocSync, Event, EventBody, OpPart, Rope, ServerFrame, TextOp, World,
+    Command, DocId, DocSync, Event, EventBody, OpPart, Query, Reply, Rope, ServerFrame, TextOp,
+    World,
 };
 use common::{Client, WAIT};
 use pretty_assertions::assert_eq;
@@ -128,7 +129,7 @@ impl Editor {
 }
 
 async fn editor(daemon: &RunningDaemon, doc_id: DocId, tag: &str) -> Editor {
-    let (client, welcome) = Client::hello(daemon, None).await;
+    let (mut client, welcome) = Client::hello(daemon, None).await;
     let ServerFrame::Welcome {
         snapshot: Some(world),
         ..
@@ -136,10 +137,18 @@ async fn editor(daemon: &RunningDaemon, doc_id: DocId, tag: &str) -> Editor {
     else {
         panic!("no snapshot in {welcome:?}")
     };
-    let doc = &world.docs[&doc_id];
+    assert!(
+        !world.docs[&doc_id].is_loaded(),
+        "a welcome carries no text"
+    );
+    // The text comes on demand, as a writer window asks for it.
+    let Reply::Doc { doc } = client.query(99, Query::Doc { doc_id }).await else {
+        panic!("not a document")
+    };
+    let doc = &doc;
     Editor {
         client,
-        text: doc.content.clone(),
+        text: doc.content.clone().unwrap(),
         sync: DocSync::new(doc_id, doc.version, tag),
         next_id: 100,
         inserts: 0,
@@ -164,7 +173,7 @@ async fn two_clients_typing_into_one_document_converge() {
     a.catch_up(doc.version).await;
     b.catch_up(doc.version).await;
 
-    let text = doc.content.to_string();
+    let text = doc.text().unwrap();
     assert_eq!(a.text.to_string(), text);
     assert_eq!(b.text.to_string(), text);
     // Every insert is there and every delete removed at most one character: nothing was
@@ -288,7 +297,7 @@ async fn documents_are_files_and_outside_edits_become_events() {
     wait_for("the renamed file", || read(&renamed)).await;
     assert!(!file.exists(), "the old name is gone");
     assert_eq!(
-        world(&daemon).await.docs[&doc_id].content.to_string(),
+        world(&daemon).await.docs[&doc_id].text().unwrap(),
         "# day one\nday one and a half\nday two\n"
     );
     client.command(4, Command::DeleteDoc { doc_id }).await;
@@ -315,7 +324,7 @@ async fn a_file_edited_while_the_daemon_was_down_is_taken_in_at_start() {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let doc = world(&daemon).await.docs[&doc_id].clone();
-        if doc.content == "a\nb\n" {
+        if doc.text().as_deref() == Some("a\nb\n") {
             break;
         }
         assert!(
@@ -380,7 +389,7 @@ async fn a_file_edited_after_a_lost_write_is_kept_beside_the_document() {
         "v0\nmine\n"
     );
     assert_eq!(
-        world(&daemon).await.docs[&doc_id].content,
+        world(&daemon).await.docs[&doc_id].text().unwrap(),
         "v0\nv1\n",
         "the log is unchanged"
     );
@@ -468,7 +477,7 @@ async fn bad_edits_get_clear_errors_and_change_nothing() {
         ServerFrame::Error { id: Some(99), .. }
     ));
     // The connection and the document are as they were.
-    assert_eq!(world(&daemon).await.docs[&doc_id].content, "abc");
+    assert_eq!(world(&daemon).await.docs[&doc_id].text().unwrap(), "abc");
     client
         .command(
             100,
@@ -489,6 +498,6 @@ async fn bad_edits_get_clear_errors_and_change_nothing() {
     assert!(frames
         .iter()
         .any(|f| matches!(f, ServerFrame::Event { .. })));
-    assert_eq!(world(&daemon).await.docs[&doc_id].content, "abcd");
+    assert_eq!(world(&daemon).await.docs[&doc_id].text().unwrap(), "abcd");
     daemon.shutdown().await;
 }

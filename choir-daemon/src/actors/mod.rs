@@ -1,15 +1,17 @@
-//! Domain actors: each owns its state in one task and is reached through a cloneable handle.
+//! The world actor (the daemon's one projection of the log, which also decides commands), and
+//! what it keeps on disk: the snapshot and the document texts read back from it.
 
-mod commands;
-mod projection;
+mod doc_texts;
+mod snapshot;
+mod world;
 
 use choir_proto::{ErrorCode, Rejection};
 use thiserror::Error;
 
 use crate::store::StoreError;
 
-pub use commands::CommandHandle;
-pub use projection::{load_world, ProjectionHandle};
+pub use snapshot::{Snapshots, SNAPSHOT_FORMAT};
+pub use world::{load_world, WorldHandle, KEEP_MESSAGES, MAX_LOADED_DOCS, SNAPSHOT_EVERY};
 
 /// Why a command produced no events.
 #[derive(Debug, Error)]

@@ -10,7 +10,7 @@ mod turn;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use choir_proto::{CallId, EphemeralBody, EventBody, ThreadId, World};
+use choir_proto::{CallId, EphemeralBody, EventBody, ThreadId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -64,13 +64,16 @@ impl TurnContext {
     }
 }
 
-/// Starts the agent. It follows the log from `world.head` on.
+/// Most messages of a thread a turn sends the model (the latest ones).
+const HISTORY: usize = 1000;
+
+/// Starts the agent. It follows the log after `head`.
 pub fn spawn(
     store: EventStore,
     tools: ToolRunner,
     config: &AgentConfig,
     ephemerals: broadcast::Sender<EphemeralBody>,
-    world: World,
+    head: u64,
     activity: Activity,
 ) {
     let (inbox, rx) = mpsc::channel(64);
@@ -86,11 +89,11 @@ pub fn spawn(
         max_steps: config.max_steps,
         activity,
     };
-    tokio::spawn(run(ctx, world, rx));
+    tokio::spawn(run(ctx, head, rx));
 }
 
-async fn run(ctx: TurnContext, mut world: World, mut inbox: mpsc::Receiver<AgentMsg>) {
-    let mut events = ctx.store.subscribe(world.head + 1);
+async fn run(ctx: TurnContext, head: u64, mut inbox: mpsc::Receiver<AgentMsg>) {
+    let mut events = ctx.store.subscribe(head + 1);
     let mut running: HashMap<ThreadId, CancellationToken> = HashMap::new();
     // Threads that got a user message while a turn ran: answered when it ends.
     let mut waiting: HashSet<ThreadId> = HashSet::new();
@@ -107,13 +110,12 @@ async fn run(ctx: TurnContext, mut world: World, mut inbox: mpsc::Receiver<Agent
                         break;
                     }
                 };
-                world.apply(&event);
                 match &event.body {
                     EventBody::ChatUserMessage { thread_id, .. } => {
                         if running.contains_key(thread_id) {
                             waiting.insert(*thread_id);
                         } else {
-                            running.insert(*thread_id, start_turn(&ctx, &world, *thread_id));
+                            running.insert(*thread_id, start_turn(&ctx, *thread_id));
                         }
                     }
                     EventBody::ChatCancelRequested { thread_id } => {
@@ -141,7 +143,7 @@ async fn run(ctx: TurnContext, mut world: World, mut inbox: mpsc::Receiver<Agent
                 Some(AgentMsg::TurnEnded(thread_id)) => {
                     running.remove(&thread_id);
                     if waiting.remove(&thread_id) {
-                        running.insert(thread_id, start_turn(&ctx, &world, thread_id));
+                        running.insert(thread_id, start_turn(&ctx, thread_id));
                     }
                 }
                 None => break,
@@ -166,17 +168,25 @@ fn resolve(
     }
 }
 
-fn start_turn(ctx: &TurnContext, world: &World, thread_id: ThreadId) -> CancellationToken {
+fn start_turn(ctx: &TurnContext, thread_id: ThreadId) -> CancellationToken {
     let cancel = CancellationToken::new();
-    let history = world
-        .chats
-        .get(&thread_id)
-        .map(|thread| thread.messages.clone())
-        .unwrap_or_default();
     let ctx = ctx.clone();
     let token = cancel.clone();
     tokio::spawn(async move {
         let _busy = ctx.activity.work();
+        // The thread as committed so far, read from the log (the world holds its latest
+        // messages only).
+        let history = match ctx
+            .store
+            .thread_messages(thread_id, ctx.store.head(), HISTORY)
+            .await
+        {
+            Ok(history) => history,
+            Err(err) => {
+                tracing::error!(%err, thread = %thread_id, "cannot read the thread for a turn");
+                Vec::new()
+            }
+        };
         turn::run(&ctx, thread_id, history, token).await;
         let _ = ctx.inbox.send(AgentMsg::TurnEnded(thread_id)).await;
     });

@@ -63,6 +63,13 @@ impl From<CommandError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The wire code and message, for an `error` frame.
+    pub(super) fn into_parts(self) -> (ErrorCode, String) {
+        (self.code, self.message)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {

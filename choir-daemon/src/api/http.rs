@@ -3,7 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use choir_proto::{Command, ErrorCode};
+use choir_proto::{Command, DocId, ErrorCode, ThreadId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -15,14 +15,51 @@ use crate::tools::{ToolCall, ToolError};
 /// Most events one `/api/events` call returns.
 const MAX_EVENTS_PER_PAGE: usize = 10_000;
 
-/// `GET /api/state` → `{"head": N, "world": World}`.
+/// `GET /api/state` → `{"head": N, "world": World}`: the summary a welcome carries (each
+/// thread's latest messages, documents without their text).
 pub(super) async fn state(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let world = state
-        .projection
-        .snapshot()
+        .world
+        .summary()
         .await
-        .ok_or_else(|| ApiError::internal("the projection is not running"))?;
+        .ok_or_else(|| ApiError::internal("the world is not running"))?;
     Ok(Json(json!({ "head": world.head, "world": world })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PageQuery {
+    before: Option<u64>,
+    limit: Option<u32>,
+}
+
+/// Messages a page has unless asked for fewer.
+const DEFAULT_PAGE: u32 = 50;
+
+/// `GET /api/threads/{id}/messages?before=SEQ&limit=N` → a `ThreadPage`: the thread's latest
+/// `limit` messages before `before` (the latest ones without it), oldest first, with their
+/// tool calls, and whether older ones exist.
+pub(super) async fn thread_messages(
+    State(state): State<AppState>,
+    Path(thread_id): Path<u64>,
+    Query(query): Query<PageQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let page = super::queries::thread_page(
+        &state,
+        ThreadId(thread_id),
+        query.before,
+        query.limit.unwrap_or(DEFAULT_PAGE),
+    )
+    .await?;
+    Ok(Json(json!(page)))
+}
+
+/// `GET /api/docs/{id}` → the document with its text and recent edits.
+pub(super) async fn doc(
+    State(state): State<AppState>,
+    Path(doc_id): Path<u64>,
+) -> Result<Json<Value>, ApiError> {
+    let doc = super::queries::doc(&state, DocId(doc_id)).await?;
+    Ok(Json(json!(doc)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,7 +95,7 @@ pub(super) async fn command(
 ) -> Result<Json<Value>, ApiError> {
     let command = Command::parse(&body)?;
     let seqs = state
-        .commands
+        .world
         .execute(command, "http".into(), Some(correlation()))
         .await?;
     Ok(Json(json!({ "seqs": seqs })))

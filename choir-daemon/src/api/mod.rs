@@ -2,7 +2,9 @@
 //!
 //! - `GET /health` — liveness, no token;
 //! - `GET /ws` — the protocol (`choir_proto::ClientFrame` / `ServerFrame`);
-//! - `GET /api/state` — the world and its head seq;
+//! - `GET /api/state` — the world's summary (as a welcome carries it) and its head seq;
+//! - `GET /api/threads/{id}/messages?before=&limit=` — a page of a thread, older first;
+//! - `GET /api/docs/{id}` — a document with its text;
 //! - `GET /api/events?from=&limit=` — committed events with `seq >= from`;
 //! - `POST /api/commands` — one `choir_proto::Command`, answered with the seqs it appended;
 //! - `GET /api/tools` — every tool with its JSON schema;
@@ -17,6 +19,7 @@
 mod auth;
 mod error;
 mod http;
+mod queries;
 mod ws;
 
 use std::sync::Arc;
@@ -31,7 +34,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::Activity;
-use crate::actors::{CommandHandle, ProjectionHandle};
+use crate::actors::WorldHandle;
 use crate::store::EventStore;
 use crate::tools::ToolRunner;
 
@@ -39,13 +42,13 @@ use crate::tools::ToolRunner;
 #[derive(Clone)]
 pub struct AppState {
     pub store: EventStore,
-    pub commands: CommandHandle,
+    /// The one projection: decides commands, hands out summaries and documents.
+    pub world: WorldHandle,
     pub tools: ToolRunner,
     /// Streaming text and other live signals for every session.
     pub ephemerals: tokio::sync::broadcast::Sender<choir_proto::EphemeralBody>,
     /// The agent's configuration as shown to clients (keys masked).
     pub agent: Arc<serde_json::Value>,
-    pub projection: ProjectionHandle,
     pub token: Arc<str>,
     /// Cancelled when the daemon shuts down: WebSocket sessions close.
     pub shutdown: CancellationToken,
@@ -63,6 +66,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tools", get(http::list_tools))
         .route("/api/agent", get(http::agent))
         .route("/api/tools/{name}", post(http::call_tool))
+        .route("/api/threads/{id}/messages", get(http::thread_messages))
+        .route("/api/docs/{id}", get(http::doc))
         .fallback(http::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), touch));
     let protected = Router::new()

@@ -199,7 +199,7 @@ async fn handshake(
         }
         Some(seq) => (seq, None),
         None => {
-            let world = state.projection.snapshot().await?;
+            let world = state.world.summary().await?;
             (world.head, Some(Box::new(world)))
         }
     };
@@ -254,12 +254,21 @@ async fn serve(
         let reply_ok = match ClientFrame::parse(text.as_str()) {
             Ok(ClientFrame::Command { id, command }) => {
                 let result = state
-                    .commands
+                    .world
                     .execute(command, actor.to_owned(), Some(correlation()))
                     .await;
                 match result {
                     Ok(seqs) => outbox.frame(&ServerFrame::Ack { id, seqs }).await,
                     Err(err) => outbox.error(Some(id), err.code(), err.to_string()).await,
+                }
+            }
+            Ok(ClientFrame::Query { id, query }) => {
+                match super::queries::answer(state, query).await {
+                    Ok(reply) => outbox.frame(&ServerFrame::Reply { id, reply }).await,
+                    Err(err) => {
+                        let (code, message) = err.into_parts();
+                        outbox.error(Some(id), code, message).await
+                    }
                 }
             }
             Ok(ClientFrame::Ping { nonce }) => outbox.frame(&ServerFrame::Pong { nonce }).await,

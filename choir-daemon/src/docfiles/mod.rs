@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use choir_proto::{apply_doc_event, Command, Doc, DocId, Event, EventBody, World};
+use choir_proto::{apply_doc_event, Command, Doc, DocId, Event, EventBody};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::actors::{CommandError, CommandHandle};
+use crate::actors::{CommandError, WorldHandle};
 use crate::store::EventStore;
 use crate::tools::write_atomic;
 
@@ -41,11 +41,11 @@ struct Written {
 
 /// This actor's knowledge of one document's file. Whether it needs writing follows from the
 /// document: never written, written at another version or under another title, or `stale`.
+/// (An outside edit is diffed against the document's text at the version written, which the
+/// world reads back: no text is held here.)
 #[derive(Default)]
 struct FileState {
     written: Option<Written>,
-    /// The text of the file as last written or read: what outside edits are diffed against.
-    on_disk: String,
     /// Removed or unreadable: write the log's text again.
     stale: bool,
 }
@@ -59,35 +59,37 @@ impl FileState {
     }
 }
 
-/// Starts the actor. It stops (after a last flush) when `shutdown` fires.
+/// Starts the actor with the documents' metadata as of seq `head`. It stops (after a last
+/// flush) when `shutdown` fires.
 pub fn spawn(
     store: EventStore,
-    commands: CommandHandle,
+    world: WorldHandle,
     workspace: &Path,
     state_path: PathBuf,
-    world: &World,
+    docs: BTreeMap<DocId, Doc>,
+    head: u64,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
     let mut files = DocFiles {
         workspace: workspace.to_path_buf(),
         state_path,
-        docs: world.docs.clone(),
+        docs,
         files: BTreeMap::new(),
-        commands,
+        world,
         next_tag: 0,
         state_dirty: false,
     };
     files.load();
-    tokio::spawn(files.run(store, world.head, shutdown))
+    tokio::spawn(files.run(store, head, shutdown))
 }
 
 struct DocFiles {
     workspace: PathBuf,
     state_path: PathBuf,
-    /// The documents, folded from the log as every client does.
+    /// The documents' metadata (no texts), folded from the log as every client does.
     docs: BTreeMap<DocId, Doc>,
     files: BTreeMap<DocId, FileState>,
-    commands: CommandHandle,
+    world: WorldHandle,
     next_tag: u64,
     state_dirty: bool,
 }
@@ -114,7 +116,6 @@ impl DocFiles {
             // changed outside); any other is rewritten.
             let state = FileState {
                 written,
-                on_disk: doc.content.to_string(),
                 stale: false,
             };
             self.files.insert(doc.id, state);
@@ -158,7 +159,7 @@ impl DocFiles {
                         self.apply(&event);
                         // A new document's file exists at once; later writes are batched.
                         if matches!(event.body, EventBody::DocCreated { .. }) {
-                            self.flush();
+                            self.flush().await;
                         }
                     }
                     Ok(None) => break,
@@ -176,15 +177,20 @@ impl DocFiles {
                             _ => break,
                         }
                     }
-                    self.flush();
+                    self.flush().await;
                 }
             }
         }
-        self.flush();
+        self.flush().await;
     }
 
     fn apply(&mut self, event: &Event) {
         apply_doc_event(&mut self.docs, event);
+        // Metadata is all this needs: texts come from the world when a file is written.
+        if let Some(doc) = event_doc(event).and_then(|id| self.docs.get_mut(&id)) {
+            doc.unload();
+            doc.recent.clear();
+        }
         match &event.body {
             EventBody::DocCreated { doc_id, .. } => {
                 self.files.entry(*doc_id).or_default();
@@ -234,13 +240,25 @@ impl DocFiles {
                     continue;
                 }
             };
-            if text == file.on_disk {
-                continue;
-            }
-            let op = diff(&file.on_disk, &text);
-            edits.push((*doc_id, written.version, op, text));
+            edits.push((*doc_id, written.version, text));
         }
-        for (doc_id, base, op, text) in edits {
+        let mut submitted = Vec::new();
+        for (doc_id, base, text) in edits {
+            // What the file said when it was written, read back from the log.
+            let written = match self.world.doc_at(doc_id, base).await {
+                Ok(Some(written)) => written,
+                Ok(None) => continue,
+                Err(err) => {
+                    tracing::warn!(%err, doc = %doc_id, "cannot read a document's text back");
+                    continue;
+                }
+            };
+            if text != written {
+                submitted.push((doc_id, base, diff(&written, &text)));
+            }
+        }
+        let edits = submitted;
+        for (doc_id, base, op) in edits {
             self.next_tag += 1;
             let tag = format!("file-{}-{}", std::process::id(), self.next_tag);
             let edit = Command::EditDoc {
@@ -249,29 +267,16 @@ impl DocFiles {
                 op,
                 edit_id: Some(tag.clone()),
             };
-            let result = self.commands.execute(edit, FILE_ACTOR.into(), None).await;
+            let result = self.world.execute(edit, FILE_ACTOR.into(), None).await;
             let result = match result {
-                // Written too long ago to rebase: take the file against today's text.
                 Err(CommandError::Rejected(rejection)) => {
-                    tracing::warn!(%rejection, doc = %doc_id, "merging a file edit against the latest version instead");
-                    let Some(doc) = self.docs.get(&doc_id) else {
-                        continue;
-                    };
-                    let edit = Command::EditDoc {
-                        doc_id,
-                        base_version: doc.version,
-                        op: diff(&doc.content.to_string(), &text),
-                        edit_id: Some(tag),
-                    };
-                    self.commands.execute(edit, FILE_ACTOR.into(), None).await
+                    tracing::warn!(%rejection, doc = %doc_id, "an outside edit of a document file does not fit its version");
+                    Err(CommandError::Rejected(rejection))
                 }
                 other => other,
             };
             match result {
                 Ok(_) => {
-                    if let Some(file) = self.files.get_mut(&doc_id) {
-                        file.on_disk = text;
-                    }
                     tracing::info!(doc = %doc_id, "took an outside edit of a document file into the log");
                 }
                 Err(err) => {
@@ -282,14 +287,25 @@ impl DocFiles {
     }
 
     /// Writes every document the log changed since its last write.
-    fn flush(&mut self) {
-        for (doc_id, file) in &mut self.files {
-            let Some(doc) = self.docs.get(doc_id) else {
+    async fn flush(&mut self) {
+        let due: Vec<DocId> = self
+            .files
+            .iter()
+            .filter(|(id, file)| self.docs.get(id).is_some_and(|doc| file.needs_write(doc)))
+            .map(|(id, _)| *id)
+            .collect();
+        for doc_id in &due {
+            let doc = match self.world.doc(*doc_id).await {
+                Ok(Some(doc)) => doc,
+                Ok(None) => continue,
+                Err(err) => {
+                    tracing::warn!(%err, doc = %doc_id, "cannot read a document to write its file");
+                    continue;
+                }
+            };
+            let Some(file) = self.files.get_mut(doc_id) else {
                 continue;
             };
-            if !file.needs_write(doc) {
-                continue;
-            }
             let name = file_name(*doc_id, &doc.title);
             let path = self.workspace.join(&name);
             if let Some(old) = &file.written {
@@ -297,7 +313,11 @@ impl DocFiles {
                     let _ = std::fs::remove_file(self.workspace.join(&old.file));
                 }
             }
-            let text = doc.content.to_string();
+            let text = doc
+                .content
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             let written =
                 write_atomic(&path, text.as_bytes()).and_then(|()| std::fs::metadata(&path));
             match written {
@@ -308,7 +328,6 @@ impl DocFiles {
                         len: meta.len(),
                         mtime_ns: mtime_ns(&meta),
                     });
-                    file.on_disk = text;
                     file.stale = false;
                     self.state_dirty = true;
                 }
@@ -331,6 +350,16 @@ impl DocFiles {
                 Err(err) => tracing::warn!(%err, "cannot encode the document file state"),
             }
         }
+    }
+}
+
+/// The document an event is about, if any.
+fn event_doc(event: &Event) -> Option<DocId> {
+    match &event.body {
+        EventBody::DocCreated { doc_id, .. }
+        | EventBody::DocEdited { doc_id, .. }
+        | EventBody::DocRenamed { doc_id, .. } => Some(*doc_id),
+        _ => None,
     }
 }
 

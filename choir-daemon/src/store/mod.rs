@@ -8,6 +8,7 @@
 //! something.
 
 mod error;
+mod lookup;
 mod schema;
 mod subscription;
 mod writer;
@@ -89,6 +90,10 @@ impl EventStore {
         })
     }
 
+    fn reader(&self) -> &SqlitePool {
+        &self.inner.reader
+    }
+
     /// The seq of the last committed event (0 when the log is empty).
     pub fn head(&self) -> u64 {
         self.inner.head.load(Ordering::Acquire)
@@ -127,14 +132,7 @@ impl EventStore {
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_one(&self.inner.reader)
         .await?;
-        let rows: Vec<StoredRow> = match page {
-            Some(page) => serde_json::from_str(&page).map_err(|err| StoreError::CorruptEvent {
-                seq: i64::try_from(from_seq).unwrap_or(i64::MAX),
-                reason: format!("page from here on is not readable: {err}"),
-            })?,
-            None => Vec::new(),
-        };
-        rows.into_iter().map(StoredRow::decode).collect()
+        decode_page(page, from_seq)
     }
 
     /// Every event with `seq >= from_seq`: first those already on disk, then live ones as
@@ -172,6 +170,18 @@ impl EventStore {
         };
         self.inner.reader.close().await;
     }
+}
+
+/// Decodes a page of rows built by SQLite's `json_group_array` (see [`EventStore::read`]).
+fn decode_page(page: Option<String>, near_seq: u64) -> Result<Vec<Event>, StoreError> {
+    let rows: Vec<StoredRow> = match page {
+        Some(page) => serde_json::from_str(&page).map_err(|err| StoreError::CorruptEvent {
+            seq: i64::try_from(near_seq).unwrap_or(i64::MAX),
+            reason: format!("page from here on is not readable: {err}"),
+        })?,
+        None => Vec::new(),
+    };
+    rows.into_iter().map(StoredRow::decode).collect()
 }
 
 /// One row of the `events` table as `read` receives it.

@@ -61,7 +61,7 @@ impl Tool for OpenWindow {
                 title: args.title,
                 rect: None,
             };
-            match ctx.commands.execute(command, ctx.actor.clone(), None).await {
+            match ctx.world.execute(command, ctx.actor.clone(), None).await {
                 Ok(seqs) => Ok(ToolOutcome::ok(format!(
                     "opened a {} window (event {})",
                     args.app,
@@ -105,7 +105,7 @@ impl Tool for FocusWindow {
             let command = Command::FocusWindow {
                 window_id: WindowId(args.window_id),
             };
-            match ctx.commands.execute(command, ctx.actor.clone(), None).await {
+            match ctx.world.execute(command, ctx.actor.clone(), None).await {
                 Ok(_) => Ok(ToolOutcome::ok(format!(
                     "focused window {}",
                     args.window_id

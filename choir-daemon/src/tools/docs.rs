@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::desktop::refused;
 use super::{capped_text, parse_args, Tool, ToolContext, ToolError, ToolOutcome, ToolSpec};
 
-/// A document as a tool sees it: copied out of the world.
+/// A document as a tool sees it: copied out of the world, with its text.
 struct DocView {
     title: String,
     content: Rope,
@@ -18,16 +18,18 @@ struct DocView {
 }
 
 async fn view(ctx: &ToolContext, doc_id: DocId) -> Result<Option<DocView>, ToolError> {
-    ctx.commands
-        .query(move |world| {
-            world.docs.get(&doc_id).map(|doc| DocView {
-                title: doc.title.clone(),
-                content: doc.content.clone(),
-                version: doc.version,
-            })
-        })
+    let doc = ctx
+        .world
+        .doc(doc_id)
         .await
-        .map_err(|_| ToolError::Unavailable)
+        .map_err(|_| ToolError::Unavailable)?;
+    Ok(doc.and_then(|doc| {
+        Some(DocView {
+            title: doc.title,
+            content: doc.content?,
+            version: doc.version,
+        })
+    }))
 }
 
 fn no_such_doc(doc_id: DocId) -> ToolOutcome {
@@ -77,7 +79,7 @@ impl Tool for CreateDoc {
                 open: true,
                 window_id: None,
             };
-            let seqs = match ctx.commands.execute(command, ctx.actor.clone(), None).await {
+            let seqs = match ctx.world.execute(command, ctx.actor.clone(), None).await {
                 Ok(seqs) => seqs,
                 Err(err) => return refused(err),
             };
@@ -85,7 +87,7 @@ impl Tool for CreateDoc {
                 return Err(ToolError::Io("the document was not created".into()));
             };
             let (doc, window) = ctx
-                .commands
+                .world
                 .query(move |world| {
                     let doc = world.docs.values().find(|doc| doc.rev == created);
                     let window = doc.and_then(|doc| {
@@ -180,7 +182,7 @@ impl Tool for ListDocs {
         Box::pin(async move {
             let _: serde::de::IgnoredAny = parse_args(args)?;
             let lines = ctx
-                .commands
+                .world
                 .query(|world| {
                     world
                         .docs
@@ -369,7 +371,7 @@ impl Tool for EditDoc {
                 op,
                 edit_id: None,
             };
-            match ctx.commands.execute(command, ctx.actor.clone(), None).await {
+            match ctx.world.execute(command, ctx.actor.clone(), None).await {
                 Ok(seqs) if seqs.is_empty() => Ok(ToolOutcome::ok(format!(
                     "document {doc_id} \"{}\" already says that: nothing changed",
                     doc.title

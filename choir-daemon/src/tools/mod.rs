@@ -18,7 +18,7 @@ use serde_json::Value;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
 
-use crate::actors::CommandHandle;
+use crate::actors::WorldHandle;
 use choir_proto::ErrorCode;
 
 pub(crate) use files::write_atomic;
@@ -95,7 +95,7 @@ impl ToolError {
 pub struct ToolContext {
     pub workspace: Workspace,
     pub cancel: CancellationToken,
-    pub commands: CommandHandle,
+    pub world: WorldHandle,
     /// Who the events a tool causes are attributed to.
     pub actor: String,
 }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{schema, ToolContext, ToolError, ToolOutcome, ToolRegistry, ToolSpec, Workspace};
 use crate::activity::Activity;
-use crate::actors::CommandHandle;
+use crate::actors::WorldHandle;
 use crate::store::EventStore;
 
 /// One call to make.
@@ -44,7 +44,7 @@ pub struct ToolRunner {
     registry: Arc<ToolRegistry>,
     store: EventStore,
     workspace: Workspace,
-    commands: CommandHandle,
+    world: WorldHandle,
     activity: Activity,
 }
 
@@ -53,13 +53,13 @@ impl ToolRunner {
         registry: ToolRegistry,
         store: EventStore,
         workspace: Workspace,
-        commands: CommandHandle,
+        world: WorldHandle,
     ) -> Self {
         Self {
             registry: Arc::new(registry),
             store,
             workspace,
-            commands,
+            world,
             activity: Activity::default(),
         }
     }
@@ -111,7 +111,7 @@ impl ToolRunner {
         let ctx = ToolContext {
             workspace: self.workspace.clone(),
             cancel,
-            commands: self.commands.clone(),
+            world: self.world.clone(),
             actor: call.actor.clone(),
         };
         let clock = Instant::now();

@@ -27,8 +27,11 @@ async fn fixture() -> Fixture {
     .unwrap();
     let workspace = Workspace::new(&dir.path().join("workspace")).unwrap();
     let root = workspace.root().to_owned();
-    let commands = CommandHandle::spawn(store.clone(), World::default());
-    let runner = ToolRunner::new(ToolRegistry::standard(), store.clone(), workspace, commands);
+    let snapshots = crate::actors::Snapshots::open(&dir.path().join("snapshot.db"))
+        .await
+        .unwrap();
+    let world = WorldHandle::spawn(store.clone(), snapshots, World::default());
+    let runner = ToolRunner::new(ToolRegistry::standard(), store.clone(), workspace, world);
     Fixture {
         _dir: dir,
         store,

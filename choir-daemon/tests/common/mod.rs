@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use choir_daemon::store::StoreOptions;
 use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
-use choir_proto::{ClientFrame, Command, ServerFrame, PROTOCOL_VERSION};
+use choir_proto::{ClientFrame, Command, Query, Reply, ServerFrame, PROTOCOL_VERSION};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -87,6 +87,25 @@ impl Client {
 
     pub async fn command(&mut self, id: u64, command: Command) {
         self.send(&ClientFrame::Command { id, command }).await;
+    }
+
+    /// Asks `query` and waits for its reply; frames before it (events, which the reply is at
+    /// least as new as) are dropped. Panics on an error frame for it.
+    pub async fn query(&mut self, id: u64, query: Query) -> Reply {
+        self.send(&ClientFrame::Query { id, query }).await;
+        loop {
+            match self.recv().await {
+                ServerFrame::Reply { id: got, reply } if got == id => return reply,
+                ServerFrame::Error {
+                    id: Some(got),
+                    code,
+                    message,
+                } if got == id => {
+                    panic!("query {id} failed: {}: {message}", code.as_str())
+                }
+                _ => {}
+            }
+        }
     }
 
     /// The next frame; panics on a timeout or a close.

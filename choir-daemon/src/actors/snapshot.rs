@@ -1,0 +1,226 @@
+//! The projection on disk, `<data-dir>/snapshot.db`: the world as of some seq (documents
+//! without their text) and a checkpoint of each document's text, so that start-up replays
+//! only the tail of the log and a document's text is read back without replaying its whole
+//! history.
+//!
+//! It is a cache: the log stays the truth. A snapshot of another format, one ahead of the log,
+//! one taken from another log, or a file that is not readable is thrown away and the world
+//! rebuilt from the log; a checkpoint that does not fit the log is replaced (see
+//! `doc_texts.rs`).
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use choir_proto::{DocId, World};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row;
+
+use crate::store::EventStore;
+
+/// The shape of what is stored; a snapshot of another is rebuilt.
+pub const SNAPSHOT_FORMAT: i64 = 1;
+/// `PRAGMA application_id` of a snapshot file: "CHSN".
+const APPLICATION_ID: i64 = 0x4348_534E;
+
+/// A document's text as of one version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub version: u64,
+    /// The seq of the event that made that version.
+    pub seq: u64,
+    pub text: String,
+}
+
+/// The snapshot file.
+#[derive(Clone)]
+pub struct Snapshots {
+    pool: SqlitePool,
+}
+
+impl Snapshots {
+    /// Opens the file, starting a new one if it is missing or unreadable.
+    pub async fn open(path: &Path) -> Result<Self, sqlx::Error> {
+        match Self::try_open(path).await {
+            Ok(snapshots) => Ok(snapshots),
+            Err(err) => {
+                tracing::warn!(%err, path = %path.display(), "the snapshot file is not readable; starting a new one (the log is replayed)");
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = PathBuf::from(path);
+                    file.as_mut_os_string().push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+                Self::try_open(path).await
+            }
+        }
+    }
+
+    async fn try_open(path: &Path) -> Result<Self, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // A cache: losing the last write to a power cut costs a longer replay only.
+            .synchronous(SqliteSynchronous::Normal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(options)
+            .await?;
+        let id: i64 = sqlx::query_scalar("PRAGMA application_id")
+            .fetch_one(&pool)
+            .await?;
+        let tables: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master")
+            .fetch_one(&pool)
+            .await?;
+        if id != APPLICATION_ID && !(id == 0 && tables == 0) {
+            return Err(sqlx::Error::Protocol("not a ChoirOS snapshot file".into()));
+        }
+        sqlx::query(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+            .execute(&pool)
+            .await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS snapshot (
+                id INTEGER PRIMARY KEY CHECK (id = 1),
+                format INTEGER NOT NULL,
+                head INTEGER NOT NULL,
+                head_ts INTEGER NOT NULL,
+                world TEXT NOT NULL
+            )",
+        )
+        .execute(&pool)
+        .await?;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS doc_texts (
+                doc_id INTEGER PRIMARY KEY,
+                version INTEGER NOT NULL,
+                seq INTEGER NOT NULL,
+                text TEXT NOT NULL
+            )",
+        )
+        .execute(&pool)
+        .await?;
+        Ok(Self { pool })
+    }
+
+    /// The stored world, if it is of this format and was taken from this log; otherwise why
+    /// not.
+    pub async fn load(&self, store: &EventStore) -> Result<World, String> {
+        let row = sqlx::query("SELECT format, head, head_ts, world FROM snapshot WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|err| format!("it cannot be read: {err}"))?
+            .ok_or_else(|| "there is none yet".to_owned())?;
+        let read = |err: sqlx::Error| format!("it cannot be read: {err}");
+        let format: i64 = row.try_get(0).map_err(read)?;
+        let head: i64 = row.try_get(1).map_err(read)?;
+        let head_ts: i64 = row.try_get(2).map_err(read)?;
+        if format != SNAPSHOT_FORMAT {
+            return Err(format!(
+                "it has format {format}, this daemon writes {SNAPSHOT_FORMAT}"
+            ));
+        }
+        let head = u64::try_from(head).map_err(|_| "its head is negative".to_owned())?;
+        if head > store.head() {
+            return Err(format!(
+                "it is at seq {head}, beyond the log's {}",
+                store.head()
+            ));
+        }
+        if head > 0 {
+            let event = store
+                .read(head, 1)
+                .await
+                .map_err(|err| format!("the log cannot be read at its head: {err}"))?;
+            if event.first().map(|event| event.ts) != Some(head_ts) {
+                return Err("it was taken from another log".into());
+            }
+        }
+        let text: String = row.try_get(3).map_err(read)?;
+        let world: World =
+            serde_json::from_str(&text).map_err(|err| format!("it is not readable: {err}"))?;
+        if world.head != head {
+            return Err("its world and its head disagree".into());
+        }
+        Ok(world)
+    }
+
+    /// Stores `world` (as of its head, whose event has time `head_ts`) and `checkpoints`.
+    pub async fn save(
+        &self,
+        world: &World,
+        head_ts: i64,
+        checkpoints: &[(DocId, Checkpoint)],
+    ) -> Result<(), sqlx::Error> {
+        let text = serde_json::to_string(world).map_err(|err| sqlx::Error::Encode(err.into()))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO snapshot (id, format, head, head_ts, world) VALUES (1, ?, ?, ?, ?)",
+        )
+        .bind(SNAPSHOT_FORMAT)
+        .bind(i64::try_from(world.head).unwrap_or(i64::MAX))
+        .bind(head_ts)
+        .bind(text)
+        .execute(&mut *tx)
+        .await?;
+        for (doc_id, checkpoint) in checkpoints {
+            put_checkpoint(&mut tx, *doc_id, checkpoint).await?;
+        }
+        tx.commit().await
+    }
+
+    /// The stored checkpoint of a document's text.
+    pub async fn checkpoint(&self, doc_id: DocId) -> Option<Checkpoint> {
+        let row = sqlx::query("SELECT version, seq, text FROM doc_texts WHERE doc_id = ?")
+            .bind(i64::try_from(doc_id.0).unwrap_or(i64::MAX))
+            .fetch_optional(&self.pool)
+            .await
+            .ok()??;
+        let version: i64 = row.try_get(0).ok()?;
+        let seq: i64 = row.try_get(1).ok()?;
+        Some(Checkpoint {
+            version: u64::try_from(version).ok()?,
+            seq: u64::try_from(seq).ok()?,
+            text: row.try_get(2).ok()?,
+        })
+    }
+
+    /// Stores one checkpoint.
+    pub async fn save_checkpoint(
+        &self,
+        doc_id: DocId,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        put_checkpoint(&mut conn, doc_id, checkpoint).await
+    }
+
+    /// Forgets a deleted document's checkpoint.
+    pub async fn forget(&self, doc_id: DocId) {
+        let _ = sqlx::query("DELETE FROM doc_texts WHERE doc_id = ?")
+            .bind(i64::try_from(doc_id.0).unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await;
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn put_checkpoint(
+    conn: &mut sqlx::SqliteConnection,
+    doc_id: DocId,
+    checkpoint: &Checkpoint,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT OR REPLACE INTO doc_texts (doc_id, version, seq, text) VALUES (?, ?, ?, ?)",
+    )
+    .bind(i64::try_from(doc_id.0).unwrap_or(i64::MAX))
+    .bind(i64::try_from(checkpoint.version).unwrap_or(i64::MAX))
+    .bind(i64::try_from(checkpoint.seq).unwrap_or(i64::MAX))
+    .bind(&checkpoint.text)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

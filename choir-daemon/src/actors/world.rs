@@ -1,0 +1,527 @@
+//! The world actor: the daemon's one projection of the log. It follows every committed event,
+//! decides client commands against what it holds (`choir_proto::decide`), and answers
+//! everyone who needs the world: welcomes and `/api/state` (a summary), document tools and
+//! document files (a document with its text), the agent's commands.
+//!
+//! What it holds stays bounded whatever the history: each thread's latest messages
+//! ([`KEEP_MESSAGES`]; older ones are paged from the log), and the text of the documents in
+//! use ([`MAX_LOADED_DOCS`] besides those shown in windows); other texts are checkpointed
+//! to the snapshot file and read back on demand. Every [`SNAPSHOT_EVERY`] events, and when
+//! the daemon stops, it stores itself there, so that start-up replays only the tail.
+
+use std::collections::BTreeMap;
+
+use choir_proto::{decide, Command, Doc, DocEdit, DocId, EventBody, NewEvent, World};
+use tokio::sync::{mpsc, oneshot};
+
+use super::doc_texts;
+use super::snapshot::{Checkpoint, Snapshots};
+use super::CommandError;
+use crate::store::{EventStore, StoreError};
+
+/// Messages of each thread held in memory.
+pub const KEEP_MESSAGES: usize = 200;
+/// Document texts held besides those shown in windows.
+pub const MAX_LOADED_DOCS: usize = 16;
+/// Events between two snapshots.
+pub const SNAPSHOT_EVERY: u64 = 10_000;
+/// Commands queued before senders wait.
+const INBOX: usize = 256;
+/// Events read per query while replaying.
+const LOAD_PAGE: usize = 4096;
+
+type Look = Box<dyn FnOnce(&World) + Send>;
+
+enum Msg {
+    Execute(Execute),
+    /// A read-only look at the world, caught up like a decision would be.
+    Query(Look),
+    Summary(oneshot::Sender<World>),
+    Doc {
+        doc_id: DocId,
+        reply: oneshot::Sender<Result<Option<Doc>, StoreError>>,
+    },
+    DocAt {
+        doc_id: DocId,
+        version: u64,
+        reply: oneshot::Sender<Result<Option<String>, StoreError>>,
+    },
+    /// Store the snapshot now (the daemon is stopping).
+    Flush(oneshot::Sender<()>),
+}
+
+struct Execute {
+    command: Command,
+    actor: String,
+    correlation: Option<String>,
+    reply: oneshot::Sender<Result<Vec<u64>, CommandError>>,
+}
+
+/// A handle to the world actor; cheap to clone.
+#[derive(Clone)]
+pub struct WorldHandle {
+    inbox: mpsc::Sender<Msg>,
+}
+
+/// Builds the world at start-up: the snapshot plus the log's tail, or the whole log when
+/// there is no usable snapshot (saying why).
+pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<World, StoreError> {
+    let mut world = match snapshots.load(store).await {
+        Ok(world) => {
+            tracing::info!(
+                head = world.head,
+                "snapshot loaded; replaying the log after it"
+            );
+            world
+        }
+        Err(reason) => {
+            if store.head() > 0 {
+                tracing::warn!(%reason, "no usable snapshot: rebuilding the world from the whole log");
+            }
+            World::default()
+        }
+    };
+    let from_scratch = world.head == 0;
+    loop {
+        let page = store.read(world.head + 1, LOAD_PAGE).await?;
+        for event in &page {
+            world.apply(event);
+        }
+        world.trim_chats(KEEP_MESSAGES);
+        if page.len() < LOAD_PAGE {
+            break;
+        }
+    }
+    if from_scratch {
+        // Every text was built along the way: store them, and keep only those in use.
+        let checkpoints = checkpoints(&world, |_| true);
+        let head_ts = head_ts(store, world.head).await?;
+        if let Err(err) = snapshots
+            .save(&on_disk(&world), head_ts, &checkpoints)
+            .await
+        {
+            tracing::warn!(%err, "cannot store the rebuilt snapshot");
+        }
+    }
+    let shown = shown_docs(&world);
+    for doc in world.docs.values_mut() {
+        if !shown.contains(&doc.id) {
+            doc.unload();
+        }
+    }
+    Ok(world)
+}
+
+impl WorldHandle {
+    /// Starts the actor with `world` (the log folded up to `world.head`).
+    pub fn spawn(store: EventStore, snapshots: Snapshots, world: World) -> Self {
+        let (inbox, rx) = mpsc::channel(INBOX);
+        let actor = Actor {
+            store,
+            snapshots,
+            since_snapshot: 0,
+            used: BTreeMap::new(),
+            checkpointed: BTreeMap::new(),
+            tick: 0,
+            world,
+        };
+        tokio::spawn(actor.run(rx));
+        Self { inbox }
+    }
+
+    async fn ask<T>(&self, msg: impl FnOnce(oneshot::Sender<T>) -> Msg) -> Result<T, CommandError> {
+        let (reply, answer) = oneshot::channel();
+        self.inbox
+            .send(msg(reply))
+            .await
+            .map_err(|_| CommandError::Unavailable)?;
+        answer.await.map_err(|_| CommandError::Unavailable)
+    }
+
+    /// Validates and applies `command`; returns the seqs of the committed events.
+    pub async fn execute(
+        &self,
+        command: Command,
+        actor: String,
+        correlation: Option<String>,
+    ) -> Result<Vec<u64>, CommandError> {
+        self.ask(|reply| {
+            Msg::Execute(Execute {
+                command,
+                actor,
+                correlation,
+                reply,
+            })
+        })
+        .await?
+    }
+
+    /// Looks at the world as the next command will see it (every committed event applied).
+    /// `look` runs inside the actor, so it should be quick: copy out what you need.
+    pub async fn query<T: Send + 'static>(
+        &self,
+        look: impl FnOnce(&World) -> T + Send + 'static,
+    ) -> Result<T, CommandError> {
+        let (reply, done) = oneshot::channel();
+        let query: Look = Box::new(move |world: &World| {
+            let _ = reply.send(look(world));
+        });
+        self.inbox
+            .send(Msg::Query(query))
+            .await
+            .map_err(|_| CommandError::Unavailable)?;
+        done.await.map_err(|_| CommandError::Unavailable)
+    }
+
+    /// What a new client is sent, including at least every event committed before this call.
+    pub async fn summary(&self) -> Option<World> {
+        self.ask(Msg::Summary).await.ok()
+    }
+
+    /// A document with its text (read back from disk if it is not held), at least as new as
+    /// every event committed before this call; `None` if there is no such document.
+    pub async fn doc(&self, doc_id: DocId) -> Result<Option<Doc>, CommandError> {
+        Ok(self.ask(|reply| Msg::Doc { doc_id, reply }).await??)
+    }
+
+    /// A document's text as it was at `version`.
+    pub async fn doc_at(
+        &self,
+        doc_id: DocId,
+        version: u64,
+    ) -> Result<Option<String>, CommandError> {
+        Ok(self
+            .ask(|reply| Msg::DocAt {
+                doc_id,
+                version,
+                reply,
+            })
+            .await??)
+    }
+
+    /// Stores the snapshot (and the texts held) now.
+    pub async fn flush(&self) {
+        let _ = self.ask(Msg::Flush).await;
+    }
+}
+
+struct Actor {
+    store: EventStore,
+    snapshots: Snapshots,
+    world: World,
+    since_snapshot: u64,
+    /// When each held text was last used (a tick count).
+    used: BTreeMap<DocId, u64>,
+    /// The version each document's stored checkpoint has.
+    checkpointed: BTreeMap<DocId, u64>,
+    tick: u64,
+}
+
+impl Actor {
+    async fn run(mut self, mut inbox: mpsc::Receiver<Msg>) {
+        // Other actors (the agent, tools) append too: their events reach this world through
+        // the subscription, as they commit and before each decision.
+        let mut events = self.store.subscribe(self.world.head + 1);
+        loop {
+            tokio::select! {
+                msg = inbox.recv() => {
+                    let Some(msg) = msg else { break };
+                    let target = self.store.head();
+                    while self.world.head < target {
+                        match events.next().await {
+                            Ok(Some(event)) => self.apply(&event).await,
+                            Ok(None) | Err(_) => break,
+                        }
+                    }
+                    self.handle(msg).await;
+                }
+                next = events.next() => match next {
+                    Ok(Some(event)) => self.apply(&event).await,
+                    Ok(None) => break,
+                    Err(err) => {
+                        tracing::error!(%err, "the world cannot read the log");
+                        break;
+                    }
+                },
+            }
+        }
+    }
+
+    async fn apply(&mut self, event: &choir_proto::Event) {
+        if event.seq <= self.world.head {
+            return;
+        }
+        self.world.apply(event);
+        match &event.body {
+            EventBody::DocCreated { doc_id, .. } => {
+                self.touch(*doc_id);
+                self.evict().await;
+            }
+            EventBody::DocDeleted { doc_id } => {
+                self.used.remove(doc_id);
+                self.checkpointed.remove(doc_id);
+                self.snapshots.forget(*doc_id).await;
+            }
+            // Now and then, rather than at every message: trimming looks at every thread.
+            EventBody::ChatUserMessage { .. }
+            | EventBody::ChatAssistantMessage { .. }
+            | EventBody::ChatTurnCancelled { .. }
+            | EventBody::ChatTurnFailed { .. }
+                if event.seq.is_multiple_of(64) =>
+            {
+                self.world.trim_chats(KEEP_MESSAGES);
+            }
+            _ => {}
+        }
+        self.since_snapshot += 1;
+        if self.since_snapshot >= SNAPSHOT_EVERY {
+            self.save().await;
+        }
+    }
+
+    async fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Execute(msg) => {
+                let result = self.execute(&msg).await;
+                let _ = msg.reply.send(result);
+            }
+            Msg::Query(look) => look(&self.world),
+            Msg::Summary(reply) => {
+                let _ = reply.send(self.world.summary(choir_proto::WELCOME_MESSAGES));
+            }
+            Msg::Doc { doc_id, reply } => {
+                let _ = reply.send(self.loaded(doc_id).await);
+            }
+            Msg::DocAt {
+                doc_id,
+                version,
+                reply,
+            } => {
+                let text = match self.world.docs.get(&doc_id) {
+                    Some(doc) if doc.version == version && doc.is_loaded() => {
+                        Ok(doc.content.as_ref().map(ToString::to_string))
+                    }
+                    Some(doc) if version <= doc.version => {
+                        let meta = doc.summary();
+                        doc_texts::text_at(
+                            &self.store,
+                            &self.snapshots,
+                            &meta,
+                            self.world.head,
+                            version,
+                        )
+                        .await
+                    }
+                    _ => Ok(None),
+                };
+                let _ = reply.send(text);
+            }
+            Msg::Flush(reply) => {
+                self.save().await;
+                let _ = reply.send(());
+            }
+        }
+    }
+
+    async fn execute(&mut self, msg: &Execute) -> Result<Vec<u64>, CommandError> {
+        // An edit made against a version older than the edits held: bring them back from the
+        // log for the decision, so that it is rebased over every edit since.
+        if let Command::EditDoc {
+            doc_id,
+            base_version,
+            ..
+        } = &msg.command
+        {
+            self.bring_back_history(*doc_id, *base_version).await?;
+        }
+        let decided = decide(&self.world, &msg.command);
+        if let Command::EditDoc { doc_id, .. } = &msg.command {
+            if let Some(doc) = self.world.docs.get_mut(doc_id) {
+                doc.trim_history();
+            }
+        }
+        let events = decided?
+            .into_iter()
+            .map(|body| NewEvent {
+                actor: msg.actor.clone(),
+                correlation: msg.correlation.clone(),
+                body,
+            })
+            .collect();
+        let committed = self.store.append(events).await?;
+        for event in &committed {
+            self.apply(event).await;
+        }
+        Ok(committed.iter().map(|event| event.seq).collect())
+    }
+
+    async fn bring_back_history(&mut self, doc_id: DocId, base: u64) -> Result<(), StoreError> {
+        let Some(doc) = self.world.docs.get(&doc_id) else {
+            return Ok(());
+        };
+        let oldest = doc.oldest_base();
+        if base >= oldest {
+            return Ok(());
+        }
+        let older: Vec<DocEdit> = self
+            .store
+            .doc_events(doc_id, 0)
+            .await?
+            .into_iter()
+            .filter(|event| event.seq <= self.world.head)
+            .filter_map(|event| match event.body {
+                EventBody::DocEdited {
+                    version,
+                    op,
+                    edit_id,
+                    ..
+                } if version > base && version <= oldest => Some(DocEdit { op, edit_id }),
+                _ => None,
+            })
+            .collect();
+        if let Some(doc) = self.world.docs.get_mut(&doc_id) {
+            if older.len() as u64 == oldest - base {
+                doc.extend_history(older);
+            }
+        }
+        Ok(())
+    }
+
+    /// The document with its text, read back if it is not held.
+    async fn loaded(&mut self, doc_id: DocId) -> Result<Option<Doc>, StoreError> {
+        let Some(doc) = self.world.docs.get(&doc_id) else {
+            return Ok(None);
+        };
+        if !doc.is_loaded() {
+            let meta = doc.summary();
+            match doc_texts::load(&self.store, &self.snapshots, &meta, self.world.head).await? {
+                Some(loaded) => {
+                    self.checkpointed.insert(doc_id, loaded.version);
+                    self.world.load_doc(loaded);
+                }
+                None => {
+                    tracing::error!(doc = %doc_id, "the log does not give this document's text");
+                    return Ok(None);
+                }
+            }
+        }
+        self.touch(doc_id);
+        let copy = self.world.docs.get(&doc_id).cloned();
+        self.evict().await;
+        Ok(copy)
+    }
+
+    fn touch(&mut self, doc_id: DocId) {
+        self.tick += 1;
+        self.used.insert(doc_id, self.tick);
+    }
+
+    /// Beyond [`MAX_LOADED_DOCS`] texts (not counting those shown), the least recently used
+    /// go to disk.
+    async fn evict(&mut self) {
+        let shown = shown_docs(&self.world);
+        let mut held: Vec<(u64, DocId)> = self
+            .world
+            .docs
+            .values()
+            .filter(|doc| doc.is_loaded() && !shown.contains(&doc.id))
+            .map(|doc| (self.used.get(&doc.id).copied().unwrap_or(0), doc.id))
+            .collect();
+        if held.len() <= MAX_LOADED_DOCS {
+            return;
+        }
+        held.sort_unstable();
+        let excess = held.len() - MAX_LOADED_DOCS;
+        for (_, doc_id) in held.into_iter().take(excess) {
+            let Some(doc) = self.world.docs.get_mut(&doc_id) else {
+                continue;
+            };
+            if self.checkpointed.get(&doc_id) != Some(&doc.version) {
+                if let Some(checkpoint) = doc_texts::checkpoint(doc) {
+                    match self.snapshots.save_checkpoint(doc_id, &checkpoint).await {
+                        Ok(()) => {
+                            self.checkpointed.insert(doc_id, checkpoint.version);
+                        }
+                        Err(err) => {
+                            tracing::warn!(%err, doc = %doc_id, "cannot checkpoint a document; keeping its text");
+                            continue;
+                        }
+                    }
+                }
+            }
+            doc.unload();
+            self.used.remove(&doc_id);
+        }
+    }
+
+    /// Stores the world and the texts held whose checkpoints are older.
+    async fn save(&mut self) {
+        self.since_snapshot = 0;
+        self.world.trim_chats(KEEP_MESSAGES);
+        let checkpointed = &self.checkpointed;
+        let checkpoints = checkpoints(&self.world, |doc| {
+            checkpointed.get(&doc.id) != Some(&doc.version)
+        });
+        let head_ts = match head_ts(&self.store, self.world.head).await {
+            Ok(ts) => ts,
+            Err(err) => {
+                tracing::warn!(%err, "cannot take a snapshot");
+                return;
+            }
+        };
+        match self
+            .snapshots
+            .save(&on_disk(&self.world), head_ts, &checkpoints)
+            .await
+        {
+            Ok(()) => {
+                for (doc_id, checkpoint) in &checkpoints {
+                    self.checkpointed.insert(*doc_id, checkpoint.version);
+                }
+                tracing::debug!(head = self.world.head, "snapshot stored");
+            }
+            Err(err) => tracing::warn!(%err, "cannot store a snapshot"),
+        }
+    }
+}
+
+/// The documents shown in windows.
+fn shown_docs(world: &World) -> Vec<DocId> {
+    world
+        .desktop
+        .windows
+        .values()
+        .filter_map(|window| window.doc_id)
+        .collect()
+}
+
+/// Checkpoints of the texts held that `pick` chooses.
+fn checkpoints(world: &World, pick: impl Fn(&Doc) -> bool) -> Vec<(DocId, Checkpoint)> {
+    world
+        .docs
+        .values()
+        .filter(|doc| pick(doc))
+        .filter_map(|doc| Some((doc.id, doc_texts::checkpoint(doc)?)))
+        .collect()
+}
+
+/// The world as stored: documents without their text (it is checkpointed apart).
+fn on_disk(world: &World) -> World {
+    let mut world = world.clone();
+    for doc in world.docs.values_mut() {
+        doc.unload();
+    }
+    world
+}
+
+/// The time of the event at `head` (what identifies a snapshot's log).
+async fn head_ts(store: &EventStore, head: u64) -> Result<i64, StoreError> {
+    if head == 0 {
+        return Ok(0);
+    }
+    Ok(store
+        .read(head, 1)
+        .await?
+        .first()
+        .map_or(0, |event| event.ts))
+}

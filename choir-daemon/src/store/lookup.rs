@@ -1,0 +1,181 @@
+//! Reading parts of the log by what they are about, for what the daemon no longer holds
+//! whole: a page of a thread's messages with their tool calls, a thread's latest messages for
+//! the agent, a document's events. Each query repeats the predicate of its partial index
+//! (migrations/0002_lookups.sql) word for word, so SQLite uses the index.
+
+use std::collections::BTreeSet;
+
+use choir_proto::{
+    ChatMessage, DocId, Event, EventBody, ThreadId, ThreadPage, World, EVENT_SCHEMA_VERSION,
+};
+
+use super::{decode_page, EventStore, StoreError};
+
+/// The predicate of `events_by_thread`.
+const BY_THREAD: &str = "type IN ('chat.user_message', 'chat.assistant_message', \
+    'chat.turn_cancelled', 'chat.turn_failed', 'tool.requested', 'tool.started')";
+/// What among those is a message.
+const MESSAGES: &str = "type IN ('chat.user_message', 'chat.assistant_message', \
+    'chat.turn_cancelled', 'chat.turn_failed')";
+/// The predicate of `events_by_call`.
+const BY_CALL: &str = "type IN ('tool.requested', 'tool.approved', 'tool.denied', \
+    'tool.started', 'tool.finished')";
+/// The predicate of `events_by_doc`.
+const BY_DOC: &str = "type IN ('doc.created', 'doc.edited', 'doc.renamed', 'doc.deleted')";
+
+fn int(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+impl EventStore {
+    /// The events matching `filter` (an SQL condition on `events` with `?1`, `?2`... bound to
+    /// `binds`), in seq order.
+    async fn select(&self, filter: &str, binds: &[i64]) -> Result<Vec<Event>, StoreError> {
+        let sql = format!(
+            "SELECT json_group_array(json_array(seq, ts, actor, correlation, type, version, data)) \
+             FROM (SELECT * FROM events WHERE {filter} ORDER BY seq)"
+        );
+        let mut query = sqlx::query_scalar(&sql);
+        for bind in binds {
+            query = query.bind(*bind);
+        }
+        let page: Option<String> = query.fetch_one(self.reader()).await?;
+        decode_page(page, 0)
+    }
+
+    /// The thread's messages with seq `< before`, the latest `limit` of them, with the tool
+    /// calls made among them (each as it stands now).
+    pub async fn thread_page(
+        &self,
+        thread_id: ThreadId,
+        before: u64,
+        limit: usize,
+    ) -> Result<ThreadPage, StoreError> {
+        let thread = int(thread_id.0);
+        // The seqs of the page's messages, newest first, and one more to know if there are
+        // older ones.
+        let seqs: Vec<i64> = sqlx::query_scalar(&format!(
+            "SELECT seq FROM events WHERE json_extract(data, '$.thread_id') = ?1 AND {BY_THREAD} \
+             AND {MESSAGES} AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+        ))
+        .bind(thread)
+        .bind(int(before))
+        .bind(i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX))
+        .fetch_all(self.reader())
+        .await?;
+        let more = seqs.len() > limit;
+        let from = if more {
+            seqs.get(limit.saturating_sub(1)).copied().unwrap_or(0)
+        } else {
+            0
+        };
+        if limit == 0 {
+            return Ok(ThreadPage {
+                thread_id,
+                messages: Vec::new(),
+                tools: Vec::new(),
+                more: !seqs.is_empty(),
+            });
+        }
+        let mut events = self
+            .select(
+                &format!(
+                    "json_extract(data, '$.thread_id') = ?1 AND {BY_THREAD} \
+                     AND seq >= ?2 AND seq < ?3"
+                ),
+                &[thread, from, int(before)],
+            )
+            .await?;
+        // Where the page's tool calls stand now: their later events.
+        let calls: BTreeSet<String> = events
+            .iter()
+            .filter_map(|event| match &event.body {
+                EventBody::ToolRequested { call_id, .. }
+                | EventBody::ToolStarted { call_id, .. } => Some(call_id.0.clone()),
+                _ => None,
+            })
+            .collect();
+        if !calls.is_empty() {
+            let list = serde_json::to_string(&calls)?;
+            let sql = format!(
+                "SELECT json_group_array(json_array(seq, ts, actor, correlation, type, version, data)) \
+                 FROM (SELECT * FROM events WHERE json_extract(data, '$.call_id') IN \
+                 (SELECT value FROM json_each(?1)) AND {BY_CALL} AND seq >= ?2 ORDER BY seq)"
+            );
+            let page: Option<String> = sqlx::query_scalar(&sql)
+                .bind(list)
+                .bind(from)
+                .fetch_one(self.reader())
+                .await?;
+            events.extend(decode_page(page, 0)?);
+            events.sort_by_key(|event| event.seq);
+            events.dedup_by_key(|event| event.seq);
+        }
+        // The reducer makes the page, as it makes every client's thread.
+        let mut world = World::default();
+        world.apply(&Event {
+            seq: 0,
+            ts: 0,
+            actor: String::new(),
+            correlation: None,
+            v: EVENT_SCHEMA_VERSION,
+            body: EventBody::ChatThreadCreated {
+                thread_id,
+                title: String::new(),
+            },
+        });
+        for event in &events {
+            world.apply(event);
+        }
+        let thread = world
+            .chats
+            .remove(&thread_id)
+            .unwrap_or_else(|| unreachable_thread(thread_id));
+        let tools = thread
+            .tools
+            .into_iter()
+            .filter(|card| card.seq < before)
+            .collect();
+        Ok(ThreadPage {
+            thread_id,
+            messages: thread.messages,
+            tools,
+            more,
+        })
+    }
+
+    /// The thread's latest `limit` messages up to seq `up_to`, oldest first.
+    pub async fn thread_messages(
+        &self,
+        thread_id: ThreadId,
+        up_to: u64,
+        limit: usize,
+    ) -> Result<Vec<ChatMessage>, StoreError> {
+        Ok(self
+            .thread_page(thread_id, up_to.saturating_add(1), limit)
+            .await?
+            .messages)
+    }
+
+    /// Every event of the document after seq `after`, in order.
+    pub async fn doc_events(&self, doc_id: DocId, after: u64) -> Result<Vec<Event>, StoreError> {
+        self.select(
+            &format!("json_extract(data, '$.doc_id') = ?1 AND {BY_DOC} AND seq > ?2"),
+            &[int(doc_id.0), int(after)],
+        )
+        .await
+    }
+}
+
+/// A fold that created the thread holds it.
+fn unreachable_thread(thread_id: ThreadId) -> choir_proto::ChatThread {
+    choir_proto::ChatThread {
+        id: thread_id,
+        title: String::new(),
+        messages: Vec::new(),
+        busy: false,
+        tools: Vec::new(),
+        total: 0,
+        last_seq: 0,
+    }
+}
