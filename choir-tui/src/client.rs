@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use choir_proto::{ClientFrame, Command, Endpoint, ErrorCode, ServerFrame, PROTOCOL_VERSION};
+use choir_proto::{
+    ClientFrame, Command, Endpoint, ErrorCode, Query, ServerFrame, PROTOCOL_VERSION,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -31,15 +33,21 @@ pub enum ClientUpdate {
         doc_id: choir_proto::DocId,
         message: String,
     },
+    /// The daemon could not answer a query.
+    QueryFailed {
+        query: Query,
+        message: String,
+    },
 }
 
 /// Events of history fetched after a snapshot.
 const HISTORY: u64 = 1000;
 
-/// Sends commands to the daemon; cheap to clone.
+/// Sends commands and queries to the daemon; cheap to clone.
 #[derive(Clone)]
 pub struct ProtocolClient {
     commands: mpsc::Sender<Command>,
+    queries: mpsc::Sender<Query>,
 }
 
 impl ProtocolClient {
@@ -50,9 +58,14 @@ impl ProtocolClient {
         F: Fn() -> Result<Endpoint, ConnectError> + Send + 'static,
     {
         let (commands, commands_rx) = mpsc::channel(256);
+        let (queries, queries_rx) = mpsc::channel(64);
         let (updates, updates_rx) = mpsc::channel(1024);
-        tokio::spawn(run(locate, name.to_owned(), commands_rx, updates));
-        (Self { commands }, updates_rx)
+        let outgoing = Outgoing {
+            commands: commands_rx,
+            queries: queries_rx,
+        };
+        tokio::spawn(run(locate, name.to_owned(), outgoing, updates));
+        (Self { commands, queries }, updates_rx)
     }
 
     /// Queues a command; gives it back if the queue is full or the client has stopped.
@@ -61,6 +74,18 @@ impl ProtocolClient {
             .try_send(command)
             .map_err(|err| err.into_inner())
     }
+
+    /// Queues a query (its reply arrives as a `reply` frame); gives it back if it cannot.
+    /// Queries made while the link is down are dropped: ask again after the next welcome.
+    pub fn query(&self, query: Query) -> Result<(), Query> {
+        self.queries.try_send(query).map_err(|err| err.into_inner())
+    }
+}
+
+/// What the desktop sends, each kind on its own queue.
+struct Outgoing {
+    commands: mpsc::Receiver<Command>,
+    queries: mpsc::Receiver<Query>,
 }
 
 enum Ended {
@@ -73,7 +98,7 @@ enum Ended {
 async fn run<F>(
     locate: F,
     name: String,
-    mut commands: mpsc::Receiver<Command>,
+    mut outgoing: Outgoing,
     updates: mpsc::Sender<ClientUpdate>,
 ) where
     F: Fn() -> Result<Endpoint, ConnectError>,
@@ -90,7 +115,7 @@ async fn run<F>(
             return;
         }
         let outcome = match locate() {
-            Ok(endpoint) => session(&endpoint, &name, &mut last_seq, &mut commands, &updates).await,
+            Ok(endpoint) => session(&endpoint, &name, &mut last_seq, &mut outgoing, &updates).await,
             // No daemon right now (restarting, or not yet started): keep trying.
             Err(err) => {
                 tracing::debug!(%err, "no daemon to connect to yet");
@@ -116,7 +141,9 @@ async fn run<F>(
         loop {
             tokio::select! {
                 () = &mut wait => break,
-                command = commands.recv() => match command {
+                // Queries wait for the next link (the desktop asks again after the welcome).
+                _ = outgoing.queries.recv() => {}
+                command = outgoing.commands.recv() => match command {
                     Some(_) => {
                         let notice = ClientUpdate::Notice("not connected: the action was not sent".into());
                         if updates.send(notice).await.is_err() {
@@ -134,7 +161,7 @@ async fn session(
     endpoint: &Endpoint,
     name: &str,
     last_seq: &mut Option<u64>,
-    commands: &mut mpsc::Receiver<Command>,
+    outgoing: &mut Outgoing,
     updates: &mpsc::Sender<ClientUpdate>,
 ) -> Ended {
     let mut ws = match crate::transport::websocket(endpoint, CONNECT_TIMEOUT).await {
@@ -201,6 +228,9 @@ async fn session(
     let mut next_id: u64 = 0;
     // Edits sent and not yet answered, by command id: a refusal goes to the editor.
     let mut edits: std::collections::HashMap<u64, choir_proto::DocId> = Default::default();
+    // Queries sent and not yet answered: a refusal goes back to whoever asked. (Queries
+    // lost with the link are asked again by the desktop after the next welcome.)
+    let mut queries: std::collections::HashMap<u64, Query> = Default::default();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut silent_ticks = 0;
@@ -226,9 +256,14 @@ async fn session(
                         edits.remove(&id);
                         ClientUpdate::Frame(ServerFrame::Ack { id, seqs })
                     }
-                    ServerFrame::Error { id: Some(id), code, message } => match edits.remove(&id) {
-                        Some(doc_id) => ClientUpdate::EditRefused { doc_id, message },
-                        None => ClientUpdate::Frame(ServerFrame::Error { id: Some(id), code, message }),
+                    ServerFrame::Reply { id, reply } => {
+                        queries.remove(&id);
+                        ClientUpdate::Frame(ServerFrame::Reply { id, reply })
+                    }
+                    ServerFrame::Error { id: Some(id), code, message } => match (edits.remove(&id), queries.remove(&id)) {
+                        (Some(doc_id), _) => ClientUpdate::EditRefused { doc_id, message },
+                        (None, Some(query)) => ClientUpdate::QueryFailed { query, message },
+                        (None, None) => ClientUpdate::Frame(ServerFrame::Error { id: Some(id), code, message }),
                     },
                     other => ClientUpdate::Frame(other),
                 };
@@ -236,13 +271,23 @@ async fn session(
                     return Ended::Stopped;
                 }
             }
-            command = commands.recv() => {
+            command = outgoing.commands.recv() => {
                 let Some(command) = command else { return Ended::Stopped };
                 next_id += 1;
                 if let Command::EditDoc { doc_id, .. } = &command {
                     edits.insert(next_id, *doc_id);
                 }
                 let frame = ClientFrame::Command { id: next_id, command };
+                let Ok(text) = serde_json::to_string(&frame) else { continue };
+                if ws.send(Message::text(text)).await.is_err() {
+                    return Ended::Lost(None);
+                }
+            }
+            query = outgoing.queries.recv() => {
+                let Some(query) = query else { return Ended::Stopped };
+                next_id += 1;
+                queries.insert(next_id, query.clone());
+                let frame = ClientFrame::Query { id: next_id, query };
                 let Ok(text) = serde_json::to_string(&frame) else { continue };
                 if ws.send(Message::text(text)).await.is_err() {
                     return Ended::Lost(None);

@@ -67,6 +67,7 @@ where
                         Action::Quit => quit = true,
                     }
                 }
+                flush_outbox(&client, desktop);
                 if quit {
                     break SessionEnd::Quit;
                 }
@@ -78,6 +79,9 @@ where
                 }
                 Some(ClientUpdate::EditRefused { doc_id, message }) => {
                     desktop.on_edit_refused(doc_id, &message)
+                }
+                Some(ClientUpdate::QueryFailed { query, message }) => {
+                    desktop.on_query_failed(query, &message)
                 }
                 Some(ClientUpdate::Connection(state)) => desktop.set_connection(state),
                 Some(ClientUpdate::Notice(text)) => desktop.notify(text, true),
@@ -122,10 +126,14 @@ fn send(client: &ProtocolClient, desktop: &mut Desktop, command: choir_proto::Co
     }
 }
 
-/// Sends what the desktop produced on its own (edits that waited, resends).
+/// Sends what the desktop produced on its own (edits that waited, resends, queries).
 fn flush_outbox(client: &ProtocolClient, desktop: &mut Desktop) {
     for command in desktop.take_outbox() {
         send(client, desktop, command);
+    }
+    for query in desktop.take_queries() {
+        // A query that cannot go now is asked again after the next welcome.
+        let _ = client.query(query);
     }
 }
 

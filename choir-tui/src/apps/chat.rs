@@ -44,6 +44,8 @@ pub enum ChatOutcome {
     /// Approve, deny, cancel: a command for the daemon.
     Command(Command),
     Consumed,
+    /// Scrolled back past what is held: the page before it is wanted.
+    NeedOlder,
     Ignored,
 }
 
@@ -94,8 +96,11 @@ impl ChatView {
                 ChatOutcome::Send(self.input.take())
             }
             KeyCode::PageUp => {
-                self.scroll_by(page as isize, content, area);
-                ChatOutcome::Consumed
+                if self.scroll_by(page as isize, content, area) {
+                    ChatOutcome::NeedOlder
+                } else {
+                    ChatOutcome::Consumed
+                }
             }
             KeyCode::PageDown => {
                 self.scroll_by(-(page as isize), content, area);
@@ -122,13 +127,16 @@ impl ChatView {
         }
     }
 
-    /// Scrolls by `delta` lines (positive = back in time), within the thread's length.
-    pub fn scroll_by(&mut self, delta: isize, content: ChatContent<'_>, area: Rect) {
+    /// Scrolls by `delta` lines (positive = back in time), within what is held; returns
+    /// whether the top of it is in view and older messages exist (a page is wanted).
+    pub fn scroll_by(&mut self, delta: isize, content: ChatContent<'_>, area: Rect) -> bool {
         let wanted = self.scroll.saturating_add_signed(delta);
         let messages = messages_area(self, area);
         let height = usize::from(messages.height);
-        let (lines, _) = lines_from_bottom(content, messages.width, wanted + height, None);
+        let (lines, whole) = lines_from_bottom(content, messages.width, wanted + height, None);
         self.scroll = wanted.min(lines.len().saturating_sub(height));
+        let older = content.thread.is_some_and(|thread| thread.older() > 0);
+        whole && older && delta > 0 && self.scroll + height >= lines.len()
     }
 
     /// The text of the selected message, or of the newest one.
@@ -161,6 +169,8 @@ enum LineKind {
     Header(ChatRole, bool),
     Body,
     Blank,
+    /// Says that older messages exist above.
+    Earlier,
     CardTitle,
     CardWaiting,
     CardOk,
@@ -299,7 +309,13 @@ fn lines_from_bottom(
                 push_block(&mut lines, header, message.role, chosen, &message.text);
             }
             Some(Item::Card(card)) => lines.extend(card_lines(card, width).into_iter().rev()),
-            None => return (lines, true),
+            None => {
+                if thread.older() > 0 {
+                    let note = format!("↑ {} earlier messages (PgUp loads them)", thread.older());
+                    lines.push((truncate(&note, width).to_owned(), LineKind::Earlier));
+                }
+                return (lines, true);
+            }
         }
     }
 }
@@ -353,7 +369,7 @@ pub fn render(
             LineKind::CardWaiting => theme.warn(),
             LineKind::CardOk => theme.ok(),
             LineKind::CardFailed => theme.error(),
-            LineKind::CardOutput => theme.muted(),
+            LineKind::CardOutput | LineKind::Earlier => theme.muted(),
             LineKind::Body | LineKind::Blank => Style::new(),
         };
         buf.set_stringn(messages.x, y, text, usize::from(messages.width), style);

@@ -223,6 +223,7 @@ impl Desktop {
             return;
         }
         // Borrow the fields apart: the view mutably, what it shows immutably.
+        let mut older = None;
         let Desktop {
             world,
             views,
@@ -251,6 +252,10 @@ impl Desktop {
                         true
                     }
                     ChatOutcome::Consumed => true,
+                    ChatOutcome::NeedOlder => {
+                        older = Some(thread_id);
+                        true
+                    }
                     ChatOutcome::Ignored => false,
                 }
             }
@@ -266,6 +271,9 @@ impl Desktop {
             },
             AppView::Other => false,
         };
+        if let Some(thread_id) = older {
+            self.request_page(thread_id);
+        }
         if !consumed && key.code == KeyCode::Char('?') {
             self.mode = Mode::Help;
         }

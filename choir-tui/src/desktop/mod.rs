@@ -6,17 +6,19 @@
 //! ratatui backend and reads [`InputEvent`]s from any source, so the local terminal and an SSH
 //! channel run the very same desktop.
 
+mod editors;
 mod geometry;
 mod help;
 mod keys;
+mod loading;
 mod mouse;
 mod render;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
 use choir_proto::{
-    Command, EphemeralBody, Event, EventBody, ServerFrame, ThreadId, WindowId, World,
+    Command, DocId, EphemeralBody, Event, EventBody, Query, ServerFrame, ThreadId, WindowId, World,
 };
 use ratatui::layout::Rect;
 
@@ -31,6 +33,8 @@ pub use help::BINDINGS;
 
 /// Events kept for the event log windows.
 const LOG_CAPACITY: usize = 10_000;
+/// Older chat messages asked for at a time.
+const PAGE: u32 = 50;
 
 /// What the desktop asks its host to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +113,12 @@ pub struct Desktop {
     /// Commands the desktop produced on its own (edits that waited, resends after a
     /// reconnect); the host sends them.
     outbox: Vec<Command>,
+    /// What the desktop asks to read (documents shown, older chat pages); the host sends it.
+    queries: Vec<Query>,
+    /// Documents asked for and not here yet.
+    loading: BTreeSet<DocId>,
+    /// Threads whose older page is on its way.
+    paging: BTreeSet<ThreadId>,
     /// Makes this desktop's edit tags unique.
     tag_base: String,
     editors_opened: u64,
@@ -136,6 +146,9 @@ impl Desktop {
             retired: Vec::new(),
             clipboard: String::new(),
             outbox: Vec::new(),
+            queries: Vec::new(),
+            loading: BTreeSet::new(),
+            paging: BTreeSet::new(),
             tag_base: tag_base(),
             editors_opened: 0,
             help_scroll: 0,
@@ -195,6 +208,9 @@ impl Desktop {
     pub fn on_frame(&mut self, frame: ServerFrame) {
         match frame {
             ServerFrame::Welcome { snapshot, .. } => {
+                // Queries in flight were lost with the link.
+                self.loading.clear();
+                self.paging.clear();
                 if let Some(world) = snapshot {
                     self.world = *world;
                     self.streaming.clear();
@@ -220,8 +236,10 @@ impl Desktop {
             ServerFrame::Error { code, message, .. } => {
                 self.notify(format!("{}: {message}", code.as_str()), true);
             }
+            ServerFrame::Reply { reply, .. } => self.on_reply(reply),
             ServerFrame::Ack { .. } | ServerFrame::Pong { .. } => {}
         }
+        self.request_missing();
     }
 
     fn on_event(&mut self, event: Event) {
@@ -316,115 +334,6 @@ impl Desktop {
         }
         if let Some(AppView::Chat(view)) = self.view_mut(id) {
             view.input.insert_str(text);
-        }
-    }
-
-    /// The editor of writer window `id` when it shows a document, opened on first use.
-    fn editor_mut(&mut self, id: WindowId) -> Option<&mut Editor> {
-        let window = self.world.desktop.window(id)?;
-        let Some(doc) = window
-            .doc_id
-            .and_then(|doc_id| self.world.docs.get(&doc_id))
-        else {
-            self.retire_editor(id);
-            return None;
-        };
-        let doc_id = doc.id;
-        if self.editors.get(&id).is_some_and(|e| e.doc_id() != doc_id) {
-            self.retire_editor(id);
-        }
-        if !self.editors.contains_key(&id) {
-            self.editors_opened += 1;
-            let tag = format!("{}-{}", self.tag_base, self.editors_opened);
-            let editor = Editor::open(self.world.docs.get(&doc_id)?, tag);
-            self.editors.insert(id, editor);
-        }
-        self.editors.get_mut(&id)
-    }
-
-    fn retire_editor(&mut self, id: WindowId) {
-        if let Some(editor) = self.editors.remove(&id) {
-            if !editor.is_saved() {
-                self.retired.push(editor);
-            }
-        }
-    }
-
-    /// After a fresh snapshot: each editor catches up with the edits it missed (the document
-    /// keeps its recent edits), so its own unconfirmed edits survive; one too far behind
-    /// starts over from the document, its text going to the clipboard.
-    fn reload_editors(&mut self) {
-        let world = &self.world;
-        let mut lost = None;
-        for editor in self.editors.values_mut().chain(self.retired.iter_mut()) {
-            let Some(doc) = world.docs.get(&editor.doc_id()) else {
-                continue;
-            };
-            if editor.version() >= doc.version {
-                continue;
-            }
-            match doc.edits_since(editor.version()) {
-                Some(missed) => {
-                    for edit in missed {
-                        let version = editor.version() + 1;
-                        let next = editor.committed(version, &edit.op, edit.edit_id.as_deref());
-                        self.outbox.extend(next);
-                    }
-                }
-                None => lost = Some(editor.refused(doc)),
-            }
-        }
-        self.editors
-            .retain(|_, editor| world.docs.contains_key(&editor.doc_id()));
-        self.retired
-            .retain(|editor| world.docs.contains_key(&editor.doc_id()) && !editor.is_saved());
-        if let Some(text) = lost {
-            self.clipboard = text;
-            self.notify(
-                "reloaded a document that changed too much while offline; your text is on the clipboard (C-v)",
-                true,
-            );
-        }
-    }
-
-    /// The daemon refused an edit of `doc_id` (it could not be merged).
-    pub fn on_edit_refused(&mut self, doc_id: choir_proto::DocId, message: &str) {
-        let Some(doc) = self.world.docs.get(&doc_id) else {
-            return;
-        };
-        let mut lost = None;
-        for editor in self.editors.values_mut() {
-            if editor.doc_id() == doc_id && !editor.is_saved() {
-                lost = Some(editor.refused(doc));
-            }
-        }
-        self.retired.retain(|editor| editor.doc_id() != doc_id);
-        if let Some(text) = lost {
-            self.clipboard = text;
-        }
-        self.notify(
-            format!("{message} — your text before the reload is on the clipboard (C-v)"),
-            true,
-        );
-    }
-
-    fn apply_editor_effects(
-        &mut self,
-        window_id: WindowId,
-        effects: Vec<crate::apps::writer::EditorEffect>,
-        actions: &mut Vec<Action>,
-    ) {
-        use crate::apps::writer::EditorEffect;
-        for effect in effects {
-            match effect {
-                EditorEffect::Send(command) => actions.push(Action::Send(command)),
-                EditorEffect::Copy(text) => actions.push(Action::Copy(text)),
-                EditorEffect::Notice(text) => self.notify(text, false),
-                EditorEffect::Close => actions.push(Action::Send(Command::ShowDoc {
-                    window_id,
-                    doc_id: None,
-                })),
-            }
         }
     }
 

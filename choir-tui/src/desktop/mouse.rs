@@ -173,7 +173,9 @@ impl Desktop {
         {
             AppView::Chat(view) => {
                 let content = super::chat_content(world, streaming, *utc_offset, id);
-                view.scroll_by(lines, content, inner);
+                if view.scroll_by(lines, content, inner) {
+                    self.request_page(choir_proto::ThreadId(id.0));
+                }
             }
             AppView::EventLog(view) => {
                 let key = if lines > 0 {

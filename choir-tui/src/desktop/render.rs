@@ -227,13 +227,26 @@ impl Desktop {
                     Some(doc) => {
                         let opened;
                         let editor = match self.editors.get(&window.id) {
-                            Some(editor) if editor.doc_id() == doc.id => editor,
+                            Some(editor) if editor.doc_id() == doc.id => Some(editor),
                             _ => {
                                 opened = apps::writer::Editor::open(doc, String::new());
-                                &opened
+                                opened.as_ref()
                             }
                         };
-                        editor.render(&doc.title, inner, buf, theme, focused)
+                        match editor {
+                            Some(editor) => editor.render(&doc.title, inner, buf, theme, focused),
+                            None => {
+                                let note = format!("loading “{}”…", doc.title);
+                                buf.set_stringn(
+                                    inner.x,
+                                    inner.y,
+                                    note,
+                                    usize::from(inner.width),
+                                    theme.muted(),
+                                );
+                                None
+                            }
+                        }
                     }
                     None => view
                         .render_list(&self.world, inner, buf, theme)

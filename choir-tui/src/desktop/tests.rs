@@ -574,7 +574,9 @@ fn writer_lists_documents_and_creates_renames_deletes() {
     assert_eq!(h.window(1).doc_id, Some(choir_proto::DocId(4)));
     h.bytes(b"# Minutes");
     assert_eq!(
-        h.desktop.world().docs[&choir_proto::DocId(4)].content,
+        h.desktop.world().docs[&choir_proto::DocId(4)]
+            .text()
+            .unwrap(),
         "# Minutes"
     );
     // C-o goes back to the list.
@@ -618,7 +620,9 @@ fn another_clients_edit_shows_live_without_moving_the_cursor_off_its_text() {
     });
     h.bytes(b"X");
     assert_eq!(
-        h.desktop.world().docs[&choir_proto::DocId(1)].content,
+        h.desktop.world().docs[&choir_proto::DocId(1)]
+            .text()
+            .unwrap(),
         "# Title\nalpha\nbeXta\n"
     );
     assert!(h.screen().contains("Ln 3, Col 4"), "{}", h.screen());
@@ -660,12 +664,12 @@ impl Room {
             open: false,
             window_id: Some(WindowId(1)),
         });
-        for _ in 0..peers {
+        for who in 0..peers {
             let mut desktop = Desktop::new(Theme::monochrome(), 0);
             desktop.on_frame(ServerFrame::Welcome {
                 protocol: 1,
                 head: room.server.head,
-                snapshot: Some(Box::new(room.server.clone())),
+                snapshot: Some(Box::new(room.server.summary(choir_proto::WELCOME_MESSAGES))),
             });
             room.peers.push(Peer {
                 desktop,
@@ -673,8 +677,33 @@ impl Room {
                 outgoing: Vec::new(),
                 received: room.log.len(),
             });
+            room.answer_queries(who);
         }
         room
+    }
+
+    /// The daemon answers what `who` asked to read: a document's text as it stands now (at
+    /// least as new as every event delivered to `who`, as a daemon's reply is).
+    fn answer_queries(&mut self, who: usize) {
+        loop {
+            let queries = self.peers[who].desktop.take_queries();
+            if queries.is_empty() {
+                return;
+            }
+            for query in queries {
+                let reply = match query {
+                    choir_proto::Query::Doc { doc_id } => match self.server.docs.get(&doc_id) {
+                        Some(doc) => choir_proto::Reply::Doc { doc: doc.clone() },
+                        None => continue,
+                    },
+                    choir_proto::Query::ThreadMessages { .. } => continue,
+                };
+                let peer = &mut self.peers[who];
+                peer.desktop.on_frame(ServerFrame::Reply { id: 0, reply });
+                let outbox = peer.desktop.take_outbox();
+                peer.outgoing.extend(outbox);
+            }
+        }
     }
 
     fn commit(&mut self, command: &Command) {
@@ -710,6 +739,7 @@ impl Room {
         for command in std::mem::take(&mut self.peers[who].outgoing) {
             self.commit(&command);
         }
+        self.answer_queries(who);
     }
 
     /// `who` receives up to `n` more events.
@@ -728,7 +758,8 @@ impl Room {
     /// `who`'s link broke: what it sent and the daemon had not read is lost. It reconnects,
     /// resuming the event stream, or (`fresh`) from a snapshot of the daemon's world.
     fn reconnect(&mut self, who: usize, fresh: bool) {
-        let snapshot = fresh.then(|| Box::new(self.server.clone()));
+        let snapshot =
+            fresh.then(|| Box::new(self.server.summary(choir_proto::WELCOME_MESSAGES)));
         let peer = &mut self.peers[who];
         peer.outgoing.clear();
         if fresh {
@@ -741,6 +772,8 @@ impl Room {
         });
         let outbox = peer.desktop.take_outbox();
         peer.outgoing.extend(outbox);
+        // What it asks for again is answered on the new link.
+        self.answer_queries(who);
     }
 
     /// Lets everything through until nothing moves.
@@ -768,7 +801,7 @@ impl Room {
     }
 
     fn committed(&self) -> String {
-        self.server.docs[&choir_proto::DocId(1)].content.to_string()
+        self.server.docs[&choir_proto::DocId(1)].text().unwrap()
     }
 
     /// Every peer's editor (if it opened one) shows the committed text with nothing unsaved.
@@ -777,8 +810,8 @@ impl Room {
         for peer in &self.peers {
             assert_eq!(
                 peer.desktop.world().docs[&choir_proto::DocId(1)]
-                    .content
-                    .to_string(),
+                    .text()
+                    .unwrap(),
                 committed
             );
             if let Some(editor) = peer.desktop.editors.get(&WindowId(1)) {
@@ -972,7 +1005,7 @@ fn typing_survives_a_reconnect_with_a_fresh_snapshot() {
         h.execute(&command);
     }
     let editor = &h.desktop.editors[&WindowId(1)];
-    let committed = h.server.docs[&choir_proto::DocId(1)].content.to_string();
+    let committed = h.server.docs[&choir_proto::DocId(1)].text().unwrap();
     assert_eq!(committed, "# base>>\n");
     assert_eq!(editor.text().to_string(), committed);
     assert!(editor.is_saved());

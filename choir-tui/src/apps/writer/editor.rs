@@ -52,11 +52,11 @@ pub struct Editor {
 }
 
 impl Editor {
-    /// Opens the committed state of `doc`; `tag` names this editor's edits (unique per client
-    /// and window).
-    pub fn open(doc: &Doc, tag: String) -> Self {
-        Self {
-            text: doc.content.clone(),
+    /// Opens the committed state of `doc`, if its text is loaded; `tag` names this editor's
+    /// edits (unique per client and window).
+    pub fn open(doc: &Doc, tag: String) -> Option<Self> {
+        Some(Self {
+            text: doc.content.clone()?,
             sync: DocSync::new(doc.id, doc.version, tag),
             cursor: 0,
             anchor: None,
@@ -67,7 +67,7 @@ impl Editor {
             typing: false,
             revision: 0,
             wraps: RefCell::default(),
-        }
+        })
     }
 
     fn layout(&self, width: usize) -> Layout<'_> {
@@ -143,12 +143,12 @@ impl Editor {
         self.sync.resend()
     }
 
-    /// The daemon refused this editor's edit: start over from the committed `doc`. Returns the
-    /// text as it was here, so it is not lost.
+    /// The daemon refused this editor's edit: start over from the committed `doc` (whose text
+    /// must be loaded). Returns the text as it was here, so it is not lost.
     pub fn refused(&mut self, doc: &Doc) -> String {
         let lost = self.text.to_string();
         self.sync.reset(doc.version);
-        self.text = doc.content.clone();
+        self.text = doc.content.clone().unwrap_or_default();
         self.revision += 1;
         let len = self.text.len_chars();
         self.cursor = self.cursor.min(len);

@@ -29,7 +29,7 @@ struct Typist {
 impl Typist {
     fn new(text: &str) -> Self {
         Self {
-            editor: Editor::open(&doc(text), "t".into()),
+            editor: Editor::open(&doc(text), "t".into()).unwrap(),
             clipboard: String::new(),
             sent: Vec::new(),
             notices: Vec::new(),
