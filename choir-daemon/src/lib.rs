@@ -72,6 +72,8 @@ pub struct RunningDaemon {
     pub token: String,
     /// The store, for in-process callers.
     pub store: EventStore,
+    /// Events replayed from the log at start (the tail after the snapshot, or all of them).
+    pub replayed: u64,
     shutdown: CancellationToken,
     server: JoinHandle<Result<(), std::io::Error>>,
     doc_files: JoinHandle<()>,
@@ -107,9 +109,11 @@ impl Daemon {
                     path: snapshot_path,
                     source,
                 })?;
-        let world = load_world(&store, &snapshots).await.map_err(store_error)?;
+        let loaded = load_world(&store, &snapshots).await.map_err(store_error)?;
+        let (world, replayed) = (loaded.world, loaded.replayed);
         tracing::info!(
             head = world.head,
+            replayed,
             windows = world.desktop.windows.len(),
             "event log loaded"
         );
@@ -183,6 +187,7 @@ impl Daemon {
             addr,
             token,
             store,
+            replayed,
             shutdown,
             server,
             doc_files,
@@ -193,6 +198,11 @@ impl Daemon {
 }
 
 impl RunningDaemon {
+    /// The world actor, for in-process callers.
+    pub fn world(&self) -> &WorldHandle {
+        &self.world
+    }
+
     /// The base URL, e.g. `http://127.0.0.1:8080` or `unix:/path/daemon.sock`.
     pub fn url(&self) -> String {
         self.addr.url()
@@ -227,7 +237,7 @@ impl RunningDaemon {
             tracing::warn!(%err, "the document files task failed");
         }
         // The snapshot, so that the next start replays nothing.
-        self.world.flush().await;
+        self.world.close().await;
         self.store.shutdown().await;
         listen::remove_socket(&self.addr);
         self.data_dir.remove_endpoint();

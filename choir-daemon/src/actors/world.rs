@@ -46,8 +46,8 @@ enum Msg {
         version: u64,
         reply: oneshot::Sender<Result<Option<String>, StoreError>>,
     },
-    /// Store the snapshot now (the daemon is stopping).
-    Flush(oneshot::Sender<()>),
+    /// Store the snapshot, close the file and stop (the daemon is stopping).
+    Close(oneshot::Sender<()>),
 }
 
 struct Execute {
@@ -63,9 +63,19 @@ pub struct WorldHandle {
     inbox: mpsc::Sender<Msg>,
 }
 
+/// The world at start-up and how it was made.
+pub struct Loaded {
+    pub world: World,
+    /// Events replayed from the log (the tail after the snapshot, or the whole log).
+    pub replayed: u64,
+    /// Why there was no usable snapshot, if there was none.
+    pub rebuilt: Option<String>,
+}
+
 /// Builds the world at start-up: the snapshot plus the log's tail, or the whole log when
 /// there is no usable snapshot (saying why).
-pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<World, StoreError> {
+pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loaded, StoreError> {
+    let mut rebuilt = None;
     let mut world = match snapshots.load(store).await {
         Ok(world) => {
             tracing::info!(
@@ -77,11 +87,13 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Wor
         Err(reason) => {
             if store.head() > 0 {
                 tracing::warn!(%reason, "no usable snapshot: rebuilding the world from the whole log");
+                rebuilt = Some(reason);
             }
             World::default()
         }
     };
     let from_scratch = world.head == 0;
+    let start = world.head;
     loop {
         let page = store.read(world.head + 1, LOAD_PAGE).await?;
         for event in &page {
@@ -109,7 +121,11 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Wor
             doc.unload();
         }
     }
-    Ok(world)
+    Ok(Loaded {
+        replayed: world.head - start,
+        world,
+        rebuilt,
+    })
 }
 
 impl WorldHandle {
@@ -199,9 +215,10 @@ impl WorldHandle {
             .await??)
     }
 
-    /// Stores the snapshot (and the texts held) now.
-    pub async fn flush(&self) {
-        let _ = self.ask(Msg::Flush).await;
+    /// Stores the snapshot (and the texts held), closes the snapshot file and stops; later
+    /// calls fail with [`CommandError::Unavailable`].
+    pub async fn close(&self) {
+        let _ = self.ask(Msg::Close).await;
     }
 }
 
@@ -232,6 +249,12 @@ impl Actor {
                             Ok(Some(event)) => self.apply(&event).await,
                             Ok(None) | Err(_) => break,
                         }
+                    }
+                    if let Msg::Close(reply) = msg {
+                        self.save().await;
+                        self.snapshots.close().await;
+                        let _ = reply.send(());
+                        break;
                     }
                     self.handle(msg).await;
                 }
@@ -316,10 +339,7 @@ impl Actor {
                 };
                 let _ = reply.send(text);
             }
-            Msg::Flush(reply) => {
-                self.save().await;
-                let _ = reply.send(());
-            }
+            Msg::Close(_) => {}
         }
     }
 

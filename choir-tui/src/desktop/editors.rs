@@ -60,7 +60,12 @@ impl Desktop {
             .map(Editor::doc_id)
             .collect();
         for doc_id in wanted {
-            if self.world.docs.get(&doc_id).is_some_and(|doc| doc.is_loaded()) {
+            if self
+                .world
+                .docs
+                .get(&doc_id)
+                .is_some_and(|doc| doc.is_loaded())
+            {
                 self.catch_up_editors(doc_id);
             } else {
                 self.request_doc(doc_id);

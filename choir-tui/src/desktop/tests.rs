@@ -758,8 +758,7 @@ impl Room {
     /// `who`'s link broke: what it sent and the daemon had not read is lost. It reconnects,
     /// resuming the event stream, or (`fresh`) from a snapshot of the daemon's world.
     fn reconnect(&mut self, who: usize, fresh: bool) {
-        let snapshot =
-            fresh.then(|| Box::new(self.server.summary(choir_proto::WELCOME_MESSAGES)));
+        let snapshot = fresh.then(|| Box::new(self.server.summary(choir_proto::WELCOME_MESSAGES)));
         let peer = &mut self.peers[who];
         peer.outgoing.clear();
         if fresh {
@@ -1009,4 +1008,95 @@ fn typing_survives_a_reconnect_with_a_fresh_snapshot() {
     assert_eq!(committed, "# base>>\n");
     assert_eq!(editor.text().to_string(), committed);
     assert!(editor.is_saved());
+}
+
+/// A chat whose thread is longer than what a welcome carries: scrolling back asks for the
+/// page before what is held, the page slides in above, and nothing is shown twice.
+#[test]
+fn scrolling_a_chat_back_loads_older_pages() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(0, 0, 60, 20));
+    for n in 0..100 {
+        h.commit(EventBody::ChatUserMessage {
+            thread_id: ThreadId(1),
+            text: format!("message {n}"),
+        });
+    }
+    // Reconnected from scratch: the welcome holds the latest messages only.
+    h.desktop.on_frame(ServerFrame::Welcome {
+        protocol: choir_proto::PROTOCOL_VERSION,
+        head: h.server.head,
+        snapshot: Some(Box::new(h.server.summary(choir_proto::WELCOME_MESSAGES))),
+    });
+    let held = &h.desktop.world().chats[&ThreadId(1)];
+    assert_eq!(held.messages.len(), choir_proto::WELCOME_MESSAGES);
+    assert_eq!(held.older(), 80);
+    assert!(
+        h.desktop.take_queries().is_empty(),
+        "nothing asked before scrolling"
+    );
+    let screen = h.screen();
+    assert!(screen.contains("message 99"), "{screen}");
+
+    // PgUp until the top of what is held is in view: the page before it is asked for.
+    let mut asked = Vec::new();
+    for _ in 0..20 {
+        h.bytes(b"\x1b[5~");
+        asked.extend(h.desktop.take_queries());
+        if !asked.is_empty() {
+            break;
+        }
+    }
+    assert!(h.screen().contains("80 earlier messages"), "{}", h.screen());
+    let [choir_proto::Query::ThreadMessages {
+        thread_id,
+        before: Some(before),
+        limit,
+    }] = asked[..]
+    else {
+        panic!("asked {asked:?}")
+    };
+    assert_eq!(thread_id, ThreadId(1));
+    assert_eq!(before, h.desktop.world().chats[&ThreadId(1)].page_before());
+    // Asked once, however often PgUp is pressed meanwhile.
+    h.bytes(b"\x1b[5~");
+    assert!(h.desktop.take_queries().is_empty());
+
+    // The daemon's page: the messages before `before`, from its log.
+    let older: Vec<_> = h.log.iter().filter(|e| e.seq < before).cloned().collect();
+    let mut thread = World::replay(&older).chats[&ThreadId(1)].clone();
+    thread.trim(limit as usize);
+    let page = choir_proto::ThreadPage {
+        thread_id,
+        messages: thread.messages,
+        tools: Vec::new(),
+        more: true,
+    };
+    h.desktop.on_frame(ServerFrame::Reply {
+        id: 1,
+        reply: choir_proto::Reply::ThreadMessages { page },
+    });
+    let held = &h.desktop.world().chats[&ThreadId(1)];
+    assert_eq!(
+        held.messages.len(),
+        choir_proto::WELCOME_MESSAGES + limit as usize
+    );
+    let texts: Vec<&str> = held.messages.iter().map(|m| m.text.as_str()).collect();
+    let expected: Vec<String> = (100 - texts.len()..100)
+        .map(|n| format!("message {n}"))
+        .collect();
+    assert_eq!(texts, expected);
+    // Further back, the older messages show.
+    for _ in 0..6 {
+        h.bytes(b"\x1b[5~");
+    }
+    let screen = h.screen();
+    let loaded = 100 - choir_proto::WELCOME_MESSAGES - limit as usize..80;
+    assert!(
+        loaded
+            .clone()
+            .any(|n| screen.contains(&format!("message {n}\u{20}"))
+                || screen.contains(&format!("message {n}┃"))),
+        "{screen}"
+    );
 }

@@ -1,0 +1,469 @@
+//! History that scales, against a real daemon: a welcome that does not grow with the log,
+//! pages of a thread read back while messages arrive, documents loaded on demand, snapshots
+//! that make a restart replay only the tail (and are rebuilt when they cannot be trusted),
+//! and edits made against versions long gone.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use choir_daemon::RunningDaemon;
+use choir_proto::{
+    ClientFrame, Command, DocId, EventBody, Query, Reply, ServerFrame, TextOp, ThreadId, World,
+    WELCOME_MESSAGES,
+};
+use common::{fill, Client, WAIT};
+use pretty_assertions::assert_eq;
+use proptest::prelude::*;
+
+fn thread_created(thread: u64) -> EventBody {
+    EventBody::ChatThreadCreated {
+        thread_id: ThreadId(thread),
+        title: format!("Chat {thread}"),
+    }
+}
+
+fn message(thread: u64, n: usize) -> EventBody {
+    EventBody::ChatUserMessage {
+        thread_id: ThreadId(thread),
+        text: format!("message {n} of thread {thread}"),
+    }
+}
+
+/// The log of `daemon` folded whole: every message and text.
+async fn full(daemon: &RunningDaemon) -> World {
+    World::replay(&daemon.store.read(1, usize::MAX >> 1).await.unwrap())
+}
+
+fn welcome_world(frame: &ServerFrame) -> World {
+    match frame {
+        ServerFrame::Welcome {
+            snapshot: Some(world),
+            ..
+        } => (**world).clone(),
+        other => panic!("no snapshot in {other:?}"),
+    }
+}
+
+/// A history of `messages` chat messages over 10 threads and `docs` documents, each edited
+/// `edits` times.
+fn history(messages: usize, docs: u64, edits: u64) -> Vec<EventBody> {
+    let mut bodies: Vec<EventBody> = (1..=10).map(thread_created).collect();
+    bodies.extend((0..messages).map(|n| message(1 + n as u64 % 10, n)));
+    for doc in 1..=docs {
+        bodies.push(EventBody::DocCreated {
+            doc_id: DocId(doc),
+            title: format!("Doc {doc}"),
+            content: "x".repeat(100),
+        });
+        for version in 1..=edits {
+            let len = 100 + version as usize - 1;
+            bodies.push(EventBody::DocEdited {
+                doc_id: DocId(doc),
+                version,
+                op: TextOp::new().retain(len).insert("y"),
+                edit_id: None,
+            });
+        }
+    }
+    bodies
+}
+
+async fn welcome_bytes(dir: &std::path::Path) -> (usize, World) {
+    let daemon = common::start_in(dir).await;
+    let (_client, welcome) = Client::hello(&daemon, None).await;
+    let bytes = serde_json::to_string(&welcome).unwrap().len();
+    let world = welcome_world(&welcome);
+    daemon.shutdown().await;
+    (bytes, world)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_welcome_does_not_grow_with_the_history() {
+    let small = tempfile::tempdir().unwrap();
+    fill(small.path(), history(2_000, 1_000, 3)).await;
+    let big = tempfile::tempdir().unwrap();
+    fill(big.path(), history(100_000, 1_000, 3)).await;
+    let (small_bytes, _) = welcome_bytes(small.path()).await;
+    let (big_bytes, world) = welcome_bytes(big.path()).await;
+    // 1,000 documents' metadata and 10 threads' latest messages: a fixed bound.
+    assert!(big_bytes < 128 * 1024, "{big_bytes} bytes");
+    // 98,000 more messages change only counters and the width of seq numbers.
+    assert!(
+        big_bytes < small_bytes * 105 / 100,
+        "{small_bytes} → {big_bytes} bytes"
+    );
+    assert_eq!(world.docs.len(), 1_000);
+    assert!(world
+        .docs
+        .values()
+        .all(|doc| !doc.is_loaded() && doc.recent.is_empty()));
+    let thread = &world.chats[&ThreadId(1)];
+    assert_eq!(thread.messages.len(), WELCOME_MESSAGES);
+    assert_eq!(thread.total, 10_000);
+    assert_eq!(
+        thread.messages.last().unwrap().text,
+        "message 99990 of thread 1"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_and_pages_come_on_demand_over_http_too() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), history(300, 3, 400)).await;
+    let daemon = common::start_in(dir.path()).await;
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let request = http
+            .get(format!("{}{path}", daemon.url()))
+            .bearer_auth(&daemon.token);
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let (status, state) = get("/api/state".into()).await;
+    assert_eq!(status, 200);
+    assert!(state["world"]["docs"][0].get("content").is_none());
+
+    let (status, doc) = get("/api/docs/2".into()).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["version"], 400);
+    assert_eq!(
+        doc["content"].as_str().unwrap(),
+        format!("{}{}", "x".repeat(100), "y".repeat(400))
+    );
+    // Pages walk back through thread 3: 30 messages, 7 at a time, each once.
+    let mut seen = Vec::new();
+    let mut before = None::<u64>;
+    loop {
+        let query = before.map_or(String::new(), |seq| format!("&before={seq}"));
+        let (status, page) = get(format!("/api/threads/3/messages?limit=7{query}")).await;
+        assert_eq!(status, 200, "{page}");
+        let messages = page["messages"].as_array().unwrap();
+        for message in messages.iter().rev() {
+            seen.push(message["text"].as_str().unwrap().to_owned());
+        }
+        before = messages.first().map(|m| m["seq"].as_u64().unwrap());
+        if !page["more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    seen.reverse();
+    let expected: Vec<String> = (0..300)
+        .filter(|n| n % 10 == 2)
+        .map(|n| format!("message {n} of thread 3"))
+        .collect();
+    assert_eq!(seen, expected);
+
+    for (path, code) in [
+        ("/api/docs/99", 404),
+        ("/api/threads/99/messages", 404),
+        ("/api/threads/3/messages?limit=0", 400),
+        ("/api/threads/3/messages?limit=100000", 400),
+        ("/api/threads/x/messages", 400),
+    ] {
+        let response = http
+            .get(format!("{}{path}", daemon.url()))
+            .bearer_auth(&daemon.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), code, "{path}");
+    }
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_made_5000_versions_ago_is_rebased_and_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    // "base" then 5,000 edits, each adding a character at the end.
+    let mut bodies = vec![EventBody::DocCreated {
+        doc_id: DocId(1),
+        title: "Long lived".into(),
+        content: "base".into(),
+    }];
+    for version in 1..=5_000u64 {
+        bodies.push(EventBody::DocEdited {
+            doc_id: DocId(1),
+            version,
+            op: TextOp::new().retain(4 + version as usize - 1).insert("."),
+            edit_id: None,
+        });
+    }
+    fill(dir.path(), bodies).await;
+    let daemon = common::start_in(dir.path()).await;
+    // A client that went offline at version 0 and put "> " before "base".
+    let offline = TextOp::new().insert("> ").retain(4);
+    let seqs = daemon
+        .world()
+        .execute(
+            Command::EditDoc {
+                doc_id: DocId(1),
+                base_version: 0,
+                op: offline.clone(),
+                edit_id: Some("offline-1".into()),
+            },
+            "test".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(seqs.len(), 1);
+    let expected = format!("> base{}", ".".repeat(5_000));
+    assert_eq!(
+        full(&daemon).await.docs[&DocId(1)].text().unwrap(),
+        expected
+    );
+    // Sent again (the client did not see the ack): nothing more.
+    let again = daemon
+        .world()
+        .execute(
+            Command::EditDoc {
+                doc_id: DocId(1),
+                base_version: 0,
+                op: offline,
+                edit_id: Some("offline-1".into()),
+            },
+            "test".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "the resend was applied twice");
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_older_or_foreign_snapshot_is_rebuilt_and_nothing_is_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), history(500, 20, 30)).await;
+    let expected = {
+        let daemon = common::start_in(dir.path()).await;
+        let world = full(&daemon).await;
+        daemon.shutdown().await;
+        world
+    };
+    let snapshot = dir.path().join("snapshot.db");
+    assert!(snapshot.exists(), "a snapshot is written at shutdown");
+    {
+        // As it was written, it is used.
+        let daemon = common::start_in(dir.path()).await;
+        assert_eq!(daemon.replayed, 0);
+        daemon.shutdown().await;
+    }
+
+    let expected = &expected;
+    let all = expected.head;
+    let check = |daemon: RunningDaemon| async move {
+        assert_eq!(daemon.replayed, all, "rebuilt from the whole log");
+        assert_eq!(
+            daemon.world().summary().await.unwrap(),
+            expected.summary(WELCOME_MESSAGES)
+        );
+        for (id, doc) in &expected.docs {
+            let loaded = daemon.world().doc(*id).await.unwrap().unwrap();
+            assert_eq!(loaded.text(), doc.text(), "{id}");
+        }
+        daemon.shutdown().await;
+    };
+    // Not a database at all.
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", snapshot.display()));
+    }
+    std::fs::write(&snapshot, b"this is not a snapshot").unwrap();
+    check(common::start_in(dir.path()).await).await;
+    // An older format.
+    {
+        let conn = rusqlite::Connection::open(&snapshot).unwrap();
+        conn.execute("UPDATE snapshot SET format = 0", []).unwrap();
+        // And a checkpoint that does not fit the log.
+        conn.execute("UPDATE doc_texts SET text = 'garbage', version = 3", [])
+            .unwrap();
+    }
+    check(common::start_in(dir.path()).await).await;
+    // Taken from another log: the head event's time does not match.
+    {
+        let conn = rusqlite::Connection::open(&snapshot).unwrap();
+        conn.execute("UPDATE snapshot SET head_ts = head_ts + 1", [])
+            .unwrap();
+    }
+    check(common::start_in(dir.path()).await).await;
+}
+
+/// One step of the paging property: a message arrives live, or the client asks for the page
+/// before what it holds.
+#[derive(Debug, Clone)]
+enum Step {
+    Live,
+    Page(u32),
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    prop::collection::vec(
+        prop_oneof![Just(Step::Live), (1u32..40).prop_map(Step::Page)],
+        0..40,
+    )
+}
+
+async fn paging_case(initial: usize, steps: Vec<Step>) {
+    let dir = tempfile::tempdir().unwrap();
+    fill(
+        dir.path(),
+        std::iter::once(thread_created(1)).chain((0..initial).map(|n| message(1, n))),
+    )
+    .await;
+    let daemon = common::start_in(dir.path()).await;
+    let (mut client, welcome) = Client::hello(&daemon, None).await;
+    let mut world = welcome_world(&welcome);
+    let mut posted = initial;
+    let mut id = 0;
+    for step in steps {
+        match step {
+            Step::Live => {
+                // As another client's or the agent's message would (not a user's, which the
+                // agent would answer after this test has stopped looking).
+                let body = EventBody::ChatAssistantMessage {
+                    thread_id: ThreadId(1),
+                    text: format!("live {posted}"),
+                };
+                daemon
+                    .store
+                    .append(vec![choir_proto::NewEvent::new("test", body)])
+                    .await
+                    .unwrap();
+                posted += 1;
+            }
+            Step::Page(limit) => {
+                id += 1;
+                let before = world.chats[&ThreadId(1)].page_before();
+                client
+                    .send(&ClientFrame::Query {
+                        id,
+                        query: Query::ThreadMessages {
+                            thread_id: ThreadId(1),
+                            before: Some(before),
+                            limit,
+                        },
+                    })
+                    .await;
+                // Events keep coming while the page loads: apply them as a client does.
+                loop {
+                    match client.recv().await {
+                        ServerFrame::Event { event } => world.apply(&event),
+                        ServerFrame::Reply {
+                            id: got,
+                            reply: Reply::ThreadMessages { page },
+                        } if got == id => {
+                            world.prepend_page(page);
+                            break;
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    // Everything committed arrives; then the rest of the history, a page at a time.
+    let head = daemon.store.head();
+    while world.head < head {
+        if let ServerFrame::Event { event } = client.recv().await {
+            world.apply(&event);
+        }
+    }
+    while world.chats[&ThreadId(1)].older() > 0 {
+        id += 1;
+        let before = world.chats[&ThreadId(1)].page_before();
+        let Reply::ThreadMessages { page } = client
+            .query(
+                id,
+                Query::ThreadMessages {
+                    thread_id: ThreadId(1),
+                    before: Some(before),
+                    limit: 25,
+                },
+            )
+            .await
+        else {
+            panic!("not a page")
+        };
+        world.prepend_page(page);
+    }
+    let all = full(&daemon).await.chats[&ThreadId(1)].messages.clone();
+    assert_eq!(world.chats[&ThreadId(1)].messages, all);
+    assert_eq!(all.len(), posted, "every message posted is there");
+    daemon.shutdown().await;
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    /// Paging back through a thread over a real socket, while messages are committed, gives
+    /// every message exactly once and in order.
+    #[test]
+    fn paging_while_messages_arrive_gives_each_message_once(
+        initial in 0usize..250,
+        steps in steps(),
+    ) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(async { tokio::time::timeout(WAIT * 6, paging_case(initial, steps)).await })
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_resumes_from_the_snapshot_and_equals_the_full_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), history(1_000, 10, 20)).await;
+    let daemon = common::start_in(dir.path()).await;
+    daemon.shutdown().await;
+    // The tail: committed after the snapshot (as if the daemon had been killed before its
+    // next one).
+    let mut tail: Vec<EventBody> = (1_000..1_300).map(|n| message(2, n)).collect();
+    for version in 21..=60 {
+        tail.push(EventBody::DocEdited {
+            doc_id: DocId(4),
+            version,
+            op: TextOp::new().retain(100 + version as usize - 1).insert("z"),
+            edit_id: None,
+        });
+    }
+    tail.push(EventBody::DocDeleted { doc_id: DocId(5) });
+    tail.push(EventBody::DocCreated {
+        doc_id: DocId(11),
+        title: "New".into(),
+        content: "fresh".into(),
+    });
+    let tail_len = tail.len() as u64;
+    fill(dir.path(), tail).await;
+
+    let started = std::time::Instant::now();
+    let daemon = common::start_in(dir.path()).await;
+    let took = started.elapsed();
+    assert_eq!(daemon.replayed, tail_len, "only the tail was replayed");
+    let expected = full(&daemon).await;
+    assert_eq!(
+        daemon.world().summary().await.unwrap(),
+        expected.summary(WELCOME_MESSAGES)
+    );
+    for (id, doc) in &expected.docs {
+        let loaded = daemon.world().doc(*id).await.unwrap().unwrap();
+        assert_eq!(
+            (loaded.version, loaded.text()),
+            (doc.version, doc.text()),
+            "{id}"
+        );
+    }
+    assert!(took < Duration::from_secs(10));
+    daemon.shutdown().await;
+}
