@@ -7,6 +7,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::{TcpListener, UnixListener};
 use tokio_util::sync::CancellationToken;
@@ -126,6 +127,13 @@ pub(crate) async fn serve(
     let stopped = async move { stop.cancelled().await };
     match bound {
         Bound::Tcp(listener) => {
+            // Acks and events are small frames written one after another: without
+            // TCP_NODELAY, Nagle holds each behind the client's delayed ACK (40 ms).
+            let listener = listener.tap_io(|stream| {
+                if let Err(err) = stream.set_nodelay(true) {
+                    tracing::debug!(%err, "cannot set TCP_NODELAY");
+                }
+            });
             axum::serve(listener, app)
                 .with_graceful_shutdown(stopped)
                 .await
