@@ -29,6 +29,8 @@ pub const SNAPSHOT_EVERY: u64 = 10_000;
 const INBOX: usize = 256;
 /// Events read per query while replaying.
 const LOAD_PAGE: usize = 4096;
+/// Most commands committed in one append.
+const MAX_BATCH: usize = 64;
 
 type Look = Box<dyn FnOnce(&World) + Send>;
 
@@ -239,33 +241,97 @@ impl Actor {
         // Other actors (the agent, tools) append too: their events reach this world through
         // the subscription, as they commit and before each decision.
         let mut events = self.store.subscribe(self.world.head + 1);
+        // A message taken from the inbox while gathering a batch, handled next.
+        let mut held: Option<Msg> = None;
         loop {
-            tokio::select! {
-                msg = inbox.recv() => {
-                    let Some(msg) = msg else { break };
-                    let target = self.store.head();
-                    while self.world.head < target {
-                        match events.next().await {
+            let received = match held.take() {
+                Some(msg) => Some(msg),
+                None => tokio::select! {
+                    msg = inbox.recv() => msg,
+                    next = events.next() => {
+                        match next {
                             Ok(Some(event)) => self.apply(&event).await,
-                            Ok(None) | Err(_) => break,
+                            Ok(None) => break,
+                            Err(err) => {
+                                tracing::error!(%err, "the world cannot read the log");
+                                break;
+                            }
                         }
-                    }
-                    if let Msg::Close(reply) = msg {
-                        self.save().await;
-                        self.snapshots.close().await;
-                        let _ = reply.send(());
-                        break;
-                    }
-                    self.handle(msg).await;
-                }
-                next = events.next() => match next {
-                    Ok(Some(event)) => self.apply(&event).await,
-                    Ok(None) => break,
-                    Err(err) => {
-                        tracing::error!(%err, "the world cannot read the log");
-                        break;
+                        continue;
                     }
                 },
+            };
+            let Some(msg) = received else { break };
+            let target = self.store.head();
+            while self.world.head < target {
+                match events.next().await {
+                    Ok(Some(event)) => self.apply(&event).await,
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            match msg {
+                Msg::Close(reply) => {
+                    self.save().await;
+                    self.snapshots.close().await;
+                    let _ = reply.send(());
+                    break;
+                }
+                Msg::Execute(first) if batches(&first.command) => {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match inbox.try_recv() {
+                            Ok(Msg::Execute(next)) if batches(&next.command) => batch.push(next),
+                            Ok(other) => {
+                                held = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    self.execute_batch(batch).await;
+                }
+                msg => self.handle(msg).await,
+            }
+        }
+    }
+
+    /// Decides every command of `batch` against the world as it is, and commits all their
+    /// events in one append (one fsync instead of one per command); each command still
+    /// commits or fails as a whole. Only for commands that [`batches`] allows, whose
+    /// decisions the others' events cannot change.
+    async fn execute_batch(&mut self, batch: Vec<Execute>) {
+        let mut events = Vec::new();
+        let mut decided = Vec::with_capacity(batch.len());
+        for msg in batch {
+            match decide(&self.world, &msg.command) {
+                Ok(bodies) => {
+                    let count = bodies.len();
+                    events.extend(bodies.into_iter().map(|body| NewEvent {
+                        actor: msg.actor.clone(),
+                        correlation: msg.correlation.clone(),
+                        body,
+                    }));
+                    decided.push((msg.reply, count));
+                }
+                Err(rejection) => {
+                    let _ = msg.reply.send(Err(rejection.into()));
+                }
+            }
+        }
+        match self.store.append(events).await {
+            Ok(committed) => {
+                for event in &committed {
+                    self.apply(event).await;
+                }
+                let mut seqs = committed.iter().map(|event| event.seq);
+                for (reply, count) in decided {
+                    let _ = reply.send(Ok(seqs.by_ref().take(count).collect()));
+                }
+            }
+            Err(err) => {
+                for (reply, _) in decided {
+                    let _ = reply.send(Err(CommandError::Store(shared_error(&err))));
+                }
             }
         }
     }
@@ -502,6 +568,20 @@ impl Actor {
             }
             Err(err) => tracing::warn!(%err, "cannot store a snapshot"),
         }
+    }
+}
+
+/// Whether a command may share an append with others like it: a chat post's decision reads
+/// only whether its thread exists, which no chat post changes.
+fn batches(command: &Command) -> bool {
+    matches!(command, Command::PostChat { .. })
+}
+
+/// A store error for each command of a failed batch.
+fn shared_error(err: &StoreError) -> StoreError {
+    match err {
+        StoreError::Closed => StoreError::Closed,
+        other => StoreError::CommitFailed(other.to_string()),
     }
 }
 
