@@ -2,7 +2,7 @@
 //!
 //! Each figure is printed next to a baseline measured in the same run on the same disk:
 //! raw SQLite (rusqlite, prepared statement) inserting the same rows with the same pragmas.
-//! Set `BENCH_QUICK=1` for a short smoke run.
+//! Set `BENCH_QUICK=1` for a short smoke run, `BENCH_ONLY_CHAT=1` for section 5 alone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -33,15 +33,15 @@ fn event(text: String) -> NewEvent {
 /// The row the store writes for `event`, for the raw SQLite baseline.
 const ROW_DATA: &str = r#"{"thread_id":1,"text":"payload-000000"}"#;
 
+/// A fresh database with the store's schema (its table and its lookup indexes).
 fn raw_sqlite(path: &Path) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(path).unwrap();
-    conn.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
-         CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,
-           actor TEXT NOT NULL, correlation TEXT, type TEXT NOT NULL, version INTEGER NOT NULL,
-           data TEXT NOT NULL);",
-    )
-    .unwrap();
+    conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
+        .unwrap();
+    conn.execute_batch(include_str!("../migrations/0001_events.sql"))
+        .unwrap();
+    conn.execute_batch(include_str!("../migrations/0002_lookups.sql"))
+        .unwrap();
     conn
 }
 
@@ -246,6 +246,85 @@ async fn fan_out(dir: &Path, subscribers: usize, rate: u64, seconds: u64) -> Vec
     latencies
 }
 
+/// `clients` WebSocket clients post to one chat thread (the offline agent answering each
+/// post), each waiting for its ack before the next: posts per second.
+async fn chat_posts(dir: &Path, clients: usize, each: usize) -> f64 {
+    let daemon = Daemon::start(DaemonConfig {
+        data_dir: dir.join("chat"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token: None,
+        store: StoreOptions::default(),
+        agent: Default::default(),
+    })
+    .await
+    .unwrap();
+    daemon
+        .world()
+        .execute(
+            choir_proto::Command::OpenWindow {
+                app: choir_proto::AppKind::Chat,
+                title: None,
+                rect: None,
+            },
+            "bench".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let url = format!("ws://{}/ws", daemon.addr);
+    let head = daemon.store.head();
+    let mut sockets = Vec::new();
+    for _ in 0..clients {
+        let (mut ws, _) = tokio_tungstenite::connect_async(url.as_str())
+            .await
+            .unwrap();
+        let hello = ClientFrame::Hello {
+            protocol: PROTOCOL_VERSION,
+            token: Some(daemon.token.clone()),
+            resume_from: Some(head),
+            client: Some("bench".into()),
+        };
+        ws.send(Message::text(serde_json::to_string(&hello).unwrap()))
+            .await
+            .unwrap();
+        sockets.push(ws);
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (n, mut ws) in sockets.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            for id in 0..each as u64 {
+                let command = ClientFrame::Command {
+                    id,
+                    command: choir_proto::Command::PostChat {
+                        thread_id: ThreadId(1),
+                        text: format!("post {id} from client {n}"),
+                    },
+                };
+                ws.send(Message::text(serde_json::to_string(&command).unwrap()))
+                    .await
+                    .unwrap();
+                loop {
+                    let Some(Ok(Message::Text(text))) = ws.next().await else {
+                        panic!("the socket closed")
+                    };
+                    match serde_json::from_str(&text) {
+                        Ok(ServerFrame::Ack { id: acked, .. }) if acked == id => break,
+                        Ok(ServerFrame::Error { message, .. }) => panic!("{message}"),
+                        _ => {}
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let rate = (clients * each) as f64 / start.elapsed().as_secs_f64();
+    daemon.shutdown().await;
+    rate
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument is not supported.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -255,19 +334,37 @@ fn main() {
     let dir =
         tempfile::tempdir_in(std::env::var_os("BENCH_DIR").unwrap_or_else(|| ".".into())).unwrap();
     let quick = quick();
-    let (producers, each) = (64, if quick { 50 } else { 500 });
-    let (batches, batch) = (if quick { 10 } else { 100 }, 1000);
-    let catch_up_total = if quick { 100_000 } else { 1_000_000 };
-    let fan_seconds = if quick { 2 } else { 10 };
 
     println!(
         "# choir-daemon store benchmark ({} cores)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!();
+    if std::env::var_os("BENCH_ONLY_CHAT").is_none() {
+        store_sections(&runtime, dir.path(), quick);
+    }
 
-    let baseline = raw_one_tx_per_event(dir.path(), if quick { 100 } else { 500 });
-    let (rate, latencies) = runtime.block_on(concurrent_producers(dir.path(), producers, each));
+    let clients = 8;
+    let each = if quick { 50 } else { 250 };
+    let (ceiling, _) = runtime.block_on(concurrent_producers(dir.path(), clients, each));
+    let rate = runtime.block_on(chat_posts(dir.path(), clients, each));
+    println!("## 5. chat.post: {clients} clients on one thread, each awaiting its ack");
+    println!("- {rate:.0} posts/s (the offline agent answering every post)");
+    println!(
+        "- baseline, the store with {clients} producers, 1 event per append: {ceiling:.0} events/s"
+    );
+    println!("- ratio: {:.2}", rate / ceiling);
+}
+
+/// Sections 1 to 4: the store and the live fan-out.
+fn store_sections(runtime: &tokio::runtime::Runtime, dir: &Path, quick: bool) {
+    let (producers, each) = (64, if quick { 50 } else { 500 });
+    let (batches, batch) = (if quick { 10 } else { 100 }, 1000);
+    let catch_up_total = if quick { 100_000 } else { 1_000_000 };
+    let fan_seconds = if quick { 2 } else { 10 };
+
+    let baseline = raw_one_tx_per_event(dir, if quick { 100 } else { 500 });
+    let (rate, latencies) = runtime.block_on(concurrent_producers(dir, producers, each));
     println!("## 1. {producers} concurrent producers, 1 event per append, synchronous=FULL");
     println!(
         "- group commit: {rate:.0} events/s, ack p50 {} p99 {}",
@@ -278,20 +375,20 @@ fn main() {
     println!("- ratio: {:.1}x", rate / baseline);
     println!();
 
-    let baseline = raw_one_tx_per_batch(dir.path(), batches, batch);
-    let rate = runtime.block_on(one_producer_batches(dir.path(), batches, batch));
+    let baseline = raw_one_tx_per_batch(dir, batches, batch);
+    let rate = runtime.block_on(one_producer_batches(dir, batches, batch));
     println!("## 2. one producer, batches of {batch}, synchronous=FULL");
     println!("- EventStore::append: {rate:.0} events/s");
     println!("- baseline raw SQLite, one transaction per batch: {baseline:.0} events/s");
     println!("- ratio: {:.2}", rate / baseline);
     println!();
 
-    let rate = runtime.block_on(catch_up(dir.path(), catch_up_total));
+    let rate = runtime.block_on(catch_up(dir, catch_up_total));
     println!("## 3. catch-up: subscribe(0) over {catch_up_total} stored events");
     println!("- {rate:.0} events/s");
     println!();
 
-    let latencies = runtime.block_on(fan_out(dir.path(), 100, 500, fan_seconds));
+    let latencies = runtime.block_on(fan_out(dir, 100, 500, fan_seconds));
     println!("## 4. live fan-out: 100 WebSocket subscribers, 500 events/s for {fan_seconds} s");
     println!(
         "- append-to-receive over {} deliveries: p50 {} p99 {} max {}",
@@ -300,4 +397,5 @@ fn main() {
         ms(percentile(&latencies, 0.99)),
         ms(latencies.last().copied().unwrap_or_default())
     );
+    println!();
 }
