@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use choir_daemon::RunningDaemon;
 use choir_proto::{
-    ClientFrame, Command, DocId, EventBody, Query, Reply, ServerFrame, TextOp, ThreadId, World,
-    WELCOME_MESSAGES,
+    AppKind, ClientFrame, Command, DocId, EventBody, Query, Rect, Reply, ServerFrame, TextOp,
+    ThreadId, WindowId, World, WELCOME_MESSAGES,
 };
 use common::{fill, Client, WAIT};
 use pretty_assertions::assert_eq;
@@ -47,10 +47,18 @@ fn welcome_world(frame: &ServerFrame) -> World {
     }
 }
 
-/// A history of `messages` chat messages over 10 threads and `docs` documents, each edited
-/// `edits` times.
+/// A history of `messages` chat messages over 10 threads (1 and 2 shown in chat windows)
+/// and `docs` documents, each edited `edits` times.
 fn history(messages: usize, docs: u64, edits: u64) -> Vec<EventBody> {
-    let mut bodies: Vec<EventBody> = (1..=10).map(thread_created).collect();
+    let mut bodies: Vec<EventBody> = (1..=2)
+        .map(|id| EventBody::WindowOpened {
+            window_id: WindowId(id),
+            app: AppKind::Chat,
+            title: format!("Thread {id}"),
+            rect: Rect::new(0, 0, 60, 20),
+        })
+        .collect();
+    bodies.extend((1..=10).map(thread_created));
     bodies.extend((0..messages).map(|n| message(1 + n as u64 % 10, n)));
     for doc in 1..=docs {
         bodies.push(EventBody::DocCreated {
@@ -262,10 +270,7 @@ async fn a_corrupt_older_or_foreign_snapshot_is_rebuilt_and_nothing_is_lost() {
     let all = expected.head;
     let check = |daemon: RunningDaemon| async move {
         assert_eq!(daemon.replayed, all, "rebuilt from the whole log");
-        assert_eq!(
-            daemon.world().summary().await.unwrap(),
-            expected.summary(WELCOME_MESSAGES)
-        );
+        assert_eq!(daemon.world().welcome().await.unwrap(), expected.welcome());
         for (id, doc) in &expected.docs {
             let loaded = daemon.world().doc(*id).await.unwrap().unwrap();
             assert_eq!(loaded.text(), doc.text(), "{id}");
@@ -452,10 +457,7 @@ async fn a_restart_resumes_from_the_snapshot_and_equals_the_full_replay() {
     let took = started.elapsed();
     assert_eq!(daemon.replayed, tail_len, "only the tail was replayed");
     let expected = full(&daemon).await;
-    assert_eq!(
-        daemon.world().summary().await.unwrap(),
-        expected.summary(WELCOME_MESSAGES)
-    );
+    assert_eq!(daemon.world().welcome().await.unwrap(), expected.welcome());
     for (id, doc) in &expected.docs {
         let loaded = daemon.world().doc(*id).await.unwrap().unwrap();
         assert_eq!(

@@ -45,5 +45,6 @@ pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
     apply_doc_event, AppKind, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PendingToolCall,
     Rect, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS,
-    DOC_HISTORY, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W, WELCOME_MESSAGES,
+    DOC_HISTORY, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W, WELCOME_CHAT_BYTES,
+    WELCOME_MESSAGES,
 };

@@ -7,7 +7,7 @@ mod samples;
 
 use choir_proto::{
     decide, AppKind, CallId, ChatThread, Command, DocId, Event, EventBody, Rect, TextOp, ThreadId,
-    ThreadPage, WindowId, World,
+    ThreadPage, WindowId, World, WELCOME_CHAT_BYTES,
 };
 use pretty_assertions::assert_eq;
 use proptest::prelude::*;
@@ -129,6 +129,34 @@ fn event_body() -> impl Strategy<Value = EventBody> {
             data: json!(1)
         }),
     ]
+}
+
+/// Events with chat messages of up to 9,000 characters, and chat windows showing threads.
+fn long_chats() -> impl Strategy<Value = Vec<Event>> {
+    let thread = (1u64..5).prop_map(ThreadId);
+    let body = prop_oneof![
+        2 => (thread.clone(), 0usize..9000).prop_map(|(thread_id, len)| EventBody::ChatUserMessage {
+            thread_id,
+            text: "m".repeat(len),
+        }),
+        1 => thread.clone().prop_map(|thread_id| EventBody::ChatThreadCreated { thread_id, title: "t".into() }),
+        1 => (1u64..5, rect()).prop_map(|(id, rect)| EventBody::WindowOpened {
+            window_id: WindowId(id),
+            app: AppKind::Chat,
+            title: "chat".into(),
+            rect,
+        }),
+        1 => (1u64..5).prop_map(|id| EventBody::WindowFocused { window_id: WindowId(id) }),
+        1 => (1u64..5).prop_map(|id| EventBody::WindowClosed { window_id: WindowId(id) }),
+        1 => event_body(),
+    ];
+    prop::collection::vec(body, 0..60).prop_map(|bodies| {
+        bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, body)| samples::event(i as u64 + 1, body))
+            .collect()
+    })
 }
 
 fn events() -> impl Strategy<Value = Vec<Event>> {
@@ -268,6 +296,34 @@ proptest! {
         prop_assert_eq!(resumed.summary(keep), full.summary(keep));
         for (id, thread) in &full.chats {
             prop_assert_eq!(resumed.chats[id].total, thread.total);
+        }
+    }
+
+    /// A welcome carries at most its budget of chat text; with the events after it, it gives
+    /// the full replay's summary, and each thread holds the latest of its messages.
+    #[test]
+    fn a_welcome_plus_the_tail_holds_the_latest_messages_within_its_budget(
+        events in long_chats(),
+        split in any::<prop::sample::Index>(),
+    ) {
+        let at = split.index(events.len() + 1);
+        let welcome = World::replay(&events[..at]).welcome();
+        let text: usize = welcome
+            .chats
+            .values()
+            .flat_map(|thread| &thread.messages)
+            .map(|message| message.text.len())
+            .sum();
+        prop_assert!(text <= WELCOME_CHAT_BYTES, "{text} bytes of chat in a welcome");
+        let mut resumed = via_json(&welcome);
+        for event in &events[at..] {
+            resumed.apply(event);
+        }
+        let full = World::replay(&events);
+        prop_assert_eq!(resumed.summary(0), full.summary(0));
+        for (id, thread) in &full.chats {
+            let held = &resumed.chats[id].messages;
+            prop_assert!(thread.messages.ends_with(held), "thread {} holds other messages", id);
         }
     }
 

@@ -1,6 +1,6 @@
 //! The world actor: the daemon's one projection of the log. It follows every committed event,
 //! decides client commands against what it holds (`choir_proto::decide`), and answers
-//! everyone who needs the world: welcomes and `/api/state` (a summary), document tools and
+//! everyone who needs the world: welcomes and `/api/state`, document tools and
 //! document files (a document with its text), the agent's commands.
 //!
 //! What it holds stays bounded whatever the history: each thread's latest messages
@@ -38,7 +38,7 @@ enum Msg {
     Execute(Execute),
     /// A read-only look at the world, caught up like a decision would be.
     Query(Look),
-    Summary(oneshot::Sender<World>),
+    Welcome(oneshot::Sender<World>),
     Doc {
         doc_id: DocId,
         reply: oneshot::Sender<Result<Option<Doc>, StoreError>>,
@@ -191,9 +191,10 @@ impl WorldHandle {
         done.await.map_err(|_| CommandError::Unavailable)
     }
 
-    /// What a new client is sent, including at least every event committed before this call.
-    pub async fn summary(&self) -> Option<World> {
-        self.ask(Msg::Summary).await.ok()
+    /// What a new client is sent ([`World::welcome`]), including at least every event
+    /// committed before this call.
+    pub async fn welcome(&self) -> Option<World> {
+        self.ask(Msg::Welcome).await.ok()
     }
 
     /// A document with its text (read back from disk if it is not held), at least as new as
@@ -375,8 +376,8 @@ impl Actor {
                 let _ = msg.reply.send(result);
             }
             Msg::Query(look) => look(&self.world),
-            Msg::Summary(reply) => {
-                let _ = reply.send(self.world.summary(choir_proto::WELCOME_MESSAGES));
+            Msg::Welcome(reply) => {
+                let _ = reply.send(self.world.welcome());
             }
             Msg::Doc { doc_id, reply } => {
                 let _ = reply.send(self.loaded(doc_id).await);

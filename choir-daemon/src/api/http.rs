@@ -15,12 +15,12 @@ use crate::tools::{ToolCall, ToolError};
 /// Most events one `/api/events` call returns.
 const MAX_EVENTS_PER_PAGE: usize = 10_000;
 
-/// `GET /api/state` → `{"head": N, "world": World}`: the summary a welcome carries (each
-/// thread's latest messages, documents without their text).
+/// `GET /api/state` → `{"head": N, "world": World}`: what a welcome carries (the latest
+/// messages of the threads shown in windows, documents without their text).
 pub(super) async fn state(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let world = state
         .world
-        .summary()
+        .welcome()
         .await
         .ok_or_else(|| ApiError::internal("the world is not running"))?;
     Ok(Json(json!({ "head": world.head, "world": world })))

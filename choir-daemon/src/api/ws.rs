@@ -199,7 +199,7 @@ async fn handshake(
         }
         Some(seq) => (seq, None),
         None => {
-            let world = state.world.summary().await?;
+            let world = state.world.welcome().await?;
             (world.head, Some(Box::new(world)))
         }
     };

@@ -57,6 +57,31 @@ impl ChatThread {
             .map_or(self.last_seq.saturating_add(1), |message| message.seq)
     }
 
+    /// How many of the latest messages (at most `max`) fit in `budget` bytes together with
+    /// the finished tool calls among them, and the bytes they take.
+    pub fn latest_within(&self, max: usize, budget: usize) -> (usize, usize) {
+        let mut used = 0;
+        let mut kept = 0;
+        let mut cards = self
+            .tools
+            .iter()
+            .rev()
+            .filter(|card| card.is_finished())
+            .peekable();
+        for message in self.messages.iter().rev().take(max) {
+            let mut cost = message.text.len();
+            while let Some(card) = cards.next_if(|card| card.seq >= message.seq) {
+                cost += card.weight();
+            }
+            if used + cost > budget {
+                break;
+            }
+            used += cost;
+            kept += 1;
+        }
+        (kept, used)
+    }
+
     /// Keeps the latest `keep` messages, the finished tool calls among them (the latest `keep`
     /// when no message is held) and every call still under way.
     pub fn trim(&mut self, keep: usize) {
@@ -122,6 +147,11 @@ pub enum ToolCardStatus {
 }
 
 impl ToolCard {
+    /// About how many bytes it takes on the wire.
+    fn weight(&self) -> usize {
+        self.tool.len() + self.output.len() + self.args.to_string().len()
+    }
+
     /// Done or denied: nothing more will happen to it.
     pub fn is_finished(&self) -> bool {
         matches!(

@@ -41,8 +41,10 @@ pub struct World {
     pub tool_threads: BTreeMap<CallId, ThreadId>,
 }
 
-/// Messages of each thread a welcome carries (older ones come in pages).
+/// Messages of each shown thread a welcome carries at most (older ones come in pages).
 pub const WELCOME_MESSAGES: usize = 20;
+/// Bytes of message text and tool-call cards a welcome carries at most, over all threads.
+pub const WELCOME_CHAT_BYTES: usize = 24 * 1024;
 
 impl World {
     /// What a new client is sent: the desktop, pending tool calls, each thread with its
@@ -69,6 +71,36 @@ impl World {
         }
         summary.tool_threads = self.held_tool_threads(&summary.chats);
         summary
+    }
+
+    /// What a new client is sent: a [`summary`](Self::summary) whose size depends on neither
+    /// the history nor the length of messages. Only the threads shown in chat windows carry
+    /// messages, the top window's first: each its latest ones, up to [`WELCOME_MESSAGES`],
+    /// while they fit in [`WELCOME_CHAT_BYTES`] in all. Every other thread comes with its
+    /// title, its count and its calls under way; the client asks for pages as it shows them.
+    pub fn welcome(&self) -> World {
+        let mut welcome = self.summary(0);
+        let mut budget = WELCOME_CHAT_BYTES;
+        let shown = self
+            .desktop
+            .z_order
+            .iter()
+            .rev()
+            .filter_map(|id| self.desktop.windows.get(id))
+            .filter(|window| window.app == AppKind::Chat)
+            .map(|window| ThreadId(window.id.0));
+        for thread_id in shown {
+            let Some(thread) = self.chats.get(&thread_id) else {
+                continue;
+            };
+            let (keep, bytes) = thread.latest_within(WELCOME_MESSAGES, budget);
+            budget -= bytes;
+            let mut held = thread.clone();
+            held.trim(keep);
+            welcome.chats.insert(thread_id, held);
+        }
+        welcome.tool_threads = self.held_tool_threads(&welcome.chats);
+        welcome
     }
 
     /// Keeps each thread's latest `keep` messages (what a daemon holds; pages come from its
@@ -204,5 +236,97 @@ impl keyed::Keyed for Window {
     type Key = crate::ids::WindowId;
     fn key(&self) -> crate::ids::WindowId {
         self.id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::WindowId;
+
+    fn world(bodies: Vec<EventBody>) -> World {
+        let events: Vec<Event> = bodies
+            .into_iter()
+            .zip(1..)
+            .map(|(body, seq)| Event {
+                seq,
+                ts: 0,
+                actor: "test".into(),
+                correlation: None,
+                v: 1,
+                body,
+            })
+            .collect();
+        World::replay(&events)
+    }
+
+    fn chat_window(id: u64) -> Vec<EventBody> {
+        vec![
+            EventBody::WindowOpened {
+                window_id: WindowId(id),
+                app: AppKind::Chat,
+                title: format!("chat {id}"),
+                rect: Rect::new(0, 0, 40, 10),
+            },
+            EventBody::ChatThreadCreated {
+                thread_id: ThreadId(id),
+                title: format!("chat {id}"),
+            },
+        ]
+    }
+
+    fn posts(thread: u64, count: usize, len: usize) -> Vec<EventBody> {
+        (0..count)
+            .map(|n| EventBody::ChatUserMessage {
+                thread_id: ThreadId(thread),
+                text: format!("{n:>len$}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_welcome_gives_shown_threads_their_latest_messages_top_window_first() {
+        let mut bodies = Vec::new();
+        for id in 1..=3 {
+            bodies.extend(chat_window(id));
+            bodies.extend(posts(id, 30, 1000));
+        }
+        // Thread 3's window is closed: its thread comes with its count only.
+        bodies.push(EventBody::WindowClosed {
+            window_id: WindowId(3),
+        });
+        // Thread 1's window is on top: it is served first.
+        bodies.push(EventBody::WindowFocused {
+            window_id: WindowId(1),
+        });
+        let welcome = world(bodies).welcome();
+        let held = |id: u64| welcome.chats[&ThreadId(id)].messages.len();
+        assert_eq!(held(1), WELCOME_MESSAGES);
+        assert_eq!(
+            held(2),
+            (WELCOME_CHAT_BYTES - WELCOME_MESSAGES * 1000) / 1000
+        );
+        assert_eq!(held(3), 0);
+        assert!(welcome.chats.values().all(|thread| thread.total == 30));
+        assert_eq!(
+            welcome.chats[&ThreadId(1)]
+                .messages
+                .last()
+                .unwrap()
+                .text
+                .trim(),
+            "29"
+        );
+    }
+
+    #[test]
+    fn a_message_longer_than_the_budget_is_left_for_a_page() {
+        let mut bodies = chat_window(1);
+        bodies.extend(posts(1, 3, 10));
+        bodies.extend(posts(1, 1, WELCOME_CHAT_BYTES + 1));
+        let welcome = world(bodies).welcome();
+        let thread = &welcome.chats[&ThreadId(1)];
+        assert!(thread.messages.is_empty());
+        assert_eq!(thread.older(), 4);
     }
 }

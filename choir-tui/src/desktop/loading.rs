@@ -1,9 +1,10 @@
 //! What the desktop reads beyond its welcome: the text of the documents its writer windows
-//! show, and older pages of a chat as it is scrolled back. Each is asked for once at a time;
+//! show, the latest messages of chats it shows that the welcome did not carry, and older
+//! pages of a chat as it is scrolled back. Each is asked for once at a time;
 //! a welcome forgets what was asked (the queries went with the old link) and what is still
 //! missing is asked for again.
 
-use choir_proto::{DocId, Query, Reply, ThreadId};
+use choir_proto::{AppKind, DocId, Query, Reply, ThreadId, WELCOME_MESSAGES};
 
 use super::{Desktop, PAGE};
 
@@ -37,8 +38,28 @@ impl Desktop {
         });
     }
 
-    /// Asks for the text of every document a window shows that is not here.
+    /// Asks for the text of every document a window shows that is not here, and for the
+    /// page before the messages held of every chat window that holds fewer than a welcome
+    /// can (its thread was not shown when the welcome came, or its messages are long).
     pub(super) fn request_missing(&mut self) {
+        let short: Vec<ThreadId> = self
+            .world
+            .desktop
+            .windows
+            .values()
+            .filter(|window| window.app == AppKind::Chat)
+            .map(|window| ThreadId(window.id.0))
+            .filter(|thread_id| !self.filled.contains(thread_id))
+            .filter(|thread_id| {
+                self.world.chats.get(thread_id).is_some_and(|thread| {
+                    thread.older() > 0 && thread.messages.len() < WELCOME_MESSAGES
+                })
+            })
+            .collect();
+        for thread_id in short {
+            self.filled.insert(thread_id);
+            self.request_page(thread_id);
+        }
         let missing: Vec<DocId> = self
             .world
             .desktop
@@ -73,12 +94,11 @@ impl Desktop {
         }
     }
 
-    /// The daemon could not answer a query.
+    /// The daemon could not answer a query. A document stays marked as asked for, so it is
+    /// asked again after the next welcome rather than at every frame.
     pub fn on_query_failed(&mut self, query: Query, message: &str) {
         match query {
-            Query::Doc { doc_id } => {
-                self.loading.remove(&doc_id);
-            }
+            Query::Doc { .. } => {}
             Query::ThreadMessages { thread_id, .. } => {
                 self.paging.remove(&thread_id);
             }

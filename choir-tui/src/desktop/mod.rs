@@ -119,6 +119,8 @@ pub struct Desktop {
     loading: BTreeSet<DocId>,
     /// Threads whose older page is on its way.
     paging: BTreeSet<ThreadId>,
+    /// Chats shown short of their latest messages whose page was asked for on this link.
+    filled: BTreeSet<ThreadId>,
     /// Makes this desktop's edit tags unique.
     tag_base: String,
     editors_opened: u64,
@@ -149,6 +151,7 @@ impl Desktop {
             queries: Vec::new(),
             loading: BTreeSet::new(),
             paging: BTreeSet::new(),
+            filled: BTreeSet::new(),
             tag_base: tag_base(),
             editors_opened: 0,
             help_scroll: 0,
@@ -211,6 +214,7 @@ impl Desktop {
                 // Queries in flight were lost with the link.
                 self.loading.clear();
                 self.paging.clear();
+                self.filled.clear();
                 if let Some(world) = snapshot {
                     self.world = *world;
                     self.streaming.clear();

@@ -669,7 +669,7 @@ impl Room {
             desktop.on_frame(ServerFrame::Welcome {
                 protocol: 1,
                 head: room.server.head,
-                snapshot: Some(Box::new(room.server.summary(choir_proto::WELCOME_MESSAGES))),
+                snapshot: Some(Box::new(room.server.welcome())),
             });
             room.peers.push(Peer {
                 desktop,
@@ -758,7 +758,7 @@ impl Room {
     /// `who`'s link broke: what it sent and the daemon had not read is lost. It reconnects,
     /// resuming the event stream, or (`fresh`) from a snapshot of the daemon's world.
     fn reconnect(&mut self, who: usize, fresh: bool) {
-        let snapshot = fresh.then(|| Box::new(self.server.summary(choir_proto::WELCOME_MESSAGES)));
+        let snapshot = fresh.then(|| Box::new(self.server.welcome()));
         let peer = &mut self.peers[who];
         peer.outgoing.clear();
         if fresh {
@@ -1026,7 +1026,7 @@ fn scrolling_a_chat_back_loads_older_pages() {
     h.desktop.on_frame(ServerFrame::Welcome {
         protocol: choir_proto::PROTOCOL_VERSION,
         head: h.server.head,
-        snapshot: Some(Box::new(h.server.summary(choir_proto::WELCOME_MESSAGES))),
+        snapshot: Some(Box::new(h.server.welcome())),
     });
     let held = &h.desktop.world().chats[&ThreadId(1)];
     assert_eq!(held.messages.len(), choir_proto::WELCOME_MESSAGES);
@@ -1099,4 +1099,49 @@ fn scrolling_a_chat_back_loads_older_pages() {
                 || screen.contains(&format!("message {n}┃"))),
         "{screen}"
     );
+}
+
+/// A chat whose messages are too long for the welcome's budget holds fewer than a welcome
+/// can: the desktop asks for the page before them at once, and only once on this link.
+#[test]
+fn a_chat_shown_short_of_its_latest_messages_asks_for_them_at_once() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(0, 0, 60, 20));
+    for n in 0..30 {
+        h.commit(EventBody::ChatUserMessage {
+            thread_id: ThreadId(1),
+            text: format!("long message {n} {}", "x".repeat(3000)),
+        });
+    }
+    h.desktop.on_frame(ServerFrame::Welcome {
+        protocol: choir_proto::PROTOCOL_VERSION,
+        head: h.server.head,
+        snapshot: Some(Box::new(h.server.welcome())),
+    });
+    let held = h.desktop.world().chats[&ThreadId(1)].messages.len();
+    assert!(held < choir_proto::WELCOME_MESSAGES, "{held} held");
+    let before = h.desktop.world().chats[&ThreadId(1)].page_before();
+    let asked = h.desktop.take_queries();
+    assert!(
+        matches!(
+            asked[..],
+            [choir_proto::Query::ThreadMessages { thread_id: ThreadId(1), before: Some(b), .. }] if b == before
+        ),
+        "{asked:?}"
+    );
+    // The page failed: not asked again at every frame.
+    h.desktop
+        .on_query_failed(asked[0].clone(), "the daemon is busy");
+    h.commit(EventBody::ChatAssistantMessage {
+        thread_id: ThreadId(1),
+        text: "short".into(),
+    });
+    assert!(h.desktop.take_queries().is_empty());
+    // A new link asks again.
+    h.desktop.on_frame(ServerFrame::Welcome {
+        protocol: choir_proto::PROTOCOL_VERSION,
+        head: h.server.head,
+        snapshot: Some(Box::new(h.server.welcome())),
+    });
+    assert_eq!(h.desktop.take_queries().len(), 1);
 }
