@@ -35,6 +35,9 @@ pub use help::BINDINGS;
 const LOG_CAPACITY: usize = 10_000;
 /// Older chat messages asked for at a time.
 const PAGE: u32 = 50;
+/// Messages a thread may hold before the oldest are let go (they can be paged back in), and
+/// how many it keeps then: a session left open for months stays small.
+const HELD_MESSAGES: (usize, usize) = (2_000, 1_000);
 
 /// What the desktop asks its host to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -255,6 +258,10 @@ impl Desktop {
         match &event.body {
             EventBody::ChatAssistantMessage { thread_id, .. } => {
                 self.streaming.remove(thread_id);
+                self.let_go_of_old_messages(*thread_id);
+            }
+            EventBody::ChatUserMessage { thread_id, .. } => {
+                self.let_go_of_old_messages(*thread_id);
             }
             EventBody::WindowClosed { window_id } => {
                 self.views.remove(window_id);
@@ -338,6 +345,25 @@ impl Desktop {
         }
         if let Some(AppView::Chat(view)) = self.view_mut(id) {
             view.input.insert_str(text);
+        }
+    }
+
+    /// Trims a thread that holds too many messages, unless its window is scrolled back
+    /// (its reader may be among the old ones).
+    fn let_go_of_old_messages(&mut self, thread_id: ThreadId) {
+        let (most, keep) = HELD_MESSAGES;
+        let Some(thread) = self.world.chats.get_mut(&thread_id) else {
+            return;
+        };
+        if thread.messages.len() <= most {
+            return;
+        }
+        let reading = matches!(
+            self.views.get(&WindowId(thread_id.0)),
+            Some(AppView::Chat(view)) if view.scroll > 0 || view.selected.is_some()
+        );
+        if !reading {
+            thread.trim(keep);
         }
     }
 

@@ -1145,3 +1145,33 @@ fn a_chat_shown_short_of_its_latest_messages_asks_for_them_at_once() {
     });
     assert_eq!(h.desktop.take_queries().len(), 1);
 }
+
+/// A session that stays open while a chat grows lets go of the oldest messages (they can be
+/// paged back), but not while its reader is scrolled back among them.
+#[test]
+fn a_long_lived_chat_lets_go_of_old_messages_unless_scrolled_back() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(0, 0, 60, 20));
+    let post = |h: &mut Harness, n: usize| {
+        h.commit(EventBody::ChatUserMessage {
+            thread_id: ThreadId(1),
+            text: format!("message {n}"),
+        })
+    };
+    for n in 0..2_000 {
+        post(&mut h, n);
+    }
+    assert_eq!(h.desktop.world().chats[&ThreadId(1)].messages.len(), 2_000);
+    post(&mut h, 2_000);
+    let thread = &h.desktop.world().chats[&ThreadId(1)];
+    assert_eq!((thread.messages.len(), thread.total), (1_000, 2_001));
+    assert_eq!(thread.messages.last().unwrap().text, "message 2000");
+    assert!(h.screen().contains("message 2000"), "{}", h.screen());
+
+    // Scrolled back: everything stays while the thread grows.
+    h.bytes(b"\x1b[5~");
+    for n in 2_001..3_100 {
+        post(&mut h, n);
+    }
+    assert_eq!(h.desktop.world().chats[&ThreadId(1)].messages.len(), 2_099);
+}
