@@ -42,7 +42,7 @@ use crate::tools::ToolRunner;
 #[derive(Clone)]
 pub struct AppState {
     pub store: EventStore,
-    /// The one projection: decides commands, hands out summaries and documents.
+    /// The one projection: decides commands, hands out welcomes and documents.
     pub world: WorldHandle,
     pub tools: ToolRunner,
     /// Streaming text and other live signals for every session.
