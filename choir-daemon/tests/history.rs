@@ -469,3 +469,52 @@ async fn a_restart_resumes_from_the_snapshot_and_equals_the_full_replay() {
     assert!(took < Duration::from_secs(10));
     daemon.shutdown().await;
 }
+
+/// The head of the snapshot stored in `dir`, read the way any SQLite reader would.
+fn stored_head(dir: &std::path::Path) -> Option<u64> {
+    let conn = rusqlite::Connection::open(dir.join("snapshot.db")).ok()?;
+    conn.query_row("SELECT head FROM snapshot WHERE id = 1", [], |row| {
+        row.get::<_, i64>(0)
+    })
+    .ok()
+    .map(|head| head as u64)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_daemon_stores_a_snapshot_every_so_many_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = common::start_in(dir.path()).await;
+    assert_eq!(stored_head(dir.path()), Some(0), "the empty log's world");
+    let every = choir_daemon::actors::SNAPSHOT_EVERY as usize;
+    // The agent's messages: a user's would start turns, adding events of their own.
+    let bodies: Vec<EventBody> = std::iter::once(thread_created(1))
+        .chain((0..every + 500).map(|n| EventBody::ChatAssistantMessage {
+            thread_id: ThreadId(1),
+            text: format!("answer {n}"),
+        }))
+        .collect();
+    for batch in bodies.chunks(1000) {
+        let events = batch
+            .iter()
+            .map(|body| choir_proto::NewEvent::new("test", body.clone()))
+            .collect();
+        daemon.store.append(events).await.unwrap();
+    }
+    // Stored while the daemon runs (as if it were then killed: no clean stop).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let head = loop {
+        if let Some(head) = stored_head(dir.path()).filter(|head| *head >= every as u64) {
+            break head;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no snapshot stored");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(head <= daemon.store.head());
+    // The daemon kept answering meanwhile.
+    assert_eq!(
+        daemon.world().welcome().await.unwrap().chats[&ThreadId(1)].total,
+        (every + 500) as u64
+    );
+    daemon.shutdown().await;
+    assert_eq!(stored_head(dir.path()), Some((every + 501) as u64));
+}

@@ -6,8 +6,9 @@
 //! What it holds stays bounded whatever the history: each thread's latest messages
 //! ([`KEEP_MESSAGES`]; older ones are paged from the log), and the text of the documents in
 //! use ([`MAX_LOADED_DOCS`] besides those shown in windows); other texts are checkpointed
-//! to the snapshot file and read back on demand. Every [`SNAPSHOT_EVERY`] events, and when
-//! the daemon stops, it stores itself there, so that start-up replays only the tail.
+//! to the snapshot file and read back on demand. Every [`SNAPSHOT_EVERY`] events (in the
+//! background), and when the daemon stops, it stores itself there, so that start-up replays
+//! only the tail.
 
 use std::collections::BTreeMap;
 
@@ -140,6 +141,7 @@ impl WorldHandle {
             since_snapshot: 0,
             used: BTreeMap::new(),
             checkpointed: BTreeMap::new(),
+            saving: None,
             tick: 0,
             world,
         };
@@ -234,6 +236,8 @@ struct Actor {
     used: BTreeMap<DocId, u64>,
     /// The version each document's stored checkpoint has.
     checkpointed: BTreeMap<DocId, u64>,
+    /// The snapshot being stored: the checkpoints it stores, once stored.
+    saving: Option<tokio::task::JoinHandle<Vec<(DocId, u64)>>>,
     tick: u64,
 }
 
@@ -273,6 +277,7 @@ impl Actor {
             match msg {
                 Msg::Close(reply) => {
                     self.save().await;
+                    self.finish_saving().await;
                     self.snapshots.close().await;
                     let _ = reply.send(());
                     break;
@@ -541,8 +546,10 @@ impl Actor {
         }
     }
 
-    /// Stores the world and the texts held whose checkpoints are older.
+    /// Stores the world and the texts held whose checkpoints are older, in the background
+    /// (after the previous save has finished): the actor only copies what is to be stored.
     async fn save(&mut self) {
+        self.finish_saving().await;
         self.since_snapshot = 0;
         self.world.trim_chats(KEEP_MESSAGES);
         let checkpointed = &self.checkpointed;
@@ -556,18 +563,39 @@ impl Actor {
                 return;
             }
         };
-        match self
-            .snapshots
-            .save(&on_disk(&self.world), head_ts, &checkpoints)
-            .await
-        {
-            Ok(()) => {
-                for (doc_id, checkpoint) in &checkpoints {
-                    self.checkpointed.insert(*doc_id, checkpoint.version);
+        let world = on_disk(&self.world);
+        let snapshots = self.snapshots.clone();
+        self.saving = Some(tokio::spawn(async move {
+            match snapshots.save(&world, head_ts, &checkpoints).await {
+                Ok(()) => {
+                    tracing::debug!(head = world.head, "snapshot stored");
+                    checkpoints
+                        .iter()
+                        .map(|(doc_id, checkpoint)| (*doc_id, checkpoint.version))
+                        .collect()
                 }
-                tracing::debug!(head = self.world.head, "snapshot stored");
+                Err(err) => {
+                    tracing::warn!(%err, "cannot store a snapshot");
+                    Vec::new()
+                }
             }
-            Err(err) => tracing::warn!(%err, "cannot store a snapshot"),
+        }));
+    }
+
+    /// Waits for the save under way, if any, and notes the checkpoints it stored. (A
+    /// checkpoint older than what the note says costs a longer read back, never a wrong text:
+    /// a text is read back as its checkpoint plus the log after it.)
+    async fn finish_saving(&mut self) {
+        let Some(saving) = self.saving.take() else {
+            return;
+        };
+        match saving.await {
+            Ok(stored) => {
+                for (doc_id, version) in stored {
+                    self.checkpointed.insert(doc_id, version);
+                }
+            }
+            Err(err) => tracing::warn!(%err, "storing a snapshot failed"),
         }
     }
 }
