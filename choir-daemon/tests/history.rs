@@ -518,3 +518,158 @@ async fn a_running_daemon_stores_a_snapshot_every_so_many_events() {
     daemon.shutdown().await;
     assert_eq!(stored_head(dir.path()), Some((every + 501) as u64));
 }
+
+/// One user action of a generated history.
+#[derive(Debug, Clone)]
+enum Act {
+    OpenChat,
+    Post(u64, usize),
+    OpenWriter,
+    CreateDoc(usize),
+    Edit(u64, usize, usize, String),
+    Rename(u64),
+    DeleteDoc(u64),
+    Show(u64, u64),
+    Close(u64),
+}
+
+fn acts() -> impl Strategy<Value = Vec<Act>> {
+    let act = prop_oneof![
+        1 => Just(Act::OpenChat),
+        6 => (1u64..8, 1usize..400).prop_map(|(thread, len)| Act::Post(thread, len)),
+        1 => Just(Act::OpenWriter),
+        3 => (0usize..300).prop_map(Act::CreateDoc),
+        8 => (1u64..24, 0usize..400, 0usize..20, "[a-z \n]{0,12}")
+            .prop_map(|(doc, at, delete, text)| Act::Edit(doc, at, delete, text)),
+        1 => (1u64..24).prop_map(Act::Rename),
+        1 => (1u64..24).prop_map(Act::DeleteDoc),
+        2 => (1u64..8, 1u64..24).prop_map(|(window, doc)| Act::Show(window, doc)),
+        1 => (1u64..8).prop_map(Act::Close),
+    ];
+    prop::collection::vec(act, 1..400)
+}
+
+/// The events `acts` make, decided as the daemon would (refused ones make none).
+fn decided(acts: &[Act]) -> Vec<EventBody> {
+    let mut world = World::default();
+    let mut bodies = Vec::new();
+    for act in acts {
+        let command = match act {
+            Act::OpenChat | Act::OpenWriter => Command::OpenWindow {
+                app: if matches!(act, Act::OpenChat) {
+                    AppKind::Chat
+                } else {
+                    AppKind::Writer
+                },
+                title: None,
+                rect: None,
+            },
+            Act::Post(thread, len) => Command::PostChat {
+                thread_id: ThreadId(*thread),
+                text: "w ".repeat(len / 2 + 1),
+            },
+            Act::CreateDoc(len) => Command::CreateDoc {
+                title: format!("Doc {}", world.next_doc_id),
+                content: "c".repeat(*len),
+                open: false,
+                window_id: None,
+            },
+            Act::Edit(doc, at, delete, text) => {
+                let Some(meta) = world.docs.get(&DocId(*doc)) else {
+                    continue;
+                };
+                let len = meta.len as usize;
+                let start = (*at).min(len);
+                Command::EditDoc {
+                    doc_id: DocId(*doc),
+                    base_version: meta.version,
+                    op: TextOp::splice(len, start, start + delete, text),
+                    edit_id: None,
+                }
+            }
+            Act::Rename(doc) => Command::RenameDoc {
+                doc_id: DocId(*doc),
+                title: format!("Renamed {doc}"),
+            },
+            Act::DeleteDoc(doc) => Command::DeleteDoc {
+                doc_id: DocId(*doc),
+            },
+            Act::Show(window, doc) => Command::ShowDoc {
+                window_id: WindowId(*window),
+                doc_id: Some(DocId(*doc)),
+            },
+            Act::Close(window) => Command::CloseWindow {
+                window_id: WindowId(*window),
+            },
+        };
+        let Ok(made) = choir_proto::decide(&world, &command) else {
+            continue;
+        };
+        for body in made {
+            let event = choir_proto::Event {
+                seq: world.head + 1,
+                ts: 0,
+                actor: "test".into(),
+                correlation: None,
+                v: 1,
+                body: body.clone(),
+            };
+            world.apply(&event);
+            bodies.push(body);
+        }
+    }
+    bodies
+}
+
+/// Fills a log with the first `split` events, lets a daemon store its snapshot, adds the rest
+/// and starts again: the daemon replays only those, and holds what the full replay gives.
+async fn snapshot_case(bodies: Vec<EventBody>, split: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), bodies[..split].to_vec()).await;
+    common::start_in(dir.path()).await.shutdown().await;
+    fill(dir.path(), bodies[split..].to_vec()).await;
+    let daemon = common::start_in(dir.path()).await;
+    assert_eq!(daemon.replayed, (bodies.len() - split) as u64);
+    let expected = full(&daemon).await;
+    assert_eq!(daemon.world().welcome().await.unwrap(), expected.welcome());
+    for (id, doc) in &expected.docs {
+        let loaded = daemon.world().doc(*id).await.unwrap().unwrap();
+        assert_eq!(
+            (loaded.version, loaded.text()),
+            (doc.version, doc.text()),
+            "{id}"
+        );
+    }
+    for (id, thread) in &expected.chats {
+        let page = daemon
+            .store
+            .thread_page(*id, daemon.store.head() + 1, thread.messages.len().max(1))
+            .await
+            .unwrap();
+        assert_eq!(page.messages, thread.messages, "thread {id}");
+    }
+    daemon.shutdown().await;
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// For generated histories of chats, documents (more than are kept in memory) and
+    /// windows: the snapshot plus the tail gives what the full replay gives.
+    #[test]
+    fn a_snapshot_plus_the_tail_equals_the_full_replay(
+        acts in acts(),
+        split in any::<prop::sample::Index>(),
+    ) {
+        let bodies = decided(&acts);
+        let split = split.index(bodies.len() + 1);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime
+            .block_on(async { tokio::time::timeout(WAIT * 6, snapshot_case(bodies, split)).await })
+            .unwrap();
+    }
+}
