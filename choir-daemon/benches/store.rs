@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use choir_daemon::store::{EventStore, StoreOptions};
-use choir_daemon::{Daemon, DaemonConfig};
+use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
 use choir_proto::{ClientFrame, EventBody, NewEvent, ServerFrame, ThreadId, PROTOCOL_VERSION};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -183,17 +183,22 @@ async fn catch_up(dir: &Path, total: u64) -> f64 {
     rate
 }
 
-/// 100 WebSocket subscribers; events appended at a steady rate carry their send time.
-async fn fan_out(dir: &Path, subscribers: usize, rate: u64, seconds: u64) -> Vec<Duration> {
-    let daemon = Daemon::start(DaemonConfig {
-        data_dir: dir.join("fanout"),
+/// A daemon on 127.0.0.1 with the offline agent.
+async fn start_daemon(data_dir: &Path) -> RunningDaemon {
+    Daemon::start(DaemonConfig {
+        data_dir: data_dir.to_owned(),
         listen: "127.0.0.1:0".parse().unwrap(),
         token: None,
         store: StoreOptions::default(),
         agent: Default::default(),
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// 100 WebSocket subscribers; events appended at a steady rate carry their send time.
+async fn fan_out(dir: &Path, subscribers: usize, rate: u64, seconds: u64) -> Vec<Duration> {
+    let daemon = start_daemon(&dir.join("fanout")).await;
     let epoch = Arc::new(Instant::now());
     let total = rate * seconds;
     let url = format!("ws://{}/ws", daemon.addr);
@@ -249,15 +254,7 @@ async fn fan_out(dir: &Path, subscribers: usize, rate: u64, seconds: u64) -> Vec
 /// `clients` WebSocket clients post to one chat thread (the offline agent answering each
 /// post), each waiting for its ack before the next: posts per second.
 async fn chat_posts(dir: &Path, clients: usize, each: usize) -> f64 {
-    let daemon = Daemon::start(DaemonConfig {
-        data_dir: dir.join("chat"),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: StoreOptions::default(),
-        agent: Default::default(),
-    })
-    .await
-    .unwrap();
+    let daemon = start_daemon(&dir.join("chat")).await;
     daemon
         .world()
         .execute(

@@ -405,6 +405,18 @@ async fn paging_case(initial: usize, steps: Vec<Step>) {
     daemon.shutdown().await;
 }
 
+/// Runs one property case on a runtime of its own, with a time limit.
+fn run_case(case: impl std::future::Future<Output = ()>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(async { tokio::time::timeout(WAIT * 6, case).await })
+        .unwrap();
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(8))]
 
@@ -415,14 +427,7 @@ proptest! {
         initial in 0usize..250,
         steps in steps(),
     ) {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime
-            .block_on(async { tokio::time::timeout(WAIT * 6, paging_case(initial, steps)).await })
-            .unwrap();
+        run_case(paging_case(initial, steps));
     }
 }
 
@@ -456,16 +461,7 @@ async fn a_restart_resumes_from_the_snapshot_and_equals_the_full_replay() {
     let daemon = common::start_in(dir.path()).await;
     let took = started.elapsed();
     assert_eq!(daemon.replayed, tail_len, "only the tail was replayed");
-    let expected = full(&daemon).await;
-    assert_eq!(daemon.world().welcome().await.unwrap(), expected.welcome());
-    for (id, doc) in &expected.docs {
-        let loaded = daemon.world().doc(*id).await.unwrap().unwrap();
-        assert_eq!(
-            (loaded.version, loaded.text()),
-            (doc.version, doc.text()),
-            "{id}"
-        );
-    }
+    assert_holds_the_full_replay(&daemon).await;
     assert!(took < Duration::from_secs(10));
     daemon.shutdown().await;
 }
@@ -621,16 +617,10 @@ fn decided(acts: &[Act]) -> Vec<EventBody> {
     bodies
 }
 
-/// Fills a log with the first `split` events, lets a daemon store its snapshot, adds the rest
-/// and starts again: the daemon replays only those, and holds what the full replay gives.
-async fn snapshot_case(bodies: Vec<EventBody>, split: usize) {
-    let dir = tempfile::tempdir().unwrap();
-    fill(dir.path(), bodies[..split].to_vec()).await;
-    common::start_in(dir.path()).await.shutdown().await;
-    fill(dir.path(), bodies[split..].to_vec()).await;
-    let daemon = common::start_in(dir.path()).await;
-    assert_eq!(daemon.replayed, (bodies.len() - split) as u64);
-    let expected = full(&daemon).await;
+/// What `daemon` holds and reads back equals the full replay of its log: its welcome, every
+/// document's text, every thread's messages.
+async fn assert_holds_the_full_replay(daemon: &RunningDaemon) {
+    let expected = full(daemon).await;
     assert_eq!(daemon.world().welcome().await.unwrap(), expected.welcome());
     for (id, doc) in &expected.docs {
         let loaded = daemon.world().doc(*id).await.unwrap().unwrap();
@@ -648,6 +638,18 @@ async fn snapshot_case(bodies: Vec<EventBody>, split: usize) {
             .unwrap();
         assert_eq!(page.messages, thread.messages, "thread {id}");
     }
+}
+
+/// Fills a log with the first `split` events, lets a daemon store its snapshot, adds the rest
+/// and starts again: the daemon replays only those, and holds what the full replay gives.
+async fn snapshot_case(bodies: Vec<EventBody>, split: usize) {
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), bodies[..split].to_vec()).await;
+    common::start_in(dir.path()).await.shutdown().await;
+    fill(dir.path(), bodies[split..].to_vec()).await;
+    let daemon = common::start_in(dir.path()).await;
+    assert_eq!(daemon.replayed, (bodies.len() - split) as u64);
+    assert_holds_the_full_replay(&daemon).await;
     daemon.shutdown().await;
 }
 
@@ -663,13 +665,6 @@ proptest! {
     ) {
         let bodies = decided(&acts);
         let split = split.index(bodies.len() + 1);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime
-            .block_on(async { tokio::time::timeout(WAIT * 6, snapshot_case(bodies, split)).await })
-            .unwrap();
+        run_case(snapshot_case(bodies, split));
     }
 }

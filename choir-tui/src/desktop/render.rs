@@ -15,6 +15,7 @@ use super::help::BINDINGS;
 use super::keys::LAUNCHER;
 use super::{desktop_area, Connection, Desktop, Mode};
 use crate::apps::{self, AppView};
+use crate::theme::Theme;
 use crate::wrap::{display_width, truncate};
 
 const MENU_LABEL: &str = " ≡ Menu ";
@@ -236,14 +237,7 @@ impl Desktop {
                         match editor {
                             Some(editor) => editor.render(&doc.title, inner, buf, theme, focused),
                             None => {
-                                let note = format!("loading “{}”…", doc.title);
-                                buf.set_stringn(
-                                    inner.x,
-                                    inner.y,
-                                    note,
-                                    usize::from(inner.width),
-                                    theme.muted(),
-                                );
+                                note(buf, inner, &format!("loading “{}”…", doc.title), theme);
                                 None
                             }
                         }
@@ -254,14 +248,8 @@ impl Desktop {
                 }
             }
             AppView::Other => {
-                let note = format!("“{}” is not known to this client", window.app);
-                buf.set_stringn(
-                    inner.x,
-                    inner.y,
-                    note,
-                    usize::from(inner.width),
-                    theme.muted(),
-                );
+                let text = format!("“{}” is not known to this client", window.app);
+                note(buf, inner, &text, theme);
                 None
             }
         }
@@ -436,4 +424,15 @@ impl Desktop {
             );
         }
     }
+}
+
+/// A muted line at the top of a window's inside.
+fn note(buf: &mut Buffer, inner: Rect, text: &str, theme: &Theme) {
+    buf.set_stringn(
+        inner.x,
+        inner.y,
+        text,
+        usize::from(inner.width),
+        theme.muted(),
+    );
 }
