@@ -353,22 +353,15 @@ async fn fill(dir: &Path, history: &mut History, count: u64) {
     store.shutdown().await;
 }
 
-fn daemon_bin() -> PathBuf {
+/// The daemon to measure: `CHOIR_DAEMON_BIN` (as the script sets it), or the release build
+/// beside this bench, if there is one.
+fn daemon_bin() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CHOIR_DAEMON_BIN") {
-        return path.into();
+        return Some(PathBuf::from(path));
     }
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("choir-daemon"))
-        .unwrap();
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/bench-history.sh, or `cargo build --release -p choir-daemon` first",
-        path.display()
-    );
-    path
+    let exe = std::env::current_exe().ok()?;
+    let path = exe.parent()?.parent()?.join("choir-daemon");
+    path.exists().then_some(path)
 }
 
 /// A `choir-daemon` process.
@@ -381,7 +374,8 @@ struct Daemon {
 impl Daemon {
     fn start(dir: &Path) -> Daemon {
         let started = Instant::now();
-        let mut child = Command::new(daemon_bin())
+        let program = daemon_bin().expect("checked in main");
+        let mut child = Command::new(&program)
             .arg("--data-dir")
             .arg(dir)
             .args(["--listen", "127.0.0.1:0"])
@@ -394,7 +388,7 @@ impl Daemon {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap();
+            .unwrap_or_else(|err| panic!("cannot start {}: {err}", program.display()));
         let stdout = child.stdout.take().unwrap();
         let (ready, listening) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -645,6 +639,12 @@ fn ms(duration: Duration) -> String {
 }
 
 fn main() {
+    let Some(daemon) = daemon_bin() else {
+        println!(
+            "history benchmark skipped: no release choir-daemon; run scripts/bench-history.sh"
+        );
+        return;
+    };
     let sizes: Vec<u64> = std::env::var("BENCH_SIZES")
         .ok()
         .map(|sizes| {
@@ -669,7 +669,7 @@ fn main() {
     println!(
         "# History benchmark ({} cores; choir-daemon {})",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        daemon_bin().display()
+        daemon.display()
     );
     println!();
     println!("| events | start (snapshot) | start (snapshot + {} events) | start (no snapshot) | welcome | desktop drawn | document drawn | daemon RSS | peak RSS | peak RSS (no snapshot) | fill |", SNAPSHOT_EVERY - 1);
