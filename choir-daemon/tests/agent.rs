@@ -883,3 +883,134 @@ async fn write_about_x_creates_a_document_in_a_writer_window() {
     }
     daemon.shutdown().await;
 }
+
+fn anthropic_text(id: &str, text: &str) -> Reply {
+    Reply::Stream(anthropic_events(&[
+        (
+            "message_start",
+            json!({"type": "message_start", "message": {"id": id}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
+        ),
+        (
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        ),
+        ("message_stop", json!({"type": "message_stop"})),
+    ]))
+}
+
+/// Waits until the model server got `count` requests; returns them.
+async fn requests(script: &Script, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let requests = script.requests.lock().unwrap().clone();
+        if requests.len() >= count {
+            return requests.into_iter().map(|(_, body)| body).collect();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} requests",
+            requests.len()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A second turn in a thread sends the model the thread so far (read back from the log), in
+/// order, with roles alternating as Anthropic requires; OpenAI gets the same messages.
+#[tokio::test]
+async fn a_second_turn_sends_the_thread_so_far_in_order() {
+    let (url, script) = model_server(vec![
+        Reply::Stream(anthropic_events(&[
+            ("message_start", json!({"type": "message_start", "message": {"id": "msg_1"}})),
+            ("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})),
+            ("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Listing files."}})),
+            ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+            ("content_block_start", json!({"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "list_files", "input": {}}})),
+            ("content_block_stop", json!({"type": "content_block_stop", "index": 1})),
+            ("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": "tool_use"}})),
+            ("message_stop", json!({"type": "message_stop"})),
+        ])),
+        anthropic_text("msg_2", "One file: notes.md"),
+        anthropic_text("msg_3", "You are welcome."),
+    ])
+    .await;
+    let (dir, daemon) = start(anthropic(&url)).await;
+    std::fs::write(dir.path().join("workspace/notes.md"), "n").unwrap();
+    let mut client = chat(&daemon, "what files are there?").await;
+    turn_events(&daemon).await;
+    client
+        .command(
+            3,
+            Command::PostChat {
+                thread_id: ThreadId(1),
+                text: "thanks".into(),
+            },
+        )
+        .await;
+    let third = requests(&script, 3).await.remove(2);
+    let messages = third["messages"].as_array().unwrap();
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user"], "{third}");
+    let texts: Vec<String> = messages
+        .iter()
+        .map(|message| match &message["content"] {
+            Value::String(text) => text.clone(),
+            blocks => blocks
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|block| block["text"].as_str())
+                .collect::<Vec<_>>()
+                .join(" | "),
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "what files are there?",
+            "Listing files. | One file: notes.md",
+            "thanks"
+        ]
+    );
+    daemon.shutdown().await;
+
+    // The same thread through OpenAI: one message per entry, in the same order.
+    let (url, script) = model_server(vec![
+        Reply::Stream(openai_text(&["one"])),
+        Reply::Stream(openai_text(&["two"])),
+    ])
+    .await;
+    let (_dir, daemon) = start(openai(&url, ApprovalPolicy::Ask)).await;
+    let mut client = chat(&daemon, "first").await;
+    turn_events(&daemon).await;
+    client
+        .command(
+            3,
+            Command::PostChat {
+                thread_id: ThreadId(1),
+                text: "second".into(),
+            },
+        )
+        .await;
+    let second = requests(&script, 2).await.remove(1);
+    assert_eq!(
+        second["messages"].as_array().unwrap()[1..],
+        [
+            json!({"role": "user", "content": "first"}),
+            json!({"role": "assistant", "content": "one"}),
+            json!({"role": "user", "content": "second"}),
+        ]
+    );
+    daemon.shutdown().await;
+}
