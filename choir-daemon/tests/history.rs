@@ -668,3 +668,80 @@ proptest! {
         run_case(snapshot_case(bodies, split));
     }
 }
+
+/// Checkpoints that came with a snapshot of another log never lend their text to a document
+/// of this one, even one created after the snapshot was rebuilt.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_snapshots_checkpoints_are_not_used() {
+    let other = tempfile::tempdir().unwrap();
+    fill(
+        other.path(),
+        [EventBody::DocCreated {
+            doc_id: DocId(1),
+            title: "Theirs".into(),
+            content: "from the other log".into(),
+        }],
+    )
+    .await;
+    common::start_in(other.path()).await.shutdown().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    fill(dir.path(), [thread_created(1), thread_created(2)]).await;
+    for suffix in ["", "-wal", "-shm"] {
+        let name = format!("snapshot.db{suffix}");
+        if other.path().join(&name).exists() {
+            std::fs::copy(other.path().join(&name), dir.path().join(&name)).unwrap();
+        }
+    }
+    common::start_in(dir.path()).await.shutdown().await;
+    // Created after that start's snapshot, as if the daemon had been killed before the next.
+    fill(
+        dir.path(),
+        [EventBody::DocCreated {
+            doc_id: DocId(1),
+            title: "Ours".into(),
+            content: "from this log".into(),
+        }],
+    )
+    .await;
+    let daemon = common::start_in(dir.path()).await;
+    let doc = daemon.world().doc(DocId(1)).await.unwrap().unwrap();
+    assert_eq!(doc.text().unwrap(), "from this log");
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_world_holds_a_bounded_number_of_each_threads_messages() {
+    let (_dir, daemon) = common::start().await;
+    let mut bodies = vec![thread_created(1), thread_created(2)];
+    bodies.extend((0..1_500).map(|n| EventBody::ChatAssistantMessage {
+        thread_id: ThreadId(1 + n as u64 % 2),
+        text: format!("answer {n}"),
+    }));
+    for batch in bodies.chunks(7) {
+        let events = batch
+            .iter()
+            .map(|body| choir_proto::NewEvent::new("test", body.clone()))
+            .collect();
+        daemon.store.append(events).await.unwrap();
+    }
+    let held = daemon
+        .world()
+        .query(|world| {
+            world
+                .chats
+                .values()
+                .map(|thread| (thread.messages.len(), thread.total))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap();
+    for (messages, total) in held {
+        assert_eq!(total, 750);
+        assert!(
+            messages <= choir_daemon::actors::KEEP_MESSAGES + 64,
+            "{messages} held"
+        );
+    }
+    daemon.shutdown().await;
+}

@@ -132,8 +132,10 @@ fn flush_outbox(client: &ProtocolClient, desktop: &mut Desktop) {
         send(client, desktop, command);
     }
     for query in desktop.take_queries() {
-        // A query that cannot go now is asked again after the next welcome.
-        let _ = client.query(query);
+        if let Err(query) = client.query(query) {
+            // The queue is full: asked again with a later frame.
+            desktop.on_query_not_sent(query);
+        }
     }
 }
 

@@ -74,8 +74,16 @@ async fn replay(
         }
         None => 0,
     };
-    let events: Vec<Event> = store.doc_events(meta.id, after).await?;
-    for event in events.iter().filter(|event| event.seq <= head) {
+    // From the checkpoint's own event on: a checkpoint whose event is not this document's (a
+    // stray one, of another log) is not used.
+    let events: Vec<Event> = store.doc_events(meta.id, after.saturating_sub(1)).await?;
+    if after > 0 && events.first().map(|event| event.seq) != Some(after) {
+        return Ok(None);
+    }
+    for event in events
+        .iter()
+        .filter(|event| event.seq > after && event.seq <= head)
+    {
         if at_version(&docs, meta.id, version) {
             break;
         }

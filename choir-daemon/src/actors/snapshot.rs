@@ -195,6 +195,16 @@ impl Snapshots {
         put_checkpoint(&mut conn, doc_id, checkpoint).await
     }
 
+    /// Forgets every checkpoint (they came with a snapshot that is not trusted).
+    pub async fn forget_all(&self) {
+        if let Err(err) = sqlx::query("DELETE FROM doc_texts")
+            .execute(&self.pool)
+            .await
+        {
+            tracing::warn!(%err, "cannot clear the document checkpoints");
+        }
+    }
+
     /// Forgets a deleted document's checkpoint.
     pub async fn forget(&self, doc_id: DocId) {
         let _ = sqlx::query("DELETE FROM doc_texts WHERE doc_id = ?")

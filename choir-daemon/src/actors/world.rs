@@ -22,6 +22,8 @@ use crate::store::{EventStore, StoreError};
 
 /// Messages of each thread held in memory.
 pub const KEEP_MESSAGES: usize = 200;
+/// Messages a thread may hold beyond [`KEEP_MESSAGES`] before it is trimmed.
+const TRIM_STEP: usize = 64;
 /// Document texts held besides those shown in windows.
 pub const MAX_LOADED_DOCS: usize = 16;
 /// Events between two snapshots.
@@ -71,14 +73,11 @@ pub struct Loaded {
     pub world: World,
     /// Events replayed from the log (the tail after the snapshot, or the whole log).
     pub replayed: u64,
-    /// Why there was no usable snapshot, if there was none.
-    pub rebuilt: Option<String>,
 }
 
 /// Builds the world at start-up: the snapshot plus the log's tail, or the whole log when
 /// there is no usable snapshot (saying why).
 pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loaded, StoreError> {
-    let mut rebuilt = None;
     let mut world = match snapshots.load(store).await {
         Ok(world) => {
             tracing::info!(
@@ -90,7 +89,6 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loa
         Err(reason) => {
             if store.head() > 0 {
                 tracing::warn!(%reason, "no usable snapshot: rebuilding the world from the whole log");
-                rebuilt = Some(reason);
             }
             World::default()
         }
@@ -108,6 +106,9 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loa
         }
     }
     if from_scratch {
+        // Checkpoints kept beside a snapshot that was not trusted are not trusted either (a
+        // snapshot of another log would lend its texts to documents of this one).
+        snapshots.forget_all().await;
         // Every text was built along the way: store them, and keep only those in use.
         let checkpoints = checkpoints(&world, |_| true);
         let head_ts = head_ts(store, world.head).await?;
@@ -127,7 +128,6 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loa
     Ok(Loaded {
         replayed: world.head - start,
         world,
-        rebuilt,
     })
 }
 
@@ -353,18 +353,22 @@ impl Actor {
                 self.evict().await;
             }
             EventBody::DocDeleted { doc_id } => {
+                // A save under way may still store its checkpoint: forget it after that.
+                self.finish_saving().await;
                 self.used.remove(doc_id);
                 self.checkpointed.remove(doc_id);
                 self.snapshots.forget(*doc_id).await;
             }
-            // Now and then, rather than at every message: trimming looks at every thread.
-            EventBody::ChatUserMessage { .. }
-            | EventBody::ChatAssistantMessage { .. }
-            | EventBody::ChatTurnCancelled { .. }
-            | EventBody::ChatTurnFailed { .. }
-                if event.seq.is_multiple_of(64) =>
-            {
-                self.world.trim_chats(KEEP_MESSAGES);
+            EventBody::ChatUserMessage { thread_id, .. }
+            | EventBody::ChatAssistantMessage { thread_id, .. }
+            | EventBody::ChatTurnCancelled { thread_id }
+            | EventBody::ChatTurnFailed { thread_id, .. } => {
+                // Trimmed in steps, not at every message.
+                if let Some(thread) = self.world.chats.get_mut(thread_id) {
+                    if thread.messages.len() > KEEP_MESSAGES + TRIM_STEP {
+                        thread.trim(KEEP_MESSAGES);
+                    }
+                }
             }
             _ => {}
         }
@@ -592,7 +596,9 @@ impl Actor {
         match saving.await {
             Ok(stored) => {
                 for (doc_id, version) in stored {
-                    self.checkpointed.insert(doc_id, version);
+                    if self.world.docs.contains_key(&doc_id) {
+                        self.checkpointed.insert(doc_id, version);
+                    }
                 }
             }
             Err(err) => tracing::warn!(%err, "storing a snapshot failed"),

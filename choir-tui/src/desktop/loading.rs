@@ -94,6 +94,19 @@ impl Desktop {
         }
     }
 
+    /// A query could not be sent: it is no longer on its way, so what needs it asks again.
+    pub fn on_query_not_sent(&mut self, query: Query) {
+        match query {
+            Query::Doc { doc_id } => {
+                self.loading.remove(&doc_id);
+            }
+            Query::ThreadMessages { thread_id, .. } => {
+                self.paging.remove(&thread_id);
+                self.filled.remove(&thread_id);
+            }
+        }
+    }
+
     /// The daemon could not answer a query. A document stays marked as asked for, so it is
     /// asked again after the next welcome rather than at every frame.
     pub fn on_query_failed(&mut self, query: Query, message: &str) {

@@ -1175,3 +1175,29 @@ fn a_long_lived_chat_lets_go_of_old_messages_unless_scrolled_back() {
     }
     assert_eq!(h.desktop.world().chats[&ThreadId(1)].messages.len(), 2_099);
 }
+
+/// A query the host could not send (its queue was full) is asked again with a later frame.
+#[test]
+fn a_query_that_could_not_be_sent_is_asked_again() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(0, 0, 60, 20));
+    for n in 0..30 {
+        h.commit(EventBody::ChatUserMessage {
+            thread_id: ThreadId(1),
+            text: format!("long message {n} {}", "x".repeat(3000)),
+        });
+    }
+    h.desktop.on_frame(ServerFrame::Welcome {
+        protocol: choir_proto::PROTOCOL_VERSION,
+        head: h.server.head,
+        snapshot: Some(Box::new(h.server.welcome())),
+    });
+    let asked = h.desktop.take_queries();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    h.desktop.on_query_not_sent(asked[0].clone());
+    h.commit(EventBody::ChatAssistantMessage {
+        thread_id: ThreadId(1),
+        text: "short".into(),
+    });
+    assert_eq!(h.desktop.take_queries().len(), 1);
+}
