@@ -126,7 +126,11 @@ impl Daemon {
         })?;
         let shutdown = CancellationToken::new();
         let head = world.head;
-        let docs = world.summary(0).docs;
+        let docs = world
+            .docs
+            .iter()
+            .map(|(id, doc)| (*id, doc.summary()))
+            .collect();
         let world = WorldHandle::spawn(store.clone(), snapshots, world);
         let doc_files = docfiles::spawn(
             store.clone(),

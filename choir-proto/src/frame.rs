@@ -18,8 +18,8 @@ pub const CLOSE_EXPECTED_HELLO: u16 = 4003;
 pub const CLOSE_RESUME_BEYOND_HEAD: u16 = 4004;
 
 /// The protocol version a client announces in `hello`; the daemon refuses any other.
-/// Version 2: the welcome carries a summary (documents without text, threads with their
-/// latest messages), and `query` frames load the rest.
+/// Version 2: the welcome is bounded (documents without text, the latest messages of the
+/// chats shown only; see `World::welcome`), and `query` frames load the rest.
 pub const PROTOCOL_VERSION: u32 = 2;
 /// Most messages one `thread.messages` query returns.
 pub const MAX_PAGE: u32 = 500;

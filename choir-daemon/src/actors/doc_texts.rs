@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use choir_proto::{apply_doc_event, Doc, DocId, Event, Rope};
+use choir_proto::{apply_doc_event, Doc, DocId, Event};
 
 use super::snapshot::{Checkpoint, Snapshots};
 use crate::store::{EventStore, StoreError};
@@ -17,15 +17,7 @@ pub async fn load(
     meta: &Doc,
     head: u64,
 ) -> Result<Option<Doc>, StoreError> {
-    if let Some(checkpoint) = snapshots.checkpoint(meta.id).await {
-        if checkpoint.version <= meta.version {
-            if let Some(doc) = replay(store, meta, Some(checkpoint), head, meta.version).await? {
-                return Ok(Some(doc));
-            }
-        }
-        tracing::warn!(doc = %meta.id, "a document's checkpoint does not fit the log; reading its whole history");
-    }
-    replay(store, meta, None, head, meta.version).await
+    load_at(store, snapshots, meta, head, meta.version).await
 }
 
 /// The text of `meta` as it was at `version` (for diffing against what was written then).
@@ -36,15 +28,30 @@ pub async fn text_at(
     head: u64,
     version: u64,
 ) -> Result<Option<String>, StoreError> {
+    let doc = load_at(store, snapshots, meta, head, version).await?;
+    Ok(doc.and_then(|doc| doc.text()))
+}
+
+/// The document as it was at `version`: from its checkpoint if that is not newer, else (or
+/// if the checkpoint does not fit the log) from its whole history.
+async fn load_at(
+    store: &EventStore,
+    snapshots: &Snapshots,
+    meta: &Doc,
+    head: u64,
+    version: u64,
+) -> Result<Option<Doc>, StoreError> {
     let checkpoint = snapshots
         .checkpoint(meta.id)
         .await
         .filter(|checkpoint| checkpoint.version <= version);
-    let doc = match replay(store, meta, checkpoint, head, version).await? {
-        Some(doc) => Some(doc),
-        None => replay(store, meta, None, head, version).await?,
-    };
-    Ok(doc.and_then(|doc| doc.content.map(|text| text.to_string())))
+    if let Some(checkpoint) = checkpoint {
+        if let Some(doc) = replay(store, meta, Some(checkpoint), head, version).await? {
+            return Ok(Some(doc));
+        }
+        tracing::warn!(doc = %meta.id, "a document's checkpoint does not fit the log; reading its whole history");
+    }
+    replay(store, meta, None, head, version).await
 }
 
 /// Folds the document's events after the checkpoint (or all of them) up to `version`, with
@@ -59,15 +66,9 @@ async fn replay(
     let mut docs = BTreeMap::new();
     let after = match checkpoint {
         Some(checkpoint) => {
-            let text = Rope::from_str(&checkpoint.text);
             let doc = Doc {
-                id: meta.id,
-                title: meta.title.clone(),
                 version: checkpoint.version,
-                rev: checkpoint.seq,
-                len: text.len_chars() as u64,
-                content: Some(text),
-                recent: Default::default(),
+                ..Doc::new(meta.id, &meta.title, &checkpoint.text, checkpoint.seq)
             };
             docs.insert(meta.id, doc);
             checkpoint.seq

@@ -11,7 +11,7 @@ use thiserror::Error;
 use crate::store::StoreError;
 
 pub use snapshot::{Snapshots, SNAPSHOT_FORMAT};
-pub use world::{load_world, Loaded, WorldHandle, KEEP_MESSAGES, MAX_LOADED_DOCS, SNAPSHOT_EVERY};
+pub use world::{load_world, Loaded, WorldHandle, KEEP_MESSAGES, SNAPSHOT_EVERY};
 
 /// Why a command produced no events.
 #[derive(Debug, Error)]

@@ -158,7 +158,7 @@ impl Snapshots {
             "INSERT OR REPLACE INTO snapshot (id, format, head, head_ts, world) VALUES (1, ?, ?, ?, ?)",
         )
         .bind(SNAPSHOT_FORMAT)
-        .bind(i64::try_from(world.head).unwrap_or(i64::MAX))
+        .bind(int(world.head))
         .bind(head_ts)
         .bind(text)
         .execute(&mut *tx)
@@ -172,7 +172,7 @@ impl Snapshots {
     /// The stored checkpoint of a document's text.
     pub async fn checkpoint(&self, doc_id: DocId) -> Option<Checkpoint> {
         let row = sqlx::query("SELECT version, seq, text FROM doc_texts WHERE doc_id = ?")
-            .bind(i64::try_from(doc_id.0).unwrap_or(i64::MAX))
+            .bind(int(doc_id.0))
             .fetch_optional(&self.pool)
             .await
             .ok()??;
@@ -208,7 +208,7 @@ impl Snapshots {
     /// Forgets a deleted document's checkpoint.
     pub async fn forget(&self, doc_id: DocId) {
         let _ = sqlx::query("DELETE FROM doc_texts WHERE doc_id = ?")
-            .bind(i64::try_from(doc_id.0).unwrap_or(i64::MAX))
+            .bind(int(doc_id.0))
             .execute(&self.pool)
             .await;
     }
@@ -226,11 +226,16 @@ async fn put_checkpoint(
     sqlx::query(
         "INSERT OR REPLACE INTO doc_texts (doc_id, version, seq, text) VALUES (?, ?, ?, ?)",
     )
-    .bind(i64::try_from(doc_id.0).unwrap_or(i64::MAX))
-    .bind(i64::try_from(checkpoint.version).unwrap_or(i64::MAX))
-    .bind(i64::try_from(checkpoint.seq).unwrap_or(i64::MAX))
+    .bind(int(doc_id.0))
+    .bind(int(checkpoint.version))
+    .bind(int(checkpoint.seq))
     .bind(&checkpoint.text)
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// A number as SQLite stores it (saturating).
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }

@@ -397,9 +397,7 @@ impl Actor {
                 reply,
             } => {
                 let text = match self.world.docs.get(&doc_id) {
-                    Some(doc) if doc.version == version && doc.is_loaded() => {
-                        Ok(doc.content.as_ref().map(ToString::to_string))
-                    }
+                    Some(doc) if doc.version == version && doc.is_loaded() => Ok(doc.text()),
                     Some(doc) if version <= doc.version => {
                         let meta = doc.summary();
                         doc_texts::text_at(

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::actors::{CommandError, WorldHandle};
+use crate::actors::WorldHandle;
 use crate::store::EventStore;
 use crate::tools::write_atomic;
 
@@ -257,8 +257,7 @@ impl DocFiles {
                 submitted.push((doc_id, base, diff(&written, &text)));
             }
         }
-        let edits = submitted;
-        for (doc_id, base, op) in edits {
+        for (doc_id, base, op) in submitted {
             self.next_tag += 1;
             let tag = format!("file-{}-{}", std::process::id(), self.next_tag);
             let edit = Command::EditDoc {
@@ -267,15 +266,7 @@ impl DocFiles {
                 op,
                 edit_id: Some(tag.clone()),
             };
-            let result = self.world.execute(edit, FILE_ACTOR.into(), None).await;
-            let result = match result {
-                Err(CommandError::Rejected(rejection)) => {
-                    tracing::warn!(%rejection, doc = %doc_id, "an outside edit of a document file does not fit its version");
-                    Err(CommandError::Rejected(rejection))
-                }
-                other => other,
-            };
-            match result {
+            match self.world.execute(edit, FILE_ACTOR.into(), None).await {
                 Ok(_) => {
                     tracing::info!(doc = %doc_id, "took an outside edit of a document file into the log");
                 }
@@ -313,11 +304,7 @@ impl DocFiles {
                     let _ = std::fs::remove_file(self.workspace.join(&old.file));
                 }
             }
-            let text = doc
-                .content
-                .as_ref()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+            let text = doc.text().unwrap_or_default();
             let written =
                 write_atomic(&path, text.as_bytes()).and_then(|()| std::fs::metadata(&path));
             match written {

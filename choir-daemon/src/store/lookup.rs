@@ -5,9 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use choir_proto::{
-    ChatMessage, DocId, Event, EventBody, ThreadId, ThreadPage, World, EVENT_SCHEMA_VERSION,
-};
+use choir_proto::{ChatMessage, ChatThread, DocId, Event, EventBody, ThreadId, ThreadPage, World};
 
 use super::{decode_page, EventStore, StoreError};
 
@@ -113,24 +111,16 @@ impl EventStore {
         }
         // The reducer makes the page, as it makes every client's thread.
         let mut world = World::default();
-        world.apply(&Event {
-            seq: 0,
-            ts: 0,
-            actor: String::new(),
-            correlation: None,
-            v: EVENT_SCHEMA_VERSION,
-            body: EventBody::ChatThreadCreated {
-                thread_id,
-                title: String::new(),
-            },
-        });
+        world
+            .chats
+            .insert(thread_id, ChatThread::new(thread_id, ""));
         for event in &events {
             world.apply(event);
         }
         let thread = world
             .chats
             .remove(&thread_id)
-            .unwrap_or_else(|| unreachable_thread(thread_id));
+            .unwrap_or_else(|| ChatThread::new(thread_id, ""));
         let tools = thread
             .tools
             .into_iter()
@@ -164,18 +154,5 @@ impl EventStore {
             &[int(doc_id.0), int(after)],
         )
         .await
-    }
-}
-
-/// A fold that created the thread holds it.
-fn unreachable_thread(thread_id: ThreadId) -> choir_proto::ChatThread {
-    choir_proto::ChatThread {
-        id: thread_id,
-        title: String::new(),
-        messages: Vec::new(),
-        busy: false,
-        tools: Vec::new(),
-        total: 0,
-        last_seq: 0,
     }
 }

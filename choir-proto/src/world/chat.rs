@@ -57,6 +57,35 @@ impl ChatThread {
             .map_or(self.last_seq.saturating_add(1), |message| message.seq)
     }
 
+    /// A thread with no messages yet.
+    pub fn new(id: ThreadId, title: &str) -> Self {
+        Self {
+            id,
+            title: title.to_owned(),
+            messages: Vec::new(),
+            busy: false,
+            tools: Vec::new(),
+            total: 0,
+            last_seq: 0,
+        }
+    }
+
+    /// A copy holding what [`trim`](Self::trim) would keep, without copying the rest.
+    pub fn trimmed(&self, keep: usize) -> Self {
+        let skip = self.messages.len().saturating_sub(keep);
+        let mut copy = Self {
+            id: self.id,
+            title: self.title.clone(),
+            messages: self.messages[skip..].to_vec(),
+            busy: self.busy,
+            tools: self.tools.clone(),
+            total: self.total,
+            last_seq: self.last_seq,
+        };
+        copy.trim(keep);
+        copy
+    }
+
     /// How many of the latest messages (at most `max`) fit in `budget` bytes together with
     /// the finished tool calls among them, and the bytes they take.
     pub fn latest_within(&self, max: usize, budget: usize) -> (usize, usize) {
@@ -174,15 +203,9 @@ pub struct ChatMessage {
 pub(super) fn apply(chats: &mut BTreeMap<ThreadId, ChatThread>, event: &Event) {
     let (thread_id, role, text) = match &event.body {
         EventBody::ChatThreadCreated { thread_id, title } => {
-            chats.entry(*thread_id).or_insert_with(|| ChatThread {
-                id: *thread_id,
-                title: title.clone(),
-                messages: Vec::new(),
-                busy: false,
-                tools: Vec::new(),
-                total: 0,
-                last_seq: 0,
-            });
+            chats
+                .entry(*thread_id)
+                .or_insert_with(|| ChatThread::new(*thread_id, title));
             return;
         }
         EventBody::ChatUserMessage { thread_id, text } => (thread_id, ChatRole::User, text.clone()),

@@ -47,9 +47,10 @@ pub const WELCOME_MESSAGES: usize = 20;
 pub const WELCOME_CHAT_BYTES: usize = 24 * 1024;
 
 impl World {
-    /// What a new client is sent: the desktop, pending tool calls, each thread with its
-    /// latest `messages` messages, each document's metadata without its text or edits. Its
-    /// size does not grow with the history, only with the number of threads and documents.
+    /// The world without what can be read back: the desktop, pending tool calls, each thread
+    /// with its latest `messages` messages, each document's metadata without its text or
+    /// edits. Its size does not grow with the history, only with the number of threads and
+    /// documents. A [`welcome`](Self::welcome) starts from it.
     pub fn summary(&self, messages: usize) -> World {
         let mut summary = World {
             head: self.head,
@@ -65,9 +66,7 @@ impl World {
             tool_threads: BTreeMap::new(),
         };
         for (id, thread) in &self.chats {
-            let mut thread = thread.clone();
-            thread.trim(messages);
-            summary.chats.insert(*id, thread);
+            summary.chats.insert(*id, thread.trimmed(messages));
         }
         summary.tool_threads = self.held_tool_threads(&summary.chats);
         summary
@@ -95,9 +94,7 @@ impl World {
             };
             let (keep, bytes) = thread.latest_within(WELCOME_MESSAGES, budget);
             budget -= bytes;
-            let mut held = thread.clone();
-            held.trim(keep);
-            welcome.chats.insert(thread_id, held);
+            welcome.chats.insert(thread_id, thread.trimmed(keep));
         }
         welcome.tool_threads = self.held_tool_threads(&welcome.chats);
         welcome
