@@ -268,6 +268,28 @@ impl ProcessBackend {
     }
 }
 
+/// Waits (for at most [`KILL_PATIENCE`]) until no process of `uid` is left, not even a
+/// killed one its parent has not reaped yet: those still count against the uid's process
+/// limit, so a sandbox started again too soon could not fork.
+async fn await_reaped(uid: u32) {
+    let deadline = tokio::time::Instant::now() + KILL_PATIENCE;
+    loop {
+        let left = procs::all().iter().filter(|proc| proc.uid == uid).count();
+        if left == 0 {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            tracing::warn!(
+                uid,
+                left,
+                "killed processes of a stopped sandbox are not reaped yet; they count against its process limit until the host's init reaps them"
+            );
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// Whether `/proc` is mounted with `hidepid` (other users' processes invisible or unreadable).
 fn proc_hides_processes() -> bool {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
@@ -467,6 +489,7 @@ impl Backend for ProcessBackend {
             match self.own_uid(user).await {
                 Some(uid) => {
                     self.kill_uid(uid).await;
+                    await_reaped(uid).await;
                 }
                 None => {
                     let left = procs::kill_all(
