@@ -37,6 +37,9 @@ const TOKEN_ENV: &str = "CHOIR_DAEMON_TOKEN";
 /// A sandbox daemon serves one user: a few worker threads are plenty, and on a many-core
 /// host they keep it within its process limit.
 const MAX_WORKER_THREADS: usize = 4;
+/// Threads count against a sandbox's process limit (64 by default under the hypervisor), so
+/// the pool for blocking work (SQLite, files) stays well below it.
+const MAX_BLOCKING_THREADS: usize = 16;
 
 fn default_data_dir() -> Result<PathBuf> {
     dirs::data_dir()
@@ -56,6 +59,7 @@ fn main() -> std::process::ExitCode {
         .min(MAX_WORKER_THREADS);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(workers)
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .enable_all()
         .build()
     {

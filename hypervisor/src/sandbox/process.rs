@@ -42,6 +42,9 @@ const PASSED_ENV: &[&str] = &[
 ];
 /// How long stray processes of a stopped sandbox may take to die.
 const KILL_PATIENCE: Duration = Duration::from_secs(5);
+/// How long a stop waits for killed processes to be reaped: the host's init may reap orphans
+/// only every second or two.
+const REAP_PATIENCE: Duration = Duration::from_secs(10);
 
 /// How to run process sandboxes.
 #[derive(Debug, Clone)]
@@ -268,11 +271,11 @@ impl ProcessBackend {
     }
 }
 
-/// Waits (for at most [`KILL_PATIENCE`]) until no process of `uid` is left, not even a
+/// Waits (for at most [`REAP_PATIENCE`]) until no process of `uid` is left, not even a
 /// killed one its parent has not reaped yet: those still count against the uid's process
 /// limit, so a sandbox started again too soon could not fork.
 async fn await_reaped(uid: u32) {
-    let deadline = tokio::time::Instant::now() + KILL_PATIENCE;
+    let deadline = tokio::time::Instant::now() + REAP_PATIENCE;
     loop {
         let left = procs::all().iter().filter(|proc| proc.uid == uid).count();
         if left == 0 {
