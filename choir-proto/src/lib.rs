@@ -12,6 +12,7 @@
 //! clients and the browser compute identical state from identical events.
 
 mod activity;
+pub mod client;
 mod command;
 mod decide;
 mod doc_sync;

@@ -3,15 +3,18 @@
 
 use std::time::Duration;
 
-use choir_proto::{
-    ClientFrame, Command, Endpoint, ErrorCode, Query, ServerFrame, PROTOCOL_VERSION,
-};
+use choir_proto::client::{Link, Received};
+use choir_proto::{ClientFrame, Command, Endpoint, Query, ServerFrame};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
 
 use crate::connect::ConnectError;
 use crate::desktop::Connection;
+use crate::transport::DaemonStream;
+
+type WebSocket = WebSocketStream<DaemonStream>;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -103,7 +106,7 @@ async fn run<F>(
 ) where
     F: Fn() -> Result<Endpoint, ConnectError>,
 {
-    let mut last_seq: Option<u64> = None;
+    let mut link = Link::new();
     let mut attempt: u32 = 0;
     loop {
         let state = if attempt == 0 {
@@ -115,7 +118,7 @@ async fn run<F>(
             return;
         }
         let outcome = match locate() {
-            Ok(endpoint) => session(&endpoint, &name, &mut last_seq, &mut outgoing, &updates).await,
+            Ok(endpoint) => session(&endpoint, &name, &mut link, &mut outgoing, &updates).await,
             // No daemon right now (restarting, or not yet started): keep trying.
             Err(err) => {
                 tracing::debug!(%err, "no daemon to connect to yet");
@@ -160,7 +163,7 @@ async fn run<F>(
 async fn session(
     endpoint: &Endpoint,
     name: &str,
-    last_seq: &mut Option<u64>,
+    link: &mut Link,
     outgoing: &mut Outgoing,
     updates: &mpsc::Sender<ClientUpdate>,
 ) -> Ended {
@@ -171,16 +174,23 @@ async fn session(
             return Ended::Lost(None);
         }
     };
-    let hello = ClientFrame::Hello {
-        protocol: PROTOCOL_VERSION,
-        token: Some(endpoint.token.clone()),
-        resume_from: *last_seq,
-        client: Some(name.to_owned()),
-    };
-    let Ok(hello) = serde_json::to_string(&hello) else {
-        return Ended::Lost(None);
-    };
-    if ws.send(Message::text(hello)).await.is_err() {
+    let ended = exchange(&mut ws, endpoint, name, link, outgoing, updates).await;
+    // Queries lost with the link are asked again by the desktop after the next welcome.
+    link.lost();
+    ended
+}
+
+/// Speaks the protocol over one connection until it ends.
+async fn exchange(
+    ws: &mut WebSocket,
+    endpoint: &Endpoint,
+    name: &str,
+    link: &mut Link,
+    outgoing: &mut Outgoing,
+    updates: &mpsc::Sender<ClientUpdate>,
+) -> Ended {
+    let hello = link.hello(Some(endpoint.token.clone()), name);
+    if send(ws, &hello).await.is_err() {
         return Ended::Lost(None);
     }
     // The welcome (or a refusal).
@@ -188,8 +198,11 @@ async fn session(
     let Ok(Some(Ok(Message::Text(text)))) = welcome else {
         return Ended::Lost(None);
     };
-    match serde_json::from_str::<ServerFrame>(&text) {
-        Ok(frame @ ServerFrame::Welcome { .. }) => {
+    let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
+        return Ended::Lost(None);
+    };
+    match link.receive(frame) {
+        Received::Frame(frame @ ServerFrame::Welcome { .. }) => {
             let snapshot_head = match &frame {
                 ServerFrame::Welcome {
                     head,
@@ -202,7 +215,6 @@ async fn session(
                 return Ended::Stopped;
             }
             if let Some(head) = snapshot_head {
-                *last_seq = Some(head);
                 let history = recent_history(endpoint, head).await;
                 if !history.is_empty()
                     && updates.send(ClientUpdate::History(history)).await.is_err()
@@ -211,26 +223,17 @@ async fn session(
                 }
             }
         }
-        Ok(ServerFrame::Error {
-            code: ErrorCode::ResumeBeyondHead,
-            ..
-        }) => {
-            // The daemon's log is not the one we followed: start over from a snapshot.
-            *last_seq = None;
+        // The daemon's log is not the one we followed: start over from a snapshot.
+        Received::LogReplaced => {
             return Ended::Lost(Some("the sandbox's log was replaced; reloading".into()));
         }
-        Ok(ServerFrame::Error { code, message, .. }) => {
+        Received::Refused { code, message }
+        | Received::Frame(ServerFrame::Error { code, message, .. }) => {
             return Ended::Lost(Some(format!("{}: {message}", code.as_str())));
         }
         _ => return Ended::Lost(None),
     }
 
-    let mut next_id: u64 = 0;
-    // Edits sent and not yet answered, by command id: a refusal goes to the editor.
-    let mut edits: std::collections::HashMap<u64, choir_proto::DocId> = Default::default();
-    // Queries sent and not yet answered: a refusal goes back to whoever asked. (Queries
-    // lost with the link are asked again by the desktop after the next welcome.)
-    let mut queries: std::collections::HashMap<u64, Query> = Default::default();
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     let mut silent_ticks = 0;
@@ -247,25 +250,11 @@ async fn session(
                     tracing::warn!("skipping a frame this client cannot read");
                     continue;
                 };
-                let update = match frame {
-                    ServerFrame::Event { event } => {
-                        *last_seq = Some(event.seq);
-                        ClientUpdate::Frame(ServerFrame::Event { event })
-                    }
-                    ServerFrame::Ack { id, seqs } => {
-                        edits.remove(&id);
-                        ClientUpdate::Frame(ServerFrame::Ack { id, seqs })
-                    }
-                    ServerFrame::Reply { id, reply } => {
-                        queries.remove(&id);
-                        ClientUpdate::Frame(ServerFrame::Reply { id, reply })
-                    }
-                    ServerFrame::Error { id: Some(id), code, message } => match (edits.remove(&id), queries.remove(&id)) {
-                        (Some(doc_id), _) => ClientUpdate::EditRefused { doc_id, message },
-                        (None, Some(query)) => ClientUpdate::QueryFailed { query, message },
-                        (None, None) => ClientUpdate::Frame(ServerFrame::Error { id: Some(id), code, message }),
-                    },
-                    other => ClientUpdate::Frame(other),
+                let update = match link.receive(frame) {
+                    Received::Frame(frame) => ClientUpdate::Frame(frame),
+                    Received::EditRefused { doc_id, message } => ClientUpdate::EditRefused { doc_id, message },
+                    Received::QueryFailed { query, message } => ClientUpdate::QueryFailed { query, message },
+                    Received::LogReplaced | Received::Refused { .. } => return Ended::Lost(None),
                 };
                 if updates.send(update).await.is_err() {
                     return Ended::Stopped;
@@ -273,23 +262,13 @@ async fn session(
             }
             command = outgoing.commands.recv() => {
                 let Some(command) = command else { return Ended::Stopped };
-                next_id += 1;
-                if let Command::EditDoc { doc_id, .. } = &command {
-                    edits.insert(next_id, *doc_id);
-                }
-                let frame = ClientFrame::Command { id: next_id, command };
-                let Ok(text) = serde_json::to_string(&frame) else { continue };
-                if ws.send(Message::text(text)).await.is_err() {
+                if send(ws, &link.command(command)).await.is_err() {
                     return Ended::Lost(None);
                 }
             }
             query = outgoing.queries.recv() => {
                 let Some(query) = query else { return Ended::Stopped };
-                next_id += 1;
-                queries.insert(next_id, query.clone());
-                let frame = ClientFrame::Query { id: next_id, query };
-                let Ok(text) = serde_json::to_string(&frame) else { continue };
-                if ws.send(Message::text(text)).await.is_err() {
+                if send(ws, &link.query(query)).await.is_err() {
                     return Ended::Lost(None);
                 }
             }
@@ -298,13 +277,18 @@ async fn session(
                 if silent_ticks > 3 {
                     return Ended::Lost(None);
                 }
-                let Ok(text) = serde_json::to_string(&ClientFrame::Ping { nonce: next_id }) else { continue };
-                if ws.send(Message::text(text)).await.is_err() {
+                if send(ws, &link.ping()).await.is_err() {
                     return Ended::Lost(None);
                 }
             }
         }
     }
+}
+
+/// Sends one frame; an error means the link is gone.
+async fn send(ws: &mut WebSocket, frame: &ClientFrame) -> Result<(), ()> {
+    let text = serde_json::to_string(frame).map_err(|_| ())?;
+    ws.send(Message::text(text)).await.map_err(|_| ())
 }
 
 /// The last events up to `head`, for the event log; empty if they cannot be had.

@@ -11,10 +11,10 @@ impl Desktop {
     /// The editor of writer window `id` when it shows a document, opened on first use. A
     /// document whose text is not here yet is asked for; until it comes there is no editor.
     pub(super) fn editor_mut(&mut self, id: WindowId) -> Option<&mut Editor> {
-        let window = self.world.desktop.window(id)?;
+        let window = self.replica.world().desktop.window(id)?;
         let Some(doc) = window
             .doc_id
-            .and_then(|doc_id| self.world.docs.get(&doc_id))
+            .and_then(|doc_id| self.replica.world().docs.get(&doc_id))
         else {
             self.retire_editor(id);
             return None;
@@ -30,7 +30,7 @@ impl Desktop {
             }
             self.editors_opened += 1;
             let tag = format!("{}-{}", self.tag_base, self.editors_opened);
-            let editor = Editor::open(self.world.docs.get(&doc_id)?, tag)?;
+            let editor = Editor::open(self.replica.world().docs.get(&doc_id)?, tag)?;
             self.editors.insert(id, editor);
         }
         self.editors.get_mut(&id)
@@ -48,7 +48,7 @@ impl Desktop {
     /// [`Desktop::catch_up_editors`]), once its text is here; a document the snapshot carries
     /// without its text (as daemons send them) is asked for.
     pub(super) fn reload_editors(&mut self) {
-        let world = &self.world;
+        let world = self.replica.world();
         self.editors
             .retain(|_, editor| world.docs.contains_key(&editor.doc_id()));
         self.retired
@@ -61,7 +61,8 @@ impl Desktop {
             .collect();
         for doc_id in wanted {
             if self
-                .world
+                .replica
+                .world()
                 .docs
                 .get(&doc_id)
                 .is_some_and(|doc| doc.is_loaded())
@@ -77,7 +78,7 @@ impl Desktop {
     /// carries its recent edits), so their own unconfirmed edits survive; one too far behind
     /// starts over from the document, its text going to the clipboard.
     pub(super) fn catch_up_editors(&mut self, doc_id: DocId) {
-        let Some(doc) = self.world.docs.get(&doc_id) else {
+        let Some(doc) = self.replica.world().docs.get(&doc_id) else {
             return;
         };
         let mut lost = None;
@@ -108,7 +109,7 @@ impl Desktop {
 
     /// The daemon refused an edit of `doc_id` (it could not be merged).
     pub fn on_edit_refused(&mut self, doc_id: DocId, message: &str) {
-        let Some(doc) = self.world.docs.get(&doc_id) else {
+        let Some(doc) = self.replica.world().docs.get(&doc_id) else {
             return;
         };
         let mut lost = None;

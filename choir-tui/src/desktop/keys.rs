@@ -47,7 +47,7 @@ impl Desktop {
     }
 
     fn on_prefixed(&mut self, key: Key, actions: &mut Vec<Action>) {
-        let focused = self.world.desktop.focused;
+        let focused = self.replica.world().desktop.focused;
         match key.code {
             KeyCode::Char(c) if key == PREFIX || c == 'a' && key.mods.ctrl => {
                 // C-a C-a: the app gets a literal C-a.
@@ -67,7 +67,7 @@ impl Desktop {
 
     /// The desktop command bound to `c` after the prefix (also the launcher's hotkeys).
     pub(super) fn on_command_char(&mut self, c: char, actions: &mut Vec<Action>) {
-        let focused = self.world.desktop.focused;
+        let focused = self.replica.world().desktop.focused;
         let send =
             |command: Command, actions: &mut Vec<Action>| actions.push(Action::Send(command));
         match (c, focused) {
@@ -86,7 +86,15 @@ impl Desktop {
             ('p', _) => self.focus_step(-1, actions),
             ('1'..='9', _) => {
                 let index = c as usize - '1' as usize;
-                if let Some(window_id) = self.world.desktop.windows.keys().nth(index).copied() {
+                if let Some(window_id) = self
+                    .replica
+                    .world()
+                    .desktop
+                    .windows
+                    .keys()
+                    .nth(index)
+                    .copied()
+                {
                     send(Command::FocusWindow { window_id }, actions);
                 }
             }
@@ -120,12 +128,20 @@ impl Desktop {
 
     /// Focuses the next (or previous) visible or minimized window in id order.
     fn focus_step(&mut self, step: isize, actions: &mut Vec<Action>) {
-        let ids: Vec<WindowId> = self.world.desktop.windows.keys().copied().collect();
+        let ids: Vec<WindowId> = self
+            .replica
+            .world()
+            .desktop
+            .windows
+            .keys()
+            .copied()
+            .collect();
         if ids.is_empty() {
             return;
         }
         let current = self
-            .world
+            .replica
+            .world()
             .desktop
             .focused
             .and_then(|id| ids.iter().position(|other| *other == id));
@@ -164,7 +180,7 @@ impl Desktop {
     }
 
     fn on_geometry_key(&mut self, key: Key, id: WindowId, actions: &mut Vec<Action>) {
-        let Some(window) = self.world.desktop.window(id) else {
+        let Some(window) = self.replica.world().desktop.window(id) else {
             self.mode = Mode::Normal;
             return;
         };
@@ -199,7 +215,7 @@ impl Desktop {
     }
 
     fn on_app_key(&mut self, key: Key, actions: &mut Vec<Action>) {
-        let Some(id) = self.world.desktop.focused else {
+        let Some(id) = self.replica.world().desktop.focused else {
             if matches!(key.code, KeyCode::Enter | KeyCode::Char(' ')) {
                 self.mode = Mode::Launcher { selected: 0 };
             } else if key.code == KeyCode::Char('?') {
@@ -225,13 +241,13 @@ impl Desktop {
         // Borrow the fields apart: the view mutably, what it shows immutably.
         let mut older = None;
         let Desktop {
-            world,
+            replica,
             views,
-            streaming,
             log,
             utc_offset,
             ..
         } = self;
+        let world = replica.world();
         let Some(window) = world.desktop.window(id) else {
             return;
         };
@@ -241,7 +257,7 @@ impl Desktop {
         let consumed = match view {
             AppView::Chat(view) => {
                 let thread_id = ThreadId(id.0);
-                let content = super::chat_content(world, streaming, *utc_offset, id);
+                let content = super::chat_content(replica, *utc_offset, id);
                 match view.handle_key(key, content, area) {
                     ChatOutcome::Send(text) => {
                         actions.push(Action::Send(Command::PostChat { thread_id, text }));

@@ -14,13 +14,13 @@ mod loading;
 mod mouse;
 mod render;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
-use choir_proto::{
-    Command, DocId, EphemeralBody, Event, EventBody, Query, ServerFrame, ThreadId, WindowId, World,
-};
+use choir_proto::client::{Applied, Replica};
+use choir_proto::{Command, Event, EventBody, ServerFrame, ThreadId, WindowId, World};
 use ratatui::layout::Rect;
+use std::collections::HashMap;
 
 use crate::apps::chat::ChatContent;
 use crate::apps::writer::Editor;
@@ -33,8 +33,6 @@ pub use help::BINDINGS;
 
 /// Events kept for the event log windows.
 const LOG_CAPACITY: usize = 10_000;
-/// Older chat messages asked for at a time.
-const PAGE: u32 = 50;
 /// Messages a thread may hold before the oldest are let go (they can be paged back in), and
 /// how many it keeps then: a session left open for months stays small.
 const HELD_MESSAGES: (usize, usize) = (2_000, 1_000);
@@ -93,9 +91,9 @@ struct Notice {
 }
 
 pub struct Desktop {
-    world: World,
+    /// The world as this desktop holds it, and what it still has to read.
+    replica: Replica,
     log: VecDeque<Arc<Event>>,
-    streaming: HashMap<ThreadId, String>,
     views: HashMap<WindowId, AppView>,
     width: u16,
     height: u16,
@@ -116,14 +114,6 @@ pub struct Desktop {
     /// Commands the desktop produced on its own (edits that waited, resends after a
     /// reconnect); the host sends them.
     outbox: Vec<Command>,
-    /// What the desktop asks to read (documents shown, older chat pages); the host sends it.
-    queries: Vec<Query>,
-    /// Documents asked for and not here yet.
-    loading: BTreeSet<DocId>,
-    /// Threads whose older page is on its way.
-    paging: BTreeSet<ThreadId>,
-    /// Chats shown short of their latest messages whose page was asked for on this link.
-    filled: BTreeSet<ThreadId>,
     /// Makes this desktop's edit tags unique.
     tag_base: String,
     editors_opened: u64,
@@ -134,9 +124,8 @@ pub struct Desktop {
 impl Desktop {
     pub fn new(theme: Theme, utc_offset: i32) -> Self {
         Self {
-            world: World::default(),
+            replica: Replica::new(),
             log: VecDeque::new(),
-            streaming: HashMap::new(),
             views: HashMap::new(),
             width: 80,
             height: 24,
@@ -151,10 +140,6 @@ impl Desktop {
             retired: Vec::new(),
             clipboard: String::new(),
             outbox: Vec::new(),
-            queries: Vec::new(),
-            loading: BTreeSet::new(),
-            paging: BTreeSet::new(),
-            filled: BTreeSet::new(),
             tag_base: tag_base(),
             editors_opened: 0,
             help_scroll: 0,
@@ -172,12 +157,12 @@ impl Desktop {
     }
 
     pub fn world(&self) -> &World {
-        &self.world
+        self.replica.world()
     }
 
     /// The seq of the last event applied: what to resume from after a reconnect.
     pub fn head(&self) -> u64 {
-        self.world.head
+        self.replica.head()
     }
 
     pub fn size(&self) -> (u16, u16) {
@@ -212,15 +197,9 @@ impl Desktop {
 
     /// Applies a frame from the daemon.
     pub fn on_frame(&mut self, frame: ServerFrame) {
-        match frame {
-            ServerFrame::Welcome { snapshot, .. } => {
-                // Queries in flight were lost with the link.
-                self.loading.clear();
-                self.paging.clear();
-                self.filled.clear();
-                if let Some(world) = snapshot {
-                    self.world = *world;
-                    self.streaming.clear();
+        match self.replica.on_frame(frame) {
+            Applied::Welcome { fresh } => {
+                if fresh {
                     self.reload_editors();
                 }
                 // Edits in flight when the link broke may be lost: send them again (the
@@ -233,34 +212,20 @@ impl Desktop {
                 self.outbox.extend(resends);
                 self.connection = Connection::Live;
             }
-            ServerFrame::Event { event } => self.on_event(event),
-            ServerFrame::Ephemeral { body } => match body {
-                EphemeralBody::ChatDelta { thread_id, text } => {
-                    self.streaming.entry(thread_id).or_default().push_str(&text);
-                }
-                EphemeralBody::Typing { .. } | EphemeralBody::Unknown => {}
-            },
-            ServerFrame::Error { code, message, .. } => {
+            Applied::Event(event) => self.on_event(event),
+            Applied::DocLoaded(doc_id) => self.catch_up_editors(doc_id),
+            Applied::Error { code, message } => {
                 self.notify(format!("{}: {message}", code.as_str()), true);
             }
-            ServerFrame::Reply { reply, .. } => self.on_reply(reply),
-            ServerFrame::Ack { .. } | ServerFrame::Pong { .. } => {}
+            Applied::Quiet => {}
         }
-        self.request_missing();
     }
 
+    /// Reacts to an event the replica just folded in.
     fn on_event(&mut self, event: Event) {
-        // A resumed stream never repeats, but a snapshot may already contain an event.
-        if event.seq <= self.world.head {
-            return;
-        }
-        self.world.apply(&event);
         match &event.body {
-            EventBody::ChatAssistantMessage { thread_id, .. } => {
-                self.streaming.remove(thread_id);
-                self.let_go_of_old_messages(*thread_id);
-            }
-            EventBody::ChatUserMessage { thread_id, .. } => {
+            EventBody::ChatAssistantMessage { thread_id, .. }
+            | EventBody::ChatUserMessage { thread_id, .. } => {
                 self.let_go_of_old_messages(*thread_id);
             }
             EventBody::WindowClosed { window_id } => {
@@ -310,7 +275,7 @@ impl Desktop {
         let first_live = self.log.front().map_or(u64::MAX, |event| event.seq);
         let older: Vec<Arc<Event>> = events
             .into_iter()
-            .filter(|event| event.seq < first_live && event.seq <= self.world.head)
+            .filter(|event| event.seq < first_live && event.seq <= self.replica.world().head)
             .map(Arc::new)
             .collect();
         let room = LOG_CAPACITY.saturating_sub(self.log.len());
@@ -335,7 +300,7 @@ impl Desktop {
     }
 
     fn on_paste(&mut self, text: &str, actions: &mut Vec<Action>) {
-        let Some(id) = self.world.desktop.focused else {
+        let Some(id) = self.replica.world().desktop.focused else {
             return;
         };
         if let Some(editor) = self.editor_mut(id) {
@@ -352,24 +317,18 @@ impl Desktop {
     /// (its reader may be among the old ones).
     fn let_go_of_old_messages(&mut self, thread_id: ThreadId) {
         let (most, keep) = HELD_MESSAGES;
-        let Some(thread) = self.world.chats.get_mut(&thread_id) else {
-            return;
-        };
-        if thread.messages.len() <= most {
-            return;
-        }
         let reading = matches!(
             self.views.get(&WindowId(thread_id.0)),
             Some(AppView::Chat(view)) if view.scroll > 0 || view.selected.is_some()
         );
         if !reading {
-            thread.trim(keep);
+            self.replica.let_go_of_old_messages(thread_id, most, keep);
         }
     }
 
     /// The app state of a window, created on first use.
     fn view_mut(&mut self, id: WindowId) -> Option<&mut AppView> {
-        let app = &self.world.desktop.window(id)?.app;
+        let app = &self.replica.world().desktop.window(id)?.app;
         Some(
             self.views
                 .entry(id)
@@ -383,7 +342,7 @@ impl Desktop {
 
     /// The focused window's inner area on this screen.
     fn inner_area(&self, id: WindowId) -> Option<Rect> {
-        let window = self.world.desktop.window(id)?;
+        let window = self.replica.world().desktop.window(id)?;
         let rect = geometry::placed(window.rect, window.maximized, self.area());
         Some(Rect::new(
             rect.x + 1,
@@ -394,7 +353,7 @@ impl Desktop {
     }
 
     fn chat_content(&self, id: WindowId) -> ChatContent<'_> {
-        chat_content(&self.world, &self.streaming, self.utc_offset, id)
+        chat_content(&self.replica, self.utc_offset, id)
     }
 }
 
@@ -409,16 +368,11 @@ fn tag_base() -> String {
 
 /// What the chat window `id` shows (its thread has the window's id). A free function, so
 /// callers that borrow a window's view mutably can still borrow these fields.
-fn chat_content<'a>(
-    world: &'a World,
-    streaming: &'a HashMap<ThreadId, String>,
-    utc_offset: i32,
-    id: WindowId,
-) -> ChatContent<'a> {
+fn chat_content(replica: &Replica, utc_offset: i32, id: WindowId) -> ChatContent<'_> {
     let thread_id = ThreadId(id.0);
     ChatContent {
-        thread: world.chats.get(&thread_id),
-        streaming: streaming.get(&thread_id).map(String::as_str),
+        thread: replica.world().chats.get(&thread_id),
+        streaming: replica.streaming(thread_id),
         utc_offset,
     }
 }

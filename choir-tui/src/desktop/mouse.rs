@@ -53,10 +53,12 @@ impl Desktop {
             return;
         }
         let area = desktop_area(self.width, self.height);
-        let Some((id, rect)) = geometry::window_at(&self.world.desktop, area, x, y) else {
+        let Some((id, rect)) = geometry::window_at(&self.replica.world().desktop, area, x, y)
+        else {
             return;
         };
-        if self.world.desktop.focused != Some(id) || self.world.desktop.z_order.last() != Some(&id)
+        if self.replica.world().desktop.focused != Some(id)
+            || self.replica.world().desktop.z_order.last() != Some(&id)
         {
             actions.push(Action::Send(Command::FocusWindow { window_id: id }));
         }
@@ -84,7 +86,7 @@ impl Desktop {
     }
 
     fn on_taskbar_click(&mut self, x: u16, actions: &mut Vec<Action>) {
-        let hits = taskbar_hits(&self.world, self.width);
+        let hits = taskbar_hits(self.replica.world(), self.width);
         let Some((_, hit)) = hits.iter().find(|(range, _)| range.contains(&x)) else {
             return;
         };
@@ -92,7 +94,7 @@ impl Desktop {
             TaskbarHit::Menu => self.mode = Mode::Launcher { selected: 0 },
             TaskbarHit::Window(window_id) => {
                 let window_id = *window_id;
-                let on_top = self.world.desktop.focused == Some(window_id);
+                let on_top = self.replica.world().desktop.focused == Some(window_id);
                 // Clicking the focused window's entry minimizes it, as taskbars do.
                 let command = if on_top {
                     Command::MinimizeWindow { window_id }
@@ -143,7 +145,7 @@ impl Desktop {
 
     fn on_wheel(&mut self, x: u16, y: u16, lines: isize) {
         let area = desktop_area(self.width, self.height);
-        let Some((id, _)) = geometry::window_at(&self.world.desktop, area, x, y) else {
+        let Some((id, _)) = geometry::window_at(&self.replica.world().desktop, area, x, y) else {
             return;
         };
         let inner = self.inner_area(id).unwrap_or_default();
@@ -157,13 +159,13 @@ impl Desktop {
 
     fn scroll_window(&mut self, id: WindowId, lines: isize, inner: ratatui::layout::Rect) {
         let Desktop {
-            world,
+            replica,
             views,
-            streaming,
             log,
             utc_offset,
             ..
         } = self;
+        let world = replica.world();
         let Some(window) = world.desktop.window(id) else {
             return;
         };
@@ -172,7 +174,7 @@ impl Desktop {
             .or_insert_with(|| AppView::for_app(&window.app))
         {
             AppView::Chat(view) => {
-                let content = super::chat_content(world, streaming, *utc_offset, id);
+                let content = super::chat_content(replica, *utc_offset, id);
                 if view.scroll_by(lines, content, inner) {
                     self.request_page(choir_proto::ThreadId(id.0));
                 }

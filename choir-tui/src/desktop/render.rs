@@ -95,12 +95,12 @@ impl Desktop {
         let theme = &self.theme;
         buf.set_style(screen, theme.desktop());
         let area = desktop_area(screen.width, screen.height);
-        if self.world.desktop.windows.is_empty() {
+        if self.replica.world().desktop.windows.is_empty() {
             self.draw_welcome(area, buf);
         }
         let mut cursor = None;
-        for window in self.world.desktop.visible() {
-            let focused = self.world.desktop.focused == Some(window.id);
+        for window in self.replica.world().desktop.visible() {
+            let focused = self.replica.world().desktop.focused == Some(window.id);
             let at = self.draw_window(window, focused, area, buf);
             if focused && self.mode == Mode::Normal {
                 cursor = at;
@@ -139,14 +139,15 @@ impl Desktop {
 
     fn window_title(&self, window: &Window) -> String {
         let index = self
-            .world
+            .replica
+            .world()
             .desktop
             .windows
             .keys()
             .position(|id| *id == window.id)
             .unwrap_or(0)
             + 1;
-        let name = shown_title(&self.world, window);
+        let name = shown_title(self.replica.world(), window);
         if let Some(AppView::EventLog(view)) = self.views.get(&window.id) {
             format!(" {index}:{name} [{}] ", view.status())
         } else if window.app == AppKind::EventLog {
@@ -220,10 +221,10 @@ impl Desktop {
                 None
             }
             AppView::Writer(view) => {
-                let focused = self.world.desktop.focused == Some(window.id);
+                let focused = self.replica.world().desktop.focused == Some(window.id);
                 match window
                     .doc_id
-                    .and_then(|doc_id| self.world.docs.get(&doc_id))
+                    .and_then(|doc_id| self.replica.world().docs.get(&doc_id))
                 {
                     Some(doc) => {
                         let opened;
@@ -243,7 +244,7 @@ impl Desktop {
                         }
                     }
                     None => view
-                        .render_list(&self.world, inner, buf, theme)
+                        .render_list(self.replica.world(), inner, buf, theme)
                         .filter(|_| focused),
                 }
             }
@@ -257,11 +258,11 @@ impl Desktop {
 
     /// What the focused chat waits for: an approval, or the agent's answer.
     fn chat_prompt(&self) -> Option<String> {
-        let id = self.world.desktop.focused?;
-        if self.world.desktop.window(id)?.app != AppKind::Chat {
+        let id = self.replica.world().desktop.focused?;
+        if self.replica.world().desktop.window(id)?.app != AppKind::Chat {
             return None;
         }
-        let thread = self.world.chats.get(&ThreadId(id.0))?;
+        let thread = self.replica.world().chats.get(&ThreadId(id.0))?;
         if let Some(card) = apps::chat::awaiting_approval(thread) {
             return Some(format!(
                 "{} wants to run — Alt-y approve · Alt-n deny · Esc cancel the turn",
@@ -297,11 +298,12 @@ impl Desktop {
             }
             (None, Mode::Normal) => {
                 let hint = self
-                    .world
+                    .replica
+                    .world()
                     .desktop
                     .focused
                     .and_then(|id| {
-                        let window = self.world.desktop.window(id)?;
+                        let window = self.replica.world().desktop.window(id)?;
                         let editing = window.doc_id.is_some();
                         Some(match self.views.get(&id) {
                             Some(view) => view.hint(editing),
@@ -320,13 +322,18 @@ impl Desktop {
         let y = screen.height.saturating_sub(1);
         let bar = Rect::new(0, y, screen.width, 1);
         buf.set_style(bar, theme.taskbar());
-        for (range, hit, label) in taskbar_items(&self.world, screen.width) {
+        for (range, hit, label) in taskbar_items(self.replica.world(), screen.width) {
             let style = match hit {
-                TaskbarHit::Window(id) if self.world.desktop.focused == Some(id) => {
+                TaskbarHit::Window(id) if self.replica.world().desktop.focused == Some(id) => {
                     theme.taskbar_active()
                 }
                 TaskbarHit::Window(id)
-                    if self.world.desktop.window(id).is_some_and(|w| w.minimized) =>
+                    if self
+                        .replica
+                        .world()
+                        .desktop
+                        .window(id)
+                        .is_some_and(|w| w.minimized) =>
                 {
                     theme.taskbar().patch(theme.muted())
                 }

@@ -4,7 +4,8 @@
 //! arrive transformed and move the cursor, selection, scroll position and undo history along
 //! with the text they point into.
 
-use choir_proto::{Command, Doc, DocId, DocSync, OpPart, Rope, TextOp};
+use choir_proto::client::DocText;
+use choir_proto::{Command, Doc, DocId, OpPart, Rope, TextOp};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -33,8 +34,8 @@ pub enum EditorEffect {
 
 #[derive(Debug, Clone)]
 pub struct Editor {
-    text: Rope,
-    sync: DocSync,
+    /// The text with this editor's unconfirmed edits.
+    doc: DocText,
     cursor: usize,
     /// The other end of the selection, when there is one.
     anchor: Option<usize>,
@@ -56,8 +57,7 @@ impl Editor {
     /// edits (unique per client and window).
     pub fn open(doc: &Doc, tag: String) -> Option<Self> {
         Some(Self {
-            text: doc.content.clone()?,
-            sync: DocSync::new(doc.id, doc.version, tag),
+            doc: DocText::open(doc, tag)?,
             cursor: 0,
             anchor: None,
             top: 0,
@@ -71,20 +71,20 @@ impl Editor {
     }
 
     fn layout(&self, width: usize) -> Layout<'_> {
-        Layout::new(&self.text, width, self.revision, &self.wraps)
+        Layout::new(self.doc.text(), width, self.revision, &self.wraps)
     }
 
     pub fn doc_id(&self) -> DocId {
-        self.sync.doc_id()
+        self.doc.doc_id()
     }
 
     /// The last committed version this editor has seen.
     pub fn version(&self) -> u64 {
-        self.sync.version()
+        self.doc.version()
     }
 
     pub fn text(&self) -> &Rope {
-        &self.text
+        self.doc.text()
     }
 
     pub fn cursor(&self) -> usize {
@@ -98,7 +98,7 @@ impl Editor {
 
     /// Every local edit is committed.
     pub fn is_saved(&self) -> bool {
-        self.sync.is_saved()
+        self.doc.is_saved()
     }
 
     /// A committed edit of this document arrived. Returns a command to send (edits that
@@ -109,23 +109,21 @@ impl Editor {
         op: &TextOp,
         edit_id: Option<&str>,
     ) -> Option<Command> {
-        let synced = match self.sync.committed(version, op, edit_id) {
-            Ok(synced) => synced,
+        let merged = match self.doc.committed(version, op, edit_id) {
+            Ok(merged) => merged,
             Err(err) => {
                 tracing::warn!(%err, "a committed edit does not fit this editor's text");
                 return None;
             }
         };
-        if let Some(theirs) = synced.apply {
-            self.apply_remote(&theirs);
+        if let Some(theirs) = merged.remote {
+            self.follow_remote(&theirs);
         }
-        synced.send
+        merged.send
     }
 
-    fn apply_remote(&mut self, op: &TextOp) {
-        if op.apply_rope(&mut self.text).is_err() {
-            return;
-        }
+    /// Moves every position into the text over someone else's edit, just applied.
+    fn follow_remote(&mut self, op: &TextOp) {
         self.revision += 1;
         self.cursor = op.transform_position(self.cursor);
         self.anchor = self.anchor.map(|at| op.transform_position(at));
@@ -140,17 +138,15 @@ impl Editor {
 
     /// The edit in flight, to send again after a reconnect.
     pub fn resend(&self) -> Option<Command> {
-        self.sync.resend()
+        self.doc.resend()
     }
 
     /// The daemon refused this editor's edit: start over from the committed `doc` (whose text
     /// must be loaded). Returns the text as it was here, so it is not lost.
     pub fn refused(&mut self, doc: &Doc) -> String {
-        let lost = self.text.to_string();
-        self.sync.reset(doc.version);
-        self.text = doc.content.clone().unwrap_or_default();
+        let lost = self.doc.refused(doc);
         self.revision += 1;
-        let len = self.text.len_chars();
+        let len = self.doc.text().len_chars();
         self.cursor = self.cursor.min(len);
         self.anchor = None;
         self.top = self.top.min(len);
@@ -161,12 +157,12 @@ impl Editor {
 
     /// Replaces `start..end` with `inserted` as one local edit.
     fn replace(&mut self, start: usize, end: usize, inserted: &str, out: &mut Vec<EditorEffect>) {
-        let op = TextOp::splice(self.text.len_chars(), start, end, inserted);
+        let op = TextOp::splice(self.doc.text().len_chars(), start, end, inserted);
         if op.is_noop() {
             return;
         }
         let typed = start == end && is_word_char(inserted);
-        let Ok(inverse) = op.invert(&self.text) else {
+        let Ok(inverse) = op.invert(self.doc.text()) else {
             return;
         };
         match self.undo.last_mut() {
@@ -192,14 +188,12 @@ impl Editor {
     }
 
     fn commit_local(&mut self, op: TextOp, out: &mut Vec<EditorEffect>) {
-        if op.apply_rope(&mut self.text).is_err() {
-            return;
-        }
-        self.revision += 1;
-        match self.sync.local(op) {
-            Ok(Some(command)) => out.push(EditorEffect::Send(command)),
-            Ok(None) => {}
-            Err(err) => tracing::warn!(%err, "a local edit could not be queued"),
+        match self.doc.edit(op) {
+            Ok(send) => {
+                self.revision += 1;
+                out.extend(send.map(EditorEffect::Send));
+            }
+            Err(err) => tracing::warn!(%err, "a local edit does not fit this editor's text"),
         }
     }
 
@@ -220,7 +214,7 @@ impl Editor {
             ));
             return;
         };
-        let Ok(inverse) = op.invert(&self.text) else {
+        let Ok(inverse) = op.invert(self.doc.text()) else {
             return;
         };
         if undo {
@@ -263,7 +257,7 @@ impl Editor {
     ) -> bool {
         let width = usize::from(size.0.max(1));
         let height = usize::from(size.1.max(1));
-        let len = self.text.len_chars();
+        let len = self.doc.text().len_chars();
         let ctrl = key.mods.ctrl;
         let shift = key.mods.shift;
         match key.code {
@@ -279,7 +273,7 @@ impl Editor {
                         ));
                         return true;
                     };
-                    let text = self.text.slice(start..end).to_string();
+                    let text = self.doc.text().slice(start..end).to_string();
                     *clipboard = text.clone();
                     out.push(EditorEffect::Copy(text));
                     if c == 'x' {
@@ -348,12 +342,13 @@ impl Editor {
                     (KeyCode::Home, true) => 0,
                     (KeyCode::End, true) => len,
                     (KeyCode::Home, false) => {
-                        let line = self.text.char_to_line(self.cursor);
-                        self.text.line_to_char(line)
+                        let line = self.doc.text().char_to_line(self.cursor);
+                        self.doc.text().line_to_char(line)
                     }
                     _ => {
-                        let line = self.text.char_to_line(self.cursor);
-                        self.text.line_to_char(line) + self.layout(width).line(line).chars.len()
+                        let line = self.doc.text().char_to_line(self.cursor);
+                        self.doc.text().line_to_char(line)
+                            + self.layout(width).line(line).chars.len()
                     }
                 };
             }
@@ -392,7 +387,7 @@ impl Editor {
         let target = layout.rows_after(top, row);
         let below_text = target.line == top.line && target.row == top.row && row > 0;
         self.cursor = if below_text {
-            self.text.len_chars()
+            self.doc.text().len_chars()
         } else {
             layout.position_at(target, usize::from(col))
         };
@@ -439,7 +434,7 @@ impl Editor {
 
     /// The cursor moved `rows` visual rows down (up when negative), keeping its column.
     fn vertical(&mut self, rows: isize, width: usize) -> usize {
-        let layout = Layout::new(&self.text, width, self.revision, &self.wraps);
+        let layout = Layout::new(self.doc.text(), width, self.revision, &self.wraps);
         let (row, col) = layout.locate(self.cursor);
         let goal = *self.goal_col.get_or_insert(col);
         let target = if rows < 0 {
@@ -451,7 +446,7 @@ impl Editor {
         } else {
             let on = layout.rows_after(row, rows as usize);
             if on == row {
-                return self.text.len_chars();
+                return self.doc.text().len_chars();
             }
             on
         };
@@ -460,9 +455,9 @@ impl Editor {
 
     /// The start of the next word (or the start of this/previous one going back).
     fn word_boundary(&self, forward: bool) -> usize {
-        let len = self.text.len_chars();
+        let len = self.doc.text().len_chars();
         let mut at = self.cursor;
-        let char_at = |i: usize| self.text.char(i);
+        let char_at = |i: usize| self.doc.text().char(i);
         if forward {
             while at < len && !char_at(at).is_alphanumeric() {
                 at += 1;
@@ -523,13 +518,13 @@ impl Editor {
         let mut cursor_at = None;
         let mut y = 0;
         // Each visible line is wrapped once and all of its rows drawn from that.
-        for line in top.line..self.text.len_lines() {
+        for line in top.line..self.doc.text().len_lines() {
             if y >= text_rows {
                 break;
             }
             let wrapped = layout.line(line);
             let (chars, starts) = (&wrapped.chars, &wrapped.starts);
-            let line_start = self.text.line_to_char(line);
+            let line_start = self.doc.text().line_to_char(line);
             let first_row = if line == top.line { top.row } else { 0 };
             for row in first_row..starts.len() {
                 if y >= text_rows {
@@ -584,8 +579,8 @@ impl Editor {
 
     fn render_status(&self, title: &str, area: Rect, buf: &mut Buffer, theme: &Theme) {
         let y = area.y + area.height - 1;
-        let line = self.text.char_to_line(self.cursor);
-        let col = self.cursor - self.text.line_to_char(line) + 1;
+        let line = self.doc.text().char_to_line(self.cursor);
+        let col = self.cursor - self.doc.text().line_to_char(line) + 1;
         let (state, style) = if self.is_saved() {
             ("saved", theme.ok())
         } else {

@@ -1,0 +1,246 @@
+//! The world as one client holds it, and what that client still has to read. A client
+//! passes every frame of its [`Link`](super::Link) to [`Replica::on_frame`], sends the
+//! queries [`Replica::take_queries`] gives it, and draws from [`Replica::world`].
+//!
+//! The welcome is small (see the scale rules): the text of the documents that windows show,
+//! the latest messages of chats the welcome did not carry, and older pages of a chat as it
+//! is scrolled back are read with queries, each asked for once at a time. A welcome forgets
+//! what was asked (the queries went with the old link) and what is still missing is asked
+//! for again.
+
+use std::collections::{BTreeSet, HashMap};
+
+use crate::event::{Event, EventBody};
+use crate::frame::{EphemeralBody, ErrorCode, Query, Reply, ServerFrame};
+use crate::ids::{DocId, ThreadId};
+use crate::world::{AppKind, World, WELCOME_MESSAGES};
+
+/// Older chat messages asked for at a time.
+pub const PAGE: u32 = 50;
+
+/// What a frame changed, for the client to react to beyond redrawing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// A welcome; `fresh` when it replaced the world with a snapshot.
+    Welcome { fresh: bool },
+    /// A new event, folded into the world.
+    Event(Event),
+    /// A document's text arrived.
+    DocLoaded(DocId),
+    /// An error for no request of this client.
+    Error { code: ErrorCode, message: String },
+    /// Nothing a client needs to know of (streaming text, an older page, an ack, a repeat).
+    Quiet,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Replica {
+    world: World,
+    /// Assistant text streaming in, by thread, until its message is committed.
+    streaming: HashMap<ThreadId, String>,
+    /// Documents asked for and not here yet.
+    loading: BTreeSet<DocId>,
+    /// Threads whose older page is on its way.
+    paging: BTreeSet<ThreadId>,
+    /// Chats shown short of their latest messages whose page was asked for on this link.
+    filled: BTreeSet<ThreadId>,
+    /// Queries to send.
+    queries: Vec<Query>,
+}
+
+impl Replica {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The seq of the last event applied.
+    pub fn head(&self) -> u64 {
+        self.world.head
+    }
+
+    /// The assistant text streaming into a thread, if a turn is answering.
+    pub fn streaming(&self, thread_id: ThreadId) -> Option<&str> {
+        self.streaming.get(&thread_id).map(String::as_str)
+    }
+
+    /// Every thread's streaming text.
+    pub fn all_streaming(&self) -> &HashMap<ThreadId, String> {
+        &self.streaming
+    }
+
+    /// Applies a frame from the daemon, then asks for whatever the windows now show and is
+    /// not here.
+    pub fn on_frame(&mut self, frame: ServerFrame) -> Applied {
+        let applied = match frame {
+            ServerFrame::Welcome { snapshot, .. } => {
+                self.loading.clear();
+                self.paging.clear();
+                self.filled.clear();
+                let fresh = snapshot.is_some();
+                if let Some(world) = snapshot {
+                    self.world = *world;
+                    self.streaming.clear();
+                }
+                Applied::Welcome { fresh }
+            }
+            ServerFrame::Event { event } => self.on_event(event),
+            ServerFrame::Ephemeral { body } => {
+                if let EphemeralBody::ChatDelta { thread_id, text } = body {
+                    self.streaming.entry(thread_id).or_default().push_str(&text);
+                }
+                Applied::Quiet
+            }
+            ServerFrame::Reply { reply, .. } => self.on_reply(reply),
+            ServerFrame::Error { code, message, .. } => Applied::Error { code, message },
+            ServerFrame::Ack { .. } | ServerFrame::Pong { .. } => Applied::Quiet,
+        };
+        self.request_missing();
+        applied
+    }
+
+    fn on_event(&mut self, event: Event) -> Applied {
+        // A resumed stream never repeats, but a snapshot may already contain an event.
+        if event.seq <= self.world.head {
+            return Applied::Quiet;
+        }
+        self.world.apply(&event);
+        match &event.body {
+            // The streamed text is in the message now, or the turn ended without one.
+            EventBody::ChatAssistantMessage { thread_id, .. }
+            | EventBody::ChatTurnCancelled { thread_id }
+            | EventBody::ChatTurnFailed { thread_id, .. } => {
+                self.streaming.remove(thread_id);
+            }
+            _ => {}
+        }
+        Applied::Event(event)
+    }
+
+    fn on_reply(&mut self, reply: Reply) -> Applied {
+        match reply {
+            Reply::Doc { doc } => {
+                let doc_id = doc.id;
+                self.loading.remove(&doc_id);
+                if self.world.load_doc(doc) {
+                    return Applied::DocLoaded(doc_id);
+                }
+            }
+            Reply::ThreadMessages { page } => {
+                self.paging.remove(&page.thread_id);
+                self.world.prepend_page(page);
+            }
+        }
+        Applied::Quiet
+    }
+
+    /// Queries to send now.
+    pub fn take_queries(&mut self) -> Vec<Query> {
+        std::mem::take(&mut self.queries)
+    }
+
+    /// Asks for a document's text, unless it is here or on its way.
+    pub fn request_doc(&mut self, doc_id: DocId) {
+        let loaded = self
+            .world
+            .docs
+            .get(&doc_id)
+            .is_some_and(|doc| doc.is_loaded());
+        if !loaded && self.loading.insert(doc_id) {
+            self.queries.push(Query::Doc { doc_id });
+        }
+    }
+
+    /// Asks for the page of `thread_id` before the messages held, if there is one and it is
+    /// not on its way.
+    pub fn request_page(&mut self, thread_id: ThreadId) {
+        let Some(thread) = self.world.chats.get(&thread_id) else {
+            return;
+        };
+        if thread.older() == 0 || self.paging.contains(&thread_id) {
+            return;
+        }
+        self.paging.insert(thread_id);
+        self.queries.push(Query::ThreadMessages {
+            thread_id,
+            before: Some(thread.page_before()),
+            limit: PAGE,
+        });
+    }
+
+    /// Whether an older page of `thread_id` is on its way.
+    pub fn is_paging(&self, thread_id: ThreadId) -> bool {
+        self.paging.contains(&thread_id)
+    }
+
+    /// Asks for the text of every document a window shows that is not here, and for the
+    /// page before the messages held of every chat window that holds fewer than a welcome
+    /// can (its thread was not shown when the welcome came, or its messages are long).
+    fn request_missing(&mut self) {
+        let short: Vec<ThreadId> = self
+            .world
+            .desktop
+            .windows
+            .values()
+            .filter(|window| window.app == AppKind::Chat)
+            .map(|window| ThreadId(window.id.0))
+            .filter(|thread_id| !self.filled.contains(thread_id))
+            .filter(|thread_id| {
+                self.world.chats.get(thread_id).is_some_and(|thread| {
+                    thread.older() > 0 && thread.messages.len() < WELCOME_MESSAGES
+                })
+            })
+            .collect();
+        for thread_id in short {
+            self.filled.insert(thread_id);
+            self.request_page(thread_id);
+        }
+        let missing: Vec<DocId> = self
+            .world
+            .desktop
+            .windows
+            .values()
+            .filter_map(|window| window.doc_id)
+            .collect();
+        for doc_id in missing {
+            self.request_doc(doc_id);
+        }
+    }
+
+    /// A query could not be sent: it is no longer on its way, so what needs it asks again.
+    pub fn query_not_sent(&mut self, query: Query) {
+        match query {
+            Query::Doc { doc_id } => {
+                self.loading.remove(&doc_id);
+            }
+            Query::ThreadMessages { thread_id, .. } => {
+                self.paging.remove(&thread_id);
+                self.filled.remove(&thread_id);
+            }
+        }
+    }
+
+    /// The daemon could not answer a query. A document stays marked as asked for, so it is
+    /// asked again after the next welcome rather than at every frame.
+    pub fn query_failed(&mut self, query: &Query) {
+        if let Query::ThreadMessages { thread_id, .. } = query {
+            self.paging.remove(thread_id);
+        }
+    }
+
+    /// Lets go of the oldest messages of a thread holding more than `most`, keeping `keep`
+    /// (they can be paged back in): a session left open for months stays small.
+    pub fn let_go_of_old_messages(&mut self, thread_id: ThreadId, most: usize, keep: usize) {
+        if let Some(thread) = self.world.chats.get_mut(&thread_id) {
+            if thread.messages.len() > most {
+                thread.trim(keep);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

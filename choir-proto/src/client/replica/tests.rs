@@ -1,0 +1,220 @@
+use super::*;
+use crate::command::Command;
+use crate::decide::decide;
+use crate::frame::{Reply, PROTOCOL_VERSION};
+use crate::world::ThreadPage;
+
+/// The daemon, reduced to its rule: decide, then append.
+#[derive(Default)]
+struct Daemon {
+    world: World,
+    log: Vec<Event>,
+}
+
+impl Daemon {
+    fn run(&mut self, command: Command) -> Vec<Event> {
+        let bodies = decide(&self.world, &command).unwrap();
+        let mut events = Vec::new();
+        for body in bodies {
+            let event = Event {
+                seq: self.log.len() as u64 + 1,
+                ts: 0,
+                actor: "test".into(),
+                correlation: None,
+                v: 1,
+                body,
+            };
+            self.world.apply(&event);
+            self.log.push(event.clone());
+            events.push(event);
+        }
+        events
+    }
+
+    fn welcome(&self) -> ServerFrame {
+        ServerFrame::Welcome {
+            protocol: PROTOCOL_VERSION,
+            head: self.world.head,
+            snapshot: Some(Box::new(self.world.welcome())),
+        }
+    }
+}
+
+fn open_chat(daemon: &mut Daemon) -> ThreadId {
+    daemon.run(Command::OpenWindow {
+        app: AppKind::Chat,
+        title: None,
+        rect: None,
+    });
+    ThreadId(daemon.world.desktop.focused.unwrap().0)
+}
+
+#[test]
+fn a_document_a_window_shows_is_asked_for_once_and_again_only_after_a_new_welcome() {
+    let mut daemon = Daemon::default();
+    daemon.run(Command::CreateDoc {
+        title: "notes".into(),
+        content: "hello".into(),
+        open: true,
+        window_id: None,
+    });
+    let doc_id = *daemon.world.docs.keys().next().unwrap();
+    let mut replica = Replica::new();
+    assert_eq!(
+        replica.on_frame(daemon.welcome()),
+        Applied::Welcome { fresh: true }
+    );
+    assert!(!replica.world().docs[&doc_id].is_loaded());
+    assert_eq!(replica.take_queries(), vec![Query::Doc { doc_id }]);
+    // Other frames do not ask again while it is on its way.
+    replica.on_frame(ServerFrame::Pong { nonce: 1 });
+    assert!(replica.take_queries().is_empty());
+    // The link broke before the reply: the next welcome asks again.
+    replica.on_frame(ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        head: daemon.world.head,
+        snapshot: None,
+    });
+    assert_eq!(replica.take_queries(), vec![Query::Doc { doc_id }]);
+    let doc = daemon.world.docs[&doc_id].clone();
+    assert_eq!(
+        replica.on_frame(ServerFrame::Reply {
+            id: 1,
+            reply: Reply::Doc { doc }
+        }),
+        Applied::DocLoaded(doc_id)
+    );
+    assert_eq!(
+        replica.world().docs[&doc_id]
+            .content
+            .as_ref()
+            .unwrap()
+            .to_string(),
+        "hello"
+    );
+    replica.on_frame(ServerFrame::Pong { nonce: 2 });
+    assert!(replica.take_queries().is_empty());
+}
+
+#[test]
+fn events_apply_once_and_streaming_text_lasts_until_the_answer_is_committed() {
+    let mut daemon = Daemon::default();
+    let thread_id = open_chat(&mut daemon);
+    let mut replica = Replica::new();
+    replica.on_frame(daemon.welcome());
+    let posted = daemon.run(Command::PostChat {
+        thread_id,
+        text: "hi".into(),
+    });
+    for event in posted.iter().chain(&posted) {
+        replica.on_frame(ServerFrame::Event {
+            event: event.clone(),
+        });
+    }
+    assert_eq!(replica.world(), &daemon.world.welcome());
+    assert_eq!(replica.world().chats[&thread_id].messages.len(), 1);
+    for text in ["he", "llo"] {
+        replica.on_frame(ServerFrame::Ephemeral {
+            body: EphemeralBody::ChatDelta {
+                thread_id,
+                text: text.into(),
+            },
+        });
+    }
+    assert_eq!(replica.streaming(thread_id), Some("hello"));
+    let answer = Event {
+        seq: daemon.world.head + 1,
+        ts: 0,
+        actor: "agent".into(),
+        correlation: None,
+        v: 1,
+        body: EventBody::ChatAssistantMessage {
+            thread_id,
+            text: "hello".into(),
+        },
+    };
+    assert!(matches!(
+        replica.on_frame(ServerFrame::Event { event: answer }),
+        Applied::Event(_)
+    ));
+    assert_eq!(replica.streaming(thread_id), None);
+}
+
+#[test]
+fn a_chat_scrolled_back_pages_in_each_older_message_once() {
+    let mut daemon = Daemon::default();
+    let thread_id = open_chat(&mut daemon);
+    for n in 0..(WELCOME_MESSAGES + 2 * PAGE as usize + 7) {
+        daemon.run(Command::PostChat {
+            thread_id,
+            text: format!("message {n}"),
+        });
+    }
+    let mut replica = Replica::new();
+    replica.on_frame(daemon.welcome());
+    // The welcome carried a full page, so nothing is asked for until the reader scrolls.
+    assert!(replica.take_queries().is_empty());
+    let total = daemon.world.chats[&thread_id].messages.len();
+    let mut rounds = 0;
+    loop {
+        replica.request_page(thread_id);
+        replica.request_page(thread_id);
+        let queries = replica.take_queries();
+        if queries.is_empty() {
+            break;
+        }
+        assert_eq!(queries.len(), 1, "asked twice: {queries:?}");
+        assert!(replica.is_paging(thread_id));
+        let Query::ThreadMessages { before, limit, .. } = queries[0] else {
+            panic!()
+        };
+        let held = &daemon.world.chats[&thread_id];
+        let older: Vec<_> = held
+            .messages
+            .iter()
+            .filter(|message| message.seq < before.unwrap())
+            .cloned()
+            .collect();
+        let page_messages = older[older.len().saturating_sub(limit as usize)..].to_vec();
+        let page = ThreadPage {
+            thread_id,
+            messages: page_messages,
+            tools: Vec::new(),
+            more: older.len() > limit as usize,
+        };
+        replica.on_frame(ServerFrame::Reply {
+            id: rounds,
+            reply: Reply::ThreadMessages { page },
+        });
+        rounds += 1;
+        assert!(rounds < 100);
+    }
+    let texts: Vec<_> = replica.world().chats[&thread_id]
+        .messages
+        .iter()
+        .map(|message| message.text.clone())
+        .collect();
+    let expected: Vec<_> = (0..total).map(|n| format!("message {n}")).collect();
+    assert_eq!(texts, expected);
+}
+
+#[test]
+fn a_query_not_sent_is_asked_again_and_a_failed_page_may_be_asked_again() {
+    let mut daemon = Daemon::default();
+    let thread_id = open_chat(&mut daemon);
+    for n in 0..(WELCOME_MESSAGES + 5) {
+        daemon.run(Command::PostChat {
+            thread_id,
+            text: format!("m{n}"),
+        });
+    }
+    let mut replica = Replica::new();
+    replica.on_frame(daemon.welcome());
+    replica.request_page(thread_id);
+    let query = replica.take_queries().pop().unwrap();
+    replica.query_not_sent(query.clone());
+    replica.request_page(thread_id);
+    assert_eq!(replica.take_queries(), vec![query.clone()]);
+    replica.query_failed(&query);
+    assert!(!replica.is_paging(thread_id));
+}
