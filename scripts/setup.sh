@@ -22,6 +22,9 @@ missing=()
 command -v tmux >/dev/null || missing+=(tmux)
 command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v pgrep >/dev/null || missing+=(procps)
+# The web mirror's browser tests: Debian's Chromium, driven by npm's playwright-core.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then

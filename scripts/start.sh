@@ -6,5 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# The web mirror first: the daemon's build embeds it (`choir web` prints its URL).
+scripts/build-web.sh
 cargo build --release --locked -p choir-daemon -p choir-tui
 exec target/release/choir "$@"

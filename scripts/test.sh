@@ -9,11 +9,15 @@ step() { printf '\n==> %s\n' "$*"; }
 step "setup"
 scripts/setup.sh
 
+step "build the web mirror (wasm), embedded by choir-daemon's build"
+scripts/build-web.sh
+
 step "cargo fmt --check"
 cargo fmt --all --check
 
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p choir-web --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "cargo test --workspace"
 # No test may hang: every network wait in the tests has its own timeout, and this is the
@@ -25,6 +29,9 @@ timeout --kill-after=10s 5m scripts/e2e-tui.sh
 
 step "end to end: the desktop over SSH with the OpenSSH client"
 timeout --kill-after=10s 5m scripts/e2e-ssh.sh
+
+step "end to end: the web mirror in headless Chromium"
+timeout --kill-after=10s 10m scripts/e2e-web.sh
 
 step "choir-proto builds for wasm32-unknown-unknown"
 cargo check -p choir-proto --target wasm32-unknown-unknown --locked

@@ -115,6 +115,12 @@ async fn run(cli: Cli, token: Option<String>) -> Result<()> {
         daemon.announce_url(),
         data_dir.display()
     ));
+    if !choir_daemon::api::web_mirror_embedded() {
+        tracing::warn!(
+            "this daemon was built without the web mirror: its page only says how to build it \
+             (scripts/build-web.sh, then build choir-daemon again)"
+        );
+    }
 
     tokio::select! {
         result = daemon.stopped() => {

@@ -23,6 +23,69 @@ async fn call(request: reqwest::RequestBuilder) -> (u16, Value) {
 }
 
 #[tokio::test]
+async fn the_web_page_is_open_but_holds_nothing_of_the_sandbox() {
+    let (_dir, daemon) = common::start().await;
+    let http = reqwest::Client::new();
+    let url = daemon.url();
+    let page = http.get(format!("{url}/")).send().await.unwrap();
+    let status = page.status().as_u16();
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let html = page.text().await.unwrap();
+    assert!(!html.contains(&daemon.token));
+    assert!(policy.contains("connect-src 'self'"), "{policy}");
+    if choir_daemon::api::web_mirror_embedded() {
+        assert_eq!(status, 200, "{html}");
+        // Every file the page names is served, the wasm compressed for a browser.
+        let assets: Vec<&str> = html
+            .split("\"/assets/")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .collect();
+        assert!(assets.iter().any(|name| name.ends_with(".wasm")), "{html}");
+        for name in assets {
+            let asset = http
+                .get(format!("{url}/assets/{name}"))
+                .header("accept-encoding", "gzip")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(asset.status().as_u16(), 200, "{name}");
+            assert!(asset.headers()["cache-control"]
+                .to_str()
+                .unwrap()
+                .contains("immutable"));
+            if name.ends_with(".wasm") {
+                assert_eq!(asset.headers()["content-type"], "application/wasm");
+                assert_eq!(asset.headers()["content-encoding"], "gzip");
+            }
+        }
+    } else {
+        assert_eq!(status, 503);
+        assert!(html.contains("scripts/build-web.sh"), "{html}");
+    }
+    // The open routes lead nowhere else.
+    for path in [
+        "/assets/nothing.js",
+        "/assets/..%2Fapi%2Fstate",
+        "/assets/%2e%2e/token",
+        "/assets/../api/state",
+    ] {
+        let response = http.get(format!("{url}{path}")).send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap();
+        assert!(status == 404 || status == 401, "{path}: {status} {body}");
+        assert!(
+            !body.contains(&daemon.token) && !body.contains("\"world\""),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn health_is_open_and_everything_else_needs_the_token() {
     let (_dir, daemon) = common::start().await;
     let http = reqwest::Client::new();
@@ -30,7 +93,7 @@ async fn health_is_open_and_everything_else_needs_the_token() {
     let (status, body) = call(http.get(format!("{url}/health"))).await;
     assert_eq!((status, body["status"].clone()), (200, json!("ok")));
 
-    for path in ["/api/state", "/api/events", "/", "/nowhere"] {
+    for path in ["/api/state", "/api/events", "/nowhere", "/assets"] {
         let (status, body) = call(http.get(format!("{url}{path}"))).await;
         assert_eq!(
             (status, body["code"].clone()),

@@ -10,9 +10,11 @@
 //! - `GET /api/tools` — every tool with its JSON schema;
 //! - `GET /api/agent` — the agent's provider, model and approval policy (keys masked);
 //! - `POST /api/tools/{name}` — run a tool with the body as its arguments (`choir --exec`);
-//! - `GET /api/activity` — clients connected, work running, idle time (for the hypervisor).
+//! - `GET /api/activity` — clients connected, work running, idle time (for the hypervisor);
+//! - `GET /` and `GET /assets/...` — the web mirror, embedded at build time; no token (the
+//!   page holds no secret: it takes the token from its URL and presents it on `/ws`).
 //!
-//! Every route but `/health` needs the sandbox token: `Authorization: Bearer <token>`,
+//! Every other route needs the sandbox token: `Authorization: Bearer <token>`,
 //! `X-Choir-Token: <token>`, or `?token=<token>` (for a browser's first load). A WebSocket
 //! may instead carry it in its `hello` frame.
 
@@ -20,7 +22,10 @@ mod auth;
 mod error;
 mod http;
 mod queries;
+mod web;
 mod ws;
+
+pub use web::embedded as web_mirror_embedded;
 
 use std::sync::Arc;
 
@@ -80,6 +85,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ws", get(ws::upgrade))
+        .route("/", get(web::page))
+        .route("/assets/{*file}", get(web::page))
         .merge(protected)
         .layer(DefaultBodyLimit::max(MAX_FRAME_BYTES))
         .with_state(state)

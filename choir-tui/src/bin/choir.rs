@@ -76,6 +76,13 @@ enum Commands {
         #[arg(long, short = 'f')]
         follow: bool,
     },
+    /// Print the URL of the web mirror (the desktop in a browser) and open it when a browser
+    /// is there ($BROWSER, or xdg-open under a display); starts a daemon if none runs
+    Web {
+        /// Only print the URL
+        #[arg(long)]
+        print: bool,
+    },
     /// Approve (or --deny) a tool call the agent waits on; without CALL_ID, the only one waiting
     Approve {
         /// The call to answer
@@ -177,6 +184,18 @@ async fn run(cli: Cli) -> Result<()> {
         }) => {
             let daemon = DaemonHttp::new(cli.locate()?)?;
             cli::approve(&daemon, call_id.as_deref(), *deny, reason.as_deref()).await?;
+        }
+        Some(Commands::Web { print }) => {
+            let endpoint = if cli.url.is_some() {
+                cli.locate()?
+            } else {
+                let dir = cli.data_dir()?;
+                tokio::task::spawn_blocking(move || choir_tui::launch::ensure_daemon(&dir))
+                    .await??
+            };
+            if cli::web(&endpoint, *print)? {
+                eprintln!("choir: opened in your browser");
+            }
         }
         None => open_desktop(&cli).await?,
     }

@@ -4,10 +4,12 @@ mod approve;
 mod events;
 pub mod exec;
 mod status;
+mod web;
 
 pub use approve::approve;
 pub use events::{events, EventsArgs, EventsError};
 pub use status::status;
+pub use web::{web, WebError};
 
 use std::io::{self, Write};
 

@@ -1,0 +1,476 @@
+//! The root component: the connection, the replica of the world, and the state of each
+//! window's app in this tab. Everything shared comes from `choir-proto` (the reducer, the
+//! link bookkeeping, the document sync); what is here is the browser's side of it.
+
+mod editors;
+mod session;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use choir_proto::client::{DocText, Link, Replica};
+use choir_proto::{Command, Event, EventBody, WindowId};
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlTextAreaElement, KeyboardEvent};
+use yew::platform::time::sleep;
+use yew::prelude::*;
+
+use crate::apps::{ChatView, LogView};
+use crate::desktop::{Drag, DragKind};
+use crate::dom;
+use crate::net::{NetEvent, Socket};
+
+/// A ping goes out this often; a link silent for [`SILENCE`] is treated as dead.
+const TICK: Duration = Duration::from_secs(10);
+const SILENCE_MS: f64 = 35_000.0;
+const MAX_BACKOFF_MS: u64 = 5_000;
+/// Events kept for the event log windows.
+const LOG_CAPACITY: usize = 2_000;
+/// Events of history read for the event log after a snapshot.
+const LOG_HISTORY: u64 = 200;
+/// Messages a chat may hold here before the oldest are let go, and how many it keeps then.
+const HELD_MESSAGES: (usize, usize) = (2_000, 1_000);
+
+/// The link to the daemon, as shown in the taskbar.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connection {
+    Connecting,
+    Live,
+    Reconnecting {
+        attempt: u32,
+        reason: String,
+    },
+    /// The daemon refused this page (a wrong token): no retry.
+    Refused(String),
+    /// No token to connect with.
+    NoToken,
+}
+
+impl Connection {
+    pub fn state(&self) -> &'static str {
+        match self {
+            Connection::Connecting => "connecting",
+            Connection::Live => "live",
+            Connection::Reconnecting { .. } => "reconnecting",
+            Connection::Refused(_) | Connection::NoToken => "refused",
+        }
+    }
+}
+
+pub enum Msg {
+    Net(u64, NetEvent),
+    Retry,
+    Tick,
+    /// The tab became visible, came back from the back/forward cache, or went online.
+    Wake,
+    Resized,
+    Send(Command),
+    Key(KeyboardEvent),
+    DragStart {
+        window: WindowId,
+        kind: DragKind,
+        x: f64,
+        y: f64,
+    },
+    DragMove {
+        x: f64,
+        y: f64,
+    },
+    DragEnd,
+    ChatInput(WindowId, String),
+    ChatSend(WindowId),
+    ChatScrolled {
+        window: WindowId,
+        at_top: bool,
+        at_bottom: bool,
+    },
+    WriterInput(WindowId),
+    LogFilter(WindowId, String),
+    LogFollow(WindowId, bool),
+    LogHistory(Vec<Event>),
+    ToggleHelp,
+    Dismiss,
+}
+
+/// A writer window's text in this tab.
+pub struct Editor {
+    pub doc: DocText,
+    /// The text area does not show `doc`'s text yet.
+    pub stale: bool,
+    /// Its text area.
+    pub area: NodeRef,
+}
+
+impl Editor {
+    fn area(&self) -> Option<HtmlTextAreaElement> {
+        self.area.cast::<HtmlTextAreaElement>()
+    }
+}
+
+pub struct App {
+    pub token: Option<String>,
+    link: Link,
+    pub replica: Replica,
+    socket: Option<Socket>,
+    /// Tells one socket's events from an older one's.
+    generation: u64,
+    pub connection: Connection,
+    attempt: u32,
+    last_heard: f64,
+    retry_pending: bool,
+    welcomed_once: bool,
+    pub log: VecDeque<Event>,
+    pub chats: HashMap<WindowId, ChatView>,
+    pub logs: HashMap<WindowId, LogView>,
+    pub editors: HashMap<WindowId, Editor>,
+    /// Editors whose window went away with edits unconfirmed: they follow until saved.
+    retired: Vec<DocText>,
+    pub drag: Option<Drag>,
+    /// One character cell, in CSS pixels.
+    pub cell: (f64, f64),
+    /// The desktop area, in cells.
+    pub cols_rows: (u16, u16),
+    pub prefix: bool,
+    pub help: bool,
+    pub notice: Option<(String, bool)>,
+    /// Move or resize by keyboard.
+    pub key_mode: Option<(WindowId, DragKind)>,
+    tag_base: String,
+    editors_opened: u64,
+    /// A shortcut opened or focused a window: put the keyboard in it once it is focused.
+    focus_input: bool,
+    /// Focus the focused window's input after the next render.
+    focus_now: bool,
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let token = dom::take_token();
+        let link = ctx.link().clone();
+        dom::listen(true, "keydown", move |event: web_sys::Event| {
+            if let Ok(event) = event.dyn_into::<KeyboardEvent>() {
+                link.send_message(Msg::Key(event));
+            }
+        });
+        for (on_document, name) in [
+            (true, "visibilitychange"),
+            (false, "pageshow"),
+            (false, "online"),
+        ] {
+            let link = ctx.link().clone();
+            dom::listen(on_document, name, move |_: web_sys::Event| {
+                link.send_message(Msg::Wake)
+            });
+        }
+        let link = ctx.link().clone();
+        dom::listen(false, "resize", move |_: web_sys::Event| {
+            link.send_message(Msg::Resized)
+        });
+        // A drag follows the pointer anywhere on the page and ends wherever it is let go.
+        let link = ctx.link().clone();
+        dom::listen(true, "pointermove", move |event: web_sys::Event| {
+            if let Ok(event) = event.dyn_into::<web_sys::PointerEvent>() {
+                link.send_message(Msg::DragMove {
+                    x: f64::from(event.client_x()),
+                    y: f64::from(event.client_y()),
+                });
+            }
+        });
+        for name in ["pointerup", "pointercancel"] {
+            let link = ctx.link().clone();
+            dom::listen(true, name, move |_: web_sys::Event| {
+                link.send_message(Msg::DragEnd)
+            });
+        }
+        let mut app = Self {
+            connection: if token.is_some() {
+                Connection::Connecting
+            } else {
+                Connection::NoToken
+            },
+            token,
+            link: Link::new(),
+            replica: Replica::new(),
+            socket: None,
+            generation: 0,
+            attempt: 0,
+            last_heard: dom::now_ms(),
+            retry_pending: false,
+            welcomed_once: false,
+            log: VecDeque::new(),
+            chats: HashMap::new(),
+            logs: HashMap::new(),
+            editors: HashMap::new(),
+            retired: Vec::new(),
+            drag: None,
+            cell: (8.0, 17.0),
+            cols_rows: (80, 24),
+            prefix: false,
+            help: false,
+            notice: None,
+            key_mode: None,
+            tag_base: dom::random_tag(),
+            editors_opened: 0,
+            focus_input: false,
+            focus_now: false,
+        };
+        app.connect(ctx);
+        ctx.link().send_future(async {
+            sleep(TICK).await;
+            Msg::Tick
+        });
+        app
+    }
+
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::Net(generation, event) => {
+                if generation != self.generation {
+                    return false;
+                }
+                self.on_net(ctx, event);
+            }
+            Msg::Retry => {
+                self.retry_pending = false;
+                if self.socket.is_none() {
+                    self.connect(ctx);
+                }
+            }
+            Msg::Tick => {
+                ctx.link().send_future(async {
+                    sleep(TICK).await;
+                    Msg::Tick
+                });
+                if self.connection == Connection::Live {
+                    if dom::now_ms() - self.last_heard > SILENCE_MS {
+                        self.lost(ctx, "the sandbox stopped answering".into());
+                    } else if let Some(socket) = &self.socket {
+                        socket.send(&self.link.ping());
+                    }
+                }
+                return false;
+            }
+            Msg::Wake => {
+                // A frozen tab's socket may be dead without a close event: check now.
+                if dom::is_visible() && self.may_connect() {
+                    if self.socket.is_none() {
+                        self.connect(ctx);
+                    } else if let Some(socket) = &self.socket {
+                        socket.send(&self.link.ping());
+                    }
+                }
+            }
+            Msg::Resized => self.measure(),
+            Msg::Send(command) => self.send(command),
+            Msg::Key(event) => return crate::keys::on_key(self, ctx, &event),
+            Msg::DragStart { window, kind, x, y } => self.drag_start(window, kind, x, y),
+            Msg::DragMove { x, y } => return self.drag_move(x, y),
+            Msg::DragEnd => return self.drag_end(),
+            // Drawn again, so the text area's value stays the one the page knows.
+            Msg::ChatInput(window, text) => self.chats.entry(window).or_default().input = text,
+            Msg::ChatSend(window) => {
+                let view = self.chats.entry(window).or_default();
+                let text = std::mem::take(&mut view.input);
+                if !text.trim().is_empty() {
+                    view.stick = true;
+                    self.send(Command::PostChat {
+                        thread_id: choir_proto::ThreadId(window.0),
+                        text,
+                    });
+                }
+            }
+            Msg::ChatScrolled {
+                window,
+                at_top,
+                at_bottom,
+            } => {
+                let view = self.chats.entry(window).or_default();
+                view.stick = at_bottom;
+                if at_top {
+                    let thread_id = choir_proto::ThreadId(window.0);
+                    if !self.replica.is_paging(thread_id) {
+                        self.replica.request_page(thread_id);
+                        if self.replica.is_paging(thread_id) {
+                            view.anchor = Some(());
+                        }
+                        self.flush_queries();
+                        return true;
+                    }
+                }
+                return false;
+            }
+            Msg::WriterInput(window) => {
+                self.writer_input(window);
+                return false;
+            }
+            Msg::LogFilter(window, filter) => self.logs.entry(window).or_default().filter = filter,
+            Msg::LogFollow(window, follow) => self.logs.entry(window).or_default().follow = follow,
+            Msg::LogHistory(events) => {
+                let first_live = self.log.front().map_or(u64::MAX, |event| event.seq);
+                for event in events.into_iter().rev() {
+                    if event.seq < first_live && self.log.len() < LOG_CAPACITY {
+                        self.log.push_front(event);
+                    }
+                }
+            }
+            Msg::ToggleHelp => self.help = !self.help,
+            Msg::Dismiss => {
+                self.help = false;
+                self.notice = None;
+            }
+        }
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        crate::desktop::view(self, ctx)
+    }
+
+    fn rendered(&mut self, _ctx: &Context<Self>, first_render: bool) {
+        if first_render {
+            self.measure();
+        }
+        self.sync_text_areas();
+        crate::apps::after_render(self);
+        if self.focus_now {
+            self.focus_now = false;
+            if let Some(id) = self.replica.world().desktop.focused {
+                if let Some(element) = dom::by_id(&format!("window-{}", id.0)) {
+                    dom::focus_in(&element, "textarea, input, button.doc");
+                }
+            }
+        }
+        if self.welcomed_once {
+            dom::set_ready();
+        }
+    }
+}
+
+impl App {
+    fn on_event(&mut self, event: Event) {
+        match &event.body {
+            EventBody::ChatAssistantMessage { thread_id, .. }
+            | EventBody::ChatUserMessage { thread_id, .. } => {
+                let window = WindowId(thread_id.0);
+                let reading = self.chats.get(&window).is_some_and(|view| !view.stick);
+                if !reading {
+                    let (most, keep) = HELD_MESSAGES;
+                    self.replica.let_go_of_old_messages(*thread_id, most, keep);
+                }
+            }
+            EventBody::WindowClosed { window_id } => {
+                self.chats.remove(window_id);
+                self.logs.remove(window_id);
+                self.retire(*window_id);
+            }
+            EventBody::WindowFocused { .. }
+            | EventBody::WindowRestored { .. }
+            | EventBody::WindowOpened { .. }
+                if self.focus_input =>
+            {
+                self.focus_input = false;
+                self.focus_now = true;
+            }
+            EventBody::DocEdited {
+                doc_id,
+                version,
+                op,
+                edit_id,
+            } => self.merge(*doc_id, *version, op, edit_id.as_deref()),
+            EventBody::WriterDocShown { window_id, doc_id } => {
+                let stale = self
+                    .editors
+                    .get(window_id)
+                    .is_some_and(|editor| Some(editor.doc.doc_id()) != *doc_id);
+                if stale {
+                    self.retire(*window_id);
+                }
+            }
+            EventBody::DocDeleted { doc_id } => {
+                self.editors
+                    .retain(|_, editor| editor.doc.doc_id() != *doc_id);
+                self.retired.retain(|doc| doc.doc_id() != *doc_id);
+            }
+            _ => {}
+        }
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(event);
+    }
+
+    /// Sends a command, or says it could not be.
+    pub fn send(&mut self, command: Command) {
+        let sent = match (&self.socket, self.connection == Connection::Live) {
+            (Some(socket), true) => socket.send(&self.link.command(command)),
+            _ => false,
+        };
+        if !sent {
+            self.notify("not connected: the action was not sent", true);
+        }
+    }
+
+    pub fn notify(&mut self, text: impl Into<String>, error: bool) {
+        self.notice = Some((text.into(), error));
+    }
+
+    /// Measures the character cell and the desktop area in cells.
+    fn measure(&mut self) {
+        if let Some(cell) = dom::cell_size() {
+            self.cell = cell;
+        }
+        if let Some((w, h)) = dom::desktop_px() {
+            let cols = (w / self.cell.0).floor().clamp(1.0, 1000.0) as u16;
+            let rows = (h / self.cell.1).floor().clamp(1.0, 500.0) as u16;
+            self.cols_rows = (cols, rows);
+        }
+    }
+
+    pub fn request_focus_input(&mut self) {
+        self.focus_input = true;
+    }
+
+    fn drag_start(&mut self, window: WindowId, kind: DragKind, x: f64, y: f64) {
+        let Some(shown) = self.replica.world().desktop.window(window) else {
+            return;
+        };
+        if shown.maximized {
+            return;
+        }
+        let rect = shown.rect;
+        if self.replica.world().desktop.focused != Some(window) {
+            self.send(Command::FocusWindow { window_id: window });
+        }
+        self.drag = Some(Drag {
+            window,
+            kind,
+            from: (x, y),
+            start: rect,
+            now: rect,
+        });
+    }
+
+    fn drag_move(&mut self, x: f64, y: f64) -> bool {
+        let (cw, ch) = self.cell;
+        let Some(drag) = &mut self.drag else {
+            return false;
+        };
+        let next = drag.moved_to(x, y, cw, ch);
+        let changed = next != drag.now;
+        drag.now = next;
+        changed
+    }
+
+    fn drag_end(&mut self) -> bool {
+        let Some(drag) = self.drag.take() else {
+            return false;
+        };
+        if let Some(command) = drag.command() {
+            self.send(command);
+        }
+        true
+    }
+}

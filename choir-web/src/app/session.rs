@@ -1,0 +1,185 @@
+//! The page's connection to its sandbox: one WebSocket at a time, re-established with resume
+//! after any loss (network, daemon restart, a tab the browser froze), each frame passed
+//! through the shared `Link` and `Replica`. A refused token stops the retries for good.
+
+use std::time::Duration;
+
+use choir_proto::client::{Applied, DocText, Received};
+use choir_proto::{Command, ErrorCode, ServerFrame};
+use yew::platform::time::sleep;
+use yew::prelude::*;
+
+use super::{App, Connection, Msg, LOG_HISTORY, MAX_BACKOFF_MS};
+use crate::dom;
+use crate::net::{NetEvent, Socket};
+
+impl App {
+    pub(super) fn may_connect(&self) -> bool {
+        !matches!(
+            self.connection,
+            Connection::Refused(_) | Connection::NoToken
+        )
+    }
+
+    pub(super) fn connect(&mut self, ctx: &Context<Self>) {
+        if !self.may_connect() {
+            return;
+        }
+        let Some(url) = dom::socket_url() else {
+            return;
+        };
+        self.generation += 1;
+        let generation = self.generation;
+        let report = ctx
+            .link()
+            .callback(move |event: NetEvent| Msg::Net(generation, event));
+        match Socket::open(&url, report) {
+            Ok(socket) => self.socket = Some(socket),
+            Err(err) => self.lost(ctx, format!("cannot open a connection: {err}")),
+        }
+    }
+
+    pub(super) fn on_net(&mut self, ctx: &Context<Self>, event: NetEvent) {
+        self.last_heard = dom::now_ms();
+        match event {
+            NetEvent::Opened => {
+                let hello = self.link.hello(self.token.clone(), "web");
+                if let Some(socket) = &self.socket {
+                    socket.send(&hello);
+                }
+            }
+            NetEvent::Text(text) => match serde_json::from_str::<ServerFrame>(&text) {
+                Ok(frame) => self.on_frame(ctx, frame),
+                Err(err) => self.notify(
+                    format!("skipped a frame this page cannot read: {err}"),
+                    true,
+                ),
+            },
+            NetEvent::Closed { code, reason } => {
+                if code == choir_proto::CLOSE_UNAUTHORIZED {
+                    self.refused(if reason.is_empty() {
+                        "wrong token".into()
+                    } else {
+                        reason
+                    });
+                    return;
+                }
+                let why = if !self.link.is_welcomed() && self.connection != Connection::Live {
+                    format!("cannot reach the sandbox at {}", dom::host())
+                } else if reason.is_empty() {
+                    "the connection was lost".to_owned()
+                } else {
+                    format!("the connection closed: {reason}")
+                };
+                self.lost(ctx, why);
+            }
+        }
+    }
+
+    pub(super) fn refused(&mut self, message: String) {
+        self.connection = Connection::Refused(message);
+        self.socket = None;
+    }
+
+    /// The link is gone: say why and try again after a backoff.
+    pub(super) fn lost(&mut self, ctx: &Context<Self>, reason: String) {
+        self.socket = None;
+        for query in self.link.lost() {
+            self.replica.query_not_sent(query);
+        }
+        if !self.may_connect() {
+            return;
+        }
+        self.attempt = self.attempt.saturating_add(1);
+        self.connection = Connection::Reconnecting {
+            attempt: self.attempt,
+            reason,
+        };
+        if !self.retry_pending {
+            self.retry_pending = true;
+            let backoff = (200u64 << self.attempt.min(5)).min(MAX_BACKOFF_MS);
+            ctx.link().send_future(async move {
+                sleep(Duration::from_millis(backoff)).await;
+                Msg::Retry
+            });
+        }
+    }
+
+    pub(super) fn on_frame(&mut self, ctx: &Context<Self>, frame: ServerFrame) {
+        match self.link.receive(frame) {
+            Received::Frame(frame) => match self.replica.on_frame(frame) {
+                Applied::Welcome { fresh } => self.on_welcome(ctx, fresh),
+                Applied::Event(event) => self.on_event(event),
+                Applied::DocLoaded(doc_id) => self.catch_up_editors(doc_id),
+                Applied::Error { code, message } => {
+                    self.notify(format!("{}: {message}", code.as_str()), true)
+                }
+                Applied::Quiet => {}
+            },
+            Received::EditRefused { doc_id, message } => self.edit_refused(doc_id, &message),
+            Received::QueryFailed { query, message } => {
+                self.replica.query_failed(&query);
+                self.notify(format!("could not load: {message}"), true);
+            }
+            Received::LogReplaced => {
+                self.lost(ctx, "the sandbox's log was replaced; reloading".into())
+            }
+            Received::Refused { code, message } => match code {
+                ErrorCode::Unauthorized => self.refused(message),
+                _ => self.refused(format!("{}: {message}", code.as_str())),
+            },
+        }
+        self.open_editors();
+        self.flush_queries();
+    }
+
+    pub(super) fn on_welcome(&mut self, ctx: &Context<Self>, fresh: bool) {
+        self.connection = Connection::Live;
+        self.attempt = 0;
+        if fresh {
+            // A new world: texts shown are read again from it, but unconfirmed edits stay
+            // (and go out again below).
+            self.editors.retain(|_, editor| !editor.doc.is_saved());
+            self.log.clear();
+            let head = self.replica.head();
+            if let Some(token) = self.token.clone() {
+                let from = head.saturating_sub(LOG_HISTORY - 1).max(1);
+                ctx.link().send_future(async move {
+                    let path = format!("/api/events?from={from}&limit={LOG_HISTORY}");
+                    let events = match dom::get_json(&path, &token).await {
+                        Ok(mut page) => {
+                            serde_json::from_value(page["events"].take()).unwrap_or_default()
+                        }
+                        Err(_) => Vec::new(),
+                    };
+                    Msg::LogHistory(events)
+                });
+            }
+        }
+        self.welcomed_once = true;
+        // Edits in flight when the link broke may be lost: send them again (the daemon
+        // skips any it already has).
+        let resends: Vec<Command> = self
+            .editors
+            .values()
+            .map(|editor| &editor.doc)
+            .chain(&self.retired)
+            .filter_map(DocText::resend)
+            .collect();
+        for command in resends {
+            self.send(command);
+        }
+    }
+
+    pub(super) fn flush_queries(&mut self) {
+        for query in self.replica.take_queries() {
+            let sent = match (&self.socket, self.link.is_welcomed()) {
+                (Some(socket), true) => socket.send(&self.link.query(query.clone())),
+                _ => false,
+            };
+            if !sent {
+                self.replica.query_not_sent(query);
+            }
+        }
+    }
+}

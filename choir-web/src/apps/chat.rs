@@ -1,0 +1,210 @@
+//! A chat window: the thread's messages and tool-call cards in order, the answer streaming
+//! in, approve or deny a call, cancel a turn, and older messages paged in on scrolling up.
+
+use choir_proto::{ChatRole, Command, ThreadId, ToolCard, ToolCardStatus, Window, WindowId};
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlElement, HtmlTextAreaElement, KeyboardEvent};
+use yew::prelude::*;
+
+use crate::app::{App, Msg};
+use crate::dom;
+
+/// A chat window's state in this tab.
+#[derive(Debug, Clone)]
+pub struct ChatView {
+    pub input: String,
+    /// Stay at the newest message (the reader has not scrolled up).
+    pub stick: bool,
+    /// An older page was asked for: keep the reader's place when it arrives.
+    pub anchor: Option<()>,
+    /// The scroll height when the page was asked for.
+    pub height_before: Option<i32>,
+}
+
+impl Default for ChatView {
+    fn default() -> Self {
+        Self {
+            input: String::new(),
+            stick: true,
+            anchor: None,
+            height_before: None,
+        }
+    }
+}
+
+enum Item<'a> {
+    Message(&'a choir_proto::ChatMessage),
+    Tool(&'a ToolCard),
+}
+
+pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
+    let id = window.id;
+    let thread_id = ThreadId(id.0);
+    let Some(thread) = app.replica.world().chats.get(&thread_id) else {
+        return html! { <p class="muted">{ "no such thread" }</p> };
+    };
+    let mut items: Vec<(u64, Item)> = thread
+        .messages
+        .iter()
+        .map(|message| (message.seq, Item::Message(message)))
+        .chain(thread.tools.iter().map(|card| (card.seq, Item::Tool(card))))
+        .collect();
+    items.sort_by_key(|(seq, _)| *seq);
+    let onscroll = ctx.link().batch_callback(move |event: Event| {
+        let element: HtmlElement = event.target()?.dyn_into().ok()?;
+        let top = element.scroll_top();
+        let bottom = element.scroll_height() - element.client_height() - top;
+        Some(Msg::ChatScrolled {
+            window: id,
+            at_top: top < 24,
+            at_bottom: bottom < 8,
+        })
+    });
+    let view = app.chats.get(&id);
+    let input = view.map(|view| view.input.clone()).unwrap_or_default();
+    let oninput = ctx.link().batch_callback(move |event: InputEvent| {
+        let area: HtmlTextAreaElement = event.target()?.dyn_into().ok()?;
+        Some(Msg::ChatInput(id, area.value()))
+    });
+    let onkeydown = ctx.link().batch_callback(move |event: KeyboardEvent| {
+        if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
+            event.prevent_default();
+            return Some(Msg::ChatSend(id));
+        }
+        None
+    });
+    let cancel = ctx
+        .link()
+        .callback(move |_: MouseEvent| Msg::Send(Command::CancelTurn { thread_id }));
+    let older = thread.older();
+    html! {
+        <div class="chat">
+            <div class="chat-messages" id={ format!("chat-{}", id.0) } role="log" aria-live="polite"
+                aria-label="messages" tabindex="0" onscroll={ onscroll }>
+                if older > 0 {
+                    <p class="older muted">{
+                        if app.replica.is_paging(thread_id) { format!("loading older messages… ({older} more)") }
+                        else { format!("{older} older messages: scroll up to load") }
+                    }</p>
+                }
+                { for items.iter().map(|(_, item)| match item {
+                    Item::Message(message) => message_view(app, message),
+                    Item::Tool(card) => tool_card(ctx, card),
+                }) }
+                if let Some(text) = app.replica.streaming(thread_id) {
+                    <div class="message streaming" data-role="assistant" aria-busy="true">
+                        <span class="who">{ "agent ·" }</span>
+                        <div class="text">{ text.to_owned() }</div>
+                    </div>
+                }
+            </div>
+            <div class="chat-bar">
+                <textarea class="chat-input" rows="2" aria-label="message" placeholder="Message (Enter sends, Shift+Enter newline)"
+                    value={ input } oninput={ oninput } onkeydown={ onkeydown } />
+                if thread.busy {
+                    <button data-action="cancel" aria-label="cancel the turn" onclick={ cancel }>{ "Cancel" }</button>
+                }
+            </div>
+        </div>
+    }
+}
+
+fn message_view(_app: &App, message: &choir_proto::ChatMessage) -> Html {
+    let (role, who) = match message.role {
+        ChatRole::User => ("user", "you"),
+        ChatRole::Assistant => ("assistant", "agent"),
+        _ => ("system", "system"),
+    };
+    html! {
+        <div class="message" data-role={ role } data-seq={ message.seq.to_string() }>
+            <span class="who">{ format!("{who} ·") }</span>
+            <div class="text">{ message.text.clone() }</div>
+        </div>
+    }
+}
+
+fn tool_card(ctx: &Context<App>, card: &ToolCard) -> Html {
+    let call_id = card.call_id.clone();
+    let (status, actions) = match &card.status {
+        ToolCardStatus::AwaitingApproval => ("awaiting approval".to_owned(), true),
+        ToolCardStatus::Running => ("running…".to_owned(), false),
+        ToolCardStatus::Done { ok: true, .. } => ("done".to_owned(), false),
+        ToolCardStatus::Done {
+            ok: false,
+            exit_code,
+        } => (
+            match exit_code {
+                Some(code) => format!("failed (exit {code})"),
+                None => "failed".to_owned(),
+            },
+            false,
+        ),
+        ToolCardStatus::Denied { reason } => (format!("denied: {reason}"), false),
+    };
+    let approve = {
+        let call_id = call_id.clone();
+        ctx.link().callback(move |_: MouseEvent| {
+            Msg::Send(Command::ApproveTool {
+                call_id: call_id.clone(),
+            })
+        })
+    };
+    let deny = ctx.link().callback(move |_: MouseEvent| {
+        Msg::Send(Command::DenyTool {
+            call_id: call_id.clone(),
+            reason: Some("denied in the browser".into()),
+        })
+    });
+    html! {
+        <div class="tool-card" data-seq={ card.seq.to_string() } role="group" aria-label={ format!("tool call {}", card.tool) }>
+            <div class="tool-head"><b>{ card.tool.clone() }</b>{ " · " }<span class="status">{ status }</span></div>
+            <pre class="args">{ card.args.to_string() }</pre>
+            if !card.output.is_empty() { <pre class="output">{ card.output.clone() }</pre> }
+            if actions {
+                <div class="tool-actions">
+                    <button data-action="approve" onclick={ approve }>{ "Approve" }</button>
+                    <button data-action="deny" onclick={ deny }>{ "Deny" }</button>
+                </div>
+            }
+        </div>
+    }
+}
+
+pub fn after_render(app: &mut App) {
+    let ids: Vec<WindowId> = app
+        .replica
+        .world()
+        .desktop
+        .windows
+        .values()
+        .filter(|window| window.app == choir_proto::AppKind::Chat)
+        .map(|window| window.id)
+        .collect();
+    for id in ids {
+        let Some(element) = dom::by_id(&format!("chat-{}", id.0)) else {
+            continue;
+        };
+        let view = app.chats.entry(id).or_default();
+        let height = element.scroll_height();
+        if view.anchor.is_some() {
+            // Asked for an older page: remember the height, and once it grew, keep the
+            // reader on the message they were reading.
+            match view.height_before {
+                None => view.height_before = Some(height),
+                Some(before) if height > before => {
+                    element.set_scroll_top(element.scroll_top() + height - before);
+                    view.anchor = None;
+                    view.height_before = None;
+                }
+                Some(_) => {
+                    if !app.replica.is_paging(ThreadId(id.0)) {
+                        view.anchor = None;
+                        view.height_before = None;
+                    }
+                }
+            }
+        } else if view.stick {
+            element.set_scroll_top(height);
+        }
+    }
+}

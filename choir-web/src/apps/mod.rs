@@ -1,0 +1,43 @@
+//! The apps inside windows: chat, writer, event log. Each draws itself from the replica and
+//! its own view state and turns input into messages; the desktop only places them.
+
+mod chat;
+mod event_log;
+mod writer;
+
+use choir_proto::{AppKind, Window};
+use yew::prelude::*;
+
+use crate::app::App;
+
+pub use chat::ChatView;
+pub use event_log::LogView;
+
+pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
+    match &window.app {
+        AppKind::Chat => chat::view(app, ctx, window),
+        AppKind::Writer => writer::view(app, ctx, window),
+        AppKind::EventLog => event_log::view(app, ctx, window),
+        AppKind::Other(name) => html! {
+            <p class="muted">{ format!("“{name}” windows are not shown in the browser yet.") }</p>
+        },
+    }
+}
+
+/// A window's title as shown (a writer's names its document).
+pub fn title(app: &App, window: &Window) -> String {
+    match window
+        .doc_id
+        .and_then(|doc_id| app.replica.world().docs.get(&doc_id))
+    {
+        Some(doc) => format!("{} — {}", window.title, doc.title),
+        None => window.title.clone(),
+    }
+}
+
+/// What has to happen to the DOM after it was drawn: chats kept at their bottom or at the
+/// message the reader was on while older ones came in, event logs that follow.
+pub fn after_render(app: &mut App) {
+    chat::after_render(app);
+    event_log::after_render(app);
+}

@@ -1,0 +1,65 @@
+//! A writer window: the document list, or one document in a real text area. Typing becomes
+//! edits through the shared document sync; others' edits come in with the caret kept on the
+//! same text (see `App::merge`).
+
+use choir_proto::{Command, Window};
+use yew::prelude::*;
+
+use crate::app::{App, Msg};
+
+pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
+    let id = window.id;
+    let world = app.replica.world();
+    let Some(doc_id) = window.doc_id else {
+        let create = ctx.link().callback(move |_: MouseEvent| {
+            Msg::Send(Command::CreateDoc {
+                title: "Untitled".into(),
+                content: String::new(),
+                open: false,
+                window_id: Some(id),
+            })
+        });
+        return html! {
+            <div class="doc-list" role="list" aria-label="documents">
+                { for world.docs.values().map(|doc| {
+                    let doc_id = doc.id;
+                    let open = ctx.link().callback(move |_: MouseEvent| Msg::Send(Command::ShowDoc { window_id: id, doc_id: Some(doc_id) }));
+                    html! {
+                        <button class="doc" role="listitem" data-doc-id={ doc.id.0.to_string() } onclick={ open }>
+                            <span class="doc-title">{ doc.title.clone() }</span>
+                            <span class="muted">{ format!(" · {} chars · v{}", doc.len, doc.version) }</span>
+                        </button>
+                    }
+                }) }
+                if world.docs.is_empty() { <p class="muted">{ "No documents yet." }</p> }
+                <button data-action="new-doc" onclick={ create }>{ "+ New document" }</button>
+            </div>
+        };
+    };
+    let back = ctx.link().callback(move |_: MouseEvent| {
+        Msg::Send(Command::ShowDoc {
+            window_id: id,
+            doc_id: None,
+        })
+    });
+    let Some(editor) = app.editors.get(&id) else {
+        return html! { <p class="muted" aria-busy="true">{ "loading the document…" }</p> };
+    };
+    let saved = if editor.doc.is_saved() {
+        "saved"
+    } else {
+        "saving…"
+    };
+    let oninput = ctx
+        .link()
+        .callback(move |_: InputEvent| Msg::WriterInput(id));
+    html! {
+        <div class="writer" data-doc-id={ doc_id.0.to_string() }>
+            <div class="writer-bar">
+                <button data-action="doc-list" onclick={ back } aria-label="back to the document list">{ "◂ documents" }</button>
+                <span class="muted">{ format!(" v{} · {saved}", editor.doc.version()) }</span>
+            </div>
+            <textarea class="writer-text" ref={ editor.area.clone() } aria-label="document text" spellcheck="false" oninput={ oninput } />
+        </div>
+    }
+}

@@ -1,0 +1,286 @@
+//! The desktop on the terminal's character-cell grid: windows placed by their geometry in
+//! cells, title bars to drag, a resize handle, the taskbar with the launcher and the
+//! connection state, the help overlay, and the error page.
+
+use choir_proto::{AppKind, Command, Rect, Window, WindowId, MIN_WINDOW_H, MIN_WINDOW_W};
+use web_sys::PointerEvent;
+use yew::prelude::*;
+
+use crate::app::{App, Connection, Msg};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DragKind {
+    Move,
+    Resize,
+}
+
+/// A pointer drag of a window's title bar or resize handle.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drag {
+    pub window: WindowId,
+    pub kind: DragKind,
+    /// The pointer (CSS px) and the window's geometry when the drag began.
+    pub from: (f64, f64),
+    pub start: Rect,
+    /// The geometry shown now.
+    pub now: Rect,
+}
+
+impl Drag {
+    /// The geometry with the pointer at `(x, y)`: whole cells from where it began.
+    pub fn moved_to(&self, x: f64, y: f64, cell_w: f64, cell_h: f64) -> Rect {
+        let dx = ((x - self.from.0) / cell_w).round() as i32;
+        let dy = ((y - self.from.1) / cell_h).round() as i32;
+        let clamp =
+            |value: i32, low: u16, high: u16| value.clamp(i32::from(low), i32::from(high)) as u16;
+        let mut rect = self.start;
+        match self.kind {
+            DragKind::Move => {
+                rect.x = clamp(i32::from(rect.x) + dx, 0, choir_proto::MAX_WINDOW_COORD);
+                rect.y = clamp(i32::from(rect.y) + dy, 0, choir_proto::MAX_WINDOW_COORD);
+            }
+            DragKind::Resize => {
+                rect.w = clamp(
+                    i32::from(rect.w) + dx,
+                    MIN_WINDOW_W,
+                    choir_proto::MAX_WINDOW_SIZE,
+                );
+                rect.h = clamp(
+                    i32::from(rect.h) + dy,
+                    MIN_WINDOW_H,
+                    choir_proto::MAX_WINDOW_SIZE,
+                );
+            }
+        }
+        rect
+    }
+
+    /// The command that makes the drag stick, if it changed anything.
+    pub fn command(&self) -> Option<Command> {
+        match self.kind {
+            DragKind::Move if (self.now.x, self.now.y) != (self.start.x, self.start.y) => {
+                Some(Command::MoveWindow {
+                    window_id: self.window,
+                    x: self.now.x,
+                    y: self.now.y,
+                })
+            }
+            DragKind::Resize if (self.now.w, self.now.h) != (self.start.w, self.start.h) => {
+                Some(Command::ResizeWindow {
+                    window_id: self.window,
+                    w: self.now.w,
+                    h: self.now.h,
+                })
+            }
+            _ => None,
+        }
+    }
+}
+
+pub fn view(app: &App, ctx: &Context<App>) -> Html {
+    let probe = html! { <span id="cell-probe" aria-hidden="true">{ "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM" }</span> };
+    let error = match &app.connection {
+        Connection::NoToken => Some(
+            "This page needs the sandbox's token. Open the URL that `choir web` prints: it ends in ?token=…".to_owned(),
+        ),
+        Connection::Refused(message) => Some(format!(
+            "The sandbox refused this page's token ({message}). The link may be old or mistyped: \
+             open the URL that `choir web` prints again."
+        )),
+        _ => None,
+    };
+    if let Some(message) = error {
+        return html! {
+            <main id="error-page" role="alert">
+                { probe }
+                <h1>{ "ChoirOS cannot open this desktop" }</h1>
+                <p>{ message }</p>
+                <span id="connection" data-state={ app.connection.state() } hidden=true></span>
+            </main>
+        };
+    }
+    let world = app.replica.world();
+    let dragging = app.drag.is_some();
+    html! {
+        <div class={classes!("shell", dragging.then_some("dragging"))}>
+            { probe }
+            <div id="desktop" role="main" aria-label="desktop"
+                data-cell-w={ app.cell.0.to_string() } data-cell-h={ app.cell.1.to_string() }>
+                // In a stable order (stacking is z-index): moving a node would take the
+                // keyboard focus and the pointer capture from it.
+                { for world.desktop.windows.values().map(|window| frame(app, ctx, window)) }
+                if world.desktop.windows.is_empty() && app.connection == Connection::Live {
+                    <p class="empty">{ "No windows. Open one from the launcher below, or press Ctrl-a c for a chat." }</p>
+                }
+            </div>
+            { taskbar(app, ctx) }
+            if app.help { { help(ctx) } }
+        </div>
+    }
+}
+
+/// Where a window is shown, in cells: its own geometry, or the whole desktop when maximized.
+fn shown_rect(app: &App, window: &Window) -> Rect {
+    if window.maximized {
+        return Rect::new(0, 0, app.cols_rows.0, app.cols_rows.1);
+    }
+    match app.drag {
+        Some(drag) if drag.window == window.id => drag.now,
+        _ => window.rect,
+    }
+}
+
+fn frame(app: &App, ctx: &Context<App>, window: &Window) -> Html {
+    let id = window.id;
+    let focused = app.replica.world().desktop.focused == Some(id);
+    let rect = shown_rect(app, window);
+    let (cw, ch) = app.cell;
+    let stacking = app
+        .replica
+        .world()
+        .desktop
+        .z_order
+        .iter()
+        .position(|other| *other == id)
+        .unwrap_or(0);
+    let style = format!(
+        "left:{}px;top:{}px;width:{}px;height:{}px;z-index:{}",
+        f64::from(rect.x) * cw,
+        f64::from(rect.y) * ch,
+        f64::from(rect.w) * cw,
+        f64::from(rect.h) * ch,
+        stacking + 1
+    );
+    let press = |kind: DragKind| {
+        ctx.link().batch_callback(move |event: PointerEvent| {
+            if event.button() != 0 {
+                return None;
+            }
+            // Buttons in the title bar are clicked, not dragged.
+            let on_button = event
+                .target()
+                .and_then(|target| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(target).ok())
+                .is_some_and(|element| element.closest("button").ok().flatten().is_some());
+            if on_button {
+                return None;
+            }
+            event.prevent_default();
+            if let Some(element) = event
+                .current_target()
+                .and_then(|target| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(target).ok())
+            {
+                let _ = element.set_pointer_capture(event.pointer_id());
+            }
+            Some(Msg::DragStart {
+                window: id,
+                kind,
+                x: f64::from(event.client_x()),
+                y: f64::from(event.client_y()),
+            })
+        })
+    };
+    let command = |command: Command| {
+        ctx.link()
+            .callback(move |_: MouseEvent| Msg::Send(command.clone()))
+    };
+    let onfocus = (!focused).then(|| command(Command::FocusWindow { window_id: id }));
+    let title = crate::apps::title(app, window);
+    let app_name = window.app.as_str().to_owned();
+    html! {
+        <section key={ id.0 } id={ format!("window-{}", id.0) } class={classes!("window", focused.then_some("focused"))}
+            role="dialog" aria-label={ title.clone() }
+            style={ style }
+            data-window-id={ id.0.to_string() } data-app={ app_name }
+            data-x={ rect.x.to_string() } data-y={ rect.y.to_string() }
+            data-w={ rect.w.to_string() } data-h={ rect.h.to_string() }
+            data-focused={ focused.to_string() } data-minimized={ window.minimized.to_string() }
+            data-maximized={ window.maximized.to_string() } hidden={ window.minimized }
+            onmousedown={ onfocus }>
+            <header class="titlebar" onpointerdown={ press(DragKind::Move) }>
+                <span class="title">{ title }</span>
+                <span class="buttons">
+                    <button data-action="minimize" aria-label="minimize" title="minimize (Ctrl-a -)"
+                        onclick={ command(Command::MinimizeWindow { window_id: id }) }>{ "_" }</button>
+                    <button data-action="maximize" aria-label="maximize or restore" title="maximize / restore (Ctrl-a z)"
+                        onclick={ command(Command::ToggleMaximize { window_id: id }) }>{ "□" }</button>
+                    <button data-action="close" aria-label="close" title="close (Ctrl-a x)"
+                        onclick={ command(Command::CloseWindow { window_id: id }) }>{ "×" }</button>
+                </span>
+            </header>
+            <div class="content">{ crate::apps::view(app, ctx, window) }</div>
+            if !window.maximized {
+                <div class="resize-handle" aria-hidden="true" onpointerdown={ press(DragKind::Resize) }></div>
+            }
+        </section>
+    }
+}
+
+fn taskbar(app: &App, ctx: &Context<App>) -> Html {
+    let world = app.replica.world();
+    let launch = |kind: AppKind, label: &'static str, name: &'static str| {
+        let onclick = ctx.link().callback(move |_: MouseEvent| {
+            Msg::Send(Command::OpenWindow {
+                app: kind.clone(),
+                title: None,
+                rect: None,
+            })
+        });
+        html! { <button data-launch={ name } aria-label={ format!("new {label} window") } onclick={ onclick }>{ format!("+ {label}") }</button> }
+    };
+    let (state_text, state_title) = match &app.connection {
+        Connection::Connecting => ("○ connecting…".to_owned(), String::new()),
+        Connection::Live => ("● live".to_owned(), String::new()),
+        Connection::Reconnecting { attempt, reason } => (
+            format!("◌ reconnecting ({attempt}): {reason}"),
+            reason.clone(),
+        ),
+        Connection::Refused(message) => ("✕ refused".to_owned(), message.clone()),
+        Connection::NoToken => ("✕ no token".to_owned(), String::new()),
+    };
+    let help = ctx.link().callback(|_: MouseEvent| Msg::ToggleHelp);
+    html! {
+        <nav id="taskbar" role="toolbar" aria-label="taskbar">
+            <span class="launcher">
+                { launch(AppKind::Chat, "chat", "chat") }
+                { launch(AppKind::Writer, "writer", "writer") }
+                { launch(AppKind::EventLog, "log", "event_log") }
+            </span>
+            <span class="windows">
+                { for world.desktop.windows.values().enumerate().map(|(n, window)| {
+                    let id = window.id;
+                    let focused = world.desktop.focused == Some(id) && !window.minimized;
+                    let onclick = ctx.link().callback(move |_: MouseEvent| Msg::Send(if focused {
+                        Command::MinimizeWindow { window_id: id }
+                    } else {
+                        Command::FocusWindow { window_id: id }
+                    }));
+                    html! {
+                        <button class={classes!("taskbar-window", focused.then_some("focused"), window.minimized.then_some("minimized"))}
+                            data-window-id={ id.0.to_string() } aria-pressed={ focused.to_string() } onclick={ onclick }>
+                            { format!("{}:{}", n + 1, crate::apps::title(app, window)) }
+                        </button>
+                    }
+                }) }
+            </span>
+            if let Some((text, error)) = &app.notice {
+                <span id="notice" class={classes!("notice", error.then_some("error"))} role="status">{ text.clone() }</span>
+            }
+            if app.prefix { <span class="prefix">{ "C-a …" }</span> }
+            <button data-action="help" aria-label="keyboard shortcuts" onclick={ help }>{ "?" }</button>
+            <span id="connection" data-state={ app.connection.state() } title={ state_title } role="status" aria-live="polite">{ state_text }</span>
+        </nav>
+    }
+}
+
+fn help(ctx: &Context<App>) -> Html {
+    let close = ctx.link().callback(|_: MouseEvent| Msg::Dismiss);
+    html! {
+        <div id="help" role="dialog" aria-label="keyboard shortcuts">
+            <h2>{ "Keyboard" }</h2>
+            <dl>
+                { for crate::keys::BINDINGS.iter().map(|(keys, what)| html! { <><dt>{ *keys }</dt><dd>{ *what }</dd></> }) }
+            </dl>
+            <button onclick={ close }>{ "Close (Esc)" }</button>
+        </div>
+    }
+}

@@ -1,0 +1,127 @@
+//! Text helpers between the browser's text fields (UTF-16 offsets, whole values) and the
+//! protocol's edits (char positions, splices). Pure, so they are tested on the host.
+
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+/// The UTF-16 offset of char position `chars` in `text` (clamped to its end).
+pub fn utf16_of_char(text: &str, chars: usize) -> u32 {
+    let units: usize = text.chars().take(chars).map(char::len_utf16).sum();
+    u32::try_from(units).unwrap_or(u32::MAX)
+}
+
+/// The char position of UTF-16 offset `units` in `text` (clamped to its end; an offset inside
+/// a surrogate pair counts the pair as passed).
+pub fn char_of_utf16(text: &str, units: u32) -> usize {
+    let mut seen = 0u32;
+    let mut chars = 0;
+    for c in text.chars() {
+        if seen >= units {
+            break;
+        }
+        seen += c.len_utf16() as u32;
+        chars += 1;
+    }
+    chars
+}
+
+/// One splice that turns `old` into `new`: `(start, end, inserted)` in chars of `old`, or
+/// `None` when they are equal. `caret` (a char position in `new`, where the caret is after
+/// the change) settles ambiguous cases: typing `a` into `aa` is placed where it was typed.
+pub fn splice_between(
+    old: &str,
+    new: &str,
+    caret: Option<usize>,
+) -> Option<(usize, usize, String)> {
+    if old == new {
+        return None;
+    }
+    let old: Vec<char> = old.chars().collect();
+    let new: Vec<char> = new.chars().collect();
+    let shorter = old.len().min(new.len());
+    let mut suffix = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take_while(|(a, b)| a == b)
+        .count()
+        .min(shorter);
+    if let Some(caret) = caret {
+        // The change ends at the caret: nothing after it changed.
+        suffix = suffix.min(new.len().saturating_sub(caret));
+    }
+    let prefix = old
+        .iter()
+        .zip(&new)
+        .take_while(|(a, b)| a == b)
+        .count()
+        .min(shorter - suffix);
+    let inserted: String = new[prefix..new.len() - suffix].iter().collect();
+    Some((prefix, old.len() - suffix, inserted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn apply(old: &str, (start, end, inserted): (usize, usize, String)) -> String {
+        let chars: Vec<char> = old.chars().collect();
+        let mut out: String = chars[..start].iter().collect();
+        out.push_str(&inserted);
+        out.extend(&chars[end..]);
+        out
+    }
+
+    #[test]
+    fn typing_into_a_run_of_the_same_letter_lands_at_the_caret() {
+        assert_eq!(
+            splice_between("aa", "aaa", Some(1)),
+            Some((0, 0, "a".into()))
+        );
+        assert_eq!(
+            splice_between("aa", "aaa", Some(3)),
+            Some((2, 2, "a".into()))
+        );
+        assert_eq!(splice_between("abc", "abc", Some(1)), None);
+        assert_eq!(
+            splice_between("héllo", "hé llo", Some(3)),
+            Some((2, 2, " ".into()))
+        );
+        assert_eq!(
+            splice_between("select me", "x", Some(1)),
+            Some((0, 9, "x".into()))
+        );
+    }
+
+    #[test]
+    fn utf16_offsets_count_astral_chars_twice() {
+        let text = "a😀b";
+        assert_eq!(utf16_of_char(text, 0), 0);
+        assert_eq!(utf16_of_char(text, 2), 3);
+        assert_eq!(utf16_of_char(text, 99), 4);
+        assert_eq!(char_of_utf16(text, 3), 2);
+        assert_eq!(char_of_utf16(text, 2), 2);
+        assert_eq!(char_of_utf16(text, 99), 3);
+    }
+
+    proptest! {
+        #[test]
+        fn the_splice_turns_the_old_text_into_the_new(
+            old in "[ab😀\n]{0,12}",
+            new in "[ab😀\n]{0,12}",
+            caret in proptest::option::of(0usize..14),
+        ) {
+            let caret = caret.map(|at| at.min(new.chars().count()));
+            match splice_between(&old, &new, caret) {
+                None => prop_assert_eq!(&old, &new),
+                Some(splice) => prop_assert_eq!(apply(&old, splice), new),
+            }
+        }
+
+        #[test]
+        fn offsets_round_trip(text in "[a😀é]{0,10}", at in 0usize..12) {
+            let at = at.min(text.chars().count());
+            prop_assert_eq!(char_of_utf16(&text, utf16_of_char(&text, at)), at);
+        }
+    }
+}

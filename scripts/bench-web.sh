@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Web mirror benchmark (web-tests/bench.mjs): page load on a 100,000-event log against an empty
+# one, and event → DOM latency at 100 events/s, in headless Chromium against the release
+# daemon. Prints a Markdown table. Build first: cargo build --release -p choir-daemon
+# Extra arguments go to bench.mjs, e.g. --events 10000 --loads 3.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+daemon=target/release/choir-daemon
+if [ ! -x "$daemon" ]; then
+  echo "bench-web: $daemon is missing; build it first: cargo build --release -p choir-daemon" >&2
+  exit 1
+fi
+for tool in node npm; do
+  command -v "$tool" >/dev/null || { echo "bench-web: $tool is not installed" >&2; exit 1; }
+done
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "bench-web: no Chromium at ${CHROMIUM:-/usr/bin/chromium}" >&2; exit 1; }
+
+if [ ! -d web-tests/node_modules ] || [ web-tests/package-lock.json -nt web-tests/node_modules ]; then
+  (cd web-tests && npm ci --no-audit --no-fund)
+fi
+
+timeout --kill-after=10s 30m node web-tests/bench.mjs --daemon "$daemon" "$@"

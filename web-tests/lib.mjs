@@ -1,0 +1,709 @@
+// Helpers for the web mirror's end-to-end tests and benchmark: a real `choir-daemon` in a temp
+// data dir, headless Chromium (playwright-core driving /usr/bin/chromium), the `choir` terminal
+// desktop inside a tmux server of its own, and the cleanup of all of them.
+//
+// Every wait here has a timeout, and every process started here is stopped by its pid: by the
+// owner's cleanup (a test's `after` hook), or, as a last resort, when this Node process exits.
+
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+import { chromium } from 'playwright-core';
+
+const execFileP = promisify(execFile);
+
+/** The repository root (this file lives in `<root>/web-tests/`). */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** Where screenshots and failure dumps go. */
+export const ARTIFACTS = path.join(ROOT, 'web-tests', 'artifacts');
+export const DAEMON_BIN = process.env.CHOIR_DAEMON_BIN || path.join(ROOT, 'target/debug/choir-daemon');
+export const CHOIR_BIN = process.env.CHOIR_BIN || path.join(ROOT, 'target/debug/choir');
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Rejects with `what` in the message if `promise` takes longer than `ms`. */
+export async function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Polls `fn` (sync or async) until it returns something truthy, and returns that. Errors thrown
+ * by `fn` count as "not yet" (the last one is reported if time runs out), except those made by
+ * `fatal()`, which end the wait at once.
+ */
+export async function waitUntil(fn, { timeoutMs = 10_000, intervalMs = 50, what = 'a condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value) return value;
+      last = value;
+    } catch (err) {
+      if (err?.fatal) throw err;
+      last = err;
+    }
+    if (Date.now() >= deadline) {
+      const detail = last instanceof Error ? last.message : JSON.stringify(last);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${detail})`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** An error that ends a `waitUntil` at once. */
+export function fatal(message) {
+  const err = new Error(message);
+  err.fatal = true;
+  return err;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Last-resort cleanup: whatever is still running when this process exits is killed by pid.
+
+const livePids = new Set();
+const liveTmuxSockets = new Set();
+
+function killPid(pid, signal) {
+  try {
+    process.kill(pid, signal);
+    return true;
+  } catch {
+    return false; // already gone
+  }
+}
+
+/** Whether `pid` runs (a zombie, exited but not yet reaped by its parent, does not). */
+function isAlive(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc: trust kill(0)
+  }
+}
+
+process.on('exit', () => {
+  for (const sock of liveTmuxSockets) spawnSync('tmux', ['-L', sock, 'kill-server'], { timeout: 2000 });
+  for (const pid of livePids) killPid(pid, 'SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  // `process.exit` runs the `exit` handler above.
+  process.once(signal, () => process.exit(128 + os.constants.signals[signal]));
+}
+
+/** Waits (up to `timeoutMs`) for `pid` to be gone, then SIGKILLs it. For processes we did not spawn. */
+async function stopPid(pid, { signal = 'SIGTERM', timeoutMs = 5000 } = {}) {
+  if (!killPid(pid, signal)) return;
+  try {
+    await waitUntil(() => !isAlive(pid), { timeoutMs, intervalMs: 25, what: `pid ${pid} to exit` });
+  } catch {
+    killPid(pid, 'SIGKILL');
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+/**
+ * One HTTP request with a timeout. Resolves to `{status, text, json, ms}` whatever the status
+ * (`json` is undefined when the body is not JSON); rejects on network errors and timeouts.
+ */
+export function httpRequest(url, { method = 'GET', headers = {}, body, agent, timeoutMs = 10_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
+    const allHeaders = { ...headers };
+    if (payload !== undefined) {
+      allHeaders['content-type'] ??= 'application/json';
+      allHeaders['content-length'] = Buffer.byteLength(payload);
+    }
+    const started = performance.now();
+    const req = http.request(url, { method, headers: allHeaders, agent }, (res) => {
+      const chunks = [];
+      res.on('data', (chunk) => chunks.push(chunk));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        resolve({ status: res.statusCode, headers: res.headers, text, json, ms: performance.now() - started });
+      });
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url}: no answer after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon
+
+/** A `choir-daemon` on 127.0.0.1 with a data dir of its own. Use `startDaemon`. */
+export class Daemon {
+  constructor(bin, dir) {
+    this.bin = bin;
+    this.dir = dir;
+    this.logPath = path.join(dir, 'daemon.out');
+    this.child = null;
+    this.url = null;
+    this.token = null;
+    this.port = null;
+    this.pid = null;
+    this.agent = null;
+  }
+
+  /** Spawns the daemon on `port` (0: any free port) and waits for its `daemon.json`. */
+  async start(port = 0, { timeoutMs = 15_000 } = {}) {
+    if (this.child) throw new Error('the daemon is already running');
+    fs.appendFileSync(this.logPath, `--- choir-web-tests: starting ${this.bin} on port ${port} ---\n`);
+    const log = fs.openSync(this.logPath, 'a');
+    const child = spawn(this.bin, ['--data-dir', this.dir, '--listen', `127.0.0.1:${port}`], {
+      stdio: ['ignore', log, log],
+      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+    });
+    fs.closeSync(log);
+    await new Promise((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    this.child = child;
+    this.pid = child.pid;
+    livePids.add(child.pid);
+    child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    child.exited.then(() => livePids.delete(child.pid));
+
+    // daemon.json appears once the daemon listens; a stale one (of a daemon that did not
+    // remove it) has another pid. It may be read half-written: parse errors mean "not yet".
+    const info = await waitUntil(
+      () => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw fatal(`choir-daemon exited (${child.exitCode ?? child.signalCode}) before listening:\n${this.logTail(30)}`);
+        }
+        const file = path.join(this.dir, 'daemon.json');
+        if (!fs.existsSync(file)) return null;
+        const parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+        return parsed.pid === child.pid ? parsed : null;
+      },
+      { timeoutMs, intervalMs: 25, what: 'choir-daemon to write daemon.json' },
+    ).catch(async (err) => {
+      await this.stop();
+      throw err;
+    });
+    this.url = info.url.replace(/\/+$/, '');
+    this.token = info.token;
+    this.port = Number(new URL(this.url).port);
+    this.agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+    return this;
+  }
+
+  /** SIGTERM, wait for the exit (SIGKILL after `timeoutMs`). Safe to call when stopped. */
+  async stop({ timeoutMs = 10_000 } = {}) {
+    const child = this.child;
+    this.agent?.destroy();
+    this.agent = null;
+    if (!child) return;
+    this.child = null;
+    if (child.exitCode === null && child.signalCode === null) {
+      killPid(child.pid, 'SIGTERM');
+      try {
+        await withTimeout(child.exited, timeoutMs, `choir-daemon (pid ${child.pid}) to exit after SIGTERM`);
+      } catch {
+        killPid(child.pid, 'SIGKILL');
+        await withTimeout(child.exited, 5000, `choir-daemon (pid ${child.pid}) to exit after SIGKILL`);
+      }
+    }
+  }
+
+  /** Stops the daemon and starts it again on the same port with the same data dir. */
+  async restart({ timeoutMs = 15_000 } = {}) {
+    const port = this.port;
+    await this.stop();
+    await this.start(port, { timeoutMs });
+    if (this.port !== port) throw new Error(`the daemon came back on port ${this.port}, not ${port}`);
+    return this;
+  }
+
+  get running() {
+    return this.child !== null;
+  }
+
+  /** Stops the daemon and removes its data dir. */
+  async dispose() {
+    try {
+      await this.stop();
+    } finally {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Everything the daemon printed (all starts). */
+  log() {
+    try {
+      return fs.readFileSync(this.logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  logTail(lines = 60) {
+    return this.log().split('\n').slice(-lines).join('\n');
+  }
+
+  /** The address a browser opens; `token: null` for none at all. */
+  pageUrl(token = this.token) {
+    return token === null ? `${this.url}/` : `${this.url}/?token=${encodeURIComponent(token)}`;
+  }
+
+  /**
+   * Calls the HTTP API with the token: GET without `body`, POST (JSON) with it. Returns the
+   * parsed answer; throws (with `.status` and `.body`) on any non-2xx answer.
+   */
+  async api(apiPath, body, { method, timeoutMs = 10_000 } = {}) {
+    if (!this.running) throw new Error(`api ${apiPath}: the daemon is not running`);
+    const res = await httpRequest(this.url + apiPath, {
+      method: method ?? (body === undefined ? 'GET' : 'POST'),
+      headers: { authorization: `Bearer ${this.token}` },
+      body,
+      agent: this.agent,
+      timeoutMs,
+    });
+    if (res.status < 200 || res.status >= 300) {
+      const err = new Error(`${apiPath}: HTTP ${res.status}: ${res.text.slice(0, 500)}`);
+      err.status = res.status;
+      err.body = res.text;
+      throw err;
+    }
+    return res.json;
+  }
+
+  /** `POST /api/commands` → `{seqs: [...]}`. */
+  command(command, opts) {
+    return this.api('/api/commands', command, opts);
+  }
+
+  /** `GET /api/state` → `{head, world}`. */
+  state() {
+    return this.api('/api/state');
+  }
+
+  /** The windows of `/api/state` by id (the API gives them as an array). */
+  async windows() {
+    const { world } = await this.state();
+    return new Map(world.desktop.windows.map((w) => [w.id, w]));
+  }
+
+  /** The log's head seq, cheaply (an events page past the end). */
+  async head() {
+    const page = await this.api(`/api/events?from=${Number.MAX_SAFE_INTEGER}&limit=1`);
+    return page.head;
+  }
+
+  /** `GET /api/docs/{id}` → `{id, title, content, len, version, rev, recent}`. */
+  doc(id) {
+    return this.api(`/api/docs/${id}`);
+  }
+}
+
+/** Starts a daemon in a fresh temp data dir. Call `dispose()` (or `stop()`) when done. */
+export async function startDaemon({ bin = DAEMON_BIN, timeoutMs = 15_000 } = {}) {
+  if (!fs.existsSync(bin)) throw new Error(`no daemon binary at ${bin} (build it first)`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'choir-web-'));
+  const daemon = new Daemon(bin, dir);
+  try {
+    await daemon.start(0, { timeoutMs });
+  } catch (err) {
+    await daemon.dispose().catch(() => {});
+    throw err;
+  }
+  return daemon;
+}
+
+/** `choir events` for the daemon's data dir, parsed (one object per JSONL line). */
+export async function choirEvents(daemon, { bin = CHOIR_BIN, timeoutMs = 15_000 } = {}) {
+  const { stdout } = await execFileP(bin, ['events'], {
+    env: { ...process.env, CHOIR_DATA_DIR: daemon.dir },
+    timeout: timeoutMs,
+    killSignal: 'SIGKILL',
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  return stdout
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The terminal desktop in tmux
+
+let tmuxCount = 0;
+
+/** `choir` (the terminal desktop) in a tmux server of its own. Use `startTui`. */
+export class Tui {
+  constructor(sock, session = 'e2e') {
+    this.sock = sock;
+    this.session = session;
+    this.serverPid = null;
+  }
+
+  tmux(...args) {
+    return execFileP('tmux', ['-L', this.sock, ...args], { timeout: 5000, killSignal: 'SIGKILL' });
+  }
+
+  /** The visible screen, one string with a line per row. */
+  async screen() {
+    const { stdout } = await this.tmux('capture-pane', '-p', '-t', this.session);
+    return stdout;
+  }
+
+  /** Waits for `text` (a string, a RegExp, or a predicate on the screen) and returns the screen. */
+  async waitForText(text, { timeoutMs = 10_000 } = {}) {
+    const test =
+      typeof text === 'function' ? text : text instanceof RegExp ? (s) => text.test(s) : (s) => s.includes(text);
+    let last = '';
+    try {
+      return await waitUntil(
+        async () => {
+          last = await this.screen();
+          return test(last) ? last : null;
+        },
+        { timeoutMs, intervalMs: 50, what: `the terminal desktop to show ${text}` },
+      );
+    } catch (err) {
+      err.message += `\n--- screen ---\n${last}`;
+      throw err;
+    }
+  }
+
+  /** tmux key names (`C-a`, `Enter`, ...). */
+  sendKeys(...keys) {
+    return this.tmux('send-keys', '-t', this.session, ...keys);
+  }
+
+  /** Literal text. */
+  type(text) {
+    return this.tmux('send-keys', '-t', this.session, '-l', text);
+  }
+
+  /** Kills this tmux server (only ours: its own socket), then makes sure its pid is gone. */
+  async kill() {
+    await this.tmux('kill-server').catch(() => {});
+    if (this.serverPid) {
+      await stopPid(this.serverPid, { timeoutMs: 3000 });
+      livePids.delete(this.serverPid);
+    }
+    liveTmuxSockets.delete(this.sock);
+  }
+}
+
+/**
+ * Starts `choir` (the terminal desktop) for the daemon's data dir inside a new tmux server with a
+ * socket name of its own, and waits for its taskbar to say "● live".
+ */
+export async function startTui(daemon, { cols = 100, rows = 30, bin = CHOIR_BIN, timeoutMs = 15_000 } = {}) {
+  if (!fs.existsSync(bin)) throw new Error(`no choir binary at ${bin} (build it first)`);
+  const tui = new Tui(`choir-web-e2e-${process.pid}-${++tmuxCount}`);
+  liveTmuxSockets.add(tui.sock);
+  const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
+  // `; sleep 60` keeps the pane (and its last screen) if `choir` exits early.
+  const command = `env CHOIR_DATA_DIR=${q(daemon.dir)} TERM=xterm-256color ${q(bin)}; sleep 60`;
+  await tui.tmux('-f', '/dev/null', 'new-session', '-d', '-s', tui.session, '-x', cols, '-y', rows, command);
+  const { stdout } = await tui.tmux('display-message', '-p', '-t', tui.session, '#{pid}');
+  tui.serverPid = Number(stdout.trim()) || null;
+  if (tui.serverPid) livePids.add(tui.serverPid);
+  try {
+    await tui.waitForText('● live', { timeoutMs });
+  } catch (err) {
+    await tui.kill();
+    throw err;
+  }
+  return tui;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The browser
+
+/**
+ * Launches headless Chromium (as a server, so its pid is known) and connects to it. The result
+ * is a playwright `Browser` with `pid` and `shutdown()` (closes it, then kills the pid if needed).
+ */
+export async function launchBrowser({ timeoutMs = 30_000 } = {}) {
+  const server = await chromium.launchServer({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: timeoutMs,
+  });
+  const pid = server.process().pid;
+  livePids.add(pid);
+  let browser;
+  try {
+    browser = await chromium.connect(server.wsEndpoint(), { timeout: timeoutMs });
+  } catch (err) {
+    await server.kill().catch(() => {});
+    throw err;
+  }
+  browser.pid = pid;
+  browser.shutdown = async () => {
+    await withTimeout(browser.close(), 5000, 'closing the browser connection').catch(() => {});
+    await withTimeout(server.close(), 5000, 'closing Chromium').catch(() => {});
+    await stopPid(pid, { signal: 'SIGKILL', timeoutMs: 3000 });
+    livePids.delete(pid);
+  };
+  return browser;
+}
+
+/**
+ * Opens the web mirror in a fresh browser context (so a fresh sessionStorage). `token`: the
+ * daemon's by default, a string for another, `null` for none. The page collects its console
+ * output and errors in `page.choirLog` for failure reports. Does not wait for the app: see
+ * `waitForLive`.
+ */
+export async function openPage(browser, daemon, { token, viewport = { width: 1280, height: 800 }, contextOptions = {}, timeoutMs = 15_000 } = {}) {
+  const context = await browser.newContext({ viewport, ...contextOptions });
+  const page = await context.newPage();
+  page.setDefaultTimeout(timeoutMs);
+  page.choirLog = [];
+  page.on('console', (msg) => page.choirLog.push(`[console.${msg.type()}] ${msg.text()}`));
+  page.on('pageerror', (err) => page.choirLog.push(`[pageerror] ${err.message}`));
+  page.on('requestfailed', (req) => page.choirLog.push(`[requestfailed] ${req.url()} ${req.failure()?.errorText}`));
+  const response = await page.goto(daemon.pageUrl(token === undefined ? daemon.token : token), {
+    waitUntil: 'domcontentloaded',
+    timeout: timeoutMs,
+  });
+  // No app to test: a daemon built without the web mirror answers 503 (an HTML note), one
+  // that does not serve it at all 404 (JSON), one that wants a token for it 401. The app
+  // itself is served with 200 whatever the token (it checks the token on the socket).
+  const type = response?.headers()['content-type'] ?? '';
+  if (response && (response.status() >= 500 || (response.status() >= 400 && !type.includes('text/html')))) {
+    throw new Error(
+      `GET ${new URL(page.url()).pathname} answered ${response.status()} ${type}: ${(await response.text()).slice(0, 200)}\n` +
+        'The page must be served at / with or without a token: build choir-web (scripts/build-web.sh), then choir-daemon.',
+    );
+  }
+  return page;
+}
+
+/**
+ * Waits for `predicate` (a function run in the page, given `arg`) to return something truthy,
+ * and returns that value (as JSON).
+ */
+export async function waitFor(page, predicate, timeoutMs = 10_000, { arg, what } = {}) {
+  try {
+    const handle = await page.waitForFunction(predicate, arg, { timeout: timeoutMs });
+    const value = await handle.jsonValue();
+    await handle.dispose();
+    return value;
+  } catch (err) {
+    throw new Error(`page: ${what ?? predicate.toString().slice(0, 200)}: ${err.message.split('\n')[0]}`);
+  }
+}
+
+/** Waits for the first welcome to be rendered and the connection to be live. */
+export function waitForLive(page, timeoutMs = 15_000) {
+  return waitFor(
+    page,
+    () =>
+      document.body?.getAttribute('data-ready') === 'true' &&
+      document.querySelector('#connection')?.getAttribute('data-state') === 'live',
+    timeoutMs,
+    { what: 'body[data-ready=true] and #connection[data-state=live]' },
+  );
+}
+
+/** `#connection`'s data-state. */
+export function connectionState(page) {
+  return page.evaluate(() => document.querySelector('#connection')?.getAttribute('data-state') ?? null);
+}
+
+/** A desktop cell's size in CSS pixels, from `#desktop[data-cell-w][data-cell-h]`. */
+export async function cellSize(page) {
+  const cell = await page.evaluate(() => {
+    const desktop = document.querySelector('#desktop');
+    return { w: Number(desktop?.getAttribute('data-cell-w')), h: Number(desktop?.getAttribute('data-cell-h')) };
+  });
+  if (!(cell.w > 0 && cell.h > 0)) throw new Error(`#desktop has no usable data-cell-w/h: ${JSON.stringify(cell)}`);
+  return cell;
+}
+
+/** Every `.window` as the page shows it: its data attributes, title and box. */
+export function domWindows(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('#desktop .window')].map((el) => {
+      const num = (name) => Number(el.getAttribute(name));
+      const box = el.getBoundingClientRect();
+      return {
+        id: num('data-window-id'),
+        app: el.getAttribute('data-app'),
+        x: num('data-x'),
+        y: num('data-y'),
+        w: num('data-w'),
+        h: num('data-h'),
+        focused: el.getAttribute('data-focused'),
+        minimized: el.getAttribute('data-minimized'),
+        maximized: el.getAttribute('data-maximized'),
+        title: el.querySelector('.title')?.textContent.trim() ?? null,
+        box: { left: box.left, top: box.top, width: box.width, height: box.height },
+      };
+    }),
+  );
+}
+
+/** The texts of `.message` elements (optionally only those with `data-role=role`) in window `id`. */
+export function messageTexts(page, windowId, role) {
+  return page.evaluate(
+    ({ windowId, role }) => {
+      const sel = `.window[data-window-id="${windowId}"] .message${role ? `[data-role="${role}"]` : ''}`;
+      return [...document.querySelectorAll(sel)].map((m) => (m.querySelector('.text') ?? m).textContent.trim());
+    },
+    { windowId, role },
+  );
+}
+
+/** Presses the mouse at (x, y), moves by (dx, dy) in `steps`, and releases. */
+export async function drag(page, x, y, dx, dy, { steps = 12, beforeRelease } = {}) {
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  await page.mouse.move(x + dx, y + dy, { steps });
+  if (beforeRelease) await beforeRelease();
+  await page.mouse.up();
+}
+
+/** Reads a PNG's width and height from its header. */
+export function pngSize(file) {
+  const buf = fs.readFileSync(file);
+  if (buf.toString('ascii', 1, 4) !== 'PNG') throw new Error(`${file} is not a PNG`);
+  return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests: a harness per test that owns its processes and reports on failure.
+
+/** What one test started; `close()` stops it all (last started, first stopped). */
+export class Harness {
+  constructor(name) {
+    this.name = name;
+    this.slug = name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+    this.passed = false;
+    this.cleanups = [];
+    this.daemons = [];
+    this.pages = [];
+    this.tuis = [];
+  }
+
+  /** Registers `fn` to run at cleanup. */
+  defer(what, fn) {
+    this.cleanups.push({ what, fn });
+  }
+
+  async daemon(opts) {
+    const daemon = await startDaemon(opts);
+    this.daemons.push(daemon);
+    this.defer(`daemon pid ${daemon.pid}`, () => daemon.dispose());
+    return daemon;
+  }
+
+  async browser(opts) {
+    const browser = await launchBrowser(opts);
+    this.defer(`browser pid ${browser.pid}`, () => browser.shutdown());
+    return browser;
+  }
+
+  async page(browser, daemon, opts) {
+    const page = await openPage(browser, daemon, opts);
+    this.pages.push(page);
+    return page;
+  }
+
+  async tui(daemon, opts) {
+    const tui = await startTui(daemon, opts);
+    this.tuis.push(tui);
+    this.defer(`tmux server ${tui.sock}`, () => tui.kill());
+    return tui;
+  }
+
+  /** On failure, what helps to debug: screenshots, page logs, the terminal screen, daemon output. */
+  async report() {
+    const dir = path.join(ARTIFACTS, 'failures');
+    fs.mkdirSync(dir, { recursive: true });
+    const out = [`\n===== FAILED: ${this.name} =====`];
+    for (const [i, page] of this.pages.entries()) {
+      const file = path.join(dir, `${this.slug}-page${i + 1}.png`);
+      try {
+        await withTimeout(page.screenshot({ path: file, timeout: 5000 }), 6000, 'failure screenshot');
+        out.push(`page ${i + 1} (${page.url()}): screenshot ${path.relative(ROOT, file)}`);
+      } catch (err) {
+        out.push(`page ${i + 1}: no screenshot (${err.message})`);
+      }
+      if (page.choirLog.length) out.push(`--- page ${i + 1} console (last 40) ---`, ...page.choirLog.slice(-40));
+    }
+    for (const [i, tui] of this.tuis.entries()) {
+      const screen = await tui.screen().catch((err) => `(no screen: ${err.message})`);
+      out.push(`--- terminal desktop ${i + 1} ---`, screen);
+    }
+    for (const [i, daemon] of this.daemons.entries()) {
+      const file = path.join(dir, `${this.slug}-daemon${i + 1}.log`);
+      fs.writeFileSync(file, daemon.log());
+      out.push(`--- daemon ${i + 1} output (last 60 lines; all in ${path.relative(ROOT, file)}) ---`, daemon.logTail(60));
+    }
+    console.error(out.join('\n'));
+  }
+
+  async close() {
+    if (!this.passed) await this.report().catch((err) => console.error(`failure report failed: ${err.stack}`));
+    for (const { what, fn } of this.cleanups.reverse()) {
+      try {
+        await withTimeout(Promise.resolve().then(fn), 20_000, `cleanup: ${what}`);
+      } catch (err) {
+        console.error(`cleanup of ${what} failed: ${err.message}`);
+      }
+    }
+    this.cleanups = [];
+  }
+}
+
+/**
+ * A `node:test` test with a harness: `fn(h)` gets a fresh `Harness`; whatever it started is
+ * stopped in an `after` hook, which also runs when the test fails or times out (and then reports).
+ */
+export function e2eTest(name, fn, { timeout = 60_000 } = {}) {
+  return test(name, { timeout }, async (t) => {
+    const h = new Harness(name);
+    t.after(() => h.close());
+    await fn(h, t);
+    h.passed = true;
+  });
+}
