@@ -745,3 +745,68 @@ async fn the_world_holds_a_bounded_number_of_each_threads_messages() {
     }
     daemon.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_other_actors_commit_while_commands_run_all_reach_the_world() {
+    let (_dir, daemon) = common::start().await;
+    let http = reqwest::Client::new();
+    let url = daemon.url();
+    let post = |command: Command| {
+        http.post(format!("{url}/api/commands"))
+            .bearer_auth(&daemon.token)
+            .json(&command)
+            .send()
+    };
+    let opened = post(Command::OpenWindow {
+        app: AppKind::Chat,
+        title: None,
+        rect: None,
+    })
+    .await
+    .unwrap();
+    assert!(opened.status().is_success());
+    // The agent (another actor) appends to the log directly while commands go through the
+    // world: each of its events must reach the world, whatever the interleaving.
+    let store = daemon.store.clone();
+    let agent = tokio::spawn(async move {
+        for n in 0..300 {
+            let body = EventBody::ChatAssistantMessage {
+                thread_id: ThreadId(1),
+                text: format!("answer {n}"),
+            };
+            store
+                .append(vec![choir_proto::NewEvent {
+                    actor: "agent".into(),
+                    correlation: None,
+                    body,
+                }])
+                .await
+                .unwrap();
+        }
+    });
+    for n in 0..300u16 {
+        let moved = post(Command::MoveWindow {
+            window_id: WindowId(1),
+            x: n % 50,
+            y: n % 20,
+        })
+        .await
+        .unwrap();
+        assert!(moved.status().is_success());
+    }
+    agent.await.unwrap();
+    // The world's view (what a welcome and /api/state give) equals the log folded whole.
+    let expected = full(&daemon).await.welcome();
+    let state: serde_json::Value = http
+        .get(format!("{url}/api/state"))
+        .bearer_auth(&daemon.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let world: World = serde_json::from_value(state["world"].clone()).unwrap();
+    assert_eq!(world.head, expected.head);
+    assert_eq!(world, expected);
+}

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::doc_texts;
 use super::snapshot::{Checkpoint, Snapshots};
 use super::CommandError;
-use crate::store::{EventStore, StoreError};
+use crate::store::{EventStore, StoreError, Subscription};
 
 /// Messages of each thread held in memory.
 pub const KEEP_MESSAGES: usize = 200;
@@ -135,7 +135,11 @@ impl WorldHandle {
     /// Starts the actor with `world` (the log folded up to `world.head`).
     pub fn spawn(store: EventStore, snapshots: Snapshots, world: World) -> Self {
         let (inbox, rx) = mpsc::channel(INBOX);
+        // Other actors (the agent, tools) append too: their events reach this world through
+        // the subscription, as they commit and before each decision.
+        let events = store.subscribe(world.head + 1);
         let actor = Actor {
+            events,
             store,
             snapshots,
             since_snapshot: 0,
@@ -229,6 +233,10 @@ impl WorldHandle {
 
 struct Actor {
     store: EventStore,
+    /// The log as it commits, in order: the one way events reach `world`, this actor's own
+    /// included (applying those at once would skip another actor's event committed
+    /// between the decision and the append).
+    events: Subscription,
     snapshots: Snapshots,
     world: World,
     since_snapshot: u64,
@@ -243,9 +251,6 @@ struct Actor {
 
 impl Actor {
     async fn run(mut self, mut inbox: mpsc::Receiver<Msg>) {
-        // Other actors (the agent, tools) append too: their events reach this world through
-        // the subscription, as they commit and before each decision.
-        let mut events = self.store.subscribe(self.world.head + 1);
         // A message taken from the inbox while gathering a batch, handled next.
         let mut held: Option<Msg> = None;
         loop {
@@ -253,7 +258,7 @@ impl Actor {
                 Some(msg) => Some(msg),
                 None => tokio::select! {
                     msg = inbox.recv() => msg,
-                    next = events.next() => {
+                    next = self.events.next() => {
                         match next {
                             Ok(Some(event)) => self.apply(&event).await,
                             Ok(None) => break,
@@ -267,13 +272,7 @@ impl Actor {
                 },
             };
             let Some(msg) = received else { break };
-            let target = self.store.head();
-            while self.world.head < target {
-                match events.next().await {
-                    Ok(Some(event)) => self.apply(&event).await,
-                    Ok(None) | Err(_) => break,
-                }
-            }
+            self.catch_up(self.store.head()).await;
             match msg {
                 Msg::Close(reply) => {
                     self.save().await;
@@ -326,9 +325,7 @@ impl Actor {
         }
         match self.store.append(events).await {
             Ok(committed) => {
-                for event in &committed {
-                    self.apply(event).await;
-                }
+                self.catch_up_with(&committed).await;
                 let mut seqs = committed.iter().map(|event| event.seq);
                 for (reply, count) in decided {
                     let _ = reply.send(Ok(seqs.by_ref().take(count).collect()));
@@ -443,10 +440,30 @@ impl Actor {
             })
             .collect();
         let committed = self.store.append(events).await?;
-        for event in &committed {
-            self.apply(event).await;
-        }
+        self.catch_up_with(&committed).await;
         Ok(committed.iter().map(|event| event.seq).collect())
+    }
+
+    /// Applies the log from the subscription up to `target`, in order.
+    async fn catch_up(&mut self, target: u64) {
+        while self.world.head < target {
+            match self.events.next().await {
+                Ok(Some(event)) => self.apply(&event).await,
+                Ok(None) => break,
+                Err(err) => {
+                    tracing::error!(%err, "the world cannot read the log");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Applies the log up to the last of `committed` (this actor's own events), with every
+    /// event another actor committed before them.
+    async fn catch_up_with(&mut self, committed: &[std::sync::Arc<choir_proto::Event>]) {
+        if let Some(last) = committed.last() {
+            self.catch_up(last.seq).await;
+        }
     }
 
     async fn bring_back_history(&mut self, doc_id: DocId, base: u64) -> Result<(), StoreError> {
