@@ -111,3 +111,6 @@ impl DocText {
         lost
     }
 }
+
+#[cfg(test)]
+mod tests;
