@@ -15,9 +15,13 @@ import {
   domWindows,
   drag,
   e2eTest,
+  holdServerFrames,
   messageTexts,
+  openaiText,
+  openaiToolCall,
   pngSize,
   waitFor,
+  waitForAgentIdle,
   waitForLive,
   waitUntil,
 } from './lib.mjs';
@@ -75,6 +79,22 @@ async function onlyWindow(daemon, app) {
   const wins = [...(await daemon.windows()).values()].filter((w) => w.app === app);
   assert.equal(wins.length, 1, `expected one ${app} window, /api/state has ${wins.length}`);
   return wins[0];
+}
+
+/** The `data-seq`s of the `.message`s of window `windowId`, in DOM order. */
+function domMessageSeqs(page, windowId) {
+  return page.$$eval(`.window[data-window-id="${windowId}"] .message[data-seq]`, (els) =>
+    els.map((el) => Number(el.getAttribute('data-seq'))),
+  );
+}
+
+/** Scrolls element `selector` to the top and tells the page (a scroll event), as a reader does. */
+function scrollToTop(page, selector) {
+  return page.evaluate((selector) => {
+    const el = document.querySelector(selector);
+    el.scrollTop = 0;
+    el.dispatchEvent(new Event('scroll'));
+  }, selector);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -336,16 +356,16 @@ e2eTest('f. a wrong or missing token gets an error page, not the desktop', async
 e2eTest('g. screenshots: desktop 1280x800 and phone 390x844', async (h) => {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const daemon = await h.daemon();
-  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 1, y: 1, w: 58, h: 18 } });
+  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 1, y: 0, w: 48, h: 14 } });
   await daemon.command({ type: 'chat.post', thread_id: 1, text: 'What does the web mirror show?' });
-  await daemon.command({ type: 'window.open', app: 'writer', rect: { x: 61, y: 1, w: 56, h: 18 } });
+  await daemon.command({ type: 'window.open', app: 'writer', rect: { x: 50, y: 0, w: 48, h: 14 } });
   await daemon.command({
     type: 'doc.create',
     title: 'Notes',
     content: '# Notes\n\nThe same desktop in the terminal and in the browser.\n',
     window_id: (await onlyWindow(daemon, 'writer')).id,
   });
-  await daemon.command({ type: 'window.open', app: 'event_log', rect: { x: 1, y: 20, w: 116, h: 12 } });
+  await daemon.command({ type: 'window.open', app: 'event_log', rect: { x: 1, y: 15, w: 97, h: 12 } });
   const browser = await h.browser();
 
   const desktop = await h.page(browser, daemon, { viewport: { width: 1280, height: 800 } });
@@ -386,4 +406,459 @@ e2eTest('g. screenshots: desktop 1280x800 and phone 390x844', async (h) => {
   const phonePng = path.join(ARTIFACTS, 'phone-390x844.png');
   await phone.screenshot({ path: phonePng });
   assert.deepEqual(pngSize(phonePng), { width: 390, height: 844 });
+});
+
+e2eTest('h. older chat messages page in on scroll, each once, while live events keep coming', async (h) => {
+  const daemon = await h.daemon();
+  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 1, y: 1, w: 70, h: 20 } }); // window 1, thread 1
+  const stamp = tag();
+  for (let i = 1; i <= 120; i++) {
+    await daemon.command({ type: 'chat.post', thread_id: 1, text: `paged ${stamp} #${i}` });
+  }
+  // The offline agent answers the messages it sees while not busy: the thread holds the 120 and
+  // its answers.
+  await waitForAgentIdle(daemon);
+  const before = await daemon.thread(1);
+  assert.equal(before.more, false, 'the whole thread fits in one API page of 500');
+  const users = before.messages.filter((m) => m.role === 'user').length;
+  assert.equal(users, 120, 'the thread holds the 120 messages posted');
+  assert.ok(before.messages.length > 120, `the agent answered too (${before.messages.length} messages)`);
+
+  // What a welcome says of the thread: checked at the end, after what the reader sees.
+  const welcome = (await daemon.state()).world.chats.find((c) => c.id === 1);
+  const welcomeSays = `/api/state's thread 1: total ${welcome.total}, latest held ${welcome.messages
+    .map((m) => m.seq)
+    .join(',')}; the log's thread: ${before.messages.length} messages, latest ${before.messages
+    .slice(-welcome.messages.length)
+    .map((m) => m.seq)
+    .join(',')}`;
+
+  const route = holdServerFrames((frame) => frame.type === 'reply' && frame.reply?.type === 'thread.messages');
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon, { beforeGoto: (p) => route.route(p) });
+  await waitForLive(page);
+  await waitForWindow(page, 1);
+  const list = '#chat-1';
+
+  // The welcome carries only the latest ones; the rest is said to be there.
+  const first = await waitFor(
+    page,
+    () => {
+      const seqs = [...document.querySelectorAll('#chat-1 .message[data-seq]')].map((m) => Number(m.dataset.seq));
+      return seqs.length > 0 && document.querySelector('#chat-1 .older') ? seqs : null;
+    },
+    10_000,
+    { what: 'the latest messages and a note of older ones' },
+  );
+  assert.ok(first.length <= 20, `the welcome carries at most 20 messages, the page shows ${first.length}`);
+  assert.deepEqual(
+    first,
+    before.messages.slice(-first.length).map((m) => m.seq),
+    `the latest messages of the thread, in order (${welcomeSays})`,
+  );
+  assert.equal(route.matched, 0, 'no page was asked for before scrolling');
+
+  // A page on its way (its reply held back) while messages keep coming: they show at the
+  // bottom at once.
+  route.hold = true;
+  await scrollToTop(page, list);
+  await waitUntil(() => route.held.length === 1, { timeoutMs: 10_000, what: 'the first older page to be asked for' });
+  await waitFor(page, () => /loading older/.test(document.querySelector('#chat-1 .older')?.textContent ?? ''), 5000, {
+    what: 'the chat to say an older page is loading',
+  });
+  const live = `live while paging ${stamp}`;
+  const [liveSeq] = (await daemon.command({ type: 'chat.post', thread_id: 1, text: live })).seqs;
+  await waitForMessage(page, 1, live);
+  const during = await domMessageSeqs(page, 1);
+  assert.equal(during.at(-1) >= liveSeq && during.includes(liveSeq), true, `the live message (seq ${liveSeq}) is at the bottom: ${during.slice(-3)}`);
+  assert.equal(new Set(during).size, during.length, 'nothing is shown twice while the page loads');
+  assert.equal(route.held.length, 1, 'the older page was still on its way');
+  route.release();
+
+  // Scrolled to the top again and again until nothing more comes.
+  let shown = await waitFor(
+    page,
+    (n) => {
+      const count = document.querySelectorAll('#chat-1 .message[data-seq]').length;
+      return count > n ? count : null;
+    },
+    10_000,
+    { arg: during.length, what: 'the held page to be taken in' },
+  );
+  for (let round = 0; round < 30; round++) {
+    const state = await page.evaluate(() => ({
+      count: document.querySelectorAll('#chat-1 .message[data-seq]').length,
+      older: document.querySelector('#chat-1 .older')?.textContent ?? null,
+    }));
+    if (state.older === null) break;
+    await scrollToTop(page, list);
+    shown = await waitFor(
+      page,
+      (n) => {
+        const count = document.querySelectorAll('#chat-1 .message[data-seq]').length;
+        const older = document.querySelector('#chat-1 .older');
+        return count > n || !older ? Math.max(count, 1) : null;
+      },
+      10_000,
+      { arg: state.count, what: `more messages after scrolling to the top (${state.count} shown, "${state.older}")` },
+    );
+  }
+  assert.equal(await page.locator('#chat-1 .older').count(), 0, 'no older messages are left to load');
+
+  // Every message of the thread, once, in order, as the log has it.
+  await waitForAgentIdle(daemon);
+  const after = await daemon.thread(1);
+  const want = after.messages.map((m) => m.seq);
+  let seqs = [];
+  try {
+    await waitFor(page, (n) => document.querySelectorAll('#chat-1 .message[data-seq]').length >= n, 10_000, {
+      arg: want.length,
+      what: `${want.length} messages in the chat`,
+    });
+  } catch {
+    // compared below, with the difference
+  }
+  seqs = await domMessageSeqs(page, 1);
+  const missing = want.filter((seq) => !seqs.includes(seq));
+  const extra = seqs.filter((seq) => !want.includes(seq));
+  const twice = seqs.filter((seq, i) => seqs.indexOf(seq) !== i);
+  assert.deepEqual(
+    { missing, extra, twice },
+    { missing: [], extra: [], twice: [] },
+    `the chat shows ${seqs.length} messages, the thread has ${want.length} (before the page opened, ${welcomeSays})`,
+  );
+  assert.deepEqual(seqs, want, 'in seq order');
+  const texts = await messageTexts(page, 1);
+  assert.deepEqual(texts, after.messages.map((m) => m.text.trim()), 'with their texts');
+  assert.equal(welcome.total, before.messages.length, welcomeSays);
+});
+
+e2eTest('i. the caret stays put when others type', async (h) => {
+  const daemon = await h.daemon();
+  await daemon.command({ type: 'doc.create', title: 'caret', content: 'hello world', open: true });
+  const writer = await onlyWindow(daemon, 'writer');
+  const docId = writer.doc_id;
+
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon);
+  await waitForLive(page);
+  const area = page.locator(`.window[data-window-id="${writer.id}"] textarea.writer-text`);
+  await waitFor(page, (sel) => document.querySelector(sel)?.value === 'hello world', 10_000, {
+    arg: `.window[data-window-id="${writer.id}"] textarea.writer-text`,
+    what: 'the text area to show "hello world"',
+  });
+  await area.click();
+  await area.evaluate((el) => el.setSelectionRange(5, 5));
+  await page.keyboard.type(',');
+  assert.equal(await area.inputValue(), 'hello, world');
+  const typed = await waitUntil(
+    async () => {
+      const doc = await daemon.doc(docId);
+      return doc.content === 'hello, world' ? doc : null;
+    },
+    { timeoutMs: 10_000, what: 'the daemon to have "hello, world"' },
+  );
+  assert.deepEqual(await area.evaluate((el) => [el.selectionStart, el.selectionEnd]), [6, 6], 'the caret after the comma');
+
+  // Someone else inserts at the start: the text area follows, the caret stays after the comma.
+  await daemon.command({
+    type: 'doc.edit',
+    doc_id: docId,
+    base_version: typed.version,
+    op: [{ insert: 'START ' }, { retain: 'hello, world'.length }],
+  });
+  await waitFor(page, (sel) => document.querySelector(sel)?.value === 'START hello, world', 10_000, {
+    arg: `.window[data-window-id="${writer.id}"] textarea.writer-text`,
+    what: 'the text area to show "START hello, world"',
+  });
+  const caret = await area.evaluate((el) => ({
+    start: el.selectionStart,
+    end: el.selectionEnd,
+    focused: document.activeElement === el,
+  }));
+  assert.deepEqual(caret, { start: 12, end: 12, focused: true }, 'the caret moved by the 6 characters inserted before it');
+
+  await page.keyboard.type('!');
+  assert.equal(await area.inputValue(), 'START hello,! world');
+  await waitUntil(async () => (await daemon.doc(docId)).content === 'START hello,! world', {
+    timeoutMs: 10_000,
+    what: 'the daemon to have "START hello,! world"',
+  });
+  assert.equal(await area.inputValue(), 'START hello,! world');
+});
+
+e2eTest('j. the keyboard alone opens, uses, maximizes and closes windows, and shows the help', async (h) => {
+  const daemon = await h.daemon();
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon);
+  await waitForLive(page);
+  assert.equal(await page.locator('#desktop .window').count(), 0, 'no windows to begin with');
+
+  // Ctrl-a c: a chat window, with the keyboard in its input.
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('c');
+  const chat = await waitUntil(async () => [...(await daemon.windows()).values()].find((w) => w.app === 'chat'), {
+    timeoutMs: 10_000,
+    what: '/api/state to have a chat window',
+  });
+  await waitForWindow(page, chat.id);
+  await waitFor(
+    page,
+    (id) => document.activeElement?.matches(`.window[data-window-id="${id}"] textarea.chat-input`),
+    5000,
+    { arg: chat.id, what: `the focus in window ${chat.id}'s textarea.chat-input` },
+  ).catch(async (err) => {
+    const active = await page.evaluate(() => {
+      const el = document.activeElement;
+      return el ? `<${el.tagName.toLowerCase()}${el.className ? ` class="${el.className}"` : ''}>` : 'none';
+    });
+    err.message += ` (document.activeElement is ${active})`;
+    throw err;
+  });
+  const text = `typed without a mouse ${tag()}`;
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+  await waitForMessage(page, chat.id, text);
+  await waitUntil(
+    async () => (await daemon.events()).find((e) => e.type === 'chat.user_message' && e.data?.text === text),
+    { timeoutMs: 10_000, what: `the log to have a chat.user_message "${text}"` },
+  );
+
+  // F1: the help, listing the shortcuts; Escape closes it.
+  await page.keyboard.press('F1');
+  await page.locator('#help').waitFor({ state: 'visible', timeout: 5000 });
+  const help = await page.locator('#help').innerText();
+  assert.ok(help.includes('Ctrl-a c'), `the help lists Ctrl-a c: ${help}`);
+  await page.keyboard.press('Escape');
+  await page.locator('#help').waitFor({ state: 'detached', timeout: 5000 });
+
+  // Ctrl-a z: maximized, filling the desktop; again: back.
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('z');
+  await waitFor(
+    page,
+    (id) => document.querySelector(`.window[data-window-id="${id}"]`)?.getAttribute('data-maximized') === 'true',
+    5000,
+    { arg: chat.id, what: `window ${chat.id} data-maximized=true` },
+  );
+  assert.equal((await daemon.windows()).get(chat.id).maximized, true, '/api/state: maximized');
+  const cell = await cellSize(page);
+  const fit = await page.evaluate((id) => {
+    const desk = document.querySelector('#desktop').getBoundingClientRect();
+    const win = document.querySelector(`.window[data-window-id="${id}"]`).getBoundingClientRect();
+    return { desk: { l: desk.left, t: desk.top, w: desk.width, h: desk.height }, win: { l: win.left, t: win.top, w: win.width, h: win.height } };
+  }, chat.id);
+  assert.ok(
+    Math.abs(fit.win.l - fit.desk.l) <= 1 &&
+      Math.abs(fit.win.t - fit.desk.t) <= 1 &&
+      fit.win.w <= fit.desk.w + 1 &&
+      fit.win.h <= fit.desk.h + 1 &&
+      fit.desk.w - fit.win.w < cell.w + 1 &&
+      fit.desk.h - fit.win.h < cell.h + 1,
+    `the maximized window fills #desktop (to a cell): ${JSON.stringify(fit)}`,
+  );
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('z');
+  await waitFor(
+    page,
+    (id) => document.querySelector(`.window[data-window-id="${id}"]`)?.getAttribute('data-maximized') === 'false',
+    5000,
+    { arg: chat.id, what: `window ${chat.id} data-maximized=false again` },
+  );
+
+  // Ctrl-a x: the focused window closes.
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('x');
+  await waitFor(page, (id) => !document.querySelector(`.window[data-window-id="${id}"]`), 5000, {
+    arg: chat.id,
+    what: `window ${chat.id} to be gone`,
+  });
+  assert.equal((await daemon.windows()).size, 0, '/api/state has no windows left');
+});
+
+e2eTest('k. the event log filters, and holds still or follows', async (h) => {
+  const daemon = await h.daemon();
+  await daemon.command({ type: 'window.open', app: 'event_log', rect: { x: 1, y: 1, w: 80, h: 16 } });
+  const log = (await onlyWindow(daemon, 'event_log')).id;
+  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 84, y: 1, w: 40, h: 12 } });
+  const chat = (await onlyWindow(daemon, 'chat')).id;
+  for (let i = 0; i < 3; i++) await daemon.command({ type: 'chat.post', thread_id: chat, text: `filter me ${i}` });
+  for (let i = 0; i < 25; i++) await daemon.command({ type: 'window.move', window_id: chat, x: 84, y: 1 + (i % 5) });
+  await waitForAgentIdle(daemon);
+
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon);
+  await waitForLive(page);
+  await waitForWindow(page, log);
+  const rows = `.window[data-window-id="${log}"] .event`;
+  const body = `#log-${log}`;
+  /** Waits until the log window shows one row per event of the log (each type once per seq). */
+  const waitForRows = async (what) => {
+    const events = await daemon.events();
+    return waitFor(
+      page,
+      ({ rows, seqs }) => {
+        const shown = [...document.querySelectorAll(rows)].map((el) => Number(el.dataset.seq));
+        return shown.length === seqs.length && shown.every((seq, i) => seq === seqs[i]) ? shown.length : null;
+      },
+      10_000,
+      { arg: { rows, seqs: events.map((e) => e.seq) }, what },
+    );
+  };
+  await waitForRows('a row for every event of the log');
+
+  // The filter: only chat.user_message rows.
+  await page.locator(`.window[data-window-id="${log}"] input.event-filter`).click();
+  await page.keyboard.type('chat.user');
+  const userMessages = (await daemon.events()).filter((e) => e.type.includes('chat.user')).map((e) => e.seq);
+  assert.equal(userMessages.length, 3);
+  await waitFor(
+    page,
+    ({ rows, want }) => {
+      const shown = [...document.querySelectorAll(rows)];
+      return (
+        shown.length === want.length &&
+        shown.every((el, i) => el.dataset.type.includes('chat.user') && Number(el.dataset.seq) === want[i])
+      );
+    },
+    5000,
+    { arg: { rows, want: userMessages }, what: 'only the chat.user_message rows' },
+  );
+  await page.locator(`.window[data-window-id="${log}"] input.event-filter`).fill('');
+  await waitForRows('every row back once the filter is empty');
+
+  // Following: at the bottom.
+  /** The log's scroll offset, its largest, and the first row the reader sees (its seq). */
+  const scroll = () =>
+    page.evaluate((body) => {
+      const el = document.querySelector(body);
+      const top = el.getBoundingClientRect().top;
+      const first = [...el.querySelectorAll('.event')].find((row) => row.getBoundingClientRect().bottom > top + 1);
+      return { top: el.scrollTop, max: el.scrollHeight - el.clientHeight, firstSeen: Number(first?.dataset.seq) };
+    }, body);
+  await waitFor(page, (body) => {
+    const el = document.querySelector(body);
+    return el.scrollHeight > el.clientHeight && Math.abs(el.scrollHeight - el.clientHeight - el.scrollTop) <= 2;
+  }, 5000, { arg: body, what: 'the log to overflow and be at its bottom' });
+
+  // Not following: the reader's place holds while rows are added.
+  const follow = page.locator(`.window[data-window-id="${log}"] input.event-follow`);
+  await follow.uncheck();
+  await waitForRows('the rows after unchecking follow (it may focus the window)');
+  await page.evaluate((body) => {
+    const el = document.querySelector(body);
+    el.scrollTop = Math.floor((el.scrollHeight - el.clientHeight) / 2);
+  }, body);
+  const place = await scroll();
+  assert.ok(place.top > 0, 'the log can be scrolled to its middle');
+  const rowsBefore = await page.locator(rows).count();
+  for (let i = 0; i < 8; i++) await daemon.command({ type: 'window.move', window_id: chat, x: 85, y: 1 + i });
+  const rowsAfter = await waitForRows('the 8 new rows');
+  assert.equal(rowsAfter, rowsBefore + 8);
+  const held = await scroll();
+  assert.deepEqual(
+    { firstSeen: held.firstSeen, scrollTop: held.top },
+    { firstSeen: place.firstSeen, scrollTop: place.top },
+    `the reader's place holds while rows are added at the end (before: ${JSON.stringify(place)}, after: ${JSON.stringify(held)})`,
+  );
+  assert.ok(held.max - held.top > 8, 'and it is not at the bottom');
+
+  // Following again: to the bottom.
+  await follow.check();
+  await waitFor(page, (body) => {
+    const el = document.querySelector(body);
+    return Math.abs(el.scrollHeight - el.clientHeight - el.scrollTop) <= 2;
+  }, 5000, { arg: body, what: 'the log to scroll to its bottom when follow is checked again' });
+  await daemon.command({ type: 'window.move', window_id: chat, x: 86, y: 2 });
+  await waitForRows('one more row');
+  const end = await scroll();
+  assert.ok(Math.abs(end.max - end.top) <= 2, `still at the bottom after a new row: ${JSON.stringify(end)}`);
+});
+
+e2eTest('l. tool calls from the browser: approve, deny, and cancel a turn', async (h) => {
+  // A model that wants `bash` for "approve"/"deny" messages, answers once it has the tool's
+  // result, and stalls for "slow" ones.
+  const model = await h.modelServer((body, n) => {
+    const last = body.messages.at(-1);
+    if (last.role === 'tool') {
+      const said = String(last.content).trim().split('\n').at(-1);
+      return { chunks: openaiText('The tool ', `said: ${said}`) };
+    }
+    const asked = String(last.content);
+    if (asked.includes('approve')) return { chunks: openaiToolCall(`call_ok_${n}`, 'bash', { cmd: 'echo approved-run' }) };
+    if (asked.includes('deny')) return { chunks: openaiToolCall(`call_no_${n}`, 'bash', { cmd: 'echo denied-run' }) };
+    if (asked.includes('slow')) return { chunks: [{ choices: [{ index: 0, delta: { role: 'assistant', content: 'Thinking' } }] }], stall: true };
+    return { chunks: openaiText('ok') };
+  });
+  const daemon = await h.daemon({ env: model.env() });
+  const agent = await daemon.api('/api/agent');
+  assert.equal(agent.provider, 'openai', `the agent uses the model server: ${JSON.stringify(agent)}`);
+  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 1, y: 1, w: 90, h: 30 } }); // window 1
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon);
+  await waitForLive(page);
+  await waitForWindow(page, 1);
+  const win = page.locator('.window[data-window-id="1"]');
+  const send = async (text) => {
+    await win.locator('textarea.chat-input').click();
+    await page.keyboard.type(text);
+    await page.keyboard.press('Enter');
+    await waitForMessage(page, 1, text);
+  };
+
+  // Approved: the command runs, its output is on the card, the answer follows.
+  await send('please approve this one');
+  const first = win.locator('.tool-card').nth(0);
+  await first.locator('button[data-action=approve]').waitFor({ state: 'visible', timeout: 10_000 });
+  assert.match(await first.locator('.status').innerText(), /awaiting approval/);
+  await first.locator('button[data-action=approve]').click();
+  await waitFor(page, () => {
+    const card = document.querySelectorAll('.window[data-window-id="1"] .tool-card')[0];
+    return card?.querySelector('.status')?.textContent.trim() === 'done' && card.querySelector('.output')?.textContent.includes('approved-run');
+  }, 10_000, { what: 'the first card done, its output showing approved-run' });
+  assert.equal(await first.locator('button[data-action=approve]').count(), 0, 'no approve button on a finished card');
+  await waitForMessage(page, 1, 'The tool said: approved-run');
+  const afterApprove = await daemon.events();
+  assert.ok(afterApprove.some((e) => e.type === 'tool.approved'), 'the log has tool.approved');
+  assert.ok(
+    afterApprove.some((e) => e.type === 'tool.finished' && String(e.data?.output).includes('approved-run')),
+    'the log has the command\'s output',
+  );
+
+  // Denied: nothing runs, the card says so, the model hears of it.
+  await send('now deny this one');
+  const second = win.locator('.tool-card').nth(1);
+  await second.locator('button[data-action=deny]').waitFor({ state: 'visible', timeout: 10_000 });
+  await second.locator('button[data-action=deny]').click();
+  await waitFor(page, () => {
+    const card = document.querySelectorAll('.window[data-window-id="1"] .tool-card')[1];
+    return /^denied/.test(card?.querySelector('.status')?.textContent.trim() ?? '');
+  }, 10_000, { what: 'the second card denied' });
+  assert.match(await second.locator('.status').innerText(), /denied/);
+  assert.equal(await second.locator('.output').count(), 0, 'a denied call has no output');
+  await waitForMessage(page, 1, 'The tool said: the user denied this call: denied in the browser');
+  const afterDeny = await daemon.events();
+  const denied = afterDeny.filter((e) => e.type === 'tool.denied');
+  assert.equal(denied.length, 1, 'the log has one tool.denied');
+  assert.ok(!afterDeny.some((e) => e.type === 'tool.finished' && String(e.data?.output).includes('denied-run')), 'the denied command did not run');
+
+  // Cancelled: while the model takes its time, Cancel ends the turn.
+  await send('a slow one');
+  const cancel = win.locator('button[data-action=cancel]');
+  await cancel.waitFor({ state: 'visible', timeout: 10_000 });
+  await waitFor(page, () => document.querySelector('.window[data-window-id="1"] .message.streaming')?.textContent.includes('Thinking'), 10_000, {
+    what: 'the stalled answer streaming in',
+  });
+  await cancel.click();
+  await waitUntil(async () => (await daemon.events()).some((e) => e.type === 'chat.turn_cancelled'), {
+    timeoutMs: 10_000,
+    what: 'the log to have chat.turn_cancelled',
+  });
+  await cancel.waitFor({ state: 'detached', timeout: 10_000 });
+  await waitFor(page, () => !document.querySelector('.window[data-window-id="1"] .message.streaming'), 5000, {
+    what: 'the streaming answer to go',
+  });
+  await waitUntil(() => model.requests.at(-1)?.closedEarly, { timeoutMs: 10_000, what: 'the daemon to hang up on the stalled stream' });
+  assert.equal(model.requests.length, 5, 'five model calls: two per tool turn, one cancelled');
+  assert.equal(model.requests[0].headers.authorization, 'Bearer sk-mock-0000000000');
 });

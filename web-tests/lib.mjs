@@ -172,11 +172,20 @@ export function httpRequest(url, { method = 'GET', headers = {}, body, agent, ti
 // ---------------------------------------------------------------------------------------------
 // The daemon
 
+/**
+ * The agent's settings in the environment (see choir-daemon/src/agent/config.rs). A daemon
+ * started here does not inherit them: a developer's own keys and model must not turn the tests'
+ * offline agent into calls to a real provider. A test that wants a model passes them in `env`.
+ */
+const AGENT_ENV = /^(CHOIR_PROVIDER|CHOIR_MODEL|CHOIR_APPROVAL|OPENAI_[A-Z_]*|ANTHROPIC_[A-Z_]*)$/;
+
 /** A `choir-daemon` on 127.0.0.1 with a data dir of its own. Use `startDaemon`. */
 export class Daemon {
-  constructor(bin, dir) {
+  /** `env`: extra environment variables (e.g. the agent's model settings), kept over restarts. */
+  constructor(bin, dir, { env = {} } = {}) {
     this.bin = bin;
     this.dir = dir;
+    this.env = env;
     this.logPath = path.join(dir, 'daemon.out');
     this.child = null;
     this.url = null;
@@ -191,9 +200,10 @@ export class Daemon {
     if (this.child) throw new Error('the daemon is already running');
     fs.appendFileSync(this.logPath, `--- choir-web-tests: starting ${this.bin} on port ${port} ---\n`);
     const log = fs.openSync(this.logPath, 'a');
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !AGENT_ENV.test(name)));
     const child = spawn(this.bin, ['--data-dir', this.dir, '--listen', `127.0.0.1:${port}`], {
       stdio: ['ignore', log, log],
-      env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
+      env: { ...inherited, RUST_LOG: process.env.RUST_LOG || 'info', ...this.env },
     });
     fs.closeSync(log);
     await new Promise((resolve, reject) => {
@@ -336,13 +346,27 @@ export class Daemon {
   doc(id) {
     return this.api(`/api/docs/${id}`);
   }
+
+  /** The log's events from `from` on (at most 10,000), `{seq, type, actor, data, ...}` each. */
+  async events(from = 1) {
+    return (await this.api(`/api/events?from=${from}&limit=10000`)).events;
+  }
+
+  /** `GET /api/threads/{id}/messages`: the whole thread (up to 500 messages), oldest first. */
+  thread(id, { limit = 500 } = {}) {
+    return this.api(`/api/threads/${id}/messages?limit=${limit}`);
+  }
 }
 
-/** Starts a daemon in a fresh temp data dir. Call `dispose()` (or `stop()`) when done. */
-export async function startDaemon({ bin = DAEMON_BIN, timeoutMs = 15_000 } = {}) {
+/**
+ * Starts a daemon in a fresh temp data dir. Call `dispose()` (or `stop()`) when done. `env`:
+ * extra environment variables (the agent's settings from the caller's own environment are not
+ * passed on; see `AGENT_ENV`).
+ */
+export async function startDaemon({ bin = DAEMON_BIN, env = {}, timeoutMs = 15_000 } = {}) {
   if (!fs.existsSync(bin)) throw new Error(`no daemon binary at ${bin} (build it first)`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'choir-web-'));
-  const daemon = new Daemon(bin, dir);
+  const daemon = new Daemon(bin, dir, { env });
   try {
     await daemon.start(0, { timeoutMs });
   } catch (err) {
@@ -350,6 +374,33 @@ export async function startDaemon({ bin = DAEMON_BIN, timeoutMs = 15_000 } = {})
     throw err;
   }
   return daemon;
+}
+
+/** Types of chat events that end an agent's turn. */
+const TURN_ENDS = new Set(['chat.turn_completed', 'chat.turn_cancelled', 'chat.turn_failed']);
+
+/**
+ * Waits until the agent is done with everything posted: every turn started has ended, and the
+ * log's head stayed the same over two looks `settleMs` apart. Returns the log's events.
+ */
+export async function waitForAgentIdle(daemon, { timeoutMs = 20_000, settleMs = 300 } = {}) {
+  let lastHead = -1;
+  let lastSeen = 0;
+  return waitUntil(
+    async () => {
+      const events = await daemon.events();
+      const head = events.at(-1)?.seq ?? 0;
+      const started = events.filter((e) => e.type === 'chat.turn_started').length;
+      const ended = events.filter((e) => TURN_ENDS.has(e.type)).length;
+      if (head !== lastHead || started !== ended) {
+        lastHead = head;
+        lastSeen = Date.now();
+        return null;
+      }
+      return Date.now() - lastSeen >= settleMs ? events : null;
+    },
+    { timeoutMs, intervalMs: 100, what: 'the agent to finish every turn and the log to stay still' },
+  );
 }
 
 /** `choir events` for the daemon's data dir, parsed (one object per JSONL line). */
@@ -364,6 +415,141 @@ export async function choirEvents(daemon, { bin = CHOIR_BIN, timeoutMs = 15_000 
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A model server: OpenAI chat completions on the wire, scripted
+
+/** One SSE chunk of a chat completions stream. */
+const sseChunk = (data) => `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
+
+/** The chunks of a streamed text answer, split in `parts`, as the real API sends them. */
+export function openaiText(...parts) {
+  return [
+    ...parts.map((content, i) => ({
+      choices: [{ index: 0, delta: i === 0 ? { role: 'assistant', content } : { content } }],
+    })),
+    { choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] },
+    { choices: [], usage: { prompt_tokens: 10, completion_tokens: parts.length } },
+    '[DONE]',
+  ];
+}
+
+/** The chunks of one tool call, its JSON arguments split into two pieces. */
+export function openaiToolCall(id, name, args) {
+  const json = JSON.stringify(args);
+  const cut = Math.floor(json.length / 2);
+  const piece = (arguments_) => ({
+    choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: arguments_ } }] } }],
+  });
+  return [
+    {
+      choices: [
+        {
+          index: 0,
+          delta: {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ index: 0, id, type: 'function', function: { name, arguments: '' } }],
+          },
+        },
+      ],
+    },
+    piece(json.slice(0, cut)),
+    piece(json.slice(cut)),
+    { choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] },
+    { choices: [], usage: { prompt_tokens: 10, completion_tokens: 5 } },
+    '[DONE]',
+  ];
+}
+
+/**
+ * An OpenAI-compatible model server on 127.0.0.1 (a free port) answering
+ * `POST /v1/chat/completions` with a `text/event-stream`, as the real API does.
+ * `respond(body, n)` (the request's parsed JSON, its 0-based number) returns
+ * `{chunks, delayMs = 5, stall = false}`: the chunks (objects, or '[DONE]') are sent one by one
+ * `delayMs` apart; with `stall`, the stream then stays open, silent, until the client goes.
+ * `requests` lists `{body, headers, closedEarly}` (closedEarly: the client hung up before the
+ * end). Point a daemon at it with `env` (CHOIR_MODEL, OPENAI_BASE_URL = `url`, OPENAI_API_KEY).
+ */
+export async function startModelServer(respond) {
+  const requests = [];
+  const sockets = new Set();
+  const timers = new Set();
+  const later = (ms) =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      timers.add(timer);
+    });
+  const server = http.createServer(async (req, res) => {
+    const chunks = [];
+    for await (const chunk of req) chunks.push(chunk);
+    if (req.method !== 'POST' || !req.url.endsWith('/chat/completions')) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}` } }));
+      return;
+    }
+    let body;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch (err) {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `bad JSON: ${err.message}` } }));
+      return;
+    }
+    const record = { body, headers: req.headers, closedEarly: false };
+    requests.push(record);
+    let reply;
+    try {
+      reply = await respond(body, requests.length - 1);
+    } catch (err) {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: `the script failed: ${err.message}` } }));
+      return;
+    }
+    let done = false;
+    res.on('close', () => {
+      if (!done) record.closedEarly = true;
+    });
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    for (const chunk of reply.chunks ?? []) {
+      await later(reply.delayMs ?? 5);
+      if (res.destroyed) return;
+      res.write(sseChunk(chunk));
+    }
+    if (reply.stall) return; // open until the client hangs up (or the server is closed)
+    done = true;
+    res.end();
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/v1`,
+    requests,
+    /** The environment that points a daemon's agent at this server. */
+    env: (model = 'mock-model') => ({
+      CHOIR_PROVIDER: 'openai',
+      CHOIR_MODEL: model,
+      OPENAI_BASE_URL: `http://127.0.0.1:${port}/v1`,
+      OPENAI_API_KEY: 'sk-mock-0000000000',
+    }),
+    async close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      for (const socket of sockets) socket.destroy();
+      await withTimeout(new Promise((resolve) => server.close(() => resolve())), 5000, 'closing the model server');
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,12 +675,17 @@ export async function launchBrowser({ timeoutMs = 30_000 } = {}) {
 /**
  * Opens the web mirror in a fresh browser context (so a fresh sessionStorage). `token`: the
  * daemon's by default, a string for another, `null` for none. The page collects its console
- * output and errors in `page.choirLog` for failure reports. Does not wait for the app: see
- * `waitForLive`.
+ * output and errors in `page.choirLog` for failure reports. `beforeGoto(page)` runs before the
+ * page is opened (to route its socket, say). Does not wait for the app: see `waitForLive`.
  */
-export async function openPage(browser, daemon, { token, viewport = { width: 1280, height: 800 }, contextOptions = {}, timeoutMs = 15_000 } = {}) {
+export async function openPage(
+  browser,
+  daemon,
+  { token, viewport = { width: 1280, height: 800 }, contextOptions = {}, beforeGoto, timeoutMs = 15_000 } = {},
+) {
   const context = await browser.newContext({ viewport, ...contextOptions });
   const page = await context.newPage();
+  if (beforeGoto) await beforeGoto(page);
   page.setDefaultTimeout(timeoutMs);
   page.choirLog = [];
   page.on('console', (msg) => page.choirLog.push(`[console.${msg.type()}] ${msg.text()}`));
@@ -530,6 +721,47 @@ export async function waitFor(page, predicate, timeoutMs = 10_000, { arg, what }
   } catch (err) {
     throw new Error(`page: ${what ?? predicate.toString().slice(0, 200)}: ${err.message.split('\n')[0]}`);
   }
+}
+
+/**
+ * Routes a page's socket through the test (pass `route` to `openPage`'s `beforeGoto`): frames
+ * from the daemon go on to the page, except those for which `match(parsedFrame)` is true while
+ * `hold` is on: they wait in `held` until `release()`. `matched` counts the matching frames.
+ */
+export function holdServerFrames(match) {
+  const control = {
+    hold: false,
+    held: [],
+    matched: 0,
+    client: null,
+    release() {
+      this.hold = false;
+      for (const frame of this.held.splice(0)) this.client?.send(frame);
+    },
+    async route(page) {
+      await page.routeWebSocket(/\/ws$/, (ws) => {
+        control.client = ws;
+        const server = ws.connectToServer();
+        server.onMessage((frame) => {
+          let parsed = null;
+          try {
+            parsed = JSON.parse(String(frame));
+          } catch {
+            // not JSON: passed on
+          }
+          if (parsed && match(parsed)) {
+            control.matched += 1;
+            if (control.hold) {
+              control.held.push(frame);
+              return;
+            }
+          }
+          ws.send(frame);
+        });
+      });
+    },
+  };
+  return control;
 }
 
 /** Waits for the first welcome to be rendered and the connection to be live. */
@@ -634,6 +866,13 @@ export class Harness {
     this.daemons.push(daemon);
     this.defer(`daemon pid ${daemon.pid}`, () => daemon.dispose());
     return daemon;
+  }
+
+  /** A scripted model server (see `startModelServer`), closed at cleanup. */
+  async modelServer(respond) {
+    const server = await startModelServer(respond);
+    this.defer(`model server ${server.url}`, () => server.close());
+    return server;
   }
 
   async browser(opts) {

@@ -115,13 +115,14 @@ pub fn listen(on_document: bool, event: &str, handler: impl FnMut(web_sys::Event
     closure.forget();
 }
 
-/// Focuses the first element matching `selector` inside the element with id `id`.
-pub fn focus_in(root: &Element, selector: &str) {
-    if let Ok(Some(element)) = root.query_selector(selector) {
-        if let Ok(element) = element.dyn_into::<HtmlElement>() {
-            let _ = element.focus();
-        }
-    }
+/// Focuses the first element matching `selector` inside `root`; false if there is none.
+pub fn focus_in(root: &Element, selector: &str) -> bool {
+    let Ok(Some(element)) = root.query_selector(selector) else {
+        return false;
+    };
+    element
+        .dyn_into::<HtmlElement>()
+        .is_ok_and(|element| element.focus().is_ok())
 }
 
 /// Whether the page is visible (not a background tab).

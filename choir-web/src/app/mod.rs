@@ -24,6 +24,8 @@ use crate::net::{NetEvent, Socket};
 const TICK: Duration = Duration::from_secs(10);
 const SILENCE_MS: f64 = 35_000.0;
 const MAX_BACKOFF_MS: u64 = 5_000;
+/// Renders after a shortcut's window event in which its input is looked for.
+const FOCUS_TRIES: u8 = 8;
 /// Events kept for the event log windows.
 const LOG_CAPACITY: usize = 2_000;
 /// Events of history read for the event log after a snapshot.
@@ -139,8 +141,9 @@ pub struct App {
     editors_opened: u64,
     /// A shortcut opened or focused a window: put the keyboard in it once it is focused.
     focus_input: bool,
-    /// Focus the focused window's input after the next render.
-    focus_now: bool,
+    /// Renders left in which to focus the focused window's input (its app may draw the
+    /// input only once a later event is in, as a chat's thread after its window).
+    focus_now: u8,
 }
 
 impl Component for App {
@@ -215,7 +218,7 @@ impl Component for App {
             tag_base: dom::random_tag(),
             editors_opened: 0,
             focus_input: false,
-            focus_now: false,
+            focus_now: 0,
         };
         app.connect(ctx);
         ctx.link().send_future(async {
@@ -335,12 +338,22 @@ impl Component for App {
         }
         self.sync_text_areas();
         crate::apps::after_render(self);
-        if self.focus_now {
-            self.focus_now = false;
-            if let Some(id) = self.replica.world().desktop.focused {
-                if let Some(element) = dom::by_id(&format!("window-{}", id.0)) {
-                    dom::focus_in(&element, "textarea, input, button.doc");
-                }
+        if self.focus_now > 0 {
+            self.focus_now -= 1;
+            let focused = self
+                .replica
+                .world()
+                .desktop
+                .focused
+                .and_then(|id| dom::by_id(&format!("window-{}", id.0)))
+                .is_some_and(|element| {
+                    // The app's own field first, in that order; never the title bar's buttons.
+                    [".content textarea", ".content input", ".content button"]
+                        .iter()
+                        .any(|selector| dom::focus_in(&element, selector))
+                });
+            if focused {
+                self.focus_now = 0;
             }
         }
         if self.welcomed_once {
@@ -372,7 +385,7 @@ impl App {
                 if self.focus_input =>
             {
                 self.focus_input = false;
-                self.focus_now = true;
+                self.focus_now = FOCUS_TRIES;
             }
             EventBody::DocEdited {
                 doc_id,

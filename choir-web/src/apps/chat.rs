@@ -93,7 +93,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
                 }) }
                 if let Some(text) = app.replica.streaming(thread_id) {
                     <div class="message streaming" data-role="assistant" aria-busy="true">
-                        <span class="who">{ "agent ·" }</span>
+                        <span class="who">{ "assistant · …" }</span>
                         <div class="text">{ text.to_owned() }</div>
                     </div>
                 }
@@ -112,12 +112,12 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
 fn message_view(_app: &App, message: &choir_proto::ChatMessage) -> Html {
     let (role, who) = match message.role {
         ChatRole::User => ("user", "you"),
-        ChatRole::Assistant => ("assistant", "agent"),
-        _ => ("system", "system"),
+        ChatRole::Assistant => ("assistant", "assistant"),
+        ChatRole::System => ("system", "system"),
     };
     html! {
-        <div class="message" data-role={ role } data-seq={ message.seq.to_string() }>
-            <span class="who">{ format!("{who} ·") }</span>
+        <div key={ format!("m{}", message.seq) } class="message" data-role={ role } data-seq={ message.seq.to_string() }>
+            <span class="who">{ format!("{who} · {}", clock(message.ts)) }</span>
             <div class="text">{ message.text.clone() }</div>
         </div>
     }
@@ -156,7 +156,7 @@ fn tool_card(ctx: &Context<App>, card: &ToolCard) -> Html {
         })
     });
     html! {
-        <div class="tool-card" data-seq={ card.seq.to_string() } role="group" aria-label={ format!("tool call {}", card.tool) }>
+        <div key={ format!("t{}", card.call_id.0) } class="tool-card" data-seq={ card.seq.to_string() } role="group" aria-label={ format!("tool call {}", card.tool) }>
             <div class="tool-head"><b>{ card.tool.clone() }</b>{ " · " }<span class="status">{ status }</span></div>
             <pre class="args">{ card.args.to_string() }</pre>
             if !card.output.is_empty() { <pre class="output">{ card.output.clone() }</pre> }
@@ -168,6 +168,12 @@ fn tool_card(ctx: &Context<App>, card: &ToolCard) -> Html {
             }
         </div>
     }
+}
+
+/// `HH:MM` in the browser's time zone for a Unix time in milliseconds.
+fn clock(ts: i64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts as f64));
+    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
 }
 
 pub fn after_render(app: &mut App) {

@@ -58,7 +58,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
             </div>
             <div class="event-log" id={ format!("log-{}", id.0) } role="log" aria-label="events" tabindex="0">
                 { for shown.iter().rev().map(|event| html! {
-                    <div class="event" data-seq={ event.seq.to_string() } data-type={ event.body.type_name().to_owned() }>
+                    <div key={ event.seq } class="event" data-seq={ event.seq.to_string() } data-type={ event.body.type_name().to_owned() }>
                         <span class="seq">{ format!("#{}", event.seq) }</span>
                         <span class="type">{ event.body.type_name().to_owned() }</span>
                         <span class="actor muted">{ event.actor.clone() }</span>

@@ -24,13 +24,14 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     }
 }
 
-/// A window's title as shown (a writer's names its document).
+/// A window's title as shown: a writer showing a document is named after it (as in the
+/// terminal).
 pub fn title(app: &App, window: &Window) -> String {
     match window
         .doc_id
         .and_then(|doc_id| app.replica.world().docs.get(&doc_id))
     {
-        Some(doc) => format!("{} — {}", window.title, doc.title),
+        Some(doc) => doc.title.clone(),
         None => window.title.clone(),
     }
 }
