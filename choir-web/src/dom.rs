@@ -125,6 +125,25 @@ pub fn focus_in(root: &Element, selector: &str) -> bool {
         .is_ok_and(|element| element.focus().is_ok())
 }
 
+/// Calls `then` before the next repaint, or within a quarter second when the page is hidden
+/// (a background tab gets no animation frames, but its socket must still be read). False
+/// when it cannot be scheduled.
+pub fn on_next_frame(then: impl FnOnce() + 'static) -> bool {
+    let Some(window) = window() else {
+        return false;
+    };
+    let callback = Closure::once_into_js(then);
+    if is_visible() {
+        window
+            .request_animation_frame(callback.unchecked_ref())
+            .is_ok()
+    } else {
+        window
+            .set_timeout_with_callback_and_timeout_and_arguments_0(callback.unchecked_ref(), 250)
+            .is_ok()
+    }
+}
+
 /// Whether the page is visible (not a background tab).
 pub fn is_visible() -> bool {
     document()

@@ -61,6 +61,8 @@ impl Connection {
 
 pub enum Msg {
     Net(u64, NetEvent),
+    /// Take in the frames that arrived (once per animation frame).
+    TakeFrames,
     Retry,
     Tick,
     /// The tab became visible, came back from the back/forward cache, or went online.
@@ -116,6 +118,9 @@ pub struct App {
     socket: Option<Socket>,
     /// Tells one socket's events from an older one's.
     generation: u64,
+    /// Frames read and not yet taken in, and whether taking them in is scheduled.
+    arrived: Vec<String>,
+    take_scheduled: bool,
     pub connection: Connection,
     attempt: u32,
     last_heard: f64,
@@ -199,6 +204,8 @@ impl Component for App {
             replica: Replica::new(),
             socket: None,
             generation: 0,
+            arrived: Vec::new(),
+            take_scheduled: false,
             attempt: 0,
             last_heard: dom::now_ms(),
             retry_pending: false,
@@ -234,8 +241,9 @@ impl Component for App {
                 if generation != self.generation {
                     return false;
                 }
-                self.on_net(ctx, event);
+                return self.on_net(ctx, event);
             }
+            Msg::TakeFrames => self.take_frames(ctx),
             Msg::Retry => {
                 self.retry_pending = false;
                 if self.socket.is_none() {
@@ -257,6 +265,8 @@ impl Component for App {
                 return false;
             }
             Msg::Wake => {
+                // A frame scheduled while visible may wait for a repaint that never comes.
+                self.take_frames(ctx);
                 // A frozen tab's socket may be dead without a close event: check now.
                 if dom::is_visible() && self.may_connect() {
                     if self.socket.is_none() {
@@ -290,20 +300,11 @@ impl Component for App {
                 at_top,
                 at_bottom,
             } => {
-                let view = self.chats.entry(window).or_default();
-                view.stick = at_bottom;
-                if at_top {
-                    let thread_id = choir_proto::ThreadId(window.0);
-                    if !self.replica.is_paging(thread_id) {
-                        self.replica.request_page(thread_id);
-                        if self.replica.is_paging(thread_id) {
-                            view.anchor = Some(());
-                        }
-                        self.flush_queries();
-                        return true;
-                    }
+                let more = crate::apps::chat_scrolled(self, window, at_top, at_bottom);
+                if more {
+                    self.flush_queries();
                 }
-                return false;
+                return more;
             }
             Msg::WriterInput(window) => {
                 self.writer_input(window);

@@ -39,8 +39,24 @@ impl App {
         }
     }
 
-    pub(super) fn on_net(&mut self, ctx: &Context<Self>, event: NetEvent) {
+    /// Takes in what the socket reports. Frames are queued and taken in together once per
+    /// animation frame (see [`App::take_frames`]): a busy log costs one render per frame, not
+    /// one per event. Returns whether to render now.
+    pub(super) fn on_net(&mut self, ctx: &Context<Self>, event: NetEvent) -> bool {
         self.last_heard = dom::now_ms();
+        if let NetEvent::Text(text) = event {
+            self.arrived.push(text);
+            if !self.take_scheduled {
+                self.take_scheduled = true;
+                let link = ctx.link().clone();
+                if !dom::on_next_frame(move || link.send_message(Msg::TakeFrames)) {
+                    ctx.link().send_message(Msg::TakeFrames);
+                }
+            }
+            return false;
+        }
+        // Whatever came before a close is taken in first.
+        self.take_frames(ctx);
         match event {
             NetEvent::Opened => {
                 let hello = self.link.hello(self.token.clone(), "web");
@@ -48,13 +64,7 @@ impl App {
                     socket.send(&hello);
                 }
             }
-            NetEvent::Text(text) => match serde_json::from_str::<ServerFrame>(&text) {
-                Ok(frame) => self.on_frame(ctx, frame),
-                Err(err) => self.notify(
-                    format!("skipped a frame this page cannot read: {err}"),
-                    true,
-                ),
-            },
+            NetEvent::Text(_) => {}
             NetEvent::Closed { code, reason } => {
                 if code == choir_proto::CLOSE_UNAUTHORIZED {
                     self.refused(if reason.is_empty() {
@@ -62,7 +72,7 @@ impl App {
                     } else {
                         reason
                     });
-                    return;
+                    return true;
                 }
                 let why = if !self.link.is_welcomed() && self.connection != Connection::Live {
                     format!("cannot reach the sandbox at {}", dom::host())
@@ -72,6 +82,21 @@ impl App {
                     format!("the connection closed: {reason}")
                 };
                 self.lost(ctx, why);
+            }
+        }
+        true
+    }
+
+    /// Takes in the frames that arrived since the last time, in order.
+    pub(super) fn take_frames(&mut self, ctx: &Context<Self>) {
+        self.take_scheduled = false;
+        for text in std::mem::take(&mut self.arrived) {
+            match serde_json::from_str::<ServerFrame>(&text) {
+                Ok(frame) => self.on_frame(ctx, frame),
+                Err(err) => self.notify(
+                    format!("skipped a frame this page cannot read: {err}"),
+                    true,
+                ),
             }
         }
     }
@@ -171,7 +196,7 @@ impl App {
         }
     }
 
-    pub(super) fn flush_queries(&mut self) {
+    pub(crate) fn flush_queries(&mut self) {
         for query in self.replica.take_queries() {
             let sent = match (&self.socket, self.link.is_welcomed()) {
                 (Some(socket), true) => socket.send(&self.link.query(query.clone())),

@@ -9,15 +9,21 @@ use yew::prelude::*;
 use crate::app::{App, Msg};
 use crate::dom;
 
+/// Messages and cards drawn while following the end, and added at a time when the reader
+/// scrolls up: a long thread costs the page what it shows, not what it holds.
+const TAIL: usize = 100;
+
 /// A chat window's state in this tab.
 #[derive(Debug, Clone)]
 pub struct ChatView {
     pub input: String,
     /// Stay at the newest message (the reader has not scrolled up).
     pub stick: bool,
-    /// An older page was asked for: keep the reader's place when it arrives.
-    pub anchor: Option<()>,
-    /// The scroll height when the page was asked for.
+    /// Where the drawn items begin (a seq) while the reader is scrolled up; following the
+    /// end, the last [`TAIL`] are drawn.
+    pub from_seq: Option<u64>,
+    /// The scroll height before older items were added above: the reader's place is kept
+    /// once they are drawn.
     pub height_before: Option<i32>,
 }
 
@@ -26,7 +32,7 @@ impl Default for ChatView {
         Self {
             input: String::new(),
             stick: true,
-            anchor: None,
+            from_seq: None,
             height_before: None,
         }
     }
@@ -37,12 +43,8 @@ enum Item<'a> {
     Tool(&'a ToolCard),
 }
 
-pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
-    let id = window.id;
-    let thread_id = ThreadId(id.0);
-    let Some(thread) = app.replica.world().chats.get(&thread_id) else {
-        return html! { <p class="muted">{ "no such thread" }</p> };
-    };
+/// The thread's messages and cards in order.
+fn items(thread: &choir_proto::ChatThread) -> Vec<(u64, Item<'_>)> {
     let mut items: Vec<(u64, Item)> = thread
         .messages
         .iter()
@@ -50,6 +52,70 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
         .chain(thread.tools.iter().map(|card| (card.seq, Item::Tool(card))))
         .collect();
     items.sort_by_key(|(seq, _)| *seq);
+    items
+}
+
+/// Where the drawn items of `items` begin.
+fn first_drawn(items: &[(u64, Item)], view: Option<&ChatView>) -> usize {
+    match view.and_then(|view| view.from_seq) {
+        Some(from) => items.partition_point(|(seq, _)| *seq < from),
+        None => items.len().saturating_sub(TAIL),
+    }
+}
+
+/// The reader scrolled a chat: at the end it follows again; scrolled up it holds its place;
+/// at the top, older items are drawn, or read from the daemon when all held are drawn.
+/// Returns whether to draw again.
+pub fn scrolled(app: &mut App, window: WindowId, at_top: bool, at_bottom: bool) -> bool {
+    let thread_id = ThreadId(window.0);
+    let Some(thread) = app.replica.world().chats.get(&thread_id) else {
+        return false;
+    };
+    let items = items(thread);
+    let view = app.chats.entry(window).or_default();
+    let was_following = view.stick;
+    view.stick = at_bottom;
+    if at_bottom {
+        let redraw = view.from_seq.is_some();
+        view.from_seq = None;
+        return redraw;
+    }
+    let first = first_drawn(&items, Some(view));
+    if was_following {
+        view.from_seq = items.get(first).map(|(seq, _)| *seq);
+    }
+    if !at_top || view.height_before.is_some() {
+        return false;
+    }
+    let height = dom::by_id(&format!("chat-{}", window.0)).map(|element| element.scroll_height());
+    if first > 0 {
+        view.from_seq = Some(items[first.saturating_sub(TAIL)].0);
+        view.height_before = height;
+        return true;
+    }
+    if app.replica.is_paging(thread_id) {
+        return false;
+    }
+    app.replica.request_page(thread_id);
+    if app.replica.is_paging(thread_id) {
+        let view = app.chats.entry(window).or_default();
+        view.height_before = height;
+        // The page goes in front of what is drawn.
+        view.from_seq = Some(0);
+        return true;
+    }
+    false
+}
+
+pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
+    let id = window.id;
+    let thread_id = ThreadId(id.0);
+    let Some(thread) = app.replica.world().chats.get(&thread_id) else {
+        return html! { <p class="muted">{ "no such thread" }</p> };
+    };
+    let items = items(thread);
+    let view = app.chats.get(&id);
+    let first = first_drawn(&items, view);
     let onscroll = ctx.link().batch_callback(move |event: Event| {
         let element: HtmlElement = event.target()?.dyn_into().ok()?;
         let top = element.scroll_top();
@@ -60,7 +126,6 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
             at_bottom: bottom < 8,
         })
     });
-    let view = app.chats.get(&id);
     let input = view.map(|view| view.input.clone()).unwrap_or_default();
     let oninput = ctx.link().batch_callback(move |event: InputEvent| {
         let area: HtmlTextAreaElement = event.target()?.dyn_into().ok()?;
@@ -76,7 +141,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     let cancel = ctx
         .link()
         .callback(move |_: MouseEvent| Msg::Send(Command::CancelTurn { thread_id }));
-    let older = thread.older();
+    let older = thread.older() + first as u64;
     html! {
         <div class="chat">
             <div class="chat-messages" id={ format!("chat-{}", id.0) } role="log" aria-live="polite"
@@ -87,7 +152,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
                         else { format!("{older} older messages: scroll up to load") }
                     }</p>
                 }
-                { for items.iter().map(|(_, item)| match item {
+                { for items[first..].iter().map(|(_, item)| match item {
                     Item::Message(message) => message_view(app, message),
                     Item::Tool(card) => tool_card(ctx, card),
                 }) }
@@ -116,7 +181,7 @@ fn message_view(_app: &App, message: &choir_proto::ChatMessage) -> Html {
         ChatRole::System => ("system", "system"),
     };
     html! {
-        <div key={ format!("m{}", message.seq) } class="message" data-role={ role } data-seq={ message.seq.to_string() }>
+        <div key={ format!("m{}", message.seq) } class="message" data-role={ role } data-seq={ message.seq.to_string() } data-ts={ message.ts.to_string() }>
             <span class="who">{ format!("{who} · {}", clock(message.ts)) }</span>
             <div class="text">{ message.text.clone() }</div>
         </div>
@@ -190,27 +255,19 @@ pub fn after_render(app: &mut App) {
         let Some(element) = dom::by_id(&format!("chat-{}", id.0)) else {
             continue;
         };
+        let paging = app.replica.is_paging(ThreadId(id.0));
         let view = app.chats.entry(id).or_default();
         let height = element.scroll_height();
-        if view.anchor.is_some() {
-            // Asked for an older page: remember the height, and once it grew, keep the
-            // reader on the message they were reading.
-            match view.height_before {
-                None => view.height_before = Some(height),
-                Some(before) if height > before => {
-                    element.set_scroll_top(element.scroll_top() + height - before);
-                    view.anchor = None;
-                    view.height_before = None;
-                }
-                Some(_) => {
-                    if !app.replica.is_paging(ThreadId(id.0)) {
-                        view.anchor = None;
-                        view.height_before = None;
-                    }
-                }
+        match view.height_before {
+            // Older items went in above: keep the reader on what they were reading.
+            Some(before) if height > before => {
+                element.set_scroll_top(element.scroll_top() + height - before);
+                view.height_before = None;
             }
-        } else if view.stick {
-            element.set_scroll_top(height);
+            Some(_) if !paging => view.height_before = None,
+            Some(_) => {}
+            None if view.stick => element.set_scroll_top(height),
+            None => {}
         }
     }
 }

@@ -10,7 +10,7 @@ use yew::prelude::*;
 
 use crate::app::App;
 
-pub use chat::ChatView;
+pub use chat::{scrolled as chat_scrolled, ChatView};
 pub use event_log::LogView;
 
 pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
