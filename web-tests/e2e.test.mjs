@@ -406,6 +406,19 @@ e2eTest('g. screenshots: desktop 1280x800 and phone 390x844', async (h) => {
   const phonePng = path.join(ARTIFACTS, 'phone-390x844.png');
   await phone.screenshot({ path: phonePng });
   assert.deepEqual(pngSize(phonePng), { width: 390, height: 844 });
+
+  // The system's dark setting gives the dark theme, with the same windows.
+  const dark = await h.page(browser, daemon, {
+    viewport: { width: 1280, height: 800 },
+    contextOptions: { colorScheme: 'dark' },
+  });
+  await waitForLive(dark);
+  const background = (page) => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const [lightBg, darkBg] = [await background(desktop), await background(dark)];
+  assert.notEqual(lightBg, darkBg, 'light and dark backgrounds differ');
+  const luminance = (rgb) => rgb.match(/\d+/g).slice(0, 3).reduce((sum, v) => sum + Number(v), 0);
+  assert.ok(luminance(darkBg) < luminance(lightBg), `dark ${darkBg} is darker than light ${lightBg}`);
+  await dark.screenshot({ path: path.join(ARTIFACTS, 'desktop-dark-1280x800.png') });
 });
 
 e2eTest('h. older chat messages page in on scroll, each once, while live events keep coming', async (h) => {
@@ -861,4 +874,58 @@ e2eTest('l. tool calls from the browser: approve, deny, and cancel a turn', asyn
   await waitUntil(() => model.requests.at(-1)?.closedEarly, { timeoutMs: 10_000, what: 'the daemon to hang up on the stalled stream' });
   assert.equal(model.requests.length, 5, 'five model calls: two per tool turn, one cancelled');
   assert.equal(model.requests[0].headers.authorization, 'Bearer sk-mock-0000000000');
+});
+
+e2eTest('m. a tab the browser froze catches up when it wakes, missing nothing', async (h) => {
+  const daemon = await h.daemon();
+  await daemon.command({ type: 'window.open', app: 'chat' }); // window 1, thread 1
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon);
+  await waitForLive(page);
+  const cdp = await page.context().newCDPSession(page);
+  // Frozen as a background tab is: no task of the page runs, its socket is not read.
+  await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
+  const whileFrozen = `while the tab was frozen ${tag()}`;
+  await daemon.command({ type: 'chat.post', thread_id: 1, text: whileFrozen });
+  // And the daemon restarts meanwhile: the socket the tab had is gone when it wakes.
+  await daemon.stop();
+  await daemon.restart();
+  const afterRestart = `after the restart ${tag()}`;
+  await daemon.command({ type: 'chat.post', thread_id: 1, text: afterRestart });
+  await cdp.send('Page.setWebLifecycleState', { state: 'active' });
+  await waitFor(page, () => document.querySelector('#connection')?.getAttribute('data-state') === 'live', 30_000, {
+    what: '#connection live again after waking',
+  });
+  await waitForMessage(page, 1, whileFrozen, 15_000);
+  await waitForMessage(page, 1, afterRestart, 15_000);
+  const seqs = await domMessageSeqs(page, 1);
+  assert.equal(new Set(seqs).size, seqs.length, `no message shown twice (data-seq: ${seqs.join(',')})`);
+});
+
+e2eTest('n. a window dragged by touch moves', async (h) => {
+  const daemon = await h.daemon();
+  await daemon.command({ type: 'window.open', app: 'event_log', rect: { x: 2, y: 1, w: 40, h: 12 } });
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon, { contextOptions: { hasTouch: true } });
+  await waitForLive(page);
+  await waitForGeometry(page, 1, { x: 2, y: 1, w: 40, h: 12 });
+  const cell = await cellSize(page);
+  const title = await page.locator('.window[data-window-id="1"] .titlebar .title').boundingBox();
+  assert.ok(title, 'the title is on screen');
+  const cdp = await page.context().newCDPSession(page);
+  const at = (x, y) => [{ x, y, id: 1 }];
+  // Near the bar's top edge: a touch near the filter field just below it is snapped to the
+  // field by Chromium's touch adjustment, as a finger would be.
+  const [x0, y0] = [title.x + 20, title.y + 3];
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: at(x0, y0) });
+  for (let step = 1; step <= 10; step++) {
+    const f = step / 10;
+    await cdp.send('Input.dispatchTouchEvent', {
+      type: 'touchMove',
+      touchPoints: at(x0 + f * 7.3 * cell.w, y0 + f * 2.3 * cell.h),
+    });
+  }
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await waitForStateRect(daemon, 1, { x: 9, y: 3, w: 40, h: 12 });
+  await waitForGeometry(page, 1, { x: 9, y: 3 });
 });

@@ -78,7 +78,9 @@ impl Drag {
 }
 
 pub fn view(app: &App, ctx: &Context<App>) -> Html {
-    let probe = html! { <span id="cell-probe" aria-hidden="true">{ "MMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMMM" }</span> };
+    // A run of characters in the desktop's font: its width over its length is a cell's width.
+    let run = "M".repeat(100);
+    let probe = html! { <span id="cell-probe" aria-hidden="true">{ run }</span> };
     let error = match &app.connection {
         Connection::NoToken => Some(
             "This page needs the sandbox's token. Open the URL that `choir web` prints: it ends in ?token=…".to_owned(),

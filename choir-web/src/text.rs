@@ -59,6 +59,12 @@ pub fn splice_between(
     Some((prefix, old.len() - suffix, inserted))
 }
 
+/// `HH:MM` of a Unix time in milliseconds, `utc_offset_min` minutes east of UTC.
+pub fn clock(ts: i64, utc_offset_min: i32) -> String {
+    let minutes = (ts.div_euclid(60_000) + i64::from(utc_offset_min)).rem_euclid(24 * 60);
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,6 +97,16 @@ mod tests {
             splice_between("select me", "x", Some(1)),
             Some((0, 9, "x".into()))
         );
+    }
+
+    #[test]
+    fn the_clock_is_local_time_of_day() {
+        // 2026-11-27 05:48:00 UTC.
+        let ts = 1_795_758_480_000;
+        assert_eq!(clock(ts, 0), "05:48");
+        assert_eq!(clock(ts, 60), "06:48");
+        assert_eq!(clock(ts, -6 * 60), "23:48");
+        assert_eq!(clock(ts + 999, 330), "11:18");
     }
 
     #[test]

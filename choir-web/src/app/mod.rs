@@ -20,10 +20,12 @@ use crate::desktop::{Drag, DragKind};
 use crate::dom;
 use crate::net::{NetEvent, Socket};
 
-/// A ping goes out this often; a link silent for [`SILENCE`] is treated as dead.
+/// A ping goes out this often; a link silent for `SILENCE_MS` is treated as dead.
 const TICK: Duration = Duration::from_secs(10);
 const SILENCE_MS: f64 = 35_000.0;
 const MAX_BACKOFF_MS: u64 = 5_000;
+/// One frame at 60 Hz: frames arriving closer together than this are drawn together.
+const FRAME_MS: f64 = 16.0;
 /// Renders after a shortcut's window event in which its input is looked for.
 const FOCUS_TRIES: u8 = 8;
 /// Events kept for the event log windows.
@@ -96,6 +98,31 @@ pub enum Msg {
     Dismiss,
 }
 
+/// An event as the event log windows show it.
+pub struct LogEntry {
+    pub event: Event,
+    /// Its data, in short (made once, not at every render).
+    pub preview: String,
+}
+
+impl LogEntry {
+    /// Characters of an event's data shown.
+    const PREVIEW: usize = 160;
+
+    fn new(event: Event) -> Self {
+        let data = serde_json::to_value(&event.body)
+            .ok()
+            .and_then(|mut value| value.get_mut("data").map(serde_json::Value::take))
+            .map(|data| data.to_string())
+            .unwrap_or_default();
+        let preview = match data.char_indices().nth(Self::PREVIEW) {
+            Some((cut, _)) => format!("{}…", &data[..cut]),
+            None => data,
+        };
+        Self { event, preview }
+    }
+}
+
 /// A writer window's text in this tab.
 pub struct Editor {
     pub doc: DocText,
@@ -121,12 +148,16 @@ pub struct App {
     /// Frames read and not yet taken in, and whether taking them in is scheduled.
     arrived: Vec<String>,
     take_scheduled: bool,
+    /// When the page was last drawn (ms since the epoch).
+    last_render: f64,
+    /// The browser's time zone, minutes east of UTC (for message times).
+    pub utc_offset_min: i32,
     pub connection: Connection,
     attempt: u32,
     last_heard: f64,
     retry_pending: bool,
     welcomed_once: bool,
-    pub log: VecDeque<Event>,
+    pub log: VecDeque<LogEntry>,
     pub chats: HashMap<WindowId, ChatView>,
     pub logs: HashMap<WindowId, LogView>,
     pub editors: HashMap<WindowId, Editor>,
@@ -206,6 +237,9 @@ impl Component for App {
             generation: 0,
             arrived: Vec::new(),
             take_scheduled: false,
+            last_render: 0.0,
+            // JavaScript counts the offset the other way (minutes west).
+            utc_offset_min: -(js_sys::Date::new_0().get_timezone_offset() as i32),
             attempt: 0,
             last_heard: dom::now_ms(),
             retry_pending: false,
@@ -313,10 +347,10 @@ impl Component for App {
             Msg::LogFilter(window, filter) => self.logs.entry(window).or_default().filter = filter,
             Msg::LogFollow(window, follow) => self.logs.entry(window).or_default().follow = follow,
             Msg::LogHistory(events) => {
-                let first_live = self.log.front().map_or(u64::MAX, |event| event.seq);
+                let first_live = self.log.front().map_or(u64::MAX, |entry| entry.event.seq);
                 for event in events.into_iter().rev() {
                     if event.seq < first_live && self.log.len() < LOG_CAPACITY {
-                        self.log.push_front(event);
+                        self.log.push_front(LogEntry::new(event));
                     }
                 }
             }
@@ -334,6 +368,7 @@ impl Component for App {
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, first_render: bool) {
+        self.last_render = dom::now_ms();
         if first_render {
             self.measure();
         }
@@ -413,7 +448,7 @@ impl App {
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();
         }
-        self.log.push_back(event);
+        self.log.push_back(LogEntry::new(event));
     }
 
     /// Sends a command, or says it could not be.

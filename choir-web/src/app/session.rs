@@ -9,7 +9,7 @@ use choir_proto::{Command, ErrorCode, ServerFrame};
 use yew::platform::time::sleep;
 use yew::prelude::*;
 
-use super::{App, Connection, Msg, LOG_HISTORY, MAX_BACKOFF_MS};
+use super::{App, Connection, Msg, FRAME_MS, LOG_HISTORY, MAX_BACKOFF_MS};
 use crate::dom;
 use crate::net::{NetEvent, Socket};
 
@@ -39,13 +39,19 @@ impl App {
         }
     }
 
-    /// Takes in what the socket reports. Frames are queued and taken in together once per
+    /// Takes in what the socket reports. A frame after a quiet spell is taken in and drawn at
+    /// once; while frames keep coming they are queued and taken in together at the next
     /// animation frame (see [`App::take_frames`]): a busy log costs one render per frame, not
     /// one per event. Returns whether to render now.
     pub(super) fn on_net(&mut self, ctx: &Context<Self>, event: NetEvent) -> bool {
         self.last_heard = dom::now_ms();
         if let NetEvent::Text(text) = event {
             self.arrived.push(text);
+            // Quiet until now: show it at once. Busy: with the rest, at the next frame.
+            if !self.take_scheduled && dom::now_ms() - self.last_render > FRAME_MS {
+                self.take_frames(ctx);
+                return true;
+            }
             if !self.take_scheduled {
                 self.take_scheduled = true;
                 let link = ctx.link().clone();

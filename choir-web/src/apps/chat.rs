@@ -174,7 +174,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     }
 }
 
-fn message_view(_app: &App, message: &choir_proto::ChatMessage) -> Html {
+fn message_view(app: &App, message: &choir_proto::ChatMessage) -> Html {
     let (role, who) = match message.role {
         ChatRole::User => ("user", "you"),
         ChatRole::Assistant => ("assistant", "assistant"),
@@ -182,7 +182,7 @@ fn message_view(_app: &App, message: &choir_proto::ChatMessage) -> Html {
     };
     html! {
         <div key={ format!("m{}", message.seq) } class="message" data-role={ role } data-seq={ message.seq.to_string() } data-ts={ message.ts.to_string() }>
-            <span class="who">{ format!("{who} · {}", clock(message.ts)) }</span>
+            <span class="who">{ format!("{who} · {}", crate::text::clock(message.ts, app.utc_offset_min)) }</span>
             <div class="text">{ message.text.clone() }</div>
         </div>
     }
@@ -233,12 +233,6 @@ fn tool_card(ctx: &Context<App>, card: &ToolCard) -> Html {
             }
         </div>
     }
-}
-
-/// `HH:MM` in the browser's time zone for a Unix time in milliseconds.
-fn clock(ts: i64) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ts as f64));
-    format!("{:02}:{:02}", date.get_hours(), date.get_minutes())
 }
 
 pub fn after_render(app: &mut App) {

@@ -6,7 +6,7 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::app::{App, Msg};
+use crate::app::{App, LogEntry, Msg};
 use crate::dom;
 
 /// Rows drawn at most (the newest that pass the filter).
@@ -34,11 +34,11 @@ fn matches(event: &Event, filter: &str) -> bool {
 pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     let id = window.id;
     let view = app.logs.get(&id).cloned().unwrap_or_default();
-    let shown: Vec<&Event> = app
+    let shown: Vec<&LogEntry> = app
         .log
         .iter()
         .rev()
-        .filter(|event| matches(event, &view.filter))
+        .filter(|entry| matches(&entry.event, &view.filter))
         .take(SHOWN)
         .collect();
     let onfilter = ctx.link().batch_callback(move |event: InputEvent| {
@@ -57,12 +57,16 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
                 <label><input class="event-follow" type="checkbox" checked={ view.follow } onchange={ onfollow } />{ " follow" }</label>
             </div>
             <div class="event-log" id={ format!("log-{}", id.0) } role="log" aria-label="events" tabindex="0">
-                { for shown.iter().rev().map(|event| html! {
-                    <div key={ event.seq } class="event" data-seq={ event.seq.to_string() } data-type={ event.body.type_name().to_owned() }>
-                        <span class="seq">{ format!("#{}", event.seq) }</span>
-                        <span class="type">{ event.body.type_name().to_owned() }</span>
-                        <span class="actor muted">{ event.actor.clone() }</span>
-                    </div>
+                { for shown.iter().rev().map(|entry| {
+                    let event = &entry.event;
+                    html! {
+                        <div key={ event.seq } class="event" data-seq={ event.seq.to_string() } data-type={ event.body.type_name().to_owned() }>
+                            <span class="seq">{ format!("#{}", event.seq) }</span>
+                            <span class="type">{ event.body.type_name().to_owned() }</span>
+                            <span class="actor muted">{ event.actor.clone() }</span>
+                            <span class="data">{ entry.preview.clone() }</span>
+                        </div>
+                    }
                 }) }
             </div>
         </div>

@@ -50,6 +50,8 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     } else {
         "saving…"
     };
+    // Every input is an edit, an input method's text while it composes too (it converges to
+    // the composed text).
     let oninput = ctx
         .link()
         .callback(move |_: InputEvent| Msg::WriterInput(id));
