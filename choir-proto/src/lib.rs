@@ -23,6 +23,9 @@ mod ids;
 mod text_op;
 mod world;
 
+#[cfg(test)]
+mod testing;
+
 pub use activity::ActivityReport;
 pub use command::{Command, KNOWN_COMMAND_TYPES};
 pub use decide::{

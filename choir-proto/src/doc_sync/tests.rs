@@ -4,51 +4,9 @@ use proptest::prelude::*;
 use ropey::Rope;
 
 use super::*;
-use crate::decide::decide;
-use crate::event::{Event, EventBody};
-use crate::world::World;
+use crate::event::EventBody;
 
-/// The daemon, reduced to its rule: decide, then append.
-struct Server {
-    world: World,
-    log: Vec<Event>,
-}
-
-impl Server {
-    fn new(seed: &str) -> Self {
-        let mut server = Server {
-            world: World::default(),
-            log: Vec::new(),
-        };
-        server.execute(&Command::CreateDoc {
-            title: "shared".into(),
-            content: seed.into(),
-            open: false,
-            window_id: None,
-        });
-        server
-    }
-
-    fn execute(&mut self, command: &Command) {
-        let events = decide(&self.world, command).unwrap();
-        for body in events {
-            let event = Event {
-                seq: self.log.len() as u64 + 1,
-                ts: 0,
-                actor: "test".into(),
-                correlation: None,
-                v: 1,
-                body,
-            };
-            self.world.apply(&event);
-            self.log.push(event);
-        }
-    }
-
-    fn text(&self) -> String {
-        self.world.docs[&DOC].content.as_ref().unwrap().to_string()
-    }
-}
+type Server = crate::testing::Daemon;
 
 const DOC: DocId = DocId(1);
 
@@ -64,7 +22,7 @@ struct Client {
 impl Client {
     fn new(id: usize, server: &Server) -> Self {
         Client {
-            text: Rope::from_str(&server.text()),
+            text: Rope::from_str(&server.text(DOC)),
             sync: DocSync::new(DOC, 0, format!("c{id}")),
             outbox: VecDeque::new(),
             received: server.log.len(),
@@ -141,7 +99,7 @@ fn steps(
 
 /// Runs `steps`, then lets every message through until all is quiet.
 fn run(seed: &str, clients: usize, steps: Vec<Step>) -> (Server, Vec<Client>) {
-    let mut server = Server::new(seed);
+    let mut server = Server::with_doc(seed);
     let mut all: Vec<Client> = (0..clients).map(|id| Client::new(id, &server)).collect();
     for step in steps {
         match step {
@@ -153,7 +111,7 @@ fn run(seed: &str, clients: usize, steps: Vec<Step>) -> (Server, Vec<Client>) {
             } => all[client].edit(at, delete, &insert),
             Step::Deliver(client) => {
                 if let Some(command) = all[client].outbox.pop_front() {
-                    server.execute(&command);
+                    server.run(&command);
                 }
             }
             Step::Receive(client) => {
@@ -166,7 +124,7 @@ fn run(seed: &str, clients: usize, steps: Vec<Step>) -> (Server, Vec<Client>) {
         let mut busy = false;
         for client in all.iter_mut() {
             while let Some(command) = client.outbox.pop_front() {
-                server.execute(&command);
+                server.run(&command);
                 busy = true;
             }
         }
@@ -189,7 +147,7 @@ proptest! {
     fn clients_converge_on_the_committed_text(steps in steps(3, "[a-z漢]{0,3}", 3)) {
         let (server, clients) = run("the quick brown fox", 3, steps);
         for client in &clients {
-            prop_assert_eq!(client.text.to_string(), server.text());
+            prop_assert_eq!(client.text.to_string(), server.text(DOC));
             prop_assert!(client.sync.is_saved());
         }
     }
@@ -209,7 +167,7 @@ proptest! {
             other => other,
         }).collect();
         let (server, clients) = run("", 3, steps);
-        let text = server.text();
+        let text = server.text(DOC);
         prop_assert_eq!(text.chars().count(), n as usize);
         for code in 1..=n {
             let marker = char::from_u32(0x4E00 + code).unwrap();

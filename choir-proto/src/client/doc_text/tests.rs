@@ -1,50 +1,10 @@
 use super::*;
-use crate::decide::decide;
 use crate::event::{Event, EventBody};
-use crate::world::World;
 
-/// The daemon, reduced to its rule: decide, then append.
-struct Daemon {
-    world: World,
-    seq: u64,
-}
+use crate::testing::Daemon;
 
-impl Daemon {
-    fn new(text: &str) -> Self {
-        let mut daemon = Self {
-            world: World::default(),
-            seq: 0,
-        };
-        daemon.run(&Command::CreateDoc {
-            title: "shared".into(),
-            content: text.into(),
-            open: false,
-            window_id: None,
-        });
-        daemon
-    }
-
-    fn run(&mut self, command: &Command) -> Vec<Event> {
-        let mut events = Vec::new();
-        for body in decide(&self.world, command).unwrap_or_default() {
-            self.seq += 1;
-            let event = Event {
-                seq: self.seq,
-                ts: 0,
-                actor: "test".into(),
-                correlation: None,
-                v: 1,
-                body,
-            };
-            self.world.apply(&event);
-            events.push(event);
-        }
-        events
-    }
-
-    fn doc(&self) -> &Doc {
-        &self.world.docs[&DocId(1)]
-    }
+fn doc(daemon: &Daemon) -> &Doc {
+    &daemon.world.docs[&DocId(1)]
 }
 
 /// Feeds committed edits to a client; returns what it has to send next.
@@ -68,9 +28,9 @@ fn deliver(client: &mut DocText, events: &[Event]) -> (Vec<TextOp>, Vec<Command>
 
 #[test]
 fn two_clients_typing_at_once_end_on_the_daemons_text() {
-    let mut daemon = Daemon::new("hello world");
-    let mut a = DocText::open(daemon.doc(), "a").unwrap();
-    let mut b = DocText::open(daemon.doc(), "b").unwrap();
+    let mut daemon = Daemon::with_doc("hello world");
+    let mut a = DocText::open(doc(&daemon), "a").unwrap();
+    let mut b = DocText::open(doc(&daemon), "b").unwrap();
     let sent_a = a.splice(0, 0, "A ").unwrap().unwrap();
     let sent_b = b.splice(11, 11, "!").unwrap().unwrap();
     // Typed while the first is in flight: it waits.
@@ -83,18 +43,18 @@ fn two_clients_typing_at_once_end_on_the_daemons_text() {
     deliver(&mut a, &third);
     let (remote, _) = deliver(&mut b, &[first, second, third].concat());
     assert_eq!(remote.len(), 2);
-    let committed = daemon.doc().content.clone().unwrap().to_string();
+    let committed = doc(&daemon).content.clone().unwrap().to_string();
     assert_eq!(committed, "A xhello world!");
     assert_eq!(a.text().to_string(), committed);
     assert_eq!(b.text().to_string(), committed);
     assert!(a.is_saved() && b.is_saved());
-    assert_eq!(a.version(), daemon.doc().version);
+    assert_eq!(a.version(), doc(&daemon).version);
 }
 
 #[test]
 fn a_remote_edit_comes_back_as_the_op_that_moves_positions() {
-    let mut daemon = Daemon::new("hello world");
-    let mut reader = DocText::open(daemon.doc(), "r").unwrap();
+    let mut daemon = Daemon::with_doc("hello world");
+    let mut reader = DocText::open(doc(&daemon), "r").unwrap();
     let events = daemon.run(&Command::EditDoc {
         doc_id: DocId(1),
         base_version: 0,
@@ -109,13 +69,13 @@ fn a_remote_edit_comes_back_as_the_op_that_moves_positions() {
 
 #[test]
 fn an_edit_that_does_not_fit_changes_nothing_and_a_refusal_restores_the_saved_text() {
-    let daemon = Daemon::new("abc");
-    let mut client = DocText::open(daemon.doc(), "c").unwrap();
+    let daemon = Daemon::with_doc("abc");
+    let mut client = DocText::open(doc(&daemon), "c").unwrap();
     assert!(client.edit(TextOp::splice(10, 0, 0, "x")).is_err());
     assert_eq!(client.text().to_string(), "abc");
     assert!(client.is_saved());
     client.splice(3, 3, "def").unwrap();
-    assert_eq!(client.refused(daemon.doc()), "abcdef");
+    assert_eq!(client.refused(doc(&daemon)), "abcdef");
     assert_eq!(client.text().to_string(), "abc");
     assert!(client.is_saved() && client.resend().is_none());
 }

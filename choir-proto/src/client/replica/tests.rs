@@ -1,47 +1,20 @@
 use super::*;
 use crate::command::Command;
-use crate::decide::decide;
 use crate::frame::{Reply, PROTOCOL_VERSION};
 use crate::world::ThreadPage;
 
-/// The daemon, reduced to its rule: decide, then append.
-#[derive(Default)]
-struct Daemon {
-    world: World,
-    log: Vec<Event>,
-}
+use crate::testing::Daemon;
 
-impl Daemon {
-    fn run(&mut self, command: Command) -> Vec<Event> {
-        let bodies = decide(&self.world, &command).unwrap();
-        let mut events = Vec::new();
-        for body in bodies {
-            let event = Event {
-                seq: self.log.len() as u64 + 1,
-                ts: 0,
-                actor: "test".into(),
-                correlation: None,
-                v: 1,
-                body,
-            };
-            self.world.apply(&event);
-            self.log.push(event.clone());
-            events.push(event);
-        }
-        events
-    }
-
-    fn welcome(&self) -> ServerFrame {
-        ServerFrame::Welcome {
-            protocol: PROTOCOL_VERSION,
-            head: self.world.head,
-            snapshot: Some(Box::new(self.world.welcome())),
-        }
+fn welcome(daemon: &Daemon) -> ServerFrame {
+    ServerFrame::Welcome {
+        protocol: PROTOCOL_VERSION,
+        head: daemon.world.head,
+        snapshot: Some(Box::new(daemon.world.welcome())),
     }
 }
 
 fn open_chat(daemon: &mut Daemon) -> ThreadId {
-    daemon.run(Command::OpenWindow {
+    daemon.run(&Command::OpenWindow {
         app: AppKind::Chat,
         title: None,
         rect: None,
@@ -52,7 +25,7 @@ fn open_chat(daemon: &mut Daemon) -> ThreadId {
 #[test]
 fn a_document_a_window_shows_is_asked_for_once_and_again_only_after_a_new_welcome() {
     let mut daemon = Daemon::default();
-    daemon.run(Command::CreateDoc {
+    daemon.run(&Command::CreateDoc {
         title: "notes".into(),
         content: "hello".into(),
         open: true,
@@ -61,7 +34,7 @@ fn a_document_a_window_shows_is_asked_for_once_and_again_only_after_a_new_welcom
     let doc_id = *daemon.world.docs.keys().next().unwrap();
     let mut replica = Replica::new();
     assert_eq!(
-        replica.on_frame(daemon.welcome()),
+        replica.on_frame(welcome(&daemon)),
         Applied::Welcome { fresh: true }
     );
     assert!(!replica.world().docs[&doc_id].is_loaded());
@@ -101,8 +74,8 @@ fn events_apply_once_and_streaming_text_lasts_until_the_answer_is_committed() {
     let mut daemon = Daemon::default();
     let thread_id = open_chat(&mut daemon);
     let mut replica = Replica::new();
-    replica.on_frame(daemon.welcome());
-    let posted = daemon.run(Command::PostChat {
+    replica.on_frame(welcome(&daemon));
+    let posted = daemon.run(&Command::PostChat {
         thread_id,
         text: "hi".into(),
     });
@@ -145,13 +118,13 @@ fn a_chat_scrolled_back_pages_in_each_older_message_once() {
     let mut daemon = Daemon::default();
     let thread_id = open_chat(&mut daemon);
     for n in 0..(WELCOME_MESSAGES + 2 * PAGE as usize + 7) {
-        daemon.run(Command::PostChat {
+        daemon.run(&Command::PostChat {
             thread_id,
             text: format!("message {n}"),
         });
     }
     let mut replica = Replica::new();
-    replica.on_frame(daemon.welcome());
+    replica.on_frame(welcome(&daemon));
     // The welcome carried a full page, so nothing is asked for until the reader scrolls.
     assert!(replica.take_queries().is_empty());
     let total = daemon.world.chats[&thread_id].messages.len();
@@ -203,13 +176,13 @@ fn a_query_not_sent_is_asked_again_and_a_failed_page_may_be_asked_again() {
     let mut daemon = Daemon::default();
     let thread_id = open_chat(&mut daemon);
     for n in 0..(WELCOME_MESSAGES + 5) {
-        daemon.run(Command::PostChat {
+        daemon.run(&Command::PostChat {
             thread_id,
             text: format!("m{n}"),
         });
     }
     let mut replica = Replica::new();
-    replica.on_frame(daemon.welcome());
+    replica.on_frame(welcome(&daemon));
     replica.request_page(thread_id);
     let query = replica.take_queries().pop().unwrap();
     replica.query_not_sent(query.clone());
