@@ -251,16 +251,19 @@ pub fn after_render(app: &mut App) {
         };
         let paging = app.replica.is_paging(ThreadId(id.0));
         let view = app.chats.entry(id).or_default();
-        let height = element.scroll_height();
         match view.height_before {
             // Older items went in above: keep the reader on what they were reading.
-            Some(before) if height > before => {
-                element.set_scroll_top(element.scroll_top() + height - before);
-                view.height_before = None;
+            Some(before) => {
+                let height = element.scroll_height();
+                if height > before {
+                    element.set_scroll_top(element.scroll_top() + height - before);
+                    view.height_before = None;
+                } else if !paging {
+                    view.height_before = None;
+                }
             }
-            Some(_) if !paging => view.height_before = None,
-            Some(_) => {}
-            None if view.stick => element.set_scroll_top(height),
+            // At the end (the browser clamps it): no layout is read here.
+            None if view.stick => element.set_scroll_top(i32::MAX),
             None => {}
         }
     }
