@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: formatting, lints, the whole workspace's tests, and the wasm build of the
-# protocol crate. This is the README's test command and exactly what CI runs.
+# Runs every test: the web mirror's wasm build (the daemon embeds it), formatting, lints (host
+# and wasm), the whole workspace's tests, the desktop end to end in tmux, over OpenSSH and in
+# headless Chromium, and the wasm build of the protocol crate. This is the README's test
+# command and exactly what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
