@@ -14,6 +14,8 @@ fi
 for tool in node npm; do
   command -v "$tool" >/dev/null || { echo "bench-web: $tool is not installed" >&2; exit 1; }
 done
+# playwright-core needs Node.js 20 or newer.
+source scripts/node-env.sh
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "bench-web: no Chromium at ${CHROMIUM:-/usr/bin/chromium}" >&2; exit 1; }
 
 if [ ! -d web-tests/node_modules ] || [ web-tests/package-lock.json -nt web-tests/node_modules ]; then

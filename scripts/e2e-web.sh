@@ -13,6 +13,8 @@ cargo build --locked --quiet -p choir-daemon -p choir-tui
 for tool in node npm tmux; do
   command -v "$tool" >/dev/null || { echo "e2e-web: $tool is not installed" >&2; exit 1; }
 done
+# playwright-core needs Node.js 20 or newer.
+source scripts/node-env.sh
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "e2e-web: no Chromium at ${CHROMIUM:-/usr/bin/chromium}" >&2; exit 1; }
 
 # playwright-core, as pinned by the lock file; again only when the lock file changed since.
