@@ -277,11 +277,15 @@ async fn a_corrupt_older_or_foreign_snapshot_is_rebuilt_and_nothing_is_lost() {
         }
         daemon.shutdown().await;
     };
-    // Not a database at all.
+    // Not a database at all: a new file in its place, without the old WAL. (Written in place,
+    // the file could be restored by the stopped daemon's SQLite folding its WAL back into it
+    // late, or read through a WAL still there: page 1 comes from the WAL.)
     for suffix in ["-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", snapshot.display()));
     }
-    std::fs::write(&snapshot, b"this is not a snapshot").unwrap();
+    let garbage = dir.path().join("garbage");
+    std::fs::write(&garbage, b"this is not a snapshot").unwrap();
+    std::fs::rename(&garbage, &snapshot).unwrap();
     check(common::start_in(dir.path()).await).await;
     // An older format.
     {
