@@ -67,11 +67,6 @@ impl Replica {
         self.streaming.get(&thread_id).map(String::as_str)
     }
 
-    /// Every thread's streaming text.
-    pub fn all_streaming(&self) -> &HashMap<ThreadId, String> {
-        &self.streaming
-    }
-
     /// Applies a frame from the daemon, then asks for whatever the windows now show and is
     /// not here.
     pub fn on_frame(&mut self, frame: ServerFrame) -> Applied {

@@ -236,15 +236,7 @@ fn tool_card(ctx: &Context<App>, card: &ToolCard) -> Html {
 }
 
 pub fn after_render(app: &mut App) {
-    let ids: Vec<WindowId> = app
-        .replica
-        .world()
-        .desktop
-        .windows
-        .values()
-        .filter(|window| window.app == choir_proto::AppKind::Chat)
-        .map(|window| window.id)
-        .collect();
+    let ids = super::windows_of(app, &choir_proto::AppKind::Chat);
     for id in ids {
         let Some(element) = dom::by_id(&format!("chat-{}", id.0)) else {
             continue;

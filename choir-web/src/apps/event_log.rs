@@ -74,14 +74,8 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
 }
 
 pub fn after_render(app: &mut App) {
-    let follows: Vec<WindowId> = app
-        .replica
-        .world()
-        .desktop
-        .windows
-        .values()
-        .filter(|window| window.app == choir_proto::AppKind::EventLog)
-        .map(|window| window.id)
+    let follows: Vec<WindowId> = super::windows_of(app, &choir_proto::AppKind::EventLog)
+        .into_iter()
         .filter(|id| app.logs.get(id).is_none_or(|view| view.follow))
         .collect();
     for id in follows {

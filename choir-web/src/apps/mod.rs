@@ -5,7 +5,7 @@ mod chat;
 mod event_log;
 mod writer;
 
-use choir_proto::{AppKind, Window};
+use choir_proto::{AppKind, Window, WindowId};
 use yew::prelude::*;
 
 use crate::app::App;
@@ -41,4 +41,16 @@ pub fn title(app: &App, window: &Window) -> String {
 pub fn after_render(app: &mut App) {
     chat::after_render(app);
     event_log::after_render(app);
+}
+
+/// The windows showing app `kind`.
+fn windows_of(app: &App, kind: &AppKind) -> Vec<WindowId> {
+    app.replica
+        .world()
+        .desktop
+        .windows
+        .values()
+        .filter(|window| window.app == *kind)
+        .map(|window| window.id)
+        .collect()
 }
