@@ -22,10 +22,9 @@ mod auth;
 mod error;
 mod http;
 mod queries;
-mod web;
 mod ws;
 
-pub use web::embedded as web_mirror_embedded;
+pub use choir_web_assets::embedded as web_mirror_embedded;
 
 use std::sync::Arc;
 
@@ -85,8 +84,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ws", get(ws::upgrade))
-        .route("/", get(web::page))
-        .route("/assets/{*file}", get(web::page))
+        .route("/", get(choir_web_assets::page))
+        .route("/assets/{*file}", get(choir_web_assets::page))
         .merge(protected)
         .layer(DefaultBodyLimit::max(MAX_FRAME_BYTES))
         .with_state(state)

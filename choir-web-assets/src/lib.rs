@@ -1,6 +1,7 @@
-//! The web mirror's files, embedded at build time (see `build.rs`): `/` is the page and
-//! `/assets/...` its content-hashed files. They hold no secret, so they need no token: the
-//! page takes the token from its URL and presents it on the socket.
+//! The web mirror's files, embedded at build time (see `build.rs`): `/` is the desktop page,
+//! `/auth.html` the sign-in page the hypervisor serves, and `/assets/...` their content-hashed
+//! files. They hold no secret: the daemon serves them without a token (the page takes the
+//! token from its URL), the hypervisor to anyone (the page needs a session to do anything).
 
 use axum::http::header::{
     ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG,
@@ -19,7 +20,7 @@ pub struct Asset {
 
 static ASSETS: &[Asset] = include!(concat!(env!("OUT_DIR"), "/web_assets.rs"));
 
-/// Whether this daemon was built with the web mirror.
+/// Whether this build has the web mirror.
 pub fn embedded() -> bool {
     !ASSETS.is_empty()
 }
@@ -37,8 +38,60 @@ const NOT_BUILT: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"
 (<code>scripts/start.sh</code> does both), and restart the daemon.</p>\
 <p>The terminal desktop works meanwhile: run <code>choir</code>.</p></body></html>";
 
-pub(super) async fn page(uri: Uri, headers: HeaderMap) -> Response {
+/// An axum handler for `/` and `/assets/{*file}`.
+pub async fn page(uri: Uri, headers: HeaderMap) -> Response {
     serve(ASSETS, uri.path(), &headers)
+}
+
+/// The file at `path` (`/` for the desktop page), with caching headers, gzip when the client
+/// takes it, and the page's security headers.
+pub fn file(path: &str, headers: &HeaderMap) -> Response {
+    serve(ASSETS, path, headers)
+}
+
+/// The HTML page at `route` with `<meta name content>` tags added to its head: how a server
+/// tells the page what it needs to know (who is signed in, where to sign in). Never cached.
+pub fn page_with_meta(route: &str, meta: &[(&str, &str)]) -> Response {
+    with_meta(ASSETS, route, meta)
+}
+
+fn with_meta(assets: &[Asset], route: &str, meta: &[(&str, &str)]) -> Response {
+    let Some(asset) = assets.iter().find(|asset| asset.route == route) else {
+        return serve(assets, route, &HeaderMap::new());
+    };
+    let html = String::from_utf8_lossy(asset.raw);
+    let tags: String = meta
+        .iter()
+        .map(|(name, content)| {
+            format!(
+                "<meta name=\"{}\" content=\"{}\">",
+                escape(name),
+                escape(content)
+            )
+        })
+        .collect();
+    let html = match html.find("</head>") {
+        Some(at) => format!("{}{tags}{}", &html[..at], &html[at..]),
+        None => format!("{tags}{html}"),
+    };
+    let mut headers = HeaderMap::new();
+    guard(&mut headers, "text/html; charset=utf-8");
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    (headers, html).into_response()
+}
+
+/// Text made safe inside an HTML attribute.
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 fn serve(assets: &[Asset], path: &str, headers: &HeaderMap) -> Response {
@@ -188,6 +241,18 @@ mod tests {
         assert!(body(plain).await.starts_with(b"\0asm"));
         let page = serve(FAKE, "/", &request(&[("accept-encoding", "gzip")]));
         assert!(!page.headers().contains_key(CONTENT_ENCODING));
+    }
+
+    #[tokio::test]
+    async fn meta_tags_go_into_the_head_escaped_and_the_page_is_not_cached() {
+        let page = with_meta(FAKE, "/", &[("choir-user", "a\"><script>")]);
+        assert_eq!(page.headers()[CACHE_CONTROL], "no-store");
+        assert!(page.headers().contains_key(CONTENT_SECURITY_POLICY));
+        let text = String::from_utf8(body(page).await).unwrap_or_default();
+        assert_eq!(
+            text,
+            "<meta name=\"choir-user\" content=\"a&quot;&gt;&lt;script&gt;\"><html>ChoirOS</html>"
+        );
     }
 
     #[tokio::test]
