@@ -57,20 +57,28 @@ fn websocket_config() -> WebSocketConfig {
 /// Largest message accepted from a daemon.
 const MAX_MESSAGE: usize = 32 << 20;
 
-/// Opens the protocol WebSocket (without sending `hello`), within `timeout`.
+/// Opens the protocol WebSocket (without sending `hello`), within `timeout`. The token goes
+/// on the upgrade request too, so a `hello` without one (a browser's, carried by the
+/// hypervisor) is accepted.
 pub async fn websocket(
     endpoint: &Endpoint,
     timeout: Duration,
 ) -> Result<WebSocketStream<DaemonStream>, String> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let connect = async {
+        let mut request = endpoint
+            .ws_url()
+            .into_client_request()
+            .map_err(|err| err.to_string())?;
+        let bearer = format!("Bearer {}", endpoint.token)
+            .parse()
+            .map_err(|_| "the token is not a valid header value".to_owned())?;
+        request.headers_mut().insert("authorization", bearer);
         let stream = open(endpoint).await.map_err(|err| err.to_string())?;
-        let (ws, _) = tokio_tungstenite::client_async_with_config(
-            endpoint.ws_url(),
-            stream,
-            Some(websocket_config()),
-        )
-        .await
-        .map_err(|err| err.to_string())?;
+        let (ws, _) =
+            tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()))
+                .await
+                .map_err(|err| err.to_string())?;
         Ok(ws)
     };
     tokio::time::timeout(timeout, connect)
