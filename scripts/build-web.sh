@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the web mirror (choir-web) for the browser into choir-web/dist, where choir-daemon's
-# build embeds it: index.html plus content-hashed files under assets/. Idempotent: installs
+# Builds the web mirror (choir-web) for the browser into choir-web/dist, where the build of
+# choir-web-assets embeds it (for choir-daemon and choir-hypervisor): index.html, the
+# hypervisor's auth.html, and content-hashed files under assets/. Idempotent: installs
 # wasm-bindgen-cli (at the exact version in Cargo.lock) only when missing, and cargo rebuilds
 # only what changed. Set CHOIR_WEB_OPT=0 to skip wasm-opt.
 set -euo pipefail
@@ -55,6 +56,10 @@ boot="boot-$(hash "$out/boot.js").js"
 cp "$out/boot.js" "$dist.new/assets/$boot"
 sed -e "s/{{JS}}/$js/g" -e "s/{{WASM}}/$wasm/g" -e "s/{{CSS}}/$css/g" -e "s/{{BOOT}}/$boot/g" \
   choir-web/static/index.html > "$dist.new/index.html"
+# The hypervisor's sign-in, invite and account page.
+auth="auth-$(hash choir-web/static/auth.js).js"
+cp choir-web/static/auth.js "$dist.new/assets/$auth"
+sed -e "s/{{CSS}}/$css/g" -e "s/{{AUTH}}/$auth/g" choir-web/static/auth.html > "$dist.new/auth.html"
 # Replace the old build only if something changed, so the daemon is not rebuilt for nothing.
 if [ -d "$dist" ] && diff -qr "$dist" "$dist.new" >/dev/null; then
   rm -rf "$dist.new"

@@ -85,6 +85,9 @@ pub fn view(app: &App, ctx: &Context<App>) -> Html {
         Connection::NoToken => Some(
             "This page needs the sandbox's token. Open the URL that `choir web` prints: it ends in ?token=…".to_owned(),
         ),
+        Connection::Refused(message) if app.signed_in.is_some() => {
+            Some(format!("Your session ended ({message}). Opening the sign-in page…"))
+        }
         Connection::Refused(message) => Some(format!(
             "The sandbox refused this page's token ({message}). The link may be old or mistyped: \
              open the URL that `choir web` prints again."
@@ -270,6 +273,11 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
             if app.prefix { <span class="prefix">{ "C-a …" }</span> }
             <button data-action="help" aria-label="keyboard shortcuts" onclick={ help }>{ "?" }</button>
             <span id="connection" data-state={ app.connection.state() } title={ state_title } role="status" aria-live="polite">{ state_text }</span>
+            if let Some(signed_in) = &app.signed_in {
+                if let Some(account) = &signed_in.account {
+                    <a id="account" class="taskbar-account" href={ account.clone() } title="passkeys and sign-out">{ signed_in.user.clone() }</a>
+                }
+            }
         </nav>
     }
 }

@@ -39,6 +39,39 @@ pub fn take_token() -> Option<String> {
     storage?.get_item(TOKEN_KEY).ok().flatten()
 }
 
+/// The content of `<meta name=NAME>`: how a server tells the page what it needs to know.
+pub fn meta(name: &str) -> Option<String> {
+    document()?
+        .query_selector(&format!("meta[name=\"{name}\"]"))
+        .ok()??
+        .get_attribute("content")
+        .filter(|content| !content.is_empty())
+}
+
+/// Where a page served by the hypervisor sends its user to sign in again, and who is signed
+/// in: the page then needs no token (its cookie is its session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub user: String,
+    pub sign_in: String,
+    pub account: Option<String>,
+}
+
+pub fn signed_in() -> Option<SignedIn> {
+    Some(SignedIn {
+        user: meta("choir-user")?,
+        sign_in: meta("choir-signin")?,
+        account: meta("choir-account"),
+    })
+}
+
+/// Leaves for `url`.
+pub fn go_to(url: &str) {
+    if let Some(window) = window() {
+        let _ = window.location().assign(url);
+    }
+}
+
 /// The protocol endpoint on the page's own origin.
 pub fn socket_url() -> Option<String> {
     let location = window()?.location();
@@ -150,18 +183,21 @@ pub fn is_visible() -> bool {
         .is_some_and(|document| document.visibility_state() == web_sys::VisibilityState::Visible)
 }
 
-/// GETs a JSON document of the daemon's API with the token.
-pub async fn get_json(path: &str, token: &str) -> Result<serde_json::Value, String> {
+/// GETs a JSON document of the daemon's API, with the token when the page has one (else the
+/// hypervisor adds it, for the session its cookie names).
+pub async fn get_json(path: &str, token: Option<&str>) -> Result<serde_json::Value, String> {
     use wasm_bindgen_futures::JsFuture;
     let window = window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
     init.set_method("GET");
     let request =
         web_sys::Request::new_with_str_and_init(path, &init).map_err(|err| format!("{err:?}"))?;
-    request
-        .headers()
-        .set("Authorization", &format!("Bearer {token}"))
-        .map_err(|err| format!("{err:?}"))?;
+    if let Some(token) = token {
+        request
+            .headers()
+            .set("Authorization", &format!("Bearer {token}"))
+            .map_err(|err| format!("{err:?}"))?;
+    }
     let response = JsFuture::from(window.fetch_with_request(&request))
         .await
         .map_err(|err| format!("{err:?}"))?;

@@ -140,6 +140,8 @@ impl Editor {
 
 pub struct App {
     pub token: Option<String>,
+    /// Served by the hypervisor to a signed-in browser: no token needed.
+    pub signed_in: Option<dom::SignedIn>,
     link: Link,
     pub replica: Replica,
     socket: Option<Socket>,
@@ -188,6 +190,7 @@ impl Component for App {
 
     fn create(ctx: &Context<Self>) -> Self {
         let token = dom::take_token();
+        let signed_in = dom::signed_in();
         let link = ctx.link().clone();
         dom::listen(true, "keydown", move |event: web_sys::Event| {
             if let Ok(event) = event.dyn_into::<KeyboardEvent>() {
@@ -225,12 +228,13 @@ impl Component for App {
             });
         }
         let mut app = Self {
-            connection: if token.is_some() {
+            connection: if token.is_some() || signed_in.is_some() {
                 Connection::Connecting
             } else {
                 Connection::NoToken
             },
             token,
+            signed_in,
             link: Link::new(),
             replica: Replica::new(),
             socket: None,

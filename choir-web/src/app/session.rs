@@ -73,6 +73,10 @@ impl App {
             NetEvent::Text(_) => {}
             NetEvent::Closed { code, reason } => {
                 if code == choir_proto::CLOSE_UNAUTHORIZED {
+                    // The session ended (signed out, expired, passkey removed): sign in again.
+                    if let Some(signed_in) = &self.signed_in {
+                        dom::go_to(&signed_in.sign_in);
+                    }
                     self.refused(if reason.is_empty() {
                         "wrong token".into()
                     } else {
@@ -173,11 +177,12 @@ impl App {
             self.editors.retain(|_, editor| !editor.doc.is_saved());
             self.log.clear();
             let head = self.replica.head();
-            if let Some(token) = self.token.clone() {
+            if self.token.is_some() || self.signed_in.is_some() {
+                let token = self.token.clone();
                 let from = head.saturating_sub(LOG_HISTORY - 1).max(1);
                 ctx.link().send_future(async move {
                     let path = format!("/api/events?from={from}&limit={LOG_HISTORY}");
-                    let events = match dom::get_json(&path, &token).await {
+                    let events = match dom::get_json(&path, token.as_deref()).await {
                         Ok(mut page) => {
                             serde_json::from_value(page["events"].take()).unwrap_or_default()
                         }
