@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::sync::broadcast;
 
+use crate::revocations::Revocations;
 use crate::sandbox::{Isolation, SandboxInfo, Sandboxes};
 use crate::units::{format_duration, format_size};
 use crate::users::UserStore;
@@ -33,6 +33,9 @@ pub enum Request {
     /// Remove a user: keys, open connections, running sandbox (their data stays on disk)
     /// → `Reply { message }`.
     RemoveUser { user: String },
+    /// Remove one of a user's passkeys (by its id or a prefix of it), ending the web sessions
+    /// signed in with it → `Reply { message }`.
+    RemovePasskey { user: String, id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +80,7 @@ pub async fn serve(
     path: &Path,
     sandboxes: Sandboxes,
     users: UserStore,
-    removals: broadcast::Sender<String>,
+    revocations: Revocations,
 ) -> std::io::Result<()> {
     if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.file_type().is_socket()) {
         if UnixStream::connect(path).await.is_ok() {
@@ -103,7 +106,7 @@ pub async fn serve(
         let server = Server {
             sandboxes: sandboxes.clone(),
             users: users.clone(),
-            removals: removals.clone(),
+            revocations: revocations.clone(),
         };
         tokio::spawn(async move {
             if let Err(err) = server.answer(stream).await {
@@ -117,7 +120,7 @@ pub async fn serve(
 struct Server {
     sandboxes: Sandboxes,
     users: UserStore,
-    removals: broadcast::Sender<String>,
+    revocations: Revocations,
 }
 
 impl Server {
@@ -169,9 +172,18 @@ impl Server {
                     return Reply::message(false, err.to_string());
                 }
                 // Connections first, so that no desktop of theirs brings the sandbox back.
-                let _ = self.removals.send(user.clone());
+                self.revocations.user_removed(&user);
                 match sandboxes.stop(&user).await {
                     Ok(_) => Reply::message(true, format!("{user}: removed")),
+                    Err(err) => Reply::message(false, err.to_string()),
+                }
+            }
+            Request::RemovePasskey { user, id } => {
+                match self.users.remove_passkey(&user, &id).await {
+                    Ok(id) => {
+                        self.revocations.sessions_ended(&user);
+                        Reply::message(true, format!("{user}: removed passkey {id}"))
+                    }
                     Err(err) => Reply::message(false, err.to_string()),
                 }
             }

@@ -73,6 +73,11 @@ impl Layout {
         self.state().join("control.sock")
     }
 
+    /// The origin the web server last served, for `user invite`'s links.
+    pub fn web_origin(&self) -> PathBuf {
+        self.state().join("web-origin")
+    }
+
     /// Held by the serving hypervisor: one per data dir, since it owns the sandboxes in it.
     pub fn lock(&self) -> Result<std::fs::File, LayoutError> {
         let path = self.state().join("serve.lock");

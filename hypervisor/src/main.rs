@@ -1,5 +1,5 @@
-//! `choir-hypervisor`: each user's ChoirOS desktop over SSH, each user's sandbox confined and
-//! supervised.
+//! `choir-hypervisor`: each user's ChoirOS desktop over SSH and in the browser (passkey
+//! sign-in), each user's sandbox confined and supervised.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use hypervisor::control::{self, Request};
 use hypervisor::layout::Layout;
+use hypervisor::revocations::Revocations;
 use hypervisor::sandbox::{
     instance_name, parse_uid_range, Accounts, Confinement, IdPolicy, Limits, ProcessBackend,
     ProcessConfig, Sandboxes, SupervisorConfig, DEFAULT_UID_RANGE,
@@ -18,9 +19,11 @@ use hypervisor::sandbox::{
 use hypervisor::ssh::{self, Shared};
 use hypervisor::units::{parse_duration, parse_size};
 use hypervisor::users::UserStore;
+use hypervisor::web::{self, Invites, WebConfig};
 
 /// ChoirOS hypervisor: serves each registered user's live desktop over SSH
-/// (`ssh alice@host`), running each user's sandbox confined under its own uid.
+/// (`ssh alice@host`) and in the browser (signed in with a passkey), running each user's
+/// sandbox confined under its own uid.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
@@ -35,9 +38,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Commands {
-    /// Run the SSH server and supervise the sandboxes (SIGTERM or Ctrl-C stops them all)
-    Serve(ServeArgs),
-    /// Manage users and their SSH keys
+    /// Run the SSH server (and the web server, with --http-listen) and supervise the
+    /// sandboxes (SIGTERM or Ctrl-C stops them all)
+    Serve(Box<ServeArgs>),
+    /// Manage users, their SSH keys and passkeys
     User {
         #[command(subcommand)]
         command: UserCommand,
@@ -63,6 +67,29 @@ struct ServeArgs {
     /// Address for SSH
     #[arg(long, default_value = "0.0.0.0:2222", value_name = "ADDR")]
     ssh_listen: SocketAddr,
+    /// Address for the web server (passkey sign-in, then the desktop in the browser); none
+    /// without this
+    #[arg(long, value_name = "ADDR")]
+    http_listen: Option<SocketAddr>,
+    /// Where browsers reach the web server, e.g. https://choir.example.com (passkeys are bound
+    /// to its host) [default: http://localhost:PORT]
+    #[arg(long, value_name = "URL", requires = "http_listen")]
+    origin: Option<url::Url>,
+    /// Serve https with this PEM certificate chain (for a host without a TLS proxy in front)
+    #[arg(long, value_name = "FILE", requires_all = ["tls_key", "http_listen"])]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// End a web session after this long without use
+    #[arg(long, value_name = "DURATION", default_value = "12h", value_parser = parse_duration)]
+    session_idle: Duration,
+    /// End a web session this long after sign-in, however used
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = parse_duration)]
+    session_max_age: Duration,
+    /// Sign-in and registration attempts per client address per minute
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    limit_signin: u32,
     /// Uids (and gids) given to sandboxes, one per user, kept for good
     #[arg(long, value_name = "FIRST-LAST", default_value_t = format!("{}-{}", DEFAULT_UID_RANGE.start(), DEFAULT_UID_RANGE.end()))]
     uid_range: String,
@@ -112,10 +139,25 @@ enum UserCommand {
         #[arg(long, value_name = "FILE")]
         ssh_key: PathBuf,
     },
-    /// List users and their key fingerprints
+    /// Print a one-time link where a user registers a passkey for the web (the user is
+    /// created if new)
+    Invite {
+        name: String,
+        /// How long the link works
+        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+        expires: Duration,
+        /// The web server's origin for the link [default: the one the server last served]
+        #[arg(long, value_name = "URL")]
+        origin: Option<url::Url>,
+    },
+    /// List users with their SSH key fingerprints and passkeys
     List,
-    /// Remove a user and their keys (their sandbox's data stays on disk)
+    /// Remove a user with their keys, passkeys and web sessions (their sandbox's data stays
+    /// on disk)
     Remove { name: String },
+    /// Remove one of a user's passkeys (its id as `user list` shows it) and end the web
+    /// sessions signed in with it
+    RemovePasskey { name: String, id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,10 +255,51 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{name}: added key {fingerprint}");
         }
         Commands::User {
-            command: UserCommand::List,
+            command:
+                UserCommand::Invite {
+                    name,
+                    expires,
+                    origin,
+                },
         } => {
-            for user in users(&layout).await?.list().await? {
-                println!("{}\t{}", user.name, user.keys.join(" "));
+            let users = users(&layout).await?;
+            users.create(&name).await?;
+            let secret = Invites::new(users.pool().clone())
+                .create(&name, expires)
+                .await?;
+            let origin = match origin {
+                Some(origin) => web::check_origin(&origin)?,
+                None => std::fs::read_to_string(layout.web_origin())
+                    .map(|origin| origin.trim().to_owned())
+                    .context(
+                        "no web server has run with this --data-dir yet: pass --origin URL \
+                         (the address browsers use)",
+                    )?,
+            };
+            println!("{origin}/invite#{secret}");
+            eprintln!(
+                "{name}: open this link within {} to register a passkey (it works once)",
+                hypervisor::units::format_duration(expires)
+            );
+        }
+        Commands::User {
+            command: UserCommand::List,
+        } => print!("{}", format_users(&users(&layout).await?.list().await?)),
+        Commands::User {
+            command: UserCommand::RemovePasskey { name, id },
+        } => {
+            let request = Request::RemovePasskey {
+                user: name.clone(),
+                id: id.clone(),
+            };
+            match control::request(&layout.control_socket(), &request).await {
+                Ok(reply) if reply.ok => println!("{}", reply.message.unwrap_or_default()),
+                Ok(reply) => anyhow::bail!("{}", reply.message.unwrap_or_default()),
+                Err(control::ControlError::NotRunning { .. }) => {
+                    let id = users(&layout).await?.remove_passkey(&name, &id).await?;
+                    println!("{name}: removed passkey {id}");
+                }
+                Err(err) => return Err(err.into()),
             }
         }
         Commands::User {
@@ -236,12 +319,46 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{name}: removed");
         }
         Commands::Sandbox { command } => return sandbox_command(&layout, command).await,
-        Commands::Serve(args) => serve(&layout, args).await?,
+        Commands::Serve(args) => serve(&layout, *args).await?,
         Commands::Confine(_) | Commands::KillUid { .. } => {
             unreachable!("handled before the runtime starts")
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `user list`: a line per user, then one per SSH key and passkey.
+fn format_users(users: &[hypervisor::users::UserEntry]) -> String {
+    let mut text = String::new();
+    for user in users {
+        text.push_str(&format!("{}\n", user.name));
+        for key in &user.keys {
+            text.push_str(&format!("  ssh      {key}\n"));
+        }
+        for passkey in &user.passkeys {
+            let last_used = passkey
+                .last_used
+                .map(|ms| format!("last used {}", date(ms)))
+                .unwrap_or_else(|| "never used".to_owned());
+            text.push_str(&format!(
+                "  passkey  {}  {:?}  added {}, {last_used}\n",
+                passkey.short_id(),
+                passkey.label,
+                date(passkey.created)
+            ));
+        }
+        if user.keys.is_empty() && user.passkeys.is_empty() {
+            text.push_str("  (no SSH key or passkey yet)\n");
+        }
+    }
+    text
+}
+
+/// A UTC date and time from milliseconds since the epoch.
+fn date(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "?".into())
 }
 
 async fn sandbox_command(layout: &Layout, command: SandboxCommand) -> Result<ExitCode> {
@@ -327,7 +444,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
             daemon: sibling("choir-daemon")?,
             choir: sibling("choir")?,
             limits,
-            extra_read_only: args.sandbox_read,
+            extra_read_only: args.sandbox_read.clone(),
             instance: instance_name(layout.root()),
             env: ProcessConfig::passed_env(),
         },
@@ -346,6 +463,14 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         tracing::warn!("{warning}");
     }
 
+    let revocations = Revocations::default();
+    // The web server first: its line comes before the SSH one, which says all is up.
+    let web_server = match args.http_listen {
+        Some(addr) => {
+            Some(web_server(layout, &args, addr, &users, &sandboxes, &revocations).await?)
+        }
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(args.ssh_listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.ssh_listen))?;
@@ -358,12 +483,19 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         users: users.clone(),
         sandboxes: sandboxes.clone(),
         channels: ssh::ChannelCounts::new(args.limit_channels),
-        removals: tokio::sync::broadcast::channel(16).0,
+        revocations: revocations.clone(),
     });
     let control_path = layout.control_socket();
+    let web = async {
+        match web_server {
+            Some(server) => server.await.context("the web server failed"),
+            None => std::future::pending().await,
+        }
+    };
     let outcome = tokio::select! {
         result = ssh::serve(listener, host_key, shared.clone()) => result.context("the SSH server failed"),
-        result = control::serve(&control_path, sandboxes.clone(), users, shared.removals.clone()) => {
+        result = web => result,
+        result = control::serve(&control_path, sandboxes.clone(), users, revocations) => {
             result.context("the control socket failed")
         }
         signal = shutdown_signal() => signal,
@@ -373,6 +505,60 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
     let _ = std::fs::remove_file(&control_path);
     tracing::info!("hypervisor stopped");
     outcome
+}
+
+/// Binds the web server and says where it is; the returned future serves it.
+async fn web_server(
+    layout: &Layout,
+    args: &ServeArgs,
+    addr: SocketAddr,
+    users: &UserStore,
+    sandboxes: &Sandboxes,
+    revocations: &Revocations,
+) -> Result<impl std::future::Future<Output = std::io::Result<()>>> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(web::tls_acceptor(cert, key)?),
+        _ => None,
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let bound = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let origin = match &args.origin {
+        Some(origin) => origin.clone(),
+        None => url::Url::parse(&format!("{scheme}://localhost:{}", bound.port()))?,
+    };
+    if tls.is_some() != (origin.scheme() == "https") && args.origin.is_some() {
+        tracing::info!(
+            "--origin is {origin} while this server speaks {scheme}: a TLS proxy in front is assumed"
+        );
+    }
+    let config = WebConfig {
+        origin,
+        session_idle: args.session_idle,
+        session_max_age: args.session_max_age,
+        signin_per_minute: args.limit_signin,
+    };
+    let state = web::Web::new(
+        &config,
+        users.clone(),
+        sandboxes.clone(),
+        revocations.clone(),
+    )?;
+    let origin = web::check_origin(&config.origin)?;
+    std::fs::write(layout.web_origin(), format!("{origin}\n"))
+        .with_context(|| format!("cannot write {}", layout.web_origin().display()))?;
+    if !choir_web_assets::embedded() {
+        eprintln!(
+            "choir-hypervisor: WARNING: this build has no web mirror (run scripts/build-web.sh, \
+             then build again): browsers get a page saying so"
+        );
+    }
+    announce(&format!(
+        "ChoirOS hypervisor: web on {origin} ({scheme} on {bound})"
+    ));
+    Ok(web::serve(listener, tls, web::router(state)))
 }
 
 /// Prints to stdout; a closed stdout (whoever started the server stopped reading) is not a

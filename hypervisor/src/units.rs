@@ -26,7 +26,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
-/// Parses a duration: a whole number with `ms`, `s`, `m` or `h` (a bare number is seconds).
+/// Parses a duration: a whole number with `ms`, `s`, `m`, `h` or `d` (a bare number is
+/// seconds).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let digits_end = text
@@ -47,7 +48,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" => seconds(1),
         "m" | "min" => seconds(60),
         "h" => seconds(3600),
-        _ => Err(format!("`{text}` has an unknown unit (use ms, s, m or h)")),
+        "d" => seconds(24 * 3600),
+        _ => Err(format!(
+            "`{text}` has an unknown unit (use ms, s, m, h or d)"
+        )),
     }
 }
 

@@ -20,6 +20,7 @@ use choir_tui::connect::ConnectError;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 
+use crate::revocations::Revocations;
 use crate::sandbox::Sandboxes;
 use crate::users::UserStore;
 
@@ -39,7 +40,7 @@ pub struct Shared {
     /// Open channels per user.
     pub channels: ChannelCounts,
     /// Users removed while the server runs: their connections are closed.
-    pub removals: broadcast::Sender<String>,
+    pub revocations: Revocations,
 }
 
 /// Open channels per user, counted by the [`ChannelSlot`]s they hold, and the most each may
@@ -232,7 +233,7 @@ impl Handler for Connection {
             Ok(true) => {
                 tracing::info!(user, "ssh login");
                 self.user = Some(user.to_owned());
-                self.removal = Some(self.shared.removals.subscribe());
+                self.removal = Some(self.shared.revocations.removed_users());
                 Ok(Auth::Accept)
             }
             Ok(false) => {

@@ -18,6 +18,8 @@ use russh::client;
 use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::ChannelMsg;
 
+pub mod browser;
+
 pub const WAIT: Duration = Duration::from_secs(30);
 
 /// The binaries built next to this crate's (cargo test --workspace builds them all).
@@ -121,6 +123,25 @@ impl Hypervisor {
     /// Everything the hypervisor printed so far.
     pub fn output(&self) -> String {
         self.output.lock().unwrap().clone()
+    }
+
+    /// The web server's origin and address (`serve --http-listen`).
+    pub fn web(&self) -> (String, SocketAddr) {
+        let output = self.output();
+        let line = output
+            .lines()
+            .find_map(|line| line.strip_prefix("ChoirOS hypervisor: web on "))
+            .unwrap_or_else(|| panic!("no web server announced:\n{output}"));
+        let (origin, rest) = line.split_once(' ').unwrap();
+        let addr = rest.rsplit(' ').next().unwrap().trim_end_matches(')');
+        (origin.to_owned(), addr.parse().unwrap())
+    }
+
+    /// `user invite NAME`: the link it prints.
+    pub fn invite(&self, user: &str, args: &[&str]) -> String {
+        let out = self.run(&[&["user", "invite", user][..], args].concat());
+        assert!(out.status.success(), "user invite: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
     pub fn sandbox_dir(&self, user: &str) -> PathBuf {

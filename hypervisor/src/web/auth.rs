@@ -1,0 +1,455 @@
+//! The passkey endpoints: check an invite, register a passkey (by invite, or from a session),
+//! sign in, list and remove one's passkeys, sign out. Each `start` answers the browser's
+//! WebAuthn options and a ceremony id; the state stays here until its `finish`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
+
+use super::ceremonies::Ceremony;
+use super::sessions::Session;
+use super::{error, InviteError, Peer, Web};
+use crate::users::{passkey_id, UserError};
+
+/// Longest passkey label kept.
+const MAX_LABEL: usize = 64;
+
+/// A refusal: an answer to send instead.
+pub(super) struct Refusal(Box<Response>);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        *self.0
+    }
+}
+
+fn refuse(status: StatusCode, message: &str) -> Refusal {
+    Refusal(Box::new(error(status, message)))
+}
+
+impl From<sqlx::Error> for Refusal {
+    fn from(err: sqlx::Error) -> Self {
+        tracing::error!(%err, "the users database failed");
+        refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server's database failed",
+        )
+    }
+}
+
+impl From<UserError> for Refusal {
+    fn from(err: UserError) -> Self {
+        match err {
+            UserError::Database(err) => err.into(),
+            UserError::NoSuchUser(_) => refuse(StatusCode::GONE, "this user no longer exists"),
+            UserError::PasskeyTaken => refuse(
+                StatusCode::CONFLICT,
+                "this passkey is already registered here (for you or someone else)",
+            ),
+            other => refuse(StatusCode::BAD_REQUEST, &other.to_string()),
+        }
+    }
+}
+
+impl From<InviteError> for Refusal {
+    fn from(err: InviteError) -> Self {
+        match err {
+            InviteError::Database(err) => err.into(),
+            InviteError::Unknown => refuse(StatusCode::NOT_FOUND, &err.to_string()),
+            InviteError::Expired | InviteError::Used => refuse(StatusCode::GONE, &err.to_string()),
+        }
+    }
+}
+
+type Answer = Result<Response, Refusal>;
+
+/// The request's JSON body (`application/json` only: a form cannot post here).
+fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, Refusal> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !json {
+        return Err(refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "send JSON (Content-Type: application/json)",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|err| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            &format!("not a valid request: {err}"),
+        )
+    })
+}
+
+impl Web {
+    /// One sign-in or registration attempt from `peer`, unless it made too many.
+    fn attempt(&self, peer: &Peer) -> Result<(), Refusal> {
+        self.limiter.take(peer.0.ip()).map_err(|wait| {
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "too many attempts from your address: try again in {} s",
+                    wait.as_secs().max(1)
+                ),
+            );
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(wait.as_secs().max(1)),
+            );
+            Refusal(Box::new(response))
+        })
+    }
+
+    /// The request's live session, or a 401.
+    pub(super) async fn signed_in(&self, headers: &HeaderMap) -> Result<Session, Refusal> {
+        self.sessions.from_headers(headers).await?.ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "you are not signed in (or your session ended)",
+            )
+        })
+    }
+
+    /// A new session for `user` (any session the browser had ends: a new id at each
+    /// sign-in), answered with its cookie.
+    async fn open_session(
+        &self,
+        headers: &HeaderMap,
+        user: &str,
+        passkey: &str,
+        next: &str,
+    ) -> Answer {
+        self.sessions.end_presented(headers).await?;
+        let id = self.sessions.create(user, passkey).await?;
+        tracing::info!(user, "signed in on the web");
+        let mut response = Json(json!({ "ok": true, "user": user, "next": next })).into_response();
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, self.sessions.set_cookie(&id));
+        Ok(response)
+    }
+
+    fn begin(&self, ceremony: Ceremony, options: impl serde::Serialize) -> Answer {
+        let id = self.ceremonies.begin(ceremony).ok_or_else(|| {
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many sign-ins in progress: try again soon",
+            )
+        })?;
+        Ok(Json(json!({ "ceremony": id, "options": options })).into_response())
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct InviteBody {
+    invite: String,
+}
+
+/// `POST /auth/invite {invite}` → `{user}`: whether an invite can still be used.
+pub(super) async fn check_invite(
+    State(web): State<Arc<Web>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    web.attempt(&peer)?;
+    let InviteBody { invite } = parse(&headers, &body)?;
+    let user = web.invites.check(&invite).await?;
+    Ok(Json(json!({ "user": user })).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct RegistrationBody {
+    /// The invite's secret; without one, the request's session says who registers.
+    invite: Option<String>,
+    label: Option<String>,
+}
+
+/// `POST /auth/register/start {invite?, label?}` → `{ceremony, options}`.
+pub(super) async fn start_registration(
+    State(web): State<Arc<Web>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    web.attempt(&peer)?;
+    let RegistrationBody { invite, label } = parse(&headers, &body)?;
+    let user = match &invite {
+        Some(invite) => web.invites.check(invite).await?,
+        None => web.signed_in(&headers).await?.user,
+    };
+    let handle = web
+        .users
+        .handle(&user)
+        .await?
+        .ok_or_else(|| refuse(StatusCode::GONE, "this user no longer exists"))?;
+    let existing = web.users.passkeys(&user).await?;
+    let label = clean_label(label.as_deref(), existing.len() + 1);
+    let exclude = existing.iter().map(|key| key.cred_id().clone()).collect();
+    let (options, state) = web
+        .webauthn
+        .start_passkey_registration(handle, &user, &user, Some(exclude))
+        .map_err(|err| refuse(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()))?;
+    web.begin(
+        Ceremony::Register {
+            user,
+            invite,
+            label,
+            state: Box::new(state),
+        },
+        options,
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct RegistrationFinish {
+    ceremony: String,
+    credential: RegisterPublicKeyCredential,
+}
+
+/// `POST /auth/register/finish {ceremony, credential}` → `{ok, next}` (and, by invite, a
+/// session).
+pub(super) async fn finish_registration(
+    State(web): State<Arc<Web>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    web.attempt(&peer)?;
+    let RegistrationFinish {
+        ceremony,
+        credential,
+    } = parse(&headers, &body)?;
+    let Some(Ceremony::Register {
+        user,
+        invite,
+        label,
+        state,
+    }) = web.ceremonies.take(&ceremony)
+    else {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "this registration expired or was already finished: start again",
+        ));
+    };
+    match &invite {
+        Some(invite) => {
+            web.invites.check(invite).await?;
+        }
+        None => {
+            if web.signed_in(&headers).await?.user != user {
+                return Err(refuse(
+                    StatusCode::FORBIDDEN,
+                    "this registration is not yours",
+                ));
+            }
+        }
+    }
+    let passkey = web
+        .webauthn
+        .finish_passkey_registration(&credential, &state)
+        .map_err(|err| {
+            refuse(
+                StatusCode::BAD_REQUEST,
+                &format!("the passkey could not be registered ({err})"),
+            )
+        })?;
+    let id = web.users.add_passkey(&user, &label, &passkey).await?;
+    tracing::info!(user, passkey = %id, "passkey registered");
+    match invite {
+        Some(invite) => {
+            if let Err(err) = web.invites.consume(&invite).await {
+                // Someone else used it in the meantime: this passkey does not count.
+                web.users.remove_passkey(&user, &id).await?;
+                return Err(err.into());
+            }
+            web.open_session(&headers, &user, &id, "/").await
+        }
+        None => Ok(Json(json!({ "ok": true, "next": "/account" })).into_response()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct SignInBody {
+    user: String,
+}
+
+/// `POST /auth/signin/start {user}` → `{ceremony, options}`.
+pub(super) async fn start_sign_in(
+    State(web): State<Arc<Web>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    web.attempt(&peer)?;
+    let SignInBody { user } = parse(&headers, &body)?;
+    let user = user.trim().to_owned();
+    let passkeys = if crate::users::valid_name(&user) {
+        web.users.passkeys(&user).await?
+    } else {
+        Vec::new()
+    };
+    if passkeys.is_empty() {
+        return Err(refuse(
+            StatusCode::NOT_FOUND,
+            "no passkey is registered here for that user name: check it, or ask for an invite",
+        ));
+    }
+    let (options, state) = web
+        .webauthn
+        .start_passkey_authentication(&passkeys)
+        .map_err(|err| refuse(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string()))?;
+    web.begin(
+        Ceremony::SignIn {
+            user,
+            state: Box::new(state),
+        },
+        options,
+    )
+}
+
+#[derive(Deserialize)]
+pub(super) struct SignInFinish {
+    ceremony: String,
+    credential: PublicKeyCredential,
+}
+
+/// `POST /auth/signin/finish {ceremony, credential}` → `{ok, next}` and a session cookie.
+pub(super) async fn finish_sign_in(
+    State(web): State<Arc<Web>>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    web.attempt(&peer)?;
+    let SignInFinish {
+        ceremony,
+        credential,
+    } = parse(&headers, &body)?;
+    let Some(Ceremony::SignIn { user, state }) = web.ceremonies.take(&ceremony) else {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "this sign-in expired or was already finished: start again",
+        ));
+    };
+    let unknown = || {
+        refuse(
+            StatusCode::UNAUTHORIZED,
+            &format!("this passkey is not registered for {user} here"),
+        )
+    };
+    let result = web
+        .webauthn
+        .finish_passkey_authentication(&credential, &state)
+        .map_err(|err| {
+            tracing::info!(%err, user, "a passkey sign-in failed");
+            unknown()
+        })?;
+    // Read again: the passkey may have been removed since the start.
+    let mut passkeys = web.users.passkeys(&user).await?;
+    let passkey = passkeys
+        .iter_mut()
+        .find(|key| key.cred_id() == result.cred_id())
+        .ok_or_else(unknown)?;
+    passkey.update_credential(&result);
+    web.users.passkey_used(&user, passkey).await?;
+    let id = passkey_id(passkey.cred_id());
+    web.open_session(&headers, &user, &id, "/").await
+}
+
+/// `GET /auth/passkeys` → `{user, passkeys: [{id, label, created, last_used, current}]}`.
+pub(super) async fn list_passkeys(State(web): State<Arc<Web>>, headers: HeaderMap) -> Answer {
+    let session = web.signed_in(&headers).await?;
+    let passkeys: Vec<serde_json::Value> = web
+        .users
+        .passkey_entries(&session.user)
+        .await?
+        .into_iter()
+        .map(|entry| {
+            let current = entry.id == session.passkey;
+            let mut value = serde_json::to_value(entry).unwrap_or_default();
+            value["current"] = current.into();
+            value
+        })
+        .collect();
+    Ok(Json(json!({ "user": session.user, "passkeys": passkeys })).into_response())
+}
+
+#[derive(Deserialize)]
+pub(super) struct RemoveBody {
+    id: String,
+}
+
+/// `POST /auth/passkeys/remove {id}` → `{ok, signed_out}`: the passkey goes, and with it
+/// every session signed in with it (this one too, if so).
+pub(super) async fn remove_passkey(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let session = web.signed_in(&headers).await?;
+    let RemoveBody { id } = parse(&headers, &body)?;
+    let id = web.users.remove_passkey(&session.user, &id).await?;
+    web.revocations.sessions_ended(&session.user);
+    tracing::info!(user = session.user, passkey = %id, "passkey removed on the web");
+    let signed_out = id == session.passkey;
+    let mut response = Json(json!({ "ok": true, "signed_out": signed_out })).into_response();
+    if signed_out {
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, web.sessions.clear_cookie());
+    }
+    Ok(response)
+}
+
+/// `POST /auth/signout` → `{ok, next}`: the session ends and its tabs close.
+pub(super) async fn sign_out(State(web): State<Arc<Web>>, headers: HeaderMap) -> Answer {
+    if let Some(session) = web.sessions.from_headers(&headers).await? {
+        web.sessions.end(&session.key).await?;
+        web.revocations.sessions_ended(&session.user);
+        tracing::info!(user = session.user, "signed out on the web");
+    }
+    let mut response = Json(json!({ "ok": true, "next": "/signin" })).into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, web.sessions.clear_cookie());
+    Ok(response)
+}
+
+/// A passkey's label as given (printable, trimmed, not too long), or `passkey N`.
+fn clean_label(given: Option<&str>, n: usize) -> String {
+    let label: String = given
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_LABEL)
+        .collect();
+    match label.trim() {
+        "" => format!("passkey {n}"),
+        label => label.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_printable_short_and_never_empty() {
+        assert_eq!(clean_label(Some("  laptop "), 1), "laptop");
+        assert_eq!(clean_label(Some("a\u{1b}[31mb"), 1), "a[31mb");
+        assert_eq!(clean_label(Some(" \n "), 3), "passkey 3");
+        assert_eq!(clean_label(None, 2), "passkey 2");
+        assert_eq!(clean_label(Some(&"x".repeat(500)), 1).len(), MAX_LABEL);
+    }
+}

@@ -1,0 +1,241 @@
+//! The web face of the hypervisor: passkey sign-in by invite (`auth.rs`), server-side
+//! sessions (`sessions.rs`), and each signed-in browser's `/ws` and `/api/*` carried to its
+//! user's sandbox with the sandbox's token added (`proxy.rs`): the browser never sees a token.
+//! Pages come from the embedded web mirror (`pages.rs`). Plain HTTP or TLS (`tls.rs`).
+//!
+//! Cross-site requests: everything that changes state, and every WebSocket upgrade, must come
+//! from a page of the configured origin ([`guard::same_origin`]); the cookie is `HttpOnly`
+//! and `SameSite=Lax` besides, and `Secure` under https.
+
+mod auth;
+mod ceremonies;
+mod guard;
+pub mod invites;
+mod pages;
+mod proxy;
+pub mod secret;
+pub mod sessions;
+mod tls;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use thiserror::Error;
+use tokio::net::TcpListener;
+use url::Url;
+use webauthn_rs::prelude::{Webauthn, WebauthnBuilder};
+
+use crate::revocations::Revocations;
+use crate::sandbox::Sandboxes;
+use crate::users::UserStore;
+pub use invites::{InviteError, Invites, DEFAULT_INVITE_LIFETIME};
+pub use sessions::Sessions;
+pub use tls::{acceptor as tls_acceptor, TlsError};
+pub use tokio_rustls::TlsAcceptor;
+
+/// Connections served at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 4096;
+/// Largest request body (a command, a passkey's answer).
+const MAX_BODY: usize = choir_proto::MAX_FRAME_BYTES;
+
+/// How the web side is set up.
+#[derive(Debug, Clone)]
+pub struct WebConfig {
+    /// Where browsers reach this server, e.g. `https://choir.example.com`: passkeys are bound
+    /// to its host, and requests from any other origin are refused.
+    pub origin: Url,
+    pub session_idle: Duration,
+    pub session_max_age: Duration,
+    /// Sign-in and registration attempts per client address per minute.
+    pub signin_per_minute: u32,
+}
+
+#[derive(Debug, Error)]
+pub enum WebError {
+    #[error("--origin must be an http:// or https:// URL with a host and nothing after it, like https://choir.example.com: {0}")]
+    BadOrigin(String),
+    #[error("passkeys cannot work with origin {origin}: {reason}")]
+    Webauthn { origin: String, reason: String },
+}
+
+/// What every request shares.
+pub struct Web {
+    origin: String,
+    webauthn: Webauthn,
+    users: UserStore,
+    invites: Invites,
+    sessions: Sessions,
+    ceremonies: ceremonies::Ceremonies,
+    limiter: guard::RateLimiter,
+    sandboxes: Sandboxes,
+    revocations: Revocations,
+}
+
+impl Web {
+    pub fn new(
+        config: &WebConfig,
+        users: UserStore,
+        sandboxes: Sandboxes,
+        revocations: Revocations,
+    ) -> Result<Arc<Self>, WebError> {
+        let origin = check_origin(&config.origin)?;
+        let host = config.origin.host_str().unwrap_or_default();
+        let webauthn = WebauthnBuilder::new(host, &config.origin)
+            .and_then(|builder| builder.rp_name("ChoirOS").build())
+            .map_err(|err| WebError::Webauthn {
+                origin: origin.clone(),
+                reason: err.to_string(),
+            })?;
+        let pool = users.pool().clone();
+        Ok(Arc::new(Self {
+            webauthn,
+            invites: Invites::new(pool.clone()),
+            sessions: Sessions::new(
+                pool,
+                config.session_idle,
+                config.session_max_age,
+                config.origin.scheme() == "https",
+            ),
+            ceremonies: Default::default(),
+            limiter: guard::RateLimiter::new(config.signin_per_minute),
+            origin,
+            users,
+            sandboxes,
+            revocations,
+        }))
+    }
+}
+
+/// `scheme://host[:port]` of a URL that is only that.
+pub fn check_origin(url: &Url) -> Result<String, WebError> {
+    let bad = |why: &str| WebError::BadOrigin(format!("{url} {why}"));
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad("is not http or https"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("has no host"));
+    }
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("has a path, query or fragment"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("has a user name or password"));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// Every route.
+pub fn router(web: Arc<Web>) -> Router {
+    Router::new()
+        .route("/", get(pages::desktop))
+        .route("/signin", get(pages::sign_in))
+        .route("/invite", get(pages::invite))
+        .route("/account", get(pages::account))
+        .route("/assets/{*file}", get(pages::asset))
+        .route("/health", get(|| async { "ok" }))
+        .route("/auth/invite", post(auth::check_invite))
+        .route("/auth/register/start", post(auth::start_registration))
+        .route("/auth/register/finish", post(auth::finish_registration))
+        .route("/auth/signin/start", post(auth::start_sign_in))
+        .route("/auth/signin/finish", post(auth::finish_sign_in))
+        .route("/auth/passkeys", get(auth::list_passkeys))
+        .route("/auth/passkeys/remove", post(auth::remove_passkey))
+        .route("/auth/signout", post(auth::sign_out))
+        .route("/ws", get(proxy::websocket))
+        .route("/api/{*rest}", any(proxy::api))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such page") })
+        .layer(axum::middleware::from_fn_with_state(
+            web.clone(),
+            refuse_cross_site,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(web)
+}
+
+/// Refuses a state-changing request that does not come from a page of our origin.
+async fn refuse_cross_site(State(web): State<Arc<Web>>, request: Request, next: Next) -> Response {
+    if guard::changes_state(request.method()) && !guard::same_origin(request.headers(), &web.origin)
+    {
+        tracing::info!(path = %request.uri().path(), "refused a cross-site request");
+        return error(
+            StatusCode::FORBIDDEN,
+            "cross-site request refused: this request must come from a page of this site",
+        );
+    }
+    next.run(request).await
+}
+
+/// A JSON error answer: `{"error": message}`.
+pub(crate) fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// Serves `router` on `listener`, over TLS when `tls` is given, until the task is dropped.
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    router: Router,
+) -> std::io::Result<()> {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return Ok(());
+        };
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                tracing::warn!(%err, "cannot accept a web connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let service = hyper::service::service_fn(move |mut request: Request<_>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                tower::ServiceExt::oneshot(router.clone(), request.map(axum::body::Body::new))
+            });
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(30));
+            let served = match tls {
+                Some(tls) => {
+                    match tokio::time::timeout(Duration::from_secs(10), tls.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            http.serve_connection(TokioIo::new(stream), service)
+                                .with_upgrades()
+                                .await
+                        }
+                        Ok(Err(err)) => {
+                            tracing::debug!(%err, %peer, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    }
+                }
+                None => {
+                    http.serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await
+                }
+            };
+            if let Err(err) = served {
+                tracing::debug!(%err, %peer, "a web connection ended with an error");
+            }
+        });
+    }
+}
+
+/// The address a request came from.
+pub(crate) type Peer = ConnectInfo<SocketAddr>;

@@ -1,0 +1,51 @@
+//! Secrets the web side hands out (session ids, invite tokens, ceremony ids) and how they are
+//! kept: only a SHA-256 of each is stored, so the database alone opens nothing.
+
+use base64::Engine as _;
+
+/// 256 random bits, base64url: a session id, an invite token, a ceremony id.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    // The OS's generator does not fail on Linux once booted; a zeroed token would be caught by
+    // the uniqueness of what it names, but never hand one out.
+    if let Err(err) = getrandom::fill(&mut bytes) {
+        tracing::error!(%err, "the system's random generator failed");
+        std::process::abort();
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// What is stored for a secret.
+pub fn digest(secret: &str) -> String {
+    let hash = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
+    hash.as_ref()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_long_distinct_and_url_safe() {
+        let (a, b) = (random_token(), random_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert!(a
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_eq!(digest(&a), digest(&a));
+        assert_ne!(digest(&a), digest(&b));
+        assert_eq!(digest(&a).len(), 64);
+    }
+}
