@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -f choir-web/dist/index.html ] || { echo "e2e-web: the web mirror is not built: run scripts/build-web.sh" >&2; exit 1; }
-cargo build --locked --quiet -p choir-daemon -p choir-tui
+cargo build --locked --quiet -p choir-daemon -p choir-tui -p hypervisor
 for tool in node npm tmux; do
   command -v "$tool" >/dev/null || { echo "e2e-web: $tool is not installed" >&2; exit 1; }
 done
@@ -23,4 +23,4 @@ if [ ! -d web-tests/node_modules ] || [ web-tests/package-lock.json -nt web-test
 fi
 
 # No test may hang: each has its own timeout and every wait in it too; this is the last resort.
-timeout --kill-after=10s 10m node --test --test-concurrency=1 "$@" web-tests/e2e.test.mjs
+timeout --kill-after=10s 12m node --test --test-concurrency=1 "$@" web-tests/e2e.test.mjs web-tests/passkeys.test.mjs

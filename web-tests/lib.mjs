@@ -946,3 +946,147 @@ export function e2eTest(name, fn, { timeout = 60_000 } = {}) {
     h.passed = true;
   });
 }
+
+// ---------------------------------------------------------------------------------------------
+// The hypervisor: users with SSH keys, the web server with passkey sign-in, sandboxes
+
+export const HYPERVISOR_BIN = process.env.CHOIR_HYPERVISOR_BIN || path.join(ROOT, 'target/debug/choir-hypervisor');
+
+/**
+ * A real `choir-hypervisor serve` on a fresh data dir, SSH and web on 127.0.0.1 (port 0), each
+ * user with a fresh OpenSSH key. `origin` is where the browser goes (http://localhost:PORT).
+ */
+export class Hypervisor {
+  constructor(dir) {
+    this.dir = dir;
+    this.logPath = path.join(dir, 'hypervisor.out');
+    this.child = null;
+    this.origin = null;
+    this.sshPort = null;
+  }
+
+  cli(args, { timeoutMs = 15_000 } = {}) {
+    return execFileP(HYPERVISOR_BIN, ['--data-dir', this.dir, ...args], { timeout: timeoutMs });
+  }
+
+  async addUser(name) {
+    const key = path.join(this.dir, `${name}-key`);
+    await execFileP('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', key], { timeout: 10_000 });
+    await this.cli(['user', 'add', name, '--ssh-key', `${key}.pub`]);
+  }
+
+  async start(args = [], { timeoutMs = 30_000 } = {}) {
+    const base = 3_000_000_000 + 1000 * Math.floor(Math.random() * 100_000);
+    const log = fs.openSync(this.logPath, 'a');
+    const child = spawn(
+      HYPERVISOR_BIN,
+      ['--data-dir', this.dir, 'serve', '--ssh-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0',
+        '--uid-range', `${base}-${base + 999}`, ...args],
+      { stdio: ['ignore', 'pipe', log], env: { ...process.env, CHOIR_LOG: process.env.CHOIR_LOG || 'info' } },
+    );
+    fs.closeSync(log);
+    this.child = child;
+    livePids.add(child.pid);
+    child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    child.exited.then(() => livePids.delete(child.pid));
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      fs.appendFileSync(this.logPath, chunk);
+    });
+    await waitUntil(
+      () => {
+        if (child.exitCode !== null) throw fatal(`choir-hypervisor exited (${child.exitCode}):\n${this.log()}`);
+        const web = out.match(/web on (\S+) /);
+        const ssh = out.match(/SSH on \S+:(\d+)/);
+        if (!web || !ssh) return null;
+        this.origin = web[1];
+        this.sshPort = Number(ssh[1]);
+        return true;
+      },
+      { timeoutMs, intervalMs: 25, what: 'choir-hypervisor to announce its web and SSH addresses' },
+    );
+    return this;
+  }
+
+  /** `user invite NAME ARGS`: the one-time link. */
+  async invite(name, args = []) {
+    const { stdout } = await this.cli(['user', 'invite', name, ...args]);
+    return stdout.trim();
+  }
+
+  /** `ssh NAME@127.0.0.1 COMMAND` with OpenSSH and the user's key: its stdout. */
+  async ssh(name, command, { timeoutMs = 30_000 } = {}) {
+    const { stdout } = await execFileP(
+      'ssh',
+      ['-i', path.join(this.dir, `${name}-key`), '-p', String(this.sshPort), '-o', 'StrictHostKeyChecking=no',
+        '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR',
+        `${name}@127.0.0.1`, command],
+      { timeout: timeoutMs },
+    );
+    return stdout;
+  }
+
+  log() {
+    try {
+      return fs.readFileSync(this.logPath, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** SIGTERM (the hypervisor stops every sandbox), SIGKILL after `timeoutMs`; then the dir goes. */
+  async dispose({ timeoutMs = 20_000 } = {}) {
+    const child = this.child;
+    this.child = null;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      killPid(child.pid, 'SIGTERM');
+      try {
+        await withTimeout(child.exited, timeoutMs, `choir-hypervisor (pid ${child.pid}) to stop`);
+      } catch {
+        killPid(child.pid, 'SIGKILL');
+      }
+    }
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A hypervisor with `users` registered (SSH keys), serving. */
+export async function startHypervisor({ users = ['alice'], args = [] } = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'choir-hv-'));
+  // Sandbox users (uids of their own under root) walk down to their data dirs.
+  fs.chmodSync(dir, 0o711);
+  const hypervisor = new Hypervisor(dir);
+  try {
+    for (const user of users) await hypervisor.addUser(user);
+    if (process.getuid?.() !== 0 && users.length > 1) args = [...args, '--unsafe-shared-uid'];
+    return await hypervisor.start(args);
+  } catch (err) {
+    await hypervisor.dispose();
+    throw err;
+  }
+}
+
+/**
+ * Chromium's virtual authenticator on `page` (CDP `WebAuthn.addVirtualAuthenticator`): a
+ * platform passkey that verifies its user and answers without a prompt.
+ */
+export async function addVirtualAuthenticator(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'internal',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: true,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return {
+    cdp,
+    authenticatorId,
+    credentials: async () => (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+  };
+}

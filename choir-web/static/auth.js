@@ -137,6 +137,8 @@ async function showInvite() {
   const invite = location.hash.slice(1);
   // The secret leaves the address bar (history, screenshots), not the page.
   history.replaceState(null, "", location.pathname);
+  // Another invite pasted into this tab only changes the fragment: start over with it.
+  window.addEventListener("hashchange", () => location.reload());
   if (!invite) {
     $("invite-intro").textContent = "";
     say("This invite link is incomplete: open the whole link you were given.", true);
