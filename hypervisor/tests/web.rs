@@ -602,3 +602,51 @@ async fn sessions_expire_and_sign_in_attempts_are_limited() {
     assert!(browser.sign_in("alice", &mut passkey).await.status == 429);
     drop(socket);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_https_the_cookie_is_secure_and_plain_http_gets_nothing() {
+    let certs = tempfile::tempdir().unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
+    std::fs::write(&cert, generated.cert.pem()).unwrap();
+    std::fs::write(&key, generated.signing_key.serialize_pem()).unwrap();
+    let hv = Hypervisor::start(
+        &["alice"],
+        &[
+            "--http-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let (origin, addr) = hv.web();
+    assert!(origin.starts_with("https://localhost:"), "{origin}");
+    let trusted = reqwest::Certificate::from_pem(generated.cert.pem().as_bytes()).unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(trusted)
+        .resolve("localhost", addr);
+    let mut browser = Browser::with_client(&origin, &origin, client);
+    let _passkey = enrol(&hv, &mut browser, "alice").await;
+    let cookie = browser.cookie.clone().unwrap();
+    assert!(cookie.starts_with("__Host-choir_session="), "{cookie}");
+    assert_eq!(browser.get("/api/state").await.status, 200);
+    let set = browser.post("/auth/signout", json!({})).await;
+    assert!(set.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("; Secure"));
+
+    // Plain HTTP on the TLS port, and a client that does not trust the certificate: nothing.
+    assert!(reqwest::get(format!("http://{addr}/signin")).await.is_err());
+    let untrusting = reqwest::Client::builder()
+        .resolve("localhost", addr)
+        .build()
+        .unwrap();
+    assert!(untrusting
+        .get(format!("{origin}/signin"))
+        .send()
+        .await
+        .is_err());
+}

@@ -239,3 +239,34 @@ pub async fn serve(
 
 /// The address a request came from.
 pub(crate) type Peer = ConnectInfo<SocketAddr>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_origin_is_a_scheme_a_host_and_maybe_a_port() {
+        let origin = |text: &str| check_origin(&Url::parse(text).unwrap());
+        assert_eq!(
+            origin("https://choir.example.com").unwrap(),
+            "https://choir.example.com"
+        );
+        assert_eq!(
+            origin("https://choir.example.com:443/").unwrap(),
+            "https://choir.example.com"
+        );
+        assert_eq!(
+            origin("http://localhost:8080").unwrap(),
+            "http://localhost:8080"
+        );
+        for bad in [
+            "https://choir.example.com/desktop",
+            "https://choir.example.com/?a=b",
+            "https://user:pw@choir.example.com",
+            "ftp://choir.example.com",
+            "file:///tmp",
+        ] {
+            assert!(origin(bad).is_err(), "{bad}");
+        }
+    }
+}

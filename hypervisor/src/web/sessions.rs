@@ -240,8 +240,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_cookie_is_http_only_same_site_and_secure_under_https() {
+    #[tokio::test]
+    async fn the_cookie_is_http_only_same_site_and_secure_under_https() {
         let pool = SqlitePool::connect_lazy("sqlite::memory:").unwrap();
         let secure = Sessions::new(pool.clone(), DEFAULT_IDLE, DEFAULT_MAX_AGE, true);
         let text = secure.set_cookie("abc");
