@@ -52,6 +52,8 @@ fn websocket_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_MESSAGE))
+        // Read in small steps: a hypervisor holds one of these per browser tab.
+        .read_buffer_size(16 << 10)
 }
 
 /// Largest message accepted from a daemon.

@@ -400,6 +400,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         // Colours only for a terminal: a sandbox's log goes through a pipe into a file.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    raise_open_files();
     let users = users(layout).await?;
     // Before anything else: starting would stop the sandboxes of a hypervisor already here.
     let _lock = layout.lock()?;
@@ -559,6 +560,19 @@ async fn web_server(
         "ChoirOS hypervisor: web on {origin} ({scheme} on {bound})"
     ));
     Ok(web::serve(listener, tls, web::router(state)))
+}
+
+/// Every SSH channel, browser tab and sandbox socket is a descriptor or two: allow as many as
+/// the system lets this process have (the soft limit is often 1024).
+fn raise_open_files() {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        if soft < hard {
+            if let Err(err) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!(%err, soft, hard, "cannot raise the open files limit");
+            }
+        }
+    }
 }
 
 /// Prints to stdout; a closed stdout (whoever started the server stopped reading) is not a

@@ -261,36 +261,46 @@ impl UserStore {
         label: &str,
         passkey: &Passkey,
     ) -> Result<String, UserError> {
-        if !self.exists(name).await? {
-            return Err(UserError::NoSuchUser(name.to_owned()));
-        }
         let id = passkey_id(passkey.cred_id());
+        // One statement: a user removed meanwhile gets no passkey.
         let done = sqlx::query(
             "INSERT OR IGNORE INTO passkeys (id, user, label, created, credential)
-             VALUES (?, ?, ?, ?, ?)",
+             SELECT ?, name, ?, ?, ? FROM users WHERE name = ?",
         )
         .bind(&id)
-        .bind(name)
         .bind(label)
         .bind(now_ms())
         .bind(serde_json::to_string(passkey)?)
+        .bind(name)
         .execute(&self.pool)
         .await?;
         if done.rows_affected() == 0 {
-            return Err(UserError::PasskeyTaken);
+            return Err(if self.exists(name).await? {
+                UserError::PasskeyTaken
+            } else {
+                UserError::NoSuchUser(name.to_owned())
+            });
         }
         Ok(id)
     }
 
-    /// Stores `passkey` (its counter moved on) as used now.
+    /// Stores `passkey` (its counter moved on) as used now; an error if it is gone.
     pub async fn passkey_used(&self, name: &str, passkey: &Passkey) -> Result<(), UserError> {
-        sqlx::query("UPDATE passkeys SET credential = ?, last_used = ? WHERE id = ? AND user = ?")
-            .bind(serde_json::to_string(passkey)?)
-            .bind(now_ms())
-            .bind(passkey_id(passkey.cred_id()))
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE passkeys SET credential = ?, last_used = ? WHERE id = ? AND user = ?",
+        )
+        .bind(serde_json::to_string(passkey)?)
+        .bind(now_ms())
+        .bind(passkey_id(passkey.cred_id()))
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(UserError::NoSuchPasskey {
+                user: name.to_owned(),
+                id: passkey_id(passkey.cred_id()),
+            });
+        }
         Ok(())
     }
 

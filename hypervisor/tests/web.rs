@@ -212,6 +212,26 @@ async fn no_cookie_a_forged_cookie_or_a_foreign_origin_gets_nothing() {
         assert_eq!(closed(&mut socket).await.0, CLOSE_UNAUTHORIZED, "{what}");
     }
 
+    // A stranger's large body is not read: no session, no reading.
+    let big = reqwest::Client::new()
+        .post(format!("{}/api/commands", browser.base))
+        .header("origin", &browser.origin)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 4 << 20])
+        .send()
+        .await;
+    assert!(big.map(|answer| answer.status() == 401).unwrap_or(true));
+    // One user's tabs are bounded (each holds a socket to the sandbox).
+    let mut tabs = Vec::new();
+    for _ in 0..32 {
+        tabs.push(browser.websocket_from(&browser.origin).await.unwrap());
+    }
+    assert_eq!(
+        browser.websocket_from(&browser.origin).await.err(),
+        Some(429)
+    );
+    drop(tabs);
+
     // A page of another site cannot open the socket, even with the right cookie…
     for origin in [
         "http://evil.example",

@@ -25,6 +25,9 @@ impl client::Handler for Client {
 /// A running hypervisor; stopped (SIGTERM, so it stops its sandboxes first) when dropped.
 pub struct Server {
     pub port: u16,
+    /// The web server's origin and address, with `--http-listen`.
+    pub web: Option<(String, std::net::SocketAddr)>,
+    pub dir: PathBuf,
     pub key: PrivateKey,
     pub bins: PathBuf,
     child: Child,
@@ -76,11 +79,25 @@ impl Server {
             .spawn()
             .unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let port = line.trim().rsplit(':').next().unwrap().parse().unwrap();
+        let mut web = None;
+        let port = loop {
+            let mut line = String::new();
+            assert!(
+                stdout.read_line(&mut line).unwrap() > 0,
+                "the hypervisor did not start"
+            );
+            if let Some(rest) = line.trim().strip_prefix("ChoirOS hypervisor: web on ") {
+                let (origin, rest) = rest.split_once(' ').unwrap();
+                let addr = rest.rsplit(' ').next().unwrap().trim_end_matches(')');
+                web = Some((origin.to_owned(), addr.parse().unwrap()));
+            } else if let Some(addr) = line.trim().strip_prefix("ChoirOS hypervisor: SSH on ") {
+                break addr.rsplit(':').next().unwrap().parse().unwrap();
+            }
+        };
         Self {
             port,
+            web,
+            dir: dir.path().to_owned(),
             key,
             bins,
             child,

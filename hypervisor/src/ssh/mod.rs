@@ -67,7 +67,7 @@ impl ChannelCounts {
     }
 
     /// A place for one more channel of `user`, unless they have as many as allowed.
-    fn take(&self, user: &str) -> Option<ChannelSlot> {
+    pub(crate) fn take(&self, user: &str) -> Option<ChannelSlot> {
         let mut counts = self.open.lock().ok()?;
         let count = counts.entry(user.to_owned()).or_default();
         if *count >= self.limit {

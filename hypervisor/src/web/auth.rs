@@ -21,6 +21,11 @@ use crate::users::{passkey_id, UserError};
 
 /// Longest passkey label kept.
 const MAX_LABEL: usize = 64;
+/// Passkeys one user may have.
+const MAX_PASSKEYS: usize = 32;
+/// Adding a passkey from a session needs a sign-in this recent: a borrowed or stolen cookie
+/// must not be able to plant a passkey of its own.
+const FRESH_SIGN_IN_MS: i64 = 10 * 60 * 1000;
 
 /// A refusal: an answer to send instead.
 pub(super) struct Refusal(Box<Response>);
@@ -186,7 +191,16 @@ pub(super) async fn start_registration(
     let RegistrationBody { invite, label } = parse(&headers, &body)?;
     let user = match &invite {
         Some(invite) => web.invites.check(invite).await?,
-        None => web.signed_in(&headers).await?.user,
+        None => {
+            let session = web.signed_in(&headers).await?;
+            if super::secret::now_ms().saturating_sub(session.created) > FRESH_SIGN_IN_MS {
+                return Err(refuse(
+                    StatusCode::FORBIDDEN,
+                    "to add a passkey, sign in again first (it needs a sign-in of the last 10 minutes)",
+                ));
+            }
+            session.user
+        }
     };
     let handle = web
         .users
@@ -194,6 +208,12 @@ pub(super) async fn start_registration(
         .await?
         .ok_or_else(|| refuse(StatusCode::GONE, "this user no longer exists"))?;
     let existing = web.users.passkeys(&user).await?;
+    if existing.len() >= MAX_PASSKEYS {
+        return Err(refuse(
+            StatusCode::CONFLICT,
+            &format!("{user} has {MAX_PASSKEYS} passkeys, the most allowed: remove one first"),
+        ));
+    }
     let label = clean_label(label.as_deref(), existing.len() + 1);
     let exclude = existing.iter().map(|key| key.cred_id().clone()).collect();
     let (options, state) = web
@@ -361,6 +381,21 @@ pub(super) async fn finish_sign_in(
         .iter_mut()
         .find(|key| key.cred_id() == result.cred_id())
         .ok_or_else(unknown)?;
+    // The counter is checked again against the passkey as stored now (the ceremony's copy
+    // may be minutes old): a cloned authenticator shows as a counter that went back.
+    let stored = stored_counter(passkey);
+    if (result.counter() > 0 || stored > 0) && result.counter() <= stored {
+        tracing::warn!(
+            user,
+            stored,
+            presented = result.counter(),
+            "a passkey's counter went back: refused as possibly cloned"
+        );
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "this passkey's signature counter went back: it may have been copied. Sign in with another passkey",
+        ));
+    }
     passkey.update_credential(&result);
     web.users.passkey_used(&user, passkey).await?;
     let id = passkey_id(passkey.cred_id());
@@ -426,12 +461,38 @@ pub(super) async fn sign_out(State(web): State<Arc<Web>>, headers: HeaderMap) ->
     Ok(response)
 }
 
+/// The signature counter stored with a passkey (0: it keeps none).
+fn stored_counter(passkey: &webauthn_rs::prelude::Passkey) -> u32 {
+    fn find(value: &serde_json::Value) -> Option<u64> {
+        match value {
+            serde_json::Value::Object(map) => map
+                .get("counter")
+                .and_then(serde_json::Value::as_u64)
+                .or_else(|| map.values().find_map(find)),
+            _ => None,
+        }
+    }
+    serde_json::to_value(passkey)
+        .ok()
+        .as_ref()
+        .and_then(find)
+        .and_then(|counter| u32::try_from(counter).ok())
+        .unwrap_or(0)
+}
+
+/// Characters that reorder or hide text (bidi controls, zero-width characters): a label with
+/// them could pass for another in `user list` or on the account page.
+fn deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
+}
+
 /// A passkey's label as given (printable, trimmed, not too long), or `passkey N`.
 fn clean_label(given: Option<&str>, n: usize) -> String {
     let label: String = given
         .unwrap_or_default()
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !deceptive(*c))
         .take(MAX_LABEL)
         .collect();
     match label.trim() {
@@ -448,6 +509,7 @@ mod tests {
     fn labels_are_printable_short_and_never_empty() {
         assert_eq!(clean_label(Some("  laptop "), 1), "laptop");
         assert_eq!(clean_label(Some("a\u{1b}[31mb"), 1), "a[31mb");
+        assert_eq!(clean_label(Some("lap\u{202e}pot\u{200b}"), 1), "lappot");
         assert_eq!(clean_label(Some(" \n "), 3), "passkey 3");
         assert_eq!(clean_label(None, 2), "passkey 2");
         assert_eq!(clean_label(Some(&"x".repeat(500)), 1).len(), MAX_LABEL);

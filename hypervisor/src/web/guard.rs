@@ -26,8 +26,10 @@ pub fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// A token bucket per client address: `burst` attempts at once, refilled at `burst` per
-/// minute. Remembers at most `MAX_CLIENTS` addresses (the oldest are forgotten first).
+/// A token bucket per client address (an IPv6 client by its /64, which one host is given):
+/// `burst` attempts at once, refilled at `burst` per minute. Remembers at most `MAX_CLIENTS`
+/// addresses: when full, those whose bucket has filled up again are forgotten, and if that
+/// frees nothing, a new address waits like a spent one.
 pub struct RateLimiter {
     burst: f64,
     buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
@@ -45,6 +47,17 @@ impl RateLimiter {
 
     /// Takes one attempt for `client`; `Err(wait)` when it has none left.
     pub fn take(&self, client: IpAddr) -> Result<(), Duration> {
+        let client = match client {
+            IpAddr::V6(v6) if v6.to_ipv4_mapped().is_none() => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                IpAddr::V6(prefix.into())
+            }
+            IpAddr::V6(v6) => IpAddr::V4(
+                v6.to_ipv4_mapped()
+                    .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
+            ),
+            v4 => v4,
+        };
         let Ok(mut buckets) = self.buckets.lock() else {
             return Ok(());
         };
@@ -55,6 +68,9 @@ impl RateLimiter {
             buckets.retain(|_, (tokens, at)| {
                 *tokens + now.duration_since(*at).as_secs_f64() * per_second < burst
             });
+            if buckets.len() >= MAX_CLIENTS && !buckets.contains_key(&client) {
+                return Err(Duration::from_secs_f64(1.0 / per_second));
+            }
         }
         let (tokens, at) = buckets.entry(client).or_insert((self.burst, now));
         *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * per_second).min(self.burst);
@@ -121,5 +137,13 @@ mod tests {
             "{wait:?}"
         );
         assert!(limiter.take(b).is_ok(), "another client is not held back");
+        let (c, d): (IpAddr, IpAddr) = (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::ffff:2".parse().unwrap(),
+        );
+        for _ in 0..5 {
+            assert!(limiter.take(c).is_ok());
+        }
+        assert!(limiter.take(d).is_err(), "one /64 is one client");
     }
 }

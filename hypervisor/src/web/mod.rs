@@ -43,8 +43,12 @@ pub use tokio_rustls::TlsAcceptor;
 
 /// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 4096;
-/// Largest request body (a command, a passkey's answer).
-const MAX_BODY: usize = choir_proto::MAX_FRAME_BYTES;
+/// Largest request body read before knowing who sends it (a passkey's answer is a few KiB;
+/// `/api/*` reads its own, after the session check, up to a protocol frame).
+const MAX_BODY: usize = 64 << 10;
+/// A request (its body read, its answer made) must be done within this; sockets, once
+/// upgraded, are not requests.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(150);
 
 /// How the web side is set up.
 #[derive(Debug, Clone)]
@@ -77,6 +81,11 @@ pub struct Web {
     limiter: guard::RateLimiter,
     sandboxes: Sandboxes,
     revocations: Revocations,
+    /// Open sockets and API requests per user.
+    tabs: crate::ssh::ChannelCounts,
+    api_requests: crate::ssh::ChannelCounts,
+    /// `Strict-Transport-Security` on every answer (the origin is https).
+    hsts: bool,
 }
 
 impl Web {
@@ -105,6 +114,9 @@ impl Web {
                 config.origin.scheme() == "https",
             ),
             ceremonies: Default::default(),
+            tabs: crate::ssh::ChannelCounts::new(proxy::MAX_TABS),
+            api_requests: crate::ssh::ChannelCounts::new(proxy::MAX_API_REQUESTS),
+            hsts: config.origin.scheme() == "https",
             limiter: guard::RateLimiter::new(config.signin_per_minute),
             origin,
             users,
@@ -160,7 +172,8 @@ pub fn router(web: Arc<Web>) -> Router {
         .with_state(web)
 }
 
-/// Refuses a state-changing request that does not come from a page of our origin.
+/// Refuses a state-changing request that does not come from a page of our origin; bounds a
+/// request's time; marks https answers as https-only for good.
 async fn refuse_cross_site(State(web): State<Arc<Web>>, request: Request, next: Next) -> Response {
     if guard::changes_state(request.method()) && !guard::same_origin(request.headers(), &web.origin)
     {
@@ -170,7 +183,17 @@ async fn refuse_cross_site(State(web): State<Arc<Web>>, request: Request, next: 
             "cross-site request refused: this request must come from a page of this site",
         );
     }
-    next.run(request).await
+    let mut response = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => error(StatusCode::REQUEST_TIMEOUT, "the request took too long"),
+    };
+    if web.hsts {
+        response.headers_mut().insert(
+            axum::http::header::STRICT_TRANSPORT_SECURITY,
+            axum::http::HeaderValue::from_static("max-age=31536000"),
+        );
+    }
+    response
 }
 
 /// A JSON error answer: `{"error": message}`.

@@ -20,10 +20,18 @@ use tokio_tungstenite::tungstenite;
 use super::sessions::Session;
 use super::{error, guard, Web};
 
-/// How often an open socket checks that its session still holds (expiry).
+/// How often an open socket checks that its session still holds (expiry), and pings.
 const RECHECK: Duration = Duration::from_secs(30);
+/// A browser silent this long (no frame, no pong) is gone: its socket closes.
+const SILENCE: Duration = Duration::from_secs(90);
 /// Largest answer passed on from a sandbox's API.
-const MAX_ANSWER: usize = 64 << 20;
+const MAX_ANSWER: usize = 16 << 20;
+/// Bytes read from a socket at a time.
+const READ_BUFFER: usize = 16 << 10;
+/// Sockets (tabs) one user may have open through the hypervisor at once.
+pub(super) const MAX_TABS: usize = 32;
+/// API requests of one user carried at once.
+pub(super) const MAX_API_REQUESTS: usize = 8;
 /// A sandbox's API must answer within this.
 const API_TIMEOUT: Duration = Duration::from_secs(120);
 /// Close code for "the server could not do it".
@@ -43,6 +51,8 @@ pub(super) async fn websocket(
             "WebSocket refused: it must be opened by a page of this site",
         );
     }
+    // Listening before looking: a session that ends meanwhile is not missed.
+    let ended = web.revocations.ended_sessions();
     let session = match web.sessions.from_headers(&headers).await {
         Ok(session) => session,
         Err(err) => {
@@ -50,12 +60,30 @@ pub(super) async fn websocket(
             None
         }
     };
+    let tab = match &session {
+        Some(session) => match web.tabs.take(&session.user) {
+            Some(tab) => Some(tab),
+            None => {
+                return error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &format!("you have {MAX_TABS} tabs open here, the most allowed: close one"),
+                )
+            }
+        },
+        None => None,
+    };
     upgrade
         .max_message_size(choir_proto::MAX_FRAME_BYTES)
         .max_frame_size(choir_proto::MAX_FRAME_BYTES)
+        // An idle tab costs its buffers: small ones (frames are small; big ones just take
+        // more reads).
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |mut socket| async move {
             match session {
-                Some(session) => carry(web, session, socket).await,
+                Some(session) => {
+                    let _tab = tab;
+                    carry(web, session, ended, socket).await
+                }
                 None => close(&mut socket, CLOSE_UNAUTHORIZED, "signed out: sign in again").await,
             }
         })
@@ -87,12 +115,27 @@ async fn sandbox(web: &Web, user: &str) -> Result<Endpoint, String> {
     })
 }
 
-/// Carries frames both ways until either side closes or the session ends.
-async fn carry(web: Arc<Web>, session: Session, mut browser: WebSocket) {
+/// Carries frames both ways until either side closes, the browser falls silent, or the
+/// session ends.
+async fn carry(
+    web: Arc<Web>,
+    session: Session,
+    mut ended: tokio::sync::broadcast::Receiver<String>,
+    mut browser: WebSocket,
+) {
     let endpoint = match sandbox(&web, &session.user).await {
         Ok(endpoint) => endpoint,
         Err(reason) => return close(&mut browser, CLOSE_INTERNAL, &reason).await,
     };
+    // The sandbox may have taken a while to start: the session may be gone by now.
+    if !still_valid(&web, &session).await {
+        return close(
+            &mut browser,
+            CLOSE_UNAUTHORIZED,
+            "your session ended: sign in again",
+        )
+        .await;
+    }
     let mut upstream =
         match choir_tui::transport::websocket(&endpoint, Duration::from_secs(10)).await {
             Ok(upstream) => upstream,
@@ -105,13 +148,14 @@ async fn carry(web: Arc<Web>, session: Session, mut browser: WebSocket) {
                 return close(&mut browser, CLOSE_INTERNAL, "the sandbox does not answer").await;
             }
         };
-    let mut ended = web.revocations.ended_sessions();
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.reset();
+    let mut heard = tokio::time::Instant::now();
     loop {
         tokio::select! {
             from_browser = browser.recv() => match from_browser {
                 Some(Ok(Message::Text(text))) => {
+                    heard = tokio::time::Instant::now();
                     let text = tungstenite::Message::text(text.as_str());
                     if upstream.send(text).await.is_err() {
                         break close(&mut browser, CLOSE_INTERNAL, "the sandbox went away").await;
@@ -122,7 +166,7 @@ async fn carry(web: Arc<Web>, session: Session, mut browser: WebSocket) {
                     break;
                 }
                 // Pings are answered by the socket itself; the protocol has no binary frames.
-                Some(Ok(_)) => {}
+                Some(Ok(_)) => heard = tokio::time::Instant::now(),
             },
             from_sandbox = upstream.next() => match from_sandbox {
                 Some(Ok(tungstenite::Message::Text(text))) => {
@@ -154,6 +198,12 @@ async fn carry(web: Arc<Web>, session: Session, mut browser: WebSocket) {
                 }
             }
             _ = recheck.tick() => {
+                if heard.elapsed() > SILENCE {
+                    tracing::debug!(user = session.user, "a browser fell silent: closing its socket");
+                    let _ = upstream.close(None).await;
+                    break;
+                }
+                let _ = browser.send(Message::Ping(Bytes::new())).await;
                 if !still_valid(&web, &session).await {
                     let _ = upstream.close(None).await;
                     break close(&mut browser, CLOSE_UNAUTHORIZED, "your session ended: sign in again").await;
@@ -170,16 +220,34 @@ async fn still_valid(web: &Web, session: &Session) -> bool {
 
 /// `/api/*`: the same request to the user's sandbox, with its token; the answer's status and
 /// body back, as JSON.
-pub(super) async fn api(
-    State(web): State<Arc<Web>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(super) async fn api(State(web): State<Arc<Web>>, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     let session = match web.signed_in(&headers).await {
         Ok(session) => session,
         Err(refusal) => return refusal.into_response(),
+    };
+    let Some(_slot) = web.api_requests.take(&session.user) else {
+        return error(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!("{MAX_API_REQUESTS} requests are under way already: wait for one"),
+        );
+    };
+    // The body only now, and only so much: a stranger cannot make us hold it.
+    let body = match Limited::new(body, choir_proto::MAX_FRAME_BYTES)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "requests are limited to {} bytes",
+                    choir_proto::MAX_FRAME_BYTES
+                ),
+            )
+        }
     };
     let endpoint = match sandbox(&web, &session.user).await {
         Ok(endpoint) => endpoint,

@@ -23,6 +23,8 @@ pub struct Session {
     pub user: String,
     /// The id of the passkey it signed in with.
     pub passkey: String,
+    /// When it signed in (milliseconds since the epoch).
+    pub created: i64,
 }
 
 #[derive(Clone)]
@@ -87,10 +89,15 @@ impl Sessions {
         }
     }
 
-    /// The live session with this key, if any; seeing it counts as activity.
+    /// The live session with this key, if any; seeing it counts as activity. A session holds
+    /// only while the passkey it signed in with is still its user's, and the user exists
+    /// (whatever removed them, and whenever).
     pub async fn find(&self, key: &str) -> Result<Option<Session>, sqlx::Error> {
         let Some(row) = sqlx::query(
-            "SELECT user, passkey, created, last_seen FROM web_sessions WHERE hash = ?",
+            "SELECT s.user, s.passkey, s.created, s.last_seen FROM web_sessions s
+             JOIN passkeys p ON p.id = s.passkey AND p.user = s.user
+             JOIN users u ON u.name = s.user
+             WHERE s.hash = ?",
         )
         .bind(key)
         .fetch_optional(&self.pool)
@@ -119,6 +126,7 @@ impl Sessions {
             key: key.to_owned(),
             user: row.try_get(0)?,
             passkey: row.try_get(1)?,
+            created,
         }))
     }
 
@@ -139,18 +147,24 @@ impl Sessions {
         }
     }
 
-    /// The session id the request presents.
+    /// The session id the request presents. Two cookies of that name (one set by another
+    /// site on the same host, for a narrower path, say) present none: which one the browser
+    /// meant cannot be known.
     fn cookie(&self, headers: &HeaderMap) -> Option<String> {
         let name = self.cookie_name();
-        headers
+        let mut found = headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(key, _)| *key == name)
-            .map(|(_, value)| value.trim().to_owned())
-            .filter(|value| !value.is_empty() && value.len() <= 128)
+            .filter(|(key, _)| *key == name)
+            .map(|(_, value)| value.trim().to_owned());
+        let id = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        Some(id).filter(|value| !value.is_empty() && value.len() <= 128)
     }
 
     /// `Set-Cookie` for a new session's id.
@@ -178,10 +192,19 @@ mod tests {
     use super::*;
     use crate::users::UserStore;
 
+    /// Sessions over a database where alice has passkeys `pk` and `pk1`.
     async fn sessions(idle: Duration, max_age: Duration) -> (tempfile::TempDir, Sessions) {
         let dir = tempfile::tempdir().unwrap();
         let users = UserStore::open(&dir.path().join("users.db")).await.unwrap();
+        users.create("alice").await.unwrap();
         let pool = users.pool().clone();
+        for id in ["pk", "pk1"] {
+            sqlx::query("INSERT INTO passkeys (id, user, label, created, credential) VALUES (?, 'alice', 'x', 0, '{}')")
+                .bind(id)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
         (dir, Sessions::new(pool, idle, max_age, true))
     }
 
@@ -202,6 +225,7 @@ mod tests {
             Some(("alice".into(), "pk1".into()))
         );
         for forged in [
+            format!("__Host-choir_session={id}; __Host-choir_session=other"),
             format!("__Host-choir_session={}", &id[..id.len() - 1]),
             format!("choir_session={id}"),
             format!("__Host-choir_session={}", digest(&id)),
@@ -210,6 +234,24 @@ mod tests {
             let found = sessions.from_headers(&with_cookie(&forged)).await.unwrap();
             assert_eq!(found, None, "{forged}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_session_ends_with_its_passkey_and_its_user() {
+        let (_dir, sessions) = sessions(DEFAULT_IDLE, DEFAULT_MAX_AGE).await;
+        let users = UserStore::new(sessions.pool.clone()).await.unwrap();
+        let by_pk = digest(&sessions.create("alice", "pk").await.unwrap());
+        let by_pk1 = digest(&sessions.create("alice", "pk1").await.unwrap());
+        let stranger = digest(&sessions.create("bob", "pk").await.unwrap());
+        assert!(
+            sessions.find(&stranger).await.unwrap().is_none(),
+            "pk is not bob's"
+        );
+        users.remove_passkey("alice", "pk").await.unwrap();
+        assert!(sessions.find(&by_pk).await.unwrap().is_none());
+        assert!(sessions.find(&by_pk1).await.unwrap().is_some());
+        users.remove("alice").await.unwrap();
+        assert!(sessions.find(&by_pk1).await.unwrap().is_none());
     }
 
     #[tokio::test]
