@@ -11,7 +11,7 @@ step() { printf '\n==> %s\n' "$*"; }
 step "setup"
 scripts/setup.sh
 
-step "build the web mirror (wasm), embedded by choir-daemon's build"
+step "build the web mirror (wasm), embedded by the build of choir-web-assets"
 scripts/build-web.sh
 
 step "cargo fmt --check"
@@ -32,8 +32,8 @@ timeout --kill-after=10s 5m scripts/e2e-tui.sh
 step "end to end: the desktop over SSH with the OpenSSH client"
 timeout --kill-after=10s 5m scripts/e2e-ssh.sh
 
-step "end to end: the web mirror in headless Chromium"
-timeout --kill-after=10s 10m scripts/e2e-web.sh
+step "end to end: the web mirror and passkey sign-in in headless Chromium"
+timeout --kill-after=10s 13m scripts/e2e-web.sh
 
 step "choir-proto builds for wasm32-unknown-unknown"
 cargo check -p choir-proto --target wasm32-unknown-unknown --locked
