@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the web mirror's wasm build (the daemon embeds it), formatting, lints (host
 # and wasm), the whole workspace's tests, the desktop end to end in tmux, over OpenSSH and in
-# headless Chromium, and the wasm build of the protocol crate. This is the README's test
+# headless Chromium, the wasm build of the protocol crate, and the Docker backend against two
+# real engines (as root; skipped, saying why, where an engine cannot start). This is the README's test
 # command and exactly what CI runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,5 +38,8 @@ timeout --kill-after=10s 13m scripts/e2e-web.sh
 
 step "choir-proto builds for wasm32-unknown-unknown"
 cargo check -p choir-proto --target wasm32-unknown-unknown --locked
+
+step "end to end: Docker sandboxes against real engines"
+timeout --kill-after=10s 20m scripts/e2e-docker.sh
 
 step "all tests passed"

@@ -13,8 +13,9 @@ use hypervisor::control::{self, Request};
 use hypervisor::layout::Layout;
 use hypervisor::revocations::Revocations;
 use hypervisor::sandbox::{
-    instance_name, parse_uid_range, Accounts, Confinement, IdPolicy, Limits, ProcessBackend,
-    ProcessConfig, Sandboxes, SupervisorConfig, DEFAULT_UID_RANGE,
+    image_name, instance_name, parse_uid_range, Accounts, Backend, Confinement, DockerBackend,
+    DockerConfig, IdPolicy, Limits, NetworkPolicy, ProcessBackend, ProcessConfig, Sandboxes,
+    SupervisorConfig, DEFAULT_UID_RANGE,
 };
 use hypervisor::ssh::{self, Shared};
 use hypervisor::units::{parse_duration, parse_size};
@@ -51,6 +52,11 @@ enum Commands {
         #[command(subcommand)]
         command: SandboxCommand,
     },
+    /// The Docker sandbox image
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
     /// Enter a sandbox and run a program in it (used by `serve`)
     #[command(hide = true)]
     Confine(Confinement),
@@ -62,8 +68,52 @@ enum Commands {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ImageCommand {
+    /// Build choir-sandbox:<version> from a root filesystem (scripts/build-sandbox-rootfs.sh
+    /// makes one) and the choir-daemon and choir next to this program, and import it into
+    /// each engine
+    Build {
+        /// The root filesystem: a directory
+        #[arg(long, value_name = "DIR")]
+        rootfs: PathBuf,
+        /// A Docker engine (repeatable) [default: $DOCKER_HOST, else unix:///var/run/docker.sock]
+        #[arg(long, value_name = "URL")]
+        docker_host: Vec<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BackendKind {
+    /// Each sandbox a confined process under its own uid
+    Process,
+    /// Each sandbox a container (bollard), on one of the --docker-host engines
+    Docker,
+}
+
+/// The engines given, or the one `DOCKER_HOST` names, or the usual socket.
+fn docker_hosts(given: &[String]) -> Vec<String> {
+    if !given.is_empty() {
+        return given.to_vec();
+    }
+    vec![std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())]
+}
+
 #[derive(Debug, Args)]
 struct ServeArgs {
+    /// How sandboxes run
+    #[arg(long, value_enum, default_value = "process")]
+    backend: BackendKind,
+    /// A Docker engine for --backend docker (repeatable: new users go to the least-loaded)
+    /// [default: $DOCKER_HOST, else unix:///var/run/docker.sock]
+    #[arg(long, value_name = "URL")]
+    docker_host: Vec<String>,
+    /// What Docker sandboxes may reach: `outbound` (the internet, not each other) or `none`
+    #[arg(long, value_name = "POLICY", default_value = "outbound")]
+    docker_network: NetworkPolicy,
+    /// CPUs per Docker sandbox
+    #[arg(long, value_name = "N", default_value_t = 1.0)]
+    limit_cpus: f64,
     /// Address for SSH
     #[arg(long, default_value = "0.0.0.0:2222", value_name = "ADDR")]
     ssh_listen: SocketAddr,
@@ -319,6 +369,23 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             println!("{name}: removed");
         }
         Commands::Sandbox { command } => return sandbox_command(&layout, command).await,
+        Commands::Image {
+            command:
+                ImageCommand::Build {
+                    rootfs,
+                    docker_host,
+                },
+        } => {
+            let name = hypervisor::sandbox::image::build(
+                &docker_hosts(&docker_host),
+                &rootfs,
+                &sibling("choir-daemon")?,
+                &sibling("choir")?,
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
+            println!("{name}");
+        }
         Commands::Serve(args) => serve(&layout, *args).await?,
         Commands::Confine(_) | Commands::KillUid { .. } => {
             unreachable!("handled before the runtime starts")
@@ -438,19 +505,40 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         files: args.limit_files,
         file_size: args.limit_file_size,
     };
-    let backend = ProcessBackend::new(
-        ProcessConfig {
-            sandboxes: layout.sandboxes(),
-            launcher: std::env::current_exe().context("cannot find this program's path")?,
-            daemon: sibling("choir-daemon")?,
-            choir: sibling("choir")?,
-            limits,
-            extra_read_only: args.sandbox_read.clone(),
-            instance: instance_name(layout.root()),
-            env: ProcessConfig::passed_env(),
-        },
-        accounts,
-    );
+    let backend: Arc<dyn Backend> = match args.backend {
+        BackendKind::Process => ProcessBackend::new(
+            ProcessConfig {
+                sandboxes: layout.sandboxes(),
+                launcher: std::env::current_exe().context("cannot find this program's path")?,
+                daemon: sibling("choir-daemon")?,
+                choir: sibling("choir")?,
+                limits,
+                extra_read_only: args.sandbox_read.clone(),
+                instance: instance_name(layout.root()),
+                env: ProcessConfig::passed_env(),
+            },
+            accounts,
+        ),
+        BackendKind::Docker => {
+            if !(0.01..=1024.0).contains(&args.limit_cpus) {
+                anyhow::bail!("--limit-cpus must be between 0.01 and 1024");
+            }
+            DockerBackend::new(
+                DockerConfig {
+                    engines: docker_hosts(&args.docker_host),
+                    image: image_name(),
+                    limits,
+                    cpus: args.limit_cpus,
+                    network: args.docker_network,
+                    instance: instance_name(layout.root()),
+                    env: ProcessConfig::passed_env(),
+                },
+                accounts,
+                users.pool().clone(),
+            )
+            .await?
+        }
+    };
     let mut supervision = SupervisorConfig::new(layout.logs());
     supervision.idle_timeout = (!args.idle_timeout.is_zero()).then_some(args.idle_timeout);
     supervision.idle_check =

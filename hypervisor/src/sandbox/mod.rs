@@ -10,6 +10,9 @@ mod accounts;
 mod cgroup;
 pub mod confine;
 mod datadir;
+mod docker;
+mod execution;
+pub mod image;
 mod limits;
 mod logtail;
 mod process;
@@ -26,6 +29,8 @@ use thiserror::Error;
 pub use accounts::{parse_uid_range, AccountError, Accounts, IdPolicy, DEFAULT_UID_RANGE};
 pub use cgroup::instance_name;
 pub use confine::{kill_uid, Confinement, LandlockLevel};
+pub use docker::{image_name, DockerBackend, DockerConfig, NetworkPolicy};
+pub use execution::Execution;
 pub use limits::Limits;
 pub use logtail::LogTail;
 pub use process::{ProcessBackend, ProcessConfig};
@@ -102,7 +107,7 @@ pub trait Backend: Send + Sync + 'static {
         &'a self,
         user: &'a str,
         args: &'a [String],
-    ) -> BoxFuture<'a, Result<tokio::process::Child, SandboxError>>;
+    ) -> BoxFuture<'a, Result<Execution, SandboxError>>;
 
     /// Stops whatever still runs in `user`'s sandbox after its daemon ended (tools, stray
     /// processes, leftovers of an earlier hypervisor) and releases what `launch` took.
@@ -123,6 +128,9 @@ pub enum SandboxError {
     Account(#[from] AccountError),
     #[error("cannot prepare the sandbox of {user}: {message}")]
     Prepare { user: String, message: String },
+    /// What the backend's engine said (shown after "the sandbox of USER could not start").
+    #[error("{message}")]
+    Backend { user: String, message: String },
     #[error("cannot start the sandbox of {user}: {source}")]
     Spawn {
         user: String,

@@ -20,8 +20,8 @@ use super::cgroup::Cgroups;
 use super::confine::{self, Confinement, LandlockLevel};
 use super::limits::Limits;
 use super::{
-    datadir, procs, Backend, BoxFuture, Exit, Isolation, Launched, LogTail, SandboxError,
-    StopSignal, Usage,
+    datadir, procs, Backend, BoxFuture, Execution, Exit, Isolation, Launched, LogTail,
+    SandboxError, StopSignal, Usage,
 };
 use crate::users::valid_name;
 
@@ -463,7 +463,7 @@ impl Backend for ProcessBackend {
         &'a self,
         user: &'a str,
         args: &'a [String],
-    ) -> BoxFuture<'a, Result<tokio::process::Child, SandboxError>> {
+    ) -> BoxFuture<'a, Result<Execution, SandboxError>> {
         Box::pin(async move {
             let (account, dir, cgroups) = self.prepare(user).await?;
             let mut program: Vec<OsString> = vec![self.config.choir.clone().into()];
@@ -471,10 +471,11 @@ impl Backend for ProcessBackend {
             let confinement = self.confinement(&account, &dir, cgroups, program);
             let mut command = self.command(&confinement, user);
             command.env("CHOIR_DATA_DIR", &dir).stdin(Stdio::piped());
-            command.spawn().map_err(|source| SandboxError::Spawn {
+            let child = command.spawn().map_err(|source| SandboxError::Spawn {
                 user: user.to_owned(),
                 source,
-            })
+            })?;
+            Ok(Execution::from_child(child))
         })
     }
 

@@ -221,7 +221,7 @@ impl Sandboxes {
         &self,
         user: &str,
         args: &[String],
-    ) -> Result<tokio::process::Child, SandboxError> {
+    ) -> Result<super::Execution, SandboxError> {
         self.ensure(user).await?;
         self.backend.exec(user, args).await
     }

@@ -6,6 +6,8 @@ use russh::ChannelId;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
+use crate::sandbox::Execution;
+
 /// Chunks of a command's input waiting for it.
 const STDIN_QUEUE: usize = 32;
 
@@ -39,27 +41,27 @@ pub fn check(words: &[String]) -> Result<(), (String, u32)> {
 
 /// Carries a running `choir` command's stdin, stdout, stderr and exit status over the
 /// channel; returns the stdin feeder.
-pub fn pump(
-    handle: Handle,
-    channel: ChannelId,
-    mut child: tokio::process::Child,
-) -> mpsc::Sender<Vec<u8>> {
+pub fn pump(handle: Handle, channel: ChannelId, run: Execution) -> mpsc::Sender<Vec<u8>> {
     // Bounded: a command that does not read its input makes the client wait, not the
     // hypervisor hold it.
     let (stdin_tx, mut stdin_rx) = mpsc::channel::<Vec<u8>>(STDIN_QUEUE);
-    let mut stdin = child.stdin.take();
+    let Execution {
+        mut stdin,
+        stdout,
+        stderr,
+        status,
+    } = run;
     tokio::spawn(async move {
         while let Some(bytes) = stdin_rx.recv().await {
-            let Some(pipe) = stdin.as_mut() else { break };
-            if pipe.write_all(&bytes).await.is_err() {
+            if stdin.write_all(&bytes).await.is_err() || stdin.flush().await.is_err() {
                 break;
             }
         }
-        // Channel EOF: the child sees the end of its input.
-        drop(stdin);
+        // Channel EOF: the command sees the end of its input.
+        let _ = stdin.shutdown().await;
     });
-    let mut stdout = child.stdout.take();
-    let mut stderr = child.stderr.take();
+    let mut stdout = Some(stdout);
+    let mut stderr = Some(stderr);
     tokio::spawn(async move {
         let out_handle = handle.clone();
         let out = async move {
@@ -94,12 +96,7 @@ pub fn pump(
             }
         };
         tokio::join!(out, err);
-        let status = child
-            .wait()
-            .await
-            .ok()
-            .and_then(|status| status.code())
-            .unwrap_or(1);
+        let status = status.await;
         let _ = handle
             .exit_status_request(channel, u32::try_from(status).unwrap_or(1))
             .await;

@@ -357,8 +357,8 @@ impl Handler for Connection {
             return Ok(());
         };
         match self.shared.sandboxes.exec(&user, &words[1..]).await {
-            Ok(child) => {
-                let stdin = exec::pump(handle, channel, child);
+            Ok(run) => {
+                let stdin = exec::pump(handle, channel, run);
                 self.channels.entry(channel).or_default().stdin = Some(stdin);
             }
             Err(err) => exec::refuse(handle, channel, format!("{err}\n"), 1).await,

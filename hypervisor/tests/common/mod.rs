@@ -19,6 +19,7 @@ use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCerti
 use russh::ChannelMsg;
 
 pub mod browser;
+pub mod docker;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -71,7 +72,8 @@ impl Hypervisor {
         let dir = tempfile::tempdir().unwrap();
         // Sandbox users must be able to walk down to their data dirs.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
-        let base = 3_000_000_000 + 1000 * (rand::random::<u32>() % 100_000);
+        // High above real users, and below 2^31 (Docker refuses more).
+        let base = 2_000_000_000 + 1000 * (rand::random::<u32>() % 100_000);
         let uids = base..=base + 999;
         let mut registered = Vec::new();
         for name in users {

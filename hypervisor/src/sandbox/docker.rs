@@ -1,0 +1,751 @@
+//! The `docker` backend: each sandbox is a container of the `choir-sandbox:<version>` image
+//! (see `image.rs`) on one of several Docker engines, reached through `bollard`. Per user: a
+//! named volume for the data dir, a uid of their own, memory, CPU and process limits, a
+//! read-only root with a private `/tmp`, every capability dropped, `no-new-privileges`, an
+//! init process, and a network on which containers cannot reach each other.
+//!
+//! A user is placed on the least-loaded engine when first seen and stays there (their volume
+//! lives there). The hypervisor reaches a daemon over the Unix socket in its volume, through
+//! the volume's mount point on the engine's host: engines must run on the hypervisor's host
+//! (several engines on one host work; a remote engine's sandboxes are refused with an error
+//! that says so).
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bollard::container::LogOutput;
+use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions, NetworkCreateRequest,
+    ResourcesUlimits, VolumeCreateRequest,
+};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
+    RemoveContainerOptionsBuilder, StatsOptionsBuilder, WaitContainerOptions,
+};
+use bollard::Docker;
+use choir_proto::Endpoint;
+use futures_util::StreamExt;
+use sqlx::sqlite::SqlitePool;
+use sqlx::Row;
+use tokio::io::AsyncWriteExt;
+
+use super::accounts::Accounts;
+use super::limits::Limits;
+use super::{
+    Backend, BoxFuture, Execution, Exit, Isolation, Launched, LogTail, SandboxError, StopSignal,
+    Usage,
+};
+use crate::users::valid_name;
+
+/// Where each container mounts its user's volume.
+const DATA: &str = "/data";
+/// Label naming the hypervisor instance that owns a container, volume or network.
+const INSTANCE_LABEL: &str = "org.choiros.instance";
+/// Label naming the user of a container or volume.
+const USER_LABEL: &str = "org.choiros.user";
+/// Seconds an engine has to answer a call.
+const ENGINE_TIMEOUT: u64 = 60;
+
+/// What sandboxes may reach on the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkPolicy {
+    /// The internet (the agent's model, package registries), not each other.
+    Outbound,
+    /// Nothing: no network at all (a model must then be reached some other way).
+    None,
+}
+
+impl std::str::FromStr for NetworkPolicy {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "outbound" => Ok(Self::Outbound),
+            "none" => Ok(Self::None),
+            _ => Err(format!(
+                "`{text}` is not a network policy (outbound or none)"
+            )),
+        }
+    }
+}
+
+/// How to run container sandboxes.
+#[derive(Debug, Clone)]
+pub struct DockerConfig {
+    /// Engine addresses: `unix:///run/docker.sock` (or a path), `tcp://host:2375`.
+    pub engines: Vec<String>,
+    /// `choir-sandbox:<version>`.
+    pub image: String,
+    pub limits: Limits,
+    /// CPUs per sandbox (e.g. 1.5).
+    pub cpus: f64,
+    pub network: NetworkPolicy,
+    /// Tells this hypervisor's containers apart from another's on the same engine.
+    pub instance: String,
+    /// Environment for every daemon (the agent's settings).
+    pub env: Vec<(String, String)>,
+}
+
+/// One engine, connected (or not: then why).
+struct Engine {
+    url: String,
+    docker: Result<Docker, String>,
+}
+
+pub struct DockerBackend {
+    config: DockerConfig,
+    accounts: Accounts,
+    pool: SqlitePool,
+    engines: Vec<Engine>,
+}
+
+/// The image this build runs: `choir-sandbox:<version>`.
+pub fn image_name() -> String {
+    format!("choir-sandbox:{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Connects to an engine at `url` and agrees on an API version with it.
+pub async fn connect(url: &str) -> Result<Docker, String> {
+    let docker = if let Some(path) = url.strip_prefix("unix://").or_else(|| url.starts_with('/').then_some(url)) {
+        Docker::connect_with_unix(path, ENGINE_TIMEOUT, bollard::API_DEFAULT_VERSION)
+    } else if url.starts_with("tcp://") || url.starts_with("http://") {
+        Docker::connect_with_http(url, ENGINE_TIMEOUT, bollard::API_DEFAULT_VERSION)
+    } else {
+        return Err(format!(
+            "{url}: engines are named unix:///path/docker.sock, /path/docker.sock or tcp://host:port"
+        ));
+    }
+    .map_err(|err| format!("{url}: {err}"))?;
+    docker
+        .negotiate_version()
+        .await
+        .map_err(|err| format!("{url}: {err}"))
+}
+
+impl DockerBackend {
+    /// Connects to every engine (one that does not answer is reported, and its users get an
+    /// error until it does).
+    pub async fn new(
+        config: DockerConfig,
+        accounts: Accounts,
+        pool: SqlitePool,
+    ) -> Result<Arc<Self>, sqlx::Error> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS docker_placement (user TEXT PRIMARY KEY, engine TEXT NOT NULL)",
+        )
+        .execute(&pool)
+        .await?;
+        let mut engines = Vec::new();
+        for url in &config.engines {
+            let docker = connect(url).await;
+            if let Err(err) = &docker {
+                tracing::warn!(%err, "a Docker engine does not answer");
+            }
+            engines.push(Engine {
+                url: url.clone(),
+                docker,
+            });
+        }
+        Ok(Arc::new(Self {
+            config,
+            accounts,
+            pool,
+            engines,
+        }))
+    }
+
+    fn names(&self, user: &str) -> Result<String, SandboxError> {
+        if !valid_name(user) {
+            return Err(SandboxError::BadName(user.to_owned()));
+        }
+        Ok(format!("choir-{}-{user}", self.config.instance))
+    }
+
+    fn failed(&self, user: &str, message: impl std::fmt::Display) -> SandboxError {
+        SandboxError::Backend {
+            user: user.to_owned(),
+            message: message.to_string(),
+        }
+    }
+
+    /// The engine `user` lives on, placing a new user on the engine with the fewest users.
+    async fn engine(&self, user: &str) -> Result<(&str, Docker), SandboxError> {
+        let placed: Option<String> =
+            sqlx::query("SELECT engine FROM docker_placement WHERE user = ?")
+                .bind(user)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|err| self.failed(user, err))?
+                .map(|row| row.try_get(0))
+                .transpose()
+                .map_err(|err| self.failed(user, err))?;
+        let url = match placed.filter(|url| self.engines.iter().any(|engine| &engine.url == url)) {
+            Some(url) => url,
+            None => {
+                let counts =
+                    sqlx::query("SELECT engine, COUNT(*) FROM docker_placement GROUP BY engine")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(|err| self.failed(user, err))?;
+                let count = |url: &str| {
+                    counts
+                        .iter()
+                        .find(|row| {
+                            row.try_get::<String, _>(0)
+                                .is_ok_and(|engine| engine == url)
+                        })
+                        .and_then(|row| row.try_get::<i64, _>(1).ok())
+                        .unwrap_or(0)
+                };
+                let best = self
+                    .engines
+                    .iter()
+                    .filter(|engine| engine.docker.is_ok())
+                    .min_by_key(|engine| count(&engine.url))
+                    .ok_or_else(|| self.failed(user, "no Docker engine answers"))?;
+                sqlx::query("INSERT OR REPLACE INTO docker_placement (user, engine) VALUES (?, ?)")
+                    .bind(user)
+                    .bind(&best.url)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|err| self.failed(user, err))?;
+                tracing::info!(user, engine = best.url, "placed a new sandbox");
+                best.url.clone()
+            }
+        };
+        let engine = self
+            .engines
+            .iter()
+            .find(|engine| engine.url == url)
+            .ok_or_else(|| self.failed(user, "its engine is gone"))?;
+        match &engine.docker {
+            Ok(docker) => {
+                // Still there?
+                docker.ping().await.map_err(|err| {
+                    self.failed(
+                        user,
+                        format!("its Docker engine {} does not answer: {err}", engine.url),
+                    )
+                })?;
+                Ok((&engine.url, docker.clone()))
+            }
+            Err(err) => Err(self.failed(
+                user,
+                format!(
+                    "its Docker engine {} did not answer when the hypervisor started: {err}",
+                    engine.url
+                ),
+            )),
+        }
+    }
+
+    /// The user's volume, created if new, its mount point on this host handed to `uid`.
+    async fn volume(
+        &self,
+        docker: &Docker,
+        user: &str,
+        name: &str,
+        uid: u32,
+    ) -> Result<PathBuf, SandboxError> {
+        let labels = HashMap::from([
+            (INSTANCE_LABEL.to_owned(), self.config.instance.clone()),
+            (USER_LABEL.to_owned(), user.to_owned()),
+        ]);
+        let volume = match docker.inspect_volume(name).await {
+            Ok(volume) => volume,
+            Err(_) => docker
+                .create_volume(VolumeCreateRequest {
+                    name: Some(name.to_owned()),
+                    labels: Some(labels),
+                    ..Default::default()
+                })
+                .await
+                .map_err(|err| self.failed(user, format!("cannot create its volume: {err}")))?,
+        };
+        let mountpoint = PathBuf::from(&volume.mountpoint);
+        if !mountpoint.is_dir() {
+            return Err(self.failed(
+                user,
+                format!(
+                    "its volume's mount point {} is not on this host: the hypervisor must run on \
+                     the Docker engine's host (or see its volumes there)",
+                    mountpoint.display()
+                ),
+            ));
+        }
+        // The daemon runs as the user's uid: the volume is theirs alone.
+        let handed = std::os::unix::fs::chown(&mountpoint, Some(uid), Some(uid)).and_then(|()| {
+            std::fs::set_permissions(&mountpoint, std::fs::Permissions::from_mode(0o700))
+        });
+        handed.map_err(|err| self.failed(user, format!("cannot hand its volume over: {err}")))?;
+        Ok(mountpoint)
+    }
+
+    /// The network sandboxes join: containers on it cannot reach each other.
+    async fn network(&self, docker: &Docker) -> Result<String, String> {
+        let name = format!("choir-{}", self.config.instance);
+        if docker
+            .inspect_network(
+                &name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await
+            .is_ok()
+        {
+            return Ok(name);
+        }
+        docker
+            .create_network(NetworkCreateRequest {
+                name: name.clone(),
+                driver: Some("bridge".into()),
+                options: Some(HashMap::from([(
+                    "com.docker.network.bridge.enable_icc".to_owned(),
+                    "false".to_owned(),
+                )])),
+                labels: Some(HashMap::from([(
+                    INSTANCE_LABEL.to_owned(),
+                    self.config.instance.clone(),
+                )])),
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| err.to_string())?;
+        Ok(name)
+    }
+
+    fn host_config(&self, volume: &str, network: Option<String>) -> HostConfig {
+        let limits = self.config.limits;
+        let memory = i64::try_from(limits.memory).unwrap_or(i64::MAX);
+        let ulimit = |name: &str, value: u64| ResourcesUlimits {
+            name: Some(name.to_owned()),
+            soft: Some(i64::try_from(value).unwrap_or(i64::MAX)),
+            hard: Some(i64::try_from(value).unwrap_or(i64::MAX)),
+        };
+        HostConfig {
+            memory: Some(memory),
+            memory_swap: Some(memory),
+            nano_cpus: Some((self.config.cpus * 1e9) as i64),
+            pids_limit: Some(i64::try_from(limits.procs).unwrap_or(i64::MAX)),
+            readonly_rootfs: Some(true),
+            tmpfs: Some(HashMap::from([(
+                "/tmp".to_owned(),
+                "rw,nosuid,nodev,size=512m,mode=1777".to_owned(),
+            )])),
+            cap_drop: Some(vec!["ALL".to_owned()]),
+            security_opt: Some(vec!["no-new-privileges".to_owned()]),
+            init: Some(true),
+            ulimits: Some(vec![
+                ulimit("nofile", limits.files),
+                ulimit("fsize", limits.file_size),
+                ulimit("core", 0),
+            ]),
+            mounts: Some(vec![Mount {
+                target: Some(DATA.to_owned()),
+                source: Some(volume.to_owned()),
+                typ: Some(MountType::VOLUME),
+                // The image's /data is not copied in: that would give the volume back to root.
+                volume_options: Some(MountVolumeOptions {
+                    no_copy: Some(true),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
+            network_mode: Some(network.unwrap_or_else(|| "none".to_owned())),
+            ..Default::default()
+        }
+    }
+
+    fn env(&self, token: Option<&str>) -> Vec<String> {
+        let mut env = vec![
+            "PATH=/usr/local/bin:/usr/bin:/bin".to_owned(),
+            format!("HOME={DATA}/workspace"),
+            "TMPDIR=/tmp".to_owned(),
+            "LANG=C.UTF-8".to_owned(),
+            format!("CHOIR_DATA_DIR={DATA}"),
+        ];
+        if let Some(token) = token {
+            env.push(format!("CHOIR_DAEMON_TOKEN={token}"));
+        }
+        env.extend(
+            self.config
+                .env
+                .iter()
+                .map(|(name, value)| format!("{name}={value}")),
+        );
+        env
+    }
+}
+
+impl Backend for DockerBackend {
+    fn isolation(&self) -> Isolation {
+        let limits = self.config.limits;
+        let mut warnings = Vec::new();
+        for engine in &self.engines {
+            if let Err(err) = &engine.docker {
+                warnings.push(format!(
+                    "Docker engine {} does not answer: {err}",
+                    engine.url
+                ));
+            }
+        }
+        Isolation {
+            backend: "docker".into(),
+            confined: vec![
+                format!(
+                    "a container per user on {} Docker engine(s), image {}",
+                    self.engines.len(),
+                    self.config.image
+                ),
+                "own uid and gid per user, read-only root, private /tmp, all capabilities dropped, no-new-privileges, init".into(),
+                format!(
+                    "limits: {} processes, {} memory, {} CPUs, {} open files",
+                    limits.procs,
+                    crate::units::format_size(limits.memory),
+                    self.config.cpus,
+                    limits.files
+                ),
+                match self.config.network {
+                    NetworkPolicy::Outbound => "network: outbound only, sandboxes cannot reach each other".into(),
+                    NetworkPolicy::None => "network: none".into(),
+                },
+            ],
+            warnings,
+        }
+    }
+
+    fn launch<'a>(
+        &'a self,
+        user: &'a str,
+        log: &'a LogTail,
+    ) -> BoxFuture<'a, Result<Launched, SandboxError>> {
+        Box::pin(async move {
+            let name = self.names(user)?;
+            let account = self.accounts.get_or_create(user).await?;
+            let (url, docker) = self.engine(user).await?;
+            docker.inspect_image(&self.config.image).await.map_err(|_| {
+                self.failed(
+                    user,
+                    format!(
+                        "the image {} is not on the Docker engine {url}: run `choir-hypervisor image build`",
+                        self.config.image
+                    ),
+                )
+            })?;
+            let mountpoint = self.volume(&docker, user, &name, account.uid).await?;
+            let network = match self.config.network {
+                NetworkPolicy::Outbound => {
+                    Some(self.network(&docker).await.map_err(|err| {
+                        self.failed(user, format!("cannot make its network: {err}"))
+                    })?)
+                }
+                NetworkPolicy::None => None,
+            };
+            // A container of an earlier run goes (the volume stays).
+            let _ = docker
+                .remove_container(
+                    &name,
+                    Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                )
+                .await;
+            let _ = std::fs::remove_file(mountpoint.join("daemon.sock"));
+            let body = ContainerCreateBody {
+                image: Some(self.config.image.clone()),
+                cmd: Some(vec![
+                    "choir-daemon".into(),
+                    "--data-dir".into(),
+                    DATA.into(),
+                    "--listen".into(),
+                    format!("unix:{DATA}/daemon.sock"),
+                ]),
+                env: Some(self.env(Some(&account.token))),
+                user: Some(format!("{}:{}", account.uid, account.gid)),
+                working_dir: Some(DATA.into()),
+                labels: Some(HashMap::from([
+                    (INSTANCE_LABEL.to_owned(), self.config.instance.clone()),
+                    (USER_LABEL.to_owned(), user.to_owned()),
+                ])),
+                host_config: Some(self.host_config(&name, network)),
+                stop_timeout: Some(10),
+                ..Default::default()
+            };
+            docker
+                .create_container(
+                    Some(CreateContainerOptionsBuilder::default().name(&name).build()),
+                    body,
+                )
+                .await
+                .map_err(|err| self.failed(user, format!("cannot create its container: {err}")))?;
+            docker
+                .start_container(
+                    &name,
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
+                .await
+                .map_err(|err| {
+                    self.failed(user, format!("its container would not start: {err}"))
+                })?;
+            let pid = docker
+                .inspect_container(
+                    &name,
+                    None::<bollard::query_parameters::InspectContainerOptions>,
+                )
+                .await
+                .ok()
+                .and_then(|info| info.state?.pid)
+                .and_then(|pid| u32::try_from(pid).ok());
+            // The daemon's output to the sandbox's log.
+            let logs_docker = docker.clone();
+            let logs_name = name.clone();
+            let log = log.clone();
+            tokio::spawn(async move {
+                let options = bollard::query_parameters::LogsOptionsBuilder::default()
+                    .follow(true)
+                    .stdout(true)
+                    .stderr(true)
+                    .build();
+                let mut logs = logs_docker.logs(&logs_name, Some(options));
+                while let Some(Ok(chunk)) = logs.next().await {
+                    let text = String::from_utf8_lossy(&chunk.into_bytes()).into_owned();
+                    for line in text.lines().filter(|line| !line.is_empty()) {
+                        log.push(line);
+                    }
+                }
+            });
+            let alive = Arc::new(AtomicBool::new(true));
+            let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
+            let wait_docker = docker.clone();
+            let wait_name = name.clone();
+            let wait_alive = alive.clone();
+            tokio::spawn(async move {
+                let mut wait = wait_docker.wait_container(&wait_name, None::<WaitContainerOptions>);
+                let exit = match wait.next().await {
+                    Some(Ok(response)) if response.status_code == 0 => Exit {
+                        clean: true,
+                        description: "exit status 0".into(),
+                    },
+                    Some(Ok(response)) => Exit {
+                        clean: false,
+                        description: format!("exit status {}", response.status_code),
+                    },
+                    Some(Err(bollard::errors::Error::DockerContainerWaitError {
+                        code, ..
+                    })) => Exit {
+                        clean: false,
+                        description: format!("exit status {code}"),
+                    },
+                    Some(Err(err)) => Exit {
+                        clean: false,
+                        description: format!("lost track of its container: {err}"),
+                    },
+                    None => Exit {
+                        clean: false,
+                        description: "its container is gone".into(),
+                    },
+                };
+                wait_alive.store(false, Ordering::SeqCst);
+                let _ = ended_tx.send(exit);
+            });
+            let signal_docker = docker.clone();
+            let signal_name = name.clone();
+            let check_alive = alive.clone();
+            Ok(Launched {
+                pid,
+                uid: Some(account.uid),
+                endpoint: Endpoint {
+                    url: format!("unix:{}", mountpoint.join("daemon.sock").display()),
+                    token: account.token.clone(),
+                    pid: pid.unwrap_or(0),
+                },
+                exited: Box::pin(async move {
+                    ended_rx.await.unwrap_or(Exit {
+                        clean: false,
+                        description: "lost track of its container".into(),
+                    })
+                }),
+                signal: Box::new(move |signal| {
+                    let docker = signal_docker.clone();
+                    let name = signal_name.clone();
+                    let signal = match signal {
+                        StopSignal::Term => "SIGTERM",
+                        StopSignal::Kill => "SIGKILL",
+                    };
+                    tokio::spawn(async move {
+                        let options = KillContainerOptionsBuilder::default()
+                            .signal(signal)
+                            .build();
+                        let _ = docker.kill_container(&name, Some(options)).await;
+                    });
+                }),
+                alive: Box::new(move || check_alive.load(Ordering::SeqCst)),
+            })
+        })
+    }
+
+    fn exec<'a>(
+        &'a self,
+        user: &'a str,
+        args: &'a [String],
+    ) -> BoxFuture<'a, Result<Execution, SandboxError>> {
+        Box::pin(async move {
+            let name = self.names(user)?;
+            let account = self.accounts.get_or_create(user).await?;
+            let (_, docker) = self.engine(user).await?;
+            let mut cmd = vec!["choir".to_owned()];
+            cmd.extend(args.iter().cloned());
+            let exec = docker
+                .create_exec(
+                    &name,
+                    CreateExecOptions {
+                        attach_stdin: Some(true),
+                        attach_stdout: Some(true),
+                        attach_stderr: Some(true),
+                        cmd: Some(cmd),
+                        env: Some(self.env(None)),
+                        user: Some(format!("{}:{}", account.uid, account.gid)),
+                        working_dir: Some(format!("{DATA}/workspace")),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|err| SandboxError::NotRunning(format!("{user} ({err})")))?;
+            let started = docker
+                .start_exec(
+                    &exec.id,
+                    Some(StartExecOptions {
+                        detach: false,
+                        tty: false,
+                        output_capacity: None,
+                    }),
+                )
+                .await
+                .map_err(|err| SandboxError::NotRunning(format!("{user} ({err})")))?;
+            let StartExecResults::Attached { mut output, input } = started else {
+                return Err(SandboxError::NotRunning(user.to_owned()));
+            };
+            // Output comes as one stream of tagged chunks: two pipes, one per stream.
+            let (mut out_write, out_read) = tokio::io::duplex(64 << 10);
+            let (mut err_write, err_read) = tokio::io::duplex(64 << 10);
+            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(async move {
+                while let Some(Ok(chunk)) = output.next().await {
+                    let written = match chunk {
+                        LogOutput::StdErr { message } => err_write.write_all(&message).await,
+                        LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                            out_write.write_all(&message).await
+                        }
+                        LogOutput::StdIn { .. } => Ok(()),
+                    };
+                    if written.is_err() {
+                        break;
+                    }
+                }
+                drop((out_write, err_write));
+                let _ = done_tx.send(());
+            });
+            let exec_id = exec.id.clone();
+            Ok(Execution {
+                stdin: input,
+                stdout: Box::pin(out_read),
+                stderr: Box::pin(err_read),
+                status: Box::pin(async move {
+                    let _ = done_rx.await;
+                    docker
+                        .inspect_exec(&exec_id)
+                        .await
+                        .ok()
+                        .and_then(|info| info.exit_code)
+                        .and_then(|code| i32::try_from(code).ok())
+                        .unwrap_or(1)
+                }),
+            })
+        })
+    }
+
+    fn clean_up<'a>(&'a self, user: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let (Ok(name), Ok((_, docker))) = (self.names(user), self.engine(user).await) else {
+                return;
+            };
+            // The container goes, with whatever still ran in it; the volume stays.
+            let options = RemoveContainerOptionsBuilder::default().force(true).build();
+            if let Err(err) = docker.remove_container(&name, Some(options)).await {
+                if !matches!(
+                    err,
+                    bollard::errors::Error::DockerResponseServerError {
+                        status_code: 404,
+                        ..
+                    }
+                ) {
+                    tracing::warn!(user, %err, "cannot remove a sandbox's container");
+                }
+            }
+        })
+    }
+
+    fn users(&self) -> BoxFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            let mut users = Vec::new();
+            let filters = HashMap::from([(
+                "label".to_owned(),
+                vec![format!("{INSTANCE_LABEL}={}", self.config.instance)],
+            )]);
+            for engine in &self.engines {
+                let Ok(docker) = &engine.docker else { continue };
+                let options = ListContainersOptionsBuilder::default()
+                    .all(true)
+                    .filters(&filters)
+                    .build();
+                if let Ok(containers) = docker.list_containers(Some(options)).await {
+                    users.extend(
+                        containers
+                            .into_iter()
+                            .filter_map(|container| container.labels?.get(USER_LABEL).cloned()),
+                    );
+                }
+            }
+            users.sort();
+            users.dedup();
+            users
+        })
+    }
+
+    fn usage<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Usage> {
+        Box::pin(async move {
+            let uid = self
+                .accounts
+                .get_or_create(user)
+                .await
+                .ok()
+                .map(|account| account.uid);
+            let (Ok(name), Ok((_, docker))) = (self.names(user), self.engine(user).await) else {
+                return Usage {
+                    uid,
+                    ..Default::default()
+                };
+            };
+            let options = StatsOptionsBuilder::default()
+                .stream(false)
+                .one_shot(true)
+                .build();
+            let stats = docker.stats(&name, Some(options)).next().await;
+            let Some(Ok(stats)) = stats else {
+                return Usage {
+                    uid,
+                    ..Default::default()
+                };
+            };
+            Usage {
+                uid,
+                memory: stats.memory_stats.and_then(|memory| memory.usage),
+                processes: stats
+                    .pids_stats
+                    .and_then(|pids| pids.current)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(0),
+            }
+        })
+    }
+}

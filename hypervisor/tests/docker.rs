@@ -1,0 +1,153 @@
+//! The Docker backend against a real engine (started by scripts/e2e-docker.sh; skipped with
+//! the reason printed without one): a user's sandbox is a container with the stated limits,
+//! started on first use, restarted after a crash with its data kept, stopped on request and
+//! on shutdown; and one user cannot reach another's.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::docker::{containers, docker, engines, inspect, start};
+use common::{bash, WAIT};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sandbox_is_a_container_with_its_limits_that_comes_back_after_a_crash() {
+    let Some(engines) = engines("docker lifecycle") else {
+        return;
+    };
+    let engine = &engines[0];
+    let mut hv = start(
+        &["alice"],
+        &engines[..1],
+        &[
+            "--limit-memory",
+            "256M",
+            "--limit-procs",
+            "64",
+            "--limit-cpus",
+            "0.5",
+        ],
+    );
+    let ssh = hv.connect("alice").await;
+    let (out, code) = bash(&ssh, "echo kept > note.txt; id -u; id -g; pwd").await;
+    assert_eq!(code, 0, "{out}");
+    let ids: Vec<u32> = out.lines().take(2).map(|n| n.parse().unwrap()).collect();
+    assert!(hv.uids.contains(&ids[0]) && ids[0] == ids[1], "{out}");
+
+    // The limits and the confinement, as the engine sees them.
+    let info = inspect(engine, &hv, "alice").expect("alice's container");
+    let host = &info["HostConfig"];
+    assert_eq!(host["Memory"], 256 << 20);
+    assert_eq!(host["NanoCpus"], 500_000_000);
+    assert_eq!(host["PidsLimit"], 64);
+    assert_eq!(host["ReadonlyRootfs"], true);
+    assert_eq!(host["CapDrop"], serde_json::json!(["ALL"]));
+    assert!(
+        host["SecurityOpt"]
+            .to_string()
+            .contains("no-new-privileges"),
+        "{host}"
+    );
+    assert_eq!(host["Init"], true);
+    assert_eq!(host["NetworkMode"], "none");
+    assert_eq!(info["Config"]["User"], format!("{}:{}", ids[0], ids[1]));
+    assert_eq!(info["State"]["Running"], true);
+
+    // From inside: a read-only root, a private /tmp, no capabilities, no network.
+    let (out, _) = bash(
+        &ssh,
+        "touch /usr/x 2>&1; echo t > /tmp/t && echo tmp-ok; grep CapEff /proc/self/status; \
+         python3 -c 'import socket; socket.create_connection((\"1.1.1.1\", 80), 2)' 2>&1 | tail -1",
+    )
+    .await;
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(out.contains("tmp-ok"), "{out}");
+    assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
+    assert!(
+        out.contains("Network is unreachable") || out.contains("OSError"),
+        "{out}"
+    );
+
+    // A crash: the next use starts it again, the data kept in its volume.
+    docker(
+        engine,
+        &[
+            "kill",
+            "-s",
+            "KILL",
+            &common::docker::container(&hv, "alice"),
+        ],
+    );
+    let mut back = None;
+    for _ in 0..60 {
+        let ssh = hv.connect("alice").await;
+        let (out, code) = bash(&ssh, "cat note.txt").await;
+        if code == 0 {
+            back = Some(out);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(back.as_deref(), Some("kept\n"));
+
+    // Stopped on request: the container goes, the volume stays.
+    assert!(hv.run(&["sandbox", "stop", "alice"]).status.success());
+    assert!(
+        containers(engine, &hv).is_empty(),
+        "{:?}",
+        containers(engine, &hv)
+    );
+    let ssh = hv.connect("alice").await;
+    assert_eq!(bash(&ssh, "cat note.txt").await.0, "kept\n");
+    let list = hv.sandbox("alice");
+    assert_eq!(list["state"], "running", "{list}");
+
+    // Shutdown stops every container.
+    assert!(hv.terminate(WAIT).success());
+    assert!(containers(engine, &hv).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_users_container_cannot_reach_another_users() {
+    let Some(engines) = engines("docker isolation") else {
+        return;
+    };
+    let engine = &engines[0];
+    let hv = start(&["alice", "bob"], &engines[..1], &[]);
+    let bob = hv.connect("bob").await;
+    assert_eq!(bash(&bob, "echo bob-secret > secret.txt").await.1, 0);
+    let volume = common::docker::container(&hv, "bob");
+    let mountpoint = docker(
+        engine,
+        &["volume", "inspect", "-f", "{{.Mountpoint}}", &volume],
+    );
+    let endpoint: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(std::path::Path::new(mountpoint.trim()).join("daemon.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let token = endpoint["token"].as_str().unwrap().to_owned();
+
+    let alice = hv.connect("alice").await;
+    let script = format!(
+        "ls /data/.. ; cat /data/../*/secret.txt; grep -rs bob-secret / --exclude-dir=proc --exclude-dir=sys | head -3; \
+         grep -rls {token} /proc/*/environ /data /tmp 2>/dev/null | head -3; ps -e -o pid,user,comm | wc -l; \
+         echo done"
+    );
+    let (out, _) = bash(&alice, &script).await;
+    assert!(out.contains("done"), "{out}");
+    // Alice kills everything she can: her own sandbox only.
+    let _ = common::exec(&alice, "choir --exec bash --arg 'cmd=kill -9 -1'").await;
+    assert!(!out.contains("bob-secret"), "{out}");
+    assert!(!out.contains(&token), "{out}");
+    // Bob's sandbox did not notice.
+    let bob = hv.connect("bob").await;
+    assert_eq!(bash(&bob, "cat secret.txt").await.0, "bob-secret\n");
+    assert_ne!(
+        inspect(engine, &hv, "alice").unwrap()["Config"]["User"],
+        inspect(engine, &hv, "bob").unwrap()["Config"]["User"],
+        "a uid each"
+    );
+}
