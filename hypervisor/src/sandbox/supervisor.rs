@@ -78,6 +78,9 @@ impl SupervisorConfig {
 
 /// Log lines shown with a start failure.
 const LOG_LINES: usize = 12;
+/// How long a sandbox may take to end after SIGKILL before it is counted as ended anyway (a
+/// container engine that stopped answering).
+const GIVE_UP_AFTER_KILL: Duration = Duration::from_secs(30);
 /// The activity report is tiny: a daemon (or whatever answers in its place) may not make the
 /// hypervisor read more.
 const SMALL_ANSWER: usize = 64 << 10;
@@ -856,11 +859,27 @@ impl Run {
             tracing::info!(user, ?delay, "waiting before restarting a sandbox");
             tokio::time::sleep(delay).await;
         }
-        let launched = match self.backend.launch(&user, &self.log).await {
-            Ok(launched) => launched,
-            Err(err) => {
+        // A backend whose engine stops answering must not hold the sandbox (or shutdown)
+        // for good.
+        let launch = tokio::time::timeout(
+            self.config.start_timeout,
+            self.backend.launch(&user, &self.log),
+        );
+        let launched = match launch.await {
+            Ok(Ok(launched)) => launched,
+            Ok(Err(err)) => {
                 self.log.push(&format!("choir-hypervisor: {err}"));
+                self.backend.clean_up(&user).await;
                 return self.started(Err(err.to_string())).await;
+            }
+            Err(_) => {
+                let reason = format!(
+                    "it was not launched within {} s",
+                    self.config.start_timeout.as_secs()
+                );
+                self.log.push(&format!("choir-hypervisor: {reason}"));
+                self.backend.clean_up(&user).await;
+                return self.started(Err(reason)).await;
             }
         };
         let Launched {
@@ -879,7 +898,12 @@ impl Run {
         if let Err((reason, ended)) = ready {
             if !ended {
                 signal(StopSignal::Kill);
-                exited.await;
+                if tokio::time::timeout(GIVE_UP_AFTER_KILL, exited)
+                    .await
+                    .is_err()
+                {
+                    tracing::error!(user, "a sandbox did not end after SIGKILL");
+                }
             }
             self.backend.clean_up(&user).await;
             return self.started(Err(reason)).await;
@@ -894,9 +918,17 @@ impl Run {
 
         let mut asked = false;
         let mut kill_at: Option<Instant> = None;
+        let mut give_up_at: Option<Instant> = None;
         let exit = loop {
             tokio::select! {
                 exit = &mut exited => break exit,
+                () = tokio::time::sleep_until(give_up_at.unwrap_or_else(Instant::now)), if give_up_at.is_some() => {
+                    tracing::error!(user, "a sandbox did not end after SIGKILL: counting it as ended");
+                    break Exit {
+                        clean: false,
+                        description: "did not end after SIGKILL".into(),
+                    };
+                }
                 _ = &mut stop, if !asked => {
                     asked = true;
                     signal(StopSignal::Term);
@@ -906,6 +938,7 @@ impl Run {
                     tracing::warn!(user, "a sandbox did not stop in time: killing it");
                     signal(StopSignal::Kill);
                     kill_at = None;
+                    give_up_at = Some(Instant::now() + GIVE_UP_AFTER_KILL);
                 }
             }
         };
