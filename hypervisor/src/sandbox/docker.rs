@@ -19,8 +19,8 @@ use std::sync::Arc;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, HostConfig, Mount, MountType, MountVolumeOptions, NetworkCreateRequest,
-    ResourcesUlimits, VolumeCreateRequest,
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, MountVolumeOptions,
+    NetworkCreateRequest, ResourcesUlimits, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
@@ -107,15 +107,35 @@ pub fn image_name() -> String {
     format!("choir-sandbox:{}", env!("CARGO_PKG_VERSION"))
 }
 
-/// Connects to an engine at `url` and agrees on an API version with it.
+/// Connects to an engine at `url` and agrees on an API version with it: `unix:///path` (or a
+/// path), `tcp://host:port` (TLS with the client certificate in `$DOCKER_CERT_PATH` —
+/// `ca.pem`, `cert.pem`, `key.pem` — when that is set, as the docker command does), or
+/// `ssh://user@host` (through OpenSSH's `ssh`).
 pub async fn connect(url: &str) -> Result<Docker, String> {
-    let docker = if let Some(path) = url.strip_prefix("unix://").or_else(|| url.starts_with('/').then_some(url)) {
-        Docker::connect_with_unix(path, ENGINE_TIMEOUT, bollard::API_DEFAULT_VERSION)
-    } else if url.starts_with("tcp://") || url.starts_with("http://") {
-        Docker::connect_with_http(url, ENGINE_TIMEOUT, bollard::API_DEFAULT_VERSION)
+    let version = bollard::API_DEFAULT_VERSION;
+    let docker = if let Some(path) = url
+        .strip_prefix("unix://")
+        .or_else(|| url.starts_with('/').then_some(url))
+    {
+        Docker::connect_with_unix(path, ENGINE_TIMEOUT, version)
+    } else if url.starts_with("tcp://") || url.starts_with("http://") || url.starts_with("https://")
+    {
+        match std::env::var_os("DOCKER_CERT_PATH").map(PathBuf::from) {
+            Some(certs) => Docker::connect_with_ssl(
+                url,
+                &certs.join("key.pem"),
+                &certs.join("cert.pem"),
+                &certs.join("ca.pem"),
+                ENGINE_TIMEOUT,
+                version,
+            ),
+            None => Docker::connect_with_http(url, ENGINE_TIMEOUT, version),
+        }
+    } else if url.starts_with("ssh://") {
+        Docker::connect_with_ssh(url, ENGINE_TIMEOUT, version, None)
     } else {
         return Err(format!(
-            "{url}: engines are named unix:///path/docker.sock, /path/docker.sock or tcp://host:port"
+            "{url}: engines are named unix:///path/docker.sock, tcp://host:port or ssh://user@host"
         ));
     }
     .map_err(|err| format!("{url}: {err}"))?;
@@ -173,6 +193,11 @@ impl DockerBackend {
 
     /// The engine `user` lives on, placing a new user on the engine with the fewest users.
     async fn engine(&self, user: &str) -> Result<(&str, Docker), SandboxError> {
+        self.engine_of(user, true).await
+    }
+
+    /// The engine `user` lives on; a user never placed is placed only if `place`.
+    async fn engine_of(&self, user: &str, place: bool) -> Result<(&str, Docker), SandboxError> {
         let placed: Option<String> =
             sqlx::query("SELECT engine FROM docker_placement WHERE user = ?")
                 .bind(user)
@@ -184,6 +209,7 @@ impl DockerBackend {
                 .map_err(|err| self.failed(user, err))?;
         let url = match placed.filter(|url| self.engines.iter().any(|engine| &engine.url == url)) {
             Some(url) => url,
+            None if !place => return Err(SandboxError::NotRunning(user.to_owned())),
             None => {
                 let counts =
                     sqlx::query("SELECT engine, COUNT(*) FROM docker_placement GROUP BY engine")
@@ -221,25 +247,21 @@ impl DockerBackend {
             .iter()
             .find(|engine| engine.url == url)
             .ok_or_else(|| self.failed(user, "its engine is gone"))?;
-        match &engine.docker {
-            Ok(docker) => {
-                // Still there?
-                docker.ping().await.map_err(|err| {
-                    self.failed(
-                        user,
-                        format!("its Docker engine {} does not answer: {err}", engine.url),
-                    )
-                })?;
-                Ok((&engine.url, docker.clone()))
-            }
-            Err(err) => Err(self.failed(
+        // An engine that did not answer when the hypervisor started is tried again.
+        let docker = match &engine.docker {
+            Ok(docker) => docker.clone(),
+            Err(_) => connect(&engine.url).await.map_err(|err| {
+                self.failed(user, format!("its Docker engine does not answer: {err}"))
+            })?,
+        };
+        // Still there?
+        docker.ping().await.map_err(|err| {
+            self.failed(
                 user,
-                format!(
-                    "its Docker engine {} did not answer when the hypervisor started: {err}",
-                    engine.url
-                ),
-            )),
-        }
+                format!("its Docker engine {} does not answer: {err}", engine.url),
+            )
+        })?;
+        Ok((&engine.url, docker))
     }
 
     /// The user's volume, created if new, its mount point on this host handed to `uid`.
@@ -297,7 +319,7 @@ impl DockerBackend {
         {
             return Ok(name);
         }
-        docker
+        match docker
             .create_network(NetworkCreateRequest {
                 name: name.clone(),
                 driver: Some("bridge".into()),
@@ -312,8 +334,14 @@ impl DockerBackend {
                 ..Default::default()
             })
             .await
-            .map_err(|err| err.to_string())?;
-        Ok(name)
+        {
+            Ok(_) => Ok(name),
+            // Made meanwhile by another launch.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(name),
+            Err(err) => Err(err.to_string()),
+        }
     }
 
     fn host_config(&self, volume: &str, network: Option<String>) -> HostConfig {
@@ -354,6 +382,14 @@ impl DockerBackend {
                 ..Default::default()
             }]),
             network_mode: Some(network.unwrap_or_else(|| "none".to_owned())),
+            // What the daemon prints is kept, but not without bound (a user can write to it).
+            log_config: Some(HostConfigLogConfig {
+                typ: Some("local".to_owned()),
+                config: Some(HashMap::from([
+                    ("max-size".to_owned(), "10m".to_owned()),
+                    ("max-file".to_owned(), "2".to_owned()),
+                ])),
+            }),
             ..Default::default()
         }
     }
@@ -391,6 +427,14 @@ impl Backend for DockerBackend {
                 ));
             }
         }
+        if self.config.network == NetworkPolicy::Outbound {
+            warnings.push(
+                "the outbound network lets sandboxes reach this host's services on the bridge's \
+                 gateway, the local network and cloud metadata addresses: firewall the sandbox \
+                 network (Docker's DOCKER-USER chain) or use --docker-network none"
+                    .into(),
+            );
+        }
         Isolation {
             backend: "docker".into(),
             confined: vec![
@@ -408,7 +452,7 @@ impl Backend for DockerBackend {
                     limits.files
                 ),
                 match self.config.network {
-                    NetworkPolicy::Outbound => "network: outbound only, sandboxes cannot reach each other".into(),
+                    NetworkPolicy::Outbound => "network: outbound; sandboxes cannot reach each other where the engine filters traffic (iptables)".into(),
                     NetworkPolicy::None => "network: none".into(),
                 },
             ],
@@ -471,13 +515,16 @@ impl Backend for DockerBackend {
                 stop_timeout: Some(10),
                 ..Default::default()
             };
-            docker
+            // Its id, not its name, from here on: a late signal for this run can never reach the
+            // next run's container, which has the same name.
+            let id = docker
                 .create_container(
                     Some(CreateContainerOptionsBuilder::default().name(&name).build()),
                     body,
                 )
                 .await
-                .map_err(|err| self.failed(user, format!("cannot create its container: {err}")))?;
+                .map_err(|err| self.failed(user, format!("cannot create its container: {err}")))?
+                .id;
             docker
                 .start_container(
                     &name,
@@ -498,7 +545,7 @@ impl Backend for DockerBackend {
                 .and_then(|pid| u32::try_from(pid).ok());
             // The daemon's output to the sandbox's log.
             let logs_docker = docker.clone();
-            let logs_name = name.clone();
+            let logs_name = id.clone();
             let log = log.clone();
             tokio::spawn(async move {
                 let options = bollard::query_parameters::LogsOptionsBuilder::default()
@@ -517,7 +564,7 @@ impl Backend for DockerBackend {
             let alive = Arc::new(AtomicBool::new(true));
             let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
             let wait_docker = docker.clone();
-            let wait_name = name.clone();
+            let wait_name = id.clone();
             let wait_alive = alive.clone();
             tokio::spawn(async move {
                 let mut wait = wait_docker.wait_container(&wait_name, None::<WaitContainerOptions>);
@@ -549,7 +596,7 @@ impl Backend for DockerBackend {
                 let _ = ended_tx.send(exit);
             });
             let signal_docker = docker.clone();
-            let signal_name = name.clone();
+            let signal_name = id.clone();
             let check_alive = alive.clone();
             Ok(Launched {
                 pid,
@@ -666,7 +713,8 @@ impl Backend for DockerBackend {
 
     fn clean_up<'a>(&'a self, user: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let (Ok(name), Ok((_, docker))) = (self.names(user), self.engine(user).await) else {
+            let (Ok(name), Ok((_, docker))) = (self.names(user), self.engine_of(user, false).await)
+            else {
                 return;
             };
             // The container goes, with whatever still ran in it; the volume stays.
@@ -714,18 +762,17 @@ impl Backend for DockerBackend {
 
     fn usage<'a>(&'a self, user: &'a str) -> BoxFuture<'a, Usage> {
         Box::pin(async move {
+            // Never placed: never ran; nothing to ask an engine.
+            let (Ok(name), Ok((_, docker))) = (self.names(user), self.engine_of(user, false).await)
+            else {
+                return Usage::default();
+            };
             let uid = self
                 .accounts
                 .get_or_create(user)
                 .await
                 .ok()
                 .map(|account| account.uid);
-            let (Ok(name), Ok((_, docker))) = (self.names(user), self.engine(user).await) else {
-                return Usage {
-                    uid,
-                    ..Default::default()
-                };
-            };
             let options = StatsOptionsBuilder::default()
                 .stream(false)
                 .one_shot(true)
@@ -739,7 +786,16 @@ impl Backend for DockerBackend {
             };
             Usage {
                 uid,
-                memory: stats.memory_stats.and_then(|memory| memory.usage),
+                // As `docker stats` counts it: without the page cache the kernel can drop.
+                memory: stats.memory_stats.and_then(|memory| {
+                    let inactive = memory.stats.as_ref().and_then(|stats| {
+                        stats
+                            .get("total_inactive_file")
+                            .or_else(|| stats.get("inactive_file"))
+                            .copied()
+                    });
+                    Some(memory.usage?.saturating_sub(inactive.unwrap_or(0)))
+                }),
                 processes: stats
                     .pids_stats
                     .and_then(|pids| pids.current)

@@ -66,7 +66,10 @@ pub async fn build(
     let name = image_name();
     let (repo, tag) = name.split_once(':').unwrap_or((&name, "latest"));
     for url in engines {
-        let docker = connect(url).await?;
+        // The engine answers once the whole import is done: minutes on a slow disk.
+        let docker = connect(url)
+            .await?
+            .with_timeout(std::time::Duration::from_secs(30 * 60));
         let file = tokio::fs::File::open(&tar_path)
             .await
             .map_err(|err| err.to_string())?;
