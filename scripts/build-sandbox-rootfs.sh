@@ -43,9 +43,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   done; })
 fi
 for package in $closure; do
-  for deb in "$debs/${package}"_*.deb; do
-    [ -f "$deb" ] && dpkg-deb -x "$deb" "$root.new"
-  done
+  # The newest version fetched, if several are cached.
+  deb=$(ls -v "$debs/${package}"_*.deb 2>/dev/null | tail -1 || true)
+  [ -n "$deb" ] && dpkg-deb -x "$deb" "$root.new"
 done
 # What the packages' scripts would have made.
 cp "$root.new/usr/share/base-passwd/passwd.master" "$root.new/etc/passwd"

@@ -70,7 +70,8 @@ async fn a_sandbox_is_a_container_with_its_limits_that_comes_back_after_a_crash(
         "{out}"
     );
 
-    // A crash: the next use starts it again, the data kept in its volume.
+    // A crash: the next use starts it again (a new container), the data kept in its volume.
+    let first = info["Id"].clone();
     docker(
         engine,
         &[
@@ -91,6 +92,11 @@ async fn a_sandbox_is_a_container_with_its_limits_that_comes_back_after_a_crash(
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     assert_eq!(back.as_deref(), Some("kept\n"));
+    assert_ne!(
+        inspect(engine, &hv, "alice").unwrap()["Id"],
+        first,
+        "a new container"
+    );
 
     // Stopped on request: the container goes, the volume stays.
     assert!(hv.run(&["sandbox", "stop", "alice"]).status.success());
@@ -130,7 +136,51 @@ async fn one_users_container_cannot_reach_another_users() {
     .unwrap();
     let token = endpoint["token"].as_str().unwrap().to_owned();
 
+    let bob_started = inspect(engine, &hv, "bob").unwrap()["State"]["StartedAt"].clone();
     let alice = hv.connect("alice").await;
+    // The process backend's roads (tests/isolation.rs), with the paths Bob's data and the
+    // hypervisor's state have on this host: none of them exists inside Alice's container.
+    let b = mountpoint.trim();
+    let bob_pid = hv.sandbox("bob")["pid"].as_u64().unwrap();
+    let s = hv.state_dir().display().to_string();
+    let roads = [
+        ("read Bob's secret", format!("cat {b}/workspace/secret.txt")),
+        ("read through a relative path", "cat ../../bob/workspace/secret.txt".to_owned()),
+        ("read Bob's token", format!("cat {b}/daemon.json")),
+        ("read Bob's event log", format!("head -c 4096 {b}/events.db")),
+        ("list Bob's volume", format!("ls {b}")),
+        ("read Bob's daemon's environment", format!("cat /proc/{bob_pid}/environ")),
+        ("signal Bob's daemon", format!("kill -TERM {bob_pid}")),
+        ("write into Bob's volume", format!("echo pwned > {b}/workspace/pwned")),
+        ("read the host key", format!("cat {s}/ssh_host_ed25519_key")),
+        ("read the users database", format!("cat {s}/users.db")),
+        ("reach the control socket", format!("python3 -c 'import socket; socket.socket(socket.AF_UNIX).connect(\"{s}/control.sock\")'")),
+        ("connect to Bob's daemon", format!("python3 -c 'import socket; socket.socket(socket.AF_UNIX).connect(\"{b}/daemon.sock\")'")),
+        ("reach the Docker engine", "python3 -c 'import socket; socket.socket(socket.AF_UNIX).connect(\"/var/run/docker.sock\")'".to_owned()),
+        ("write the image", "echo x > /usr/local/bin/choir-daemon".to_owned()),
+        ("become root", "su -c id root </dev/null".to_owned()),
+    ];
+    for (what, script) in &roads {
+        let (output, code) = bash(&alice, script).await;
+        assert_ne!(code, 0, "{what}: `{script}` succeeded:\n{output}");
+        assert!(
+            !output.contains("bob-secret") && !output.contains(&token),
+            "{what}: {output}"
+        );
+    }
+    let tries = [
+        "choir --exec read_file --arg path=../../bob/workspace/secret.txt".to_owned(),
+        format!("choir --exec read_file --arg path={b}/workspace/secret.txt"),
+        format!("choir --url unix:{b}/daemon.sock --token {token} status"),
+    ];
+    for command in &tries {
+        let run = common::exec(&alice, command).await;
+        assert_ne!(run.status, Some(0), "`{command}` succeeded: {run:?}");
+        assert!(
+            !run.out.contains("bob-secret"),
+            "`{command}` leaked: {run:?}"
+        );
+    }
     let script = format!(
         "ls /data/.. ; cat /data/../*/secret.txt; grep -rs bob-secret / --exclude-dir=proc --exclude-dir=sys | head -3; \
          grep -rls {token} /proc/*/environ /data /tmp 2>/dev/null | head -3; ps -e -o pid,user,comm | wc -l; \
@@ -142,12 +192,79 @@ async fn one_users_container_cannot_reach_another_users() {
     let _ = common::exec(&alice, "choir --exec bash --arg 'cmd=kill -9 -1'").await;
     assert!(!out.contains("bob-secret"), "{out}");
     assert!(!out.contains(&token), "{out}");
-    // Bob's sandbox did not notice.
+    // Bob's sandbox did not notice: the same container, never restarted.
     let bob = hv.connect("bob").await;
     assert_eq!(bash(&bob, "cat secret.txt").await.0, "bob-secret\n");
+    let after = inspect(engine, &hv, "bob").unwrap();
+    assert_eq!(after["State"]["StartedAt"], bob_started);
+    assert_eq!(after["RestartCount"], 0);
     assert_ne!(
         inspect(engine, &hv, "alice").unwrap()["Config"]["User"],
         inspect(engine, &hv, "bob").unwrap()["Config"]["User"],
         "a uid each"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_idle_sandbox_is_stopped_and_its_container_removed() {
+    let Some(engines) = engines("docker idle stop") else {
+        return;
+    };
+    let engine = &engines[0];
+    let hv = start(&["alice"], &engines[..1], &["--idle-timeout", "2s"]);
+    let ssh = hv.connect("alice").await;
+    assert_eq!(bash(&ssh, "echo hi").await.1, 0);
+    drop(ssh);
+    assert_eq!(containers(engine, &hv).len(), 1);
+    let stopped = hv.wait_for_state("alice", "stopped", Duration::from_secs(30));
+    assert_eq!(stopped["state"], "stopped", "{stopped}");
+    assert!(
+        containers(engine, &hv).is_empty(),
+        "{:?}",
+        containers(engine, &hv)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sandboxes_on_the_outbound_network_cannot_reach_each_other() {
+    let Some(engines) = engines("docker network isolation") else {
+        return;
+    };
+    if std::env::var("CHOIR_TEST_DOCKER_ICC").as_deref() != Ok("1") {
+        eprintln!("docker network isolation: skipped: the test engine runs without iptables here");
+        return;
+    }
+    let engine = &engines[0];
+    let hv = common::Hypervisor::start(
+        &["alice", "bob"],
+        &["--backend", "docker", "--docker-host", engine],
+    );
+    let bob = hv.connect("bob").await;
+    assert_eq!(bash(&bob, "echo up").await.1, 0);
+    let ip = docker(
+        engine,
+        &[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            &common::docker::container(&hv, "bob"),
+        ],
+    );
+    let ip = ip.trim();
+    assert!(
+        !ip.is_empty(),
+        "bob's container has an address on the sandbox network"
+    );
+    let alice = hv.connect("alice").await;
+    // A closed port answers "refused" when packets get through; dropped, they time out.
+    let probe = format!(
+        "python3 -c 'import socket; socket.create_connection((\"{ip}\", 9), 3)' 2>&1 | tail -1"
+    );
+    let (out, _) = bash(&alice, &probe).await;
+    assert!(
+        out.contains("timed out"),
+        "alice reached bob's container: {out}"
+    );
+    let info = inspect(engine, &hv, "alice").unwrap();
+    assert_ne!(info["HostConfig"]["NetworkMode"], "none");
 }

@@ -51,7 +51,7 @@ async fn users_spread_over_two_engines_and_losing_one_spares_the_other() {
         let run = exec(&ssh, "choir status").await;
         assert_ne!(run.status, Some(0), "{user}: {run:?}");
         assert!(
-            run.err.contains("does not answer") || run.err.contains("engine"),
+            run.err.contains("Docker engine") && run.err.contains("does not answer"),
             "{user}: {}",
             run.err
         );
