@@ -15,73 +15,18 @@
 mod support;
 
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use russh::client;
-use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
-use russh::ChannelMsg;
+use russh::keys::PrivateKey;
 
 const WAIT: Duration = Duration::from_secs(60);
 const COLD_USERS: usize = 12;
 const WARM_RUNS: usize = 60;
 
-use support::{Client, Server};
-
-/// Connects, authenticates, runs `command`; the time it took and the exit status.
-async fn ssh_exec(port: u16, user: &str, key: &PrivateKey, command: &str) -> (Duration, u32) {
-    let started = Instant::now();
-    let config = Arc::new(client::Config {
-        inactivity_timeout: Some(WAIT),
-        ..Default::default()
-    });
-    let mut session = client::connect(config, ("127.0.0.1", port), Client)
-        .await
-        .unwrap();
-    let auth = session
-        .authenticate_publickey(
-            user,
-            PrivateKeyWithHashAlg::new(Arc::new(key.clone()), None),
-        )
-        .await
-        .unwrap();
-    assert!(auth.success());
-    let mut channel = session.channel_open_session().await.unwrap();
-    channel.exec(true, command).await.unwrap();
-    channel.eof().await.unwrap();
-    let mut status = None;
-    let mut out = Vec::new();
-    while let Ok(Some(msg)) = tokio::time::timeout(WAIT, channel.wait()).await {
-        match msg {
-            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
-            ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => {
-                out.extend_from_slice(&data)
-            }
-            ChannelMsg::Close => break,
-            _ => {}
-        }
-    }
-    let elapsed = started.elapsed();
-    let status = status.unwrap_or(255);
-    assert_eq!(status, 0, "{command}: {}", String::from_utf8_lossy(&out));
-    let _ = session
-        .disconnect(russh::Disconnect::ByApplication, "", "")
-        .await;
-    (elapsed, status)
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
+use support::{ms, percentile, ssh_exec, Server};
 
 fn report(label: &str, mut ours: Vec<Duration>, mut base: Vec<Duration>) {
-    ours.sort();
-    base.sort();
-    let (o50, o90) = (percentile(&ours, 0.5), percentile(&ours, 0.9));
+    let (o50, o90) = (percentile(&mut ours, 0.5), percentile(&mut ours, 0.9));
     if base.is_empty() {
         println!(
             "- {label}: choir-hypervisor p50 {:.1} ms, p90 {:.1} ms ({} runs)",
@@ -91,7 +36,7 @@ fn report(label: &str, mut ours: Vec<Duration>, mut base: Vec<Duration>) {
         );
         return;
     }
-    let (b50, b90) = (percentile(&base, 0.5), percentile(&base, 0.9));
+    let (b50, b90) = (percentile(&mut base, 0.5), percentile(&mut base, 0.9));
     println!(
         "- {label}: choir-hypervisor p50 {:.1} ms, p90 {:.1} ms; sshd p50 {:.1} ms, p90 {:.1} ms; ratio p50 {:.2} ({} runs each)",
         ms(o50),
@@ -137,7 +82,7 @@ fn main() {
         // Cold, alternating between the two so that both see the same machine.
         let (mut cold, mut cold_base) = (Vec::new(), Vec::new());
         for (i, user) in users.iter().enumerate() {
-            cold.push(ssh_exec(port, user, &key, exec).await.0);
+            cold.push(ssh_exec(port, user, &key, exec).await);
             if let Some((sshd_port, sshd_key)) = &sshd {
                 let data = baseline_dirs.path().join(format!("cold{i}"));
                 let d = data.display();
@@ -146,7 +91,7 @@ fn main() {
                      until [ -f {d}/daemon.json ]; do sleep 0.002; done && \
                      {choir} --data-dir {d} --exec bash --arg cmd=true"
                 );
-                cold_base.push(ssh_exec(*sshd_port, "root", sshd_key, &script).await.0);
+                cold_base.push(ssh_exec(*sshd_port, "root", sshd_key, &script).await);
             }
         }
         report("cold start (first exec of a new user)", cold, cold_base);
@@ -174,10 +119,10 @@ fn main() {
         }
         let (mut warm, mut warm_base) = (Vec::new(), Vec::new());
         for _ in 0..WARM_RUNS {
-            warm.push(ssh_exec(port, "warm", &key, exec).await.0);
+            warm.push(ssh_exec(port, "warm", &key, exec).await);
             if let Some((sshd_port, sshd_key)) = &sshd {
                 let script = format!("{choir} --data-dir {} --exec bash --arg cmd=true", warm_dir.display());
-                warm_base.push(ssh_exec(*sshd_port, "root", sshd_key, &script).await.0);
+                warm_base.push(ssh_exec(*sshd_port, "root", sshd_key, &script).await);
             }
         }
         report("warm exec (sandbox running)", warm, warm_base);

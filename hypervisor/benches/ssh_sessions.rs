@@ -18,22 +18,13 @@ use tokio::sync::mpsc;
 const WAIT: Duration = Duration::from_secs(60);
 const KEYSTROKES: usize = 200;
 
-use support::{Client, Server};
+use support::{percentile, rss_kib, Client, Server};
 
 /// One open desktop: its channel for sending, and arrival times of screen bytes.
 struct Desktop {
     channel: russh::ChannelWriteHalf<client::Msg>,
     arrivals: mpsc::UnboundedReceiver<Instant>,
     _session: client::Handle<Client>,
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Where sessions go: the hypervisor (a shell), or OpenSSH's sshd running tmux (the baseline).
@@ -161,16 +152,12 @@ async fn measure(label: &str, port: u16, key: &PrivateKey, target: Target, rss: 
             "- {count} sessions: RSS {:.1} MiB ({:.2} MiB per added session); keystroke-to-screen p50 {:.2} ms, p99 {:.2} ms",
             now as f64 / 1024.0,
             per_session,
-            percentile(&latencies, 0.5).as_secs_f64() * 1000.0,
-            percentile(&latencies, 0.99).as_secs_f64() * 1000.0,
+            percentile(&mut latencies, 0.5).as_secs_f64() * 1000.0,
+            percentile(&mut latencies, 0.99).as_secs_f64() * 1000.0,
         );
     }
     // Leave the sessions open until the end of the measurement, then let them go.
     drop(desktops);
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn main() {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use choir_proto::Endpoint;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use support::Server;
+use support::{ms, percentile, rss_kib, Server};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator};
@@ -147,25 +147,6 @@ async fn round_trip(socket: &mut Socket, id: u64, window: &Value) -> Duration {
         .unwrap();
     until(socket, |frame| frame["type"] == "ack" && frame["id"] == id).await;
     started.elapsed()
-}
-
-fn percentile(samples: &mut [Duration], p: f64) -> Duration {
-    samples.sort();
-    samples[((samples.len() - 1) as f64 * p).round() as usize]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .unwrap()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

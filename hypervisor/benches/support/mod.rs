@@ -6,9 +6,80 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use russh::client;
-use russh::keys::{Algorithm, PrivateKey, PublicKeyOrCertificate};
+use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::ChannelMsg;
+
+/// The `p` quantile of `samples` (sorted here).
+pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
+    samples.sort();
+    samples[((samples.len() - 1) as f64 * p).round() as usize]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// A process's resident memory in KiB (0 if it is gone).
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Connects, authenticates, runs `command` over SSH; the time it took from the TCP connect to
+/// the exit status. Panics unless the command succeeds.
+pub async fn ssh_exec(port: u16, user: &str, key: &PrivateKey, command: &str) -> Duration {
+    const WAIT: Duration = Duration::from_secs(120);
+    let started = Instant::now();
+    let config = Arc::new(client::Config {
+        inactivity_timeout: Some(WAIT),
+        ..Default::default()
+    });
+    let mut session = client::connect(config, ("127.0.0.1", port), Client)
+        .await
+        .unwrap();
+    let auth = session
+        .authenticate_publickey(
+            user,
+            PrivateKeyWithHashAlg::new(Arc::new(key.clone()), None),
+        )
+        .await
+        .unwrap();
+    assert!(auth.success());
+    let mut channel = session.channel_open_session().await.unwrap();
+    channel.exec(true, command).await.unwrap();
+    channel.eof().await.unwrap();
+    let mut status = None;
+    let mut out = Vec::new();
+    while let Ok(Some(msg)) = tokio::time::timeout(WAIT, channel.wait()).await {
+        match msg {
+            ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+            ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => {
+                out.extend_from_slice(&data)
+            }
+            ChannelMsg::Close => break,
+            _ => {}
+        }
+    }
+    let elapsed = started.elapsed();
+    assert_eq!(
+        status,
+        Some(0),
+        "{command}: {}",
+        String::from_utf8_lossy(&out)
+    );
+    let _ = session
+        .disconnect(russh::Disconnect::ByApplication, "", "")
+        .await;
+    elapsed
+}
 
 pub struct Client;
 
