@@ -100,6 +100,8 @@ pub struct DockerBackend {
     accounts: Accounts,
     pool: SqlitePool,
     engines: Vec<Engine>,
+    /// One network creation at a time: an older engine would make two of the same name.
+    network_made: tokio::sync::Mutex<()>,
 }
 
 /// The image this build runs: `choir-sandbox:<version>`.
@@ -174,6 +176,7 @@ impl DockerBackend {
             accounts,
             pool,
             engines,
+            network_made: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -308,6 +311,7 @@ impl DockerBackend {
 
     /// The network sandboxes join: containers on it cannot reach each other.
     async fn network(&self, docker: &Docker) -> Result<String, String> {
+        let _one_at_a_time = self.network_made.lock().await;
         let name = format!("choir-{}", self.config.instance);
         if docker
             .inspect_network(
