@@ -69,7 +69,11 @@ no_engine() {
 # Engine A filters traffic (iptables), so the test of sandboxes not reaching each other is
 # real there; B does not, so the two do not fight over the same chains.
 icc=1
-try_engine a 10.231.0.0/16 || { icc=0; try_engine a 10.231.0.0/16 --iptables=false --ip-masq=false; } || no_engine a
+# A also answers on TCP, as an engine on another host would.
+tcp_port=$((23000 + RANDOM % 2000))
+try_engine a 10.231.0.0/16 --host "tcp://127.0.0.1:$tcp_port" || {
+  icc=0; try_engine a 10.231.0.0/16 --host "tcp://127.0.0.1:$tcp_port" --iptables=false --ip-masq=false
+} || no_engine a
 [ "$icc" = 1 ] || say "engine A runs without iptables here: the network isolation test is skipped"
 try_engine b 10.232.0.0/16 --iptables=false --ip-masq=false || no_engine b
 a="unix://$work/a/docker.sock"
@@ -81,6 +85,6 @@ rootfs=$(scripts/build-sandbox-rootfs.sh)
 target/debug/choir-hypervisor image build --rootfs "$rootfs" --docker-host "$a" --docker-host "$b"
 
 export CHOIR_TEST_DOCKER_HOSTS="$a,$b" CHOIR_TEST_DOCKER_PIDS="${pids[0]},${pids[1]}" \
-  CHOIR_TEST_DOCKER_ICC="$icc"
+  CHOIR_TEST_DOCKER_ICC="$icc" CHOIR_TEST_DOCKER_TCP="tcp://127.0.0.1:$tcp_port"
 timeout --kill-after=10s 10m cargo test --locked -p hypervisor --test docker
 timeout --kill-after=10s 5m cargo test --locked -p hypervisor --test docker_engines

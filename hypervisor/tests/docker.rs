@@ -268,3 +268,37 @@ async fn sandboxes_on_the_outbound_network_cannot_reach_each_other() {
     let info = inspect(engine, &hv, "alice").unwrap();
     assert_ne!(info["HostConfig"]["NetworkMode"], "none");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_engine_reached_over_tcp_serves_sandboxes_through_a_published_port() {
+    let Some(engines) = engines("docker engine over tcp") else {
+        return;
+    };
+    let Ok(tcp) = std::env::var("CHOIR_TEST_DOCKER_TCP") else {
+        eprintln!("docker engine over tcp: skipped: no engine answers on TCP");
+        return;
+    };
+    let hv = common::Hypervisor::start(&["alice"], &["--backend", "docker", "--docker-host", &tcp]);
+    let alice = hv.connect("alice").await;
+    let (out, code) = bash(&alice, "echo over-tcp > note.txt; cat note.txt").await;
+    assert_eq!((out.as_str(), code), ("over-tcp\n", 0));
+    // The daemon's port is published on the engine's address only, and wants the token.
+    let info = inspect(&engines[0], &hv, "alice").unwrap();
+    let binding = &info["NetworkSettings"]["Ports"]["7878/tcp"][0];
+    assert_eq!(binding["HostIp"], "127.0.0.1", "{binding}");
+    let port = binding["HostPort"].as_str().unwrap();
+    let refused = reqwest::get(format!("http://127.0.0.1:{port}/api/state"))
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    // And the volume is still Alice's alone.
+    let (out, _) = bash(&alice, "stat -c '%u %a' /data").await;
+    let uid = info["Config"]["User"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(out.trim(), format!("{uid} 700"));
+}

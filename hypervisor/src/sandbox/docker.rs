@@ -5,10 +5,10 @@
 //! init process, and a network on which containers cannot reach each other.
 //!
 //! A user is placed on the least-loaded engine when first seen and stays there (their volume
-//! lives there). The hypervisor reaches a daemon over the Unix socket in its volume, through
-//! the volume's mount point on the engine's host: engines must run on the hypervisor's host
-//! (several engines on one host work; a remote engine's sandboxes are refused with an error
-//! that says so).
+//! lives there). The hypervisor reaches a daemon of an engine on its own host (`unix://`)
+//! over the Unix socket in its volume, through the volume's mount point (the socket's owner
+//! checked); one of an engine elsewhere (`tcp://`, `ssh://`) over HTTP on a port that engine
+//! publishes on its own address, the sandbox token required.
 
 use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
@@ -20,7 +20,7 @@ use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, MountVolumeOptions,
-    NetworkCreateRequest, ResourcesUlimits, VolumeCreateRequest,
+    NetworkCreateRequest, PortBinding, ResourcesUlimits, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, KillContainerOptionsBuilder, ListContainersOptionsBuilder,
@@ -102,6 +102,25 @@ pub struct DockerBackend {
     engines: Vec<Engine>,
     /// One network creation at a time: an older engine would make two of the same name.
     network_made: tokio::sync::Mutex<()>,
+}
+
+/// The daemon's port inside a container on an engine elsewhere.
+const DAEMON_PORT: u16 = 7878;
+
+/// The host of an engine named by `tcp://` or `ssh://` (its sandboxes' daemons are reached on
+/// ports it publishes there); `None` for one on this host (`unix://`).
+fn published_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("tcp://")
+        .or_else(|| url.strip_prefix("http://"))
+        .or_else(|| url.strip_prefix("https://"))
+        .or_else(|| url.strip_prefix("ssh://"))?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let host_port = authority.rsplit('@').next().unwrap_or(authority);
+    Some(match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => host_port.split(':').next().unwrap_or(host_port),
+    })
 }
 
 /// The image this build runs: `choir-sandbox:<version>`.
@@ -267,14 +286,16 @@ impl DockerBackend {
         Ok((&engine.url, docker))
     }
 
-    /// The user's volume, created if new, its mount point on this host handed to `uid`.
+    /// The user's volume, created if new, handed to `uid` (0700): through its mount point
+    /// when the engine is on this host (returned), else by a one-shot container.
     async fn volume(
         &self,
         docker: &Docker,
         user: &str,
         name: &str,
         uid: u32,
-    ) -> Result<PathBuf, SandboxError> {
+        local: bool,
+    ) -> Result<Option<PathBuf>, SandboxError> {
         let labels = HashMap::from([
             (INSTANCE_LABEL.to_owned(), self.config.instance.clone()),
             (USER_LABEL.to_owned(), user.to_owned()),
@@ -290,13 +311,17 @@ impl DockerBackend {
                 .await
                 .map_err(|err| self.failed(user, format!("cannot create its volume: {err}")))?,
         };
+        if !local {
+            self.hand_over_remotely(docker, user, name, uid).await?;
+            return Ok(None);
+        }
         let mountpoint = PathBuf::from(&volume.mountpoint);
         if !mountpoint.is_dir() {
             return Err(self.failed(
                 user,
                 format!(
-                    "its volume's mount point {} is not on this host: the hypervisor must run on \
-                     the Docker engine's host (or see its volumes there)",
+                    "its volume's mount point {} is not on this host: name the engine by tcp:// \
+                     or ssh:// to reach its sandboxes over the network",
                     mountpoint.display()
                 ),
             ));
@@ -306,7 +331,80 @@ impl DockerBackend {
             std::fs::set_permissions(&mountpoint, std::fs::Permissions::from_mode(0o700))
         });
         handed.map_err(|err| self.failed(user, format!("cannot hand its volume over: {err}")))?;
-        Ok(mountpoint)
+        Ok(Some(mountpoint))
+    }
+
+    /// Gives the volume to `uid` on an engine elsewhere: a container of the image that only
+    /// runs `chown` and `chmod` as root with no capability but those.
+    async fn hand_over_remotely(
+        &self,
+        docker: &Docker,
+        user: &str,
+        volume: &str,
+        uid: u32,
+    ) -> Result<(), SandboxError> {
+        let script = format!("chown {uid}:{uid} {DATA} && chmod 700 {DATA}");
+        let mut host = self.host_config(volume, None);
+        host.cap_add = Some(vec!["CHOWN".to_owned(), "FOWNER".to_owned()]);
+        let body = ContainerCreateBody {
+            image: Some(self.config.image.clone()),
+            cmd: Some(vec!["sh".into(), "-c".into(), script]),
+            user: Some("0:0".into()),
+            labels: Some(HashMap::from([(
+                INSTANCE_LABEL.to_owned(),
+                self.config.instance.clone(),
+            )])),
+            host_config: Some(host),
+            ..Default::default()
+        };
+        let fail = |err: bollard::errors::Error| {
+            self.failed(user, format!("cannot hand its volume over: {err}"))
+        };
+        let id = docker
+            .create_container(
+                None::<bollard::query_parameters::CreateContainerOptions>,
+                body,
+            )
+            .await
+            .map_err(fail)?
+            .id;
+        let ran = async {
+            docker
+                .start_container(
+                    &id,
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
+                .await?;
+            match docker
+                .wait_container(&id, None::<WaitContainerOptions>)
+                .next()
+                .await
+            {
+                Some(Ok(_)) | None => Ok(()),
+                Some(Err(err)) => Err(err),
+            }
+        }
+        .await;
+        let options = RemoveContainerOptionsBuilder::default().force(true).build();
+        let _ = docker.remove_container(&id, Some(options)).await;
+        ran.map_err(fail)
+    }
+
+    /// The address the engine's host has for the hypervisor: where ports are published.
+    async fn publish_address(
+        &self,
+        user: &str,
+        host: &str,
+    ) -> Result<std::net::IpAddr, SandboxError> {
+        if let Ok(ip) = host.parse() {
+            return Ok(ip);
+        }
+        tokio::net::lookup_host((host, 0))
+            .await
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .map(|addr| addr.ip())
+            .ok_or_else(|| self.failed(user, format!("cannot resolve its engine's host {host}")))
     }
 
     /// The network sandboxes join: containers on it cannot reach each other.
@@ -482,7 +580,24 @@ impl Backend for DockerBackend {
                     ),
                 )
             })?;
-            let mountpoint = self.volume(&docker, user, &name, account.uid).await?;
+            // A daemon on this host is reached through the socket in its volume; one on an
+            // engine elsewhere, through a port the engine publishes on its own address.
+            let published = match published_host(url) {
+                Some(host) => Some(self.publish_address(user, host).await?),
+                None => None,
+            };
+            let mountpoint = self
+                .volume(&docker, user, &name, account.uid, published.is_none())
+                .await?;
+            if published.is_some() && self.config.network == NetworkPolicy::None {
+                return Err(self.failed(
+                    user,
+                    format!(
+                        "its Docker engine {url} is reached over the network, so its sandboxes \
+                         need a network: use --docker-network outbound"
+                    ),
+                ));
+            }
             let network = match self.config.network {
                 NetworkPolicy::Outbound => {
                     Some(self.network(&docker).await.map_err(|err| {
@@ -498,7 +613,23 @@ impl Backend for DockerBackend {
                     Some(RemoveContainerOptionsBuilder::default().force(true).build()),
                 )
                 .await;
-            let _ = std::fs::remove_file(mountpoint.join("daemon.sock"));
+            if let Some(mountpoint) = &mountpoint {
+                let _ = std::fs::remove_file(mountpoint.join("daemon.sock"));
+            }
+            let listen = match &published {
+                Some(_) => format!("0.0.0.0:{DAEMON_PORT}"),
+                None => format!("unix:{DATA}/daemon.sock"),
+            };
+            let mut host_config = self.host_config(&name, network);
+            if let Some(ip) = &published {
+                host_config.port_bindings = Some(HashMap::from([(
+                    format!("{DAEMON_PORT}/tcp"),
+                    Some(vec![PortBinding {
+                        host_ip: Some(ip.to_string()),
+                        host_port: Some(String::new()),
+                    }]),
+                )]));
+            }
             let body = ContainerCreateBody {
                 image: Some(self.config.image.clone()),
                 cmd: Some(vec![
@@ -506,8 +637,11 @@ impl Backend for DockerBackend {
                     "--data-dir".into(),
                     DATA.into(),
                     "--listen".into(),
-                    format!("unix:{DATA}/daemon.sock"),
+                    listen,
                 ]),
+                exposed_ports: published
+                    .is_some()
+                    .then(|| vec![format!("{DAEMON_PORT}/tcp")]),
                 env: Some(self.env(Some(&account.token))),
                 user: Some(format!("{}:{}", account.uid, account.gid)),
                 working_dir: Some(DATA.into()),
@@ -515,7 +649,7 @@ impl Backend for DockerBackend {
                     (INSTANCE_LABEL.to_owned(), self.config.instance.clone()),
                     (USER_LABEL.to_owned(), user.to_owned()),
                 ])),
-                host_config: Some(self.host_config(&name, network)),
+                host_config: Some(host_config),
                 stop_timeout: Some(10),
                 ..Default::default()
             };
@@ -531,22 +665,43 @@ impl Backend for DockerBackend {
                 .id;
             docker
                 .start_container(
-                    &name,
+                    &id,
                     None::<bollard::query_parameters::StartContainerOptions>,
                 )
                 .await
                 .map_err(|err| {
                     self.failed(user, format!("its container would not start: {err}"))
                 })?;
-            let pid = docker
+            let info = docker
                 .inspect_container(
-                    &name,
+                    &id,
                     None::<bollard::query_parameters::InspectContainerOptions>,
                 )
                 .await
-                .ok()
-                .and_then(|info| info.state?.pid)
+                .ok();
+            let pid = info
+                .as_ref()
+                .and_then(|info| info.state.as_ref()?.pid)
                 .and_then(|pid| u32::try_from(pid).ok());
+            let url = match (&published, &mountpoint) {
+                (Some(ip), _) => {
+                    let port = info
+                        .as_ref()
+                        .and_then(|info| info.network_settings.as_ref()?.ports.as_ref())
+                        .and_then(|ports| ports.get(&format!("{DAEMON_PORT}/tcp"))?.as_ref())
+                        .and_then(|bindings| bindings.first()?.host_port.clone())
+                        .ok_or_else(|| self.failed(user, "its engine published no port for it"))?;
+                    let host = match ip {
+                        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                        v4 => v4.to_string(),
+                    };
+                    format!("http://{host}:{port}")
+                }
+                (None, Some(mountpoint)) => {
+                    format!("unix:{}", mountpoint.join("daemon.sock").display())
+                }
+                (None, None) => return Err(self.failed(user, "it has no way to be reached")),
+            };
             // The daemon's output to the sandbox's log.
             let logs_docker = docker.clone();
             let logs_name = id.clone();
@@ -606,7 +761,7 @@ impl Backend for DockerBackend {
                 pid,
                 uid: Some(account.uid),
                 endpoint: Endpoint {
-                    url: format!("unix:{}", mountpoint.join("daemon.sock").display()),
+                    url,
                     token: account.token.clone(),
                     pid: pid.unwrap_or(0),
                 },
@@ -807,5 +962,26 @@ impl Backend for DockerBackend {
                     .unwrap_or(0),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engines_elsewhere_are_reached_on_their_host() {
+        assert_eq!(published_host("unix:///var/run/docker.sock"), None);
+        assert_eq!(published_host("/var/run/docker.sock"), None);
+        assert_eq!(published_host("tcp://10.0.0.5:2376"), Some("10.0.0.5"));
+        assert_eq!(
+            published_host("tcp://docker-b.lan:2375/"),
+            Some("docker-b.lan")
+        );
+        assert_eq!(
+            published_host("ssh://ops@docker-c.lan:2222"),
+            Some("docker-c.lan")
+        );
+        assert_eq!(published_host("tcp://[fd00::5]:2376"), Some("fd00::5"));
     }
 }
