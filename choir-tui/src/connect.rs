@@ -146,6 +146,34 @@ impl DaemonHttp {
         path: &str,
         body: Option<String>,
     ) -> Result<(u16, String), ConnectError> {
+        let content_type = body
+            .is_some()
+            .then(|| header::HeaderValue::from_static("application/json"));
+        let (status, bytes) = self
+            .exchange(
+                method,
+                path,
+                content_type,
+                Bytes::from(body.unwrap_or_default()),
+            )
+            .await?;
+        if status == 401 {
+            return Err(ConnectError::Unauthorized {
+                url: self.endpoint.url.clone(),
+            });
+        }
+        Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+    }
+
+    /// One request with the token, within the timeout; the status and the body as they are
+    /// (up to the size limit), whatever the status. What the hypervisor's web proxy carries.
+    pub async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<header::HeaderValue>,
+        body: Bytes,
+    ) -> Result<(u16, Bytes), ConnectError> {
         let unreachable = |reason: String| ConnectError::Unreachable {
             url: self.endpoint.url.clone(),
             reason,
@@ -166,11 +194,11 @@ impl DaemonHttp {
                     header::AUTHORIZATION,
                     format!("Bearer {}", self.endpoint.token),
                 );
-            if body.is_some() {
-                request = request.header(header::CONTENT_TYPE, "application/json");
+            if let Some(content_type) = content_type {
+                request = request.header(header::CONTENT_TYPE, content_type);
             }
             let request = request
-                .body(Full::new(Bytes::from(body.unwrap_or_default())))
+                .body(Full::new(body))
                 .map_err(|err| unreachable(err.to_string()))?;
             let response = sender
                 .send_request(request)
@@ -188,17 +216,11 @@ impl DaemonHttp {
                 })?
                 .to_bytes();
             connection.abort();
-            Ok((status, String::from_utf8_lossy(&bytes).into_owned()))
+            Ok((status, bytes))
         };
-        let (status, text) = tokio::time::timeout(self.timeout, exchange)
+        tokio::time::timeout(self.timeout, exchange)
             .await
-            .map_err(|_| unreachable(format!("no answer within {} s", self.timeout.as_secs())))??;
-        if status == 401 {
-            return Err(ConnectError::Unauthorized {
-                url: self.endpoint.url.clone(),
-            });
-        }
-        Ok((status, text))
+            .map_err(|_| unreachable(format!("no answer within {} s", self.timeout.as_secs())))?
     }
 }
 

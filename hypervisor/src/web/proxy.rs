@@ -9,12 +9,12 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use choir_proto::{Endpoint, CLOSE_UNAUTHORIZED};
+use choir_tui::connect::DaemonHttp;
 use futures_util::{SinkExt, StreamExt};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::rt::TokioIo;
+use http_body_util::{BodyExt, Limited};
 use tokio_tungstenite::tungstenite;
 
 use super::sessions::Session;
@@ -255,15 +255,15 @@ pub(super) async fn api(State(web): State<Arc<Web>>, request: axum::extract::Req
     };
     let path = without_token(&uri);
     let content_type = headers.get(header::CONTENT_TYPE).cloned();
-    match tokio::time::timeout(
-        API_TIMEOUT,
-        forward(&endpoint, method, &path, content_type, body),
-    )
-    .await
-    {
-        Ok(Ok(response)) => response,
-        Ok(Err(reason)) => {
-            tracing::warn!(user = session.user, reason, "a sandbox's API failed");
+    let daemon = match DaemonHttp::with_timeout(endpoint, API_TIMEOUT * 2) {
+        Ok(daemon) => daemon.with_max_body(MAX_ANSWER),
+        Err(err) => return error(StatusCode::BAD_GATEWAY, &err.to_string()),
+    };
+    let exchange = daemon.exchange(method, &path, content_type, body);
+    match tokio::time::timeout(API_TIMEOUT, exchange).await {
+        Ok(Ok((status, body))) => answer(status, body),
+        Ok(Err(err)) => {
+            tracing::warn!(user = session.user, %err, "a sandbox's API failed");
             error(StatusCode::BAD_GATEWAY, "the sandbox did not answer")
         }
         Err(_) => error(
@@ -288,44 +288,10 @@ fn without_token(uri: &Uri) -> String {
     }
 }
 
-async fn forward(
-    endpoint: &Endpoint,
-    method: Method,
-    path: &str,
-    content_type: Option<HeaderValue>,
-    body: Bytes,
-) -> Result<Response, String> {
-    let stream = choir_tui::transport::open(endpoint)
-        .await
-        .map_err(|err| err.to_string())?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|err| err.to_string())?;
-    let connection = tokio::spawn(connection);
-    let mut request = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, "localhost")
-        .header(header::AUTHORIZATION, format!("Bearer {}", endpoint.token));
-    if let Some(content_type) = content_type {
-        request = request.header(header::CONTENT_TYPE, content_type);
-    }
-    let request = request
-        .body(Full::new(body))
-        .map_err(|err| err.to_string())?;
-    let answer = sender
-        .send_request(request)
-        .await
-        .map_err(|err| err.to_string())?;
-    let status = answer.status();
-    let body = Limited::new(answer.into_body(), MAX_ANSWER)
-        .collect()
-        .await
-        .map_err(|err| err.to_string())?
-        .to_bytes();
-    connection.abort();
+/// A sandbox's answer as the browser gets it: its status and body, as JSON data only.
+fn answer(status: u16, body: Bytes) -> Response {
     let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -340,7 +306,7 @@ async fn forward(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("default-src 'none'; sandbox"),
     );
-    Ok(response)
+    response
 }
 
 #[cfg(test)]
