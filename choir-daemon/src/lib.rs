@@ -125,6 +125,7 @@ impl Daemon {
             source,
         })?;
         let shutdown = CancellationToken::new();
+        agent::recover(&store, &world).await.map_err(store_error)?;
         let head = world.head;
         let docs = world
             .docs

@@ -6,236 +6,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod model;
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
-use choir_daemon::agent::provider::HttpSettings;
-use choir_daemon::agent::{AgentConfig, ApprovalPolicy, ProviderKind};
-use choir_daemon::store::StoreOptions;
-use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
+use choir_daemon::agent::{AgentConfig, ApprovalPolicy};
 use choir_proto::{
-    AppKind, CallId, Command, EphemeralBody, Event, EventBody, ServerFrame, ThreadId,
+    AppKind, Command, EphemeralBody, EventBody, MessageEnding, ServerFrame, ThreadId,
 };
 use common::{Client, WAIT};
-use futures_util::StreamExt;
+use model::*;
 use pretty_assertions::assert_eq;
 use serde_json::{json, Value};
-
-/// One scripted answer of the fake model server.
-#[derive(Clone)]
-enum Reply {
-    /// 200 with these SSE chunks, each sent after its delay.
-    Stream(Vec<(u64, String)>),
-    /// 200, one chunk, then silence forever.
-    Stall(String),
-    /// Another status with a body and headers.
-    Status(u16, String, Vec<(&'static str, &'static str)>),
-}
-
-#[derive(Clone, Default)]
-struct Script {
-    replies: Arc<Mutex<VecDeque<Reply>>>,
-    requests: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
-}
-
-async fn answer(State(script): State<Script>, headers: HeaderMap, body: String) -> Response {
-    script
-        .requests
-        .lock()
-        .unwrap()
-        .push((headers, serde_json::from_str(&body).unwrap()));
-    let reply = script.replies.lock().unwrap().pop_front();
-    let sse = |stream: Body| {
-        Response::builder()
-            .header("content-type", "text/event-stream")
-            .body(stream)
-            .unwrap()
-    };
-    match reply {
-        Some(Reply::Stream(chunks)) => sse(Body::from_stream(
-            futures_util::stream::iter(chunks).then(|(delay, chunk)| async move {
-                tokio::time::sleep(Duration::from_millis(delay)).await;
-                Ok::<_, std::io::Error>(chunk)
-            }),
-        )),
-        Some(Reply::Stall(first)) => sse(Body::from_stream(
-            futures_util::stream::iter([Ok::<_, std::io::Error>(first)])
-                .chain(futures_util::stream::pending()),
-        )),
-        Some(Reply::Status(status, body, headers)) => {
-            let mut response = Response::builder().status(StatusCode::from_u16(status).unwrap());
-            for (name, value) in headers {
-                response = response.header(name, value);
-            }
-            response.body(Body::from(body)).unwrap()
-        }
-        None => Response::builder()
-            .status(500)
-            .body(Body::from("script exhausted"))
-            .unwrap(),
-    }
-}
-
-async fn model_server(replies: Vec<Reply>) -> (String, Script) {
-    let script = Script::default();
-    script.replies.lock().unwrap().extend(replies);
-    let app = Router::new()
-        .route("/v1/chat/completions", post(answer))
-        .route("/v1/messages", post(answer))
-        .with_state(script.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, script)
-}
-
-fn settings() -> HttpSettings {
-    HttpSettings {
-        connect_timeout: Duration::from_secs(2),
-        read_timeout: Duration::from_secs(1),
-        attempts: 3,
-        max_backoff: Duration::from_millis(50),
-    }
-}
-
-fn openai(url: &str, approval: ApprovalPolicy) -> AgentConfig {
-    AgentConfig {
-        provider: ProviderKind::OpenAi,
-        model: Some("test-model".into()),
-        openai_base_url: format!("{url}/v1"),
-        openai_api_key: Some("sk-test-key-1234".into()),
-        approval,
-        http: settings(),
-        ..AgentConfig::default()
-    }
-}
-
-fn anthropic(url: &str) -> AgentConfig {
-    AgentConfig {
-        provider: ProviderKind::Anthropic,
-        model: Some("claude-test".into()),
-        anthropic_base_url: url.to_owned(),
-        anthropic_api_key: Some("sk-ant-test-5678".into()),
-        approval: ApprovalPolicy::Ask,
-        http: settings(),
-        ..AgentConfig::default()
-    }
-}
-
-async fn start(agent: AgentConfig) -> (tempfile::TempDir, RunningDaemon) {
-    let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(DaemonConfig {
-        data_dir: dir.path().to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: StoreOptions::default(),
-        agent,
-    })
-    .await
-    .unwrap();
-    (dir, daemon)
-}
-
-/// Opens a chat window (thread 1) and posts `text` from a client; returns the client.
-async fn chat(daemon: &RunningDaemon, text: &str) -> Client {
-    let (mut client, _) = Client::hello(daemon, None).await;
-    client
-        .command(
-            1,
-            Command::OpenWindow {
-                app: AppKind::Chat,
-                title: None,
-                rect: None,
-            },
-        )
-        .await;
-    client
-        .command(
-            2,
-            Command::PostChat {
-                thread_id: ThreadId(1),
-                text: text.into(),
-            },
-        )
-        .await;
-    client
-}
-
-/// Waits until the log holds an event that ends a turn; returns the events from the user's
-/// message on.
-async fn turn_events(daemon: &RunningDaemon) -> Vec<Event> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let events = daemon.store.read(1, 1000).await.unwrap();
-        let ended = events.iter().any(|e| {
-            matches!(
-                e.body,
-                EventBody::ChatTurnCompleted { .. }
-                    | EventBody::ChatTurnFailed { .. }
-                    | EventBody::ChatTurnCancelled { .. }
-            )
-        });
-        if ended {
-            let start = events
-                .iter()
-                .position(|e| matches!(e.body, EventBody::ChatUserMessage { .. }))
-                .unwrap();
-            return events[start..].to_vec();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the turn never ended: {events:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn types(events: &[Event]) -> Vec<&str> {
-    events.iter().map(|e| e.body.type_name()).collect()
-}
-
-fn sse(data: Value) -> (u64, String) {
-    (5, format!("data: {data}\n\n"))
-}
-
-fn openai_text(parts: &[&str]) -> Vec<(u64, String)> {
-    let mut chunks: Vec<_> = parts
-        .iter()
-        .map(|part| sse(json!({"choices": [{"index": 0, "delta": {"content": part}}]})))
-        .collect();
-    chunks.push(sse(
-        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
-    ));
-    chunks.push(sse(
-        json!({"choices": [], "usage": {"prompt_tokens": 10, "completion_tokens": 3}}),
-    ));
-    chunks.push((5, "data: [DONE]\n\n".into()));
-    chunks
-}
-
-/// A tool call whose arguments arrive in pieces.
-fn openai_tool_call(id: &str, name: &str, argument_pieces: &[&str]) -> Vec<(u64, String)> {
-    let mut chunks = vec![sse(
-        json!({"choices": [{"index": 0, "delta": {"role": "assistant", "content": null,
-        "tool_calls": [{"index": 0, "id": id, "type": "function", "function": {"name": name, "arguments": ""}}]}}]}),
-    )];
-    for piece in argument_pieces {
-        chunks.push(sse(json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}}]})));
-    }
-    chunks.push(sse(
-        json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]}),
-    ));
-    chunks.push((5, "data: [DONE]\n\n".into()));
-    chunks
-}
 
 #[tokio::test]
 async fn openai_streams_text_runs_a_tool_and_answers() {
@@ -267,16 +49,20 @@ async fn openai_streams_text_runs_a_tool_and_answers() {
             "chat.turn_completed",
         ]
     );
+    // The step carries its call, under the daemon's own id (not the model's `call_7`).
+    let calls = planned(&events[2]);
+    assert!(
+        matches!(&events[2].body, EventBody::ChatAssistantMessage { text, ending: None, .. } if text == "Let me look.")
+    );
+    let (id, tool, args) = &calls[0];
+    assert!(id.starts_with("call-") && id != "call_7", "{id}");
     assert_eq!(
-        events[2].body,
-        EventBody::ChatAssistantMessage {
-            thread_id: ThreadId(1),
-            text: "Let me look.".into()
-        }
+        (tool.as_str(), args),
+        ("read_file", &json!({"path": "a.txt"}))
     );
     assert!(
-        matches!(&events[3].body, EventBody::ToolStarted { call_id, tool, args, thread_id: Some(ThreadId(1)) }
-        if call_id == &CallId("call_7".into()) && tool == "read_file" && args == &json!({"path": "a.txt"}))
+        matches!(&events[3].body, EventBody::ToolStarted { call_id, tool, thread_id: Some(ThreadId(1)), .. }
+        if call_id.0 == *id && tool == "read_file")
     );
     assert!(
         matches!(&events[4].body, EventBody::ToolFinished { ok: true, output, .. } if output == "hi")
@@ -285,7 +71,9 @@ async fn openai_streams_text_runs_a_tool_and_answers() {
         events[5].body,
         EventBody::ChatAssistantMessage {
             thread_id: ThreadId(1),
-            text: "The file says hi.".into()
+            text: "The file says hi.".into(),
+            ending: None,
+            tool_calls: Vec::new()
         }
     );
     assert!(events[1..].iter().all(|e| e.actor == "agent"));
@@ -306,10 +94,15 @@ async fn openai_streams_text_runs_a_tool_and_answers() {
         .iter()
         .any(|t| t["function"]["name"] == "bash"));
     let second = &requests[1].1["messages"];
-    assert_eq!(second[2]["tool_calls"][0]["id"], json!("call_7"));
+    assert_eq!(second[2]["tool_calls"][0]["id"], json!(id));
     assert_eq!(
         second[3],
-        json!({"role": "tool", "tool_call_id": "call_7", "content": "hi"})
+        json!({"role": "tool", "tool_call_id": id, "content": "hi"})
+    );
+    assert_eq!(
+        first["max_tokens"],
+        json!(2048),
+        "the fallback budget's answer limit"
     );
 
     // The streaming text reached the client as ephemerals.
@@ -341,18 +134,7 @@ async fn bash_waits_for_approval_from_another_client() {
     let (_dir, daemon) = start(openai(&url, ApprovalPolicy::Ask)).await;
     let _writer = chat(&daemon, "run echo").await;
     // The call waits: nothing runs until someone approves.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !daemon
-        .store
-        .read(1, 100)
-        .await
-        .unwrap()
-        .iter()
-        .any(|e| e.body.type_name() == "tool.requested")
-    {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let call_id = wait_for_call(&daemon, "tool.requested").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!daemon
         .store
@@ -362,14 +144,7 @@ async fn bash_waits_for_approval_from_another_client() {
         .iter()
         .any(|e| e.body.type_name() == "tool.started"));
     let (mut approver, _) = Client::hello(&daemon, None).await;
-    approver
-        .command(
-            9,
-            Command::ApproveTool {
-                call_id: CallId("call_b".into()),
-            },
-        )
-        .await;
+    approver.command(9, Command::ApproveTool { call_id }).await;
 
     let events = turn_events(&daemon).await;
     assert_eq!(
@@ -377,6 +152,7 @@ async fn bash_waits_for_approval_from_another_client() {
         vec![
             "chat.user_message",
             "chat.turn_started",
+            "chat.assistant_message",
             "tool.requested",
             "tool.approved",
             "tool.started",
@@ -386,7 +162,7 @@ async fn bash_waits_for_approval_from_another_client() {
         ]
     );
     assert!(
-        matches!(&events[5].body, EventBody::ToolFinished { ok: true, exit_code: Some(0), output, .. } if output == "approved\n")
+        matches!(&events[6].body, EventBody::ToolFinished { ok: true, exit_code: Some(0), output, .. } if output == "approved\n")
     );
     assert_eq!(
         script.requests.lock().unwrap()[1].1["messages"][3]["content"],
@@ -408,23 +184,12 @@ async fn a_denied_call_is_reported_to_the_model() {
     .await;
     let (dir, daemon) = start(openai(&url, ApprovalPolicy::Ask)).await;
     let mut client = chat(&daemon, "write x").await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !daemon
-        .store
-        .read(1, 100)
-        .await
-        .unwrap()
-        .iter()
-        .any(|e| e.body.type_name() == "tool.requested")
-    {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let call_id = wait_for_call(&daemon, "tool.requested").await;
     client
         .command(
             5,
             Command::DenyTool {
-                call_id: CallId("call_d".into()),
+                call_id,
                 reason: Some("not today".into()),
             },
         )
@@ -435,6 +200,7 @@ async fn a_denied_call_is_reported_to_the_model() {
         vec![
             "chat.user_message",
             "chat.turn_started",
+            "chat.assistant_message",
             "tool.requested",
             "tool.denied",
             "chat.assistant_message",
@@ -443,7 +209,7 @@ async fn a_denied_call_is_reported_to_the_model() {
     );
     assert_eq!(
         script.requests.lock().unwrap()[1].1["messages"][3]["content"],
-        json!("the user denied this call: not today")
+        json!("the call did not run: not today")
     );
     assert!(!dir.path().join("workspace/x").exists());
     daemon.shutdown().await;
@@ -492,6 +258,7 @@ async fn cancel_kills_a_running_tool_within_a_second() {
         vec![
             "chat.user_message",
             "chat.turn_started",
+            "chat.assistant_message",
             "tool.started",
             "chat.cancel_requested",
             "tool.finished",
@@ -499,7 +266,7 @@ async fn cancel_kills_a_running_tool_within_a_second() {
         ]
     );
     assert!(
-        matches!(&events[4].body, EventBody::ToolFinished { ok: false, output, .. } if output.contains("cancelled"))
+        matches!(&events[5].body, EventBody::ToolFinished { ok: false, output, .. } if output.contains("cancelled"))
     );
     daemon.shutdown().await;
 }
@@ -574,19 +341,21 @@ async fn a_stalled_stream_fails_the_turn_instead_of_hanging() {
     let events = turn_events(&daemon).await;
     assert_eq!(
         types(&events),
-        vec!["chat.user_message", "chat.turn_started", "chat.turn_failed"]
+        vec![
+            "chat.user_message",
+            "chat.turn_started",
+            "chat.assistant_message",
+            "chat.turn_failed"
+        ]
+    );
+    // What streamed before the stall is kept, marked as interrupted.
+    assert!(
+        matches!(&events[2].body, EventBody::ChatAssistantMessage { text, ending: Some(MessageEnding::Interrupted), .. } if text == "Thinking")
     );
     assert!(
-        matches!(&events[2].body, EventBody::ChatTurnFailed { error, .. } if error.contains("no data for 1 s"))
+        matches!(&events[3].body, EventBody::ChatTurnFailed { error, .. } if error.contains("no data for 1 s"))
     );
     daemon.shutdown().await;
-}
-
-fn anthropic_events(events: &[(&str, Value)]) -> Vec<(u64, String)> {
-    events
-        .iter()
-        .map(|(name, data)| (5, format!("event: {name}\ndata: {data}\n\n")))
-        .collect()
 }
 
 #[tokio::test]
@@ -638,14 +407,16 @@ async fn anthropic_streams_text_and_tool_use() {
     assert_eq!(requests[0].0["x-api-key"], "sk-ant-test-5678");
     assert_eq!(requests[0].0["anthropic-version"], "2023-06-01");
     let second = &requests[1].1["messages"];
+    let id = planned(&events[2])[0].0.clone();
     assert_eq!(
         second[1]["content"][1],
-        json!({"type": "tool_use", "id": "toolu_1", "name": "list_files", "input": {"recursive": true}})
+        json!({"type": "tool_use", "id": id, "name": "list_files", "input": {"recursive": true}})
     );
     assert_eq!(
         second[2],
-        json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "notes.md"}]})
+        json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": id, "content": "notes.md"}]})
     );
+    assert_eq!(requests[0].1["max_tokens"], json!(4096));
     daemon.shutdown().await;
 }
 
@@ -833,11 +604,13 @@ async fn write_about_x_creates_a_document_in_a_writer_window() {
         vec![
             "chat.user_message",
             "chat.turn_started",
+            "chat.assistant_message",
             "tool.started",
             "doc.created",
             "window.opened",
             "writer.doc_shown",
             "tool.finished",
+            "chat.assistant_message",
             "tool.started",
             "doc.edited",
             "tool.finished",
@@ -884,47 +657,10 @@ async fn write_about_x_creates_a_document_in_a_writer_window() {
     daemon.shutdown().await;
 }
 
-fn anthropic_text(id: &str, text: &str) -> Reply {
-    Reply::Stream(anthropic_events(&[
-        (
-            "message_start",
-            json!({"type": "message_start", "message": {"id": id}}),
-        ),
-        (
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        ),
-        (
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
-        ),
-        (
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
-        ),
-        ("message_stop", json!({"type": "message_stop"})),
-    ]))
-}
-
-/// Waits until the model server got `count` requests; returns them.
-async fn requests(script: &Script, count: usize) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let requests = script.requests.lock().unwrap().clone();
-        if requests.len() >= count {
-            return requests.into_iter().map(|(_, body)| body).collect();
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} requests",
-            requests.len()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 /// A second turn in a thread sends the model the thread so far (read back from the log), in
-/// order, with roles alternating as Anthropic requires; OpenAI gets the same messages.
+/// order, with the earlier turn's tool call and its result where they were (they used to be
+/// dropped, and the model then learned to write fake tool output as text), roles alternating
+/// as Anthropic requires; OpenAI gets the same messages.
 #[tokio::test]
 async fn a_second_turn_sends_the_thread_so_far_in_order() {
     let (url, script) = model_server(vec![
@@ -961,7 +697,17 @@ async fn a_second_turn_sends_the_thread_so_far_in_order() {
         .iter()
         .map(|m| m["role"].as_str().unwrap())
         .collect();
-    assert_eq!(roles, ["user", "assistant", "user"], "{third}");
+    assert_eq!(
+        roles,
+        ["user", "assistant", "user", "assistant", "user"],
+        "{third}"
+    );
+    assert_eq!(messages[1]["content"][1]["type"], "tool_use");
+    assert_eq!(messages[1]["content"][1]["name"], "list_files");
+    assert_eq!(
+        messages[2]["content"][0],
+        json!({"type": "tool_result", "tool_use_id": messages[1]["content"][1]["id"], "content": "notes.md"})
+    );
     let texts: Vec<String> = messages
         .iter()
         .map(|message| match &message["content"] {
@@ -979,7 +725,9 @@ async fn a_second_turn_sends_the_thread_so_far_in_order() {
         texts,
         [
             "what files are there?",
-            "Listing files. | One file: notes.md",
+            "Listing files.",
+            "",
+            "One file: notes.md",
             "thanks"
         ]
     );

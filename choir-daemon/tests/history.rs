@@ -340,6 +340,8 @@ async fn paging_case(initial: usize, steps: Vec<Step>) {
                 let body = EventBody::ChatAssistantMessage {
                     thread_id: ThreadId(1),
                     text: format!("live {posted}"),
+                    ending: None,
+                    tool_calls: Vec::new(),
                 };
                 daemon
                     .store
@@ -491,6 +493,8 @@ async fn a_running_daemon_stores_a_snapshot_every_so_many_events() {
         .chain((0..every + 500).map(|n| EventBody::ChatAssistantMessage {
             thread_id: ThreadId(1),
             text: format!("answer {n}"),
+            ending: None,
+            tool_calls: Vec::new(),
         }))
         .collect();
     for batch in bodies.chunks(1000) {
@@ -721,6 +725,8 @@ async fn the_world_holds_a_bounded_number_of_each_threads_messages() {
     bodies.extend((0..1_500).map(|n| EventBody::ChatAssistantMessage {
         thread_id: ThreadId(1 + n as u64 % 2),
         text: format!("answer {n}"),
+        ending: None,
+        tool_calls: Vec::new(),
     }));
     for batch in bodies.chunks(7) {
         let events = batch
@@ -777,6 +783,8 @@ async fn events_other_actors_commit_while_commands_run_all_reach_the_world() {
             let body = EventBody::ChatAssistantMessage {
                 thread_id: ThreadId(1),
                 text: format!("answer {n}"),
+                ending: None,
+                tool_calls: Vec::new(),
             };
             store
                 .append(vec![choir_proto::NewEvent {

@@ -64,6 +64,35 @@ pub enum ChatRole {
     System,
 }
 
+/// A tool call an assistant step asked for, as sent back to the model in later requests.
+/// `call_id` is the daemon's own id (unique in the log), whatever id the model used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedCall {
+    pub call_id: CallId,
+    pub tool: String,
+    pub args: Value,
+}
+
+/// Why an assistant message ended early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageEnding {
+    /// The model reached its answer limit (`max_tokens`): the text is cut off.
+    CutOff,
+    /// The turn failed or was cancelled while this text streamed.
+    Interrupted,
+}
+
+impl MessageEnding {
+    /// How a client marks such a message.
+    pub fn label(self) -> &'static str {
+        match self {
+            MessageEnding::CutOff => "cut off: the answer reached its length limit",
+            MessageEnding::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// The payload of an [`Event`]. Wire names are dotted and stable; an event type this build
 /// does not know decodes to [`EventBody::Unknown`] so older clients keep working.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,12 +134,34 @@ pub enum EventBody {
     /// A chat thread was created.
     #[serde(rename = "chat.thread_created")]
     ChatThreadCreated { thread_id: ThreadId, title: String },
+    /// The agent delegated a task to a sub-agent, which works in chat thread `thread_id` (a
+    /// thread of its own, created just before) on behalf of the turn in `parent`.
+    #[serde(rename = "chat.subagent_started")]
+    ChatSubagentStarted {
+        thread_id: ThreadId,
+        parent: ThreadId,
+        call_id: CallId,
+        /// 1 for a sub-agent of a top-level turn, 2 for its own sub-agents...
+        depth: u32,
+        /// The tools it may use (empty: the same as its parent's).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tools: Vec<String>,
+    },
     /// A user posted a chat message.
     #[serde(rename = "chat.user_message")]
     ChatUserMessage { thread_id: ThreadId, text: String },
-    /// The assistant's finished message (deltas travel as ephemerals).
+    /// One finished step of the assistant (deltas travel as ephemerals): its text, the tools
+    /// it called (their results follow as `tool.*` events), and how it ended when it did not
+    /// end normally. A step with no text is not a chat message: it only carries tool calls.
     #[serde(rename = "chat.assistant_message")]
-    ChatAssistantMessage { thread_id: ThreadId, text: String },
+    ChatAssistantMessage {
+        thread_id: ThreadId,
+        text: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<PlannedCall>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ending: Option<MessageEnding>,
+    },
     /// The agent began answering a thread.
     #[serde(rename = "chat.turn_started")]
     ChatTurnStarted { thread_id: ThreadId },
@@ -168,6 +219,9 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         thread_id: Option<ThreadId>,
         needs_approval: bool,
+        /// What the call would change, for the approval prompt (a unified diff for edits).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preview: Option<String>,
     },
     /// A pending tool call was approved.
     #[serde(rename = "tool.approved")]
@@ -213,6 +267,7 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "window.unmaximized",
     "window.closed",
     "chat.thread_created",
+    "chat.subagent_started",
     "chat.user_message",
     "chat.assistant_message",
     "chat.turn_started",
@@ -246,6 +301,7 @@ impl EventBody {
             EventBody::WindowUnmaximized { .. } => "window.unmaximized",
             EventBody::WindowClosed { .. } => "window.closed",
             EventBody::ChatThreadCreated { .. } => "chat.thread_created",
+            EventBody::ChatSubagentStarted { .. } => "chat.subagent_started",
             EventBody::ChatUserMessage { .. } => "chat.user_message",
             EventBody::ChatAssistantMessage { .. } => "chat.assistant_message",
             EventBody::ChatTurnStarted { .. } => "chat.turn_started",

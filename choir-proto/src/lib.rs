@@ -35,7 +35,8 @@ pub use decide::{
 pub use doc_sync::{DocSync, Synced};
 pub use endpoint::{Endpoint, ENDPOINT_FILE};
 pub use event::{
-    upcast, ChatRole, Event, EventBody, NewEvent, EVENT_SCHEMA_VERSION, KNOWN_EVENT_TYPES,
+    upcast, ChatRole, Event, EventBody, MessageEnding, NewEvent, PlannedCall, EVENT_SCHEMA_VERSION,
+    KNOWN_EVENT_TYPES,
 };
 pub use frame::{
     ClientFrame, EphemeralBody, ErrorCode, FrameError, Query, Reply, ServerFrame,

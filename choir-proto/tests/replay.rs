@@ -60,8 +60,12 @@ fn event_body() -> impl Strategy<Value = EventBody> {
             .prop_map(|(thread_id, title)| EventBody::ChatThreadCreated { thread_id, title }),
         (thread.clone(), ".{0,12}")
             .prop_map(|(thread_id, text)| EventBody::ChatUserMessage { thread_id, text }),
-        (thread.clone(), ".{0,12}")
-            .prop_map(|(thread_id, text)| EventBody::ChatAssistantMessage { thread_id, text }),
+        (thread.clone(), ".{0,12}").prop_map(|(thread_id, text)| EventBody::ChatAssistantMessage {
+            thread_id,
+            text,
+            ending: None,
+            tool_calls: Vec::new()
+        }),
         thread
             .clone()
             .prop_map(|thread_id| EventBody::ChatTurnStarted { thread_id }),
@@ -103,6 +107,7 @@ fn event_body() -> impl Strategy<Value = EventBody> {
                 args: json!({"cmd": "ls"}),
                 thread_id: Some(ThreadId(1)),
                 needs_approval,
+                preview: None,
             }
         }),
         call.clone()
@@ -340,7 +345,7 @@ proptest! {
         let mut log = vec![samples::event(1, EventBody::ChatThreadCreated { thread_id, title: "t".into() })];
         for i in 0..count {
             let body = if i % 3 == 2 {
-                EventBody::ChatAssistantMessage { thread_id, text: format!("reply {i}") }
+                EventBody::ChatAssistantMessage { thread_id, text: format!("reply {i}"), ending: None, tool_calls: Vec::new() }
             } else {
                 EventBody::ChatUserMessage { thread_id, text: format!("message {i}") }
             };

@@ -176,7 +176,12 @@ impl History {
                 vec![if self.below(2) == 0 {
                     EventBody::ChatUserMessage { thread_id, text }
                 } else {
-                    EventBody::ChatAssistantMessage { thread_id, text }
+                    EventBody::ChatAssistantMessage {
+                        thread_id,
+                        text,
+                        ending: None,
+                        tool_calls: Vec::new(),
+                    }
                 }]
             }
             45..75 => vec![self.edit()],

@@ -87,6 +87,8 @@ fn desktop(messages: usize) -> Desktop {
             EventBody::ChatAssistantMessage {
                 thread_id: ThreadId(8),
                 text,
+                ending: None,
+                tool_calls: Vec::new(),
             }
         };
         push(&mut desktop, body);

@@ -81,6 +81,19 @@ async fn status_and_events_find_the_daemon_through_the_data_dir() {
         (Some(3), Some(1))
     );
 
+    // The order the README shows: the option before the command (it used to be refused), and
+    // after it; both without the environment variable.
+    let given = dir.path().to_str().unwrap();
+    for args in [["--data-dir", given, "status"], ["status", "--data-dir", given]] {
+        let (code, stdout, stderr) = choir(Path::new("/nonexistent"), &args).await;
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        let status: Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(status["url"], Value::from(daemon.url()));
+    }
+    let (code, _, stderr) = choir(dir.path(), &["--exec", "bash", "status"]).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be combined"), "{stderr}");
+
     let (code, stdout, _) = choir(dir.path(), &["events"]).await;
     assert_eq!(code, 0);
     let events = parse_lines(&stdout);
@@ -351,6 +364,7 @@ async fn approve_answers_the_waiting_call_and_status_shows_the_agent() {
                 args: serde_json::json!({"cmd": "ls"}),
                 thread_id: None,
                 needs_approval: true,
+                preview: None,
             },
         )
     };

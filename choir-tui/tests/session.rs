@@ -180,6 +180,8 @@ async fn type_a_message_survive_a_daemon_restart_and_quit() {
             EventBody::ChatAssistantMessage {
                 thread_id: ThreadId(1),
                 text: "welcome back".into(),
+                ending: None,
+                tool_calls: Vec::new(),
             },
         )])
         .await

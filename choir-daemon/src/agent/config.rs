@@ -1,14 +1,17 @@
 //! Which model the agent uses and when tools need approval: from `<data-dir>/config.json`,
 //! overridden by the environment (`CHOIR_PROVIDER`, `CHOIR_MODEL`, `OPENAI_API_KEY`,
-//! `OPENAI_BASE_URL`, `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`, `CHOIR_APPROVAL`).
+//! `OPENAI_BASE_URL`, `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`, `CHOIR_APPROVAL`,
+//! `CHOIR_CONTEXT_TOKENS`, `CHOIR_MAX_TOKENS`).
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 use thiserror::Error;
 
+use super::budget::Budget;
 use super::provider::{Anthropic, HttpSettings, Offline, OpenAi, Provider};
 
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
@@ -78,6 +81,18 @@ pub struct AgentConfig {
     pub http: HttpSettings,
     /// Most model calls in one turn.
     pub max_steps: usize,
+    /// The model's context window in tokens [default: by model name, else 8,192].
+    pub context_tokens: Option<u32>,
+    /// Most tokens an answer may take [default: a quarter of the context, at most 4,096].
+    pub max_tokens: Option<u32>,
+    /// How deep sub-agents may go (0: no `delegate` tool).
+    pub max_depth: u32,
+    /// Most model calls in one sub-agent turn.
+    pub subagent_steps: usize,
+    /// Most sub-agents working at once.
+    pub max_subagents: usize,
+    /// Longest a sub-agent may work on a task.
+    pub subagent_timeout: Duration,
 }
 
 impl Default for AgentConfig {
@@ -92,6 +107,12 @@ impl Default for AgentConfig {
             approval: ApprovalPolicy::Ask,
             http: HttpSettings::default(),
             max_steps: 8,
+            context_tokens: None,
+            max_tokens: None,
+            max_depth: 1,
+            subagent_steps: 6,
+            max_subagents: 4,
+            subagent_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -107,6 +128,14 @@ struct FileConfig {
     anthropic_api_key: Option<String>,
     approval: Option<Value>,
     max_steps: Option<usize>,
+    context_tokens: Option<u32>,
+    max_tokens: Option<u32>,
+    /// Seconds to wait for a response's headers.
+    response_timeout: Option<u64>,
+    /// Seconds of silence mid-answer before giving up.
+    stream_timeout: Option<u64>,
+    max_subagent_depth: Option<u32>,
+    max_subagents: Option<usize>,
 }
 
 impl AgentConfig {
@@ -143,6 +172,33 @@ impl AgentConfig {
         }
         if let Some(steps) = file_config.max_steps {
             config.max_steps = steps.max(1);
+        }
+        let number = |name: &str, from_file: Option<u32>| -> Result<Option<u32>, ConfigError> {
+            match env(name).filter(|v| !v.is_empty()) {
+                Some(text) => text.trim().parse::<u32>().map(Some).map_err(|_| {
+                    ConfigError::Invalid(format!("{name} must be a number of tokens, not `{text}`"))
+                }),
+                None => Ok(from_file),
+            }
+        };
+        config.context_tokens = number("CHOIR_CONTEXT_TOKENS", file_config.context_tokens)?;
+        config.max_tokens = number("CHOIR_MAX_TOKENS", file_config.max_tokens)?;
+        if config.context_tokens.is_some_and(|tokens| tokens < 512) {
+            return Err(ConfigError::Invalid(
+                "context_tokens must be at least 512".into(),
+            ));
+        }
+        if let Some(secs) = file_config.response_timeout {
+            config.http.response_timeout = Duration::from_secs(secs.max(1));
+        }
+        if let Some(secs) = file_config.stream_timeout {
+            config.http.read_timeout = Duration::from_secs(secs.max(1));
+        }
+        if let Some(depth) = file_config.max_subagent_depth {
+            config.max_depth = depth.min(4);
+        }
+        if let Some(count) = file_config.max_subagents {
+            config.max_subagents = count;
         }
         config.approval = match (env("CHOIR_APPROVAL"), file_config.approval) {
             (Some(text), _) => ApprovalPolicy::parse(&text),
@@ -213,6 +269,15 @@ impl AgentConfig {
         }
     }
 
+    /// The context budget of the configured model.
+    pub fn budget(&self) -> Budget {
+        Budget::for_model(
+            self.model.as_deref().unwrap_or_default(),
+            self.context_tokens,
+            self.max_tokens,
+        )
+    }
+
     /// The configuration as `choir status` shows it, keys masked.
     pub fn describe(&self) -> Value {
         let provider = match self.provider {
@@ -233,6 +298,8 @@ impl AgentConfig {
             "anthropic_base_url": self.anthropic_base_url,
             "anthropic_api_key": self.anthropic_api_key.as_deref().map(mask),
             "approval": approval,
+            "context_tokens": self.budget().context_tokens,
+            "max_tokens": self.budget().max_tokens,
         })
     }
 }

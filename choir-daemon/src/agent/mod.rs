@@ -2,13 +2,18 @@
 //! the tools the model asks for, waits for approval where the policy says so, and stops when
 //! a client cancels. Every step is an event; streaming text goes out as ephemerals.
 
+mod budget;
 mod config;
+mod delegate;
+mod history;
 pub mod provider;
+mod recovery;
 mod slash;
 mod turn;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use choir_proto::{CallId, EphemeralBody, EventBody, ThreadId};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -18,8 +23,11 @@ use crate::activity::Activity;
 use crate::store::EventStore;
 use crate::tools::ToolRunner;
 
+pub use budget::{Budget, FALLBACK_CONTEXT};
 pub use config::{mask, AgentConfig, ApprovalPolicy, ConfigError, ProviderKind};
 use provider::Provider;
+pub use recovery::recover;
+pub use turn::AGENTS_FILE;
 
 /// The actor name on the agent's events.
 pub const AGENT: &str = "agent";
@@ -36,7 +44,40 @@ enum AgentMsg {
         call_id: CallId,
         reply: oneshot::Sender<Approval>,
     },
-    TurnEnded(ThreadId),
+    /// A turn ended; it answered what was posted before seq `started`.
+    TurnEnded { thread_id: ThreadId, started: u64 },
+}
+
+/// Limits on every turn, from the configuration.
+#[derive(Debug, Clone)]
+struct Settings {
+    budget: Budget,
+    max_steps: usize,
+    /// Deepest sub-agent (1: the user's agent may delegate, its sub-agents may not).
+    max_depth: u32,
+    /// Most model calls in one sub-agent turn.
+    subagent_steps: usize,
+    /// Most sub-agents working at once, in all.
+    max_subagents: usize,
+    /// Longest a sub-agent may work before its parent stops waiting and cancels it.
+    subagent_timeout: Duration,
+}
+
+/// What one turn may do: its depth in the delegation tree, its tools, its steps.
+#[derive(Debug, Clone)]
+struct TurnLimits {
+    depth: u32,
+    /// None: every tool.
+    tools: Option<Vec<String>>,
+    max_steps: usize,
+}
+
+impl TurnLimits {
+    fn allows(&self, tool: &str) -> bool {
+        self.tools
+            .as_ref()
+            .is_none_or(|tools| tools.iter().any(|name| name == tool))
+    }
 }
 
 /// What a turn needs; cheap to clone.
@@ -48,7 +89,9 @@ struct TurnContext {
     policy: ApprovalPolicy,
     ephemerals: broadcast::Sender<EphemeralBody>,
     inbox: mpsc::Sender<AgentMsg>,
-    max_steps: usize,
+    settings: Arc<Settings>,
+    /// Sub-agents working now, in all.
+    subagents: Arc<std::sync::atomic::AtomicUsize>,
     /// A running turn keeps the sandbox from being stopped as idle.
     activity: Activity,
 }
@@ -64,9 +107,6 @@ impl TurnContext {
     }
 }
 
-/// Most messages of a thread a turn sends the model (the latest ones).
-const HISTORY: usize = 1000;
-
 /// Starts the agent. It follows the log after `head`.
 pub fn spawn(
     store: EventStore,
@@ -78,7 +118,15 @@ pub fn spawn(
 ) {
     let (inbox, rx) = mpsc::channel(64);
     let provider = config.provider();
-    tracing::info!(model = %provider.describe(), "agent ready");
+    let settings = Settings {
+        budget: config.budget(),
+        max_steps: config.max_steps,
+        max_depth: config.max_depth,
+        subagent_steps: config.subagent_steps,
+        max_subagents: config.max_subagents,
+        subagent_timeout: config.subagent_timeout,
+    };
+    tracing::info!(model = %provider.describe(), budget = ?settings.budget, "agent ready");
     let ctx = TurnContext {
         store,
         tools,
@@ -86,19 +134,80 @@ pub fn spawn(
         policy: config.approval.clone(),
         ephemerals,
         inbox,
-        max_steps: config.max_steps,
+        settings: Arc::new(settings),
+        subagents: Arc::default(),
         activity,
     };
     tokio::spawn(run(ctx, head, rx));
 }
 
+/// The agent's own state: running turns, queued posts, sub-agents, approvals.
+#[derive(Default)]
+struct Agent {
+    running: HashMap<ThreadId, CancellationToken>,
+    /// Threads that got a user message while a turn ran, with the latest such message's seq:
+    /// answered when the turn ends, unless that turn had already read it.
+    waiting: HashMap<ThreadId, u64>,
+    /// Sub-agent threads: their parent and limits.
+    subagents: HashMap<ThreadId, (ThreadId, TurnLimits)>,
+    waiters: HashMap<CallId, oneshot::Sender<Approval>>,
+    decided: HashMap<CallId, Approval>,
+}
+
+impl Agent {
+    fn limits(&self, ctx: &TurnContext, thread_id: ThreadId) -> TurnLimits {
+        match self.subagents.get(&thread_id) {
+            Some((_, limits)) => limits.clone(),
+            None => TurnLimits {
+                depth: 0,
+                tools: None,
+                max_steps: ctx.settings.max_steps,
+            },
+        }
+    }
+
+    fn start(&mut self, ctx: &TurnContext, thread_id: ThreadId) {
+        let limits = self.limits(ctx, thread_id);
+        self.running
+            .insert(thread_id, start_turn(ctx, thread_id, limits));
+    }
+
+    /// Cancels the thread's turn and those of its sub-agents, theirs, and so on.
+    fn cancel(&mut self, thread_id: ThreadId) {
+        let mut stack = vec![thread_id];
+        let mut seen = HashSet::new();
+        while let Some(thread) = stack.pop() {
+            if !seen.insert(thread) {
+                continue;
+            }
+            self.waiting.remove(&thread);
+            if let Some(cancel) = self.running.get(&thread) {
+                cancel.cancel();
+            }
+            stack.extend(
+                self.subagents
+                    .iter()
+                    .filter(|(_, (parent, _))| *parent == thread)
+                    .map(|(child, _)| *child),
+            );
+        }
+    }
+
+    fn resolve(&mut self, call_id: &CallId, approval: Approval) {
+        match self.waiters.remove(call_id) {
+            Some(reply) => {
+                let _ = reply.send(approval);
+            }
+            None => {
+                self.decided.insert(call_id.clone(), approval);
+            }
+        }
+    }
+}
+
 async fn run(ctx: TurnContext, head: u64, mut inbox: mpsc::Receiver<AgentMsg>) {
     let mut events = ctx.store.subscribe(head + 1);
-    let mut running: HashMap<ThreadId, CancellationToken> = HashMap::new();
-    // Threads that got a user message while a turn ran: answered when it ends.
-    let mut waiting: HashSet<ThreadId> = HashSet::new();
-    let mut waiters: HashMap<CallId, oneshot::Sender<Approval>> = HashMap::new();
-    let mut decided: HashMap<CallId, Approval> = HashMap::new();
+    let mut agent = Agent::default();
     loop {
         tokio::select! {
             next = events.next() => {
@@ -112,38 +221,47 @@ async fn run(ctx: TurnContext, head: u64, mut inbox: mpsc::Receiver<AgentMsg>) {
                 };
                 match &event.body {
                     EventBody::ChatUserMessage { thread_id, .. } => {
-                        if running.contains_key(thread_id) {
-                            waiting.insert(*thread_id);
+                        if agent.running.contains_key(thread_id) {
+                            agent.waiting.insert(*thread_id, event.seq);
                         } else {
-                            running.insert(*thread_id, start_turn(&ctx, *thread_id));
+                            agent.start(&ctx, *thread_id);
                         }
                     }
-                    EventBody::ChatCancelRequested { thread_id } => {
-                        waiting.remove(thread_id);
-                        if let Some(cancel) = running.get(thread_id) {
-                            cancel.cancel();
-                        }
+                    EventBody::ChatSubagentStarted { thread_id, parent, depth, tools, .. } => {
+                        let parent_limits = agent.limits(&ctx, *parent);
+                        let tools = match (tools.is_empty(), parent_limits.tools) {
+                            (true, inherited) => inherited,
+                            (false, _) => Some(tools.clone()),
+                        };
+                        let limits = TurnLimits {
+                            depth: *depth,
+                            tools,
+                            max_steps: ctx.settings.subagent_steps,
+                        };
+                        agent.subagents.insert(*thread_id, (*parent, limits));
                     }
-                    EventBody::ToolApproved { call_id } => resolve(&mut waiters, &mut decided, call_id, Approval::Approved),
+                    EventBody::ChatCancelRequested { thread_id } => agent.cancel(*thread_id),
+                    EventBody::ToolApproved { call_id } => agent.resolve(call_id, Approval::Approved),
                     EventBody::ToolDenied { call_id, reason } => {
-                        resolve(&mut waiters, &mut decided, call_id, Approval::Denied(reason.clone()))
+                        agent.resolve(call_id, Approval::Denied(reason.clone()))
                     }
                     _ => {}
                 }
             }
             msg = inbox.recv() => match msg {
-                Some(AgentMsg::AwaitApproval { call_id, reply }) => match decided.remove(&call_id) {
+                Some(AgentMsg::AwaitApproval { call_id, reply }) => match agent.decided.remove(&call_id) {
                     Some(approval) => {
                         let _ = reply.send(approval);
                     }
                     None => {
-                        waiters.insert(call_id, reply);
+                        agent.waiters.insert(call_id, reply);
                     }
                 },
-                Some(AgentMsg::TurnEnded(thread_id)) => {
-                    running.remove(&thread_id);
-                    if waiting.remove(&thread_id) {
-                        running.insert(thread_id, start_turn(&ctx, thread_id));
+                Some(AgentMsg::TurnEnded { thread_id, started }) => {
+                    agent.running.remove(&thread_id);
+                    // A post the ended turn did not read is the next turn's question.
+                    if agent.waiting.remove(&thread_id).is_some_and(|seq| seq > started) {
+                        agent.start(&ctx, thread_id);
                     }
                 }
                 None => break,
@@ -152,43 +270,17 @@ async fn run(ctx: TurnContext, head: u64, mut inbox: mpsc::Receiver<AgentMsg>) {
     }
 }
 
-fn resolve(
-    waiters: &mut HashMap<CallId, oneshot::Sender<Approval>>,
-    decided: &mut HashMap<CallId, Approval>,
-    call_id: &CallId,
-    approval: Approval,
-) {
-    match waiters.remove(call_id) {
-        Some(reply) => {
-            let _ = reply.send(approval);
-        }
-        None => {
-            decided.insert(call_id.clone(), approval);
-        }
-    }
-}
-
-fn start_turn(ctx: &TurnContext, thread_id: ThreadId) -> CancellationToken {
+fn start_turn(ctx: &TurnContext, thread_id: ThreadId, limits: TurnLimits) -> CancellationToken {
     let cancel = CancellationToken::new();
     let ctx = ctx.clone();
     let token = cancel.clone();
     tokio::spawn(async move {
         let _busy = ctx.activity.work();
-        // The thread as committed so far, read from the log (the world holds its latest
-        // messages only).
-        let history = match ctx
-            .store
-            .thread_messages(thread_id, ctx.store.head(), HISTORY)
-            .await
-        {
-            Ok(history) => history,
-            Err(err) => {
-                tracing::error!(%err, thread = %thread_id, "cannot read the thread for a turn");
-                Vec::new()
-            }
-        };
-        turn::run(&ctx, thread_id, history, token).await;
-        let _ = ctx.inbox.send(AgentMsg::TurnEnded(thread_id)).await;
+        let started = turn::run(&ctx, thread_id, limits, token).await;
+        let _ = ctx
+            .inbox
+            .send(AgentMsg::TurnEnded { thread_id, started })
+            .await;
     });
     cancel
 }

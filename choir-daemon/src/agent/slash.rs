@@ -76,6 +76,8 @@ pub(super) async fn run(
     let body = EventBody::ChatAssistantMessage {
         thread_id,
         text: reply,
+        ending: None,
+        tool_calls: Vec::new(),
     };
     ctx.store
         .append(vec![choir_proto::NewEvent::new(AGENT, body)])

@@ -1,14 +1,28 @@
 //! One agent turn: the model's answer, the tools it calls, until it answers in words.
 
-use choir_proto::{CallId, ChatMessage, ChatRole, EphemeralBody, EventBody, NewEvent, ThreadId};
+use choir_proto::{
+    CallId, EphemeralBody, EventBody, MessageEnding, NewEvent, PlannedCall, ThreadId,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::provider::{ChatRequest, Message, StreamEvent, ToolCallRequest};
-use super::{slash, Approval, TurnContext, AGENT};
-use crate::tools::ToolCall;
+use super::budget;
+use super::history::{self, denial_text, result_text};
+use super::provider::{ChatRequest, Finish, Message, StreamEvent, ToolCallRequest};
+use super::{delegate, slash, Approval, TurnContext, TurnLimits, AGENT};
+use crate::tools::{ToolCall, ToolSpec};
 
-const SYSTEM_PROMPT: &str = "You are the agent of ChoirOS, a terminal-first operating shell. You work beside the user in their sandbox: its workspace directory holds their files and documents. Use the tools to look before you answer, keep answers short, and say what you changed. When asked to write something (a note, a plan, a draft), write it as a document with create_doc, which opens it in a writer window where the user can edit along with you, and revise it with edit_doc; do not paste long texts into the chat. Read a document again before editing it: the user may have changed it.";
+const SYSTEM_PROMPT: &str = "You are the agent of ChoirOS, a terminal-first operating shell. You work beside the user in their sandbox: its workspace directory holds their files and documents. Use the tools to look before you answer, keep answers short, and say what you changed. To change a file, prefer edit_file (one exact passage, or a unified diff) over rewriting it with write_file. When asked to write something (a note, a plan, a draft), write it as a document with create_doc, which opens it in a writer window where the user can edit along with you, and revise it with edit_doc; do not paste long texts into the chat. Read a document again before editing it: the user may have changed it.";
+
+const SUBAGENT_PROMPT: &str = "You are a sub-agent: another agent gave you the task in the first message. Do it with the tools you have, then answer with the result in a few sentences: your last message is all the other agent sees.";
+
+/// The file in the workspace whose text goes into the system prompt.
+pub const AGENTS_FILE: &str = "AGENTS.md";
+/// Most bytes of it that are read.
+const AGENTS_FILE_BYTES: usize = 32 * 1024;
+
+/// Most messages of a thread read for a turn (the latest ones; the budget drops more).
+const HISTORY: usize = 1000;
 
 /// How a turn ended early.
 pub(super) enum Stop {
@@ -16,35 +30,41 @@ pub(super) enum Stop {
     Failed(String),
 }
 
-async fn append(ctx: &TurnContext, body: EventBody) -> Result<(), Stop> {
+pub(super) async fn append(ctx: &TurnContext, body: EventBody) -> Result<u64, Stop> {
     ctx.store
         .append(vec![NewEvent::new(AGENT, body)])
         .await
-        .map(|_| ())
+        .map(|events| events.last().map_or(0, |event| event.seq))
         .map_err(|err| Stop::Failed(format!("cannot record the turn: {err}")))
 }
 
+/// Runs a turn; returns the seq it started at (it answers what was posted before).
 pub(super) async fn run(
     ctx: &TurnContext,
     thread_id: ThreadId,
-    history: Vec<ChatMessage>,
+    limits: TurnLimits,
     cancel: CancellationToken,
-) {
-    if append(ctx, EventBody::ChatTurnStarted { thread_id })
+) -> u64 {
+    let Ok(started) = append(ctx, EventBody::ChatTurnStarted { thread_id }).await else {
+        return 0;
+    };
+    let result = match ctx
+        .store
+        .thread_conversation(thread_id, started, HISTORY)
         .await
-        .is_err()
     {
-        return;
-    }
-    let last = history
-        .iter()
-        .rev()
-        .find(|m| m.role == ChatRole::User)
-        .map(|m| m.text.clone())
-        .unwrap_or_default();
-    let result = match slash::parse(&last) {
-        Some(command) => slash::run(ctx, thread_id, command, &cancel).await,
-        None => converse(ctx, thread_id, &history, &cancel).await,
+        Ok(events) => {
+            let messages = history::assemble(&events);
+            match messages.last() {
+                Some(Message::User(last)) => match slash::parse(last) {
+                    Some(command) => slash::run(ctx, thread_id, command, &cancel).await,
+                    None => converse(ctx, thread_id, messages, &limits, &cancel).await,
+                },
+                // Everything was answered already (a post that raced the last turn's start).
+                _ => Ok(()),
+            }
+        }
+        Err(err) => Err(Stop::Failed(format!("cannot read the thread: {err}"))),
     };
     let end = match result {
         Ok(()) => EventBody::ChatTurnCompleted { thread_id },
@@ -54,46 +74,125 @@ pub(super) async fn run(
     if let Err(Stop::Failed(err)) = append(ctx, end).await {
         tracing::error!(%err, "cannot end a turn");
     }
+    started
 }
 
-fn to_messages(history: &[ChatMessage]) -> Vec<Message> {
-    history
-        .iter()
-        .filter_map(|message| match message.role {
-            ChatRole::User => Some(Message::User(message.text.clone())),
-            ChatRole::Assistant => Some(Message::Assistant {
-                text: message.text.clone(),
-                tool_calls: Vec::new(),
-            }),
-            ChatRole::System => None,
-        })
-        .collect()
+/// The system prompt: ours, the sub-agent's note, and the workspace's AGENTS.md.
+async fn system_prompt(ctx: &TurnContext, limits: &TurnLimits) -> String {
+    let mut prompt = SYSTEM_PROMPT.to_owned();
+    if limits.depth > 0 {
+        prompt.push_str("\n\n");
+        prompt.push_str(SUBAGENT_PROMPT);
+    }
+    let path = ctx.tools.workspace().root().join(AGENTS_FILE);
+    if let Ok(bytes) = tokio::fs::read(&path).await {
+        let shown = &bytes[..bytes.len().min(AGENTS_FILE_BYTES)];
+        let text = String::from_utf8_lossy(shown);
+        if !text.trim().is_empty() {
+            prompt.push_str(&format!(
+                "\n\nThe workspace's {AGENTS_FILE} says (follow it where it applies):\n\n{text}"
+            ));
+            if bytes.len() > shown.len() {
+                prompt.push_str("\n[the rest of the file was left out]");
+            }
+        }
+    }
+    prompt
+}
+
+/// The tools a turn offers the model: the registry's (or the sub-agent's subset), and
+/// `delegate` while the depth allows.
+fn offered_tools(ctx: &TurnContext, limits: &TurnLimits) -> Vec<ToolSpec> {
+    let mut tools: Vec<ToolSpec> = ctx
+        .tools
+        .specs()
+        .into_iter()
+        .filter(|spec| limits.allows(spec.name))
+        .collect();
+    if limits.depth < ctx.settings.max_depth {
+        tools.push(delegate::spec());
+    }
+    tools
 }
 
 async fn converse(
     ctx: &TurnContext,
     thread_id: ThreadId,
-    history: &[ChatMessage],
+    mut messages: Vec<Message>,
+    limits: &TurnLimits,
     cancel: &CancellationToken,
 ) -> Result<(), Stop> {
-    let mut messages = to_messages(history);
-    let tools = ctx.tools.specs();
-    for _ in 0..ctx.max_steps {
+    let system = system_prompt(ctx, limits).await;
+    let tools = offered_tools(ctx, limits);
+    let budget = ctx.settings.budget;
+    let fixed = budget::estimate(&system)
+        + tools
+            .iter()
+            .map(|tool| {
+                budget::estimate(tool.description) + budget::estimate(&tool.schema.to_string())
+            })
+            .sum::<usize>();
+    for _ in 0..limits.max_steps {
+        let fitted = budget::fit(messages.clone(), fixed, budget)
+            .map_err(|err| Stop::Failed(err.to_string()))?;
+        let mut system = system.clone();
+        if fitted.dropped_turns > 0 {
+            system.push_str(&format!(
+                "\n\n({} earlier exchanges of this conversation were left out to fit the model's context.)",
+                fitted.dropped_turns
+            ));
+        }
         let request = ChatRequest {
-            system: SYSTEM_PROMPT.into(),
-            messages: messages.clone(),
+            system,
+            messages: fitted.messages,
             tools: tools.clone(),
+            max_tokens: budget.max_tokens,
         };
-        let (text, calls) = stream_answer(ctx, thread_id, &request, cancel).await?;
-        if !text.is_empty() {
+        let (text, calls, finish) = match stream_answer(ctx, thread_id, &request, cancel).await {
+            Ok(answer) => answer,
+            Err((stop, partial)) => {
+                if !partial.trim().is_empty() {
+                    let _ = append(
+                        ctx,
+                        assistant(
+                            thread_id,
+                            partial,
+                            Vec::new(),
+                            Some(MessageEnding::Interrupted),
+                        ),
+                    )
+                    .await;
+                }
+                return Err(stop);
+            }
+        };
+        if finish == Finish::Length {
+            // Tool calls cut off mid-arguments cannot run; the text is kept, marked.
             append(
                 ctx,
-                EventBody::ChatAssistantMessage {
-                    thread_id,
-                    text: text.clone(),
-                },
+                assistant(thread_id, text, Vec::new(), Some(MessageEnding::CutOff)),
             )
             .await?;
+            return Ok(());
+        }
+        // The daemon's own ids: unique in the log, whatever the model sent (or left out).
+        let calls: Vec<ToolCallRequest> = calls
+            .into_iter()
+            .map(|call| ToolCallRequest {
+                id: format!("call-{}", crate::correlation()),
+                ..call
+            })
+            .collect();
+        let planned = calls
+            .iter()
+            .map(|call| PlannedCall {
+                call_id: CallId(call.id.clone()),
+                tool: call.name.clone(),
+                args: call.arguments.clone(),
+            })
+            .collect();
+        if !text.trim().is_empty() || !calls.is_empty() {
+            append(ctx, assistant(thread_id, text.clone(), planned, None)).await?;
         }
         messages.push(Message::Assistant {
             text,
@@ -102,8 +201,8 @@ async fn converse(
         if calls.is_empty() {
             return Ok(());
         }
-        for call in calls {
-            let output = call_tool(ctx, thread_id, &call, cancel).await?;
+        let outputs = run_calls(ctx, thread_id, &calls, limits, cancel).await?;
+        for (call, output) in calls.into_iter().zip(outputs) {
             messages.push(Message::ToolResult {
                 call_id: call.id,
                 output,
@@ -112,17 +211,63 @@ async fn converse(
     }
     Err(Stop::Failed(format!(
         "the model was still calling tools after {} steps; stopped",
-        ctx.max_steps
+        limits.max_steps
     )))
 }
 
-/// Streams one model message: deltas go out as ephemerals; returns the text and tool calls.
+fn assistant(
+    thread_id: ThreadId,
+    text: String,
+    tool_calls: Vec<PlannedCall>,
+    ending: Option<MessageEnding>,
+) -> EventBody {
+    EventBody::ChatAssistantMessage {
+        thread_id,
+        text,
+        tool_calls,
+        ending,
+    }
+}
+
+/// Runs a step's calls: delegations all at once (each sub-agent works in its own thread),
+/// then the others one by one in order. Returns the outputs in the calls' order.
+async fn run_calls(
+    ctx: &TurnContext,
+    thread_id: ThreadId,
+    calls: &[ToolCallRequest],
+    limits: &TurnLimits,
+    cancel: &CancellationToken,
+) -> Result<Vec<String>, Stop> {
+    let delegations = futures_util::future::join_all(
+        calls
+            .iter()
+            .filter(|call| call.name == delegate::NAME)
+            .map(|call| delegate::run(ctx, thread_id, call, limits, cancel)),
+    )
+    .await;
+    let mut delegations = delegations.into_iter();
+    let mut outputs = Vec::with_capacity(calls.len());
+    for call in calls {
+        let output = if call.name == delegate::NAME {
+            delegations
+                .next()
+                .unwrap_or_else(|| Err(Stop::Failed("a delegation was lost".into())))?
+        } else {
+            call_tool(ctx, thread_id, call, limits, cancel).await?
+        };
+        outputs.push(output);
+    }
+    Ok(outputs)
+}
+
+/// Streams one model message: deltas go out as ephemerals; returns the text, the tool calls
+/// and how it ended, or why it stopped with the text streamed until then.
 async fn stream_answer(
     ctx: &TurnContext,
     thread_id: ThreadId,
     request: &ChatRequest,
     cancel: &CancellationToken,
-) -> Result<(String, Vec<ToolCallRequest>), Stop> {
+) -> Result<(String, Vec<ToolCallRequest>, Finish), (Stop, String)> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let stream = ctx.provider.stream(request, tx);
     tokio::pin!(stream);
@@ -132,7 +277,7 @@ async fn stream_answer(
     loop {
         tokio::select! {
             biased;
-            () = cancel.cancelled() => return Err(Stop::Cancelled),
+            () = cancel.cancelled() => return Err((Stop::Cancelled, text)),
             event = rx.recv() => match event {
                 Some(StreamEvent::Text(delta)) => {
                     let _ = ctx.ephemerals.send(EphemeralBody::ChatDelta { thread_id, text: delta.clone() });
@@ -146,9 +291,49 @@ async fn stream_answer(
         }
     }
     match finished {
-        Some(Err(err)) => Err(Stop::Failed(err.to_string())),
-        _ => Ok((text, calls)),
+        Some(Err(err)) => Err((Stop::Failed(err.to_string()), text)),
+        Some(Ok(finish)) => Ok((text, calls, finish)),
+        None => Ok((text, calls, Finish::Done)),
     }
+}
+
+/// Records a call refused before it ran (unknown tool, arguments that do not fit), so the
+/// chat shows it and later requests carry its result.
+async fn refuse(
+    ctx: &TurnContext,
+    thread_id: ThreadId,
+    call: &ToolCallRequest,
+    reason: String,
+) -> Result<String, Stop> {
+    let call_id = CallId(call.id.clone());
+    let events = vec![
+        NewEvent::new(
+            AGENT,
+            EventBody::ToolRequested {
+                call_id: call_id.clone(),
+                tool: call.name.clone(),
+                args: call.arguments.clone(),
+                thread_id: Some(thread_id),
+                needs_approval: false,
+                preview: None,
+            },
+        ),
+        NewEvent::new(
+            AGENT,
+            EventBody::ToolFinished {
+                call_id,
+                ok: false,
+                exit_code: None,
+                output: reason.clone(),
+                duration_ms: 0,
+            },
+        ),
+    ];
+    ctx.store
+        .append(events)
+        .await
+        .map_err(|err| Stop::Failed(format!("cannot record the turn: {err}")))?;
+    Ok(result_text(false, None, &reason))
 }
 
 /// Runs one tool call (after approval if needed); returns what the model is told.
@@ -156,18 +341,24 @@ async fn call_tool(
     ctx: &TurnContext,
     thread_id: ThreadId,
     call: &ToolCallRequest,
+    limits: &TurnLimits,
     cancel: &CancellationToken,
 ) -> Result<String, Stop> {
-    let Some(spec) = ctx
-        .tools
-        .specs()
-        .into_iter()
-        .find(|spec| spec.name == call.name)
-    else {
-        return Ok(format!("error: there is no tool named `{}`", call.name));
+    if !limits.allows(&call.name) {
+        let reason = format!(
+            "the tool `{}` is not among those this agent may use",
+            call.name
+        );
+        return refuse(ctx, thread_id, call, reason).await;
+    }
+    // Arguments are checked before anyone is asked to approve them.
+    let spec = match ctx.tools.check(&call.name, &call.arguments) {
+        Ok(spec) => spec,
+        Err(err) => return refuse(ctx, thread_id, call, err.to_string()).await,
     };
     let call_id = CallId(call.id.clone());
     if ctx.policy.needs_approval(spec.name, spec.side_effects) {
+        let preview = ctx.tools.preview(&call.name, &call.arguments, AGENT).await;
         append(
             ctx,
             EventBody::ToolRequested {
@@ -176,6 +367,7 @@ async fn call_tool(
                 args: call.arguments.clone(),
                 thread_id: Some(thread_id),
                 needs_approval: true,
+                preview,
             },
         )
         .await?;
@@ -189,9 +381,7 @@ async fn call_tool(
         };
         match decision {
             Some(Approval::Approved) => {}
-            Some(Approval::Denied(reason)) => {
-                return Ok(format!("the user denied this call: {reason}"))
-            }
+            Some(Approval::Denied(reason)) => return Ok(denial_text(&reason)),
             None => return Err(Stop::Failed("the agent stopped".into())),
         }
     }
@@ -208,11 +398,7 @@ async fn call_tool(
         return Err(Stop::Cancelled);
     }
     Ok(match result {
-        Ok(result) => match result.exit_code {
-            Some(code) => format!("exit code {code}\n{}", result.output),
-            None if result.ok => result.output,
-            None => format!("error: {}", result.output),
-        },
+        Ok(result) => result_text(result.ok, result.exit_code, &result.output),
         Err(err) => format!("error: {err}"),
     })
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use choir_proto::{ChatMessage, ChatThread, DocId, Event, EventBody, ThreadId, ThreadPage, World};
+use choir_proto::{ChatThread, DocId, Event, EventBody, ThreadId, ThreadPage, World};
 
 use super::{decode_page, EventStore, StoreError};
 
@@ -15,9 +15,14 @@ const BY_THREAD: &str = "type IN ('chat.user_message', 'chat.assistant_message',
 /// What among those is a message.
 const MESSAGES: &str = "type IN ('chat.user_message', 'chat.assistant_message', \
     'chat.turn_cancelled', 'chat.turn_failed')";
+/// An assistant step with no text only carries tool calls: not a message.
+const NOT_EMPTY_STEP: &str =
+    "NOT (type = 'chat.assistant_message' AND json_extract(data, '$.text') = '')";
 /// The predicate of `events_by_call`.
 const BY_CALL: &str = "type IN ('tool.requested', 'tool.approved', 'tool.denied', \
     'tool.started', 'tool.finished')";
+/// The predicate of `events_by_turn`.
+const BY_TURN: &str = "type = 'chat.turn_started'";
 /// The predicate of `events_by_doc`.
 const BY_DOC: &str = "type IN ('doc.created', 'doc.edited', 'doc.renamed', 'doc.deleted')";
 
@@ -54,7 +59,7 @@ impl EventStore {
         // older ones.
         let seqs: Vec<i64> = sqlx::query_scalar(&format!(
             "SELECT seq FROM events WHERE json_extract(data, '$.thread_id') = ?1 AND {BY_THREAD} \
-             AND {MESSAGES} AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+             AND {MESSAGES} AND {NOT_EMPTY_STEP} AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
         ))
         .bind(thread)
         .bind(int(before))
@@ -134,17 +139,76 @@ impl EventStore {
         })
     }
 
-    /// The thread's latest `limit` messages up to seq `up_to`, oldest first.
-    pub async fn thread_messages(
+    /// What a model is sent of a thread: its events up to seq `up_to` from the `limit`-th
+    /// latest message on (user messages, assistant steps, turn starts and ends, tool
+    /// requests) and the later events of the tool calls among them, in seq order.
+    pub async fn thread_conversation(
         &self,
         thread_id: ThreadId,
         up_to: u64,
         limit: usize,
-    ) -> Result<Vec<ChatMessage>, StoreError> {
-        Ok(self
-            .thread_page(thread_id, up_to.saturating_add(1), limit)
-            .await?
-            .messages)
+    ) -> Result<Vec<Event>, StoreError> {
+        let thread = int(thread_id.0);
+        let from: Option<i64> = sqlx::query_scalar(&format!(
+            "SELECT MIN(seq) FROM (SELECT seq FROM events WHERE json_extract(data, '$.thread_id') = ?1 \
+             AND {BY_THREAD} AND {MESSAGES} AND seq <= ?2 ORDER BY seq DESC LIMIT ?3)"
+        ))
+        .bind(thread)
+        .bind(int(up_to))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_one(self.reader())
+        .await?;
+        let Some(from) = from else {
+            return Ok(Vec::new());
+        };
+        let range = [thread, from, int(up_to)];
+        let mut events = self
+            .select(
+                &format!(
+                    "json_extract(data, '$.thread_id') = ?1 AND {BY_THREAD} \
+                     AND seq >= ?2 AND seq <= ?3"
+                ),
+                &range,
+            )
+            .await?;
+        events.extend(
+            self.select(
+                &format!(
+                    "json_extract(data, '$.thread_id') = ?1 AND {BY_TURN} \
+                     AND seq >= ?2 AND seq <= ?3"
+                ),
+                &range,
+            )
+            .await?,
+        );
+        let calls: BTreeSet<String> = events
+            .iter()
+            .filter_map(|event| match &event.body {
+                EventBody::ChatAssistantMessage { tool_calls, .. } => Some(tool_calls),
+                _ => None,
+            })
+            .flatten()
+            .map(|call| call.call_id.0.clone())
+            .collect();
+        if !calls.is_empty() {
+            let list = serde_json::to_string(&calls)?;
+            let sql = format!(
+                "SELECT json_group_array(json_array(seq, ts, actor, correlation, type, version, data)) \
+                 FROM (SELECT * FROM events WHERE json_extract(data, '$.call_id') IN \
+                 (SELECT value FROM json_each(?1)) AND {BY_CALL} AND seq >= ?2 AND seq <= ?3 \
+                 AND type IN ('tool.denied', 'tool.finished') ORDER BY seq)"
+            );
+            let page: Option<String> = sqlx::query_scalar(&sql)
+                .bind(list)
+                .bind(from)
+                .bind(int(up_to))
+                .fetch_one(self.reader())
+                .await?;
+            events.extend(decode_page(page, 0)?);
+        }
+        events.sort_by_key(|event| event.seq);
+        events.dedup_by_key(|event| event.seq);
+        Ok(events)
     }
 
     /// Every event of the document after seq `after`, in order.

@@ -6,6 +6,7 @@
 mod bash;
 mod desktop;
 mod docs;
+mod edit;
 mod files;
 mod runner;
 mod schema;
@@ -108,6 +109,15 @@ pub trait Tool: Send + Sync {
         ctx: &'a ToolContext,
         args: Value,
     ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>>;
+    /// What a call with `args` would change, shown when it asks for approval; most tools
+    /// have nothing to show beyond their arguments.
+    fn preview<'a>(
+        &'a self,
+        _ctx: &'a ToolContext,
+        _args: &'a Value,
+    ) -> BoxFuture<'a, Option<String>> {
+        Box::pin(async { None })
+    }
 }
 
 /// Deserializes a tool's arguments.
@@ -141,6 +151,7 @@ impl ToolRegistry {
                 Box::new(bash::Bash),
                 Box::new(files::ReadFile),
                 Box::new(files::WriteFile),
+                Box::new(edit::EditFile),
                 Box::new(files::ListFiles),
                 Box::new(search::SearchFiles),
                 Box::new(desktop::OpenWindow),

@@ -74,6 +74,37 @@ impl ToolRunner {
         self.registry.specs()
     }
 
+    pub fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+
+    pub fn world(&self) -> &WorldHandle {
+        &self.world
+    }
+
+    /// The tool's spec if `args` fit its schema: the checks [`call`](Self::call) makes first.
+    pub fn check(&self, tool: &str, args: &Value) -> Result<ToolSpec, ToolError> {
+        let tool = self
+            .registry
+            .get(tool)
+            .ok_or_else(|| ToolError::UnknownTool(tool.to_owned()))?;
+        let spec = tool.spec();
+        schema::check(&spec.schema, args).map_err(ToolError::InvalidArguments)?;
+        Ok(spec)
+    }
+
+    /// What the call would change, for an approval prompt (a diff for edits).
+    pub async fn preview(&self, tool: &str, args: &Value, actor: &str) -> Option<String> {
+        let tool = self.registry.get(tool)?;
+        let ctx = ToolContext {
+            workspace: self.workspace.clone(),
+            cancel: CancellationToken::new(),
+            world: self.world.clone(),
+            actor: actor.to_owned(),
+        };
+        tool.preview(&ctx, args).await
+    }
+
     /// Checks the call, records `tool.started`, runs the tool, records `tool.finished`. A tool
     /// that runs and fails (non-zero exit, a path outside the workspace) is a result with
     /// `ok: false`; an unknown tool or arguments that do not fit its schema are an error and

@@ -329,6 +329,7 @@ fn approvals_need_a_call_that_waits_for_one() {
         args: serde_json::json!({"cmd": "ls"}),
         thread_id: None,
         needs_approval,
+        preview: None,
     };
     let world = given(vec![call("waiting", true), call("free", false)]);
     let approve = |id: &str| {

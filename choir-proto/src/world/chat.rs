@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::event::{ChatRole, Event, EventBody};
+use crate::event::{ChatRole, Event, EventBody, MessageEnding};
 use crate::ids::{CallId, ThreadId};
 
 /// Most characters of a tool's output kept in the world for its card (the log has it all).
@@ -31,6 +31,9 @@ pub struct ChatThread {
     /// The seq of the newest message: a message at or before it is already counted.
     #[serde(default)]
     pub last_seq: u64,
+    /// For a sub-agent's thread, the thread whose turn delegated the task to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ThreadId>,
 }
 
 /// A page of a thread's older messages and their tool calls.
@@ -67,6 +70,7 @@ impl ChatThread {
             tools: Vec::new(),
             total: 0,
             last_seq: 0,
+            parent: None,
         }
     }
 
@@ -81,6 +85,7 @@ impl ChatThread {
             tools: self.tools.clone(),
             total: self.total,
             last_seq: self.last_seq,
+            parent: self.parent,
         };
         copy.trim(keep);
         copy
@@ -164,6 +169,9 @@ pub struct ToolCard {
     pub output: String,
     /// The seq of the event that first named the call (orders cards among messages).
     pub seq: u64,
+    /// What the call would change (a unified diff for edits), shown with the card.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,9 +206,13 @@ pub struct ChatMessage {
     pub ts: i64,
     pub role: ChatRole,
     pub text: String,
+    /// Set when the message ended early (cut off at the length limit, or interrupted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ending: Option<MessageEnding>,
 }
 
 pub(super) fn apply(chats: &mut BTreeMap<ThreadId, ChatThread>, event: &Event) {
+    let mut ending = None;
     let (thread_id, role, text) = match &event.body {
         EventBody::ChatThreadCreated { thread_id, title } => {
             chats
@@ -208,8 +220,24 @@ pub(super) fn apply(chats: &mut BTreeMap<ThreadId, ChatThread>, event: &Event) {
                 .or_insert_with(|| ChatThread::new(*thread_id, title));
             return;
         }
+        EventBody::ChatSubagentStarted {
+            thread_id, parent, ..
+        } => {
+            if let Some(thread) = chats.get_mut(thread_id) {
+                thread.parent = Some(*parent);
+            }
+            return;
+        }
         EventBody::ChatUserMessage { thread_id, text } => (thread_id, ChatRole::User, text.clone()),
-        EventBody::ChatAssistantMessage { thread_id, text } => {
+        // A step that only called tools is not a message (its calls are cards).
+        EventBody::ChatAssistantMessage { text, .. } if text.is_empty() => return,
+        EventBody::ChatAssistantMessage {
+            thread_id,
+            text,
+            ending: how,
+            ..
+        } => {
+            ending = *how;
             (thread_id, ChatRole::Assistant, text.clone())
         }
         EventBody::ChatTurnStarted { thread_id } => {
@@ -243,6 +271,7 @@ pub(super) fn apply(chats: &mut BTreeMap<ThreadId, ChatThread>, event: &Event) {
             ts: event.ts,
             role,
             text,
+            ending,
         });
     }
 }
@@ -259,27 +288,35 @@ pub(super) fn apply_tool(
     index: &mut BTreeMap<CallId, ThreadId>,
     event: &Event,
 ) {
-    let (call_id, thread_id, tool, args, status) = match &event.body {
+    let (call_id, thread_id, tool, args, status, preview) = match &event.body {
         EventBody::ToolRequested {
             call_id,
             tool,
             args,
             thread_id: Some(thread_id),
             needs_approval,
+            preview,
         } => {
             let status = if *needs_approval {
                 ToolCardStatus::AwaitingApproval
             } else {
                 ToolCardStatus::Running
             };
-            (call_id, *thread_id, tool, args, status)
+            (call_id, *thread_id, tool, args, status, preview.clone())
         }
         EventBody::ToolStarted {
             call_id,
             tool,
             args,
             thread_id: Some(thread_id),
-        } => (call_id, *thread_id, tool, args, ToolCardStatus::Running),
+        } => (
+            call_id,
+            *thread_id,
+            tool,
+            args,
+            ToolCardStatus::Running,
+            None,
+        ),
         EventBody::ToolApproved { call_id } => {
             return update(chats, index, call_id, |card| {
                 card.status = ToolCardStatus::Running
@@ -333,6 +370,7 @@ pub(super) fn apply_tool(
                 status,
                 output: String::new(),
                 seq: event.seq,
+                preview,
             });
         }
     }

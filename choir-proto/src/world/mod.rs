@@ -174,6 +174,7 @@ impl World {
             | EventBody::WindowUnmaximized { .. }
             | EventBody::WindowClosed { .. } => self.desktop.apply(&event.body),
             EventBody::ChatThreadCreated { .. }
+            | EventBody::ChatSubagentStarted { .. }
             | EventBody::ChatUserMessage { .. }
             | EventBody::ChatAssistantMessage { .. }
             | EventBody::ChatTurnStarted { .. }

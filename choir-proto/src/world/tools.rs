@@ -38,6 +38,7 @@ pub(super) fn apply(pending: &mut BTreeMap<CallId, PendingToolCall>, event: &Eve
             args,
             thread_id,
             needs_approval,
+            ..
         } => {
             let status = if *needs_approval {
                 ToolCallStatus::AwaitingApproval

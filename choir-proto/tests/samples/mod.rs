@@ -58,6 +58,8 @@ pub fn event_bodies() -> Vec<EventBody> {
         EventBody::ChatAssistantMessage {
             thread_id: ThreadId(1),
             text: "hi".into(),
+            ending: None,
+            tool_calls: Vec::new(),
         },
         EventBody::ChatTurnStarted {
             thread_id: ThreadId(1),
@@ -101,6 +103,32 @@ pub fn event_bodies() -> Vec<EventBody> {
             args: json!({"cmd": "ls"}),
             thread_id: Some(ThreadId(1)),
             needs_approval: true,
+            preview: None,
+        },
+        EventBody::ChatSubagentStarted {
+            thread_id: ThreadId(2),
+            parent: ThreadId(1),
+            call_id: CallId("call_2".into()),
+            depth: 1,
+            tools: vec!["read_file".into()],
+        },
+        EventBody::ChatAssistantMessage {
+            thread_id: ThreadId(1),
+            text: "Let me look".into(),
+            tool_calls: vec![choir_proto::PlannedCall {
+                call_id: CallId("call_1".into()),
+                tool: "bash".into(),
+                args: json!({"cmd": "ls"}),
+            }],
+            ending: Some(choir_proto::MessageEnding::CutOff),
+        },
+        EventBody::ToolRequested {
+            call_id: CallId("call_3".into()),
+            tool: "edit_file".into(),
+            args: json!({"path": "a"}),
+            thread_id: Some(ThreadId(1)),
+            needs_approval: true,
+            preview: Some("--- a\n+++ a\n".into()),
         },
         EventBody::ToolApproved {
             call_id: CallId("call_1".into()),
@@ -139,6 +167,7 @@ pub fn event_bodies() -> Vec<EventBody> {
             | EventBody::WindowUnmaximized { .. }
             | EventBody::WindowClosed { .. }
             | EventBody::ChatThreadCreated { .. }
+            | EventBody::ChatSubagentStarted { .. }
             | EventBody::ChatUserMessage { .. }
             | EventBody::ChatAssistantMessage { .. }
             | EventBody::ChatTurnStarted { .. }
@@ -364,6 +393,7 @@ pub fn server_frames() -> Vec<ServerFrame> {
                         ts: 1_700_000_000_000,
                         role: ChatRole::User,
                         text: "hello".into(),
+                        ending: None,
                     }],
                     tools: Vec::new(),
                     more: true,

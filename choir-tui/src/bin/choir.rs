@@ -7,7 +7,7 @@ use anyhow::Result;
 use choir_proto::Endpoint;
 use choir_tui::cli::{self, EventsArgs};
 use choir_tui::connect::{default_data_dir, find_endpoint, ConnectError, DaemonHttp};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// ChoirOS: your sandbox from the shell.
 ///
@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 /// runs for the data dir. The daemon is found through its data dir (`daemon.json` there holds
 /// its URL and token), or given explicitly with --url and --token.
 #[derive(Debug, Parser)]
-#[command(name = "choir", version, about, long_about = None, args_conflicts_with_subcommands = true)]
+#[command(name = "choir", version, about, long_about = None)]
 struct Cli {
     /// The daemon's data dir [default: the platform data dir, e.g. ~/.local/share/choir]
     #[arg(long, env = "CHOIR_DATA_DIR", global = true, value_name = "DIR")]
@@ -118,6 +118,15 @@ impl Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Options such as --data-dir go before or after a command; --exec is a mode of its own.
+    if cli.exec.is_some() && cli.command.is_some() {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--exec runs a tool and cannot be combined with a command",
+            )
+            .exit();
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {

@@ -237,8 +237,7 @@ fn chat_with_long_wrapped_and_wide_messages() {
     });
     h.commit(EventBody::ChatAssistantMessage {
         thread_id,
-        text: "One writer task batches appends into a transaction; subscribers read from disk, then live. 漢字も正しく折り返す。".into(),
-    });
+        text: "One writer task batches appends into a transaction; subscribers read from disk, then live. 漢字も正しく折り返す。".into(), ending: None, tool_calls: Vec::new() });
     h.desktop.on_frame(ServerFrame::Ephemeral {
         body: choir_proto::EphemeralBody::ChatDelta {
             thread_id,
@@ -506,6 +505,7 @@ fn tool_cards_in_chat_and_approve_deny_cancel_keys() {
         args: serde_json::json!({"cmd": "rm a.md"}),
         thread_id: Some(thread_id),
         needs_approval: true,
+        preview: None,
     });
     let screen = h.screen();
     insta::assert_snapshot!(screen);
@@ -1135,6 +1135,8 @@ fn a_chat_shown_short_of_its_latest_messages_asks_for_them_at_once() {
     h.commit(EventBody::ChatAssistantMessage {
         thread_id: ThreadId(1),
         text: "short".into(),
+        ending: None,
+        tool_calls: Vec::new(),
     });
     assert!(h.desktop.take_queries().is_empty());
     // A new link asks again.
@@ -1198,6 +1200,8 @@ fn a_query_that_could_not_be_sent_is_asked_again() {
     h.commit(EventBody::ChatAssistantMessage {
         thread_id: ThreadId(1),
         text: "short".into(),
+        ending: None,
+        tool_calls: Vec::new(),
     });
     assert_eq!(h.desktop.take_queries().len(), 1);
 }

@@ -8,12 +8,11 @@ use tokio::sync::mpsc;
 
 use super::sse::read_events;
 use super::{
-    client, parse_arguments, send_with_retries, ChatRequest, HttpSettings, Message, Provider,
-    ProviderError, StreamEvent, ToolCallRequest,
+    client, parse_arguments, send_with_retries, ChatRequest, Finish, HttpSettings, Message,
+    Provider, ProviderError, StreamEvent, ToolCallRequest,
 };
 
 const API_VERSION: &str = "2023-06-01";
-const MAX_TOKENS: u32 = 4096;
 
 pub struct Anthropic {
     base_url: String,
@@ -34,26 +33,40 @@ impl Anthropic {
         }
     }
 
-    fn body(&self, request: &ChatRequest) -> Value {
+    pub(crate) fn body(&self, request: &ChatRequest) -> Value {
         let mut messages: Vec<Value> = Vec::new();
         for message in &request.messages {
             let (role, block) = match message {
-                Message::User(text) => ("user", vec![json!({"type": "text", "text": text})]),
+                Message::User(text) => ("user", text_block(text).into_iter().collect()),
                 Message::Assistant { text, tool_calls } => {
-                    let mut blocks = Vec::new();
-                    if !text.is_empty() {
-                        blocks.push(json!({"type": "text", "text": text}));
-                    }
+                    let mut blocks: Vec<Value> = text_block(text).into_iter().collect();
                     for call in tool_calls {
-                        blocks.push(json!({"type": "tool_use", "id": call.id, "name": call.name, "input": call.arguments}));
+                        // `input` must be an object: arguments that were not one go as text.
+                        let input = match &call.arguments {
+                            Value::Object(_) => call.arguments.clone(),
+                            other => json!({"arguments_text": other}),
+                        };
+                        blocks.push(json!({"type": "tool_use", "id": call.id, "name": call.name, "input": input}));
                     }
                     ("assistant", blocks)
                 }
-                Message::ToolResult { call_id, output } => (
-                    "user",
-                    vec![json!({"type": "tool_result", "tool_use_id": call_id, "content": output})],
-                ),
+                Message::ToolResult { call_id, output } => {
+                    let output = if output.trim().is_empty() {
+                        "(no output)"
+                    } else {
+                        output
+                    };
+                    (
+                        "user",
+                        vec![
+                            json!({"type": "tool_result", "tool_use_id": call_id, "content": output}),
+                        ],
+                    )
+                }
             };
+            if block.is_empty() {
+                continue;
+            }
             // Consecutive messages of one role (tool results) go into one message.
             match messages.last_mut() {
                 Some(last) if last["role"] == role => {
@@ -66,7 +79,7 @@ impl Anthropic {
         }
         let mut body = json!({
             "model": self.model,
-            "max_tokens": MAX_TOKENS,
+            "max_tokens": request.max_tokens,
             "stream": true,
             "system": request.system,
             "messages": messages,
@@ -98,7 +111,7 @@ impl Provider for Anthropic {
         &'a self,
         request: &'a ChatRequest,
         events: mpsc::UnboundedSender<StreamEvent>,
-    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+    ) -> BoxFuture<'a, Result<Finish, ProviderError>> {
         Box::pin(async move {
             let url = format!("{}/v1/messages", self.base_url);
             let body = self.body(request);
@@ -112,6 +125,7 @@ impl Provider for Anthropic {
             .await?;
             let mut tools: BTreeMap<u64, ToolUse> = BTreeMap::new();
             let mut stopped = false;
+            let mut finish = Finish::Done;
             read_events(response, self.settings.read_timeout, |event| {
                 let data: Value = serde_json::from_str(&event.data)
                     .map_err(|err| ProviderError::Malformed(format!("{err}: {}", event.data)))?;
@@ -159,6 +173,9 @@ impl Provider for Anthropic {
                             message,
                         });
                     }
+                    "message_delta" if data["delta"]["stop_reason"] == "max_tokens" => {
+                        finish = Finish::Length;
+                    }
                     "message_stop" => {
                         stopped = true;
                         return Ok(false);
@@ -181,7 +198,12 @@ impl Provider for Anthropic {
                     arguments,
                 }));
             }
-            Ok(())
+            Ok(finish)
         })
     }
+}
+
+/// A text block, or none for text that is empty or only whitespace (which the API refuses).
+fn text_block(text: &str) -> Option<Value> {
+    (!text.trim().is_empty()).then(|| json!({"type": "text", "text": text}))
 }

@@ -47,6 +47,17 @@ pub struct ChatRequest {
     pub system: String,
     pub messages: Vec<Message>,
     pub tools: Vec<ToolSpec>,
+    /// Most tokens the answer may take.
+    pub max_tokens: u32,
+}
+
+/// How the model's message ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// It finished (or called tools).
+    Done,
+    /// It reached `max_tokens`: the text is cut off and tool calls may be incomplete.
+    Length,
 }
 
 /// What a provider streams.
@@ -60,6 +71,10 @@ pub enum StreamEvent {
 pub enum ProviderError {
     #[error("cannot reach the model at {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    #[error("the model at {url} sent no response within {secs} s")]
+    NoResponse { url: String, secs: u64 },
+    #[error("the connection to the model broke mid-answer: {0}")]
+    Broken(String),
     #[error("the model answered {status}: {message}")]
     Status { status: u16, message: String },
     #[error("the model sent no data for {0} s")]
@@ -74,7 +89,10 @@ impl ProviderError {
         match self {
             ProviderError::Status { status, .. } => *status == 429 || *status >= 500,
             ProviderError::Unreachable { .. } => true,
-            ProviderError::Stalled(_) | ProviderError::Malformed(_) => false,
+            ProviderError::NoResponse { .. }
+            | ProviderError::Broken(_)
+            | ProviderError::Stalled(_)
+            | ProviderError::Malformed(_) => false,
         }
     }
 }
@@ -83,6 +101,9 @@ impl ProviderError {
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub connect_timeout: Duration,
+    /// Longest wait for the response headers once the request is sent (a model that is slow
+    /// to read a long prompt answers late; a stopped server never does).
+    pub response_timeout: Duration,
     /// Longest silence between two chunks of a stream.
     pub read_timeout: Duration,
     /// Attempts for a request that fails with 429 or 5xx before any data arrived.
@@ -95,6 +116,7 @@ impl Default for HttpSettings {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(120),
             read_timeout: Duration::from_secs(60),
             attempts: 3,
             max_backoff: Duration::from_secs(10),
@@ -105,12 +127,12 @@ impl Default for HttpSettings {
 pub trait Provider: Send + Sync {
     /// A short description for `choir status`, e.g. `openai gpt-4o-mini`.
     fn describe(&self) -> String;
-    /// Streams the model's next message for `request` into `events`.
+    /// Streams the model's next message for `request` into `events`; says how it ended.
     fn stream<'a>(
         &'a self,
         request: &'a ChatRequest,
         events: mpsc::UnboundedSender<StreamEvent>,
-    ) -> BoxFuture<'a, Result<(), ProviderError>>;
+    ) -> BoxFuture<'a, Result<Finish, ProviderError>>;
 }
 
 /// Sends a request, retrying 429 and 5xx answers with backoff (honouring Retry-After), and
@@ -123,7 +145,15 @@ async fn send_with_retries(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = build().send().await;
+        let result = match tokio::time::timeout(settings.response_timeout, build().send()).await {
+            Ok(result) => result,
+            Err(_) => {
+                return Err(ProviderError::NoResponse {
+                    url: url.to_owned(),
+                    secs: settings.response_timeout.as_secs(),
+                })
+            }
+        };
         let error = match result {
             Ok(response) if response.status().is_success() => return Ok(response),
             Ok(response) => {
@@ -146,7 +176,7 @@ async fn send_with_retries(
             Err(err) => (
                 ProviderError::Unreachable {
                     url: url.to_owned(),
-                    reason: err.to_string(),
+                    reason: with_causes(&err),
                 },
                 None,
             ),
@@ -167,6 +197,22 @@ fn error_message(body: &str) -> String {
         .ok()
         .and_then(|value| value["error"]["message"].as_str().map(str::to_owned))
         .unwrap_or_else(|| body.chars().take(500).collect())
+}
+
+/// An error and what caused it, down the chain: reqwest's own message ("error sending
+/// request") says little; its sources say "connection refused".
+pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// A tool call's arguments from the text the model streamed: `{}` when empty; text that is

@@ -3,7 +3,7 @@
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
-use super::{ChatRequest, Provider, ProviderError, StreamEvent};
+use super::{ChatRequest, Finish, Provider, ProviderError, StreamEvent};
 
 pub const NO_MODEL: &str = "No model is configured, so I cannot answer that. Set CHOIR_MODEL with OPENAI_API_KEY (or OPENAI_BASE_URL for Ollama, vLLM, llama.cpp) or ANTHROPIC_API_KEY, then restart the daemon. Slash commands work without a model: /help lists them.";
 
@@ -18,10 +18,10 @@ impl Provider for Offline {
         &'a self,
         _request: &'a ChatRequest,
         events: mpsc::UnboundedSender<StreamEvent>,
-    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+    ) -> BoxFuture<'a, Result<Finish, ProviderError>> {
         Box::pin(async move {
             let _ = events.send(StreamEvent::Text(NO_MODEL.into()));
-            Ok(())
+            Ok(Finish::Done)
         })
     }
 }

@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 
 use super::sse::read_events;
 use super::{
-    client, parse_arguments, send_with_retries, ChatRequest, HttpSettings, Message, Provider,
-    ProviderError, StreamEvent, ToolCallRequest,
+    client, parse_arguments, send_with_retries, ChatRequest, Finish, HttpSettings, Message,
+    Provider, ProviderError, StreamEvent, ToolCallRequest,
 };
 
 pub struct OpenAi {
@@ -37,17 +37,29 @@ impl OpenAi {
         }
     }
 
-    fn body(&self, request: &ChatRequest) -> Value {
+    pub(crate) fn body(&self, request: &ChatRequest) -> Value {
         let mut messages = vec![json!({"role": "system", "content": request.system})];
         for message in &request.messages {
             messages.push(match message {
                 Message::User(text) => json!({"role": "user", "content": text}),
                 Message::Assistant { text, tool_calls } => {
-                    let mut value = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+                    let content = if text.trim().is_empty() {
+                        Value::Null
+                    } else {
+                        json!(text)
+                    };
+                    let mut value = json!({"role": "assistant", "content": content});
                     if !tool_calls.is_empty() {
                         value["tool_calls"] = tool_calls
                             .iter()
-                            .map(|call| json!({"id": call.id, "type": "function", "function": {"name": call.name, "arguments": call.arguments.to_string()}}))
+                            .map(|call| {
+                                // Arguments that were not JSON go back as the model wrote them.
+                                let arguments = match &call.arguments {
+                                    Value::String(raw) => raw.clone(),
+                                    other => other.to_string(),
+                                };
+                                json!({"id": call.id, "type": "function", "function": {"name": call.name, "arguments": arguments}})
+                            })
                             .collect();
                     }
                     value
@@ -59,6 +71,7 @@ impl OpenAi {
             "model": self.model,
             "stream": true,
             "stream_options": {"include_usage": true},
+            "max_tokens": request.max_tokens,
             "messages": messages,
         });
         if !request.tools.is_empty() {
@@ -89,7 +102,7 @@ impl Provider for OpenAi {
         &'a self,
         request: &'a ChatRequest,
         events: mpsc::UnboundedSender<StreamEvent>,
-    ) -> BoxFuture<'a, Result<(), ProviderError>> {
+    ) -> BoxFuture<'a, Result<Finish, ProviderError>> {
         Box::pin(async move {
             let url = format!("{}/chat/completions", self.base_url);
             let body = self.body(request);
@@ -101,7 +114,8 @@ impl Provider for OpenAi {
                 }
             })
             .await?;
-            let mut calls: BTreeMap<u64, Partial> = BTreeMap::new();
+            let mut calls = Calls::default();
+            let mut finish = Finish::Done;
             read_events(response, self.settings.read_timeout, |event| {
                 if event.data.trim() == "[DONE]" {
                     return Ok(false);
@@ -114,32 +128,26 @@ impl Provider for OpenAi {
                         message: message.to_owned(),
                     });
                 }
-                let Some(delta) = chunk["choices"].get(0).map(|choice| &choice["delta"]) else {
+                let Some(choice) = chunk["choices"].get(0) else {
                     // Usage-only chunks have no choices.
                     return Ok(true);
                 };
+                if choice["finish_reason"] == "length" {
+                    finish = Finish::Length;
+                }
+                let delta = &choice["delta"];
                 if let Some(text) = delta["content"].as_str() {
                     if !text.is_empty() {
                         let _ = events.send(StreamEvent::Text(text.to_owned()));
                     }
                 }
                 for call in delta["tool_calls"].as_array().into_iter().flatten() {
-                    let index = call["index"].as_u64().unwrap_or(0);
-                    let partial = calls.entry(index).or_default();
-                    if let Some(id) = call["id"].as_str() {
-                        partial.id = id.to_owned();
-                    }
-                    if let Some(name) = call["function"]["name"].as_str() {
-                        partial.name.push_str(name);
-                    }
-                    if let Some(arguments) = call["function"]["arguments"].as_str() {
-                        partial.arguments.push_str(arguments);
-                    }
+                    calls.add(call);
                 }
                 Ok(true)
             })
             .await?;
-            for partial in calls.into_values() {
+            for partial in calls.done() {
                 let arguments = parse_arguments(partial.arguments);
                 let call = ToolCallRequest {
                     id: partial.id,
@@ -148,7 +156,60 @@ impl Provider for OpenAi {
                 };
                 let _ = events.send(StreamEvent::ToolCall(call));
             }
-            Ok(())
+            Ok(finish)
         })
+    }
+}
+
+/// Tool calls being assembled from deltas. A delta names its call by `index`; servers that
+/// leave `index` out start a new call with each new `id` and continue the last one otherwise.
+#[derive(Default)]
+struct Calls {
+    by_index: BTreeMap<u64, usize>,
+    partials: Vec<Partial>,
+}
+
+impl Calls {
+    fn add(&mut self, delta: &Value) {
+        let id = delta["id"].as_str().filter(|id| !id.is_empty());
+        let position = match delta["index"].as_u64() {
+            Some(index) => match self.by_index.get(&index) {
+                Some(position) => *position,
+                None => {
+                    self.partials.push(Partial::default());
+                    self.by_index.insert(index, self.partials.len() - 1);
+                    self.partials.len() - 1
+                }
+            },
+            None => {
+                let continues = match (self.partials.last(), id) {
+                    (Some(last), Some(id)) => last.id.is_empty() || last.id == id,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                if !continues {
+                    self.partials.push(Partial::default());
+                }
+                self.partials.len() - 1
+            }
+        };
+        let Some(partial) = self.partials.get_mut(position) else {
+            return;
+        };
+        if let Some(id) = id {
+            partial.id = id.to_owned();
+        }
+        if let Some(name) = delta["function"]["name"].as_str() {
+            partial.name.push_str(name);
+        }
+        if let Some(arguments) = delta["function"]["arguments"].as_str() {
+            partial.arguments.push_str(arguments);
+        }
+    }
+
+    fn done(self) -> impl Iterator<Item = Partial> {
+        self.partials
+            .into_iter()
+            .filter(|partial| !partial.name.is_empty())
     }
 }

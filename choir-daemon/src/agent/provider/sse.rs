@@ -27,7 +27,7 @@ pub async fn read_events(
         let chunk = match tokio::time::timeout(read_timeout, stream.next()).await {
             Err(_) => return Err(ProviderError::Stalled(read_timeout.as_secs())),
             Ok(None) => return Ok(()),
-            Ok(Some(Err(err))) => return Err(ProviderError::Malformed(err.to_string())),
+            Ok(Some(Err(err))) => return Err(ProviderError::Broken(super::with_causes(&err))),
             Ok(Some(Ok(chunk))) => chunk,
         };
         buffer.extend_from_slice(&chunk);

@@ -104,6 +104,8 @@ fn events_apply_once_and_streaming_text_lasts_until_the_answer_is_committed() {
         body: EventBody::ChatAssistantMessage {
             thread_id,
             text: "hello".into(),
+            ending: None,
+            tool_calls: Vec::new(),
         },
     };
     assert!(matches!(
