@@ -84,7 +84,10 @@ async fn status_and_events_find_the_daemon_through_the_data_dir() {
     // The order the README shows: the option before the command (it used to be refused), and
     // after it; both without the environment variable.
     let given = dir.path().to_str().unwrap();
-    for args in [["--data-dir", given, "status"], ["status", "--data-dir", given]] {
+    for args in [
+        ["--data-dir", given, "status"],
+        ["status", "--data-dir", given],
+    ] {
         let (code, stdout, stderr) = choir(Path::new("/nonexistent"), &args).await;
         assert_eq!(code, 0, "{args:?}: {stderr}");
         let status: Value = serde_json::from_str(&stdout).unwrap();

@@ -117,12 +117,19 @@ pub fn fit(messages: Vec<Message>, fixed: usize, budget: Budget) -> Result<Fitte
         cap_outputs(turn, EARLIER_OUTPUT_CHARS);
     }
     let cost = |turn: &[Message]| turn.iter().map(message_tokens).sum::<usize>();
+    let mut dropped_turns = 0;
     if let Some(latest) = turns.last_mut() {
         for cap in LATEST_OUTPUT_CAPS {
             if cost(latest) <= available {
                 break;
             }
             cap_outputs(latest, *cap);
+        }
+        // Questions that piled up unanswered (a turn that failed, say because one was too
+        // large) lead the latest turn: the older of them go first.
+        while cost(latest) > available && leading_questions(latest) > 1 {
+            latest.remove(0);
+            dropped_turns += 1;
         }
         let needed = cost(latest);
         if needed > available {
@@ -135,7 +142,6 @@ pub fn fit(messages: Vec<Message>, fixed: usize, budget: Budget) -> Result<Fitte
         }
     }
     let mut total: usize = turns.iter().map(|turn| cost(turn)).sum();
-    let mut dropped_turns = 0;
     while total > available && turns.len() > 1 {
         total -= cost(&turns.remove(0));
         dropped_turns += 1;
@@ -164,6 +170,13 @@ fn split_turns(messages: Vec<Message>) -> Vec<Vec<Message>> {
         }
     }
     turns
+}
+
+/// How many user messages a turn starts with.
+fn leading_questions(turn: &[Message]) -> usize {
+    turn.iter()
+        .take_while(|message| matches!(message, Message::User(_)))
+        .count()
 }
 
 /// Cuts each tool output in `turn` to `cap` characters, saying how much was left out.
@@ -249,10 +262,17 @@ mod tests {
         let err = fit(vec![user("hi"), answer("a"), user(&huge)], 100, budget).unwrap_err();
         assert_eq!((err.available, err.context), (700, 1000));
         assert!(err.needed > 3000, "{err}");
-        // The next turn leaves the huge one out and goes on.
+        // The next turn leaves the huge one out and goes on, answered or not.
         let later = vec![user(&huge), answer(""), user("and now?")];
         let fitted = fit(later, 100, budget).unwrap();
         assert_eq!(fitted.messages, vec![user("and now?")]);
+        let unanswered = vec![user("hi"), answer("a"), user(&huge), user("and now?")];
+        let fitted = fit(unanswered, 100, budget).unwrap();
+        assert_eq!(
+            fitted.messages,
+            vec![user("hi"), answer("a"), user("and now?")]
+        );
+        assert_eq!(fitted.dropped_turns, 1);
     }
 
     #[test]

@@ -145,6 +145,61 @@ pub fn anthropic(url: &str) -> AgentConfig {
     }
 }
 
+/// A daemon on the data dir `dir` (which may hold a log already).
+pub async fn start_at(dir: &std::path::Path, agent: AgentConfig) -> RunningDaemon {
+    Daemon::start(DaemonConfig {
+        data_dir: dir.to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token: None,
+        store: StoreOptions::default(),
+        agent,
+    })
+    .await
+    .unwrap()
+}
+
+/// Waits until the log holds `count` events that end turns; returns the whole log.
+pub async fn turns_ended(daemon: &RunningDaemon, count: usize) -> Vec<Event> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let events = daemon.store.read(1, 10_000).await.unwrap();
+        let ended = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.body,
+                    EventBody::ChatTurnCompleted { .. }
+                        | EventBody::ChatTurnFailed { .. }
+                        | EventBody::ChatTurnCancelled { .. }
+                )
+            })
+            .count();
+        if ended >= count {
+            return events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{ended} of {count} turns ended: {events:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An OpenAI stream of these text parts, `delay` ms apart, that ends with `finish_reason`.
+pub fn openai_slow_text(parts: &[&str], delay: u64, finish_reason: &str) -> Vec<(u64, String)> {
+    let mut chunks: Vec<_> = parts
+        .iter()
+        .map(|part| {
+            let chunk = json!({"choices": [{"index": 0, "delta": {"content": part}}]});
+            (delay, format!("data: {chunk}\n\n"))
+        })
+        .collect();
+    let end = json!({"choices": [{"index": 0, "delta": {}, "finish_reason": finish_reason}]});
+    chunks.push((5, format!("data: {end}\n\n")));
+    chunks.push((5, "data: [DONE]\n\n".into()));
+    chunks
+}
+
 pub async fn start(agent: AgentConfig) -> (tempfile::TempDir, RunningDaemon) {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(DaemonConfig {
