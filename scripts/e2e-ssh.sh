@@ -60,6 +60,16 @@ set -e
 [ "$status" = 5 ] || fail "exec exit status was $status, not 5"
 [ "$refused" != 0 ] || fail "an unknown user got in"
 
+# `choir mcp` over SSH, driven by a real MCP client (PyPI's mcp, set up by setup-mcp-client.sh).
+mcp_python=${CHOIR_MCP_PYTHON:-$HOME/.cache/choir-test/mcp-venv/bin/python}
+out=$(echo '{"tool": "bash", "args": {"cmd": "echo mcp-over-ssh"}}' |
+  timeout 60 "$mcp_python" choir-tui/tests/mcp_client.py "${ssh_cmd[@]}" alice@127.0.0.1 choir mcp) ||
+  fail "the MCP client over ssh: $out"
+echo "$out" | grep -q '"name": "choir"' || fail "MCP initialize over ssh: $out"
+echo "$out" | grep -q 'mcp-over-ssh' || fail "MCP call over ssh: $out"
+"${ssh_cmd[@]}" alice@127.0.0.1 choir events | grep '"actor":"mcp"' | grep -q '"tool.started"' ||
+  fail "the MCP call is not in the log as the mcp actor's"
+
 tmux -L "$sock" -f /dev/null new-session -d -s ssh -x 100 -y 30 \
   "$(printf '%q ' "${ssh_cmd[@]}") -t alice@127.0.0.1; sleep 60"
 for _ in $(seq 1 150); do

@@ -25,6 +25,9 @@ command -v pgrep >/dev/null || missing+=(procps)
 # The web mirror's browser tests: Debian's Chromium, driven by npm's playwright-core.
 command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)
+# The MCP test's client: the `mcp` package from PyPI, in a virtualenv of Debian's Python.
+command -v python3 >/dev/null || missing+=(python3)
+python3 -c 'import ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   if [ "$(id -u)" = 0 ]; then
@@ -36,3 +39,5 @@ if ((${#missing[@]})); then
     exit 1
   fi
 fi
+
+scripts/setup-mcp-client.sh

@@ -113,11 +113,30 @@ pub(super) async fn list_tools(State(state): State<AppState>) -> Json<Value> {
 
 /// `POST /api/tools/{name}` with the arguments object as the body → the call's result. The
 /// tool runs in a task of its own, so a client that goes away does not leave it half recorded.
+/// Who a tool call through the API is recorded as: `exec` (`choir --exec`, the default) or
+/// `mcp` (`choir mcp`).
+#[derive(serde::Deserialize)]
+pub(super) struct CallerQuery {
+    actor: Option<String>,
+}
+
 pub(super) async fn call_tool(
     State(state): State<AppState>,
     Path(name): Path<String>,
+    Query(caller): Query<CallerQuery>,
     body: String,
 ) -> Result<Json<Value>, ApiError> {
+    let actor = match caller.actor.as_deref() {
+        None | Some("exec") => "exec",
+        Some("mcp") => "mcp",
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidArguments,
+                format!("unknown actor `{other}` (exec, mcp)"),
+            ))
+        }
+    };
     let args: Value = if body.trim().is_empty() {
         json!({})
     } else {
@@ -134,7 +153,7 @@ pub(super) async fn call_tool(
         args,
         call_id: None,
         thread_id: None,
-        actor: "exec".into(),
+        actor: actor.into(),
         correlation: Some(correlation()),
     };
     let tools = state.tools.clone();

@@ -83,6 +83,9 @@ enum Commands {
         #[arg(long)]
         print: bool,
     },
+    /// Serve the sandbox's tools over MCP on stdin/stdout, for another agent or an editor
+    /// (each call is recorded in the log and shows live); over SSH: `ssh you@host choir mcp`
+    Mcp,
     /// Approve (or --deny) a tool call the agent waits on; without CALL_ID, the only one waiting
     Approve {
         /// The call to answer
@@ -193,6 +196,10 @@ async fn run(cli: Cli) -> Result<()> {
         }) => {
             let daemon = DaemonHttp::new(cli.locate()?)?;
             cli::approve(&daemon, call_id.as_deref(), *deny, reason.as_deref()).await?;
+        }
+        Some(Commands::Mcp) => {
+            let daemon = DaemonHttp::with_timeout(cli.locate()?, cli::exec::EXEC_TIMEOUT)?;
+            cli::mcp(daemon).await?;
         }
         Some(Commands::Web { print }) => {
             let endpoint = if cli.url.is_some() {

@@ -3,11 +3,13 @@
 mod approve;
 mod events;
 pub mod exec;
+mod mcp;
 mod status;
 mod web;
 
 pub use approve::approve;
 pub use events::{events, EventsArgs, EventsError};
+pub use mcp::{serve as mcp, McpError};
 pub use status::status;
 pub use web::{web, WebError};
 
