@@ -199,8 +199,9 @@ if command -v flock >/dev/null; then exec 9>&-; fi
 if [ -z "$bin" ]; then
   say "no choir-daemon and choir in $target_dir/release or $target_dir/debug: building them"
   cargo build --release --locked -p choir-daemon -p choir-tui
-  bin="$target_dir/release"
+  bin=$(cd "$target_dir/release" && pwd)
 else
+  bin=$(cd "$bin" && pwd) # absolute: --keep prints commands to run from anywhere
   say "using $bin/choir-daemon and $bin/choir (built $(date -r "$bin/choir-daemon" '+%F %T'); rebuild them if they are stale)"
 fi
 
@@ -252,7 +253,8 @@ http_ok() { # URL: true when it answers 200 with {"status": "ok"}
   python3 - "$1" <<'EOF'
 import json, sys, urllib.request
 try:
-    with urllib.request.urlopen(sys.argv[1], timeout=2) as response:
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+    with direct.open(sys.argv[1], timeout=2) as response:
         sys.exit(0 if json.load(response).get("status") == "ok" else 1)
 except Exception:
     sys.exit(1)
@@ -291,6 +293,7 @@ env -u OPENAI_API_KEY -u ANTHROPIC_API_KEY -u ANTHROPIC_BASE_URL -u CHOIR_DAEMON
   -u CHOIR_LISTEN -u CHOIR_DATA_DIR \
   CHOIR_PROVIDER=openai CHOIR_MODEL=smollm2 OPENAI_BASE_URL="http://127.0.0.1:$port/v1" \
   CHOIR_APPROVAL=auto CHOIR_CONTEXT_TOKENS=8192 CHOIR_MAX_TOKENS=256 \
+  NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost \
   "$bin/choir-daemon" --data-dir "$data" --listen 127.0.0.1:0 >"$work/daemon.log" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 1 100); do
@@ -300,7 +303,10 @@ for _ in $(seq 1 100); do
 done
 [ -f "$data/daemon.json" ] || die "choir-daemon wrote no daemon.json"
 # `choir` for this data dir only, whatever CHOIR_URL and CHOIR_TOKEN the caller has set.
-choir() { env -u CHOIR_URL -u CHOIR_TOKEN "$bin/choir" --data-dir "$data" "$@"; }
+choir() {
+  env -u CHOIR_URL -u CHOIR_TOKEN NO_PROXY=127.0.0.1,localhost no_proxy=127.0.0.1,localhost \
+    "$bin/choir" --data-dir "$data" "$@"
+}
 choir status >"$work/status.json" || die "choir status failed"
 python3 - "$work/status.json" <<'EOF'
 import json, sys
@@ -334,6 +340,7 @@ class Daemon:
             endpoint = json.load(f)
         self.url = endpoint["url"].rstrip("/")
         self.token = endpoint["token"]
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
 
     def call(self, path, body=None):
         request = urllib.request.Request(
@@ -343,7 +350,7 @@ class Daemon:
             headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
+            with self.opener.open(request, timeout=30) as response:
                 return json.load(response)
         except urllib.error.HTTPError as err:
             detail = err.read().decode(errors="replace")[:500]
@@ -467,6 +474,8 @@ if __name__ == "__main__":
             sys.stderr.write("\n")
             say(f"FAILED: the daemon's API: {err}")
             sys.exit(3)
+        except KeyboardInterrupt:
+            sys.exit(130)
     transcript(json.loads(sys.argv[2]))
 EOF
 

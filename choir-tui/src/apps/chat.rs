@@ -51,6 +51,8 @@ pub enum ChatOutcome {
 
 /// Output lines a folded tool card shows.
 const CARD_LINES: usize = 3;
+/// Most lines of a preview diff shown on a card waiting for approval.
+const PREVIEW_LINES: usize = 12;
 
 /// The oldest tool call in the thread that waits for approval.
 pub fn awaiting_approval(thread: &ChatThread) -> Option<&ToolCard> {
@@ -176,6 +178,9 @@ enum LineKind {
     CardOk,
     CardFailed,
     CardOutput,
+    /// A line of a card's preview diff: added, removed.
+    DiffAdded,
+    DiffRemoved,
 }
 
 /// A message or a tool card, in thread order.
@@ -221,6 +226,24 @@ fn card_lines(card: &ToolCard, width: usize) -> Vec<(String, LineKind)> {
         ToolCardStatus::Denied { reason } => (format!("  denied: {reason}"), LineKind::CardFailed),
     };
     lines.push((truncate(&status, width).to_owned(), kind));
+    // What the call would change, while it waits to be approved.
+    if let (Some(preview), ToolCardStatus::AwaitingApproval) = (&card.preview, &card.status) {
+        let diff: Vec<&str> = preview.lines().collect();
+        for line in diff.iter().take(PREVIEW_LINES) {
+            let kind = match line.as_bytes().first() {
+                Some(b'+') if !line.starts_with("+++") => LineKind::DiffAdded,
+                Some(b'-') if !line.starts_with("---") => LineKind::DiffRemoved,
+                _ => LineKind::CardOutput,
+            };
+            lines.push((truncate(&format!("  {line}"), width).to_owned(), kind));
+        }
+        if diff.len() > PREVIEW_LINES {
+            lines.push((
+                format!("  … {} more lines", diff.len() - PREVIEW_LINES),
+                LineKind::CardOutput,
+            ));
+        }
+    }
     let output: Vec<&str> = card.output.lines().collect();
     for line in output.iter().take(CARD_LINES) {
         lines.push((
@@ -304,7 +327,11 @@ fn lines_from_bottom(
                     ChatRole::Assistant => "assistant",
                     ChatRole::System => "system",
                 };
-                let header = format!("{who} · {}", clock(message.ts, content.utc_offset, false));
+                let mut header =
+                    format!("{who} · {}", clock(message.ts, content.utc_offset, false));
+                if let Some(ending) = message.ending {
+                    header.push_str(&format!(" · {}", ending.label()));
+                }
                 let chosen = selected == Some(age);
                 push_block(&mut lines, header, message.role, chosen, &message.text);
             }
@@ -367,8 +394,8 @@ pub fn render(
             LineKind::Header(_, chosen) => chosen_style(theme.assistant(), *chosen, theme),
             LineKind::CardTitle => theme.title(),
             LineKind::CardWaiting => theme.warn(),
-            LineKind::CardOk => theme.ok(),
-            LineKind::CardFailed => theme.error(),
+            LineKind::CardOk | LineKind::DiffAdded => theme.ok(),
+            LineKind::CardFailed | LineKind::DiffRemoved => theme.error(),
             LineKind::CardOutput | LineKind::Earlier => theme.muted(),
             LineKind::Body | LineKind::Blank => Style::new(),
         };

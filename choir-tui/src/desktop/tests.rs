@@ -527,6 +527,42 @@ fn tool_cards_in_chat_and_approve_deny_cancel_keys() {
     assert_eq!(h.take_sent(), vec![Command::CancelTurn { thread_id }]);
 }
 
+#[test]
+fn an_edit_waiting_for_approval_shows_its_diff_and_cut_off_answers_say_so() {
+    use choir_proto::{CallId, MessageEnding};
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(2, 1, 70, 20));
+    let thread_id = ThreadId(1);
+    h.bytes(b"fix the typo\r");
+    h.commit(EventBody::ChatTurnStarted { thread_id });
+    h.commit(EventBody::ChatAssistantMessage {
+        thread_id,
+        text: "Fixing it, and then I will explain at".into(),
+        tool_calls: Vec::new(),
+        ending: Some(MessageEnding::CutOff),
+    });
+    h.commit(EventBody::ToolRequested {
+        call_id: CallId("e1".into()),
+        tool: "edit_file".into(),
+        args: serde_json::json!({"path": "a.md", "old": "teh", "new": "the"}),
+        thread_id: Some(thread_id),
+        needs_approval: true,
+        preview: Some("--- a/a.md\n+++ b/a.md\n@@ -1 +1 @@\n-teh cat\n+the cat\n".into()),
+    });
+    let screen = h.screen();
+    assert!(
+        screen.contains("cut off: the answer reached its length limit"),
+        "{screen}"
+    );
+    assert!(screen.contains("  -teh cat"), "{screen}");
+    assert!(screen.contains("  +the cat"), "{screen}");
+    // Once decided, the card no longer shows the diff.
+    h.commit(EventBody::ToolApproved {
+        call_id: CallId("e1".into()),
+    });
+    assert!(!h.screen().contains("-teh cat"));
+}
+
 fn doc_created(title: &str, content: &str, id: u64) -> EventBody {
     EventBody::DocCreated {
         doc_id: choir_proto::DocId(id),

@@ -180,9 +180,16 @@ fn message_view(app: &App, message: &choir_proto::ChatMessage) -> Html {
         ChatRole::Assistant => ("assistant", "assistant"),
         ChatRole::System => ("system", "system"),
     };
+    let mut header = format!(
+        "{who} · {}",
+        crate::text::clock(message.ts, app.utc_offset_min)
+    );
+    if let Some(ending) = message.ending {
+        header.push_str(&format!(" · {}", ending.label()));
+    }
     html! {
-        <div key={ format!("m{}", message.seq) } class="message" data-role={ role } data-seq={ message.seq.to_string() } data-ts={ message.ts.to_string() }>
-            <span class="who">{ format!("{who} · {}", crate::text::clock(message.ts, app.utc_offset_min)) }</span>
+        <div key={ format!("m{}", message.seq) } class="message" data-role={ role } data-seq={ message.seq.to_string() } data-ts={ message.ts.to_string() } data-ending={ message.ending.map(|ending| format!("{ending:?}")) }>
+            <span class="who">{ header }</span>
             <div class="text">{ message.text.clone() }</div>
         </div>
     }
@@ -224,6 +231,11 @@ fn tool_card(ctx: &Context<App>, card: &ToolCard) -> Html {
         <div key={ format!("t{}", card.call_id.0) } class="tool-card" data-seq={ card.seq.to_string() } role="group" aria-label={ format!("tool call {}", card.tool) }>
             <div class="tool-head"><b>{ card.tool.clone() }</b>{ " · " }<span class="status">{ status }</span></div>
             <pre class="args">{ card.args.to_string() }</pre>
+            if let (Some(preview), true) = (&card.preview, actions) {
+                <pre class="preview" aria-label="what the call would change">
+                    { for preview.lines().map(|line| html! { <span class={ diff_class(line) }>{ format!("{line}\n") }</span> }) }
+                </pre>
+            }
             if !card.output.is_empty() { <pre class="output">{ card.output.clone() }</pre> }
             if actions {
                 <div class="tool-actions">
@@ -232,6 +244,19 @@ fn tool_card(ctx: &Context<App>, card: &ToolCard) -> Html {
                 </div>
             }
         </div>
+    }
+}
+
+/// The class of a line of a unified diff: added, removed or context.
+fn diff_class(line: &str) -> &'static str {
+    if line.starts_with("+++") || line.starts_with("---") || line.starts_with("@@") {
+        "diff-head"
+    } else if line.starts_with('+') {
+        "diff-add"
+    } else if line.starts_with('-') {
+        "diff-del"
+    } else {
+        "diff-ctx"
     }
 }
 
