@@ -675,3 +675,69 @@ async fn cancelling_the_parent_cancels_its_sub_agent() {
         EventBody::ToolFinished { ok: false, output, .. } if output == "cancelled with its parent's turn")));
     daemon.shutdown().await;
 }
+
+/// Two delegations in one step run at once, each in its own thread; a sub-agent's tool call
+/// waits for the user's approval like any other; the parent gets both answers.
+#[tokio::test]
+async fn sub_agents_work_at_once_and_ask_for_approval() {
+    let both = vec![
+        sse(
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "d1", "type": "function", "function": {"name": "delegate", "arguments": delegate_call("Write the file.", &["write_file"])}}]}}]}),
+        ),
+        sse(
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 1, "id": "d2", "type": "function", "function": {"name": "delegate", "arguments": delegate_call("Say hello.", &[])}}]}}]}),
+        ),
+        sse(json!({"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})),
+        (5, "data: [DONE]\n\n".to_owned()),
+    ];
+    let write = json!({"path": "out.txt", "content": "from a sub-agent"}).to_string();
+    // The two sub-agents' first requests come in either order: one script answers both
+    // ("Say hello." gets the write call only if it came first, so each reply fits either).
+    let (url, script) = model_server(vec![
+        Reply::Stream(both),
+        Reply::Stream(openai_tool_call("w1", "write_file", &[&write])),
+        Reply::Stream(openai_text(&["Done."])),
+        Reply::Stream(openai_text(&["Done."])),
+        Reply::Stream(openai_text(&["Both finished."])),
+    ])
+    .await;
+    let (dir, daemon) = start(openai(&url, ApprovalPolicy::Ask)).await;
+    let mut client = chat(&daemon, "do two things").await;
+    // Both sub-agents are working before either has finished: two turns under way at once.
+    let call_id = wait_for_call(&daemon, "tool.requested").await;
+    let events = daemon.store.read(1, 1000).await.unwrap();
+    let subagents: Vec<ThreadId> = events
+        .iter()
+        .filter_map(|e| match e.body {
+            EventBody::ChatSubagentStarted { thread_id, .. } => Some(thread_id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(subagents.len(), 2);
+    // The approval is asked in a sub-agent's thread, and any client can give it.
+    let asked_in = events.iter().find_map(|e| match &e.body {
+        EventBody::ToolRequested {
+            thread_id,
+            needs_approval: true,
+            ..
+        } => *thread_id,
+        _ => None,
+    });
+    assert!(asked_in.is_some_and(|thread| subagents.contains(&thread)));
+    client.command(8, Command::ApproveTool { call_id }).await;
+    let events = turns_ended(&daemon, 3).await;
+    assert!(failures(&events).is_empty(), "{:?}", failures(&events));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("workspace/out.txt")).unwrap(),
+        "from a sub-agent"
+    );
+    let bodies = requests(&script, 5).await;
+    let answers = bodies[4]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "tool")
+        .count();
+    assert_eq!(answers, 2);
+    daemon.shutdown().await;
+}

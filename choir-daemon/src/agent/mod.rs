@@ -107,6 +107,24 @@ impl TurnContext {
     }
 }
 
+/// What a turn in `thread_id` would send the model now, read, assembled and fitted as a turn
+/// does: the number of messages and the estimated input tokens (without the system prompt and
+/// tools). For benchmarks and diagnostics.
+pub async fn request_size(
+    store: &EventStore,
+    thread_id: ThreadId,
+    budget: Budget,
+) -> Result<(usize, usize), crate::store::StoreError> {
+    let events = store
+        .thread_conversation(thread_id, store.head(), turn::HISTORY)
+        .await?;
+    let messages = history::assemble(&events);
+    Ok(match budget::fit(messages, 0, budget) {
+        Ok(fitted) => (fitted.messages.len(), fitted.tokens),
+        Err(too_large) => (0, too_large.needed),
+    })
+}
+
 /// Starts the agent. It follows the log after `head`.
 pub fn spawn(
     store: EventStore,

@@ -22,7 +22,7 @@ pub const AGENTS_FILE: &str = "AGENTS.md";
 const AGENTS_FILE_BYTES: usize = 32 * 1024;
 
 /// Most messages of a thread read for a turn (the latest ones; the budget drops more).
-const HISTORY: usize = 1000;
+pub(super) const HISTORY: usize = 1000;
 
 /// How a turn ended early.
 pub(super) enum Stop {
