@@ -1,7 +1,7 @@
 //! The agent's own overhead per request: `cargo bench -p choir-daemon --bench agent`.
 //!
-//! A thread of 1,000 messages (500 exchanges, every fifth with a tool call and its result) is
-//! written to a fresh log; then
+//! A thread of 1,000 messages (500 exchanges, every fifth with a tool call and its result;
+//! `BENCH_MESSAGES` for another count) is written to a fresh log; then
 //! 1. history assembly: what a turn does before it sends anything (read the thread from
 //!    SQLite, assemble the conversation, fit it to the context), timed alone;
 //! 2. time to first token: a chat message posted over the WebSocket until the first streamed
@@ -12,7 +12,10 @@
 //! `http://127.0.0.1:8080/v1`, with `BENCH_MODEL` naming the model), or else a stand-in that
 //! streams its first token `BENCH_FIRST_TOKEN_MS` (default 200, a warm local model's figure)
 //! after the request. Either way ChoirOS reaches it through a recording pass-through, which
-//! the straight path does not cross. `BENCH_QUICK=1` for a short run.
+//! the straight path does not cross. The straight request is the body ChoirOS sent; a real
+//! server is asked not to use its prompt cache for either (`cache_prompt: false`, added by
+//! the pass-through), or the replay would be answered from the cache ChoirOS's request just
+//! filled. `BENCH_QUICK=1` for a short run, `BENCH_ROUNDS=N` to choose.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -54,8 +57,8 @@ fn summary(samples: &mut [Duration]) -> (Duration, Duration) {
     (percentile(samples, 0.5), percentile(samples, 0.99))
 }
 
-/// The thread's 1,000 messages, as a log holds them after 500 turns.
-fn history() -> Vec<NewEvent> {
+/// A thread of `messages` messages, as a log holds them after half as many turns.
+fn history(messages: usize) -> Vec<NewEvent> {
     let mut events = vec![NewEvent::new(
         "bench",
         EventBody::ChatThreadCreated {
@@ -66,7 +69,7 @@ fn history() -> Vec<NewEvent> {
     let text = |i: usize, who: &str| {
         format!("{who} message {i}: the quick brown fox jumps over the lazy dog, twice over, and then it rests for a while in the shade of the old oak tree.")
     };
-    for i in 0..500 {
+    for i in 0..messages / 2 {
         let mut push = |body| events.push(NewEvent::new("bench", body));
         push(EventBody::ChatUserMessage {
             thread_id: THREAD,
@@ -133,10 +136,19 @@ struct Relay {
     upstream: String,
     http: reqwest::Client,
     bodies: Arc<Mutex<Vec<String>>>,
+    /// Ask a real server not to answer from its prompt cache (llama.cpp's `cache_prompt`).
+    uncached: bool,
 }
 
 /// The recording pass-through ChoirOS talks to.
 async fn relay(State(relay): State<Relay>, body: String) -> Response {
+    let body = if relay.uncached {
+        let mut value: Value = serde_json::from_str(&body).unwrap();
+        value["cache_prompt"] = Value::Bool(false);
+        value.to_string()
+    } else {
+        body
+    };
     relay.bodies.lock().unwrap().push(body.clone());
     let upstream = relay
         .http
@@ -210,6 +222,11 @@ async fn main() {
             (url, "gpt-4o".to_owned(), what)
         }
     };
+    let real_model = std::env::var_os("BENCH_MODEL_URL").is_some();
+    let rounds = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(rounds);
     let http = reqwest::Client::new();
     let bodies = Arc::new(Mutex::new(Vec::new()));
     let relay_url = serve(
@@ -219,6 +236,7 @@ async fn main() {
                 upstream: upstream.clone(),
                 http: http.clone(),
                 bodies: bodies.clone(),
+                uncached: real_model,
             }),
     )
     .await;
@@ -227,7 +245,11 @@ async fn main() {
     let store = EventStore::open(&dir.path().join("events.db"), StoreOptions::default())
         .await
         .unwrap();
-    let events = history();
+    let messages: usize = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let events = history(messages);
     for batch in events.chunks(500) {
         store.append(batch.to_vec()).await.unwrap();
     }
@@ -251,7 +273,7 @@ async fn main() {
     .unwrap();
     println!("model: {what}");
     println!(
-        "thread: {} events, 1,000 messages; budget {:?}",
+        "thread: {} events, {messages} messages; budget {:?}",
         events.len(),
         budget
     );
@@ -268,7 +290,7 @@ async fn main() {
     }
     let (a50, a99) = summary(&mut assembly);
     println!(
-        "history assembly (read 1,000 messages, assemble, fit): p50 {} p99 {} → {} messages, ~{} tokens sent",
+        "history assembly (read the thread, assemble, fit): p50 {} p99 {} → {} messages, ~{} tokens sent",
         ms(a50),
         ms(a99),
         sent.0,
@@ -325,6 +347,8 @@ async fn main() {
             }
         }
         let body = bodies.lock().unwrap().last().cloned().unwrap();
+        // A real server is asked to skip its prompt cache on both paths, so both process the
+        // same prompt from scratch; the stand-in has no cache and gets the body as sent.
         let straight_first = straight(&http, &upstream, &body).await;
         // The first two rounds warm up (connections, the model's prompt cache).
         if round >= 2 {

@@ -77,6 +77,9 @@ fn message_tokens(message: &Message) -> usize {
         }
 }
 
+/// Earlier turns are left out this many at a time (fewer only when nothing else is left).
+const DROP_BLOCK: usize = 8;
+
 /// Longest tool output kept in turns before the latest, in characters.
 pub const EARLIER_OUTPUT_CHARS: usize = 2_000;
 /// The caps tried in turn on the latest turn's tool outputs when it does not fit.
@@ -142,10 +145,19 @@ pub fn fit(messages: Vec<Message>, fixed: usize, budget: Budget) -> Result<Fitte
         }
     }
     let mut total: usize = turns.iter().map(|turn| cost(turn)).sum();
+    // Whole blocks of turns go, so the start of the conversation stays the same for the next
+    // turns and a server's prompt cache keeps working (dropping one turn at a time would
+    // change the start at every turn once a thread is over budget).
+    let mut dropped = 0;
     while total > available && turns.len() > 1 {
         total -= cost(&turns.remove(0));
-        dropped_turns += 1;
+        dropped += 1;
     }
+    while dropped % DROP_BLOCK != 0 && turns.len() > 1 {
+        total -= cost(&turns.remove(0));
+        dropped += 1;
+    }
+    dropped_turns += dropped;
     Ok(Fitted {
         messages: turns.into_iter().flatten().collect(),
         dropped_turns,
@@ -253,10 +265,27 @@ mod tests {
             user("now?"),
         ];
         let fitted = fit(messages, 100, budget).unwrap();
-        assert_eq!(fitted.dropped_turns, 1);
-        assert_eq!(fitted.messages.first(), Some(&user(&big)));
-        assert_eq!(fitted.messages.last(), Some(&user("now?")));
+        // Both earlier turns go: a block of them, never the latest.
+        assert_eq!(fitted.dropped_turns, 2);
+        assert_eq!(fitted.messages, vec![user("now?")]);
         assert!(fitted.tokens <= 800);
+
+        // Blocks: the start of what is sent stays put while the thread grows.
+        let many = |n: usize| {
+            (0..n)
+                .flat_map(|i| [user(&format!("{i}: {big}")), answer("ok")])
+                .chain([user("last")])
+                .collect::<Vec<_>>()
+        };
+        let big_budget = Budget {
+            context_tokens: 6000,
+            max_tokens: 200,
+        };
+        let first = fit(many(20), 0, big_budget).unwrap();
+        let later = fit(many(21), 0, big_budget).unwrap();
+        assert_eq!(first.dropped_turns % DROP_BLOCK, 0);
+        assert_eq!(first.dropped_turns, later.dropped_turns);
+        assert_eq!(first.messages.first(), later.messages.first());
 
         let huge = "y".repeat(10_000);
         let err = fit(vec![user("hi"), answer("a"), user(&huge)], 100, budget).unwrap_err();
