@@ -471,6 +471,10 @@ async fn edit_file_shows_its_diff_before_and_after() {
     .await;
     let (dir, daemon) = start(openai(&url, ApprovalPolicy::Ask)).await;
     std::fs::write(dir.path().join("workspace/notes.md"), "one\ntwo\nthree\n").unwrap();
+    // An executable stays executable after the edit.
+    use std::os::unix::fs::PermissionsExt;
+    let notes = dir.path().join("workspace/notes.md");
+    std::fs::set_permissions(&notes, std::fs::Permissions::from_mode(0o750)).unwrap();
     std::fs::write(dir.path().join("workspace/AGENTS.md"), "Answer in haiku.\n").unwrap();
     let mut client = chat(&daemon, "make two a digit").await;
     let call_id = wait_for_call(&daemon, "tool.requested").await;
@@ -491,6 +495,10 @@ async fn edit_file_shows_its_diff_before_and_after() {
     assert_eq!(
         std::fs::read_to_string(dir.path().join("workspace/notes.md")).unwrap(),
         "one\n2\nthree\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&notes).unwrap().permissions().mode() & 0o777,
+        0o750
     );
     // The workspace's AGENTS.md is in the system prompt.
     let first = requests(&script, 1).await.remove(0);
@@ -739,5 +747,40 @@ async fn sub_agents_work_at_once_and_ask_for_approval() {
         .filter(|m| m["role"] == "tool")
         .count();
     assert_eq!(answers, 2);
+    daemon.shutdown().await;
+}
+
+/// AGENTS.md is read only as a regular file inside the workspace: a link to a file outside it
+/// (a secret of the host, the sandbox's own token) or a FIFO (which would hang every turn) is
+/// not read, and the turn goes on.
+#[tokio::test]
+async fn agents_md_cannot_reach_outside_the_workspace() {
+    let (url, script) = model_server(vec![
+        Reply::Stream(openai_text(&["One."])),
+        Reply::Stream(openai_text(&["Two."])),
+    ])
+    .await;
+    let (dir, daemon) = start(openai(&url, ApprovalPolicy::Ask)).await;
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.txt");
+    std::fs::write(&secret, "TOP-SECRET-VALUE").unwrap();
+    let agents = dir.path().join("workspace/AGENTS.md");
+    std::os::unix::fs::symlink(&secret, &agents).unwrap();
+    let mut client = chat(&daemon, "hi").await;
+    turns_ended(&daemon, 1).await;
+    std::fs::remove_file(&agents).unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(&agents)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    post(&mut client, 3, "again").await;
+    let events = turns_ended(&daemon, 2).await;
+    assert!(failures(&events).is_empty(), "{:?}", failures(&events));
+    for body in requests(&script, 2).await {
+        let system = body["messages"][0]["content"].as_str().unwrap().to_owned();
+        assert!(!system.contains("TOP-SECRET-VALUE"));
+        assert!(!system.contains("AGENTS.md says"), "{system}");
+    }
     daemon.shutdown().await;
 }

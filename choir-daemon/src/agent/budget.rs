@@ -1,5 +1,5 @@
-//! Fitting a conversation into the model's context: tool outputs of earlier turns are cut
-//! short with a marker, the oldest turns are left out when the whole does not fit, and the
+//! Fitting a conversation into the model's context: when the whole does not fit, tool outputs
+//! of earlier turns are cut short with a marker and the oldest turns are left out, and the
 //! latest turn is always kept (its own tool outputs cut harder if need be). A turn whose
 //! question alone does not fit is refused with the numbers, and the thread stays usable: the
 //! next turn leaves that one out like any old turn.
@@ -115,11 +115,14 @@ pub fn fit(messages: Vec<Message>, fixed: usize, budget: Budget) -> Result<Fitte
     let available =
         (budget.context_tokens as usize).saturating_sub(budget.max_tokens as usize + fixed);
     let mut turns = split_turns(messages);
-    let last = turns.len().saturating_sub(1);
-    for turn in &mut turns[..last] {
-        cap_outputs(turn, EARLIER_OUTPUT_CHARS);
-    }
     let cost = |turn: &[Message]| turn.iter().map(message_tokens).sum::<usize>();
+    // Earlier turns' tool outputs are cut only when the whole does not fit as it is.
+    if turns.iter().map(|turn| cost(turn)).sum::<usize>() > available {
+        let last = turns.len().saturating_sub(1);
+        for turn in &mut turns[..last] {
+            cap_outputs(turn, EARLIER_OUTPUT_CHARS);
+        }
+    }
     let mut dropped_turns = 0;
     if let Some(latest) = turns.last_mut() {
         for cap in LATEST_OUTPUT_CAPS {
@@ -330,6 +333,23 @@ mod tests {
         assert!(output
             .ends_with("[18000 more characters of this output were left out of the conversation]"));
         assert!(fitted.tokens <= 2500);
+        // Nothing is cut when everything fits.
+        let short = vec![
+            user("q1"),
+            answer("a1"),
+            result(&"w".repeat(5000)),
+            user("q2"),
+        ];
+        let fitted = fit(
+            short.clone(),
+            0,
+            Budget {
+                context_tokens: 200_000,
+                max_tokens: 500,
+            },
+        )
+        .unwrap();
+        assert_eq!(fitted.messages, short);
         // Leading answers without their question are not sent.
         let fitted = fit(vec![answer("orphan"), user("q")], 0, budget).unwrap();
         assert_eq!(fitted.messages, vec![user("q")]);

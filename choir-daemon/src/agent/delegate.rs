@@ -209,10 +209,17 @@ async fn delegate(
                 Err(err) => return Err(Stop::Failed(format!("cannot read the log: {err}"))),
             };
             match &event.body {
+                // Its answer is its last step that called no tools (earlier text is narration).
                 EventBody::ChatAssistantMessage {
-                    thread_id: t, text, ..
-                } if *t == thread_id && !text.trim().is_empty() => {
-                    answer = text.clone();
+                    thread_id: t,
+                    text,
+                    tool_calls,
+                    ending,
+                } if *t == thread_id && tool_calls.is_empty() && !text.trim().is_empty() => {
+                    answer = match ending {
+                        Some(ending) => format!("{text}\n[{}]", ending.label()),
+                        None => text.clone(),
+                    };
                 }
                 EventBody::ChatTurnCompleted { thread_id: t } if *t == thread_id => {
                     return Ok(if answer.is_empty() {

@@ -168,6 +168,9 @@ struct Agent {
     waiting: HashMap<ThreadId, u64>,
     /// Sub-agent threads: their parent and limits.
     subagents: HashMap<ThreadId, (ThreadId, TurnLimits)>,
+    /// Sub-agents whose parent's turn was cancelled (or ended) before they started: their
+    /// task is not taken up.
+    orphans: HashSet<ThreadId>,
     waiters: HashMap<CallId, oneshot::Sender<Approval>>,
     decided: HashMap<CallId, Approval>,
 }
@@ -239,7 +242,9 @@ async fn run(ctx: TurnContext, head: u64, mut inbox: mpsc::Receiver<AgentMsg>) {
                 };
                 match &event.body {
                     EventBody::ChatUserMessage { thread_id, .. } => {
-                        if agent.running.contains_key(thread_id) {
+                        if agent.orphans.remove(thread_id) {
+                            tracing::info!(thread = %thread_id, "a sub-agent's parent stopped before it started");
+                        } else if agent.running.contains_key(thread_id) {
                             agent.waiting.insert(*thread_id, event.seq);
                         } else {
                             agent.start(&ctx, *thread_id);
@@ -257,6 +262,13 @@ async fn run(ctx: TurnContext, head: u64, mut inbox: mpsc::Receiver<AgentMsg>) {
                             max_steps: ctx.settings.subagent_steps,
                         };
                         agent.subagents.insert(*thread_id, (*parent, limits));
+                        let parent_working = agent
+                            .running
+                            .get(parent)
+                            .is_some_and(|cancel| !cancel.is_cancelled());
+                        if !parent_working {
+                            agent.orphans.insert(*thread_id);
+                        }
                     }
                     EventBody::ChatCancelRequested { thread_id } => agent.cancel(*thread_id),
                     EventBody::ToolApproved { call_id } => agent.resolve(call_id, Approval::Approved),

@@ -84,20 +84,38 @@ async fn system_prompt(ctx: &TurnContext, limits: &TurnLimits) -> String {
         prompt.push_str("\n\n");
         prompt.push_str(SUBAGENT_PROMPT);
     }
-    let path = ctx.tools.workspace().root().join(AGENTS_FILE);
-    if let Ok(bytes) = tokio::fs::read(&path).await {
-        let shown = &bytes[..bytes.len().min(AGENTS_FILE_BYTES)];
-        let text = String::from_utf8_lossy(shown);
-        if !text.trim().is_empty() {
-            prompt.push_str(&format!(
-                "\n\nThe workspace's {AGENTS_FILE} says (follow it where it applies):\n\n{text}"
-            ));
-            if bytes.len() > shown.len() {
-                prompt.push_str("\n[the rest of the file was left out]");
-            }
+    // At most 32 KiB, and at most an eighth of the model's context.
+    let budget_bytes = ctx.settings.budget.context_tokens as usize / 8 * 3;
+    if let Some((text, cut)) = read_agents_file(ctx, AGENTS_FILE_BYTES.min(budget_bytes)).await {
+        prompt.push_str(&format!(
+            "\n\nThe workspace's {AGENTS_FILE} says (follow it where it applies):\n\n{text}"
+        ));
+        if cut {
+            prompt.push_str("\n[the rest of the file was left out]");
         }
     }
     prompt
+}
+
+/// The workspace's AGENTS.md, at most `limit` bytes of it and whether more was left out; only
+/// a regular file inside the workspace (a link out of it, a FIFO or a device is ignored).
+async fn read_agents_file(ctx: &TurnContext, limit: usize) -> Option<(String, bool)> {
+    use tokio::io::AsyncReadExt;
+    let path = ctx.tools.workspace().resolve(AGENTS_FILE).ok()?;
+    let metadata = tokio::fs::metadata(&path).await.ok()?;
+    if !metadata.is_file() {
+        return None;
+    }
+    let file = tokio::fs::File::open(&path).await.ok()?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .await
+        .ok()?;
+    let cut = bytes.len() > limit;
+    bytes.truncate(limit);
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    (!text.trim().is_empty()).then_some((text, cut))
 }
 
 /// The tools a turn offers the model: the registry's (or the sub-agent's subset), and
@@ -229,8 +247,8 @@ fn assistant(
     }
 }
 
-/// Runs a step's calls: delegations all at once (each sub-agent works in its own thread),
-/// then the others one by one in order. Returns the outputs in the calls' order.
+/// Runs a step's calls in order; consecutive delegations run at once (each sub-agent works in
+/// its own thread). Returns the outputs in the calls' order.
 async fn run_calls(
     ctx: &TurnContext,
     thread_id: ThreadId,
@@ -238,24 +256,29 @@ async fn run_calls(
     limits: &TurnLimits,
     cancel: &CancellationToken,
 ) -> Result<Vec<String>, Stop> {
-    let delegations = futures_util::future::join_all(
-        calls
-            .iter()
-            .filter(|call| call.name == delegate::NAME)
-            .map(|call| delegate::run(ctx, thread_id, call, limits, cancel)),
-    )
-    .await;
-    let mut delegations = delegations.into_iter();
     let mut outputs = Vec::with_capacity(calls.len());
-    for call in calls {
-        let output = if call.name == delegate::NAME {
-            delegations
-                .next()
-                .unwrap_or_else(|| Err(Stop::Failed("a delegation was lost".into())))?
+    let mut rest = calls;
+    while let Some(call) = rest.first() {
+        if call.name == delegate::NAME {
+            let run = rest
+                .iter()
+                .take_while(|call| call.name == delegate::NAME)
+                .count();
+            let (group, after) = rest.split_at(run);
+            let answers = futures_util::future::join_all(
+                group
+                    .iter()
+                    .map(|call| delegate::run(ctx, thread_id, call, limits, cancel)),
+            )
+            .await;
+            for answer in answers {
+                outputs.push(answer?);
+            }
+            rest = after;
         } else {
-            call_tool(ctx, thread_id, call, limits, cancel).await?
-        };
-        outputs.push(output);
+            outputs.push(call_tool(ctx, thread_id, call, limits, cancel).await?);
+            rest = &rest[1..];
+        }
     }
     Ok(outputs)
 }
@@ -358,7 +381,10 @@ async fn call_tool(
     };
     let call_id = CallId(call.id.clone());
     if ctx.policy.needs_approval(spec.name, spec.side_effects) {
-        let preview = ctx.tools.preview(&call.name, &call.arguments, AGENT).await;
+        let preview = tokio::select! {
+            preview = ctx.tools.preview(&call.name, &call.arguments, AGENT) => preview,
+            () = cancel.cancelled() => return Err(Stop::Cancelled),
+        };
         append(
             ctx,
             EventBody::ToolRequested {

@@ -7,10 +7,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::files::write_atomic;
-use super::{parse_args, Tool, ToolContext, ToolError, ToolOutcome, ToolSpec};
+use super::{capped_text, parse_args, Tool, ToolContext, ToolError, ToolOutcome, ToolSpec};
 
 /// Largest file it edits.
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+/// Most characters of a diff shown before approval (the event and every client hold it).
+const PREVIEW_CHARS: usize = 8_000;
 
 pub struct EditFile;
 
@@ -115,19 +117,20 @@ impl Tool for EditFile {
         Box::pin(async move {
             let args: EditArgs = parse_args(args)?;
             let (resolved, before) = read(ctx, &args.path).await?;
-            let change = match plan(before, &args) {
-                Ok(change) => change,
-                Err(reason) => return Ok(ToolOutcome::failed(reason)),
-            };
-            let diff = change.diff(&args.path);
             let shown = args.path.clone();
+            // Diffing a large file is CPU work: off the async workers.
             tokio::task::spawn_blocking(move || {
+                let change = match plan(before, &args) {
+                    Ok(change) => change,
+                    Err(reason) => return Ok(ToolOutcome::failed(reason)),
+                };
+                let diff = change.diff(&args.path);
                 write_atomic(&resolved, change.after.as_bytes())
-                    .map_err(|err| ToolError::Io(format!("cannot write `{shown}`: {err}")))
+                    .map_err(|err| ToolError::Io(format!("cannot write `{shown}`: {err}")))?;
+                Ok(ToolOutcome::ok(capped_text(diff.as_bytes(), diff.len())))
             })
             .await
-            .map_err(|err| ToolError::Io(err.to_string()))??;
-            Ok(ToolOutcome::ok(diff))
+            .map_err(|err| ToolError::Io(err.to_string()))?
         })
     }
 
@@ -138,12 +141,24 @@ impl Tool for EditFile {
     ) -> BoxFuture<'a, Option<String>> {
         Box::pin(async move {
             let args: EditArgs = parse_args(args.clone()).ok()?;
-            Some(match read(ctx, &args.path).await {
-                Ok((_, before)) => match plan(before, &args) {
+            let preview = match read(ctx, &args.path).await {
+                Ok((_, before)) => tokio::task::spawn_blocking(move || match plan(before, &args) {
                     Ok(change) => change.diff(&args.path),
                     Err(reason) => format!("this edit will fail: {reason}"),
-                },
+                })
+                .await
+                .ok()?,
                 Err(err) => format!("this edit will fail: {err}"),
+            };
+            let total = preview.chars().count();
+            Some(if total > PREVIEW_CHARS {
+                let shown: String = preview.chars().take(PREVIEW_CHARS).collect();
+                format!(
+                    "{shown}\n[{} more characters of the diff not shown]",
+                    total - PREVIEW_CHARS
+                )
+            } else {
+                preview
             })
         })
     }

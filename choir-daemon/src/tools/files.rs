@@ -110,9 +110,14 @@ pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Res
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.choir-tmp-{}", std::process::id()));
+    // Each write its own temporary file: two writes of one file at once must not share one.
+    let tmp = dir.join(format!(".{name}.choir-tmp-{}", crate::correlation()));
     let mut file = std::fs::File::create(&tmp)?;
     file.write_all(bytes)?;
+    // A file written again keeps its mode (an executable script stays executable).
+    if let Ok(metadata) = std::fs::metadata(path) {
+        file.set_permissions(metadata.permissions())?;
+    }
     file.sync_all()?;
     std::fs::rename(&tmp, path).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);

@@ -58,8 +58,12 @@ pub fn event_bodies() -> Vec<EventBody> {
         EventBody::ChatAssistantMessage {
             thread_id: ThreadId(1),
             text: "hi".into(),
-            ending: None,
-            tool_calls: Vec::new(),
+            tool_calls: vec![choir_proto::PlannedCall {
+                call_id: CallId("call_0".into()),
+                tool: "bash".into(),
+                args: json!({"cmd": "ls"}),
+            }],
+            ending: Some(choir_proto::MessageEnding::CutOff),
         },
         EventBody::ChatTurnStarted {
             thread_id: ThreadId(1),
@@ -103,7 +107,7 @@ pub fn event_bodies() -> Vec<EventBody> {
             args: json!({"cmd": "ls"}),
             thread_id: Some(ThreadId(1)),
             needs_approval: true,
-            preview: None,
+            preview: Some("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n".into()),
         },
         EventBody::ChatSubagentStarted {
             thread_id: ThreadId(2),
@@ -111,24 +115,6 @@ pub fn event_bodies() -> Vec<EventBody> {
             call_id: CallId("call_2".into()),
             depth: 1,
             tools: vec!["read_file".into()],
-        },
-        EventBody::ChatAssistantMessage {
-            thread_id: ThreadId(1),
-            text: "Let me look".into(),
-            tool_calls: vec![choir_proto::PlannedCall {
-                call_id: CallId("call_1".into()),
-                tool: "bash".into(),
-                args: json!({"cmd": "ls"}),
-            }],
-            ending: Some(choir_proto::MessageEnding::CutOff),
-        },
-        EventBody::ToolRequested {
-            call_id: CallId("call_3".into()),
-            tool: "edit_file".into(),
-            args: json!({"path": "a"}),
-            thread_id: Some(ThreadId(1)),
-            needs_approval: true,
-            preview: Some("--- a\n+++ a\n".into()),
         },
         EventBody::ToolApproved {
             call_id: CallId("call_1".into()),

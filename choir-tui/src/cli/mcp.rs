@@ -73,7 +73,7 @@ impl ServerHandler for ChoirTools {
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let args = Value::Object(request.arguments.unwrap_or_default());
-        let path = format!("/api/tools/{}?actor=mcp", request.name);
+        let path = format!("/api/tools/{}?actor=mcp", path_segment(&request.name));
         let (status, body) = self.daemon.post(&path, &args).await.map_err(internal)?;
         let message = || {
             body["message"]
@@ -102,6 +102,17 @@ impl ServerHandler for ChoirTools {
     }
 }
 
+/// `name` as one URL path segment: anything but letters, digits, `-` and `_` percent-encoded,
+/// so a name cannot reach another route or change the query.
+fn path_segment(name: &str) -> String {
+    name.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
 /// Serves MCP on stdin/stdout until the client closes its end.
 pub async fn serve(daemon: DaemonHttp) -> Result<(), McpError> {
     // Fail now, with the reason, rather than at the client's first request.
@@ -118,4 +129,16 @@ pub async fn serve(daemon: DaemonHttp) -> Result<(), McpError> {
         .await
         .map_err(|err| McpError::Session(err.to_string()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_tool_name_stays_one_path_segment() {
+        assert_eq!(super::path_segment("edit_file"), "edit_file");
+        assert_eq!(
+            super::path_segment("../state?actor=exec#"),
+            "%2E%2E%2Fstate%3Factor%3Dexec%23"
+        );
+    }
 }

@@ -71,9 +71,17 @@ impl OpenAi {
             "model": self.model,
             "stream": true,
             "stream_options": {"include_usage": true},
-            "max_tokens": request.max_tokens,
             "messages": messages,
         });
+        // OpenAI's own API refuses `max_tokens` for its reasoning models and takes
+        // `max_completion_tokens` for all; other servers (llama.cpp, vLLM, Ollama) know
+        // `max_tokens`.
+        let limit = if self.base_url.contains("api.openai.com") {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        body[limit] = json!(request.max_tokens);
         if !request.tools.is_empty() {
             body["tools"] = request
                 .tools
@@ -211,5 +219,48 @@ impl Calls {
         self.partials
             .into_iter()
             .filter(|partial| !partial.name.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_limit_goes_by_the_name_each_server_knows() {
+        let request = ChatRequest {
+            system: "s".into(),
+            messages: vec![Message::User("hi".into())],
+            tools: Vec::new(),
+            max_tokens: 321,
+        };
+        let openai = OpenAi::new(
+            "https://api.openai.com/v1",
+            None,
+            "o3",
+            HttpSettings::default(),
+        );
+        let body = openai.body(&request);
+        assert_eq!(
+            (
+                body["max_completion_tokens"].as_u64(),
+                body.get("max_tokens")
+            ),
+            (Some(321), None)
+        );
+        let local = OpenAi::new(
+            "http://127.0.0.1:8080/v1",
+            None,
+            "smollm2",
+            HttpSettings::default(),
+        );
+        let body = local.body(&request);
+        assert_eq!(
+            (
+                body["max_tokens"].as_u64(),
+                body.get("max_completion_tokens")
+            ),
+            (Some(321), None)
+        );
     }
 }
