@@ -789,8 +789,8 @@ e2eTest('k. the event log filters, and holds still or follows', async (h) => {
 });
 
 e2eTest('l. tool calls from the browser: approve, deny, and cancel a turn', async (h) => {
-  // A model that wants `bash` for "approve"/"deny" messages, answers once it has the tool's
-  // result, and stalls for "slow" ones.
+  // A model that wants `bash` for "approve"/"deny" messages, `edit_file` for "edit" ones,
+  // answers once it has the tool's result, and stalls for "slow" ones.
   const model = await h.modelServer((body, n) => {
     const last = body.messages.at(-1);
     if (last.role === 'tool') {
@@ -800,6 +800,7 @@ e2eTest('l. tool calls from the browser: approve, deny, and cancel a turn', asyn
     const asked = String(last.content);
     if (asked.includes('approve')) return { chunks: openaiToolCall(`call_ok_${n}`, 'bash', { cmd: 'echo approved-run' }) };
     if (asked.includes('deny')) return { chunks: openaiToolCall(`call_no_${n}`, 'bash', { cmd: 'echo denied-run' }) };
+    if (asked.includes('edit')) return { chunks: openaiToolCall(`call_ed_${n}`, 'edit_file', { path: 'notes.md', old: 'teh cat', new: 'the cat' }) };
     if (asked.includes('slow')) return { chunks: [{ choices: [{ index: 0, delta: { role: 'assistant', content: 'Thinking' } }] }], stall: true };
     return { chunks: openaiText('ok') };
   });
@@ -849,11 +850,31 @@ e2eTest('l. tool calls from the browser: approve, deny, and cancel a turn', asyn
   }, 10_000, { what: 'the second card denied' });
   assert.match(await second.locator('.status').innerText(), /denied/);
   assert.equal(await second.locator('.output').count(), 0, 'a denied call has no output');
-  await waitForMessage(page, 1, 'The tool said: the user denied this call: denied in the browser');
+  await waitForMessage(page, 1, 'The tool said: the call did not run: denied in the browser');
   const afterDeny = await daemon.events();
   const denied = afterDeny.filter((e) => e.type === 'tool.denied');
   assert.equal(denied.length, 1, 'the log has one tool.denied');
   assert.ok(!afterDeny.some((e) => e.type === 'tool.finished' && String(e.data?.output).includes('denied-run')), 'the denied command did not run');
+
+  // An edit waiting for approval shows the diff it would make, in colour; approved, the file
+  // changes.
+  fs.writeFileSync(path.join(daemon.dir, 'workspace', 'notes.md'), 'teh cat\nsat\n');
+  await send('edit the typo');
+  const third = win.locator('.tool-card').nth(2);
+  await third.locator('button[data-action=approve]').waitFor({ state: 'visible', timeout: 10_000 });
+  assert.equal(await third.locator('.preview .diff-del').innerText(), '-teh cat\n');
+  assert.equal(await third.locator('.preview .diff-add').innerText(), '+the cat\n');
+  await third.locator('button[data-action=approve]').click();
+  await waitUntil(async () => (await daemon.events()).some((e) => e.type === 'tool.finished' && String(e.data?.output).includes('+the cat')), {
+    timeoutMs: 10_000,
+    what: 'the edit to finish with its diff',
+  });
+  await waitUntil(async () => (await daemon.events()).filter((e) => e.type === 'chat.turn_completed').length === 3, {
+    timeoutMs: 10_000,
+    what: 'the edit turn to end',
+  });
+  assert.equal(await third.locator('.preview').count(), 0, 'the preview goes once decided');
+  assert.equal(fs.readFileSync(path.join(daemon.dir, 'workspace', 'notes.md'), 'utf8'), 'the cat\nsat\n');
 
   // Cancelled: while the model takes its time, Cancel ends the turn.
   await send('a slow one');
@@ -872,7 +893,12 @@ e2eTest('l. tool calls from the browser: approve, deny, and cancel a turn', asyn
     what: 'the streaming answer to go',
   });
   await waitUntil(() => model.requests.at(-1)?.closedEarly, { timeoutMs: 10_000, what: 'the daemon to hang up on the stalled stream' });
-  assert.equal(model.requests.length, 5, 'five model calls: two per tool turn, one cancelled');
+  // What streamed before the cancel stays, marked.
+  await waitFor(page, () => [...document.querySelectorAll('.window[data-window-id="1"] .message[data-ending="Interrupted"]')]
+    .some((m) => m.textContent.includes('Thinking') && m.textContent.includes('interrupted')), 5000, {
+    what: 'the interrupted answer kept and marked',
+  });
+  assert.equal(model.requests.length, 7, 'seven model calls: two per tool turn, one cancelled');
   assert.equal(model.requests[0].headers.authorization, 'Bearer sk-mock-0000000000');
 });
 
