@@ -132,6 +132,11 @@ impl Daemon {
             .iter()
             .map(|(id, doc)| (*id, doc.summary()))
             .collect();
+        let subagents = world
+            .chats
+            .values()
+            .filter_map(|thread| Some((thread.id, thread.subagent.clone()?)))
+            .collect();
         let world = WorldHandle::spawn(store.clone(), snapshots, world);
         let doc_files = docfiles::spawn(
             store.clone(),
@@ -157,6 +162,7 @@ impl Daemon {
             &config.agent,
             ephemerals.clone(),
             head,
+            subagents,
             activity.clone(),
         );
         let state = AppState {

@@ -562,7 +562,14 @@ async fn a_sub_agent_answers_its_parent() {
         (ThreadId(1), 1, vec!["list_files".to_owned()])
     );
     let world = choir_proto::World::replay(&events);
-    assert_eq!(world.chats[&child].parent, Some(ThreadId(1)));
+    assert_eq!(
+        world.chats[&child].subagent,
+        Some(choir_proto::Subagent {
+            parent: ThreadId(1),
+            depth: 1,
+            tools: vec!["list_files".into()]
+        })
+    );
     assert_eq!(
         world.desktop.windows[&choir_proto::WindowId(child.0)].app,
         AppKind::Chat
@@ -782,5 +789,59 @@ async fn agents_md_cannot_reach_outside_the_workspace() {
         assert!(!system.contains("TOP-SECRET-VALUE"));
         assert!(!system.contains("AGENTS.md says"), "{system}");
     }
+    daemon.shutdown().await;
+}
+
+/// A sub-agent's limits hold after a daemon restart: a message typed later in its window gets
+/// a turn with its tools only, and no `delegate`.
+#[tokio::test]
+async fn a_sub_agent_keeps_its_limits_after_a_restart() {
+    let (url, _script) = model_server(vec![
+        Reply::Stream(openai_tool_call(
+            "d1",
+            "delegate",
+            &[&delegate_call("Count the files.", &["list_files"])],
+        )),
+        Reply::Stream(openai_text(&["None."])),
+        Reply::Stream(openai_text(&["It found none."])),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start_at(dir.path(), openai(&url, ApprovalPolicy::Ask)).await;
+    let _client = chat(&daemon, "delegate a count").await;
+    let events = turns_ended(&daemon, 2).await;
+    let child = events
+        .iter()
+        .find_map(|e| match e.body {
+            EventBody::ChatSubagentStarted { thread_id, .. } => Some(thread_id),
+            _ => None,
+        })
+        .unwrap();
+    daemon.shutdown().await;
+
+    let (url, script) = model_server(vec![Reply::Stream(openai_text(&["Still none."]))]).await;
+    let daemon = start_at(dir.path(), openai(&url, ApprovalPolicy::Ask)).await;
+    let (mut client, _) = Client::hello(&daemon, None).await;
+    client
+        .command(
+            5,
+            Command::PostChat {
+                thread_id: child,
+                text: "and now?".into(),
+            },
+        )
+        .await;
+    let request = requests(&script, 1).await.remove(0);
+    let names: Vec<&str> = request["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["list_files"]);
+    assert!(request["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .contains("You are a sub-agent"));
     daemon.shutdown().await;
 }

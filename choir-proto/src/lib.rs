@@ -49,7 +49,7 @@ pub use ropey::Rope;
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
     apply_doc_event, AppKind, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PendingToolCall,
-    Rect, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS,
-    DOC_HISTORY, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W, WELCOME_CHAT_BYTES,
-    WELCOME_MESSAGES,
+    Rect, Subagent, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus, Window, World,
+    CARD_OUTPUT_CHARS, DOC_HISTORY, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
+    WELCOME_CHAT_BYTES, WELCOME_MESSAGES,
 };

@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use choir_proto::{CallId, EphemeralBody, EventBody, ThreadId};
+use choir_proto::{CallId, EphemeralBody, EventBody, Subagent, ThreadId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -125,13 +125,15 @@ pub async fn request_size(
     })
 }
 
-/// Starts the agent. It follows the log after `head`.
+/// Starts the agent. It follows the log after `head`; `subagents` are the sub-agent threads
+/// the log held up to there (their limits hold after a restart too).
 pub fn spawn(
     store: EventStore,
     tools: ToolRunner,
     config: &AgentConfig,
     ephemerals: broadcast::Sender<EphemeralBody>,
     head: u64,
+    subagents: Vec<(ThreadId, Subagent)>,
     activity: Activity,
 ) {
     let (inbox, rx) = mpsc::channel(64);
@@ -156,7 +158,7 @@ pub fn spawn(
         subagents: Arc::default(),
         activity,
     };
-    tokio::spawn(run(ctx, head, rx));
+    tokio::spawn(run(ctx, head, subagents, rx));
 }
 
 /// The agent's own state: running turns, queued posts, sub-agents, approvals.
@@ -185,6 +187,21 @@ impl Agent {
                 max_steps: ctx.settings.max_steps,
             },
         }
+    }
+
+    /// Records a sub-agent thread's limits: its own tools, or else its parent's.
+    fn add_subagent(&mut self, ctx: &TurnContext, thread_id: ThreadId, subagent: &Subagent) {
+        let tools = if subagent.tools.is_empty() {
+            self.limits(ctx, subagent.parent).tools
+        } else {
+            Some(subagent.tools.clone())
+        };
+        let limits = TurnLimits {
+            depth: subagent.depth,
+            tools,
+            max_steps: ctx.settings.subagent_steps,
+        };
+        self.subagents.insert(thread_id, (subagent.parent, limits));
     }
 
     fn start(&mut self, ctx: &TurnContext, thread_id: ThreadId) {
@@ -226,9 +243,19 @@ impl Agent {
     }
 }
 
-async fn run(ctx: TurnContext, head: u64, mut inbox: mpsc::Receiver<AgentMsg>) {
+async fn run(
+    ctx: TurnContext,
+    head: u64,
+    mut known: Vec<(ThreadId, Subagent)>,
+    mut inbox: mpsc::Receiver<AgentMsg>,
+) {
     let mut events = ctx.store.subscribe(head + 1);
     let mut agent = Agent::default();
+    // Parents first, so a sub-agent without tools of its own inherits its parent's.
+    known.sort_by_key(|(_, subagent)| subagent.depth);
+    for (thread_id, subagent) in &known {
+        agent.add_subagent(&ctx, *thread_id, subagent);
+    }
     loop {
         tokio::select! {
             next = events.next() => {
@@ -251,17 +278,8 @@ async fn run(ctx: TurnContext, head: u64, mut inbox: mpsc::Receiver<AgentMsg>) {
                         }
                     }
                     EventBody::ChatSubagentStarted { thread_id, parent, depth, tools, .. } => {
-                        let parent_limits = agent.limits(&ctx, *parent);
-                        let tools = match (tools.is_empty(), parent_limits.tools) {
-                            (true, inherited) => inherited,
-                            (false, _) => Some(tools.clone()),
-                        };
-                        let limits = TurnLimits {
-                            depth: *depth,
-                            tools,
-                            max_steps: ctx.settings.subagent_steps,
-                        };
-                        agent.subagents.insert(*thread_id, (*parent, limits));
+                        let subagent = Subagent { parent: *parent, depth: *depth, tools: tools.clone() };
+                        agent.add_subagent(&ctx, *thread_id, &subagent);
                         let parent_working = agent
                             .running
                             .get(parent)

@@ -31,9 +31,21 @@ pub struct ChatThread {
     /// The seq of the newest message: a message at or before it is already counted.
     #[serde(default)]
     pub last_seq: u64,
-    /// For a sub-agent's thread, the thread whose turn delegated the task to it.
+    /// For a sub-agent's thread, who delegated to it and what it may do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<ThreadId>,
+    pub subagent: Option<Subagent>,
+}
+
+/// A sub-agent's place in the delegation tree (from `chat.subagent_started`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subagent {
+    /// The thread whose turn delegated the task.
+    pub parent: ThreadId,
+    /// 1 for a sub-agent of a top-level turn.
+    pub depth: u32,
+    /// The tools it may use (empty: its parent's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<String>,
 }
 
 /// A page of a thread's older messages and their tool calls.
@@ -70,7 +82,7 @@ impl ChatThread {
             tools: Vec::new(),
             total: 0,
             last_seq: 0,
-            parent: None,
+            subagent: None,
         }
     }
 
@@ -85,7 +97,7 @@ impl ChatThread {
             tools: self.tools.clone(),
             total: self.total,
             last_seq: self.last_seq,
-            parent: self.parent,
+            subagent: self.subagent.clone(),
         };
         copy.trim(keep);
         copy
@@ -221,10 +233,18 @@ pub(super) fn apply(chats: &mut BTreeMap<ThreadId, ChatThread>, event: &Event) {
             return;
         }
         EventBody::ChatSubagentStarted {
-            thread_id, parent, ..
+            thread_id,
+            parent,
+            depth,
+            tools,
+            ..
         } => {
             if let Some(thread) = chats.get_mut(thread_id) {
-                thread.parent = Some(*parent);
+                thread.subagent = Some(Subagent {
+                    parent: *parent,
+                    depth: *depth,
+                    tools: tools.clone(),
+                });
             }
             return;
         }

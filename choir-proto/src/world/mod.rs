@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use crate::event::{Event, EventBody};
 use crate::ids::{CallId, DocId, ThreadId};
 
-pub use chat::{ChatMessage, ChatThread, ThreadPage, ToolCard, ToolCardStatus, CARD_OUTPUT_CHARS};
+pub use chat::{
+    ChatMessage, ChatThread, Subagent, ThreadPage, ToolCard, ToolCardStatus, CARD_OUTPUT_CHARS,
+};
 pub use desktop::{
     AppKind, Desktop, Rect, Window, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
 };
