@@ -99,18 +99,7 @@ impl EventStore {
             })
             .collect();
         if !calls.is_empty() {
-            let list = serde_json::to_string(&calls)?;
-            let sql = format!(
-                "SELECT json_group_array(json_array(seq, ts, actor, correlation, type, version, data)) \
-                 FROM (SELECT * FROM events WHERE json_extract(data, '$.call_id') IN \
-                 (SELECT value FROM json_each(?1)) AND {BY_CALL} AND seq >= ?2 ORDER BY seq)"
-            );
-            let page: Option<String> = sqlx::query_scalar(&sql)
-                .bind(list)
-                .bind(from)
-                .fetch_one(self.reader())
-                .await?;
-            events.extend(decode_page(page, 0)?);
+            events.extend(self.call_events(&calls, from, i64::MAX, "1").await?);
             events.sort_by_key(|event| event.seq);
             events.dedup_by_key(|event| event.seq);
         }
@@ -191,24 +180,36 @@ impl EventStore {
             .map(|call| call.call_id.0.clone())
             .collect();
         if !calls.is_empty() {
-            let list = serde_json::to_string(&calls)?;
-            let sql = format!(
-                "SELECT json_group_array(json_array(seq, ts, actor, correlation, type, version, data)) \
-                 FROM (SELECT * FROM events WHERE json_extract(data, '$.call_id') IN \
-                 (SELECT value FROM json_each(?1)) AND {BY_CALL} AND seq >= ?2 AND seq <= ?3 \
-                 AND type IN ('tool.denied', 'tool.finished') ORDER BY seq)"
-            );
-            let page: Option<String> = sqlx::query_scalar(&sql)
-                .bind(list)
-                .bind(from)
-                .bind(int(up_to))
-                .fetch_one(self.reader())
-                .await?;
-            events.extend(decode_page(page, 0)?);
+            let ends = "type IN ('tool.denied', 'tool.finished')";
+            events.extend(self.call_events(&calls, from, int(up_to), ends).await?);
         }
         events.sort_by_key(|event| event.seq);
         events.dedup_by_key(|event| event.seq);
         Ok(events)
+    }
+
+    /// The events of the tool calls `calls` with seq `from..=up_to` that also match `filter`
+    /// (an SQL condition), in seq order.
+    async fn call_events(
+        &self,
+        calls: &BTreeSet<String>,
+        from: i64,
+        up_to: i64,
+        filter: &str,
+    ) -> Result<Vec<Event>, StoreError> {
+        let sql = format!(
+            "SELECT json_group_array(json_array(seq, ts, actor, correlation, type, version, data)) \
+             FROM (SELECT * FROM events WHERE json_extract(data, '$.call_id') IN \
+             (SELECT value FROM json_each(?1)) AND {BY_CALL} AND seq >= ?2 AND seq <= ?3 \
+             AND {filter} ORDER BY seq)"
+        );
+        let page: Option<String> = sqlx::query_scalar(&sql)
+            .bind(serde_json::to_string(calls)?)
+            .bind(from)
+            .bind(up_to)
+            .fetch_one(self.reader())
+            .await?;
+        decode_page(page, 0)
     }
 
     /// Every event of the document after seq `after`, in order.
