@@ -107,6 +107,13 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         doc_id: Option<DocId>,
     },
+    /// Type into a shell window: `data` goes to its program as it is (clients encode keys,
+    /// mouse and pastes with `choir_proto::terminal`). Not recorded. → no event
+    #[serde(rename = "shell.input")]
+    ShellInput { window_id: WindowId, data: String },
+    /// Start a new shell in a shell window whose shell ended. → `shell.started`
+    #[serde(rename = "shell.restart")]
+    RestartShell { window_id: WindowId },
 }
 
 /// Every command type this build accepts.
@@ -129,6 +136,8 @@ pub const KNOWN_COMMAND_TYPES: &[&str] = &[
     "doc.rename",
     "doc.delete",
     "writer.show_doc",
+    "shell.input",
+    "shell.restart",
 ];
 
 impl Command {
@@ -153,6 +162,8 @@ impl Command {
             Command::RenameDoc { .. } => "doc.rename",
             Command::DeleteDoc { .. } => "doc.delete",
             Command::ShowDoc { .. } => "writer.show_doc",
+            Command::ShellInput { .. } => "shell.input",
+            Command::RestartShell { .. } => "shell.restart",
         }
     }
 }

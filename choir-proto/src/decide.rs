@@ -20,6 +20,8 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_CHAT_CHARS: usize = 65_536;
 /// Largest document, in characters.
 pub const MAX_DOC_CHARS: usize = 16 * 1024 * 1024;
+/// Most bytes one `shell.input` command may carry (a larger paste is sent in parts).
+pub const MAX_SHELL_INPUT: usize = 64 * 1024;
 /// Longest tag a client may put on an edit.
 pub const MAX_EDIT_ID_CHARS: usize = 64;
 
@@ -76,6 +78,14 @@ pub enum Rejection {
     EditIdTooLong,
     #[error("window {0} is not a writer window")]
     NotAWriter(WindowId),
+    #[error("window {0} is not a shell window")]
+    NotAShell(WindowId),
+    #[error("the shell of window {0} is not running (restart it with shell.restart)")]
+    ShellNotRunning(WindowId),
+    #[error("the shell of window {0} is running")]
+    ShellRunning(WindowId),
+    #[error("shell input is longer than {MAX_SHELL_INPUT} bytes")]
+    ShellInputTooLong,
 }
 
 impl Rejection {
@@ -98,7 +108,11 @@ impl Rejection {
             | Rejection::StaleBase { .. }
             | Rejection::EditDoesNotFit { .. }
             | Rejection::EditIdTooLong
-            | Rejection::NotAWriter(_) => ErrorCode::InvalidCommand,
+            | Rejection::NotAWriter(_)
+            | Rejection::NotAShell(_)
+            | Rejection::ShellNotRunning(_)
+            | Rejection::ShellRunning(_)
+            | Rejection::ShellInputTooLong => ErrorCode::InvalidCommand,
         }
     }
 }
@@ -292,7 +306,32 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
                 }
             }))
         }
+        // The daemon acts on these itself: they are checked here, and record nothing.
+        Command::ShellInput { window_id, data } => {
+            if data.len() > MAX_SHELL_INPUT {
+                return Err(Rejection::ShellInputTooLong);
+            }
+            let shell = shell_window(world, *window_id)?;
+            if !shell.is_some_and(|shell| shell.is_running()) {
+                return Err(Rejection::ShellNotRunning(*window_id));
+            }
+            Ok(Vec::new())
+        }
+        Command::RestartShell { window_id } => {
+            if shell_window(world, *window_id)?.is_some_and(|shell| shell.is_running()) {
+                return Err(Rejection::ShellRunning(*window_id));
+            }
+            Ok(Vec::new())
+        }
     }
+}
+
+/// The shell of shell window `id` (none before its first one started).
+fn shell_window(world: &World, id: WindowId) -> Result<Option<&crate::world::Shell>, Rejection> {
+    if existing(&world.desktop, id)?.app != AppKind::Shell {
+        return Err(Rejection::NotAShell(id));
+    }
+    Ok(world.shells.get(&id))
 }
 
 fn open_window(

@@ -250,6 +250,48 @@ pub enum EventBody {
         duration_ms: u64,
     },
 
+    /// A shell started in shell window `window_id`, on a terminal of `rows` by `cols`
+    /// cells (its screen starts blank).
+    #[serde(rename = "shell.started")]
+    ShellStarted {
+        window_id: WindowId,
+        /// The program and its working directory, as shown to the user.
+        program: String,
+        rows: u16,
+        cols: u16,
+    },
+    /// What a shell wrote to its terminal, in order (escape sequences may be cut between
+    /// two events).
+    #[serde(rename = "shell.output")]
+    ShellOutput { window_id: WindowId, data: String },
+    /// A shell's terminal was resized (in step with its output).
+    #[serde(rename = "shell.resized")]
+    ShellResized {
+        window_id: WindowId,
+        rows: u16,
+        cols: u16,
+    },
+    /// A shell's screen as it now is, replacing it: sent instead of output that came faster
+    /// than the log takes it (`skipped` bytes of it), and when a full-screen program leaves.
+    #[serde(rename = "shell.screen")]
+    ShellScreen {
+        window_id: WindowId,
+        rows: u16,
+        cols: u16,
+        /// Escape sequences that draw the screen on a blank terminal.
+        image: String,
+        #[serde(default)]
+        skipped: u64,
+    },
+    /// A shell ended: it exited, or the daemon that ran it stopped.
+    #[serde(rename = "shell.ended")]
+    ShellEnded {
+        window_id: WindowId,
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        exit_code: Option<i32>,
+    },
+
     /// An event type this build does not know, kept verbatim.
     #[serde(skip)]
     Unknown { type_name: String, data: Value },
@@ -285,6 +327,11 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "tool.denied",
     "tool.started",
     "tool.finished",
+    "shell.started",
+    "shell.output",
+    "shell.resized",
+    "shell.screen",
+    "shell.ended",
 ];
 
 impl EventBody {
@@ -319,6 +366,11 @@ impl EventBody {
             EventBody::ToolDenied { .. } => "tool.denied",
             EventBody::ToolStarted { .. } => "tool.started",
             EventBody::ToolFinished { .. } => "tool.finished",
+            EventBody::ShellStarted { .. } => "shell.started",
+            EventBody::ShellOutput { .. } => "shell.output",
+            EventBody::ShellResized { .. } => "shell.resized",
+            EventBody::ShellScreen { .. } => "shell.screen",
+            EventBody::ShellEnded { .. } => "shell.ended",
             EventBody::Unknown { type_name, .. } => type_name,
         }
     }

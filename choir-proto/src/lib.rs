@@ -20,6 +20,7 @@ mod endpoint;
 mod event;
 mod frame;
 mod ids;
+pub mod terminal;
 mod text_op;
 mod world;
 
@@ -29,8 +30,8 @@ mod testing;
 pub use activity::ActivityReport;
 pub use command::{Command, KNOWN_COMMAND_TYPES};
 pub use decide::{
-    decide, Rejection, MAX_CHAT_CHARS, MAX_DOC_CHARS, MAX_EDIT_ID_CHARS, MAX_TITLE_CHARS,
-    MAX_WINDOWS,
+    decide, Rejection, MAX_CHAT_CHARS, MAX_DOC_CHARS, MAX_EDIT_ID_CHARS, MAX_SHELL_INPUT,
+    MAX_TITLE_CHARS, MAX_WINDOWS,
 };
 pub use doc_sync::{DocSync, Synced};
 pub use endpoint::{Endpoint, ENDPOINT_FILE};
@@ -49,7 +50,7 @@ pub use ropey::Rope;
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
     apply_doc_event, AppKind, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PendingToolCall,
-    Rect, Subagent, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus, Window, World,
+    Rect, Shell, Subagent, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus, Window, World,
     CARD_OUTPUT_CHARS, DOC_HISTORY, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
     WELCOME_CHAT_BYTES, WELCOME_MESSAGES,
 };

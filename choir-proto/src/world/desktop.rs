@@ -40,6 +40,7 @@ pub enum AppKind {
     Chat,
     Writer,
     EventLog,
+    Shell,
     Other(String),
 }
 
@@ -49,6 +50,7 @@ impl AppKind {
             AppKind::Chat => "chat",
             AppKind::Writer => "writer",
             AppKind::EventLog => "event_log",
+            AppKind::Shell => "shell",
             AppKind::Other(name) => name,
         }
     }
@@ -59,6 +61,7 @@ impl AppKind {
             AppKind::Chat => "Chat".into(),
             AppKind::Writer => "Writer".into(),
             AppKind::EventLog => "Event log".into(),
+            AppKind::Shell => "Shell".into(),
             AppKind::Other(name) => name.clone(),
         }
     }
@@ -70,6 +73,7 @@ impl From<String> for AppKind {
             "chat" => AppKind::Chat,
             "writer" => AppKind::Writer,
             "event_log" => AppKind::EventLog,
+            "shell" => AppKind::Shell,
             _ => AppKind::Other(name),
         }
     }

@@ -4,13 +4,14 @@ mod chat;
 mod desktop;
 mod docs;
 mod keyed;
+mod shells;
 mod tools;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::event::{Event, EventBody};
-use crate::ids::{CallId, DocId, ThreadId};
+use crate::ids::{CallId, DocId, ThreadId, WindowId};
 
 pub use chat::{
     ChatMessage, ChatThread, Subagent, ThreadPage, ToolCard, ToolCardStatus, CARD_OUTPUT_CHARS,
@@ -19,6 +20,7 @@ pub use desktop::{
     AppKind, Desktop, Rect, Window, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
 };
 pub use docs::{apply as apply_doc_event, Doc, DocEdit, DOC_HISTORY};
+pub use shells::Shell;
 pub use tools::{PendingToolCall, ToolCallStatus};
 
 /// Everything a sandbox shows: the desktop, chat threads, documents and tool calls that
@@ -41,6 +43,9 @@ pub struct World {
     /// Which chat thread each tool call with a thread belongs to.
     #[serde(default)]
     pub tool_threads: BTreeMap<CallId, ThreadId>,
+    /// The shell of each shell window that has had one, with its screen.
+    #[serde(default, with = "keyed")]
+    pub shells: BTreeMap<WindowId, Shell>,
 }
 
 /// Messages of each shown thread a welcome carries at most (older ones come in pages).
@@ -66,6 +71,7 @@ impl World {
             next_doc_id: self.next_doc_id,
             pending_tools: self.pending_tools.clone(),
             tool_threads: BTreeMap::new(),
+            shells: self.shells.clone(),
         };
         for (id, thread) in &self.chats {
             summary.chats.insert(*id, thread.trimmed(messages));
@@ -173,8 +179,16 @@ impl World {
             | EventBody::WindowMinimized { .. }
             | EventBody::WindowRestored { .. }
             | EventBody::WindowMaximized { .. }
-            | EventBody::WindowUnmaximized { .. }
-            | EventBody::WindowClosed { .. } => self.desktop.apply(&event.body),
+            | EventBody::WindowUnmaximized { .. } => self.desktop.apply(&event.body),
+            EventBody::WindowClosed { .. } => {
+                self.desktop.apply(&event.body);
+                shells::apply(&mut self.shells, &event.body);
+            }
+            EventBody::ShellStarted { .. }
+            | EventBody::ShellOutput { .. }
+            | EventBody::ShellResized { .. }
+            | EventBody::ShellScreen { .. }
+            | EventBody::ShellEnded { .. } => shells::apply(&mut self.shells, &event.body),
             EventBody::ChatThreadCreated { .. }
             | EventBody::ChatSubagentStarted { .. }
             | EventBody::ChatUserMessage { .. }
@@ -232,9 +246,16 @@ impl keyed::Keyed for PendingToolCall {
     }
 }
 
+impl keyed::Keyed for Shell {
+    type Key = WindowId;
+    fn key(&self) -> WindowId {
+        self.window_id
+    }
+}
+
 impl keyed::Keyed for Window {
-    type Key = crate::ids::WindowId;
-    fn key(&self) -> crate::ids::WindowId {
+    type Key = WindowId;
+    fn key(&self) -> WindowId {
         self.id
     }
 }
@@ -242,7 +263,6 @@ impl keyed::Keyed for Window {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::WindowId;
 
     fn world(bodies: Vec<EventBody>) -> World {
         let events: Vec<Event> = bodies

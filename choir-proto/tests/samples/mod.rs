@@ -140,6 +140,33 @@ pub fn event_bodies() -> Vec<EventBody> {
             type_name: "future.thing".into(),
             data: json!({"x": [1, 2]}),
         },
+        EventBody::ShellStarted {
+            window_id: WindowId(4),
+            program: "/bin/bash in ~/workspace".into(),
+            rows: 10,
+            cols: 40,
+        },
+        EventBody::ShellOutput {
+            window_id: WindowId(4),
+            data: "$ ls\r\n\u{1b}[1;34mdocs\u{1b}[0m  ✓\r\n$ ".into(),
+        },
+        EventBody::ShellResized {
+            window_id: WindowId(4),
+            rows: 8,
+            cols: 30,
+        },
+        EventBody::ShellScreen {
+            window_id: WindowId(4),
+            rows: 8,
+            cols: 30,
+            image: "\u{1b}[H\u{1b}[Jyes\r\nyes".into(),
+            skipped: 104_857_600,
+        },
+        EventBody::ShellEnded {
+            window_id: WindowId(4),
+            reason: "exited with status 0".into(),
+            exit_code: Some(0),
+        },
     ];
     for body in &bodies {
         match body {
@@ -171,6 +198,11 @@ pub fn event_bodies() -> Vec<EventBody> {
             | EventBody::ToolDenied { .. }
             | EventBody::ToolStarted { .. }
             | EventBody::ToolFinished { .. }
+            | EventBody::ShellStarted { .. }
+            | EventBody::ShellOutput { .. }
+            | EventBody::ShellResized { .. }
+            | EventBody::ShellScreen { .. }
+            | EventBody::ShellEnded { .. }
             | EventBody::Unknown { .. } => {}
         }
     }
@@ -250,6 +282,11 @@ pub fn commands() -> Vec<Command> {
             call_id: CallId("call_1".into()),
             reason: Some("not now".into()),
         },
+        Command::ShellInput {
+            window_id: w,
+            data: "ls\r\u{1b}[A".into(),
+        },
+        Command::RestartShell { window_id: w },
     ];
     for command in &commands {
         match command {
@@ -270,7 +307,9 @@ pub fn commands() -> Vec<Command> {
             | Command::EditDoc { .. }
             | Command::RenameDoc { .. }
             | Command::DeleteDoc { .. }
-            | Command::ShowDoc { .. } => {}
+            | Command::ShowDoc { .. }
+            | Command::ShellInput { .. }
+            | Command::RestartShell { .. } => {}
         }
     }
     commands

@@ -1,0 +1,188 @@
+//! The screen of a shell window: a terminal emulator (the `vt100` crate) fed with the shell's
+//! recorded output. The daemon, the terminal clients and the browser all fold the same
+//! `shell.*` events through it, so they show the same screen; a client that connects later
+//! gets the screen itself (an [image](Terminal::image)), not the output that made it.
+
+mod input;
+
+use std::fmt;
+use std::num::NonZeroU16;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::world::Rect;
+
+pub use input::{encode_key, encode_mouse, encode_paste, TermKey, TermKeyCode, TermMouse};
+/// The emulator's own types (cells, colours, modes), for drawing a screen.
+pub use vt100;
+
+/// Switches to the alternate screen (saving the cursor), as full-screen programs do.
+const ENTER_ALTERNATE: &str = "\x1b[?1049h";
+
+/// Most rows a shell window's terminal has (a taller window shows it at its top).
+pub const MAX_TERM_ROWS: u16 = 200;
+/// Most columns a shell window's terminal has.
+pub const MAX_TERM_COLS: u16 = 400;
+
+/// A terminal's size in cells. Never zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TermSize {
+    pub rows: u16,
+    pub cols: u16,
+}
+
+impl TermSize {
+    /// A size, each side at least one cell and at most [`MAX_TERM_ROWS`] by
+    /// [`MAX_TERM_COLS`].
+    pub fn new(rows: u16, cols: u16) -> Self {
+        Self {
+            rows: rows.clamp(1, MAX_TERM_ROWS),
+            cols: cols.clamp(1, MAX_TERM_COLS),
+        }
+    }
+
+    /// The terminal inside a window of geometry `rect`: the window less its border.
+    pub fn inside(rect: Rect) -> Self {
+        Self::new(rect.h.saturating_sub(2), rect.w.saturating_sub(2))
+    }
+
+    fn nonzero(self) -> (NonZeroU16, NonZeroU16) {
+        let side = |n: u16| NonZeroU16::new(n.max(1)).unwrap_or(NonZeroU16::MIN);
+        (side(self.rows), side(self.cols))
+    }
+}
+
+/// A terminal screen and the state that decides how its input is encoded (cursor keys,
+/// mouse reporting, bracketed paste). It keeps no scrollback.
+pub struct Terminal {
+    parser: vt100::Parser,
+}
+
+impl Terminal {
+    /// A blank terminal.
+    pub fn new(size: TermSize) -> Self {
+        let (rows, cols) = size.nonzero();
+        Self {
+            parser: vt100::Parser::new(rows, cols, 0),
+        }
+    }
+
+    /// A terminal showing what `image` (from [`Terminal::image`]) describes.
+    pub fn from_image(size: TermSize, image: &str) -> Self {
+        let mut terminal = Self::new(size);
+        terminal.feed(image.as_bytes());
+        terminal
+    }
+
+    pub fn size(&self) -> TermSize {
+        let (rows, cols) = self.parser.screen().size();
+        TermSize {
+            rows: rows.get(),
+            cols: cols.get(),
+        }
+    }
+
+    /// Takes in output, as the program wrote it (escape sequences may be cut anywhere).
+    pub fn feed(&mut self, output: &[u8]) {
+        self.parser.process(output);
+    }
+
+    /// Changes the size; text beyond the new edges is cut, as xterm does.
+    pub fn resize(&mut self, size: TermSize) {
+        let (rows, cols) = size.nonzero();
+        self.parser.set_size(rows, cols);
+    }
+
+    pub fn screen(&self) -> &vt100::Screen {
+        self.parser.screen()
+    }
+
+    /// Escape sequences that draw this screen on a blank terminal of the same size: its
+    /// text and colours, the cursor, the input modes, and whether it is the alternate screen
+    /// (a client that starts from an image taken while a full-screen program runs does not
+    /// hold the screen under it: the daemon sends a new image when the program leaves).
+    pub fn image(&self) -> String {
+        let screen = self.parser.screen();
+        let state = screen.state_formatted();
+        if screen.alternate_screen() {
+            let mut image = String::with_capacity(ENTER_ALTERNATE.len() + state.len());
+            image.push_str(ENTER_ALTERNATE);
+            image.push_str(&state);
+            image
+        } else {
+            state
+        }
+    }
+
+    /// The screen's text, one line per row, trailing blanks trimmed.
+    pub fn text(&self) -> String {
+        let (_, cols) = self.parser.screen().size();
+        self.parser
+            .screen()
+            .rows(0, cols.get())
+            .map(|row| row.trim_end().to_owned())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The cursor as (row, column) from the top left, when it is shown.
+    pub fn cursor(&self) -> Option<(u16, u16)> {
+        let screen = self.parser.screen();
+        (!screen.hide_cursor()).then(|| screen.cursor_position())
+    }
+}
+
+impl Clone for Terminal {
+    fn clone(&self) -> Self {
+        Self::from_image(self.size(), &self.image())
+    }
+}
+
+/// Two terminals are equal when they show the same: same size and the same image.
+impl PartialEq for Terminal {
+    fn eq(&self, other: &Self) -> bool {
+        self.size() == other.size() && self.image() == other.image()
+    }
+}
+
+impl fmt::Debug for Terminal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Terminal")
+            .field("size", &self.size())
+            .field("text", &self.text())
+            .finish()
+    }
+}
+
+/// On the wire and on disk a terminal is its size and its image.
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    rows: u16,
+    cols: u16,
+    image: String,
+}
+
+impl Serialize for Terminal {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let size = self.size();
+        Stored {
+            rows: size.rows,
+            cols: size.cols,
+            image: self.image(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Terminal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = Stored::deserialize(deserializer)?;
+        Ok(Terminal::from_image(
+            TermSize::new(stored.rows, stored.cols),
+            &stored.image,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests;
