@@ -8,6 +8,7 @@ pub mod api;
 pub mod datadir;
 pub mod docfiles;
 pub mod listen;
+pub mod shell;
 pub mod store;
 pub mod tools;
 
@@ -126,6 +127,13 @@ impl Daemon {
         })?;
         let shutdown = CancellationToken::new();
         agent::recover(&store, &world).await.map_err(store_error)?;
+        shell::recover(&store, &world).await.map_err(store_error)?;
+        let shells = shell::Shells::spawn(
+            store.clone(),
+            shell::ShellConfig::new(workspace.root().to_path_buf()),
+            &world,
+            shutdown.clone(),
+        );
         let head = world.head;
         let docs = world
             .docs
@@ -137,7 +145,7 @@ impl Daemon {
             .values()
             .filter_map(|thread| Some((thread.id, thread.subagent.clone()?)))
             .collect();
-        let world = WorldHandle::spawn(store.clone(), snapshots, world);
+        let world = WorldHandle::spawn(store.clone(), snapshots, world, shells);
         let doc_files = docfiles::spawn(
             store.clone(),
             world.clone(),

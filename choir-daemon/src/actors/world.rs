@@ -18,6 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::doc_texts;
 use super::snapshot::{Checkpoint, Snapshots};
 use super::CommandError;
+use crate::shell::Shells;
 use crate::store::{EventStore, StoreError, Subscription};
 
 /// Messages of each thread held in memory.
@@ -132,8 +133,9 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loa
 }
 
 impl WorldHandle {
-    /// Starts the actor with `world` (the log folded up to `world.head`).
-    pub fn spawn(store: EventStore, snapshots: Snapshots, world: World) -> Self {
+    /// Starts the actor with `world` (the log folded up to `world.head`); the shell commands
+    /// it accepts go to `shells`.
+    pub fn spawn(store: EventStore, snapshots: Snapshots, world: World, shells: Shells) -> Self {
         let (inbox, rx) = mpsc::channel(INBOX);
         // Other actors (the agent, tools) append too: their events reach this world through
         // the subscription, as they commit and before each decision.
@@ -148,6 +150,7 @@ impl WorldHandle {
             saving: None,
             tick: 0,
             world,
+            shells,
         };
         tokio::spawn(actor.run(rx));
         Self { inbox }
@@ -247,6 +250,7 @@ struct Actor {
     /// The snapshot being stored: the checkpoints it stores, once stored.
     saving: Option<tokio::task::JoinHandle<Vec<(DocId, u64)>>>,
     tick: u64,
+    shells: Shells,
 }
 
 impl Actor {
@@ -426,6 +430,18 @@ impl Actor {
             self.bring_back_history(*doc_id, *base_version).await?;
         }
         let decided = decide(&self.world, &msg.command);
+        // Shell commands record nothing: once accepted they go to the shell.
+        match (&decided, &msg.command) {
+            (Ok(_), Command::ShellInput { window_id, data }) => {
+                self.shells.input(*window_id, data.clone());
+                return Ok(Vec::new());
+            }
+            (Ok(_), Command::RestartShell { window_id }) => {
+                self.shells.restart(*window_id);
+                return Ok(Vec::new());
+            }
+            _ => {}
+        }
         if let Command::EditDoc { doc_id, .. } = &msg.command {
             if let Some(doc) = self.world.docs.get_mut(doc_id) {
                 doc.trim_history();

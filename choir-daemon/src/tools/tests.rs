@@ -30,7 +30,12 @@ async fn fixture() -> Fixture {
     let snapshots = crate::actors::Snapshots::open(&dir.path().join("snapshot.db"))
         .await
         .unwrap();
-    let world = WorldHandle::spawn(store.clone(), snapshots, World::default());
+    let world = WorldHandle::spawn(
+        store.clone(),
+        snapshots,
+        World::default(),
+        crate::shell::Shells::detached(),
+    );
     let runner = ToolRunner::new(ToolRegistry::standard(), store.clone(), workspace, world);
     Fixture {
         _dir: dir,

@@ -1,0 +1,288 @@
+//! Shell windows' shells: a PTY per shell window, running the user's shell in the workspace,
+//! owned by the daemon (a client that leaves does not end it). The manager follows the log:
+//! a `window.opened` of a shell window starts its shell, a `window.resized` resizes its
+//! terminal, a `window.closed` ends it. What users type comes through the world actor
+//! (`shell.input`, checked by `decide`) and is not recorded; what the shell writes is, by
+//! each session's recorder.
+//!
+//! Shells do not outlive the daemon: at start-up, the shells the log says were running are
+//! recorded as ended, and their windows offer a new one.
+
+mod recorder;
+mod session;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use choir_proto::terminal::TermSize;
+use choir_proto::{AppKind, EventBody, NewEvent, Rect, WindowId, World};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub use recorder::Limits;
+use session::{Launch, Session};
+
+use crate::store::{EventStore, StoreError};
+
+/// The actor name shells' events are recorded under.
+pub const ACTOR: &str = "shell";
+
+/// Why a shell window's shell ended when the daemon started.
+pub const ENDED_BY_RESTART: &str = "the daemon restarted, which ended this shell";
+
+/// How shells are started.
+#[derive(Debug, Clone)]
+pub struct ShellConfig {
+    /// The program: `$SHELL`, else bash, else sh.
+    pub program: String,
+    /// Where shells start: the workspace.
+    pub cwd: PathBuf,
+    pub limits: Limits,
+}
+
+impl ShellConfig {
+    pub fn new(cwd: PathBuf) -> Self {
+        Self {
+            program: default_program(),
+            cwd,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The user's shell: `$SHELL` when it is set, else the first of bash and sh that exists.
+fn default_program() -> String {
+    if let Some(shell) = std::env::var_os("SHELL").filter(|shell| !shell.is_empty()) {
+        return shell.to_string_lossy().into_owned();
+    }
+    ["/bin/bash", "/usr/bin/bash", "/bin/sh"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .unwrap_or("/bin/sh")
+        .to_owned()
+}
+
+/// What the manager is asked (through the world actor, after `decide` said yes).
+enum Request {
+    Input { window_id: WindowId, data: String },
+    Restart { window_id: WindowId },
+}
+
+/// A handle to the shell manager; cheap to clone.
+#[derive(Clone)]
+pub struct Shells {
+    inbox: mpsc::UnboundedSender<Request>,
+}
+
+impl Shells {
+    /// A handle whose requests go nowhere (for a world actor without shells, in tests).
+    pub fn detached() -> Self {
+        let (inbox, _) = mpsc::unbounded_channel();
+        Self { inbox }
+    }
+
+    /// Sends what a user typed to a shell window's shell.
+    pub fn input(&self, window_id: WindowId, data: String) {
+        let _ = self.inbox.send(Request::Input { window_id, data });
+    }
+
+    /// Starts a new shell in a shell window whose shell ended.
+    pub fn restart(&self, window_id: WindowId) {
+        let _ = self.inbox.send(Request::Restart { window_id });
+    }
+
+    /// Starts the manager, following the log after `world.head`. `world` is the world at
+    /// start-up, after [`recover`].
+    pub fn spawn(
+        store: EventStore,
+        config: ShellConfig,
+        world: &World,
+        shutdown: CancellationToken,
+    ) -> Shells {
+        let (inbox, requests) = mpsc::unbounded_channel();
+        let windows = world
+            .desktop
+            .windows
+            .values()
+            .filter(|window| window.app == AppKind::Shell)
+            .map(|window| (window.id, window.rect))
+            .collect();
+        let manager = Manager {
+            store,
+            config,
+            windows,
+            sessions: HashMap::new(),
+        };
+        tokio::spawn(manager.run(world.head, requests, shutdown));
+        Shells { inbox }
+    }
+}
+
+/// Records as ended every shell the log says was running (their processes died with the
+/// daemon that ran them).
+pub async fn recover(store: &EventStore, world: &World) -> Result<(), StoreError> {
+    let ended: Vec<NewEvent> = world
+        .shells
+        .values()
+        .filter(|shell| shell.is_running())
+        .map(|shell| {
+            NewEvent::new(
+                ACTOR,
+                EventBody::ShellEnded {
+                    window_id: shell.window_id,
+                    reason: ENDED_BY_RESTART.into(),
+                    exit_code: None,
+                },
+            )
+        })
+        .collect();
+    if !ended.is_empty() {
+        tracing::info!(count = ended.len(), "shells ended by the restart recorded");
+        store.append(ended).await?;
+    }
+    Ok(())
+}
+
+struct Manager {
+    store: EventStore,
+    config: ShellConfig,
+    /// Every shell window's geometry.
+    windows: HashMap<WindowId, Rect>,
+    sessions: HashMap<WindowId, Session>,
+}
+
+impl Manager {
+    async fn run(
+        mut self,
+        head: u64,
+        mut requests: mpsc::UnboundedReceiver<Request>,
+        shutdown: CancellationToken,
+    ) {
+        let mut events = self.store.subscribe(head + 1);
+        // Recording has a task of its own: typing never waits for a commit.
+        let (recorded, to_record) = mpsc::unbounded_channel::<Vec<EventBody>>();
+        tokio::spawn(record(self.store.clone(), to_record));
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                event = events.next() => {
+                    match event {
+                        Ok(Some(event)) => self.follow(&event.body, &recorded).await,
+                        Ok(None) => break,
+                        Err(err) => {
+                            tracing::error!(%err, "the shell manager cannot read the log");
+                            break;
+                        }
+                    }
+                }
+                Some(request) = requests.recv() => self.handle(request, &recorded).await,
+            }
+        }
+        // Dropping the sessions ends their shells.
+        self.sessions.clear();
+    }
+
+    async fn follow(&mut self, body: &EventBody, recorded: &mpsc::UnboundedSender<Vec<EventBody>>) {
+        match body {
+            EventBody::WindowOpened {
+                window_id,
+                app: AppKind::Shell,
+                rect,
+                ..
+            } => {
+                self.windows.insert(*window_id, *rect);
+                self.start(*window_id, recorded).await;
+            }
+            EventBody::WindowResized { window_id, w, h } => {
+                if let Some(rect) = self.windows.get_mut(window_id) {
+                    rect.w = *w;
+                    rect.h = *h;
+                    if let Some(session) = self.sessions.get(window_id) {
+                        session.resize(TermSize::inside(*rect));
+                    }
+                }
+            }
+            EventBody::WindowClosed { window_id } => {
+                self.windows.remove(window_id);
+                self.sessions.remove(window_id);
+            }
+            EventBody::ShellEnded { window_id, .. } => {
+                self.sessions.remove(window_id);
+            }
+            _ => {}
+        }
+    }
+
+    async fn handle(&mut self, request: Request, recorded: &mpsc::UnboundedSender<Vec<EventBody>>) {
+        match request {
+            Request::Input { window_id, data } => match self.sessions.get(&window_id) {
+                Some(session) => session.input(data.into_bytes()),
+                None => tracing::debug!(%window_id, "input for a shell that is not running"),
+            },
+            Request::Restart { window_id } => {
+                if !self.sessions.contains_key(&window_id) && self.windows.contains_key(&window_id)
+                {
+                    self.start(window_id, recorded).await;
+                }
+            }
+        }
+    }
+
+    /// Starts window `window_id`'s shell: `shell.started` first, then its output; a shell
+    /// that cannot start is recorded as ended with the reason.
+    async fn start(&mut self, window_id: WindowId, recorded: &mpsc::UnboundedSender<Vec<EventBody>>) {
+        let Some(rect) = self.windows.get(&window_id) else {
+            return;
+        };
+        let size = TermSize::inside(*rect);
+        let program = format!("{} in {}", self.config.program, self.config.cwd.display());
+        let started = EventBody::ShellStarted {
+            window_id,
+            program,
+            rows: size.rows,
+            cols: size.cols,
+        };
+        if let Err(err) = self.store.append(vec![NewEvent::new(ACTOR, started)]).await {
+            tracing::warn!(%err, %window_id, "cannot record a shell's start");
+            return;
+        }
+        let launch = Launch {
+            program: &self.config.program,
+            cwd: &self.config.cwd,
+            window_id,
+            size,
+            limits: self.config.limits,
+        };
+        match Session::start(launch, recorded.clone()) {
+            Ok(session) => {
+                tracing::info!(%window_id, program = %self.config.program, "shell started");
+                self.sessions.insert(window_id, session);
+            }
+            Err(err) => {
+                let ended = EventBody::ShellEnded {
+                    window_id,
+                    reason: format!("cannot start {}: {err:#}", self.config.program),
+                    exit_code: None,
+                };
+                let _ = recorded.send(vec![ended]);
+            }
+        }
+    }
+
+}
+
+/// Records the shells' events as they come, several batches in one append when they queue.
+async fn record(store: EventStore, mut batches: mpsc::UnboundedReceiver<Vec<EventBody>>) {
+    while let Some(mut batch) = batches.recv().await {
+        while let Ok(more) = batches.try_recv() {
+            batch.extend(more);
+        }
+        let events = batch
+            .into_iter()
+            .map(|body| NewEvent::new(ACTOR, body))
+            .collect();
+        if let Err(err) = store.append(events).await {
+            tracing::warn!(%err, "cannot record shell output");
+        }
+    }
+}

@@ -1,0 +1,274 @@
+use choir_proto::{Event, World};
+use proptest::prelude::*;
+
+use super::*;
+
+const W: WindowId = WindowId(7);
+
+fn size() -> TermSize {
+    TermSize::new(10, 40)
+}
+
+/// A world with shell window 7 started, and a way to fold recorded bodies into it.
+struct Fold {
+    world: World,
+    seq: u64,
+}
+
+impl Fold {
+    fn new() -> Self {
+        let mut fold = Fold {
+            world: World::default(),
+            seq: 0,
+        };
+        fold.apply(vec![EventBody::ShellStarted {
+            window_id: W,
+            program: "sh".into(),
+            rows: size().rows,
+            cols: size().cols,
+        }]);
+        fold
+    }
+
+    fn apply(&mut self, bodies: Vec<EventBody>) {
+        for body in bodies {
+            self.seq += 1;
+            self.world.apply(&Event {
+                seq: self.seq,
+                ts: 0,
+                actor: "shell".into(),
+                correlation: None,
+                v: 1,
+                body,
+            });
+        }
+    }
+
+    fn terminal(&self) -> &Terminal {
+        &self.world.shells[&W].terminal
+    }
+}
+
+fn bytes_of(bodies: &[EventBody]) -> usize {
+    bodies
+        .iter()
+        .map(|body| body.data_json().map(|json| json.len()).unwrap_or(0))
+        .sum()
+}
+
+#[test]
+fn output_is_coalesced_into_one_event_per_frame() {
+    let start = Instant::now();
+    let mut recorder = Recorder::new(W, size(), Limits::default(), start);
+    for _ in 0..50 {
+        recorder.output(b"ab");
+    }
+    let events = recorder.flush(start + Duration::from_millis(25));
+    assert_eq!(events.len(), 1);
+    assert!(matches!(&events[0], EventBody::ShellOutput { data, .. } if data.len() == 100));
+    assert!(!recorder.busy());
+}
+
+#[test]
+fn a_character_cut_between_reads_is_recorded_whole() {
+    let start = Instant::now();
+    let mut recorder = Recorder::new(W, size(), Limits::default(), start);
+    let text = "é✓".as_bytes();
+    recorder.output(&text[..1]);
+    let first = recorder.flush(start);
+    recorder.output(&text[1..4]);
+    let second = recorder.flush(start);
+    recorder.output(&text[4..]);
+    let third = recorder.flush(start);
+    let data: Vec<String> = [first, second, third]
+        .into_iter()
+        .flatten()
+        .map(|body| match body {
+            EventBody::ShellOutput { data, .. } => data,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(data, ["é", "✓"]);
+}
+
+#[test]
+fn a_flood_is_replaced_by_a_few_images_and_the_last_screen_arrives() {
+    let limits = Limits::default();
+    let start = Instant::now();
+    let mut recorder = Recorder::new(W, size(), limits, start);
+    let mut fold = Fold::new();
+    let mut recorded = Vec::new();
+    // 100 MB of `yes`-like lines over 10 seconds, read 64 KiB at a time.
+    let line = b"y\r\n".repeat(64 * 1024 / 3);
+    let total = 100 * 1024 * 1024;
+    let reads = total / line.len();
+    let mut now = start;
+    for read in 0..reads {
+        recorder.output(&line);
+        now = start + Duration::from_millis((read as u64 * 10_000) / reads as u64);
+        if read % 16 == 0 {
+            recorded.extend(recorder.flush(now));
+        }
+    }
+    recorder.output(b"done\r\n$ ");
+    // Quiet afterwards: the frames that follow bring the screen up to date.
+    for frame in 1..=20 {
+        recorded.extend(recorder.flush(now + limits.frame * frame));
+    }
+    assert!(!recorder.busy());
+    let seconds = 10.5;
+    let bound = limits.burst as f64 + seconds * limits.rate as f64 * 1.4;
+    let logged = bytes_of(&recorded);
+    assert!(
+        (logged as f64) < bound,
+        "{logged} bytes logged for a 100 MB flood (bound {bound})"
+    );
+    let skipped: u64 = recorded
+        .iter()
+        .map(|body| match body {
+            EventBody::ShellScreen { skipped, .. } => *skipped,
+            _ => 0,
+        })
+        .sum();
+    assert!(skipped > (total as u64) * 9 / 10, "{skipped}");
+    fold.apply(recorded);
+    assert_eq!(fold.terminal(), recorder.terminal());
+    assert!(fold.terminal().text().ends_with("done\n$"));
+    assert_eq!(fold.world.shells[&W].skipped, skipped);
+}
+
+#[test]
+fn leaving_a_full_screen_program_sends_the_screen_under_it() {
+    let start = Instant::now();
+    let mut recorder = Recorder::new(W, size(), Limits::default(), start);
+    recorder.output(b"$ vim\r\n\x1b[?1049h\x1b[Hediting");
+    let events = recorder.flush(start);
+    // A client that starts now holds an image of the alternate screen only.
+    let mut late = Fold::new();
+    late.apply(vec![EventBody::ShellScreen {
+        window_id: W,
+        rows: 10,
+        cols: 40,
+        image: recorder.terminal().image(),
+        skipped: 0,
+    }]);
+    let mut early = Fold::new();
+    early.apply(events);
+    recorder.output(b"\x1b[?1049l$ ");
+    let events = recorder.flush(start + Duration::from_millis(25));
+    assert!(events
+        .iter()
+        .any(|body| matches!(body, EventBody::ShellScreen { .. })));
+    early.apply(events.clone());
+    late.apply(events);
+    assert_eq!(late.terminal(), early.terminal());
+    assert!(late.terminal().text().starts_with("$ vim\n$"));
+}
+
+#[test]
+fn a_resize_comes_after_the_output_before_it() {
+    let start = Instant::now();
+    let mut recorder = Recorder::new(W, size(), Limits::default(), start);
+    recorder.output(b"0123456789");
+    let events = recorder.resize(TermSize::new(5, 5), start);
+    assert!(matches!(events[0], EventBody::ShellOutput { .. }));
+    assert!(matches!(
+        events[1],
+        EventBody::ShellResized {
+            rows: 5,
+            cols: 5,
+            ..
+        }
+    ));
+    assert!(matches!(events[2], EventBody::ShellScreen { .. }));
+    let mut fold = Fold::new();
+    fold.apply(events);
+    assert_eq!(fold.terminal(), recorder.terminal());
+}
+
+proptest! {
+    /// Folding what the recorder records draws the screen its emulator, fed every byte live,
+    /// shows: whatever the reads, the frames, the resizes and the floods.
+    #[test]
+    fn folding_the_recorded_events_equals_the_live_screen(
+        steps in proptest::collection::vec(
+            prop_oneof![
+                4 => proptest::collection::vec(
+                    prop_oneof![
+                        Just("ls -l\r\n".to_owned()),
+                        Just("é✓漢".to_owned()),
+                        Just("\x1b[1;32mgreen\x1b[0m".to_owned()),
+                        Just("\x1b[?1049h\x1b[H\x1b[2J".to_owned()),
+                        Just("\x1b[?1049l".to_owned()),
+                        Just("\x1b[5;3H".to_owned()),
+                        Just("\x1b[K\x1b[2A".to_owned()),
+                        "[a-z]{1,30}".prop_map(String::from),
+                    ],
+                    1..20,
+                ).prop_map(Step::Read),
+                1 => (0usize..200_000).prop_map(Step::Flood),
+                2 => (0u64..300).prop_map(Step::Wait),
+                1 => (2u16..30, 2u16..60).prop_map(|(r, c)| Step::Resize(r, c)),
+            ],
+            1..60,
+        ),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let start = Instant::now();
+        let mut now = start;
+        let mut recorder = Recorder::new(W, size(), Limits::default(), start);
+        let mut fold = Fold::new();
+        let mut alternate = false;
+        for step in steps {
+            match step {
+                Step::Read(pieces) => {
+                    // Programs enter and leave the alternate screen in pairs (leaving it
+                    // restores the cursor saved on entering, which images do not carry).
+                    let bytes = balanced(&mut alternate, pieces).into_bytes();
+                    // Cut each read somewhere, as the PTY may.
+                    let at = cut.index(bytes.len() + 1);
+                    recorder.output(&bytes[..at]);
+                    fold.apply(recorder.flush(now));
+                    recorder.output(&bytes[at..]);
+                }
+                Step::Flood(len) => recorder.output(&b"x".repeat(len)),
+                Step::Wait(ms) => {
+                    now += Duration::from_millis(ms);
+                    fold.apply(recorder.flush(now));
+                }
+                Step::Resize(rows, cols) => {
+                    fold.apply(recorder.resize(TermSize::new(rows, cols), now));
+                }
+            }
+        }
+        for _ in 0..40 {
+            now += Duration::from_millis(100);
+            fold.apply(recorder.flush(now));
+        }
+        prop_assert!(!recorder.busy());
+        prop_assert_eq!(fold.terminal(), recorder.terminal());
+    }
+}
+
+fn balanced(alternate: &mut bool, pieces: Vec<String>) -> String {
+    let mut text = String::new();
+    for piece in pieces {
+        let enters = piece.starts_with("\x1b[?1049h");
+        let leaves = piece.starts_with("\x1b[?1049l");
+        if (enters && *alternate) || (leaves && !*alternate) {
+            continue;
+        }
+        *alternate = (*alternate || enters) && !leaves;
+        text.push_str(&piece);
+    }
+    text
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Read(Vec<String>),
+    Flood(usize),
+    Wait(u64),
+    Resize(u16, u16),
+}
+
