@@ -30,11 +30,12 @@ impl Tool for OpenWindow {
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "open_window",
-            description: "Open a window on the user's desktop: app is chat, writer or event_log.",
+            description: "Open a window on the user's desktop: app is chat, writer, event_log or shell \
+                          (a terminal running the user's shell in the workspace).",
             schema: json!({
                 "type": "object",
                 "properties": {
-                    "app": {"type": "string", "enum": ["chat", "writer", "event_log"]},
+                    "app": {"type": "string", "enum": ["chat", "writer", "event_log", "shell"]},
                     "title": {"type": "string"}
                 },
                 "required": ["app"]
@@ -53,7 +54,7 @@ impl Tool for OpenWindow {
             let app = AppKind::from(args.app.clone());
             if let AppKind::Other(name) = &app {
                 return Err(ToolError::InvalidArguments(format!(
-                    "unknown app `{name}` (chat, writer, event_log)"
+                    "unknown app `{name}` (chat, writer, event_log, shell)"
                 )));
             }
             let command = Command::OpenWindow {

@@ -11,6 +11,7 @@ mod files;
 mod runner;
 mod schema;
 mod search;
+mod shell;
 mod workspace;
 
 use futures_util::future::BoxFuture;
@@ -156,6 +157,8 @@ impl ToolRegistry {
                 Box::new(search::SearchFiles),
                 Box::new(desktop::OpenWindow),
                 Box::new(desktop::FocusWindow),
+                Box::new(shell::ShellRead),
+                Box::new(shell::ShellType),
                 Box::new(docs::CreateDoc),
                 Box::new(docs::ReadDoc),
                 Box::new(docs::EditDoc),
