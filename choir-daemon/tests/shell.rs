@@ -136,7 +136,11 @@ async fn a_shell_runs_in_the_workspace_and_a_late_client_sees_the_screen() {
     alice.until(WAIT, "the stty size", shows(id, "10 60")).await;
     let on_disk = std::fs::read_to_string(dir.path().join("workspace/proof.txt")).unwrap();
     assert_eq!(on_disk.trim(), "made-by-42");
-    assert!(alice.screen(id).contains("/workspace"), "{}", alice.screen(id));
+    assert!(
+        alice.screen(id).contains("/workspace"),
+        "{}",
+        alice.screen(id)
+    );
 
     // Alice leaves; the shell goes on. A client that connects later gets the screen itself.
     drop(alice);
@@ -182,7 +186,7 @@ async fn resizing_the_window_resizes_the_terminal_and_closing_it_ends_the_shell(
     let pid: i32 = screen
         .lines()
         .filter_map(|line| line.trim().strip_prefix("pid=")?.parse().ok())
-        .last()
+        .next_back()
         .expect("the pid");
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     alice
@@ -276,7 +280,9 @@ async fn shell_commands_are_checked() {
         .until(WAIT, "a new shell", |world| world.shells[&id].is_running())
         .await;
     alice.type_line(id, "echo again-$((1+1))").await;
-    alice.until(WAIT, "the new shell", shows(id, "again-2")).await;
+    alice
+        .until(WAIT, "the new shell", shows(id, "again-2"))
+        .await;
     daemon.shutdown().await;
 }
 
@@ -357,9 +363,11 @@ async fn a_flood_stays_within_the_log_limits_and_other_windows_stay_responsive()
             loop {
                 match other.recv().await {
                     ServerFrame::Ack { id, .. } if id == u64::from(n) + 2 => break,
-                    ServerFrame::Error { id: Some(id), message, .. }
-                        if id == u64::from(n) + 2 =>
-                    {
+                    ServerFrame::Error {
+                        id: Some(id),
+                        message,
+                        ..
+                    } if id == u64::from(n) + 2 => {
                         panic!("the move was refused: {message}")
                     }
                     _ => {}
@@ -372,7 +380,11 @@ async fn a_flood_stays_within_the_log_limits_and_other_windows_stay_responsive()
         (answered, slowest)
     });
     alice
-        .until(Duration::from_secs(240), "the flood to end", shows(id, "flood-42"))
+        .until(
+            Duration::from_secs(240),
+            "the flood to end",
+            shows(id, "flood-42"),
+        )
         .await;
     let elapsed = started.elapsed();
     let (answered, slowest) = mover.await.unwrap();
@@ -441,9 +453,14 @@ async fn the_agent_tools_read_a_shell_window_and_type_into_it() {
     assert!(output.contains("typed-by-42"), "{typed}");
     assert!(output.contains(&format!("shell window {id}")), "{typed}");
     let read = call("shell_read", json!({"window_id": id.0})).await;
-    assert!(read["output"].as_str().unwrap().contains("typed-by-42"), "{read}");
+    assert!(
+        read["output"].as_str().unwrap().contains("typed-by-42"),
+        "{read}"
+    );
     // Every client sees what the agent typed.
-    alice.until(WAIT, "the typed line", shows(id, "typed-by-42")).await;
+    alice
+        .until(WAIT, "the typed line", shows(id, "typed-by-42"))
+        .await;
     let refused = call("shell_read", json!({"window_id": 99})).await;
     assert_eq!(refused["ok"], json!(false), "{refused}");
     daemon.shutdown().await;

@@ -230,7 +230,11 @@ impl Manager {
 
     /// Starts window `window_id`'s shell: `shell.started` first, then its output; a shell
     /// that cannot start is recorded as ended with the reason.
-    async fn start(&mut self, window_id: WindowId, recorded: &mpsc::UnboundedSender<Vec<EventBody>>) {
+    async fn start(
+        &mut self,
+        window_id: WindowId,
+        recorded: &mpsc::UnboundedSender<Vec<EventBody>>,
+    ) {
         let Some(rect) = self.windows.get(&window_id) else {
             return;
         };
@@ -268,7 +272,6 @@ impl Manager {
             }
         }
     }
-
 }
 
 /// Records the shells' events as they come, several batches in one append when they queue.

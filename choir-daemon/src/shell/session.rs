@@ -5,8 +5,8 @@
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::sync::mpsc as std_mpsc;
+use std::sync::Arc;
 use std::thread;
 use std::time::Instant;
 
@@ -155,7 +155,11 @@ fn read_output(mut reader: Box<dyn Read + Send>, signals: std_mpsc::SyncSender<S
 
 fn write_input(mut writer: Box<dyn Write + Send>, input: std_mpsc::Receiver<Vec<u8>>) {
     for bytes in input {
-        if writer.write_all(&bytes).and_then(|()| writer.flush()).is_err() {
+        if writer
+            .write_all(&bytes)
+            .and_then(|()| writer.flush())
+            .is_err()
+        {
             return;
         }
     }

@@ -30,7 +30,8 @@ impl Tool for OpenWindow {
     fn spec(&self) -> ToolSpec {
         ToolSpec {
             name: "open_window",
-            description: "Open a window on the user's desktop: app is chat, writer, event_log or shell \
+            description:
+                "Open a window on the user's desktop: app is chat, writer, event_log or shell \
                           (a terminal running the user's shell in the workspace).",
             schema: json!({
                 "type": "object",

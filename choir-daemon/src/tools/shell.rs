@@ -38,7 +38,7 @@ fn pick(world: &World, asked: Option<u64>) -> Result<WindowId, String> {
     let focused = world.desktop.focused;
     shells()
         .find(|window| Some(window.id) == focused)
-        .or_else(|| shells().last())
+        .or_else(|| shells().next_back())
         .map(|window| window.id)
         .ok_or_else(|| "no shell window is open (open_window with app \"shell\")".to_owned())
 }

@@ -143,10 +143,16 @@ fn control(c: char) -> Option<String> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TermMouse {
     /// Button 0 (left), 1 (middle) or 2 (right) went down.
-    Press { button: u8 },
-    Release { button: u8 },
+    Press {
+        button: u8,
+    },
+    Release {
+        button: u8,
+    },
     /// The pointer moved with a button down.
-    Drag { button: u8 },
+    Drag {
+        button: u8,
+    },
     /// The pointer moved with no button down.
     Moved,
     WheelUp,

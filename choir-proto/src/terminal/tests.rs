@@ -120,7 +120,10 @@ fn a_paste_is_bracketed_when_asked_and_cannot_end_itself() {
 
 #[test]
 fn sizes_are_clamped() {
-    assert_eq!(TermSize::inside(Rect::new(0, 0, 1000, 3)), TermSize::new(1, 400));
+    assert_eq!(
+        TermSize::inside(Rect::new(0, 0, 1000, 3)),
+        TermSize::new(1, 400)
+    );
     assert_eq!(TermSize::inside(Rect::new(0, 0, 12, 4)).cols, 10);
     assert_eq!(TermSize::new(0, 0), TermSize { rows: 1, cols: 1 });
 }

@@ -4,18 +4,26 @@
 //! the viewport (plus the scroll offset) is full, so the cost of a frame does not grow with
 //! the length of the thread.
 
-use choir_proto::{ChatMessage, ChatRole, ChatThread, Command, ToolCard, ToolCardStatus};
+use choir_proto::client::Replica;
+use choir_proto::{
+    ChatMessage, ChatRole, ChatThread, Command, EventBody, ThreadId, ToolCard, ToolCardStatus,
+    WindowId,
+};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 
-use super::{clock, TextInput};
-use crate::input::{Key, KeyCode};
+use super::{clock, App, Context, Signal, TextInput, View, WHEEL_LINES};
+use crate::input::{Key, KeyCode, Mouse, MouseKind};
 use crate::theme::Theme;
 use crate::wrap::{truncate, wrap};
 
 pub const HINT: &str =
     "Enter send · Ctrl-J newline · PgUp/PgDn scroll · Alt-↑/↓ select · C-a y copy · C-a ? help";
+
+/// Messages a thread may hold before the oldest are let go (they can be paged back in), and
+/// how many it keeps then: a session left open for months stays small.
+const HELD_MESSAGES: (usize, usize) = (2_000, 1_000);
 
 /// Most rows the input field grows to.
 const MAX_INPUT_ROWS: u16 = 5;
@@ -146,6 +154,96 @@ impl ChatView {
         let messages = &content.thread?.messages;
         let index = messages.len().checked_sub(1 + self.selected.unwrap_or(0))?;
         Some(messages[index].text.clone())
+    }
+}
+
+/// What the chat window `id` shows (its thread has the window's id).
+pub fn content(replica: &Replica, utc_offset: i32, id: WindowId) -> ChatContent<'_> {
+    let thread_id = ThreadId(id.0);
+    ChatContent {
+        thread: replica.world().chats.get(&thread_id),
+        streaming: replica.streaming(thread_id),
+        utc_offset,
+    }
+}
+
+impl App for ChatView {
+    fn on_key(&mut self, key: Key, cx: &mut Context<'_>) -> bool {
+        let thread_id = ThreadId(cx.window_id.0);
+        let outcome = self.handle_key(
+            key,
+            content(cx.replica, cx.utc_offset, cx.window_id),
+            cx.area,
+        );
+        match outcome {
+            ChatOutcome::Send(text) => cx.send(Command::PostChat { thread_id, text }),
+            ChatOutcome::Command(command) => cx.send(command),
+            ChatOutcome::Consumed => {}
+            ChatOutcome::NeedOlder => cx.replica.request_page(thread_id),
+            ChatOutcome::Ignored => return false,
+        }
+        true
+    }
+
+    fn on_paste(&mut self, text: &str, _cx: &mut Context<'_>) {
+        self.input.insert_str(text);
+    }
+
+    fn on_mouse(&mut self, mouse: Mouse, cx: &mut Context<'_>) {
+        let lines = match mouse.kind {
+            MouseKind::ScrollUp => WHEEL_LINES,
+            MouseKind::ScrollDown => -WHEEL_LINES,
+            _ => return,
+        };
+        let content = content(cx.replica, cx.utc_offset, cx.window_id);
+        if self.scroll_by(lines, content, cx.area) {
+            cx.replica.request_page(ThreadId(cx.window_id.0));
+        }
+    }
+
+    /// A thread that holds too many messages lets the oldest go, unless this window is
+    /// scrolled back (its reader may be among them).
+    fn on_signal(&mut self, signal: Signal<'_>, cx: &mut Context<'_>) {
+        let Signal::Event(event) = signal else {
+            return;
+        };
+        let thread_id = match &event.body {
+            EventBody::ChatAssistantMessage { thread_id, .. }
+            | EventBody::ChatUserMessage { thread_id, .. } => *thread_id,
+            _ => return,
+        };
+        let reading = self.scroll > 0 || self.selected.is_some();
+        if thread_id.0 == cx.window_id.0 && !reading {
+            let (most, keep) = HELD_MESSAGES;
+            cx.replica.let_go_of_old_messages(thread_id, most, keep);
+        }
+    }
+
+    fn draw(&self, view: &View<'_>, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
+        let content = content(view.replica, view.utc_offset, view.window.id);
+        render(self, content, area, buf, view.theme)
+    }
+
+    fn hint(&self, _view: &View<'_>) -> String {
+        HINT.into()
+    }
+
+    /// What the chat waits for: an approval, or the agent's answer.
+    fn prompt(&self, view: &View<'_>) -> Option<String> {
+        let thread = view.world().chats.get(&ThreadId(view.window.id.0))?;
+        if let Some(card) = awaiting_approval(thread) {
+            return Some(format!(
+                "{} wants to run — Alt-y approve · Alt-n deny · Esc cancel the turn",
+                card.tool
+            ));
+        }
+        thread
+            .busy
+            .then(|| "the agent is answering — Esc cancels".to_owned())
+    }
+
+    fn copy_text(&self, view: &View<'_>) -> Option<String> {
+        ChatView::copy_text(self, content(view.replica, view.utc_offset, view.window.id))
     }
 }
 

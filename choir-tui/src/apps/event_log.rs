@@ -8,8 +8,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 
-use super::clock;
-use crate::input::{Key, KeyCode};
+use super::{clock, App, Context, View, WHEEL_LINES};
+use crate::input::{Key, KeyCode, Mouse, MouseKind};
 use crate::theme::Theme;
 
 pub const HINT: &str = "/ filter by type · f follow/pause · PgUp/PgDn scroll · C-a ? help";
@@ -123,6 +123,41 @@ impl EventLogView {
         } else {
             format!("{state} · type~{}", self.filter)
         }
+    }
+}
+
+impl App for EventLogView {
+    fn on_key(&mut self, key: Key, cx: &mut Context<'_>) -> bool {
+        self.handle_key(key, cx.log, usize::from(cx.area.height.saturating_sub(1)))
+    }
+
+    fn on_mouse(&mut self, mouse: Mouse, cx: &mut Context<'_>) {
+        let key = match mouse.kind {
+            MouseKind::ScrollUp => KeyCode::Up,
+            MouseKind::ScrollDown => KeyCode::Down,
+            _ => return,
+        };
+        for _ in 0..WHEEL_LINES {
+            self.handle_key(Key::plain(key), cx.log, 1);
+        }
+    }
+
+    fn draw(&self, view: &View<'_>, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
+        render(self, view.log, view.utc_offset, area, buf, view.theme);
+        None
+    }
+
+    fn hint(&self, _view: &View<'_>) -> String {
+        if self.editing_filter {
+            FILTER_HINT
+        } else {
+            HINT
+        }
+        .into()
+    }
+
+    fn status(&self, _view: &View<'_>) -> Option<String> {
+        Some(EventLogView::status(self))
     }
 }
 

@@ -2,7 +2,10 @@
 
 /// (keys, what they do)
 pub const BINDINGS: &[(&str, &str)] = &[
-    ("C-a c / e / w", "new chat / event log / writer window"),
+    (
+        "C-a c/e/w/s",
+        "new chat / event log / writer / shell window",
+    ),
     ("C-a Space", "launcher menu"),
     ("C-a n, C-a Tab", "focus next window"),
     ("C-a p", "focus previous window"),
@@ -13,10 +16,13 @@ pub const BINDINGS: &[(&str, &str)] = &[
     ("C-a -", "minimize (click it in the taskbar to restore)"),
     ("C-a t", "tile all windows"),
     ("C-a x", "close window"),
-    ("C-a y", "copy the selected chat message (OSC 52)"),
+    ("C-a y", "copy a chat message or a shell's screen (OSC 52)"),
     ("C-a q", "quit (the sandbox keeps running)"),
     ("C-a C-a", "send a literal C-a to the window"),
-    ("F1, C-a ?", "this help"),
+    (
+        "F1, C-a ?",
+        "this help (in a shell window F1 is the program's)",
+    ),
     (
         "mouse",
         "click focuses, drag title moves, drag border resizes",
@@ -26,6 +32,7 @@ pub const BINDINGS: &[(&str, &str)] = &[
         "title buttons _ minimize □ maximize × close; wheel scrolls",
     ),
     ("chat", "Enter send, C-j newline, PgUp/PgDn, Alt-↑/↓ select"),
+    ("shell", "keys go to the program (not C-a); Enter restarts"),
     (
         "event log",
         "/ filter by type, f follow/pause, PgUp/PgDn, End",

@@ -1,10 +1,8 @@
 //! Keyboard handling: the prefix key, modes, and routing to the focused app.
 
-use choir_proto::{AppKind, Command, ThreadId, WindowId};
+use choir_proto::{AppKind, Command, WindowId};
 
 use super::{desktop_area, Action, Desktop, Mode};
-use crate::apps::chat::ChatOutcome;
-use crate::apps::AppView;
 use crate::input::{Key, KeyCode};
 
 /// The prefix key: C-a.
@@ -15,6 +13,7 @@ pub const LAUNCHER: &[(&str, char)] = &[
     ("Chat", 'c'),
     ("Event log", 'e'),
     ("Writer", 'w'),
+    ("Shell", 's'),
     ("Tile all", 't'),
     ("Help", '?'),
     ("Quit", 'q'),
@@ -41,7 +40,9 @@ impl Desktop {
                 self.on_prefixed(key, actions);
             }
             Mode::Normal if key == PREFIX => self.mode = Mode::Prefix,
-            Mode::Normal if key.code == KeyCode::F(1) => self.mode = Mode::Help,
+            Mode::Normal if key.code == KeyCode::F(1) && !self.focused_takes_every_key() => {
+                self.mode = Mode::Help
+            }
             Mode::Normal => self.on_app_key(key, actions),
         }
     }
@@ -72,6 +73,7 @@ impl Desktop {
             |command: Command, actions: &mut Vec<Action>| actions.push(Action::Send(command));
         match (c, focused) {
             ('c', _) => send(open(AppKind::Chat), actions),
+            ('s', _) => send(open(AppKind::Shell), actions),
             ('e', _) => send(open(AppKind::EventLog), actions),
             ('w', _) => send(open(AppKind::Writer), actions),
             (' ' | 'l', _) => self.mode = Mode::Launcher { selected: 0 },
@@ -113,16 +115,37 @@ impl Desktop {
     }
 
     fn copy_from(&mut self, window_id: WindowId, actions: &mut Vec<Action>) {
-        let text = match self.views.get(&window_id) {
-            Some(AppView::Chat(view)) => view.copy_text(self.chat_content(window_id)),
-            _ => None,
-        };
+        let text = self
+            .replica
+            .world()
+            .desktop
+            .window(window_id)
+            .and_then(|window| {
+                let app = self.apps.get(&window_id)?;
+                app.copy_text(&self.view(window))
+            });
         match text {
             Some(text) => {
                 actions.push(Action::Copy(text));
-                self.notify("copied the message to the clipboard", false);
+                self.notify("copied to the clipboard", false);
             }
             None => self.notify("nothing to copy here", true),
+        }
+    }
+
+    /// Whether the focused window's app takes every key (a shell: F1 is for its program).
+    fn focused_takes_every_key(&self) -> bool {
+        let Some(id) = self.replica.world().desktop.focused else {
+            return false;
+        };
+        match self.apps.get(&id) {
+            Some(app) => app.takes_every_key(),
+            None => self
+                .replica
+                .world()
+                .desktop
+                .window(id)
+                .is_some_and(|window| window.app == AppKind::Shell),
         }
     }
 
@@ -223,74 +246,10 @@ impl Desktop {
             }
             return;
         };
-        let area = self.inner_area(id).unwrap_or_default();
-        // A writer window showing a document: the editor (its last row is the status line).
-        let text_size = (area.width, area.height.saturating_sub(1).max(1));
-        let mut clipboard = std::mem::take(&mut self.clipboard);
-        // Keys the editor has no use for (F-keys, Alt-letters) do nothing here.
-        let edited = self.editor_mut(id).map(|editor| {
-            let mut effects = Vec::new();
-            editor.handle_key(key, text_size, &mut clipboard, &mut effects);
-            effects
-        });
-        self.clipboard = clipboard;
-        if let Some(effects) = edited {
-            self.apply_editor_effects(id, effects, actions);
-            return;
-        }
-        // Borrow the fields apart: the view mutably, what it shows immutably.
-        let mut older = None;
-        let Desktop {
-            replica,
-            views,
-            log,
-            utc_offset,
-            ..
-        } = self;
-        let world = replica.world();
-        let Some(window) = world.desktop.window(id) else {
-            return;
-        };
-        let view = views
-            .entry(id)
-            .or_insert_with(|| AppView::for_app(&window.app));
-        let consumed = match view {
-            AppView::Chat(view) => {
-                let thread_id = ThreadId(id.0);
-                let content = super::chat_content(replica, *utc_offset, id);
-                match view.handle_key(key, content, area) {
-                    ChatOutcome::Send(text) => {
-                        actions.push(Action::Send(Command::PostChat { thread_id, text }));
-                        true
-                    }
-                    ChatOutcome::Command(command) => {
-                        actions.push(Action::Send(command));
-                        true
-                    }
-                    ChatOutcome::Consumed => true,
-                    ChatOutcome::NeedOlder => {
-                        older = Some(thread_id);
-                        true
-                    }
-                    ChatOutcome::Ignored => false,
-                }
-            }
-            AppView::EventLog(view) => {
-                view.handle_key(key, log, usize::from(area.height.saturating_sub(1)))
-            }
-            AppView::Writer(view) => match view.handle_list_key(key, world, id) {
-                Some(commands) => {
-                    actions.extend(commands.into_iter().map(Action::Send));
-                    true
-                }
-                None => false,
-            },
-            AppView::Other => false,
-        };
-        if let Some(thread_id) = older {
-            self.request_page(thread_id);
-        }
-        if !consumed && key.code == KeyCode::Char('?') {
+        let used = self
+            .with_app(id, actions, |app, cx| app.on_key(key, cx))
+            .unwrap_or(false);
+        if !used && key.code == KeyCode::Char('?') {
             self.mode = Mode::Help;
         }
     }

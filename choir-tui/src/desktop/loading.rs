@@ -4,7 +4,7 @@
 //!
 //! [`Replica`]: choir_proto::client::Replica
 
-use choir_proto::{DocId, Query, ThreadId};
+use choir_proto::Query;
 
 use super::Desktop;
 
@@ -12,17 +12,6 @@ impl Desktop {
     /// Queries for the host to send.
     pub fn take_queries(&mut self) -> Vec<Query> {
         self.replica.take_queries()
-    }
-
-    /// Asks for a document's text, unless it is on its way.
-    pub(super) fn request_doc(&mut self, doc_id: DocId) {
-        self.replica.request_doc(doc_id);
-    }
-
-    /// Asks for the page of `thread_id` before the messages held, if there is one and it is
-    /// not on its way.
-    pub(super) fn request_page(&mut self, thread_id: ThreadId) {
-        self.replica.request_page(thread_id);
     }
 
     /// A query could not be sent: it is no longer on its way, so what needs it asks again.

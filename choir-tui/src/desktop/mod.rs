@@ -6,7 +6,6 @@
 //! ratatui backend and reads [`InputEvent`]s from any source, so the local terminal and an SSH
 //! channel run the very same desktop.
 
-mod editors;
 mod geometry;
 mod help;
 mod keys;
@@ -18,13 +17,11 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use choir_proto::client::{Applied, Replica};
-use choir_proto::{Command, Event, EventBody, ServerFrame, ThreadId, WindowId, World};
+use choir_proto::{Command, Event, EventBody, ServerFrame, WindowId, World};
 use ratatui::layout::Rect;
 use std::collections::HashMap;
 
-use crate::apps::chat::ChatContent;
-use crate::apps::writer::Editor;
-use crate::apps::AppView;
+use crate::apps::{self, App, Context, Effect, Signal, Tags, View};
 use crate::input::InputEvent;
 use crate::theme::Theme;
 
@@ -33,9 +30,6 @@ pub use help::BINDINGS;
 
 /// Events kept for the event log windows.
 const LOG_CAPACITY: usize = 10_000;
-/// Messages a thread may hold before the oldest are let go (they can be paged back in), and
-/// how many it keeps then: a session left open for months stays small.
-const HELD_MESSAGES: (usize, usize) = (2_000, 1_000);
 
 /// What the desktop asks its host to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +88,11 @@ pub struct Desktop {
     /// The world as this desktop holds it, and what it still has to read.
     replica: Replica,
     log: VecDeque<Arc<Event>>,
-    views: HashMap<WindowId, AppView>,
+    /// The app of each window, created on first use.
+    apps: HashMap<WindowId, Box<dyn App>>,
+    /// Apps whose window closed but that still have work (unconfirmed edits): they hear
+    /// signals until they are done.
+    closing: Vec<(WindowId, Box<dyn App>)>,
     width: u16,
     height: u16,
     connection: Connection,
@@ -102,21 +100,17 @@ pub struct Desktop {
     utc_offset: i32,
     mode: Mode,
     drag: Option<Drag>,
+    /// The window a mouse press in content began in: its drags and release go there too.
+    pressed: Option<WindowId>,
     notice: Option<Notice>,
     theme: Theme,
-    /// The editor of each writer window that shows a document (created on first use).
-    editors: HashMap<WindowId, Editor>,
-    /// Editors whose window closed or moved on while their edits were still unconfirmed:
-    /// they follow the log until every edit is in.
-    retired: Vec<Editor>,
     /// What C-c / C-x put here; C-v pastes it.
     clipboard: String,
     /// Commands the desktop produced on its own (edits that waited, resends after a
     /// reconnect); the host sends them.
     outbox: Vec<Command>,
     /// Makes this desktop's edit tags unique.
-    tag_base: String,
-    editors_opened: u64,
+    tags: Tags,
     /// Lines the help overlay is scrolled by.
     help_scroll: usize,
 }
@@ -126,7 +120,8 @@ impl Desktop {
         Self {
             replica: Replica::new(),
             log: VecDeque::new(),
-            views: HashMap::new(),
+            apps: HashMap::new(),
+            closing: Vec::new(),
             width: 80,
             height: 24,
             connection: Connection::Connecting,
@@ -134,14 +129,12 @@ impl Desktop {
             utc_offset,
             mode: Mode::Normal,
             drag: None,
+            pressed: None,
             notice: None,
             theme,
-            editors: HashMap::new(),
-            retired: Vec::new(),
             clipboard: String::new(),
             outbox: Vec::new(),
-            tag_base: tag_base(),
-            editors_opened: 0,
+            tags: Tags::new(tag_base()),
             help_scroll: 0,
         }
     }
@@ -199,21 +192,11 @@ impl Desktop {
     pub fn on_frame(&mut self, frame: ServerFrame) {
         match self.replica.on_frame(frame) {
             Applied::Welcome { fresh } => {
-                if fresh {
-                    self.reload_editors();
-                }
-                // Edits in flight when the link broke may be lost: send them again (the
-                // daemon skips any it already has).
-                let resends = self
-                    .editors
-                    .values()
-                    .chain(&self.retired)
-                    .filter_map(Editor::resend);
-                self.outbox.extend(resends);
+                self.signal(Signal::Welcome { fresh });
                 self.connection = Connection::Live;
             }
             Applied::Event(event) => self.on_event(event),
-            Applied::DocLoaded(doc_id) => self.catch_up_editors(doc_id),
+            Applied::DocLoaded(doc_id) => self.signal(Signal::DocLoaded(doc_id)),
             Applied::Error { code, message } => {
                 self.notify(format!("{}: {message}", code.as_str()), true);
             }
@@ -221,53 +204,149 @@ impl Desktop {
         }
     }
 
+    /// The daemon refused an edit of `doc_id` (it could not be merged).
+    pub fn on_edit_refused(&mut self, doc_id: choir_proto::DocId, message: &str) {
+        self.signal(Signal::EditRefused(doc_id));
+        self.notify(
+            format!("{message} — your text before the reload is on the clipboard (C-v)"),
+            true,
+        );
+    }
+
     /// Reacts to an event the replica just folded in.
     fn on_event(&mut self, event: Event) {
-        match &event.body {
-            EventBody::ChatAssistantMessage { thread_id, .. }
-            | EventBody::ChatUserMessage { thread_id, .. } => {
-                self.let_go_of_old_messages(*thread_id);
-            }
-            EventBody::WindowClosed { window_id } => {
-                self.views.remove(window_id);
-                self.retire_editor(*window_id);
-                if matches!(self.mode, Mode::Move(id) | Mode::Resize(id) if id == *window_id) {
-                    self.mode = Mode::Normal;
+        self.signal(Signal::Event(&event));
+        if let EventBody::WindowClosed { window_id } = &event.body {
+            if let Some(app) = self.apps.remove(window_id) {
+                if !app.is_done() {
+                    self.closing.push((*window_id, app));
                 }
             }
-            EventBody::DocEdited {
-                doc_id,
-                version,
-                op,
-                edit_id,
-            } => {
-                for editor in self.editors.values_mut().chain(self.retired.iter_mut()) {
-                    if editor.doc_id() == *doc_id {
-                        let next = editor.committed(*version, op, edit_id.as_deref());
-                        self.outbox.extend(next);
-                    }
-                }
-                self.retired.retain(|editor| !editor.is_saved());
+            if matches!(self.mode, Mode::Move(id) | Mode::Resize(id) if id == *window_id) {
+                self.mode = Mode::Normal;
             }
-            EventBody::WriterDocShown { window_id, doc_id } => {
-                let stale = self
-                    .editors
-                    .get(window_id)
-                    .is_some_and(|editor| Some(editor.doc_id()) != *doc_id);
-                if stale {
-                    self.retire_editor(*window_id);
-                }
-            }
-            EventBody::DocDeleted { doc_id } => {
-                self.editors.retain(|_, editor| editor.doc_id() != *doc_id);
-                self.retired.retain(|editor| editor.doc_id() != *doc_id);
-            }
-            _ => {}
         }
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();
         }
         self.log.push_back(Arc::new(event));
+    }
+
+    /// Tells every app, those of closed windows still at work included; what they ask for
+    /// goes to the outbox.
+    fn signal(&mut self, signal: Signal<'_>) {
+        // Every window has its app from the start, so that it hears everything.
+        for window in self.replica.world().desktop.windows.values() {
+            self.apps
+                .entry(window.id)
+                .or_insert_with(|| apps::open(&window.app, window.id));
+        }
+        let gone: Vec<WindowId> = self
+            .apps
+            .keys()
+            .filter(|id| self.replica.world().desktop.window(**id).is_none())
+            .copied()
+            .collect();
+        for id in gone {
+            if let Some(app) = self.apps.remove(&id) {
+                if !app.is_done() {
+                    self.closing.push((id, app));
+                }
+            }
+        }
+        let ids: Vec<WindowId> = self.apps.keys().copied().collect();
+        for id in ids {
+            let area = self.inner_area(id).unwrap_or_default();
+            if let Some(mut app) = self.apps.remove(&id) {
+                let effects = self
+                    .with_context(id, area, |cx| app.on_signal(signal, cx))
+                    .1;
+                self.apps.insert(id, app);
+                self.apply_effects(effects, None);
+            }
+        }
+        let mut closing = std::mem::take(&mut self.closing);
+        for (id, app) in &mut closing {
+            let effects = self
+                .with_context(*id, Rect::default(), |cx| app.on_signal(signal, cx))
+                .1;
+            self.apply_effects(effects, None);
+        }
+        closing.retain(|(_, app)| !app.is_done());
+        self.closing = closing;
+    }
+
+    /// Runs `work` with a context for window `id`'s app; returns what it returned and the
+    /// effects the app asked for.
+    fn with_context<R>(
+        &mut self,
+        id: WindowId,
+        area: Rect,
+        work: impl FnOnce(&mut Context<'_>) -> R,
+    ) -> (R, Vec<Effect>) {
+        let mut cx = Context {
+            replica: &mut self.replica,
+            window_id: id,
+            area,
+            log: &self.log,
+            utc_offset: self.utc_offset,
+            clipboard: &mut self.clipboard,
+            tags: &mut self.tags,
+            effects: Vec::new(),
+        };
+        let result = work(&mut cx);
+        (result, cx.effects)
+    }
+
+    /// Runs `work` on the app of window `id` (created on first use), with its context;
+    /// applies its effects (commands become `actions`). `None` when there is no such window.
+    fn with_app<R>(
+        &mut self,
+        id: WindowId,
+        actions: &mut Vec<Action>,
+        work: impl FnOnce(&mut dyn App, &mut Context<'_>) -> R,
+    ) -> Option<R> {
+        let area = self.inner_area(id)?;
+        let mut app = match self.apps.remove(&id) {
+            Some(app) => app,
+            None => apps::open(&self.replica.world().desktop.window(id)?.app, id),
+        };
+        let (result, effects) = self.with_context(id, area, |cx| work(app.as_mut(), cx));
+        self.apps.insert(id, app);
+        self.apply_effects(effects, Some(actions));
+        Some(result)
+    }
+
+    /// Carries out what apps asked for: commands go with the input's actions, or else to the
+    /// outbox.
+    fn apply_effects(&mut self, effects: Vec<Effect>, mut actions: Option<&mut Vec<Action>>) {
+        for effect in effects {
+            match (effect, actions.as_deref_mut()) {
+                (Effect::Send(command), Some(actions)) => actions.push(Action::Send(command)),
+                (Effect::Send(command), None) => self.outbox.push(command),
+                (Effect::Copy(text), Some(actions)) => actions.push(Action::Copy(text)),
+                (Effect::Copy(_), None) => {}
+                (Effect::Notice { text, error }, _) => self.notify(text, error),
+            }
+        }
+    }
+
+    /// What an app reads to draw window `window`.
+    fn view<'a>(&'a self, window: &'a choir_proto::Window) -> View<'a> {
+        View {
+            replica: &self.replica,
+            window,
+            focused: self.replica.world().desktop.focused == Some(window.id),
+            log: &self.log,
+            utc_offset: self.utc_offset,
+            theme: &self.theme,
+        }
+    }
+
+    /// The writer editor of window `id`, for tests that look inside it.
+    #[cfg(test)]
+    fn editor(&self, id: WindowId) -> Option<&crate::apps::writer::Editor> {
+        self.apps.get(&id)?.editor()
     }
 
     /// Adds events from before the snapshot to the event log (they are already in the world).
@@ -300,40 +379,9 @@ impl Desktop {
     }
 
     fn on_paste(&mut self, text: &str, actions: &mut Vec<Action>) {
-        let Some(id) = self.replica.world().desktop.focused else {
-            return;
-        };
-        if let Some(editor) = self.editor_mut(id) {
-            let effects = editor.paste(text);
-            self.apply_editor_effects(id, effects, actions);
-            return;
+        if let Some(id) = self.replica.world().desktop.focused {
+            self.with_app(id, actions, |app, cx| app.on_paste(text, cx));
         }
-        if let Some(AppView::Chat(view)) = self.view_mut(id) {
-            view.input.insert_str(text);
-        }
-    }
-
-    /// Trims a thread that holds too many messages, unless its window is scrolled back
-    /// (its reader may be among the old ones).
-    fn let_go_of_old_messages(&mut self, thread_id: ThreadId) {
-        let (most, keep) = HELD_MESSAGES;
-        let reading = matches!(
-            self.views.get(&WindowId(thread_id.0)),
-            Some(AppView::Chat(view)) if view.scroll > 0 || view.selected.is_some()
-        );
-        if !reading {
-            self.replica.let_go_of_old_messages(thread_id, most, keep);
-        }
-    }
-
-    /// The app state of a window, created on first use.
-    fn view_mut(&mut self, id: WindowId) -> Option<&mut AppView> {
-        let app = &self.replica.world().desktop.window(id)?.app;
-        Some(
-            self.views
-                .entry(id)
-                .or_insert_with(|| AppView::for_app(app)),
-        )
     }
 
     fn area(&self) -> Rect {
@@ -351,10 +399,6 @@ impl Desktop {
             rect.height.saturating_sub(2),
         ))
     }
-
-    fn chat_content(&self, id: WindowId) -> ChatContent<'_> {
-        chat_content(&self.replica, self.utc_offset, id)
-    }
 }
 
 /// A prefix for edit tags that no other desktop uses: the process and the time it started.
@@ -364,17 +408,6 @@ fn tag_base() -> String {
         .unwrap_or_default()
         .as_nanos();
     format!("{:x}.{:x}", std::process::id(), nanos & 0xffff_ffff_ffff)
-}
-
-/// What the chat window `id` shows (its thread has the window's id). A free function, so
-/// callers that borrow a window's view mutably can still borrow these fields.
-fn chat_content(replica: &Replica, utc_offset: i32, id: WindowId) -> ChatContent<'_> {
-    let thread_id = ThreadId(id.0);
-    ChatContent {
-        thread: replica.world().chats.get(&thread_id),
-        streaming: replica.streaming(thread_id),
-        utc_offset,
-    }
 }
 
 #[cfg(test)]

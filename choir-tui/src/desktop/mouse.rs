@@ -5,25 +5,78 @@ use choir_proto::{Command, WindowId};
 use super::geometry::{self, Zone};
 use super::render::{launcher_rect, taskbar_hits, TaskbarHit};
 use super::{desktop_area, Action, Desktop, Drag, Mode};
-use crate::apps::AppView;
-use crate::input::{Key, KeyCode, Mouse, MouseButton, MouseKind};
-
-/// Lines one wheel notch scrolls.
-const WHEEL_LINES: isize = 3;
+use crate::input::{Mouse, MouseButton, MouseKind};
 
 impl Desktop {
     pub(super) fn on_mouse(&mut self, mouse: Mouse, actions: &mut Vec<Action>) {
         match mouse.kind {
-            MouseKind::Down(MouseButton::Left) => self.on_press(mouse.x, mouse.y, actions),
-            MouseKind::Drag(MouseButton::Left) => self.on_drag(mouse.x, mouse.y, actions),
-            MouseKind::Up(_) => self.drag = None,
-            MouseKind::ScrollUp => self.on_wheel(mouse.x, mouse.y, WHEEL_LINES),
-            MouseKind::ScrollDown => self.on_wheel(mouse.x, mouse.y, -WHEEL_LINES),
-            MouseKind::Down(_) | MouseKind::Drag(_) | MouseKind::Moved => {}
+            MouseKind::Down(MouseButton::Left) => self.on_press(mouse, actions),
+            MouseKind::Drag(MouseButton::Left) if self.drag.is_some() => {
+                self.on_drag(mouse.x, mouse.y, actions)
+            }
+            MouseKind::Up(_) if self.drag.is_some() => self.drag = None,
+            MouseKind::ScrollUp | MouseKind::ScrollDown => {
+                let area = desktop_area(self.width, self.height);
+                if let Some((id, _)) =
+                    geometry::window_at(&self.replica.world().desktop, area, mouse.x, mouse.y)
+                {
+                    self.hand_to_app(id, mouse, actions);
+                }
+            }
+            MouseKind::Down(_) => {
+                if let Some(id) = self.content_at(mouse.x, mouse.y) {
+                    self.pressed = Some(id);
+                    self.hand_to_app(id, mouse, actions);
+                }
+            }
+            // Drags and releases go to the window the press was in; motion to the focused one.
+            MouseKind::Drag(_) | MouseKind::Up(_) => {
+                if let Some(id) = self.pressed {
+                    self.hand_to_app(id, mouse, actions);
+                }
+                if matches!(mouse.kind, MouseKind::Up(_)) {
+                    self.pressed = None;
+                }
+            }
+            MouseKind::Moved => {
+                if let Some(id) = self.replica.world().desktop.focused {
+                    if self.content_at(mouse.x, mouse.y) == Some(id) {
+                        self.hand_to_app(id, mouse, actions);
+                    }
+                }
+            }
         }
     }
 
-    fn on_press(&mut self, x: u16, y: u16, actions: &mut Vec<Action>) {
+    /// The window whose content is under (`x`, `y`), if any.
+    fn content_at(&self, x: u16, y: u16) -> Option<WindowId> {
+        let area = desktop_area(self.width, self.height);
+        let (id, rect) = geometry::window_at(&self.replica.world().desktop, area, x, y)?;
+        (geometry::zone(rect, x, y) == Zone::Content).then_some(id)
+    }
+
+    /// Hands a mouse event to window `id`'s app, at a cell counted from its content's top
+    /// left (clamped to it).
+    fn hand_to_app(&mut self, id: WindowId, mouse: Mouse, actions: &mut Vec<Action>) {
+        let Some(inner) = self.inner_area(id) else {
+            return;
+        };
+        let relative = Mouse {
+            x: mouse
+                .x
+                .saturating_sub(inner.x)
+                .min(inner.width.saturating_sub(1)),
+            y: mouse
+                .y
+                .saturating_sub(inner.y)
+                .min(inner.height.saturating_sub(1)),
+            ..mouse
+        };
+        self.with_app(id, actions, |app, cx| app.on_mouse(relative, cx));
+    }
+
+    fn on_press(&mut self, mouse: Mouse, actions: &mut Vec<Action>) {
+        let (x, y) = (mouse.x, mouse.y);
         match self.mode {
             Mode::Help => {
                 self.mode = Mode::Normal;
@@ -76,11 +129,8 @@ impl Desktop {
             Zone::TitleBar => self.drag = Some(drag(None)),
             Zone::Edge(edges) => self.drag = Some(drag(Some(edges))),
             Zone::Content => {
-                let inner = self.inner_area(id).unwrap_or_default();
-                let size = (inner.width, inner.height.saturating_sub(1).max(1));
-                if let Some(editor) = self.editor_mut(id) {
-                    editor.click(x.saturating_sub(inner.x), y.saturating_sub(inner.y), size);
-                }
+                self.pressed = Some(id);
+                self.hand_to_app(id, mouse, actions);
             }
         }
     }
@@ -141,55 +191,5 @@ impl Desktop {
         }
         drag.sent = wanted;
         self.drag = Some(drag);
-    }
-
-    fn on_wheel(&mut self, x: u16, y: u16, lines: isize) {
-        let area = desktop_area(self.width, self.height);
-        let Some((id, _)) = geometry::window_at(&self.replica.world().desktop, area, x, y) else {
-            return;
-        };
-        let inner = self.inner_area(id).unwrap_or_default();
-        let size = (inner.width, inner.height.saturating_sub(1).max(1));
-        if let Some(editor) = self.editor_mut(id) {
-            editor.scroll(lines, size);
-            return;
-        }
-        self.scroll_window(id, lines, inner);
-    }
-
-    fn scroll_window(&mut self, id: WindowId, lines: isize, inner: ratatui::layout::Rect) {
-        let Desktop {
-            replica,
-            views,
-            log,
-            utc_offset,
-            ..
-        } = self;
-        let world = replica.world();
-        let Some(window) = world.desktop.window(id) else {
-            return;
-        };
-        match views
-            .entry(id)
-            .or_insert_with(|| AppView::for_app(&window.app))
-        {
-            AppView::Chat(view) => {
-                let content = super::chat_content(replica, *utc_offset, id);
-                if view.scroll_by(lines, content, inner) {
-                    self.request_page(choir_proto::ThreadId(id.0));
-                }
-            }
-            AppView::EventLog(view) => {
-                let key = if lines > 0 {
-                    KeyCode::Up
-                } else {
-                    KeyCode::Down
-                };
-                for _ in 0..lines.unsigned_abs() {
-                    view.handle_key(Key::plain(key), log, 1);
-                }
-            }
-            AppView::Writer(_) | AppView::Other => {}
-        }
     }
 }

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use choir_proto::{AppKind, ThreadId, Window, WindowId, World};
+use choir_proto::{Window, WindowId, World};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -14,8 +14,7 @@ use super::geometry::{self, CLOSE_FROM_RIGHT, MAXIMIZE_FROM_RIGHT, MINIMIZE_FROM
 use super::help::BINDINGS;
 use super::keys::LAUNCHER;
 use super::{desktop_area, Connection, Desktop, Mode};
-use crate::apps::{self, AppView};
-use crate::theme::Theme;
+use crate::apps;
 use crate::wrap::{display_width, truncate};
 
 const MENU_LABEL: &str = " ≡ Menu ";
@@ -120,7 +119,7 @@ impl Desktop {
         let lines = [
             ("ChoirOS", self.theme.title_focused()),
             ("", Style::new()),
-            ("C-a c   new chat        C-a e   event log", Style::new()),
+            ("C-a c   new chat        C-a s   shell", Style::new()),
             ("C-a Space   menu        F1   every binding", Style::new()),
             (
                 "C-a q   quit (your sandbox keeps running)",
@@ -148,12 +147,14 @@ impl Desktop {
             .unwrap_or(0)
             + 1;
         let name = shown_title(self.replica.world(), window);
-        if let Some(AppView::EventLog(view)) = self.views.get(&window.id) {
-            format!(" {index}:{name} [{}] ", view.status())
-        } else if window.app == AppKind::EventLog {
-            format!(" {index}:{name} [following] ")
-        } else {
-            format!(" {index}:{name} ")
+        let view = self.view(window);
+        let status = match self.apps.get(&window.id) {
+            Some(app) => app.status(&view),
+            None => apps::open(&window.app, window.id).status(&view),
+        };
+        match status {
+            Some(status) => format!(" {index}:{name} [{status}] "),
+            None => format!(" {index}:{name} "),
         }
     }
 
@@ -203,75 +204,31 @@ impl Desktop {
             );
             buf.set_string(right - MINIMIZE_FROM_RIGHT, y, "_", border);
         }
-        let empty_view;
-        let view = match self.views.get(&window.id) {
-            Some(view) => view,
-            None => {
-                empty_view = AppView::for_app(&window.app);
-                &empty_view
-            }
-        };
-        match view {
-            AppView::Chat(view) => {
-                let content = self.chat_content(window.id);
-                apps::chat::render(view, content, inner, buf, theme)
-            }
-            AppView::EventLog(view) => {
-                apps::event_log::render(view, &self.log, self.utc_offset, inner, buf, theme);
-                None
-            }
-            AppView::Writer(view) => {
-                let focused = self.replica.world().desktop.focused == Some(window.id);
-                match window
-                    .doc_id
-                    .and_then(|doc_id| self.replica.world().docs.get(&doc_id))
-                {
-                    Some(doc) => {
-                        let opened;
-                        let editor = match self.editors.get(&window.id) {
-                            Some(editor) if editor.doc_id() == doc.id => Some(editor),
-                            _ => {
-                                opened = apps::writer::Editor::open(doc, String::new());
-                                opened.as_ref()
-                            }
-                        };
-                        match editor {
-                            Some(editor) => editor.render(&doc.title, inner, buf, theme, focused),
-                            None => {
-                                note(buf, inner, &format!("loading “{}”…", doc.title), theme);
-                                None
-                            }
-                        }
-                    }
-                    None => view
-                        .render_list(self.replica.world(), inner, buf, theme)
-                        .filter(|_| focused),
-                }
-            }
-            AppView::Other => {
-                let text = format!("“{}” is not known to this client", window.app);
-                note(buf, inner, &text, theme);
-                None
-            }
+        let view = self.view(window);
+        match self.apps.get(&window.id) {
+            Some(app) => app.draw(&view, inner, buf),
+            None => apps::open(&window.app, window.id).draw(&view, inner, buf),
         }
     }
 
-    /// What the focused chat waits for: an approval, or the agent's answer.
-    fn chat_prompt(&self) -> Option<String> {
+    /// What the focused window's app waits on the user for (an approval), or else its key
+    /// hints.
+    fn app_hint(&self) -> Option<(String, bool)> {
         let id = self.replica.world().desktop.focused?;
-        if self.replica.world().desktop.window(id)?.app != AppKind::Chat {
-            return None;
-        }
-        let thread = self.replica.world().chats.get(&ThreadId(id.0))?;
-        if let Some(card) = apps::chat::awaiting_approval(thread) {
-            return Some(format!(
-                "{} wants to run — Alt-y approve · Alt-n deny · Esc cancel the turn",
-                card.tool
-            ));
-        }
-        thread
-            .busy
-            .then(|| "the agent is answering — Esc cancels".to_owned())
+        let window = self.replica.world().desktop.window(id)?;
+        let view = self.view(window);
+        let opened;
+        let app = match self.apps.get(&id) {
+            Some(app) => app,
+            None => {
+                opened = apps::open(&window.app, id);
+                &opened
+            }
+        };
+        Some(match app.prompt(&view) {
+            Some(prompt) => (prompt, true),
+            None => (app.hint(&view), false),
+        })
     }
 
     fn draw_hint(&self, screen: Rect, buf: &mut Buffer) {
@@ -286,33 +243,18 @@ impl Desktop {
                 if notice.error { theme.error() } else { theme.ok() },
             ),
             (None, Mode::Prefix) => (
-                "C-a … c chat · e events · w writer · n/p next/prev · m move · r resize · z max · - min · t tile · x close · q quit · ? help".into(),
+                "C-a … c chat · s shell · e events · w writer · n/p next/prev · m move · r resize · z max · - min · t tile · x close · q quit · ? help".into(),
                 theme.warn(),
             ),
             (None, Mode::Move(_)) => ("move: arrows (Shift: by 5) · Enter/Esc done".into(), theme.warn()),
             (None, Mode::Resize(_)) => ("resize: arrows (Shift: by 5) · Enter/Esc done".into(), theme.warn()),
             (None, Mode::Launcher { .. }) => ("↑/↓ choose · Enter open · Esc close".into(), theme.muted()),
             (None, Mode::Help) => ("↑↓ scroll the help · any other key closes it".into(), theme.muted()),
-            (None, Mode::Normal) if self.chat_prompt().is_some() => {
-                (self.chat_prompt().unwrap_or_default(), theme.warn())
-            }
-            (None, Mode::Normal) => {
-                let hint = self
-                    .replica
-                    .world()
-                    .desktop
-                    .focused
-                    .and_then(|id| {
-                        let window = self.replica.world().desktop.window(id)?;
-                        let editing = window.doc_id.is_some();
-                        Some(match self.views.get(&id) {
-                            Some(view) => view.hint(editing),
-                            None => AppView::for_app(&window.app).hint(editing),
-                        })
-                    })
-                    .unwrap_or("C-a c new chat · C-a Space menu · F1 help");
-                (hint.to_owned(), theme.muted())
-            }
+            (None, Mode::Normal) => match self.app_hint() {
+                Some((prompt, true)) => (prompt, theme.warn()),
+                Some((hint, false)) => (hint, theme.muted()),
+                None => ("C-a c new chat · C-a Space menu · F1 help".into(), theme.muted()),
+            },
         };
         buf.set_stringn(0, y, format!(" {text}"), usize::from(screen.width), style);
     }
@@ -431,15 +373,4 @@ impl Desktop {
             );
         }
     }
-}
-
-/// A muted line at the top of a window's inside.
-fn note(buf: &mut Buffer, inner: Rect, text: &str, theme: &Theme) {
-    buf.set_stringn(
-        inner.x,
-        inner.y,
-        text,
-        usize::from(inner.width),
-        theme.muted(),
-    );
 }

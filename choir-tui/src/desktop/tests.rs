@@ -213,14 +213,14 @@ fn help_overlay() {
     insta::assert_snapshot!(h.screen());
     // Too tall for 24 rows: it scrolls to the last binding.
     assert!(!h.screen().contains("back to the list"));
-    h.bytes(b"\x1b[B\x1b[B\x1b[B\x1b[B\x1b[B\x1b[B");
+    h.bytes(&b"\x1b[B".repeat(8));
     assert!(h.screen().contains("back to the list"));
     h.bytes(b"x");
     assert!(!h.screen().contains("Help"));
     h.bytes(&prefixed("?"));
     assert!(h.screen().contains("Help — ↑↓ scroll"));
     assert!(
-        h.screen().contains("C-a c / e / w"),
+        h.screen().contains("C-a c/e/w/s"),
         "opens at the top again"
     );
 }
@@ -849,7 +849,7 @@ impl Room {
                     .unwrap(),
                 committed
             );
-            if let Some(editor) = peer.desktop.editors.get(&WindowId(1)) {
+            if let Some(editor) = peer.desktop.editor(WindowId(1)) {
                 assert!(editor.is_saved());
                 assert_eq!(editor.text().to_string(), committed);
             }
@@ -1039,7 +1039,7 @@ fn typing_survives_a_reconnect_with_a_fresh_snapshot() {
     for command in h.desktop.take_outbox() {
         h.execute(&command);
     }
-    let editor = &h.desktop.editors[&WindowId(1)];
+    let editor = h.desktop.editor(WindowId(1)).unwrap();
     let committed = h.server.docs[&choir_proto::DocId(1)].text().unwrap();
     assert_eq!(committed, "# base>>\n");
     assert_eq!(editor.text().to_string(), committed);
@@ -1241,3 +1241,5 @@ fn a_query_that_could_not_be_sent_is_asked_again() {
     });
     assert_eq!(h.desktop.take_queries().len(), 1);
 }
+
+mod shell;

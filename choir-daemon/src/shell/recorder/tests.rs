@@ -271,4 +271,3 @@ enum Step {
     Wait(u64),
     Resize(u16, u16),
 }
-

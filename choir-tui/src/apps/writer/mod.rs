@@ -3,9 +3,11 @@
 //! every client shows the same document in the same window; the editor state (cursor,
 //! selection, undo) is this client's own.
 
+mod app;
 mod editor;
 mod layout;
 
+pub use app::Writer;
 pub use editor::{Editor, EditorEffect};
 
 use choir_proto::{Command, DocId, WindowId, World};
