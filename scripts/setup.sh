@@ -22,6 +22,8 @@ missing=()
 command -v tmux >/dev/null || missing+=(tmux)
 command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v pgrep >/dev/null || missing+=(procps)
+# Shell window tests edit a file with vi (vim-tiny is Debian's smallest vim).
+command -v vi >/dev/null || missing+=(vim-tiny)
 # The web mirror's browser tests: Debian's Chromium, driven by npm's playwright-core.
 command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)

@@ -955,3 +955,97 @@ e2eTest('n. a window dragged by touch moves', async (h) => {
   await waitForStateRect(daemon, 1, { x: 9, y: 3, w: 40, h: 12 });
   await waitForGeometry(page, 1, { x: 9, y: 3 });
 });
+
+e2eTest('o. a shell window: typed in the browser, vi driven from the terminal desktop, one screen', async (h) => {
+  const daemon = await h.daemon();
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon);
+  await waitForLive(page);
+  const t = tag();
+
+  // Ctrl-a s opens a shell window; its terminal gets the keyboard and shows a prompt.
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('s');
+  const shell = await waitUntil(async () => [...(await daemon.windows()).values()].find((w) => w.app === 'shell'), {
+    what: 'a shell window in /api/state',
+  });
+  const terminal = `.window[data-window-id="${shell.id}"] .terminal`;
+  await waitFor(page, (sel) => document.querySelector(sel)?.textContent.trim().length > 0, 10_000, {
+    arg: terminal,
+    what: 'a prompt in the terminal',
+  });
+  await page.keyboard.type(`echo web-${t}-$((6*7))`);
+  await page.keyboard.press('Enter');
+  const screenText = (sel) => page.$eval(sel, (el) => [...el.querySelectorAll('.term-row')].map((r) => r.textContent));
+  await waitFor(page, ({ sel, want }) => document.querySelector(sel)?.textContent.includes(want), 10_000, {
+    arg: { sel: terminal, want: `web-${t}-42` },
+    what: 'the echo in the browser',
+  });
+
+  // The terminal desktop shows the same shell; vi, driven by tmux send-keys there, writes a file.
+  const tui = await h.tui(daemon, { cols: 120, rows: 40 });
+  await tui.waitForText(`web-${t}-42`);
+  await tui.sendKeys('C-a', String(shell.id));
+  await tui.type(`vi note-${t}.txt`);
+  await tui.sendKeys('Enter');
+  await waitFor(page, (sel) => document.querySelector(sel)?.textContent.includes('~'), 10_000, {
+    arg: terminal,
+    what: "vi's empty lines (~) in the browser",
+  });
+  await tui.sendKeys('i');
+  await tui.type(`written in vi ${t}`);
+  await tui.sendKeys('Escape');
+  await tui.type(':wq');
+  await tui.sendKeys('Enter');
+  const file = path.join(daemon.dir, 'workspace', `note-${t}.txt`);
+  await waitUntil(async () => fs.existsSync(file) && fs.readFileSync(file, 'utf8').includes(`written in vi ${t}`), {
+    what: `${file} written by vi`,
+  });
+  // Back at the prompt, both clients show the screen of before vi (the daemon resends it when
+  // vi leaves the alternate screen).
+  await tui.waitForText(`web-${t}-42`);
+  await waitFor(page, ({ sel, want }) => document.querySelector(sel)?.textContent.includes(want), 10_000, {
+    arg: { sel: terminal, want: `web-${t}-42` },
+    what: 'the screen of before vi in the browser',
+  });
+  const rows = await screenText(terminal);
+  // (The command line wraps at the terminal's width.)
+  assert.ok(rows.join('').includes(`vi note-${t}.txt`), `the browser shows the vi command:\n${rows.join('\n')}`);
+
+  // A paste goes in whole; the shell's output comes back in both.
+  await page.locator(terminal).focus();
+  await page.evaluate(
+    ({ sel, text }) => {
+      const data = new DataTransfer();
+      data.setData('text', text);
+      document.querySelector(sel).dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true }));
+    },
+    { sel: terminal, text: `echo pasted-${t}` },
+  );
+  // Bash asks for bracketed paste: the pasted line waits for Enter.
+  await page.keyboard.press('Enter');
+  await tui.waitForText(`┃pasted-${t}`);
+
+  // Exit: the window says the shell ended; Enter in the browser starts a new one.
+  await page.keyboard.type('exit');
+  await page.keyboard.press('Enter');
+  await waitFor(page, (sel) => document.querySelector(sel)?.dataset.shellState === 'ended', 10_000, {
+    arg: terminal,
+    what: 'the shell to end',
+  });
+  assert.match(await page.locator(`.window[data-window-id="${shell.id}"] .shell-ended`).innerText(), /exited with status 0/);
+  await page.keyboard.press('Enter');
+  await waitFor(page, (sel) => document.querySelector(sel)?.dataset.shellState === 'running', 10_000, {
+    arg: terminal,
+    what: 'a new shell',
+  });
+  await page.keyboard.type(`printf '\\033[1;32mgreen\\033[0m %s\\n' ${t}`);
+  await page.keyboard.press('Enter');
+  await waitFor(page, ({ sel, want }) => document.querySelector(sel)?.textContent.includes(want), 10_000, {
+    arg: { sel: terminal, want: `green ${t}` },
+    what: 'coloured output in the new shell',
+  });
+  const green = await page.$eval(`${terminal} span[style*="font-weight:bold"]`, (el) => getComputedStyle(el).color);
+  assert.equal(green, 'rgb(13, 188, 121)', 'bold green is drawn bold and green');
+  await page.screenshot({ path: path.join(ARTIFACTS, 'shell-window.png') });
+});

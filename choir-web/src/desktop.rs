@@ -249,6 +249,7 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
                 { launch(AppKind::Chat, "chat", "chat") }
                 { launch(AppKind::Writer, "writer", "writer") }
                 { launch(AppKind::EventLog, "log", "event_log") }
+                { launch(AppKind::Shell, "shell", "shell") }
             </span>
             <span class="windows">
                 { for world.desktop.windows.values().enumerate().map(|(n, window)| {

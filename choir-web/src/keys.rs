@@ -9,7 +9,10 @@ use crate::app::App;
 use crate::desktop::DragKind;
 
 pub const BINDINGS: &[(&str, &str)] = &[
-    ("Ctrl-a c / e / w", "new chat / event log / writer window"),
+    (
+        "Ctrl-a c / e / w / s",
+        "new chat / event log / writer / shell window",
+    ),
     ("Ctrl-a n, Ctrl-a Tab", "focus next window"),
     ("Ctrl-a p", "focus previous window"),
     ("Ctrl-a 1..9", "focus window by taskbar number"),
@@ -35,6 +38,10 @@ pub const BINDINGS: &[(&str, &str)] = &[
         "chat",
         "Enter sends, Shift+Enter newline; scroll up for older messages",
     ),
+    (
+        "shell",
+        "keys go to the program (Ctrl-a Ctrl-a types Ctrl-a); Ctrl-Shift-V pastes",
+    ),
     ("Tab", "moves between buttons and fields, as everywhere"),
 ];
 
@@ -54,6 +61,12 @@ pub fn on_key(app: &mut App, ctx: &Context<App>, event: &KeyboardEvent) -> bool 
         event.prevent_default();
         app.prefix = true;
         return true;
+    }
+    // A focused shell window takes every other key (F1 too), unless a field has focus.
+    if let Some(id) = focused_shell(app) {
+        if !app.help && crate::apps::shell::on_key(app, id, event) {
+            return false;
+        }
     }
     match key.as_str() {
         "F1" => {
@@ -88,10 +101,17 @@ fn after_prefix(app: &mut App, ctx: &Context<App>, key: &str, ctrl: bool) {
         }
     };
     match key {
-        "a" | "A" if ctrl => select_all(),
+        "a" | "A" if ctrl => match focused_shell(app) {
+            Some(window_id) => app.send(Command::ShellInput {
+                window_id,
+                data: "\u{1}".into(),
+            }),
+            None => select_all(),
+        },
         "c" => open(app, AppKind::Chat),
         "e" => open(app, AppKind::EventLog),
         "w" => open(app, AppKind::Writer),
+        "s" => open(app, AppKind::Shell),
         "n" | "Tab" | "p" => {
             let at = focused.and_then(|id| order.iter().position(|other| *other == id));
             let len = order.len();
@@ -204,6 +224,19 @@ fn key_mode(
     };
     app.send(command);
     false
+}
+
+/// The focused window when it is a shell window and no text field has the keyboard.
+fn focused_shell(app: &App) -> Option<WindowId> {
+    let world = app.replica.world();
+    let id = world.desktop.focused?;
+    if world.desktop.window(id)?.app != AppKind::Shell {
+        return None;
+    }
+    let typing = crate::dom::document()
+        .and_then(|document| document.active_element())
+        .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA"));
+    (!typing).then_some(id)
 }
 
 /// Selects all of the focused text field (Ctrl-a Ctrl-a, as in the terminal).

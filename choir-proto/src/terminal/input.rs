@@ -249,3 +249,24 @@ pub fn encode_paste(text: &str, screen: &Screen) -> String {
         text
     }
 }
+
+/// `data` in parts that each fit one `shell.input` command (at most
+/// [`MAX_SHELL_INPUT`](crate::MAX_SHELL_INPUT) bytes), cut between characters.
+pub fn input_parts(data: &str) -> Vec<&str> {
+    let most = crate::MAX_SHELL_INPUT;
+    let mut parts = Vec::new();
+    let mut rest = data;
+    while rest.len() > most {
+        let mut cut = most;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (head, tail) = rest.split_at(cut);
+        parts.push(head);
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        parts.push(rest);
+    }
+    parts
+}

@@ -12,7 +12,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::world::Rect;
 
-pub use input::{encode_key, encode_mouse, encode_paste, TermKey, TermKeyCode, TermMouse};
+pub use input::{
+    encode_key, encode_mouse, encode_paste, input_parts, TermKey, TermKeyCode, TermMouse,
+};
 /// The emulator's own types (cells, colours, modes), for drawing a screen.
 pub use vt100;
 

@@ -119,6 +119,18 @@ fn a_paste_is_bracketed_when_asked_and_cannot_end_itself() {
 }
 
 #[test]
+fn long_input_is_cut_between_characters() {
+    let text = "é".repeat(crate::MAX_SHELL_INPUT);
+    let parts = input_parts(&text);
+    assert_eq!(parts.len(), 2);
+    assert!(parts
+        .iter()
+        .all(|part| part.len() <= crate::MAX_SHELL_INPUT));
+    assert_eq!(parts.concat(), text);
+    assert!(input_parts("").is_empty());
+}
+
+#[test]
 fn sizes_are_clamped() {
     assert_eq!(
         TermSize::inside(Rect::new(0, 0, 1000, 3)),

@@ -3,9 +3,9 @@
 //! as xterm does (`choir_proto::terminal`) and go to the shell's PTY in the sandbox.
 
 use choir_proto::terminal::{
-    encode_key, encode_mouse, encode_paste, vt100, TermKey, TermKeyCode, TermMouse,
+    encode_key, encode_mouse, encode_paste, input_parts, vt100, TermKey, TermKeyCode, TermMouse,
 };
-use choir_proto::{Command, Shell, WindowId, MAX_SHELL_INPUT};
+use choir_proto::{Command, Shell, WindowId};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -26,7 +26,7 @@ impl ShellView {
     }
 
     fn send_input(&self, data: String, cx: &mut Context<'_>) {
-        for part in split(&data, MAX_SHELL_INPUT) {
+        for part in input_parts(&data) {
             cx.send(Command::ShellInput {
                 window_id: self.window_id,
                 data: part.to_owned(),
@@ -37,25 +37,6 @@ impl ShellView {
 
 fn shell<'a>(cx: &'a Context<'_>, id: WindowId) -> Option<&'a Shell> {
     cx.world().shells.get(&id)
-}
-
-/// `text` in parts of at most `most` bytes, cut between characters.
-fn split(text: &str, most: usize) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut rest = text;
-    while rest.len() > most {
-        let mut cut = most;
-        while !rest.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let (head, tail) = rest.split_at(cut);
-        parts.push(head);
-        rest = tail;
-    }
-    if !rest.is_empty() {
-        parts.push(rest);
-    }
-    parts
 }
 
 /// A terminal client's key as the emulator's encoder takes it.
@@ -263,15 +244,6 @@ fn color(color: vt100::Color) -> Color {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn long_input_is_split_between_characters() {
-        let text = "é".repeat(10);
-        let parts = split(&text, 5);
-        assert!(parts.iter().all(|part| part.len() <= 5));
-        assert_eq!(parts.concat(), text);
-        assert_eq!(split("", 5), Vec::<&str>::new());
-    }
 
     #[test]
     fn byte_counts_read_well() {

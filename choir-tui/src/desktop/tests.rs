@@ -219,10 +219,7 @@ fn help_overlay() {
     assert!(!h.screen().contains("Help"));
     h.bytes(&prefixed("?"));
     assert!(h.screen().contains("Help — ↑↓ scroll"));
-    assert!(
-        h.screen().contains("C-a c/e/w/s"),
-        "opens at the top again"
-    );
+    assert!(h.screen().contains("C-a c/e/w/s"), "opens at the top again");
 }
 
 #[test]

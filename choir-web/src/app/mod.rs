@@ -91,6 +91,14 @@ pub enum Msg {
         at_bottom: bool,
     },
     WriterInput(WindowId),
+    ShellPaste(WindowId, String),
+    ShellMouse(
+        WindowId,
+        choir_proto::terminal::TermMouse,
+        u16,
+        u16,
+        (bool, bool, bool),
+    ),
     LogFilter(WindowId, String),
     LogFollow(WindowId, bool),
     LogHistory(Vec<Event>),
@@ -348,6 +356,11 @@ impl Component for App {
                 self.writer_input(window);
                 return false;
             }
+            Msg::ShellPaste(window, text) => crate::apps::shell::paste(self, window, &text),
+            Msg::ShellMouse(window, event, row, col, mods) => {
+                crate::apps::shell::mouse(self, window, event, row, col, mods);
+                return false;
+            }
             Msg::LogFilter(window, filter) => self.logs.entry(window).or_default().filter = filter,
             Msg::LogFollow(window, follow) => self.logs.entry(window).or_default().follow = follow,
             Msg::LogHistory(events) => {
@@ -388,9 +401,14 @@ impl Component for App {
                 .and_then(|id| dom::by_id(&format!("window-{}", id.0)))
                 .is_some_and(|element| {
                     // The app's own field first, in that order; never the title bar's buttons.
-                    [".content textarea", ".content input", ".content button"]
-                        .iter()
-                        .any(|selector| dom::focus_in(&element, selector))
+                    [
+                        ".content .terminal",
+                        ".content textarea",
+                        ".content input",
+                        ".content button",
+                    ]
+                    .iter()
+                    .any(|selector| dom::focus_in(&element, selector))
                 });
             if focused {
                 self.focus_now = 0;

@@ -1,8 +1,9 @@
-//! The apps inside windows: chat, writer, event log. Each draws itself from the replica and
+//! The apps inside windows: chat, writer, event log, shell. Each draws itself from the replica and
 //! its own view state and turns input into messages; the desktop only places them.
 
 mod chat;
 mod event_log;
+pub mod shell;
 mod writer;
 
 use choir_proto::{AppKind, Window, WindowId};
@@ -18,6 +19,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
         AppKind::Chat => chat::view(app, ctx, window),
         AppKind::Writer => writer::view(app, ctx, window),
         AppKind::EventLog => event_log::view(app, ctx, window),
+        AppKind::Shell => shell::view(app, ctx, window),
         AppKind::Other(name) => html! {
             <p class="muted">{ format!("“{name}” windows are not shown in the browser yet.") }</p>
         },
@@ -27,12 +29,16 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
 /// A window's title as shown: a writer showing a document is named after it (as in the
 /// terminal).
 pub fn title(app: &App, window: &Window) -> String {
-    match window
+    let name = match window
         .doc_id
         .and_then(|doc_id| app.replica.world().docs.get(&doc_id))
     {
         Some(doc) => doc.title.clone(),
         None => window.title.clone(),
+    };
+    match shell::status(app, window.id) {
+        Some(status) => format!("{name} [{status}]"),
+        None => name,
     }
 }
 

@@ -1,0 +1,228 @@
+//! A shell window's screen as the browser draws it: each row as runs of cells that look the
+//! same, with their CSS; and a key from the page as the terminal encoder takes it. Pure, so
+//! they are tested on the host.
+
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
+use choir_proto::terminal::{vt100, TermKey, TermKeyCode};
+
+/// Cells of one row that look the same.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    pub text: String,
+    /// Inline CSS for its colours and attributes (empty for the defaults).
+    pub css: String,
+    /// The cursor is on this run (a run of one cell).
+    pub cursor: bool,
+}
+
+/// The rows of `screen`, as runs; `cursor` (row, column) gets a run of its own.
+pub fn rows(screen: &vt100::Screen, cursor: Option<(u16, u16)>) -> Vec<Vec<Run>> {
+    let (rows, cols) = screen.size();
+    (0..rows.get())
+        .map(|row| {
+            let mut runs: Vec<Run> = Vec::new();
+            for col in 0..cols.get() {
+                let Some(cell) = screen.cell(row, col) else {
+                    continue;
+                };
+                if cell.is_wide_continuation() {
+                    continue;
+                }
+                let text = if cell.has_contents() {
+                    cell.contents()
+                } else {
+                    " "
+                };
+                let css = css(cell);
+                let on_cursor = cursor == Some((row, col));
+                match runs.last_mut() {
+                    Some(last) if last.css == css && !last.cursor && !on_cursor => {
+                        last.text.push_str(text)
+                    }
+                    _ => runs.push(Run {
+                        text: text.to_owned(),
+                        css,
+                        cursor: on_cursor,
+                    }),
+                }
+            }
+            // Trailing blanks in the default look need not be drawn.
+            if let Some(last) = runs.last_mut() {
+                if last.css.is_empty() && !last.cursor {
+                    let kept = last.text.trim_end().len();
+                    last.text.truncate(kept);
+                }
+            }
+            runs.retain(|run| !run.text.is_empty() || run.cursor);
+            runs
+        })
+        .collect()
+}
+
+fn css(cell: &vt100::Cell) -> String {
+    let (mut fg, mut bg) = (color(cell.fgcolor()), color(cell.bgcolor()));
+    if cell.inverse() {
+        std::mem::swap(&mut fg, &mut bg);
+        fg.get_or_insert_with(|| "var(--bg)".to_owned());
+        bg.get_or_insert_with(|| "var(--fg)".to_owned());
+    }
+    let mut css = String::new();
+    if let Some(fg) = fg {
+        css.push_str(&format!("color:{fg};"));
+    }
+    if let Some(bg) = bg {
+        css.push_str(&format!("background:{bg};"));
+    }
+    if cell.bold() {
+        css.push_str("font-weight:bold;");
+    }
+    if cell.dim() {
+        css.push_str("opacity:0.6;");
+    }
+    if cell.italic() {
+        css.push_str("font-style:italic;");
+    }
+    if cell.underline() {
+        css.push_str("text-decoration:underline;");
+    }
+    css
+}
+
+/// A colour as CSS; `None` for the default.
+fn color(color: vt100::Color) -> Option<String> {
+    let (r, g, b) = match color {
+        vt100::Color::Default => return None,
+        vt100::Color::Rgb(r, g, b) => (r, g, b),
+        vt100::Color::Idx(index) => palette(index),
+    };
+    Some(format!("#{r:02x}{g:02x}{b:02x}"))
+}
+
+/// xterm's 256 colours: 16 named, a 6x6x6 cube, 24 greys.
+fn palette(index: u8) -> (u8, u8, u8) {
+    const NAMED: [(u8, u8, u8); 16] = [
+        (0x00, 0x00, 0x00),
+        (0xcd, 0x31, 0x31),
+        (0x0d, 0xbc, 0x79),
+        (0xe5, 0xe5, 0x10),
+        (0x24, 0x72, 0xc8),
+        (0xbc, 0x3f, 0xbc),
+        (0x11, 0xa8, 0xcd),
+        (0xe5, 0xe5, 0xe5),
+        (0x66, 0x66, 0x66),
+        (0xf1, 0x4c, 0x4c),
+        (0x23, 0xd1, 0x8b),
+        (0xf5, 0xf5, 0x43),
+        (0x3b, 0x8e, 0xea),
+        (0xd6, 0x70, 0xd6),
+        (0x29, 0xb8, 0xdb),
+        (0xff, 0xff, 0xff),
+    ];
+    match index {
+        0..=15 => NAMED[usize::from(index)],
+        16..=231 => {
+            let n = index - 16;
+            let level = |v: u8| if v == 0 { 0 } else { 55 + v * 40 };
+            (level(n / 36), level(n / 6 % 6), level(n % 6))
+        }
+        _ => {
+            let grey = 8 + (index - 232) * 10;
+            (grey, grey, grey)
+        }
+    }
+}
+
+/// A key as the page names it (`KeyboardEvent.key`) with its modifiers, as the terminal
+/// encoder takes it; `None` for keys that are not typed (Shift alone, media keys).
+pub fn term_key(key: &str, shift: bool, alt: bool, ctrl: bool) -> Option<TermKey> {
+    let code = match key {
+        "Enter" => TermKeyCode::Enter,
+        "Tab" if shift => TermKeyCode::BackTab,
+        "Tab" => TermKeyCode::Tab,
+        "Backspace" => TermKeyCode::Backspace,
+        "Delete" => TermKeyCode::Delete,
+        "Insert" => TermKeyCode::Insert,
+        "Escape" => TermKeyCode::Esc,
+        "ArrowUp" => TermKeyCode::Up,
+        "ArrowDown" => TermKeyCode::Down,
+        "ArrowLeft" => TermKeyCode::Left,
+        "ArrowRight" => TermKeyCode::Right,
+        "Home" => TermKeyCode::Home,
+        "End" => TermKeyCode::End,
+        "PageUp" => TermKeyCode::PageUp,
+        "PageDown" => TermKeyCode::PageDown,
+        function if function.len() > 1 && function.starts_with('F') => {
+            TermKeyCode::F(function[1..].parse().ok()?)
+        }
+        text => {
+            let mut chars = text.chars();
+            let c = chars.next()?;
+            if chars.next().is_some() {
+                return None;
+            }
+            TermKeyCode::Char(c)
+        }
+    };
+    // The shift of a character is in the character itself.
+    let shift = shift && !matches!(code, TermKeyCode::Char(_));
+    Some(TermKey {
+        code,
+        shift,
+        alt,
+        ctrl,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use choir_proto::terminal::{encode_key, TermSize, Terminal};
+
+    #[test]
+    fn rows_are_runs_of_one_look_with_the_cursor_apart() {
+        let mut terminal = Terminal::new(TermSize::new(3, 20));
+        terminal.feed(b"ab\x1b[31mred\x1b[0m\r\n\x1b[7mrev\x1b[0m  ");
+        let rows = rows(terminal.screen(), terminal.cursor());
+        assert_eq!(rows[0][0].text, "ab");
+        assert_eq!(rows[0][1].text, "red");
+        assert_eq!(rows[0][1].css, "color:#cd3131;");
+        assert_eq!(rows[0].len(), 2, "trailing blanks are not drawn");
+        assert_eq!(rows[1][0].css, "color:var(--bg);background:var(--fg);");
+        assert_eq!(rows[1][1].text, "  ");
+        assert!(rows[1][2].cursor);
+        assert!(rows[2].is_empty());
+    }
+
+    #[test]
+    fn the_palette_is_xterms() {
+        assert_eq!(palette(16), (0, 0, 0));
+        assert_eq!(palette(196), (255, 0, 0));
+        assert_eq!(palette(231), (255, 255, 255));
+        assert_eq!(palette(232), (8, 8, 8));
+        assert_eq!(palette(255), (238, 238, 238));
+    }
+
+    #[test]
+    fn page_keys_encode_as_terminal_keys() {
+        let screen = Terminal::new(TermSize::new(2, 2));
+        let bytes = |key: &str, shift, alt, ctrl| {
+            term_key(key, shift, alt, ctrl).and_then(|key| encode_key(key, screen.screen()))
+        };
+        assert_eq!(bytes("a", false, false, false).as_deref(), Some("a"));
+        assert_eq!(bytes("A", true, false, false).as_deref(), Some("A"));
+        assert_eq!(bytes("c", false, false, true).as_deref(), Some("\x03"));
+        assert_eq!(bytes("Enter", false, false, false).as_deref(), Some("\r"));
+        assert_eq!(
+            bytes("ArrowUp", false, false, false).as_deref(),
+            Some("\x1b[A")
+        );
+        assert_eq!(bytes("Tab", true, false, false).as_deref(), Some("\x1b[Z"));
+        assert_eq!(
+            bytes("F5", false, false, false).as_deref(),
+            Some("\x1b[15~")
+        );
+        assert_eq!(bytes("Shift", true, false, false), None);
+        assert_eq!(bytes("Dead", false, false, false), None);
+    }
+}
