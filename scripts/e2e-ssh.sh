@@ -87,12 +87,36 @@ for _ in $(seq 1 100); do
 done
 tmux -L "$sock" capture-pane -p -t ssh | grep -qF "typed over openssh" || fail "the message did not show"
 "${ssh_cmd[@]}" alice@127.0.0.1 choir events | grep -q "typed over openssh" || fail "the message is not in the log"
+
+# A shell window in the confined sandbox: a PTY there, typed into over SSH.
+wait_screen() {
+  for _ in $(seq 1 100); do
+    tmux -L "$sock" capture-pane -p -t "$1" | grep -qF "$2" && return 0
+    sleep 0.1
+  done
+  tmux -L "$sock" capture-pane -p -t "$1" >&2
+  fail "$3"
+}
+tmux -L "$sock" send-keys -t ssh C-a s
+wait_screen ssh "Shell" "no shell window opened over ssh"
+sleep 0.5
+tmux -L "$sock" send-keys -t ssh -l 'echo shell-over-$((6*7)) in $(pwd)'
+tmux -L "$sock" send-keys -t ssh Enter
+wait_screen ssh "shell-over-42 in" "the shell in the sandbox did not answer over ssh"
 tmux -L "$sock" send-keys -t ssh C-a q
 for _ in $(seq 1 50); do
   tmux -L "$sock" capture-pane -p -t ssh | grep -qF "● live" || break
   sleep 0.1
 done
 tmux -L "$sock" capture-pane -p -t ssh | grep -qF "● live" && fail "C-a q did not end the ssh session"
+# The shell belongs to the sandbox: a new session finds it with its screen.
+tmux -L "$sock" -f /dev/null new-session -d -s again -x 100 -y 30 \
+  "$(printf '%q ' "${ssh_cmd[@]}") -t alice@127.0.0.1; sleep 60"
+wait_screen again "shell-over-42 in" "the shell did not outlive the ssh session that opened it"
+tmux -L "$sock" send-keys -t again -l 'echo still-$((1+1))'
+tmux -L "$sock" send-keys -t again Enter
+wait_screen again "still-2" "the shell did not answer the second session"
+tmux -L "$sock" send-keys -t again C-a q
 
 daemons() { pgrep -f "choir-daemon --data-dir $data/sandboxes" || true; }
 [ -n "$(daemons)" ] || fail "no sandbox daemon was running"
@@ -102,4 +126,4 @@ kill -0 "$hv_pid" 2>/dev/null && fail "the hypervisor did not stop on SIGTERM"
 hv_pid=""
 [ -z "$(daemons)" ] || fail "sandbox daemons outlived the hypervisor: $(daemons)"
 
-echo "e2e-ssh: 8 passed, 0 failed"
+echo "e2e-ssh: 10 passed, 0 failed"
