@@ -415,7 +415,7 @@ async fn a_flood_stays_within_the_log_limits_and_other_windows_stay_responsive()
     let seconds = elapsed.as_secs_f64();
     let bound = 256.0 * 1024.0 + seconds * (64.0 * 1024.0 * 1.4 + 4.0 * 4096.0);
     println!(
-        "flood: 100 MB in {seconds:.1} s, {logged} bytes logged ({:.0} B/s), {} events, {skipped} bytes skipped",
+        "flood: 100 MB in {seconds:.1} s, {logged} bytes logged ({:.0} B/s), {} events, {skipped} bytes skipped; slowest window move {slowest:?}",
         logged as f64 / seconds,
         shell_events.len()
     );

@@ -16,8 +16,8 @@ use crate::client::{ClientUpdate, ProtocolClient};
 use crate::desktop::{Action, Desktop};
 use crate::input::InputEvent;
 
-/// Frames are drawn at most this often: a change after a quiet spell is drawn at once, and
-/// changes that come faster are batched into the next frame.
+/// At most two frames are drawn in this time: a change after a quiet spell is drawn at once,
+/// and changes that come faster are batched into the next frame.
 const FRAME_INTERVAL: Duration = Duration::from_millis(16);
 
 /// Why the session ended.
@@ -48,14 +48,16 @@ where
     desktop.set_clock(clock());
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut draw_at = Some(Instant::now());
-    let mut last_draw = Instant::now()
-        .checked_sub(FRAME_INTERVAL)
-        .unwrap_or_else(Instant::now);
+    // The last two frames drawn: a third within FRAME_INTERVAL of the older waits (two
+    // quick frames are fine; a stream of changes is batched).
+    let mut drawn = FramePace::default();
     let end = loop {
         let deadline = draw_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        let mut typed = false;
         tokio::select! {
             event = input.next() => {
                 let Some(event) = event else { break SessionEnd::InputClosed };
+                typed = true;
                 if let InputEvent::Resize(width, height) = event {
                     terminal.resize(ratatui::layout::Rect::new(0, 0, width.max(1), height.max(1)))?;
                 }
@@ -74,8 +76,11 @@ where
             }
             update = updates.recv() => match update {
                 Some(ClientUpdate::Frame(frame)) => {
-                    desktop.on_frame(frame);
+                    let shown = desktop.on_frame(frame);
                     flush_outbox(&client, desktop);
+                    if !shown {
+                        continue;
+                    }
                 }
                 Some(ClientUpdate::EditRefused { doc_id, message }) => {
                     desktop.on_edit_refused(doc_id, &message)
@@ -95,21 +100,50 @@ where
             () = tokio::time::sleep_until(deadline), if draw_at.is_some() => {
                 terminal.draw(|frame| desktop.render(frame))?;
                 draw_at = None;
-                last_draw = Instant::now();
+                drawn.record(Instant::now());
                 continue;
             }
         }
         let now = Instant::now();
-        let due = *draw_at.get_or_insert((last_draw + FRAME_INTERVAL).max(now));
+        // Input is drawn at once and does not hold back the next frame: the echo of a key
+        // typed into a shell comes as an event just after, and must not wait a frame.
+        if typed {
+            terminal.draw(|frame| desktop.render(frame))?;
+            draw_at = None;
+            continue;
+        }
+        let due = *draw_at.get_or_insert(drawn.next(now));
         // Due now: draw in this turn rather than through the timer, whose granularity (1 ms)
         // would add to every keystroke's echo.
         if due <= now {
             terminal.draw(|frame| desktop.render(frame))?;
             draw_at = None;
-            last_draw = now;
+            drawn.record(now);
         }
     };
     Ok(end)
+}
+
+/// When the next frame may be drawn: at once, unless two were drawn within the last
+/// `FRAME_INTERVAL` (a clock tick or an ack just before an echo must not hold the echo back a
+/// frame; a flood of changes is drawn at most twice a frame).
+#[derive(Default)]
+struct FramePace {
+    older: Option<Instant>,
+    newer: Option<Instant>,
+}
+
+impl FramePace {
+    fn record(&mut self, at: Instant) {
+        self.older = self.newer.replace(at);
+    }
+
+    fn next(&self, now: Instant) -> Instant {
+        match self.older {
+            Some(older) => (older + FRAME_INTERVAL).max(now),
+            None => now,
+        }
+    }
 }
 
 /// Sends a command. When the client's queue is full, an edit waits in the desktop's outbox

@@ -23,7 +23,8 @@ use support::{percentile, rss_kib, Client, Server};
 /// One open desktop: its channel for sending, and arrival times of screen bytes.
 struct Desktop {
     channel: russh::ChannelWriteHalf<client::Msg>,
-    arrivals: mpsc::UnboundedReceiver<Instant>,
+    /// Screen bytes as they arrive, with the time.
+    arrivals: mpsc::UnboundedReceiver<(Instant, Vec<u8>)>,
     _session: client::Handle<Client>,
 }
 
@@ -86,7 +87,7 @@ async fn open(port: u16, key: &PrivateKey, target: Target) -> Desktop {
                         let _ = live_tx.send(());
                     }
                 }
-                let _ = tx.send(Instant::now());
+                let _ = tx.send((Instant::now(), data.to_vec()));
             }
         }
     });
@@ -135,7 +136,7 @@ async fn measure(label: &str, port: u16, key: &PrivateKey, target: Target, rss: 
             while desktop.arrivals.try_recv().is_ok() {}
             let sent = Instant::now();
             desktop.channel.data(&b"x"[..]).await.unwrap();
-            let arrived = tokio::time::timeout(WAIT, desktop.arrivals.recv())
+            let (arrived, _) = tokio::time::timeout(WAIT, desktop.arrivals.recv())
                 .await
                 .unwrap()
                 .unwrap();
@@ -160,6 +161,50 @@ async fn measure(label: &str, port: u16, key: &PrivateKey, target: Target, rss: 
     drop(desktops);
 }
 
+/// Key → echo in a shell: a ChoirOS shell window (one session, the window focused), or the
+/// baseline's tmux pane; a key typed until the screen bytes that come back contain it.
+async fn measure_echo(label: &str, port: u16, key: &PrivateKey, target: Target) {
+    let mut desktop = open(port, key, target).await;
+    if let Target::Choir = target {
+        desktop.channel.data(&b"\x01s"[..]).await.unwrap();
+    }
+    // Let the shell start and draw its prompt.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    while desktop.arrivals.try_recv().is_ok() {}
+    let mut latencies = Vec::with_capacity(KEYSTROKES);
+    for n in 0..KEYSTROKES {
+        if n % 40 == 0 {
+            // Ctrl-U clears what was typed so far.
+            desktop.channel.data(&b"\x15"[..]).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        while desktop.arrivals.try_recv().is_ok() {}
+        let sent = Instant::now();
+        desktop.channel.data(&b"x"[..]).await.unwrap();
+        loop {
+            let (arrived, data) = tokio::time::timeout(WAIT, desktop.arrivals.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if data.contains(&b'x') {
+                latencies.push(arrived - sent);
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "- {label}: shell key → echo p50 {:.2} ms, p99 {:.2} ms ({KEYSTROKES} keys)",
+        percentile(&mut latencies, 0.5).as_secs_f64() * 1000.0,
+        percentile(&mut latencies, 0.99).as_secs_f64() * 1000.0,
+    );
+    if let Target::Choir = target {
+        // Close the shell window (C-a x): the next run starts from the same desktop.
+        desktop.channel.data(&b"\x01x"[..]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 fn main() {
     let server = Server::start(&["alice".to_owned()], &[]);
     let (port, key, pid) = (server.port, server.key.clone(), server.pid());
@@ -181,11 +226,35 @@ fn main() {
             || rss_kib(pid),
         )
         .await;
+        measure_echo(
+            "choir-hypervisor, a shell window",
+            port,
+            &key,
+            Target::Choir,
+        )
+        .await;
         // The baseline, when scripts/bench-ssh.sh could start an sshd that trusts this key.
         if let Some(sshd_port) = std::env::var("BENCH_SSHD_PORT")
             .ok()
             .and_then(|p| p.parse().ok())
         {
+            let key_file = std::env::var("BENCH_SSHD_KEY").expect("BENCH_SSHD_KEY");
+            let sshd_key =
+                PrivateKey::from_openssh(std::fs::read_to_string(&key_file).unwrap()).unwrap();
+            measure_echo(
+                "OpenSSH sshd + tmux",
+                sshd_port,
+                &sshd_key,
+                Target::SshdTmux,
+            )
+            .await;
+            measure_echo(
+                "choir-hypervisor, a shell window, again",
+                port,
+                &key,
+                Target::Choir,
+            )
+            .await;
             let key_file = std::env::var("BENCH_SSHD_KEY").expect("BENCH_SSHD_KEY");
             let sshd_key =
                 PrivateKey::from_openssh(std::fs::read_to_string(key_file).unwrap()).unwrap();

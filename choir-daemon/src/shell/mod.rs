@@ -284,7 +284,7 @@ async fn record(store: EventStore, mut batches: mpsc::UnboundedReceiver<Vec<Even
             .into_iter()
             .map(|body| NewEvent::new(ACTOR, body))
             .collect();
-        if let Err(err) = store.append(events).await {
+        if let Err(err) = store.append_relaxed(events).await {
             tracing::warn!(%err, "cannot record shell output");
         }
     }

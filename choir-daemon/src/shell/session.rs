@@ -2,6 +2,7 @@
 //! it (see [`Recorder`]) and one that writes what users type. The threads block on the PTY,
 //! never on the async runtime: a flood in one shell stalls nothing else.
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,8 @@ use super::recorder::{Limits, Recorder};
 /// Reads from the PTY queued before the reader waits (back-pressure on the program).
 const QUEUED_READS: usize = 16;
 const READ_BYTES: usize = 64 * 1024;
+/// Records of output one frame may hold (see `Limits::frame`).
+const FLUSHES_PER_FRAME: usize = 4;
 
 /// What the recorder thread is told.
 enum Signal {
@@ -176,6 +179,10 @@ fn record(
 ) {
     let frame = recorder.limits().frame;
     let mut due: Option<Instant> = None;
+    // Output is recorded at once while fewer than FLUSHES_PER_FRAME records were made in
+    // the last frame (an echo is never held back); more waits until the oldest of those is
+    // a frame old, and goes with whatever else came.
+    let mut flushed: VecDeque<Instant> = VecDeque::with_capacity(FLUSHES_PER_FRAME);
     let window_id = recorder.window_id();
     loop {
         let signal = match due {
@@ -193,7 +200,14 @@ fn record(
         match signal {
             Some(Signal::Output(bytes)) => {
                 recorder.output(&bytes);
-                due.get_or_insert(now + frame);
+                while flushed.front().is_some_and(|at| *at + frame <= now) {
+                    flushed.pop_front();
+                }
+                let next = match flushed.front() {
+                    Some(oldest) if flushed.len() >= FLUSHES_PER_FRAME => *oldest + frame,
+                    _ => now,
+                };
+                due.get_or_insert(next);
             }
             Some(Signal::Resize(size)) => {
                 if let Err(err) = master.resize(pty_size(size)) {
@@ -206,6 +220,10 @@ fn record(
         }
         if due.is_some_and(|at| at <= now) {
             events.send(recorder.flush(now));
+            if flushed.len() == FLUSHES_PER_FRAME {
+                flushed.pop_front();
+            }
+            flushed.push_back(now);
             due = recorder.busy().then(|| now + frame);
         }
     }

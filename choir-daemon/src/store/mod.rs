@@ -79,6 +79,7 @@ impl EventStore {
             live.clone(),
             head.clone(),
             options.max_batch.max(1),
+            options.durable,
         ));
         Ok(Self {
             inner: Arc::new(Inner {
@@ -101,6 +102,25 @@ impl EventStore {
 
     /// Appends events atomically and returns them with their seqs once committed.
     pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.append_with(events, false).await
+    }
+
+    /// Appends events whose loss in a power cut costs little (a shell's output: its shell
+    /// dies with the daemon anyway): their commit does not wait for the disk, when nothing
+    /// else in the same commit needs it. They reach the disk with the next ordinary commit,
+    /// and never out of order: a cut loses at most the last such events, leaving no hole.
+    pub async fn append_relaxed(
+        &self,
+        events: Vec<NewEvent>,
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
+        self.append_with(events, true).await
+    }
+
+    async fn append_with(
+        &self,
+        events: Vec<NewEvent>,
+        relaxed: bool,
+    ) -> Result<Vec<Arc<Event>>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
         }
@@ -113,6 +133,7 @@ impl EventStore {
             .writer
             .send(WriterMsg::Append {
                 events: encoded,
+                relaxed,
                 reply,
             })
             .await

@@ -224,3 +224,39 @@ async fn shutdown_commits_every_queued_append_and_refuses_later_ones() {
     assert_eq!(stored, acked, "exactly the acknowledged appends are stored");
     reopened.shutdown().await;
 }
+
+/// Relaxed and ordinary appends share one sequence, whichever way each commit is synced,
+/// and all of them are there after the store is closed and opened again.
+#[tokio::test]
+async fn relaxed_appends_keep_the_order_and_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    let mut seqs = Vec::new();
+    for n in 0..6u64 {
+        let committed = if n % 2 == 0 {
+            store.append_relaxed(vec![opened(n + 1)]).await.unwrap()
+        } else {
+            store.append(vec![opened(n + 1)]).await.unwrap()
+        };
+        seqs.extend(committed.iter().map(|event| event.seq));
+    }
+    // Several queued at once, relaxed and not, go into one commit, synced.
+    let (a, b) = tokio::join!(
+        store.append_relaxed(vec![opened(7)]),
+        store.append(vec![opened(8)])
+    );
+    seqs.extend(
+        a.unwrap()
+            .iter()
+            .chain(b.unwrap().iter())
+            .map(|event| event.seq),
+    );
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=8).collect::<Vec<u64>>());
+    store.shutdown().await;
+    let store = open(&dir).await;
+    assert_eq!(store.head(), 8);
+    let events = store.read(1, 100).await.unwrap();
+    assert_eq!(events.len(), 8);
+    store.shutdown().await;
+}

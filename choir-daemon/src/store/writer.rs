@@ -17,6 +17,8 @@ const ROWS_PER_STATEMENT: usize = 4096;
 pub(super) enum WriterMsg {
     Append {
         events: Vec<EncodedEvent>,
+        /// Its commit need not wait for the disk (see `EventStore::append_relaxed`).
+        relaxed: bool,
         reply: oneshot::Sender<Result<Vec<Arc<Event>>, StoreError>>,
     },
     Shutdown {
@@ -47,6 +49,7 @@ impl EncodedEvent {
 
 struct Pending {
     events: Vec<EncodedEvent>,
+    relaxed: bool,
     reply: oneshot::Sender<Result<Vec<Arc<Event>>, StoreError>>,
 }
 
@@ -56,8 +59,12 @@ pub(super) async fn run(
     live: broadcast::Sender<Arc<Event>>,
     head: Arc<AtomicU64>,
     max_batch: usize,
+    durable: bool,
 ) {
     let mut last_ts = 0;
+    // Whether the connection commits without waiting for the disk (`synchronous=NORMAL`;
+    // in WAL mode the next `FULL` commit syncs everything before it too).
+    let mut relaxed_mode = false;
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     while shutdown.is_none() {
         let Some(first) = inbox.recv().await else {
@@ -68,9 +75,17 @@ pub(super) async fn run(
         let mut next = Some(first);
         while let Some(msg) = next.take() {
             match msg {
-                WriterMsg::Append { events, reply } => {
+                WriterMsg::Append {
+                    events,
+                    relaxed,
+                    reply,
+                } => {
                     rows += events.len();
-                    batch.push(Pending { events, reply });
+                    batch.push(Pending {
+                        events,
+                        relaxed,
+                        reply,
+                    });
                 }
                 WriterMsg::Shutdown { reply } => {
                     shutdown = Some(reply);
@@ -87,6 +102,18 @@ pub(super) async fn run(
         let ts = now_ms().max(last_ts);
         last_ts = ts;
         let first_seq = head.load(Ordering::Acquire) + 1;
+        let relaxed = durable && batch.iter().all(|pending| pending.relaxed);
+        if relaxed != relaxed_mode {
+            let pragma = if relaxed {
+                "PRAGMA synchronous = NORMAL"
+            } else {
+                "PRAGMA synchronous = FULL"
+            };
+            match sqlx::query(pragma).execute(&mut conn).await {
+                Ok(_) => relaxed_mode = relaxed,
+                Err(err) => tracing::warn!(%err, pragma, "cannot change how commits are synced"),
+            }
+        }
         match commit(&mut conn, &batch, first_seq, ts).await {
             Ok(()) => publish(batch, first_seq, ts, &live, &head),
             Err(err) => {

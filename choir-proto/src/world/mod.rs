@@ -184,6 +184,12 @@ impl World {
                 self.desktop.apply(&event.body);
                 shells::apply(&mut self.shells, &event.body);
             }
+            // Only a shell window has a shell.
+            EventBody::ShellStarted { window_id, .. }
+                if self
+                    .desktop
+                    .window(*window_id)
+                    .is_none_or(|window| window.app != AppKind::Shell) => {}
             EventBody::ShellStarted { .. }
             | EventBody::ShellOutput { .. }
             | EventBody::ShellResized { .. }
@@ -337,6 +343,57 @@ mod tests {
                 .trim(),
             "29"
         );
+    }
+
+    #[test]
+    fn a_shell_lives_in_its_window_and_survives_a_round_trip() {
+        let open = |id: u64, app: AppKind| EventBody::WindowOpened {
+            window_id: WindowId(id),
+            app,
+            title: "w".into(),
+            rect: Rect::new(0, 0, 42, 12),
+        };
+        let started = |id: u64| EventBody::ShellStarted {
+            window_id: WindowId(id),
+            program: "sh".into(),
+            rows: 10,
+            cols: 40,
+        };
+        let world = world(vec![
+            open(1, AppKind::Shell),
+            open(2, AppKind::Chat),
+            started(1),
+            started(2),
+            started(3),
+            EventBody::ShellOutput {
+                window_id: WindowId(1),
+                data: "$ \x1b[1;31mls\x1b[0m\r\nfile\r\n$ \x1b[?1049hvim".into(),
+            },
+        ]);
+        // Only the shell window has a shell.
+        assert_eq!(
+            world.shells.keys().copied().collect::<Vec<_>>(),
+            [WindowId(1)]
+        );
+        let json = serde_json::to_string(&world.welcome()).unwrap();
+        let back: World = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.shells, world.shells);
+        assert!(back.shells[&WindowId(1)]
+            .terminal
+            .screen()
+            .alternate_screen());
+        let mut closed = world.clone();
+        closed.apply(&Event {
+            seq: 99,
+            ts: 0,
+            actor: "test".into(),
+            correlation: None,
+            v: 1,
+            body: EventBody::WindowClosed {
+                window_id: WindowId(1),
+            },
+        });
+        assert!(closed.shells.is_empty());
     }
 
     #[test]

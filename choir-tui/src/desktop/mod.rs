@@ -188,8 +188,10 @@ impl Desktop {
         });
     }
 
-    /// Applies a frame from the daemon.
-    pub fn on_frame(&mut self, frame: ServerFrame) {
+    /// Applies a frame from the daemon; returns whether it may change what is shown (an ack
+    /// or a pong does not, so it need not cost a frame).
+    pub fn on_frame(&mut self, frame: ServerFrame) -> bool {
+        let shown = !matches!(frame, ServerFrame::Ack { .. } | ServerFrame::Pong { .. });
         match self.replica.on_frame(frame) {
             Applied::Welcome { fresh } => {
                 self.signal(Signal::Welcome { fresh });
@@ -202,6 +204,7 @@ impl Desktop {
             }
             Applied::Quiet => {}
         }
+        shown
     }
 
     /// The daemon refused an edit of `doc_id` (it could not be merged).
