@@ -3,7 +3,7 @@
 //! as xterm does (`choir_proto::terminal`) and go to the shell's PTY in the sandbox.
 
 use choir_proto::terminal::{
-    encode_key, encode_mouse, encode_paste, input_parts, vt100, TermKey, TermKeyCode, TermMouse,
+    encode_key, encode_mouse, encode_paste, input_parts, vt100, TermKey, TermMouse,
 };
 use choir_proto::{Command, Shell, WindowId};
 use ratatui::buffer::Buffer;
@@ -41,27 +41,8 @@ fn shell<'a>(cx: &'a Context<'_>, id: WindowId) -> Option<&'a Shell> {
 
 /// A terminal client's key as the emulator's encoder takes it.
 fn term_key(key: Key) -> TermKey {
-    let code = match key.code {
-        KeyCode::Char(c) => TermKeyCode::Char(c),
-        KeyCode::Enter => TermKeyCode::Enter,
-        KeyCode::Tab => TermKeyCode::Tab,
-        KeyCode::BackTab => TermKeyCode::BackTab,
-        KeyCode::Backspace => TermKeyCode::Backspace,
-        KeyCode::Delete => TermKeyCode::Delete,
-        KeyCode::Insert => TermKeyCode::Insert,
-        KeyCode::Esc => TermKeyCode::Esc,
-        KeyCode::Up => TermKeyCode::Up,
-        KeyCode::Down => TermKeyCode::Down,
-        KeyCode::Left => TermKeyCode::Left,
-        KeyCode::Right => TermKeyCode::Right,
-        KeyCode::Home => TermKeyCode::Home,
-        KeyCode::End => TermKeyCode::End,
-        KeyCode::PageUp => TermKeyCode::PageUp,
-        KeyCode::PageDown => TermKeyCode::PageDown,
-        KeyCode::F(n) => TermKeyCode::F(n),
-    };
     TermKey {
-        code,
+        code: key.code,
         shift: key.mods.shift,
         alt: key.mods.alt,
         ctrl: key.mods.ctrl,

@@ -49,26 +49,8 @@ impl Key {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyCode {
-    Char(char),
-    Enter,
-    Tab,
-    BackTab,
-    Backspace,
-    Delete,
-    Insert,
-    Esc,
-    Up,
-    Down,
-    Left,
-    Right,
-    Home,
-    End,
-    PageUp,
-    PageDown,
-    F(u8),
-}
+/// A key, the same as a shell window's terminal encodes (`choir_proto::terminal`).
+pub use choir_proto::terminal::TermKeyCode as KeyCode;
 
 /// Modifier keys held with a key or mouse event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
