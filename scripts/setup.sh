@@ -24,6 +24,7 @@ command -v ssh >/dev/null && command -v ssh-keygen >/dev/null || missing+=(opens
 command -v pgrep >/dev/null || missing+=(procps)
 # Shell window tests edit a file with vi (vim-tiny is Debian's smallest vim).
 command -v vi >/dev/null || missing+=(vim-tiny)
+command -v less >/dev/null || missing+=(less)
 # The web mirror's browser tests: Debian's Chromium, driven by npm's playwright-core.
 command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)

@@ -1026,6 +1026,28 @@ e2eTest('o. a shell window: typed in the browser, vi driven from the terminal de
   await page.keyboard.press('Enter');
   await tui.waitForText(`┃pasted-${t}`);
 
+  // A program that asks for the mouse gets a click at the cell under the pointer.
+  await page.keyboard.type(`printf '\\033[?1000h\\033[?1006h'; cat -v`);
+  await page.keyboard.press('Enter');
+  await waitFor(page, (sel) => document.querySelector(sel)?.dataset.mouse === 'true', 10_000, {
+    arg: terminal,
+    what: 'the program to ask for the mouse',
+  });
+  const box = await page.locator(terminal).boundingBox();
+  const cell = await cellSize(page);
+  await page.mouse.click(box.x + 10.5 * cell.w, box.y + 5.5 * cell.h);
+  await waitFor(page, ({ sel, want }) => document.querySelector(sel)?.textContent.includes(want), 10_000, {
+    arg: { sel: terminal, want: '^[[<0;11;6M' },
+    what: 'the click at column 11, row 6 reported to the program',
+  });
+  await page.keyboard.press('Control+c');
+  await page.keyboard.type(`printf '\\033[?1000l\\033[?1006l'; clear`);
+  await page.keyboard.press('Enter');
+  await waitFor(page, (sel) => document.querySelector(sel)?.dataset.mouse === 'false', 10_000, {
+    arg: terminal,
+    what: 'the mouse given back',
+  });
+
   // Exit: the window says the shell ended; Enter in the browser starts a new one.
   await page.keyboard.type('exit');
   await page.keyboard.press('Enter');

@@ -465,3 +465,113 @@ async fn the_agent_tools_read_a_shell_window_and_type_into_it() {
     assert_eq!(refused["ok"], json!(false), "{refused}");
     daemon.shutdown().await;
 }
+
+/// Full-screen programs: `less` pages through a file on the alternate screen and leaves the
+/// screen as it was; `top` redraws in place and quits on `q`. Every client's fold is the
+/// daemon's screen all along.
+#[tokio::test]
+async fn full_screen_programs_page_redraw_and_give_the_screen_back() {
+    let (_dir, daemon) = common::start().await;
+    let mut alice = Watcher::connect(&daemon).await;
+    let id = alice.open_shell(Rect::new(0, 0, 62, 12)).await;
+    alice
+        .type_line(id, "seq -f 'line %g' 100 > lines.txt; echo before-less")
+        .await;
+    alice
+        .until(WAIT, "the file", shows(id, "\nbefore-less"))
+        .await;
+    alice.type_line(id, "less lines.txt").await;
+    alice
+        .until(WAIT, "less's first page", |world| {
+            let shell = &world.shells[&id];
+            shell.terminal.screen().alternate_screen() && shell.terminal.text().contains("line 9")
+        })
+        .await;
+    assert!(!alice.screen(id).contains("before-less"));
+    alice
+        .command(Command::ShellInput {
+            window_id: id,
+            data: " ".into(),
+        })
+        .await
+        .unwrap();
+    alice
+        .until(WAIT, "the next page", shows(id, "line 15"))
+        .await;
+    alice
+        .command(Command::ShellInput {
+            window_id: id,
+            data: "q".into(),
+        })
+        .await
+        .unwrap();
+    alice
+        .until(WAIT, "the screen of before less", |world| {
+            let shell = &world.shells[&id];
+            !shell.terminal.screen().alternate_screen()
+                && shell.terminal.text().contains("before-less")
+        })
+        .await;
+    assert!(
+        !alice.screen(id).contains("line 15"),
+        "{}",
+        alice.screen(id)
+    );
+
+    alice.type_line(id, "top -d 0.3").await;
+    alice
+        .until(WAIT, "top's summary", shows(id, "Tasks:"))
+        .await;
+    alice
+        .command(Command::ShellInput {
+            window_id: id,
+            data: "q".into(),
+        })
+        .await
+        .unwrap();
+    alice.type_line(id, "echo after-top").await;
+    alice
+        .until(WAIT, "the prompt after top", shows(id, "\nafter-top"))
+        .await;
+    let daemon_screen = daemon
+        .world()
+        .query(move |world| world.shells[&id].terminal.clone())
+        .await
+        .unwrap();
+    alice
+        .until(WAIT, "the fold to catch up", |world| {
+            world.shells[&id].terminal == daemon_screen
+        })
+        .await;
+    daemon.shutdown().await;
+}
+
+/// A job left running in the background holds the terminal open; the shell's exit still
+/// ends the window's shell, and a new one can start.
+#[tokio::test]
+async fn a_background_job_does_not_keep_an_exited_shell_running() {
+    let (_dir, daemon) = common::start().await;
+    let mut alice = Watcher::connect(&daemon).await;
+    let id = alice.open_shell(Rect::new(0, 0, 62, 12)).await;
+    alice.type_line(id, "sleep 30 & exit 4").await;
+    alice
+        .until(WAIT, "the shell to end", |world| {
+            world.shells[&id]
+                .ended
+                .as_deref()
+                .is_some_and(|reason| reason.contains("status 4"))
+        })
+        .await;
+    alice
+        .command(Command::RestartShell { window_id: id })
+        .await
+        .unwrap();
+    alice
+        .until(WAIT, "a new shell", |world| world.shells[&id].is_running())
+        .await;
+    alice.type_line(id, "echo fresh-$((3*3))").await;
+    alice
+        .until(WAIT, "the new shell", shows(id, "\nfresh-9"))
+        .await;
+    daemon.shutdown().await;
+}

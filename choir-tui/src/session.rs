@@ -53,11 +53,9 @@ where
     let mut drawn = FramePace::default();
     let end = loop {
         let deadline = draw_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
-        let mut typed = false;
         tokio::select! {
             event = input.next() => {
                 let Some(event) = event else { break SessionEnd::InputClosed };
-                typed = true;
                 if let InputEvent::Resize(width, height) = event {
                     terminal.resize(ratatui::layout::Rect::new(0, 0, width.max(1), height.max(1)))?;
                 }
@@ -105,13 +103,6 @@ where
             }
         }
         let now = Instant::now();
-        // Input is drawn at once and does not hold back the next frame: the echo of a key
-        // typed into a shell comes as an event just after, and must not wait a frame.
-        if typed {
-            terminal.draw(|frame| desktop.render(frame))?;
-            draw_at = None;
-            continue;
-        }
         let due = *draw_at.get_or_insert(drawn.next(now));
         // Due now: draw in this turn rather than through the timer, whose granularity (1 ms)
         // would add to every keystroke's echo.

@@ -166,6 +166,11 @@ pub fn term_key(key: &str, shift: bool, alt: bool, ctrl: bool) -> Option<TermKey
     };
     // The shift of a character is in the character itself.
     let shift = shift && !matches!(code, TermKeyCode::Char(_));
+    // Ctrl+Alt with a character that is not a letter is AltGr typing that character.
+    let (alt, ctrl) = match code {
+        TermKeyCode::Char(c) if ctrl && alt && !c.is_ascii_alphabetic() => (false, false),
+        _ => (alt, ctrl),
+    };
     Some(TermKey {
         code,
         shift,
@@ -224,5 +229,8 @@ mod tests {
         );
         assert_eq!(bytes("Shift", true, false, false), None);
         assert_eq!(bytes("Dead", false, false, false), None);
+        // AltGr on a German layout: Ctrl+Alt and the character.
+        assert_eq!(bytes("@", false, true, true).as_deref(), Some("@"));
+        assert_eq!(bytes("x", false, true, true).as_deref(), Some("\x1b\x18"));
     }
 }

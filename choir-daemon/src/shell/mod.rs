@@ -164,6 +164,8 @@ impl Manager {
         tokio::spawn(record(self.store.clone(), to_record));
         loop {
             tokio::select! {
+                // The log first: a restart asked for after a shell's end finds it ended.
+                biased;
                 () = shutdown.cancelled() => break,
                 event = events.next() => {
                     match event {
@@ -206,7 +208,14 @@ impl Manager {
                 self.windows.remove(window_id);
                 self.sessions.remove(window_id);
             }
-            EventBody::ShellEnded { window_id, .. } => {
+            // Only the end a session recorded itself ends it (the start-up's record of
+            // shells ended by the restart comes before any new one).
+            EventBody::ShellEnded { window_id, .. }
+                if self
+                    .sessions
+                    .get(window_id)
+                    .is_some_and(session::Session::has_ended) =>
+            {
                 self.sessions.remove(window_id);
             }
             _ => {}
@@ -220,6 +229,13 @@ impl Manager {
                 None => tracing::debug!(%window_id, "input for a shell that is not running"),
             },
             Request::Restart { window_id } => {
+                if self
+                    .sessions
+                    .get(&window_id)
+                    .is_some_and(session::Session::has_ended)
+                {
+                    self.sessions.remove(&window_id);
+                }
                 if !self.sessions.contains_key(&window_id) && self.windows.contains_key(&window_id)
                 {
                     self.start(window_id, recorded).await;

@@ -36,9 +36,9 @@ pub struct Recorder {
     window_id: WindowId,
     limits: Limits,
     terminal: Terminal,
-    /// Output not recorded yet.
-    pending: Vec<u8>,
-    /// The start of a UTF-8 character cut off at the end of the last event.
+    /// Output not recorded yet, as text (what the emulator was fed).
+    pending: String,
+    /// The start of a UTF-8 character cut off at the end of the last read.
     carry: Vec<u8>,
     /// Bytes that may still be recorded as they came (refilled at `limits.rate`).
     allowance: f64,
@@ -51,9 +51,13 @@ pub struct Recorder {
     /// The screen must be sent whole (a program left the alternate screen: clients that
     /// started from an image do not hold the screen under it).
     image_due: bool,
-    /// The output from its last ESC on: an image is taken only outside escape sequences,
-    /// since a terminal made from one starts outside any.
-    escape_tail: Vec<u8>,
+    /// The output from its last ESC on while that sequence is not complete: an event ends
+    /// and an image is taken only outside escape sequences, since a terminal made from an
+    /// image (a client that connects later) starts outside any.
+    escape_tail: String,
+    /// When the recorder first saw the escape tail at a flush: a sequence left unfinished
+    /// for a few frames is taken as ended, so that it cannot hold the screen back for good.
+    tail_seen: Option<Instant>,
 }
 
 impl Recorder {
@@ -62,7 +66,7 @@ impl Recorder {
             window_id,
             limits,
             terminal: Terminal::new(size),
-            pending: Vec::new(),
+            pending: String::new(),
             carry: Vec::new(),
             allowance: limits.burst as f64,
             refilled: now,
@@ -70,7 +74,8 @@ impl Recorder {
             skipped: 0,
             last_image: None,
             image_due: false,
-            escape_tail: Vec::new(),
+            escape_tail: String::new(),
+            tail_seen: None,
         }
     }
 
@@ -82,19 +87,26 @@ impl Recorder {
         self.limits
     }
 
-    /// Takes in output as the shell wrote it.
+    /// Takes in output as the shell wrote it. It is decoded as UTF-8 here (a character cut
+    /// between reads waits for the next; bytes that are not UTF-8 become U+FFFD), so the
+    /// emulator is fed exactly the text the clients will be.
     pub fn output(&mut self, bytes: &[u8]) {
+        let text = self.decode(bytes);
+        if text.is_empty() {
+            return;
+        }
         let was_alternate = self.terminal.screen().alternate_screen();
-        self.terminal.feed(bytes);
-        match bytes.iter().rposition(|byte| *byte == ESC) {
+        self.terminal.feed(text.as_bytes());
+        match text.rfind('\x1b') {
             Some(at) => {
                 self.escape_tail.clear();
-                self.escape_tail.extend_from_slice(&bytes[at..]);
+                self.escape_tail.push_str(&text[at..]);
+                self.tail_seen = None;
             }
-            None if !self.escape_tail.is_empty() => self.escape_tail.extend_from_slice(bytes),
+            None if !self.escape_tail.is_empty() => self.escape_tail.push_str(&text),
             None => {}
         }
-        if self.escape_tail.len() > MAX_SEQUENCE || sequence_complete(&self.escape_tail) {
+        if self.escape_tail.len() > MAX_SEQUENCE || sequence_complete(self.escape_tail.as_bytes()) {
             self.escape_tail.clear();
         }
         if was_alternate && !self.terminal.screen().alternate_screen() {
@@ -103,7 +115,7 @@ impl Recorder {
         if self.skipping {
             self.skipped += bytes.len() as u64;
         } else {
-            self.pending.extend_from_slice(bytes);
+            self.pending.push_str(&text);
         }
     }
 
@@ -111,6 +123,26 @@ impl Recorder {
     /// until the next output).
     pub fn busy(&self) -> bool {
         !self.pending.is_empty() || self.skipping || self.image_due
+    }
+
+    /// What is left to record when the shell has ended: the output held back, and the
+    /// screen if output was skipped or an image was due, whatever sequence was cut.
+    pub fn finish(&mut self) -> Vec<EventBody> {
+        self.escape_tail.clear();
+        let mut events = Vec::new();
+        if !self.skipping && !self.pending.is_empty() {
+            events.push(EventBody::ShellOutput {
+                window_id: self.window_id,
+                data: std::mem::take(&mut self.pending),
+            });
+        }
+        if self.skipping || self.image_due {
+            events.push(self.screen());
+        }
+        self.pending.clear();
+        self.skipping = false;
+        self.image_due = false;
+        events
     }
 
     /// The terminal was resized: what came before is recorded at the old size first, then
@@ -154,11 +186,26 @@ impl Recorder {
         self.refilled = now;
         self.allowance =
             (self.allowance + elapsed * self.limits.rate as f64).min(self.limits.burst as f64);
+        // A sequence left unfinished for a few frames is taken as ended (a program that
+        // wrote half of one and stopped must not hold the screen back).
+        if !self.escape_tail.is_empty() {
+            let seen = *self.tail_seen.get_or_insert(now);
+            if now.saturating_duration_since(seen) >= self.limits.frame * STALE_FRAMES {
+                self.escape_tail.clear();
+                self.tail_seen = None;
+            }
+        }
         let mut events = Vec::new();
         if !self.skipping && !self.pending.is_empty() {
             if (self.pending.len() as f64) <= self.allowance {
-                self.allowance -= self.pending.len() as f64;
-                let data = self.decode();
+                // An escape sequence not complete yet stays for the next event.
+                let held = if self.pending.ends_with(self.escape_tail.as_str()) {
+                    self.escape_tail.len()
+                } else {
+                    0
+                };
+                let data: String = self.pending.drain(..self.pending.len() - held).collect();
+                self.allowance -= data.len() as f64;
                 if !data.is_empty() {
                     events.push(EventBody::ShellOutput {
                         window_id: self.window_id,
@@ -169,7 +216,6 @@ impl Recorder {
                 self.skipping = true;
                 self.skipped += self.pending.len() as u64;
                 self.pending.clear();
-                self.carry.clear();
             }
         }
         let image_allowed = self
@@ -188,23 +234,17 @@ impl Recorder {
         events
     }
 
-    /// The pending output as text: whole characters only (a character cut at the end waits
-    /// for the next event); bytes that are not UTF-8 become U+FFFD, as the emulator shows
-    /// them.
-    fn decode(&mut self) -> String {
-        let mut bytes = std::mem::take(&mut self.carry);
-        bytes.append(&mut self.pending);
-        let complete = match std::str::from_utf8(&bytes) {
-            Ok(_) => bytes.len(),
-            Err(err) if err.error_len().is_none() => err.valid_up_to(),
-            Err(_) => {
-                // Invalid bytes somewhere: keep a cut character at the very end for later.
-                let tail = incomplete_tail(&bytes);
-                bytes.len() - tail
-            }
-        };
-        self.carry = bytes.split_off(complete);
-        String::from_utf8_lossy(&bytes).into_owned()
+    /// `bytes` as text, after the start of a character cut at the end of the last read;
+    /// the start of one cut at the end of these waits for the next.
+    fn decode(&mut self, bytes: &[u8]) -> String {
+        let mut all = std::mem::take(&mut self.carry);
+        all.extend_from_slice(bytes);
+        let tail = incomplete_tail(&all);
+        self.carry = all.split_off(all.len() - tail);
+        match String::from_utf8(all) {
+            Ok(text) => text,
+            Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+        }
     }
 
     /// The screen, as the emulator holds it.
@@ -214,9 +254,10 @@ impl Recorder {
     }
 }
 
-const ESC: u8 = 0x1b;
 /// Longest escape sequence followed; past this the output is taken to be outside one.
 const MAX_SEQUENCE: usize = 4096;
+/// Frames an unfinished escape sequence may hold back the screen.
+const STALE_FRAMES: u32 = 4;
 
 /// Whether `tail` (output from an ESC on) holds a whole escape sequence.
 fn sequence_complete(tail: &[u8]) -> bool {

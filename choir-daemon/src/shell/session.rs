@@ -1,18 +1,21 @@
-//! One running shell: its PTY and process, a thread that reads its output, one that records
-//! it (see [`Recorder`]) and one that writes what users type. The threads block on the PTY,
-//! never on the async runtime: a flood in one shell stalls nothing else.
+//! One running shell: its PTY and process, and four threads that block on them, never on
+//! the async runtime (a flood in one shell stalls nothing else): one reads the output, one
+//! records it (see [`Recorder`]), one writes what users type, one waits for the shell to
+//! exit.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use choir_proto::terminal::TermSize;
 use choir_proto::{EventBody, WindowId};
+use nix::sys::signal::{killpg, Signal as Unix};
+use nix::unistd::Pid;
 use portable_pty::{native_pty_system, Child, ChildKiller, CommandBuilder, MasterPty, PtySize};
 use tokio::sync::mpsc;
 
@@ -23,23 +26,35 @@ const QUEUED_READS: usize = 16;
 const READ_BYTES: usize = 64 * 1024;
 /// Records of output one frame may hold (see `Limits::frame`).
 const FLUSHES_PER_FRAME: usize = 4;
+/// How often an idle recorder looks whether its session was dropped or resized.
+const POLL: Duration = Duration::from_millis(100);
+/// After the shell exited, how long its last output may still come (a background job that
+/// keeps the terminal open does not keep the window's shell "running").
+const EXIT_GRACE: Duration = Duration::from_millis(200);
 
 /// What the recorder thread is told.
 enum Signal {
     Output(Vec<u8>),
-    /// The PTY is closed: the shell and everything it started are gone.
+    /// Every end of the PTY's other side is closed.
     Closed,
-    Resize(TermSize),
+    /// The shell exited: why, and its status.
+    Exited(String, Option<i32>),
+    /// Look at the resize asked for.
+    Wake,
 }
 
 /// A handle to a running shell. Dropping it ends the shell.
 pub struct Session {
     signals: std_mpsc::SyncSender<Signal>,
     input: std_mpsc::Sender<Vec<u8>>,
+    /// The latest size asked for, taken by the recorder (a send could block on a full queue).
+    resize: Arc<Mutex<Option<TermSize>>>,
     killer: Box<dyn ChildKiller + Send + Sync>,
     pid: Option<u32>,
     /// Set when the session is dropped: nothing more is recorded.
     closed: Arc<AtomicBool>,
+    /// Set when the recorder has recorded the shell's end.
+    ended: Arc<AtomicBool>,
 }
 
 /// How to start a shell.
@@ -67,14 +82,57 @@ impl Session {
         // The parent keeps no end of the slave: the reader sees the end once the shell and
         // whatever it started have let go of it.
         drop(pty.slave);
-        let reader = pty.master.try_clone_reader()?;
-        let writer = pty.master.take_writer()?;
-        let killer = child.clone_killer();
+        let mut killer = child.clone_killer();
         let pid = child.process_id();
+        let started = Self::run(launch, pty.master, child, events, pid);
+        if started.is_err() {
+            // Whatever did start stops with the shell.
+            let _ = killer.kill();
+        }
+        let (signals, input, resize, closed, ended) = started?;
+        Ok(Session {
+            signals,
+            input,
+            resize,
+            killer,
+            pid,
+            closed,
+            ended,
+        })
+    }
 
+    #[allow(clippy::type_complexity)]
+    fn run(
+        launch: Launch<'_>,
+        master: Box<dyn MasterPty + Send>,
+        child: Box<dyn Child + Send + Sync>,
+        events: mpsc::UnboundedSender<Vec<EventBody>>,
+        pid: Option<u32>,
+    ) -> anyhow::Result<(
+        std_mpsc::SyncSender<Signal>,
+        std_mpsc::Sender<Vec<u8>>,
+        Arc<Mutex<Option<TermSize>>>,
+        Arc<AtomicBool>,
+        Arc<AtomicBool>,
+    )> {
+        let reader = master.try_clone_reader()?;
+        let writer = master.take_writer()?;
         let (signals, signals_rx) = std_mpsc::sync_channel(QUEUED_READS);
         let (input, input_rx) = std_mpsc::channel::<Vec<u8>>();
+        let resize = Arc::new(Mutex::new(None));
+        let closed = Arc::new(AtomicBool::new(false));
+        let ended = Arc::new(AtomicBool::new(false));
         let window = launch.window_id;
+        let recorder = Recorder::new(window, launch.size, launch.limits, Instant::now());
+        let events = Events {
+            sink: events,
+            closed: closed.clone(),
+            ended: ended.clone(),
+        };
+        spawn_named(format!("shell-{window}-record"), {
+            let resize = resize.clone();
+            move || record(recorder, master, signals_rx, resize, events, pid)
+        })?;
         spawn_named(format!("shell-{window}-read"), {
             let signals = signals.clone();
             move || read_output(reader, signals)
@@ -82,22 +140,11 @@ impl Session {
         spawn_named(format!("shell-{window}-write"), move || {
             write_input(writer, input_rx)
         })?;
-        let recorder = Recorder::new(window, launch.size, launch.limits, Instant::now());
-        let closed = Arc::new(AtomicBool::new(false));
-        let events = Events {
-            sink: events,
-            closed: closed.clone(),
-        };
-        spawn_named(format!("shell-{window}-record"), move || {
-            record(recorder, pty.master, child, signals_rx, events)
+        spawn_named(format!("shell-{window}-wait"), {
+            let signals = signals.clone();
+            move || wait_exit(child, signals)
         })?;
-        Ok(Session {
-            signals,
-            input,
-            killer,
-            pid,
-            closed,
-        })
+        Ok((signals, input, resize, closed, ended))
     }
 
     /// Sends what a user typed to the program.
@@ -105,20 +152,32 @@ impl Session {
         let _ = self.input.send(bytes);
     }
 
+    /// Resizes the terminal (in order with the output, by the recorder). Never blocks.
     pub fn resize(&self, size: TermSize) {
-        let _ = self.signals.send(Signal::Resize(size));
+        if let Ok(mut wanted) = self.resize.lock() {
+            *wanted = Some(size);
+        }
+        let _ = self.signals.try_send(Signal::Wake);
+    }
+
+    /// Whether the shell's end has been recorded.
+    pub fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
     }
 }
 
 impl Drop for Session {
-    /// Hangs up the shell's terminal (its foreground programs get SIGHUP), then kills it.
+    /// Hangs up the shell's process group (its foreground programs get SIGHUP) and kills
+    /// the shell. (A later SIGKILL of the group could hit a new group that reused its
+    /// number, so there is none: a program that ignores SIGHUP outlives the window.)
     fn drop(&mut self) {
-        self.closed.store(true, Ordering::Relaxed);
-        if let Some(pid) = self.pid.and_then(|pid| i32::try_from(pid).ok()) {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGHUP,
-            );
+        self.closed.store(true, Ordering::Release);
+        let group = self
+            .pid
+            .and_then(|pid| i32::try_from(pid).ok())
+            .map(Pid::from_raw);
+        if let Some(group) = group {
+            let _ = killpg(group, Unix::SIGHUP);
         }
         let _ = self.killer.kill();
     }
@@ -168,33 +227,69 @@ fn write_input(mut writer: Box<dyn Write + Send>, input: std_mpsc::Receiver<Vec<
     }
 }
 
-/// The recorder thread: takes output in, records a frame's worth at a time, applies resizes
-/// in order with the output, and says how the shell ended.
+fn wait_exit(mut child: Box<dyn Child + Send + Sync>, signals: std_mpsc::SyncSender<Signal>) {
+    let (reason, code) = match child.wait() {
+        Ok(status) => match status.signal() {
+            Some(signal) => (format!("the shell was ended by {signal}"), None),
+            None => {
+                let code = i32::try_from(status.exit_code()).unwrap_or(i32::MAX);
+                (format!("the shell exited with status {code}"), Some(code))
+            }
+        },
+        Err(err) => (format!("the shell ended ({err})"), None),
+    };
+    let _ = signals.send(Signal::Exited(reason, code));
+}
+
+/// Where a shell's events go, until its window is closed.
+struct Events {
+    sink: mpsc::UnboundedSender<Vec<EventBody>>,
+    closed: Arc<AtomicBool>,
+    ended: Arc<AtomicBool>,
+}
+
+impl Events {
+    fn send(&self, batch: Vec<EventBody>) {
+        if !batch.is_empty() && !self.closed.load(Ordering::Acquire) {
+            let _ = self.sink.send(batch);
+        }
+    }
+}
+
+/// The recorder thread: takes output in, records it as it comes after a quiet spell (up to
+/// FLUSHES_PER_FRAME records a frame, then at the frame's end), applies resizes in order
+/// with the output, and records how the shell ended.
 fn record(
     mut recorder: Recorder,
     master: Box<dyn MasterPty + Send>,
-    mut child: Box<dyn Child + Send + Sync>,
     signals: std_mpsc::Receiver<Signal>,
+    resize: Arc<Mutex<Option<TermSize>>>,
     events: Events,
+    pid: Option<u32>,
 ) {
     let frame = recorder.limits().frame;
-    let mut due: Option<Instant> = None;
-    // Output is recorded at once while fewer than FLUSHES_PER_FRAME records were made in
-    // the last frame (an echo is never held back); more waits until the oldest of those is
-    // a frame old, and goes with whatever else came.
-    let mut flushed: VecDeque<Instant> = VecDeque::with_capacity(FLUSHES_PER_FRAME);
     let window_id = recorder.window_id();
+    let mut due: Option<Instant> = None;
+    let mut flushed: VecDeque<Instant> = VecDeque::with_capacity(FLUSHES_PER_FRAME);
+    let mut exit: Option<(String, Option<i32>, Instant)> = None;
+    let mut pty_closed = false;
     loop {
-        let signal = match due {
-            Some(at) => match signals.recv_timeout(at.saturating_duration_since(Instant::now())) {
-                Ok(signal) => Some(signal),
-                Err(std_mpsc::RecvTimeoutError::Timeout) => None,
-                Err(std_mpsc::RecvTimeoutError::Disconnected) => return,
-            },
-            None => match signals.recv() {
-                Ok(signal) => Some(signal),
-                Err(_) => return,
-            },
+        if events.closed.load(Ordering::Acquire) {
+            // The window closed: nothing more to record; dropping the master hangs up.
+            return;
+        }
+        let now = Instant::now();
+        let mut wake = now + POLL;
+        if let Some(at) = due {
+            wake = wake.min(at);
+        }
+        if let Some((_, _, at)) = &exit {
+            wake = wake.min(*at + EXIT_GRACE);
+        }
+        let signal = match signals.recv_timeout(wake.saturating_duration_since(now)) {
+            Ok(signal) => Some(signal),
+            Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+            Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
         };
         let now = Instant::now();
         match signal {
@@ -209,14 +304,16 @@ fn record(
                 };
                 due.get_or_insert(next);
             }
-            Some(Signal::Resize(size)) => {
-                if let Err(err) = master.resize(pty_size(size)) {
-                    tracing::warn!(%err, %window_id, "cannot resize the shell's terminal");
-                }
-                events.send(recorder.resize(size, now));
+            Some(Signal::Closed) => pty_closed = true,
+            Some(Signal::Exited(reason, code)) => exit = Some((reason, code, now)),
+            Some(Signal::Wake) | None => {}
+        }
+        let wanted = resize.lock().ok().and_then(|mut wanted| wanted.take());
+        if let Some(size) = wanted {
+            if let Err(err) = master.resize(pty_size(size)) {
+                tracing::warn!(%err, %window_id, "cannot resize the shell's terminal");
             }
-            Some(Signal::Closed) => break,
-            None => {}
+            events.send(recorder.resize(size, now));
         }
         if due.is_some_and(|at| at <= now) {
             events.send(recorder.flush(now));
@@ -226,42 +323,29 @@ fn record(
             flushed.push_back(now);
             due = recorder.busy().then(|| now + frame);
         }
-    }
-    // The end: whatever is left (a last image if output was being skipped), then why.
-    let mut now = Instant::now();
-    let mut last = recorder.flush(now);
-    while recorder.busy() {
-        now += frame;
-        last.extend(recorder.flush(now));
-    }
-    let (reason, exit_code) = match child.wait() {
-        Ok(status) => match status.signal() {
-            Some(signal) => (format!("the shell was ended by {signal}"), None),
-            None => {
-                let code = i32::try_from(status.exit_code()).unwrap_or(i32::MAX);
-                (format!("the shell exited with status {code}"), Some(code))
+        // The end: the shell exited and its output is in (or a background job holds the
+        // terminal open past the grace).
+        if let Some((_, _, at)) = &exit {
+            if pty_closed || now >= *at + EXIT_GRACE {
+                break;
             }
-        },
-        Err(err) => (format!("the shell ended ({err})"), None),
+        }
+    }
+    let (reason, exit_code) = match exit {
+        Some((reason, code, _)) => (reason, code),
+        None => ("the shell's terminal closed".to_owned(), None),
     };
+    let mut last = recorder.finish();
     last.push(EventBody::ShellEnded {
         window_id,
         reason,
         exit_code,
     });
+    events.ended.store(true, Ordering::Release);
     events.send(last);
-}
-
-/// Where a shell's events go, until its window is closed.
-struct Events {
-    sink: mpsc::UnboundedSender<Vec<EventBody>>,
-    closed: Arc<AtomicBool>,
-}
-
-impl Events {
-    fn send(&self, batch: Vec<EventBody>) {
-        if !batch.is_empty() && !self.closed.load(Ordering::Relaxed) {
-            let _ = self.sink.send(batch);
-        }
+    // Whatever the shell left running on its terminal is hung up with it.
+    if let Some(group) = pid.and_then(|pid| i32::try_from(pid).ok()) {
+        let _ = killpg(Pid::from_raw(group), Unix::SIGHUP);
     }
+    drop(master);
 }

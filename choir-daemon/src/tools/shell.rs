@@ -186,7 +186,11 @@ impl Tool for ShellType {
                 if screen != last {
                     last = screen;
                     still_since = now;
-                } else if now - still_since >= SETTLE || now - started >= MAX_WAIT {
+                } else if now - still_since >= SETTLE {
+                    break;
+                }
+                // A screen that never settles (a spinner, `yes`) is read as it is.
+                if now - started >= MAX_WAIT {
                     break;
                 }
             }

@@ -235,16 +235,16 @@ pub fn encode_mouse(
     }
 }
 
+/// Most bytes one paste into a shell window may carry.
+pub const MAX_PASTE: usize = 1 << 20;
+
 /// The bytes a paste of `text` sends: wrapped in bracketed-paste markers when the program
-/// asked for them (any end marker inside the text is taken out, so a paste cannot end
-/// itself early), line ends as Enter.
+/// asked for them, line ends as Enter. Inside the markers there is no ESC at all (a paste
+/// holding an end marker, however it is split, would end itself early and type the rest).
 pub fn encode_paste(text: &str, screen: &Screen) -> String {
     let text = text.replace("\r\n", "\r").replace('\n', "\r");
     if screen.bracketed_paste() {
-        format!(
-            "\x1b[200~{}\x1b[201~",
-            text.replace("\x1b[201~", "").replace("\x1b[200~", "")
-        )
+        format!("\x1b[200~{}\x1b[201~", text.replace('\x1b', ""))
     } else {
         text
     }

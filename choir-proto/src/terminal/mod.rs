@@ -13,7 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::world::Rect;
 
 pub use input::{
-    encode_key, encode_mouse, encode_paste, input_parts, TermKey, TermKeyCode, TermMouse,
+    encode_key, encode_mouse, encode_paste, input_parts, TermKey, TermKeyCode, TermMouse, MAX_PASTE,
 };
 /// The emulator's own types (cells, colours, modes), for drawing a screen.
 pub use vt100;

@@ -114,8 +114,12 @@ fn a_paste_is_bracketed_when_asked_and_cannot_end_itself() {
     screen.feed(b"\x1b[?2004h");
     assert_eq!(
         encode_paste("x\x1b[201~rm -rf ~\n", screen.screen()),
-        "\x1b[200~xrm -rf ~\r\x1b[201~"
+        "\x1b[200~x[201~rm -rf ~\r\x1b[201~"
     );
+    // A marker split around another, which taking the inner one out would join.
+    let nested = encode_paste("\x1b[20\x1b[201~1~\nrm -rf ~\n", screen.screen());
+    assert_eq!(nested.matches("\x1b[201~").count(), 1, "{nested:?}");
+    assert!(nested.ends_with("\x1b[201~"));
 }
 
 #[test]

@@ -6,24 +6,19 @@
 
 use choir_proto::client::Replica;
 use choir_proto::{
-    ChatMessage, ChatRole, ChatThread, Command, EventBody, ThreadId, ToolCard, ToolCardStatus,
-    WindowId,
+    ChatMessage, ChatRole, ChatThread, Command, ThreadId, ToolCard, ToolCardStatus, WindowId,
 };
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 
-use super::{clock, App, Context, Signal, TextInput, View, WHEEL_LINES};
+use super::{clock, App, Context, TextInput, View, WHEEL_LINES};
 use crate::input::{Key, KeyCode, Mouse, MouseKind};
 use crate::theme::Theme;
 use crate::wrap::{truncate, wrap};
 
 pub const HINT: &str =
     "Enter send · Ctrl-J newline · PgUp/PgDn scroll · Alt-↑/↓ select · C-a y copy · C-a ? help";
-
-/// Messages a thread may hold before the oldest are let go (they can be paged back in), and
-/// how many it keeps then: a session left open for months stays small.
-const HELD_MESSAGES: (usize, usize) = (2_000, 1_000);
 
 /// Most rows the input field grows to.
 const MAX_INPUT_ROWS: u16 = 5;
@@ -201,22 +196,8 @@ impl App for ChatView {
         }
     }
 
-    /// A thread that holds too many messages lets the oldest go, unless this window is
-    /// scrolled back (its reader may be among them).
-    fn on_signal(&mut self, signal: Signal<'_>, cx: &mut Context<'_>) {
-        let Signal::Event(event) = signal else {
-            return;
-        };
-        let thread_id = match &event.body {
-            EventBody::ChatAssistantMessage { thread_id, .. }
-            | EventBody::ChatUserMessage { thread_id, .. } => *thread_id,
-            _ => return,
-        };
-        let reading = self.scroll > 0 || self.selected.is_some();
-        if thread_id.0 == cx.window_id.0 && !reading {
-            let (most, keep) = HELD_MESSAGES;
-            cx.replica.let_go_of_old_messages(thread_id, most, keep);
-        }
+    fn reading_back(&self) -> bool {
+        self.scroll > 0 || self.selected.is_some()
     }
 
     fn draw(&self, view: &View<'_>, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {

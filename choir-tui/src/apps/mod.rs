@@ -158,6 +158,12 @@ pub trait App: Send {
         None
     }
 
+    /// Whether its reader is back among older content (a chat scrolled up): the desktop
+    /// then keeps what it shows rather than letting old messages go.
+    fn reading_back(&self) -> bool {
+        false
+    }
+
     /// Whether every key but the prefix goes to the app (F1 and `?` too): a terminal's.
     fn takes_every_key(&self) -> bool {
         false

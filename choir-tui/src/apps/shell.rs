@@ -3,7 +3,7 @@
 //! as xterm does (`choir_proto::terminal`) and go to the shell's PTY in the sandbox.
 
 use choir_proto::terminal::{
-    encode_key, encode_mouse, encode_paste, input_parts, vt100, TermKey, TermMouse,
+    encode_key, encode_mouse, encode_paste, input_parts, vt100, TermKey, TermMouse, MAX_PASTE,
 };
 use choir_proto::{Command, Shell, WindowId};
 use ratatui::buffer::Buffer;
@@ -86,6 +86,17 @@ impl App for ShellView {
     }
 
     fn on_paste(&mut self, text: &str, cx: &mut Context<'_>) {
+        if text.len() > MAX_PASTE {
+            cx.notify(
+                format!(
+                    "the paste is {}; a shell window takes at most {} at once",
+                    bytes(text.len() as u64),
+                    bytes(MAX_PASTE as u64)
+                ),
+                true,
+            );
+            return;
+        }
         let Some(shell) = shell(cx, self.window_id).filter(|shell| shell.is_running()) else {
             return;
         };

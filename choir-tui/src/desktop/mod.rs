@@ -30,6 +30,9 @@ pub use help::BINDINGS;
 
 /// Events kept for the event log windows.
 const LOG_CAPACITY: usize = 10_000;
+/// Messages a thread may hold before the oldest are let go (they can be paged back in), and
+/// how many it keeps then: a session left open for months stays small.
+const HELD_MESSAGES: (usize, usize) = (2_000, 1_000);
 
 /// What the desktop asks its host to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,6 +222,19 @@ impl Desktop {
     /// Reacts to an event the replica just folded in.
     fn on_event(&mut self, event: Event) {
         self.signal(Signal::Event(&event));
+        if let EventBody::ChatAssistantMessage { thread_id, .. }
+        | EventBody::ChatUserMessage { thread_id, .. } = &event.body
+        {
+            // Unless the thread's window is scrolled back among them.
+            let reading = self
+                .apps
+                .get(&WindowId(thread_id.0))
+                .is_some_and(|app| app.reading_back());
+            if !reading {
+                let (most, keep) = HELD_MESSAGES;
+                self.replica.let_go_of_old_messages(*thread_id, most, keep);
+            }
+        }
         if let EventBody::WindowClosed { window_id } = &event.body {
             if let Some(app) = self.apps.remove(window_id) {
                 if !app.is_done() {

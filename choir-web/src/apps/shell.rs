@@ -2,7 +2,9 @@
 //! fold as in the terminal clients), drawn row by row on the cell grid. Keys typed while the
 //! window has focus, pastes and (when the program asks) mouse events go to the shell.
 
-use choir_proto::terminal::{encode_key, encode_mouse, encode_paste, input_parts, TermMouse};
+use choir_proto::terminal::{
+    encode_key, encode_mouse, encode_paste, input_parts, TermMouse, MAX_PASTE,
+};
 use choir_proto::{Command, Window, WindowId};
 use wasm_bindgen::JsCast;
 use web_sys::{ClipboardEvent, KeyboardEvent, PointerEvent, WheelEvent};
@@ -33,14 +35,26 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
         Msg::ShellPaste(id, text)
     });
     let cell = app.cell;
-    let at = move |x: i32, y: i32| {
-        let col = (f64::from(x) / cell.0).floor().max(0.0) as u16;
-        let row = (f64::from(y) / cell.1).floor().max(0.0) as u16;
+    // The cell under the pointer, from the terminal's own box (the event's target may be
+    // any of its rows or runs; Yew delegates events, so the current target is not it).
+    let at = move |event: &MouseEvent| {
+        let rect = event
+            .target()
+            .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+            .and_then(|element| element.closest(".terminal").ok().flatten())
+            .map(|element| element.get_bounding_client_rect());
+        let (left, top) = rect.map_or((0.0, 0.0), |rect| (rect.left(), rect.top()));
+        let col = ((f64::from(event.client_x()) - left) / cell.0)
+            .floor()
+            .max(0.0) as u16;
+        let row = ((f64::from(event.client_y()) - top) / cell.1)
+            .floor()
+            .max(0.0) as u16;
         (row, col)
     };
     let mouse = |make: fn(u16) -> Option<TermMouse>| {
         ctx.link().batch_callback(move |event: PointerEvent| {
-            let (row, col) = at(event.offset_x(), event.offset_y());
+            let (row, col) = at(&event);
             let button = u16::try_from(event.button()).unwrap_or(0);
             let kind = make(button)?;
             let mods = (event.shift_key(), event.alt_key(), event.ctrl_key());
@@ -58,7 +72,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
         })
     });
     let onwheel = ctx.link().batch_callback(move |event: WheelEvent| {
-        let (row, col) = at(event.offset_x(), event.offset_y());
+        let (row, col) = at(&event);
         let kind = if event.delta_y() < 0.0 {
             TermMouse::WheelUp
         } else {
@@ -75,10 +89,14 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     } else {
         "ended"
     };
+    // Whether the program asked for the mouse (clicks then go to it).
+    let mouse_mode = shell.terminal.screen().mouse_protocol_mode()
+        != choir_proto::terminal::vt100::MouseProtocolMode::None;
     html! {
         <div class="shell">
             <div class="terminal" tabindex="0" role="log" aria-label="terminal"
-                data-shell-state={ state } data-rows={ shell.terminal.size().rows.to_string() }
+                data-shell-state={ state } data-mouse={ mouse_mode.to_string() }
+                data-rows={ shell.terminal.size().rows.to_string() }
                 data-cols={ shell.terminal.size().cols.to_string() }
                 onpaste={ onpaste } onpointerdown={ onpointerdown } onpointerup={ onpointerup }
                 onwheel={ onwheel }>
@@ -110,11 +128,13 @@ pub fn on_key(app: &mut App, id: WindowId, event: &KeyboardEvent) -> bool {
     let Some(shell) = app.replica.world().shells.get(&id) else {
         return false;
     };
+    // AltGr (reported as Ctrl+Alt on some systems) types the character it shows.
+    let alt_graph = event.get_modifier_state("AltGraph");
     let Some(key) = term_key(
         &event.key(),
         event.shift_key(),
-        event.alt_key(),
-        event.ctrl_key(),
+        event.alt_key() && !alt_graph,
+        event.ctrl_key() && !alt_graph,
     ) else {
         return false;
     };
@@ -140,6 +160,16 @@ pub fn paste(app: &mut App, id: WindowId, text: &str) {
         return;
     };
     if !shell.is_running() || text.is_empty() {
+        return;
+    }
+    if text.len() > MAX_PASTE {
+        app.notify(
+            format!(
+                "the paste is {:.1} MB; a shell window takes at most 1 MB at once",
+                text.len() as f64 / 1e6
+            ),
+            true,
+        );
         return;
     }
     let data = encode_paste(text, shell.terminal.screen());

@@ -13,6 +13,8 @@ fn size() -> TermSize {
 struct Fold {
     world: World,
     seq: u64,
+    /// What was applied after the start.
+    recorded: Vec<EventBody>,
 }
 
 impl Fold {
@@ -20,21 +22,33 @@ impl Fold {
         let mut fold = Fold {
             world: World::default(),
             seq: 0,
+            recorded: Vec::new(),
         };
-        fold.apply(vec![EventBody::ShellStarted {
-            window_id: W,
-            program: "sh".into(),
-            rows: size().rows,
-            cols: size().cols,
-        }]);
+        fold.apply(vec![
+            EventBody::WindowOpened {
+                window_id: W,
+                app: choir_proto::AppKind::Shell,
+                title: "Shell".into(),
+                rect: choir_proto::Rect::new(0, 0, size().cols + 2, size().rows + 2),
+            },
+            EventBody::ShellStarted {
+                window_id: W,
+                program: "sh".into(),
+                rows: size().rows,
+                cols: size().cols,
+            },
+        ]);
+        fold.seq = 0;
+        fold.recorded.clear();
         fold
     }
 
     fn apply(&mut self, bodies: Vec<EventBody>) {
         for body in bodies {
+            self.recorded.push(body.clone());
             self.seq += 1;
             self.world.apply(&Event {
-                seq: self.seq,
+                seq: self.world.head + 1,
                 ts: 0,
                 actor: "shell".into(),
                 correlation: None,
@@ -166,6 +180,60 @@ fn leaving_a_full_screen_program_sends_the_screen_under_it() {
 }
 
 #[test]
+fn an_event_never_ends_inside_an_escape_sequence() {
+    let start = Instant::now();
+    let mut recorder = Recorder::new(W, size(), Limits::default(), start);
+    recorder.output(b"ab\x1b[3");
+    let first = recorder.flush(start);
+    recorder.output(b"1mred");
+    let second = recorder.flush(start + Duration::from_millis(1));
+    let data = |events: Vec<EventBody>| match &events[..] {
+        [EventBody::ShellOutput { data, .. }] => data.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(data(first), "ab");
+    assert_eq!(data(second), "\x1b[31mred");
+}
+
+#[test]
+fn an_unfinished_sequence_does_not_hold_the_screen_back_for_good() {
+    let limits = Limits::default();
+    let start = Instant::now();
+    let mut recorder = Recorder::new(W, size(), limits, start);
+    recorder.output(b"x\x1b]0;a title that never ends");
+    assert!(
+        matches!(&recorder.flush(start)[..], [EventBody::ShellOutput { data, .. }] if data == "x")
+    );
+    assert!(recorder.busy());
+    let mut later = Vec::new();
+    for frame in 1..=5 {
+        later.extend(recorder.flush(start + limits.frame * frame));
+    }
+    assert!(
+        matches!(&later[..], [EventBody::ShellOutput { data, .. }] if data.starts_with("\x1b]0;")),
+        "{later:?}"
+    );
+    assert!(!recorder.busy());
+}
+
+#[test]
+fn the_end_is_recorded_whatever_was_cut() {
+    let start = Instant::now();
+    let mut recorder = Recorder::new(W, size(), Limits::default(), start);
+    // A flood that ends inside an escape sequence.
+    recorder.output(&b"y\r\n".repeat(200_000));
+    recorder.output(b"\x1b]0;unterminated");
+    let _ = recorder.flush(start);
+    let last = recorder.finish();
+    assert!(
+        last.iter()
+            .any(|body| matches!(body, EventBody::ShellScreen { skipped, .. } if *skipped > 0)),
+        "{last:?}"
+    );
+    assert!(!recorder.busy());
+}
+
+#[test]
 fn a_resize_comes_after_the_output_before_it() {
     let start = Instant::now();
     let mut recorder = Recorder::new(W, size(), Limits::default(), start);
@@ -218,8 +286,24 @@ proptest! {
         let mut now = start;
         let mut recorder = Recorder::new(W, size(), Limits::default(), start);
         let mut fold = Fold::new();
+        // A client that connects at some point: it starts from an image of the screen then.
+        let mut late: Option<Fold> = None;
+        let joins = cut.index(steps.len() + 1);
         let mut alternate = false;
-        for step in steps {
+        for (n, step) in steps.into_iter().enumerate() {
+            if n == joins {
+                let mut client = Fold::new();
+                let terminal = fold.terminal();
+                client.apply(vec![EventBody::ShellScreen {
+                    window_id: W,
+                    rows: terminal.size().rows,
+                    cols: terminal.size().cols,
+                    image: terminal.image(),
+                    skipped: 0,
+                }]);
+                late = Some(client);
+            }
+            let before = fold.seq;
             match step {
                 Step::Read(pieces) => {
                     // Programs enter and leave the alternate screen in pairs (leaving it
@@ -240,13 +324,23 @@ proptest! {
                     fold.apply(recorder.resize(TermSize::new(rows, cols), now));
                 }
             }
+            if let Some(client) = &mut late {
+                client.apply(fold.recorded[before as usize..].to_vec());
+            }
         }
         for _ in 0..40 {
             now += Duration::from_millis(100);
+            let before = fold.seq;
             fold.apply(recorder.flush(now));
+            if let Some(client) = &mut late {
+                client.apply(fold.recorded[before as usize..].to_vec());
+            }
         }
         prop_assert!(!recorder.busy());
         prop_assert_eq!(fold.terminal(), recorder.terminal());
+        if let Some(client) = &late {
+            prop_assert_eq!(client.terminal(), recorder.terminal());
+        }
     }
 }
 
