@@ -92,8 +92,11 @@ where
                 None => desktop.set_connection(crate::desktop::Connection::Offline("client stopped".into())),
             },
             _ = tick.tick() => {
-                desktop.set_clock(clock());
                 flush_outbox(&client, desktop);
+                // The clock shows minutes: a tick that changes nothing draws nothing.
+                if !desktop.set_clock(clock()) {
+                    continue;
+                }
             }
             () = tokio::time::sleep_until(deadline), if draw_at.is_some() => {
                 terminal.draw(|frame| desktop.render(frame))?;

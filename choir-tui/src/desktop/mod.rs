@@ -171,8 +171,11 @@ impl Desktop {
         self.height = height.clamp(1, 500);
     }
 
-    pub fn set_clock(&mut self, clock: String) {
+    /// Sets the taskbar's clock; returns whether it changed.
+    pub fn set_clock(&mut self, clock: String) -> bool {
+        let changed = self.clock != clock;
         self.clock = clock;
+        changed
     }
 
     pub fn set_connection(&mut self, connection: Connection) {
