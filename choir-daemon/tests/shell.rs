@@ -182,6 +182,40 @@ async fn resizing_the_window_resizes_the_terminal_and_closing_it_ends_the_shell(
         .await;
     alice.type_line(id, "stty size; echo pid=$$").await;
     alice.until(WAIT, "the new size", shows(id, "12 50")).await;
+    // Maximized by a client whose desktop is 100x30: the terminal takes that area; back to
+    // the window's own size when restored.
+    alice
+        .command(Command::ToggleMaximize {
+            window_id: id,
+            area: Some(Rect::new(0, 0, 100, 30)),
+        })
+        .await
+        .unwrap();
+    alice
+        .until(WAIT, "the maximized size", |world| {
+            world.shells[&id].terminal.size().cols == 98
+        })
+        .await;
+    alice.type_line(id, "clear; stty size").await;
+    alice
+        .until(WAIT, "stty in the maximized window", shows(id, "28 98"))
+        .await;
+    alice
+        .command(Command::ToggleMaximize {
+            window_id: id,
+            area: None,
+        })
+        .await
+        .unwrap();
+    alice
+        .until(WAIT, "the window's own size again", |world| {
+            world.shells[&id].terminal.size().cols == 50
+        })
+        .await;
+    alice.type_line(id, "clear; stty size; echo pid=$$").await;
+    alice
+        .until(WAIT, "stty after restoring", shows(id, "12 50"))
+        .await;
     let screen = alice.screen(id);
     let pid: i32 = screen
         .lines()

@@ -39,10 +39,15 @@ pub enum Command {
     /// Undo a minimize, or else a maximize. → `window.restored` or `window.unmaximized`
     #[serde(rename = "window.restore")]
     RestoreWindow { window_id: WindowId },
-    /// Maximize a window, or unmaximize a maximized one. → `window.maximized` or
+    /// Maximize a window, or unmaximize a maximized one; `area` is the asking client's
+    /// desktop area (a shell window's terminal takes its size). → `window.maximized` or
     /// `window.unmaximized`
     #[serde(rename = "window.toggle_maximize")]
-    ToggleMaximize { window_id: WindowId },
+    ToggleMaximize {
+        window_id: WindowId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        area: Option<Rect>,
+    },
     /// Close a window. → `window.closed`
     #[serde(rename = "window.close")]
     CloseWindow { window_id: WindowId },

@@ -170,13 +170,19 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
                 Vec::new()
             })
         }
-        Command::ToggleMaximize { window_id } => {
+        Command::ToggleMaximize { window_id, area } => {
             let window = existing(desktop, *window_id)?;
             let window_id = *window_id;
+            if let Some(area) = area {
+                validate_rect(*area)?;
+            }
             Ok(vec![if window.maximized {
                 EventBody::WindowUnmaximized { window_id }
             } else {
-                EventBody::WindowMaximized { window_id }
+                EventBody::WindowMaximized {
+                    window_id,
+                    area: *area,
+                }
             }])
         }
         Command::CloseWindow { window_id } => {

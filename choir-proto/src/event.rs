@@ -121,9 +121,14 @@ pub enum EventBody {
     /// A minimized window was shown again.
     #[serde(rename = "window.restored")]
     WindowRestored { window_id: WindowId },
-    /// A window was maximized to fill each client's screen.
+    /// A window was maximized to fill each client's screen. `area` is the desktop area of
+    /// the client that asked: a shell window's terminal takes its size.
     #[serde(rename = "window.maximized")]
-    WindowMaximized { window_id: WindowId },
+    WindowMaximized {
+        window_id: WindowId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        area: Option<Rect>,
+    },
     /// A maximized window went back to its own geometry.
     #[serde(rename = "window.unmaximized")]
     WindowUnmaximized { window_id: WindowId },

@@ -53,7 +53,8 @@ fn event_body() -> impl Strategy<Value = EventBody> {
         window_id().prop_map(|window_id| EventBody::WindowFocused { window_id }),
         window_id().prop_map(|window_id| EventBody::WindowMinimized { window_id }),
         window_id().prop_map(|window_id| EventBody::WindowRestored { window_id }),
-        window_id().prop_map(|window_id| EventBody::WindowMaximized { window_id }),
+        (window_id(), proptest::option::of(rect()))
+            .prop_map(|(window_id, area)| EventBody::WindowMaximized { window_id, area }),
         window_id().prop_map(|window_id| EventBody::WindowUnmaximized { window_id }),
         window_id().prop_map(|window_id| EventBody::WindowClosed { window_id }),
         (thread.clone(), "[a-z]{0,6}")
@@ -185,7 +186,7 @@ fn command() -> impl Strategy<Value = Command> {
         1 => window_id().prop_map(|window_id| Command::FocusWindow { window_id }),
         1 => window_id().prop_map(|window_id| Command::MinimizeWindow { window_id }),
         1 => window_id().prop_map(|window_id| Command::RestoreWindow { window_id }),
-        1 => window_id().prop_map(|window_id| Command::ToggleMaximize { window_id }),
+        1 => window_id().prop_map(|window_id| Command::ToggleMaximize { window_id, area: None }),
         1 => window_id().prop_map(|window_id| Command::CloseWindow { window_id }),
         1 => (0u16..20, 0u16..10, 0u16..250, 0u16..80)
             .prop_map(|(x, y, w, h)| Command::TileWindows { area: Rect::new(x, y, w, h) }),

@@ -53,6 +53,7 @@ fn showing(content: String, pages: usize) -> (Desktop, usize) {
         },
         EventBody::WindowMaximized {
             window_id: WindowId(1),
+            area: None,
         },
         EventBody::DocCreated {
             doc_id: DocId(1),

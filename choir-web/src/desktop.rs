@@ -207,7 +207,7 @@ fn frame(app: &App, ctx: &Context<App>, window: &Window) -> Html {
                     <button data-action="minimize" aria-label="minimize" title="minimize (Ctrl-a -)"
                         onclick={ command(Command::MinimizeWindow { window_id: id }) }>{ "_" }</button>
                     <button data-action="maximize" aria-label="maximize or restore" title="maximize / restore (Ctrl-a z)"
-                        onclick={ command(Command::ToggleMaximize { window_id: id }) }>{ "□" }</button>
+                        onclick={ command(Command::ToggleMaximize { window_id: id, area: Some(Rect::new(0, 0, app.cols_rows.0, app.cols_rows.1)) }) }>{ "□" }</button>
                     <button data-action="close" aria-label="close" title="close (Ctrl-a x)"
                         onclick={ command(Command::CloseWindow { window_id: id }) }>{ "×" }</button>
                 </span>

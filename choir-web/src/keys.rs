@@ -134,7 +134,15 @@ fn after_prefix(app: &mut App, ctx: &Context<App>, key: &str, ctrl: bool) {
                 app.request_focus_input();
             }
         }
-        "z" => on_focused(app, |window_id| Command::ToggleMaximize { window_id }),
+        "z" => {
+            if let Some(window_id) = focused {
+                let (w, h) = app.cols_rows;
+                app.send(Command::ToggleMaximize {
+                    window_id,
+                    area: Some(Rect::new(0, 0, w, h)),
+                });
+            }
+        }
         "-" => on_focused(app, |window_id| Command::MinimizeWindow { window_id }),
         "x" => on_focused(app, |window_id| Command::CloseWindow { window_id }),
         "t" => {

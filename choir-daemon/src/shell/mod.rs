@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use choir_proto::terminal::TermSize;
-use choir_proto::{AppKind, EventBody, NewEvent, Rect, WindowId, World};
+use choir_proto::{AppKind, Desktop, EventBody, NewEvent, WindowId, World};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -100,17 +100,10 @@ impl Shells {
         shutdown: CancellationToken,
     ) -> Shells {
         let (inbox, requests) = mpsc::unbounded_channel();
-        let windows = world
-            .desktop
-            .windows
-            .values()
-            .filter(|window| window.app == AppKind::Shell)
-            .map(|window| (window.id, window.rect))
-            .collect();
         let manager = Manager {
             store,
             config,
-            windows,
+            desktop: world.desktop.clone(),
             sessions: HashMap::new(),
         };
         tokio::spawn(manager.run(world.head, requests, shutdown));
@@ -146,8 +139,9 @@ pub async fn recover(store: &EventStore, world: &World) -> Result<(), StoreError
 struct Manager {
     store: EventStore,
     config: ShellConfig,
-    /// Every shell window's geometry.
-    windows: HashMap<WindowId, Rect>,
+    /// The windows, folded from the log as the world folds them (a shell's terminal is its
+    /// window's size, or the maximizing client's area).
+    desktop: Desktop,
     sessions: HashMap<WindowId, Session>,
 }
 
@@ -185,27 +179,15 @@ impl Manager {
     }
 
     async fn follow(&mut self, body: &EventBody, recorded: &mpsc::UnboundedSender<Vec<EventBody>>) {
+        let before = self.terminal_size(body);
+        self.desktop.apply(body);
         match body {
             EventBody::WindowOpened {
                 window_id,
                 app: AppKind::Shell,
-                rect,
                 ..
-            } => {
-                self.windows.insert(*window_id, *rect);
-                self.start(*window_id, recorded).await;
-            }
-            EventBody::WindowResized { window_id, w, h } => {
-                if let Some(rect) = self.windows.get_mut(window_id) {
-                    rect.w = *w;
-                    rect.h = *h;
-                    if let Some(session) = self.sessions.get(window_id) {
-                        session.resize(TermSize::inside(*rect));
-                    }
-                }
-            }
+            } => self.start(*window_id, recorded).await,
             EventBody::WindowClosed { window_id } => {
-                self.windows.remove(window_id);
                 self.sessions.remove(window_id);
             }
             // Only the end a session recorded itself ends it (the start-up's record of
@@ -218,8 +200,34 @@ impl Manager {
             {
                 self.sessions.remove(window_id);
             }
-            _ => {}
+            _ => {
+                // Moved, resized, maximized or not: the terminal follows the window's size.
+                let after = self.terminal_size(body);
+                if let (Some((window_id, before)), Some((_, after))) = (before, after) {
+                    if before != after {
+                        if let Some(session) = self.sessions.get(&window_id) {
+                            session.resize(after);
+                        }
+                    }
+                }
+            }
         }
+    }
+
+    /// The terminal size of the shell window an event is about, if it is about one.
+    fn terminal_size(&self, body: &EventBody) -> Option<(WindowId, TermSize)> {
+        let window_id = match body {
+            EventBody::WindowMoved { window_id, .. }
+            | EventBody::WindowResized { window_id, .. }
+            | EventBody::WindowMaximized { window_id, .. }
+            | EventBody::WindowUnmaximized { window_id } => *window_id,
+            _ => return None,
+        };
+        let window = self
+            .desktop
+            .window(window_id)
+            .filter(|window| window.app == AppKind::Shell)?;
+        Some((window_id, TermSize::of_window(window)))
     }
 
     async fn handle(&mut self, request: Request, recorded: &mpsc::UnboundedSender<Vec<EventBody>>) {
@@ -236,7 +244,8 @@ impl Manager {
                 {
                     self.sessions.remove(&window_id);
                 }
-                if !self.sessions.contains_key(&window_id) && self.windows.contains_key(&window_id)
+                if !self.sessions.contains_key(&window_id)
+                    && self.desktop.window(window_id).is_some()
                 {
                     self.start(window_id, recorded).await;
                 }
@@ -251,10 +260,10 @@ impl Manager {
         window_id: WindowId,
         recorded: &mpsc::UnboundedSender<Vec<EventBody>>,
     ) {
-        let Some(rect) = self.windows.get(&window_id) else {
+        let Some(window) = self.desktop.window(window_id) else {
             return;
         };
-        let size = TermSize::inside(*rect);
+        let size = TermSize::of_window(window);
         let program = format!("{} in {}", self.config.program, self.config.cwd.display());
         let started = EventBody::ShellStarted {
             window_id,

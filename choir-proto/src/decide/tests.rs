@@ -153,15 +153,33 @@ fn maximize_toggles_and_restore_unmaximizes() {
     let id = WindowId(1);
     let world = given(vec![opened(1)]);
     assert_eq!(
-        decide(&world, &Command::ToggleMaximize { window_id: id }),
-        Ok(vec![EventBody::WindowMaximized { window_id: id }])
+        decide(
+            &world,
+            &Command::ToggleMaximize {
+                window_id: id,
+                area: None
+            }
+        ),
+        Ok(vec![EventBody::WindowMaximized {
+            window_id: id,
+            area: None
+        }])
     );
     let world = given(vec![
         opened(1),
-        EventBody::WindowMaximized { window_id: id },
+        EventBody::WindowMaximized {
+            window_id: id,
+            area: None,
+        },
     ]);
     assert_eq!(
-        decide(&world, &Command::ToggleMaximize { window_id: id }),
+        decide(
+            &world,
+            &Command::ToggleMaximize {
+                window_id: id,
+                area: None
+            }
+        ),
         Ok(vec![EventBody::WindowUnmaximized { window_id: id }])
     );
     assert_eq!(
@@ -247,6 +265,7 @@ fn tiling_fills_the_area_with_a_grid_of_visible_windows() {
         },
         EventBody::WindowMaximized {
             window_id: WindowId(1),
+            area: None,
         },
     ]);
     let mut tiled = world.clone();

@@ -10,7 +10,7 @@ use std::num::NonZeroU16;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::world::Rect;
+use crate::world::{Rect, Window};
 
 pub use input::{
     encode_key, encode_mouse, encode_paste, input_parts, TermKey, TermKeyCode, TermMouse, MAX_PASTE,
@@ -46,6 +46,15 @@ impl TermSize {
     /// The terminal inside a window of geometry `rect`: the window less its border.
     pub fn inside(rect: Rect) -> Self {
         Self::new(rect.h.saturating_sub(2), rect.w.saturating_sub(2))
+    }
+
+    /// The terminal of shell window `window`: inside its geometry, or, maximized by a client
+    /// that said its desktop area, inside that area.
+    pub fn of_window(window: &Window) -> Self {
+        match (window.maximized, window.maximized_area) {
+            (true, Some(area)) => Self::inside(area),
+            _ => Self::inside(window.rect),
+        }
     }
 
     fn nonzero(self) -> (NonZeroU16, NonZeroU16) {

@@ -104,6 +104,9 @@ pub struct Window {
     /// The document a writer window shows; none shows the document list.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub doc_id: Option<DocId>,
+    /// While maximized: the desktop area of the client that maximized it, if it said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maximized_area: Option<Rect>,
 }
 
 /// Windows, their stacking order and focus.
@@ -143,7 +146,8 @@ impl Desktop {
             .filter(|window| !window.minimized)
     }
 
-    pub(super) fn apply(&mut self, body: &EventBody) {
+    /// Applies a window event (others change nothing), as the world does.
+    pub fn apply(&mut self, body: &EventBody) {
         match body {
             EventBody::WindowOpened {
                 window_id,
@@ -155,11 +159,13 @@ impl Desktop {
                 window.rect.x = *x;
                 window.rect.y = *y;
                 window.maximized = false;
+                window.maximized_area = None;
             }),
             EventBody::WindowResized { window_id, w, h } => self.edit(*window_id, |window| {
                 window.rect.w = *w;
                 window.rect.h = *h;
                 window.maximized = false;
+                window.maximized_area = None;
             }),
             EventBody::WindowFocused { window_id } | EventBody::WindowRestored { window_id } => {
                 self.raise(*window_id)
@@ -170,12 +176,14 @@ impl Desktop {
                     self.focus_top_visible();
                 }
             }
-            EventBody::WindowMaximized { window_id } => {
-                self.edit(*window_id, |window| window.maximized = true)
-            }
-            EventBody::WindowUnmaximized { window_id } => {
-                self.edit(*window_id, |window| window.maximized = false)
-            }
+            EventBody::WindowMaximized { window_id, area } => self.edit(*window_id, |window| {
+                window.maximized = true;
+                window.maximized_area = *area;
+            }),
+            EventBody::WindowUnmaximized { window_id } => self.edit(*window_id, |window| {
+                window.maximized = false;
+                window.maximized_area = None;
+            }),
             EventBody::WindowClosed { window_id } => self.close(*window_id),
             _ => {}
         }
@@ -196,6 +204,7 @@ impl Desktop {
                 minimized: false,
                 maximized: false,
                 doc_id: None,
+                maximized_area: None,
             },
         );
         self.z_order.push(id);

@@ -44,7 +44,10 @@ pub fn event_bodies() -> Vec<EventBody> {
         EventBody::WindowFocused { window_id: w },
         EventBody::WindowMinimized { window_id: w },
         EventBody::WindowRestored { window_id: w },
-        EventBody::WindowMaximized { window_id: w },
+        EventBody::WindowMaximized {
+            window_id: w,
+            area: Some(Rect::new(0, 0, 120, 38)),
+        },
         EventBody::WindowUnmaximized { window_id: w },
         EventBody::WindowClosed { window_id: w },
         EventBody::ChatThreadCreated {
@@ -236,7 +239,10 @@ pub fn commands() -> Vec<Command> {
         Command::FocusWindow { window_id: w },
         Command::MinimizeWindow { window_id: w },
         Command::RestoreWindow { window_id: w },
-        Command::ToggleMaximize { window_id: w },
+        Command::ToggleMaximize {
+            window_id: w,
+            area: Some(Rect::new(0, 0, 120, 38)),
+        },
         Command::CloseWindow { window_id: w },
         Command::TileWindows {
             area: Rect::new(0, 0, 120, 40),

@@ -101,7 +101,10 @@ impl Desktop {
                 }
             }
             ('x', Some(window_id)) => send(Command::CloseWindow { window_id }, actions),
-            ('z', Some(window_id)) => send(Command::ToggleMaximize { window_id }, actions),
+            ('z', Some(window_id)) => {
+                let area = Some(self.area_cells());
+                send(Command::ToggleMaximize { window_id, area }, actions)
+            }
             ('-', Some(window_id)) => send(Command::MinimizeWindow { window_id }, actions),
             ('m', Some(window_id)) => self.mode = Mode::Move(window_id),
             ('r', Some(window_id)) => self.mode = Mode::Resize(window_id),

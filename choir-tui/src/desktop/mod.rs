@@ -410,6 +410,12 @@ impl Desktop {
         desktop_area(self.width, self.height)
     }
 
+    /// This client's desktop area, as the protocol says it.
+    fn area_cells(&self) -> choir_proto::Rect {
+        let area = self.area();
+        choir_proto::Rect::new(area.x, area.y, area.width, area.height)
+    }
+
     /// The focused window's inner area on this screen.
     fn inner_area(&self, id: WindowId) -> Option<Rect> {
         let window = self.replica.world().desktop.window(id)?;

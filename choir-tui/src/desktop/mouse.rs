@@ -124,7 +124,10 @@ impl Desktop {
         };
         match geometry::zone(rect, x, y) {
             Zone::Close => actions.push(Action::Send(Command::CloseWindow { window_id: id })),
-            Zone::Maximize => actions.push(Action::Send(Command::ToggleMaximize { window_id: id })),
+            Zone::Maximize => actions.push(Action::Send(Command::ToggleMaximize {
+                window_id: id,
+                area: Some(self.area_cells()),
+            })),
             Zone::Minimize => actions.push(Action::Send(Command::MinimizeWindow { window_id: id })),
             Zone::TitleBar => self.drag = Some(drag(None)),
             Zone::Edge(edges) => self.drag = Some(drag(Some(edges))),

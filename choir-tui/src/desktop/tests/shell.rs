@@ -179,3 +179,19 @@ fn skipped_output_is_shown_in_the_title() {
     assert!(screen.contains("[104.9 MB skipped]"), "{screen}");
     assert_eq!(content(&screen)[2].trim_end(), "y");
 }
+
+/// Maximizing says how big this client's desktop is: a shell window's terminal takes it.
+#[test]
+fn maximizing_sends_this_clients_desktop_area() {
+    let mut h = with_shell(100, 30);
+    h.bytes(&prefixed("z"));
+    let area = desktop_area(100, 30);
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::ToggleMaximize {
+            window_id: SHELL,
+            area: Some(Cells::new(area.x, area.y, area.width, area.height)),
+        }]
+    );
+    assert!(h.window(1).maximized);
+}
