@@ -49,8 +49,8 @@ pub use ids::{CallId, DocId, ThreadId, WindowId};
 pub use ropey::Rope;
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
-    apply_doc_event, AppKind, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PendingToolCall,
-    Rect, Shell, Subagent, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus, Window, World,
-    CARD_OUTPUT_CHARS, DOC_HISTORY, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
-    WELCOME_CHAT_BYTES, WELCOME_MESSAGES,
+    apply_doc_event, AppKind, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PasteTooLarge,
+    PendingToolCall, Rect, Shell, Subagent, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus,
+    Window, World, CARD_OUTPUT_CHARS, DOC_HISTORY, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H,
+    MIN_WINDOW_W, WELCOME_CHAT_BYTES, WELCOME_MESSAGES,
 };

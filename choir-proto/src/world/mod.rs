@@ -20,7 +20,7 @@ pub use desktop::{
     AppKind, Desktop, Rect, Window, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
 };
 pub use docs::{apply as apply_doc_event, Doc, DocEdit, DOC_HISTORY};
-pub use shells::Shell;
+pub use shells::{PasteTooLarge, Shell};
 pub use tools::{PendingToolCall, ToolCallStatus};
 
 /// Everything a sandbox shows: the desktop, chat threads, documents and tool calls that

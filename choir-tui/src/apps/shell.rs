@@ -2,16 +2,14 @@
 //! recorded output (`World::shells`), drawn cell by cell; keys, mouse and pastes are encoded
 //! as xterm does (`choir_proto::terminal`) and go to the shell's PTY in the sandbox.
 
-use choir_proto::terminal::{
-    encode_key, encode_mouse, encode_paste, input_parts, vt100, TermKey, TermMouse, MAX_PASTE,
-};
+use choir_proto::terminal::{vt100, TermKey, TermMouse};
 use choir_proto::{Command, Shell, WindowId};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
 use super::{note, App, Context, View};
-use crate::input::{Key, KeyCode, Mouse, MouseButton, MouseKind};
+use crate::input::{Key, Mouse, MouseButton, MouseKind};
 
 pub const HINT: &str = "keys go to the shell · C-a C-a types C-a · C-a ? help";
 pub const ENDED_HINT: &str = "the shell ended · Enter starts a new one · C-a x closes the window";
@@ -24,19 +22,16 @@ impl ShellView {
     pub fn new(window_id: WindowId) -> Self {
         Self { window_id }
     }
-
-    fn send_input(&self, data: String, cx: &mut Context<'_>) {
-        for part in input_parts(&data) {
-            cx.send(Command::ShellInput {
-                window_id: self.window_id,
-                data: part.to_owned(),
-            });
-        }
-    }
 }
 
 fn shell<'a>(cx: &'a Context<'_>, id: WindowId) -> Option<&'a Shell> {
     cx.world().shells.get(&id)
+}
+
+fn send(commands: Vec<Command>, cx: &mut Context<'_>) {
+    for command in commands {
+        cx.send(command);
+    }
 }
 
 /// A terminal client's key as the emulator's encoder takes it.
@@ -67,58 +62,29 @@ fn term_mouse(kind: MouseKind) -> Option<TermMouse> {
 
 impl App for ShellView {
     fn on_key(&mut self, key: Key, cx: &mut Context<'_>) -> bool {
-        let Some(shell) = shell(cx, self.window_id) else {
-            // Not started yet: the key would go nowhere.
-            return true;
-        };
-        if !shell.is_running() {
-            if key.code == KeyCode::Enter {
-                cx.send(Command::RestartShell {
-                    window_id: self.window_id,
-                });
-            }
-            return true;
-        }
-        if let Some(data) = encode_key(term_key(key), shell.terminal.screen()) {
-            self.send_input(data, cx);
+        // Before the shell started, a key goes nowhere; it is still the shell window's.
+        if let Some(shell) = shell(cx, self.window_id) {
+            send(shell.key_commands(term_key(key)), cx);
         }
         true
     }
 
     fn on_paste(&mut self, text: &str, cx: &mut Context<'_>) {
-        if text.len() > MAX_PASTE {
-            cx.notify(
-                format!(
-                    "the paste is {}; a shell window takes at most {} at once",
-                    bytes(text.len() as u64),
-                    bytes(MAX_PASTE as u64)
-                ),
-                true,
-            );
-            return;
-        }
-        let Some(shell) = shell(cx, self.window_id).filter(|shell| shell.is_running()) else {
+        let Some(shell) = shell(cx, self.window_id) else {
             return;
         };
-        let data = encode_paste(text, shell.terminal.screen());
-        self.send_input(data, cx);
+        match shell.paste_commands(text) {
+            Ok(commands) => send(commands, cx),
+            Err(too_large) => cx.notify(too_large.to_string(), true),
+        }
     }
 
     fn on_mouse(&mut self, mouse: Mouse, cx: &mut Context<'_>) {
-        let Some(shell) = shell(cx, self.window_id).filter(|shell| shell.is_running()) else {
-            return;
-        };
-        let size = shell.terminal.size();
-        if mouse.y >= size.rows || mouse.x >= size.cols {
-            return;
-        }
-        let Some(event) = term_mouse(mouse.kind) else {
+        let (Some(shell), Some(event)) = (shell(cx, self.window_id), term_mouse(mouse.kind)) else {
             return;
         };
         let mods = (mouse.mods.shift, mouse.mods.alt, mouse.mods.ctrl);
-        if let Some(data) = encode_mouse(event, mouse.y, mouse.x, mods, shell.terminal.screen()) {
-            self.send_input(data, cx);
-        }
+        send(shell.mouse_commands(event, mouse.y, mouse.x, mods), cx);
     }
 
     fn draw(&self, view: &View<'_>, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
@@ -175,11 +141,7 @@ impl App for ShellView {
     }
 
     fn status(&self, view: &View<'_>) -> Option<String> {
-        let shell = view.world().shells.get(&self.window_id)?;
-        if shell.ended.is_some() {
-            return Some("ended".into());
-        }
-        (shell.skipped > 0).then(|| format!("{} skipped", bytes(shell.skipped)))
+        view.world().shells.get(&self.window_id)?.status()
     }
 
     fn copy_text(&self, view: &View<'_>) -> Option<String> {
@@ -189,15 +151,6 @@ impl App for ShellView {
 
     fn takes_every_key(&self) -> bool {
         true
-    }
-}
-
-/// A byte count for people: `512 B`, `3.1 MB`.
-fn bytes(count: u64) -> String {
-    match count {
-        0..=9_999 => format!("{count} B"),
-        10_000..=9_999_999 => format!("{:.0} kB", count as f64 / 1e3),
-        _ => format!("{:.1} MB", count as f64 / 1e6),
     }
 }
 
@@ -230,16 +183,5 @@ fn color(color: vt100::Color) -> Color {
         vt100::Color::Default => Color::Reset,
         vt100::Color::Idx(index) => Color::Indexed(index),
         vt100::Color::Rgb(r, g, b) => Color::Rgb(r, g, b),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn byte_counts_read_well() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(104_857_600), "104.9 MB");
     }
 }

@@ -2,9 +2,7 @@
 //! fold as in the terminal clients), drawn row by row on the cell grid. Keys typed while the
 //! window has focus, pastes and (when the program asks) mouse events go to the shell.
 
-use choir_proto::terminal::{
-    encode_key, encode_mouse, encode_paste, input_parts, TermMouse, MAX_PASTE,
-};
+use choir_proto::terminal::TermMouse;
 use choir_proto::{Command, Window, WindowId};
 use wasm_bindgen::JsCast;
 use web_sys::{ClipboardEvent, KeyboardEvent, PointerEvent, WheelEvent};
@@ -139,18 +137,8 @@ pub fn on_key(app: &mut App, id: WindowId, event: &KeyboardEvent) -> bool {
         return false;
     };
     event.prevent_default();
-    if !shell.is_running() {
-        if event.key() == "Enter" {
-            app.send(Command::RestartShell { window_id: id });
-        }
-        return true;
-    }
-    if let Some(data) = encode_key(key, shell.terminal.screen()) {
-        app.send(Command::ShellInput {
-            window_id: id,
-            data,
-        });
-    }
+    let commands = shell.key_commands(key);
+    send(app, commands);
     true
 }
 
@@ -159,25 +147,9 @@ pub fn paste(app: &mut App, id: WindowId, text: &str) {
     let Some(shell) = app.replica.world().shells.get(&id) else {
         return;
     };
-    if !shell.is_running() || text.is_empty() {
-        return;
-    }
-    if text.len() > MAX_PASTE {
-        app.notify(
-            format!(
-                "the paste is {:.1} MB; a shell window takes at most 1 MB at once",
-                text.len() as f64 / 1e6
-            ),
-            true,
-        );
-        return;
-    }
-    let data = encode_paste(text, shell.terminal.screen());
-    for part in input_parts(&data) {
-        app.send(Command::ShellInput {
-            window_id: id,
-            data: part.to_owned(),
-        });
+    match shell.paste_commands(text) {
+        Ok(commands) => send(app, commands),
+        Err(too_large) => app.notify(too_large.to_string(), true),
     }
 }
 
@@ -193,22 +165,17 @@ pub fn mouse(
     let Some(shell) = app.replica.world().shells.get(&id) else {
         return;
     };
-    if !shell.is_running() {
-        return;
-    }
-    if let Some(data) = encode_mouse(event, row, col, mods, shell.terminal.screen()) {
-        app.send(Command::ShellInput {
-            window_id: id,
-            data,
-        });
+    let commands = shell.mouse_commands(event, row, col, mods);
+    send(app, commands);
+}
+
+fn send(app: &mut App, commands: Vec<Command>) {
+    for command in commands {
+        app.send(command);
     }
 }
 
 /// What the title says besides the name: an ended shell, or output skipped during a flood.
 pub fn status(app: &App, id: WindowId) -> Option<String> {
-    let shell = app.replica.world().shells.get(&id)?;
-    if shell.ended.is_some() {
-        return Some("ended".into());
-    }
-    (shell.skipped > 0).then(|| format!("{:.1} MB skipped", shell.skipped as f64 / 1e6))
+    app.replica.world().shells.get(&id)?.status()
 }
