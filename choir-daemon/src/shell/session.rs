@@ -26,8 +26,6 @@ const QUEUED_READS: usize = 16;
 const READ_BYTES: usize = 64 * 1024;
 /// Records of output one frame may hold (see `Limits::frame`).
 const FLUSHES_PER_FRAME: usize = 4;
-/// How often an idle recorder looks whether its session was dropped or resized.
-const POLL: Duration = Duration::from_millis(100);
 /// After the shell exited, how long its last output may still come (a background job that
 /// keeps the terminal open does not keep the window's shell "running").
 const EXIT_GRACE: Duration = Duration::from_millis(200);
@@ -39,7 +37,7 @@ enum Signal {
     Closed,
     /// The shell exited: why, and its status.
     Exited(String, Option<i32>),
-    /// Look at the resize asked for.
+    /// Look at the resize asked for, or whether the session was dropped.
     Wake,
 }
 
@@ -172,6 +170,8 @@ impl Drop for Session {
     /// number, so there is none: a program that ignores SIGHUP outlives the window.)
     fn drop(&mut self) {
         self.closed.store(true, Ordering::Release);
+        // Wakes the recorder (when its queue is full it is awake anyway).
+        let _ = self.signals.try_send(Signal::Wake);
         let group = self
             .pid
             .and_then(|pid| i32::try_from(pid).ok())
@@ -278,18 +278,22 @@ fn record(
             // The window closed: nothing more to record; dropping the master hangs up.
             return;
         }
-        let now = Instant::now();
-        let mut wake = now + POLL;
-        if let Some(at) = due {
-            wake = wake.min(at);
-        }
-        if let Some((_, _, at)) = &exit {
-            wake = wake.min(*at + EXIT_GRACE);
-        }
-        let signal = match signals.recv_timeout(wake.saturating_duration_since(now)) {
-            Ok(signal) => Some(signal),
-            Err(std_mpsc::RecvTimeoutError::Timeout) => None,
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+        // Asleep until a signal (a drop or a resize sends one), the next record due, or the
+        // end of the grace after the shell's exit.
+        let wake = [due, exit.as_ref().map(|(_, _, at)| *at + EXIT_GRACE)]
+            .into_iter()
+            .flatten()
+            .min();
+        let signal = match wake {
+            Some(at) => match signals.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(signal) => Some(signal),
+                Err(std_mpsc::RecvTimeoutError::Timeout) => None,
+                Err(std_mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+            None => match signals.recv() {
+                Ok(signal) => Some(signal),
+                Err(_) => break,
+            },
         };
         let now = Instant::now();
         match signal {
