@@ -55,19 +55,27 @@ impl Watcher {
 
     /// Folds events until `done` holds of the world (at most `within`).
     async fn until(&mut self, within: Duration, what: &str, done: impl Fn(&World) -> bool) {
-        let deadline = Instant::now() + within;
+        let deadline = tokio::time::Instant::now() + within;
         while !done(&self.world) {
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; screen:\n{}",
-                self.world
-                    .shells
-                    .values()
-                    .map(|shell| shell.terminal.text())
-                    .collect::<Vec<_>>()
-                    .join("\n---\n")
-            );
-            if let ServerFrame::Event { event } = self.client.recv().await {
+            // In slices shorter than the client's own timeout, so a wait that fails says
+            // what the screen was.
+            let slice = deadline.min(tokio::time::Instant::now() + Duration::from_secs(5));
+            let next = tokio::time::timeout_at(slice, self.client.recv()).await;
+            let Ok(frame) = next else {
+                if tokio::time::Instant::now() < deadline {
+                    continue;
+                }
+                panic!(
+                    "timed out waiting for {what}; screen:\n{}",
+                    self.world
+                        .shells
+                        .values()
+                        .map(|shell| shell.terminal.text())
+                        .collect::<Vec<_>>()
+                        .join("\n---\n")
+                );
+            };
+            if let ServerFrame::Event { event } = frame {
                 self.world.apply(&event);
             }
         }
@@ -213,15 +221,20 @@ async fn resizing_the_window_resizes_the_terminal_and_closing_it_ends_the_shell(
         })
         .await;
     alice.type_line(id, "clear; stty size; echo pid=$$").await;
+    let pid_on = |screen: &str| -> Option<i32> {
+        screen
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("pid=")?.parse().ok())
+            .next_back()
+    };
+    // The pid comes after the size: wait for both.
     alice
-        .until(WAIT, "stty after restoring", shows(id, "12 50"))
+        .until(WAIT, "stty and the pid after restoring", |world| {
+            let text = world.shells[&id].terminal.text();
+            text.contains("12 50") && pid_on(&text).is_some()
+        })
         .await;
-    let screen = alice.screen(id);
-    let pid: i32 = screen
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("pid=")?.parse().ok())
-        .next_back()
-        .expect("the pid");
+    let pid = pid_on(&alice.screen(id)).expect("the pid");
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
     alice
         .command(Command::CloseWindow { window_id: id })
@@ -563,6 +576,14 @@ async fn full_screen_programs_page_redraw_and_give_the_screen_back() {
         })
         .await
         .unwrap();
+    // Typed before top has gone, the line would be top's keys: wait for the prompt.
+    alice
+        .until(WAIT, "the prompt once top quit", |world| {
+            let text = world.shells[&id].terminal.text();
+            let last = text.lines().rev().find(|line| !line.trim().is_empty());
+            last.is_some_and(|line| line.ends_with('#') || line.ends_with('$'))
+        })
+        .await;
     alice.type_line(id, "echo after-top").await;
     alice
         .until(WAIT, "the prompt after top", shows(id, "\nafter-top"))
