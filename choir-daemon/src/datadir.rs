@@ -154,7 +154,7 @@ fn create_private_dir(path: &Path) -> Result<(), DataDirError> {
 }
 
 /// Writes a 0600 file atomically (temporary file, fsync, rename).
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
     let tmp = path.with_extension("tmp");
     let mut file = OpenOptions::new()
         .create(true)
@@ -168,7 +168,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
     fs::rename(&tmp, path).map_err(io_error("rename into", path))
 }
 
-fn random_token() -> Result<String, DataDirError> {
+pub(crate) fn random_token() -> Result<String, DataDirError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|err| DataDirError::Random(err.to_string()))?;
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())

@@ -8,6 +8,7 @@ pub mod api;
 pub mod datadir;
 pub mod docfiles;
 pub mod listen;
+pub mod shares;
 pub mod shell;
 pub mod store;
 pub mod tools;
@@ -145,6 +146,7 @@ impl Daemon {
             .values()
             .filter_map(|thread| Some((thread.id, thread.subagent.clone()?)))
             .collect();
+        let past = actors::Past::new(store.clone(), snapshots.clone());
         let world = WorldHandle::spawn(store.clone(), snapshots, world, shells);
         let doc_files = docfiles::spawn(
             store.clone(),
@@ -177,6 +179,8 @@ impl Daemon {
             activity,
             world: world.clone(),
             tools,
+            past,
+            shares: shares::Shares::open(data_dir.root()),
             ephemerals,
             agent: Arc::new(config.agent.describe()),
             store: store.clone(),

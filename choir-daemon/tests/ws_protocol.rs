@@ -141,7 +141,8 @@ async fn resume_from_delivers_exactly_the_missed_events_then_live_ones() {
         ServerFrame::Welcome {
             protocol: PROTOCOL_VERSION,
             head: 4,
-            snapshot: None
+            snapshot: None,
+            read_only: false
         }
     );
     writer

@@ -16,6 +16,8 @@ pub const CLOSE_PROTOCOL_VERSION: u16 = 4002;
 pub const CLOSE_EXPECTED_HELLO: u16 = 4003;
 /// WebSocket close code for a `resume_from` beyond the daemon's head.
 pub const CLOSE_RESUME_BEYOND_HEAD: u16 = 4004;
+/// WebSocket close code when the share token the connection used was revoked or expired.
+pub const CLOSE_REVOKED: u16 = 4005;
 
 /// The protocol version a client announces in `hello`; the daemon refuses any other.
 /// Version 2: the welcome is bounded (documents without text, the latest messages of the
@@ -71,6 +73,10 @@ pub enum ServerFrame {
         /// The world at `head`, unless the client resumed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         snapshot: Option<Box<World>>,
+        /// The connection watches only (a read-only share): every command is refused with
+        /// `read_only`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        read_only: bool,
     },
     /// One committed event, in seq order without gaps or duplicates.
     Event { event: Event },
@@ -111,6 +117,39 @@ pub enum Query {
     /// later edits applying on top and ignores those already in it.
     #[serde(rename = "doc.load")]
     Doc { doc_id: DocId },
+    /// A document's text as it was at `version` (for a past moment). → `doc`, holding that
+    /// version and its text.
+    #[serde(rename = "doc.at")]
+    DocAt { doc_id: DocId, version: u64 },
+    /// The world as it was at a past moment (time travel). → `moment`. Live events keep
+    /// arriving meanwhile; the moment does not change with them.
+    #[serde(rename = "world.at")]
+    Moment { at: Seek },
+}
+
+/// A point of the log to travel to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum Seek {
+    /// Right after the event `seq` (0: before the first event); beyond the head is the head.
+    Seq { seq: u64 },
+    /// Right after the last event at or before `ts` (milliseconds since the epoch).
+    Time { ts: i64 },
+    /// The next (or, with `forward: false`, the previous) chat message or tool call after
+    /// (before) `from`; where there is none, the head (or 0).
+    Mark { from: u64, forward: bool },
+}
+
+/// The world as it was right after event `seq`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Moment {
+    pub seq: u64,
+    /// The time of event `seq` (0 before the first event).
+    pub ts: i64,
+    /// The log's head when the moment was read.
+    pub head: u64,
+    /// What a welcome at `seq` would carry.
+    pub world: Box<World>,
 }
 
 /// Answers to [`Query`].
@@ -121,6 +160,8 @@ pub enum Reply {
     ThreadMessages { page: ThreadPage },
     #[serde(rename = "doc")]
     Doc { doc: Doc },
+    #[serde(rename = "moment")]
+    Moment { moment: Moment },
 }
 
 /// Live signals that are never stored.
@@ -163,6 +204,8 @@ pub enum ErrorCode {
     /// `resume_from` names a seq this daemon has never committed (its log is older than
     /// the client's state); reconnect without `resume_from`.
     ResumeBeyondHead,
+    /// The connection is read-only (a watcher's share): it may not change anything.
+    ReadOnly,
     /// The daemon failed; the message says why.
     Internal,
     /// A code this build does not know.
@@ -184,6 +227,7 @@ impl ErrorCode {
             ErrorCode::UnknownTool => "unknown_tool",
             ErrorCode::InvalidArguments => "invalid_arguments",
             ErrorCode::ResumeBeyondHead => "resume_beyond_head",
+            ErrorCode::ReadOnly => "read_only",
             ErrorCode::Internal => "internal",
             ErrorCode::Unknown => "unknown",
         }

@@ -2,6 +2,7 @@
 //! what it keeps on disk: the snapshot and the document texts read back from it.
 
 mod doc_texts;
+mod past;
 mod snapshot;
 mod world;
 
@@ -10,6 +11,7 @@ use thiserror::Error;
 
 use crate::store::StoreError;
 
+pub use past::Past;
 pub use snapshot::{Snapshots, SNAPSHOT_FORMAT};
 pub use world::{load_world, Loaded, WorldHandle, KEEP_MESSAGES, SNAPSHOT_EVERY};
 

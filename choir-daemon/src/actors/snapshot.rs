@@ -1,7 +1,9 @@
 //! The projection on disk, `<data-dir>/snapshot.db`: the world as of some seq (documents
 //! without their text) and a checkpoint of each document's text, so that start-up replays
 //! only the tail of the log and a document's text is read back without replaying its whole
-//! history.
+//! history. Every snapshot stored is also kept in `past`, so that the world at any past
+//! moment is the nearest earlier snapshot plus at most [`SNAPSHOT_EVERY`](super::world::SNAPSHOT_EVERY) events (time
+//! travel).
 //!
 //! It is a cache: the log stays the truth. A snapshot of another format, one ahead of the log,
 //! one taken from another log, or a file that is not readable is thrown away and the world
@@ -91,6 +93,16 @@ impl Snapshots {
         .execute(&pool)
         .await?;
         sqlx::query(
+            "CREATE TABLE IF NOT EXISTS past (
+                head INTEGER PRIMARY KEY,
+                format INTEGER NOT NULL,
+                head_ts INTEGER NOT NULL,
+                world TEXT NOT NULL
+            )",
+        )
+        .execute(&pool)
+        .await?;
+        sqlx::query(
             "CREATE TABLE IF NOT EXISTS doc_texts (
                 doc_id INTEGER PRIMARY KEY,
                 version INTEGER NOT NULL,
@@ -121,28 +133,46 @@ impl Snapshots {
             ));
         }
         let head = u64::try_from(head).map_err(|_| "its head is negative".to_owned())?;
-        if head > store.head() {
-            return Err(format!(
-                "it is at seq {head}, beyond the log's {}",
-                store.head()
-            ));
-        }
-        if head > 0 {
-            let event = store
-                .read(head, 1)
-                .await
-                .map_err(|err| format!("the log cannot be read at its head: {err}"))?;
-            if event.first().map(|event| event.ts) != Some(head_ts) {
-                return Err("it was taken from another log".into());
+        check_head(store, head, head_ts).await?;
+        let text: String = row.try_get(3).map_err(read)?;
+        decode(&text, head)
+    }
+
+    /// The latest stored past world at or before `seq`, if one is usable.
+    pub async fn past(&self, store: &EventStore, seq: u64) -> Option<World> {
+        let row = sqlx::query(
+            "SELECT head, head_ts, world FROM past WHERE head <= ? AND format = ? \
+             ORDER BY head DESC LIMIT 1",
+        )
+        .bind(int(seq))
+        .bind(SNAPSHOT_FORMAT)
+        .fetch_optional(&self.pool)
+        .await
+        .ok()??;
+        let head = u64::try_from(row.try_get::<i64, _>(0).ok()?).ok()?;
+        let head_ts: i64 = row.try_get(1).ok()?;
+        let text: String = row.try_get(2).ok()?;
+        let checked = async {
+            check_head(store, head, head_ts).await?;
+            decode(&text, head)
+        };
+        match checked.await {
+            Ok(world) => Some(world),
+            Err(reason) => {
+                tracing::warn!(head, %reason, "a past snapshot is not usable; forgetting it");
+                let _ = sqlx::query("DELETE FROM past WHERE head = ?")
+                    .bind(int(head))
+                    .execute(&self.pool)
+                    .await;
+                None
             }
         }
-        let text: String = row.try_get(3).map_err(read)?;
-        let world: World =
-            serde_json::from_str(&text).map_err(|err| format!("it is not readable: {err}"))?;
-        if world.head != head {
-            return Err("its world and its head disagree".into());
-        }
-        Ok(world)
+    }
+
+    /// Keeps `world` (documents without their text) as a past moment.
+    pub async fn save_past(&self, world: &World, head_ts: i64) -> Result<(), sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        put_past(&mut conn, world, head_ts).await
     }
 
     /// Stores `world` (as of its head, whose event has time `head_ts`) and `checkpoints`.
@@ -166,6 +196,7 @@ impl Snapshots {
         for (doc_id, checkpoint) in checkpoints {
             put_checkpoint(&mut tx, *doc_id, checkpoint).await?;
         }
+        put_past(&mut tx, world, head_ts).await?;
         tx.commit().await
     }
 
@@ -195,13 +226,16 @@ impl Snapshots {
         put_checkpoint(&mut conn, doc_id, checkpoint).await
     }
 
-    /// Forgets every checkpoint (they came with a snapshot that is not trusted).
+    /// Forgets every checkpoint and past world (they came with a snapshot that is not
+    /// trusted).
     pub async fn forget_all(&self) {
-        if let Err(err) = sqlx::query("DELETE FROM doc_texts")
-            .execute(&self.pool)
-            .await
-        {
-            tracing::warn!(%err, "cannot clear the document checkpoints");
+        for table in ["doc_texts", "past"] {
+            if let Err(err) = sqlx::query(&format!("DELETE FROM {table}"))
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!(%err, table, "cannot clear what a snapshot kept");
+            }
         }
     }
 
@@ -216,6 +250,51 @@ impl Snapshots {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether the event at `head` of this log has time `head_ts` (a snapshot was taken from it).
+async fn check_head(store: &EventStore, head: u64, head_ts: i64) -> Result<(), String> {
+    if head > store.head() {
+        return Err(format!(
+            "it is at seq {head}, beyond the log's {}",
+            store.head()
+        ));
+    }
+    if head > 0 {
+        let event = store
+            .read(head, 1)
+            .await
+            .map_err(|err| format!("the log cannot be read at its head: {err}"))?;
+        if event.first().map(|event| event.ts) != Some(head_ts) {
+            return Err("it was taken from another log".into());
+        }
+    }
+    Ok(())
+}
+
+fn decode(text: &str, head: u64) -> Result<World, String> {
+    let world: World =
+        serde_json::from_str(text).map_err(|err| format!("it is not readable: {err}"))?;
+    if world.head != head {
+        return Err("its world and its head disagree".into());
+    }
+    Ok(world)
+}
+
+async fn put_past(
+    conn: &mut sqlx::SqliteConnection,
+    world: &World,
+    head_ts: i64,
+) -> Result<(), sqlx::Error> {
+    let text = serde_json::to_string(world).map_err(|err| sqlx::Error::Encode(err.into()))?;
+    sqlx::query("INSERT OR REPLACE INTO past (head, format, head_ts, world) VALUES (?, ?, ?, ?)")
+        .bind(int(world.head))
+        .bind(SNAPSHOT_FORMAT)
+        .bind(head_ts)
+        .bind(text)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 async fn put_checkpoint(

@@ -95,11 +95,25 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loa
         }
     };
     let from_scratch = world.head == 0;
+    if from_scratch {
+        // Checkpoints and past worlds kept beside a snapshot that was not trusted are not
+        // trusted either (a snapshot of another log would lend its texts to documents of
+        // this one).
+        snapshots.forget_all().await;
+    }
     let start = world.head;
     loop {
         let page = store.read(world.head + 1, LOAD_PAGE).await?;
         for event in &page {
             world.apply(event);
+            // Rebuilding from the whole log: the past snapshots time travel starts from.
+            if from_scratch && event.seq % SNAPSHOT_EVERY == 0 {
+                let mut past = on_disk(&world);
+                past.trim_chats(KEEP_MESSAGES);
+                if let Err(err) = snapshots.save_past(&past, event.ts).await {
+                    tracing::warn!(%err, "cannot store a past snapshot");
+                }
+            }
         }
         world.trim_chats(KEEP_MESSAGES);
         if page.len() < LOAD_PAGE {
@@ -107,9 +121,6 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loa
         }
     }
     if from_scratch {
-        // Checkpoints kept beside a snapshot that was not trusted are not trusted either (a
-        // snapshot of another log would lend its texts to documents of this one).
-        snapshots.forget_all().await;
         // Every text was built along the way: store them, and keep only those in use.
         let checkpoints = checkpoints(&world, |_| true);
         let head_ts = head_ts(store, world.head).await?;

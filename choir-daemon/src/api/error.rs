@@ -46,6 +46,7 @@ fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::InvalidCommand
         | ErrorCode::InvalidArguments
         | ErrorCode::ResumeBeyondHead => StatusCode::BAD_REQUEST,
+        ErrorCode::ReadOnly => StatusCode::FORBIDDEN,
         ErrorCode::Internal | ErrorCode::Unknown => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -2,11 +2,12 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::Json;
-use choir_proto::{Command, DocId, ErrorCode, ThreadId};
+use axum::{Extension, Json};
+use choir_proto::{Command, DocId, ErrorCode, Seek, ThreadId};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::auth::Access;
 use super::error::ApiError;
 use super::AppState;
 use crate::correlation;
@@ -88,15 +89,57 @@ pub(super) async fn events(
     ))
 }
 
+#[derive(Debug, Deserialize)]
+pub(super) struct MomentQuery {
+    seq: Option<u64>,
+    ts: Option<i64>,
+    /// `false`: the seq and time only.
+    world: Option<bool>,
+}
+
+/// `GET /api/moment?seq=N` or `?ts=MS` → `{"seq", "ts", "head", "world"}`: the world as it was
+/// right after event N (or the last event at or before time MS); `&world=false` leaves the
+/// world out.
+pub(super) async fn moment(
+    State(state): State<AppState>,
+    Query(query): Query<MomentQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let at = match (query.seq, query.ts) {
+        (Some(seq), None) => Seek::Seq { seq },
+        (None, Some(ts)) => Seek::Time { ts },
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidArguments,
+                "give exactly one of seq= and ts=",
+            ))
+        }
+    };
+    if query.world == Some(false) {
+        let seq = state.past.resolve(at).await.map_err(ApiError::internal)?;
+        let ts = state.store.ts_of(seq).await.map_err(ApiError::internal)?;
+        return Ok(Json(
+            json!({ "seq": seq, "ts": ts, "head": state.store.head() }),
+        ));
+    }
+    let moment = state.past.moment(at).await.map_err(ApiError::internal)?;
+    Ok(Json(json!(moment)))
+}
+
 /// `POST /api/commands` with a command as the body → `{"seqs": [...]}`.
 pub(super) async fn command(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     body: String,
 ) -> Result<Json<Value>, ApiError> {
     let command = Command::parse(&body)?;
+    let actor = match access.grant() {
+        Some(grant) => format!("share:{}", grant.share.id),
+        None => "http".into(),
+    };
     let seqs = state
         .world
-        .execute(command, "http".into(), Some(correlation()))
+        .execute(command, actor, Some(correlation()))
         .await?;
     Ok(Json(json!({ "seqs": seqs })))
 }

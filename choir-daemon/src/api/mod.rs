@@ -6,6 +6,9 @@
 //! - `GET /api/threads/{id}/messages?before=&limit=` — a page of a thread, older first;
 //! - `GET /api/docs/{id}` — a document with its text;
 //! - `GET /api/events?from=&limit=` — committed events with `seq >= from`;
+//! - `GET /api/moment?seq=|ts=` — the world as it was right after an event (time travel);
+//! - `POST /api/shares`, `GET /api/shares`, `DELETE /api/shares/{id}` — the owner's shares;
+//! - `GET /api/whoami` — whether the token is the owner's or a share's, and which;
 //! - `POST /api/commands` — one `choir_proto::Command`, answered with the seqs it appended;
 //! - `GET /api/tools` — every tool with its JSON schema;
 //! - `GET /api/agent` — the agent's provider, model and approval policy (keys masked);
@@ -16,12 +19,15 @@
 //!
 //! Every other route needs the sandbox token: `Authorization: Bearer <token>`,
 //! `X-Choir-Token: <token>`, or `?token=<token>` (for a browser's first load). A WebSocket
-//! may instead carry it in its `hello` frame.
+//! may instead carry it in its `hello` frame. A share token (`chs_...`, see `shares.rs`)
+//! works where its share allows: a read-only one for reading only, and no share for the
+//! share routes or the activity report.
 
 mod auth;
 mod error;
 mod http;
 mod queries;
+mod shares;
 mod ws;
 
 pub use choir_web_assets::embedded as web_mirror_embedded;
@@ -31,14 +37,15 @@ use std::sync::Arc;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{middleware, Json, Router};
 use choir_proto::MAX_FRAME_BYTES;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::Activity;
-use crate::actors::WorldHandle;
+use crate::actors::{Past, WorldHandle};
+use crate::shares::Shares;
 use crate::store::EventStore;
 use crate::tools::ToolRunner;
 
@@ -49,6 +56,10 @@ pub struct AppState {
     /// The one projection: decides commands, hands out welcomes and documents.
     pub world: WorldHandle,
     pub tools: ToolRunner,
+    /// The world at past moments (time travel).
+    pub past: Past,
+    /// Who else may watch or work here.
+    pub shares: Shares,
     /// Streaming text and other live signals for every session.
     pub ephemerals: tokio::sync::broadcast::Sender<choir_proto::EphemeralBody>,
     /// The agent's configuration as shown to clients (keys masked).
@@ -66,6 +77,10 @@ pub fn router(state: AppState) -> Router {
     let busy = Router::new()
         .route("/api/state", get(http::state))
         .route("/api/events", get(http::events))
+        .route("/api/moment", get(http::moment))
+        .route("/api/shares", post(shares::mint).get(shares::list))
+        .route("/api/shares/{id}", delete(shares::revoke))
+        .route("/api/whoami", get(shares::whoami))
         .route("/api/commands", post(http::command))
         .route("/api/tools", get(http::list_tools))
         .route("/api/agent", get(http::agent))

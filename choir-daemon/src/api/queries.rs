@@ -1,5 +1,6 @@
 //! What a client may read beyond its welcome, for the `query` frame and the HTTP routes
-//! alike: a page of a thread, a document with its text.
+//! alike: a page of a thread, a document with its text (now or at a past version), a past
+//! moment.
 
 use axum::http::StatusCode;
 use choir_proto::{Doc, DocId, ErrorCode, Query, Reply, ThreadId, ThreadPage, MAX_PAGE};
@@ -58,7 +59,25 @@ pub(super) async fn answer(state: &AppState, query: Query) -> Result<Reply, ApiE
         Query::Doc { doc_id } => Reply::Doc {
             doc: doc(state, doc_id).await?,
         },
+        Query::DocAt { doc_id, version } => Reply::Doc {
+            doc: doc_at(state, doc_id, version).await?,
+        },
+        Query::Moment { at } => Reply::Moment {
+            moment: state.past.moment(at).await.map_err(ApiError::internal)?,
+        },
     })
+}
+
+/// The document with its text as it was at `version` (and no recent edits).
+async fn doc_at(state: &AppState, doc_id: DocId, version: u64) -> Result<Doc, ApiError> {
+    let text = state
+        .world
+        .doc_at(doc_id, version)
+        .await?
+        .ok_or_else(|| not_found(format!("no version {version} of document {doc_id}")))?;
+    let mut doc = Doc::new(doc_id, "", &text, 0);
+    doc.version = version;
+    Ok(doc)
 }
 
 fn not_found(message: String) -> ApiError {

@@ -8,13 +8,13 @@ use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use choir_proto::{
     ClientFrame, ErrorCode, Event, ServerFrame, CLOSE_EXPECTED_HELLO, CLOSE_PROTOCOL_VERSION,
-    CLOSE_RESUME_BEYOND_HEAD, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+    CLOSE_RESUME_BEYOND_HEAD, CLOSE_REVOKED, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
 use futures_util::stream::{SplitStream, StreamExt};
 use futures_util::SinkExt;
 use tokio::sync::mpsc;
 
-use super::auth::{presented_token, token_matches};
+use super::auth::{access_of, presented_token, viewer, Access, READ_ONLY};
 use super::error::ApiError;
 use super::AppState;
 use crate::correlation;
@@ -39,14 +39,17 @@ pub(super) async fn upgrade(
     uri: Uri,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let viewer = viewer(&headers).map(str::to_owned);
     let pre_authorized = match presented_token(&headers, uri.query()) {
-        Some(token) if token_matches(&state.token, &token) => true,
-        Some(_) => return ApiError::unauthorized("wrong token").into_response(),
-        None => false,
+        Some(token) => match access_of(&state, &token, viewer.as_deref()) {
+            Ok(access) => Some(access),
+            Err(err) => return err.into_response(),
+        },
+        None => None,
     };
     ws.max_message_size(HARD_MESSAGE_LIMIT)
         .max_frame_size(HARD_MESSAGE_LIMIT)
-        .on_upgrade(move |socket| run(socket, state, pre_authorized))
+        .on_upgrade(move |socket| run(socket, state, pre_authorized, viewer))
 }
 
 /// Sends frames to one client from one writer task.
@@ -92,7 +95,12 @@ impl Outbox {
     }
 }
 
-async fn run(socket: WebSocket, state: AppState, pre_authorized: bool) {
+async fn run(
+    socket: WebSocket,
+    state: AppState,
+    pre_authorized: Option<Access>,
+    viewer: Option<String>,
+) {
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(OUTBOX);
     let writer = tokio::spawn(async move {
@@ -105,11 +113,38 @@ async fn run(socket: WebSocket, state: AppState, pre_authorized: bool) {
         let _ = sink.close().await;
     });
     let outbox = Outbox(tx);
-    if let Some(session) = handshake(&mut stream, &outbox, &state, pre_authorized).await {
+    let session = handshake(
+        &mut stream,
+        &outbox,
+        &state,
+        pre_authorized,
+        viewer.as_deref(),
+    )
+    .await;
+    if let Some(Session {
+        actor,
+        access,
+        events,
+    }) = session
+    {
         let _client = state.activity.client();
         let ephemerals = state.ephemerals.subscribe();
-        let forwarder = tokio::spawn(forward(session.events, ephemerals, outbox.clone()));
-        serve(&mut stream, &outbox, &state, &session.actor).await;
+        let forwarder = tokio::spawn(forward(events, ephemerals, outbox.clone()));
+        let ended = async {
+            match access.grant() {
+                Some(grant) => grant.ended().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = serve(&mut stream, &outbox, &state, &actor, &access) => {}
+            why = ended => {
+                outbox
+                    .error(None, ErrorCode::Unauthorized, why)
+                    .await;
+                outbox.close(CLOSE_REVOKED, why).await;
+            }
+        }
         forwarder.abort();
     }
     drop(outbox);
@@ -118,6 +153,7 @@ async fn run(socket: WebSocket, state: AppState, pre_authorized: bool) {
 
 struct Session {
     actor: String,
+    access: Access,
     events: Subscription,
 }
 
@@ -126,7 +162,8 @@ async fn handshake(
     stream: &mut SplitStream<WebSocket>,
     outbox: &Outbox,
     state: &AppState,
-    pre_authorized: bool,
+    pre_authorized: Option<Access>,
+    viewer: Option<&str>,
 ) -> Option<Session> {
     let first = tokio::time::timeout(HELLO_TIMEOUT, next_text(stream)).await;
     let text = match first {
@@ -172,17 +209,19 @@ async fn handshake(
             return None;
         }
     };
-    let authorized = pre_authorized
-        || token
-            .as_deref()
-            .is_some_and(|token| token_matches(&state.token, token));
-    if !authorized {
-        outbox
-            .error(None, ErrorCode::Unauthorized, "missing or wrong token")
-            .await;
-        outbox.close(CLOSE_UNAUTHORIZED, "unauthorized").await;
-        return None;
-    }
+    let access = match (pre_authorized, token.as_deref()) {
+        (Some(access), _) => Ok(access),
+        (None, Some(token)) => access_of(state, token, viewer).map_err(ApiError::into_parts),
+        (None, None) => Err((ErrorCode::Unauthorized, "missing token".to_owned())),
+    };
+    let access = match access {
+        Ok(access) => access,
+        Err((code, message)) => {
+            outbox.error(None, code, message).await;
+            outbox.close(CLOSE_UNAUTHORIZED, "unauthorized").await;
+            return None;
+        }
+    };
     let (head, snapshot) = match resume_from {
         Some(seq) if seq > state.store.head() => {
             let message = format!(
@@ -207,12 +246,18 @@ async fn handshake(
         protocol: PROTOCOL_VERSION,
         head: state.store.head().max(head),
         snapshot,
+        read_only: access.read_only(),
     };
     if !outbox.frame(&welcome).await {
         return None;
     }
+    let actor = match access.grant() {
+        Some(grant) => format!("share:{}", grant.share.id),
+        None => actor_name(client.as_deref()),
+    };
     Some(Session {
-        actor: actor_name(client.as_deref()),
+        actor,
+        access,
         events: state.store.subscribe(head + 1),
     })
 }
@@ -223,6 +268,7 @@ async fn serve(
     outbox: &Outbox,
     state: &AppState,
     actor: &str,
+    access: &Access,
 ) {
     loop {
         let message = tokio::select! {
@@ -252,6 +298,9 @@ async fn serve(
             }
         };
         let reply_ok = match ClientFrame::parse(text.as_str()) {
+            Ok(ClientFrame::Command { id, .. }) if access.read_only() => {
+                outbox.error(Some(id), ErrorCode::ReadOnly, READ_ONLY).await
+            }
             Ok(ClientFrame::Command { id, command }) => {
                 let result = state
                     .world

@@ -26,6 +26,9 @@ const BY_TURN: &str = "type = 'chat.turn_started'";
 /// The predicate of `events_by_doc`.
 const BY_DOC: &str = "type IN ('doc.created', 'doc.edited', 'doc.renamed', 'doc.deleted')";
 
+/// The predicate of `events_marks`: what time travel jumps between.
+const MARKS: &str = "type IN ('chat.user_message', 'chat.assistant_message', 'tool.requested')";
+
 fn int(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -219,5 +222,50 @@ impl EventStore {
             &[int(doc_id.0), int(after)],
         )
         .await
+    }
+
+    /// The seq of the last event at or before `ts` (0 when the first is later). Event times
+    /// never go back within a log written by one daemon; across a clock set back the answer
+    /// is one of the events at that time.
+    pub async fn seq_at_time(&self, ts: i64) -> Result<u64, StoreError> {
+        // Binary search over seqs: the log has no holes and `seq` is its primary key.
+        let (mut low, mut high) = (0, self.head());
+        while low < high {
+            let middle = low + (high - low).div_ceil(2);
+            let at: Option<i64> = sqlx::query_scalar("SELECT ts FROM events WHERE seq = ?")
+                .bind(int(middle))
+                .fetch_optional(self.reader())
+                .await?;
+            if at.is_some_and(|at| at <= ts) {
+                low = middle;
+            } else {
+                high = middle - 1;
+            }
+        }
+        Ok(low)
+    }
+
+    /// The time of event `seq` (0 for seq 0 or beyond the log).
+    pub async fn ts_of(&self, seq: u64) -> Result<i64, StoreError> {
+        let ts: Option<i64> = sqlx::query_scalar("SELECT ts FROM events WHERE seq = ?")
+            .bind(int(seq))
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(ts.unwrap_or(0))
+    }
+
+    /// The seq of the first chat message or tool call after `from` (before it, when not
+    /// `forward`), if there is one.
+    pub async fn mark(&self, from: u64, forward: bool) -> Result<Option<u64>, StoreError> {
+        let sql = if forward {
+            format!("SELECT seq FROM events WHERE {MARKS} AND seq > ? ORDER BY seq LIMIT 1")
+        } else {
+            format!("SELECT seq FROM events WHERE {MARKS} AND seq < ? ORDER BY seq DESC LIMIT 1")
+        };
+        let seq: Option<i64> = sqlx::query_scalar(&sql)
+            .bind(int(from))
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(seq.and_then(|seq| u64::try_from(seq).ok()))
     }
 }

@@ -112,6 +112,7 @@ impl Link {
                 protocol,
                 head,
                 snapshot,
+                read_only,
             } => {
                 self.welcomed = true;
                 if snapshot.is_some() {
@@ -121,6 +122,7 @@ impl Link {
                     protocol,
                     head,
                     snapshot,
+                    read_only,
                 })
             }
             ServerFrame::Event { event } => {

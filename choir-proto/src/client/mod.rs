@@ -7,6 +7,7 @@
 //! - [`Replica`]: the world as this client holds it: the welcome and events folded with the
 //!   shared reducer, streaming text, and what it still has to read (documents shown, older
 //!   chat pages), each asked for once at a time.
+//! - [`Timeline`]: where a time-travelling client is in the log and where it asked to go.
 //! - [`DocText`]: a document's text with this client's unconfirmed edits ([`DocSync`] over a
 //!   rope).
 //!
@@ -15,7 +16,9 @@
 mod doc_text;
 mod link;
 mod replica;
+mod timeline;
 
 pub use doc_text::{DocText, Merged};
 pub use link::{Link, Received};
 pub use replica::{Applied, Replica, PAGE};
+pub use timeline::Timeline;

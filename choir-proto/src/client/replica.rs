@@ -7,11 +7,16 @@
 //! is scrolled back are read with queries, each asked for once at a time. A welcome forgets
 //! what was asked (the queries went with the old link) and what is still missing is asked
 //! for again.
+//!
+//! A replica made with [`Replica::replay`] travels in time: it shows the moments its
+//! [`Timeline`] asks for, reads documents as they were then, and lets live events only move
+//! the timeline's head.
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::Timeline;
 use crate::event::{Event, EventBody};
-use crate::frame::{EphemeralBody, ErrorCode, Query, Reply, ServerFrame};
+use crate::frame::{EphemeralBody, ErrorCode, Query, Reply, Seek, ServerFrame};
 use crate::ids::{DocId, ThreadId};
 use crate::world::{AppKind, World, WELCOME_MESSAGES};
 
@@ -46,11 +51,40 @@ pub struct Replica {
     filled: BTreeSet<ThreadId>,
     /// Queries to send.
     queries: Vec<Query>,
+    /// Set when the replica shows past moments instead of following the log.
+    timeline: Option<Timeline>,
+    /// The connection may only watch (a read-only share).
+    read_only: bool,
 }
 
 impl Replica {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A replica that shows the world as it was at `at`, then wherever its timeline goes.
+    pub fn replay(at: Seek) -> Self {
+        Self {
+            timeline: Some(Timeline::new(at)),
+            ..Self::default()
+        }
+    }
+
+    /// The timeline, when the replica travels in time.
+    pub fn timeline(&self) -> Option<&Timeline> {
+        self.timeline.as_ref()
+    }
+
+    /// Moves through time (nothing happens when the replica follows the log).
+    pub fn travel(&mut self, move_to: impl FnOnce(&mut Timeline)) {
+        if let Some(timeline) = &mut self.timeline {
+            move_to(timeline);
+        }
+    }
+
+    /// Whether the daemon said this connection may only watch.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     pub fn world(&self) -> &World {
@@ -71,7 +105,24 @@ impl Replica {
     /// not here.
     pub fn on_frame(&mut self, frame: ServerFrame) -> Applied {
         let applied = match frame {
-            ServerFrame::Welcome { snapshot, .. } => {
+            ServerFrame::Welcome {
+                head, read_only, ..
+            } if self.timeline.is_some() => {
+                self.read_only = read_only;
+                self.travel(|timeline| timeline.set_head(head));
+                Applied::Quiet
+            }
+            ServerFrame::Event { event } if self.timeline.is_some() => {
+                self.travel(|timeline| timeline.set_head(event.seq));
+                Applied::Quiet
+            }
+            ServerFrame::Ephemeral { .. } if self.timeline.is_some() => Applied::Quiet,
+            ServerFrame::Welcome {
+                snapshot,
+                read_only,
+                ..
+            } => {
+                self.read_only = read_only;
                 self.loading.clear();
                 self.paging.clear();
                 self.filled.clear();
@@ -128,12 +179,27 @@ impl Replica {
                 self.paging.remove(&page.thread_id);
                 self.world.prepend_page(page);
             }
+            Reply::Moment { moment } => {
+                let Some(timeline) = &mut self.timeline else {
+                    return Applied::Quiet;
+                };
+                timeline.on_moment(&moment);
+                self.world = *moment.world;
+                self.streaming.clear();
+                self.loading.clear();
+                self.paging.clear();
+                self.filled.clear();
+                return Applied::Welcome { fresh: true };
+            }
         }
         Applied::Quiet
     }
 
     /// Queries to send now.
     pub fn take_queries(&mut self) -> Vec<Query> {
+        if let Some(query) = self.timeline.as_mut().and_then(Timeline::take_query) {
+            self.queries.push(query);
+        }
         std::mem::take(&mut self.queries)
     }
 
@@ -145,7 +211,12 @@ impl Replica {
             .get(&doc_id)
             .is_some_and(|doc| doc.is_loaded());
         if !loaded && self.loading.insert(doc_id) {
-            self.queries.push(Query::Doc { doc_id });
+            // A past moment shows the text of its own version.
+            let version = self.world.docs.get(&doc_id).map(|doc| doc.version);
+            self.queries.push(match (&self.timeline, version) {
+                (Some(_), Some(version)) => Query::DocAt { doc_id, version },
+                _ => Query::Doc { doc_id },
+            });
         }
     }
 
@@ -208,21 +279,26 @@ impl Replica {
     /// A query could not be sent: it is no longer on its way, so what needs it asks again.
     pub fn query_not_sent(&mut self, query: Query) {
         match query {
-            Query::Doc { doc_id } => {
+            Query::Doc { doc_id } | Query::DocAt { doc_id, .. } => {
                 self.loading.remove(&doc_id);
             }
             Query::ThreadMessages { thread_id, .. } => {
                 self.paging.remove(&thread_id);
                 self.filled.remove(&thread_id);
             }
+            Query::Moment { .. } => self.travel(Timeline::on_lost),
         }
     }
 
     /// The daemon could not answer a query. A document stays marked as asked for, so it is
     /// asked again after the next welcome rather than at every frame.
     pub fn query_failed(&mut self, query: &Query) {
-        if let Query::ThreadMessages { thread_id, .. } = query {
-            self.paging.remove(thread_id);
+        match query {
+            Query::ThreadMessages { thread_id, .. } => {
+                self.paging.remove(thread_id);
+            }
+            Query::Moment { .. } => self.travel(Timeline::on_failed),
+            Query::Doc { .. } | Query::DocAt { .. } => {}
         }
     }
 

@@ -4,8 +4,8 @@
 
 use choir_proto::{
     AppKind, CallId, ChatMessage, ChatRole, ClientFrame, Command, Doc, DocId, EphemeralBody,
-    ErrorCode, Event, EventBody, Query, Rect, Reply, ServerFrame, TextOp, ThreadId, ThreadPage,
-    WindowId, World, PROTOCOL_VERSION,
+    ErrorCode, Event, EventBody, Moment, Query, Rect, Reply, Seek, ServerFrame, TextOp, ThreadId,
+    ThreadPage, WindowId, World, PROTOCOL_VERSION,
 };
 use serde_json::json;
 
@@ -356,7 +356,31 @@ pub fn client_frames() -> Vec<ClientFrame> {
             id: 22,
             query: Query::Doc { doc_id: DocId(1) },
         },
+        ClientFrame::Query {
+            id: 23,
+            query: Query::DocAt {
+                doc_id: DocId(1),
+                version: 3,
+            },
+        },
     ];
+    frames.extend(
+        [
+            Seek::Seq { seq: 40 },
+            Seek::Time {
+                ts: 1_700_000_060_000,
+            },
+            Seek::Mark {
+                from: 40,
+                forward: false,
+            },
+        ]
+        .into_iter()
+        .map(|at| ClientFrame::Query {
+            id: 24,
+            query: Query::Moment { at },
+        }),
+    );
     frames.extend(
         commands()
             .into_iter()
@@ -383,11 +407,19 @@ pub fn server_frames() -> Vec<ServerFrame> {
             protocol: 1,
             head: 3,
             snapshot: Some(Box::new(world)),
+            read_only: false,
         },
         ServerFrame::Welcome {
             protocol: 1,
             head: 3,
             snapshot: None,
+            read_only: false,
+        },
+        ServerFrame::Welcome {
+            protocol: 2,
+            head: 3,
+            snapshot: None,
+            read_only: true,
         },
         ServerFrame::Event {
             event: event(
@@ -437,6 +469,17 @@ pub fn server_frames() -> Vec<ServerFrame> {
                 doc: Doc::new(DocId(1), "Notes", "first line", 9),
             },
         },
+        ServerFrame::Reply {
+            id: 23,
+            reply: Reply::Moment {
+                moment: Moment {
+                    seq: 2,
+                    ts: 1_700_000_000_000,
+                    head: 9,
+                    world: Box::new(World::default()),
+                },
+            },
+        },
     ];
     // A welcome as daemons send it: a summary, documents without their text.
     let mut full = World::default();
@@ -468,6 +511,7 @@ pub fn server_frames() -> Vec<ServerFrame> {
         protocol: PROTOCOL_VERSION,
         head: 4,
         snapshot: Some(Box::new(full.summary(1))),
+        read_only: false,
     });
     for code in error_codes() {
         frames.push(ServerFrame::Error {
@@ -492,6 +536,7 @@ pub fn error_codes() -> Vec<ErrorCode> {
         ErrorCode::UnknownTool,
         ErrorCode::InvalidArguments,
         ErrorCode::ResumeBeyondHead,
+        ErrorCode::ReadOnly,
         ErrorCode::Internal,
     ];
     for code in &codes {
@@ -507,6 +552,7 @@ pub fn error_codes() -> Vec<ErrorCode> {
             | ErrorCode::UnknownTool
             | ErrorCode::InvalidArguments
             | ErrorCode::ResumeBeyondHead
+            | ErrorCode::ReadOnly
             | ErrorCode::Internal
             | ErrorCode::Unknown => {}
         }

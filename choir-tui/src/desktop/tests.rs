@@ -32,6 +32,7 @@ impl Harness {
             protocol: 1,
             head: 0,
             snapshot: Some(Box::default()),
+            read_only: false,
         });
         Self {
             desktop,
@@ -703,6 +704,7 @@ impl Room {
                 protocol: 1,
                 head: room.server.head,
                 snapshot: Some(Box::new(room.server.welcome())),
+                read_only: false,
             });
             room.peers.push(Peer {
                 desktop,
@@ -729,7 +731,9 @@ impl Room {
                         Some(doc) => choir_proto::Reply::Doc { doc: doc.clone() },
                         None => continue,
                     },
-                    choir_proto::Query::ThreadMessages { .. } => continue,
+                    choir_proto::Query::ThreadMessages { .. }
+                    | choir_proto::Query::DocAt { .. }
+                    | choir_proto::Query::Moment { .. } => continue,
                 };
                 let peer = &mut self.peers[who];
                 peer.desktop.on_frame(ServerFrame::Reply { id: 0, reply });
@@ -801,6 +805,7 @@ impl Room {
             protocol: 1,
             head: self.server.head,
             snapshot,
+            read_only: false,
         });
         let outbox = peer.desktop.take_outbox();
         peer.outgoing.extend(outbox);
@@ -1032,6 +1037,7 @@ fn typing_survives_a_reconnect_with_a_fresh_snapshot() {
         protocol: 1,
         head: h.server.head,
         snapshot: Some(Box::new(h.server.clone())),
+        read_only: false,
     });
     for command in h.desktop.take_outbox() {
         h.execute(&command);
@@ -1060,6 +1066,7 @@ fn scrolling_a_chat_back_loads_older_pages() {
         protocol: choir_proto::PROTOCOL_VERSION,
         head: h.server.head,
         snapshot: Some(Box::new(h.server.welcome())),
+        read_only: false,
     });
     let held = &h.desktop.world().chats[&ThreadId(1)];
     assert_eq!(held.messages.len(), choir_proto::WELCOME_MESSAGES);
@@ -1150,6 +1157,7 @@ fn a_chat_shown_short_of_its_latest_messages_asks_for_them_at_once() {
         protocol: choir_proto::PROTOCOL_VERSION,
         head: h.server.head,
         snapshot: Some(Box::new(h.server.welcome())),
+        read_only: false,
     });
     let held = h.desktop.world().chats[&ThreadId(1)].messages.len();
     assert!(held < choir_proto::WELCOME_MESSAGES, "{held} held");
@@ -1177,6 +1185,7 @@ fn a_chat_shown_short_of_its_latest_messages_asks_for_them_at_once() {
         protocol: choir_proto::PROTOCOL_VERSION,
         head: h.server.head,
         snapshot: Some(Box::new(h.server.welcome())),
+        read_only: false,
     });
     assert_eq!(h.desktop.take_queries().len(), 1);
 }
@@ -1226,6 +1235,7 @@ fn a_query_that_could_not_be_sent_is_asked_again() {
         protocol: choir_proto::PROTOCOL_VERSION,
         head: h.server.head,
         snapshot: Some(Box::new(h.server.welcome())),
+        read_only: false,
     });
     let asked = h.desktop.take_queries();
     assert_eq!(asked.len(), 1, "{asked:?}");

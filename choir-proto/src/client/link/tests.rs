@@ -35,6 +35,7 @@ fn a_new_link_asks_for_a_snapshot_and_a_reconnect_resumes_after_the_last_event()
         protocol: PROTOCOL_VERSION,
         head: 7,
         snapshot: Some(Box::new(World::default())),
+        read_only: false,
     };
     assert!(matches!(link.receive(welcome), Received::Frame(_)));
     assert_eq!(link.last_seq(), Some(7));
@@ -47,6 +48,7 @@ fn a_new_link_asks_for_a_snapshot_and_a_reconnect_resumes_after_the_last_event()
         protocol: PROTOCOL_VERSION,
         head: 12,
         snapshot: None,
+        read_only: false,
     };
     link.receive(resumed);
     assert_eq!(link.last_seq(), Some(9));

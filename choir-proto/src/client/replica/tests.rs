@@ -10,6 +10,7 @@ fn welcome(daemon: &Daemon) -> ServerFrame {
         protocol: PROTOCOL_VERSION,
         head: daemon.world.head,
         snapshot: Some(Box::new(daemon.world.welcome())),
+        read_only: false,
     }
 }
 
@@ -47,6 +48,7 @@ fn a_document_a_window_shows_is_asked_for_once_and_again_only_after_a_new_welcom
         protocol: PROTOCOL_VERSION,
         head: daemon.world.head,
         snapshot: None,
+        read_only: false,
     });
     assert_eq!(replica.take_queries(), vec![Query::Doc { doc_id }]);
     let doc = daemon.world.docs[&doc_id].clone();
@@ -192,4 +194,81 @@ fn a_query_not_sent_is_asked_again_and_a_failed_page_may_be_asked_again() {
     assert_eq!(replica.take_queries(), vec![query.clone()]);
     replica.query_failed(&query);
     assert!(!replica.is_paging(thread_id));
+}
+
+#[test]
+fn a_replaying_replica_shows_moments_reads_texts_of_their_version_and_only_counts_live_events() {
+    let mut daemon = Daemon::default();
+    daemon.run(&Command::CreateDoc {
+        title: "notes".into(),
+        content: "hello".into(),
+        open: true,
+        window_id: None,
+    });
+    let doc_id = *daemon.world.docs.keys().next().unwrap();
+    let then = daemon.world.welcome();
+    let mut replica = Replica::replay(Seek::Seq { seq: then.head });
+    // The welcome (the live world) is not shown; the moment asked for is.
+    daemon.run(&Command::EditDoc {
+        doc_id,
+        base_version: 0,
+        op: crate::TextOp::splice(5, 5, 5, "!"),
+        edit_id: None,
+    });
+    assert_eq!(replica.on_frame(welcome(&daemon)), Applied::Quiet);
+    assert!(replica.world().desktop.windows.is_empty());
+    assert_eq!(
+        replica.take_queries(),
+        vec![Query::Moment {
+            at: Seek::Seq { seq: then.head }
+        }]
+    );
+    let moment = crate::frame::Moment {
+        seq: then.head,
+        ts: 0,
+        head: daemon.world.head,
+        world: Box::new(then.clone()),
+    };
+    assert_eq!(
+        replica.on_frame(ServerFrame::Reply {
+            id: 1,
+            reply: Reply::Moment { moment }
+        }),
+        Applied::Welcome { fresh: true }
+    );
+    assert_eq!(replica.world(), &then);
+    // The document shown is read as it was then.
+    assert_eq!(
+        replica.take_queries(),
+        vec![Query::DocAt {
+            doc_id,
+            version: then.docs[&doc_id].version
+        }]
+    );
+    // A live event moves the head, not the world.
+    let event = crate::Event {
+        seq: daemon.world.head + 1,
+        ts: 0,
+        actor: "t".into(),
+        correlation: None,
+        v: 1,
+        body: EventBody::WindowFocused {
+            window_id: crate::WindowId(1),
+        },
+    };
+    assert_eq!(
+        replica.on_frame(ServerFrame::Event { event }),
+        Applied::Quiet
+    );
+    assert_eq!(replica.world(), &then);
+    assert_eq!(
+        replica.timeline().map(Timeline::head),
+        Some(daemon.world.head + 1)
+    );
+    // A move whose query was lost with the link is asked again.
+    replica.travel(|timeline| timeline.step(-1));
+    let asked = replica.take_queries();
+    assert_eq!(asked.len(), 1);
+    replica.query_not_sent(asked[0].clone());
+    assert_eq!(replica.take_queries(), asked);
 }

@@ -1,0 +1,71 @@
+//! The owner's share routes, and what a token may ask about itself.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::{Extension, Json};
+use choir_proto::ErrorCode;
+use serde_json::{json, Value};
+
+use super::auth::Access;
+use super::error::ApiError;
+use super::AppState;
+use crate::shares::{ShareError, ShareRequest};
+
+/// `POST /api/shares` with `{"read_only", "expires_in" (s), "viewer", "label"}` (each
+/// optional) → `{"share": {...}, "token": "chs_..."}`; the token is shown this once.
+pub(super) async fn mint(
+    State(state): State<AppState>,
+    body: String,
+) -> Result<Json<Value>, ApiError> {
+    let request: ShareRequest = if body.trim().is_empty() {
+        ShareRequest::default()
+    } else {
+        serde_json::from_str(&body).map_err(|err| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidArguments,
+                format!("not a share request: {err}"),
+            )
+        })?
+    };
+    let (share, token) = state.shares.mint(request).map_err(share_error)?;
+    tracing::info!(id = %share.id, read_only = share.read_only, "share made");
+    Ok(Json(json!({ "share": share, "token": token })))
+}
+
+/// `GET /api/shares` → `{"shares": [...]}` (never their tokens).
+pub(super) async fn list(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "shares": state.shares.list() }))
+}
+
+/// `DELETE /api/shares/{id}` → `{"revoked": {...}}`; its connections close now.
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let share = state.shares.revoke(&id).map_err(share_error)?;
+    tracing::info!(id = %share.id, "share revoked");
+    Ok(Json(json!({ "revoked": share })))
+}
+
+/// `GET /api/whoami` → `{"owner": true}` or `{"owner": false, "share": {...}}`.
+pub(super) async fn whoami(Extension(access): Extension<Access>) -> Json<Value> {
+    match access.grant() {
+        None => Json(json!({ "owner": true })),
+        Some(grant) => Json(json!({ "owner": false, "share": grant.share })),
+    }
+}
+
+fn share_error(err: ShareError) -> ApiError {
+    let (status, code) = match &err {
+        ShareError::Unknown => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+        ShareError::Invalid(_) | ShareError::TooMany => {
+            (StatusCode::BAD_REQUEST, ErrorCode::InvalidArguments)
+        }
+        ShareError::Expired | ShareError::OtherViewer(_) => {
+            (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized)
+        }
+        ShareError::Storage(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal),
+    };
+    ApiError::new(status, code, err.to_string())
+}
