@@ -112,7 +112,23 @@ impl DaemonHttp {
         let (status, text) = self
             .send(Method::POST, path, Some(body.to_string()))
             .await?;
-        let body = serde_json::from_str(&text).map_err(|err| ConnectError::Failed {
+        self.json_answer(path, status, &text)
+    }
+
+    /// `DELETE path` with the token; the status and the JSON body, whatever the status.
+    pub async fn delete(&self, path: &str) -> Result<(u16, serde_json::Value), ConnectError> {
+        let (status, text) = self.send(Method::DELETE, path, None).await?;
+        self.json_answer(path, status, &text)
+    }
+
+    /// The status and the JSON body of an answer, whatever the status.
+    fn json_answer(
+        &self,
+        path: &str,
+        status: u16,
+        text: &str,
+    ) -> Result<(u16, serde_json::Value), ConnectError> {
+        let body = serde_json::from_str(text).map_err(|err| ConnectError::Failed {
             url: self.url(path),
             status,
             body: excerpt(&format!("not JSON ({err}): {text}")),

@@ -78,9 +78,29 @@ pub async fn run<F>(locate: F) -> Result<()>
 where
     F: Fn() -> Result<choir_proto::Endpoint, ConnectError> + Send + 'static,
 {
+    run_desktop(
+        locate,
+        Desktop::new(Theme::from_env(), local_utc_offset()),
+        "choir-tui",
+    )
+    .await
+}
+
+/// Runs the desktop read-only as it was at `at`, with the timeline to move through time.
+pub async fn replay<F>(locate: F, at: choir_proto::Seek) -> Result<()>
+where
+    F: Fn() -> Result<choir_proto::Endpoint, ConnectError> + Send + 'static,
+{
+    let desktop = Desktop::replay(Theme::from_env(), local_utc_offset(), at);
+    run_desktop(locate, desktop, "choir-replay").await
+}
+
+async fn run_desktop<F>(locate: F, mut desktop: Desktop, name: &str) -> Result<()>
+where
+    F: Fn() -> Result<choir_proto::Endpoint, ConnectError> + Send + 'static,
+{
     let mut terminal = setup()?;
-    let (client, updates) = ProtocolClient::spawn(locate, "choir-tui");
-    let mut desktop = Desktop::new(Theme::from_env(), local_utc_offset());
+    let (client, updates) = ProtocolClient::spawn(locate, name);
     let input =
         EventStream::new().filter_map(|event| async move { event.ok().and_then(from_crossterm) });
     let input = Box::pin(input);

@@ -486,3 +486,141 @@ async fn exec_drives_the_document_tools() {
         .contains("no document with id 9"));
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn events_at_and_between_read_the_past_by_seq_and_by_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path()).await;
+    post(&daemon, r#"{"type":"window.open","app":"event_log"}"#).await;
+    post(
+        &daemon,
+        r#"{"type":"window.move","window_id":1,"x":7,"y":3}"#,
+    )
+    .await;
+    post(&daemon, r#"{"type":"window.open","app":"writer"}"#).await;
+    post(&daemon, r#"{"type":"window.close","window_id":1}"#).await;
+    let head = daemon.world().welcome().await.unwrap().head;
+
+    // Right after the move: window 1 at (7, 3), no writer yet.
+    let moved = 2;
+    let (code, stdout, stderr) = choir(dir.path(), &["events", "--at", &moved.to_string()]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let moment: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(moment["seq"], moved);
+    assert_eq!(moment["head"], head);
+    let windows = moment["world"]["desktop"]["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 1, "{windows:?}");
+    assert_eq!(
+        (&windows[0]["id"], &windows[0]["rect"]["x"]),
+        (&Value::from(1), &Value::from(7))
+    );
+
+    // An hour ago: before everything.
+    let (code, stdout, stderr) = choir(dir.path(), &["events", "--at", "-1h"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let moment: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(moment["seq"], 0);
+    assert_eq!(moment["world"]["desktop"]["windows"], serde_json::json!([]));
+
+    let (code, stdout, stderr) = choir(dir.path(), &["events", "--between", "2", "3"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    let seqs: Vec<u64> = parse_lines(&stdout).iter().map(|event| event.seq).collect();
+    assert_eq!(seqs, vec![2, 3]);
+    // By time: from an hour ago to now is everything.
+    let (code, stdout, stderr) = choir(dir.path(), &["events", "--between", "-1h", "-0s"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(parse_lines(&stdout).len() as u64, head);
+
+    let (code, _, stderr) = choir(dir.path(), &["events", "--at", "someday"]).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("is not a point of the log"), "{stderr}");
+    let (code, _, stderr) = choir(dir.path(), &["events", "--at", "3", "--follow"]).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn share_mints_lists_and_revokes_and_a_read_only_token_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path()).await;
+    let (code, stdout, stderr) = choir(
+        dir.path(),
+        &["share", "--read-only", "--expires", "2h", "--label", "demo"],
+    )
+    .await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("read-only"), "{stdout}");
+    assert!(stdout.contains("expires"), "{stdout}");
+    let field = |name: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.trim().strip_prefix(name))
+            .unwrap_or_else(|| panic!("no {name} in {stdout}"))
+            .trim()
+            .to_owned()
+    };
+    let token = field("token:");
+    assert!(token.starts_with("chs_"), "{token}");
+    assert!(
+        field("web:").ends_with(&format!("/?token={token}")),
+        "{stdout}"
+    );
+    assert!(
+        field("ssh:").contains(&format!("--token {token}")),
+        "{stdout}"
+    );
+
+    let (code, listed, stderr) = choir(dir.path(), &["share", "list"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        listed.contains("read-only") && listed.contains("\"demo\""),
+        "{listed}"
+    );
+    assert!(!listed.contains(&token), "the list shows no token");
+    let id = listed.split_whitespace().next().unwrap().to_owned();
+
+    // The token in another user's hands: reading works, changing does not.
+    let as_watcher = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_choir"));
+        command
+            .args(["--url", &daemon.url(), "--token", &token])
+            .args(args)
+            .env_remove("CHOIR_DATA_DIR");
+        async move {
+            let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+                .await
+                .unwrap();
+            (
+                output.status.code().unwrap_or(-1),
+                String::from_utf8(output.stdout).unwrap(),
+                String::from_utf8(output.stderr).unwrap(),
+            )
+        }
+    };
+    let (code, stdout, stderr) = as_watcher(&["status"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("\"head\""), "{stdout}");
+    let head = daemon.world().welcome().await.unwrap().head;
+    let (code, _, stderr) = as_watcher(&["--exec", "bash", "--arg", "command=touch pwned"]).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("read-only"), "{stderr}");
+    let (code, _, stderr) = as_watcher(&["share"]).await;
+    assert_ne!(code, 0, "a share cannot mint shares");
+    assert!(stderr.contains("owner"), "{stderr}");
+    assert_eq!(daemon.world().welcome().await.unwrap().head, head);
+    assert!(!dir.path().join("workspace/pwned").exists());
+
+    let (code, stdout, stderr) = choir(dir.path(), &["share", "revoke", &id]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("revoked"), "{stdout}");
+    let (_, listed, _) = choir(dir.path(), &["share", "list"]).await;
+    assert_eq!(listed.trim(), "no shares");
+    let (code, _, stderr) = as_watcher(&["status"]).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("token"), "{stderr}");
+    let (code, _, stderr) = choir(dir.path(), &["share", "revoke", "nope"]).await;
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no such share"), "{stderr}");
+    daemon.shutdown().await;
+}

@@ -11,8 +11,14 @@ use super::error::ApiError;
 use super::AppState;
 use crate::shares::{ShareError, ShareRequest};
 
+/// Where the hypervisor that runs this sandbox says a share is opened: `CHOIR_SHARE_WEB`, a
+/// URL the token is appended to, and `CHOIR_SHARE_SSH`, an ssh command with `{token}` in it.
+const WEB_LINK_ENV: &str = "CHOIR_SHARE_WEB";
+const SSH_LINK_ENV: &str = "CHOIR_SHARE_SSH";
+
 /// `POST /api/shares` with `{"read_only", "expires_in" (s), "viewer", "label"}` (each
-/// optional) → `{"share": {...}, "token": "chs_..."}`; the token is shown this once.
+/// optional) → `{"share": {...}, "token": "chs_...", "links": {"web", "ssh"}}`; the token is
+/// shown this once. `links` is there when a hypervisor set where shares are opened.
 pub(super) async fn mint(
     State(state): State<AppState>,
     body: String,
@@ -30,7 +36,16 @@ pub(super) async fn mint(
     };
     let (share, token) = state.shares.mint(request).map_err(share_error)?;
     tracing::info!(id = %share.id, read_only = share.read_only, "share made");
-    Ok(Json(json!({ "share": share, "token": token })))
+    let mut links = serde_json::Map::new();
+    if let Ok(web) = std::env::var(WEB_LINK_ENV) {
+        links.insert("web".into(), json!(format!("{web}{token}")));
+    }
+    if let Ok(ssh) = std::env::var(SSH_LINK_ENV) {
+        links.insert("ssh".into(), json!(ssh.replace("{token}", &token)));
+    }
+    Ok(Json(
+        json!({ "share": share, "token": token, "links": links }),
+    ))
 }
 
 /// `GET /api/shares` → `{"shares": [...]}` (never their tokens).

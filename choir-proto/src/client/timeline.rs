@@ -52,8 +52,9 @@ impl Timeline {
         self.head = self.head.max(head);
     }
 
-    /// The seq the latest move aims at, where it is known without asking.
-    fn target(&self) -> u64 {
+    /// The seq the latest move aims at, where it is known without asking (else the seq
+    /// shown).
+    pub fn target(&self) -> u64 {
         match self.wanted.or(self.asked) {
             Some(Seek::Seq { seq }) => seq,
             _ => self.shown.map_or(0, |(seq, _)| seq),

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use choir_proto::Endpoint;
+use choir_tui::cli::share::ShareArgs;
+use choir_tui::cli::when::{parse_duration, parse_point};
 use choir_tui::cli::{self, EventsArgs};
 use choir_tui::connect::{default_data_dir, find_endpoint, ConnectError, DaemonHttp};
 use clap::{CommandFactory, Parser, Subcommand};
@@ -67,14 +69,55 @@ struct Cli {
 enum Commands {
     /// Show where the daemon runs and what its log holds, as JSON
     Status,
-    /// Print events from the log as JSON lines
+    /// Print events from the log as JSON lines, or the world as it was at some point
+    ///
+    /// A POINT is a seq (1234), a time ago (-90s, -10m, -2h, -3d), a time today (14:05), a
+    /// local date and time (2026-11-27 14:05) or RFC 3339 (2026-11-27T14:05:00Z).
     Events {
         /// First seq to print
-        #[arg(long, default_value_t = 1, value_name = "SEQ")]
+        #[arg(long, default_value_t = 1, value_name = "SEQ", conflicts_with_all = ["at", "between"])]
         from: u64,
         /// Keep printing new events as they are committed (reconnects if the daemon restarts)
-        #[arg(long, short = 'f')]
+        #[arg(long, short = 'f', conflicts_with_all = ["at", "between"])]
         follow: bool,
+        /// Print the world as it was right after POINT, as one JSON object ({seq, ts, head, world})
+        #[arg(
+            long,
+            value_name = "POINT",
+            conflicts_with = "between",
+            allow_hyphen_values = true
+        )]
+        at: Option<String>,
+        /// Print the events from one POINT to another, both included
+        #[arg(long, num_args = 2, value_names = ["FROM", "TO"], allow_hyphen_values = true)]
+        between: Option<Vec<String>>,
+    },
+    /// Open the desktop read-only as it was at a point of the log, with a timeline to move
+    /// through time (arrows: an event; [ ]: a minute; n p: the next or previous chat message
+    /// or tool call; Home End: the start and now; q: quit)
+    Replay {
+        /// Where to start: a seq or a time, as for `choir events --at` [default: now]
+        #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
+        at: Option<String>,
+    },
+    /// Let someone else watch (or work in) this sandbox: prints a web link, an ssh command and
+    /// the token; `choir share list` and `choir share revoke ID` manage them
+    #[command(args_conflicts_with_subcommands = true)]
+    Share {
+        #[command(subcommand)]
+        action: Option<ShareAction>,
+        /// Watch only: every change the holder asks for is refused
+        #[arg(long)]
+        read_only: bool,
+        /// Stop working after this long (90s, 10m, 2h, 7d, 1w) [default: never]
+        #[arg(long, value_name = "DURATION")]
+        expires: Option<String>,
+        /// Only this user of the hypervisor, signed in, may open it
+        #[arg(long = "for", value_name = "USER")]
+        viewer: Option<String>,
+        /// A note to tell shares apart in `choir share list`
+        #[arg(long)]
+        label: Option<String>,
     },
     /// Print the URL of the web mirror (the desktop in a browser) and open it when a browser
     /// is there ($BROWSER, or xdg-open under a display); starts a daemon if none runs
@@ -96,6 +139,21 @@ enum Commands {
         /// Why, with --deny
         #[arg(long, requires = "deny")]
         reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ShareAction {
+    /// List the shares (never their tokens)
+    List {
+        /// As JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a share: it stops working and whoever uses it is disconnected now
+    Revoke {
+        /// The share's id, as `choir share list` shows it
+        id: String,
     },
 }
 
@@ -182,12 +240,76 @@ async fn run(cli: Cli) -> Result<()> {
             };
             cli::status(&daemon, data_dir.as_deref()).await?;
         }
-        Some(Commands::Events { from, follow }) => {
+        Some(Commands::Events { at: Some(at), .. }) => {
+            let point = parse_point(at, chrono::Local::now()).map_err(anyhow::Error::msg)?;
+            let daemon = DaemonHttp::new(cli.locate()?)?;
+            cli::moment(&daemon, point).await?;
+        }
+        Some(Commands::Events {
+            between: Some(ends),
+            ..
+        }) => {
+            let now = chrono::Local::now();
+            let from = parse_point(&ends[0], now).map_err(anyhow::Error::msg)?;
+            let to = parse_point(&ends[1], now).map_err(anyhow::Error::msg)?;
+            let daemon = DaemonHttp::new(cli.locate()?)?;
+            cli::between(&daemon, from, to).await?;
+        }
+        Some(Commands::Events { from, follow, .. }) => {
             let args = EventsArgs {
                 from: *from,
                 follow: *follow,
             };
             cli::events(|| cli.locate(), args).await?;
+        }
+        Some(Commands::Replay { at }) => {
+            let at = match at {
+                Some(at) => parse_point(at, chrono::Local::now())
+                    .map_err(anyhow::Error::msg)?
+                    .seek(),
+                None => choir_proto::Seek::Seq { seq: u64::MAX },
+            };
+            let endpoint = cli.locate()?;
+            if cli.url.is_none() {
+                choir_tui::terminal::log_to_file(&cli.data_dir()?.join("logs"))?;
+            }
+            choir_tui::terminal::replay(move || Ok::<_, ConnectError>(endpoint.clone()), at)
+                .await?;
+        }
+        Some(Commands::Share {
+            action: Some(ShareAction::List { json }),
+            ..
+        }) => {
+            let daemon = DaemonHttp::new(cli.locate()?)?;
+            cli::share::list(&daemon, *json).await?;
+        }
+        Some(Commands::Share {
+            action: Some(ShareAction::Revoke { id }),
+            ..
+        }) => {
+            let daemon = DaemonHttp::new(cli.locate()?)?;
+            cli::share::revoke(&daemon, id).await?;
+        }
+        Some(Commands::Share {
+            action: None,
+            read_only,
+            expires,
+            viewer,
+            label,
+        }) => {
+            let expires_in = expires
+                .as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(anyhow::Error::msg)?;
+            let args = ShareArgs {
+                read_only: *read_only,
+                expires_in,
+                viewer: viewer.clone(),
+                label: label.clone(),
+            };
+            let daemon = DaemonHttp::new(cli.locate()?)?;
+            cli::share::mint(&daemon, &args).await?;
         }
         Some(Commands::Approve {
             call_id,

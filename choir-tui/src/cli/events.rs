@@ -7,6 +7,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 use super::print_line;
+use super::when::Point;
 use crate::connect::{ConnectError, DaemonHttp};
 
 /// How long to wait for the daemon's welcome.
@@ -46,15 +47,7 @@ pub async fn events(
         let daemon = DaemonHttp::new(locate()?)?;
         let mut next = from;
         loop {
-            let mut page = daemon.get(&format!("/api/events?from={next}")).await?;
-            let events: Vec<Event> =
-                serde_json::from_value(page["events"].take()).map_err(|err| {
-                    ConnectError::Failed {
-                        url: daemon.endpoint().url.clone(),
-                        status: 200,
-                        body: format!("events page is not readable: {err}"),
-                    }
-                })?;
+            let events = events_page(&daemon, next).await?;
             let Some(last) = events.last() else {
                 return Ok(());
             };
@@ -97,6 +90,18 @@ pub async fn events(
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// One page of events from `from` on.
+async fn events_page(daemon: &DaemonHttp, from: u64) -> Result<Vec<Event>, EventsError> {
+    let mut page = daemon.get(&format!("/api/events?from={from}")).await?;
+    let events =
+        serde_json::from_value(page["events"].take()).map_err(|err| ConnectError::Failed {
+            url: daemon.endpoint().url.clone(),
+            status: 200,
+            body: format!("events page is not readable: {err}"),
+        })?;
+    Ok(events)
 }
 
 enum FollowEnd {
@@ -172,4 +177,59 @@ async fn follow_once(
 /// One event as a JSON line (the same shape as on the wire and in `/api/events`).
 fn event_json(event: &Event) -> String {
     serde_json::to_string(event).unwrap_or_else(|err| format!("{{\"error\":\"{err}\"}}"))
+}
+
+/// `choir events --at POINT`: the world as it was right after that point, as one JSON line
+/// (`{"seq", "ts", "head", "world"}`).
+pub async fn moment(daemon: &DaemonHttp, point: Point) -> Result<(), EventsError> {
+    let body = daemon.get(&moment_path(point, true)).await?;
+    print_line(&mut std::io::stdout().lock(), &body.to_string());
+    Ok(())
+}
+
+/// `choir events --between FROM TO`: the events from the first after `from` began to the
+/// last at `to`, both ends included (a seq is that event; a time, the events at or after it
+/// and at or before it).
+pub async fn between(daemon: &DaemonHttp, from: Point, to: Point) -> Result<(), EventsError> {
+    let first = match from {
+        Point::Seq(seq) => seq.max(1),
+        Point::Time(ts) => seq_at(daemon, Point::Time(ts.saturating_sub(1))).await? + 1,
+    };
+    let last = match to {
+        Point::Seq(seq) => seq,
+        Point::Time(_) => seq_at(daemon, to).await?,
+    };
+    let mut out = std::io::stdout().lock();
+    let mut next = first;
+    while next <= last {
+        let events = events_page(daemon, next).await?;
+        let Some(end) = events.last().map(|event| event.seq) else {
+            return Ok(());
+        };
+        for event in events.iter().filter(|event| event.seq <= last) {
+            if !print_line(&mut out, &event_json(event)) {
+                return Ok(());
+            }
+        }
+        next = end + 1;
+    }
+    Ok(())
+}
+
+/// The seq a point lands on.
+async fn seq_at(daemon: &DaemonHttp, point: Point) -> Result<u64, EventsError> {
+    let body = daemon.get(&moment_path(point, false)).await?;
+    Ok(body["seq"].as_u64().unwrap_or(0))
+}
+
+fn moment_path(point: Point, world: bool) -> String {
+    let at = match point {
+        Point::Seq(seq) => format!("seq={seq}"),
+        Point::Time(ts) => format!("ts={ts}"),
+    };
+    if world {
+        format!("/api/moment?{at}")
+    } else {
+        format!("/api/moment?{at}&world=false")
+    }
 }

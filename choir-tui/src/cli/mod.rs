@@ -4,11 +4,13 @@ mod approve;
 mod events;
 pub mod exec;
 mod mcp;
+pub mod share;
 mod status;
 mod web;
+pub mod when;
 
 pub use approve::approve;
-pub use events::{events, EventsArgs, EventsError};
+pub use events::{between, events, moment, EventsArgs, EventsError};
 pub use mcp::{serve as mcp, McpError};
 pub use status::status;
 pub use web::{web, WebError};

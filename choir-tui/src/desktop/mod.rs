@@ -12,6 +12,7 @@ mod keys;
 mod loading;
 mod mouse;
 mod render;
+mod timeline;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::theme::Theme;
 
 pub use geometry::desktop_area;
 pub use help::BINDINGS;
+pub use timeline::TIMELINE_KEYS;
 
 /// Events kept for the event log windows.
 const LOG_CAPACITY: usize = 10_000;
@@ -388,12 +390,19 @@ impl Desktop {
     /// Handles one input event and returns what the host should do.
     pub fn handle_input(&mut self, input: InputEvent) -> Vec<Action> {
         let mut actions = Vec::new();
+        let replaying = self.replica.timeline().is_some();
         match input {
+            InputEvent::Key(key) if replaying => {
+                self.notice = None;
+                self.on_timeline_key(key, &mut actions);
+            }
             InputEvent::Key(key) => {
                 self.notice = None;
                 self.on_key(key, &mut actions);
             }
+            InputEvent::Mouse(mouse) if replaying => self.on_timeline_mouse(mouse),
             InputEvent::Mouse(mouse) => self.on_mouse(mouse, &mut actions),
+            InputEvent::Paste(_) if replaying => {}
             InputEvent::Paste(text) => self.on_paste(&text, &mut actions),
             InputEvent::Resize(width, height) => self.resize(width, height),
         }

@@ -106,7 +106,11 @@ impl Desktop {
             }
         }
         self.draw_hint(screen, buf);
-        self.draw_taskbar(screen, buf);
+        if self.replica.timeline().is_some() {
+            self.draw_timeline(screen, buf);
+        } else {
+            self.draw_taskbar(screen, buf);
+        }
         match self.mode {
             Mode::Launcher { selected } => self.draw_launcher(selected, screen, buf),
             Mode::Help => self.draw_help(screen, buf),
@@ -250,6 +254,7 @@ impl Desktop {
             (None, Mode::Resize(_)) => ("resize: arrows (Shift: by 5) · Enter/Esc done".into(), theme.warn()),
             (None, Mode::Launcher { .. }) => ("↑/↓ choose · Enter open · Esc close".into(), theme.muted()),
             (None, Mode::Help) => ("↑↓ scroll the help · any other key closes it".into(), theme.muted()),
+            (None, _) if self.replica.timeline().is_some() => (self.timeline_hint(), theme.muted()),
             (None, Mode::Normal) => match self.app_hint() {
                 Some((prompt, true)) => (prompt, theme.warn()),
                 Some((hint, false)) => (hint, theme.muted()),
@@ -290,6 +295,9 @@ impl Desktop {
             );
         }
         let (state, style) = match &self.connection {
+            Connection::Live if self.replica.is_read_only() => {
+                ("◉ watching (read-only)".to_owned(), theme.warn())
+            }
             Connection::Live => ("● live".to_owned(), theme.ok()),
             Connection::Connecting => ("○ connecting".to_owned(), theme.warn()),
             Connection::Reconnecting { attempt } => {
