@@ -20,6 +20,7 @@ import {
   openaiText,
   openaiToolCall,
   pngSize,
+  sleep,
   waitFor,
   waitForAgentIdle,
   waitForLive,
@@ -1070,4 +1071,123 @@ e2eTest('o. a shell window: typed in the browser, vi driven from the terminal de
   const green = await page.$eval(`${terminal} span[style*="font-weight:bold"]`, (el) => getComputedStyle(el).color);
   assert.equal(green, 'rgb(13, 188, 121)', 'bold green is drawn bold and green');
   await page.screenshot({ path: path.join(ARTIFACTS, 'shell-window.png') });
+});
+
+e2eTest('p. a read-only share watches live in the browser and the terminal, every change refused, then revoked', async (h) => {
+  const daemon = await h.daemon();
+  const t = tag();
+  await daemon.command({ type: 'window.open', app: 'chat' });
+  await daemon.command({ type: 'chat.post', thread_id: 1, text: `shared ${t}` });
+  const { share, token } = await daemon.api('/api/shares', { read_only: true, label: `e2e ${t}` });
+  assert.ok(token.startsWith('chs_'));
+
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon, { token });
+  await waitFor(page, () => document.querySelector('#connection')?.dataset.readOnly === 'true', 15_000, {
+    what: 'the page saying it watches read-only',
+  });
+  assert.match(await page.textContent('#connection'), /watching \(read-only\)/);
+  await waitFor(page, (want) => document.body.textContent.includes(want), 10_000, {
+    arg: `shared ${t}`,
+    what: 'the chat message in the watching page',
+  });
+  // Live: the owner moves the window, the watcher sees it move.
+  await daemon.command({ type: 'window.move', window_id: 1, x: 9, y: 4 });
+  await waitFor(page, () => document.querySelector('.window[data-window-id="1"]')?.dataset.x === '9', 10_000, {
+    what: 'the window at its new place',
+  });
+
+  // The terminal desktop with the same token.
+  const tui = await h.tui(daemon, {
+    env: { CHOIR_URL: daemon.url, CHOIR_TOKEN: token },
+    ready: 'watching (read-only)',
+  });
+  await tui.waitForText(`shared ${t}`);
+
+  // Every way of changing something is refused, and nothing reaches the log.
+  const head = await daemon.head();
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('c');
+  await waitFor(page, () => document.querySelector('#notice')?.textContent.includes('read_only'), 10_000, {
+    what: 'the refusal of a new window in the page',
+  });
+  await page.locator('.window[data-window-id="1"] textarea').fill(`typed by a watcher ${t}`);
+  await page.keyboard.press('Enter');
+  await tui.sendKeys('C-a', 'c');
+  await tui.waitForText('read-only share');
+  await tui.type(`typed in the terminal ${t}`);
+  await tui.sendKeys('Enter');
+  await sleep(500);
+  assert.equal(await daemon.head(), head, 'a watcher changed the log');
+  const events = await daemon.events(1);
+  assert.ok(!events.some((e) => JSON.stringify(e).includes('typed')), 'nothing typed reached the log');
+
+  // Revoked: both are cut off at once.
+  await daemon.api(`/api/shares/${share.id}`, undefined, { method: 'DELETE' });
+  await waitFor(page, () => document.querySelector('#connection')?.dataset.state === 'refused', 5_000, {
+    what: 'the page cut off',
+  });
+  assert.match(await page.textContent('body'), /revoked/);
+  await tui.waitForText('revoked', { timeoutMs: 5_000 });
+  await page.screenshot({ path: path.join(ARTIFACTS, 'share-revoked.png') });
+});
+
+e2eTest('q. a replay in the browser: the slider, the buttons and the keys show past moments, read-only', async (h) => {
+  const daemon = await h.daemon();
+  const t = tag();
+  await daemon.command({ type: 'window.open', app: 'chat' });
+  for (let i = 1; i <= 5; i++) await daemon.command({ type: 'window.move', window_id: 1, x: i * 3, y: 2 });
+  await daemon.command({ type: 'chat.post', thread_id: 1, text: `then ${t}` });
+  for (let i = 6; i <= 8; i++) await daemon.command({ type: 'window.move', window_id: 1, x: i * 3, y: 2 });
+  const head = await daemon.head();
+  const events = await daemon.events(1);
+  const message = events.find((e) => e.type === 'chat.user_message').seq;
+  const movedTo = (seq) => {
+    let x = null;
+    for (const e of events) if (e.seq <= seq && e.type === 'window.moved') x = e.data.x;
+    return x;
+  };
+
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon, { token: daemon.token });
+  await page.goto(`${daemon.pageUrl()}&at=3`);
+  const waitSeq = (seq) =>
+    waitFor(page, (want) => document.querySelector('#timeline')?.dataset.seq === String(want), 10_000, {
+      arg: seq,
+      what: `the replay at seq ${seq}`,
+    });
+  const windowX = () => page.$eval('.window[data-window-id="1"]', (el) => Number(el.dataset.x));
+  await waitSeq(3);
+  assert.equal(await page.$eval('#timeline', (el) => Number(el.dataset.head)), head);
+  assert.equal(await windowX(), movedTo(3), 'the window where it was at seq 3');
+  assert.ok(!(await page.textContent('#desktop')).includes(`then ${t}`), 'no message yet at seq 3');
+
+  // The slider to the message's seq: the message shows, and later moves do not.
+  await page.locator('#timeline-slider').fill(String(message));
+  await waitSeq(message);
+  await waitFor(page, (want) => document.querySelector('#desktop').textContent.includes(want), 10_000, {
+    arg: `then ${t}`,
+    what: 'the message at its moment',
+  });
+  assert.equal(await windowX(), movedTo(message));
+  // Keys: an event back, then the next chat message or tool call, then now.
+  await page.keyboard.press('ArrowLeft');
+  await waitSeq(message - 1);
+  await page.keyboard.press('n');
+  await waitSeq(message);
+  await page.click('button[title^="now"]');
+  await waitSeq(head);
+  assert.equal(await windowX(), movedTo(head));
+  await page.click('button[title^="the start"]');
+  await waitSeq(0);
+  assert.equal(await page.$$eval('.window', (els) => els.length), 0, 'nothing at the start');
+
+  // Read-only: a new window is not asked for, and the log does not grow.
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('c');
+  await waitFor(page, () => document.querySelector('#notice')?.textContent.includes('replay is read-only'), 10_000, {
+    what: 'the replay saying it is read-only',
+  });
+  assert.equal(await daemon.head(), head);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'replay.png') });
 });

@@ -616,22 +616,29 @@ export class Tui {
 }
 
 /**
- * Starts `choir` (the terminal desktop) for the daemon's data dir inside a new tmux server with a
- * socket name of its own, and waits for its taskbar to say "● live".
+ * Starts `choir` (the terminal desktop; `args` for another command) for the daemon's data dir (or
+ * with `env` instead) inside a new tmux server with a socket name of its own, and waits for its
+ * screen to show `ready` (the taskbar's "● live").
  */
-export async function startTui(daemon, { cols = 100, rows = 30, bin = CHOIR_BIN, timeoutMs = 15_000 } = {}) {
+export async function startTui(
+  daemon,
+  { cols = 100, rows = 30, bin = CHOIR_BIN, args = [], env, ready = '● live', timeoutMs = 15_000 } = {},
+) {
   if (!fs.existsSync(bin)) throw new Error(`no choir binary at ${bin} (build it first)`);
   const tui = new Tui(`choir-web-e2e-${process.pid}-${++tmuxCount}`);
   liveTmuxSockets.add(tui.sock);
   const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
   // `; sleep 60` keeps the pane (and its last screen) if `choir` exits early.
-  const command = `env CHOIR_DATA_DIR=${q(daemon.dir)} TERM=xterm-256color ${q(bin)}; sleep 60`;
+  const vars = Object.entries(env ?? { CHOIR_DATA_DIR: daemon.dir })
+    .map(([name, value]) => `${name}=${q(value)}`)
+    .join(' ');
+  const command = `env ${vars} TERM=xterm-256color ${[bin, ...args].map(q).join(' ')}; sleep 60`;
   await tui.tmux('-f', '/dev/null', 'new-session', '-d', '-s', tui.session, '-x', cols, '-y', rows, command);
   const { stdout } = await tui.tmux('display-message', '-p', '-t', tui.session, '#{pid}');
   tui.serverPid = Number(stdout.trim()) || null;
   if (tui.serverPid) livePids.add(tui.serverPid);
   try {
-    await tui.waitForText('● live', { timeoutMs });
+    await tui.waitForText(ready, { timeoutMs });
   } catch (err) {
     await tui.kill();
     throw err;

@@ -85,6 +85,9 @@ pub fn view(app: &App, ctx: &Context<App>) -> Html {
         Connection::NoToken => Some(
             "This page needs the sandbox's token. Open the URL that `choir web` prints: it ends in ?token=…".to_owned(),
         ),
+        Connection::Refused(message) if message.contains("share") => Some(format!(
+            "Its owner ended this share ({message}): ask them for a new link."
+        )),
         Connection::Refused(message) if app.signed_in.is_some() => {
             Some(format!("Your session ended ({message}). Opening the sign-in page…"))
         }
@@ -115,7 +118,11 @@ pub fn view(app: &App, ctx: &Context<App>) -> Html {
                 // keyboard focus and the pointer capture from it.
                 { for world.desktop.windows.values().map(|window| frame(app, ctx, window)) }
                 if world.desktop.windows.is_empty() && app.connection == Connection::Live {
-                    <p class="empty">{ "No windows. Open one from the launcher below, or press Ctrl-a c for a chat." }</p>
+                    if app.replica.timeline().is_some() {
+                        <p class="empty">{ "No window was open at this moment." }</p>
+                    } else {
+                        <p class="empty">{ "No windows. Open one from the launcher below, or press Ctrl-a c for a chat." }</p>
+                    }
                 }
             </div>
             { taskbar(app, ctx) }
@@ -234,6 +241,10 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
     };
     let (state_text, state_title) = match &app.connection {
         Connection::Connecting => ("○ connecting…".to_owned(), String::new()),
+        Connection::Live if app.replica.is_read_only() => (
+            "◉ watching (read-only)".to_owned(),
+            "a read-only share: you see everything live, and can change nothing".to_owned(),
+        ),
         Connection::Live => ("● live".to_owned(), String::new()),
         Connection::Reconnecting { attempt, reason } => (
             format!("◌ reconnecting ({attempt}): {reason}"),
@@ -245,6 +256,9 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
     let help = ctx.link().callback(|_: MouseEvent| Msg::ToggleHelp);
     html! {
         <nav id="taskbar" role="toolbar" aria-label="taskbar">
+            if let Some(timeline) = app.replica.timeline() {
+                { crate::timeline::bar(app, ctx, timeline) }
+            } else {
             <span class="launcher">
                 { launch(AppKind::Chat, "chat", "chat") }
                 { launch(AppKind::Writer, "writer", "writer") }
@@ -268,12 +282,14 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
                     }
                 }) }
             </span>
+            }
             if let Some((text, error)) = &app.notice {
                 <span id="notice" class={classes!("notice", error.then_some("error"))} role="status">{ text.clone() }</span>
             }
             if app.prefix { <span class="prefix">{ "C-a …" }</span> }
             <button data-action="help" aria-label="keyboard shortcuts" onclick={ help }>{ "?" }</button>
-            <span id="connection" data-state={ app.connection.state() } title={ state_title } role="status" aria-live="polite">{ state_text }</span>
+            <span id="connection" data-state={ app.connection.state() } data-read-only={ app.replica.is_read_only().to_string() }
+                title={ state_title } role="status" aria-live="polite">{ state_text }</span>
             if let Some(signed_in) = &app.signed_in {
                 if let Some(account) = &signed_in.account {
                     <a id="account" class="taskbar-account" href={ account.clone() } title="passkeys and sign-out">{ signed_in.user.clone() }</a>

@@ -39,6 +39,21 @@ pub fn take_token() -> Option<String> {
     storage?.get_item(TOKEN_KEY).ok().flatten()
 }
 
+/// Where a replay starts, when the page's URL asks for one: `?at=SEQ`, or `?replay` for
+/// now (the page then shows past moments, read-only).
+pub fn replay_point() -> Option<choir_proto::Seek> {
+    let href = window()?.location().href().ok()?;
+    let params = web_sys::Url::new(&href).ok()?.search_params();
+    if let Some(seq) = params.get("at") {
+        return Some(choir_proto::Seek::Seq {
+            seq: seq.parse().unwrap_or(u64::MAX),
+        });
+    }
+    params
+        .has("replay")
+        .then_some(choir_proto::Seek::Seq { seq: u64::MAX })
+}
+
 /// The content of `<meta name=NAME>`: how a server tells the page what it needs to know.
 pub fn meta(name: &str) -> Option<String> {
     document()?

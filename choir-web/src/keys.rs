@@ -48,6 +48,9 @@ pub const BINDINGS: &[(&str, &str)] = &[
 /// Handles a key pressed anywhere on the page; true when the page must be drawn again.
 pub fn on_key(app: &mut App, ctx: &Context<App>, event: &KeyboardEvent) -> bool {
     let key = event.key();
+    if app.replica.timeline().is_some() && !app.help && crate::timeline::on_key(app, event) {
+        return true;
+    }
     if let Some((window, kind)) = app.key_mode {
         return key_mode(app, event, &key, window, kind);
     }

@@ -18,6 +18,8 @@ mod dom;
 mod keys;
 #[cfg(target_arch = "wasm32")]
 mod net;
+#[cfg(target_arch = "wasm32")]
+mod timeline;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {

@@ -65,6 +65,28 @@ pub fn clock(ts: i64, utc_offset_min: i32) -> String {
     format!("{:02}:{:02}", minutes / 60, minutes % 60)
 }
 
+/// `YYYY-MM-DD HH:MM:SS` of a Unix time in milliseconds, `utc_offset_min` minutes east of UTC.
+pub fn date_time(ts: i64, utc_offset_min: i32) -> String {
+    let seconds = ts.div_euclid(1000) + i64::from(utc_offset_min) * 60;
+    let (days, second) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        second / 3600,
+        second % 3600 / 60,
+        second % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +129,17 @@ mod tests {
         assert_eq!(clock(ts, 60), "06:48");
         assert_eq!(clock(ts, -6 * 60), "23:48");
         assert_eq!(clock(ts + 999, 330), "11:18");
+    }
+
+    #[test]
+    fn date_times_are_local_calendar_dates() {
+        // 2026-11-27 05:48:00 UTC.
+        let ts = 1_795_758_480_000;
+        assert_eq!(date_time(ts, 0), "2026-11-27 05:48:00");
+        assert_eq!(date_time(ts, -6 * 60), "2026-11-26 23:48:00");
+        assert_eq!(date_time(0, 0), "1970-01-01 00:00:00");
+        // 2024-02-29 12:00:01 UTC (a leap day).
+        assert_eq!(date_time(1_709_208_001_000, 0), "2024-02-29 12:00:01");
     }
 
     #[test]

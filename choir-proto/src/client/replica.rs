@@ -110,7 +110,8 @@ impl Replica {
             } if self.timeline.is_some() => {
                 self.read_only = read_only;
                 self.travel(|timeline| timeline.set_head(head));
-                Applied::Quiet
+                // Connected; the world shown is the moment's, when it comes.
+                Applied::Welcome { fresh: false }
             }
             ServerFrame::Event { event } if self.timeline.is_some() => {
                 self.travel(|timeline| timeline.set_head(event.seq));

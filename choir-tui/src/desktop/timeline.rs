@@ -97,7 +97,7 @@ impl Desktop {
         } else {
             String::new()
         };
-        format!(" ⏪ replay · {shown}{moving} ")
+        format!(" ◀◀ replay · {shown}{moving} ")
     }
 
     fn time_of(&self, ts: i64) -> String {

@@ -102,6 +102,8 @@ pub enum Msg {
     LogFilter(WindowId, String),
     LogFollow(WindowId, bool),
     LogHistory(Vec<Event>),
+    /// Move through time (a replay).
+    Travel(crate::timeline::Travel),
     ToggleHelp,
     Dismiss,
 }
@@ -244,7 +246,10 @@ impl Component for App {
             token,
             signed_in,
             link: Link::new(),
-            replica: Replica::new(),
+            replica: match dom::replay_point() {
+                Some(at) => Replica::replay(at),
+                None => Replica::new(),
+            },
             socket: None,
             generation: 0,
             arrived: Vec::new(),
@@ -371,6 +376,7 @@ impl Component for App {
                     }
                 }
             }
+            Msg::Travel(to) => crate::timeline::travel(self, to),
             Msg::ToggleHelp => self.help = !self.help,
             Msg::Dismiss => {
                 self.help = false;
@@ -475,6 +481,13 @@ impl App {
 
     /// Sends a command, or says it could not be.
     pub fn send(&mut self, command: Command) {
+        if self.replica.timeline().is_some() {
+            self.notify(
+                "a replay is read-only: ← → move by event, [ ] by minute, n p to the next message or tool call",
+                false,
+            );
+            return;
+        }
         let sent = match (&self.socket, self.connection == Connection::Live) {
             (Some(socket), true) => socket.send(&self.link.command(command)),
             _ => false,

@@ -72,6 +72,14 @@ impl App {
             }
             NetEvent::Text(_) => {}
             NetEvent::Closed { code, reason } => {
+                if code == choir_proto::CLOSE_REVOKED {
+                    self.refused(if reason.is_empty() {
+                        "this share was revoked".into()
+                    } else {
+                        reason
+                    });
+                    return true;
+                }
                 if code == choir_proto::CLOSE_UNAUTHORIZED {
                     // The session ended (signed out, expired, passkey removed): sign in again.
                     if let Some(signed_in) = &self.signed_in {

@@ -215,7 +215,10 @@ fn a_replaying_replica_shows_moments_reads_texts_of_their_version_and_only_count
         op: crate::TextOp::splice(5, 5, 5, "!"),
         edit_id: None,
     });
-    assert_eq!(replica.on_frame(welcome(&daemon)), Applied::Quiet);
+    assert_eq!(
+        replica.on_frame(welcome(&daemon)),
+        Applied::Welcome { fresh: false }
+    );
     assert!(replica.world().desktop.windows.is_empty());
     assert_eq!(
         replica.take_queries(),
