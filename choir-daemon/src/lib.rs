@@ -200,6 +200,7 @@ impl Daemon {
             url: addr.url(),
             token: token.clone(),
             pid: std::process::id(),
+            viewer: None,
         })?;
         let server = tokio::spawn(listen::serve(
             listener,

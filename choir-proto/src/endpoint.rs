@@ -18,6 +18,10 @@ pub struct Endpoint {
     pub token: String,
     /// The daemon's process id.
     pub pid: u32,
+    /// Who the hypervisor says is signed in, for a share bound to one user (sent as
+    /// `X-Choir-Viewer`); never written to the endpoint file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub viewer: Option<String>,
 }
 
 impl Endpoint {
@@ -58,6 +62,7 @@ mod tests {
             url: url.into(),
             token: "t".into(),
             pid: 1,
+            viewer: None,
         }
     }
 

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use choir_proto::client::{Link, Received};
-use choir_proto::{ClientFrame, Command, Endpoint, Query, ServerFrame};
+use choir_proto::{ClientFrame, Command, Endpoint, ErrorCode, Query, ServerFrame, CLOSE_REVOKED};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-use crate::connect::ConnectError;
+use crate::connect::{ConnectError, DaemonHttp};
 use crate::desktop::Connection;
 use crate::transport::DaemonStream;
 
@@ -41,6 +41,9 @@ pub enum ClientUpdate {
         query: Query,
         message: String,
     },
+    /// The daemon turned this client away for good (its share was revoked or expired): the
+    /// client has stopped.
+    Gone(String),
 }
 
 /// Events of history fetched after a snapshot.
@@ -96,6 +99,8 @@ enum Ended {
     Stopped,
     /// The link broke; try again. `Some(reason)` when the daemon refused us.
     Lost(Option<String>),
+    /// The share this client used is no longer good: stop, saying why.
+    Gone(String),
 }
 
 async fn run<F>(
@@ -127,6 +132,10 @@ async fn run<F>(
         };
         match outcome {
             Ended::Stopped => return,
+            Ended::Gone(reason) => {
+                let _ = updates.send(ClientUpdate::Gone(reason)).await;
+                return;
+            }
             Ended::Lost(reason) => {
                 if let Some(reason) = reason {
                     let _ = updates
@@ -171,7 +180,10 @@ async fn session(
         Ok(ws) => ws,
         Err(err) => {
             tracing::debug!(%err, url = %endpoint.url, "cannot connect");
-            return Ended::Lost(None);
+            return match share_refused(endpoint).await {
+                Some(reason) => Ended::Gone(reason),
+                None => Ended::Lost(None),
+            };
         }
     };
     let ended = exchange(&mut ws, endpoint, name, link, outgoing, updates).await;
@@ -229,6 +241,9 @@ async fn exchange(
         }
         Received::Refused { code, message }
         | Received::Frame(ServerFrame::Error { code, message, .. }) => {
+            if code == ErrorCode::Unauthorized && is_share(endpoint) {
+                return Ended::Gone(message);
+            }
             return Ended::Lost(Some(format!("{}: {message}", code.as_str())));
         }
         _ => return Ended::Lost(None),
@@ -242,6 +257,9 @@ async fn exchange(
             message = ws.next() => {
                 let text = match message {
                     Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == CLOSE_REVOKED => {
+                        return Ended::Gone(frame.reason.to_string());
+                    }
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return Ended::Lost(None),
                     Some(Ok(_)) => continue,
                 };
@@ -306,5 +324,25 @@ async fn recent_history(endpoint: &Endpoint, head: u64) -> Vec<choir_proto::Even
             tracing::warn!(%err, "cannot load recent events for the event log");
             Vec::new()
         }
+    }
+}
+
+/// Whether the endpoint's token is a share's (rather than the sandbox's own).
+fn is_share(endpoint: &Endpoint) -> bool {
+    endpoint.token.starts_with("chs_")
+}
+
+/// Why the daemon refuses a share token now, if it does: a connection that could not be made
+/// with one may be a share revoked while the client was away.
+async fn share_refused(endpoint: &Endpoint) -> Option<String> {
+    if !is_share(endpoint) {
+        return None;
+    }
+    let daemon = DaemonHttp::new(endpoint.clone()).ok()?;
+    match daemon.get("/api/whoami").await {
+        Err(ConnectError::Unauthorized { .. }) => {
+            Some("this share was revoked or expired, or is not for you".into())
+        }
+        _ => None,
     }
 }

@@ -213,6 +213,9 @@ impl DaemonHttp {
             if let Some(content_type) = content_type {
                 request = request.header(header::CONTENT_TYPE, content_type);
             }
+            if let Some(viewer) = &self.endpoint.viewer {
+                request = request.header("x-choir-viewer", viewer.as_str());
+            }
             let request = request
                 .body(Full::new(body))
                 .map_err(|err| unreachable(err.to_string()))?;
@@ -288,6 +291,7 @@ mod tests {
             url: format!("http://{addr}"),
             token: "t".into(),
             pid: 0,
+            viewer: None,
         };
         let http = DaemonHttp::new(endpoint).unwrap().with_max_body(1 << 20);
         let err = http.get("/api/activity").await.unwrap_err().to_string();

@@ -27,6 +27,8 @@ pub enum SessionEnd {
     Quit,
     /// The input stream ended (terminal or channel closed).
     InputClosed,
+    /// The daemon turned the desktop away for good (its share was revoked or expired).
+    Gone(String),
 }
 
 /// Runs the desktop until the user quits or the input ends. `size` is the screen's size at
@@ -89,6 +91,7 @@ where
                 Some(ClientUpdate::Connection(state)) => desktop.set_connection(state),
                 Some(ClientUpdate::Notice(text)) => desktop.notify(text, true),
                 Some(ClientUpdate::History(events)) => desktop.add_history(events),
+                Some(ClientUpdate::Gone(reason)) => break SessionEnd::Gone(reason),
                 None => desktop.set_connection(crate::desktop::Connection::Offline("client stopped".into())),
             },
             _ = tick.tick() => {

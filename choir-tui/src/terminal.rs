@@ -119,6 +119,7 @@ where
     restore();
     match result {
         Ok(SessionEnd::Quit | SessionEnd::InputClosed) => Ok(()),
+        Ok(SessionEnd::Gone(reason)) => Err(anyhow::anyhow!(reason)),
         Err(err) => Err(err.into()),
     }
 }

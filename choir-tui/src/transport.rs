@@ -76,6 +76,12 @@ pub async fn websocket(
             .parse()
             .map_err(|_| "the token is not a valid header value".to_owned())?;
         request.headers_mut().insert("authorization", bearer);
+        if let Some(viewer) = &endpoint.viewer {
+            let viewer = viewer
+                .parse()
+                .map_err(|_| "the viewer is not a valid header value".to_owned())?;
+            request.headers_mut().insert("x-choir-viewer", viewer);
+        }
         let stream = open(endpoint).await.map_err(|err| err.to_string())?;
         let (ws, _) =
             tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()))
@@ -114,6 +120,7 @@ mod tests {
             url,
             token: "t".into(),
             pid: 0,
+            viewer: None,
         }
     }
 

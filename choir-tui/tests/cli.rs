@@ -50,6 +50,7 @@ async fn post(daemon: &RunningDaemon, body: &str) {
         url: daemon.url(),
         token: daemon.token.clone(),
         pid: 0,
+        viewer: None,
     };
     let http = choir_tui::connect::DaemonHttp::new(endpoint).unwrap();
     let json: serde_json::Value = serde_json::from_str(body).unwrap();

@@ -87,7 +87,8 @@ pub fn go_to(url: &str) {
     }
 }
 
-/// The protocol endpoint on the page's own origin.
+/// The protocol endpoint on the page's own origin: `/ws`, or where the server says
+/// (`<meta name=choir-socket>`, a share's socket).
 pub fn socket_url() -> Option<String> {
     let location = window()?.location();
     let scheme = if location.protocol().ok()? == "https:" {
@@ -95,7 +96,8 @@ pub fn socket_url() -> Option<String> {
     } else {
         "ws"
     };
-    Some(format!("{scheme}://{}/ws", location.host().ok()?))
+    let path = meta("choir-socket").unwrap_or_else(|| "/ws".into());
+    Some(format!("{scheme}://{}{path}", location.host().ok()?))
 }
 
 /// The page's host, for messages.
@@ -205,8 +207,10 @@ pub async fn get_json(path: &str, token: Option<&str>) -> Result<serde_json::Val
     let window = window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();
     init.set_method("GET");
+    // A share's page reads its owner's API under the share's path.
+    let path = format!("{}{path}", meta("choir-api").unwrap_or_default());
     let request =
-        web_sys::Request::new_with_str_and_init(path, &init).map_err(|err| format!("{err:?}"))?;
+        web_sys::Request::new_with_str_and_init(&path, &init).map_err(|err| format!("{err:?}"))?;
     if let Some(token) = token {
         request
             .headers()

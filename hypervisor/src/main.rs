@@ -499,6 +499,19 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
             "--limit-memory must be at least 64M, --limit-file-size at least 1M and --limit-channels at least 1"
         );
     }
+    // Both listeners first: where shares are opened (told to every sandbox) depends on them.
+    let web_listener = match args.http_listen {
+        Some(addr) => Some(bind_web(&args, addr).await?),
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(args.ssh_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.ssh_listen))?;
+    let mut env = ProcessConfig::passed_env();
+    env.extend(share_links(
+        web_listener.as_ref().map(|web| &web.origin),
+        listener.local_addr()?,
+    ));
     let limits = Limits {
         procs: args.limit_procs,
         memory: args.limit_memory,
@@ -515,7 +528,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
                 limits,
                 extra_read_only: args.sandbox_read.clone(),
                 instance: instance_name(layout.root()),
-                env: ProcessConfig::passed_env(),
+                env: env.clone(),
             },
             accounts,
         ),
@@ -531,7 +544,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
                     cpus: args.limit_cpus,
                     network: args.docker_network,
                     instance: instance_name(layout.root()),
-                    env: ProcessConfig::passed_env(),
+                    env,
                 },
                 accounts,
                 users.pool().clone(),
@@ -554,15 +567,17 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
 
     let revocations = Revocations::default();
     // The web server first: its line comes before the SSH one, which says all is up.
-    let web_server = match args.http_listen {
-        Some(addr) => {
-            Some(web_server(layout, &args, addr, &users, &sandboxes, &revocations).await?)
-        }
+    let web_server = match web_listener {
+        Some(bound) => Some(web_server(
+            layout,
+            &args,
+            bound,
+            &users,
+            &sandboxes,
+            &revocations,
+        )?),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(args.ssh_listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.ssh_listen))?;
     announce(&format!(
         "ChoirOS hypervisor: SSH on {}\nsandboxes: {}",
         listener.local_addr()?,
@@ -596,15 +611,15 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
     outcome
 }
 
-/// Binds the web server and says where it is; the returned future serves it.
-async fn web_server(
-    layout: &Layout,
-    args: &ServeArgs,
-    addr: SocketAddr,
-    users: &UserStore,
-    sandboxes: &Sandboxes,
-    revocations: &Revocations,
-) -> Result<impl std::future::Future<Output = std::io::Result<()>>> {
+/// The web server's socket, bound, and where browsers reach it.
+struct WebListener {
+    listener: tokio::net::TcpListener,
+    tls: Option<web::TlsAcceptor>,
+    origin: url::Url,
+}
+
+/// Binds the web server's socket.
+async fn bind_web(args: &ServeArgs, addr: SocketAddr) -> Result<WebListener> {
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(web::tls_acceptor(cert, key)?),
         _ => None,
@@ -623,6 +638,54 @@ async fn web_server(
             "--origin is {origin} while this server speaks {scheme}: a TLS proxy in front is assumed"
         );
     }
+    Ok(WebListener {
+        listener,
+        tls,
+        origin,
+    })
+}
+
+/// What a sandbox's `choir share` prints as the ways in: a web link (with the web server) and
+/// an ssh command, with `{user}` for the sandbox's user (each backend fills it in) and
+/// `{token}` for the share's (the daemon fills it in).
+fn share_links(origin: Option<&url::Url>, ssh: SocketAddr) -> Vec<(String, String)> {
+    let mut links = Vec::new();
+    if let Some(origin) = origin {
+        let base = origin.as_str().trim_end_matches('/');
+        links.push(("CHOIR_SHARE_WEB".into(), format!("{base}/share/{{user}}/")));
+    }
+    let host = match origin.and_then(url::Url::host_str) {
+        Some(host) => host.to_owned(),
+        None if ssh.ip().is_unspecified() => "localhost".to_owned(),
+        None => ssh.ip().to_string(),
+    };
+    let port = match ssh.port() {
+        22 => String::new(),
+        port => format!("-p {port} "),
+    };
+    links.push((
+        "CHOIR_SHARE_SSH".into(),
+        format!("ssh -t {port}{{user}}.{{token}}@{host}"),
+    ));
+    links
+}
+
+/// Says where the web server is; the returned future serves it.
+fn web_server(
+    layout: &Layout,
+    args: &ServeArgs,
+    bound: WebListener,
+    users: &UserStore,
+    sandboxes: &Sandboxes,
+    revocations: &Revocations,
+) -> Result<impl std::future::Future<Output = std::io::Result<()>>> {
+    let WebListener {
+        listener,
+        tls,
+        origin,
+    } = bound;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let bound = listener.local_addr()?;
     let config = WebConfig {
         origin,
         session_idle: args.session_idle,

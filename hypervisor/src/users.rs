@@ -336,6 +336,16 @@ impl UserStore {
         Ok(full.clone())
     }
 
+    /// The users `key` is registered for.
+    pub async fn users_of_key(&self, key: &PublicKey) -> Result<Vec<String>, UserError> {
+        Ok(
+            sqlx::query_scalar("SELECT user FROM ssh_keys WHERE key = ? ORDER BY user")
+                .bind(canonical(key))
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     /// Whether `key` is registered for `name`.
     pub async fn authorized(&self, name: &str, key: &PublicKey) -> Result<bool, UserError> {
         let row = sqlx::query("SELECT 1 FROM ssh_keys WHERE user = ? AND key = ?")

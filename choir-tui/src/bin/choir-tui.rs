@@ -46,6 +46,7 @@ fn endpoint_from(url: &str, token: Option<&str>) -> Result<Endpoint> {
         url: base.to_owned(),
         token: token.to_owned(),
         pid: 0,
+        viewer: None,
     })
 }
 

@@ -171,6 +171,7 @@ impl Cli {
                 url: url.clone(),
                 token: token.clone(),
                 pid: 0,
+                viewer: None,
             });
         }
         find_endpoint(&self.data_dir()?)

@@ -69,6 +69,7 @@ mod tests {
             url: "http://127.0.0.1:8080/".into(),
             token: "t0k".into(),
             pid: 1,
+            viewer: None,
         };
         assert_eq!(
             url(&tcp).ok().as_deref(),
@@ -78,6 +79,7 @@ mod tests {
             url: "unix:/run/x/daemon.sock".into(),
             token: "t0k".into(),
             pid: 1,
+            viewer: None,
         };
         let err = url(&unix)
             .err()

@@ -238,7 +238,11 @@ impl Component for App {
             });
         }
         let mut app = Self {
-            connection: if token.is_some() || signed_in.is_some() {
+            // A share's page has no token: the hypervisor adds the share's.
+            connection: if token.is_some()
+                || signed_in.is_some()
+                || dom::meta("choir-socket").is_some()
+            {
                 Connection::Connecting
             } else {
                 Connection::NoToken

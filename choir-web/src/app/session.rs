@@ -185,7 +185,8 @@ impl App {
             self.editors.retain(|_, editor| !editor.doc.is_saved());
             self.log.clear();
             let head = self.replica.head();
-            if self.token.is_some() || self.signed_in.is_some() {
+            if self.token.is_some() || self.signed_in.is_some() || dom::meta("choir-api").is_some()
+            {
                 let token = self.token.clone();
                 let from = head.saturating_sub(LOG_HISTORY - 1).max(1);
                 ctx.link().send_future(async move {

@@ -496,7 +496,8 @@ impl DockerBackend {
         }
     }
 
-    fn env(&self, token: Option<&str>) -> Vec<String> {
+    /// The environment of `user`'s daemon (with its token) or of a command run in it.
+    fn env(&self, user: &str, token: Option<&str>) -> Vec<String> {
         let mut env = vec![
             "PATH=/usr/local/bin:/usr/bin:/bin".to_owned(),
             format!("HOME={DATA}/workspace"),
@@ -511,7 +512,7 @@ impl DockerBackend {
             self.config
                 .env
                 .iter()
-                .map(|(name, value)| format!("{name}={value}")),
+                .map(|(name, value)| format!("{name}={}", value.replace("{user}", user))),
         );
         env
     }
@@ -642,7 +643,7 @@ impl Backend for DockerBackend {
                 exposed_ports: published
                     .is_some()
                     .then(|| vec![format!("{DAEMON_PORT}/tcp")]),
-                env: Some(self.env(Some(&account.token))),
+                env: Some(self.env(user, Some(&account.token))),
                 user: Some(format!("{}:{}", account.uid, account.gid)),
                 working_dir: Some(DATA.into()),
                 labels: Some(HashMap::from([
@@ -764,6 +765,7 @@ impl Backend for DockerBackend {
                     url,
                     token: account.token.clone(),
                     pid: pid.unwrap_or(0),
+                    viewer: None,
                 },
                 exited: Box::pin(async move {
                     ended_rx.await.unwrap_or(Exit {
@@ -809,7 +811,7 @@ impl Backend for DockerBackend {
                         attach_stdout: Some(true),
                         attach_stderr: Some(true),
                         cmd: Some(cmd),
-                        env: Some(self.env(None)),
+                        env: Some(self.env(user, None)),
                         user: Some(format!("{}:{}", account.uid, account.gid)),
                         working_dir: Some(format!("{DATA}/workspace")),
                         ..Default::default()

@@ -405,7 +405,12 @@ impl Backend for ProcessBackend {
             let confinement = self.confinement(&account, &dir, cgroups, program);
             let mut command = self.command(&confinement, user);
             command
-                .envs(self.config.env.iter().map(|(k, v)| (k, v)))
+                .envs(
+                    self.config
+                        .env
+                        .iter()
+                        .map(|(k, v)| (k, v.replace("{user}", user))),
+                )
                 .env("CHOIR_DAEMON_TOKEN", &account.token);
             let mut child = command.spawn().map_err(|source| SandboxError::Spawn {
                 user: user.to_owned(),
@@ -443,6 +448,7 @@ impl Backend for ProcessBackend {
                     url: format!("unix:{}", socket.display()),
                     token: account.token,
                     pid,
+                    viewer: None,
                 },
                 exited,
                 signal: Box::new(move |signal| {

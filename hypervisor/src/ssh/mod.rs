@@ -1,7 +1,9 @@
 //! The SSH server: public-key authentication against registered users, the desktop on
-//! `shell`, `choir` commands on `exec`.
+//! `shell`, `choir` commands on `exec`; and the user name `OWNER.TOKEN` for a share of another
+//! user's desktop (`share.rs`).
 
 mod exec;
+mod share;
 mod shell;
 mod writer;
 
@@ -101,7 +103,8 @@ pub async fn serve(
     shared: Arc<Shared>,
 ) -> std::io::Result<()> {
     let config = Config {
-        methods: MethodSet::from(&[MethodKind::PublicKey][..]),
+        // `none` for a share anyone with the link may open; refused for everything else.
+        methods: MethodSet::from(&[MethodKind::None, MethodKind::PublicKey][..]),
         keys: vec![host_key],
         // Refusals take the same time whatever the reason.
         auth_rejection_time: Duration::from_millis(500),
@@ -127,6 +130,7 @@ impl Server for SshServer {
         Connection {
             shared: self.shared.clone(),
             user: None,
+            share: None,
             channels: HashMap::new(),
             removal: None,
             removed: Arc::new(AtomicBool::new(false)),
@@ -151,6 +155,8 @@ struct ChannelState {
 pub struct Connection {
     shared: Arc<Shared>,
     user: Option<String>,
+    /// Logged in with a share of another user's desktop (and then `user` is `None`).
+    share: Option<share::ShareLogin>,
     channels: HashMap<ChannelId, ChannelState>,
     /// Removals announced since this user logged in, until a task watches them.
     removal: Option<broadcast::Receiver<String>>,
@@ -161,10 +167,19 @@ pub struct Connection {
 impl Connection {
     async fn start_desktop(&mut self, channel: ChannelId, session: &mut Session) {
         let handle = session.handle();
-        let Some(user) = self.user.clone() else {
-            return;
+        let (user, found) = match (&self.user, &self.share) {
+            (Some(user), _) => (
+                user.clone(),
+                self.shared
+                    .sandboxes
+                    .ensure(user)
+                    .await
+                    .map_err(|err| err.to_string()),
+            ),
+            (None, Some(share)) => (share.owner.clone(), share.endpoint(&self.shared).await),
+            (None, None) => return,
         };
-        let endpoint = match self.shared.sandboxes.ensure(&user).await {
+        let endpoint = match found {
             Ok(endpoint) => endpoint,
             Err(err) => {
                 let message = format!("{err}\n").replace('\n', "\r\n");
@@ -224,11 +239,34 @@ fn watch_removal(
 impl Handler for Connection {
     type Error = russh::Error;
 
+    async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
+        match share::login(&self.shared, user, None).await {
+            Some(login) => {
+                tracing::info!(owner = login.owner, "ssh login with a share");
+                self.share = Some(login);
+                Ok(Auth::Accept)
+            }
+            None => Ok(Auth::reject()),
+        }
+    }
+
     async fn auth_publickey(
         &mut self,
         user: &str,
         key: VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
+        if share::parse(user).is_some() {
+            return Ok(
+                match share::login(&self.shared, user, Some(key.public_key)).await {
+                    Some(login) => {
+                        tracing::info!(owner = login.owner, viewer = ?login.viewer, "ssh login with a share");
+                        self.share = Some(login);
+                        Auth::Accept
+                    }
+                    None => Auth::reject(),
+                },
+            );
+        }
         match self.shared.users.authorized(user, key.public_key).await {
             Ok(true) => {
                 tracing::info!(user, "ssh login");
@@ -253,18 +291,21 @@ impl Handler for Connection {
         reply: russh::server::ChannelOpenHandle,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        let Some(user) = self.user.as_deref() else {
-            return Ok(());
+        // A share's channels count against its owner's, apart from the owner's own.
+        let user = match (&self.user, &self.share) {
+            (Some(user), _) => user.clone(),
+            (None, Some(share)) => format!("share:{}", share.owner),
+            (None, None) => return Ok(()),
         };
         if let Some(removals) = self.removal.take() {
             watch_removal(
                 removals,
-                user.to_owned(),
+                user.clone(),
                 self.removed.clone(),
                 session.handle(),
             );
         }
-        let Some(slot) = self.shared.channels.take(user) else {
+        let Some(slot) = self.shared.channels.take(&user) else {
             tracing::warn!(user, "refused a channel: too many open");
             // Dropping the reply refuses the channel.
             return Ok(());
@@ -332,6 +373,11 @@ impl Handler for Connection {
         };
         if let Err((message, status)) = exec::check(&words) {
             exec::refuse(handle, channel, message, status).await;
+            return Ok(());
+        }
+        if self.share.is_some() && words.len() > 1 {
+            let message = "a share opens its desktop only: ssh -t with no command\n".to_owned();
+            exec::refuse(handle, channel, message, 2).await;
             return Ok(());
         }
         let has_pty = self

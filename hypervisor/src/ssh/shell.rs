@@ -9,7 +9,7 @@ use choir_tui::client::ProtocolClient;
 use choir_tui::connect::ConnectError;
 use choir_tui::desktop::Desktop;
 use choir_tui::input::InputEvent;
-use choir_tui::session;
+use choir_tui::session::{self, SessionEnd};
 use choir_tui::theme::Theme;
 use ratatui::backend::CrosstermBackend;
 use ratatui::layout::Rect;
@@ -77,7 +77,7 @@ pub async fn run(
         rx.recv().await.map(|event| (event, rx))
     }));
     let clock = || chrono_free_clock(choir_tui::terminal::local_utc_offset());
-    if let Err(err) = session::run(
+    let ended = session::run(
         &mut terminal,
         size,
         &mut desktop,
@@ -86,17 +86,24 @@ pub async fn run(
         updates,
         clock,
     )
-    .await
-    {
-        tracing::warn!(%err, "an SSH desktop session failed");
-    }
+    .await;
+    let mut status = 0;
     let writer = terminal.backend_mut();
     let _ = writer
         .write_all(LEAVE.as_bytes())
         .and_then(|()| writer.flush());
+    match ended {
+        Err(err) => tracing::warn!(%err, "an SSH desktop session failed"),
+        // A share revoked or expired: say so where the desktop was.
+        Ok(SessionEnd::Gone(reason)) => {
+            status = 1;
+            let _ = write!(writer, "choir: {reason}\r\n").and_then(|()| writer.flush());
+        }
+        Ok(_) => {}
+    }
     // Let the restore sequences leave before the channel closes.
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let _ = handle.exit_status_request(channel, 0).await;
+    let _ = handle.exit_status_request(channel, status).await;
     let _ = handle.eof(channel).await;
     let _ = handle.close(channel).await;
 }

@@ -1,6 +1,7 @@
 //! The web face of the hypervisor: passkey sign-in by invite (`auth.rs`), server-side
 //! sessions (`sessions.rs`), and each signed-in browser's `/ws` and `/api/*` carried to its
 //! user's sandbox with the sandbox's token added (`proxy.rs`): the browser never sees a token.
+//! A share link (`shares.rs`) opens another user's desktop as far as its share allows.
 //! Pages come from the embedded web mirror (`pages.rs`). Plain HTTP or TLS (`tls.rs`).
 //!
 //! Cross-site requests: everything that changes state, and every WebSocket upgrade, must come
@@ -15,6 +16,7 @@ mod pages;
 mod proxy;
 pub mod secret;
 pub mod sessions;
+mod shares;
 mod tls;
 
 use std::net::SocketAddr;
@@ -84,6 +86,8 @@ pub struct Web {
     /// Open sockets and API requests per user.
     tabs: crate::ssh::ChannelCounts,
     api_requests: crate::ssh::ChannelCounts,
+    /// Open sockets on shares, per owner.
+    share_tabs: crate::ssh::ChannelCounts,
     /// `Strict-Transport-Security` on every answer (the origin is https).
     hsts: bool,
 }
@@ -116,6 +120,7 @@ impl Web {
             ceremonies: Default::default(),
             tabs: crate::ssh::ChannelCounts::new(proxy::MAX_TABS),
             api_requests: crate::ssh::ChannelCounts::new(proxy::MAX_API_REQUESTS),
+            share_tabs: shares::tab_counts(),
             hsts: config.origin.scheme() == "https",
             limiter: guard::RateLimiter::new(config.signin_per_minute),
             origin,
@@ -163,6 +168,9 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/auth/signout", post(auth::sign_out))
         .route("/ws", get(proxy::websocket))
         .route("/api/{*rest}", any(proxy::api))
+        .route("/share/{owner}/{token}", get(shares::page))
+        .route("/share/{owner}/{token}/ws", get(shares::websocket))
+        .route("/share/{owner}/{token}/api/{*rest}", any(shares::api))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such page") })
         .layer(axum::middleware::from_fn_with_state(
             web.clone(),

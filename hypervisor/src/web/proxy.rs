@@ -82,14 +82,18 @@ pub(super) async fn websocket(
             match session {
                 Some(session) => {
                     let _tab = tab;
-                    carry(web, session, ended, socket).await
+                    let endpoint = match sandbox(&web, &session.user).await {
+                        Ok(endpoint) => endpoint,
+                        Err(reason) => return close(&mut socket, CLOSE_INTERNAL, &reason).await,
+                    };
+                    carry(web, Some(session), endpoint, ended, socket).await
                 }
                 None => close(&mut socket, CLOSE_UNAUTHORIZED, "signed out: sign in again").await,
             }
         })
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
+pub(super) async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     // A close reason is at most 123 bytes.
     let mut cut = reason.len().min(120);
     while !reason.is_char_boundary(cut) {
@@ -103,7 +107,7 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
 }
 
 /// The sandbox's endpoint for `user`, started if need be.
-async fn sandbox(web: &Web, user: &str) -> Result<Endpoint, String> {
+pub(super) async fn sandbox(web: &Web, user: &str) -> Result<Endpoint, String> {
     web.sandboxes.ensure(user).await.map_err(|err| {
         tracing::warn!(user, %err, "a browser's sandbox is not available");
         // The first line: the rest is the sandbox's log, for the administrator.
@@ -115,20 +119,17 @@ async fn sandbox(web: &Web, user: &str) -> Result<Endpoint, String> {
     })
 }
 
-/// Carries frames both ways until either side closes, the browser falls silent, or the
-/// session ends.
-async fn carry(
+/// Carries frames both ways between a browser and the sandbox at `endpoint` until either side
+/// closes, the browser falls silent, or the session (when it came with one) ends.
+pub(super) async fn carry(
     web: Arc<Web>,
-    session: Session,
+    session: Option<Session>,
+    endpoint: Endpoint,
     mut ended: tokio::sync::broadcast::Receiver<String>,
     mut browser: WebSocket,
 ) {
-    let endpoint = match sandbox(&web, &session.user).await {
-        Ok(endpoint) => endpoint,
-        Err(reason) => return close(&mut browser, CLOSE_INTERNAL, &reason).await,
-    };
     // The sandbox may have taken a while to start: the session may be gone by now.
-    if !still_valid(&web, &session).await {
+    if !still_valid(&web, session.as_ref()).await {
         return close(
             &mut browser,
             CLOSE_UNAUTHORIZED,
@@ -140,8 +141,12 @@ async fn carry(
         match choir_tui::transport::websocket(&endpoint, Duration::from_secs(10)).await {
             Ok(upstream) => upstream,
             Err(reason) => {
+                // A share's token may be what was refused: say so, as the sandbox does.
+                if let Some(refusal) = refusal(&endpoint).await {
+                    return close(&mut browser, CLOSE_UNAUTHORIZED, &refusal).await;
+                }
                 tracing::warn!(
-                    user = session.user,
+                    url = endpoint.url,
                     reason,
                     "cannot reach a sandbox's socket"
                 );
@@ -187,24 +192,25 @@ async fn carry(
                 }
             },
             changed = ended.recv() => {
-                let ours = match changed {
-                    Ok(user) => user == session.user,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => true,
-                    Err(tokio::sync::broadcast::error::RecvError::Closed) => false,
+                let ours = match (changed, &session) {
+                    (_, None) => false,
+                    (Ok(user), Some(session)) => user == session.user,
+                    (Err(tokio::sync::broadcast::error::RecvError::Lagged(_)), Some(_)) => true,
+                    (Err(tokio::sync::broadcast::error::RecvError::Closed), Some(_)) => false,
                 };
-                if ours && !still_valid(&web, &session).await {
+                if ours && !still_valid(&web, session.as_ref()).await {
                     let _ = upstream.close(None).await;
                     break close(&mut browser, CLOSE_UNAUTHORIZED, "your session ended: sign in again").await;
                 }
             }
             _ = recheck.tick() => {
                 if heard.elapsed() > SILENCE {
-                    tracing::debug!(user = session.user, "a browser fell silent: closing its socket");
+                    tracing::debug!(url = endpoint.url, "a browser fell silent: closing its socket");
                     let _ = upstream.close(None).await;
                     break;
                 }
                 let _ = browser.send(Message::Ping(Bytes::new())).await;
-                if !still_valid(&web, &session).await {
+                if !still_valid(&web, session.as_ref()).await {
                     let _ = upstream.close(None).await;
                     break close(&mut browser, CLOSE_UNAUTHORIZED, "your session ended: sign in again").await;
                 }
@@ -213,9 +219,32 @@ async fn carry(
     }
 }
 
-/// Whether `session` still holds (an open socket counts as activity).
-async fn still_valid(web: &Web, session: &Session) -> bool {
-    matches!(web.sessions.find(&session.key).await, Ok(Some(_)))
+/// Why the sandbox refuses the endpoint's token, if it does.
+async fn refusal(endpoint: &Endpoint) -> Option<String> {
+    let daemon = DaemonHttp::new(endpoint.clone()).ok()?;
+    let (status, body) = daemon
+        .exchange(axum::http::Method::GET, "/api/whoami", None, Bytes::new())
+        .await
+        .ok()?;
+    if status != 401 {
+        return None;
+    }
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    Some(
+        body["message"]
+            .as_str()
+            .unwrap_or("the token was refused")
+            .to_owned(),
+    )
+}
+
+/// Whether `session` still holds (an open socket counts as activity); no session (a share
+/// opened by link) always does: the sandbox decides.
+async fn still_valid(web: &Web, session: Option<&Session>) -> bool {
+    match session {
+        Some(session) => matches!(web.sessions.find(&session.key).await, Ok(Some(_))),
+        None => true,
+    }
 }
 
 /// `/api/*`: the same request to the user's sandbox, with its token; the answer's status and
@@ -227,7 +256,26 @@ pub(super) async fn api(State(web): State<Arc<Web>>, request: axum::extract::Req
         Ok(session) => session,
         Err(refusal) => return refusal.into_response(),
     };
-    let Some(_slot) = web.api_requests.take(&session.user) else {
+    let endpoint = match sandbox(&web, &session.user).await {
+        Ok(endpoint) => endpoint,
+        Err(reason) => return error(StatusCode::SERVICE_UNAVAILABLE, &reason),
+    };
+    let path = without_token(&uri);
+    pass_on(&web, &session.user, endpoint, method, &path, &headers, body).await
+}
+
+/// Sends a request (its body read within the limit) to the sandbox at `endpoint`, as one of
+/// `who`'s requests under way; the answer back as JSON data.
+pub(super) async fn pass_on(
+    web: &Web,
+    who: &str,
+    endpoint: Endpoint,
+    method: axum::http::Method,
+    path: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
+    let Some(_slot) = web.api_requests.take(who) else {
         return error(
             StatusCode::TOO_MANY_REQUESTS,
             &format!("{MAX_API_REQUESTS} requests are under way already: wait for one"),
@@ -249,21 +297,16 @@ pub(super) async fn api(State(web): State<Arc<Web>>, request: axum::extract::Req
             )
         }
     };
-    let endpoint = match sandbox(&web, &session.user).await {
-        Ok(endpoint) => endpoint,
-        Err(reason) => return error(StatusCode::SERVICE_UNAVAILABLE, &reason),
-    };
-    let path = without_token(&uri);
     let content_type = headers.get(header::CONTENT_TYPE).cloned();
     let daemon = match DaemonHttp::with_timeout(endpoint, API_TIMEOUT * 2) {
         Ok(daemon) => daemon.with_max_body(MAX_ANSWER),
         Err(err) => return error(StatusCode::BAD_GATEWAY, &err.to_string()),
     };
-    let exchange = daemon.exchange(method, &path, content_type, body);
+    let exchange = daemon.exchange(method, path, content_type, body);
     match tokio::time::timeout(API_TIMEOUT, exchange).await {
         Ok(Ok((status, body))) => answer(status, body),
         Ok(Err(err)) => {
-            tracing::warn!(user = session.user, %err, "a sandbox's API failed");
+            tracing::warn!(who, %err, "a sandbox's API failed");
             error(StatusCode::BAD_GATEWAY, "the sandbox did not answer")
         }
         Err(_) => error(
@@ -274,7 +317,7 @@ pub(super) async fn api(State(web): State<Arc<Web>>, request: axum::extract::Req
 }
 
 /// The path and query, any `token=` left out (the token is the hypervisor's to add).
-fn without_token(uri: &Uri) -> String {
+pub(super) fn without_token(uri: &Uri) -> String {
     let query: Vec<&str> = uri
         .query()
         .unwrap_or_default()

@@ -173,7 +173,12 @@ impl Browser {
 
     /// Opens `/ws` with our cookie and the given Origin; the upgrade's refusal as `Err(status)`.
     pub async fn websocket_from(&self, origin: &str) -> Result<Socket, u16> {
-        let url = format!("{}/ws", self.base.replacen("http", "ws", 1));
+        self.websocket_at("/ws", origin).await
+    }
+
+    /// Opens the socket at `path` (a share's, say) with our cookie and the given Origin.
+    pub async fn websocket_at(&self, path: &str, origin: &str) -> Result<Socket, u16> {
+        let url = format!("{}{path}", self.base.replacen("http", "ws", 1));
         let mut request = url.into_client_request().unwrap();
         request
             .headers_mut()
