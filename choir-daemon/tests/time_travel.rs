@@ -9,8 +9,8 @@ mod common;
 use choir_daemon::actors::{Past, Snapshots};
 use choir_daemon::store::{EventStore, StoreOptions};
 use choir_proto::{
-    decide, AppKind, Command, DocId, Event, EventBody, NewEvent, Query, Rect, Reply, Seek, TextOp,
-    ThreadId, WindowId, World,
+    decide, AppKind, CallId, Command, DocId, Event, EventBody, NewEvent, Query, Rect, Reply, Seek,
+    TextOp, ThreadId, WindowId, World,
 };
 use proptest::prelude::*;
 use proptest::test_runner::Config;
@@ -42,13 +42,68 @@ fn command() -> impl Strategy<Value = Command> {
     ]
 }
 
-/// Appends what each accepted command decides, as the daemon would; returns every event.
-async fn write_history(store: &EventStore, commands: &[Command]) -> Vec<Event> {
+/// A step of a generated history: a client's command, or the agent's work on a tool call
+/// (which no command makes).
+#[derive(Debug, Clone)]
+enum Step {
+    Command(Command),
+    Tool(EventBody),
+}
+
+fn tool_event() -> impl Strategy<Value = EventBody> {
+    let call = (0u8..6).prop_map(|n| CallId(format!("call_{n}")));
+    let thread = (1u64..6).prop_map(|id| Some(ThreadId(id)));
+    prop_oneof![
+        (call.clone(), thread.clone(), any::<bool>()).prop_map(
+            |(call_id, thread_id, needs_approval)| {
+                EventBody::ToolRequested {
+                    call_id,
+                    tool: "bash".into(),
+                    args: serde_json::json!({ "command": "ls" }),
+                    thread_id,
+                    needs_approval,
+                    preview: None,
+                }
+            }
+        ),
+        (call.clone(), thread).prop_map(|(call_id, thread_id)| EventBody::ToolStarted {
+            call_id,
+            tool: "bash".into(),
+            args: serde_json::json!({}),
+            thread_id,
+        }),
+        (call, "[a-z]{0,8}").prop_map(|(call_id, output)| EventBody::ToolFinished {
+            call_id,
+            ok: true,
+            exit_code: Some(0),
+            output,
+            duration_ms: 3,
+        }),
+    ]
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        5 => command().prop_map(Step::Command),
+        // Long threads: more messages than a welcome shows.
+        3 => ((1u64..3).prop_map(ThreadId), "[a-z ]{0,12}")
+            .prop_map(|(thread_id, text)| Step::Command(Command::PostChat { thread_id, text })),
+        2 => tool_event().prop_map(Step::Tool),
+    ]
+}
+
+/// Appends what each step makes (a command what it decides, as the daemon would); returns
+/// every event.
+async fn write_history(store: &EventStore, steps: &[Step]) -> Vec<Event> {
     let mut world = World::default();
     let mut log = Vec::new();
-    for command in commands {
-        let Ok(bodies) = decide(&world, command) else {
-            continue;
+    for step in steps {
+        let bodies = match step {
+            Step::Command(command) => match decide(&world, command) {
+                Ok(bodies) => bodies,
+                Err(_) => continue,
+            },
+            Step::Tool(body) => vec![body.clone()],
         };
         let news = bodies
             .into_iter()
@@ -85,7 +140,7 @@ proptest! {
     /// built, and jumping back.
     #[test]
     fn the_world_at_seq_n_equals_the_live_world_right_after_event_n(
-        commands in prop::collection::vec(command(), 1..160),
+        steps in prop::collection::vec(step(), 1..240),
         picks in prop::collection::vec(any::<prop::sample::Index>(), 1..12),
         every in 3u64..30,
     ) {
@@ -93,7 +148,7 @@ proptest! {
         runtime.block_on(async {
             let dir = tempfile::tempdir().unwrap();
             let (store, snapshots) = open(dir.path()).await;
-            let log = write_history(&store, &commands).await;
+            let log = write_history(&store, &steps).await;
             // The live world right after each event.
             let mut live = World::default();
             let mut after = vec![live.welcome()];
@@ -157,7 +212,8 @@ async fn seeks_by_time_and_to_messages_and_tool_calls_land_on_the_right_event() 
             text: "second".into(),
         },
     ];
-    let log = write_history(&store, &commands).await;
+    let steps: Vec<Step> = commands.into_iter().map(Step::Command).collect();
+    let log = write_history(&store, &steps).await;
     let message_seqs: Vec<u64> = log
         .iter()
         .filter(|event| matches!(event.body, EventBody::ChatUserMessage { .. }))

@@ -9,10 +9,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use choir_proto::{Moment, Seek, World};
+use choir_proto::{Moment, Seek, World, WELCOME_MESSAGES};
 
 use super::snapshot::Snapshots;
-use super::world::{KEEP_MESSAGES, SNAPSHOT_EVERY};
+use super::world::SNAPSHOT_EVERY;
 use crate::store::{EventStore, StoreError};
 
 /// Events read per query while folding.
@@ -104,7 +104,8 @@ impl Past {
                     kept = event.seq;
                 }
             }
-            world.trim_chats(KEEP_MESSAGES);
+            // A welcome shows no more of a thread than this.
+            world.trim_chats(WELCOME_MESSAGES);
             if last_seq >= seq {
                 break;
             }
@@ -122,7 +123,6 @@ impl Past {
     /// Stores `world` as a past snapshot (a cache: a failure costs a longer fold later).
     async fn keep(&self, world: &World, head_ts: i64) {
         let mut stored = world.clone();
-        stored.trim_chats(KEEP_MESSAGES);
         for doc in stored.docs.values_mut() {
             doc.unload();
         }

@@ -13,7 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use choir_proto::{DocId, World};
+use choir_proto::{DocId, World, WELCOME_MESSAGES};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -281,12 +281,17 @@ fn decode(text: &str, head: u64) -> Result<World, String> {
     Ok(world)
 }
 
+/// Stores a past world, holding of each thread only what a welcome can show
+/// ([`WELCOME_MESSAGES`]): a fold from it gives the same welcome as from the whole log, at a
+/// tenth of the size.
 async fn put_past(
     conn: &mut sqlx::SqliteConnection,
     world: &World,
     head_ts: i64,
 ) -> Result<(), sqlx::Error> {
-    let text = serde_json::to_string(world).map_err(|err| sqlx::Error::Encode(err.into()))?;
+    let mut world = world.clone();
+    world.trim_chats(WELCOME_MESSAGES);
+    let text = serde_json::to_string(&world).map_err(|err| sqlx::Error::Encode(err.into()))?;
     sqlx::query("INSERT OR REPLACE INTO past (head, format, head_ts, world) VALUES (?, ?, ?, ?)")
         .bind(int(world.head))
         .bind(SNAPSHOT_FORMAT)

@@ -108,8 +108,7 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loa
             world.apply(event);
             // Rebuilding from the whole log: the past snapshots time travel starts from.
             if from_scratch && event.seq % SNAPSHOT_EVERY == 0 {
-                let mut past = on_disk(&world);
-                past.trim_chats(KEEP_MESSAGES);
+                let past = on_disk(&world);
                 if let Err(err) = snapshots.save_past(&past, event.ts).await {
                     tracing::warn!(%err, "cannot store a past snapshot");
                 }
