@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End to end over SSH with the real OpenSSH client: a user is registered, `ssh alice@host`
 # runs inside tmux and shows the desktop; a chat message typed there lands in the sandbox;
-# `ssh alice@host choir ...` carries stdout and the exit status back; SIGTERM to the hypervisor
-# stops the sandbox with it.
+# `ssh alice@host choir ...` carries stdout and the exit status back; a read-only share opens
+# with `ssh alice.TOKEN@host` and ends when revoked; SIGTERM to the hypervisor stops the
+# sandbox with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -118,6 +119,23 @@ tmux -L "$sock" send-keys -t again Enter
 wait_screen again "still-2" "the shell did not answer the second session"
 tmux -L "$sock" send-keys -t again C-a q
 
+# A read-only share of alice's desktop, opened by its ssh command with the real OpenSSH
+# client and no key at all: it watches live, is refused every change, and ends when revoked.
+share=$("${ssh_cmd[@]}" alice@127.0.0.1 choir share --read-only)
+token=$(echo "$share" | sed -n 's/^  token: //p')
+id=$(echo "$share" | sed -n 's/^revoke it with: choir share revoke //p')
+echo "$share" | grep -qF "ssh: ssh -t -p $port alice.$token@127.0.0.1" || fail "the share's ssh command: $share"
+watch_cmd=(ssh -p "$port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
+           -o IdentitiesOnly=yes -o PubkeyAuthentication=no -o ConnectTimeout=10)
+tmux -L "$sock" -f /dev/null new-session -d -s watch -x 100 -y 30 \
+  "$(printf '%q ' "${watch_cmd[@]}") -t alice.$token@127.0.0.1; sleep 60"
+wait_screen watch "watching (read-only)" "the share did not open over ssh"
+wait_screen watch "typed over openssh" "the share does not show alice's chat"
+tmux -L "$sock" send-keys -t watch C-a c
+wait_screen watch "read-only share" "the share's refusal of a new window"
+"${ssh_cmd[@]}" alice@127.0.0.1 choir share revoke "$id" >/dev/null
+wait_screen watch "choir: this share was revoked" "revoking did not end the shared ssh session"
+
 daemons() { pgrep -f "choir-daemon --data-dir $data/sandboxes" || true; }
 [ -n "$(daemons)" ] || fail "no sandbox daemon was running"
 kill "$hv_pid"
@@ -126,4 +144,4 @@ kill -0 "$hv_pid" 2>/dev/null && fail "the hypervisor did not stop on SIGTERM"
 hv_pid=""
 [ -z "$(daemons)" ] || fail "sandbox daemons outlived the hypervisor: $(daemons)"
 
-echo "e2e-ssh: 10 passed, 0 failed"
+echo "e2e-ssh: 11 passed, 0 failed"

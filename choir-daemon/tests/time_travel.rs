@@ -356,6 +356,7 @@ async fn a_client_travels_over_the_socket_and_over_http() {
             Query::DocAt {
                 doc_id: DocId(1),
                 version: 0,
+                seq: at_one.head,
             },
         )
         .await

@@ -117,10 +117,15 @@ pub enum Query {
     /// later edits applying on top and ignores those already in it.
     #[serde(rename = "doc.load")]
     Doc { doc_id: DocId },
-    /// A document's text as it was at `version` (for a past moment). → `doc`, holding that
-    /// version and its text.
+    /// A document's text as it was at `version`, the version it had right after event `seq`
+    /// (a past moment: nothing after `seq` is read). → `doc`, holding that version and its
+    /// text.
     #[serde(rename = "doc.at")]
-    DocAt { doc_id: DocId, version: u64 },
+    DocAt {
+        doc_id: DocId,
+        version: u64,
+        seq: u64,
+    },
     /// The world as it was at a past moment (time travel). → `moment`. Live events keep
     /// arriving meanwhile; the moment does not change with them.
     #[serde(rename = "world.at")]

@@ -9,7 +9,8 @@
 //!   start until it shows that moment, for 15 random points;
 //! - the same figure for the live desktop (a new `choir` session until it shows the desktop):
 //!   the baseline, measured in the same run;
-//! - the daemon's part alone: a `world.at` query answered, over one open socket;
+//! - the daemon's part alone: a `world.at` query answered, over one open socket, for 15
+//!   other random points;
 //! - one step back while replaying, from the key to the moment drawn;
 //! - what past snapshots save: the world at the same points folded from the first event;
 //! - the snapshot file's size (the past snapshots it holds).
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 use choir_daemon::store::{EventStore, StoreOptions};
 use choir_proto::{ClientFrame, Query, Reply, Seek, ServerFrame, World, PROTOCOL_VERSION};
 use choir_tui::client::ProtocolClient;
-use choir_tui::connect::find_endpoint;
+use choir_tui::connect::{find_endpoint, DaemonHttp};
 use choir_tui::desktop::Desktop;
 use choir_tui::input::InputEvent;
 use choir_tui::session;
@@ -244,18 +245,23 @@ fn measure(runtime: &tokio::runtime::Runtime, root: &Path, events: u64) -> Figur
     // The first start folds the whole log, storing the past snapshots on the way.
     let daemon = Daemon::start(dir.path());
     let cold = daemon.ready_after;
-    let head = events;
+    // The log's head (the daemon may have appended: a turn the history left open ended).
+    let head = runtime.block_on(async {
+        let daemon = DaemonHttp::new(find_endpoint(dir.path()).unwrap()).unwrap();
+        let moment = daemon.get("/api/moment?seq=0&world=false").await.unwrap();
+        moment["head"].as_u64().unwrap()
+    });
 
-    // Deterministic random points.
+    // Deterministic random points: some to open, others to ask for (none met before).
     let mut rng = 0x2545_f491_4f6c_dd1d_u64;
-    let mut points: Vec<u64> = (0..POINTS)
-        .map(|_| {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            1 + rng % head
-        })
-        .collect();
+    let mut random = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        1 + rng % head
+    };
+    let points: Vec<u64> = (0..POINTS).map(|_| random()).collect();
+    let asked: Vec<u64> = (0..POINTS).map(|_| random()).collect();
 
     let live = runtime.block_on(async {
         let mut times = Vec::new();
@@ -279,8 +285,7 @@ fn measure(runtime: &tokio::runtime::Runtime, root: &Path, events: u64) -> Figur
         }
         times
     });
-    points.reverse();
-    let query = runtime.block_on(queries(dir.path(), &points));
+    let query = runtime.block_on(queries(dir.path(), &asked));
     let step = runtime.block_on(async {
         let start = points[0].max(STEPS as u64 + 1);
         let session = Session::spawn(dir.path(), replay(start));

@@ -77,7 +77,9 @@ async fn replay(
     };
     // From the checkpoint's own event on: a checkpoint whose event is not this document's (a
     // stray one, of another log) is not used.
-    let events: Vec<Event> = store.doc_events(meta.id, after.saturating_sub(1)).await?;
+    let events: Vec<Event> = store
+        .doc_events(meta.id, after.saturating_sub(1), head)
+        .await?;
     if after > 0 && events.first().map(|event| event.seq) != Some(after) {
         return Ok(None);
     }

@@ -1,22 +1,27 @@
 //! Time travel: the world as it was right after any event. It is the nearest earlier past
 //! snapshot (one is kept every [`SNAPSHOT_EVERY`] events, see `snapshot.rs`) plus the events
 //! after it, folded with the reducer every client uses, so a past moment costs at most that
-//! many events whatever the history's length. The last world built is kept, so stepping
-//! forward costs the steps only.
+//! many events whatever the history's length. Worlds met along the last folds (every tenth
+//! of that, and each moment built) stay in memory, so stepping forward or back through a
+//! stretch of the log folds a few events only.
 //!
 //! Past snapshots missing from the file (a log older than this feature, a snapshot file
 //! rebuilt) are filled in by the folds that need them.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use choir_proto::{Moment, Seek, World, WELCOME_MESSAGES};
+use choir_proto::{Doc, Moment, Seek, World, WELCOME_MESSAGES};
 
+use super::doc_texts;
 use super::snapshot::Snapshots;
 use super::world::SNAPSHOT_EVERY;
 use crate::store::{EventStore, StoreError};
 
 /// Events read per query while folding.
 const PAGE: usize = 4096;
+/// Worlds kept in memory (those nearest the last moment asked for).
+const CHECKPOINTS: usize = 24;
 
 /// A handle to the past; cheap to clone.
 #[derive(Clone)]
@@ -25,8 +30,8 @@ pub struct Past {
     snapshots: Snapshots,
     /// Events between two past snapshots the folds store.
     every: u64,
-    /// The last world built (documents without their text).
-    recent: Arc<Mutex<Option<World>>>,
+    /// Worlds met along the last folds, by head (documents without text or edits).
+    recent: Arc<Mutex<BTreeMap<u64, World>>>,
 }
 
 impl Past {
@@ -74,12 +79,12 @@ impl Past {
     /// What a welcome right after event `seq` would have carried (`seq` at most the head).
     pub async fn world_at(&self, seq: u64) -> Result<World, StoreError> {
         let seq = seq.min(self.store.head());
-        let recent = self
-            .recent
-            .lock()
-            .map(|mut recent| recent.take())
-            .unwrap_or(None)
-            .filter(|world| world.head <= seq);
+        let recent = self.recent.lock().ok().and_then(|recent| {
+            recent
+                .range(..=seq)
+                .next_back()
+                .map(|(_, world)| world.clone())
+        });
         let stored = self.snapshots.past(&self.store, seq).await;
         // Past snapshots more than `every` events after the latest stored one are missing,
         // and are stored on the way.
@@ -90,6 +95,7 @@ impl Past {
             (None, Some(stored)) => stored,
             (None, None) => World::default(),
         };
+        let step = (self.every / 10).max(1);
         while world.head < seq {
             let want = usize::try_from(seq - world.head).unwrap_or(PAGE).min(PAGE);
             let page = self.store.read(world.head + 1, want).await?;
@@ -103,31 +109,67 @@ impl Past {
                     self.keep(&world, event.ts).await;
                     kept = event.seq;
                 }
+                if event.seq % step == 0 && event.seq < seq {
+                    self.remember(light(world.clone()), seq);
+                }
             }
-            // A welcome shows no more of a thread than this.
-            world.trim_chats(WELCOME_MESSAGES);
+            world = light(world);
             if last_seq >= seq {
                 break;
             }
         }
         let welcome = world.welcome();
-        for doc in world.docs.values_mut() {
-            doc.unload();
-        }
-        if let Ok(mut recent) = self.recent.lock() {
-            *recent = Some(world);
-        }
+        self.remember(world, seq);
         Ok(welcome)
+    }
+
+    /// The text `meta` (a document of the current world) had at `version`, which it had
+    /// right after event `seq`: from its checkpoint if that is not newer, else from its
+    /// events up to `seq`, without holding up the world actor.
+    pub async fn doc_text(
+        &self,
+        meta: &Doc,
+        version: u64,
+        seq: u64,
+    ) -> Result<Option<String>, StoreError> {
+        if version > meta.version {
+            return Ok(None);
+        }
+        let seq = seq.min(self.store.head());
+        doc_texts::text_at(&self.store, &self.snapshots, meta, seq, version).await
+    }
+
+    /// Keeps `world` in memory, and of all kept those nearest `near`.
+    fn remember(&self, world: World, near: u64) {
+        let Ok(mut recent) = self.recent.lock() else {
+            return;
+        };
+        recent.insert(world.head, world);
+        while recent.len() > CHECKPOINTS {
+            let farthest = recent
+                .keys()
+                .copied()
+                .max_by_key(|head| head.abs_diff(near))
+                .unwrap_or_default();
+            recent.remove(&farthest);
+        }
     }
 
     /// Stores `world` as a past snapshot (a cache: a failure costs a longer fold later).
     async fn keep(&self, world: &World, head_ts: i64) {
-        let mut stored = world.clone();
-        for doc in stored.docs.values_mut() {
-            doc.unload();
-        }
-        if let Err(err) = self.snapshots.save_past(&stored, head_ts).await {
+        if let Err(err) = self.snapshots.save_past(world, head_ts).await {
             tracing::warn!(%err, head = world.head, "cannot store a past snapshot");
         }
     }
+}
+
+/// What a welcome needs of a world and a fold can go on from: each thread's latest
+/// [`WELCOME_MESSAGES`], documents without their text or edits (an edit applies to a
+/// document's version and length alone).
+fn light(mut world: World) -> World {
+    world.trim_chats(WELCOME_MESSAGES);
+    for doc in world.docs.values_mut() {
+        *doc = doc.summary();
+    }
+    world
 }

@@ -282,8 +282,9 @@ fn decode(text: &str, head: u64) -> Result<World, String> {
 }
 
 /// Stores a past world, holding of each thread only what a welcome can show
-/// ([`WELCOME_MESSAGES`]): a fold from it gives the same welcome as from the whole log, at a
-/// tenth of the size.
+/// ([`WELCOME_MESSAGES`]) and documents without their text or recent edits (a welcome
+/// carries neither; an edit applies to a document's version and length alone): a fold from
+/// it gives the same welcome as from the whole log, at a fraction of the size.
 async fn put_past(
     conn: &mut sqlx::SqliteConnection,
     world: &World,
@@ -291,6 +292,9 @@ async fn put_past(
 ) -> Result<(), sqlx::Error> {
     let mut world = world.clone();
     world.trim_chats(WELCOME_MESSAGES);
+    for doc in world.docs.values_mut() {
+        *doc = doc.summary();
+    }
     let text = serde_json::to_string(&world).map_err(|err| sqlx::Error::Encode(err.into()))?;
     sqlx::query("INSERT OR REPLACE INTO past (head, format, head_ts, world) VALUES (?, ?, ?, ?)")
         .bind(int(world.head))

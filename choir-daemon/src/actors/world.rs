@@ -502,10 +502,9 @@ impl Actor {
         }
         let older: Vec<DocEdit> = self
             .store
-            .doc_events(doc_id, 0)
+            .doc_events(doc_id, 0, self.world.head)
             .await?
             .into_iter()
-            .filter(|event| event.seq <= self.world.head)
             .filter_map(|event| match event.body {
                 EventBody::DocEdited {
                     version,

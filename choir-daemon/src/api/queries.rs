@@ -59,8 +59,12 @@ pub(super) async fn answer(state: &AppState, query: Query) -> Result<Reply, ApiE
         Query::Doc { doc_id } => Reply::Doc {
             doc: doc(state, doc_id).await?,
         },
-        Query::DocAt { doc_id, version } => Reply::Doc {
-            doc: doc_at(state, doc_id, version).await?,
+        Query::DocAt {
+            doc_id,
+            version,
+            seq,
+        } => Reply::Doc {
+            doc: doc_at(state, doc_id, version, seq).await?,
         },
         Query::Moment { at } => Reply::Moment {
             moment: state.past.moment(at).await.map_err(ApiError::internal)?,
@@ -68,13 +72,21 @@ pub(super) async fn answer(state: &AppState, query: Query) -> Result<Reply, ApiE
     })
 }
 
-/// The document with its text as it was at `version` (and no recent edits).
-async fn doc_at(state: &AppState, doc_id: DocId, version: u64) -> Result<Doc, ApiError> {
-    let text = state
+/// The document with its text as it was at `version` (and no recent edits). Read apart from
+/// the world actor: a document's long history read back holds up no one's commands.
+async fn doc_at(state: &AppState, doc_id: DocId, version: u64, seq: u64) -> Result<Doc, ApiError> {
+    let missing = || not_found(format!("no version {version} of document {doc_id}"));
+    let meta = state
         .world
-        .doc_at(doc_id, version)
+        .query(move |world| world.docs.get(&doc_id).map(Doc::summary))
         .await?
-        .ok_or_else(|| not_found(format!("no version {version} of document {doc_id}")))?;
+        .ok_or_else(missing)?;
+    let text = state
+        .past
+        .doc_text(&meta, version, seq)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(missing)?;
     let mut doc = Doc::new(doc_id, "", &text, 0);
     doc.version = version;
     Ok(doc)

@@ -30,6 +30,8 @@ const OUTBOX: usize = 256;
 const HARD_MESSAGE_LIMIT: usize = 4 * MAX_FRAME_BYTES;
 /// Longest client name kept for event actors.
 const MAX_CLIENT_NAME: usize = 64;
+/// Queries one connection may have answered at once.
+const QUERIES_AT_ONCE: usize = 4;
 
 /// `GET /ws`: a token presented on the upgrade request must be right; without one, `hello`
 /// must carry it.
@@ -270,6 +272,7 @@ async fn serve(
     actor: &str,
     access: &Access,
 ) {
+    let queries = std::sync::Arc::new(tokio::sync::Semaphore::new(QUERIES_AT_ONCE));
     loop {
         let message = tokio::select! {
             message = stream.next() => message,
@@ -312,13 +315,23 @@ async fn serve(
                 }
             }
             Ok(ClientFrame::Query { id, query }) => {
-                match super::queries::answer(state, query).await {
-                    Ok(reply) => outbox.frame(&ServerFrame::Reply { id, reply }).await,
-                    Err(err) => {
-                        let (code, message) = err.into_parts();
-                        outbox.error(Some(id), code, message).await
+                // Answered beside the loop (a past moment or an old document text takes a
+                // while), a few at a time per connection; commands keep their order.
+                let Ok(permit) = queries.clone().acquire_owned().await else {
+                    return;
+                };
+                let (state, outbox) = (state.clone(), outbox.clone());
+                tokio::spawn(async move {
+                    let _permit = permit;
+                    match super::queries::answer(&state, query).await {
+                        Ok(reply) => outbox.frame(&ServerFrame::Reply { id, reply }).await,
+                        Err(err) => {
+                            let (code, message) = err.into_parts();
+                            outbox.error(Some(id), code, message).await
+                        }
                     }
-                }
+                });
+                true
             }
             Ok(ClientFrame::Ping { nonce }) => outbox.frame(&ServerFrame::Pong { nonce }).await,
             Ok(ClientFrame::Hello { .. }) => {

@@ -215,11 +215,16 @@ impl EventStore {
         decode_page(page, 0)
     }
 
-    /// Every event of the document after seq `after`, in order.
-    pub async fn doc_events(&self, doc_id: DocId, after: u64) -> Result<Vec<Event>, StoreError> {
+    /// Every event of the document after seq `after` and up to `until`, in order.
+    pub async fn doc_events(
+        &self,
+        doc_id: DocId,
+        after: u64,
+        until: u64,
+    ) -> Result<Vec<Event>, StoreError> {
         self.select(
-            &format!("json_extract(data, '$.doc_id') = ?1 AND {BY_DOC} AND seq > ?2"),
-            &[int(doc_id.0), int(after)],
+            &format!("json_extract(data, '$.doc_id') = ?1 AND {BY_DOC} AND seq > ?2 AND seq <= ?3"),
+            &[int(doc_id.0), int(after), int(until)],
         )
         .await
     }

@@ -109,7 +109,11 @@ impl Replica {
                 head, read_only, ..
             } if self.timeline.is_some() => {
                 self.read_only = read_only;
-                self.travel(|timeline| timeline.set_head(head));
+                self.travel(|timeline| {
+                    timeline.set_head(head);
+                    // A move asked on the old link (or before this one) is asked again.
+                    timeline.on_lost();
+                });
                 // Connected; the world shown is the moment's, when it comes.
                 Applied::Welcome { fresh: false }
             }
@@ -215,7 +219,11 @@ impl Replica {
             // A past moment shows the text of its own version.
             let version = self.world.docs.get(&doc_id).map(|doc| doc.version);
             self.queries.push(match (&self.timeline, version) {
-                (Some(_), Some(version)) => Query::DocAt { doc_id, version },
+                (Some(_), Some(version)) => Query::DocAt {
+                    doc_id,
+                    version,
+                    seq: self.world.head,
+                },
                 _ => Query::Doc { doc_id },
             });
         }

@@ -361,6 +361,7 @@ pub fn client_frames() -> Vec<ClientFrame> {
             query: Query::DocAt {
                 doc_id: DocId(1),
                 version: 3,
+                seq: 40,
             },
         },
     ];

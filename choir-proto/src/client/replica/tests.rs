@@ -245,7 +245,8 @@ fn a_replaying_replica_shows_moments_reads_texts_of_their_version_and_only_count
         replica.take_queries(),
         vec![Query::DocAt {
             doc_id,
-            version: then.docs[&doc_id].version
+            version: then.docs[&doc_id].version,
+            seq: then.head,
         }]
     );
     // A live event moves the head, not the world.
@@ -273,5 +274,9 @@ fn a_replaying_replica_shows_moments_reads_texts_of_their_version_and_only_count
     let asked = replica.take_queries();
     assert_eq!(asked.len(), 1);
     replica.query_not_sent(asked[0].clone());
+    assert_eq!(replica.take_queries(), asked);
+    // ... and so is one whose link just went, once the next welcome comes.
+    assert_eq!(replica.take_queries(), vec![]);
+    replica.on_frame(welcome(&daemon));
     assert_eq!(replica.take_queries(), asked);
 }
