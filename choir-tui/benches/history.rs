@@ -26,20 +26,15 @@ use std::time::{Duration, Instant};
 
 use choir_daemon::actors::SNAPSHOT_EVERY;
 use choir_proto::{ClientFrame, PROTOCOL_VERSION};
-use choir_tui::client::ProtocolClient;
 use choir_tui::connect::find_endpoint;
 use choir_tui::desktop::Desktop;
-use choir_tui::input::InputEvent;
-use choir_tui::session;
 use choir_tui::theme::Theme;
 use futures_util::{SinkExt, StreamExt};
-use ratatui::backend::CrosstermBackend;
-use ratatui::{Terminal, TerminalOptions, Viewport};
 use tokio_tungstenite::tungstenite::Message;
 
 mod support;
 
-use support::{daemon_bin, fill, Daemon, History, Screen, RUNS, SCREEN, WAIT};
+use support::{daemon_bin, fill, Daemon, History, Session, RUNS, WAIT};
 
 /// The size of the welcome a new client gets.
 async fn welcome_bytes(dir: &Path) -> usize {
@@ -73,54 +68,14 @@ async fn welcome_bytes(dir: &Path) -> usize {
 /// A new desktop session: the time until it shows the desktop live (both chat windows
 /// drawn), and until it shows the text of the writer window's document.
 async fn session_draws(dir: &Path) -> (Duration, Duration) {
-    let started = Instant::now();
-    let data_dir = dir.to_owned();
-    let (client, updates) = ProtocolClient::spawn(move || find_endpoint(&data_dir), "bench");
-    let screen = Screen::default();
-    let options = TerminalOptions {
-        viewport: Viewport::Fixed(ratatui::layout::Rect::new(0, 0, SCREEN.0, SCREEN.1)),
-    };
-    let mut terminal =
-        Terminal::with_options(CrosstermBackend::new(screen.clone()), options).unwrap();
-    let (keys, input) = tokio::sync::mpsc::unbounded_channel::<InputEvent>();
-    let input = Box::pin(futures_util::stream::unfold(input, |mut rx| async move {
-        rx.recv().await.map(|event| (event, rx))
-    }));
-    let task = tokio::spawn(async move {
-        let mut desktop = Desktop::new(Theme::monochrome(), 0);
-        session::run(
-            &mut terminal,
-            SCREEN,
-            &mut desktop,
-            input,
-            client,
-            updates,
-            || "09:41".into(),
-        )
-        .await
-        .unwrap()
-    });
-    let wait_for = |needles: &'static [&'static str]| {
-        let screen = screen.clone();
-        async move {
-            let deadline = Instant::now() + WAIT;
-            loop {
-                let text = screen.text();
-                if needles.iter().all(|needle| text.contains(needle)) {
-                    return started.elapsed();
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "the desktop never showed {needles:?}:\n{text}"
-                );
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        }
-    };
-    let live = wait_for(&["● live", "Thread 1", "Thread 2"]).await;
-    let doc = wait_for(&["Notes of the history benchmark"]).await;
-    drop(keys);
-    let _ = tokio::time::timeout(WAIT, task).await;
+    let session = Session::spawn(dir, Desktop::new(Theme::monochrome(), 0));
+    let live = session
+        .shows(&["● live", "Thread 1", "Thread 2"], session.started)
+        .await;
+    let doc = session
+        .shows(&["Notes of the history benchmark"], session.started)
+        .await;
+    session.close().await;
     (live, doc)
 }
 

@@ -26,16 +26,12 @@ use std::time::{Duration, Instant};
 
 use choir_daemon::store::{EventStore, StoreOptions};
 use choir_proto::{ClientFrame, Query, Reply, Seek, ServerFrame, World, PROTOCOL_VERSION};
-use choir_tui::client::ProtocolClient;
 use choir_tui::connect::{find_endpoint, DaemonHttp};
-use choir_tui::desktop::Desktop;
+use choir_tui::desktop::{thousands, Desktop};
 use choir_tui::input::InputEvent;
-use choir_tui::session;
 use choir_tui::theme::Theme;
 use futures_util::{SinkExt, StreamExt};
-use ratatui::backend::CrosstermBackend;
-use ratatui::{Terminal, TerminalOptions, Viewport};
-use support::{daemon_bin, fill, Daemon, History, Screen, RUNS, SCREEN, WAIT};
+use support::{daemon_bin, fill, Daemon, History, Session, RUNS, WAIT};
 use tokio_tungstenite::tungstenite::Message;
 
 /// Random points a replay is opened at.
@@ -44,85 +40,6 @@ const POINTS: usize = 15;
 const FOLDS: usize = 2;
 /// Steps back taken one at a time.
 const STEPS: usize = 30;
-
-/// 1234567 → "1,234,567", as the timeline shows seqs.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A desktop session drawing into a [`Screen`]; `keys` types into it.
-struct Session {
-    screen: Screen,
-    keys: tokio::sync::mpsc::UnboundedSender<InputEvent>,
-    task: tokio::task::JoinHandle<()>,
-    started: Instant,
-}
-
-impl Session {
-    fn spawn(dir: &Path, desktop: Desktop) -> Session {
-        let started = Instant::now();
-        let data_dir = dir.to_owned();
-        let (client, updates) = ProtocolClient::spawn(move || find_endpoint(&data_dir), "bench");
-        let screen = Screen::default();
-        let options = TerminalOptions {
-            viewport: Viewport::Fixed(ratatui::layout::Rect::new(0, 0, SCREEN.0, SCREEN.1)),
-        };
-        let mut terminal =
-            Terminal::with_options(CrosstermBackend::new(screen.clone()), options).unwrap();
-        let (keys, input) = tokio::sync::mpsc::unbounded_channel::<InputEvent>();
-        let input = Box::pin(futures_util::stream::unfold(input, |mut rx| async move {
-            rx.recv().await.map(|event| (event, rx))
-        }));
-        let task = tokio::spawn(async move {
-            let mut desktop = desktop;
-            let _ = session::run(
-                &mut terminal,
-                SCREEN,
-                &mut desktop,
-                input,
-                client,
-                updates,
-                || "09:41".into(),
-            )
-            .await;
-        });
-        Session {
-            screen,
-            keys,
-            task,
-            started,
-        }
-    }
-
-    /// Waits until the screen shows every needle; the time since `since`.
-    async fn shows(&self, needles: &[&str], since: Instant) -> Duration {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let text = self.screen.text();
-            if needles.iter().all(|needle| text.contains(needle)) {
-                return since.elapsed();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the desktop never showed {needles:?}:\n{text}"
-            );
-            tokio::time::sleep(Duration::from_micros(500)).await;
-        }
-    }
-
-    async fn close(self) {
-        drop(self.keys);
-        let _ = tokio::time::timeout(WAIT, self.task).await;
-    }
-}
 
 fn replay(seq: u64) -> Desktop {
     Desktop::replay(Theme::monochrome(), 0, Seek::Seq { seq })

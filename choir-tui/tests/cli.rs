@@ -35,6 +35,11 @@ async fn choir(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .env_remove("CHOIR_URL")
         .env_remove("CHOIR_TOKEN")
         .env("CHOIR_DATA_DIR", dir);
+    run(command).await
+}
+
+/// Runs a command to its end: its exit status, stdout and stderr.
+async fn run(mut command: Command) -> (i32, String, String) {
     let output = tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
         .unwrap();
@@ -582,22 +587,11 @@ async fn share_mints_lists_and_revokes_and_a_read_only_token_changes_nothing() {
     let id = listed.split_whitespace().next().unwrap().to_owned();
 
     // The token in another user's hands: reading works, changing does not.
+    let watcher = ["--url", &daemon.url(), "--token", &token];
     let as_watcher = |args: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_choir"));
-        command
-            .args(["--url", &daemon.url(), "--token", &token])
-            .args(args)
-            .env_remove("CHOIR_DATA_DIR");
-        async move {
-            let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-                .await
-                .unwrap();
-            (
-                output.status.code().unwrap_or(-1),
-                String::from_utf8(output.stdout).unwrap(),
-                String::from_utf8(output.stderr).unwrap(),
-            )
-        }
+        command.args(watcher).args(args).env_remove("CHOIR_DATA_DIR");
+        run(command)
     };
     let (code, stdout, stderr) = as_watcher(&["status"]).await;
     assert_eq!(code, 0, "{stderr}");

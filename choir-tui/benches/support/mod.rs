@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 
 use choir_daemon::store::{EventStore, StoreOptions};
 use choir_proto::{AppKind, CallId, DocId, EventBody, NewEvent, Rect, TextOp, ThreadId, WindowId};
+use choir_tui::client::ProtocolClient;
+use choir_tui::connect::find_endpoint;
+use choir_tui::desktop::Desktop;
+use choir_tui::input::InputEvent;
+use choir_tui::session;
+use ratatui::backend::CrosstermBackend;
+use ratatui::{Terminal, TerminalOptions, Viewport};
 
 pub const WAIT: Duration = Duration::from_secs(120);
 pub const THREADS: u64 = 16;
@@ -446,5 +453,71 @@ impl Screen {
         );
         parser.process(&self.0.lock().unwrap());
         parser.screen().contents()
+    }
+}
+
+/// A desktop session drawing into a [`Screen`]; `keys` types into it.
+pub struct Session {
+    pub screen: Screen,
+    pub keys: tokio::sync::mpsc::UnboundedSender<InputEvent>,
+    task: tokio::task::JoinHandle<()>,
+    pub started: Instant,
+}
+
+impl Session {
+    pub fn spawn(dir: &Path, desktop: Desktop) -> Session {
+        let started = Instant::now();
+        let data_dir = dir.to_owned();
+        let (client, updates) = ProtocolClient::spawn(move || find_endpoint(&data_dir), "bench");
+        let screen = Screen::default();
+        let options = TerminalOptions {
+            viewport: Viewport::Fixed(ratatui::layout::Rect::new(0, 0, SCREEN.0, SCREEN.1)),
+        };
+        let mut terminal =
+            Terminal::with_options(CrosstermBackend::new(screen.clone()), options).unwrap();
+        let (keys, input) = tokio::sync::mpsc::unbounded_channel::<InputEvent>();
+        let input = Box::pin(futures_util::stream::unfold(input, |mut rx| async move {
+            rx.recv().await.map(|event| (event, rx))
+        }));
+        let task = tokio::spawn(async move {
+            let mut desktop = desktop;
+            let _ = session::run(
+                &mut terminal,
+                SCREEN,
+                &mut desktop,
+                input,
+                client,
+                updates,
+                || "09:41".into(),
+            )
+            .await;
+        });
+        Session {
+            screen,
+            keys,
+            task,
+            started,
+        }
+    }
+
+    /// Waits until the screen shows every needle; the time since `since`.
+    pub async fn shows(&self, needles: &[&str], since: Instant) -> Duration {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self.screen.text();
+            if needles.iter().all(|needle| text.contains(needle)) {
+                return since.elapsed();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the desktop never showed {needles:?}:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+    }
+
+    pub async fn close(self) {
+        drop(self.keys);
+        let _ = tokio::time::timeout(WAIT, self.task).await;
     }
 }

@@ -159,8 +159,8 @@ impl Desktop {
     }
 }
 
-/// 1234567 → "1,234,567".
-fn thousands(n: u64) -> String {
+/// 1234567 → "1,234,567", as the timeline shows seqs.
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
