@@ -391,3 +391,36 @@ async fn a_client_travels_over_the_socket_and_over_http() {
     assert!(text.contains("exactly one of seq= and ts="), "{text}");
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_daemon_that_rebuilds_its_world_from_the_log_stores_the_past_snapshots_on_the_way() {
+    let dir = tempfile::tempdir().unwrap();
+    common::fill(
+        dir.path(),
+        (0..25_000u64).map(|i| EventBody::ChatThreadCreated {
+            thread_id: ThreadId(i % 7 + 1),
+            title: format!("t{i}"),
+        }),
+    )
+    .await;
+    let daemon = common::start_in(dir.path()).await;
+    let heads = || -> Vec<i64> {
+        let db = rusqlite::Connection::open(dir.path().join("snapshot.db")).unwrap();
+        let mut query = db.prepare("SELECT head FROM past ORDER BY head").unwrap();
+        query
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + common::WAIT;
+    while !heads().starts_with(&[10_000, 20_000]) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "past snapshots: {:?}",
+            heads()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    daemon.shutdown().await;
+}

@@ -590,7 +590,10 @@ async fn share_mints_lists_and_revokes_and_a_read_only_token_changes_nothing() {
     let watcher = ["--url", &daemon.url(), "--token", &token];
     let as_watcher = |args: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_choir"));
-        command.args(watcher).args(args).env_remove("CHOIR_DATA_DIR");
+        command
+            .args(watcher)
+            .args(args)
+            .env_remove("CHOIR_DATA_DIR");
         run(command)
     };
     let (code, stdout, stderr) = as_watcher(&["status"]).await;

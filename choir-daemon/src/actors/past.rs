@@ -110,10 +110,10 @@ impl Past {
                     kept = event.seq;
                 }
                 if event.seq % step == 0 && event.seq < seq {
-                    self.remember(light(world.clone()), seq);
+                    self.remember(world.summary(WELCOME_MESSAGES), seq);
                 }
             }
-            world = light(world);
+            world = world.summary(WELCOME_MESSAGES);
             if last_seq >= seq {
                 break;
             }
@@ -161,15 +161,4 @@ impl Past {
             tracing::warn!(%err, head = world.head, "cannot store a past snapshot");
         }
     }
-}
-
-/// What a welcome needs of a world and a fold can go on from: each thread's latest
-/// [`WELCOME_MESSAGES`], documents without their text or edits (an edit applies to a
-/// document's version and length alone).
-fn light(mut world: World) -> World {
-    world.trim_chats(WELCOME_MESSAGES);
-    for doc in world.docs.values_mut() {
-        *doc = doc.summary();
-    }
-    world
 }

@@ -290,11 +290,7 @@ async fn put_past(
     world: &World,
     head_ts: i64,
 ) -> Result<(), sqlx::Error> {
-    let mut world = world.clone();
-    world.trim_chats(WELCOME_MESSAGES);
-    for doc in world.docs.values_mut() {
-        *doc = doc.summary();
-    }
+    let world = world.summary(WELCOME_MESSAGES);
     let text = serde_json::to_string(&world).map_err(|err| sqlx::Error::Encode(err.into()))?;
     sqlx::query("INSERT OR REPLACE INTO past (head, format, head_ts, world) VALUES (?, ?, ?, ?)")
         .bind(int(world.head))

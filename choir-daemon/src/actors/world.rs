@@ -12,7 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use choir_proto::{decide, Command, Doc, DocEdit, DocId, EventBody, NewEvent, World};
+use choir_proto::{
+    decide, Command, Doc, DocEdit, DocId, EventBody, NewEvent, World, WELCOME_MESSAGES,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use super::doc_texts;
@@ -102,16 +104,15 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loa
         snapshots.forget_all().await;
     }
     let start = world.head;
+    let mut pasts = Vec::new();
     loop {
         let page = store.read(world.head + 1, LOAD_PAGE).await?;
         for event in &page {
             world.apply(event);
-            // Rebuilding from the whole log: the past snapshots time travel starts from.
+            // Rebuilding from the whole log: the past snapshots time travel starts from,
+            // stored once the daemon serves.
             if from_scratch && event.seq % SNAPSHOT_EVERY == 0 {
-                let past = on_disk(&world);
-                if let Err(err) = snapshots.save_past(&past, event.ts).await {
-                    tracing::warn!(%err, "cannot store a past snapshot");
-                }
+                pasts.push((world.summary(WELCOME_MESSAGES), event.ts));
             }
         }
         world.trim_chats(KEEP_MESSAGES);
@@ -129,6 +130,17 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loa
         {
             tracing::warn!(%err, "cannot store the rebuilt snapshot");
         }
+    }
+    if !pasts.is_empty() {
+        let snapshots = snapshots.clone();
+        tokio::spawn(async move {
+            for (past, head_ts) in pasts {
+                if let Err(err) = snapshots.save_past(&past, head_ts).await {
+                    tracing::warn!(%err, "cannot store a past snapshot");
+                    return;
+                }
+            }
+        });
     }
     let shown = shown_docs(&world);
     for doc in world.docs.values_mut() {
