@@ -130,7 +130,7 @@ watch_cmd=(ssh -p "$port" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev
 tmux -L "$sock" -f /dev/null new-session -d -s watch -x 100 -y 30 \
   "$(printf '%q ' "${watch_cmd[@]}") -t alice.$token@127.0.0.1; sleep 60"
 wait_screen watch "watching (read-only)" "the share did not open over ssh"
-wait_screen watch "typed over openssh" "the share does not show alice's chat"
+wait_screen watch "still-2" "the share does not show alice's shell window"
 tmux -L "$sock" send-keys -t watch C-a c
 wait_screen watch "read-only share" "the share's refusal of a new window"
 "${ssh_cmd[@]}" alice@127.0.0.1 choir share revoke "$id" >/dev/null

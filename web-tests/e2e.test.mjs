@@ -1139,6 +1139,8 @@ e2eTest('q. a replay in the browser: the slider, the buttons and the keys show p
   for (let i = 1; i <= 5; i++) await daemon.command({ type: 'window.move', window_id: 1, x: i * 3, y: 2 });
   await daemon.command({ type: 'chat.post', thread_id: 1, text: `then ${t}` });
   for (let i = 6; i <= 8; i++) await daemon.command({ type: 'window.move', window_id: 1, x: i * 3, y: 2 });
+  // The agent (offline) answers the message: the log's end once it has.
+  await waitForAgentIdle(daemon);
   const head = await daemon.head();
   const events = await daemon.events(1);
   const message = events.find((e) => e.type === 'chat.user_message').seq;
