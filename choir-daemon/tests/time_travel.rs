@@ -424,3 +424,58 @@ async fn a_daemon_that_rebuilds_its_world_from_the_log_stores_the_past_snapshots
     }
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_documents_text_at_every_past_version_is_right_from_the_checkpoints_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, snapshots) = open(dir.path()).await;
+    let mut steps = vec![Step::Command(Command::CreateDoc {
+        title: "notes".into(),
+        content: String::new(),
+        open: false,
+        window_id: None,
+    })];
+    for (version, c) in "abcdefghijkl".chars().enumerate() {
+        steps.push(Step::Command(Command::EditDoc {
+            doc_id: DocId(1),
+            base_version: version as u64,
+            op: TextOp::splice(version, version, version, &c.to_string()),
+            edit_id: None,
+        }));
+    }
+    let log = write_history(&store, &steps).await;
+    // The text and seq of each version, as a fold of the log has them.
+    let mut world = World::default();
+    let mut versions = Vec::new();
+    for event in &log {
+        world.apply(event);
+        let doc = &world.docs[&DocId(1)];
+        if versions.len() as u64 == doc.version {
+            versions.push((event.seq, doc.text().unwrap()));
+        }
+    }
+    let past = Past::new(store.clone(), snapshots.clone());
+    let meta = world.docs[&DocId(1)].summary();
+    let check = |past: Past, meta: choir_proto::Doc, versions: Vec<(u64, String)>| async move {
+        for (version, (seq, text)) in versions.iter().enumerate() {
+            let read = past.doc_text(&meta, version as u64, *seq).await.unwrap();
+            assert_eq!(read.as_deref(), Some(text.as_str()), "version {version}");
+        }
+    };
+    check(past.clone(), meta.clone(), versions.clone()).await;
+    // With checkpoints kept at versions 4 and 9 and the current one at 12: the same texts.
+    for version in [4usize, 9, 12] {
+        let (seq, text) = versions[version].clone();
+        let checkpoint = choir_daemon::actors::Checkpoint {
+            version: version as u64,
+            seq,
+            text,
+        };
+        snapshots
+            .save_checkpoint(DocId(1), &checkpoint)
+            .await
+            .unwrap();
+    }
+    check(past, meta, versions).await;
+    store.shutdown().await;
+}

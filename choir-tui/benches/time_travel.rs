@@ -13,6 +13,8 @@
 //!   other random points;
 //! - one step back while replaying, from the key to the moment drawn;
 //! - what past snapshots save: the world at the same points folded from the first event;
+//! - the first start (the whole log folded; the past snapshots are stored after it, in the
+//!   background, and the figures above are taken once that is done);
 //! - the snapshot file's size (the past snapshots it holds).
 //!
 //! `BENCH_SIZES=100000` picks other sizes; `BENCH_DIR` where the logs go.
@@ -159,9 +161,11 @@ fn measure(runtime: &tokio::runtime::Runtime, root: &Path, events: u64) -> Figur
     let filled = Instant::now();
     runtime.block_on(fill(dir.path(), &mut history, events));
     eprintln!("{events} events written in {:.1?}", filled.elapsed());
-    // The first start folds the whole log, storing the past snapshots on the way.
+    // The first start folds the whole log and then stores the past snapshots it met, in
+    // the background: measured once that is done.
     let daemon = Daemon::start(dir.path());
     let cold = daemon.ready_after;
+    std::thread::sleep(Duration::from_secs(1 + events / 200_000));
     // The log's head (the daemon may have appended: a turn the history left open ended).
     let head = runtime.block_on(async {
         let daemon = DaemonHttp::new(find_endpoint(dir.path()).unwrap()).unwrap();

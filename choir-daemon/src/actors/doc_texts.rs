@@ -41,10 +41,11 @@ async fn load_at(
     head: u64,
     version: u64,
 ) -> Result<Option<Doc>, StoreError> {
-    let checkpoint = snapshots
-        .checkpoint(meta.id)
-        .await
-        .filter(|checkpoint| checkpoint.version <= version);
+    let checkpoint = match snapshots.checkpoint(meta.id).await {
+        Some(checkpoint) if checkpoint.version <= version => Some(checkpoint),
+        // A past version: the latest checkpoint kept from before it.
+        _ => snapshots.past_checkpoint(meta.id, version).await,
+    };
     if let Some(checkpoint) = checkpoint {
         if let Some(doc) = replay(store, meta, Some(checkpoint), head, version).await? {
             return Ok(Some(doc));

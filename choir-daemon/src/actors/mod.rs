@@ -12,7 +12,7 @@ use thiserror::Error;
 use crate::store::StoreError;
 
 pub use past::Past;
-pub use snapshot::{Snapshots, SNAPSHOT_FORMAT};
+pub use snapshot::{Checkpoint, Snapshots, SNAPSHOT_FORMAT};
 pub use world::{load_world, Loaded, WorldHandle, KEEP_MESSAGES, SNAPSHOT_EVERY};
 
 /// Why a command produced no events.

@@ -103,6 +103,17 @@ impl Snapshots {
         .execute(&pool)
         .await?;
         sqlx::query(
+            "CREATE TABLE IF NOT EXISTS past_doc_texts (
+                doc_id INTEGER NOT NULL,
+                version INTEGER NOT NULL,
+                seq INTEGER NOT NULL,
+                text TEXT NOT NULL,
+                PRIMARY KEY (doc_id, version)
+            )",
+        )
+        .execute(&pool)
+        .await?;
+        sqlx::query(
             "CREATE TABLE IF NOT EXISTS doc_texts (
                 doc_id INTEGER PRIMARY KEY,
                 version INTEGER NOT NULL,
@@ -216,6 +227,39 @@ impl Snapshots {
         })
     }
 
+    /// The latest checkpoint ever stored of a document's text at or before `version` (for a
+    /// past moment).
+    pub async fn past_checkpoint(&self, doc_id: DocId, version: u64) -> Option<Checkpoint> {
+        let row = sqlx::query(
+            "SELECT version, seq, text FROM past_doc_texts WHERE doc_id = ? AND version <= ? \
+             ORDER BY version DESC LIMIT 1",
+        )
+        .bind(int(doc_id.0))
+        .bind(int(version))
+        .fetch_optional(&self.pool)
+        .await
+        .ok()??;
+        let version: i64 = row.try_get(0).ok()?;
+        let seq: i64 = row.try_get(1).ok()?;
+        Some(Checkpoint {
+            version: u64::try_from(version).ok()?,
+            seq: u64::try_from(seq).ok()?,
+            text: row.try_get(2).ok()?,
+        })
+    }
+
+    /// Keeps checkpoints of past moments (documents shown then).
+    pub async fn save_past_checkpoints(
+        &self,
+        checkpoints: &[(DocId, Checkpoint)],
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        for (doc_id, checkpoint) in checkpoints {
+            put_past_checkpoint(&mut tx, *doc_id, checkpoint).await?;
+        }
+        tx.commit().await
+    }
+
     /// Stores one checkpoint.
     pub async fn save_checkpoint(
         &self,
@@ -229,7 +273,7 @@ impl Snapshots {
     /// Forgets every checkpoint and past world (they came with a snapshot that is not
     /// trusted).
     pub async fn forget_all(&self) {
-        for table in ["doc_texts", "past"] {
+        for table in ["doc_texts", "past", "past_doc_texts"] {
             if let Err(err) = sqlx::query(&format!("DELETE FROM {table}"))
                 .execute(&self.pool)
                 .await
@@ -239,12 +283,14 @@ impl Snapshots {
         }
     }
 
-    /// Forgets a deleted document's checkpoint.
+    /// Forgets a deleted document's checkpoints.
     pub async fn forget(&self, doc_id: DocId) {
-        let _ = sqlx::query("DELETE FROM doc_texts WHERE doc_id = ?")
-            .bind(int(doc_id.0))
-            .execute(&self.pool)
-            .await;
+        for table in ["doc_texts", "past_doc_texts"] {
+            let _ = sqlx::query(&format!("DELETE FROM {table} WHERE doc_id = ?"))
+                .bind(int(doc_id.0))
+                .execute(&self.pool)
+                .await;
+        }
     }
 
     pub async fn close(&self) {
@@ -309,6 +355,24 @@ async fn put_checkpoint(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT OR REPLACE INTO doc_texts (doc_id, version, seq, text) VALUES (?, ?, ?, ?)",
+    )
+    .bind(int(doc_id.0))
+    .bind(int(checkpoint.version))
+    .bind(int(checkpoint.seq))
+    .bind(&checkpoint.text)
+    .execute(&mut *conn)
+    .await?;
+    put_past_checkpoint(conn, doc_id, checkpoint).await
+}
+
+/// Every checkpoint is kept by version too, for the text of a past moment.
+async fn put_past_checkpoint(
+    conn: &mut sqlx::SqliteConnection,
+    doc_id: DocId,
+    checkpoint: &Checkpoint,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT OR IGNORE INTO past_doc_texts (doc_id, version, seq, text) VALUES (?, ?, ?, ?)",
     )
     .bind(int(doc_id.0))
     .bind(int(checkpoint.version))

@@ -112,7 +112,9 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loa
             // Rebuilding from the whole log: the past snapshots time travel starts from,
             // stored once the daemon serves.
             if from_scratch && event.seq % SNAPSHOT_EVERY == 0 {
-                pasts.push((world.summary(WELCOME_MESSAGES), event.ts));
+                let shown = shown_docs(&world);
+                let texts = checkpoints(&world, |doc| shown.contains(&doc.id));
+                pasts.push((world.summary(WELCOME_MESSAGES), event.ts, texts));
             }
         }
         world.trim_chats(KEEP_MESSAGES);
@@ -134,8 +136,12 @@ pub async fn load_world(store: &EventStore, snapshots: &Snapshots) -> Result<Loa
     if !pasts.is_empty() {
         let snapshots = snapshots.clone();
         tokio::spawn(async move {
-            for (past, head_ts) in pasts {
-                if let Err(err) = snapshots.save_past(&past, head_ts).await {
+            for (past, head_ts, texts) in pasts {
+                let saved = match snapshots.save_past(&past, head_ts).await {
+                    Ok(()) => snapshots.save_past_checkpoints(&texts).await,
+                    Err(err) => Err(err),
+                };
+                if let Err(err) = saved {
                     tracing::warn!(%err, "cannot store a past snapshot");
                     return;
                 }
