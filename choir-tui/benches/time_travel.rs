@@ -226,8 +226,11 @@ fn measure(runtime: &tokio::runtime::Runtime, root: &Path, events: u64) -> Figur
         times
     });
     daemon.stop();
-    let snapshot_mib = std::fs::metadata(dir.path().join("snapshot.db"))
-        .map_or(0.0, |meta| meta.len() as f64 / (1 << 20) as f64);
+    let snapshot_mib = ["snapshot.db", "snapshot.db-wal"]
+        .iter()
+        .filter_map(|file| std::fs::metadata(dir.path().join(file)).ok())
+        .map(|meta| meta.len() as f64 / (1 << 20) as f64)
+        .sum::<f64>();
     let folds: Vec<Duration> = points
         .iter()
         .take(FOLDS)
