@@ -34,6 +34,8 @@ const DOC_FILES_STATE: &str = "docfiles.json";
 
 /// Live signals (streaming text) a slow client may miss without harm.
 const EPHEMERAL_CAPACITY: usize = 1024;
+/// Queries (past moments, old texts, pages) the daemon answers at once, over every connection.
+const QUERIES_AT_ONCE: usize = 8;
 
 /// How to run a daemon.
 #[derive(Debug, Clone)]
@@ -181,6 +183,7 @@ impl Daemon {
             tools,
             past,
             shares: shares::Shares::open(data_dir.root()),
+            queries: Arc::new(tokio::sync::Semaphore::new(QUERIES_AT_ONCE)),
             ephemerals,
             agent: Arc::new(config.agent.describe()),
             store: store.clone(),

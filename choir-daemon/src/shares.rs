@@ -51,9 +51,10 @@ struct Stored {
 }
 
 /// What the owner asks for.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct ShareRequest {
-    #[serde(default)]
+    /// Watch only (the default): a share that may change things must say so.
+    #[serde(default = "yes")]
     pub read_only: bool,
     /// Seconds until it expires.
     #[serde(default)]
@@ -62,6 +63,21 @@ pub struct ShareRequest {
     pub viewer: Option<String>,
     #[serde(default)]
     pub label: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ShareRequest {
+    fn default() -> Self {
+        Self {
+            read_only: true,
+            expires_in: None,
+            viewer: None,
+            label: None,
+        }
+    }
 }
 
 /// Why a share could not be made or used.
@@ -89,6 +105,21 @@ pub struct Grant {
 }
 
 impl Grant {
+    /// Why the share no longer holds, if it does not.
+    pub fn is_over(&self) -> Option<&'static str> {
+        if self.revoked.is_cancelled() {
+            Some("this share was revoked")
+        } else if self
+            .share
+            .expires
+            .is_some_and(|expires| expires <= now_ms())
+        {
+            Some("this share expired")
+        } else {
+            None
+        }
+    }
+
     /// Resolves when the share is revoked or expires; says which.
     pub async fn ended(&self) -> &'static str {
         let until_expiry = self

@@ -150,7 +150,7 @@ async fn a_read_only_share_watches_and_every_command_type_is_refused() {
 #[tokio::test]
 async fn no_share_manages_shares_or_reads_the_activity_report() {
     let (_dir, daemon) = common::start().await;
-    let (id, full) = mint(&daemon, json!({})).await;
+    let (id, full) = mint(&daemon, json!({ "read_only": false })).await;
     let http = reqwest::Client::new();
     let attempts = [
         http.post(format!("{}/api/shares", daemon.url())).body("{}"),

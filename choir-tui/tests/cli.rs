@@ -573,7 +573,7 @@ async fn share_mints_lists_and_revokes_and_a_read_only_token_changes_nothing() {
         "{stdout}"
     );
     assert!(
-        field("ssh:").contains(&format!("--token {token}")),
+        field("ssh:").contains(&format!("CHOIR_TOKEN={token} choir --url")),
         "{stdout}"
     );
 

@@ -201,9 +201,12 @@ async fn a_read_only_link_watches_in_a_browser_and_over_ssh_until_revoked() {
         assert_eq!(stranger.get(&path).await.status, 404, "{path}");
     }
 
-    assert_eq!(
-        watch(&stranger, "nobody", &minted.token).await.err(),
-        Some(404)
+    // A user who does not exist is told as a share that does not: nothing tells them apart.
+    let mut nobody = watch(&stranger, "nobody", &minted.token).await.unwrap();
+    let refused = next_frame(&mut nobody).await;
+    assert!(
+        matches!(&refused, Err((code, reason)) if *code == CLOSE_UNAUTHORIZED && reason.contains("no such share")),
+        "{refused:?}"
     );
 
     // Over SSH with the share's user name: no key needed; the desktop says it watches.
@@ -286,4 +289,24 @@ async fn a_share_for_alice_takes_alice_and_nobody_else() {
     let mut socket = watch(&alice, "bob", &minted.token).await.unwrap();
     let welcome = frame_of(&mut socket, "welcome").await.unwrap();
     assert_eq!(welcome["read_only"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn share_requests_from_one_address_are_limited() {
+    let args = ["--http-listen", "127.0.0.1:0"];
+    let hv = Hypervisor::start(&["bob"], &args);
+    let (origin, addr) = hv.web();
+    let mut stranger = Browser::new(&origin, addr);
+    let token = format!("chs_0123456789_{}", "a".repeat(64));
+    let mut statuses = Vec::new();
+    for _ in 0..130 {
+        let answer = stranger.get(&format!("/share/bob/{token}/api/state")).await;
+        statuses.push(answer.status);
+    }
+    // Each refused as an unknown share, until the address has spent its minute.
+    assert!(
+        statuses[..100].iter().all(|status| *status == 401),
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
 }

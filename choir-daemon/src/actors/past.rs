@@ -86,8 +86,7 @@ impl Past {
                 .map(|(_, world)| world.clone())
         });
         let stored = self.snapshots.past(&self.store, seq).await;
-        // Past snapshots more than `every` events after the latest stored one are missing,
-        // and are stored on the way.
+        // Past snapshots after the latest stored one are missing, and are stored on the way.
         let mut kept = stored.as_ref().map_or(0, |world| world.head);
         let mut world = match (recent, stored) {
             (Some(recent), Some(stored)) if stored.head > recent.head => stored,
@@ -105,7 +104,8 @@ impl Past {
             let last_seq = last.seq;
             for event in &page {
                 world.apply(event);
-                if event.seq >= kept + self.every && event.seq % self.every == 0 {
+                // Any multiple of `every` after the latest stored snapshot is missing.
+                if event.seq > kept && event.seq % self.every == 0 {
                     self.keep(&world, event.ts).await;
                     kept = event.seq;
                 }

@@ -60,6 +60,9 @@ pub struct AppState {
     pub past: Past,
     /// Who else may watch or work here.
     pub shares: Shares,
+    /// Queries answered at once, over every connection (a past moment, an old document's
+    /// text, a page of a thread can each take a while).
+    pub queries: Arc<tokio::sync::Semaphore>,
     /// Streaming text and other live signals for every session.
     pub ephemerals: tokio::sync::broadcast::Sender<choir_proto::EphemeralBody>,
     /// The agent's configuration as shown to clients (keys masked).

@@ -18,6 +18,7 @@ use super::auth::{access_of, presented_token, viewer, Access, READ_ONLY};
 use super::error::ApiError;
 use super::AppState;
 use crate::correlation;
+use crate::shares::Grant;
 use crate::store::Subscription;
 
 /// How long a client has to send `hello`.
@@ -139,15 +140,16 @@ async fn run(
             }
         };
         tokio::select! {
-            () = serve(&mut stream, &outbox, &state, &actor, &access) => {}
+            () = serve(&mut stream, &outbox, &state, &actor, &access) => forwarder.abort(),
             why = ended => {
+                // Nothing more of the log goes out, then why.
+                forwarder.abort();
                 outbox
                     .error(None, ErrorCode::Unauthorized, why)
                     .await;
                 outbox.close(CLOSE_REVOKED, why).await;
             }
         }
-        forwarder.abort();
     }
     drop(outbox);
     let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
@@ -216,6 +218,11 @@ async fn handshake(
         (None, Some(token)) => access_of(state, token, viewer).map_err(ApiError::into_parts),
         (None, None) => Err((ErrorCode::Unauthorized, "missing token".to_owned())),
     };
+    // A share revoked or expired while this connection waited for its hello.
+    let access = access.and_then(|access| match access.grant().and_then(Grant::is_over) {
+        Some(why) => Err((ErrorCode::Unauthorized, why.to_owned())),
+        None => Ok(access),
+    });
     let access = match access {
         Ok(access) => access,
         Err((code, message)) => {
@@ -273,7 +280,11 @@ async fn serve(
     access: &Access,
 ) {
     let queries = std::sync::Arc::new(tokio::sync::Semaphore::new(QUERIES_AT_ONCE));
+    // The queries being answered: they end with the connection.
+    let mut answering = tokio::task::JoinSet::new();
     loop {
+        // Reap the answered ones.
+        while answering.try_join_next().is_some() {}
         let message = tokio::select! {
             message = stream.next() => message,
             () = state.shutdown.cancelled() => {
@@ -321,8 +332,12 @@ async fn serve(
                     return;
                 };
                 let (state, outbox) = (state.clone(), outbox.clone());
-                tokio::spawn(async move {
+                answering.spawn(async move {
                     let _permit = permit;
+                    // At most so many answered at once in the whole daemon.
+                    let Ok(_daemon_permit) = state.queries.clone().acquire_owned().await else {
+                        return false;
+                    };
                     match super::queries::answer(&state, query).await {
                         Ok(reply) => outbox.frame(&ServerFrame::Reply { id, reply }).await,
                         Err(err) => {

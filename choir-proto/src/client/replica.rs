@@ -175,6 +175,12 @@ impl Replica {
         match reply {
             Reply::Doc { doc } => {
                 let doc_id = doc.id;
+                // A replay takes only the version of the moment shown (a reply for an earlier
+                // move may come late).
+                let held = self.world.docs.get(&doc_id).map(|held| held.version);
+                if self.timeline.is_some() && held != Some(doc.version) {
+                    return Applied::Quiet;
+                }
                 self.loading.remove(&doc_id);
                 if self.world.load_doc(doc) {
                     return Applied::DocLoaded(doc_id);

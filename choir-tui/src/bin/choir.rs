@@ -100,15 +100,19 @@ enum Commands {
         #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
         at: Option<String>,
     },
-    /// Let someone else watch (or work in) this sandbox: prints a web link, an ssh command and
-    /// the token; `choir share list` and `choir share revoke ID` manage them
+    /// Let someone else watch this sandbox (or, with --full, work in it): prints a web link, an
+    /// ssh command and the token; `choir share list` and `choir share revoke ID` manage them
     #[command(args_conflicts_with_subcommands = true)]
     Share {
         #[command(subcommand)]
         action: Option<ShareAction>,
-        /// Watch only: every change the holder asks for is refused
-        #[arg(long)]
+        /// Watch only: every change the holder asks for is refused (the default)
+        #[arg(long, conflicts_with = "full")]
         read_only: bool,
+        /// Full control: the holder can do everything you can here, run commands included,
+        /// and revoking it cannot undo what they did (give it --for a user, or --expires)
+        #[arg(long)]
+        full: bool,
         /// Stop working after this long (90s, 10m, 2h, 7d, 1w) [default: never]
         #[arg(long, value_name = "DURATION")]
         expires: Option<String>,
@@ -293,18 +297,25 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Some(Commands::Share {
             action: None,
-            read_only,
+            read_only: _,
+            full,
             expires,
             viewer,
             label,
         }) => {
+            if *full && expires.is_none() && viewer.is_none() {
+                eprintln!(
+                    "choir: warning: a full share that never expires and is for anyone with the \
+                     link: whoever holds it can do everything you can here"
+                );
+            }
             let expires_in = expires
                 .as_deref()
                 .map(parse_duration)
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
             let args = ShareArgs {
-                read_only: *read_only,
+                read_only: !*full,
                 expires_in,
                 viewer: viewer.clone(),
                 label: label.clone(),

@@ -63,9 +63,10 @@ pub async fn mint(daemon: &DaemonHttp, args: &ShareArgs) -> Result<(), ShareErro
                 .ok()
                 .filter(|name| !name.is_empty())
                 .unwrap_or_else(|| "localhost".into());
+            // The token in the environment, not in an argument list others can see.
             let _ = writeln!(
                 out,
-                "  ssh: ssh -t {host} choir --url {} --token {token}",
+                "  ssh: ssh -t {host} CHOIR_TOKEN={token} choir --url {}",
                 endpoint.url
             );
         }

@@ -129,6 +129,7 @@ impl Server for SshServer {
         tracing::info!(?peer, "ssh connection");
         Connection {
             shared: self.shared.clone(),
+            peer: peer.map(|peer| peer.ip()),
             user: None,
             share: None,
             channels: HashMap::new(),
@@ -154,6 +155,8 @@ struct ChannelState {
 
 pub struct Connection {
     shared: Arc<Shared>,
+    /// The client's address.
+    peer: Option<std::net::IpAddr>,
     user: Option<String>,
     /// Logged in with a share of another user's desktop (and then `user` is `None`).
     share: Option<share::ShareLogin>,
@@ -240,7 +243,7 @@ impl Handler for Connection {
     type Error = russh::Error;
 
     async fn auth_none(&mut self, user: &str) -> Result<Auth, Self::Error> {
-        match share::login(&self.shared, user, None).await {
+        match share::login(&self.shared, self.peer, user, None).await {
             Some(login) => {
                 tracing::info!(owner = login.owner, "ssh login with a share");
                 self.share = Some(login);
@@ -257,7 +260,7 @@ impl Handler for Connection {
     ) -> Result<Auth, Self::Error> {
         if share::parse(user).is_some() {
             return Ok(
-                match share::login(&self.shared, user, Some(key.public_key)).await {
+                match share::login(&self.shared, self.peer, user, Some(key.public_key)).await {
                     Some(login) => {
                         tracing::info!(owner = login.owner, viewer = ?login.viewer, "ssh login with a share");
                         self.share = Some(login);

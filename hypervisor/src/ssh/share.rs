@@ -7,11 +7,20 @@ use choir_proto::Endpoint;
 use choir_tui::connect::DaemonHttp;
 use russh::keys::PublicKey;
 
+use std::net::IpAddr;
+
 use super::Shared;
 use crate::users::valid_name;
+use crate::web::guard::RateLimiter;
 
 /// Longest share token accepted.
 const MAX_TOKEN: usize = 100;
+/// Share logins one client address may try per minute (each may start the owner's sandbox
+/// to check its token).
+const LOGINS_PER_MINUTE: u32 = 60;
+
+static ATTEMPTS: std::sync::LazyLock<RateLimiter> =
+    std::sync::LazyLock::new(|| RateLimiter::new(LOGINS_PER_MINUTE));
 
 /// A connection logged in with a share.
 #[derive(Debug, Clone)]
@@ -48,10 +57,21 @@ impl ShareLogin {
     }
 }
 
-/// The login `user` (`OWNER.TOKEN`) gets with `key` (none for the `none` method), if the
-/// owner's sandbox accepts the share for whoever holds the key.
-pub async fn login(shared: &Shared, user: &str, key: Option<&PublicKey>) -> Option<ShareLogin> {
+/// The login `user` (`OWNER.TOKEN`) gets with `key` (none for the `none` method) from `peer`,
+/// if the owner's sandbox accepts the share for whoever holds the key.
+pub async fn login(
+    shared: &Shared,
+    peer: Option<IpAddr>,
+    user: &str,
+    key: Option<&PublicKey>,
+) -> Option<ShareLogin> {
     let (owner, token) = parse(user)?;
+    if let Some(peer) = peer {
+        if ATTEMPTS.take(peer).is_err() {
+            tracing::info!(%peer, "share login refused: too many attempts");
+            return None;
+        }
+    }
     if !matches!(shared.users.exists(owner).await, Ok(true)) {
         return None;
     }

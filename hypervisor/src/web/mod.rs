@@ -10,7 +10,7 @@
 
 mod auth;
 mod ceremonies;
-mod guard;
+pub(crate) mod guard;
 pub mod invites;
 mod pages;
 mod proxy;
@@ -88,6 +88,8 @@ pub struct Web {
     api_requests: crate::ssh::ChannelCounts,
     /// Open sockets on shares, per owner.
     share_tabs: crate::ssh::ChannelCounts,
+    /// Share requests per client address.
+    share_limiter: guard::RateLimiter,
     /// `Strict-Transport-Security` on every answer (the origin is https).
     hsts: bool,
 }
@@ -121,6 +123,7 @@ impl Web {
             tabs: crate::ssh::ChannelCounts::new(proxy::MAX_TABS),
             api_requests: crate::ssh::ChannelCounts::new(proxy::MAX_API_REQUESTS),
             share_tabs: shares::tab_counts(),
+            share_limiter: guard::RateLimiter::new(shares::SHARE_REQUESTS_PER_MINUTE),
             hsts: config.origin.scheme() == "https",
             limiter: guard::RateLimiter::new(config.signin_per_minute),
             origin,

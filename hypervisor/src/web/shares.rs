@@ -8,12 +8,13 @@
 use std::sync::Arc;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{Path, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::Response;
 use choir_proto::Endpoint;
+use choir_proto::CLOSE_UNAUTHORIZED;
 
-use super::proxy::{carry, pass_on, sandbox};
+use super::proxy::{carry, close, pass_on, sandbox};
 use super::sessions::Session;
 use super::{error, guard, Web};
 use crate::users::valid_name;
@@ -22,6 +23,12 @@ use crate::users::valid_name;
 const MAX_TOKEN: usize = 100;
 /// Sockets open on one owner's shares at once (every viewer together).
 const MAX_SHARE_TABS: usize = 64;
+/// Share sockets and API requests one client address may make per minute (each may start the
+/// owner's sandbox to check its token).
+pub(super) const SHARE_REQUESTS_PER_MINUTE: u32 = 120;
+/// What every share the sandbox does not know is told, whatever the reason (no such user
+/// either): the answer tells nothing apart.
+const NO_SUCH_SHARE: &str = "no such share (it was revoked, or never existed)";
 
 /// Whether the path names a share that could exist: a user name and a share token's shape.
 fn plausible(owner: &str, token: &str) -> bool {
@@ -33,19 +40,45 @@ fn plausible(owner: &str, token: &str) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
 }
 
-/// The owner's sandbox, reached with the share's token on behalf of `viewer`.
+/// Why a share request gets no further.
+enum Refusal {
+    /// Too many requests from this address.
+    Busy,
+    /// No such share (or no such user: the same answer).
+    Unknown,
+    /// The owner's sandbox cannot be reached.
+    Unavailable(String),
+}
+
+impl Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::Busy => error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many share requests from your address: wait a minute",
+            ),
+            Refusal::Unknown => error(StatusCode::UNAUTHORIZED, NO_SUCH_SHARE),
+            Refusal::Unavailable(reason) => error(StatusCode::SERVICE_UNAVAILABLE, &reason),
+        }
+    }
+}
+
+/// The owner's sandbox, reached with the share's token on behalf of `viewer`; limited per
+/// client address, since checking a token may start the sandbox.
 async fn share_endpoint(
     web: &Web,
+    peer: std::net::IpAddr,
     owner: &str,
     token: &str,
     viewer: Option<&Session>,
-) -> Result<Endpoint, Response> {
-    if !plausible(owner, token) || !matches!(web.users.exists(owner).await, Ok(true)) {
-        return Err(error(StatusCode::NOT_FOUND, "no such share"));
+) -> Result<Endpoint, Refusal> {
+    if web.share_limiter.take(peer).is_err() {
+        return Err(Refusal::Busy);
     }
-    let mut endpoint = sandbox(web, owner)
-        .await
-        .map_err(|reason| error(StatusCode::SERVICE_UNAVAILABLE, &reason))?;
+    if !plausible(owner, token) || !matches!(web.users.exists(owner).await, Ok(true)) {
+        return Err(Refusal::Unknown);
+    }
+    let mut endpoint = sandbox(web, owner).await.map_err(Refusal::Unavailable)?;
     endpoint.token = token.to_owned();
     endpoint.viewer = viewer.map(|session| session.user.clone());
     Ok(endpoint)
@@ -75,6 +108,7 @@ pub(super) async fn page(Path((owner, token)): Path<(String, String)>) -> Respon
 /// `GET /share/{owner}/{token}/ws`: from a page of our origin only.
 pub(super) async fn websocket(
     State(web): State<Arc<Web>>,
+    ConnectInfo(peer): super::Peer,
     Path((owner, token)): Path<(String, String)>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
@@ -93,16 +127,21 @@ pub(super) async fn websocket(
             &format!("{MAX_SHARE_TABS} share tabs are open on this desktop, the most allowed"),
         );
     };
-    let endpoint = match share_endpoint(&web, &owner, &token, viewer.as_ref()).await {
-        Ok(endpoint) => endpoint,
-        Err(refusal) => return refusal,
+    let endpoint = match share_endpoint(&web, peer.ip(), &owner, &token, viewer.as_ref()).await {
+        Ok(endpoint) => Some(endpoint),
+        // Told as the sandbox tells a refused token: on the socket.
+        Err(Refusal::Unknown) => None,
+        Err(refusal) => return refusal.into_response(),
     };
     upgrade
         .max_message_size(choir_proto::MAX_FRAME_BYTES)
         .max_frame_size(choir_proto::MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| async move {
+        .on_upgrade(move |mut socket| async move {
             let _tab = tab;
-            carry(web, viewer, endpoint, ended, socket).await
+            match endpoint {
+                Some(endpoint) => carry(web, viewer, endpoint, ended, socket).await,
+                None => close(&mut socket, CLOSE_UNAUTHORIZED, NO_SUCH_SHARE).await,
+            }
         })
 }
 
@@ -110,6 +149,7 @@ pub(super) async fn websocket(
 /// token (the sandbox refuses what the share does not allow).
 pub(super) async fn api(
     State(web): State<Arc<Web>>,
+    ConnectInfo(peer): super::Peer,
     Path((owner, token, _rest)): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
@@ -120,9 +160,9 @@ pub(super) async fn api(
         .await
         .ok()
         .flatten();
-    let endpoint = match share_endpoint(&web, &owner, &token, viewer.as_ref()).await {
+    let endpoint = match share_endpoint(&web, peer.ip(), &owner, &token, viewer.as_ref()).await {
         Ok(endpoint) => endpoint,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(),
     };
     let path = super::proxy::without_token(&parts.uri);
     let prefix = format!("/share/{owner}/{token}");

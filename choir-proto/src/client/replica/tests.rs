@@ -249,6 +249,14 @@ fn a_replaying_replica_shows_moments_reads_texts_of_their_version_and_only_count
             seq: then.head,
         }]
     );
+    // A reply for another version (a move made since) is not taken.
+    let mut later = daemon.world.docs[&doc_id].clone();
+    later.version += 1;
+    replica.on_frame(ServerFrame::Reply {
+        id: 2,
+        reply: Reply::Doc { doc: later },
+    });
+    assert!(!replica.world().docs[&doc_id].is_loaded());
     // A live event moves the head, not the world.
     let event = crate::Event {
         seq: daemon.world.head + 1,
