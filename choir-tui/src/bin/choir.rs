@@ -274,12 +274,19 @@ async fn run(cli: Cli) -> Result<()> {
                     .seek(),
                 None => choir_proto::Seek::Seq { seq: u64::MAX },
             };
-            let endpoint = cli.locate()?;
-            if cli.url.is_none() {
-                choir_tui::terminal::log_to_file(&cli.data_dir()?.join("logs"))?;
+            if cli.url.is_some() {
+                let endpoint = cli.locate()?;
+                choir_tui::terminal::replay(move || Ok::<_, ConnectError>(endpoint.clone()), at)
+                    .await?;
+            } else {
+                // As the desktop does: the data dir's daemon, started if none runs.
+                let data_dir = cli.data_dir()?;
+                choir_tui::terminal::log_to_file(&data_dir.join("logs"))?;
+                let dir = data_dir.clone();
+                tokio::task::spawn_blocking(move || choir_tui::launch::ensure_daemon(&dir))
+                    .await??;
+                choir_tui::terminal::replay(move || find_endpoint(&data_dir), at).await?;
             }
-            choir_tui::terminal::replay(move || Ok::<_, ConnectError>(endpoint.clone()), at)
-                .await?;
         }
         Some(Commands::Share {
             action: Some(ShareAction::List { json }),
