@@ -3,9 +3,12 @@
 # choir-web-assets embeds it (for choir-daemon and choir-hypervisor): index.html, the
 # hypervisor's auth.html, and content-hashed files under assets/. Idempotent: installs
 # wasm-bindgen-cli (at the exact version in Cargo.lock) only when missing, and cargo rebuilds
-# only what changed. Set CHOIR_WEB_OPT=0 to skip wasm-opt.
+# only what changed. wasm-opt is npm's binaryen at the version in scripts/wasm-opt/package-lock.json
+# (Debian's is too old for current wasm-bindgen output), installed there once; without it the
+# wasm is a quarter larger, so a missing wasm-opt is an error. Set CHOIR_WEB_OPT=0 to skip it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/common.sh
 
 step() { printf 'build-web: %s\n' "$*"; }
 
@@ -22,23 +25,31 @@ if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$version" ];
   cargo install --quiet wasm-bindgen-cli --version "=$version"
 fi
 
+if [ "${CHOIR_WEB_OPT:-1}" != 0 ]; then
+  wasm_opt=scripts/wasm-opt/node_modules/.bin/wasm-opt
+  if [ ! -x "$wasm_opt" ] || [ scripts/wasm-opt/package-lock.json -nt scripts/wasm-opt/node_modules ]; then
+    command -v npm >/dev/null || { echo "build-web: npm is needed for wasm-opt (scripts/setup.sh installs it)" >&2; exit 1; }
+    source scripts/node-env.sh
+    step "installing wasm-opt (npm's binaryen, as pinned in scripts/wasm-opt/package-lock.json)"
+    (cd scripts/wasm-opt && npm ci --no-audit --no-fund --loglevel=error)
+    touch scripts/wasm-opt/node_modules
+  fi
+fi
+
 step "compiling choir-web for wasm32"
 cargo build --locked --quiet -p choir-web --target wasm32-unknown-unknown --profile web
 
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 wasm-bindgen --target web --no-typescript --out-dir "$out" --out-name app \
-  target/wasm32-unknown-unknown/web/choir-web.wasm
+  "$target_dir/wasm32-unknown-unknown/web/choir-web.wasm"
 
-if [ "${CHOIR_WEB_OPT:-1}" != 0 ] && command -v npx >/dev/null; then
-  # Debian's binaryen is too old for current wasm-bindgen output; npm's works.
-  if npx --yes -p binaryen@132.0.0 wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
-      --enable-sign-ext --enable-mutable-globals --enable-reference-types \
-      "$out/app_bg.wasm" -o "$out/app_bg.opt.wasm" 2>"$out/wasm-opt.log"; then
-    mv "$out/app_bg.opt.wasm" "$out/app_bg.wasm"
-  else
-    step "wasm-opt unavailable, keeping the unoptimized wasm ($(tail -1 "$out/wasm-opt.log"))"
-  fi
+if [ "${CHOIR_WEB_OPT:-1}" != 0 ]; then
+  source scripts/node-env.sh
+  "$wasm_opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types \
+    "$out/app_bg.wasm" -o "$out/app_bg.opt.wasm"
+  mv "$out/app_bg.opt.wasm" "$out/app_bg.wasm"
 fi
 
 hash() { sha256sum "$1" | cut -c1-12; }

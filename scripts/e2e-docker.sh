@@ -2,23 +2,23 @@
 # The Docker backend against real engines: installs docker.io if missing (as root), starts two
 # Docker engines of its own on this machine (their own sockets, data roots and pid files; no
 # default bridge; iptables on the first only), builds the sandbox image's root filesystem from Debian packages
-# (scripts/build-sandbox-rootfs.sh) and imports the image into both, then runs
+# (scripts/prepare-docker.sh) and imports the image into both, then runs
 # hypervisor/tests/docker.rs (lifecycle, isolation, limits, placement) and
 # hypervisor/tests/docker_engines.rs (one engine stopped mid-test). Every engine it started is
 # stopped by its pid at the end. Where an engine truly cannot start (no root, no kernel
 # support), it says why and skips.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/common.sh
 say() { printf 'e2e-docker: %s\n' "$*"; }
 
 if [ "$(id -u)" != 0 ]; then
   say "skipped: starting Docker engines needs root (CI runs as root)"
   exit 0
 fi
-if ! command -v dockerd >/dev/null; then
-  say "installing docker.io"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
-fi
+# docker.io and the image's root filesystem (both cached; scripts/test.sh has made them already).
+rootfs=$(scripts/prepare-docker.sh | tail -1)
+build_workspace
 
 work=$(mktemp -d /var/tmp/choir-docker.XXXXXX)
 pids=()
@@ -80,11 +80,10 @@ a="unix://$work/a/docker.sock"
 b="unix://$work/b/docker.sock"
 say "engines up ($(docker -H "$a" version --format '{{.Server.Version}} API {{.Server.APIVersion}}'), storage $(docker -H "$a" info --format '{{.Driver}}'))"
 
-cargo build --locked --quiet -p choir-daemon -p choir-tui -p hypervisor
-rootfs=$(scripts/build-sandbox-rootfs.sh)
-target/debug/choir-hypervisor image build --rootfs "$rootfs" --docker-host "$a" --docker-host "$b"
+"$bin_dir/choir-hypervisor" image build --rootfs "$rootfs" --docker-host "$a" --docker-host "$b"
 
 export CHOIR_TEST_DOCKER_HOSTS="$a,$b" CHOIR_TEST_DOCKER_PIDS="${pids[0]},${pids[1]}" \
   CHOIR_TEST_DOCKER_ICC="$icc" CHOIR_TEST_DOCKER_TCP="tcp://127.0.0.1:$tcp_port"
-timeout --kill-after=10s 10m cargo test --locked -p hypervisor --test docker
-timeout --kill-after=10s 5m cargo test --locked -p hypervisor --test docker_engines
+# --workspace, not -p hypervisor: the same selection as the build, so nothing compiles here.
+timeout --kill-after=10s 10m cargo test --locked --workspace --test docker
+timeout --kill-after=10s 5m cargo test --locked --workspace --test docker_engines

@@ -7,8 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --locked --quiet -p choir-daemon -p choir-tui -p hypervisor
-bin=$PWD/target/debug
+source scripts/common.sh
+build_workspace
+bin=$bin_dir
 data=$(mktemp -d)
 # Sandboxes run as users of their own, who must be able to walk down to their data dirs.
 chmod 711 "$data"

@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --locked --quiet -p choir-daemon -p choir-tui
-bin=target/debug
+source scripts/common.sh
+build_workspace
+bin=$bin_dir
 data=$(mktemp -d)
 sock="choir-e2e-$$"
 daemon_pid=""

@@ -9,7 +9,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 [ -f choir-web/dist/index.html ] || { echo "e2e-web: the web mirror is not built: run scripts/build-web.sh" >&2; exit 1; }
-cargo build --locked --quiet -p choir-daemon -p choir-tui -p hypervisor
+source scripts/common.sh
+build_workspace
+export CHOIR_DAEMON_BIN="$bin_dir/choir-daemon" CHOIR_BIN="$bin_dir/choir" \
+  CHOIR_HYPERVISOR_BIN="$bin_dir/choir-hypervisor"
 for tool in node npm tmux; do
   command -v "$tool" >/dev/null || { echo "e2e-web: $tool is not installed" >&2; exit 1; }
 done
