@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! <data-dir>/daemon.lock    held (flock) while a daemon runs: two daemons never share a dir
-//! <data-dir>/token          the sandbox token, 0600, created on first start
-//! <data-dir>/daemon.json    {"url", "token", "pid"} of the running daemon, 0600
+//! <data-dir>/token          the local token (see `tokens.rs`), 0600, created on first start
+//! <data-dir>/daemon.json    {"url", "token", "pid"} of the running daemon (the local token), 0600
 //! <data-dir>/events.db      the event log
 //! <data-dir>/snapshot.db    the world as of some seq, and document texts (a cache)
 //! <data-dir>/workspace/     where tools and documents live
@@ -21,7 +21,7 @@ use thiserror::Error;
 const LOCK_FILE: &str = "daemon.lock";
 /// How long to wait for a lock held by a daemon that is stopping.
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
-const TOKEN_FILE: &str = "token";
+pub(crate) const TOKEN_FILE: &str = "token";
 const DB_FILE: &str = "events.db";
 /// The projection's snapshot and document texts: a cache, rebuilt from the log if lost.
 const SNAPSHOT_FILE: &str = "snapshot.db";
@@ -120,13 +120,6 @@ impl DataDir {
         let token = random_token()?;
         write_private(&path, token.as_bytes())?;
         Ok(token)
-    }
-
-    /// Records where this daemon listens, for local clients.
-    pub fn write_endpoint(&self, endpoint: &Endpoint) -> Result<(), DataDirError> {
-        let path = self.root.join(ENDPOINT_FILE);
-        let text = serde_json::to_string_pretty(endpoint).unwrap_or_default();
-        write_private(&path, text.as_bytes())
     }
 
     /// Removes the endpoint file on a clean shutdown.

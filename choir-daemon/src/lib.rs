@@ -11,6 +11,7 @@ pub mod listen;
 pub mod shares;
 pub mod shell;
 pub mod store;
+pub mod tokens;
 pub mod tools;
 
 use std::path::PathBuf;
@@ -27,6 +28,7 @@ use api::AppState;
 use datadir::{DataDir, DataDirError, Endpoint};
 pub use listen::Listen;
 use store::{EventStore, StoreError, StoreOptions};
+use tokens::Tokens;
 use tools::{ToolRegistry, ToolRunner, Workspace};
 
 /// What the document files were last written at, in the data dir.
@@ -42,8 +44,8 @@ const QUERIES_AT_ONCE: usize = 8;
 pub struct DaemonConfig {
     pub data_dir: PathBuf,
     pub listen: Listen,
-    /// The sandbox token to require; without one, the data dir's token file (created on
-    /// first start) is used.
+    /// The host token (see `tokens.rs`), if whoever starts the daemon chooses one; the data
+    /// dir's token file (created on first start) is the local token either way.
     pub token: Option<String>,
     pub store: StoreOptions,
     /// The chat agent's model and approval policy (offline unless configured).
@@ -72,7 +74,7 @@ pub enum DaemonError {
 pub struct RunningDaemon {
     /// Where it listens (the real port, or the absolute socket path).
     pub addr: Listen,
-    /// The sandbox token.
+    /// The token its starter uses: the host token if one was given, else the local token.
     pub token: String,
     /// The store, for in-process callers.
     pub store: EventStore,
@@ -93,10 +95,14 @@ impl Daemon {
     /// endpoint in the data dir.
     pub async fn start(config: DaemonConfig) -> Result<RunningDaemon, DaemonError> {
         let data_dir = DataDir::open(&config.data_dir)?;
-        let token = match config.token {
-            Some(token) => token,
-            None => data_dir.token()?,
-        };
+        let tokens = Tokens::new(
+            config.token,
+            data_dir.token()?,
+            data_dir.root(),
+            config.store.redactor.clone(),
+            config.agent.secrets(),
+        );
+        let token = tokens.owner();
         let db_path = data_dir.db_path();
         let store_error = |source| DaemonError::Store {
             path: db_path.clone(),
@@ -177,17 +183,23 @@ impl Daemon {
             subagents,
             activity.clone(),
         );
+        let shares = shares::Shares::open(data_dir.root(), head);
+        tokio::spawn(shares::watch_full_shares(
+            shares.clone(),
+            tokens.clone(),
+            shutdown.clone(),
+        ));
         let state = AppState {
             activity,
             world: world.clone(),
             tools,
             past,
-            shares: shares::Shares::open(data_dir.root()),
+            shares: shares.clone(),
             queries: Arc::new(tokio::sync::Semaphore::new(QUERIES_AT_ONCE)),
             ephemerals,
             agent: Arc::new(config.agent.describe()),
             store: store.clone(),
-            token: Arc::from(token.as_str()),
+            tokens: tokens.clone(),
             shutdown: shutdown.clone(),
         };
         let (listener, addr) =
@@ -199,9 +211,9 @@ impl Daemon {
                 })?;
         // The endpoint file first: whoever sees the daemon answer can also find it. Clients
         // that connect before the server runs wait in the listen backlog.
-        data_dir.write_endpoint(&Endpoint {
+        tokens.publish(Endpoint {
             url: addr.url(),
-            token: token.clone(),
+            token: String::new(),
             pid: std::process::id(),
             viewer: None,
         })?;

@@ -54,6 +54,14 @@ fn main() -> std::process::ExitCode {
     let token = std::env::var(TOKEN_ENV).ok();
     // Read once, before any thread exists; tools started later do not inherit it.
     std::env::remove_var(TOKEN_ENV);
+    if token.is_some() {
+        // Nothing running as the sandbox's user may read the host token out of this process
+        // (its memory, environment and descriptors in /proc become root's).
+        if let Err(err) = nix::sys::prctl::set_dumpable(false) {
+            eprintln!("choir-daemon: cannot make itself undumpable: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let workers = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(MAX_WORKER_THREADS);

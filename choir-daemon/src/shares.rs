@@ -5,6 +5,11 @@
 //!
 //! Every connection made with a share holds its [`Grant`], whose `ended` future resolves when
 //! the share is revoked or expires, so that connection is cut at once.
+//!
+//! A share sees the sandbox from the moment it was made (`since`): nothing of the log before
+//! it, unless it was minted with `history`. When a full share ends, whatever its holder could
+//! do with the sandbox's local token ends too: the token is rotated (`tokens.rs`) and the
+//! shares minted with it since that share was made are ended with it ([`Shares::revoke`]).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +21,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::datadir::{random_token, write_private, DataDirError};
+use crate::tokens::Tokens;
 
 /// The file shares are kept in, in the data dir.
 pub const SHARES_FILE: &str = "shares.json";
@@ -40,6 +46,17 @@ pub struct Share {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
     pub created: i64,
+    /// The seq of the first event it may see: the head when it was made, plus one (1 when it
+    /// was made with `history`).
+    #[serde(default)]
+    pub since: u64,
+    /// Made to see the whole past.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub history: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !value
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +65,10 @@ struct Stored {
     share: Share,
     /// SHA-256 of the secret, hex.
     hash: String,
+    /// Minted with the sandbox's local token, which whoever runs code in the sandbox (a full
+    /// share's holder) can read.
+    #[serde(default)]
+    local: bool,
 }
 
 /// What the owner asks for.
@@ -63,6 +84,9 @@ pub struct ShareRequest {
     pub viewer: Option<String>,
     #[serde(default)]
     pub label: Option<String>,
+    /// See the whole past, not only what happens from now on.
+    #[serde(default)]
+    pub history: bool,
 }
 
 fn yes() -> bool {
@@ -76,8 +100,18 @@ impl Default for ShareRequest {
             expires_in: None,
             viewer: None,
             label: None,
+            history: false,
         }
     }
+}
+
+/// A share that ended, and the shares that ended with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    pub share: Share,
+    /// For a full share: those minted with the local token since it was made (its holder
+    /// could have minted them).
+    pub also: Vec<Share>,
 }
 
 /// Why a share could not be made or used.
@@ -144,6 +178,8 @@ async fn sleep_or_forever(duration: Option<Duration>) {
 #[derive(Clone)]
 pub struct Shares {
     inner: Arc<Mutex<Inner>>,
+    /// Told when a share is made: the watch on full shares looks again when they expire.
+    minted: Arc<tokio::sync::Notify>,
 }
 
 struct Inner {
@@ -155,8 +191,9 @@ struct Inner {
 
 impl Shares {
     /// Reads the shares file (a missing or unreadable file is no shares; unreadable is
-    /// logged, and nothing in it works).
-    pub fn open(data_dir: &Path) -> Self {
+    /// logged, and nothing in it works). Shares from before shares had a `since` see from
+    /// `head` on.
+    pub fn open(data_dir: &Path, head: u64) -> Self {
         let path = data_dir.join(SHARES_FILE);
         let stored = match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|err| {
@@ -165,12 +202,17 @@ impl Shares {
             }),
             Err(_) => Vec::new(),
         };
+        let mut stored: Vec<Stored> = stored;
+        for old in stored.iter_mut().filter(|stored| stored.share.since == 0) {
+            old.share.since = head + 1;
+        }
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 path,
                 stored,
                 revoked: HashMap::new(),
             })),
+            minted: Arc::default(),
         }
     }
 
@@ -180,8 +222,14 @@ impl Shares {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Makes a share; returns it with its token (shown this once).
-    pub fn mint(&self, request: ShareRequest) -> Result<(Share, String), ShareError> {
+    /// Makes a share that sees from seq `head + 1` on (or all, with `history`); `local` says
+    /// it was asked for with the local token. Returns it with its token (shown this once).
+    pub fn mint(
+        &self,
+        request: ShareRequest,
+        head: u64,
+        local: bool,
+    ) -> Result<(Share, String), ShareError> {
         let label = request.label.map(|label| {
             label
                 .chars()
@@ -226,15 +274,19 @@ impl Shares {
             viewer: request.viewer,
             label,
             created: now_ms(),
+            since: if request.history { 1 } else { head + 1 },
+            history: request.history,
         };
         inner.stored.push(Stored {
             share: share.clone(),
             hash: hash(&secret),
+            local,
         });
         if let Err(err) = inner.save() {
             inner.stored.pop();
             return Err(err.into());
         }
+        self.minted.notify_one();
         Ok((share, format!("{PREFIX}{id}_{secret}")))
     }
 
@@ -242,30 +294,78 @@ impl Shares {
     pub fn list(&self) -> Vec<Share> {
         let mut inner = self.lock();
         inner.drop_expired();
+        let now = now_ms();
         inner
             .stored
             .iter()
+            .filter(|stored| stored.share.expires.is_none_or(|expires| expires > now))
             .map(|stored| stored.share.clone())
             .collect()
     }
 
-    /// Revokes a share: it stops working and its connections close now.
-    pub fn revoke(&self, id: &str) -> Result<Share, ShareError> {
+    /// Revokes a share: it stops working and its connections close now. A full share takes
+    /// with it the shares minted with the local token since it was made; the caller rotates
+    /// the local token. Blocking (it syncs the file).
+    pub fn revoke(&self, id: &str) -> Result<Ended, ShareError> {
         let mut inner = self.lock();
-        let at = inner
+        let share = inner
             .stored
             .iter()
-            .position(|stored| stored.share.id == id)
+            .find(|stored| stored.share.id == id)
+            .map(|stored| stored.share.clone())
             .ok_or(ShareError::Unknown)?;
-        let removed = inner.stored.remove(at);
+        let also = |stored: &Stored| {
+            !share.read_only
+                && stored.local
+                && stored.share.id != share.id
+                && stored.share.created >= share.created
+        };
+        let before = inner.stored.clone();
+        let (gone, kept): (Vec<Stored>, Vec<Stored>) = std::mem::take(&mut inner.stored)
+            .into_iter()
+            .partition(|stored| stored.share.id == share.id || also(stored));
+        inner.stored = kept;
         if let Err(err) = inner.save() {
-            inner.stored.insert(at, removed);
+            inner.stored = before;
             return Err(err.into());
         }
-        if let Some(revoked) = inner.revoked.remove(id) {
-            revoked.cancel();
+        for stored in &gone {
+            if let Some(revoked) = inner.revoked.remove(&stored.share.id) {
+                revoked.cancel();
+            }
         }
-        Ok(removed.share)
+        Ok(Ended {
+            also: gone
+                .into_iter()
+                .map(|stored| stored.share)
+                .filter(|other| other.id != share.id)
+                .collect(),
+            share,
+        })
+    }
+
+    /// When the next full share expires, if one will.
+    pub fn next_full_expiry(&self) -> Option<i64> {
+        let inner = self.lock();
+        inner
+            .stored
+            .iter()
+            .filter(|stored| !stored.share.read_only)
+            .filter_map(|stored| stored.share.expires)
+            .min()
+    }
+
+    /// Full shares that have expired: each is ended as if revoked ([`Shares::revoke`]).
+    pub fn expired_full(&self) -> Vec<String> {
+        let now = now_ms();
+        let inner = self.lock();
+        inner
+            .stored
+            .iter()
+            .filter(|stored| !stored.share.read_only)
+            .filter(|stored| stored.share.expires.is_some_and(|expires| expires <= now))
+            .map(|stored| stored.share.id.clone())
+            .collect()
     }
 
     /// Whether `token` looks like a share token (rather than the sandbox token).
@@ -307,12 +407,63 @@ impl Shares {
     }
 }
 
+/// Ends a share as its owner revokes it: a full one also replaces the local token (see
+/// `tokens.rs`) and takes with it the shares minted with that token since it was made.
+/// Blocking (it syncs files).
+pub fn end(shares: &Shares, tokens: &Tokens, id: &str) -> Result<Ended, ShareError> {
+    let ended = shares.revoke(id)?;
+    tracing::info!(id = %ended.share.id, also = ended.also.len(), "share revoked");
+    if !ended.share.read_only {
+        tokens.rotate()?;
+    }
+    Ok(ended)
+}
+
+/// Ends each full share when it expires, as if revoked (its connections are cut at once by
+/// their grants; this replaces the local token). Runs until `shutdown`.
+pub async fn watch_full_shares(
+    shares: Shares,
+    tokens: Tokens,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let mut failed = false;
+        for id in shares.expired_full() {
+            let (shares, tokens) = (shares.clone(), tokens.clone());
+            let ended = tokio::task::spawn_blocking(move || end(&shares, &tokens, &id)).await;
+            if let Ok(Err(err)) = ended {
+                tracing::error!(%err, "cannot end an expired full share");
+                failed = true;
+            }
+        }
+        let wait = shares
+            .next_full_expiry()
+            .map_or(Duration::from_secs(3600), |expires| {
+                Duration::from_millis(u64::try_from(expires - now_ms()).unwrap_or(0))
+            });
+        // After a failure, try again a little later rather than at once.
+        let least = if failed {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_millis(10)
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait.max(least)) => {}
+            () = shares.minted.notified() => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
 impl Inner {
+    /// Forgets expired read-only shares (an expired full share is ended by the daemon's
+    /// watch on full shares, which also rotates the local token; until then it works nowhere).
     fn drop_expired(&mut self) {
         let now = now_ms();
         let before = self.stored.len();
-        self.stored
-            .retain(|stored| stored.share.expires.is_none_or(|expires| expires > now));
+        self.stored.retain(|stored| {
+            !stored.share.read_only || stored.share.expires.is_none_or(|expires| expires > now)
+        });
         if self.stored.len() != before {
             if let Err(err) = self.save() {
                 tracing::warn!(%err, "cannot forget expired shares");
@@ -353,12 +504,16 @@ mod tests {
     #[test]
     fn a_token_works_until_revoked_and_the_file_holds_no_token() {
         let dir = tempfile::tempdir().unwrap();
-        let shares = Shares::open(dir.path());
+        let shares = Shares::open(dir.path(), 0);
         let (share, token) = shares
-            .mint(ShareRequest {
-                read_only: true,
-                ..ShareRequest::default()
-            })
+            .mint(
+                ShareRequest {
+                    read_only: true,
+                    ..ShareRequest::default()
+                },
+                0,
+                false,
+            )
             .unwrap();
         assert!(Shares::is_share_token(&token));
         let grant = shares.check(&token, None).unwrap();
@@ -367,7 +522,7 @@ mod tests {
         let secret = token.rsplit('_').next().unwrap();
         assert!(!file.contains(secret), "the file holds the secret");
         // The file is read back by a restarted daemon.
-        let reopened = Shares::open(dir.path());
+        let reopened = Shares::open(dir.path(), 0);
         assert_eq!(reopened.list(), vec![share.clone()]);
         assert!(reopened.check(&token, None).is_ok());
         // A secret with one character changed, or another share's id, does not work.
@@ -383,18 +538,22 @@ mod tests {
             shares.check(&token, None),
             Err(ShareError::Unknown)
         ));
-        assert!(Shares::open(dir.path()).list().is_empty());
+        assert!(Shares::open(dir.path(), 0).list().is_empty());
     }
 
     #[test]
     fn a_share_for_one_user_refuses_others_and_expired_shares_refuse_everyone() {
         let dir = tempfile::tempdir().unwrap();
-        let shares = Shares::open(dir.path());
+        let shares = Shares::open(dir.path(), 0);
         let (_, token) = shares
-            .mint(ShareRequest {
-                viewer: Some("alice".into()),
-                ..ShareRequest::default()
-            })
+            .mint(
+                ShareRequest {
+                    viewer: Some("alice".into()),
+                    ..ShareRequest::default()
+                },
+                0,
+                false,
+            )
             .unwrap();
         assert!(shares.check(&token, Some("alice")).is_ok());
         assert!(matches!(
@@ -406,10 +565,14 @@ mod tests {
             Err(ShareError::OtherViewer(_))
         ));
         assert!(matches!(
-            shares.mint(ShareRequest {
-                viewer: Some("../root".into()),
-                ..ShareRequest::default()
-            }),
+            shares.mint(
+                ShareRequest {
+                    viewer: Some("../root".into()),
+                    ..ShareRequest::default()
+                },
+                0,
+                false
+            ),
             Err(ShareError::Invalid(_))
         ));
         {
@@ -423,11 +586,109 @@ mod tests {
         assert!(shares.list().is_empty(), "expired shares are dropped");
     }
 
+    #[test]
+    fn a_share_sees_from_the_head_when_it_was_made_unless_it_asked_for_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let shares = Shares::open(dir.path(), 0);
+        let (present, _) = shares.mint(ShareRequest::default(), 41, false).unwrap();
+        assert_eq!((present.since, present.history), (42, false));
+        let (past, _) = shares
+            .mint(
+                ShareRequest {
+                    history: true,
+                    ..ShareRequest::default()
+                },
+                41,
+                false,
+            )
+            .unwrap();
+        assert_eq!((past.since, past.history), (1, true));
+        // A share stored before `since` existed sees from the head of the daemon that reads it.
+        let text = std::fs::read_to_string(dir.path().join(SHARES_FILE)).unwrap();
+        let old = text
+            .replace("\"since\": 42,", "")
+            .replace("\"since\": 1,", "");
+        assert!(!old.contains("since"), "{old}");
+        std::fs::write(dir.path().join(SHARES_FILE), old).unwrap();
+        let reopened = Shares::open(dir.path(), 99).list();
+        assert!(
+            reopened.iter().all(|share| share.since == 100),
+            "{reopened:?}"
+        );
+    }
+
+    #[test]
+    fn ending_a_full_share_ends_the_shares_minted_with_the_local_token_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let shares = Shares::open(dir.path(), 0);
+        let minted = |read_only: bool, local: bool| {
+            let (share, token) = shares
+                .mint(
+                    ShareRequest {
+                        read_only,
+                        ..ShareRequest::default()
+                    },
+                    0,
+                    local,
+                )
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(2));
+            (share, token)
+        };
+        let (before, before_token) = minted(true, true);
+        let (full, _) = minted(false, false);
+        let (by_local, by_local_token) = minted(true, true);
+        let (by_host, by_host_token) = minted(true, false);
+        let grant = shares.check(&by_local_token, None).unwrap();
+        let ended = shares.revoke(&full.id).unwrap();
+        assert_eq!(ended.share, full);
+        assert_eq!(ended.also, vec![by_local.clone()]);
+        assert!(grant.is_over().is_some(), "its connections are cut");
+        assert!(shares.check(&by_local_token, None).is_err());
+        // Made before the full share, or with the host token: untouched.
+        assert!(shares.check(&before_token, None).is_ok());
+        assert!(shares.check(&by_host_token, None).is_ok());
+        assert_eq!(shares.list(), vec![before, by_host]);
+        // A read-only share takes nothing with it.
+        let (watcher, _) = minted(true, false);
+        let (_, later_token) = minted(true, true);
+        assert!(shares.revoke(&watcher.id).unwrap().also.is_empty());
+        assert!(shares.check(&later_token, None).is_ok());
+    }
+
+    #[test]
+    fn an_expired_full_share_is_listed_for_ending_and_works_nowhere() {
+        let dir = tempfile::tempdir().unwrap();
+        let shares = Shares::open(dir.path(), 0);
+        let (full, token) = shares
+            .mint(
+                ShareRequest {
+                    read_only: false,
+                    expires_in: Some(3600),
+                    ..ShareRequest::default()
+                },
+                0,
+                false,
+            )
+            .unwrap();
+        assert_eq!(shares.next_full_expiry(), full.expires);
+        assert!(shares.expired_full().is_empty());
+        shares.lock().stored[0].share.expires = Some(now_ms() - 1);
+        assert!(matches!(
+            shares.check(&token, None),
+            Err(ShareError::Expired)
+        ));
+        assert!(shares.list().is_empty());
+        assert_eq!(shares.expired_full(), vec![full.id.clone()]);
+        shares.revoke(&full.id).unwrap();
+        assert!(shares.expired_full().is_empty());
+    }
+
     #[tokio::test]
     async fn revoking_ends_every_grant_of_the_share() {
         let dir = tempfile::tempdir().unwrap();
-        let shares = Shares::open(dir.path());
-        let (share, token) = shares.mint(ShareRequest::default()).unwrap();
+        let shares = Shares::open(dir.path(), 0);
+        let (share, token) = shares.mint(ShareRequest::default(), 0, false).unwrap();
         let grants = [
             shares.check(&token, None).unwrap(),
             shares.check(&token, None).unwrap(),

@@ -18,6 +18,9 @@ pub const CLOSE_EXPECTED_HELLO: u16 = 4003;
 pub const CLOSE_RESUME_BEYOND_HEAD: u16 = 4004;
 /// WebSocket close code when the share token the connection used was revoked or expired.
 pub const CLOSE_REVOKED: u16 = 4005;
+/// WebSocket close code when the sandbox token the connection used was replaced (a full share
+/// ended): a local client reads the new one from `daemon.json` and reconnects.
+pub const CLOSE_TOKEN_REPLACED: u16 = 4006;
 
 /// The protocol version a client announces in `hello`; the daemon refuses any other.
 /// Version 2: the welcome is bounded (documents without text, the latest messages of the

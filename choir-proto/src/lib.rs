@@ -19,6 +19,7 @@ mod doc_sync;
 mod endpoint;
 mod event;
 mod frame;
+mod human;
 mod ids;
 pub mod terminal;
 mod text_op;
@@ -42,8 +43,9 @@ pub use event::{
 pub use frame::{
     ClientFrame, EphemeralBody, ErrorCode, FrameError, Moment, Query, Reply, Seek, ServerFrame,
     CLOSE_EXPECTED_HELLO, CLOSE_PROTOCOL_VERSION, CLOSE_RESUME_BEYOND_HEAD, CLOSE_REVOKED,
-    CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES, MAX_PAGE, PROTOCOL_VERSION,
+    CLOSE_TOKEN_REPLACED, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES, MAX_PAGE, PROTOCOL_VERSION,
 };
+pub use human::thousands;
 pub use ids::{CallId, DocId, ThreadId, WindowId};
 /// The rope type documents are held in.
 pub use ropey::Rope;

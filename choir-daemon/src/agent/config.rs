@@ -2,6 +2,12 @@
 //! overridden by the environment (`CHOIR_PROVIDER`, `CHOIR_MODEL`, `OPENAI_API_KEY`,
 //! `OPENAI_BASE_URL`, `ANTHROPIC_API_KEY`, `ANTHROPIC_BASE_URL`, `CHOIR_APPROVAL`,
 //! `CHOIR_CONTEXT_TOKENS`, `CHOIR_MAX_TOKENS`).
+//!
+//! Under a hypervisor with a model gateway (`CHOIR_GATEWAY`, the socket, and
+//! `CHOIR_GATEWAY_TOKEN`), the agent reaches the operator's provider through the gateway,
+//! and the environment's provider and model are only the operator's defaults: `config.json`
+//! overrides them, and a key or base URL of its own there means the user's own provider,
+//! reached directly.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -16,6 +22,9 @@ use super::provider::{Anthropic, HttpSettings, Offline, OpenAi, Provider};
 
 pub const DEFAULT_OPENAI_BASE_URL: &str = "https://api.openai.com/v1";
 pub const DEFAULT_ANTHROPIC_BASE_URL: &str = "https://api.anthropic.com";
+/// Where the gateway's APIs are, over its socket (the host name is not looked up).
+const GATEWAY_OPENAI_URL: &str = "http://gateway/openai/v1";
+const GATEWAY_ANTHROPIC_URL: &str = "http://gateway/anthropic";
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -93,6 +102,8 @@ pub struct AgentConfig {
     pub max_subagents: usize,
     /// Longest a sub-agent may work on a task.
     pub subagent_timeout: Duration,
+    /// The model is reached through the hypervisor's gateway.
+    pub gateway: bool,
 }
 
 impl Default for AgentConfig {
@@ -113,6 +124,7 @@ impl Default for AgentConfig {
             subagent_steps: 6,
             max_subagents: 4,
             subagent_timeout: Duration::from_secs(600),
+            gateway: false,
         }
     }
 }
@@ -154,8 +166,25 @@ impl AgentConfig {
                 })
             }
         };
+        let gateway = match (env("CHOIR_GATEWAY"), env("CHOIR_GATEWAY_TOKEN")) {
+            (Some(socket), Some(token)) if !socket.is_empty() && !token.is_empty() => {
+                Some((socket, token))
+            }
+            _ => None,
+        };
+        let own_provider = file_config.openai_api_key.is_some()
+            || file_config.openai_base_url.is_some()
+            || file_config.anthropic_api_key.is_some()
+            || file_config.anthropic_base_url.is_some();
+        // With a gateway, the environment holds the operator's defaults: the file wins.
+        let file_first = gateway.is_some();
         let pick = |name: &str, from_file: Option<String>| {
-            env(name).filter(|v| !v.is_empty()).or(from_file)
+            let from_env = env(name).filter(|v| !v.is_empty());
+            if file_first {
+                from_file.or(from_env)
+            } else {
+                from_env.or(from_file)
+            }
         };
         let mut config = AgentConfig {
             model: pick("CHOIR_MODEL", file_config.model),
@@ -170,6 +199,18 @@ impl AgentConfig {
         if let Some(url) = pick("ANTHROPIC_BASE_URL", file_config.anthropic_base_url) {
             config.anthropic_base_url = url;
         }
+        let openai_base = match (&gateway, own_provider) {
+            (Some((socket, token)), false) => {
+                config.http.unix_socket = Some(socket.into());
+                config.openai_base_url = GATEWAY_OPENAI_URL.into();
+                config.anthropic_base_url = GATEWAY_ANTHROPIC_URL.into();
+                config.openai_api_key = Some(token.clone());
+                config.anthropic_api_key = Some(token.clone());
+                config.gateway = true;
+                Some(GATEWAY_OPENAI_URL.to_owned())
+            }
+            _ => openai_base,
+        };
         if let Some(steps) = file_config.max_steps {
             config.max_steps = steps.max(1);
         }
@@ -269,6 +310,15 @@ impl AgentConfig {
         }
     }
 
+    /// The keys it holds (the user's own, or the gateway's credential): kept out of the log.
+    pub fn secrets(&self) -> Vec<String> {
+        [&self.openai_api_key, &self.anthropic_api_key]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
     /// The context budget of the configured model.
     pub fn budget(&self) -> Budget {
         Budget::for_model(
@@ -293,6 +343,7 @@ impl AgentConfig {
         json!({
             "provider": provider,
             "model": self.model,
+            "gateway": self.gateway,
             "openai_base_url": self.openai_base_url,
             "openai_api_key": self.openai_api_key.as_deref().map(mask),
             "anthropic_base_url": self.anthropic_base_url,
@@ -394,6 +445,46 @@ mod tests {
             load(&[("CHOIR_APPROVAL", "auto")], None).unwrap().approval,
             ApprovalPolicy::AutoAll
         );
+    }
+
+    #[test]
+    fn under_a_gateway_the_agent_uses_it_unless_the_sandbox_has_a_provider_of_its_own() {
+        let gateway = [
+            ("CHOIR_GATEWAY", "/data/gateway.sock"),
+            ("CHOIR_GATEWAY_TOKEN", "chg_0123456789abcdef"),
+            ("CHOIR_PROVIDER", "anthropic"),
+            ("CHOIR_MODEL", "operator-model"),
+        ];
+        let through = load(&gateway, None).unwrap();
+        assert_eq!(through.provider, ProviderKind::Anthropic);
+        assert_eq!(through.model.as_deref(), Some("operator-model"));
+        assert!(through.gateway);
+        assert_eq!(
+            through.http.unix_socket.as_deref(),
+            Some(Path::new("/data/gateway.sock"))
+        );
+        assert_eq!(through.anthropic_base_url, GATEWAY_ANTHROPIC_URL);
+        assert_eq!(
+            through.anthropic_api_key.as_deref(),
+            Some("chg_0123456789abcdef")
+        );
+        assert_eq!(through.describe()["gateway"], json!(true));
+        // The file's model overrides the operator's default; still through the gateway.
+        let model = load(&gateway, Some(r#"{"model": "mine"}"#)).unwrap();
+        assert_eq!(model.model.as_deref(), Some("mine"));
+        assert!(model.gateway);
+        // A key of the user's own: their provider, directly.
+        let own = load(
+            &gateway,
+            Some(r#"{"provider": "openai", "model": "gpt-mine", "openai_api_key": "sk-mine-000000"}"#),
+        )
+        .unwrap();
+        assert_eq!(own.provider, ProviderKind::OpenAi);
+        assert_eq!(own.model.as_deref(), Some("gpt-mine"));
+        assert!(!own.gateway);
+        assert!(own.http.unix_socket.is_none());
+        assert_eq!(own.openai_base_url, DEFAULT_OPENAI_BASE_URL);
+        assert_eq!(own.openai_api_key.as_deref(), Some("sk-mine-000000"));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Tokens: where a request may carry one, how it is compared, and what it allows (the
-//! sandbox token everything; a share token what its share says).
+//! sandbox's own tokens everything; a share token what its share says, and only from the
+//! moment it was made unless it was made with its history).
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
@@ -10,6 +11,7 @@ use choir_proto::ErrorCode;
 use super::error::ApiError;
 use super::AppState;
 use crate::shares::{Grant, Shares};
+use crate::tokens::OwnerToken;
 
 /// What a read-only connection is told when it asks for a change.
 pub(super) const READ_ONLY: &str =
@@ -31,17 +33,11 @@ pub(super) fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Optio
         .map(|(_, value)| value.to_owned())
 }
 
-/// Compares without leaking, through timing, how much of a guess was right.
-pub(super) fn token_matches(expected: &str, presented: &str) -> bool {
-    let (a, b) = (expected.as_bytes(), presented.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Who a request or connection speaks for.
 #[derive(Debug, Clone)]
 pub(super) enum Access {
-    /// The sandbox token: everything.
-    Owner,
+    /// One of the sandbox's own tokens: everything.
+    Owner(OwnerToken),
     /// A share token: what its share allows, until it is revoked or expires.
     Share(Grant),
 }
@@ -55,8 +51,37 @@ impl Access {
     /// The share, if any.
     pub(super) fn grant(&self) -> Option<&Grant> {
         match self {
-            Access::Owner => None,
+            Access::Owner(_) => None,
             Access::Share(grant) => Some(grant),
+        }
+    }
+
+    /// The seq of the first event it may see (1: all of them).
+    pub(super) fn floor(&self) -> u64 {
+        match self {
+            Access::Owner(_) => 1,
+            Access::Share(grant) => grant.share.since.max(1),
+        }
+    }
+
+    /// Whether it came with the sandbox's local token (which code in the sandbox can read).
+    pub(super) fn is_local(&self) -> bool {
+        matches!(self, Access::Owner(OwnerToken::Local(_)))
+    }
+
+    /// Resolves when this access ends while a connection holds it, with why and the close
+    /// code to tell: a share revoked or expired, or the local token replaced.
+    pub(super) async fn ended(&self) -> (&'static str, u16) {
+        match self {
+            Access::Share(grant) => (grant.ended().await, choir_proto::CLOSE_REVOKED),
+            Access::Owner(OwnerToken::Local(replaced)) => {
+                replaced.cancelled().await;
+                (
+                    "the sandbox's token was replaced; reconnect with the one in daemon.json",
+                    choir_proto::CLOSE_TOKEN_REPLACED,
+                )
+            }
+            Access::Owner(OwnerToken::Host) => std::future::pending().await,
         }
     }
 }
@@ -75,11 +100,11 @@ pub(super) fn access_of(
             .map(Access::Share)
             .map_err(|err| ApiError::unauthorized(&err.to_string()));
     }
-    if token_matches(&state.token, token) {
-        Ok(Access::Owner)
-    } else {
-        Err(ApiError::unauthorized("wrong token"))
-    }
+    state
+        .tokens
+        .check(token)
+        .map(Access::Owner)
+        .ok_or_else(|| ApiError::unauthorized("wrong token"))
 }
 
 /// The viewer the hypervisor names, if any.

@@ -18,12 +18,16 @@ const MAX_EVENTS_PER_PAGE: usize = 10_000;
 
 /// `GET /api/state` → `{"head": N, "world": World}`: what a welcome carries (the latest
 /// messages of the threads shown in windows, documents without their text).
-pub(super) async fn state(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+pub(super) async fn state(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+) -> Result<Json<Value>, ApiError> {
     let world = state
         .world
         .welcome()
         .await
-        .ok_or_else(|| ApiError::internal("the world is not running"))?;
+        .ok_or_else(|| ApiError::internal("the world is not running"))?
+        .since(access.floor());
     Ok(Json(json!({ "head": world.head, "world": world })))
 }
 
@@ -41,6 +45,7 @@ const DEFAULT_PAGE: u32 = 50;
 /// tool calls, and whether older ones exist.
 pub(super) async fn thread_messages(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     Path(thread_id): Path<u64>,
     Query(query): Query<PageQuery>,
 ) -> Result<Json<Value>, ApiError> {
@@ -49,6 +54,7 @@ pub(super) async fn thread_messages(
         ThreadId(thread_id),
         query.before,
         query.limit.unwrap_or(DEFAULT_PAGE),
+        access.floor(),
     )
     .await?;
     Ok(Json(json!(page)))
@@ -70,9 +76,11 @@ pub(super) struct EventsQuery {
 }
 
 /// `GET /api/events?from=N&limit=M` → `{"head": H, "events": [...]}`: events with
-/// `seq >= from` (default 1), at most `limit` (default and cap 10,000).
+/// `seq >= from` (default 1; for a share, never before it was made), at most `limit`
+/// (default and cap 10,000).
 pub(super) async fn events(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     Query(query): Query<EventsQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let limit = query
@@ -81,7 +89,7 @@ pub(super) async fn events(
         .min(MAX_EVENTS_PER_PAGE);
     let events = state
         .store
-        .read(query.from.unwrap_or(1), limit)
+        .read(query.from.unwrap_or(1).max(access.floor()), limit)
         .await
         .map_err(ApiError::internal)?;
     Ok(Json(
@@ -99,9 +107,10 @@ pub(super) struct MomentQuery {
 
 /// `GET /api/moment?seq=N` or `?ts=MS` → `{"seq", "ts", "head", "world"}`: the world as it was
 /// right after event N (or the last event at or before time MS); `&world=false` leaves the
-/// world out.
+/// world out. For a share, a moment before it was made is the one it was made at.
 pub(super) async fn moment(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     Query(query): Query<MomentQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let at = match (query.seq, query.ts) {
@@ -115,14 +124,20 @@ pub(super) async fn moment(
             ))
         }
     };
+    let floor = access.floor();
     if query.world == Some(false) {
-        let seq = state.past.resolve(at).await.map_err(ApiError::internal)?;
+        let seq = state
+            .past
+            .resolve(at)
+            .await
+            .map_err(ApiError::internal)?
+            .max(floor - 1);
         let ts = state.store.ts_of(seq).await.map_err(ApiError::internal)?;
         return Ok(Json(
             json!({ "seq": seq, "ts": ts, "head": state.store.head() }),
         ));
     }
-    let moment = state.past.moment(at).await.map_err(ApiError::internal)?;
+    let moment = super::queries::moment(&state, at, floor).await?;
     Ok(Json(json!(moment)))
 }
 

@@ -67,7 +67,8 @@ pub struct AppState {
     pub ephemerals: tokio::sync::broadcast::Sender<choir_proto::EphemeralBody>,
     /// The agent's configuration as shown to clients (keys masked).
     pub agent: Arc<serde_json::Value>,
-    pub token: Arc<str>,
+    /// The sandbox's own tokens (host and local).
+    pub tokens: crate::tokens::Tokens,
     /// Cancelled when the daemon shuts down: WebSocket sessions close.
     pub shutdown: CancellationToken,
     /// Sessions and work in progress, and the idle clock.

@@ -16,11 +16,13 @@ use crate::shares::{ShareError, ShareRequest};
 const WEB_LINK_ENV: &str = "CHOIR_SHARE_WEB";
 const SSH_LINK_ENV: &str = "CHOIR_SHARE_SSH";
 
-/// `POST /api/shares` with `{"read_only", "expires_in" (s), "viewer", "label"}` (each
-/// optional) → `{"share": {...}, "token": "chs_...", "links": {"web", "ssh"}}`; the token is
-/// shown this once. `links` is there when a hypervisor set where shares are opened.
+/// `POST /api/shares` with `{"read_only", "expires_in" (s), "viewer", "label", "history"}`
+/// (each optional) → `{"share": {...}, "token": "chs_...", "links": {"web", "ssh"}}`; the token
+/// is shown this once. `links` is there when a hypervisor set where shares are opened. The
+/// share sees from now on, or the whole past with `"history": true`.
 pub(super) async fn mint(
     State(state): State<AppState>,
+    Extension(access): Extension<Access>,
     body: String,
 ) -> Result<Json<Value>, ApiError> {
     let request: ShareRequest = if body.trim().is_empty() {
@@ -34,8 +36,12 @@ pub(super) async fn mint(
             )
         })?
     };
-    let (share, token) = state.shares.mint(request).map_err(share_error)?;
-    tracing::info!(id = %share.id, read_only = share.read_only, "share made");
+    let (shares, head, local) = (state.shares.clone(), state.store.head(), access.is_local());
+    let (share, token) = tokio::task::spawn_blocking(move || shares.mint(request, head, local))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(share_error)?;
+    tracing::info!(id = %share.id, read_only = share.read_only, history = share.history, "share made");
     let mut links = serde_json::Map::new();
     if let Ok(web) = std::env::var(WEB_LINK_ENV) {
         links.insert("web".into(), json!(format!("{web}{token}")));
@@ -53,14 +59,23 @@ pub(super) async fn list(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "shares": state.shares.list() }))
 }
 
-/// `DELETE /api/shares/{id}` → `{"revoked": {...}}`; its connections close now.
+/// `DELETE /api/shares/{id}` → `{"revoked": {...}, "also": [...], "token_replaced": bool}`;
+/// its connections close now. A full share also replaces the sandbox's local token and ends
+/// the shares minted with it since (`also`).
 pub(super) async fn revoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let share = state.shares.revoke(&id).map_err(share_error)?;
-    tracing::info!(id = %share.id, "share revoked");
-    Ok(Json(json!({ "revoked": share })))
+    let (shares, tokens) = (state.shares.clone(), state.tokens.clone());
+    let ended = tokio::task::spawn_blocking(move || crate::shares::end(&shares, &tokens, &id))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(share_error)?;
+    Ok(Json(json!({
+        "revoked": ended.share,
+        "also": ended.also,
+        "token_replaced": !ended.share.read_only,
+    })))
 }
 
 /// `GET /api/whoami` → `{"owner": true}` or `{"owner": false, "share": {...}}`.

@@ -133,21 +133,17 @@ async fn run(
         let _client = state.activity.client();
         let ephemerals = state.ephemerals.subscribe();
         let forwarder = tokio::spawn(forward(events, ephemerals, outbox.clone()));
-        let ended = async {
-            match access.grant() {
-                Some(grant) => grant.ended().await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             () = serve(&mut stream, &outbox, &state, &actor, &access) => forwarder.abort(),
-            why = ended => {
+            (why, code) = access.ended() => {
                 // Nothing more of the log goes out, then why.
                 forwarder.abort();
-                outbox
-                    .error(None, ErrorCode::Unauthorized, why)
-                    .await;
-                outbox.close(CLOSE_REVOKED, why).await;
+                if code == CLOSE_REVOKED {
+                    outbox
+                        .error(None, ErrorCode::Unauthorized, why)
+                        .await;
+                }
+                outbox.close(code, why).await;
             }
         }
     }
@@ -231,6 +227,9 @@ async fn handshake(
             return None;
         }
     };
+    // A share sees nothing from before it was made: a resume from earlier gets a welcome.
+    let floor = access.floor();
+    let resume_from = resume_from.filter(|seq| seq + 1 >= floor);
     let (head, snapshot) = match resume_from {
         Some(seq) if seq > state.store.head() => {
             let message = format!(
@@ -247,7 +246,7 @@ async fn handshake(
         }
         Some(seq) => (seq, None),
         None => {
-            let world = state.world.welcome().await?;
+            let world = state.world.welcome().await?.since(floor);
             (world.head, Some(Box::new(world)))
         }
     };
@@ -331,14 +330,14 @@ async fn serve(
                 let Ok(permit) = queries.clone().acquire_owned().await else {
                     return;
                 };
-                let (state, outbox) = (state.clone(), outbox.clone());
+                let (state, outbox, floor) = (state.clone(), outbox.clone(), access.floor());
                 answering.spawn(async move {
                     let _permit = permit;
                     // At most so many answered at once in the whole daemon.
                     let Ok(_daemon_permit) = state.queries.clone().acquire_owned().await else {
                         return false;
                     };
-                    match super::queries::answer(&state, query).await {
+                    match super::queries::answer(&state, query, floor).await {
                         Ok(reply) => outbox.frame(&ServerFrame::Reply { id, reply }).await,
                         Err(err) => {
                             let (code, message) = err.into_parts();

@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use choir_proto::terminal::{TermSize, Terminal};
 use choir_proto::{EventBody, WindowId};
 
+use crate::store::unfinished_share_token;
+
 /// How much of a shell's output goes to the log.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -198,12 +200,14 @@ impl Recorder {
         let mut events = Vec::new();
         if !self.skipping && !self.pending.is_empty() {
             if (self.pending.len() as f64) <= self.allowance {
-                // An escape sequence not complete yet stays for the next event.
-                let held = if self.pending.ends_with(self.escape_tail.as_str()) {
+                // An escape sequence not complete yet stays for the next event, and so does
+                // a share token cut short (see `unfinished_share_token`).
+                let escape = if self.pending.ends_with(self.escape_tail.as_str()) {
                     self.escape_tail.len()
                 } else {
                     0
                 };
+                let held = escape.max(unfinished_share_token(&self.pending));
                 let data: String = self.pending.drain(..self.pending.len() - held).collect();
                 self.allowance -= data.len() as f64;
                 if !data.is_empty() {

@@ -9,6 +9,7 @@
 
 mod error;
 mod lookup;
+mod redact;
 mod schema;
 mod subscription;
 mod writer;
@@ -22,6 +23,7 @@ use sqlx::sqlite::SqlitePool;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use error::StoreError;
+pub use redact::{unfinished_share_token, Redactor, SHARE_TOKEN_MARK, TOKEN_MARK};
 pub use subscription::Subscription;
 
 use writer::{EncodedEvent, WriterMsg};
@@ -39,6 +41,8 @@ pub struct StoreOptions {
     pub durable: bool,
     /// Most events one group commit writes.
     pub max_batch: usize,
+    /// Takes secrets out of every event before it is committed.
+    pub redactor: Redactor,
 }
 
 impl Default for StoreOptions {
@@ -46,6 +50,7 @@ impl Default for StoreOptions {
         Self {
             durable: true,
             max_batch: 8192,
+            redactor: Redactor::default(),
         }
     }
 }
@@ -63,6 +68,7 @@ struct Inner {
     live: Mutex<Option<broadcast::Sender<Arc<Event>>>>,
     head: Arc<AtomicU64>,
     reader: SqlitePool,
+    redactor: Redactor,
 }
 
 impl EventStore {
@@ -87,6 +93,7 @@ impl EventStore {
                 live: Mutex::new(Some(live)),
                 head,
                 reader: opened.reader,
+                redactor: options.redactor,
             }),
         })
     }
@@ -126,7 +133,7 @@ impl EventStore {
         }
         let encoded = events
             .into_iter()
-            .map(EncodedEvent::new)
+            .map(|event| EncodedEvent::new(event, &self.inner.redactor))
             .collect::<Result<Vec<_>, _>>()?;
         let (reply, committed) = oneshot::channel();
         self.inner

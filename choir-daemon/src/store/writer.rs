@@ -4,12 +4,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use choir_proto::{Event, NewEvent, EVENT_SCHEMA_VERSION};
+use choir_proto::{Event, EventBody, NewEvent, EVENT_SCHEMA_VERSION};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Connection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use super::StoreError;
+use super::{Redactor, StoreError};
 
 /// Rows per INSERT statement.
 const ROWS_PER_STATEMENT: usize = 4096;
@@ -35,8 +35,15 @@ pub(super) struct EncodedEvent {
 }
 
 impl EncodedEvent {
-    pub(super) fn new(event: NewEvent) -> Result<Self, StoreError> {
-        let data = event.body.data_json()?;
+    /// Serializes `event`, with the secrets `redactor` finds replaced (in the event itself
+    /// too, so what is published is what is stored).
+    pub(super) fn new(mut event: NewEvent, redactor: &Redactor) -> Result<Self, StoreError> {
+        let mut data = event.body.data_json()?;
+        if let Some(clean) = redactor.redact_json(&data) {
+            let type_name = event.body.type_name().to_owned();
+            event.body = EventBody::from_stored(&type_name, EVENT_SCHEMA_VERSION, &clean)?;
+            data = clean;
+        }
         let row = serde_json::to_string(&(
             event.actor.as_str(),
             event.correlation.as_deref(),

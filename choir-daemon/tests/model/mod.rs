@@ -118,6 +118,7 @@ pub fn settings() -> HttpSettings {
         attempts: 3,
         max_backoff: Duration::from_millis(50),
         response_timeout: Duration::from_secs(2),
+        unix_socket: None,
     }
 }
 

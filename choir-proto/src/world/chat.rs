@@ -151,6 +151,16 @@ impl ChatThread {
         }
     }
 
+    /// Leaves out what happened before seq `since`: older messages, and tool calls named
+    /// before it that have finished (a call still under way is part of the present). The
+    /// count becomes what is held, so nothing older is asked for.
+    pub fn since(&mut self, since: u64) {
+        self.messages.retain(|message| message.seq >= since);
+        self.tools
+            .retain(|card| !card.is_finished() || card.seq >= since);
+        self.total = self.messages.len() as u64;
+    }
+
     /// Puts an older page in front of the held messages. What is already held (a page asked
     /// for twice, or overlapping what arrived live) is not taken twice.
     pub fn prepend(&mut self, page: ThreadPage) {

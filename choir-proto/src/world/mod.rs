@@ -108,6 +108,20 @@ impl World {
         welcome
     }
 
+    /// What someone who may see only from seq `since` on is shown of this world (a share
+    /// made at that point): the desktop, documents and shell screens as they are, but no chat
+    /// message or finished tool call from before it (see [`ChatThread::since`]).
+    pub fn since(mut self, since: u64) -> World {
+        if since <= 1 {
+            return self;
+        }
+        for thread in self.chats.values_mut() {
+            thread.since(since);
+        }
+        self.tool_threads = self.held_tool_threads(&self.chats);
+        self
+    }
+
     /// Keeps each thread's latest `keep` messages (what a daemon holds; pages come from its
     /// log).
     pub fn trim_chats(&mut self, keep: usize) {
@@ -394,6 +408,55 @@ mod tests {
             },
         });
         assert!(closed.shells.is_empty());
+    }
+
+    #[test]
+    fn a_world_since_a_seq_holds_nothing_of_the_chat_before_it_but_calls_under_way() {
+        let call = |id: &str| CallId(id.into());
+        let mut bodies = chat_window(1);
+        bodies.extend(posts(1, 3, 5));
+        let requested = |id: &str| EventBody::ToolRequested {
+            call_id: call(id),
+            tool: "bash".into(),
+            args: serde_json::json!({ "cmd": "env" }),
+            thread_id: Some(ThreadId(1)),
+            needs_approval: false,
+            preview: None,
+        };
+        let finished = |id: &str, output: &str| EventBody::ToolFinished {
+            call_id: call(id),
+            ok: true,
+            exit_code: Some(0),
+            output: output.into(),
+            duration_ms: 1,
+        };
+        bodies.push(requested("old"));
+        bodies.push(finished("old", "SECRET=before"));
+        bodies.push(requested("running"));
+        let cut = bodies.len() as u64 + 1;
+        bodies.extend(posts(1, 2, 5));
+        bodies.push(requested("new"));
+        bodies.push(finished("new", "after"));
+        let full = world(bodies);
+        let shown = full.clone().since(cut);
+        let thread = &shown.chats[&ThreadId(1)];
+        assert_eq!(thread.messages.len(), 2);
+        assert!(thread.messages.iter().all(|message| message.seq >= cut));
+        assert_eq!(thread.total, 2);
+        assert_eq!(thread.older(), 0, "nothing older is paged in");
+        let calls: Vec<&str> = thread
+            .tools
+            .iter()
+            .map(|card| card.call_id.0.as_str())
+            .collect();
+        assert_eq!(calls, ["running", "new"]);
+        assert!(!serde_json::to_string(&shown).unwrap().contains("SECRET"));
+        assert!(shown.tool_threads.keys().all(|id| id.0 != "old"));
+        // The rest of the world is the present one.
+        assert_eq!(shown.desktop, full.desktop);
+        assert_eq!(shown.head, full.head);
+        // From the start, nothing is left out.
+        assert_eq!(full.clone().since(1), full);
     }
 
     #[test]

@@ -122,6 +122,10 @@ enum Commands {
         /// A note to tell shares apart in `choir share list`
         #[arg(long)]
         label: Option<String>,
+        /// Let it see the whole past too (every earlier chat message, tool output and shell
+        /// screen); without this it sees only what happens from now on
+        #[arg(long)]
+        history: bool,
     },
     /// Print the URL of the web mirror (the desktop in a browser) and open it when a browser
     /// is there ($BROWSER, or xdg-open under a display); starts a daemon if none runs
@@ -309,6 +313,7 @@ async fn run(cli: Cli) -> Result<()> {
             expires,
             viewer,
             label,
+            history,
         }) => {
             if *full && expires.is_none() && viewer.is_none() {
                 eprintln!(
@@ -326,6 +331,7 @@ async fn run(cli: Cli) -> Result<()> {
                 expires_in,
                 viewer: viewer.clone(),
                 label: label.clone(),
+                history: *history,
             };
             let daemon = DaemonHttp::new(cli.locate()?)?;
             cli::share::mint(&daemon, &args).await?;

@@ -16,6 +16,8 @@ pub struct ShareArgs {
     /// The hypervisor user it is for.
     pub viewer: Option<String>,
     pub label: Option<String>,
+    /// Sees the whole past, not only what happens from now on.
+    pub history: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +35,7 @@ pub async fn mint(daemon: &DaemonHttp, args: &ShareArgs) -> Result<(), ShareErro
         "expires_in": args.expires_in,
         "viewer": args.viewer,
         "label": args.label,
+        "history": args.history,
     });
     let (status, body) = daemon.post("/api/shares", &request).await?;
     if status != 200 {
@@ -41,6 +44,17 @@ pub async fn mint(daemon: &DaemonHttp, args: &ShareArgs) -> Result<(), ShareErro
     let token = body["token"].as_str().unwrap_or_default();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "share {}", describe(&body["share"]));
+    let _ = if body["share"]["history"] == true {
+        writeln!(
+            out,
+            "  it sees the whole past: every earlier chat message, tool output and screen"
+        )
+    } else {
+        writeln!(
+            out,
+            "  it sees what happens from now on, nothing from before"
+        )
+    };
     let links = &body["links"];
     let endpoint = daemon.endpoint();
     match links["web"].as_str() {
@@ -105,10 +119,26 @@ pub async fn revoke(daemon: &DaemonHttp, id: &str) -> Result<(), ShareError> {
     if status != 200 {
         return Err(refused(&body));
     }
-    println!(
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
         "revoked {} (its connections were closed)",
         describe(&body["revoked"])
     );
+    if body["token_replaced"] == true {
+        let _ = writeln!(
+            out,
+            "it had full control, so this sandbox's local token was replaced (local clients \
+             reconnect with the new one)"
+        );
+        for also in body["also"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "also revoked {}: made with the local token while it was live",
+                describe(also)
+            );
+        }
+    }
     Ok(())
 }
 

@@ -28,7 +28,7 @@ use crate::theme::Theme;
 
 pub use geometry::desktop_area;
 pub use help::BINDINGS;
-pub use timeline::{thousands, TIMELINE_KEYS};
+pub use timeline::TIMELINE_KEYS;
 
 /// Events kept for the event log windows.
 const LOG_CAPACITY: usize = 10_000;

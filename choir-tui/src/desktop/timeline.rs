@@ -3,6 +3,7 @@
 //! their queries are `choir_proto`'s `Timeline`, which the browser uses too.
 
 use choir_proto::client::{Replica, Timeline};
+use choir_proto::thousands;
 use choir_proto::Seek;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -156,31 +157,5 @@ impl Desktop {
     /// The hint line in a replay.
     pub(super) fn timeline_hint(&self) -> String {
         format!("read-only · {TIMELINE_KEYS}")
-    }
-}
-
-/// 1234567 → "1,234,567", as the timeline shows seqs.
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::thousands;
-
-    #[test]
-    fn thousands_are_separated() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

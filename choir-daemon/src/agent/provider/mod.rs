@@ -108,8 +108,12 @@ pub struct HttpSettings {
     pub read_timeout: Duration,
     /// Attempts for a request that fails with 429 or 5xx before any data arrived.
     pub attempts: u32,
-    /// Longest wait before a retry, whatever Retry-After says.
+    /// Longest wait before a retry: an answer whose Retry-After asks for longer (a limit that
+    /// frees up only in hours) is not tried again.
     pub max_backoff: Duration,
+    /// Reach the model through this Unix socket instead of over TCP (the hypervisor's model
+    /// gateway, see `config.rs`).
+    pub unix_socket: Option<std::path::PathBuf>,
 }
 
 impl Default for HttpSettings {
@@ -120,6 +124,7 @@ impl Default for HttpSettings {
             read_timeout: Duration::from_secs(60),
             attempts: 3,
             max_backoff: Duration::from_secs(10),
+            unix_socket: None,
         }
     }
 }
@@ -182,7 +187,8 @@ async fn send_with_retries(
             ),
         };
         let (error, retry_after) = error;
-        if !error.is_retryable() || attempt >= settings.attempts {
+        let waits_too_long = retry_after.is_some_and(|wait| wait > settings.max_backoff);
+        if !error.is_retryable() || attempt >= settings.attempts || waits_too_long {
             return Err(error);
         }
         let backoff = retry_after.unwrap_or(Duration::from_millis(500 * (1 << attempt.min(5))));
@@ -225,8 +231,10 @@ fn parse_arguments(text: String) -> Value {
 }
 
 fn client(settings: &HttpSettings) -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(settings.connect_timeout)
-        .build()
-        .unwrap_or_default()
+    let builder = reqwest::Client::builder().connect_timeout(settings.connect_timeout);
+    let builder = match &settings.unix_socket {
+        Some(path) => builder.unix_socket(path.as_path()),
+        None => builder,
+    };
+    builder.build().unwrap_or_default()
 }

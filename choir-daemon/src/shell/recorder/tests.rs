@@ -106,6 +106,23 @@ fn a_character_cut_between_reads_is_recorded_whole() {
 }
 
 #[test]
+fn a_share_token_cut_between_reads_is_recorded_whole() {
+    let start = Instant::now();
+    let mut recorder = Recorder::new(W, size(), Limits::default(), start);
+    let token = format!("chs_0123456789_{}", "ab".repeat(32));
+    recorder.output(format!("$ echo {}", &token[..30]).as_bytes());
+    let first = recorder.flush(start);
+    recorder.output(format!("{}\r\n$ ", &token[30..]).as_bytes());
+    let second = recorder.flush(start + Duration::from_millis(25));
+    let data = |bodies: Vec<EventBody>| match bodies.as_slice() {
+        [EventBody::ShellOutput { data, .. }] => data.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(data(first), "$ echo ");
+    assert_eq!(data(second), format!("{token}\r\n$ "));
+}
+
+#[test]
 fn a_flood_is_replaced_by_a_few_images_and_the_last_screen_arrives() {
     let limits = Limits::default();
     let start = Instant::now();
