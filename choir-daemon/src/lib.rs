@@ -174,14 +174,22 @@ impl Daemon {
         )
         .with_activity(activity.clone());
         let (ephemerals, _) = tokio::sync::broadcast::channel(EPHEMERAL_CAPACITY);
+        let (usage_latest, model_usage) = tokio::sync::watch::channel(None);
+        let usage = config
+            .agent
+            .usage_source()
+            .map(|source| agent::gateway::UsageNews::new(source, usage_latest, ephemerals.clone()));
+        if let Some(usage) = usage.clone() {
+            tokio::spawn(async move { usage.refresh().await });
+        }
         agent::spawn(
             store.clone(),
             tools.clone(),
             &config.agent,
             ephemerals.clone(),
-            head,
-            subagents,
+            agent::Resume { head, subagents },
             activity.clone(),
+            usage,
         );
         let shares = shares::Shares::open(data_dir.root(), head);
         tokio::spawn(shares::watch_full_shares(
@@ -200,6 +208,7 @@ impl Daemon {
             agent: Arc::new(config.agent.describe()),
             store: store.clone(),
             tokens: tokens.clone(),
+            model_usage,
             shutdown: shutdown.clone(),
         };
         let (listener, addr) =

@@ -180,9 +180,48 @@ pub enum EphemeralBody {
     ChatDelta { thread_id: ThreadId, text: String },
     /// Someone is typing in a thread.
     Typing { thread_id: ThreadId, actor: String },
+    /// How much of the model this sandbox's user has used today, through the hypervisor's
+    /// model gateway: sent after each turn, and to each client as it connects.
+    ModelUsage(ModelUsage),
     /// A kind this build does not know.
     #[serde(other)]
     Unknown,
+}
+
+/// A user's use of the model gateway today (UTC) and their daily limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelUsage {
+    pub requests_today: u64,
+    pub tokens_today: u64,
+    pub tokens_per_day: u64,
+}
+
+impl ModelUsage {
+    /// What the desktop shows: `model 12.3k/1M today`.
+    pub fn label(&self) -> String {
+        format!(
+            "model {}/{} today",
+            short(self.tokens_today),
+            short(self.tokens_per_day)
+        )
+    }
+
+    /// Whether the day's tokens are used up.
+    pub fn exhausted(&self) -> bool {
+        self.tokens_today >= self.tokens_per_day
+    }
+}
+
+/// 999 → "999", 12_345 → "12.3k", 1_000_000 → "1M".
+fn short(n: u64) -> String {
+    let (value, unit) = match n {
+        0..=999 => return n.to_string(),
+        1_000..=999_999 => (n as f64 / 1e3, "k"),
+        1_000_000..=999_999_999 => (n as f64 / 1e6, "M"),
+        _ => (n as f64 / 1e9, "G"),
+    };
+    let text = format!("{value:.1}");
+    format!("{}{unit}", text.trim_end_matches(".0"))
 }
 
 /// Stable error codes: clients match on these, never on messages.
@@ -331,5 +370,24 @@ fn check_command_type(command_type: &str) -> Result<(), FrameError> {
             code: ErrorCode::UnknownCommand,
             message: format!("unknown command `{command_type}`"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelUsage;
+
+    #[test]
+    fn usage_reads_short() {
+        let usage = |tokens_today, tokens_per_day| ModelUsage {
+            requests_today: 1,
+            tokens_today,
+            tokens_per_day,
+        };
+        assert_eq!(usage(999, 1_000_000).label(), "model 999/1M today");
+        assert_eq!(usage(12_345, 1_500_000).label(), "model 12.3k/1.5M today");
+        assert_eq!(usage(2_000, 2_000_000_000).label(), "model 2k/2G today");
+        assert!(usage(10, 10).exhausted());
+        assert!(!usage(9, 10).exhausted());
     }
 }

@@ -41,9 +41,10 @@ pub use event::{
     KNOWN_EVENT_TYPES,
 };
 pub use frame::{
-    ClientFrame, EphemeralBody, ErrorCode, FrameError, Moment, Query, Reply, Seek, ServerFrame,
-    CLOSE_EXPECTED_HELLO, CLOSE_PROTOCOL_VERSION, CLOSE_RESUME_BEYOND_HEAD, CLOSE_REVOKED,
-    CLOSE_TOKEN_REPLACED, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES, MAX_PAGE, PROTOCOL_VERSION,
+    ClientFrame, EphemeralBody, ErrorCode, FrameError, ModelUsage, Moment, Query, Reply, Seek,
+    ServerFrame, CLOSE_EXPECTED_HELLO, CLOSE_PROTOCOL_VERSION, CLOSE_RESUME_BEYOND_HEAD,
+    CLOSE_REVOKED, CLOSE_TOKEN_REPLACED, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES, MAX_PAGE,
+    PROTOCOL_VERSION,
 };
 pub use human::thousands;
 pub use ids::{CallId, DocId, ThreadId, WindowId};

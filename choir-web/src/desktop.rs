@@ -288,6 +288,11 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
             }
             if app.prefix { <span class="prefix">{ "C-a …" }</span> }
             <button data-action="help" aria-label="keyboard shortcuts" onclick={ help }>{ "?" }</button>
+            if let Some(usage) = app.replica.model_usage() {
+                <span id="model-usage" data-exhausted={ usage.exhausted().to_string() }
+                    title={ format!("{} model requests today (UTC); {} tokens a day at most", usage.requests_today, choir_proto::thousands(usage.tokens_per_day)) }>
+                    { usage.label() }</span>
+            }
             <span id="connection" data-state={ app.connection.state() } data-read-only={ app.replica.is_read_only().to_string() }
                 title={ state_title } role="status" aria-live="polite">{ state_text }</span>
             if let Some(signed_in) = &app.signed_in {

@@ -310,6 +310,14 @@ impl AgentConfig {
         }
     }
 
+    /// Where to ask how much of the gateway the user has used, when the model is reached
+    /// through one.
+    pub fn usage_source(&self) -> Option<super::gateway::UsageSource> {
+        let socket = self.http.unix_socket.as_deref().filter(|_| self.gateway)?;
+        let token = self.openai_api_key.as_deref()?;
+        Some(super::gateway::UsageSource::new(socket, token))
+    }
+
     /// The keys it holds (the user's own, or the gateway's credential): kept out of the log.
     pub fn secrets(&self) -> Vec<String> {
         [&self.openai_api_key, &self.anthropic_api_key]

@@ -5,6 +5,7 @@
 mod budget;
 mod config;
 mod delegate;
+pub mod gateway;
 mod history;
 pub mod provider;
 mod recovery;
@@ -94,6 +95,8 @@ struct TurnContext {
     subagents: Arc<std::sync::atomic::AtomicUsize>,
     /// A running turn keeps the sandbox from being stopped as idle.
     activity: Activity,
+    /// The model gateway's figures, told after each turn (with a gateway).
+    usage: Option<gateway::UsageNews>,
 }
 
 impl TurnContext {
@@ -125,16 +128,22 @@ pub async fn request_size(
     })
 }
 
-/// Starts the agent. It follows the log after `head`; `subagents` are the sub-agent threads
-/// the log held up to there (their limits hold after a restart too).
+/// Where the agent takes up the log: it follows it after `head`; `subagents` are the
+/// sub-agent threads the log held up to there (their limits hold after a restart too).
+pub struct Resume {
+    pub head: u64,
+    pub subagents: Vec<(ThreadId, Subagent)>,
+}
+
+/// Starts the agent; `usage` tells clients the user's use of the model gateway, if any.
 pub fn spawn(
     store: EventStore,
     tools: ToolRunner,
     config: &AgentConfig,
     ephemerals: broadcast::Sender<EphemeralBody>,
-    head: u64,
-    subagents: Vec<(ThreadId, Subagent)>,
+    Resume { head, subagents }: Resume,
     activity: Activity,
+    usage: Option<gateway::UsageNews>,
 ) {
     let (inbox, rx) = mpsc::channel(64);
     let provider = config.provider();
@@ -157,6 +166,7 @@ pub fn spawn(
         settings: Arc::new(settings),
         subagents: Arc::default(),
         activity,
+        usage,
     };
     tokio::spawn(run(ctx, head, subagents, rx));
 }

@@ -74,6 +74,9 @@ pub(super) async fn run(
     if let Err(Stop::Failed(err)) = append(ctx, end).await {
         tracing::error!(%err, "cannot end a turn");
     }
+    if let Some(usage) = &ctx.usage {
+        usage.refresh().await;
+    }
     started
 }
 

@@ -69,6 +69,8 @@ pub struct AppState {
     pub agent: Arc<serde_json::Value>,
     /// The sandbox's own tokens (host and local).
     pub tokens: crate::tokens::Tokens,
+    /// The model gateway's latest figures, told to each client as it connects.
+    pub model_usage: tokio::sync::watch::Receiver<Option<choir_proto::ModelUsage>>,
     /// Cancelled when the daemon shuts down: WebSocket sessions close.
     pub shutdown: CancellationToken,
     /// Sessions and work in progress, and the idle clock.

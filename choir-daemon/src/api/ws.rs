@@ -259,6 +259,13 @@ async fn handshake(
     if !outbox.frame(&welcome).await {
         return None;
     }
+    let usage = *state.model_usage.borrow();
+    if let Some(usage) = usage {
+        let body = choir_proto::EphemeralBody::ModelUsage(usage);
+        if !outbox.frame(&ServerFrame::Ephemeral { body }).await {
+            return None;
+        }
+    }
     let actor = match access.grant() {
         Some(grant) => format!("share:{}", grant.share.id),
         None => actor_name(client.as_deref()),

@@ -55,6 +55,8 @@ pub struct Replica {
     timeline: Option<Timeline>,
     /// The connection may only watch (a read-only share).
     read_only: bool,
+    /// The user's use of the model gateway, as last told.
+    model_usage: Option<crate::ModelUsage>,
 }
 
 impl Replica {
@@ -85,6 +87,11 @@ impl Replica {
     /// Whether the daemon said this connection may only watch.
     pub fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// The user's use of the model gateway today, if the daemon told it.
+    pub fn model_usage(&self) -> Option<crate::ModelUsage> {
+        self.model_usage
     }
 
     pub fn world(&self) -> &World {
@@ -140,8 +147,12 @@ impl Replica {
             }
             ServerFrame::Event { event } => self.on_event(event),
             ServerFrame::Ephemeral { body } => {
-                if let EphemeralBody::ChatDelta { thread_id, text } = body {
-                    self.streaming.entry(thread_id).or_default().push_str(&text);
+                match body {
+                    EphemeralBody::ChatDelta { thread_id, text } => {
+                        self.streaming.entry(thread_id).or_default().push_str(&text);
+                    }
+                    EphemeralBody::ModelUsage(usage) => self.model_usage = Some(usage),
+                    EphemeralBody::Typing { .. } | EphemeralBody::Unknown => {}
                 }
                 Applied::Quiet
             }

@@ -442,6 +442,13 @@ pub fn server_frames() -> Vec<ServerFrame> {
                 actor: "user".into(),
             },
         },
+        ServerFrame::Ephemeral {
+            body: EphemeralBody::ModelUsage(choir_proto::ModelUsage {
+                requests_today: 3,
+                tokens_today: 12_345,
+                tokens_per_day: 1_000_000,
+            }),
+        },
         ServerFrame::Ack {
             id: 5,
             seqs: vec![4, 5],

@@ -269,7 +269,9 @@ impl Desktop {
         let y = screen.height.saturating_sub(1);
         let bar = Rect::new(0, y, screen.width, 1);
         buf.set_style(bar, theme.taskbar());
-        for (range, hit, label) in taskbar_items(self.replica.world(), screen.width) {
+        let items = taskbar_items(self.replica.world(), screen.width);
+        let items_end = items.last().map_or(0, |(range, _, _)| range.end);
+        for (range, hit, label) in items {
             let style = match hit {
                 TaskbarHit::Window(id) if self.replica.world().desktop.focused == Some(id) => {
                     theme.taskbar_active()
@@ -312,6 +314,19 @@ impl Desktop {
             buf.set_string(x, y, &state, theme.taskbar().patch(style));
             let clock_x = x + display_width(&state) as u16;
             buf.set_string(clock_x, y, format!("  {} ", self.clock), theme.taskbar());
+            // The day's model use, where the window buttons leave room for it.
+            if let Some(usage) = self.replica.model_usage() {
+                let label = format!("{}  ", usage.label());
+                let lw = display_width(&label) as u16;
+                if x >= items_end + 1 + lw {
+                    let style = if usage.exhausted() {
+                        theme.error()
+                    } else {
+                        theme.muted()
+                    };
+                    buf.set_string(x - lw, y, &label, theme.taskbar().patch(style));
+                }
+            }
         }
     }
 
