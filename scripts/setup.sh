@@ -25,6 +25,11 @@ command -v pgrep >/dev/null || missing+=(procps)
 # Shell window tests edit a file with vi (vim-tiny is Debian's smallest vim).
 command -v vi >/dev/null || missing+=(vim-tiny)
 command -v less >/dev/null || missing+=(less)
+# A sandbox's network of its own (process backend): slirp4netns is its user-mode stack,
+# nftables its policy, iproute2 brings its loopback up (and the network tests' own hosts).
+command -v slirp4netns >/dev/null || missing+=(slirp4netns)
+command -v nft >/dev/null || missing+=(nftables)
+command -v ip >/dev/null || missing+=(iproute2)
 # The web mirror's browser tests: Debian's Chromium, driven by npm's playwright-core.
 command -v chromium >/dev/null || missing+=(chromium)
 command -v npm >/dev/null || missing+=(npm)

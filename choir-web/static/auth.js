@@ -198,11 +198,28 @@ async function listPasskeys() {
   }
 }
 
+// The model gateway's figures for this user today, when the host has a gateway.
+async function showUsage() {
+  const response = await fetch("/auth/usage", { credentials: "same-origin" });
+  if (!response.ok) return;
+  const usage = await response.json();
+  if (!usage.gateway) return;
+  const number = (n) => Number(n).toLocaleString("en-US");
+  const resets = new Date(usage.resets);
+  $("usage-text").textContent =
+    `Today (UTC): ${number(usage.requests_today)} requests, ` +
+    `${number(usage.tokens_today)} of ${number(usage.limits.tokens_per_day)} tokens; ` +
+    `at most ${usage.limits.requests_per_minute} requests a minute. ` +
+    `The day's count starts again at ${resets.toISOString().slice(11, 16)} UTC.`;
+  $("usage").hidden = false;
+}
+
 async function showAccount() {
   $("account").hidden = false;
   document.title = "ChoirOS — account";
   $("account-user").textContent = meta("choir-user");
   await listPasskeys().catch((err) => say(failure(err), true));
+  await showUsage().catch(() => {});
   $("add-form").addEventListener("submit", (event) => {
     event.preventDefault();
     if (webauthnMissing()) return;

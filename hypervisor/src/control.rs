@@ -147,12 +147,22 @@ impl Server {
         };
         let sandboxes = &self.sandboxes;
         match request {
-            Request::List => Reply {
-                ok: true,
-                message: None,
-                isolation: Some(sandboxes.isolation()),
-                sandboxes: sandboxes.list(&registered).await,
-            },
+            Request::List => {
+                let mut list = sandboxes.list(&registered).await;
+                let usage = crate::gateway::today_of(self.users.pool()).await;
+                for sandbox in &mut list {
+                    if let Some((requests, tokens)) = usage.get(&sandbox.user) {
+                        sandbox.model_requests = Some(*requests);
+                        sandbox.model_tokens = Some(*tokens);
+                    }
+                }
+                Reply {
+                    ok: true,
+                    message: None,
+                    isolation: Some(sandboxes.isolation()),
+                    sandboxes: list,
+                }
+            }
             Request::Stop { user } => match sandboxes.stop(&user).await {
                 Ok(true) => Reply::message(true, format!("{user}: stopped")),
                 Ok(false) => Reply::message(true, format!("{user}: was not running")),
@@ -227,7 +237,7 @@ pub fn format_list(isolation: Option<&Isolation>, sandboxes: &[SandboxInfo]) -> 
         out.push('\n');
     }
     let dash = || "-".to_owned();
-    let rows: Vec<[String; 9]> = sandboxes
+    let rows: Vec<[String; 10]> = sandboxes
         .iter()
         .map(|s| {
             [
@@ -240,12 +250,13 @@ pub fn format_list(isolation: Option<&Isolation>, sandboxes: &[SandboxInfo]) -> 
                 s.memory_bytes.map_or_else(dash, format_size),
                 s.processes.map_or_else(dash, |v| v.to_string()),
                 s.clients.map_or_else(dash, |v| v.to_string()),
+                s.model_tokens.map_or_else(dash, choir_proto::thousands),
                 s.note.clone().unwrap_or_default(),
             ]
         })
         .collect();
     let header = [
-        "USER", "STATE", "PID", "UID", "UPTIME", "MEMORY", "PROCS", "CLIENTS", "NOTE",
+        "USER", "STATE", "PID", "UID", "UPTIME", "MEMORY", "PROCS", "CLIENTS", "TOKENS", "NOTE",
     ]
     .map(str::to_owned);
     let mut widths = header.clone().map(|h| h.chars().count());
@@ -306,6 +317,8 @@ mod tests {
             memory_bytes: Some(45 << 20),
             processes: Some(3),
             clients: Some(1),
+            model_requests: Some(12),
+            model_tokens: Some(48_210),
             note: None,
         };
         let stopped = SandboxInfo {
@@ -317,6 +330,8 @@ mod tests {
             memory_bytes: None,
             processes: None,
             clients: None,
+            model_requests: None,
+            model_tokens: None,
             note: Some("failed: exit status 1".into()),
         };
         let text = format_list(Some(&isolation), &[running, stopped]);
@@ -325,9 +340,9 @@ backend: process
   isolated: own uid and gid per user (800000-899999)
   WARNING: no cgroups
 
-USER   STATE    PID   UID     UPTIME  MEMORY    PROCS  CLIENTS  NOTE
-alice  running  4242  800000  3m12s   45.0 MiB  3      1
-bob    failed   -     800001  -       -         -      -        failed: exit status 1
+USER   STATE    PID   UID     UPTIME  MEMORY    PROCS  CLIENTS  TOKENS  NOTE
+alice  running  4242  800000  3m12s   45.0 MiB  3      1        48,210
+bob    failed   -     800001  -       -         -      -        -       failed: exit status 1
 ";
         assert_eq!(text, expected);
     }

@@ -3,8 +3,10 @@
 //! server that signs browsers in and carries them to their sandbox, and the control socket of
 //! `choir-hypervisor sandbox ...`.
 
+pub mod admission;
 pub mod control;
 pub mod db;
+pub mod gateway;
 pub mod hostkey;
 pub mod layout;
 pub mod revocations;

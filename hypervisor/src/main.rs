@@ -14,8 +14,8 @@ use hypervisor::layout::Layout;
 use hypervisor::revocations::Revocations;
 use hypervisor::sandbox::{
     image_name, instance_name, parse_uid_range, Accounts, Backend, Confinement, DockerBackend,
-    DockerConfig, IdPolicy, Limits, NetworkPolicy, ProcessBackend, ProcessConfig, Sandboxes,
-    SupervisorConfig, DEFAULT_UID_RANGE,
+    DockerConfig, IdPolicy, Limits, Network, NetworkPolicy, ProcessBackend, ProcessConfig,
+    Sandboxes, SupervisorConfig, DEFAULT_UID_RANGE,
 };
 use hypervisor::ssh::{self, Shared};
 use hypervisor::units::{parse_duration, parse_size};
@@ -108,9 +108,19 @@ struct ServeArgs {
     /// [default: $DOCKER_HOST, else unix:///var/run/docker.sock]
     #[arg(long, value_name = "URL")]
     docker_host: Vec<String>,
-    /// What Docker sandboxes may reach: `outbound` (the internet, not each other) or `none`
-    #[arg(long, value_name = "POLICY", default_value = "outbound")]
-    docker_network: NetworkPolicy,
+    /// What sandboxes may reach: `outbound` (the internet; not this host, its private
+    /// networks, cloud metadata addresses or each other) or `none` (nothing)
+    #[arg(
+        long,
+        value_name = "POLICY",
+        default_value = "outbound",
+        alias = "docker-network"
+    )]
+    sandbox_network: NetworkPolicy,
+    /// An address range sandboxes may reach all the same, e.g. a package mirror on the
+    /// private network (repeatable; CIDR)
+    #[arg(long = "allow-net", value_name = "CIDR")]
+    allow_net: Vec<String>,
     /// CPUs per Docker sandbox
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     limit_cpus: f64,
@@ -164,6 +174,30 @@ struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = ssh::DEFAULT_CHANNELS_PER_USER,
           value_parser = clap::value_parser!(usize))]
     limit_channels: usize,
+    /// Time an SSH connection has, from connecting, to log in; then it is closed
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    login_grace: Duration,
+    /// SSH connections not logged in yet that one address (an IPv6 /64 counts as one) may
+    /// hold; more are closed at once
+    #[arg(long, value_name = "N", default_value_t = hypervisor::admission::DEFAULT_PER_ADDRESS)]
+    limit_unauthenticated_per_address: usize,
+    /// SSH connections not logged in yet, from everyone together
+    #[arg(long, value_name = "N", default_value_t = hypervisor::admission::DEFAULT_TOTAL)]
+    limit_unauthenticated: usize,
+    /// Connections one address may hold open to the web server; more are closed at once
+    #[arg(long, value_name = "N", default_value_t = hypervisor::admission::DEFAULT_WEB_PER_ADDRESS)]
+    limit_web_connections: usize,
+    /// Time a web client has to send a request's headers, and again its body
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    web_read_timeout: Duration,
+    /// Model requests a user's agent may make per minute through the model gateway
+    #[arg(long, value_name = "N", default_value_t = hypervisor::gateway::Limits::default().requests_per_minute,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    limit_model_requests: u32,
+    /// Model tokens (prompt and answer) a user may use per UTC day through the gateway
+    #[arg(long, value_name = "N", default_value_t = hypervisor::gateway::Limits::default().tokens_per_day,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    limit_model_tokens: u64,
     /// Wait this long before restarting a sandbox that crashed soon after starting; doubles
     /// with each further quick crash
     #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
@@ -334,7 +368,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Commands::User {
             command: UserCommand::List,
-        } => print!("{}", format_users(&users(&layout).await?.list().await?)),
+        } => {
+            let users = users(&layout).await?;
+            let usage = hypervisor::gateway::today_of(users.pool()).await;
+            print!("{}", format_users(&users.list().await?, &usage));
+        }
         Commands::User {
             command: UserCommand::RemovePasskey { name, id },
         } => {
@@ -394,11 +432,22 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `user list`: a line per user, then one per SSH key and passkey.
-fn format_users(users: &[hypervisor::users::UserEntry]) -> String {
+/// `user list`: each user with their keys, passkeys and (from `usage`: requests and tokens by name) use
+/// of the model gateway today.
+fn format_users(
+    users: &[hypervisor::users::UserEntry],
+    usage: &std::collections::HashMap<String, (u64, u64)>,
+) -> String {
     let mut text = String::new();
     for user in users {
         text.push_str(&format!("{}\n", user.name));
+        if let Some((requests, tokens)) = usage.get(&user.name) {
+            text.push_str(&format!(
+                "  model    today (UTC): {} requests, {} tokens\n",
+                choir_proto::thousands(*requests),
+                choir_proto::thousands(*tokens)
+            ));
+        }
         for key in &user.keys {
             text.push_str(&format!("  ssh      {key}\n"));
         }
@@ -499,6 +548,17 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
             "--limit-memory must be at least 64M, --limit-file-size at least 1M and --limit-channels at least 1"
         );
     }
+    if args.limit_unauthenticated_per_address == 0
+        || args.limit_unauthenticated == 0
+        || args.limit_web_connections == 0
+        || args.login_grace.is_zero()
+        || args.web_read_timeout.is_zero()
+    {
+        anyhow::bail!(
+            "--limit-unauthenticated, --limit-unauthenticated-per-address and --limit-web-connections \
+             must be at least 1, --login-grace and --web-read-timeout more than 0"
+        );
+    }
     // Both listeners first: where shares are opened (told to every sandbox) depends on them.
     let web_listener = match args.http_listen {
         Some(addr) => Some(bind_web(&args, addr).await?),
@@ -507,6 +567,35 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
     let listener = tokio::net::TcpListener::bind(args.ssh_listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.ssh_listen))?;
+    let allow_net = args
+        .allow_net
+        .iter()
+        .map(|range| hypervisor::sandbox::namespaces::parse_range(range))
+        .collect::<Result<Vec<_>, _>>()?;
+    if root && args.backend == BackendKind::Process {
+        let network = match args.sandbox_network {
+            NetworkPolicy::Outbound => Network::Outbound,
+            NetworkPolicy::None => Network::None,
+        };
+        hypervisor::sandbox::namespaces::check(network)
+            .context("sandboxes cannot have a network of their own here")?;
+    }
+    let gateway_config = hypervisor::gateway::GatewayConfig::from_env(
+        |name| std::env::var(name).ok(),
+        hypervisor::gateway::Limits {
+            requests_per_minute: args.limit_model_requests,
+            tokens_per_day: args.limit_model_tokens,
+            ..hypervisor::gateway::Limits::default()
+        },
+    );
+    if let Some(problem) = gateway_config.problem() {
+        anyhow::bail!("the model gateway: {problem}");
+    }
+    let gateway = if gateway_config.enabled() {
+        Some(hypervisor::gateway::Gateway::new(gateway_config, users.pool().clone()).await?)
+    } else {
+        None
+    };
     let mut env = ProcessConfig::passed_env();
     env.extend(share_links(
         web_listener.as_ref().map(|web| &web.origin),
@@ -529,6 +618,12 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
                 extra_read_only: args.sandbox_read.clone(),
                 instance: instance_name(layout.root()),
                 env: env.clone(),
+                gateway: gateway.clone(),
+                network: match args.sandbox_network {
+                    NetworkPolicy::Outbound => Network::Outbound,
+                    NetworkPolicy::None => Network::None,
+                },
+                allow_net: allow_net.clone(),
             },
             accounts,
         ),
@@ -542,9 +637,10 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
                     image: image_name(),
                     limits,
                     cpus: args.limit_cpus,
-                    network: args.docker_network,
+                    network: args.sandbox_network,
                     instance: instance_name(layout.root()),
                     env,
+                    gateway: gateway.clone(),
                 },
                 accounts,
                 users.pool().clone(),
@@ -575,6 +671,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
             &users,
             &sandboxes,
             &revocations,
+            gateway.clone(),
         )?),
         None => None,
     };
@@ -589,6 +686,22 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         channels: ssh::ChannelCounts::new(args.limit_channels),
         revocations: revocations.clone(),
     });
+    if let Some(gateway) = &gateway {
+        let config = gateway.config();
+        let limits = format!(
+            "{} requests a minute and {} tokens a day per user",
+            config.limits.requests_per_minute,
+            choir_proto::thousands(config.limits.tokens_per_day),
+        );
+        announce(&match (&config.provider, &config.model) {
+            (Some(provider), Some(model)) => {
+                format!("model gateway: {provider} {model} for every sandbox, {limits}")
+            }
+            _ => format!(
+                "model gateway: for agents whose owner names a model (no CHOIR_MODEL: others are offline), {limits}"
+            ),
+        });
+    }
     let control_path = layout.control_socket();
     let web = async {
         match web_server {
@@ -597,7 +710,13 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         }
     };
     let outcome = tokio::select! {
-        result = ssh::serve(listener, host_key, shared.clone()) => result.context("the SSH server failed"),
+        result = ssh::serve(listener, host_key, shared.clone(), ssh::LoginLimits {
+            caps: hypervisor::admission::Caps {
+                per_address: args.limit_unauthenticated_per_address,
+                total: args.limit_unauthenticated,
+            },
+            grace: args.login_grace,
+        }) => result.context("the SSH server failed"),
         result = web => result,
         result = control::serve(&control_path, sandboxes.clone(), users, revocations) => {
             result.context("the control socket failed")
@@ -678,6 +797,7 @@ fn web_server(
     users: &UserStore,
     sandboxes: &Sandboxes,
     revocations: &Revocations,
+    gateway: Option<Arc<hypervisor::gateway::Gateway>>,
 ) -> Result<impl std::future::Future<Output = std::io::Result<()>>> {
     let WebListener {
         listener,
@@ -691,6 +811,9 @@ fn web_server(
         session_idle: args.session_idle,
         session_max_age: args.session_max_age,
         signin_per_minute: args.limit_signin,
+        gateway,
+        decoy_key: web::load_decoy_key(&layout.state())
+            .with_context(|| format!("the sign-in key in {}", layout.state().display()))?,
     };
     let state = web::Web::new(
         &config,
@@ -710,7 +833,12 @@ fn web_server(
     announce(&format!(
         "ChoirOS hypervisor: web on {origin} ({scheme} on {bound})"
     ));
-    Ok(web::serve(listener, tls, web::router(state)))
+    let limits = web::ConnectionLimits {
+        per_address: args.limit_web_connections,
+        headers: args.web_read_timeout,
+        body: args.web_read_timeout,
+    };
+    Ok(web::serve(listener, tls, web::router(state), limits))
 }
 
 /// Every SSH channel, browser tab and sandbox socket is a descriptor or two: allow as many as

@@ -66,7 +66,7 @@ async fn alice_cannot_reach_bob_or_the_hypervisor_by_any_road() {
         ("read Bob's daemon's environment", format!("cat /proc/{bob_pid}/environ")),
         ("follow a link into Bob's dir", format!("ln -sf {b}/workspace/secret.txt mine && cat mine")),
         ("write into Bob's workspace", format!("echo pwned > {b}/workspace/pwned")),
-        ("delete Bob's log", format!("rm -f {b}/events.db")),
+        ("delete Bob's log", format!("rm {b}/events.db")),
         ("move Bob's file away", format!("mv {b}/workspace/secret.txt /tmp/stolen")),
         ("read the host key", format!("cat {s}/ssh_host_ed25519_key")),
         ("read the users database", format!("cat {s}/users.db")),

@@ -589,7 +589,8 @@ async fn removing_a_passkey_or_the_user_ends_their_sessions_at_once() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(closed(&mut socket).await.0, CLOSE_UNAUTHORIZED);
     assert_eq!(laptop.get("/api/state").await.status, 401);
-    assert_eq!(laptop.sign_in("alice", &mut third).await.status, 404);
+    // A removed user's name answers as any name without passkeys: the passkey is not asked for.
+    assert_eq!(laptop.sign_in("alice", &mut third).await.status, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -674,4 +675,122 @@ async fn over_https_the_cookie_is_secure_and_plain_http_gets_nothing() {
         .send()
         .await
         .is_err());
+}
+
+/// The shape of a JSON value: its keys, array lengths and kinds of leaves, not their values;
+/// strings are kept where `keep` says so.
+fn shape(value: &Value, keep: &dyn Fn(&str) -> bool, key: &str) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), shape(v, keep, k)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| shape(v, keep, key)).collect()),
+        Value::String(text) if keep(key) => Value::String(text.clone()),
+        Value::String(_) => Value::String("…".into()),
+        other => other.clone(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sign_in_tells_no_one_which_names_exist() {
+    // Alice has a passkey; Bob is a user with only an SSH key; Mallory does not exist.
+    let (hv, mut browser) = start(&["alice", "bob"], &["--limit-signin", "100"]);
+    let mut alice_key = enrol(&hv, &mut browser, "alice").await;
+    let mut asker = another(&browser);
+    let mut answers = Vec::new();
+    for name in ["alice", "bob", "mallory", "no such name!", "alice"] {
+        let answer = asker
+            .post("/auth/signin/start", json!({ "user": name }))
+            .await;
+        assert_eq!(answer.status, 200, "{name}: {answer:?}");
+        answers.push((name, answer.json()));
+    }
+    // Every answer has the same fields, the same relying party, timeout and verification;
+    // a real passkey's id and a made-up one are both opaque strings.
+    let fixed = |key: &str| matches!(key, "rpId" | "userVerification" | "type");
+    let keys_of = |value: &Value| {
+        let mut shape = shape(value, &fixed, "");
+        let allowed = shape["options"]["publicKey"]["allowCredentials"].take();
+        // One entry stands for all: how many a user has is theirs (one, most often).
+        shape["entry"] = allowed.get(0).cloned().unwrap_or(Value::Null);
+        shape
+    };
+    let alice_shape = keys_of(&answers[0].1);
+    assert_ne!(alice_shape["entry"], Value::Null, "{alice_shape}");
+    for (name, answer) in &answers[1..] {
+        let their_shape = keys_of(answer);
+        if their_shape["entry"] != Value::Null {
+            assert_eq!(their_shape, alice_shape, "{name}");
+        } else {
+            assert_eq!(their_shape["options"], alice_shape["options"], "{name}");
+        }
+    }
+    let ids = |answer: &Value| answer["options"]["publicKey"]["allowCredentials"].clone();
+    assert_eq!(
+        ids(&answers[0].1),
+        ids(&answers[4].1),
+        "Alice's ids are stable"
+    );
+    let again = asker
+        .post("/auth/signin/start", json!({ "user": "mallory" }))
+        .await
+        .json();
+    assert_eq!(
+        ids(&answers[2].1),
+        ids(&again),
+        "made-up ids are stable too"
+    );
+    assert_ne!(ids(&answers[1].1), ids(&answers[2].1));
+    // After a restart (the same data dir) the made-up ids are the same: they do not give
+    // themselves away by changing when real ones do not.
+    drop(asker);
+    let mut hv = hv;
+    hv.restart();
+    let (origin, addr) = hv.web();
+    let mut asker = Browser::new(&origin, addr);
+    let after = asker
+        .post("/auth/signin/start", json!({ "user": "mallory" }))
+        .await
+        .json();
+    assert_eq!(ids(&again), ids(&after));
+
+    // Finishing: Alice's passkey offered for Mallory and for Bob fails as a wrong passkey does
+    // for a real user, and signs no one in.
+    for name in ["mallory", "bob"] {
+        let mut attacker = Browser::new(&origin, addr);
+        let start = attacker
+            .post("/auth/signin/start", json!({ "user": name }))
+            .await
+            .json();
+        let alice_start = Browser::new(&origin, addr)
+            .post("/auth/signin/start", json!({ "user": "alice" }))
+            .await
+            .json();
+        let mut options = start["options"].clone();
+        options["publicKey"]["allowCredentials"] =
+            alice_start["options"]["publicKey"]["allowCredentials"].clone();
+        let credential = alice_key
+            .do_authentication(
+                url::Url::parse(&origin).unwrap(),
+                serde_json::from_value(options).unwrap(),
+            )
+            .unwrap();
+        let finish = attacker
+            .post(
+                "/auth/signin/finish",
+                json!({ "ceremony": start["ceremony"], "credential": credential }),
+            )
+            .await;
+        assert_eq!(finish.status, 401, "{name}: {finish:?}");
+        assert_eq!(
+            finish.json()["error"],
+            format!("this passkey is not registered for {name} here"),
+        );
+        assert!(attacker.cookie.is_none());
+    }
+    // Alice still signs in.
+    let mut alice = Browser::new(&origin, addr);
+    assert_eq!(alice.sign_in("alice", &mut alice_key).await.status, 200);
 }

@@ -23,6 +23,22 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+/// Every process whose command line contains `needle`: pid and command line.
+pub fn processes_with(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) {
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
 /// A process's resident memory in KiB (0 if it is gone).
 pub fn rss_kib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -109,6 +125,11 @@ pub struct Server {
 impl Server {
     /// Registers `users` (one key for all) and starts serving, with `args` for `serve`.
     pub fn start(users: &[String], args: &[&str]) -> Self {
+        Self::start_with_env(users, args, &[])
+    }
+
+    /// As [`start`](Self::start), with `env` set for `serve`.
+    pub fn start_with_env(users: &[String], args: &[&str], env: &[(&str, &str)]) -> Self {
         let bins = std::env::var_os("BENCH_BIN_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("../target/release"));
@@ -145,6 +166,7 @@ impl Server {
             .args(["serve", "--ssh-listen", "127.0.0.1:0"])
             .args(args)
             .env("CHOIR_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

@@ -4,14 +4,18 @@
 //!
 //! 1. join the sandbox's cgroups and take its rlimits (hard limits, which only root could
 //!    raise again);
-//! 2. open the program, and build the Landlock ruleset, while paths can still be reached;
-//! 3. start a session of its own; drop supplementary groups, then become the sandbox's gid and
+//! 2. open the program while its path can still be reached;
+//! 3. enter namespaces of its own (`namespaces.rs`): network, IPC and mounts, with `/run`,
+//!    `/tmp` and the like of its own and a `/proc` that shows only its processes;
+//! 4. build the Landlock ruleset (on what the sandbox now sees);
+//! 5. start a session of its own; drop supplementary groups, then become the sandbox's gid and
 //!    uid (real, effective and saved);
-//! 4. umask 077, create the private tmp, enter the data dir;
-//! 5. set `no_new_privs` and enforce the Landlock ruleset: from here on it may write only in
+//! 6. umask 077, create the private tmp, enter the data dir;
+//! 7. set `no_new_privs`, enforce the Landlock ruleset (from here on it may write only in
 //!    its data dir, read only the system's directories, and neither signal processes nor
-//!    reach abstract sockets outside its sandbox;
-//! 6. execute the program from the descriptor opened in 2 (the path may be unreachable for the
+//!    reach abstract sockets outside its sandbox) and install the seccomp filter
+//!    (`syscalls.rs`: no namespaces, keyrings, BPF, mounts, tracing of others...);
+//! 8. execute the program from the descriptor opened in 2 (the path may be unreachable for the
 //!    sandbox's user; the descriptor is not).
 //!
 //! Any failure ends the process with an error before the program runs: nothing runs half
@@ -32,6 +36,8 @@ use nix::unistd::{Gid, Uid};
 use thiserror::Error;
 
 use super::limits::Limits;
+use super::namespaces::{self, NamespaceError, Network};
+use super::syscalls::{self, SyscallError};
 
 /// The Landlock ABI whose rights sandboxes are confined with (Linux 6.12: files, network
 /// scoping of signals and abstract sockets).
@@ -130,6 +136,12 @@ pub struct Confinement {
     /// The Landlock enforcement it must get (what the hypervisor's probe found)
     #[arg(long, value_enum)]
     pub landlock: LandlockLevel,
+    /// Its network: `host` (no namespaces of its own, when not root), `none` or `outbound`
+    #[arg(long, value_enum, default_value = "host")]
+    pub network: Network,
+    /// An address range it may reach all the same (repeatable), with `--network outbound`
+    #[arg(long = "allow-net", value_name = "CIDR")]
+    pub allow_net: Vec<String>,
     /// The program and its arguments
     #[arg(last = true, required = true, value_name = "PROGRAM")]
     pub command: Vec<OsString>,
@@ -170,6 +182,10 @@ pub enum ConfineError {
     Nul,
     #[error("cannot execute the program: {0}")]
     Exec(nix::Error),
+    #[error(transparent)]
+    Namespaces(#[from] NamespaceError),
+    #[error(transparent)]
+    Syscalls(#[from] SyscallError),
 }
 
 impl Confinement {
@@ -208,7 +224,17 @@ impl Confinement {
             LandlockLevel::Partial => "partial",
             LandlockLevel::Full => "full",
         };
-        args.extend(["--landlock".into(), level.into(), "--".into()]);
+        args.extend(["--landlock".into(), level.into()]);
+        let network = match self.network {
+            Network::Host => "host",
+            Network::None => "none",
+            Network::Outbound => "outbound",
+        };
+        args.extend(["--network".into(), network.into()]);
+        for range in &self.allow_net {
+            args.extend(["--allow-net".into(), range.into()]);
+        }
+        args.push("--".into());
         args.extend(self.command.iter().cloned());
         args
     }
@@ -231,6 +257,19 @@ impl Confinement {
             path: program.clone(),
             source,
         })?;
+        if self.network != Network::Host {
+            let allowed = self
+                .allow_net
+                .iter()
+                .map(|range| namespaces::parse_range(range))
+                .collect::<Result<Vec<_>, _>>()?;
+            namespaces::enter(&namespaces::Plan {
+                network: self.network,
+                allowed: &allowed,
+                data_dir: &self.dir,
+                read_only: &self.read_only,
+            })?;
+        }
         let ruleset = ruleset(&self.dir, &self.read_only, &program)?;
 
         // setsid fails only for a group leader, which the hypervisor never starts this as.
@@ -267,6 +306,7 @@ impl Confinement {
                 expected: self.landlock,
             });
         }
+        syscalls::restrict()?;
 
         let to_c = |arg: &OsString| CString::new(arg.as_bytes()).map_err(|_| ConfineError::Nul);
         let args: Vec<CString> = self.command.iter().map(to_c).collect::<Result<_, _>>()?;
@@ -410,6 +450,8 @@ mod tests {
             file_size: 1 << 20,
             read_only: vec!["/usr".into(), "/etc".into()],
             landlock: LandlockLevel::Full,
+            network: Network::Outbound,
+            allow_net: vec!["10.9.0.0/16".into()],
             command: vec![
                 "/usr/bin/choir-daemon".into(),
                 "--listen".into(),

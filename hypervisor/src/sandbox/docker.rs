@@ -83,6 +83,9 @@ pub struct DockerConfig {
     /// CPUs per sandbox (e.g. 1.5).
     pub cpus: f64,
     pub network: NetworkPolicy,
+    /// The model gateway, reached by sandboxes of engines on this host through a socket in
+    /// their volume (those elsewhere cannot reach it).
+    pub gateway: Option<Arc<crate::gateway::Gateway>>,
     /// Tells this hypervisor's containers apart from another's on the same engine.
     pub instance: String,
     /// Environment for every daemon (the agent's settings).
@@ -621,6 +624,21 @@ impl Backend for DockerBackend {
                 Some(_) => format!("0.0.0.0:{DAEMON_PORT}"),
                 None => format!("unix:{DATA}/daemon.sock"),
             };
+            let mut env = self.env(user, Some(&account.token));
+            if let (Some(gateway), Some(mountpoint)) = (&self.config.gateway, &mountpoint) {
+                let told = gateway
+                    .attach(
+                        user,
+                        &mountpoint.join(crate::gateway::SOCKET),
+                        Some((account.uid, account.gid)),
+                        &std::path::Path::new(DATA).join(crate::gateway::SOCKET),
+                    )
+                    .map_err(|err| self.failed(user, format!("its model gateway: {err}")))?;
+                env.extend(
+                    told.into_iter()
+                        .map(|(name, value)| format!("{name}={value}")),
+                );
+            }
             let mut host_config = self.host_config(&name, network);
             if let Some(ip) = &published {
                 host_config.port_bindings = Some(HashMap::from([(
@@ -643,7 +661,7 @@ impl Backend for DockerBackend {
                 exposed_ports: published
                     .is_some()
                     .then(|| vec![format!("{DAEMON_PORT}/tcp")]),
-                env: Some(self.env(user, Some(&account.token))),
+                env: Some(env),
                 user: Some(format!("{}:{}", account.uid, account.gid)),
                 working_dir: Some(DATA.into()),
                 labels: Some(HashMap::from([

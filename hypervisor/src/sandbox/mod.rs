@@ -15,9 +15,11 @@ mod execution;
 pub mod image;
 mod limits;
 mod logtail;
+pub mod namespaces;
 mod process;
 mod procs;
 mod supervisor;
+mod syscalls;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,6 +35,7 @@ pub use docker::{image_name, DockerBackend, DockerConfig, NetworkPolicy};
 pub use execution::Execution;
 pub use limits::Limits;
 pub use logtail::LogTail;
+pub use namespaces::Network;
 pub use process::{ProcessBackend, ProcessConfig};
 pub use supervisor::{Sandboxes, SupervisorConfig};
 
@@ -181,4 +184,9 @@ pub struct SandboxInfo {
     pub clients: Option<usize>,
     /// How it last ended, or why it failed.
     pub note: Option<String>,
+    /// Model requests and tokens through the gateway today (UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_requests: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_tokens: Option<u64>,
 }

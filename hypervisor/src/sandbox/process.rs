@@ -1,7 +1,8 @@
 //! The `process` backend: each sandbox is a `choir-daemon` process confined by
 //! `choir-hypervisor confine` (see `confine.rs`): its own uid and gid, no supplementary groups,
-//! `no_new_privs`, a clean environment, Landlock, rlimits and, where available, cgroups. The
-//! hypervisor reaches it over a Unix socket in its 0700 data dir.
+//! `no_new_privs`, a clean environment, Landlock, rlimits, a seccomp filter, namespaces of its
+//! own (network, IPC, mounts; `namespaces.rs`) and, where available, cgroups. The hypervisor
+//! reaches it over a Unix socket in its 0700 data dir.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -19,6 +20,7 @@ use super::accounts::{Account, Accounts, IdPolicy};
 use super::cgroup::Cgroups;
 use super::confine::{self, Confinement, LandlockLevel};
 use super::limits::Limits;
+use super::namespaces::Network;
 use super::{
     datadir, procs, Backend, BoxFuture, Execution, Exit, Isolation, Launched, LogTail,
     SandboxError, StopSignal, Usage,
@@ -27,20 +29,14 @@ use crate::users::valid_name;
 
 /// The daemon's socket inside its data dir.
 const SOCKET: &str = "daemon.sock";
-/// Environment variables of the hypervisor handed to every daemon: the agent's model and
-/// provider settings (a user can read them in their sandbox, where they are used) and the log
-/// filter.
+/// Environment variables of the hypervisor handed to every daemon: the agent's settings and
+/// the log filter. Never a provider's key or address: the model gateway holds those, and
+/// tells each sandbox its provider and model (`gateway::Gateway::attach`).
 const PASSED_ENV: &[&str] = &[
     "CHOIR_LOG",
-    "CHOIR_PROVIDER",
-    "CHOIR_MODEL",
     "CHOIR_APPROVAL",
     "CHOIR_CONTEXT_TOKENS",
     "CHOIR_MAX_TOKENS",
-    "OPENAI_BASE_URL",
-    "OPENAI_API_KEY",
-    "ANTHROPIC_BASE_URL",
-    "ANTHROPIC_API_KEY",
 ];
 /// How long stray processes of a stopped sandbox may take to die.
 const KILL_PATIENCE: Duration = Duration::from_secs(5);
@@ -64,10 +60,17 @@ pub struct ProcessConfig {
     pub instance: String,
     /// Environment for every daemon (by default [`PASSED_ENV`] from the hypervisor's own).
     pub env: Vec<(String, String)>,
+    /// The model gateway, reached through a socket in each data dir.
+    pub gateway: Option<Arc<crate::gateway::Gateway>>,
+    /// What daemons may reach (`none` or `outbound`; without root, the host's network).
+    pub network: Network,
+    /// Ranges daemons may reach all the same (checked).
+    pub allow_net: Vec<String>,
 }
 
 impl ProcessConfig {
-    /// The agent settings and log filter of this process's environment.
+    /// The agent settings and log filter of this process's environment (no key, no provider
+    /// address).
     pub fn passed_env() -> Vec<(String, String)> {
         PASSED_ENV
             .iter()
@@ -149,12 +152,21 @@ impl ProcessBackend {
         Ok((account, dir, cgroups))
     }
 
+    /// The network a daemon gets: its own only where this hypervisor can make one (root).
+    fn daemon_network(&self) -> Network {
+        match self.accounts.policy() {
+            IdPolicy::PerUser { .. } => self.config.network,
+            IdPolicy::Shared { .. } => Network::Host,
+        }
+    }
+
     fn confinement(
         &self,
         account: &Account,
         dir: &Path,
         cgroups: Vec<PathBuf>,
         command: Vec<OsString>,
+        network: Network,
     ) -> Confinement {
         let ids = self.ids(account);
         let limits = self.config.limits;
@@ -169,6 +181,11 @@ impl ProcessBackend {
             file_size: limits.file_size,
             read_only: self.read_only.clone(),
             landlock: self.landlock,
+            network,
+            allow_net: match network {
+                Network::Outbound => self.config.allow_net.clone(),
+                Network::None | Network::Host => Vec::new(),
+            },
             command,
         }
     }
@@ -370,14 +387,39 @@ impl Backend for ProcessBackend {
             )),
         }
         confined.push(format!("rlimits: {}", self.config.limits.describe()));
-        if self.proc_hidden {
+        if self.daemon_network() != Network::Host {
+            // Its own /proc (see below).
+        } else if self.proc_hidden {
             confined.push("/proc shows each sandbox only its own processes (hidepid)".into());
         } else {
             warnings.push(
                 "/proc is mounted without hidepid: every sandbox sees the command lines of all processes (mount -o remount,hidepid=invisible /proc to hide them)".into(),
             );
         }
-        confined.push("no_new_privs, clean environment, private tmp".into());
+        match self.daemon_network() {
+            Network::Outbound => confined.push(format!(
+                "a network of its own: the internet through slirp4netns; the host, private, link-local (metadata) and other sandboxes' addresses refused{}",
+                if self.config.allow_net.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (but {})", self.config.allow_net.join(", "))
+                }
+            )),
+            Network::None => confined.push("a network of its own: loopback only".into()),
+            Network::Host => warnings.push(
+                "not root: sandboxes share the host's network, its loopback included".into(),
+            ),
+        }
+        match self.daemon_network() {
+            Network::Host => {}
+            Network::None | Network::Outbound => confined.push(
+                "IPC and mounts of its own (no host sockets in /run or /tmp; /proc shows its own processes)".into(),
+            ),
+        }
+        confined.push(
+            "no_new_privs, seccomp (no namespaces, keyrings, BPF, mounts, tracing of others), clean environment, private tmp"
+                .into(),
+        );
         Isolation {
             backend: "process".into(),
             confined,
@@ -402,7 +444,8 @@ impl Backend for ProcessBackend {
                 "--listen".into(),
                 listen,
             ];
-            let confinement = self.confinement(&account, &dir, cgroups, program);
+            let confinement =
+                self.confinement(&account, &dir, cgroups, program, self.daemon_network());
             let mut command = self.command(&confinement, user);
             command
                 .envs(
@@ -412,6 +455,16 @@ impl Backend for ProcessBackend {
                         .map(|(k, v)| (k, v.replace("{user}", user))),
                 )
                 .env("CHOIR_DAEMON_TOKEN", &account.token);
+            if let Some(gateway) = &self.config.gateway {
+                let socket = dir.join(crate::gateway::SOCKET);
+                let told = gateway
+                    .attach(user, &socket, self.ids(&account), &socket)
+                    .map_err(|err| SandboxError::Prepare {
+                        user: user.to_owned(),
+                        message: format!("its model gateway: {err}"),
+                    })?;
+                command.envs(told);
+            }
             let mut child = command.spawn().map_err(|source| SandboxError::Spawn {
                 user: user.to_owned(),
                 source,
@@ -476,7 +529,12 @@ impl Backend for ProcessBackend {
             let (account, dir, cgroups) = self.prepare(user).await?;
             let mut program: Vec<OsString> = vec![self.config.choir.clone().into()];
             program.extend(args.iter().map(OsString::from));
-            let confinement = self.confinement(&account, &dir, cgroups, program);
+            // `choir` speaks to its daemon over the daemon's Unix socket: it needs no network.
+            let network = match self.daemon_network() {
+                Network::Host => Network::Host,
+                Network::None | Network::Outbound => Network::None,
+            };
+            let confinement = self.confinement(&account, &dir, cgroups, program, network);
             let mut command = self.command(&confinement, user);
             command.env("CHOIR_DATA_DIR", &dir).stdin(Stdio::piped());
             let child = command.spawn().map_err(|source| SandboxError::Spawn {

@@ -285,6 +285,8 @@ impl Sandboxes {
                 clients,
                 note: summary.note,
                 user: summary.user,
+                model_requests: None,
+                model_tokens: None,
             }
         });
         futures_util::future::join_all(infos).await

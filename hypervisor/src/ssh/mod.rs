@@ -8,13 +8,12 @@ mod shell;
 mod writer;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use choir_tui::input::{InputEvent, InputParser};
 use russh::keys::PrivateKey;
-use russh::server::{Auth, Config, Handler, Msg, Server, Session, VerifiedPublicKey};
+use russh::server::{Auth, Config, Handler, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, Pty};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -22,6 +21,7 @@ use choir_tui::connect::ConnectError;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 
+use crate::admission::{self, Admission, Caps, GraceStream, LoggedIn, Ticket};
 use crate::revocations::Revocations;
 use crate::sandbox::Sandboxes;
 use crate::users::UserStore;
@@ -96,13 +96,37 @@ impl Drop for ChannelSlot {
     }
 }
 
-/// Starts serving SSH on `listener`; runs until the task is dropped or the listener fails.
+/// What a connection may do before it logs in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Connections not logged in yet, per address and in all.
+    pub caps: Caps,
+    /// Time from accept to login; after it, the connection is closed.
+    pub grace: Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            caps: Caps {
+                per_address: admission::DEFAULT_PER_ADDRESS,
+                total: admission::DEFAULT_TOTAL,
+            },
+            grace: admission::DEFAULT_GRACE,
+        }
+    }
+}
+
+/// Serves SSH on `listener` until the task is dropped. A connection beyond the login limits
+/// is closed at once, before a byte is sent; one that has not logged in within the grace
+/// time is closed then.
 pub async fn serve(
     listener: TcpListener,
     host_key: PrivateKey,
     shared: Arc<Shared>,
+    limits: LoginLimits,
 ) -> std::io::Result<()> {
-    let config = Config {
+    let config = Arc::new(Config {
         // `none` for a share anyone with the link may open; refused for everything else.
         methods: MethodSet::from(&[MethodKind::None, MethodKind::PublicKey][..]),
         keys: vec![host_key],
@@ -113,29 +137,48 @@ pub async fn serve(
         keepalive_interval: Some(Duration::from_secs(30)),
         nodelay: true,
         ..Config::default()
-    };
-    let mut server = SshServer { shared };
-    server.run_on_socket(Arc::new(config), &listener).await
-}
-
-struct SshServer {
-    shared: Arc<Shared>,
-}
-
-impl Server for SshServer {
-    type Handler = Connection;
-
-    fn new_client(&mut self, peer: Option<SocketAddr>) -> Connection {
-        tracing::info!(?peer, "ssh connection");
-        Connection {
-            shared: self.shared.clone(),
-            peer: peer.map(|peer| peer.ip()),
+    });
+    let admission = Admission::new("ssh", limits.caps);
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // Out of descriptors, most likely: wait for some to be given back.
+                tracing::warn!(%err, "cannot accept an ssh connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(ticket) = admission.admit(peer.ip()) else {
+            continue;
+        };
+        admission::keep_alive(&stream);
+        let _ = stream.set_nodelay(true);
+        tracing::debug!(%peer, "ssh connection");
+        let logged_in = LoggedIn::default();
+        let connection = Connection {
+            shared: shared.clone(),
+            peer: Some(peer.ip()),
             user: None,
             share: None,
             channels: HashMap::new(),
             removal: None,
             removed: Arc::new(AtomicBool::new(false)),
-        }
+            login: Some(ticket),
+            logged_in: logged_in.clone(),
+        };
+        let config = config.clone();
+        tokio::spawn(async move {
+            let stream = GraceStream::new(stream, limits.grace, logged_in);
+            match russh::server::run_stream(config, stream, connection).await {
+                Ok(session) => {
+                    if let Err(err) = session.await {
+                        tracing::debug!(%err, %peer, "ssh connection ended with an error");
+                    }
+                }
+                Err(err) => tracing::debug!(%err, %peer, "ssh connection closed before it began"),
+            }
+        });
     }
 }
 
@@ -165,9 +208,20 @@ pub struct Connection {
     removal: Option<broadcast::Receiver<String>>,
     /// Set when the user was removed: their desktops stop bringing the sandbox back.
     removed: Arc<AtomicBool>,
+    /// Counts against the limits on connections not logged in, until it logs in.
+    login: Option<Ticket>,
+    /// Told when it logs in: the grace time no longer applies.
+    logged_in: LoggedIn,
 }
 
 impl Connection {
+    /// It logged in: it no longer counts against the limits before login.
+    fn accepted(&mut self) -> Auth {
+        self.logged_in.set();
+        self.login = None;
+        Auth::Accept
+    }
+
     async fn start_desktop(&mut self, channel: ChannelId, session: &mut Session) {
         let handle = session.handle();
         let (user, found) = match (&self.user, &self.share) {
@@ -247,7 +301,7 @@ impl Handler for Connection {
             Some(login) => {
                 tracing::info!(owner = login.owner, "ssh login with a share");
                 self.share = Some(login);
-                Ok(Auth::Accept)
+                Ok(self.accepted())
             }
             None => Ok(Auth::reject()),
         }
@@ -264,7 +318,7 @@ impl Handler for Connection {
                     Some(login) => {
                         tracing::info!(owner = login.owner, viewer = ?login.viewer, "ssh login with a share");
                         self.share = Some(login);
-                        Auth::Accept
+                        self.accepted()
                     }
                     None => Auth::reject(),
                 },
@@ -275,7 +329,7 @@ impl Handler for Connection {
                 tracing::info!(user, "ssh login");
                 self.user = Some(user.to_owned());
                 self.removal = Some(self.shared.revocations.removed_users());
-                Ok(Auth::Accept)
+                Ok(self.accepted())
             }
             Ok(false) => {
                 tracing::info!(user, "ssh login refused: unknown user or key");

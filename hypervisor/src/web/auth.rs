@@ -304,7 +304,8 @@ pub(super) struct SignInBody {
     user: String,
 }
 
-/// `POST /auth/signin/start {user}` → `{ceremony, options}`.
+/// `POST /auth/signin/start {user}` → `{ceremony, options}`, alike for every name: one
+/// without passkeys here gets made-up credential ids (`decoy.rs`).
 pub(super) async fn start_sign_in(
     State(web): State<Arc<Web>>,
     peer: Peer,
@@ -320,10 +321,8 @@ pub(super) async fn start_sign_in(
         Vec::new()
     };
     if passkeys.is_empty() {
-        return Err(refuse(
-            StatusCode::NOT_FOUND,
-            "no passkey is registered here for that user name: check it, or ask for an invite",
-        ));
+        let options = web.decoys.options(&user);
+        return web.begin(Ceremony::SignIn { user, state: None }, options);
     }
     let (options, state) = web
         .webauthn
@@ -332,9 +331,9 @@ pub(super) async fn start_sign_in(
     web.begin(
         Ceremony::SignIn {
             user,
-            state: Box::new(state),
+            state: Some(Box::new(state)),
         },
-        options,
+        super::decoy::plain(options),
     )
 }
 
@@ -367,6 +366,10 @@ pub(super) async fn finish_sign_in(
             StatusCode::UNAUTHORIZED,
             &format!("this passkey is not registered for {user} here"),
         )
+    };
+    let Some(state) = state else {
+        tracing::info!(user, "a sign-in for a name without passkeys");
+        return Err(unknown());
     };
     let result = web
         .webauthn
@@ -418,6 +421,29 @@ pub(super) async fn list_passkeys(State(web): State<Arc<Web>>, headers: HeaderMa
         })
         .collect();
     Ok(Json(json!({ "user": session.user, "passkeys": passkeys })).into_response())
+}
+
+/// `GET /auth/usage` → the signed-in user's use of the model gateway today and its limits
+/// (`{"gateway": false}` when this host has none).
+pub(super) async fn usage(State(web): State<Arc<Web>>, headers: HeaderMap) -> Answer {
+    let session = web.signed_in(&headers).await?;
+    let Some(gateway) = &web.gateway else {
+        return Ok(Json(json!({ "gateway": false })).into_response());
+    };
+    match gateway.report(&session.user).await {
+        Ok(report) => {
+            let mut value = serde_json::to_value(report).unwrap_or_default();
+            value["gateway"] = true.into();
+            Ok(Json(value).into_response())
+        }
+        Err(err) => {
+            tracing::error!(%err, "cannot read model usage");
+            Ok(super::error(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot read the usage",
+            ))
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -25,10 +25,11 @@ pub enum Ceremony {
         label: String,
         state: Box<PasskeyRegistration>,
     },
-    /// Signing in as `user`.
+    /// Signing in as `user`; no state when `user` has no passkey here (a decoy, which no
+    /// passkey finishes).
     SignIn {
         user: String,
-        state: Box<PasskeyAuthentication>,
+        state: Option<Box<PasskeyAuthentication>>,
     },
 }
 

@@ -10,6 +10,8 @@
 
 mod auth;
 mod ceremonies;
+mod deadline;
+mod decoy;
 pub(crate) mod guard;
 pub mod invites;
 mod pages;
@@ -38,6 +40,7 @@ use webauthn_rs::prelude::{Webauthn, WebauthnBuilder};
 use crate::revocations::Revocations;
 use crate::sandbox::Sandboxes;
 use crate::users::UserStore;
+pub use decoy::load_or_create_key as load_decoy_key;
 pub use invites::{InviteError, Invites, DEFAULT_INVITE_LIFETIME};
 pub use sessions::Sessions;
 pub use tls::{acceptor as tls_acceptor, TlsError};
@@ -45,6 +48,28 @@ pub use tokio_rustls::TlsAcceptor;
 
 /// Connections served at once; more wait to be accepted.
 const MAX_CONNECTIONS: usize = 4096;
+
+/// What one client may hold of the web server before it is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections one address (an IPv6 /64) may hold open at once.
+    pub per_address: usize,
+    /// Time a client has to send a request's headers (also while a kept-alive connection
+    /// waits for its next request).
+    pub headers: Duration,
+    /// Time a client has to send a request's body, once its headers are in.
+    pub body: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            per_address: crate::admission::DEFAULT_WEB_PER_ADDRESS,
+            headers: Duration::from_secs(30),
+            body: Duration::from_secs(30),
+        }
+    }
+}
 /// Largest request body read before knowing who sends it (a passkey's answer is a few KiB;
 /// `/api/*` reads its own, after the session check, up to a protocol frame).
 const MAX_BODY: usize = 64 << 10;
@@ -62,6 +87,11 @@ pub struct WebConfig {
     pub session_max_age: Duration,
     /// Sign-in and registration attempts per client address per minute.
     pub signin_per_minute: u32,
+    /// The model gateway, whose figures the account page shows.
+    pub gateway: Option<Arc<crate::gateway::Gateway>>,
+    /// The secret that makes up credential ids for names without passkeys
+    /// ([`load_decoy_key`]).
+    pub decoy_key: [u8; 32],
 }
 
 #[derive(Debug, Error)]
@@ -80,6 +110,7 @@ pub struct Web {
     invites: Invites,
     sessions: Sessions,
     ceremonies: ceremonies::Ceremonies,
+    decoys: decoy::Decoys,
     limiter: guard::RateLimiter,
     sandboxes: Sandboxes,
     revocations: Revocations,
@@ -92,6 +123,7 @@ pub struct Web {
     share_limiter: guard::RateLimiter,
     /// `Strict-Transport-Security` on every answer (the origin is https).
     hsts: bool,
+    gateway: Option<Arc<crate::gateway::Gateway>>,
 }
 
 impl Web {
@@ -120,11 +152,13 @@ impl Web {
                 config.origin.scheme() == "https",
             ),
             ceremonies: Default::default(),
+            decoys: decoy::Decoys::new(&config.decoy_key, host),
             tabs: crate::ssh::ChannelCounts::new(proxy::MAX_TABS),
             api_requests: crate::ssh::ChannelCounts::new(proxy::MAX_API_REQUESTS),
             share_tabs: shares::tab_counts(),
             share_limiter: guard::RateLimiter::new(shares::SHARE_REQUESTS_PER_MINUTE),
             hsts: config.origin.scheme() == "https",
+            gateway: config.gateway.clone(),
             limiter: guard::RateLimiter::new(config.signin_per_minute),
             origin,
             users,
@@ -168,6 +202,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/auth/signin/finish", post(auth::finish_sign_in))
         .route("/auth/passkeys", get(auth::list_passkeys))
         .route("/auth/passkeys/remove", post(auth::remove_passkey))
+        .route("/auth/usage", get(auth::usage))
         .route("/auth/signout", post(auth::sign_out))
         .route("/ws", get(proxy::websocket))
         .route("/api/{*rest}", any(proxy::api))
@@ -213,12 +248,22 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Response {
 }
 
 /// Serves `router` on `listener`, over TLS when `tls` is given, until the task is dropped.
+/// A connection beyond an address's share is closed at once; a request's headers and body
+/// must each arrive within their limits.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     router: Router,
+    limits: ConnectionLimits,
 ) -> std::io::Result<()> {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let admission = crate::admission::Admission::new(
+        "web",
+        crate::admission::Caps {
+            per_address: limits.per_address,
+            total: MAX_CONNECTIONS,
+        },
+    );
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return Ok(());
@@ -231,21 +276,36 @@ pub async fn serve(
                 continue;
             }
         };
+        let Ok(ticket) = admission.admit(peer.ip()) else {
+            continue;
+        };
+        crate::admission::keep_alive(&stream);
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let tls = tls.clone();
         tokio::spawn(async move {
-            let _slot = slot;
+            let _slot = (slot, ticket);
             let service = hyper::service::service_fn(move |mut request: Request<_>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
-                tower::ServiceExt::oneshot(router.clone(), request.map(axum::body::Body::new))
+                let request = request.map(|body| {
+                    axum::body::Body::new(deadline::DeadlineBody::new(
+                        axum::body::Body::new(body),
+                        limits.body,
+                    ))
+                });
+                tower::ServiceExt::oneshot(router.clone(), request)
             });
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30));
+                .header_read_timeout(limits.headers);
             let served = match tls {
                 Some(tls) => {
-                    match tokio::time::timeout(Duration::from_secs(10), tls.accept(stream)).await {
+                    match tokio::time::timeout(
+                        limits.headers.min(Duration::from_secs(10)),
+                        tls.accept(stream),
+                    )
+                    .await
+                    {
                         Ok(Ok(stream)) => {
                             http.serve_connection(TokioIo::new(stream), service)
                                 .with_upgrades()

@@ -6,13 +6,17 @@ use base64::Engine as _;
 /// 256 random bits, base64url: a session id, an invite token, a ceremony id.
 pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
-    // The OS's generator does not fail on Linux once booted; a zeroed token would be caught by
-    // the uniqueness of what it names, but never hand one out.
-    if let Err(err) = getrandom::fill(&mut bytes) {
+    fill_random(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Fills `bytes` from the OS's generator. It does not fail on Linux once booted; a zeroed
+/// secret would be caught by the uniqueness of what it names, but never hand one out.
+pub fn fill_random(bytes: &mut [u8]) {
+    if let Err(err) = getrandom::fill(bytes) {
         tracing::error!(%err, "the system's random generator failed");
         std::process::abort();
     }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// What is stored for a secret.

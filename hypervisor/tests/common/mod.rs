@@ -20,6 +20,8 @@ use russh::ChannelMsg;
 
 pub mod browser;
 pub mod docker;
+pub mod netns;
+pub mod provider;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -62,6 +64,8 @@ pub struct Hypervisor {
     pub uids: RangeInclusive<u32>,
     pub users: Vec<User>,
     args: Vec<String>,
+    /// Environment for `serve` besides the test's own.
+    env: Vec<(String, String)>,
     child: Option<Child>,
     output: Arc<Mutex<String>>,
 }
@@ -69,6 +73,11 @@ pub struct Hypervisor {
 impl Hypervisor {
     /// Starts a hypervisor with `users` registered; `args` go to `serve`.
     pub fn start(users: &[&str], args: &[&str]) -> Self {
+        Self::start_with_env(users, args, &[])
+    }
+
+    /// As [`start`](Self::start), with `env` set for `serve` (the operator's environment).
+    pub fn start_with_env(users: &[&str], args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         // Sandbox users must be able to walk down to their data dirs.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
@@ -92,13 +101,18 @@ impl Hypervisor {
             });
         }
         let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
-        let (child, addr, output) = serve(dir.path(), &uids, &args, users.len() > 1);
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect();
+        let (child, addr, output) = serve(dir.path(), &uids, &args, &env, users.len() > 1);
         Self {
             dir,
             addr,
             uids,
             users: registered,
             args,
+            env,
             child: Some(child),
             output,
         }
@@ -111,6 +125,7 @@ impl Hypervisor {
             self.dir.path(),
             &self.uids,
             &self.args,
+            &self.env,
             self.users.len() > 1,
         );
         self.child = Some(child);
@@ -283,6 +298,7 @@ fn serve(
     dir: &Path,
     uids: &RangeInclusive<u32>,
     args: &[String],
+    env: &[(String, String)],
     several: bool,
 ) -> (Child, SocketAddr, Arc<Mutex<String>>) {
     let mut command = hypervisor_command(dir);
@@ -290,6 +306,7 @@ fn serve(
         .args(["serve", "--ssh-listen", "127.0.0.1:0", "--uid-range"])
         .arg(format!("{}-{}", uids.start(), uids.end()))
         .args(args)
+        .envs(env.iter().map(|(name, value)| (name, value)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if !root() && several {
