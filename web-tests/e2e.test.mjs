@@ -1077,9 +1077,15 @@ e2eTest('p. a read-only share watches live in the browser and the terminal, ever
   const daemon = await h.daemon();
   const t = tag();
   await daemon.command({ type: 'window.open', app: 'chat' });
-  await daemon.command({ type: 'chat.post', thread_id: 1, text: `shared ${t}` });
+  // Said before the share was made: a share shows the present, so its holder never sees it.
+  await daemon.command({ type: 'chat.post', thread_id: 1, text: `before ${t}` });
+  for (let i = 0; !(await daemon.events(1)).some((e) => e.type === 'chat.turn_completed'); i++) {
+    assert.ok(i < 100, 'the answer to the first message never came');
+    await sleep(100);
+  }
   const { share, token } = await daemon.api('/api/shares', { read_only: true, label: `e2e ${t}` });
   assert.ok(token.startsWith('chs_'));
+  await daemon.command({ type: 'chat.post', thread_id: 1, text: `shared ${t}` });
 
   const browser = await h.browser();
   const page = await h.page(browser, daemon, { token });
@@ -1091,6 +1097,7 @@ e2eTest('p. a read-only share watches live in the browser and the terminal, ever
     arg: `shared ${t}`,
     what: 'the chat message in the watching page',
   });
+  assert.ok(!(await page.textContent('body')).includes(`before ${t}`), 'a message from before the share is shown');
   // Live: the owner moves the window, the watcher sees it move.
   await daemon.command({ type: 'window.move', window_id: 1, x: 9, y: 4 });
   await waitFor(page, () => document.querySelector('.window[data-window-id="1"]')?.dataset.x === '9', 10_000, {

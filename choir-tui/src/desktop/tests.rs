@@ -1250,3 +1250,27 @@ fn a_query_that_could_not_be_sent_is_asked_again() {
 }
 
 mod shell;
+
+#[test]
+fn the_taskbar_shows_the_days_model_use_and_when_it_is_used_up() {
+    let mut h = Harness::new(100, 24);
+    assert!(!h.screen().contains("model "));
+    let usage = |tokens_today| ServerFrame::Ephemeral {
+        body: choir_proto::EphemeralBody::ModelUsage(choir_proto::ModelUsage {
+            requests_today: 4,
+            tokens_today,
+            tokens_per_day: 1_000_000,
+        }),
+    };
+    h.desktop.on_frame(usage(12_840));
+    let screen = h.screen();
+    let taskbar = screen.lines().last().unwrap();
+    assert!(taskbar.contains("model 12.8k/1M today"), "{taskbar}");
+    assert!(taskbar.contains("12:00"), "{taskbar}");
+    h.desktop.on_frame(usage(1_000_000));
+    assert!(h.screen().contains("model 1M/1M today"));
+    // On a narrow screen the window buttons keep their room.
+    let mut narrow = Harness::new(40, 12);
+    narrow.desktop.on_frame(usage(5));
+    assert!(!narrow.screen().contains("model "));
+}
