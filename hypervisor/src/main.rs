@@ -638,6 +638,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
                     limits,
                     cpus: args.limit_cpus,
                     network: args.sandbox_network,
+                    allowed: allow_net.clone(),
                     instance: instance_name(layout.root()),
                     env,
                     gateway: gateway.clone(),

@@ -1,7 +1,8 @@
 //! The Docker backend against a real engine (started by scripts/e2e-docker.sh; skipped with
 //! the reason printed without one): a user's sandbox is a container with the stated limits,
 //! started on first use, restarted after a crash with its data kept, stopped on request and
-//! on shutdown; and one user cannot reach another's.
+//! on shutdown; one user cannot reach another's; and an outbound container reaches the
+//! internet (a namespace of the test's own) but nothing of this host or its private ranges.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,6 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::docker::{containers, docker, engines, inspect, start};
+use common::netns::{host_service, open, probe, TestNet};
 use common::{bash, WAIT};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -301,4 +303,57 @@ async fn an_engine_reached_over_tcp_serves_sandboxes_through_a_published_port() 
         .unwrap()
         .to_owned();
     assert_eq!(out.trim(), format!("{uid} 700"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_outbound_container_reaches_the_internet_and_nothing_of_this_host() {
+    let Some(engines) = engines("docker network policy") else {
+        return;
+    };
+    // Forwarding from the bridge to the test's own "internet" needs the engine's iptables.
+    if std::env::var("CHOIR_TEST_DOCKER_ICC").as_deref() != Ok("1") {
+        eprintln!("docker network policy: skipped: the test engine runs without iptables here");
+        return;
+    }
+    let Some(net) = TestNet::new() else { return };
+    let (_service, own) = host_service(&format!("{}:0", net.host));
+    let (_everywhere, everywhere) = host_service("0.0.0.0:0");
+    let everywhere_port = everywhere.rsplit(':').next().unwrap().to_owned();
+    let engine = &engines[0];
+    let hv = common::Hypervisor::start(
+        &["alice"],
+        &["--backend", "docker", "--docker-host", engine],
+    );
+    let alice = hv.connect("alice").await;
+    assert_eq!(bash(&alice, "echo up").await.1, 0);
+    // The bridge's gateway: this host's address on the sandbox network.
+    let gateway = docker(
+        engine,
+        &[
+            "inspect",
+            "-f",
+            "{{range .NetworkSettings.Networks}}{{.Gateway}}{{end}}",
+            &common::docker::container(&hv, "alice"),
+        ],
+    );
+    let gateway = format!("{}:{everywhere_port}", gateway.trim());
+    let public = format!("{}:{}", net.public, net.port);
+    let refused = [
+        own.clone(),
+        gateway.clone(),
+        format!("{}:{}", net.private, net.port),
+        format!("{}:{}", net.link_local, net.port),
+    ];
+    let targets: Vec<String> = std::iter::once(public.clone())
+        .chain(refused.iter().cloned())
+        .collect();
+    let (output, _) = bash(&alice, &probe(&targets)).await;
+    assert!(
+        open(&output, &public),
+        "the internet is out of reach:\n{output}"
+    );
+    for target in &refused {
+        assert!(!open(&output, target), "{target} was reached:\n{output}");
+    }
+    assert!(!output.contains("host secret"), "{output}");
 }

@@ -9,50 +9,8 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-
-use common::netns::TestNet;
+use common::netns::{host_service, open, probe, TestNet};
 use common::{bash, needs_root, Hypervisor};
-
-/// A Python one-liner that tries each `host:port` and prints `host:port open` or
-/// `host:port closed <why>`.
-fn probe(targets: &[String]) -> String {
-    let script = r"
-import socket, sys
-for t in sys.argv[1:]:
-    h, p = t.rsplit(':', 1)
-    try:
-        s = socket.create_connection((h, int(p)), timeout=3)
-        s.sendall(b'GET / HTTP/1.0\r\n\r\n')
-        print(t, 'open', s.recv(12))
-    except Exception as e:
-        print(t, 'closed', type(e).__name__)
-";
-    format!("python3 -c \"{script}\" {}", targets.join(" "))
-}
-
-/// Which of `targets` the probe found open.
-fn open(output: &str, target: &str) -> bool {
-    output
-        .lines()
-        .any(|line| line.starts_with(&format!("{target} open")))
-}
-
-/// A server of this host on `addr`, answering anything; stands for a host service.
-fn host_service(addr: &str) -> (TcpListener, String) {
-    let listener = TcpListener::bind(addr).unwrap();
-    let at = listener.local_addr().unwrap().to_string();
-    let serving = listener.try_clone().unwrap();
-    std::thread::spawn(move || {
-        for mut stream in serving.incoming().flatten() {
-            let mut buf = [0u8; 64];
-            let _ = stream.read(&mut buf);
-            let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\nhost secret");
-        }
-    });
-    (listener, at)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sandbox_reaches_the_internet_and_nothing_of_the_host_or_the_private_networks() {

@@ -83,6 +83,8 @@ pub struct DockerConfig {
     /// CPUs per sandbox (e.g. 1.5).
     pub cpus: f64,
     pub network: NetworkPolicy,
+    /// Ranges sandboxes may reach all the same (`--allow-net`), on engines of this host.
+    pub allowed: Vec<String>,
     /// The model gateway, reached by sandboxes of engines on this host through a socket in
     /// their volume (those elsewhere cannot reach it).
     pub gateway: Option<Arc<crate::gateway::Gateway>>,
@@ -533,11 +535,16 @@ impl Backend for DockerBackend {
                 ));
             }
         }
-        if self.config.network == NetworkPolicy::Outbound {
+        let remote = self
+            .engines
+            .iter()
+            .any(|engine| published_host(&engine.url).is_some());
+        if self.config.network == NetworkPolicy::Outbound && remote {
             warnings.push(
-                "the outbound network lets sandboxes reach this host's services on the bridge's \
-                 gateway, the local network and cloud metadata addresses: firewall the sandbox \
-                 network (Docker's DOCKER-USER chain) or use --docker-network none"
+                "on engines of other hosts (tcp://, ssh://), the outbound network lets sandboxes \
+                 reach that host's services, its local network and cloud metadata addresses: \
+                 firewall the sandbox network there (Docker's DOCKER-USER chain) or use \
+                 --sandbox-network none"
                     .into(),
             );
         }
@@ -558,7 +565,7 @@ impl Backend for DockerBackend {
                     limits.files
                 ),
                 match self.config.network {
-                    NetworkPolicy::Outbound => "network: outbound; sandboxes cannot reach each other where the engine filters traffic (iptables)".into(),
+                    NetworkPolicy::Outbound => "network: outbound; on engines of this host the internet only (nftables in each container: not this host, its private networks or metadata addresses), and sandboxes cannot reach each other where the engine filters traffic (iptables)".into(),
                     NetworkPolicy::None => "network: none".into(),
                 },
             ],
@@ -702,6 +709,38 @@ impl Backend for DockerBackend {
                 .as_ref()
                 .and_then(|info| info.state.as_ref()?.pid)
                 .and_then(|pid| u32::try_from(pid).ok());
+            // On an engine of this host, the process backend's network policy, put in the
+            // container's namespace before anything of the user's runs there.
+            if self.config.network == NetworkPolicy::Outbound && published.is_none() {
+                let policed = match pid {
+                    Some(pid) => {
+                        let allowed = self.config.allowed.clone();
+                        tokio::task::spawn_blocking(move || {
+                            super::namespaces::police_container(pid, &allowed)
+                                .map_err(|err| err.to_string())
+                        })
+                        .await
+                        .unwrap_or_else(|err| Err(err.to_string()))
+                    }
+                    None => Err("its engine gave no process id".to_owned()),
+                };
+                if let Err(err) = policed {
+                    let _ = docker
+                        .remove_container(
+                            &id,
+                            Some(
+                                bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                                    .force(true)
+                                    .build(),
+                            ),
+                        )
+                        .await;
+                    return Err(self.failed(
+                        user,
+                        format!("cannot put its network policy in place: {err}"),
+                    ));
+                }
+            }
             let url = match (&published, &mountpoint) {
                 (Some(ip), _) => {
                     let port = info

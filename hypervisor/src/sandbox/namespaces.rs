@@ -47,7 +47,7 @@ pub enum Network {
 /// Host directories a sandbox gets empty ones of its own in place of.
 const COVERED: &[&str] = &["/run", "/var/run", "/tmp", "/var/tmp", "/dev/shm"];
 /// What slirp4netns calls the sandbox's DNS forwarder (its `10.0.2.0/24` network).
-const SLIRP_DNS: &str = "10.0.2.3";
+const SLIRP_DNS: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 2, 3));
 /// How long slirp4netns has to set the network up.
 const SLIRP_READY: Duration = Duration::from_secs(10);
 
@@ -155,8 +155,9 @@ pub fn parse_range(text: &str) -> Result<String, NamespaceError> {
 }
 
 /// The nftables ruleset of a sandbox's network: `host` are the host's own addresses,
-/// `allowed` the ranges the operator lets through (checked by [`parse_range`]).
-pub fn ruleset(host: &[IpAddr], allowed: &[String]) -> String {
+/// `allowed` the ranges the operator lets through (checked by [`parse_range`]), `dns` the
+/// resolvers the sandbox may ask (port 53 only).
+pub fn ruleset(host: &[IpAddr], allowed: &[String], dns: &[IpAddr]) -> String {
     let (allowed4, allowed6): (Vec<&String>, Vec<&String>) =
         allowed.iter().partition(|range| !range.contains(':'));
     let blocked4: Vec<String> = BLOCKED_V4
@@ -191,12 +192,20 @@ pub fn ruleset(host: &[IpAddr], allowed: &[String]) -> String {
     text.push_str(&set("allowed6", "ipv6_addr", &strings(allowed6)));
     text.push_str(&set("blocked4", "ipv4_addr", &blocked4));
     text.push_str(&set("blocked6", "ipv6_addr", &blocked6));
+    let resolvers: String = dns
+        .iter()
+        .map(|address| {
+            let family = if address.is_ipv4() { "ip" } else { "ip6" };
+            format!(
+                "{family} daddr {address} udp dport 53 accept\n    \
+                 {family} daddr {address} tcp dport 53 accept\n    "
+            )
+        })
+        .collect();
     text.push_str(&format!(
         "  chain output {{\n    type filter hook output priority 0; policy accept;\n    \
          oifname \"lo\" accept\n    \
-         ip daddr {SLIRP_DNS} udp dport 53 accept\n    \
-         ip daddr {SLIRP_DNS} tcp dport 53 accept\n    \
-         ip daddr @allowed4 accept\n    \
+         {resolvers}ip daddr @allowed4 accept\n    \
          ip6 daddr @allowed6 accept\n    \
          ip daddr @blocked4 reject with icmpx type admin-prohibited\n    \
          ip6 daddr @blocked6 reject with icmpx type admin-prohibited\n  }}\n}}\n"
@@ -255,6 +264,29 @@ fn host_addresses() -> Vec<IpAddr> {
     found
 }
 
+/// Puts the policy of `--sandbox-network outbound` on a container of an engine of this host:
+/// the same ruleset as a process sandbox's, in the network namespace of its process `pid`
+/// (the container has no capabilities, so it cannot lift it), with the resolvers its
+/// `resolv.conf` names let through on port 53.
+pub fn police_container(pid: u32, allowed: &[String]) -> Result<(), NamespaceError> {
+    let resolv =
+        std::fs::read_to_string(format!("/proc/{pid}/root/etc/resolv.conf")).unwrap_or_default();
+    let dns: Vec<IpAddr> = resolv
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("nameserver"))
+        .filter_map(|address| address.trim().parse().ok())
+        .collect();
+    let rules = ruleset(&host_addresses(), allowed, &dns);
+    let namespace = format!("--net=/proc/{pid}/ns/net");
+    let nft = program("nft", "nftables")?;
+    let nft = nft.to_string_lossy();
+    run(
+        &program("nsenter", "util-linux")?,
+        &[&namespace, "--", &nft, "-f", "-"],
+        Some(&rules),
+    )
+}
+
 /// What a sandbox's namespaces are made of.
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {
@@ -300,7 +332,7 @@ pub fn enter(plan: &Plan<'_>) -> Result<(), NamespaceError> {
         run(
             &program("nft", "nftables")?,
             &["-f", "-"],
-            Some(&ruleset(&host, plan.allowed)),
+            Some(&ruleset(&host, plan.allowed, &[SLIRP_DNS])),
         )?;
         start_slirp(&host_net)?;
     }
@@ -539,7 +571,8 @@ mod tests {
     #[test]
     fn the_ruleset_blocks_the_host_and_private_ranges_and_lets_allowed_ones_through() {
         let host: Vec<IpAddr> = vec!["192.0.2.2".parse().unwrap(), "fd00::2".parse().unwrap()];
-        let rules = ruleset(&host, &["10.9.0.0/16".into(), "fd12::/16".into()]);
+        let dns: Vec<IpAddr> = vec!["10.0.2.3".parse().unwrap(), "fd00::53".parse().unwrap()];
+        let rules = ruleset(&host, &["10.9.0.0/16".into(), "fd12::/16".into()], &dns);
         for expected in [
             "169.254.0.0/16",
             "10.0.0.0/8",
@@ -549,12 +582,13 @@ mod tests {
             "elements = { 10.9.0.0/16 }",
             "elements = { fd12::/16 }",
             "ip daddr 10.0.2.3 udp dport 53 accept",
+            "ip6 daddr fd00::53 tcp dport 53 accept",
         ] {
             assert!(rules.contains(expected), "{expected} not in:\n{rules}");
         }
         // The allowed ranges are let through before the blocked ones are refused.
         assert!(rules.find("@allowed4 accept") < rules.find("@blocked4 reject"));
         // With nothing allowed, the sets are empty (nft refuses empty element lists).
-        assert!(!ruleset(&[], &[]).contains("elements = {  }"));
+        assert!(!ruleset(&[], &[], &[]).contains("elements = {  }"));
     }
 }

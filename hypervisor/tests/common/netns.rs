@@ -4,7 +4,8 @@
 //! the last two routed from the host through the veth, so that a packet for any of them can
 //! only ever reach this namespace. Everything is removed when it is dropped.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -122,4 +123,43 @@ impl Drop for TestNet {
             .args(["netns", "del", &self.name])
             .output();
     }
+}
+
+/// A Python one-liner that tries each `host:port` and prints `host:port open` or
+/// `host:port closed <why>`.
+pub fn probe(targets: &[String]) -> String {
+    let script = r"
+import socket, sys
+for t in sys.argv[1:]:
+    h, p = t.rsplit(':', 1)
+    try:
+        s = socket.create_connection((h, int(p)), timeout=3)
+        s.sendall(b'GET / HTTP/1.0\r\n\r\n')
+        print(t, 'open', s.recv(12))
+    except Exception as e:
+        print(t, 'closed', type(e).__name__)
+";
+    format!("python3 -c \"{script}\" {}", targets.join(" "))
+}
+
+/// Which of `targets` the probe found open.
+pub fn open(output: &str, target: &str) -> bool {
+    output
+        .lines()
+        .any(|line| line.starts_with(&format!("{target} open")))
+}
+
+/// A server of this host on `addr`, answering anything; stands for a host service.
+pub fn host_service(addr: &str) -> (TcpListener, String) {
+    let listener = TcpListener::bind(addr).unwrap();
+    let at = listener.local_addr().unwrap().to_string();
+    let serving = listener.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for mut stream in serving.incoming().flatten() {
+            let mut buf = [0u8; 64];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(b"HTTP/1.0 200 OK\r\n\r\nhost secret");
+        }
+    });
+    (listener, at)
 }
