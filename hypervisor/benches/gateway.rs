@@ -220,7 +220,10 @@ fn main() {
             .collect();
         let mut stacks: Vec<u64> = processes_with("slirp4netns")
             .into_iter()
-            .filter(|(_, cmdline)| cmdline.starts_with("slirp4netns"))
+            .filter(|(_, cmdline)| {
+                let program = cmdline.split(' ').next().unwrap_or_default();
+                program.rsplit('/').next() == Some("slirp4netns")
+            })
             .map(|(pid, _)| rss_kib(pid))
             .collect();
         daemons.sort_unstable();
