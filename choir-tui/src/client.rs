@@ -1,6 +1,8 @@
 //! The desktop's link to the daemon: one WebSocket, re-established with `resume_from` after
 //! any interruption, so the desktop sees every event exactly once across daemon restarts.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use choir_proto::client::{Link, Received};
@@ -10,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use crate::budget::Budget;
 use crate::connect::{ConnectError, DaemonHttp};
 use crate::desktop::Connection;
 use crate::transport::DaemonStream;
@@ -54,7 +57,13 @@ const HISTORY: u64 = 1000;
 pub struct ProtocolClient {
     commands: mpsc::Sender<Command>,
     queries: mpsc::Sender<Query>,
+    /// Bytes of messages received from the daemon so far.
+    received: Arc<AtomicU64>,
+    budget: Option<Budget>,
 }
+
+/// Updates waiting for the desktop, with a budget (each holds at most a message's worth).
+const BUDGETED_QUEUE: usize = 16;
 
 impl ProtocolClient {
     /// Starts the connection task. `locate` is asked for the endpoint before every attempt, so
@@ -63,15 +72,69 @@ impl ProtocolClient {
     where
         F: Fn() -> Result<Endpoint, ConnectError> + Send + 'static,
     {
+        Self::start(locate, name, None)
+    }
+
+    /// As [`spawn`](Self::spawn), within `budget`: a message waiting for the desktop holds
+    /// its bytes of it, few wait, and the desktop is expected to hold what it keeps (see
+    /// [`crate::session::run`]). Past the budget the client stops, saying so.
+    pub fn spawn_within<F>(
+        locate: F,
+        name: &str,
+        budget: Budget,
+    ) -> (Self, mpsc::Receiver<ClientUpdate>)
+    where
+        F: Fn() -> Result<Endpoint, ConnectError> + Send + 'static,
+    {
+        Self::start(locate, name, Some(budget))
+    }
+
+    fn start<F>(
+        locate: F,
+        name: &str,
+        budget: Option<Budget>,
+    ) -> (Self, mpsc::Receiver<ClientUpdate>)
+    where
+        F: Fn() -> Result<Endpoint, ConnectError> + Send + 'static,
+    {
         let (commands, commands_rx) = mpsc::channel(256);
         let (queries, queries_rx) = mpsc::channel(64);
-        let (updates, updates_rx) = mpsc::channel(1024);
+        let queue = if budget.is_some() {
+            BUDGETED_QUEUE
+        } else {
+            1024
+        };
+        let (updates, updates_rx) = mpsc::channel(queue);
+        let received = Arc::new(AtomicU64::new(0));
         let outgoing = Outgoing {
             commands: commands_rx,
             queries: queries_rx,
         };
-        tokio::spawn(run(locate, name.to_owned(), outgoing, updates));
-        (Self { commands, queries }, updates_rx)
+        let incoming = Incoming {
+            updates,
+            received: received.clone(),
+            budget: budget.clone(),
+        };
+        tokio::spawn(run(locate, name.to_owned(), outgoing, incoming));
+        (
+            Self {
+                commands,
+                queries,
+                received,
+                budget,
+            },
+            updates_rx,
+        )
+    }
+
+    /// Bytes received from the daemon so far (every connection together).
+    pub fn received_bytes(&self) -> u64 {
+        self.received.load(Ordering::Relaxed)
+    }
+
+    /// The budget this client was started within, if any.
+    pub fn budget(&self) -> Option<&Budget> {
+        self.budget.as_ref()
     }
 
     /// Queues a command; gives it back if the queue is full or the client has stopped.
@@ -94,6 +157,30 @@ struct Outgoing {
     queries: mpsc::Receiver<Query>,
 }
 
+/// Where what the daemon sends goes, and what counts it.
+struct Incoming {
+    updates: mpsc::Sender<ClientUpdate>,
+    received: Arc<AtomicU64>,
+    budget: Option<Budget>,
+}
+
+impl Incoming {
+    /// Counts a message of `bytes`; holds them of the budget until the desktop has the
+    /// update (`Err` with the reason past it).
+    fn count(&self, bytes: usize) -> Result<Option<crate::budget::Held>, String> {
+        self.received.fetch_add(bytes as u64, Ordering::Relaxed);
+        match &self.budget {
+            None => Ok(None),
+            Some(budget) => budget.hold(bytes).map(Some).map_err(|exceeded| {
+                format!(
+                    "the sandbox sent more than this host holds for one user ({} MiB): {exceeded}",
+                    budget.limit() >> 20
+                )
+            }),
+        }
+    }
+}
+
 enum Ended {
     /// The desktop is gone: stop.
     Stopped,
@@ -103,14 +190,11 @@ enum Ended {
     Gone(String),
 }
 
-async fn run<F>(
-    locate: F,
-    name: String,
-    mut outgoing: Outgoing,
-    updates: mpsc::Sender<ClientUpdate>,
-) where
+async fn run<F>(locate: F, name: String, mut outgoing: Outgoing, incoming: Incoming)
+where
     F: Fn() -> Result<Endpoint, ConnectError>,
 {
+    let updates = &incoming.updates;
     let mut link = Link::new();
     let mut attempt: u32 = 0;
     loop {
@@ -123,7 +207,7 @@ async fn run<F>(
             return;
         }
         let outcome = match locate() {
-            Ok(endpoint) => session(&endpoint, &name, &mut link, &mut outgoing, &updates).await,
+            Ok(endpoint) => session(&endpoint, &name, &mut link, &mut outgoing, &incoming).await,
             // No daemon right now (restarting, or not yet started): keep trying.
             Err(err) => {
                 tracing::debug!(%err, "no daemon to connect to yet");
@@ -174,7 +258,7 @@ async fn session(
     name: &str,
     link: &mut Link,
     outgoing: &mut Outgoing,
-    updates: &mpsc::Sender<ClientUpdate>,
+    incoming: &Incoming,
 ) -> Ended {
     let mut ws = match crate::transport::websocket(endpoint, CONNECT_TIMEOUT).await {
         Ok(ws) => ws,
@@ -186,7 +270,7 @@ async fn session(
             };
         }
     };
-    let ended = exchange(&mut ws, endpoint, name, link, outgoing, updates).await;
+    let ended = exchange(&mut ws, endpoint, name, link, outgoing, incoming).await;
     // Queries lost with the link are asked again by the desktop after the next welcome.
     link.lost();
     ended
@@ -199,8 +283,9 @@ async fn exchange(
     name: &str,
     link: &mut Link,
     outgoing: &mut Outgoing,
-    updates: &mpsc::Sender<ClientUpdate>,
+    incoming: &Incoming,
 ) -> Ended {
+    let updates = &incoming.updates;
     let hello = link.hello(Some(endpoint.token.clone()), name);
     if send(ws, &hello).await.is_err() {
         return Ended::Lost(None);
@@ -209,6 +294,10 @@ async fn exchange(
     let welcome = tokio::time::timeout(WELCOME_TIMEOUT, ws.next()).await;
     let Ok(Some(Ok(Message::Text(text)))) = welcome else {
         return Ended::Lost(None);
+    };
+    let held = match incoming.count(text.len()) {
+        Ok(held) => held,
+        Err(reason) => return Ended::Gone(reason),
     };
     let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
         return Ended::Lost(None);
@@ -226,8 +315,12 @@ async fn exchange(
             if updates.send(ClientUpdate::Frame(frame)).await.is_err() {
                 return Ended::Stopped;
             }
+            drop(held);
             if let Some(head) = snapshot_head {
                 let history = recent_history(endpoint, head).await;
+                // Counted as received, so that the desktop weighs what it keeps of it.
+                let bytes = choir_proto::encoded_len(&history);
+                incoming.received.fetch_add(bytes as u64, Ordering::Relaxed);
                 if !history.is_empty()
                     && updates.send(ClientUpdate::History(history)).await.is_err()
                 {
@@ -264,6 +357,10 @@ async fn exchange(
                     Some(Ok(_)) => continue,
                 };
                 silent_ticks = 0;
+                let _held = match incoming.count(text.len()) {
+                    Ok(held) => held,
+                    Err(reason) => return Ended::Gone(reason),
+                };
                 let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
                     tracing::warn!("skipping a frame this client cannot read");
                     continue;

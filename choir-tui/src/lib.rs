@@ -2,6 +2,7 @@
 //! protocol client, and the `choir` CLI commands.
 
 pub mod apps;
+pub mod budget;
 pub mod cli;
 pub mod client;
 pub mod connect;

@@ -53,6 +53,7 @@ where
     // The last two frames drawn: a third within FRAME_INTERVAL of the older waits (two
     // quick frames are fine; a stream of changes is batched).
     let mut drawn = FramePace::default();
+    let mut weight = Weight::new(&client);
     let end = loop {
         let deadline = draw_at.unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
@@ -77,6 +78,9 @@ where
             update = updates.recv() => match update {
                 Some(ClientUpdate::Frame(frame)) => {
                     let shown = desktop.on_frame(frame);
+                    if let Err(reason) = weight.check(&client, desktop) {
+                        break SessionEnd::Gone(reason);
+                    }
                     flush_outbox(&client, desktop);
                     if !shown {
                         continue;
@@ -90,7 +94,12 @@ where
                 }
                 Some(ClientUpdate::Connection(state)) => desktop.set_connection(state),
                 Some(ClientUpdate::Notice(text)) => desktop.notify(text, true),
-                Some(ClientUpdate::History(events)) => desktop.add_history(events),
+                Some(ClientUpdate::History(events)) => {
+                    desktop.add_history(events);
+                    if let Err(reason) = weight.check(&client, desktop) {
+                        break SessionEnd::Gone(reason);
+                    }
+                }
                 Some(ClientUpdate::Gone(reason)) => break SessionEnd::Gone(reason),
                 None => desktop.set_connection(crate::desktop::Connection::Offline("client stopped".into())),
             },
@@ -119,6 +128,46 @@ where
         }
     };
     Ok(end)
+}
+
+/// Keeps what the desktop holds of the daemon's data within its client's budget, if it has
+/// one. Weighing walks everything held, so it is done again only after a quarter of the last
+/// weight (or a MiB) more has been received: about as much work as receiving it, and the
+/// desktop never holds much more than it was last weighed at.
+struct Weight {
+    held: Option<crate::budget::Held>,
+    next: u64,
+}
+
+/// Received bytes between two weighings, at least.
+const WEIGH_STEP: u64 = 1 << 20;
+
+impl Weight {
+    fn new(client: &ProtocolClient) -> Self {
+        Self {
+            held: client.budget().and_then(|budget| budget.hold(0).ok()),
+            next: 0,
+        }
+    }
+
+    fn check(&mut self, client: &ProtocolClient, desktop: &Desktop) -> Result<(), String> {
+        let Some(held) = &mut self.held else {
+            return Ok(());
+        };
+        let received = client.received_bytes();
+        if received < self.next {
+            return Ok(());
+        }
+        let bytes = desktop.held_bytes();
+        self.next = received + (bytes as u64 / 4).max(WEIGH_STEP);
+        held.resize(bytes).map_err(|exceeded| {
+            format!(
+                "this desktop would hold more of the sandbox's data than this host keeps for one \
+                 user ({} MiB): close other desktops or tabs of yours and connect again ({exceeded})",
+                exceeded.limit >> 20
+            )
+        })
+    }
 }
 
 /// When the next frame may be drawn: at once, unless two were drawn within the last

@@ -170,6 +170,11 @@ struct ServeArgs {
     /// Largest file a sandbox may write, e.g. 4G
     #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
     limit_file_size: u64,
+    /// What the hypervisor holds of one user's sandbox's data at most, over all their
+    /// desktops over SSH and browser tabs (and shares of their desktop); a connection that
+    /// would pass it is closed, saying so
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
+    limit_held: u64,
     /// SSH channels (desktops and commands) a user may have open at once
     #[arg(long, value_name = "N", default_value_t = ssh::DEFAULT_CHANNELS_PER_USER,
           value_parser = clap::value_parser!(usize))]
@@ -663,17 +668,16 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
     }
 
     let revocations = Revocations::default();
+    let shared = Arc::new(Shared {
+        users: users.clone(),
+        sandboxes: sandboxes.clone(),
+        channels: ssh::ChannelCounts::new(args.limit_channels),
+        revocations: revocations.clone(),
+        budgets: choir_tui::budget::Budgets::new(args.limit_held as usize),
+    });
     // The web server first: its line comes before the SSH one, which says all is up.
     let web_server = match web_listener {
-        Some(bound) => Some(web_server(
-            layout,
-            &args,
-            bound,
-            &users,
-            &sandboxes,
-            &revocations,
-            gateway.clone(),
-        )?),
+        Some(bound) => Some(web_server(layout, &args, bound, &shared, gateway.clone())?),
         None => None,
     };
     announce(&format!(
@@ -681,12 +685,6 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         listener.local_addr()?,
         isolation.confined.join("; ")
     ));
-    let shared = Arc::new(Shared {
-        users: users.clone(),
-        sandboxes: sandboxes.clone(),
-        channels: ssh::ChannelCounts::new(args.limit_channels),
-        revocations: revocations.clone(),
-    });
     if let Some(gateway) = &gateway {
         let config = gateway.config();
         let limits = format!(
@@ -795,9 +793,7 @@ fn web_server(
     layout: &Layout,
     args: &ServeArgs,
     bound: WebListener,
-    users: &UserStore,
-    sandboxes: &Sandboxes,
-    revocations: &Revocations,
+    shared: &Shared,
     gateway: Option<Arc<hypervisor::gateway::Gateway>>,
 ) -> Result<impl std::future::Future<Output = std::io::Result<()>>> {
     let WebListener {
@@ -813,14 +809,15 @@ fn web_server(
         session_max_age: args.session_max_age,
         signin_per_minute: args.limit_signin,
         gateway,
+        budgets: shared.budgets.clone(),
         decoy_key: web::load_decoy_key(&layout.state())
             .with_context(|| format!("the sign-in key in {}", layout.state().display()))?,
     };
     let state = web::Web::new(
         &config,
-        users.clone(),
-        sandboxes.clone(),
-        revocations.clone(),
+        shared.users.clone(),
+        shared.sandboxes.clone(),
+        shared.revocations.clone(),
     )?;
     let origin = web::check_origin(&config.origin)?;
     std::fs::write(layout.web_origin(), format!("{origin}\n"))

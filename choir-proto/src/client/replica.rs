@@ -94,6 +94,11 @@ impl Replica {
         self.model_usage
     }
 
+    /// Roughly the bytes this replica holds: its world and the text streaming in, as JSON.
+    pub fn held_bytes(&self) -> usize {
+        crate::encoded_len(&self.world) + self.streaming.values().map(String::len).sum::<usize>()
+    }
+
     pub fn world(&self) -> &World {
         &self.world
     }

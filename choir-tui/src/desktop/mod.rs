@@ -374,6 +374,17 @@ impl Desktop {
     }
 
     /// Adds events from before the snapshot to the event log (they are already in the world).
+    /// Roughly the bytes of the daemon's data this desktop holds: its replica and the event
+    /// log's events, as JSON. It walks all of them: ask it now and then, not per frame.
+    pub fn held_bytes(&self) -> usize {
+        self.replica.held_bytes()
+            + self
+                .log
+                .iter()
+                .map(|event| choir_proto::encoded_len(event.as_ref()))
+                .sum::<usize>()
+    }
+
     pub fn add_history(&mut self, events: Vec<Event>) {
         let first_live = self.log.front().map_or(u64::MAX, |event| event.seq);
         let older: Vec<Arc<Event>> = events

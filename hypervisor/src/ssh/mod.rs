@@ -43,6 +43,8 @@ pub struct Shared {
     pub channels: ChannelCounts,
     /// Users removed while the server runs: their connections are closed.
     pub revocations: Revocations,
+    /// What the hypervisor holds of each user's sandbox's data at most (shared with the web).
+    pub budgets: choir_tui::budget::Budgets,
 }
 
 /// Open channels per user, counted by the [`ChannelSlot`]s they hold, and the most each may
@@ -249,6 +251,7 @@ impl Connection {
         let theme = shell::theme_for(&state.term);
         let (keys, input) = mpsc::channel(INPUT_QUEUE);
         state.desktop = Some(keys);
+        let budget = self.shared.budgets.of(&user);
         let sandboxes = self.shared.sandboxes.clone();
         let removed = self.removed.clone();
         // Before each reconnection: a sandbox that crashed or was stopped starts again.
@@ -262,7 +265,9 @@ impl Connection {
             sandboxes.nudge(&user);
             Ok(endpoint.clone())
         };
-        tokio::spawn(shell::run(handle, channel, locate, size, theme, input));
+        tokio::spawn(shell::run(
+            handle, channel, locate, size, theme, input, budget,
+        ));
     }
 }
 

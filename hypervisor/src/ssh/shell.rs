@@ -59,6 +59,7 @@ pub async fn run(
     size: (u16, u16),
     theme: Theme,
     input: mpsc::Receiver<InputEvent>,
+    budget: choir_tui::budget::Budget,
 ) {
     let mut writer = ChannelWriter::start(handle.clone(), channel);
     let _ = writer
@@ -71,7 +72,7 @@ pub async fn run(
     let Ok(mut terminal) = terminal else {
         return;
     };
-    let (client, updates) = ProtocolClient::spawn(locate, "ssh");
+    let (client, updates) = ProtocolClient::spawn_within(locate, "ssh", budget);
     let mut desktop = Desktop::new(theme, choir_tui::terminal::local_utc_offset());
     let input = Box::pin(futures_util::stream::unfold(input, |mut rx| async move {
         rx.recv().await.map(|event| (event, rx))

@@ -89,6 +89,8 @@ pub struct WebConfig {
     pub signin_per_minute: u32,
     /// The model gateway, whose figures the account page shows.
     pub gateway: Option<Arc<crate::gateway::Gateway>>,
+    /// What the hypervisor holds of each user's sandbox's data at most (shared with SSH).
+    pub budgets: choir_tui::budget::Budgets,
     /// The secret that makes up credential ids for names without passkeys
     /// ([`load_decoy_key`]).
     pub decoy_key: [u8; 32],
@@ -124,6 +126,7 @@ pub struct Web {
     /// `Strict-Transport-Security` on every answer (the origin is https).
     hsts: bool,
     gateway: Option<Arc<crate::gateway::Gateway>>,
+    budgets: choir_tui::budget::Budgets,
 }
 
 impl Web {
@@ -159,6 +162,7 @@ impl Web {
             share_limiter: guard::RateLimiter::new(shares::SHARE_REQUESTS_PER_MINUTE),
             hsts: config.origin.scheme() == "https",
             gateway: config.gateway.clone(),
+            budgets: config.budgets.clone(),
             limiter: guard::RateLimiter::new(config.signin_per_minute),
             origin,
             users,

@@ -86,7 +86,8 @@ pub(super) async fn websocket(
                         Ok(endpoint) => endpoint,
                         Err(reason) => return close(&mut socket, CLOSE_INTERNAL, &reason).await,
                     };
-                    carry(web, Some(session), endpoint, ended, socket).await
+                    let budget = web.budgets.of(&session.user);
+                    carry(web, Some(session), endpoint, budget, ended, socket).await
                 }
                 None => close(&mut socket, CLOSE_UNAUTHORIZED, "signed out: sign in again").await,
             }
@@ -125,6 +126,7 @@ pub(super) async fn carry(
     web: Arc<Web>,
     session: Option<Session>,
     endpoint: Endpoint,
+    budget: choir_tui::budget::Budget,
     mut ended: tokio::sync::broadcast::Receiver<String>,
     mut browser: WebSocket,
 ) {
@@ -175,6 +177,15 @@ pub(super) async fn carry(
             },
             from_sandbox = upstream.next() => match from_sandbox {
                 Some(Ok(tungstenite::Message::Text(text))) => {
+                    // Held of the owner's budget until the browser has it.
+                    let Ok(_held) = budget.hold(text.len()) else {
+                        let _ = upstream.close(None).await;
+                        tracing::warn!(url = endpoint.url, "a sandbox sent more than its budget to a tab");
+                        break close(&mut browser, CLOSE_INTERNAL, &format!(
+                            "the sandbox sent more than this host holds for one user ({} MiB): reload",
+                            budget.limit() >> 20
+                        )).await;
+                    };
                     if browser.send(Message::Text(text.as_str().into())).await.is_err() {
                         let _ = upstream.close(None).await;
                         break;

@@ -139,7 +139,10 @@ pub(super) async fn websocket(
         .on_upgrade(move |mut socket| async move {
             let _tab = tab;
             match endpoint {
-                Some(endpoint) => carry(web, viewer, endpoint, ended, socket).await,
+                Some(endpoint) => {
+                    let budget = web.budgets.of(&owner);
+                    carry(web, viewer, endpoint, budget, ended, socket).await
+                }
                 None => close(&mut socket, CLOSE_UNAUTHORIZED, NO_SUCH_SHARE).await,
             }
         })
