@@ -28,8 +28,8 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use landlock::{
-    path_beneath_rules, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr,
-    RulesetCreated, RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, ABI,
+    path_beneath_rules, Access, AccessFs, CompatLevel, Compatible, PathBeneath, Ruleset,
+    RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, ABI,
 };
 use nix::sys::stat::{umask, Mode};
 use nix::unistd::{Gid, Uid};
@@ -270,7 +270,9 @@ impl Confinement {
                 read_only: &self.read_only,
             })?;
         }
-        let ruleset = ruleset(&self.dir, &self.read_only, &program)?;
+        // The program by the descriptor opened above: its path may be under a directory the
+        // namespaces covered (a build in /tmp).
+        let ruleset = ruleset(&self.dir, &self.read_only, &executable)?;
 
         // setsid fails only for a group leader, which the hypervisor never starts this as.
         nix::unistd::setsid().map_err(|source| ConfineError::Ids {
@@ -391,7 +393,7 @@ pub fn kill_uid(uid: u32) -> Result<(), ConfineError> {
 fn ruleset(
     writable: &Path,
     read_only: &[PathBuf],
-    program: &Path,
+    program: &std::fs::File,
 ) -> Result<RulesetCreated, RulesetError> {
     let all = AccessFs::from_all(LANDLOCK_ABI);
     let read = AccessFs::from_read(LANDLOCK_ABI);
@@ -403,8 +405,8 @@ fn ruleset(
         .create()?
         .add_rules(path_beneath_rules(read_only, read))?
         .add_rules(path_beneath_rules(DEVICES, device))?
-        .add_rules(path_beneath_rules(
-            [program],
+        .add_rule(PathBeneath::new(
+            program,
             AccessFs::Execute | AccessFs::ReadFile,
         ))?
         .add_rules(path_beneath_rules([writable], all))
@@ -417,7 +419,9 @@ pub fn probe_landlock(read_only: &[PathBuf]) -> LandlockLevel {
     let read_only = read_only.to_vec();
     let probe = std::thread::spawn(move || {
         let scratch = std::env::temp_dir();
-        let program = PathBuf::from("/bin/sh");
+        let Ok(program) = std::fs::File::open("/bin/sh") else {
+            return LandlockLevel::None;
+        };
         ruleset(&scratch, &read_only, &program)
             .and_then(RulesetCreated::restrict_self)
             .map(|status| LandlockLevel::from(status.ruleset))

@@ -25,12 +25,26 @@ pub mod provider;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// Where the binaries are taken from instead of the build's directory (set once, by a test
+/// binary of its own: see `use_programs_from`).
+static PROGRAMS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Runs the hypervisor (and so its sandboxes' programs) from copies in `dir`.
+pub fn use_programs_from(dir: &Path) {
+    for name in ["choir-hypervisor", "choir-daemon", "choir"] {
+        std::fs::copy(program(name), dir.join(name)).unwrap();
+    }
+    PROGRAMS.set(dir.to_owned()).unwrap();
+}
+
 /// The binaries built next to this crate's (cargo test --workspace builds them all).
 pub fn program(name: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_BIN_EXE_choir-hypervisor"))
-        .parent()
-        .unwrap()
-        .to_owned();
+    let dir = PROGRAMS.get().cloned().unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_BIN_EXE_choir-hypervisor"))
+            .parent()
+            .unwrap()
+            .to_owned()
+    });
     let path = dir.join(name);
     assert!(
         path.is_file(),
