@@ -13,6 +13,53 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// Reads a length of time as people write one: a whole number with `ms`, `s`, `m` (or
+/// `min`), `h`, `d` or `w`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    use std::time::Duration;
+    let text = text.trim();
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits_end);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a length of time like 90s, 30m, 2h, 7d or 500ms"))?;
+    let seconds = |factor: u64| {
+        number
+            .checked_mul(factor)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("`{text}` is too long"))
+    };
+    match unit {
+        "ms" => Ok(Duration::from_millis(number)),
+        "" | "s" => seconds(1),
+        "m" | "min" => seconds(60),
+        "h" => seconds(3600),
+        "d" => seconds(86_400),
+        "w" => seconds(7 * 86_400),
+        other => Err(format!(
+            "unknown unit `{other}` in `{text}` (ms, s, m, h, d or w)"
+        )),
+    }
+}
+
+/// An error and what caused it, down the chain: an HTTP client's own message ("error
+/// sending request") says little; its sources say "connection refused".
+pub fn with_causes(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// The length of `value` as JSON, without making the text: roughly what it holds, for
 /// clients that must keep within a memory budget.
 pub fn encoded_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
@@ -34,7 +81,28 @@ pub fn encoded_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{encoded_len, thousands};
+    use super::{encoded_len, parse_duration, thousands};
+    use std::time::Duration;
+
+    #[test]
+    fn lengths_of_time_are_read_in_every_unit() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration(" 90s "), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("10min"), Ok(Duration::from_secs(600)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7d"), Ok(Duration::from_secs(604_800)));
+        assert_eq!(parse_duration("1w"), Ok(Duration::from_secs(604_800)));
+        assert!(parse_duration("3y").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("m").is_err());
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5 days").is_err());
+        assert!(parse_duration("99999999999999999999").is_err());
+        assert!(parse_duration(&format!("{}w", u64::MAX / 2))
+            .unwrap_err()
+            .contains("too long"));
+    }
 
     #[test]
     fn thousands_are_separated() {

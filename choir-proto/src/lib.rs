@@ -46,7 +46,7 @@ pub use frame::{
     CLOSE_REVOKED, CLOSE_TOKEN_REPLACED, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES, MAX_PAGE,
     PROTOCOL_VERSION,
 };
-pub use human::{encoded_len, thousands};
+pub use human::{encoded_len, parse_duration, thousands, with_causes};
 pub use ids::{CallId, DocId, ThreadId, WindowId};
 /// The rope type documents are held in.
 pub use ropey::Rope;

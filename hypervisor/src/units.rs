@@ -26,34 +26,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(|| format!("`{text}` is too large"))
 }
 
-/// Parses a duration: a whole number with `ms`, `s`, `m`, `h` or `d` (a bare number is
-/// seconds).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(digits_end);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration like 30m, 90s or 500ms"))?;
-    let seconds = |factor: u64| {
-        number
-            .checked_mul(factor)
-            .map(Duration::from_secs)
-            .ok_or_else(|| format!("`{text}` is too long"))
-    };
-    match unit {
-        "ms" => Ok(Duration::from_millis(number)),
-        "" | "s" => seconds(1),
-        "m" | "min" => seconds(60),
-        "h" => seconds(3600),
-        "d" => seconds(24 * 3600),
-        _ => Err(format!(
-            "`{text}` has an unknown unit (use ms, s, m, h or d)"
-        )),
-    }
-}
+pub use choir_proto::parse_duration;
 
 /// `1.5 GiB`, `340.0 MiB`, `12 KiB`, `900 B`.
 pub fn format_size(bytes: u64) -> String {
@@ -109,12 +82,6 @@ mod tests {
 
     #[test]
     fn durations() {
-        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("5 days").is_err());
         assert_eq!(format_duration(Duration::from_secs(45)), "45s");
         assert_eq!(format_duration(Duration::from_secs(192)), "3m12s");
         assert_eq!(format_duration(Duration::from_secs(7500)), "2h05m");

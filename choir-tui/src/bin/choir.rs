@@ -323,7 +323,7 @@ async fn run(cli: Cli) -> Result<()> {
             }
             let expires_in = expires
                 .as_deref()
-                .map(parse_duration)
+                .map(|text| parse_duration(text).map(|length| length.as_secs()))
                 .transpose()
                 .map_err(anyhow::Error::msg)?;
             let args = ShareArgs {

@@ -1,5 +1,6 @@
 //! Points of the log and lengths of time as people type them on the command line.
 
+pub use choir_proto::parse_duration;
 use chrono::{DateTime, Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone};
 
 /// A point of the log: right after an event, or at a time.
@@ -31,8 +32,7 @@ pub fn parse_point(text: &str, now: DateTime<Local>) -> Result<Point, String> {
         return Ok(Point::Seq(seq));
     }
     if let Some(ago) = text.strip_prefix('-') {
-        let seconds = parse_duration(ago)?;
-        let ms = i64::try_from(seconds.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let ms = i64::try_from(parse_duration(ago)?.as_millis()).unwrap_or(i64::MAX);
         return Ok(Point::Time(now.timestamp_millis().saturating_sub(ms)));
     }
     if let Ok(at) = DateTime::parse_from_rfc3339(text) {
@@ -63,31 +63,6 @@ pub fn parse_point(text: &str, now: DateTime<Local>) -> Result<Point, String> {
             "`{text}` is not a point of the log: give {POINT_FORMS}"
         )),
     }
-}
-
-/// Reads a length of time: `90s`, `10m`, `2h`, `7d`, `1w` (a bare number is seconds).
-pub fn parse_duration(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a length of time (90s, 10m, 2h, 7d, 1w)"))?;
-    let unit = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` in `{text}` (s, m, h, d or w)"
-            ))
-        }
-    };
-    Ok(number.saturating_mul(unit))
 }
 
 #[cfg(test)]
@@ -127,17 +102,5 @@ mod tests {
         );
         let err = parse_point("yesterday-ish", now()).unwrap_err();
         assert!(err.contains("not a point of the log"), "{err}");
-    }
-
-    #[test]
-    fn durations_have_units() {
-        assert_eq!(parse_duration("90"), Ok(90));
-        assert_eq!(parse_duration("90s"), Ok(90));
-        assert_eq!(parse_duration("10m"), Ok(600));
-        assert_eq!(parse_duration("2h"), Ok(7200));
-        assert_eq!(parse_duration("7d"), Ok(604_800));
-        assert_eq!(parse_duration("1w"), Ok(604_800));
-        assert!(parse_duration("3y").unwrap_err().contains("unknown unit"));
-        assert!(parse_duration("m").is_err());
     }
 }

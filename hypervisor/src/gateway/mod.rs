@@ -588,20 +588,11 @@ impl Drop for Counted {
 /// An HTTP client error and its causes, without the provider's URL (an operator's URL may
 /// hold more than a host).
 fn without_url(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    if let Some(url) = err.url() {
-        text = text.replace(url.as_str(), "the provider");
+    let text = choir_proto::with_causes(err);
+    match err.url() {
+        Some(url) => text.replace(url.as_str(), "the provider"),
+        None => text,
     }
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn random_hex() -> Result<String, GatewayError> {

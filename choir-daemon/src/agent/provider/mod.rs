@@ -205,21 +205,7 @@ fn error_message(body: &str) -> String {
         .unwrap_or_else(|| body.chars().take(500).collect())
 }
 
-/// An error and what caused it, down the chain: reqwest's own message ("error sending
-/// request") says little; its sources say "connection refused".
-pub(crate) fn with_causes(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
+pub(crate) use choir_proto::with_causes;
 
 /// A tool call's arguments from the text the model streamed: `{}` when empty; text that is
 /// not JSON is passed on as a string, so the tool refuses it and the model hears why.
