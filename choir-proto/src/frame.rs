@@ -158,6 +158,10 @@ pub struct Moment {
     pub head: u64,
     /// What a welcome at `seq` would carry.
     pub world: Box<World>,
+    /// The `at` of the query this answers, echoed: a client tells the answer to its latest
+    /// move from a late one (queries are answered side by side, so in any order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<Seek>,
 }
 
 /// Answers to [`Query`].

@@ -104,9 +104,10 @@ where
                 None => desktop.set_connection(crate::desktop::Connection::Offline("client stopped".into())),
             },
             _ = tick.tick() => {
+                let waiting = desktop.tick();
                 flush_outbox(&client, desktop);
                 // The clock shows minutes: a tick that changes nothing draws nothing.
-                if !desktop.set_clock(clock()) {
+                if !desktop.set_clock(clock()) && !waiting {
                     continue;
                 }
             }

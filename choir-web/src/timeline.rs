@@ -101,6 +101,9 @@ pub fn bar(app: &App, ctx: &Context<App>, timeline: &Timeline) -> Html {
             { button("msg›", "next chat message or tool call (n)", Travel::Mark { forward: true }) }
             { button("now", "now (End)", Travel::Now) }
             <span id="timeline-label" class="timeline-label">{ label }</span>
+            if timeline.is_waiting() {
+                <span id="timeline-loading" class="timeline-loading" role="status">{ "loading…" }</span>
+            }
         </span>
     }
 }

@@ -73,6 +73,7 @@ impl Past {
             ts: self.store.ts_of(seq).await?,
             head,
             world: Box::new(world),
+            at: Some(at),
         })
     }
 

@@ -62,7 +62,8 @@ pub(super) async fn thread_page(
 
 /// The world right after the event `at` names, for a reader who may see from `floor` on: a
 /// moment before it is the one at its beginning, and shows nothing from before it.
-pub(super) async fn moment(state: &AppState, at: Seek, floor: u64) -> Result<Moment, ApiError> {
+pub(super) async fn moment(state: &AppState, asked: Seek, floor: u64) -> Result<Moment, ApiError> {
+    let at = asked;
     let at = if floor > 1 {
         let seq = state.past.resolve(at).await.map_err(ApiError::internal)?;
         Seek::Seq {
@@ -75,6 +76,8 @@ pub(super) async fn moment(state: &AppState, at: Seek, floor: u64) -> Result<Mom
     if floor > 1 {
         moment.world = Box::new(std::mem::take(&mut *moment.world).since(floor));
     }
+    // The seek asked for, not the one a share's floor made of it.
+    moment.at = Some(asked);
     Ok(moment)
 }
 

@@ -210,7 +210,9 @@ impl Replica {
                 let Some(timeline) = &mut self.timeline else {
                     return Applied::Quiet;
                 };
-                timeline.on_moment(&moment);
+                if !timeline.on_moment(&moment) {
+                    return Applied::Quiet;
+                }
                 self.world = *moment.world;
                 self.streaming.clear();
                 self.loading.clear();
@@ -220,6 +222,12 @@ impl Replica {
             }
         }
         Applied::Quiet
+    }
+
+    /// A tick of the client's clock (about a second): a move waiting long for its moment
+    /// is asked again.
+    pub fn tick(&mut self) {
+        self.travel(Timeline::tick);
     }
 
     /// Queries to send now.

@@ -2,12 +2,17 @@
 //! event, by minute or to the next chat message or tool call, or drags a slider; each move
 //! becomes a `world.at` query, one on its way at a time, and moves made meanwhile collapse
 //! into the latest (holding a key down over a long history asks only as fast as the daemon
-//! answers, and lands where the keys said).
+//! answers, and lands where the keys said). Queries are answered side by side, so answers may
+//! come in any order and twice (a query asked again after a reconnect may have gone out
+//! before it too): a moment is taken only if it answers the query on its way. A query
+//! unanswered for a few ticks is asked again, and meanwhile the client says it waits.
 
 use crate::frame::{Moment, Query, Seek};
 
 /// A minute, in the milliseconds of event times.
 const MINUTE_MS: i64 = 60_000;
+/// Ticks (a client's clock, about a second each) a query waits before it is asked again.
+const ASK_AGAIN_TICKS: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeline {
@@ -19,6 +24,8 @@ pub struct Timeline {
     wanted: Option<Seek>,
     /// Where the query on its way goes.
     asked: Option<Seek>,
+    /// Ticks the latest move has waited for its moment.
+    waited: u32,
 }
 
 impl Timeline {
@@ -29,6 +36,7 @@ impl Timeline {
             shown: None,
             wanted: Some(at),
             asked: None,
+            waited: 0,
         }
     }
 
@@ -45,6 +53,25 @@ impl Timeline {
     /// Whether a move has not arrived yet.
     pub fn is_moving(&self) -> bool {
         self.wanted.is_some() || self.asked.is_some()
+    }
+
+    /// Whether a move has waited a tick or more for its moment: the client says it loads.
+    pub fn is_waiting(&self) -> bool {
+        self.is_moving() && self.waited > 0
+    }
+
+    /// A tick of the client's clock: a query unanswered for long is given up on and asked
+    /// again (unless a later move replaced it); whichever answer comes first is taken.
+    pub fn tick(&mut self) {
+        if !self.is_moving() {
+            return;
+        }
+        self.waited = self.waited.saturating_add(1);
+        if self.waited.is_multiple_of(ASK_AGAIN_TICKS) {
+            if let Some(asked) = self.asked.take() {
+                self.wanted.get_or_insert(asked);
+            }
+        }
     }
 
     /// The log grew (a live event, a welcome).
@@ -117,11 +144,24 @@ impl Timeline {
         Some(Query::Moment { at })
     }
 
-    /// A moment arrived.
-    pub fn on_moment(&mut self, moment: &Moment) {
-        self.asked = None;
+    /// A moment arrived; whether it is the one the latest move waits for (else it is left
+    /// unshown: the answer to an earlier move, or a second answer to this one). A moment that
+    /// does not say what it answers (an older daemon's) is taken.
+    pub fn on_moment(&mut self, moment: &Moment) -> bool {
         self.head = self.head.max(moment.head);
+        if let Some(at) = moment.at {
+            if self.asked != Some(at) && !(self.asked.is_none() && self.wanted == Some(at)) {
+                return false;
+            }
+            // Asked again after a tick and not sent yet: this answers it.
+            if self.asked.is_none() {
+                self.wanted = None;
+            }
+        }
+        self.asked = None;
+        self.waited = 0;
         self.shown = Some((moment.seq, moment.ts));
+        true
     }
 
     /// The query on its way was lost (the connection dropped) or refused: it is asked again,
@@ -135,6 +175,9 @@ impl Timeline {
     /// The query on its way was refused: it is not asked again.
     pub fn on_failed(&mut self) {
         self.asked = None;
+        if self.wanted.is_none() {
+            self.waited = 0;
+        }
     }
 }
 
@@ -149,7 +192,61 @@ mod tests {
             ts,
             head,
             world: Box::new(World::default()),
+            at: None,
         }
+    }
+
+    fn answer(at: Seek, seq: u64) -> Moment {
+        Moment {
+            at: Some(at),
+            ..moment(seq, seq as i64 * 1000, 100)
+        }
+    }
+
+    #[test]
+    fn only_the_answer_to_the_latest_move_is_shown_whatever_the_order() {
+        let mut timeline = Timeline::new(Seek::Seq { seq: 50 });
+        timeline.set_head(100);
+        let first = asked(&mut timeline);
+        // The same query went out twice (before and after a welcome).
+        timeline.on_lost();
+        assert_eq!(asked(&mut timeline), first);
+        assert!(timeline.on_moment(&answer(first, 50)));
+        timeline.step(-1);
+        let step = asked(&mut timeline);
+        // The step's answer first, then the late second answer to the opening: it is left.
+        assert!(timeline.on_moment(&answer(step, 49)));
+        assert!(!timeline.on_moment(&answer(first, 50)));
+        assert_eq!(timeline.shown(), Some((49, 49_000)));
+        assert!(!timeline.is_moving());
+    }
+
+    #[test]
+    fn a_query_unanswered_for_a_few_ticks_is_asked_again_and_the_wait_is_shown() {
+        let mut timeline = Timeline::new(Seek::Seq { seq: 5 });
+        timeline.set_head(10);
+        let first = asked(&mut timeline);
+        assert!(!timeline.is_waiting(), "not before a tick");
+        timeline.tick();
+        assert!(timeline.is_waiting());
+        assert_eq!(timeline.take_query(), None);
+        timeline.tick();
+        timeline.tick();
+        assert_eq!(asked(&mut timeline), first, "asked again");
+        // A move made while waiting goes out once the one on its way is given up on.
+        timeline.go(8);
+        for _ in 0..3 {
+            timeline.tick();
+        }
+        assert_eq!(asked(&mut timeline), Seek::Seq { seq: 8 });
+        assert!(
+            !timeline.on_moment(&answer(first, 5)),
+            "the first move's answer, late"
+        );
+        assert!(timeline.on_moment(&answer(Seek::Seq { seq: 8 }, 8)));
+        assert!(!timeline.is_waiting());
+        timeline.tick();
+        assert!(!timeline.is_waiting(), "nothing to wait for");
     }
 
     fn asked(timeline: &mut Timeline) -> Seek {

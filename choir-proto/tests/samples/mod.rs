@@ -485,6 +485,9 @@ pub fn server_frames() -> Vec<ServerFrame> {
                     ts: 1_700_000_000_000,
                     head: 9,
                     world: Box::new(World::default()),
+                    at: Some(Seek::Time {
+                        ts: 1_700_000_000_500,
+                    }),
                 },
             },
         },

@@ -1274,3 +1274,30 @@ fn the_taskbar_shows_the_days_model_use_and_when_it_is_used_up() {
     narrow.desktop.on_frame(usage(5));
     assert!(!narrow.screen().contains("model "));
 }
+
+#[test]
+fn a_replay_waiting_on_the_daemon_says_so_and_asks_again() {
+    let mut h = Harness::new(100, 24);
+    h.desktop = Desktop::replay(Theme::monochrome(), 0, choir_proto::Seek::Seq { seq: 7 });
+    h.desktop.resize(100, 24);
+    h.desktop.on_frame(ServerFrame::Welcome {
+        protocol: choir_proto::PROTOCOL_VERSION,
+        head: 10,
+        snapshot: None,
+        read_only: true,
+    });
+    let asked = vec![choir_proto::Query::Moment {
+        at: choir_proto::Seek::Seq { seq: 7 },
+    }];
+    assert_eq!(h.desktop.take_queries(), asked);
+    assert!(!h.screen().contains("loading…"), "{}", h.screen());
+    assert!(h.desktop.tick(), "a tick of waiting is drawn");
+    assert!(h.screen().contains("→ 7 · loading…"), "{}", h.screen());
+    h.desktop.tick();
+    h.desktop.tick();
+    assert_eq!(
+        h.desktop.take_queries(),
+        asked,
+        "asked again after three ticks"
+    );
+}

@@ -33,6 +33,13 @@ impl Desktop {
         self.replica.timeline()
     }
 
+    /// A second of the clock: a replay's move that waits long is asked again. Whether the
+    /// screen changes (a replay says it waits).
+    pub fn tick(&mut self) -> bool {
+        self.replica.tick();
+        self.timeline().is_some_and(Timeline::is_waiting)
+    }
+
     pub(super) fn on_timeline_key(&mut self, key: Key, actions: &mut Vec<Action>) {
         let step = if key.mods.shift { BIG_STEP } else { 1 };
         match key.code {
@@ -93,10 +100,10 @@ impl Desktop {
             ),
             None => "loading".into(),
         };
-        let moving = if timeline.is_moving() {
-            format!(" → {}", thousands(timeline.target()))
-        } else {
-            String::new()
+        let moving = match (timeline.is_moving(), timeline.is_waiting()) {
+            (true, true) => format!(" → {} · loading…", thousands(timeline.target())),
+            (true, false) => format!(" → {}", thousands(timeline.target())),
+            _ => String::new(),
         };
         format!(" ◀◀ replay · {shown}{moving} ")
     }

@@ -22,6 +22,8 @@ use crate::net::{NetEvent, Socket};
 
 /// A ping goes out this often; a link silent for `SILENCE_MS` is treated as dead.
 const TICK: Duration = Duration::from_secs(10);
+/// The replay's clock (`Timeline::tick`).
+const TIMELINE_TICK: Duration = Duration::from_secs(1);
 const SILENCE_MS: f64 = 35_000.0;
 const MAX_BACKOFF_MS: u64 = 5_000;
 /// One frame at 60 Hz: frames arriving closer together than this are drawn together.
@@ -67,6 +69,8 @@ pub enum Msg {
     TakeFrames,
     Retry,
     Tick,
+    /// A second of a replay's clock: a move that waits long is asked again.
+    TimelineTick,
     /// The tab became visible, came back from the back/forward cache, or went online.
     Wake,
     Resized,
@@ -287,6 +291,12 @@ impl Component for App {
             sleep(TICK).await;
             Msg::Tick
         });
+        if app.replica.timeline().is_some() {
+            ctx.link().send_future(async {
+                sleep(TIMELINE_TICK).await;
+                Msg::TimelineTick
+            });
+        }
         app
     }
 
@@ -318,6 +328,18 @@ impl Component for App {
                     }
                 }
                 return false;
+            }
+            Msg::TimelineTick => {
+                ctx.link().send_future(async {
+                    sleep(TIMELINE_TICK).await;
+                    Msg::TimelineTick
+                });
+                self.replica.tick();
+                self.flush_queries();
+                return self
+                    .replica
+                    .timeline()
+                    .is_some_and(choir_proto::client::Timeline::is_waiting);
             }
             Msg::Wake => {
                 // A frame scheduled while visible may wait for a repaint that never comes.

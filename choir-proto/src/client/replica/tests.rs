@@ -231,6 +231,7 @@ fn a_replaying_replica_shows_moments_reads_texts_of_their_version_and_only_count
         ts: 0,
         head: daemon.world.head,
         world: Box::new(then.clone()),
+        at: Some(Seek::Seq { seq: then.head }),
     };
     assert_eq!(
         replica.on_frame(ServerFrame::Reply {
