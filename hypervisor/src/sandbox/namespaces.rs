@@ -390,7 +390,10 @@ fn start_slirp(host_net: &File) -> Result<(), NamespaceError> {
     let own_net =
         File::open("/proc/self/ns/net").map_err(io("open the sandbox's network namespace"))?;
     setns(host_net, CloneFlags::CLONE_NEWNET).map_err(sys("return to the host's network"))?;
-    let pid = std::process::id().to_string();
+    // The namespace by this process's descriptor of it, not by its pid: slirp4netns looks it
+    // up after this process has gone back to the host's network to start it, and by pid it
+    // could find that one (and make its device there).
+    let namespace = format!("/proc/{}/fd/{}", std::process::id(), own_net.as_raw_fd());
     let ready_fd = format!("--ready-fd={}", ready_write.as_raw_fd());
     let exit_fd = format!("--exit-fd={}", exit_read.as_raw_fd());
     // Through a shell that leaves it running: it is then nobody's child in the sandbox.
@@ -407,12 +410,14 @@ fn start_slirp(host_net: &File) -> Result<(), NamespaceError> {
             OsStr::new("--enable-seccomp"),
             OsStr::new(&ready_fd),
             OsStr::new(&exit_fd),
-            OsStr::new(&pid),
+            OsStr::new("--netns-type=path"),
+            OsStr::new(&namespace),
             OsStr::new("tap0"),
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // What it says goes to the sandbox's log, with this process's own words.
+        .stderr(Stdio::inherit())
         .status();
     setns(&own_net, CloneFlags::CLONE_NEWNET).map_err(sys("return to the sandbox's network"))?;
     match spawned {
