@@ -416,8 +416,9 @@ fn start_slirp(host_net: &File) -> Result<(), NamespaceError> {
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        // What it says goes to the sandbox's log, with this process's own words.
-        .stderr(Stdio::inherit())
+        // It reports its progress on stderr: that would crowd the sandbox's log, whose last
+        // lines a user is shown when the sandbox cannot start.
+        .stderr(Stdio::null())
         .status();
     setns(&own_net, CloneFlags::CLONE_NEWNET).map_err(sys("return to the sandbox's network"))?;
     match spawned {
