@@ -358,3 +358,58 @@ async fn an_outbound_container_reaches_the_internet_and_nothing_of_this_host() {
     }
     assert!(!output.contains("host secret"), "{output}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_container_reaches_the_model_through_the_gateway_and_never_sees_the_key() {
+    let Some(engines) = engines("docker model gateway") else {
+        return;
+    };
+    let provider = common::provider::Provider::start().await;
+    let base_url = provider.openai_url();
+    // No network at all: the gateway's socket is in the sandbox's volume.
+    let hv = common::Hypervisor::start_with_env(
+        &["alice"],
+        &[
+            "--backend",
+            "docker",
+            "--docker-network",
+            "none",
+            "--docker-host",
+            &engines[0],
+        ],
+        &[
+            ("CHOIR_MODEL", "gpt-test"),
+            ("OPENAI_API_KEY", "sk-operator-docker-5e1d"),
+            ("OPENAI_BASE_URL", &base_url),
+        ],
+    );
+    let alice = hv.connect("alice").await;
+    let body = r#"{"model":"gpt-test","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let (output, code) = bash(
+        &alice,
+        &format!(
+            "{}\nenv; cat /proc/*/environ 2>/dev/null | tr '\\0' '\\n'\n\
+             python3 gw.py $CHOIR_GATEWAY POST /openai/v1/chat/completions $CHOIR_GATEWAY_TOKEN '{body}'",
+            common::provider::CLIENT
+        ),
+    )
+    .await;
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        !output.contains("sk-"),
+        "the key is in the container:\n{output}"
+    );
+    assert!(output.contains("CHOIR_GATEWAY_TOKEN=chg_"), "{output}");
+    assert!(
+        output.contains(common::provider::ANSWER),
+        "no answer through the gateway:\n{output}"
+    );
+    let seen = provider.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(
+        seen[0].headers["authorization"],
+        "Bearer sk-operator-docker-5e1d"
+    );
+    let listed = hv.sandbox("alice");
+    assert_eq!(listed["model_requests"], 1, "{listed}");
+}

@@ -13,38 +13,13 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::provider::{Provider, ANSWER, COMPLETION_TOKENS, PROMPT_TOKENS};
+use common::provider::{Provider, ANSWER, CLIENT, COMPLETION_TOKENS, PROMPT_TOKENS};
 use common::{bash, needs_root, Hypervisor, WAIT};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const OPERATOR_KEY: &str = "sk-operator-7f3a9c1e5b2d4068";
 const ANTHROPIC_OPERATOR_KEY: &str = "sk-ant-operator-2b8e6d0c4a1f3957";
-
-/// A small HTTP client over a Unix socket, run inside the sandbox:
-/// `python3 gw.py SOCKET METHOD PATH CREDENTIAL [BODY]` prints the raw answer, or
-/// `refused <why>` when the socket cannot be opened.
-const CLIENT: &str = r#"cat > gw.py <<'EOF'
-import socket, sys
-path, method, url, cred = sys.argv[1:5]
-body = sys.argv[5] if len(sys.argv) > 5 else ''
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(20)
-try:
-    s.connect(path)
-except Exception as e:
-    print('refused', type(e).__name__)
-    sys.exit(0)
-head = f'{method} {url} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {cred}\r\nx-api-key: {cred}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n'
-s.sendall((head + body).encode())
-data = b''
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    data += chunk
-print(data.decode(errors='replace'))
-EOF"#;
 
 /// One HTTP request to a sandbox's daemon over its socket, as its owner (the test is root, so
 /// it may open the socket); the answer's JSON body.

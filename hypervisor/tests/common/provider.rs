@@ -20,6 +20,31 @@ pub const ANSWER: &str = "Hello from the provider";
 pub const PROMPT_TOKENS: u64 = 11;
 pub const COMPLETION_TOKENS: u64 = 5;
 
+/// A small HTTP client over a Unix socket, run inside the sandbox:
+/// `python3 gw.py SOCKET METHOD PATH CREDENTIAL [BODY]` prints the raw answer, or
+/// `refused <why>` when the socket cannot be opened.
+pub const CLIENT: &str = r#"cat > gw.py <<'EOF'
+import socket, sys
+path, method, url, cred = sys.argv[1:5]
+body = sys.argv[5] if len(sys.argv) > 5 else ''
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(20)
+try:
+    s.connect(path)
+except Exception as e:
+    print('refused', type(e).__name__)
+    sys.exit(0)
+head = f'{method} {url} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {cred}\r\nx-api-key: {cred}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n'
+s.sendall((head + body).encode())
+data = b''
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode(errors='replace'))
+EOF"#;
+
 /// One request the stand-in got.
 #[derive(Debug, Clone)]
 pub struct Seen {
