@@ -553,6 +553,11 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
             "--limit-memory must be at least 64M, --limit-file-size at least 1M and --limit-channels at least 1"
         );
     }
+    if args.limit_held < 16 << 20 {
+        anyhow::bail!(
+            "--limit-held must be at least 16M: a desktop holds its world, and a tab the message it passes on"
+        );
+    }
     if args.limit_unauthenticated_per_address == 0
         || args.limit_unauthenticated == 0
         || args.limit_web_connections == 0
