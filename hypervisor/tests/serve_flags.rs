@@ -42,9 +42,16 @@ fn serve(args: &[&str], env: &[(&str, &str)]) -> (bool, String) {
     )
 }
 
+/// Flags, environment, and what the refusal must say.
+type Case = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
+
 #[test]
 fn serve_refuses_what_it_cannot_honour_and_says_which() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 6] = [
+    let cases: [Case; 6] = [
         (
             &["--limit-held", "1M"],
             &[],
