@@ -304,6 +304,10 @@ async fn exchange(
     };
     match link.receive(frame) {
         Received::Frame(frame @ ServerFrame::Welcome { .. }) => {
+            // Queries made before this link was up went nowhere: the desktop asks again for
+            // all it still needs once it has the welcome. Sent now as well, each would be
+            // answered twice (a past moment at 1M events twice over, in a replay).
+            while outgoing.queries.try_recv().is_ok() {}
             let snapshot_head = match &frame {
                 ServerFrame::Welcome {
                     head,
