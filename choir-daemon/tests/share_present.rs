@@ -62,6 +62,20 @@ async fn command(daemon: &RunningDaemon, command: Command) {
     assert_eq!(status, 200, "{body}");
 }
 
+/// Opens a chat window (the daemon's first: thread 1) and posts `text` in it.
+async fn chat(daemon: &RunningDaemon, text: &str) -> ThreadId {
+    let window = Command::OpenWindow {
+        app: AppKind::Chat,
+        title: None,
+        rect: None,
+    };
+    command(daemon, window).await;
+    let thread_id = ThreadId(1);
+    let text = text.to_owned();
+    command(daemon, Command::PostChat { thread_id, text }).await;
+    thread_id
+}
+
 async fn bash(daemon: &RunningDaemon, token: &str, cmd: &str) -> Value {
     let (status, body) = post(daemon, token, "/api/tools/bash", json!({ "cmd": cmd })).await;
     assert_eq!(status, 200, "{body}");
@@ -92,24 +106,7 @@ async fn a_read_only_share_reads_nothing_from_before_it_was_made() {
     let (_dir, daemon) = common::start().await;
     // The past: a chat with a message, a tool that printed a secret, a document, and a full
     // share whose token a tool printed.
-    command(
-        &daemon,
-        Command::OpenWindow {
-            app: AppKind::Chat,
-            title: None,
-            rect: None,
-        },
-    )
-    .await;
-    let thread = ThreadId(1);
-    command(
-        &daemon,
-        Command::PostChat {
-            thread_id: thread,
-            text: format!("remember {SECRET}"),
-        },
-    )
-    .await;
+    let thread = chat(&daemon, &format!("remember {SECRET}")).await;
     bash(&daemon, &daemon.token, &format!("echo {SECRET}")).await;
     let draft = format!("first draft with {SECRET}");
     command(
@@ -283,23 +280,7 @@ async fn tokens_printed_anywhere_never_reach_the_log() {
         &format!("echo {share_token}; cat ../daemon.json"),
     )
     .await;
-    command(
-        &daemon,
-        Command::OpenWindow {
-            app: AppKind::Chat,
-            title: None,
-            rect: None,
-        },
-    )
-    .await;
-    command(
-        &daemon,
-        Command::PostChat {
-            thread_id: ThreadId(1),
-            text: format!("here: {share_token} and {local}"),
-        },
-    )
-    .await;
+    chat(&daemon, &format!("here: {share_token} and {local}")).await;
     // In the live stream, in the log read back, and in the file itself.
     let (_, events) = get(&daemon, &daemon.token, "/api/events?from=1").await;
     assert!(!events.contains(&share_token), "{events}");
