@@ -11,6 +11,17 @@
 # where an engine cannot start). No test step compiles anything: each checks that and fails,
 # naming what it would have built. The run ends with each step's wall time.
 set -euo pipefail
+case "${1:-}" in
+  -h | --help)
+    sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  "") ;;
+  *)
+    echo "scripts/test.sh takes no arguments (got: $*); --help says what it runs" >&2
+    exit 2
+    ;;
+esac
 cd "$(dirname "$0")/.."
 source scripts/common.sh
 
