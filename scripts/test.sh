@@ -82,8 +82,8 @@ step "cargo clippy -D warnings (host)" \
   cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo clippy -D warnings (the web mirror for wasm)" \
   cargo clippy -p choir-web --target wasm32-unknown-unknown --locked -- -D warnings
-step "choir-proto builds for wasm32-unknown-unknown" \
-  cargo check -p choir-proto --target wasm32-unknown-unknown --locked
+step "choir-proto and choir-desktop build for wasm32-unknown-unknown" \
+  cargo check -p choir-proto -p choir-desktop --target wasm32-unknown-unknown --locked
 step "build the workspace: all packages, all targets, the test binaries" build_workspace
 export CHOIR_SUITE_BUILT=1
 

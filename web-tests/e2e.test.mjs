@@ -680,6 +680,31 @@ e2eTest('j. the keyboard alone opens, uses, maximizes and closes windows, and sh
     { arg: chat.id, what: `window ${chat.id} data-maximized=false again` },
   );
 
+  // Ctrl-a m: move mode, said on the taskbar; Shift+ArrowRight moves by five cells, from
+  // where the window is shown; Escape ends it. The keymap is the terminal's (choir-desktop).
+  const before = (await daemon.windows()).get(chat.id).rect;
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('m');
+  await waitFor(page, () => document.querySelector('#mode-hint')?.textContent.startsWith('move:'), 5000, {
+    what: '#mode-hint to say move mode',
+  });
+  await page.keyboard.press('Shift+ArrowRight');
+  await waitUntil(async () => (await daemon.windows()).get(chat.id).rect.x === before.x + 5, {
+    timeoutMs: 10_000,
+    what: `/api/state: window ${chat.id} moved five cells right of x=${before.x}`,
+  });
+  await page.keyboard.press('Escape');
+  await waitFor(page, () => !document.querySelector('#mode-hint'), 5000, { what: 'move mode to end' });
+
+  // A binding only the terminal has is refused in the browser's words; nothing is sent.
+  const events = (await daemon.events()).length;
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('q');
+  await waitFor(page, () => document.querySelector('#notice')?.textContent === 'Ctrl-a q is not bound (F1 lists the bindings)', 5000, {
+    what: '#notice to say Ctrl-a q is not bound',
+  });
+  assert.equal((await daemon.events()).length, events, 'Ctrl-a q sent nothing');
+
   // Ctrl-a x: the focused window closes.
   await page.keyboard.press('Control+a');
   await page.keyboard.press('x');

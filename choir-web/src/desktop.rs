@@ -2,7 +2,9 @@
 //! cells, title bars to drag, a resize handle, the taskbar with the launcher and the
 //! connection state, the help overlay, and the error page.
 
-use choir_proto::{AppKind, Command, Rect, Window, WindowId, MIN_WINDOW_H, MIN_WINDOW_W};
+use choir_desktop::bindings::{self, Front};
+use choir_desktop::geometry::{self, Edges, Reshape};
+use choir_proto::{AppKind, Command, Rect, Window, WindowId};
 use web_sys::PointerEvent;
 use yew::prelude::*;
 
@@ -27,32 +29,16 @@ pub struct Drag {
 }
 
 impl Drag {
-    /// The geometry with the pointer at `(x, y)`: whole cells from where it began.
+    /// The geometry with the pointer at `(x, y)`: whole cells from where it began, within
+    /// the limits every client keeps (`choir_desktop::geometry`).
     pub fn moved_to(&self, x: f64, y: f64, cell_w: f64, cell_h: f64) -> Rect {
         let dx = ((x - self.from.0) / cell_w).round() as i32;
         let dy = ((y - self.from.1) / cell_h).round() as i32;
-        let clamp =
-            |value: i32, low: u16, high: u16| value.clamp(i32::from(low), i32::from(high)) as u16;
-        let mut rect = self.start;
-        match self.kind {
-            DragKind::Move => {
-                rect.x = clamp(i32::from(rect.x) + dx, 0, choir_proto::MAX_WINDOW_COORD);
-                rect.y = clamp(i32::from(rect.y) + dy, 0, choir_proto::MAX_WINDOW_COORD);
-            }
-            DragKind::Resize => {
-                rect.w = clamp(
-                    i32::from(rect.w) + dx,
-                    MIN_WINDOW_W,
-                    choir_proto::MAX_WINDOW_SIZE,
-                );
-                rect.h = clamp(
-                    i32::from(rect.h) + dy,
-                    MIN_WINDOW_H,
-                    choir_proto::MAX_WINDOW_SIZE,
-                );
-            }
-        }
-        rect
+        let reshape = match self.kind {
+            DragKind::Move => Reshape::Move,
+            DragKind::Resize => Reshape::Resize(Edges::BOTTOM_RIGHT),
+        };
+        geometry::reshaped(self.start, reshape, dx, dy)
     }
 
     /// The command that makes the drag stick, if it changed anything.
@@ -126,19 +112,18 @@ pub fn view(app: &App, ctx: &Context<App>) -> Html {
                 }
             </div>
             { taskbar(app, ctx) }
-            if app.help { { help(ctx) } }
+            if app.keymap.help_shown() { { help(ctx) } }
         </div>
     }
 }
 
-/// Where a window is shown, in cells: its own geometry, or the whole desktop when maximized.
+/// Where a window is shown, in cells: its own geometry clamped into this tab's desktop (a
+/// small window never shrinks the layout others see), or the whole desktop when maximized.
 fn shown_rect(app: &App, window: &Window) -> Rect {
-    if window.maximized {
-        return Rect::new(0, 0, app.cols_rows.0, app.cols_rows.1);
-    }
+    let area = Rect::new(0, 0, app.cols_rows.0, app.cols_rows.1);
     match app.drag {
-        Some(drag) if drag.window == window.id => drag.now,
-        _ => window.rect,
+        Some(drag) if drag.window == window.id && !window.maximized => drag.now,
+        _ => geometry::placed(window.rect, window.maximized, area),
     }
 }
 
@@ -286,7 +271,9 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
             if let Some((text, error)) = &app.notice {
                 <span id="notice" class={classes!("notice", error.then_some("error"))} role="status">{ text.clone() }</span>
             }
-            if app.prefix { <span class="prefix">{ "C-a …" }</span> }
+            if let (None, Some(hint)) = (&app.notice, app.keymap.hint()) {
+                <span id="mode-hint" class="notice" role="status">{ hint }</span>
+            }
             <button data-action="help" aria-label="keyboard shortcuts" onclick={ help }>{ "?" }</button>
             if let Some(usage) = app.replica.model_usage() {
                 <span id="model-usage" data-exhausted={ usage.exhausted().to_string() }
@@ -310,7 +297,7 @@ fn help(ctx: &Context<App>) -> Html {
         <div id="help" role="dialog" aria-label="keyboard shortcuts">
             <h2>{ "Keyboard" }</h2>
             <dl>
-                { for crate::keys::BINDINGS.iter().map(|(keys, what)| html! { <><dt>{ *keys }</dt><dd>{ *what }</dd></> }) }
+                { for bindings::help(Front::Browser).map(|(keys, what)| html! { <><dt>{ keys }</dt><dd>{ what }</dd></> }) }
             </dl>
             <button onclick={ close }>{ "Close (Esc)" }</button>
         </div>

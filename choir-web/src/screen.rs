@@ -4,7 +4,7 @@
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
-use choir_proto::terminal::{vt100, TermKey, TermKeyCode};
+use choir_proto::terminal::vt100;
 
 /// Cells of one row that look the same.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,56 +133,10 @@ fn palette(index: u8) -> (u8, u8, u8) {
     }
 }
 
-/// A key as the page names it (`KeyboardEvent.key`) with its modifiers, as the terminal
-/// encoder takes it; `None` for keys that are not typed (Shift alone, media keys).
-pub fn term_key(key: &str, shift: bool, alt: bool, ctrl: bool) -> Option<TermKey> {
-    let code = match key {
-        "Enter" => TermKeyCode::Enter,
-        "Tab" if shift => TermKeyCode::BackTab,
-        "Tab" => TermKeyCode::Tab,
-        "Backspace" => TermKeyCode::Backspace,
-        "Delete" => TermKeyCode::Delete,
-        "Insert" => TermKeyCode::Insert,
-        "Escape" => TermKeyCode::Esc,
-        "ArrowUp" => TermKeyCode::Up,
-        "ArrowDown" => TermKeyCode::Down,
-        "ArrowLeft" => TermKeyCode::Left,
-        "ArrowRight" => TermKeyCode::Right,
-        "Home" => TermKeyCode::Home,
-        "End" => TermKeyCode::End,
-        "PageUp" => TermKeyCode::PageUp,
-        "PageDown" => TermKeyCode::PageDown,
-        function if function.len() > 1 && function.starts_with('F') => {
-            TermKeyCode::F(function[1..].parse().ok()?)
-        }
-        text => {
-            let mut chars = text.chars();
-            let c = chars.next()?;
-            if chars.next().is_some() {
-                return None;
-            }
-            TermKeyCode::Char(c)
-        }
-    };
-    // The shift of a character is in the character itself.
-    let shift = shift && !matches!(code, TermKeyCode::Char(_));
-    // Ctrl+Alt with a character that is not a letter is AltGr typing that character.
-    let (alt, ctrl) = match code {
-        TermKeyCode::Char(c) if ctrl && alt && !c.is_ascii_alphabetic() => (false, false),
-        _ => (alt, ctrl),
-    };
-    Some(TermKey {
-        code,
-        shift,
-        alt,
-        ctrl,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use choir_proto::terminal::{encode_key, TermSize, Terminal};
+    use choir_proto::terminal::{TermSize, Terminal};
 
     #[test]
     fn rows_are_runs_of_one_look_with_the_cursor_apart() {
@@ -206,31 +160,5 @@ mod tests {
         assert_eq!(palette(231), (255, 255, 255));
         assert_eq!(palette(232), (8, 8, 8));
         assert_eq!(palette(255), (238, 238, 238));
-    }
-
-    #[test]
-    fn page_keys_encode_as_terminal_keys() {
-        let screen = Terminal::new(TermSize::new(2, 2));
-        let bytes = |key: &str, shift, alt, ctrl| {
-            term_key(key, shift, alt, ctrl).and_then(|key| encode_key(key, screen.screen()))
-        };
-        assert_eq!(bytes("a", false, false, false).as_deref(), Some("a"));
-        assert_eq!(bytes("A", true, false, false).as_deref(), Some("A"));
-        assert_eq!(bytes("c", false, false, true).as_deref(), Some("\x03"));
-        assert_eq!(bytes("Enter", false, false, false).as_deref(), Some("\r"));
-        assert_eq!(
-            bytes("ArrowUp", false, false, false).as_deref(),
-            Some("\x1b[A")
-        );
-        assert_eq!(bytes("Tab", true, false, false).as_deref(), Some("\x1b[Z"));
-        assert_eq!(
-            bytes("F5", false, false, false).as_deref(),
-            Some("\x1b[15~")
-        );
-        assert_eq!(bytes("Shift", true, false, false), None);
-        assert_eq!(bytes("Dead", false, false, false), None);
-        // AltGr on a German layout: Ctrl+Alt and the character.
-        assert_eq!(bytes("@", false, true, true).as_deref(), Some("@"));
-        assert_eq!(bytes("x", false, true, true).as_deref(), Some("\x1b\x18"));
     }
 }

@@ -2,7 +2,7 @@
 //! recorded output (`World::shells`), drawn cell by cell; keys, mouse and pastes are encoded
 //! as xterm does (`choir_proto::terminal`) and go to the shell's PTY in the sandbox.
 
-use choir_proto::terminal::{vt100, TermKey, TermMouse};
+use choir_proto::terminal::{vt100, TermMouse};
 use choir_proto::{Command, Shell, WindowId};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -34,16 +34,6 @@ fn send(commands: Vec<Command>, cx: &mut Context<'_>) {
     }
 }
 
-/// A terminal client's key as the emulator's encoder takes it.
-fn term_key(key: Key) -> TermKey {
-    TermKey {
-        code: key.code,
-        shift: key.mods.shift,
-        alt: key.mods.alt,
-        ctrl: key.mods.ctrl,
-    }
-}
-
 fn term_mouse(kind: MouseKind) -> Option<TermMouse> {
     let button = |button: MouseButton| match button {
         MouseButton::Left => 0,
@@ -64,7 +54,7 @@ impl App for ShellView {
     fn on_key(&mut self, key: Key, cx: &mut Context<'_>) -> bool {
         // Before the shell started, a key goes nowhere; it is still the shell window's.
         if let Some(shell) = shell(cx, self.window_id) {
-            send(shell.key_commands(term_key(key)), cx);
+            send(shell.key_commands(key.term()), cx);
         }
         true
     }

@@ -1,6 +1,7 @@
 //! Where windows land on one client's screen, and what a cell of that screen belongs to.
 
-use choir_proto::{Desktop as DesktopState, Rect as Cells, WindowId, MIN_WINDOW_H, MIN_WINDOW_W};
+use choir_desktop::geometry::Reshape;
+use choir_proto::{Desktop as DesktopState, Rect as Cells, WindowId};
 use ratatui::layout::Rect;
 
 /// Rows at the bottom of the screen taken by the hint line and the taskbar.
@@ -11,17 +12,11 @@ pub fn desktop_area(width: u16, height: u16) -> Rect {
     Rect::new(0, 0, width, height.saturating_sub(CHROME_ROWS))
 }
 
-/// A window's rectangle on this client's screen: its shared geometry clamped into `area`
-/// (a small client never shrinks the layout others see), or all of `area` when maximized.
+/// A window's rectangle on this client's screen (see [`choir_desktop::geometry::placed`]).
 pub fn placed(rect: Cells, maximized: bool, area: Rect) -> Rect {
-    if maximized {
-        return area;
-    }
-    let w = rect.w.min(area.width);
-    let h = rect.h.min(area.height);
-    let x = rect.x.min(area.width.saturating_sub(w));
-    let y = rect.y.min(area.height.saturating_sub(h));
-    Rect::new(area.x + x, area.y + y, w, h)
+    let area = Cells::new(area.x, area.y, area.width, area.height);
+    let at = choir_desktop::geometry::placed(rect, maximized, area);
+    Rect::new(at.x, at.y, at.w, at.h)
 }
 
 /// The part of a window a cell is in.
@@ -36,14 +31,7 @@ pub enum Zone {
     Content,
 }
 
-/// Which edges a border drag moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Edges {
-    pub left: bool,
-    pub right: bool,
-    pub top: bool,
-    pub bottom: bool,
-}
+pub use choir_desktop::geometry::Edges;
 
 /// Columns of the title-bar buttons, counted from the window's right edge.
 pub const CLOSE_FROM_RIGHT: u16 = 3;
@@ -99,49 +87,18 @@ pub fn window_at(state: &DesktopState, area: Rect, x: u16, y: u16) -> Option<(Wi
     })
 }
 
-/// The geometry a border drag asks for: `start` is the window's placed rectangle when the drag
-/// began, `(dx, dy)` how far the pointer has moved since.
-pub fn resized(start: Rect, edges: Edges, dx: i32, dy: i32) -> Cells {
-    let (mut x, mut y) = (i32::from(start.x), i32::from(start.y));
-    let (mut w, mut h) = (i32::from(start.width), i32::from(start.height));
-    let (min_w, min_h) = (i32::from(MIN_WINDOW_W), i32::from(MIN_WINDOW_H));
-    if edges.right {
-        w = (w + dx).max(min_w);
-    }
-    if edges.bottom {
-        h = (h + dy).max(min_h);
-    }
-    if edges.left {
-        let right = x + w;
-        x = (x + dx).clamp(0, right - min_w);
-        w = right - x;
-    }
-    if edges.top {
-        let bottom = y + h;
-        y = (y + dy).clamp(0, bottom - min_h);
-        h = bottom - y;
-    }
-    let cell = |v: i32| u16::try_from(v.max(0)).unwrap_or(u16::MAX);
-    Cells::new(cell(x), cell(y), cell(w), cell(h))
+/// The geometry a drag asks for: `start` is the window's placed rectangle when the drag
+/// began, `(dx, dy)` how far the pointer has moved since; a title drag moves (`edges` none),
+/// a border drag moves those edges. The limits are every client's.
+pub fn dragged(start: Rect, edges: Option<Edges>, dx: i32, dy: i32) -> Cells {
+    let start = Cells::new(start.x, start.y, start.width, start.height);
+    let reshape = edges.map_or(Reshape::Move, Reshape::Resize);
+    choir_desktop::geometry::reshaped(start, reshape, dx, dy)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn windows_are_clamped_into_a_small_screen() {
-        let area = Rect::new(0, 0, 80, 22);
-        assert_eq!(
-            placed(Cells::new(100, 30, 60, 16), false, area),
-            Rect::new(20, 6, 60, 16)
-        );
-        assert_eq!(
-            placed(Cells::new(5, 5, 200, 50), false, area),
-            Rect::new(0, 0, 80, 22)
-        );
-        assert_eq!(placed(Cells::new(5, 5, 20, 5), true, area), area);
-    }
 
     #[test]
     fn zones_of_a_window() {
@@ -167,28 +124,5 @@ mod tests {
             })
         );
         assert_eq!(zone(w, 20, 10), Zone::Content);
-    }
-
-    #[test]
-    fn border_drags_keep_the_opposite_edge_and_the_minimum_size() {
-        let start = Rect::new(10, 5, 30, 10);
-        let left = Edges {
-            left: true,
-            ..Edges::default()
-        };
-        assert_eq!(resized(start, left, -4, 0), Cells::new(6, 5, 34, 10));
-        assert_eq!(
-            resized(start, left, 100, 0),
-            Cells::new(40 - MIN_WINDOW_W, 5, MIN_WINDOW_W, 10)
-        );
-        let corner = Edges {
-            right: true,
-            bottom: true,
-            ..Edges::default()
-        };
-        assert_eq!(
-            resized(start, corner, 5, -100),
-            Cells::new(10, 5, 35, MIN_WINDOW_H)
-        );
     }
 }

@@ -17,6 +17,7 @@ mod timeline;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use choir_desktop::{Front, Keymap, Mode};
 use choir_proto::client::{Applied, Replica};
 use choir_proto::{Command, Event, EventBody, ServerFrame, WindowId, World};
 use ratatui::layout::Rect;
@@ -27,7 +28,7 @@ use crate::input::InputEvent;
 use crate::theme::Theme;
 
 pub use geometry::desktop_area;
-pub use help::BINDINGS;
+pub use help::bindings;
 pub use timeline::TIMELINE_KEYS;
 
 /// Events kept for the event log windows.
@@ -54,20 +55,6 @@ pub enum Connection {
     Live,
     Reconnecting { attempt: u32 },
     Offline(String),
-}
-
-/// Input modes beyond plain typing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Normal,
-    /// The prefix key (Ctrl-a) was pressed; the next key is a desktop command.
-    Prefix,
-    Move(WindowId),
-    Resize(WindowId),
-    Launcher {
-        selected: usize,
-    },
-    Help,
 }
 
 /// A mouse drag in progress.
@@ -103,7 +90,8 @@ pub struct Desktop {
     connection: Connection,
     clock: String,
     utc_offset: i32,
-    mode: Mode,
+    /// What keys do, in which mode: the desktop model every client shares.
+    keymap: Keymap,
     drag: Option<Drag>,
     /// The window a mouse press in content began in: its drags and release go there too.
     pressed: Option<WindowId>,
@@ -116,8 +104,6 @@ pub struct Desktop {
     outbox: Vec<Command>,
     /// Makes this desktop's edit tags unique.
     tags: Tags,
-    /// Lines the help overlay is scrolled by.
-    help_scroll: usize,
 }
 
 impl Desktop {
@@ -132,7 +118,7 @@ impl Desktop {
             connection: Connection::Connecting,
             clock: String::new(),
             utc_offset,
-            mode: Mode::Normal,
+            keymap: Keymap::new(Front::Terminal),
             drag: None,
             pressed: None,
             notice: None,
@@ -140,7 +126,6 @@ impl Desktop {
             clipboard: String::new(),
             outbox: Vec::new(),
             tags: Tags::new(tag_base()),
-            help_scroll: 0,
         }
     }
 
@@ -246,9 +231,7 @@ impl Desktop {
                     self.closing.push((*window_id, app));
                 }
             }
-            if matches!(self.mode, Mode::Move(id) | Mode::Resize(id) if id == *window_id) {
-                self.mode = Mode::Normal;
-            }
+            self.keymap.window_closed(*window_id);
         }
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();

@@ -77,28 +77,27 @@ impl Desktop {
 
     fn on_press(&mut self, mouse: Mouse, actions: &mut Vec<Action>) {
         let (x, y) = (mouse.x, mouse.y);
-        match self.mode {
-            Mode::Help => {
-                self.mode = Mode::Normal;
-                self.help_scroll = 0;
+        match self.keymap.mode() {
+            Mode::Help { .. } => {
+                self.keymap.set_mode(Mode::Normal);
                 return;
             }
             Mode::Launcher { .. } => {
                 let menu = launcher_rect(self.width, self.height);
-                self.mode = Mode::Normal;
+                self.keymap.set_mode(Mode::Normal);
                 let inside = x > menu.x
                     && x < menu.x + menu.width - 1
                     && y > menu.y
                     && y < menu.y + menu.height - 1;
                 if inside {
                     let index = usize::from(y - menu.y - 1);
-                    if let Some((_, hotkey)) = super::keys::LAUNCHER.get(index) {
+                    if let Some((_, hotkey)) = choir_desktop::LAUNCHER.get(index) {
                         self.on_command_char(*hotkey, actions);
                     }
                 }
                 return;
             }
-            Mode::Move(_) | Mode::Resize(_) | Mode::Prefix => self.mode = Mode::Normal,
+            Mode::Move(_) | Mode::Resize(_) | Mode::Prefix => self.keymap.set_mode(Mode::Normal),
             Mode::Normal => {}
         }
         if y + 1 == self.height {
@@ -144,7 +143,7 @@ impl Desktop {
             return;
         };
         match hit {
-            TaskbarHit::Menu => self.mode = Mode::Launcher { selected: 0 },
+            TaskbarHit::Menu => self.keymap.set_mode(Mode::Launcher { selected: 0 }),
             TaskbarHit::Window(window_id) => {
                 let window_id = *window_id;
                 let on_top = self.replica.world().desktop.focused == Some(window_id);
@@ -165,18 +164,7 @@ impl Desktop {
         };
         let dx = i32::from(x) - i32::from(drag.from.0);
         let dy = i32::from(y) - i32::from(drag.from.1);
-        let wanted = match drag.edges {
-            None => {
-                let cell = |v: u16, d: i32| u16::try_from((i32::from(v) + d).max(0)).unwrap_or(0);
-                choir_proto::Rect::new(
-                    cell(drag.start.x, dx),
-                    cell(drag.start.y, dy),
-                    drag.sent.w,
-                    drag.sent.h,
-                )
-            }
-            Some(edges) => geometry::resized(drag.start, edges, dx, dy),
-        };
+        let wanted = geometry::dragged(drag.start, drag.edges, dx, dy);
         let window_id = drag.window;
         if (wanted.x, wanted.y) != (drag.sent.x, drag.sent.y) {
             actions.push(Action::Send(Command::MoveWindow {

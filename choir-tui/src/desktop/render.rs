@@ -11,9 +11,10 @@ use ratatui::widgets::{Block, BorderType, Clear, Widget};
 use ratatui::Frame;
 
 use super::geometry::{self, CLOSE_FROM_RIGHT, MAXIMIZE_FROM_RIGHT, MINIMIZE_FROM_RIGHT};
-use super::help::BINDINGS;
-use super::keys::LAUNCHER;
-use super::{desktop_area, Connection, Desktop, Mode};
+use choir_desktop::{Mode, LAUNCHER};
+
+use super::help::bindings;
+use super::{desktop_area, Connection, Desktop};
 use crate::apps;
 use crate::wrap::{display_width, truncate};
 
@@ -101,7 +102,7 @@ impl Desktop {
         for window in self.replica.world().desktop.visible() {
             let focused = self.replica.world().desktop.focused == Some(window.id);
             let at = self.draw_window(window, focused, area, buf);
-            if focused && self.mode == Mode::Normal {
+            if focused && self.keymap.mode() == Mode::Normal {
                 cursor = at;
             }
         }
@@ -111,9 +112,9 @@ impl Desktop {
         } else {
             self.draw_taskbar(screen, buf);
         }
-        match self.mode {
+        match self.keymap.mode() {
             Mode::Launcher { selected } => self.draw_launcher(selected, screen, buf),
-            Mode::Help => self.draw_help(screen, buf),
+            Mode::Help { scroll } => self.draw_help(scroll, screen, buf),
             _ => {}
         }
         cursor
@@ -241,24 +242,29 @@ impl Desktop {
         }
         let y = screen.height - 2;
         let theme = &self.theme;
-        let (text, style) = match (&self.notice, self.mode) {
+        let (text, style) = match (&self.notice, self.keymap.mode()) {
             (Some(notice), _) => (
                 notice.text.clone(),
-                if notice.error { theme.error() } else { theme.ok() },
+                if notice.error {
+                    theme.error()
+                } else {
+                    theme.ok()
+                },
             ),
-            (None, Mode::Prefix) => (
-                "C-a … c chat · s shell · e events · w writer · n/p next/prev · m move · r resize · z max · - min · t tile · x close · q quit · ? help".into(),
-                theme.warn(),
-            ),
-            (None, Mode::Move(_)) => ("move: arrows (Shift: by 5) · Enter/Esc done".into(), theme.warn()),
-            (None, Mode::Resize(_)) => ("resize: arrows (Shift: by 5) · Enter/Esc done".into(), theme.warn()),
-            (None, Mode::Launcher { .. }) => ("↑/↓ choose · Enter open · Esc close".into(), theme.muted()),
-            (None, Mode::Help) => ("↑↓ scroll the help · any other key closes it".into(), theme.muted()),
+            (None, Mode::Prefix | Mode::Move(_) | Mode::Resize(_)) => {
+                (self.keymap.hint().unwrap_or_default(), theme.warn())
+            }
+            (None, Mode::Launcher { .. } | Mode::Help { .. }) => {
+                (self.keymap.hint().unwrap_or_default(), theme.muted())
+            }
             (None, _) if self.replica.timeline().is_some() => (self.timeline_hint(), theme.muted()),
             (None, Mode::Normal) => match self.app_hint() {
                 Some((prompt, true)) => (prompt, theme.warn()),
                 Some((hint, false)) => (hint, theme.muted()),
-                None => ("C-a c new chat · C-a Space menu · F1 help".into(), theme.muted()),
+                None => (
+                    "C-a c new chat · C-a Space menu · F1 help".into(),
+                    theme.muted(),
+                ),
             },
         };
         buf.set_stringn(0, y, format!(" {text}"), usize::from(screen.width), style);
@@ -358,10 +364,11 @@ impl Desktop {
         }
     }
 
-    fn draw_help(&self, screen: Rect, buf: &mut Buffer) {
+    fn draw_help(&self, scroll: usize, screen: Rect, buf: &mut Buffer) {
         let theme = &self.theme;
+        let bindings = bindings();
         let width = screen.width.saturating_sub(4).min(84);
-        let height = (BINDINGS.len() as u16 + 4).min(screen.height.saturating_sub(2));
+        let height = (bindings.len() as u16 + 4).min(screen.height.saturating_sub(2));
         let rect = Rect::new(
             (screen.width - width) / 2,
             screen.height.saturating_sub(height + 2) / 2,
@@ -370,8 +377,8 @@ impl Desktop {
         );
         Clear.render(rect, buf);
         let rows = usize::from(height.saturating_sub(3));
-        let hidden = BINDINGS.len().saturating_sub(rows);
-        let scroll = self.help_scroll.min(hidden);
+        let hidden = bindings.len().saturating_sub(rows);
+        let scroll = scroll.min(hidden);
         let title = if hidden > 0 {
             " Help — ↑↓ scroll · any other key closes "
         } else {
@@ -384,7 +391,7 @@ impl Desktop {
             .title(title);
         let inner = block.inner(rect);
         block.render(rect, buf);
-        for (i, (keys, what)) in BINDINGS.iter().skip(scroll).enumerate().take(rows) {
+        for (i, (keys, what)) in bindings.iter().skip(scroll).enumerate().take(rows) {
             let y = inner.y + 1 + i as u16;
             buf.set_stringn(inner.x + 1, y, keys, 16, theme.warn());
             buf.set_stringn(

@@ -1249,6 +1249,7 @@ fn a_query_that_could_not_be_sent_is_asked_again() {
     assert_eq!(h.desktop.take_queries().len(), 1);
 }
 
+mod both_fronts;
 mod shell;
 
 #[test]

@@ -19,79 +19,8 @@ pub enum InputEvent {
     Resize(u16, u16),
 }
 
-/// A key press with its modifiers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Key {
-    pub code: KeyCode,
-    pub mods: Mods,
-}
-
-impl Key {
-    pub const fn plain(code: KeyCode) -> Self {
-        Self {
-            code,
-            mods: Mods::NONE,
-        }
-    }
-
-    pub const fn ctrl(c: char) -> Self {
-        Self {
-            code: KeyCode::Char(c),
-            mods: Mods::CTRL,
-        }
-    }
-
-    pub const fn alt(code: KeyCode) -> Self {
-        Self {
-            code,
-            mods: Mods::ALT,
-        }
-    }
-}
-
-/// A key, the same as a shell window's terminal encodes (`choir_proto::terminal`).
-pub use choir_proto::terminal::TermKeyCode as KeyCode;
-
-/// Modifier keys held with a key or mouse event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Mods {
-    pub shift: bool,
-    pub alt: bool,
-    pub ctrl: bool,
-}
-
-impl Mods {
-    pub const NONE: Mods = Mods {
-        shift: false,
-        alt: false,
-        ctrl: false,
-    };
-    pub const SHIFT: Mods = Mods {
-        shift: true,
-        alt: false,
-        ctrl: false,
-    };
-    pub const ALT: Mods = Mods {
-        shift: false,
-        alt: true,
-        ctrl: false,
-    };
-    pub const CTRL: Mods = Mods {
-        shift: false,
-        alt: false,
-        ctrl: true,
-    };
-
-    /// From the xterm modifier parameter (`1 + shift + 2*alt + 4*ctrl`).
-    pub fn from_xterm(param: u16) -> Self {
-        let bits = param.saturating_sub(1);
-        Mods {
-            shift: bits & 1 != 0,
-            alt: bits & 2 != 0,
-            ctrl: bits & 4 != 0,
-        }
-    }
-}
+/// Keys are the desktop model's, the same for every client.
+pub use choir_desktop::{Key, KeyCode, Mods};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MouseButton {

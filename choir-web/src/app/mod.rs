@@ -8,8 +8,10 @@ mod session;
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
+use choir_desktop::geometry::placed;
+use choir_desktop::{Front, Keymap, Mode};
 use choir_proto::client::{DocText, Link, Replica};
-use choir_proto::{Command, Event, EventBody, WindowId};
+use choir_proto::{Command, Event, EventBody, Rect, WindowId};
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlTextAreaElement, KeyboardEvent};
 use yew::platform::time::sleep;
@@ -184,11 +186,9 @@ pub struct App {
     pub cell: (f64, f64),
     /// The desktop area, in cells.
     pub cols_rows: (u16, u16),
-    pub prefix: bool,
-    pub help: bool,
+    /// What keys do, in which mode: the desktop model every client shares.
+    pub keymap: Keymap,
     pub notice: Option<(String, bool)>,
-    /// Move or resize by keyboard.
-    pub key_mode: Option<(WindowId, DragKind)>,
     tag_base: String,
     editors_opened: u64,
     /// A shortcut opened or focused a window: put the keyboard in it once it is focused.
@@ -277,10 +277,8 @@ impl Component for App {
             drag: None,
             cell: (8.0, 17.0),
             cols_rows: (80, 24),
-            prefix: false,
-            help: false,
+            keymap: Keymap::new(Front::Browser),
             notice: None,
-            key_mode: None,
             tag_base: dom::random_tag(),
             editors_opened: 0,
             focus_input: false,
@@ -403,9 +401,15 @@ impl Component for App {
                 }
             }
             Msg::Travel(to) => crate::timeline::travel(self, to),
-            Msg::ToggleHelp => self.help = !self.help,
+            Msg::ToggleHelp => self.keymap.set_mode(if self.keymap.help_shown() {
+                Mode::Normal
+            } else {
+                Mode::Help { scroll: 0 }
+            }),
             Msg::Dismiss => {
-                self.help = false;
+                if self.keymap.help_shown() {
+                    self.keymap.set_mode(Mode::Normal);
+                }
                 self.notice = None;
             }
         }
@@ -467,6 +471,7 @@ impl App {
             EventBody::WindowClosed { window_id } => {
                 self.chats.remove(window_id);
                 self.logs.remove(window_id);
+                self.keymap.window_closed(*window_id);
                 self.retire(*window_id);
             }
             EventBody::WindowFocused { .. }
@@ -550,7 +555,9 @@ impl App {
         if shown.maximized {
             return;
         }
-        let rect = shown.rect;
+        // From where this tab shows it.
+        let (cols, rows) = self.cols_rows;
+        let rect = placed(shown.rect, false, Rect::new(0, 0, cols, rows));
         if self.replica.world().desktop.focused != Some(window) {
             self.send(Command::FocusWindow { window_id: window });
         }

@@ -9,7 +9,7 @@ use web_sys::{ClipboardEvent, KeyboardEvent, PointerEvent, WheelEvent};
 use yew::prelude::*;
 
 use crate::app::{App, Msg};
-use crate::screen::{rows, term_key};
+use crate::screen::rows;
 
 pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     let id = window.id;
@@ -128,7 +128,7 @@ pub fn on_key(app: &mut App, id: WindowId, event: &KeyboardEvent) -> bool {
     };
     // AltGr (reported as Ctrl+Alt on some systems) types the character it shows.
     let alt_graph = event.get_modifier_state("AltGraph");
-    let Some(key) = term_key(
+    let Some(key) = choir_desktop::Key::from_dom(
         &event.key(),
         event.shift_key(),
         event.alt_key() && !alt_graph,
@@ -137,7 +137,7 @@ pub fn on_key(app: &mut App, id: WindowId, event: &KeyboardEvent) -> bool {
         return false;
     };
     event.prevent_default();
-    let commands = shell.key_commands(key);
+    let commands = shell.key_commands(key.term());
     send(app, commands);
     true
 }

@@ -1,0 +1,385 @@
+//! What each key does, in each mode of the desktop: the prefix key and the commands after it,
+//! moving and resizing with the arrows, the launcher, the help. The same for every client;
+//! what differs between them is only which bindings they have ([`crate::bindings`]).
+
+use choir_proto::{AppKind, Command, Desktop, Rect, WindowId};
+
+use crate::bindings::{self, Front};
+use crate::geometry::{self, Edges, Reshape};
+use crate::key::{Key, KeyCode};
+
+/// The prefix key: C-a.
+pub const PREFIX: Key = Key::ctrl('a');
+
+/// The launcher's entries: label, and the key after the prefix that does the same.
+pub const LAUNCHER: &[(&str, char)] = &[
+    ("Chat", 'c'),
+    ("Event log", 'e'),
+    ("Writer", 'w'),
+    ("Shell", 's'),
+    ("Tile all", 't'),
+    ("Help", '?'),
+    ("Quit", 'q'),
+];
+
+/// Cells a move or resize key goes, and with Shift.
+const STEP: (i32, i32) = (1, 5);
+
+/// Input modes beyond plain typing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    /// The prefix key was pressed; the next key is a desktop command.
+    Prefix,
+    /// The arrows move this window.
+    Move(WindowId),
+    /// The arrows resize this window.
+    Resize(WindowId),
+    Launcher {
+        selected: usize,
+    },
+    /// The help is shown, scrolled by this many rows.
+    Help {
+        scroll: usize,
+    },
+}
+
+/// What a key asks of the client, beyond the mode it leaves the keymap in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intent {
+    /// Send this command to the daemon.
+    Send(Command),
+    /// The key is for the focused window's app (after C-a C-a: a literal C-a). If the app
+    /// has no use for it, the client says so with [`Keymap::unused_by_app`].
+    ToApp(Key),
+    /// Copy what window shows that is worth copying (C-a y).
+    Copy(WindowId),
+    /// Leave the desktop (the sandbox keeps running).
+    Quit,
+    /// Show a message on the hint line.
+    Notice { text: String, error: bool },
+}
+
+/// What the keymap reads of the client's desktop.
+#[derive(Debug, Clone, Copy)]
+pub struct Screen<'a> {
+    pub desktop: &'a Desktop,
+    /// The part of this client's screen windows live in, in cells.
+    pub area: Rect,
+    /// Whether the focused window's app takes every key (a shell: F1 is its program's).
+    pub focused_takes_every_key: bool,
+}
+
+/// The desktop's keyboard state machine for one client.
+#[derive(Debug, Clone)]
+pub struct Keymap {
+    front: Front,
+    mode: Mode,
+}
+
+impl Keymap {
+    pub fn new(front: Front) -> Self {
+        Self {
+            front,
+            mode: Mode::Normal,
+        }
+    }
+
+    pub fn front(&self) -> Front {
+        self.front
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Puts the keymap in `mode`: a click on the launcher's button, on the help's, or
+    /// anywhere while a menu is open.
+    pub fn set_mode(&mut self, mode: Mode) {
+        self.mode = mode;
+    }
+
+    /// Whether the help is shown.
+    pub fn help_shown(&self) -> bool {
+        matches!(self.mode, Mode::Help { .. })
+    }
+
+    /// A window closed: a move or resize of it ends.
+    pub fn window_closed(&mut self, id: WindowId) {
+        if matches!(self.mode, Mode::Move(moving) | Mode::Resize(moving) if moving == id) {
+            self.mode = Mode::Normal;
+        }
+    }
+
+    /// The focused app had no use for `key` (see [`Intent::ToApp`]).
+    pub fn unused_by_app(&mut self, key: Key) {
+        if key.code == KeyCode::Char('?') && !key.mods.ctrl && !key.mods.alt {
+            self.mode = Mode::Help { scroll: 0 };
+        }
+    }
+
+    /// What the hint line says in this mode; `None` in normal mode, where the focused app
+    /// has its say.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self.mode {
+            Mode::Normal => return None,
+            Mode::Prefix => prefix_hint(self.front),
+            Mode::Move(_) => "move: arrows (Shift: by 5) · Enter/Esc done".into(),
+            Mode::Resize(_) => "resize: arrows (Shift: by 5) · Enter/Esc done".into(),
+            Mode::Launcher { .. } => "↑/↓ choose · Enter open · Esc close".into(),
+            Mode::Help { .. } => "↑↓ scroll the help · any other key closes it".into(),
+        })
+    }
+
+    /// Handles one key.
+    pub fn on_key(&mut self, key: Key, screen: &Screen<'_>) -> Vec<Intent> {
+        let mut intents = Vec::new();
+        match self.mode {
+            Mode::Help { scroll } => match key.code {
+                // The help scrolls when the screen is too short for it.
+                KeyCode::Down | KeyCode::PageDown | KeyCode::Char('j') => {
+                    self.mode = Mode::Help { scroll: scroll + 1 }
+                }
+                KeyCode::Up | KeyCode::PageUp | KeyCode::Char('k') => {
+                    self.mode = Mode::Help {
+                        scroll: scroll.saturating_sub(1),
+                    }
+                }
+                _ => self.mode = Mode::Normal,
+            },
+            Mode::Launcher { selected } => {
+                self.on_launcher_key(key, selected, screen, &mut intents)
+            }
+            Mode::Move(id) | Mode::Resize(id) => self.on_reshape_key(key, id, screen, &mut intents),
+            Mode::Prefix => {
+                self.mode = Mode::Normal;
+                self.on_prefixed(key, screen, &mut intents);
+            }
+            Mode::Normal if key == PREFIX => self.mode = Mode::Prefix,
+            Mode::Normal if key.code == KeyCode::F(1) && !screen.focused_takes_every_key => {
+                self.mode = Mode::Help { scroll: 0 }
+            }
+            Mode::Normal if screen.desktop.focused.is_none() && self.front == Front::Terminal => {
+                // Nothing to type into: the terminal's empty desktop answers a few keys.
+                match key.code {
+                    KeyCode::Enter | KeyCode::Char(' ') => {
+                        self.mode = Mode::Launcher { selected: 0 }
+                    }
+                    KeyCode::Char('?') => self.mode = Mode::Help { scroll: 0 },
+                    _ => {}
+                }
+            }
+            Mode::Normal => intents.push(Intent::ToApp(key)),
+        }
+        intents
+    }
+
+    fn on_prefixed(&mut self, key: Key, screen: &Screen<'_>, intents: &mut Vec<Intent>) {
+        match key.code {
+            // C-a C-a (or C-a with any C-a): the app gets a literal C-a.
+            KeyCode::Char('a') if key.mods.ctrl => intents.push(Intent::ToApp(PREFIX)),
+            KeyCode::Char(c) if !key.mods.ctrl && !key.mods.alt => {
+                intents.extend(self.on_command(c, screen))
+            }
+            KeyCode::Tab => focus_step(screen.desktop, 1, intents),
+            KeyCode::BackTab => focus_step(screen.desktop, -1, intents),
+            KeyCode::Esc => {}
+            _ => intents.push(self.not_bound("that key")),
+        }
+    }
+
+    /// What `c` after the prefix does (also a launcher entry's and a click's).
+    pub fn on_command(&mut self, c: char, screen: &Screen<'_>) -> Vec<Intent> {
+        let mut intents = Vec::new();
+        if !bindings::is_bound(self.front, c) {
+            intents.push(self.not_bound(&c.to_string()));
+            return intents;
+        }
+        let desktop = screen.desktop;
+        let focused = desktop.focused;
+        let mut send = |command: Command| intents.push(Intent::Send(command));
+        match (c, focused) {
+            ('c', _) => send(open(AppKind::Chat)),
+            ('s', _) => send(open(AppKind::Shell)),
+            ('e', _) => send(open(AppKind::EventLog)),
+            ('w', _) => send(open(AppKind::Writer)),
+            ('t', _) => send(Command::TileWindows { area: screen.area }),
+            ('1'..='9', _) => {
+                let index = c as usize - '1' as usize;
+                if let Some(window_id) = desktop.windows.keys().nth(index).copied() {
+                    send(Command::FocusWindow { window_id });
+                }
+            }
+            ('n', _) => focus_step(desktop, 1, &mut intents),
+            ('p', _) => focus_step(desktop, -1, &mut intents),
+            (' ' | 'l', _) => self.mode = Mode::Launcher { selected: 0 },
+            ('?', _) => self.mode = Mode::Help { scroll: 0 },
+            ('q', _) => intents.push(Intent::Quit),
+            ('x', Some(window_id)) => send(Command::CloseWindow { window_id }),
+            ('z', Some(window_id)) => send(Command::ToggleMaximize {
+                window_id,
+                area: Some(screen.area),
+            }),
+            ('-', Some(window_id)) => send(Command::MinimizeWindow { window_id }),
+            ('m', Some(window_id)) => self.mode = Mode::Move(window_id),
+            ('r', Some(window_id)) => self.mode = Mode::Resize(window_id),
+            ('y', Some(window_id)) => intents.push(Intent::Copy(window_id)),
+            (_, None) => intents.push(Intent::Notice {
+                text: "no window has focus".into(),
+                error: true,
+            }),
+            // The bindings table names a key this match does not: a test catches it.
+            (_, Some(_)) => intents.push(self.not_bound(&c.to_string())),
+        }
+        intents
+    }
+
+    fn not_bound(&self, what: &str) -> Intent {
+        Intent::Notice {
+            text: format!(
+                "{} {what} is not bound (F1 lists the bindings)",
+                self.front.prefix_name()
+            ),
+            error: true,
+        }
+    }
+
+    fn on_launcher_key(
+        &mut self,
+        key: Key,
+        selected: usize,
+        screen: &Screen<'_>,
+        intents: &mut Vec<Intent>,
+    ) {
+        let last = LAUNCHER.len() - 1;
+        match key.code {
+            KeyCode::Up => {
+                self.mode = Mode::Launcher {
+                    selected: selected.saturating_sub(1),
+                }
+            }
+            KeyCode::Down => {
+                self.mode = Mode::Launcher {
+                    selected: (selected + 1).min(last),
+                }
+            }
+            KeyCode::Enter => {
+                self.mode = Mode::Normal;
+                if let Some((_, c)) = LAUNCHER.get(selected) {
+                    intents.extend(self.on_command(*c, screen));
+                }
+            }
+            KeyCode::Char(c) if LAUNCHER.iter().any(|(_, hotkey)| *hotkey == c) => {
+                self.mode = Mode::Normal;
+                intents.extend(self.on_command(c, screen));
+            }
+            _ => self.mode = Mode::Normal,
+        }
+    }
+
+    fn on_reshape_key(
+        &mut self,
+        key: Key,
+        id: WindowId,
+        screen: &Screen<'_>,
+        intents: &mut Vec<Intent>,
+    ) {
+        let Some(window) = screen.desktop.window(id) else {
+            self.mode = Mode::Normal;
+            return;
+        };
+        let step = if key.mods.shift { STEP.1 } else { STEP.0 };
+        let (dx, dy) = match key.code {
+            KeyCode::Left => (-step, 0),
+            KeyCode::Right => (step, 0),
+            KeyCode::Up => (0, -step),
+            KeyCode::Down => (0, step),
+            KeyCode::Enter | KeyCode::Esc => {
+                self.mode = Mode::Normal;
+                return;
+            }
+            _ => return,
+        };
+        // From where this client shows it, in the area's own coordinates.
+        let shown = geometry::placed(window.rect, window.maximized, screen.area);
+        let start = Rect::new(
+            shown.x - screen.area.x,
+            shown.y - screen.area.y,
+            shown.w,
+            shown.h,
+        );
+        let command = match self.mode {
+            Mode::Move(window_id) => {
+                let to = geometry::reshaped(start, Reshape::Move, dx, dy);
+                Command::MoveWindow {
+                    window_id,
+                    x: to.x,
+                    y: to.y,
+                }
+            }
+            _ => {
+                let to = geometry::reshaped(start, Reshape::Resize(Edges::BOTTOM_RIGHT), dx, dy);
+                Command::ResizeWindow {
+                    window_id: id,
+                    w: to.w,
+                    h: to.h,
+                }
+            }
+        };
+        intents.push(Intent::Send(command));
+    }
+}
+
+/// The hint line after the prefix: the commands this client has, in short.
+fn prefix_hint(front: Front) -> String {
+    const SHORT: &[(char, &str)] = &[
+        ('c', "c chat"),
+        ('s', "s shell"),
+        ('e', "e events"),
+        ('w', "w writer"),
+        ('n', "n/p next/prev"),
+        ('m', "m move"),
+        ('r', "r resize"),
+        ('z', "z max"),
+        ('-', "- min"),
+        ('t', "t tile"),
+        ('x', "x close"),
+        ('q', "q quit"),
+        ('?', "? help"),
+    ];
+    let shown: Vec<&str> = SHORT
+        .iter()
+        .filter(|(c, _)| bindings::is_bound(front, *c))
+        .map(|(_, text)| *text)
+        .collect();
+    format!("{} … {}", front.prefix_name(), shown.join(" · "))
+}
+
+fn open(app: AppKind) -> Command {
+    Command::OpenWindow {
+        app,
+        title: None,
+        rect: None,
+    }
+}
+
+/// Focuses the next (or previous) window in id order, minimized ones included.
+fn focus_step(desktop: &Desktop, step: isize, intents: &mut Vec<Intent>) {
+    let ids: Vec<WindowId> = desktop.windows.keys().copied().collect();
+    if ids.is_empty() {
+        return;
+    }
+    let current = desktop
+        .focused
+        .and_then(|id| ids.iter().position(|other| *other == id));
+    let next = match current {
+        Some(i) => (i as isize + step).rem_euclid(ids.len() as isize) as usize,
+        None => 0,
+    };
+    intents.push(Intent::Send(Command::FocusWindow {
+        window_id: ids[next],
+    }));
+}
+
+#[cfg(test)]
+mod tests;
