@@ -5,15 +5,18 @@
 //! It does no I/O and builds for `wasm32-unknown-unknown`. A front end turns what the user
 //! pressed into a [`Key`], hands it to its [`Keymap`] with a [`Screen`] (what the keymap
 //! may read of the desktop), and carries out the [`Intent`]s that come back: commands for
-//! the daemon, keys for the focused window's app, notices. The terminal (`choir-tui`) and
+//! the daemon, keys for the focused window's app, notices. It also names the states of a
+//! client's link to its daemon ([`Connection`]). The terminal (`choir-tui`) and
 //! the browser (`choir-web`) are such front ends, so the same keys give the same commands
 //! in both.
 
 pub mod bindings;
+mod connection;
 pub mod geometry;
 mod key;
 mod keymap;
 
 pub use bindings::{Binding, Front, BINDINGS};
+pub use connection::Connection;
 pub use key::{Key, KeyCode, Mods};
 pub use keymap::{Intent, Keymap, Mode, Screen, LAUNCHER, PREFIX};

@@ -2,15 +2,13 @@
 //! protocol client, and the `choir` CLI commands.
 
 pub mod apps;
-pub mod budget;
 pub mod cli;
-pub mod client;
-pub mod connect;
 pub mod desktop;
 pub mod input;
-pub mod launch;
 pub mod session;
 pub mod terminal;
 pub mod theme;
-pub mod transport;
 pub mod wrap;
+
+/// The client library, re-exported under the paths the desktop and the CLI use.
+pub use choir_client::{budget, client, connect, launch, transport};

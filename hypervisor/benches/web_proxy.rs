@@ -31,7 +31,7 @@ const RECEIVERS_EACH: usize = 4;
 const IDLE_TABS: usize = 30;
 const WAIT: Duration = Duration::from_secs(30);
 
-type Socket = tokio_tungstenite::WebSocketStream<Box<dyn choir_tui::transport::Io>>;
+type Socket = tokio_tungstenite::WebSocketStream<Box<dyn choir_client::transport::Io>>;
 
 /// A signed-in browser's cookie, by invite and soft passkey.
 async fn sign_in(server: &Server, http: &reqwest::Client) -> String {
@@ -86,7 +86,7 @@ async fn proxied(server: &Server, cookie: &str) -> Socket {
     request
         .headers_mut()
         .insert("cookie", cookie.parse().unwrap());
-    let stream: Box<dyn choir_tui::transport::Io> = Box::new(tcp);
+    let stream: Box<dyn choir_client::transport::Io> = Box::new(tcp);
     let (mut socket, _) = tokio_tungstenite::client_async(request, stream)
         .await
         .unwrap();
@@ -96,7 +96,7 @@ async fn proxied(server: &Server, cookie: &str) -> Socket {
 
 /// A socket straight to the daemon's Unix socket, welcomed.
 async fn direct(endpoint: &Endpoint) -> Socket {
-    let mut socket = choir_tui::transport::websocket(endpoint, WAIT)
+    let mut socket = choir_client::transport::websocket(endpoint, WAIT)
         .await
         .unwrap();
     hello(&mut socket).await;

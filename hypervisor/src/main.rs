@@ -678,7 +678,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         sandboxes: sandboxes.clone(),
         channels: ssh::ChannelCounts::new(args.limit_channels),
         revocations: revocations.clone(),
-        budgets: choir_tui::budget::Budgets::new(args.limit_held as usize),
+        budgets: choir_client::budget::Budgets::new(args.limit_held as usize),
     });
     // The web server first: its line comes before the SSH one, which says all is up.
     let web_server = match web_listener {

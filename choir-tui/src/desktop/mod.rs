@@ -17,6 +17,7 @@ mod timeline;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+pub use choir_desktop::Connection;
 use choir_desktop::{Front, Keymap, Mode};
 use choir_proto::client::{Applied, Replica};
 use choir_proto::{Command, Event, EventBody, ServerFrame, WindowId, World};
@@ -46,15 +47,6 @@ pub enum Action {
     Copy(String),
     /// Leave the desktop (the sandbox keeps running).
     Quit,
-}
-
-/// The link to the daemon, as shown in the taskbar.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Connection {
-    Connecting,
-    Live,
-    Reconnecting { attempt: u32 },
-    Offline(String),
 }
 
 /// A mouse drag in progress.

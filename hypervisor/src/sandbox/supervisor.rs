@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use choir_proto::{ActivityReport, Endpoint};
-use choir_tui::connect::{ConnectError, DaemonHttp};
+use choir_client::connect::{ConnectError, DaemonHttp};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 

@@ -17,7 +17,7 @@ use russh::server::{Auth, Config, Handler, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, Pty};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use choir_tui::connect::ConnectError;
+use choir_client::connect::ConnectError;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, mpsc};
 
@@ -44,7 +44,7 @@ pub struct Shared {
     /// Users removed while the server runs: their connections are closed.
     pub revocations: Revocations,
     /// What the hypervisor holds of each user's sandbox's data at most (shared with the web).
-    pub budgets: choir_tui::budget::Budgets,
+    pub budgets: choir_client::budget::Budgets,
 }
 
 /// Open channels per user, counted by the [`ChannelSlot`]s they hold, and the most each may

@@ -4,7 +4,7 @@
 //! The owner's sandbox checks the token and whom it is for (`/api/whoami`), as for a browser.
 
 use choir_proto::Endpoint;
-use choir_tui::connect::DaemonHttp;
+use choir_client::connect::DaemonHttp;
 use russh::keys::PublicKey;
 
 use std::net::IpAddr;

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use choir_proto::Endpoint;
-use choir_tui::client::ProtocolClient;
-use choir_tui::connect::ConnectError;
+use choir_client::client::ProtocolClient;
+use choir_client::connect::ConnectError;
 use choir_tui::desktop::Desktop;
 use choir_tui::input::InputEvent;
 use choir_tui::session::{self, SessionEnd};
@@ -59,7 +59,7 @@ pub async fn run(
     size: (u16, u16),
     theme: Theme,
     input: mpsc::Receiver<InputEvent>,
-    budget: choir_tui::budget::Budget,
+    budget: choir_client::budget::Budget,
 ) {
     let mut writer = ChannelWriter::start(handle.clone(), channel);
     let _ = writer

@@ -90,7 +90,7 @@ pub struct WebConfig {
     /// The model gateway, whose figures the account page shows.
     pub gateway: Option<Arc<crate::gateway::Gateway>>,
     /// What the hypervisor holds of each user's sandbox's data at most (shared with SSH).
-    pub budgets: choir_tui::budget::Budgets,
+    pub budgets: choir_client::budget::Budgets,
     /// The secret that makes up credential ids for names without passkeys
     /// ([`load_decoy_key`]).
     pub decoy_key: [u8; 32],
@@ -126,7 +126,7 @@ pub struct Web {
     /// `Strict-Transport-Security` on every answer (the origin is https).
     hsts: bool,
     gateway: Option<Arc<crate::gateway::Gateway>>,
-    budgets: choir_tui::budget::Budgets,
+    budgets: choir_client::budget::Budgets,
 }
 
 impl Web {

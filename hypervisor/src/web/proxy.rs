@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use choir_proto::{Endpoint, CLOSE_UNAUTHORIZED};
-use choir_tui::connect::DaemonHttp;
+use choir_client::connect::DaemonHttp;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Limited};
 use tokio_tungstenite::tungstenite;
@@ -126,7 +126,7 @@ pub(super) async fn carry(
     web: Arc<Web>,
     session: Option<Session>,
     endpoint: Endpoint,
-    budget: choir_tui::budget::Budget,
+    budget: choir_client::budget::Budget,
     mut ended: tokio::sync::broadcast::Receiver<String>,
     mut browser: WebSocket,
 ) {
@@ -140,7 +140,7 @@ pub(super) async fn carry(
         .await;
     }
     let mut upstream =
-        match choir_tui::transport::websocket(&endpoint, Duration::from_secs(10)).await {
+        match choir_client::transport::websocket(&endpoint, Duration::from_secs(10)).await {
             Ok(upstream) => upstream,
             Err(reason) => {
                 // A share's token may be what was refused: say so, as the sandbox does.

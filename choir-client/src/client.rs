@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use choir_desktop::Connection;
 use choir_proto::client::{Link, Received};
 use choir_proto::{ClientFrame, Command, Endpoint, ErrorCode, Query, ServerFrame, CLOSE_REVOKED};
 use futures_util::{SinkExt, StreamExt};
@@ -14,7 +15,6 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::budget::Budget;
 use crate::connect::{ConnectError, DaemonHttp};
-use crate::desktop::Connection;
 use crate::transport::DaemonStream;
 
 type WebSocket = WebSocketStream<DaemonStream>;
