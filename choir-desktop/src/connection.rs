@@ -5,7 +5,9 @@
 pub enum Connection {
     Connecting,
     Live,
-    Reconnecting { attempt: u32 },
+    Reconnecting {
+        attempt: u32,
+    },
     /// The daemon refused the client, or it stopped; says why.
     Offline(String),
 }

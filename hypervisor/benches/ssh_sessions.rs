@@ -1,5 +1,5 @@
 //! Concurrent SSH desktop sessions against a real `choir-hypervisor serve` process:
-//! memory per session (the server's RSS growth) and keystroke-to-screen latency (a key sent
+//! memory per session (the RSS growth of the server and of the user's sandbox daemon) and keystroke-to-screen latency (a key sent
 //! into a chat window until the first screen bytes come back). Run with scripts/bench-ssh.sh,
 //! which builds the release binaries this uses.
 
@@ -114,8 +114,20 @@ fn rss_of_named(names: &[&str]) -> u64 {
         .sum()
 }
 
-/// Opens 1, 50 and 200 sessions against `target`, printing memory and keystroke latency.
-async fn measure(label: &str, port: u16, key: &PrivateKey, target: Target, rss: impl Fn() -> u64) {
+/// Sessions opened in turn, and whether keystrokes are timed at that count (at 1,000 every
+/// key redraws a thousand screens of one shared desktop: memory only).
+const CHOIR_COUNTS: &[(usize, bool)] = &[(1, true), (50, true), (200, true), (1000, false)];
+const SSHD_COUNTS: &[(usize, bool)] = &[(1, true), (50, true), (200, true)];
+
+/// Opens sessions against `target` in steps, printing memory and keystroke latency. `rss`
+/// gives the server's RSS and, apart, that of the user's sandbox daemon (0 for sshd).
+async fn measure(
+    label: &str,
+    port: u16,
+    key: &PrivateKey,
+    target: Target,
+    rss: impl Fn() -> (u64, u64),
+) {
     println!("## {label}");
     let mut desktops = vec![open(port, key, target).await];
     if let Target::Choir = target {
@@ -124,14 +136,18 @@ async fn measure(label: &str, port: u16, key: &PrivateKey, target: Target, rss: 
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let base = rss();
-    for count in [1usize, 50, 200] {
+    let counts = match target {
+        Target::Choir => CHOIR_COUNTS,
+        Target::SshdTmux => SSHD_COUNTS,
+    };
+    for &(count, keys) in counts {
         while desktops.len() < count {
             desktops.push(open(port, key, target).await);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
         let now = rss();
         let mut latencies = Vec::with_capacity(KEYSTROKES);
-        for n in 0..KEYSTROKES {
+        for n in 0..if keys { KEYSTROKES } else { 0 } {
             let desktop = &mut desktops[n % count];
             while desktop.arrivals.try_recv().is_ok() {}
             let sent = Instant::now();
@@ -144,17 +160,36 @@ async fn measure(label: &str, port: u16, key: &PrivateKey, target: Target, rss: 
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         latencies.sort();
-        let per_session = if count > 1 {
-            now.saturating_sub(base) as f64 / (count - 1) as f64 / 1024.0
+        let per_session = |now: u64, base: u64| {
+            if count > 1 {
+                now.saturating_sub(base) as f64 / (count - 1) as f64 / 1024.0
+            } else {
+                0.0
+            }
+        };
+        let mib = |kib: u64| kib as f64 / 1024.0;
+        let keys = if keys {
+            format!(
+                "keystroke-to-screen p50 {:.2} ms, p99 {:.2} ms",
+                percentile(&mut latencies, 0.5).as_secs_f64() * 1000.0,
+                percentile(&mut latencies, 0.99).as_secs_f64() * 1000.0,
+            )
         } else {
-            0.0
+            "keys not timed".to_owned()
+        };
+        let daemon = match target {
+            Target::Choir => format!(
+                "; the user's daemon {:.1} MiB ({:.2} MiB per added session); together {:.2} MiB per added session",
+                mib(now.1),
+                per_session(now.1, base.1),
+                per_session(now.0 + now.1, base.0 + base.1),
+            ),
+            Target::SshdTmux => String::new(),
         };
         println!(
-            "- {count} sessions: RSS {:.1} MiB ({:.2} MiB per added session); keystroke-to-screen p50 {:.2} ms, p99 {:.2} ms",
-            now as f64 / 1024.0,
-            per_session,
-            percentile(&mut latencies, 0.5).as_secs_f64() * 1000.0,
-            percentile(&mut latencies, 0.99).as_secs_f64() * 1000.0,
+            "- {count} sessions: RSS {:.1} MiB ({:.2} MiB per added session){daemon}; {keys}",
+            mib(now.0),
+            per_session(now.0, base.0),
         );
     }
     // Leave the sessions open until the end of the measurement, then let them go.
@@ -206,7 +241,8 @@ async fn measure_echo(label: &str, port: u16, key: &PrivateKey, target: Target) 
 }
 
 fn main() {
-    let server = Server::start(&["alice".to_owned()], &[]);
+    // Room for a thousand desktops of one user.
+    let server = Server::start(&["alice".to_owned()], &["--limit-channels", "1100"]);
     let (port, key, pid) = (server.port, server.key.clone(), server.pid());
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -223,7 +259,7 @@ fn main() {
             port,
             &key,
             Target::Choir,
-            || rss_kib(pid),
+            || (rss_kib(pid), rss_of_named(&["choir-daemon"])),
         )
         .await;
         measure_echo(
@@ -264,14 +300,15 @@ fn main() {
                 &sshd_key,
                 Target::SshdTmux,
                 || {
-                    rss_of_named(&[
+                    let all = rss_of_named(&[
                         "sshd",
                         "sshd-session",
                         "sshd-auth",
                         "tmux",
                         "tmux: server",
                         "tmux: client",
-                    ])
+                    ]);
+                    (all, 0)
                 },
             )
             .await;

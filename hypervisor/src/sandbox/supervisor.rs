@@ -22,8 +22,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use choir_proto::{ActivityReport, Endpoint};
 use choir_client::connect::{ConnectError, DaemonHttp};
+use choir_proto::{ActivityReport, Endpoint};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 

@@ -3,8 +3,8 @@
 //! share for anyone with the link needs no key; a share for one user needs that user's key.
 //! The owner's sandbox checks the token and whom it is for (`/api/whoami`), as for a browser.
 
-use choir_proto::Endpoint;
 use choir_client::connect::DaemonHttp;
+use choir_proto::Endpoint;
 use russh::keys::PublicKey;
 
 use std::net::IpAddr;

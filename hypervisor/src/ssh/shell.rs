@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::time::Duration;
 
-use choir_proto::Endpoint;
 use choir_client::client::ProtocolClient;
 use choir_client::connect::ConnectError;
+use choir_proto::Endpoint;
 use choir_tui::desktop::Desktop;
 use choir_tui::input::InputEvent;
 use choir_tui::session::{self, SessionEnd};
