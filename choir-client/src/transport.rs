@@ -59,6 +59,9 @@ fn websocket_config() -> WebSocketConfig {
 /// Largest message accepted from a daemon.
 const MAX_MESSAGE: usize = 32 << 20;
 
+/// Largest message accepted on a terminal stream (screen bytes come in frames far smaller).
+const MAX_TERMINAL_MESSAGE: usize = 1 << 20;
+
 /// Opens the protocol WebSocket (without sending `hello`), within `timeout`. The token goes
 /// on the upgrade request too, so a `hello` without one (a browser's, carried by the
 /// hypervisor) is accepted.
@@ -66,10 +69,46 @@ pub async fn websocket(
     endpoint: &Endpoint,
     timeout: Duration,
 ) -> Result<WebSocketStream<DaemonStream>, String> {
+    connect_websocket(endpoint, "/ws", websocket_config(), timeout).await
+}
+
+/// Opens a terminal stream (`GET /term`): a desktop the daemon draws for a terminal of
+/// `size` and `term`, bytes both ways (see the daemon's `api/term.rs`).
+pub async fn terminal(
+    endpoint: &Endpoint,
+    size: (u16, u16),
+    term: &str,
+    timeout: Duration,
+) -> Result<WebSocketStream<DaemonStream>, String> {
+    // TERM names are short words; anything else is not worth escaping.
+    let term = if !term.is_empty()
+        && term.len() <= 64
+        && term
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"-_.+".contains(&byte))
+    {
+        term
+    } else {
+        "xterm"
+    };
+    let path = format!("/term?cols={}&rows={}&term={term}", size.0, size.1);
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_TERMINAL_MESSAGE))
+        .max_frame_size(Some(MAX_TERMINAL_MESSAGE))
+        .read_buffer_size(16 << 10);
+    connect_websocket(endpoint, &path, config, timeout).await
+}
+
+async fn connect_websocket(
+    endpoint: &Endpoint,
+    path: &str,
+    config: WebSocketConfig,
+    timeout: Duration,
+) -> Result<WebSocketStream<DaemonStream>, String> {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let connect = async {
         let mut request = endpoint
-            .ws_url()
+            .ws_url_at(path)
             .into_client_request()
             .map_err(|err| err.to_string())?;
         let bearer = format!("Bearer {}", endpoint.token)
@@ -83,10 +122,9 @@ pub async fn websocket(
             request.headers_mut().insert("x-choir-viewer", viewer);
         }
         let stream = open(endpoint).await.map_err(|err| err.to_string())?;
-        let (ws, _) =
-            tokio_tungstenite::client_async_with_config(request, stream, Some(websocket_config()))
-                .await
-                .map_err(|err| err.to_string())?;
+        let (ws, _) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
+            .await
+            .map_err(|err| err.to_string())?;
         Ok(ws)
     };
     tokio::time::timeout(timeout, connect)

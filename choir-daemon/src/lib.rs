@@ -197,7 +197,15 @@ impl Daemon {
             tokens.clone(),
             shutdown.clone(),
         ));
+        let (listener, addr) =
+            listen::bind(&config.listen)
+                .await
+                .map_err(|source| DaemonError::Bind {
+                    addr: config.listen.clone(),
+                    source,
+                })?;
         let state = AppState {
+            own_url: Arc::from(addr.url()),
             activity,
             world: world.clone(),
             tools,
@@ -211,13 +219,6 @@ impl Daemon {
             model_usage,
             shutdown: shutdown.clone(),
         };
-        let (listener, addr) =
-            listen::bind(&config.listen)
-                .await
-                .map_err(|source| DaemonError::Bind {
-                    addr: config.listen.clone(),
-                    source,
-                })?;
         // The endpoint file first: whoever sees the daemon answer can also find it. Clients
         // that connect before the server runs wait in the listen backlog.
         tokens.publish(Endpoint {

@@ -41,6 +41,11 @@ impl Endpoint {
 
     /// The WebSocket URL of the protocol endpoint.
     pub fn ws_url(&self) -> String {
+        self.ws_url_at("/ws")
+    }
+
+    /// The WebSocket URL of `path` (with its query, if any) on this daemon.
+    pub fn ws_url_at(&self, path: &str) -> String {
         let base = self.http_base();
         let ws = if let Some(rest) = base.strip_prefix("https://") {
             format!("wss://{rest}")
@@ -49,7 +54,7 @@ impl Endpoint {
         } else {
             base
         };
-        format!("{ws}/ws")
+        format!("{ws}{path}")
     }
 }
 
@@ -81,5 +86,9 @@ mod tests {
         assert_eq!(unix.unix_socket(), Some("/srv/choir/alice/daemon.sock"));
         assert_eq!(unix.http_base(), "http://localhost");
         assert_eq!(unix.ws_url(), "ws://localhost/ws");
+        assert_eq!(
+            unix.ws_url_at("/term?cols=80"),
+            "ws://localhost/term?cols=80"
+        );
     }
 }

@@ -21,6 +21,7 @@ mod event;
 mod frame;
 mod human;
 mod ids;
+pub mod term_stream;
 pub mod terminal;
 mod text_op;
 mod world;

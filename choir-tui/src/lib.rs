@@ -5,6 +5,7 @@ pub mod apps;
 pub mod cli;
 pub mod desktop;
 pub mod input;
+pub mod remote;
 pub mod session;
 pub mod terminal;
 pub mod theme;

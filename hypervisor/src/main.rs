@@ -170,9 +170,10 @@ struct ServeArgs {
     /// Largest file a sandbox may write, e.g. 4G
     #[arg(long, value_name = "SIZE", default_value = "4G", value_parser = parse_size)]
     limit_file_size: u64,
-    /// What the hypervisor holds of one user's sandbox's data at most, over all their
-    /// desktops over SSH and browser tabs (and shares of their desktop); a connection that
-    /// would pass it is closed, saying so
+    /// What the hypervisor holds at most of one user's sandbox's data on its way to their
+    /// browser tabs (and to shares of their desktop); a connection that would pass it is
+    /// closed, saying so. (SSH desktops are drawn in the sandbox: the hypervisor carries their
+    /// bytes one message at a time.)
     #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = parse_size)]
     limit_held: u64,
     /// SSH channels (desktops and commands) a user may have open at once
@@ -678,7 +679,6 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         sandboxes: sandboxes.clone(),
         channels: ssh::ChannelCounts::new(args.limit_channels),
         revocations: revocations.clone(),
-        budgets: choir_client::budget::Budgets::new(args.limit_held as usize),
     });
     // The web server first: its line comes before the SSH one, which says all is up.
     let web_server = match web_listener {
@@ -814,7 +814,7 @@ fn web_server(
         session_max_age: args.session_max_age,
         signin_per_minute: args.limit_signin,
         gateway,
-        budgets: shared.budgets.clone(),
+        budgets: choir_client::budget::Budgets::new(args.limit_held as usize),
         decoy_key: web::load_decoy_key(&layout.state())
             .with_context(|| format!("the sign-in key in {}", layout.state().display()))?,
     };

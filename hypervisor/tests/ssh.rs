@@ -135,7 +135,16 @@ async fn the_desktop_over_a_pty_types_resizes_and_quits_cleanly() {
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no taskbar on row 40"
+            "no taskbar on row 40:\n{}\n{}",
+            screen.parser.screen().contents(),
+            {
+                let logs = fixture.sandbox_dir("alice").join("../../state/logs");
+                let mut all = String::new();
+                for entry in std::fs::read_dir(&logs).unwrap().flatten() {
+                    all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+                }
+                all
+            }
         );
         if let Ok(Some(ChannelMsg::Data { data })) =
             tokio::time::timeout(WAIT, channel.wait()).await

@@ -99,6 +99,10 @@ async fn a_killed_sandbox_comes_back_on_next_use_with_nothing_acknowledged_lost(
     let pid = hv.sandbox("alice")["pid"].as_u64().unwrap();
     kill9(pid);
     wait_until_dead(pid);
+    // The desktop (drawn by the sandbox) lost its stream: the hypervisor says so where the
+    // taskbar was, and tries again.
+    desktop.wait_for("reconnecting to your sandbox", WAIT).await;
+    assert!(!desktop.screen.screen().contents().contains("● live"));
 
     // The next exec finds it gone and starts it again.
     let after = exec(&alice, "choir events").await;

@@ -2,6 +2,8 @@
 //!
 //! - `GET /health` — liveness, no token;
 //! - `GET /ws` — the protocol (`choir_proto::ClientFrame` / `ServerFrame`);
+//! - `GET /term?cols=&rows=&term=` — a terminal desktop drawn here, bytes both ways (the
+//!   hypervisor's SSH desktops; see `term.rs`);
 //! - `GET /api/state` — the world's summary (as a welcome carries it) and its head seq;
 //! - `GET /api/threads/{id}/messages?before=&limit=` — a page of a thread, older first;
 //! - `GET /api/docs/{id}` — a document with its text;
@@ -28,6 +30,7 @@ mod error;
 mod http;
 mod queries;
 mod shares;
+mod term;
 mod ws;
 
 pub use choir_web_assets::embedded as web_mirror_embedded;
@@ -75,6 +78,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Sessions and work in progress, and the idle clock.
     pub activity: Activity,
+    /// Where this daemon listens (`http://…` or `unix:…`), for the desktops it draws.
+    pub own_url: Arc<str>,
 }
 
 /// The whole API.
@@ -105,6 +110,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ws", get(ws::upgrade))
+        .route("/term", get(term::upgrade))
         .route("/", get(choir_web_assets::page))
         .route("/assets/{*file}", get(choir_web_assets::page))
         .merge(protected)

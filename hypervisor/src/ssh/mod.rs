@@ -5,13 +5,11 @@
 mod exec;
 mod share;
 mod shell;
-mod writer;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use choir_tui::input::{InputEvent, InputParser};
 use russh::keys::PrivateKey;
 use russh::server::{Auth, Config, Handler, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, Pty};
@@ -28,8 +26,8 @@ use crate::users::UserStore;
 
 pub use shell::clamp_size;
 
-/// Keys (and resizes) waiting for a desktop.
-const INPUT_QUEUE: usize = 1024;
+/// Messages of input (and resizes) waiting to be carried to a desktop.
+const INPUT_QUEUE: usize = 64;
 
 /// Channels (desktops and commands) one user may have open at once, over all connections,
 /// unless configured otherwise.
@@ -43,8 +41,6 @@ pub struct Shared {
     pub channels: ChannelCounts,
     /// Users removed while the server runs: their connections are closed.
     pub revocations: Revocations,
-    /// What the hypervisor holds of each user's sandbox's data at most (shared with the web).
-    pub budgets: choir_client::budget::Budgets,
 }
 
 /// Open channels per user, counted by the [`ChannelSlot`]s they hold, and the most each may
@@ -191,9 +187,8 @@ struct ChannelState {
     _slot: Option<ChannelSlot>,
     size: Option<(u16, u16)>,
     term: String,
-    parser: InputParser,
-    /// Keys for a running desktop.
-    desktop: Option<mpsc::Sender<InputEvent>>,
+    /// Input for a running desktop (drawn by the sandbox).
+    desktop: Option<mpsc::Sender<shell::Input>>,
     /// Bytes for a running `choir` command's stdin.
     stdin: Option<mpsc::Sender<Vec<u8>>>,
 }
@@ -248,10 +243,9 @@ impl Connection {
         };
         let state = self.channels.entry(channel).or_default();
         let size = state.size.unwrap_or((80, 24));
-        let theme = shell::theme_for(&state.term);
+        let term = state.term.clone();
         let (keys, input) = mpsc::channel(INPUT_QUEUE);
         state.desktop = Some(keys);
-        let budget = self.shared.budgets.of(&user);
         let sandboxes = self.shared.sandboxes.clone();
         let removed = self.removed.clone();
         // Before each reconnection: a sandbox that crashed or was stopped starts again.
@@ -265,9 +259,7 @@ impl Connection {
             sandboxes.nudge(&user);
             Ok(endpoint.clone())
         };
-        tokio::spawn(shell::run(
-            handle, channel, locate, size, theme, input, budget,
-        ));
+        tokio::spawn(shell::run(handle, channel, locate, size, term, input));
     }
 }
 
@@ -484,14 +476,9 @@ impl Handler for Connection {
             return Ok(());
         };
         if let Some(keys) = &state.desktop {
-            let mut events = state.parser.feed(data);
-            // SSH clients send whole sequences per packet: a lone ESC at the end is the key.
-            events.extend(state.parser.flush());
             // Waiting here when the desktop is behind stops reading from this client: TCP
             // pushes back, nothing piles up.
-            for event in events {
-                let _ = keys.send(event).await;
-            }
+            let _ = keys.send(shell::Input::Bytes(data.to_vec())).await;
         } else if let Some(stdin) = &state.stdin {
             let _ = stdin.send(data.to_vec()).await;
         }
@@ -511,7 +498,7 @@ impl Handler for Connection {
         let size = clamp_size(cols, rows);
         state.size = Some(size);
         if let Some(keys) = &state.desktop {
-            let _ = keys.send(InputEvent::Resize(size.0, size.1)).await;
+            let _ = keys.send(shell::Input::Resize(size.0, size.1)).await;
         }
         Ok(())
     }

@@ -1,119 +1,175 @@
-//! The desktop in an SSH channel: the same session loop as the local terminal, drawing into
-//! the channel and reading the keys the client sends.
+//! The desktop in an SSH channel: drawn by the user's sandbox (its daemon's `GET /term`),
+//! carried here as bytes. The hypervisor holds no desktop and parses no keys: it passes what
+//! the client types to the sandbox and what the sandbox draws to the client, one message at a
+//! time (a client that stops reading stops the reading from the sandbox), and reconnects when
+//! the sandbox is restarted under it.
 
-use std::io::Write;
 use std::time::Duration;
 
-use choir_client::client::ProtocolClient;
 use choir_client::connect::ConnectError;
+use choir_client::transport;
+pub use choir_proto::term_stream::clamp_size;
+use choir_proto::term_stream::TermControl;
 use choir_proto::Endpoint;
-use choir_tui::desktop::Desktop;
-use choir_tui::input::InputEvent;
-use choir_tui::session::{self, SessionEnd};
-use choir_tui::theme::Theme;
-use ratatui::backend::CrosstermBackend;
-use ratatui::layout::Rect;
-use ratatui::{Terminal, TerminalOptions, Viewport};
+use futures_util::{SinkExt, StreamExt};
 use russh::server::Handle;
 use russh::ChannelId;
 use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
 
-use super::writer::ChannelWriter;
+/// How long opening the sandbox's terminal stream may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Attempts to reach the sandbox again after the stream was cut, before giving up.
+const RECONNECTS: u32 = 8;
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A stream up this long was a good one: the count of failures starts again.
+const STEADY: Duration = Duration::from_secs(5);
 
-/// Alternate screen, mouse (buttons, drags, SGR coordinates) and bracketed paste on.
-const ENTER: &str = "\x1b[?1049h\x1b[?1000h\x1b[?1002h\x1b[?1006h\x1b[?2004h";
-/// Everything undone, cursor shown, main screen back.
-const LEAVE: &str = "\x1b[?2004l\x1b[?1006l\x1b[?1002l\x1b[?1000l\x1b[0m\x1b[?25h\x1b[?1049l";
-
-/// Largest screen accepted from a client; bigger requests are clamped.
-pub const MAX_COLS: u16 = 1000;
-pub const MAX_ROWS: u16 = 500;
-
-/// A pty size from the client, clamped: zero becomes the 80x24 default, absurd sizes the max.
-pub fn clamp_size(cols: u32, rows: u32) -> (u16, u16) {
-    let clamp = |value: u32, default: u16, max: u16| {
-        if value == 0 {
-            default
-        } else {
-            u16::try_from(value).unwrap_or(max).min(max)
-        }
-    };
-    (clamp(cols, 80, MAX_COLS), clamp(rows, 24, MAX_ROWS))
+/// What an SSH channel's client did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// Bytes it sent: keys, mouse reports, pastes.
+    Bytes(Vec<u8>),
+    /// Its terminal is now this many columns and rows.
+    Resize(u16, u16),
 }
 
-/// The palette for a client's `TERM`.
-pub fn theme_for(term: &str) -> Theme {
-    if term == "dumb" || term.ends_with("-m") || term.contains("mono") {
-        Theme::monochrome()
-    } else {
-        Theme::colored()
-    }
+/// How one terminal stream ended.
+enum Ended {
+    /// The desktop ended, with this exit status.
+    Exit(u32),
+    /// The SSH client left.
+    ClientGone,
+    /// The stream was cut (the sandbox stopped or crashed): open another.
+    Cut,
 }
 
-/// Runs the desktop until the user quits or the channel closes; then restores the client's
-/// terminal and closes the channel with exit status 0.
+/// Carries the desktop until the user quits, the channel closes or the sandbox cannot be
+/// reached; then closes the channel with the desktop's exit status.
 pub async fn run(
     handle: Handle,
     channel: ChannelId,
     locate: impl Fn() -> Result<Endpoint, ConnectError> + Send + 'static,
-    size: (u16, u16),
-    theme: Theme,
-    input: mpsc::Receiver<InputEvent>,
-    budget: choir_client::budget::Budget,
+    mut size: (u16, u16),
+    term: String,
+    mut input: mpsc::Receiver<Input>,
 ) {
-    let mut writer = ChannelWriter::start(handle.clone(), channel);
-    let _ = writer
-        .write_all(ENTER.as_bytes())
-        .and_then(|()| writer.flush());
-    let options = TerminalOptions {
-        viewport: Viewport::Fixed(Rect::new(0, 0, size.0, size.1)),
-    };
-    let terminal = Terminal::with_options(CrosstermBackend::new(writer), options);
-    let Ok(mut terminal) = terminal else {
-        return;
-    };
-    let (client, updates) = ProtocolClient::spawn_within(locate, "ssh", budget);
-    let mut desktop = Desktop::new(theme, choir_tui::terminal::local_utc_offset());
-    let input = Box::pin(futures_util::stream::unfold(input, |mut rx| async move {
-        rx.recv().await.map(|event| (event, rx))
-    }));
-    let clock = || chrono_free_clock(choir_tui::terminal::local_utc_offset());
-    let ended = session::run(
-        &mut terminal,
-        size,
-        &mut desktop,
-        input,
-        client,
-        updates,
-        clock,
-    )
-    .await;
-    let mut status = 0;
-    let writer = terminal.backend_mut();
-    let _ = writer
-        .write_all(LEAVE.as_bytes())
-        .and_then(|()| writer.flush());
-    match ended {
-        Err(err) => tracing::warn!(%err, "an SSH desktop session failed"),
-        // A share revoked or expired: say so where the desktop was.
-        Ok(SessionEnd::Gone(reason)) => {
-            status = 1;
-            let _ = write!(writer, "choir: {reason}\r\n").and_then(|()| writer.flush());
+    let mut failures = 0u32;
+    let mut last_error = String::from("its streams were cut");
+    let status = loop {
+        let stream = match locate() {
+            Ok(endpoint) => transport::terminal(&endpoint, size, &term, CONNECT_TIMEOUT).await,
+            Err(err) => Err(err.to_string()),
+        };
+        let ended = match stream {
+            Ok(stream) => {
+                let opened = tokio::time::Instant::now();
+                let ended = carry(stream, &handle, channel, &mut size, &mut input).await;
+                // A stream that was up a while was a good one; one cut at once counts as a
+                // failure, so a sandbox that cuts every stream is given up on.
+                if opened.elapsed() >= STEADY {
+                    failures = 0;
+                } else {
+                    failures += 1;
+                }
+                ended
+            }
+            Err(err) => {
+                tracing::debug!(%err, "cannot open the sandbox's terminal stream");
+                failures += 1;
+                last_error = err;
+                Ended::Cut
+            }
+        };
+        match ended {
+            Ended::Exit(status) => break status,
+            Ended::ClientGone => return,
+            Ended::Cut if failures > RECONNECTS => {
+                let message = format!("\r\nchoir: cannot reach your sandbox: {last_error}\r\n");
+                let _ = handle.data(channel, message.into_bytes()).await;
+                break 1;
+            }
+            Ended::Cut => {}
         }
-        Ok(_) => {}
-    }
-    // Let the restore sequences leave before the channel closes.
-    tokio::time::sleep(Duration::from_millis(50)).await;
+        // Say so on the bottom line, and wait, reading (and dropping) keys, keeping sizes.
+        let notice = format!(
+            "\x1b7\x1b[{};1H\x1b[0;7m\x1b[2K reconnecting to your sandbox…\x1b[0m\x1b8",
+            size.1
+        );
+        if handle.data(channel, notice.into_bytes()).await.is_err() {
+            return;
+        }
+        let backoff = Duration::from_millis(200u64.saturating_mul(1 << failures.min(5)));
+        let wait = tokio::time::sleep(backoff.min(MAX_BACKOFF));
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                () = &mut wait => break,
+                typed = input.recv() => match typed {
+                    Some(Input::Resize(cols, rows)) => size = (cols, rows),
+                    Some(Input::Bytes(_)) => {}
+                    None => return,
+                },
+            }
+        }
+    };
     let _ = handle.exit_status_request(channel, status).await;
     let _ = handle.eof(channel).await;
     let _ = handle.close(channel).await;
 }
 
-/// `HH:MM` at the server's offset.
-fn chrono_free_clock(utc_offset: i32) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(0))
-        .unwrap_or(0);
-    choir_tui::apps::clock(now, utc_offset, false)
+/// Carries one terminal stream both ways until it ends.
+async fn carry<S>(
+    stream: tokio_tungstenite::WebSocketStream<S>,
+    handle: &Handle,
+    channel: ChannelId,
+    size: &mut (u16, u16),
+    input: &mut mpsc::Receiver<Input>,
+) -> Ended
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (mut sink, mut stream) = stream.split();
+    let mut status = None;
+    loop {
+        tokio::select! {
+            message = stream.next() => match message {
+                // Waiting for the client's window here stops reading from the sandbox: a
+                // client that does not read holds one message, and the sandbox's desktop ends
+                // when its own queue is full.
+                Some(Ok(Message::Binary(bytes))) => {
+                    if handle.data(channel, bytes).await.is_err() {
+                        return Ended::ClientGone;
+                    }
+                }
+                Some(Ok(Message::Text(text))) => {
+                    if let Ok(TermControl::Exit(exit)) = serde_json::from_str(&text) {
+                        status = Some(exit);
+                    }
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                    return status.map_or(Ended::Cut, Ended::Exit);
+                }
+                Some(Ok(_)) => {}
+            },
+            typed = input.recv() => {
+                let sent = match typed {
+                    Some(Input::Bytes(bytes)) => sink.send(Message::Binary(bytes.into())).await,
+                    Some(Input::Resize(cols, rows)) => {
+                        *size = (cols, rows);
+                        let resize = TermControl::Resize(cols.into(), rows.into());
+                        let text = serde_json::to_string(&resize).unwrap_or_default();
+                        sink.send(Message::text(text)).await
+                    }
+                    None => {
+                        let _ = sink.close().await;
+                        return Ended::ClientGone;
+                    }
+                };
+                if sent.is_err() {
+                    return status.map_or(Ended::Cut, Ended::Exit);
+                }
+            }
+        }
+    }
 }
