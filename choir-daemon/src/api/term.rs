@@ -75,6 +75,7 @@ pub(super) async fn upgrade(
     let term: String = params.term.chars().take(MAX_TERM).collect();
     ws.max_message_size(MAX_INPUT)
         .max_frame_size(MAX_INPUT)
+        .read_buffer_size(super::ws::READ_BUFFER)
         .on_upgrade(move |socket| run(socket, state, endpoint, size, term))
 }
 

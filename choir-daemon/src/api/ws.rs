@@ -29,6 +29,10 @@ const OUTBOX: usize = 256;
 /// Messages beyond this size close the connection outright; between [`MAX_FRAME_BYTES`] and
 /// this they get a `frame_too_large` error and the connection stays open.
 const HARD_MESSAGE_LIMIT: usize = 4 * MAX_FRAME_BYTES;
+/// Bytes read from a client at a time. A client sends little (a command, a query; a paste
+/// grows the buffer to its size), and each read fills the buffer first: the default 128 KiB
+/// would cost every connection that much memory.
+pub(super) const READ_BUFFER: usize = 16 << 10;
 /// Longest client name kept for event actors.
 const MAX_CLIENT_NAME: usize = 64;
 /// Queries one connection may have answered at once.
@@ -52,6 +56,7 @@ pub(super) async fn upgrade(
     };
     ws.max_message_size(HARD_MESSAGE_LIMIT)
         .max_frame_size(HARD_MESSAGE_LIMIT)
+        .read_buffer_size(READ_BUFFER)
         .on_upgrade(move |socket| run(socket, state, pre_authorized, viewer))
 }
 
