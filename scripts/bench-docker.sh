@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "bench-docker: needs root" >&2; exit 1; }
 command -v dockerd >/dev/null || { apt-get update -qq && apt-get install -y -qq docker.io >/dev/null; }
-cargo build --release --locked -p choir-daemon -p choir-tui -p hypervisor
+cargo build --release --locked -p choir-daemon -p choir-tui -p choir-cli -p hypervisor
 work=$(mktemp -d /var/tmp/choir-bench-docker.XXXXXX)
 dockerd --data-root "$work/root" --exec-root "$work/exec" --pidfile "$work/pid" \
   --host "unix://$work/docker.sock" --bridge none --iptables=false --ip-masq=false >"$work/log" 2>&1 &

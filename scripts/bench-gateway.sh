@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release --locked -p choir-daemon -p choir-tui -p hypervisor
+cargo build --release --locked -p choir-daemon -p choir-tui -p choir-cli -p hypervisor
 BENCH_BIN_DIR="$PWD/target/release" cargo bench --locked -p hypervisor --bench gateway

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cargo build --release --locked -p choir-daemon -p choir-tui -p hypervisor
+cargo build --release --locked -p choir-daemon -p choir-tui -p choir-cli -p hypervisor
 
 baseline=$(mktemp -d)
 sshd_pid=""

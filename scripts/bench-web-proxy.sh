@@ -6,5 +6,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/build-web.sh
-cargo build --release --locked -p choir-daemon -p choir-tui -p hypervisor
+cargo build --release --locked -p choir-daemon -p choir-tui -p choir-cli -p hypervisor
 BENCH_BIN_DIR="$PWD/target/release" cargo bench --locked -p hypervisor --bench web_proxy

@@ -65,7 +65,7 @@ set -e
 # `choir mcp` over SSH, driven by a real MCP client (PyPI's mcp, set up by setup-mcp-client.sh).
 mcp_python=${CHOIR_MCP_PYTHON:-$HOME/.cache/choir-test/mcp-venv/bin/python}
 out=$(echo '{"tool": "bash", "args": {"cmd": "echo mcp-over-ssh"}}' |
-  timeout 60 "$mcp_python" choir-tui/tests/mcp_client.py "${ssh_cmd[@]}" alice@127.0.0.1 choir mcp) ||
+  timeout 60 "$mcp_python" choir-cli/tests/mcp_client.py "${ssh_cmd[@]}" alice@127.0.0.1 choir mcp) ||
   fail "the MCP client over ssh: $out"
 echo "$out" | grep -q '"name": "choir"' || fail "MCP initialize over ssh: $out"
 echo "$out" | grep -q 'mcp-over-ssh' || fail "MCP call over ssh: $out"

@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 # The web mirror first: the daemon's build embeds it (`choir web` prints its URL).
 scripts/build-web.sh
-cargo build --release --locked -p choir-daemon -p choir-tui
+cargo build --release --locked -p choir-daemon -p choir-tui -p choir-cli
 exec target/release/choir "$@"

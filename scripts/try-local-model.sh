@@ -190,7 +190,7 @@ if command -v flock >/dev/null; then exec 9>&-; fi
 
 # The choir binaries of this checkout (cargo does nothing when they are up to date).
 say "building choir-daemon and choir (release; the first build takes a few minutes)"
-cargo build --release --locked --quiet -p choir-daemon -p choir-tui
+cargo build --release --locked --quiet -p choir-daemon -p choir-tui -p choir-cli
 bin=$(cd "$target_dir/release" && pwd) # absolute: --keep prints commands to run from anywhere
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/choir-local-model.XXXXXX")

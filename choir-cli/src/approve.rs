@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::exec::ExecError;
 use super::print_line;
-use crate::connect::DaemonHttp;
+use choir_client::connect::DaemonHttp;
 
 /// Approves (or with `deny`, refuses) `call_id`, or the only call that waits when none is
 /// named. Prints the call approved or denied.

@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::print_line;
 use super::when::Point;
-use crate::connect::{ConnectError, DaemonHttp};
+use choir_client::connect::{ConnectError, DaemonHttp};
 
 /// How long to wait for the daemon's welcome.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,7 +119,7 @@ async fn follow_once(
         url: url.clone(),
         message,
     };
-    let mut ws = crate::transport::websocket(endpoint, HANDSHAKE_TIMEOUT)
+    let mut ws = choir_client::transport::websocket(endpoint, HANDSHAKE_TIMEOUT)
         .await
         .map_err(socket_error)?;
     let hello = ClientFrame::Hello {

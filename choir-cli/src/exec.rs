@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use super::print_line;
-use crate::connect::{ConnectError, DaemonHttp};
+use choir_client::connect::{ConnectError, DaemonHttp};
 
 /// Longest a tool call may take before the CLI gives up (the bash tool's own limit is 3600 s).
 pub const EXEC_TIMEOUT: Duration = Duration::from_secs(3700);

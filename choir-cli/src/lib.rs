@@ -1,4 +1,7 @@
-//! The `choir` subcommands that print to stdout.
+//! The `choir` command line: the subcommands that print to stdout (events, status,
+//! approvals, shares, the web link, `--exec`) and the MCP server (`choir mcp`). The binary
+//! (`src/bin/choir.rs`) also opens the terminal desktop (`choir-tui`) when run with no
+//! command; everything here reaches the daemon through `choir-client`.
 
 mod approve;
 mod events;

@@ -13,7 +13,7 @@ use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde_json::Value;
 
-use crate::connect::{ConnectError, DaemonHttp};
+use choir_client::connect::{ConnectError, DaemonHttp};
 
 /// Why the MCP server stopped.
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
-use crate::connect::{ConnectError, DaemonHttp};
+use choir_client::connect::{ConnectError, DaemonHttp};
 
 /// What `choir share` asks for.
 #[derive(Debug, Clone, Default)]

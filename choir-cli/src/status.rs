@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::{json, Value};
 
 use super::print_line;
-use crate::connect::{ConnectError, DaemonHttp};
+use choir_client::connect::{ConnectError, DaemonHttp};
 
 /// Prints one JSON object describing the daemon.
 pub async fn status(daemon: &DaemonHttp, data_dir: Option<&Path>) -> Result<(), ConnectError> {

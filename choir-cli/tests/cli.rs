@@ -57,7 +57,7 @@ async fn post(daemon: &RunningDaemon, body: &str) {
         pid: 0,
         viewer: None,
     };
-    let http = choir_tui::connect::DaemonHttp::new(endpoint).unwrap();
+    let http = choir_client::connect::DaemonHttp::new(endpoint).unwrap();
     let json: serde_json::Value = serde_json::from_str(body).unwrap();
     let (status, _) = http.post("/api/commands", &json).await.unwrap();
     assert_eq!(status, 200, "{body}");

@@ -24,9 +24,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use choir_client::connect::find_endpoint;
 use choir_daemon::actors::SNAPSHOT_EVERY;
 use choir_proto::{ClientFrame, PROTOCOL_VERSION};
-use choir_tui::connect::find_endpoint;
 use choir_tui::desktop::Desktop;
 use choir_tui::theme::Theme;
 use futures_util::{SinkExt, StreamExt};

@@ -26,10 +26,10 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use choir_client::connect::{find_endpoint, DaemonHttp};
 use choir_daemon::store::{EventStore, StoreOptions};
 use choir_proto::thousands;
 use choir_proto::{ClientFrame, Query, Reply, Seek, ServerFrame, World, PROTOCOL_VERSION};
-use choir_tui::connect::{find_endpoint, DaemonHttp};
 use choir_tui::desktop::Desktop;
 use choir_tui::input::InputEvent;
 use choir_tui::theme::Theme;

@@ -1,8 +1,9 @@
-//! ChoirOS terminal client: the desktop (window manager and apps), its input parser, the
-//! protocol client, and the `choir` CLI commands.
+//! ChoirOS terminal desktop: the window manager and its apps, the input parser, the session
+//! loop, the local terminal, and the desktop for a terminal at the far end of a byte stream
+//! (`remote`, which the daemon runs for SSH). The `choir` command line is `choir-cli`; the
+//! client library is `choir-client`.
 
 pub mod apps;
-pub mod cli;
 pub mod desktop;
 pub mod input;
 pub mod remote;
@@ -10,6 +11,3 @@ pub mod session;
 pub mod terminal;
 pub mod theme;
 pub mod wrap;
-
-/// The client library, re-exported under the paths the desktop and the CLI use.
-pub use choir_client::{budget, client, connect, launch, transport};

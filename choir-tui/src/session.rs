@@ -12,9 +12,9 @@ use ratatui::Terminal;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::client::{ClientUpdate, ProtocolClient};
 use crate::desktop::{Action, Desktop};
 use crate::input::InputEvent;
+use choir_client::client::{ClientUpdate, ProtocolClient};
 
 /// At most two frames are drawn in this time: a change after a quiet spell is drawn at once,
 /// and changes that come faster are batched into the next frame.
@@ -136,7 +136,7 @@ where
 /// weight (or a MiB) more has been received: about as much work as receiving it, and the
 /// desktop never holds much more than it was last weighed at.
 struct Weight {
-    held: Option<crate::budget::Held>,
+    held: Option<choir_client::budget::Held>,
     next: u64,
 }
 

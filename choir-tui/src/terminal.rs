@@ -17,12 +17,12 @@ use futures_util::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
-use crate::client::ProtocolClient;
-use crate::connect::ConnectError;
 use crate::desktop::Desktop;
 use crate::input::from_crossterm;
 use crate::session::{self, SessionEnd};
 use crate::theme::Theme;
+use choir_client::client::ProtocolClient;
+use choir_client::connect::ConnectError;
 
 /// Sends `tracing` output to `<dir>/choir-tui.log`.
 pub fn log_to_file(dir: &Path) -> Result<()> {

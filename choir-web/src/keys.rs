@@ -21,14 +21,7 @@ pub fn on_key(app: &mut App, _ctx: &Context<App>, event: &KeyboardEvent) -> bool
     if event.meta_key() {
         return false;
     }
-    // AltGr (reported as Ctrl+Alt on some systems) types the character it shows.
-    let alt_graph = event.get_modifier_state("AltGraph");
-    let Some(key) = Key::from_dom(
-        &event.key(),
-        event.shift_key(),
-        event.alt_key() && !alt_graph,
-        event.ctrl_key() && !alt_graph,
-    ) else {
+    let Some(key) = key_of(event) else {
         return false;
     };
     let shell = focused_shell(app);
@@ -79,6 +72,18 @@ pub fn on_key(app: &mut App, _ctx: &Context<App>, event: &KeyboardEvent) -> bool
         }
     }
     true
+}
+
+/// The desktop's key for a page's key event; `None` for keys that type nothing. AltGr
+/// (reported as Ctrl+Alt on some systems) types the character it shows.
+pub fn key_of(event: &KeyboardEvent) -> Option<Key> {
+    let alt_graph = event.get_modifier_state("AltGraph");
+    Key::from_dom(
+        &event.key(),
+        event.shift_key(),
+        event.alt_key() && !alt_graph,
+        event.ctrl_key() && !alt_graph,
+    )
 }
 
 /// The focused window when it is a shell window and no text field has the keyboard.

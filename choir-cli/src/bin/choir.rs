@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use choir_cli::share::ShareArgs;
+use choir_cli::when::{parse_duration, parse_point};
+use choir_cli::{self as cli, EventsArgs};
+use choir_client::connect::{default_data_dir, find_endpoint, ConnectError, DaemonHttp};
 use choir_proto::Endpoint;
-use choir_tui::cli::share::ShareArgs;
-use choir_tui::cli::when::{parse_duration, parse_point};
-use choir_tui::cli::{self, EventsArgs};
-use choir_tui::connect::{default_data_dir, find_endpoint, ConnectError, DaemonHttp};
 use clap::{CommandFactory, Parser, Subcommand};
 
 /// ChoirOS: your sandbox from the shell.
@@ -287,7 +287,7 @@ async fn run(cli: Cli) -> Result<()> {
                 let data_dir = cli.data_dir()?;
                 choir_tui::terminal::log_to_file(&data_dir.join("logs"))?;
                 let dir = data_dir.clone();
-                tokio::task::spawn_blocking(move || choir_tui::launch::ensure_daemon(&dir))
+                tokio::task::spawn_blocking(move || choir_client::launch::ensure_daemon(&dir))
                     .await??;
                 choir_tui::terminal::replay(move || find_endpoint(&data_dir), at).await?;
             }
@@ -353,7 +353,7 @@ async fn run(cli: Cli) -> Result<()> {
                 cli.locate()?
             } else {
                 let dir = cli.data_dir()?;
-                tokio::task::spawn_blocking(move || choir_tui::launch::ensure_daemon(&dir))
+                tokio::task::spawn_blocking(move || choir_client::launch::ensure_daemon(&dir))
                     .await??
             };
             if cli::web(&endpoint, *print)? {
@@ -374,7 +374,7 @@ async fn open_desktop(cli: &Cli) -> Result<()> {
     let data_dir = cli.data_dir()?;
     choir_tui::terminal::log_to_file(&data_dir.join("logs"))?;
     let dir = data_dir.clone();
-    tokio::task::spawn_blocking(move || choir_tui::launch::ensure_daemon(&dir)).await??;
+    tokio::task::spawn_blocking(move || choir_client::launch::ensure_daemon(&dir)).await??;
     choir_tui::terminal::run(move || find_endpoint(&data_dir)).await
 }
 

@@ -10,10 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use choir_client::client::ProtocolClient;
+use choir_client::connect::find_endpoint;
 use choir_daemon::store::{EventStore, StoreOptions};
 use choir_proto::{AppKind, CallId, DocId, EventBody, NewEvent, Rect, TextOp, ThreadId, WindowId};
-use choir_tui::client::ProtocolClient;
-use choir_tui::connect::find_endpoint;
 use choir_tui::desktop::Desktop;
 use choir_tui::input::InputEvent;
 use choir_tui::session;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use choir_client::connect::{default_data_dir, find_endpoint, ConnectError};
 use choir_proto::Endpoint;
-use choir_tui::connect::{default_data_dir, find_endpoint, ConnectError};
 use clap::Parser;
 
 /// The ChoirOS desktop in this terminal: windows, chat and the event log, live with every

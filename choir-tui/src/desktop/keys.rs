@@ -1,7 +1,7 @@
 //! Keyboard handling: the shared keymap ([`choir_desktop::Keymap`]) decides what a key does;
 //! this carries it out on the terminal's desktop.
 
-use choir_desktop::{Intent, Screen};
+use choir_desktop::{Intent, Keymap, Screen};
 use choir_proto::{AppKind, WindowId};
 
 use super::{Action, Desktop};
@@ -9,24 +9,26 @@ use crate::input::Key;
 
 impl Desktop {
     pub(super) fn on_key(&mut self, key: Key, actions: &mut Vec<Action>) {
-        let screen = Screen {
-            desktop: &self.replica.world().desktop,
-            area: self.area_cells(),
-            focused_takes_every_key: self.focused_takes_every_key(),
-        };
-        let intents = self.keymap.on_key(key, &screen);
+        let intents = self.with_keymap(|keymap, screen| keymap.on_key(key, screen));
         self.carry_out(intents, actions);
     }
 
     /// What `c` after the prefix does, asked by a click (the launcher's entries).
     pub(super) fn on_command_char(&mut self, c: char, actions: &mut Vec<Action>) {
+        let intents = self.with_keymap(|keymap, screen| keymap.on_command(c, screen));
+        self.carry_out(intents, actions);
+    }
+
+    /// Runs `work` on the keymap with what it reads of this desktop.
+    fn with_keymap<R>(&mut self, work: impl FnOnce(&mut Keymap, &Screen<'_>) -> R) -> R {
+        let area = self.area_cells();
+        let focused_takes_every_key = self.focused_takes_every_key();
         let screen = Screen {
             desktop: &self.replica.world().desktop,
-            area: self.area_cells(),
-            focused_takes_every_key: self.focused_takes_every_key(),
+            area,
+            focused_takes_every_key,
         };
-        let intents = self.keymap.on_command(c, &screen);
-        self.carry_out(intents, actions);
+        work(&mut self.keymap, &screen)
     }
 
     fn carry_out(&mut self, intents: Vec<Intent>, actions: &mut Vec<Action>) {

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use choir_client::client::ProtocolClient;
+use choir_client::connect::find_endpoint;
 use choir_daemon::store::StoreOptions;
 use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
-use choir_tui::client::ProtocolClient;
-use choir_tui::connect::find_endpoint;
 use choir_tui::desktop::Desktop;
 use choir_tui::input::{InputEvent, InputParser};
 use choir_tui::session::{self, SessionEnd};

@@ -126,14 +126,7 @@ pub fn on_key(app: &mut App, id: WindowId, event: &KeyboardEvent) -> bool {
     let Some(shell) = app.replica.world().shells.get(&id) else {
         return false;
     };
-    // AltGr (reported as Ctrl+Alt on some systems) types the character it shows.
-    let alt_graph = event.get_modifier_state("AltGraph");
-    let Some(key) = choir_desktop::Key::from_dom(
-        &event.key(),
-        event.shift_key(),
-        event.alt_key() && !alt_graph,
-        event.ctrl_key() && !alt_graph,
-    ) else {
+    let Some(key) = crate::keys::key_of(event) else {
         return false;
     };
     event.prevent_default();
