@@ -59,9 +59,6 @@ fn websocket_config() -> WebSocketConfig {
 /// Largest message accepted from a daemon.
 const MAX_MESSAGE: usize = 32 << 20;
 
-/// Largest message accepted on a terminal stream (screen bytes come in frames far smaller).
-const MAX_TERMINAL_MESSAGE: usize = 1 << 20;
-
 /// Opens the protocol WebSocket (without sending `hello`), within `timeout`. The token goes
 /// on the upgrade request too, so a `hello` without one (a browser's, carried by the
 /// hypervisor) is accepted.
@@ -92,9 +89,11 @@ pub async fn terminal(
         "xterm"
     };
     let path = format!("/term?cols={}&rows={}&term={term}", size.0, size.1);
+    // Screen bytes come in pieces of at most this; anything larger is refused.
+    let max = choir_proto::term_stream::MAX_SCREEN_MESSAGE;
     let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_TERMINAL_MESSAGE))
-        .max_frame_size(Some(MAX_TERMINAL_MESSAGE))
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max))
         .read_buffer_size(16 << 10);
     connect_websocket(endpoint, &path, config, timeout).await
 }

@@ -259,3 +259,12 @@ async fn bad_input_on_a_terminal_stream_loses_nothing() {
     let mut again = Far::open(&daemon, &daemon.token, 80, 24).await;
     again.shows("1:Event log").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_terminal_gets_a_desktop() {
+    let (_dir, daemon) = common::start().await;
+    let mut far = Far::open(&daemon, &daemon.token, 1000, 500).await;
+    far.shows("● live").await;
+    far.keys(b"\x01c").await;
+    far.shows("1:Chat").await;
+}

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 pub const MAX_COLS: u16 = 1000;
 pub const MAX_ROWS: u16 = 500;
 
+/// Largest binary message of screen bytes a daemon sends: a big frame goes in pieces, so a
+/// client holds little of it at a time (and may refuse anything larger).
+pub const MAX_SCREEN_MESSAGE: usize = 64 << 10;
+
 /// A text message on the terminal stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

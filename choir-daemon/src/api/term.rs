@@ -12,11 +12,12 @@
 
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use choir_proto::term_stream::{clamp_size, TermControl};
+use choir_proto::term_stream::{clamp_size, TermControl, MAX_SCREEN_MESSAGE};
 use choir_proto::{Endpoint, ErrorCode};
 use choir_tui::remote::{self, Input};
 use futures_util::{SinkExt, StreamExt};
@@ -111,8 +112,10 @@ async fn run(
     });
     let writing = async {
         while let Some(bytes) = output.next().await {
-            if sink.send(Message::Binary(bytes.into())).await.is_err() {
-                return false;
+            for piece in pieces(bytes.into()) {
+                if sink.send(Message::Binary(piece)).await.is_err() {
+                    return false;
+                }
             }
         }
         true
@@ -149,5 +152,33 @@ async fn run(
             })));
             let _ = tokio::time::timeout(LINGER, close).await;
         }
+    }
+}
+
+/// A frame's bytes in messages of at most [`MAX_SCREEN_MESSAGE`], in order, without copying.
+fn pieces(bytes: Bytes) -> impl Iterator<Item = Bytes> {
+    (0..bytes.len())
+        .step_by(MAX_SCREEN_MESSAGE)
+        .map(move |start| bytes.slice(start..bytes.len().min(start + MAX_SCREEN_MESSAGE)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_big_frame_goes_in_pieces_a_client_accepts() {
+        let frame: Vec<u8> = (0..MAX_SCREEN_MESSAGE * 5 / 2).map(|i| i as u8).collect();
+        let sent: Vec<Bytes> = pieces(Bytes::from(frame.clone())).collect();
+        assert_eq!(
+            sent.iter().map(Bytes::len).collect::<Vec<_>>(),
+            [
+                MAX_SCREEN_MESSAGE,
+                MAX_SCREEN_MESSAGE,
+                MAX_SCREEN_MESSAGE / 2
+            ]
+        );
+        assert_eq!(sent.concat(), frame);
+        assert_eq!(pieces(Bytes::new()).count(), 0);
     }
 }
