@@ -10,7 +10,7 @@
 //! ```
 
 use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -146,19 +146,9 @@ fn create_private_dir(path: &Path) -> Result<(), DataDirError> {
         .map_err(io_error("set permissions of", path))
 }
 
-/// Writes a 0600 file atomically (temporary file, fsync, rename).
+/// Writes a 0600 file atomically (see [`crate::atomic_file`]).
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DataDirError> {
-    let tmp = path.with_extension("tmp");
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io_error("create", &tmp))?;
-    file.write_all(bytes).map_err(io_error("write", &tmp))?;
-    file.sync_all().map_err(io_error("sync", &tmp))?;
-    fs::rename(&tmp, path).map_err(io_error("rename into", path))
+    crate::atomic_file::write(path, bytes, Some(0o600)).map_err(io_error("write", path))
 }
 
 pub(crate) fn random_token() -> Result<String, DataDirError> {

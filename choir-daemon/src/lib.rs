@@ -5,6 +5,7 @@ pub mod activity;
 pub mod actors;
 pub mod agent;
 pub mod api;
+mod atomic_file;
 pub mod datadir;
 pub mod docfiles;
 pub mod listen;

@@ -13,6 +13,44 @@ use std::time::Duration;
 use common::docker::{containers, docker, engines, inspect, start};
 use common::netns::{host_service, open, probe, TestNet};
 use common::{bash, WAIT};
+use russh::ChannelMsg;
+
+/// Opens a desktop over SSH, waits until it is live, sends `keys`, and waits until the screen
+/// shows `wanted`; what it shows then.
+async fn desktop_after(
+    session: &russh::client::Handle<common::Client>,
+    keys: &'static [u8],
+    wanted: &str,
+) -> String {
+    let mut channel = session.channel_open_session().await.unwrap();
+    channel
+        .request_pty(true, "xterm-256color", 100, 30, 0, 0, &[])
+        .await
+        .unwrap();
+    channel.request_shell(true).await.unwrap();
+    let mut screen = vt100::Parser::new(
+        std::num::NonZeroU16::new(30).unwrap(),
+        std::num::NonZeroU16::new(100).unwrap(),
+        0,
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut sent = false;
+    loop {
+        let contents = screen.screen().contents();
+        if sent && contents.contains(wanted) {
+            return contents;
+        }
+        if !sent && contents.contains("● live") {
+            channel.data_bytes(keys).await.unwrap();
+            sent = true;
+        }
+        match tokio::time::timeout_at(deadline, channel.wait()).await {
+            Ok(Some(ChannelMsg::Data { data })) => screen.process(&data),
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => panic!("no {wanted:?} on the desktop:\n{contents}"),
+        }
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_sandbox_is_a_container_with_its_limits_that_comes_back_after_a_crash() {
@@ -37,6 +75,11 @@ async fn a_sandbox_is_a_container_with_its_limits_that_comes_back_after_a_crash(
     assert_eq!(code, 0, "{out}");
     let ids: Vec<u32> = out.lines().take(2).map(|n| n.parse().unwrap()).collect();
     assert!(hv.uids.contains(&ids[0]) && ids[0] == ids[1], "{out}");
+
+    // The desktop over SSH is drawn inside the container (its daemon's terminal stream) and
+    // takes keys: C-a e opens an event log.
+    let shown = desktop_after(&ssh, b"\x01e", "1:Event log").await;
+    assert!(shown.contains("● live"), "{shown}");
 
     // The limits and the confinement, as the engine sees them.
     let info = inspect(engine, &hv, "alice").expect("alice's container");
@@ -294,6 +337,9 @@ async fn an_engine_reached_over_tcp_serves_sandboxes_through_a_published_port() 
         .await
         .unwrap();
     assert_eq!(refused.status(), 401);
+    // Her desktop over SSH, drawn in the container on a daemon that listens on TCP.
+    let shown = desktop_after(&alice, b"\x01c", "1:Chat").await;
+    assert!(shown.contains("● live"), "{shown}");
     // And the volume is still Alice's alone.
     let (out, _) = bash(&alice, "stat -c '%u %a' /data").await;
     let uid = info["Config"]["User"]

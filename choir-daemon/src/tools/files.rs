@@ -1,7 +1,5 @@
 //! `read_file`, `write_file` (atomic) and `list_files`, confined to the workspace.
 
-use std::io::Write;
-
 use futures_util::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -100,28 +98,9 @@ impl Tool for WriteFile {
     }
 }
 
-/// Temporary file in the same directory, fsync, rename: readers see the old or the new file.
+/// Writes a file whole (see [`crate::atomic_file`]); a file written again keeps its mode.
 pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .ok_or_else(|| std::io::Error::other("no parent directory"))?;
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Each write its own temporary file: two writes of one file at once must not share one.
-    let tmp = dir.join(format!(".{name}.choir-tmp-{}", crate::correlation()));
-    let mut file = std::fs::File::create(&tmp)?;
-    file.write_all(bytes)?;
-    // A file written again keeps its mode (an executable script stays executable).
-    if let Ok(metadata) = std::fs::metadata(path) {
-        file.set_permissions(metadata.permissions())?;
-    }
-    file.sync_all()?;
-    std::fs::rename(&tmp, path).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
+    crate::atomic_file::write(path, bytes, None)
 }
 
 pub struct ListFiles;
