@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::app_kind::AppKind;
+use crate::grid::Rect;
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
 use crate::text_op::TextOp;
-use crate::world::{AppKind, Rect};
 
 /// A client's intent. Commands are imperative; the events they produce are past tense.
 /// The reply to every command is an `ack` frame with the seqs it appended (possibly none, when

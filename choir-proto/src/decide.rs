@@ -2,15 +2,14 @@
 
 use thiserror::Error;
 
+use crate::app_kind::AppKind;
 use crate::command::Command;
 use crate::event::EventBody;
 use crate::frame::ErrorCode;
+use crate::grid::{Rect, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W};
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
 use crate::text_op::TextOp;
-use crate::world::{
-    AppKind, Desktop, Rect, ToolCallStatus, World, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H,
-    MIN_WINDOW_W,
-};
+use crate::world::{Desktop, ToolCallStatus, World};
 
 /// Most windows one desktop may hold.
 pub const MAX_WINDOWS: usize = 256;

@@ -5,9 +5,10 @@ use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
+use crate::app_kind::AppKind;
+use crate::grid::Rect;
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
 use crate::text_op::TextOp;
-use crate::world::{AppKind, Rect};
 
 /// The schema version written with every new event. Bump it when a payload changes shape and
 /// teach [`upcast`] to lift the old shape.

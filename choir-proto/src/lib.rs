@@ -12,6 +12,7 @@
 //! clients and the browser compute identical state from identical events.
 
 mod activity;
+mod app_kind;
 pub mod client;
 mod command;
 mod decide;
@@ -19,6 +20,7 @@ mod doc_sync;
 mod endpoint;
 mod event;
 mod frame;
+mod grid;
 mod human;
 mod ids;
 pub mod term_stream;
@@ -30,6 +32,7 @@ mod world;
 mod testing;
 
 pub use activity::ActivityReport;
+pub use app_kind::AppKind;
 pub use command::{Command, KNOWN_COMMAND_TYPES};
 pub use decide::{
     decide, Rejection, MAX_CHAT_CHARS, MAX_DOC_CHARS, MAX_EDIT_ID_CHARS, MAX_SHELL_INPUT,
@@ -47,14 +50,14 @@ pub use frame::{
     CLOSE_REVOKED, CLOSE_TOKEN_REPLACED, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES, MAX_PAGE,
     PROTOCOL_VERSION,
 };
+pub use grid::{Rect, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W};
 pub use human::{encoded_len, parse_duration, thousands, with_causes};
 pub use ids::{CallId, DocId, ThreadId, WindowId};
 /// The rope type documents are held in.
 pub use ropey::Rope;
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
-    apply_doc_event, AppKind, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PasteTooLarge,
-    PendingToolCall, Rect, Shell, Subagent, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus,
-    Window, World, CARD_OUTPUT_CHARS, DOC_HISTORY, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H,
-    MIN_WINDOW_W, WELCOME_CHAT_BYTES, WELCOME_MESSAGES,
+    apply_doc_event, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PasteTooLarge,
+    PendingToolCall, Shell, Subagent, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus, Window,
+    World, CARD_OUTPUT_CHARS, DOC_HISTORY, WELCOME_CHAT_BYTES, WELCOME_MESSAGES,
 };

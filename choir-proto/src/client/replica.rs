@@ -15,10 +15,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use super::Timeline;
+use crate::app_kind::AppKind;
 use crate::event::{Event, EventBody};
 use crate::frame::{EphemeralBody, ErrorCode, Query, Reply, Seek, ServerFrame};
 use crate::ids::{DocId, ThreadId};
-use crate::world::{AppKind, World, WELCOME_MESSAGES};
+use crate::world::{World, WELCOME_MESSAGES};
 
 /// Older chat messages asked for at a time.
 pub const PAGE: u32 = 50;

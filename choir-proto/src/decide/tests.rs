@@ -1,9 +1,9 @@
 //! Given these events, when this command, then these events or this rejection.
 
 use super::*;
+use crate::app_kind::AppKind;
 use crate::event::Event;
 use crate::ids::{DocId, ThreadId};
-use crate::world::AppKind;
 
 fn given(bodies: Vec<EventBody>) -> World {
     let mut world = World::default();

@@ -10,7 +10,8 @@ use std::num::NonZeroU16;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::world::{Rect, Window};
+use crate::grid::Rect;
+use crate::world::Window;
 
 pub use input::{
     encode_key, encode_mouse, encode_paste, input_parts, TermKey, TermKeyCode, TermMouse, MAX_PASTE,

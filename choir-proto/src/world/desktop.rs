@@ -2,94 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 
+use crate::app_kind::AppKind;
 use crate::event::EventBody;
+use crate::grid::Rect;
 use crate::ids::{DocId, WindowId};
-
-/// Smallest window width in cells (borders included).
-pub const MIN_WINDOW_W: u16 = 12;
-/// Smallest window height in cells (borders included).
-pub const MIN_WINDOW_H: u16 = 4;
-/// Largest window width or height in cells.
-pub const MAX_WINDOW_SIZE: u16 = 1000;
-/// Largest x or y of a window's top-left corner.
-pub const MAX_WINDOW_COORD: u16 = 2000;
-
-/// A rectangle in terminal cells. Every client draws the same grid; a client whose screen is
-/// smaller clamps windows while drawing, never in the shared state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Rect {
-    pub x: u16,
-    pub y: u16,
-    pub w: u16,
-    pub h: u16,
-}
-
-impl Rect {
-    pub const fn new(x: u16, y: u16, w: u16, h: u16) -> Self {
-        Self { x, y, w, h }
-    }
-}
-
-/// The app drawn inside a window. Unknown app names from a newer daemon are kept as
-/// [`AppKind::Other`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(from = "String", into = "String")]
-pub enum AppKind {
-    Chat,
-    Writer,
-    EventLog,
-    Shell,
-    Other(String),
-}
-
-impl AppKind {
-    pub fn as_str(&self) -> &str {
-        match self {
-            AppKind::Chat => "chat",
-            AppKind::Writer => "writer",
-            AppKind::EventLog => "event_log",
-            AppKind::Shell => "shell",
-            AppKind::Other(name) => name,
-        }
-    }
-
-    /// The title a new window of this app gets when none is given.
-    pub fn default_title(&self) -> String {
-        match self {
-            AppKind::Chat => "Chat".into(),
-            AppKind::Writer => "Writer".into(),
-            AppKind::EventLog => "Event log".into(),
-            AppKind::Shell => "Shell".into(),
-            AppKind::Other(name) => name.clone(),
-        }
-    }
-}
-
-impl From<String> for AppKind {
-    fn from(name: String) -> Self {
-        match name.as_str() {
-            "chat" => AppKind::Chat,
-            "writer" => AppKind::Writer,
-            "event_log" => AppKind::EventLog,
-            "shell" => AppKind::Shell,
-            _ => AppKind::Other(name),
-        }
-    }
-}
-
-impl From<AppKind> for String {
-    fn from(app: AppKind) -> Self {
-        app.as_str().to_owned()
-    }
-}
-
-impl fmt::Display for AppKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 /// One window on the desktop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -10,15 +10,14 @@ mod tools;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::app_kind::AppKind;
 use crate::event::{Event, EventBody};
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
 
 pub use chat::{
     ChatMessage, ChatThread, Subagent, ThreadPage, ToolCard, ToolCardStatus, CARD_OUTPUT_CHARS,
 };
-pub use desktop::{
-    AppKind, Desktop, Rect, Window, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
-};
+pub use desktop::{Desktop, Window};
 pub use docs::{apply as apply_doc_event, Doc, DocEdit, DOC_HISTORY};
 pub use shells::{PasteTooLarge, Shell};
 pub use tools::{PendingToolCall, ToolCallStatus};
@@ -283,6 +282,7 @@ impl keyed::Keyed for Window {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grid::Rect;
 
     fn world(bodies: Vec<EventBody>) -> World {
         let events: Vec<Event> = bodies
