@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::provider::ToolCallRequest;
-use super::turn::{append, Stop};
+use super::record::{append, Stop};
 use super::{TurnContext, TurnLimits, AGENT};
 use crate::tools::ToolSpec;
 

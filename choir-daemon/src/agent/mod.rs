@@ -8,6 +8,7 @@ mod delegate;
 pub mod gateway;
 mod history;
 pub mod provider;
+mod record;
 mod recovery;
 mod slash;
 mod turn;

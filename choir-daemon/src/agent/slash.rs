@@ -4,7 +4,7 @@ use choir_proto::{EventBody, ThreadId};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::turn::Stop;
+use super::record::Stop;
 use super::{TurnContext, AGENT};
 use crate::tools::ToolCall;
 

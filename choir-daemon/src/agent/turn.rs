@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use super::budget;
 use super::history::{self, denial_text, result_text};
 use super::provider::{ChatRequest, Finish, Message, StreamEvent, ToolCallRequest};
+use super::record::{append, Stop};
 use super::{delegate, slash, Approval, TurnContext, TurnLimits, AGENT};
 use crate::tools::{ToolCall, ToolSpec};
 
@@ -23,20 +24,6 @@ const AGENTS_FILE_BYTES: usize = 32 * 1024;
 
 /// Most messages of a thread read for a turn (the latest ones; the budget drops more).
 pub(super) const HISTORY: usize = 1000;
-
-/// How a turn ended early.
-pub(super) enum Stop {
-    Cancelled,
-    Failed(String),
-}
-
-pub(super) async fn append(ctx: &TurnContext, body: EventBody) -> Result<u64, Stop> {
-    ctx.store
-        .append(vec![NewEvent::new(AGENT, body)])
-        .await
-        .map(|events| events.last().map_or(0, |event| event.seq))
-        .map_err(|err| Stop::Failed(format!("cannot record the turn: {err}")))
-}
 
 /// Runs a turn; returns the seq it started at (it answers what was posted before).
 pub(super) async fn run(
