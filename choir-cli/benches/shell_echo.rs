@@ -17,7 +17,6 @@ use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use choir_daemon::store::StoreOptions;
 use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
 use choir_proto::{AppKind, Command, EventBody, Rect, WindowId};
 use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
@@ -199,15 +198,7 @@ fn children_rss_kib(parent: u32) -> (usize, u64) {
 }
 
 async fn start_daemon(dir: &std::path::Path) -> RunningDaemon {
-    Daemon::start(DaemonConfig {
-        data_dir: dir.to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: StoreOptions::default(),
-        agent: Default::default(),
-    })
-    .await
-    .unwrap()
+    Daemon::start(DaemonConfig::local(dir)).await.unwrap()
 }
 
 async fn execute(daemon: &RunningDaemon, command: Command) -> Vec<u64> {

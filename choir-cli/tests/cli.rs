@@ -7,7 +7,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use choir_daemon::store::StoreOptions;
 use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
 use choir_proto::{Event, EventBody, WindowId};
 use pretty_assertions::assert_eq;
@@ -16,15 +15,7 @@ use serde_json::Value;
 const WAIT: Duration = Duration::from_secs(10);
 
 async fn start(dir: &Path) -> RunningDaemon {
-    Daemon::start(DaemonConfig {
-        data_dir: dir.to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: StoreOptions::default(),
-        agent: Default::default(),
-    })
-    .await
-    .unwrap()
+    Daemon::start(DaemonConfig::local(dir)).await.unwrap()
 }
 
 /// Runs `choir ARGS` with only the data dir to go on.

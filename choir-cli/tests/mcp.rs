@@ -9,7 +9,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use choir_daemon::store::StoreOptions;
 use choir_daemon::{Daemon, DaemonConfig};
 use choir_proto::EventBody;
 use serde_json::{json, Value};
@@ -68,15 +67,9 @@ async fn a_real_mcp_client_lists_and_calls_the_tools() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let daemon = Daemon::start(DaemonConfig {
-        data_dir: dir.path().to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: StoreOptions::default(),
-        agent: Default::default(),
-    })
-    .await
-    .unwrap();
+    let daemon = Daemon::start(DaemonConfig::local(dir.path()))
+        .await
+        .unwrap();
     std::fs::write(dir.path().join("workspace/notes.md"), "one\ntwo\n").unwrap();
     let calls = [
         json!({"tool": "bash", "args": {"cmd": "echo from-mcp; exit 3"}}),

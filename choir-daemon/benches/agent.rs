@@ -263,11 +263,8 @@ async fn main() {
     };
     let budget = agent.budget();
     let daemon = Daemon::start(DaemonConfig {
-        data_dir: dir.path().to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: StoreOptions::default(),
         agent,
+        ..DaemonConfig::local(dir.path())
     })
     .await
     .unwrap();

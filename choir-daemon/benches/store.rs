@@ -185,15 +185,7 @@ async fn catch_up(dir: &Path, total: u64) -> f64 {
 
 /// A daemon on 127.0.0.1 with the offline agent.
 async fn start_daemon(data_dir: &Path) -> RunningDaemon {
-    Daemon::start(DaemonConfig {
-        data_dir: data_dir.to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: StoreOptions::default(),
-        agent: Default::default(),
-    })
-    .await
-    .unwrap()
+    Daemon::start(DaemonConfig::local(data_dir)).await.unwrap()
 }
 
 /// 100 WebSocket subscribers; events appended at a steady rate carry their send time.

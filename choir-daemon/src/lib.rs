@@ -53,6 +53,20 @@ pub struct DaemonConfig {
     pub agent: AgentConfig,
 }
 
+impl DaemonConfig {
+    /// A daemon for `data_dir` on a free port of 127.0.0.1, with the data dir's own token,
+    /// the default store and the offline agent: what tests, benchmarks and embedders start.
+    pub fn local(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            listen: Listen::Tcp(std::net::SocketAddr::from(([127, 0, 0, 1], 0))),
+            token: None,
+            store: StoreOptions::default(),
+            agent: AgentConfig::default(),
+        }
+    }
+}
+
 /// Why a daemon could not start.
 #[derive(Debug, Error)]
 pub enum DaemonError {

@@ -220,14 +220,7 @@ async fn commands_and_events_over_http() {
 #[tokio::test]
 async fn the_data_dir_is_locked_private_and_announces_the_endpoint() {
     let (dir, daemon) = common::start().await;
-    let second = choir_daemon::Daemon::start(choir_daemon::DaemonConfig {
-        data_dir: dir.path().to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: Default::default(),
-        agent: Default::default(),
-    })
-    .await;
+    let second = choir_daemon::Daemon::start(choir_daemon::DaemonConfig::local(dir.path())).await;
     assert!(matches!(
         second.err(),
         Some(DaemonError::DataDir(DataDirError::InUse { .. }))

@@ -8,7 +8,6 @@
 
 mod common;
 
-use choir_daemon::store::StoreOptions;
 use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
 use choir_proto::{
     AppKind, ClientFrame, Command, ErrorCode, Query, Reply, Seek, ServerFrame, ThreadId,
@@ -298,11 +297,8 @@ async fn revoking_a_full_share_replaces_the_local_token_and_ends_what_was_minted
     let dir = tempfile::tempdir().unwrap();
     let host = "h".repeat(40);
     let daemon = Daemon::start(DaemonConfig {
-        data_dir: dir.path().to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
         token: Some(host.clone()),
-        store: StoreOptions::default(),
-        agent: Default::default(),
+        ..DaemonConfig::local(dir.path())
     })
     .await
     .unwrap();

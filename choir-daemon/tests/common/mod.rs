@@ -15,15 +15,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 pub const WAIT: Duration = Duration::from_secs(10);
 
 pub async fn start_in(dir: &std::path::Path) -> RunningDaemon {
-    Daemon::start(DaemonConfig {
-        data_dir: dir.to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: StoreOptions::default(),
-        agent: Default::default(),
-    })
-    .await
-    .unwrap()
+    Daemon::start(DaemonConfig::local(dir)).await.unwrap()
 }
 
 pub async fn start() -> (tempfile::TempDir, RunningDaemon) {

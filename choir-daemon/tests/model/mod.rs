@@ -16,7 +16,6 @@ use axum::routing::post;
 use axum::Router;
 use choir_daemon::agent::provider::HttpSettings;
 use choir_daemon::agent::{AgentConfig, ApprovalPolicy, ProviderKind};
-use choir_daemon::store::StoreOptions;
 use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
 use choir_proto::{AppKind, CallId, Command, Event, EventBody, ThreadId};
 use futures_util::StreamExt;
@@ -149,11 +148,8 @@ pub fn anthropic(url: &str) -> AgentConfig {
 /// A daemon on the data dir `dir` (which may hold a log already).
 pub async fn start_at(dir: &std::path::Path, agent: AgentConfig) -> RunningDaemon {
     Daemon::start(DaemonConfig {
-        data_dir: dir.to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: StoreOptions::default(),
         agent,
+        ..DaemonConfig::local(dir)
     })
     .await
     .unwrap()
@@ -204,11 +200,8 @@ pub fn openai_slow_text(parts: &[&str], delay: u64, finish_reason: &str) -> Vec<
 pub async fn start(agent: AgentConfig) -> (tempfile::TempDir, RunningDaemon) {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(DaemonConfig {
-        data_dir: dir.path().to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: StoreOptions::default(),
         agent,
+        ..DaemonConfig::local(dir.path())
     })
     .await
     .unwrap();

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use choir_client::client::ProtocolClient;
 use choir_client::connect::find_endpoint;
-use choir_daemon::store::StoreOptions;
 use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
 use choir_tui::desktop::Desktop;
 use choir_tui::input::{InputEvent, InputParser};
@@ -75,15 +74,7 @@ impl Screen {
 }
 
 pub async fn start(dir: &Path) -> RunningDaemon {
-    Daemon::start(DaemonConfig {
-        data_dir: dir.to_owned(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        token: None,
-        store: StoreOptions::default(),
-        agent: Default::default(),
-    })
-    .await
-    .unwrap()
+    Daemon::start(DaemonConfig::local(dir)).await.unwrap()
 }
 
 /// A desktop session on an 80x24 screen, connected to the daemon of `dir`.
