@@ -201,10 +201,13 @@ impl Daemon {
             store.clone(),
             tools.clone(),
             &config.agent,
-            ephemerals.clone(),
             agent::Resume { head, subagents },
-            activity.clone(),
-            usage,
+            agent::Daemon {
+                ephemerals: ephemerals.clone(),
+                activity: activity.clone(),
+                usage,
+                shutdown: shutdown.clone(),
+            },
         );
         let shares = shares::Shares::open(data_dir.root(), head);
         tokio::spawn(shares::watch_full_shares(

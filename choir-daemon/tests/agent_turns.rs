@@ -195,6 +195,42 @@ async fn a_restart_ends_the_turn_and_its_pending_call() {
     daemon.shutdown().await;
 }
 
+/// The agent follows the log like every follower: when the daemon stops, its running turns
+/// stop and their tools are killed, rather than left running in a stopped daemon (the next
+/// start says the daemon restarted, as above).
+#[tokio::test]
+async fn a_stopping_daemon_cancels_the_running_turn_and_kills_its_tool() {
+    let marker = format!("choir-stop-{}", std::process::id());
+    let command = format!("{{\"cmd\": \"sleep 20; touch {marker}\"}}");
+    let (url, _script) = model_server(vec![Reply::Stream(openai_tool_call(
+        "call_s",
+        "bash",
+        &[&command],
+    ))])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start_at(dir.path(), openai(&url, ApprovalPolicy::AutoAll)).await;
+    let _client = chat(&daemon, "run it").await;
+    wait_for_type(&daemon, "tool.started").await;
+    let running = || {
+        std::process::Command::new("pgrep")
+            .args(["-f", &format!("touch {marker}")])
+            .output()
+            .is_ok_and(|out| out.status.success())
+    };
+    assert!(running(), "the tool runs");
+    daemon.shutdown().await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while running() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the tool still runs after the daemon stopped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!dir.path().join("workspace").join(&marker).exists());
+}
+
 /// Failure 5: one message larger than the context used to break the thread for good.
 #[tokio::test]
 async fn a_message_too_large_for_the_context_fails_alone() {

@@ -17,12 +17,13 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use choir_proto::{CallId, EphemeralBody, EventBody, Subagent, ThreadId};
+use choir_proto::{CallId, EphemeralBody, Event, EventBody, Subagent, ThreadId};
 use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::activity::Activity;
-use crate::store::EventStore;
+use crate::store::{EventStore, Follow, Step};
 use crate::tools::ToolRunner;
 
 pub use budget::{Budget, FALLBACK_CONTEXT};
@@ -136,15 +137,31 @@ pub struct Resume {
     pub subagents: Vec<(ThreadId, Subagent)>,
 }
 
-/// Starts the agent; `usage` tells clients the user's use of the model gateway, if any.
+/// What the agent shares with the rest of the daemon.
+pub struct Daemon {
+    /// Streaming text and other live signals for every client.
+    pub ephemerals: broadcast::Sender<EphemeralBody>,
+    /// Turns hold work guards here while they run.
+    pub activity: Activity,
+    /// Tells clients the user's use of the model gateway, if there is one.
+    pub usage: Option<gateway::UsageNews>,
+    /// Cancelled when the daemon stops: the agent stops following the log and cancels its
+    /// turns.
+    pub shutdown: CancellationToken,
+}
+
+/// Starts the agent.
 pub fn spawn(
     store: EventStore,
     tools: ToolRunner,
     config: &AgentConfig,
-    ephemerals: broadcast::Sender<EphemeralBody>,
     Resume { head, subagents }: Resume,
-    activity: Activity,
-    usage: Option<gateway::UsageNews>,
+    Daemon {
+        ephemerals,
+        activity,
+        usage,
+        shutdown,
+    }: Daemon,
 ) {
     let (inbox, rx) = mpsc::channel(64);
     let provider = config.provider();
@@ -169,13 +186,15 @@ pub fn spawn(
         activity,
         usage,
     };
-    tokio::spawn(run(ctx, head, subagents, rx));
+    tokio::spawn(run(ctx, head, subagents, rx, shutdown));
 }
 
 /// The agent's own state: running turns, queued posts, sub-agents, approvals.
 #[derive(Default)]
 struct Agent {
     running: HashMap<ThreadId, CancellationToken>,
+    /// The running turns' tasks, to stop when the daemon does.
+    tasks: HashMap<ThreadId, AbortHandle>,
     /// Threads that got a user message while a turn ran, with the latest such message's seq:
     /// answered when the turn ends, unless that turn had already read it.
     waiting: HashMap<ThreadId, u64>,
@@ -217,8 +236,9 @@ impl Agent {
 
     fn start(&mut self, ctx: &TurnContext, thread_id: ThreadId) {
         let limits = self.limits(ctx, thread_id);
-        self.running
-            .insert(thread_id, start_turn(ctx, thread_id, limits));
+        let (cancel, task) = start_turn(ctx, thread_id, limits);
+        self.running.insert(thread_id, cancel);
+        self.tasks.insert(thread_id, task);
     }
 
     /// Cancels the thread's turn and those of its sub-agents, theirs, and so on.
@@ -258,82 +278,109 @@ async fn run(
     ctx: TurnContext,
     head: u64,
     mut known: Vec<(ThreadId, Subagent)>,
-    mut inbox: mpsc::Receiver<AgentMsg>,
+    inbox: mpsc::Receiver<AgentMsg>,
+    shutdown: CancellationToken,
 ) {
-    let mut events = ctx.store.subscribe(head + 1);
+    let mut follow =
+        Follow::new("the agent", ctx.store.subscribe(head + 1), shutdown).with_messages(inbox);
     let mut agent = Agent::default();
     // Parents first, so a sub-agent without tools of its own inherits its parent's.
     known.sort_by_key(|(_, subagent)| subagent.depth);
     for (thread_id, subagent) in &known {
         agent.add_subagent(&ctx, *thread_id, subagent);
     }
-    loop {
-        tokio::select! {
-            next = events.next() => {
-                let event = match next {
-                    Ok(Some(event)) => event,
-                    Ok(None) => break,
-                    Err(err) => {
-                        tracing::error!(%err, "the agent cannot read the log");
-                        break;
-                    }
-                };
-                match &event.body {
-                    EventBody::ChatUserMessage { thread_id, .. } => {
-                        if agent.orphans.remove(thread_id) {
-                            tracing::info!(thread = %thread_id, "a sub-agent's parent stopped before it started");
-                        } else if agent.running.contains_key(thread_id) {
-                            agent.waiting.insert(*thread_id, event.seq);
-                        } else {
-                            agent.start(&ctx, *thread_id);
-                        }
-                    }
-                    EventBody::ChatSubagentStarted { thread_id, parent, depth, tools, .. } => {
-                        let subagent = Subagent { parent: *parent, depth: *depth, tools: tools.clone() };
-                        agent.add_subagent(&ctx, *thread_id, &subagent);
-                        let parent_working = agent
-                            .running
-                            .get(parent)
-                            .is_some_and(|cancel| !cancel.is_cancelled());
-                        if !parent_working {
-                            agent.orphans.insert(*thread_id);
-                        }
-                    }
-                    EventBody::ChatCancelRequested { thread_id } => agent.cancel(*thread_id),
-                    EventBody::ToolApproved { call_id } => agent.resolve(call_id, Approval::Approved),
-                    EventBody::ToolDenied { call_id, reason } => {
-                        agent.resolve(call_id, Approval::Denied(reason.clone()))
-                    }
-                    _ => {}
+    while let Some(step) = follow.next().await {
+        match step {
+            Step::Event(event) => agent.on_event(&ctx, &event),
+            Step::Message(msg) => agent.on_message(&ctx, msg),
+            Step::Tick => {}
+        }
+    }
+    // The daemon stops (or the log ended): running turns stop where they are, their tools
+    // killed, and record nothing more; the next start finds them unfinished and says the
+    // daemon restarted (`recovery.rs`).
+    for task in agent.tasks.values() {
+        task.abort();
+    }
+}
+
+impl Agent {
+    fn on_event(&mut self, ctx: &TurnContext, event: &Event) {
+        match &event.body {
+            EventBody::ChatUserMessage { thread_id, .. } => {
+                if self.orphans.remove(thread_id) {
+                    tracing::info!(thread = %thread_id, "a sub-agent's parent stopped before it started");
+                } else if self.running.contains_key(thread_id) {
+                    self.waiting.insert(*thread_id, event.seq);
+                } else {
+                    self.start(ctx, *thread_id);
                 }
             }
-            msg = inbox.recv() => match msg {
-                Some(AgentMsg::AwaitApproval { call_id, reply }) => match agent.decided.remove(&call_id) {
-                    Some(approval) => {
-                        let _ = reply.send(approval);
-                    }
-                    None => {
-                        agent.waiters.insert(call_id, reply);
-                    }
-                },
-                Some(AgentMsg::TurnEnded { thread_id, started }) => {
-                    agent.running.remove(&thread_id);
-                    // A post the ended turn did not read is the next turn's question.
-                    if agent.waiting.remove(&thread_id).is_some_and(|seq| seq > started) {
-                        agent.start(&ctx, thread_id);
-                    }
+            EventBody::ChatSubagentStarted {
+                thread_id,
+                parent,
+                depth,
+                tools,
+                ..
+            } => {
+                let subagent = Subagent {
+                    parent: *parent,
+                    depth: *depth,
+                    tools: tools.clone(),
+                };
+                self.add_subagent(ctx, *thread_id, &subagent);
+                let parent_working = self
+                    .running
+                    .get(parent)
+                    .is_some_and(|cancel| !cancel.is_cancelled());
+                if !parent_working {
+                    self.orphans.insert(*thread_id);
                 }
-                None => break,
+            }
+            EventBody::ChatCancelRequested { thread_id } => self.cancel(*thread_id),
+            EventBody::ToolApproved { call_id } => self.resolve(call_id, Approval::Approved),
+            EventBody::ToolDenied { call_id, reason } => {
+                self.resolve(call_id, Approval::Denied(reason.clone()))
+            }
+            _ => {}
+        }
+    }
+
+    fn on_message(&mut self, ctx: &TurnContext, msg: AgentMsg) {
+        match msg {
+            AgentMsg::AwaitApproval { call_id, reply } => match self.decided.remove(&call_id) {
+                Some(approval) => {
+                    let _ = reply.send(approval);
+                }
+                None => {
+                    self.waiters.insert(call_id, reply);
+                }
             },
+            AgentMsg::TurnEnded { thread_id, started } => {
+                self.running.remove(&thread_id);
+                self.tasks.remove(&thread_id);
+                // A post the ended turn did not read is the next turn's question.
+                if self
+                    .waiting
+                    .remove(&thread_id)
+                    .is_some_and(|seq| seq > started)
+                {
+                    self.start(ctx, thread_id);
+                }
+            }
         }
     }
 }
 
-fn start_turn(ctx: &TurnContext, thread_id: ThreadId, limits: TurnLimits) -> CancellationToken {
+fn start_turn(
+    ctx: &TurnContext,
+    thread_id: ThreadId,
+    limits: TurnLimits,
+) -> (CancellationToken, AbortHandle) {
     let cancel = CancellationToken::new();
     let ctx = ctx.clone();
     let token = cancel.clone();
-    tokio::spawn(async move {
+    let task = tokio::spawn(async move {
         let _busy = ctx.activity.work();
         let started = turn::run(&ctx, thread_id, limits, token).await;
         let _ = ctx
@@ -341,5 +388,5 @@ fn start_turn(ctx: &TurnContext, thread_id: ThreadId, limits: TurnLimits) -> Can
             .send(AgentMsg::TurnEnded { thread_id, started })
             .await;
     });
-    cancel
+    (cancel, task.abort_handle())
 }

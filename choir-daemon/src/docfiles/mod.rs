@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::actors::WorldHandle;
-use crate::store::EventStore;
+use crate::store::{EventStore, Follow, Step};
 use crate::tools::write_atomic;
 
 pub use diff::diff;
@@ -148,29 +148,22 @@ impl DocFiles {
     }
 
     async fn run(mut self, store: EventStore, head: u64, shutdown: CancellationToken) {
-        let mut events = store.subscribe(head + 1);
-        let mut tick = tokio::time::interval(POLL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                next = events.next() => match next {
-                    Ok(Some(event)) => {
-                        self.apply(&event);
-                        // A new document's file exists at once; later writes are batched.
-                        if matches!(event.body, EventBody::DocCreated { .. }) {
-                            self.flush().await;
-                        }
+        let mut follow =
+            Follow::<()>::new("the document files", store.subscribe(head + 1), shutdown)
+                .with_tick(POLL);
+        while let Some(step) = follow.next().await {
+            match step {
+                Step::Event(event) => {
+                    self.apply(&event);
+                    // A new document's file exists at once; later writes are batched.
+                    if matches!(event.body, EventBody::DocCreated { .. }) {
+                        self.flush().await;
                     }
-                    Ok(None) => break,
-                    Err(err) => {
-                        tracing::warn!(%err, "document files stopped following the log");
-                        break;
-                    }
-                },
-                _ = tick.tick() => {
+                }
+                Step::Tick => {
                     self.pick_up_outside_edits().await;
                     // Apply what those edits (and anything else) committed before writing.
+                    let events = follow.events();
                     while events.next_seq() <= store.head() {
                         match events.next().await {
                             Ok(Some(event)) => self.apply(&event),
@@ -179,6 +172,7 @@ impl DocFiles {
                     }
                     self.flush().await;
                 }
+                Step::Message(()) => {}
             }
         }
         self.flush().await;

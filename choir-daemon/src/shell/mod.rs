@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 pub use recorder::Limits;
 use session::{Launch, Session};
 
-use crate::store::{EventStore, StoreError};
+use crate::store::{EventStore, Follow, Step, StoreError};
 
 /// The actor name shells' events are recorded under.
 pub const ACTOR: &str = "shell";
@@ -149,29 +149,20 @@ impl Manager {
     async fn run(
         mut self,
         head: u64,
-        mut requests: mpsc::UnboundedReceiver<Request>,
+        requests: mpsc::UnboundedReceiver<Request>,
         shutdown: CancellationToken,
     ) {
-        let mut events = self.store.subscribe(head + 1);
+        // The log first: a restart asked for after a shell's end finds it ended.
+        let mut follow = Follow::new("the shells", self.store.subscribe(head + 1), shutdown)
+            .with_unbounded_messages(requests);
         // Recording has a task of its own: typing never waits for a commit.
         let (recorded, to_record) = mpsc::unbounded_channel::<Vec<EventBody>>();
         tokio::spawn(record(self.store.clone(), to_record));
-        loop {
-            tokio::select! {
-                // The log first: a restart asked for after a shell's end finds it ended.
-                biased;
-                () = shutdown.cancelled() => break,
-                event = events.next() => {
-                    match event {
-                        Ok(Some(event)) => self.follow(&event.body, &recorded).await,
-                        Ok(None) => break,
-                        Err(err) => {
-                            tracing::error!(%err, "the shell manager cannot read the log");
-                            break;
-                        }
-                    }
-                }
-                Some(request) = requests.recv() => self.handle(request, &recorded).await,
+        while let Some(step) = follow.next().await {
+            match step {
+                Step::Event(event) => self.follow(&event.body, &recorded).await,
+                Step::Message(request) => self.handle(request, &recorded).await,
+                Step::Tick => {}
             }
         }
         // Dropping the sessions ends their shells.

@@ -8,6 +8,7 @@
 //! something.
 
 mod error;
+mod follow;
 mod lookup;
 mod redact;
 mod schema;
@@ -23,6 +24,7 @@ use sqlx::sqlite::SqlitePool;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use error::StoreError;
+pub(crate) use follow::{Follow, Step};
 pub use redact::{unfinished_share_token, Redactor, SHARE_TOKEN_MARK, TOKEN_MARK};
 pub use subscription::Subscription;
 

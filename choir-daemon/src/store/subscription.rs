@@ -45,6 +45,11 @@ impl Subscription {
         self.next_seq
     }
 
+    /// Whether events committed to the store have not been delivered yet.
+    pub fn is_behind(&self) -> bool {
+        self.next_seq <= self.store.head()
+    }
+
     /// The next event; `Ok(None)` once the store has shut down and everything committed was
     /// delivered.
     pub async fn next(&mut self) -> Result<Option<Arc<Event>>, StoreError> {
