@@ -299,8 +299,10 @@ impl DocFiles {
                 }
             }
             let text = doc.text().unwrap_or_default();
-            let written =
-                write_atomic(&path, text.as_bytes()).and_then(|()| std::fs::metadata(&path));
+            let written = off_the_workers(path.clone(), move |path| {
+                write_atomic(path, text.as_bytes()).and_then(|()| std::fs::metadata(path))
+            })
+            .await;
             match written {
                 Ok(meta) => {
                     file.written = Some(Written {
@@ -324,7 +326,11 @@ impl DocFiles {
                 .filter_map(|(id, file)| file.written.as_ref().map(|w| (*id, w)))
                 .collect();
             match serde_json::to_vec_pretty(&state) {
-                Ok(bytes) => match write_atomic(&self.state_path, &bytes) {
+                Ok(bytes) => match off_the_workers(self.state_path.clone(), move |path| {
+                    write_atomic(path, &bytes)
+                })
+                .await
+                {
                     Ok(()) => self.state_dirty = false,
                     Err(err) => tracing::warn!(%err, "cannot save the document file state"),
                 },
@@ -332,6 +338,17 @@ impl DocFiles {
             }
         }
     }
+}
+
+/// Runs file I/O on `path` (a write of up to a whole document, synced) on the blocking pool,
+/// so the async workers that serve every client do not wait for the disk.
+async fn off_the_workers<T: Send + 'static>(
+    path: PathBuf,
+    work: impl FnOnce(&Path) -> std::io::Result<T> + Send + 'static,
+) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(move || work(&path))
+        .await
+        .unwrap_or_else(|err| Err(std::io::Error::other(err)))
 }
 
 /// The document an event is about, if any.
