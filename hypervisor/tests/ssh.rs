@@ -135,16 +135,9 @@ async fn the_desktop_over_a_pty_types_resizes_and_quits_cleanly() {
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "no taskbar on row 40:\n{}\n{}",
+            "no taskbar on row 40:\n{}\nthe sandbox's log:\n{}",
             screen.parser.screen().contents(),
-            {
-                let logs = fixture.sandbox_dir("alice").join("../../state/logs");
-                let mut all = String::new();
-                for entry in std::fs::read_dir(&logs).unwrap().flatten() {
-                    all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
-                }
-                all
-            }
+            sandbox_logs(&fixture),
         );
         if let Ok(Some(ChannelMsg::Data { data })) =
             tokio::time::timeout(WAIT, channel.wait()).await
@@ -173,6 +166,16 @@ async fn the_desktop_over_a_pty_types_resizes_and_quits_cleanly() {
     // The message is in the sandbox, for every client.
     let run = exec(&session, "choir events").await;
     assert!(run.out.contains("hello over ssh"));
+}
+
+/// What the sandboxes wrote to their logs (the desktop is drawn there: its errors are too).
+fn sandbox_logs(fixture: &Hypervisor) -> String {
+    let logs = fixture.sandbox_dir("alice").join("../../state/logs");
+    let mut all = String::new();
+    for entry in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
+        all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+    }
+    all
 }
 
 /// Opens a desktop channel of the given size and waits until it is live.
