@@ -12,6 +12,15 @@ pub const MAX_ROWS: u16 = 500;
 /// client holds little of it at a time (and may refuse anything larger).
 pub const MAX_SCREEN_MESSAGE: usize = 64 << 10;
 
+/// What the terminal at the far end did, as whoever carries the stream hands it on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TermInput {
+    /// Bytes it sent: keys, mouse reports, pastes.
+    Bytes(Vec<u8>),
+    /// It is now this many columns and rows.
+    Resize(u16, u16),
+}
+
 /// A text message on the terminal stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

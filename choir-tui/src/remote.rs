@@ -1,6 +1,6 @@
 //! The desktop for a terminal at the far end of a byte stream: the sandbox's daemon runs it
 //! for an SSH channel (`GET /term`), so the hypervisor only carries bytes. What the user's
-//! terminal sends comes in as [`Input`]; what it should show goes out through [`Output`]; the
+//! terminal sends comes in as [`TermInput`]; what it should show goes out through [`Output`]; the
 //! session is the same loop as the local terminal's, linked to the daemon like any client.
 
 use std::io::Write;
@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use choir_client::client::ProtocolClient;
 use choir_proto::term_stream::clamp_size;
+use choir_proto::term_stream::TermInput;
 use choir_proto::Endpoint;
 use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
 use ratatui::buffer::Cell;
@@ -28,15 +29,6 @@ const LEAVE: &str = "\x1b[?2004l\x1b[?1006l\x1b[?1002l\x1b[?1000l\x1b[0m\x1b[?25
 
 /// Bytes of screen waiting for a terminal that does not read before the session ends.
 pub const MAX_QUEUED: usize = 8 << 20;
-
-/// What the user's terminal did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// Bytes it sent: keys, mouse reports, pastes.
-    Bytes(Vec<u8>),
-    /// It is now this many columns and rows.
-    Resize(u16, u16),
-}
 
 /// The palette for a terminal's `TERM`.
 pub fn theme_for(term: &str) -> Theme {
@@ -179,7 +171,7 @@ pub fn start(
     endpoint: Endpoint,
     size: (u16, u16),
     term: &str,
-    input: mpsc::Receiver<Input>,
+    input: mpsc::Receiver<TermInput>,
 ) -> (Output, tokio::task::JoinHandle<u32>) {
     let (frames, frames_rx) = mpsc::unbounded_channel();
     let queued = Arc::new(AtomicUsize::new(0));
@@ -203,7 +195,7 @@ async fn run(
     endpoint: Endpoint,
     size: (u16, u16),
     theme: Theme,
-    input: mpsc::Receiver<Input>,
+    input: mpsc::Receiver<TermInput>,
     mut writer: QueuedWriter,
 ) -> u32 {
     let size = clamp_size(size.0.into(), size.1.into());
@@ -233,14 +225,14 @@ async fn run(
         |(mut input, mut parser)| async move {
             loop {
                 let events = match input.recv().await? {
-                    Input::Bytes(bytes) => {
+                    TermInput::Bytes(bytes) => {
                         let mut events = parser.feed(&bytes);
                         // Terminals send whole sequences at once: a lone ESC at the end is the
                         // key.
                         events.extend(parser.flush());
                         events
                     }
-                    Input::Resize(cols, rows) => {
+                    TermInput::Resize(cols, rows) => {
                         let (cols, rows) = clamp_size(cols.into(), rows.into());
                         vec![InputEvent::Resize(cols, rows)]
                     }

@@ -17,9 +17,10 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use choir_proto::term_stream::TermInput;
 use choir_proto::term_stream::{clamp_size, TermControl, MAX_SCREEN_MESSAGE};
 use choir_proto::{Endpoint, ErrorCode};
-use choir_tui::remote::{self, Input};
+use choir_tui::remote;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -94,11 +95,11 @@ async fn run(
     let reader = tokio::spawn(async move {
         while let Some(Ok(message)) = stream.next().await {
             let input_message = match message {
-                Message::Binary(bytes) => Input::Bytes(bytes.to_vec()),
+                Message::Binary(bytes) => TermInput::Bytes(bytes.to_vec()),
                 Message::Text(text) => match serde_json::from_str(&text) {
                     Ok(TermControl::Resize(cols, rows)) => {
                         let (cols, rows) = clamp_size(cols, rows);
-                        Input::Resize(cols, rows)
+                        TermInput::Resize(cols, rows)
                     }
                     Ok(TermControl::Exit(_)) | Err(_) => continue,
                 },

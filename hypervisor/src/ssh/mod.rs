@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use choir_proto::term_stream::TermInput;
 use russh::keys::PrivateKey;
 use russh::server::{Auth, Config, Handler, Msg, Session, VerifiedPublicKey};
 use russh::{Channel, ChannelId, MethodKind, MethodSet, Pty};
@@ -188,7 +189,7 @@ struct ChannelState {
     size: Option<(u16, u16)>,
     term: String,
     /// Input for a running desktop (drawn by the sandbox).
-    desktop: Option<mpsc::Sender<shell::Input>>,
+    desktop: Option<mpsc::Sender<TermInput>>,
     /// Bytes for a running `choir` command's stdin.
     stdin: Option<mpsc::Sender<Vec<u8>>>,
 }
@@ -478,7 +479,7 @@ impl Handler for Connection {
         if let Some(keys) = &state.desktop {
             // Waiting here when the desktop is behind stops reading from this client: TCP
             // pushes back, nothing piles up.
-            let _ = keys.send(shell::Input::Bytes(data.to_vec())).await;
+            let _ = keys.send(TermInput::Bytes(data.to_vec())).await;
         } else if let Some(stdin) = &state.stdin {
             let _ = stdin.send(data.to_vec()).await;
         }
@@ -498,7 +499,7 @@ impl Handler for Connection {
         let size = clamp_size(cols, rows);
         state.size = Some(size);
         if let Some(keys) = &state.desktop {
-            let _ = keys.send(shell::Input::Resize(size.0, size.1)).await;
+            let _ = keys.send(TermInput::Resize(size.0, size.1)).await;
         }
         Ok(())
     }

@@ -10,6 +10,7 @@ use choir_client::connect::ConnectError;
 use choir_client::transport;
 pub use choir_proto::term_stream::clamp_size;
 use choir_proto::term_stream::TermControl;
+use choir_proto::term_stream::TermInput;
 use choir_proto::Endpoint;
 use futures_util::{SinkExt, StreamExt};
 use russh::server::Handle;
@@ -24,15 +25,6 @@ const RECONNECTS: u32 = 8;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// A stream up this long was a good one: the count of failures starts again.
 const STEADY: Duration = Duration::from_secs(5);
-
-/// What an SSH channel's client did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// Bytes it sent: keys, mouse reports, pastes.
-    Bytes(Vec<u8>),
-    /// Its terminal is now this many columns and rows.
-    Resize(u16, u16),
-}
 
 /// How one terminal stream ended.
 enum Ended {
@@ -52,7 +44,7 @@ pub async fn run(
     locate: impl Fn() -> Result<Endpoint, ConnectError> + Send + 'static,
     mut size: (u16, u16),
     term: String,
-    mut input: mpsc::Receiver<Input>,
+    mut input: mpsc::Receiver<TermInput>,
 ) {
     let mut failures = 0u32;
     let mut last_error = String::from("its streams were cut");
@@ -106,8 +98,8 @@ pub async fn run(
             tokio::select! {
                 () = &mut wait => break,
                 typed = input.recv() => match typed {
-                    Some(Input::Resize(cols, rows)) => size = (cols, rows),
-                    Some(Input::Bytes(_)) => {}
+                    Some(TermInput::Resize(cols, rows)) => size = (cols, rows),
+                    Some(TermInput::Bytes(_)) => {}
                     None => return,
                 },
             }
@@ -124,7 +116,7 @@ async fn carry<S>(
     handle: &Handle,
     channel: ChannelId,
     size: &mut (u16, u16),
-    input: &mut mpsc::Receiver<Input>,
+    input: &mut mpsc::Receiver<TermInput>,
 ) -> Ended
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
@@ -154,8 +146,8 @@ where
             },
             typed = input.recv() => {
                 let sent = match typed {
-                    Some(Input::Bytes(bytes)) => sink.send(Message::Binary(bytes.into())).await,
-                    Some(Input::Resize(cols, rows)) => {
+                    Some(TermInput::Bytes(bytes)) => sink.send(Message::Binary(bytes.into())).await,
+                    Some(TermInput::Resize(cols, rows)) => {
                         *size = (cols, rows);
                         let resize = TermControl::Resize(cols.into(), rows.into());
                         let text = serde_json::to_string(&resize).unwrap_or_default();
