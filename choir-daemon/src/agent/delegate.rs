@@ -7,14 +7,14 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use choir_proto::{AppKind, CallId, Command, EventBody, NewEvent, ThreadId};
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::provider::ToolCallRequest;
 use super::record::{append, Stop};
 use super::{TurnContext, TurnLimits, AGENT};
-use crate::tools::ToolSpec;
+use crate::tools::{derived_schema, ToolSpec};
 
 pub const NAME: &str = "delegate";
 
@@ -25,25 +25,20 @@ pub fn spec() -> ToolSpec {
     ToolSpec {
         name: NAME,
         description: "Give a task to a sub-agent. It works in a chat window of its own with the tools you list (all of yours when you list none) and answers with its result, which is what you get back. Several delegate calls in one step run at the same time: use them for independent parts of a larger job. Say everything the sub-agent needs in the task: it does not see this conversation.",
-        schema: json!({
-            "type": "object",
-            "properties": {
-                "task": {"type": "string", "description": "What to do, with all the context needed"},
-                "tools": {"type": "array", "items": {"type": "string"}, "description": "The tools it may use"},
-                "title": {"type": "string", "description": "A short name for its window"}
-            },
-            "required": ["task"]
-        }),
+        schema: derived_schema::<Args>(),
         side_effects: false,
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Args {
+    /// What to do, with all the context needed
     task: String,
+    /// The tools it may use
     #[serde(default)]
     tools: Vec<String>,
+    /// A short name for its window
     title: Option<String>,
 }
 

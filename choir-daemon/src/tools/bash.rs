@@ -4,16 +4,13 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use futures_util::future::BoxFuture;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
 
-use super::{
-    capped_text, parse_args, Tool, ToolContext, ToolError, ToolOutcome, ToolSpec, MAX_OUTPUT_BYTES,
-};
+use super::{capped_text, Tool, ToolContext, ToolError, ToolOutcome, MAX_OUTPUT_BYTES};
 
 const DEFAULT_TIMEOUT_SECS: u64 = 60;
 const MAX_TIMEOUT_SECS: u64 = 3600;
@@ -22,10 +19,12 @@ const DRAIN_GRACE: Duration = Duration::from_millis(200);
 
 pub struct Bash;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Args {
+pub struct Args {
+    /// the command line, run by bash -c
     cmd: String,
+    /// seconds before the command is killed (default 60, at most 3600)
     timeout_secs: Option<u64>,
 }
 
@@ -54,108 +53,90 @@ enum End {
 }
 
 impl Tool for Bash {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "bash",
-            description: "Run a bash command in the workspace. stdout and stderr are returned together (capped at 64 KiB); the exit code is returned. Runs with a timeout (default 60 s); on timeout or cancel the whole process group is killed.",
-            schema: json!({
-                "type": "object",
-                "properties": {
-                    "cmd": {"type": "string", "description": "the command line, run by bash -c"},
-                    "timeout_secs": {"type": "integer", "description": "seconds before the command is killed (default 60, at most 3600)"}
-                },
-                "required": ["cmd"]
-            }),
-            side_effects: true,
-        }
-    }
+    type Args = Args;
+    const NAME: &'static str = "bash";
+    const DESCRIPTION: &'static str = "Run a bash command in the workspace. stdout and stderr are returned together (capped at 64 KiB); the exit code is returned. Runs with a timeout (default 60 s); on timeout or cancel the whole process group is killed.";
+    const SIDE_EFFECTS: bool = true;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: Args = parse_args(args)?;
-            let timeout = Duration::from_secs(
-                args.timeout_secs
-                    .unwrap_or(DEFAULT_TIMEOUT_SECS)
-                    .clamp(1, MAX_TIMEOUT_SECS),
-            );
-            let mut child = tokio::process::Command::new("bash")
-                .arg("-c")
-                // stderr joins stdout, so the output reads in the order it was written.
-                .arg(format!("exec 2>&1\n{}", args.cmd))
-                .current_dir(ctx.workspace.root())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .kill_on_drop(true)
-                .spawn()
-                .map_err(|err| ToolError::Io(format!("cannot start bash: {err}")))?;
-            let mut group = GroupGuard(child.id().and_then(|pid| i32::try_from(pid).ok()));
-            let mut stdout = child
-                .stdout
-                .take()
-                .ok_or_else(|| ToolError::Io("no stdout pipe".into()))?;
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let timeout = Duration::from_secs(
+            args.timeout_secs
+                .unwrap_or(DEFAULT_TIMEOUT_SECS)
+                .clamp(1, MAX_TIMEOUT_SECS),
+        );
+        let mut child = tokio::process::Command::new("bash")
+            .arg("-c")
+            // stderr joins stdout, so the output reads in the order it was written.
+            .arg(format!("exec 2>&1\n{}", args.cmd))
+            .current_dir(ctx.workspace.root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|err| ToolError::Io(format!("cannot start bash: {err}")))?;
+        let mut group = GroupGuard(child.id().and_then(|pid| i32::try_from(pid).ok()));
+        let mut stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| ToolError::Io("no stdout pipe".into()))?;
 
-            let mut kept = Vec::new();
-            let mut total = 0usize;
-            let mut chunk = vec![0u8; 8192];
-            let mut exited = None;
-            let deadline = tokio::time::sleep(timeout);
-            tokio::pin!(deadline);
-            let end = loop {
-                tokio::select! {
-                    read = stdout.read(&mut chunk) => match read {
-                        Ok(0) | Err(_) => {
-                            // Pipe closed: everyone holding it is gone.
-                            let status = match exited.take() {
-                                Some(status) => status,
-                                None => child.wait().await.map_err(|err| ToolError::Io(err.to_string()))?,
-                            };
-                            break End::Exited(status);
-                        }
-                        Ok(n) => {
-                            total += n;
-                            let room = MAX_OUTPUT_BYTES.saturating_sub(kept.len());
-                            kept.extend_from_slice(&chunk[..n.min(room)]);
-                        }
-                    },
-                    status = child.wait(), if exited.is_none() => {
-                        let status = status.map_err(|err| ToolError::Io(err.to_string()))?;
-                        exited = Some(status);
-                        // Background children may hold the pipe open: give them a moment.
-                        deadline.as_mut().reset(tokio::time::Instant::now() + DRAIN_GRACE);
+        let mut kept = Vec::new();
+        let mut total = 0usize;
+        let mut chunk = vec![0u8; 8192];
+        let mut exited = None;
+        let deadline = tokio::time::sleep(timeout);
+        tokio::pin!(deadline);
+        let end = loop {
+            tokio::select! {
+                read = stdout.read(&mut chunk) => match read {
+                    Ok(0) | Err(_) => {
+                        // Pipe closed: everyone holding it is gone.
+                        let status = match exited.take() {
+                            Some(status) => status,
+                            None => child.wait().await.map_err(|err| ToolError::Io(err.to_string()))?,
+                        };
+                        break End::Exited(status);
                     }
-                    () = &mut deadline => match exited.take() {
-                        Some(status) => break End::Exited(status),
-                        None => break End::TimedOut,
-                    },
-                    () = ctx.cancel.cancelled() => break End::Cancelled,
-                }
-            };
-            group.kill();
-            let mut output = capped_text(&kept, total);
-            Ok(match end {
-                End::Exited(status) => ToolOutcome {
-                    ok: status.success(),
-                    exit_code: status.code(),
-                    output,
+                    Ok(n) => {
+                        total += n;
+                        let room = MAX_OUTPUT_BYTES.saturating_sub(kept.len());
+                        kept.extend_from_slice(&chunk[..n.min(room)]);
+                    }
                 },
-                End::TimedOut => {
-                    output.push_str(&format!(
-                        "\n[timed out after {} s; process group killed]",
-                        timeout.as_secs()
-                    ));
-                    ToolOutcome::failed(output)
+                status = child.wait(), if exited.is_none() => {
+                    let status = status.map_err(|err| ToolError::Io(err.to_string()))?;
+                    exited = Some(status);
+                    // Background children may hold the pipe open: give them a moment.
+                    deadline.as_mut().reset(tokio::time::Instant::now() + DRAIN_GRACE);
                 }
-                End::Cancelled => {
-                    output.push_str("\n[cancelled; process group killed]");
-                    ToolOutcome::failed(output)
-                }
-            })
+                () = &mut deadline => match exited.take() {
+                    Some(status) => break End::Exited(status),
+                    None => break End::TimedOut,
+                },
+                () = ctx.cancel.cancelled() => break End::Cancelled,
+            }
+        };
+        group.kill();
+        let mut output = capped_text(&kept, total);
+        Ok(match end {
+            End::Exited(status) => ToolOutcome {
+                ok: status.success(),
+                exit_code: status.code(),
+                output,
+            },
+            End::TimedOut => {
+                output.push_str(&format!(
+                    "\n[timed out after {} s; process group killed]",
+                    timeout.as_secs()
+                ));
+                ToolOutcome::failed(output)
+            }
+            End::Cancelled => {
+                output.push_str("\n[cancelled; process group killed]");
+                ToolOutcome::failed(output)
+            }
         })
     }
 }

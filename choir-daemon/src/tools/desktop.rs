@@ -1,11 +1,10 @@
 //! Desktop tools: open and focus windows, through the same command path as every client.
 
 use choir_proto::{AppKind, Command, WindowId};
-use futures_util::future::BoxFuture;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::{parse_args, Tool, ToolContext, ToolError, ToolOutcome, ToolSpec};
+use super::{Tool, ToolContext, ToolError, ToolOutcome};
 use crate::actors::CommandError;
 
 /// A refused command is the tool's failure (the model reads why); anything else is an error.
@@ -19,101 +18,83 @@ pub(super) fn refused(err: CommandError) -> Result<ToolOutcome, ToolError> {
 
 pub struct OpenWindow;
 
-#[derive(Deserialize)]
+// The apps a tool may open.
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum App {
+    Chat,
+    Writer,
+    EventLog,
+    Shell,
+}
+
+impl From<App> for AppKind {
+    fn from(app: App) -> Self {
+        match app {
+            App::Chat => AppKind::Chat,
+            App::Writer => AppKind::Writer,
+            App::EventLog => AppKind::EventLog,
+            App::Shell => AppKind::Shell,
+        }
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct OpenArgs {
-    app: String,
+pub struct OpenArgs {
+    /// chat, writer, event_log, or shell (a terminal running the user's shell in the
+    /// workspace)
+    app: App,
     title: Option<String>,
 }
 
 impl Tool for OpenWindow {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "open_window",
-            description:
-                "Open a window on the user's desktop: app is chat, writer, event_log or shell \
-                          (a terminal running the user's shell in the workspace).",
-            schema: json!({
-                "type": "object",
-                "properties": {
-                    "app": {"type": "string", "enum": ["chat", "writer", "event_log", "shell"]},
-                    "title": {"type": "string"}
-                },
-                "required": ["app"]
-            }),
-            side_effects: false,
-        }
-    }
+    type Args = OpenArgs;
+    const NAME: &'static str = "open_window";
+    const DESCRIPTION: &'static str = "Open a window on the user's desktop.";
+    const SIDE_EFFECTS: bool = false;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: OpenArgs = parse_args(args)?;
-            let app = AppKind::from(args.app.clone());
-            if let AppKind::Other(name) = &app {
-                return Err(ToolError::InvalidArguments(format!(
-                    "unknown app `{name}` (chat, writer, event_log, shell)"
-                )));
-            }
-            let command = Command::OpenWindow {
-                app,
-                title: args.title,
-                rect: None,
-            };
-            match ctx.world.execute(command, ctx.actor.clone(), None).await {
-                Ok(seqs) => Ok(ToolOutcome::ok(format!(
-                    "opened a {} window (event {})",
-                    args.app,
-                    seqs.first().copied().unwrap_or(0)
-                ))),
-                Err(err) => refused(err),
-            }
-        })
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let app = AppKind::from(args.app);
+        let command = Command::OpenWindow {
+            app: app.clone(),
+            title: args.title,
+            rect: None,
+        };
+        match ctx.world.execute(command, ctx.actor.clone(), None).await {
+            Ok(seqs) => Ok(ToolOutcome::ok(format!(
+                "opened a {app} window (event {})",
+                seqs.first().copied().unwrap_or(0)
+            ))),
+            Err(err) => refused(err),
+        }
     }
 }
 
 pub struct FocusWindow;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct FocusArgs {
+pub struct FocusArgs {
     window_id: u64,
 }
 
 impl Tool for FocusWindow {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "focus_window",
-            description: "Raise and focus a window of the user's desktop by its id.",
-            schema: json!({
-                "type": "object",
-                "properties": {"window_id": {"type": "integer"}},
-                "required": ["window_id"]
-            }),
-            side_effects: false,
-        }
-    }
+    type Args = FocusArgs;
+    const NAME: &'static str = "focus_window";
+    const DESCRIPTION: &'static str = "Raise and focus a window of the user's desktop by its id.";
+    const SIDE_EFFECTS: bool = false;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: FocusArgs = parse_args(args)?;
-            let command = Command::FocusWindow {
-                window_id: WindowId(args.window_id),
-            };
-            match ctx.world.execute(command, ctx.actor.clone(), None).await {
-                Ok(_) => Ok(ToolOutcome::ok(format!(
-                    "focused window {}",
-                    args.window_id
-                ))),
-                Err(err) => refused(err),
-            }
-        })
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let command = Command::FocusWindow {
+            window_id: WindowId(args.window_id),
+        };
+        match ctx.world.execute(command, ctx.actor.clone(), None).await {
+            Ok(_) => Ok(ToolOutcome::ok(format!(
+                "focused window {}",
+                args.window_id
+            ))),
+            Err(err) => refused(err),
+        }
     }
 }

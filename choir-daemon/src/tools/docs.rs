@@ -3,12 +3,11 @@
 //! live in every open writer window.
 
 use choir_proto::{Command, DocId, Rope, TextOp};
-use futures_util::future::BoxFuture;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::desktop::refused;
-use super::{capped_text, parse_args, Tool, ToolContext, ToolError, ToolOutcome, ToolSpec};
+use super::{capped_text, Tool, ToolContext, ToolError, ToolOutcome};
 
 /// A document as a tool sees it: copied out of the world, with its text.
 struct DocView {
@@ -40,180 +39,137 @@ fn no_such_doc(doc_id: DocId) -> ToolOutcome {
 
 pub struct CreateDoc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateArgs {
+pub struct CreateArgs {
     title: String,
+    /// initial text, markdown
     content: Option<String>,
 }
 
 impl Tool for CreateDoc {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "create_doc",
-            description: "Create a document (markdown) and open it in a writer window on the user's desktop. Returns its id.",
-            schema: json!({
-                "type": "object",
-                "properties": {
-                    "title": {"type": "string"},
-                    "content": {"type": "string", "description": "initial text, markdown"}
-                },
-                "required": ["title"]
-            }),
-            side_effects: false,
-        }
-    }
+    type Args = CreateArgs;
+    const NAME: &'static str = "create_doc";
+    const DESCRIPTION: &'static str = "Create a document (markdown) and open it in a writer window on the user's desktop. Returns its id.";
+    const SIDE_EFFECTS: bool = false;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: CreateArgs = parse_args(args)?;
-            let content = args.content.unwrap_or_default();
-            let chars = content.chars().count();
-            let command = Command::CreateDoc {
-                title: args.title,
-                content,
-                open: true,
-                window_id: None,
-            };
-            let seqs = match ctx.world.execute(command, ctx.actor.clone(), None).await {
-                Ok(seqs) => seqs,
-                Err(err) => return refused(err),
-            };
-            let Some(&created) = seqs.first() else {
-                return Err(ToolError::Io("the document was not created".into()));
-            };
-            let (doc, window) = ctx
-                .world
-                .query(move |world| {
-                    let doc = world.docs.values().find(|doc| doc.rev == created);
-                    let window = doc.and_then(|doc| {
-                        world
-                            .desktop
-                            .windows
-                            .values()
-                            .find(|window| window.doc_id == Some(doc.id))
-                    });
-                    (
-                        doc.map(|doc| (doc.id, doc.title.clone())),
-                        window.map(|window| window.id),
-                    )
-                })
-                .await
-                .map_err(|_| ToolError::Unavailable)?;
-            let Some((doc_id, title)) = doc else {
-                return Err(ToolError::Io("the new document was deleted at once".into()));
-            };
-            let shown = window.map_or(String::new(), |id| format!(", open in writer window {id}"));
-            Ok(ToolOutcome::ok(format!(
-                "created document {doc_id} \"{title}\" ({chars} characters){shown}"
-            )))
-        })
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let content = args.content.unwrap_or_default();
+        let chars = content.chars().count();
+        let command = Command::CreateDoc {
+            title: args.title,
+            content,
+            open: true,
+            window_id: None,
+        };
+        let seqs = match ctx.world.execute(command, ctx.actor.clone(), None).await {
+            Ok(seqs) => seqs,
+            Err(err) => return refused(err),
+        };
+        let Some(&created) = seqs.first() else {
+            return Err(ToolError::Io("the document was not created".into()));
+        };
+        let (doc, window) = ctx
+            .world
+            .query(move |world| {
+                let doc = world.docs.values().find(|doc| doc.rev == created);
+                let window = doc.and_then(|doc| {
+                    world
+                        .desktop
+                        .windows
+                        .values()
+                        .find(|window| window.doc_id == Some(doc.id))
+                });
+                (
+                    doc.map(|doc| (doc.id, doc.title.clone())),
+                    window.map(|window| window.id),
+                )
+            })
+            .await
+            .map_err(|_| ToolError::Unavailable)?;
+        let Some((doc_id, title)) = doc else {
+            return Err(ToolError::Io("the new document was deleted at once".into()));
+        };
+        let shown = window.map_or(String::new(), |id| format!(", open in writer window {id}"));
+        Ok(ToolOutcome::ok(format!(
+            "created document {doc_id} \"{title}\" ({chars} characters){shown}"
+        )))
     }
 }
 
 pub struct ReadDoc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ReadArgs {
+pub struct ReadArgs {
     doc_id: u64,
 }
 
 impl Tool for ReadDoc {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "read_doc",
-            description: "Read a document's whole text, with its title and version.",
-            schema: json!({
-                "type": "object",
-                "properties": {"doc_id": {"type": "integer"}},
-                "required": ["doc_id"]
-            }),
-            side_effects: false,
-        }
-    }
+    type Args = ReadArgs;
+    const NAME: &'static str = "read_doc";
+    const DESCRIPTION: &'static str = "Read a document's whole text, with its title and version.";
+    const SIDE_EFFECTS: bool = false;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: ReadArgs = parse_args(args)?;
-            let doc_id = DocId(args.doc_id);
-            let Some(doc) = view(ctx, doc_id).await? else {
-                return Ok(no_such_doc(doc_id));
-            };
-            let text = doc.content.to_string();
-            let header = format!(
-                "document {doc_id} \"{}\", version {}, {} characters\n---\n",
-                doc.title,
-                doc.version,
-                doc.content.len_chars()
-            );
-            Ok(ToolOutcome::ok(
-                header + &capped_text(text.as_bytes(), text.len()),
-            ))
-        })
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let doc_id = DocId(args.doc_id);
+        let Some(doc) = view(ctx, doc_id).await? else {
+            return Ok(no_such_doc(doc_id));
+        };
+        let text = doc.content.to_string();
+        let header = format!(
+            "document {doc_id} \"{}\", version {}, {} characters\n---\n",
+            doc.title,
+            doc.version,
+            doc.content.len_chars()
+        );
+        Ok(ToolOutcome::ok(
+            header + &capped_text(text.as_bytes(), text.len()),
+        ))
     }
 }
 
 pub struct ListDocs;
 
 impl Tool for ListDocs {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "list_docs",
-            description: "List the documents: id, title, length and version of each.",
-            schema: json!({"type": "object", "properties": {}}),
-            side_effects: false,
-        }
-    }
+    type Args = super::NoArgs;
+    const NAME: &'static str = "list_docs";
+    const DESCRIPTION: &'static str = "List the documents: id, title, length and version of each.";
+    const SIDE_EFFECTS: bool = false;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let _: serde::de::IgnoredAny = parse_args(args)?;
-            let lines = ctx
-                .world
-                .query(|world| {
-                    world
-                        .docs
-                        .values()
-                        .map(|doc| {
-                            format!(
-                                "{}\t{}\t{} characters\tversion {}",
-                                doc.id,
-                                doc.title,
-                                doc.len_chars(),
-                                doc.version
-                            )
-                        })
-                        .collect::<Vec<_>>()
-                })
-                .await
-                .map_err(|_| ToolError::Unavailable)?;
-            Ok(ToolOutcome::ok(if lines.is_empty() {
-                "no documents yet".to_owned()
-            } else {
-                lines.join("\n")
-            }))
-        })
+    async fn run(&self, ctx: &ToolContext, _: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let lines = ctx
+            .world
+            .query(|world| {
+                world
+                    .docs
+                    .values()
+                    .map(|doc| {
+                        format!(
+                            "{}\t{}\t{} characters\tversion {}",
+                            doc.id,
+                            doc.title,
+                            doc.len_chars(),
+                            doc.version
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|_| ToolError::Unavailable)?;
+        Ok(ToolOutcome::ok(if lines.is_empty() {
+            "no documents yet".to_owned()
+        } else {
+            lines.join("\n")
+        }))
     }
 }
 
 pub struct EditDoc;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EditArgs {
+pub struct EditArgs {
     doc_id: u64,
     append: Option<String>,
     find: Option<String>,
@@ -328,75 +284,53 @@ fn operation(content: &Rope, edit: Edit) -> Result<TextOp, String> {
 }
 
 impl Tool for EditDoc {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "edit_doc",
-            description: "Edit a document: append text; or replace a passage (`find`, which must occur exactly once, with `replace`); or replace the characters `start`..`end` with `text`. Edits merge with the user's concurrent typing.",
-            schema: json!({
-                "type": "object",
-                "properties": {
-                    "doc_id": {"type": "integer"},
-                    "append": {"type": "string"},
-                    "find": {"type": "string"},
-                    "replace": {"type": "string"},
-                    "start": {"type": "integer"},
-                    "end": {"type": "integer"},
-                    "text": {"type": "string"}
-                },
-                "required": ["doc_id"]
-            }),
-            side_effects: false,
-        }
-    }
+    type Args = EditArgs;
+    const NAME: &'static str = "edit_doc";
+    const DESCRIPTION: &'static str = "Edit a document: append text; or replace a passage (`find`, which must occur exactly once, with `replace`); or replace the characters `start`..`end` with `text`. Edits merge with the user's concurrent typing.";
+    const SIDE_EFFECTS: bool = false;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: EditArgs = parse_args(args)?;
-            let doc_id = DocId(args.doc_id);
-            let edit = args.edit()?;
-            let Some(doc) = view(ctx, doc_id).await? else {
-                return Ok(no_such_doc(doc_id));
-            };
-            let op = match operation(&doc.content, edit) {
-                Ok(op) => op,
-                Err(reason) => return Ok(ToolOutcome::failed(reason)),
-            };
-            let command = Command::EditDoc {
-                doc_id,
-                base_version: doc.version,
-                op,
-                edit_id: None,
-            };
-            match ctx.world.execute(command, ctx.actor.clone(), None).await {
-                Ok(seqs) if seqs.is_empty() => Ok(ToolOutcome::ok(format!(
-                    "document {doc_id} \"{}\" already says that: nothing changed",
-                    doc.title
-                ))),
-                Ok(_) => {
-                    let now = view(ctx, doc_id).await?;
-                    Ok(ToolOutcome::ok(match now {
-                        Some(now) => format!(
-                            "edited document {doc_id} \"{}\": now version {}, {} characters",
-                            now.title,
-                            now.version,
-                            now.content.len_chars()
-                        ),
-                        None => format!("edited document {doc_id}; it was deleted since"),
-                    }))
-                }
-                Err(err) => refused(err),
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let doc_id = DocId(args.doc_id);
+        let edit = args.edit()?;
+        let Some(doc) = view(ctx, doc_id).await? else {
+            return Ok(no_such_doc(doc_id));
+        };
+        let op = match operation(&doc.content, edit) {
+            Ok(op) => op,
+            Err(reason) => return Ok(ToolOutcome::failed(reason)),
+        };
+        let command = Command::EditDoc {
+            doc_id,
+            base_version: doc.version,
+            op,
+            edit_id: None,
+        };
+        match ctx.world.execute(command, ctx.actor.clone(), None).await {
+            Ok(seqs) if seqs.is_empty() => Ok(ToolOutcome::ok(format!(
+                "document {doc_id} \"{}\" already says that: nothing changed",
+                doc.title
+            ))),
+            Ok(_) => {
+                let now = view(ctx, doc_id).await?;
+                Ok(ToolOutcome::ok(match now {
+                    Some(now) => format!(
+                        "edited document {doc_id} \"{}\": now version {}, {} characters",
+                        now.title,
+                        now.version,
+                        now.content.len_chars()
+                    ),
+                    None => format!("edited document {doc_id}; it was deleted since"),
+                }))
             }
-        })
+            Err(err) => refused(err),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     #[test]
     fn operations_follow_the_arguments() {

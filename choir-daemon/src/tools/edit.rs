@@ -2,12 +2,11 @@
 //! a unified diff. The change is shown as a unified diff: in the approval prompt before it
 //! runs (the tool's preview) and in its result.
 
-use futures_util::future::BoxFuture;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::files::write_atomic;
-use super::{capped_text, parse_args, Tool, ToolContext, ToolError, ToolOutcome, ToolSpec};
+use super::{capped_text, Tool, ToolContext, ToolError, ToolOutcome};
 
 /// Largest file it edits.
 const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
@@ -16,12 +15,16 @@ const PREVIEW_CHARS: usize = 8_000;
 
 pub struct EditFile;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EditArgs {
+pub struct EditArgs {
+    /// path relative to the workspace
     path: String,
+    /// the exact passage to replace
     old: Option<String>,
+    /// what replaces it
     new: Option<String>,
+    /// a unified diff of the file
     diff: Option<String>,
 }
 
@@ -91,75 +94,48 @@ async fn read(ctx: &ToolContext, path: &str) -> Result<(std::path::PathBuf, Stri
 }
 
 impl Tool for EditFile {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "edit_file",
-            description: "Edit a text file of the workspace: replace one exact passage (`old`, which must occur exactly once, with `new`), or apply a unified diff (`diff`, with @@ hunks). Returns the change as a unified diff.",
-            schema: json!({
-                "type": "object",
-                "properties": {
-                    "path": {"type": "string", "description": "path relative to the workspace"},
-                    "old": {"type": "string", "description": "the exact passage to replace"},
-                    "new": {"type": "string", "description": "what replaces it"},
-                    "diff": {"type": "string", "description": "a unified diff of the file"}
-                },
-                "required": ["path"]
-            }),
-            side_effects: true,
-        }
+    type Args = EditArgs;
+    const NAME: &'static str = "edit_file";
+    const DESCRIPTION: &'static str = "Edit a text file of the workspace: replace one exact passage (`old`, which must occur exactly once, with `new`), or apply a unified diff (`diff`, with @@ hunks). Returns the change as a unified diff.";
+    const SIDE_EFFECTS: bool = true;
+
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let (resolved, before) = read(ctx, &args.path).await?;
+        let shown = args.path.clone();
+        // Diffing a large file is CPU work: off the async workers.
+        tokio::task::spawn_blocking(move || {
+            let change = match plan(before, &args) {
+                Ok(change) => change,
+                Err(reason) => return Ok(ToolOutcome::failed(reason)),
+            };
+            let diff = change.diff(&args.path);
+            write_atomic(&resolved, change.after.as_bytes())
+                .map_err(|err| ToolError::Io(format!("cannot write `{shown}`: {err}")))?;
+            Ok(ToolOutcome::ok(capped_text(diff.as_bytes(), diff.len())))
+        })
+        .await
+        .map_err(|err| ToolError::Io(err.to_string()))?
     }
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: EditArgs = parse_args(args)?;
-            let (resolved, before) = read(ctx, &args.path).await?;
-            let shown = args.path.clone();
-            // Diffing a large file is CPU work: off the async workers.
-            tokio::task::spawn_blocking(move || {
-                let change = match plan(before, &args) {
-                    Ok(change) => change,
-                    Err(reason) => return Ok(ToolOutcome::failed(reason)),
-                };
-                let diff = change.diff(&args.path);
-                write_atomic(&resolved, change.after.as_bytes())
-                    .map_err(|err| ToolError::Io(format!("cannot write `{shown}`: {err}")))?;
-                Ok(ToolOutcome::ok(capped_text(diff.as_bytes(), diff.len())))
+    async fn preview(&self, ctx: &ToolContext, args: Self::Args) -> Option<String> {
+        let preview = match read(ctx, &args.path).await {
+            Ok((_, before)) => tokio::task::spawn_blocking(move || match plan(before, &args) {
+                Ok(change) => change.diff(&args.path),
+                Err(reason) => format!("this edit will fail: {reason}"),
             })
             .await
-            .map_err(|err| ToolError::Io(err.to_string()))?
-        })
-    }
-
-    fn preview<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: &'a Value,
-    ) -> BoxFuture<'a, Option<String>> {
-        Box::pin(async move {
-            let args: EditArgs = parse_args(args.clone()).ok()?;
-            let preview = match read(ctx, &args.path).await {
-                Ok((_, before)) => tokio::task::spawn_blocking(move || match plan(before, &args) {
-                    Ok(change) => change.diff(&args.path),
-                    Err(reason) => format!("this edit will fail: {reason}"),
-                })
-                .await
-                .ok()?,
-                Err(err) => format!("this edit will fail: {err}"),
-            };
-            let total = preview.chars().count();
-            Some(if total > PREVIEW_CHARS {
-                let shown: String = preview.chars().take(PREVIEW_CHARS).collect();
-                format!(
-                    "{shown}\n[{} more characters of the diff not shown]",
-                    total - PREVIEW_CHARS
-                )
-            } else {
-                preview
-            })
+            .ok()?,
+            Err(err) => format!("this edit will fail: {err}"),
+        };
+        let total = preview.chars().count();
+        Some(if total > PREVIEW_CHARS {
+            let shown: String = preview.chars().take(PREVIEW_CHARS).collect();
+            format!(
+                "{shown}\n[{} more characters of the diff not shown]",
+                total - PREVIEW_CHARS
+            )
+        } else {
+            preview
         })
     }
 }

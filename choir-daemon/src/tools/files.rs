@@ -1,10 +1,9 @@
 //! `read_file`, `write_file` (atomic) and `list_files`, confined to the workspace.
 
-use futures_util::future::BoxFuture;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::{capped_text, parse_args, Tool, ToolContext, ToolError, ToolOutcome, ToolSpec};
+use super::{capped_text, Tool, ToolContext, ToolError, ToolOutcome};
 
 fn io(action: &str, path: &str) -> impl FnOnce(std::io::Error) -> ToolError {
     let message = format!("cannot {action} `{path}`");
@@ -13,88 +12,60 @@ fn io(action: &str, path: &str) -> impl FnOnce(std::io::Error) -> ToolError {
 
 pub struct ReadFile;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ReadArgs {
+pub struct ReadArgs {
+    /// path relative to the workspace
     path: String,
 }
 
 impl Tool for ReadFile {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "read_file",
-            description: "Read a text file of the workspace (at most 64 KiB are returned).",
-            schema: json!({
-                "type": "object",
-                "properties": {"path": {"type": "string", "description": "path relative to the workspace"}},
-                "required": ["path"]
-            }),
-            side_effects: false,
-        }
-    }
+    type Args = ReadArgs;
+    const NAME: &'static str = "read_file";
+    const DESCRIPTION: &'static str =
+        "Read a text file of the workspace (at most 64 KiB are returned).";
+    const SIDE_EFFECTS: bool = false;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: ReadArgs = parse_args(args)?;
-            let path = ctx.workspace.resolve(&args.path)?;
-            let bytes = tokio::fs::read(&path)
-                .await
-                .map_err(io("read", &args.path))?;
-            Ok(ToolOutcome::ok(capped_text(&bytes, bytes.len())))
-        })
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let path = ctx.workspace.resolve(&args.path)?;
+        let bytes = tokio::fs::read(&path)
+            .await
+            .map_err(io("read", &args.path))?;
+        Ok(ToolOutcome::ok(capped_text(&bytes, bytes.len())))
     }
 }
 
 pub struct WriteFile;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct WriteArgs {
+pub struct WriteArgs {
+    /// path relative to the workspace
     path: String,
+    /// the whole new content
     content: String,
 }
 
 impl Tool for WriteFile {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "write_file",
-            description: "Write a file of the workspace, replacing it atomically (parent directories are created).",
-            schema: json!({
-                "type": "object",
-                "properties": {
-                    "path": {"type": "string", "description": "path relative to the workspace"},
-                    "content": {"type": "string", "description": "the whole new content"}
-                },
-                "required": ["path", "content"]
-            }),
-            side_effects: true,
-        }
-    }
+    type Args = WriteArgs;
+    const NAME: &'static str = "write_file";
+    const DESCRIPTION: &'static str =
+        "Write a file of the workspace, replacing it atomically (parent directories are created).";
+    const SIDE_EFFECTS: bool = true;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: WriteArgs = parse_args(args)?;
-            let path = ctx.workspace.resolve(&args.path)?;
-            let shown = args.path.clone();
-            let bytes = args.content.len();
-            tokio::task::spawn_blocking(move || {
-                write_atomic(&path, args.content.as_bytes()).map_err(io("write", &shown))
-            })
-            .await
-            .map_err(|err| ToolError::Io(err.to_string()))??;
-            Ok(ToolOutcome::ok(format!(
-                "wrote {bytes} bytes to {}",
-                args.path
-            )))
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let path = ctx.workspace.resolve(&args.path)?;
+        let shown = args.path.clone();
+        let bytes = args.content.len();
+        tokio::task::spawn_blocking(move || {
+            write_atomic(&path, args.content.as_bytes()).map_err(io("write", &shown))
         })
+        .await
+        .map_err(|err| ToolError::Io(err.to_string()))??;
+        Ok(ToolOutcome::ok(format!(
+            "wrote {bytes} bytes to {}",
+            args.path
+        )))
     }
 }
 
@@ -105,10 +76,12 @@ pub(crate) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> std::io::Res
 
 pub struct ListFiles;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ListArgs {
+pub struct ListArgs {
+    /// directory relative to the workspace (default: the workspace)
     path: Option<String>,
+    /// descend into subdirectories (default false)
     recursive: Option<bool>,
 }
 
@@ -116,67 +89,50 @@ struct ListArgs {
 const MAX_ENTRIES: usize = 1000;
 
 impl Tool for ListFiles {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "list_files",
-            description: "List a directory of the workspace (recursively if asked), respecting .gitignore; directories end with /.",
-            schema: json!({
-                "type": "object",
-                "properties": {
-                    "path": {"type": "string", "description": "directory relative to the workspace (default: the workspace)"},
-                    "recursive": {"type": "boolean", "description": "descend into subdirectories (default false)"}
-                }
-            }),
-            side_effects: false,
-        }
-    }
+    type Args = ListArgs;
+    const NAME: &'static str = "list_files";
+    const DESCRIPTION: &'static str = "List a directory of the workspace (recursively if asked), respecting .gitignore; directories end with /.";
+    const SIDE_EFFECTS: bool = false;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: ListArgs = parse_args(args)?;
-            let shown = args.path.unwrap_or_else(|| ".".into());
-            let root = ctx.workspace.resolve(&shown)?;
-            if !root.is_dir() {
-                return Err(ToolError::InvalidArguments(format!(
-                    "`{shown}` is not a directory of the workspace"
-                )));
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let shown = args.path.unwrap_or_else(|| ".".into());
+        let root = ctx.workspace.resolve(&shown)?;
+        if !root.is_dir() {
+            return Err(ToolError::InvalidArguments(format!(
+                "`{shown}` is not a directory of the workspace"
+            )));
+        }
+        let workspace = ctx.workspace.clone();
+        let recursive = args.recursive.unwrap_or(false);
+        let lines = tokio::task::spawn_blocking(move || {
+            let mut walk = ignore::WalkBuilder::new(&root);
+            walk.hidden(false)
+                .require_git(false)
+                .sort_by_file_name(|a, b| a.cmp(b));
+            if !recursive {
+                walk.max_depth(Some(1));
             }
-            let workspace = ctx.workspace.clone();
-            let recursive = args.recursive.unwrap_or(false);
-            let lines = tokio::task::spawn_blocking(move || {
-                let mut walk = ignore::WalkBuilder::new(&root);
-                walk.hidden(false)
-                    .require_git(false)
-                    .sort_by_file_name(|a, b| a.cmp(b));
-                if !recursive {
-                    walk.max_depth(Some(1));
+            let mut lines = Vec::new();
+            for entry in walk.build().flatten().filter(|e| e.depth() > 0) {
+                if entry.file_name() == ".git" {
+                    continue;
                 }
-                let mut lines = Vec::new();
-                for entry in walk.build().flatten().filter(|e| e.depth() > 0) {
-                    if entry.file_name() == ".git" {
-                        continue;
-                    }
-                    if lines.len() == MAX_ENTRIES {
-                        lines.push(format!("[more than {MAX_ENTRIES} entries; listing cut]"));
-                        break;
-                    }
-                    let name = workspace.relative(entry.path());
-                    let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-                    lines.push(if is_dir { format!("{name}/") } else { name });
+                if lines.len() == MAX_ENTRIES {
+                    lines.push(format!("[more than {MAX_ENTRIES} entries; listing cut]"));
+                    break;
                 }
-                lines
-            })
-            .await
-            .map_err(|err| ToolError::Io(err.to_string()))?;
-            Ok(ToolOutcome::ok(if lines.is_empty() {
-                "(empty)".to_owned()
-            } else {
-                lines.join("\n")
-            }))
+                let name = workspace.relative(entry.path());
+                let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+                lines.push(if is_dir { format!("{name}/") } else { name });
+            }
+            lines
         })
+        .await
+        .map_err(|err| ToolError::Io(err.to_string()))?;
+        Ok(ToolOutcome::ok(if lines.is_empty() {
+            "(empty)".to_owned()
+        } else {
+            lines.join("\n")
+        }))
     }
 }

@@ -14,8 +14,12 @@ mod search;
 mod shell;
 mod workspace;
 
+use std::future::Future;
+
 use futures_util::future::BoxFuture;
-use serde::Serialize;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +29,7 @@ use choir_proto::ErrorCode;
 
 pub(crate) use files::write_atomic;
 pub use runner::{ToolCall, ToolResult, ToolRunner};
+pub(crate) use schema::derived as derived_schema;
 pub use workspace::{Workspace, WorkspaceError};
 
 /// Largest output a tool returns; more is cut with a marker saying how much was left out.
@@ -102,24 +107,73 @@ pub struct ToolContext {
     pub actor: String,
 }
 
-/// One tool.
-pub trait Tool: Send + Sync {
-    fn spec(&self) -> ToolSpec;
+/// One tool, written against the type of its arguments: a call's arguments are checked
+/// against the schema derived from `Args` and then parsed into it, so what the model is shown
+/// and what the tool takes cannot drift apart.
+pub trait Tool: Send + Sync + 'static {
+    /// Its arguments; their doc comments are the descriptions the model reads.
+    type Args: DeserializeOwned + JsonSchema + Send;
+    const NAME: &'static str;
+    const DESCRIPTION: &'static str;
+    /// Whether it changes anything (such tools wait for approval in chat).
+    const SIDE_EFFECTS: bool;
+
+    fn run(
+        &self,
+        ctx: &ToolContext,
+        args: Self::Args,
+    ) -> impl Future<Output = Result<ToolOutcome, ToolError>> + Send;
+
+    /// What a call would change, shown when it asks for approval; most tools have nothing
+    /// to show beyond their arguments.
+    fn preview(
+        &self,
+        _ctx: &ToolContext,
+        _args: Self::Args,
+    ) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
+}
+
+/// A tool with its arguments as JSON: the one adapter from [`Tool`] to the registry.
+trait AnyTool: Send + Sync {
     fn run<'a>(
         &'a self,
         ctx: &'a ToolContext,
         args: Value,
     ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>>;
-    /// What a call with `args` would change, shown when it asks for approval; most tools
-    /// have nothing to show beyond their arguments.
-    fn preview<'a>(
+    fn preview<'a>(&'a self, ctx: &'a ToolContext, args: &Value) -> BoxFuture<'a, Option<String>>;
+}
+
+impl<T: Tool> AnyTool for T {
+    fn run<'a>(
         &'a self,
-        _ctx: &'a ToolContext,
-        _args: &'a Value,
-    ) -> BoxFuture<'a, Option<String>> {
-        Box::pin(async { None })
+        ctx: &'a ToolContext,
+        args: Value,
+    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
+        Box::pin(async move { Tool::run(self, ctx, parse_args(args)?).await })
+    }
+
+    fn preview<'a>(&'a self, ctx: &'a ToolContext, args: &Value) -> BoxFuture<'a, Option<String>> {
+        let args = parse_args::<T::Args>(args.clone());
+        Box::pin(async move { Tool::preview(self, ctx, args.ok()?).await })
     }
 }
+
+/// The spec of a tool, its schema derived from its arguments' type.
+fn spec_of<T: Tool>() -> ToolSpec {
+    ToolSpec {
+        name: T::NAME,
+        description: T::DESCRIPTION,
+        schema: schema::derived::<T::Args>(),
+        side_effects: T::SIDE_EFFECTS,
+    }
+}
+
+/// Arguments of a tool that takes none.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoArgs {}
 
 /// Deserializes a tool's arguments.
 fn parse_args<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, ToolError> {
@@ -139,9 +193,54 @@ pub(crate) fn capped_text(bytes: &[u8], total: usize) -> String {
     text
 }
 
+/// A tool in the registry, with its spec made once.
+struct Entry {
+    spec: ToolSpec,
+    tool: Box<dyn AnyTool>,
+}
+
+impl Entry {
+    fn of<T: Tool>(tool: T) -> Self {
+        Self {
+            spec: spec_of::<T>(),
+            tool: Box::new(tool),
+        }
+    }
+}
+
 /// Every tool, by name.
 pub struct ToolRegistry {
-    tools: Vec<Box<dyn Tool>>,
+    tools: Vec<Entry>,
+}
+
+/// A registered tool, found by name.
+pub struct Registered<'a> {
+    entry: &'a Entry,
+}
+
+impl<'a> Registered<'a> {
+    pub fn spec(&self) -> &'a ToolSpec {
+        &self.entry.spec
+    }
+
+    /// Parses `args` into the tool's arguments and runs it ([`check`](Self::check) them
+    /// first for the clearer reason).
+    pub fn run(
+        &self,
+        ctx: &'a ToolContext,
+        args: Value,
+    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
+        self.entry.tool.run(ctx, args)
+    }
+
+    pub fn preview(&self, ctx: &'a ToolContext, args: &Value) -> BoxFuture<'a, Option<String>> {
+        self.entry.tool.preview(ctx, args)
+    }
+
+    /// Whether `args` fit the tool's schema; the reason if not.
+    pub fn check(&self, args: &Value) -> Result<(), ToolError> {
+        schema::check(&self.entry.spec.schema, args).map_err(ToolError::InvalidArguments)
+    }
 }
 
 impl ToolRegistry {
@@ -149,33 +248,33 @@ impl ToolRegistry {
     pub fn standard() -> Self {
         Self {
             tools: vec![
-                Box::new(bash::Bash),
-                Box::new(files::ReadFile),
-                Box::new(files::WriteFile),
-                Box::new(edit::EditFile),
-                Box::new(files::ListFiles),
-                Box::new(search::SearchFiles),
-                Box::new(desktop::OpenWindow),
-                Box::new(desktop::FocusWindow),
-                Box::new(shell::ShellRead),
-                Box::new(shell::ShellType),
-                Box::new(docs::CreateDoc),
-                Box::new(docs::ReadDoc),
-                Box::new(docs::EditDoc),
-                Box::new(docs::ListDocs),
+                Entry::of(bash::Bash),
+                Entry::of(files::ReadFile),
+                Entry::of(files::WriteFile),
+                Entry::of(edit::EditFile),
+                Entry::of(files::ListFiles),
+                Entry::of(search::SearchFiles),
+                Entry::of(desktop::OpenWindow),
+                Entry::of(desktop::FocusWindow),
+                Entry::of(shell::ShellRead),
+                Entry::of(shell::ShellType),
+                Entry::of(docs::CreateDoc),
+                Entry::of(docs::ReadDoc),
+                Entry::of(docs::EditDoc),
+                Entry::of(docs::ListDocs),
             ],
         }
     }
 
     pub fn specs(&self) -> Vec<ToolSpec> {
-        self.tools.iter().map(|tool| tool.spec()).collect()
+        self.tools.iter().map(|entry| entry.spec.clone()).collect()
     }
 
-    pub fn get(&self, name: &str) -> Option<&dyn Tool> {
+    pub fn get(&self, name: &str) -> Option<Registered<'_>> {
         self.tools
             .iter()
-            .find(|tool| tool.spec().name == name)
-            .map(|tool| tool.as_ref())
+            .find(|entry| entry.spec.name == name)
+            .map(|entry| Registered { entry })
     }
 }
 

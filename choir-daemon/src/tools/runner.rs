@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::{schema, ToolContext, ToolError, ToolOutcome, ToolRegistry, ToolSpec, Workspace};
+use super::{ToolContext, ToolError, ToolOutcome, ToolRegistry, ToolSpec, Workspace};
 use crate::activity::Activity;
 use crate::actors::WorldHandle;
 use crate::store::EventStore;
@@ -88,9 +88,8 @@ impl ToolRunner {
             .registry
             .get(tool)
             .ok_or_else(|| ToolError::UnknownTool(tool.to_owned()))?;
-        let spec = tool.spec();
-        schema::check(&spec.schema, args).map_err(ToolError::InvalidArguments)?;
-        Ok(spec)
+        tool.check(args)?;
+        Ok(tool.spec().clone())
     }
 
     /// What the call would change, for an approval prompt (a diff for edits).
@@ -118,7 +117,7 @@ impl ToolRunner {
             .registry
             .get(&call.tool)
             .ok_or_else(|| ToolError::UnknownTool(call.tool.clone()))?;
-        schema::check(&tool.spec().schema, &call.args).map_err(ToolError::InvalidArguments)?;
+        tool.check(&call.args)?;
         let _busy = self.activity.work();
         let call_id = call
             .call_id

@@ -4,12 +4,11 @@
 use std::time::Duration;
 
 use choir_proto::{AppKind, Command, WindowId, World};
-use futures_util::future::BoxFuture;
+use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use super::desktop::refused;
-use super::{parse_args, Tool, ToolContext, ToolError, ToolOutcome, ToolSpec};
+use super::{Tool, ToolContext, ToolError, ToolOutcome};
 use crate::actors::CommandError;
 
 /// How long the screen must stay still after typing before it is read back.
@@ -78,50 +77,37 @@ async fn look<T: Send + 'static>(
 
 pub struct ShellRead;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ReadArgs {
+pub struct ReadArgs {
     window_id: Option<u64>,
 }
 
 impl Tool for ShellRead {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "shell_read",
-            description: "Read the screen of a shell window on the user's desktop (by default \
-                          the focused one, else the newest): its rows of text and the cursor.",
-            schema: json!({
-                "type": "object",
-                "properties": {"window_id": {"type": "integer"}}
-            }),
-            side_effects: false,
-        }
-    }
+    type Args = ReadArgs;
+    const NAME: &'static str = "shell_read";
+    const DESCRIPTION: &'static str =
+        "Read the screen of a shell window on the user's desktop (by default \
+                          the focused one, else the newest): its rows of text and the cursor.";
+    const SIDE_EFFECTS: bool = false;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: ReadArgs = parse_args(args)?;
-            let screen = look(ctx, move |world| {
-                pick(world, args.window_id).map(|id| describe(world, id))
-            })
-            .await?;
-            Ok(match screen {
-                Ok(screen) => ToolOutcome::ok(screen),
-                Err(why) => ToolOutcome::failed(why),
-            })
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let screen = look(ctx, move |world| {
+            pick(world, args.window_id).map(|id| describe(world, id))
+        })
+        .await?;
+        Ok(match screen {
+            Ok(screen) => ToolOutcome::ok(screen),
+            Err(why) => ToolOutcome::failed(why),
         })
     }
 }
 
 pub struct ShellType;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TypeArgs {
+pub struct TypeArgs {
     window_id: Option<u64>,
     text: String,
     #[serde(default)]
@@ -129,72 +115,54 @@ struct TypeArgs {
 }
 
 impl Tool for ShellType {
-    fn spec(&self) -> ToolSpec {
-        ToolSpec {
-            name: "shell_type",
-            description: "Type into a shell window on the user's desktop (by default the \
+    type Args = TypeArgs;
+    const NAME: &'static str = "shell_type";
+    const DESCRIPTION: &'static str =
+        "Type into a shell window on the user's desktop (by default the \
                           focused one, else the newest), as if at its keyboard; with enter, \
                           press Enter after the text. Control keys as characters (\\u0003 is \
-                          Ctrl-C, \\u001b is Escape). Returns the screen once it settles.",
-            schema: json!({
-                "type": "object",
-                "properties": {
-                    "window_id": {"type": "integer"},
-                    "text": {"type": "string"},
-                    "enter": {"type": "boolean"}
-                },
-                "required": ["text"]
-            }),
-            side_effects: true,
-        }
-    }
+                          Ctrl-C, \\u001b is Escape). Returns the screen once it settles.";
+    const SIDE_EFFECTS: bool = true;
 
-    fn run<'a>(
-        &'a self,
-        ctx: &'a ToolContext,
-        args: Value,
-    ) -> BoxFuture<'a, Result<ToolOutcome, ToolError>> {
-        Box::pin(async move {
-            let args: TypeArgs = parse_args(args)?;
-            let asked = args.window_id;
-            let id = match look(ctx, move |world| pick(world, asked)).await? {
-                Ok(id) => id,
-                Err(why) => return Ok(ToolOutcome::failed(why)),
-            };
-            let mut data = args.text;
-            if args.enter {
-                data.push('\r');
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let asked = args.window_id;
+        let id = match look(ctx, move |world| pick(world, asked)).await? {
+            Ok(id) => id,
+            Err(why) => return Ok(ToolOutcome::failed(why)),
+        };
+        let mut data = args.text;
+        if args.enter {
+            data.push('\r');
+        }
+        let command = Command::ShellInput {
+            window_id: id,
+            data,
+        };
+        if let Err(err) = ctx.world.execute(command, ctx.actor.clone(), None).await {
+            return refused(err);
+        }
+        // Read the screen back once it has stopped changing (or after MAX_WAIT).
+        let started = tokio::time::Instant::now();
+        let mut last = String::new();
+        let mut still_since = started;
+        loop {
+            tokio::select! {
+                () = ctx.cancel.cancelled() => break,
+                () = tokio::time::sleep(POLL) => {}
             }
-            let command = Command::ShellInput {
-                window_id: id,
-                data,
-            };
-            if let Err(err) = ctx.world.execute(command, ctx.actor.clone(), None).await {
-                return refused(err);
+            let screen = look(ctx, move |world| describe(world, id)).await?;
+            let now = tokio::time::Instant::now();
+            if screen != last {
+                last = screen;
+                still_since = now;
+            } else if now - still_since >= SETTLE {
+                break;
             }
-            // Read the screen back once it has stopped changing (or after MAX_WAIT).
-            let started = tokio::time::Instant::now();
-            let mut last = String::new();
-            let mut still_since = started;
-            loop {
-                tokio::select! {
-                    () = ctx.cancel.cancelled() => break,
-                    () = tokio::time::sleep(POLL) => {}
-                }
-                let screen = look(ctx, move |world| describe(world, id)).await?;
-                let now = tokio::time::Instant::now();
-                if screen != last {
-                    last = screen;
-                    still_since = now;
-                } else if now - still_since >= SETTLE {
-                    break;
-                }
-                // A screen that never settles (a spinner, `yes`) is read as it is.
-                if now - started >= MAX_WAIT {
-                    break;
-                }
+            // A screen that never settles (a spinner, `yes`) is read as it is.
+            if now - started >= MAX_WAIT {
+                break;
             }
-            Ok(ToolOutcome::ok(last))
-        })
+        }
+        Ok(ToolOutcome::ok(last))
     }
 }

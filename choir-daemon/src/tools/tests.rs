@@ -311,8 +311,21 @@ async fn desktop_tools_go_through_the_command_path() {
     assert!(events.iter().any(|e| matches!(&e.body, EventBody::WindowOpened { app: AppKind::Writer, title, .. } if title == "Draft")));
     let focused = f.run("focus_window", json!({"window_id": 99})).await;
     assert!(!focused.ok && focused.output.contains("no window with id 99"));
-    let bad = f.run("open_window", json!({"app": "spreadsheet"})).await;
-    assert!(!bad.ok && bad.output.contains("unknown app"));
+    // The schema, derived from the tool's argument type, names the apps; nothing is recorded.
+    let before = f.store.head();
+    let bad = f
+        .runner
+        .call(
+            call("open_window", json!({"app": "spreadsheet"})),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        bad.to_string(),
+        "invalid arguments: argument `app` must be one of: chat, writer, event_log, shell"
+    );
+    assert_eq!(f.store.head(), before);
 }
 
 #[test]
