@@ -3,67 +3,31 @@
 //! connection state, the help overlay, and the error page.
 
 use choir_desktop::bindings::{self, Front};
-use choir_desktop::geometry::{self, Edges, Reshape};
-use choir_proto::{AppKind, Command, Rect, Window, WindowId};
+use choir_desktop::{geometry, Keymap};
+use choir_proto::{AppKind, Command, Rect, Window};
 use web_sys::PointerEvent;
 use yew::prelude::*;
 
-use crate::app::{App, Connection, Msg};
+use crate::connection::Connection;
+use crate::dom::SignedIn;
+use crate::drag::{Drag, DragKind};
+use crate::msg::{when, Msg};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DragKind {
-    Move,
-    Resize,
+/// What the desktop draws from.
+pub struct Shown<'a> {
+    /// What the apps inside the windows draw from (the replica among it).
+    pub apps: crate::apps::Shown<'a>,
+    pub connection: &'a Connection,
+    pub signed_in: Option<&'a SignedIn>,
+    /// The desktop area, in cells.
+    pub cols_rows: (u16, u16),
+    /// A window being dragged, as shown now.
+    pub drag: Option<Drag>,
+    pub keymap: &'a Keymap,
+    pub notice: Option<&'a (String, bool)>,
 }
 
-/// A pointer drag of a window's title bar or resize handle.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Drag {
-    pub window: WindowId,
-    pub kind: DragKind,
-    /// The pointer (CSS px) and the window's geometry when the drag began.
-    pub from: (f64, f64),
-    pub start: Rect,
-    /// The geometry shown now.
-    pub now: Rect,
-}
-
-impl Drag {
-    /// The geometry with the pointer at `(x, y)`: whole cells from where it began, within
-    /// the limits every client keeps (`choir_desktop::geometry`).
-    pub fn moved_to(&self, x: f64, y: f64, cell_w: f64, cell_h: f64) -> Rect {
-        let dx = ((x - self.from.0) / cell_w).round() as i32;
-        let dy = ((y - self.from.1) / cell_h).round() as i32;
-        let reshape = match self.kind {
-            DragKind::Move => Reshape::Move,
-            DragKind::Resize => Reshape::Resize(Edges::BOTTOM_RIGHT),
-        };
-        geometry::reshaped(self.start, reshape, dx, dy)
-    }
-
-    /// The command that makes the drag stick, if it changed anything.
-    pub fn command(&self) -> Option<Command> {
-        match self.kind {
-            DragKind::Move if (self.now.x, self.now.y) != (self.start.x, self.start.y) => {
-                Some(Command::MoveWindow {
-                    window_id: self.window,
-                    x: self.now.x,
-                    y: self.now.y,
-                })
-            }
-            DragKind::Resize if (self.now.w, self.now.h) != (self.start.w, self.start.h) => {
-                Some(Command::ResizeWindow {
-                    window_id: self.window,
-                    w: self.now.w,
-                    h: self.now.h,
-                })
-            }
-            _ => None,
-        }
-    }
-}
-
-pub fn view(app: &App, ctx: &Context<App>) -> Html {
+pub fn view(send: &Callback<Msg>, app: &Shown) -> Html {
     // A run of characters in the desktop's font: its width over its length is a cell's width.
     let run = "M".repeat(100);
     let probe = html! { <span id="cell-probe" aria-hidden="true">{ run }</span> };
@@ -93,33 +57,33 @@ pub fn view(app: &App, ctx: &Context<App>) -> Html {
             </main>
         };
     }
-    let world = app.replica.world();
+    let world = app.apps.replica.world();
     let dragging = app.drag.is_some();
     html! {
         <div class={classes!("shell", dragging.then_some("dragging"))}>
             { probe }
             <div id="desktop" role="main" aria-label="desktop"
-                data-cell-w={ app.cell.0.to_string() } data-cell-h={ app.cell.1.to_string() }>
+                data-cell-w={ app.apps.cell.0.to_string() } data-cell-h={ app.apps.cell.1.to_string() }>
                 // In a stable order (stacking is z-index): moving a node would take the
                 // keyboard focus and the pointer capture from it.
-                { for world.desktop.windows.values().map(|window| frame(app, ctx, window)) }
-                if world.desktop.windows.is_empty() && app.connection == Connection::Live {
-                    if app.replica.timeline().is_some() {
+                { for world.desktop.windows.values().map(|window| frame(send, app, window)) }
+                if world.desktop.windows.is_empty() && *app.connection == Connection::Live {
+                    if app.apps.replica.timeline().is_some() {
                         <p class="empty">{ "No window was open at this moment." }</p>
                     } else {
                         <p class="empty">{ "No windows. Open one from the launcher below, or press Ctrl-a c for a chat." }</p>
                     }
                 }
             </div>
-            { taskbar(app, ctx) }
-            if app.keymap.help_shown() { { help(ctx) } }
+            { taskbar(send, app) }
+            if app.keymap.help_shown() { { help(send) } }
         </div>
     }
 }
 
 /// Where a window is shown, in cells: its own geometry clamped into this tab's desktop (a
 /// small window never shrinks the layout others see), or the whole desktop when maximized.
-fn shown_rect(app: &App, window: &Window) -> Rect {
+fn shown_rect(app: &Shown, window: &Window) -> Rect {
     let area = Rect::new(0, 0, app.cols_rows.0, app.cols_rows.1);
     match app.drag {
         Some(drag) if drag.window == window.id && !window.maximized => drag.now,
@@ -127,12 +91,13 @@ fn shown_rect(app: &App, window: &Window) -> Rect {
     }
 }
 
-fn frame(app: &App, ctx: &Context<App>, window: &Window) -> Html {
+fn frame(send: &Callback<Msg>, app: &Shown, window: &Window) -> Html {
     let id = window.id;
-    let focused = app.replica.world().desktop.focused == Some(id);
+    let focused = app.apps.replica.world().desktop.focused == Some(id);
     let rect = shown_rect(app, window);
-    let (cw, ch) = app.cell;
+    let (cw, ch) = app.apps.cell;
     let stacking = app
+        .apps
         .replica
         .world()
         .desktop
@@ -149,7 +114,7 @@ fn frame(app: &App, ctx: &Context<App>, window: &Window) -> Html {
         stacking + 1
     );
     let press = |kind: DragKind| {
-        ctx.link().batch_callback(move |event: PointerEvent| {
+        when(send, move |event: PointerEvent| {
             if event.button() != 0 {
                 return None;
             }
@@ -176,12 +141,9 @@ fn frame(app: &App, ctx: &Context<App>, window: &Window) -> Html {
             })
         })
     };
-    let command = |command: Command| {
-        ctx.link()
-            .callback(move |_: MouseEvent| Msg::Send(command.clone()))
-    };
+    let command = |command: Command| send.reform(move |_: MouseEvent| Msg::Send(command.clone()));
     let onfocus = (!focused).then(|| command(Command::FocusWindow { window_id: id }));
-    let title = crate::apps::title(app, window);
+    let title = crate::apps::title(app.apps.replica.world(), window);
     let app_name = window.app.as_str().to_owned();
     html! {
         <section key={ id.0 } id={ format!("window-{}", id.0) } class={classes!("window", focused.then_some("focused"))}
@@ -204,7 +166,7 @@ fn frame(app: &App, ctx: &Context<App>, window: &Window) -> Html {
                         onclick={ command(Command::CloseWindow { window_id: id }) }>{ "×" }</button>
                 </span>
             </header>
-            <div class="content">{ crate::apps::view(app, ctx, window) }</div>
+            <div class="content">{ crate::apps::view(send, &app.apps, window) }</div>
             if !window.maximized {
                 <div class="resize-handle" aria-hidden="true" onpointerdown={ press(DragKind::Resize) }></div>
             }
@@ -212,10 +174,10 @@ fn frame(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     }
 }
 
-fn taskbar(app: &App, ctx: &Context<App>) -> Html {
-    let world = app.replica.world();
+fn taskbar(send: &Callback<Msg>, app: &Shown) -> Html {
+    let world = app.apps.replica.world();
     let launch = |kind: AppKind, label: &'static str, name: &'static str| {
-        let onclick = ctx.link().callback(move |_: MouseEvent| {
+        let onclick = send.reform(move |_: MouseEvent| {
             Msg::Send(Command::OpenWindow {
                 app: kind.clone(),
                 title: None,
@@ -226,7 +188,7 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
     };
     let (state_text, state_title) = match &app.connection {
         Connection::Connecting => ("○ connecting…".to_owned(), String::new()),
-        Connection::Live if app.replica.is_read_only() => (
+        Connection::Live if app.apps.replica.is_read_only() => (
             "◉ watching (read-only)".to_owned(),
             "a read-only share: you see everything live, and can change nothing".to_owned(),
         ),
@@ -238,11 +200,11 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
         Connection::Refused(message) => ("✕ refused".to_owned(), message.clone()),
         Connection::NoToken => ("✕ no token".to_owned(), String::new()),
     };
-    let help = ctx.link().callback(|_: MouseEvent| Msg::ToggleHelp);
+    let help = send.reform(|_: MouseEvent| Msg::ToggleHelp);
     html! {
         <nav id="taskbar" role="toolbar" aria-label="taskbar">
-            if let Some(timeline) = app.replica.timeline() {
-                { crate::timeline::bar(app, ctx, timeline) }
+            if let Some(timeline) = app.apps.replica.timeline() {
+                { crate::timeline::bar(send, timeline, app.apps.utc_offset_min) }
             } else {
             <span class="launcher">
                 { launch(AppKind::Chat, "chat", "chat") }
@@ -254,7 +216,7 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
                 { for world.desktop.windows.values().enumerate().map(|(n, window)| {
                     let id = window.id;
                     let focused = world.desktop.focused == Some(id) && !window.minimized;
-                    let onclick = ctx.link().callback(move |_: MouseEvent| Msg::Send(if focused {
+                    let onclick = send.reform(move |_: MouseEvent| Msg::Send(if focused {
                         Command::MinimizeWindow { window_id: id }
                     } else {
                         Command::FocusWindow { window_id: id }
@@ -262,27 +224,27 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
                     html! {
                         <button class={classes!("taskbar-window", focused.then_some("focused"), window.minimized.then_some("minimized"))}
                             data-window-id={ id.0.to_string() } aria-pressed={ focused.to_string() } onclick={ onclick }>
-                            { format!("{}:{}", n + 1, crate::apps::title(app, window)) }
+                            { format!("{}:{}", n + 1, crate::apps::title(world, window)) }
                         </button>
                     }
                 }) }
             </span>
             }
-            if let Some((text, error)) = &app.notice {
+            if let Some((text, error)) = app.notice {
                 <span id="notice" class={classes!("notice", error.then_some("error"))} role="status">{ text.clone() }</span>
             }
-            if let (None, Some(hint)) = (&app.notice, app.keymap.hint()) {
+            if let (None, Some(hint)) = (app.notice, app.keymap.hint()) {
                 <span id="mode-hint" class="notice" role="status">{ hint }</span>
             }
             <button data-action="help" aria-label="keyboard shortcuts" onclick={ help }>{ "?" }</button>
-            if let Some(usage) = app.replica.model_usage() {
+            if let Some(usage) = app.apps.replica.model_usage() {
                 <span id="model-usage" data-exhausted={ usage.exhausted().to_string() }
                     title={ format!("{} model requests today (UTC); {} tokens a day at most", usage.requests_today, choir_proto::thousands(usage.tokens_per_day)) }>
                     { usage.label() }</span>
             }
-            <span id="connection" data-state={ app.connection.state() } data-read-only={ app.replica.is_read_only().to_string() }
+            <span id="connection" data-state={ app.connection.state() } data-read-only={ app.apps.replica.is_read_only().to_string() }
                 title={ state_title } role="status" aria-live="polite">{ state_text }</span>
-            if let Some(signed_in) = &app.signed_in {
+            if let Some(signed_in) = app.signed_in {
                 if let Some(account) = &signed_in.account {
                     <a id="account" class="taskbar-account" href={ account.clone() } title="passkeys and sign-out">{ signed_in.user.clone() }</a>
                 }
@@ -291,8 +253,8 @@ fn taskbar(app: &App, ctx: &Context<App>) -> Html {
     }
 }
 
-fn help(ctx: &Context<App>) -> Html {
-    let close = ctx.link().callback(|_: MouseEvent| Msg::Dismiss);
+fn help(send: &Callback<Msg>) -> Html {
+    let close = send.reform(|_: MouseEvent| Msg::Dismiss);
     html! {
         <div id="help" role="dialog" aria-label="keyboard shortcuts">
             <h2>{ "Keyboard" }</h2>

@@ -4,67 +4,19 @@
 //! queries are `choir_proto`'s `Timeline`, the terminal's too.
 
 use choir_proto::client::Timeline;
-use web_sys::{HtmlInputElement, KeyboardEvent};
+use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::app::{App, Msg};
-
-/// A move through time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Travel {
-    Step(i64),
-    Minutes(i64),
-    Mark { forward: bool },
-    Go(u64),
-    Start,
-    Now,
-}
-
-impl Travel {
-    fn apply(self, timeline: &mut Timeline) {
-        match self {
-            Travel::Step(events) => timeline.step(events),
-            Travel::Minutes(minutes) => timeline.minutes(minutes),
-            Travel::Mark { forward } => timeline.mark(forward),
-            Travel::Go(seq) => timeline.go(seq),
-            Travel::Start => timeline.go(0),
-            Travel::Now => timeline.live(),
-        }
-    }
-}
-
-/// Moves and asks for the moment.
-pub fn travel(app: &mut App, to: Travel) {
-    app.replica.travel(|timeline| to.apply(timeline));
-    app.flush_queries();
-}
-
-/// The keys of a replay; `true` when the key was one (the page draws again).
-pub fn on_key(app: &mut App, event: &KeyboardEvent) -> bool {
-    let step = if event.shift_key() { 100 } else { 1 };
-    let to = match event.key().as_str() {
-        "ArrowLeft" => Travel::Step(-step),
-        "ArrowRight" => Travel::Step(step),
-        "[" | "PageUp" => Travel::Minutes(-1),
-        "]" | "PageDown" => Travel::Minutes(1),
-        "p" => Travel::Mark { forward: false },
-        "n" => Travel::Mark { forward: true },
-        "Home" => Travel::Start,
-        "End" => Travel::Now,
-        _ => return false,
-    };
-    event.prevent_default();
-    travel(app, to);
-    true
-}
+use crate::msg::Msg;
+use crate::travel::Travel;
 
 /// The bar in place of the taskbar's launcher and window list.
-pub fn bar(app: &App, ctx: &Context<App>, timeline: &Timeline) -> Html {
+pub fn bar(send: &Callback<Msg>, timeline: &Timeline, utc_offset_min: i32) -> Html {
     let button = |label: &'static str, title: &'static str, to: Travel| {
-        let onclick = ctx.link().callback(move |_: MouseEvent| Msg::Travel(to));
+        let onclick = send.reform(move |_: MouseEvent| Msg::Travel(to));
         html! { <button class="travel" title={ title } aria-label={ title } onclick={ onclick }>{ label }</button> }
     };
-    let slide = ctx.link().callback(|event: InputEvent| {
+    let slide = send.reform(|event: InputEvent| {
         let seq = event
             .target_dyn_into::<HtmlInputElement>()
             .and_then(|input| input.value().parse::<u64>().ok())
@@ -79,7 +31,7 @@ pub fn bar(app: &App, ctx: &Context<App>, timeline: &Timeline) -> Html {
             if ts == 0 {
                 "the start".to_owned()
             } else {
-                crate::text::date_time(ts, app.utc_offset_min)
+                crate::text::date_time(ts, utc_offset_min)
             }
         ),
         None => "loading…".into(),

@@ -7,7 +7,8 @@ use choir_proto::{AppKind, DocId, WindowId};
 use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
-use super::{App, Editor};
+use super::App;
+use crate::apps::Editor;
 use crate::text;
 
 impl App {

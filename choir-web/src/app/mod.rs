@@ -3,6 +3,7 @@
 //! link bookkeeping, the document sync); what is here is the browser's side of it.
 
 mod editors;
+mod keys;
 mod session;
 
 use std::collections::{HashMap, VecDeque};
@@ -13,14 +14,16 @@ use choir_desktop::{Front, Keymap, Mode};
 use choir_proto::client::{DocText, Link, Replica};
 use choir_proto::{Command, Event, EventBody, Rect, WindowId};
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlTextAreaElement, KeyboardEvent};
+use web_sys::KeyboardEvent;
 use yew::platform::time::sleep;
 use yew::prelude::*;
 
-use crate::apps::{ChatView, LogView};
-use crate::desktop::{Drag, DragKind};
+use crate::apps::{ChatView, Editor, LogEntry, LogView};
+use crate::connection::Connection;
 use crate::dom;
-use crate::net::{NetEvent, Socket};
+use crate::drag::{Drag, DragKind};
+use crate::msg::Msg;
+use crate::net::Socket;
 
 /// A ping goes out this often; a link silent for `SILENCE_MS` is treated as dead.
 const TICK: Duration = Duration::from_secs(10);
@@ -39,127 +42,14 @@ const LOG_HISTORY: u64 = 200;
 /// Messages a chat may hold here before the oldest are let go, and how many it keeps then.
 const HELD_MESSAGES: (usize, usize) = (2_000, 1_000);
 
-/// The link to the daemon, as shown in the taskbar.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Connection {
-    Connecting,
-    Live,
-    Reconnecting {
-        attempt: u32,
-        reason: String,
-    },
-    /// The daemon refused this page (a wrong token): no retry.
-    Refused(String),
-    /// No token to connect with.
-    NoToken,
-}
-
-impl Connection {
-    pub fn state(&self) -> &'static str {
-        match self {
-            Connection::Connecting => "connecting",
-            Connection::Live => "live",
-            Connection::Reconnecting { .. } => "reconnecting",
-            Connection::Refused(_) | Connection::NoToken => "refused",
-        }
-    }
-}
-
-pub enum Msg {
-    Net(u64, NetEvent),
-    /// Take in the frames that arrived (once per animation frame).
-    TakeFrames,
-    Retry,
-    Tick,
-    /// A second of a replay's clock: a move that waits long is asked again.
-    TimelineTick,
-    /// The tab became visible, came back from the back/forward cache, or went online.
-    Wake,
-    Resized,
-    Send(Command),
-    Key(KeyboardEvent),
-    DragStart {
-        window: WindowId,
-        kind: DragKind,
-        x: f64,
-        y: f64,
-    },
-    DragMove {
-        x: f64,
-        y: f64,
-    },
-    DragEnd,
-    ChatInput(WindowId, String),
-    ChatSend(WindowId),
-    ChatScrolled {
-        window: WindowId,
-        at_top: bool,
-        at_bottom: bool,
-    },
-    WriterInput(WindowId),
-    ShellPaste(WindowId, String),
-    ShellMouse(
-        WindowId,
-        choir_proto::terminal::TermMouse,
-        u16,
-        u16,
-        (bool, bool, bool),
-    ),
-    LogFilter(WindowId, String),
-    LogFollow(WindowId, bool),
-    LogHistory(Vec<Event>),
-    /// Move through time (a replay).
-    Travel(crate::timeline::Travel),
-    ToggleHelp,
-    Dismiss,
-}
-
-/// An event as the event log windows show it.
-pub struct LogEntry {
-    pub event: Event,
-    /// Its data, in short (made once, not at every render).
-    pub preview: String,
-}
-
-impl LogEntry {
-    /// Characters of an event's data shown.
-    const PREVIEW: usize = 160;
-
-    fn new(event: Event) -> Self {
-        let data = serde_json::to_value(&event.body)
-            .ok()
-            .and_then(|mut value| value.get_mut("data").map(serde_json::Value::take))
-            .map(|data| data.to_string())
-            .unwrap_or_default();
-        let preview = match data.char_indices().nth(Self::PREVIEW) {
-            Some((cut, _)) => format!("{}…", &data[..cut]),
-            None => data,
-        };
-        Self { event, preview }
-    }
-}
-
-/// A writer window's text in this tab.
-pub struct Editor {
-    pub doc: DocText,
-    /// The text area does not show `doc`'s text yet.
-    pub stale: bool,
-    /// Its text area.
-    pub area: NodeRef,
-}
-
-impl Editor {
-    fn area(&self) -> Option<HtmlTextAreaElement> {
-        self.area.cast::<HtmlTextAreaElement>()
-    }
-}
-
 pub struct App {
-    pub token: Option<String>,
+    /// Messages to this component, for the views' callbacks.
+    messages: Callback<Msg>,
+    token: Option<String>,
     /// Served by the hypervisor to a signed-in browser: no token needed.
-    pub signed_in: Option<dom::SignedIn>,
+    signed_in: Option<dom::SignedIn>,
     link: Link,
-    pub replica: Replica,
+    replica: Replica,
     socket: Option<Socket>,
     /// Tells one socket's events from an older one's.
     generation: u64,
@@ -169,26 +59,26 @@ pub struct App {
     /// When the page was last drawn (ms since the epoch).
     last_render: f64,
     /// The browser's time zone, minutes east of UTC (for message times).
-    pub utc_offset_min: i32,
-    pub connection: Connection,
+    utc_offset_min: i32,
+    connection: Connection,
     attempt: u32,
     last_heard: f64,
     retry_pending: bool,
     welcomed_once: bool,
-    pub log: VecDeque<LogEntry>,
-    pub chats: HashMap<WindowId, ChatView>,
-    pub logs: HashMap<WindowId, LogView>,
-    pub editors: HashMap<WindowId, Editor>,
+    log: VecDeque<LogEntry>,
+    chats: HashMap<WindowId, ChatView>,
+    logs: HashMap<WindowId, LogView>,
+    editors: HashMap<WindowId, Editor>,
     /// Editors whose window went away with edits unconfirmed: they follow until saved.
     retired: Vec<DocText>,
-    pub drag: Option<Drag>,
+    drag: Option<Drag>,
     /// One character cell, in CSS pixels.
-    pub cell: (f64, f64),
+    cell: (f64, f64),
     /// The desktop area, in cells.
-    pub cols_rows: (u16, u16),
+    cols_rows: (u16, u16),
     /// What keys do, in which mode: the desktop model every client shares.
-    pub keymap: Keymap,
-    pub notice: Option<(String, bool)>,
+    keymap: Keymap,
+    notice: Option<(String, bool)>,
     tag_base: String,
     editors_opened: u64,
     /// A shortcut opened or focused a window: put the keyboard in it once it is focused.
@@ -242,6 +132,7 @@ impl Component for App {
             });
         }
         let mut app = Self {
+            messages: ctx.link().callback(|msg: Msg| msg),
             // A share's page has no token: the hypervisor adds the share's.
             connection: if token.is_some()
                 || signed_in.is_some()
@@ -353,7 +244,7 @@ impl Component for App {
             }
             Msg::Resized => self.measure(),
             Msg::Send(command) => self.send(command),
-            Msg::Key(event) => return crate::keys::on_key(self, ctx, &event),
+            Msg::Key(event) => return self.on_key(&event),
             Msg::DragStart { window, kind, x, y } => self.drag_start(window, kind, x, y),
             Msg::DragMove { x, y } => return self.drag_move(x, y),
             Msg::DragEnd => return self.drag_end(),
@@ -375,7 +266,9 @@ impl Component for App {
                 at_top,
                 at_bottom,
             } => {
-                let more = crate::apps::chat_scrolled(self, window, at_top, at_bottom);
+                let view = self.chats.entry(window).or_default();
+                let more =
+                    crate::apps::chat_scrolled(&mut self.replica, view, window, at_top, at_bottom);
                 if more {
                     self.flush_queries();
                 }
@@ -385,9 +278,22 @@ impl Component for App {
                 self.writer_input(window);
                 return false;
             }
-            Msg::ShellPaste(window, text) => crate::apps::shell::paste(self, window, &text),
+            Msg::ShellPaste(window, text) => {
+                match crate::apps::shell::paste_commands(self.replica.world(), window, &text) {
+                    Ok(commands) => self.send_all(commands),
+                    Err(too_large) => self.notify(too_large, true),
+                }
+            }
             Msg::ShellMouse(window, event, row, col, mods) => {
-                crate::apps::shell::mouse(self, window, event, row, col, mods);
+                let commands = crate::apps::shell::mouse_commands(
+                    self.replica.world(),
+                    window,
+                    event,
+                    row,
+                    col,
+                    mods,
+                );
+                self.send_all(commands);
                 return false;
             }
             Msg::LogFilter(window, filter) => self.logs.entry(window).or_default().filter = filter,
@@ -400,7 +306,7 @@ impl Component for App {
                     }
                 }
             }
-            Msg::Travel(to) => crate::timeline::travel(self, to),
+            Msg::Travel(to) => self.travel(to),
             Msg::ToggleHelp => self.keymap.set_mode(if self.keymap.help_shown() {
                 Mode::Normal
             } else {
@@ -416,8 +322,25 @@ impl Component for App {
         true
     }
 
-    fn view(&self, ctx: &Context<Self>) -> Html {
-        crate::desktop::view(self, ctx)
+    fn view(&self, _ctx: &Context<Self>) -> Html {
+        let shown = crate::desktop::Shown {
+            apps: crate::apps::Shown {
+                replica: &self.replica,
+                chats: &self.chats,
+                logs: &self.logs,
+                log: &self.log,
+                editors: &self.editors,
+                cell: self.cell,
+                utc_offset_min: self.utc_offset_min,
+            },
+            connection: &self.connection,
+            signed_in: self.signed_in.as_ref(),
+            cols_rows: self.cols_rows,
+            drag: self.drag,
+            keymap: &self.keymap,
+            notice: self.notice.as_ref(),
+        };
+        crate::desktop::view(&self.messages, &shown)
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, first_render: bool) {
@@ -426,7 +349,7 @@ impl Component for App {
             self.measure();
         }
         self.sync_text_areas();
-        crate::apps::after_render(self);
+        crate::apps::after_render(&self.replica, &mut self.chats, &self.logs);
         if self.focus_now > 0 {
             self.focus_now -= 1;
             let focused = self
@@ -511,7 +434,7 @@ impl App {
     }
 
     /// Sends a command, or says it could not be.
-    pub fn send(&mut self, command: Command) {
+    fn send(&mut self, command: Command) {
         if self.replica.timeline().is_some() {
             self.notify(
                 "a replay is read-only: ← → move by event, [ ] by minute, n p to the next message or tool call",
@@ -528,7 +451,13 @@ impl App {
         }
     }
 
-    pub fn notify(&mut self, text: impl Into<String>, error: bool) {
+    fn send_all(&mut self, commands: Vec<Command>) {
+        for command in commands {
+            self.send(command);
+        }
+    }
+
+    fn notify(&mut self, text: impl Into<String>, error: bool) {
         self.notice = Some((text.into(), error));
     }
 
@@ -544,7 +473,7 @@ impl App {
         }
     }
 
-    pub fn request_focus_input(&mut self) {
+    fn request_focus_input(&mut self) {
         self.focus_input = true;
     }
 

@@ -9,8 +9,10 @@ use choir_proto::{Command, ErrorCode, ServerFrame};
 use yew::platform::time::sleep;
 use yew::prelude::*;
 
-use super::{App, Connection, Msg, FRAME_MS, LOG_HISTORY, MAX_BACKOFF_MS};
+use super::{App, FRAME_MS, LOG_HISTORY, MAX_BACKOFF_MS};
+use crate::connection::Connection;
 use crate::dom;
+use crate::msg::Msg;
 use crate::net::{NetEvent, Socket};
 
 impl App {

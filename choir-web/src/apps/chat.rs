@@ -1,13 +1,16 @@
 //! A chat window: the thread's messages and tool-call cards in order, the answer streaming
 //! in, approve or deny a call, cancel a turn, and older messages paged in on scrolling up.
 
+use std::collections::HashMap;
+
+use choir_proto::client::Replica;
 use choir_proto::{ChatRole, Command, ThreadId, ToolCard, ToolCardStatus, Window, WindowId};
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlElement, HtmlTextAreaElement, KeyboardEvent};
 use yew::prelude::*;
 
-use crate::app::{App, Msg};
 use crate::dom;
+use crate::msg::{when, Msg};
 
 /// Messages and cards drawn while following the end, and added at a time when the reader
 /// scrolls up: a long thread costs the page what it shows, not what it holds.
@@ -66,13 +69,18 @@ fn first_drawn(items: &[(u64, Item)], view: Option<&ChatView>) -> usize {
 /// The reader scrolled a chat: at the end it follows again; scrolled up it holds its place;
 /// at the top, older items are drawn, or read from the daemon when all held are drawn.
 /// Returns whether to draw again.
-pub fn scrolled(app: &mut App, window: WindowId, at_top: bool, at_bottom: bool) -> bool {
+pub fn scrolled(
+    replica: &mut Replica,
+    view: &mut ChatView,
+    window: WindowId,
+    at_top: bool,
+    at_bottom: bool,
+) -> bool {
     let thread_id = ThreadId(window.0);
-    let Some(thread) = app.replica.world().chats.get(&thread_id) else {
+    let Some(thread) = replica.world().chats.get(&thread_id) else {
         return false;
     };
     let items = items(thread);
-    let view = app.chats.entry(window).or_default();
     let was_following = view.stick;
     view.stick = at_bottom;
     if at_bottom {
@@ -93,12 +101,11 @@ pub fn scrolled(app: &mut App, window: WindowId, at_top: bool, at_bottom: bool) 
         view.height_before = height;
         return true;
     }
-    if app.replica.is_paging(thread_id) {
+    if replica.is_paging(thread_id) {
         return false;
     }
-    app.replica.request_page(thread_id);
-    if app.replica.is_paging(thread_id) {
-        let view = app.chats.entry(window).or_default();
+    replica.request_page(thread_id);
+    if replica.is_paging(thread_id) {
         view.height_before = height;
         // The page goes in front of what is drawn.
         view.from_seq = Some(0);
@@ -107,16 +114,21 @@ pub fn scrolled(app: &mut App, window: WindowId, at_top: bool, at_bottom: bool) 
     false
 }
 
-pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
+pub fn view(
+    send: &Callback<Msg>,
+    replica: &Replica,
+    view: Option<&ChatView>,
+    utc_offset_min: i32,
+    window: &Window,
+) -> Html {
     let id = window.id;
     let thread_id = ThreadId(id.0);
-    let Some(thread) = app.replica.world().chats.get(&thread_id) else {
+    let Some(thread) = replica.world().chats.get(&thread_id) else {
         return html! { <p class="muted">{ "no such thread" }</p> };
     };
     let items = items(thread);
-    let view = app.chats.get(&id);
     let first = first_drawn(&items, view);
-    let onscroll = ctx.link().batch_callback(move |event: Event| {
+    let onscroll = when(send, move |event: Event| {
         let element: HtmlElement = event.target()?.dyn_into().ok()?;
         let top = element.scroll_top();
         let bottom = element.scroll_height() - element.client_height() - top;
@@ -127,20 +139,18 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
         })
     });
     let input = view.map(|view| view.input.clone()).unwrap_or_default();
-    let oninput = ctx.link().batch_callback(move |event: InputEvent| {
+    let oninput = when(send, move |event: InputEvent| {
         let area: HtmlTextAreaElement = event.target()?.dyn_into().ok()?;
         Some(Msg::ChatInput(id, area.value()))
     });
-    let onkeydown = ctx.link().batch_callback(move |event: KeyboardEvent| {
+    let onkeydown = when(send, move |event: KeyboardEvent| {
         if event.key() == "Enter" && !event.shift_key() && !event.is_composing() {
             event.prevent_default();
             return Some(Msg::ChatSend(id));
         }
         None
     });
-    let cancel = ctx
-        .link()
-        .callback(move |_: MouseEvent| Msg::Send(Command::CancelTurn { thread_id }));
+    let cancel = send.reform(move |_: MouseEvent| Msg::Send(Command::CancelTurn { thread_id }));
     let older = thread.older() + first as u64;
     html! {
         <div class="chat">
@@ -148,15 +158,15 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
                 aria-label="messages" tabindex="0" onscroll={ onscroll }>
                 if older > 0 {
                     <p class="older muted">{
-                        if app.replica.is_paging(thread_id) { format!("loading older messages… ({older} more)") }
+                        if replica.is_paging(thread_id) { format!("loading older messages… ({older} more)") }
                         else { format!("{older} older messages: scroll up to load") }
                     }</p>
                 }
                 { for items[first..].iter().map(|(_, item)| match item {
-                    Item::Message(message) => message_view(app, message),
-                    Item::Tool(card) => tool_card(ctx, card),
+                    Item::Message(message) => message_view(message, utc_offset_min),
+                    Item::Tool(card) => tool_card(send, card),
                 }) }
-                if let Some(text) = app.replica.streaming(thread_id) {
+                if let Some(text) = replica.streaming(thread_id) {
                     <div class="message streaming" data-role="assistant" aria-busy="true">
                         <span class="who">{ "assistant · …" }</span>
                         <div class="text">{ text.to_owned() }</div>
@@ -174,16 +184,13 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     }
 }
 
-fn message_view(app: &App, message: &choir_proto::ChatMessage) -> Html {
+fn message_view(message: &choir_proto::ChatMessage, utc_offset_min: i32) -> Html {
     let (role, who) = match message.role {
         ChatRole::User => ("user", "you"),
         ChatRole::Assistant => ("assistant", "assistant"),
         ChatRole::System => ("system", "system"),
     };
-    let mut header = format!(
-        "{who} · {}",
-        crate::text::clock(message.ts, app.utc_offset_min)
-    );
+    let mut header = format!("{who} · {}", crate::text::clock(message.ts, utc_offset_min));
     if let Some(ending) = message.ending {
         header.push_str(&format!(" · {}", ending.label()));
     }
@@ -195,7 +202,7 @@ fn message_view(app: &App, message: &choir_proto::ChatMessage) -> Html {
     }
 }
 
-fn tool_card(ctx: &Context<App>, card: &ToolCard) -> Html {
+fn tool_card(send: &Callback<Msg>, card: &ToolCard) -> Html {
     let call_id = card.call_id.clone();
     let (status, actions) = match &card.status {
         ToolCardStatus::AwaitingApproval => ("awaiting approval".to_owned(), true),
@@ -215,13 +222,13 @@ fn tool_card(ctx: &Context<App>, card: &ToolCard) -> Html {
     };
     let approve = {
         let call_id = call_id.clone();
-        ctx.link().callback(move |_: MouseEvent| {
+        send.reform(move |_: MouseEvent| {
             Msg::Send(Command::ApproveTool {
                 call_id: call_id.clone(),
             })
         })
     };
-    let deny = ctx.link().callback(move |_: MouseEvent| {
+    let deny = send.reform(move |_: MouseEvent| {
         Msg::Send(Command::DenyTool {
             call_id: call_id.clone(),
             reason: Some("denied in the browser".into()),
@@ -260,14 +267,14 @@ fn diff_class(line: &str) -> &'static str {
     }
 }
 
-pub fn after_render(app: &mut App) {
-    let ids = super::windows_of(app, &choir_proto::AppKind::Chat);
-    for id in ids {
+/// Chats kept at their bottom, or at the message the reader was on while older ones came in.
+pub fn after_render(replica: &Replica, chats: &mut HashMap<WindowId, ChatView>) {
+    for id in super::windows_of(replica.world(), &choir_proto::AppKind::Chat) {
         let Some(element) = dom::by_id(&format!("chat-{}", id.0)) else {
             continue;
         };
-        let paging = app.replica.is_paging(ThreadId(id.0));
-        let view = app.chats.entry(id).or_default();
+        let paging = replica.is_paging(ThreadId(id.0));
+        let view = chats.entry(id).or_default();
         match view.height_before {
             // Older items went in above: keep the reader on what they were reading.
             Some(before) => {

@@ -1,16 +1,43 @@
 //! An event log window: the log as it grows, filtered by type or text, following the end or
 //! paused.
 
-use choir_proto::{Event, Window, WindowId};
+use std::collections::{HashMap, VecDeque};
+
+use choir_proto::{AppKind, Event, Window, WindowId, World};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-use crate::app::{App, LogEntry, Msg};
 use crate::dom;
+use crate::msg::{when, Msg};
 
 /// Rows drawn at most (the newest that pass the filter).
 const SHOWN: usize = 300;
+
+/// An event as the event log windows show it.
+pub struct LogEntry {
+    pub event: Event,
+    /// Its data, in short (made once, not at every render).
+    pub preview: String,
+}
+
+impl LogEntry {
+    /// Characters of an event's data shown.
+    const PREVIEW: usize = 160;
+
+    pub fn new(event: Event) -> Self {
+        let data = serde_json::to_value(&event.body)
+            .ok()
+            .and_then(|mut value| value.get_mut("data").map(serde_json::Value::take))
+            .map(|data| data.to_string())
+            .unwrap_or_default();
+        let preview = match data.char_indices().nth(Self::PREVIEW) {
+            Some((cut, _)) => format!("{}…", &data[..cut]),
+            None => data,
+        };
+        Self { event, preview }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct LogView {
@@ -31,21 +58,25 @@ fn matches(event: &Event, filter: &str) -> bool {
     filter.is_empty() || event.body.type_name().contains(filter) || event.actor.contains(filter)
 }
 
-pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
+pub fn view(
+    send: &Callback<Msg>,
+    log: &VecDeque<LogEntry>,
+    view: Option<&LogView>,
+    window: &Window,
+) -> Html {
     let id = window.id;
-    let view = app.logs.get(&id).cloned().unwrap_or_default();
-    let shown: Vec<&LogEntry> = app
-        .log
+    let view = view.cloned().unwrap_or_default();
+    let shown: Vec<&LogEntry> = log
         .iter()
         .rev()
         .filter(|entry| matches(&entry.event, &view.filter))
         .take(SHOWN)
         .collect();
-    let onfilter = ctx.link().batch_callback(move |event: InputEvent| {
+    let onfilter = when(send, move |event: InputEvent| {
         let input: HtmlInputElement = event.target()?.dyn_into().ok()?;
         Some(Msg::LogFilter(id, input.value()))
     });
-    let onfollow = ctx.link().batch_callback(move |event: web_sys::Event| {
+    let onfollow = when(send, move |event: web_sys::Event| {
         let input: HtmlInputElement = event.target()?.dyn_into().ok()?;
         Some(Msg::LogFollow(id, input.checked()))
     });
@@ -73,11 +104,10 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     }
 }
 
-pub fn after_render(app: &mut App) {
-    let follows: Vec<WindowId> = super::windows_of(app, &choir_proto::AppKind::EventLog)
-        .into_iter()
-        .filter(|id| app.logs.get(id).is_none_or(|view| view.follow))
-        .collect();
+/// Windows that follow the end are scrolled to it.
+pub fn after_render(world: &World, logs: &HashMap<WindowId, LogView>) {
+    let follows = super::windows_of(world, &AppKind::EventLog)
+        .filter(|id| logs.get(id).is_none_or(|view| view.follow));
     for id in follows {
         if let Some(element) = dom::by_id(&format!("log-{}", id.0)) {
             element.set_scroll_top(element.scroll_height());

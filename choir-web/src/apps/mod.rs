@@ -6,20 +6,46 @@ mod event_log;
 pub mod shell;
 mod writer;
 
-use choir_proto::{AppKind, Window, WindowId};
+use std::collections::{HashMap, VecDeque};
+
+use choir_proto::client::Replica;
+use choir_proto::{AppKind, Window, WindowId, World};
 use yew::prelude::*;
 
-use crate::app::App;
+use crate::msg::Msg;
 
 pub use chat::{scrolled as chat_scrolled, ChatView};
-pub use event_log::LogView;
+pub use event_log::{LogEntry, LogView};
+pub use writer::Editor;
 
-pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
+/// What the apps draw from: the replica, and each window's state in this tab.
+pub struct Shown<'a> {
+    pub replica: &'a Replica,
+    pub chats: &'a HashMap<WindowId, ChatView>,
+    pub logs: &'a HashMap<WindowId, LogView>,
+    /// The events the event log windows show.
+    pub log: &'a VecDeque<LogEntry>,
+    pub editors: &'a HashMap<WindowId, Editor>,
+    /// One character cell, in CSS pixels.
+    pub cell: (f64, f64),
+    /// The browser's time zone, minutes east of UTC.
+    pub utc_offset_min: i32,
+}
+
+pub fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
+    let id = window.id;
+    let world = shown.replica.world();
     match &window.app {
-        AppKind::Chat => chat::view(app, ctx, window),
-        AppKind::Writer => writer::view(app, ctx, window),
-        AppKind::EventLog => event_log::view(app, ctx, window),
-        AppKind::Shell => shell::view(app, ctx, window),
+        AppKind::Chat => chat::view(
+            send,
+            shown.replica,
+            shown.chats.get(&id),
+            shown.utc_offset_min,
+            window,
+        ),
+        AppKind::Writer => writer::view(send, world, shown.editors.get(&id), window),
+        AppKind::EventLog => event_log::view(send, shown.log, shown.logs.get(&id), window),
+        AppKind::Shell => shell::view(send, world, shown.cell, window),
         AppKind::Other(name) => html! {
             <p class="muted">{ format!("“{name}” windows are not shown in the browser yet.") }</p>
         },
@@ -28,15 +54,12 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
 
 /// A window's title as shown: a writer showing a document is named after it (as in the
 /// terminal).
-pub fn title(app: &App, window: &Window) -> String {
-    let name = match window
-        .doc_id
-        .and_then(|doc_id| app.replica.world().docs.get(&doc_id))
-    {
+pub fn title(world: &World, window: &Window) -> String {
+    let name = match window.doc_id.and_then(|doc_id| world.docs.get(&doc_id)) {
         Some(doc) => doc.title.clone(),
         None => window.title.clone(),
     };
-    match shell::status(app, window.id) {
+    match shell::status(world, window.id) {
         Some(status) => format!("{name} [{status}]"),
         None => name,
     }
@@ -44,19 +67,21 @@ pub fn title(app: &App, window: &Window) -> String {
 
 /// What has to happen to the DOM after it was drawn: chats kept at their bottom or at the
 /// message the reader was on while older ones came in, event logs that follow.
-pub fn after_render(app: &mut App) {
-    chat::after_render(app);
-    event_log::after_render(app);
+pub fn after_render(
+    replica: &Replica,
+    chats: &mut HashMap<WindowId, ChatView>,
+    logs: &HashMap<WindowId, LogView>,
+) {
+    chat::after_render(replica, chats);
+    event_log::after_render(replica.world(), logs);
 }
 
 /// The windows showing app `kind`.
-fn windows_of(app: &App, kind: &AppKind) -> Vec<WindowId> {
-    app.replica
-        .world()
+fn windows_of<'a>(world: &'a World, kind: &'a AppKind) -> impl Iterator<Item = WindowId> + 'a {
+    world
         .desktop
         .windows
         .values()
-        .filter(|window| window.app == *kind)
+        .filter(move |window| window.app == *kind)
         .map(|window| window.id)
-        .collect()
 }

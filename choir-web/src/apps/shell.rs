@@ -3,17 +3,16 @@
 //! window has focus, pastes and (when the program asks) mouse events go to the shell.
 
 use choir_proto::terminal::TermMouse;
-use choir_proto::{Command, Window, WindowId};
+use choir_proto::{Command, Window, WindowId, World};
 use wasm_bindgen::JsCast;
 use web_sys::{ClipboardEvent, KeyboardEvent, PointerEvent, WheelEvent};
 use yew::prelude::*;
 
-use crate::app::{App, Msg};
+use crate::msg::{when, Msg};
 use crate::screen::rows;
 
-pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
+pub fn view(send: &Callback<Msg>, world: &World, cell: (f64, f64), window: &Window) -> Html {
     let id = window.id;
-    let world = app.replica.world();
     let Some(shell) = world.shells.get(&id) else {
         return html! { <p class="muted" aria-busy="true">{ "starting the shell…" }</p> };
     };
@@ -23,7 +22,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
         .cursor()
         .filter(|_| focused && shell.is_running());
     let rows = rows(shell.terminal.screen(), cursor);
-    let onpaste = ctx.link().callback(move |event: Event| {
+    let onpaste = send.reform(move |event: Event| {
         event.prevent_default();
         let text = event
             .dyn_ref::<ClipboardEvent>()
@@ -32,7 +31,6 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
             .unwrap_or_default();
         Msg::ShellPaste(id, text)
     });
-    let cell = app.cell;
     // The cell under the pointer, from the terminal's own box (the event's target may be
     // any of its rows or runs; Yew delegates events, so the current target is not it).
     let at = move |event: &MouseEvent| {
@@ -51,7 +49,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
         (row, col)
     };
     let mouse = |make: fn(u16) -> Option<TermMouse>| {
-        ctx.link().batch_callback(move |event: PointerEvent| {
+        when(send, move |event: PointerEvent| {
             let (row, col) = at(&event);
             let button = u16::try_from(event.button()).unwrap_or(0);
             let kind = make(button)?;
@@ -69,7 +67,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
             button: u8::try_from(button).ok()?,
         })
     });
-    let onwheel = ctx.link().batch_callback(move |event: WheelEvent| {
+    let onwheel = when(send, move |event: WheelEvent| {
         let (row, col) = at(&event);
         let kind = if event.delta_y() < 0.0 {
             TermMouse::WheelUp
@@ -79,9 +77,8 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
         let mods = (event.shift_key(), event.alt_key(), event.ctrl_key());
         Some(Msg::ShellMouse(id, kind, row, col, mods))
     });
-    let restart = ctx
-        .link()
-        .callback(move |_: MouseEvent| Msg::Send(Command::RestartShell { window_id: id }));
+    let restart =
+        send.reform(move |_: MouseEvent| Msg::Send(Command::RestartShell { window_id: id }));
     let state = if shell.is_running() {
         "running"
     } else {
@@ -116,59 +113,47 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     }
 }
 
-/// A key pressed while shell window `id` has focus: its bytes go to the shell (Enter
-/// restarts an ended one). True when the key was the shell's.
-pub fn on_key(app: &mut App, id: WindowId, event: &KeyboardEvent) -> bool {
+/// What a key pressed while shell window `id` has focus sends its shell (Enter restarts an
+/// ended one); `None` when the key stays the page's.
+pub fn key_commands(world: &World, id: WindowId, event: &KeyboardEvent) -> Option<Vec<Command>> {
     // The browser's own paste (Ctrl-Shift-V, Cmd-V) and copy (Cmd-C) stay the browser's.
     if event.meta_key() || (event.ctrl_key() && event.shift_key()) {
-        return false;
+        return None;
     }
-    let Some(shell) = app.replica.world().shells.get(&id) else {
-        return false;
-    };
-    let Some(key) = crate::keys::key_of(event) else {
-        return false;
-    };
+    let shell = world.shells.get(&id)?;
+    let key = crate::keys::key_of(event)?;
     event.prevent_default();
-    let commands = shell.key_commands(key.term());
-    send(app, commands);
-    true
+    Some(shell.key_commands(key.term()))
 }
 
-/// A paste into shell window `id`.
-pub fn paste(app: &mut App, id: WindowId, text: &str) {
-    let Some(shell) = app.replica.world().shells.get(&id) else {
-        return;
-    };
-    match shell.paste_commands(text) {
-        Ok(commands) => send(app, commands),
-        Err(too_large) => app.notify(too_large.to_string(), true),
+/// What a paste into shell window `id` sends, or why it cannot be sent.
+pub fn paste_commands(world: &World, id: WindowId, text: &str) -> Result<Vec<Command>, String> {
+    match world.shells.get(&id) {
+        Some(shell) => shell
+            .paste_commands(text)
+            .map_err(|too_large| too_large.to_string()),
+        None => Ok(Vec::new()),
     }
 }
 
-/// A mouse event on shell window `id`'s screen, sent when the program asked for it.
-pub fn mouse(
-    app: &mut App,
+/// What a mouse event on shell window `id`'s screen sends (nothing unless the program asked
+/// for the mouse).
+pub fn mouse_commands(
+    world: &World,
     id: WindowId,
     event: TermMouse,
     row: u16,
     col: u16,
     mods: (bool, bool, bool),
-) {
-    let Some(shell) = app.replica.world().shells.get(&id) else {
-        return;
-    };
-    let commands = shell.mouse_commands(event, row, col, mods);
-    send(app, commands);
-}
-
-fn send(app: &mut App, commands: Vec<Command>) {
-    for command in commands {
-        app.send(command);
-    }
+) -> Vec<Command> {
+    world
+        .shells
+        .get(&id)
+        .map(|shell| shell.mouse_commands(event, row, col, mods))
+        .unwrap_or_default()
 }
 
 /// What the title says besides the name: an ended shell, or output skipped during a flood.
-pub fn status(app: &App, id: WindowId) -> Option<String> {
-    app.replica.world().shells.get(&id)?.status()
+pub fn status(world: &World, id: WindowId) -> Option<String> {
+    world.shells.get(&id)?.status()
 }

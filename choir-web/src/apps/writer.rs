@@ -1,17 +1,33 @@
 //! A writer window: the document list, or one document in a real text area. Typing becomes
 //! edits through the shared document sync; others' edits come in with the caret kept on the
-//! same text (see `App::merge`).
+//! same text (see the root's `merge`).
 
-use choir_proto::{Command, Window};
+use choir_proto::client::DocText;
+use choir_proto::{Command, Window, World};
+use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
-use crate::app::{App, Msg};
+use crate::msg::Msg;
 
-pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
+/// A writer window's text in this tab.
+pub struct Editor {
+    pub doc: DocText,
+    /// The text area does not show `doc`'s text yet.
+    pub stale: bool,
+    /// Its text area.
+    pub area: NodeRef,
+}
+
+impl Editor {
+    pub fn area(&self) -> Option<HtmlTextAreaElement> {
+        self.area.cast::<HtmlTextAreaElement>()
+    }
+}
+
+pub fn view(send: &Callback<Msg>, world: &World, editor: Option<&Editor>, window: &Window) -> Html {
     let id = window.id;
-    let world = app.replica.world();
     let Some(doc_id) = window.doc_id else {
-        let create = ctx.link().callback(move |_: MouseEvent| {
+        let create = send.reform(move |_: MouseEvent| {
             Msg::Send(Command::CreateDoc {
                 title: "Untitled".into(),
                 content: String::new(),
@@ -23,7 +39,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
             <div class="doc-list" role="list" aria-label="documents">
                 { for world.docs.values().map(|doc| {
                     let doc_id = doc.id;
-                    let open = ctx.link().callback(move |_: MouseEvent| Msg::Send(Command::ShowDoc { window_id: id, doc_id: Some(doc_id) }));
+                    let open = send.reform(move |_: MouseEvent| Msg::Send(Command::ShowDoc { window_id: id, doc_id: Some(doc_id) }));
                     html! {
                         <button class="doc" role="listitem" data-doc-id={ doc.id.0.to_string() } onclick={ open }>
                             <span class="doc-title">{ doc.title.clone() }</span>
@@ -36,13 +52,13 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
             </div>
         };
     };
-    let back = ctx.link().callback(move |_: MouseEvent| {
+    let back = send.reform(move |_: MouseEvent| {
         Msg::Send(Command::ShowDoc {
             window_id: id,
             doc_id: None,
         })
     });
-    let Some(editor) = app.editors.get(&id) else {
+    let Some(editor) = editor else {
         return html! { <p class="muted" aria-busy="true">{ "loading the document…" }</p> };
     };
     let saved = if editor.doc.is_saved() {
@@ -52,9 +68,7 @@ pub fn view(app: &App, ctx: &Context<App>, window: &Window) -> Html {
     };
     // Every input is an edit, an input method's text while it composes too (it converges to
     // the composed text).
-    let oninput = ctx
-        .link()
-        .callback(move |_: InputEvent| Msg::WriterInput(id));
+    let oninput = send.reform(move |_: InputEvent| Msg::WriterInput(id));
     html! {
         <div class="writer" data-doc-id={ doc_id.0.to_string() }>
             <div class="writer-bar">

@@ -1,0 +1,67 @@
+//! What the root component is told: by the socket, the page and the views. The views send
+//! these through a [`Callback<Msg>`] and never see the root itself.
+
+use choir_proto::terminal::TermMouse;
+use choir_proto::{Command, Event, WindowId};
+use web_sys::KeyboardEvent;
+use yew::Callback;
+
+use crate::drag::DragKind;
+use crate::net::NetEvent;
+use crate::travel::Travel;
+
+pub enum Msg {
+    Net(u64, NetEvent),
+    /// Take in the frames that arrived (once per animation frame).
+    TakeFrames,
+    Retry,
+    Tick,
+    /// A second of a replay's clock: a move that waits long is asked again.
+    TimelineTick,
+    /// The tab became visible, came back from the back/forward cache, or went online.
+    Wake,
+    Resized,
+    Send(Command),
+    Key(KeyboardEvent),
+    DragStart {
+        window: WindowId,
+        kind: DragKind,
+        x: f64,
+        y: f64,
+    },
+    DragMove {
+        x: f64,
+        y: f64,
+    },
+    DragEnd,
+    ChatInput(WindowId, String),
+    ChatSend(WindowId),
+    ChatScrolled {
+        window: WindowId,
+        at_top: bool,
+        at_bottom: bool,
+    },
+    WriterInput(WindowId),
+    ShellPaste(WindowId, String),
+    ShellMouse(WindowId, TermMouse, u16, u16, (bool, bool, bool)),
+    LogFilter(WindowId, String),
+    LogFollow(WindowId, bool),
+    LogHistory(Vec<Event>),
+    /// Move through time (a replay).
+    Travel(Travel),
+    ToggleHelp,
+    Dismiss,
+}
+
+/// A callback that sends the message `make` returns for an event, if any.
+pub fn when<E: 'static>(
+    send: &Callback<Msg>,
+    make: impl Fn(E) -> Option<Msg> + 'static,
+) -> Callback<E> {
+    let send = send.clone();
+    Callback::from(move |event: E| {
+        if let Some(msg) = make(event) {
+            send.emit(msg);
+        }
+    })
+}
