@@ -353,14 +353,12 @@ async fn put_checkpoint(
     doc_id: DocId,
     checkpoint: &Checkpoint,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT OR REPLACE INTO doc_texts (doc_id, version, seq, text) VALUES (?, ?, ?, ?)",
+    insert_checkpoint(
+        &mut *conn,
+        "INSERT OR REPLACE INTO doc_texts",
+        doc_id,
+        checkpoint,
     )
-    .bind(int(doc_id.0))
-    .bind(int(checkpoint.version))
-    .bind(int(checkpoint.seq))
-    .bind(&checkpoint.text)
-    .execute(&mut *conn)
     .await?;
     put_past_checkpoint(conn, doc_id, checkpoint).await
 }
@@ -371,9 +369,25 @@ async fn put_past_checkpoint(
     doc_id: DocId,
     checkpoint: &Checkpoint,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT OR IGNORE INTO past_doc_texts (doc_id, version, seq, text) VALUES (?, ?, ?, ?)",
+    insert_checkpoint(
+        conn,
+        "INSERT OR IGNORE INTO past_doc_texts",
+        doc_id,
+        checkpoint,
     )
+    .await
+}
+
+/// `insert` (`INSERT OR … INTO table`) with a checkpoint's row.
+async fn insert_checkpoint(
+    conn: &mut sqlx::SqliteConnection,
+    insert: &str,
+    doc_id: DocId,
+    checkpoint: &Checkpoint,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "{insert} (doc_id, version, seq, text) VALUES (?, ?, ?, ?)"
+    ))
     .bind(int(doc_id.0))
     .bind(int(checkpoint.version))
     .bind(int(checkpoint.seq))

@@ -30,6 +30,27 @@ pub struct PendingToolCall {
     pub requested_seq: u64,
 }
 
+impl PendingToolCall {
+    /// A call first heard of in `event`.
+    fn new(
+        event: &Event,
+        call_id: &CallId,
+        tool: &str,
+        args: &Value,
+        thread_id: Option<ThreadId>,
+        status: ToolCallStatus,
+    ) -> Self {
+        Self {
+            call_id: call_id.clone(),
+            tool: tool.to_owned(),
+            args: args.clone(),
+            thread_id,
+            status,
+            requested_seq: event.seq,
+        }
+    }
+}
+
 pub(super) fn apply(pending: &mut BTreeMap<CallId, PendingToolCall>, event: &Event) {
     match &event.body {
         EventBody::ToolRequested {
@@ -45,16 +66,9 @@ pub(super) fn apply(pending: &mut BTreeMap<CallId, PendingToolCall>, event: &Eve
             } else {
                 ToolCallStatus::Approved
             };
-            pending
-                .entry(call_id.clone())
-                .or_insert_with(|| PendingToolCall {
-                    call_id: call_id.clone(),
-                    tool: tool.clone(),
-                    args: args.clone(),
-                    thread_id: *thread_id,
-                    status,
-                    requested_seq: event.seq,
-                });
+            pending.entry(call_id.clone()).or_insert_with(|| {
+                PendingToolCall::new(event, call_id, tool, args, *thread_id, status)
+            });
         }
         EventBody::ToolApproved { call_id } => {
             set_status(pending, call_id, ToolCallStatus::Approved)
@@ -65,17 +79,11 @@ pub(super) fn apply(pending: &mut BTreeMap<CallId, PendingToolCall>, event: &Eve
             args,
             thread_id,
         } => {
-            let call = pending
-                .entry(call_id.clone())
-                .or_insert_with(|| PendingToolCall {
-                    call_id: call_id.clone(),
-                    tool: tool.clone(),
-                    args: args.clone(),
-                    thread_id: *thread_id,
-                    status: ToolCallStatus::Running,
-                    requested_seq: event.seq,
-                });
-            call.status = ToolCallStatus::Running;
+            let running = ToolCallStatus::Running;
+            let call = pending.entry(call_id.clone()).or_insert_with(|| {
+                PendingToolCall::new(event, call_id, tool, args, *thread_id, running)
+            });
+            call.status = running;
         }
         EventBody::ToolDenied { call_id, .. } | EventBody::ToolFinished { call_id, .. } => {
             pending.remove(call_id);

@@ -442,27 +442,24 @@ pub fn render(
     let height = usize::from(messages.height);
     let (lines, _) =
         lines_from_bottom(content, messages.width, view.scroll + height, view.selected);
-    if content
-        .thread
-        .is_some_and(|thread| thread.messages.is_empty())
-        && content.streaming.is_none()
-    {
-        let note = "No messages yet. Type below and press Enter.";
-        buf.set_stringn(
-            messages.x,
-            messages.y,
-            note,
-            usize::from(messages.width),
+    let note = match content.thread {
+        Some(thread) if thread.messages.is_empty() && content.streaming.is_none() => Some((
+            "No messages yet. Type below and press Enter.",
             theme.muted(),
-        );
-    } else if content.thread.is_none() {
-        let note = "This window's chat thread is not in the log.";
+        )),
+        None => Some((
+            "This window's chat thread is not in the log.",
+            theme.error(),
+        )),
+        Some(_) => None,
+    };
+    if let Some((note, style)) = note {
         buf.set_stringn(
             messages.x,
             messages.y,
             note,
             usize::from(messages.width),
-            theme.error(),
+            style,
         );
     }
     let visible = lines.iter().skip(view.scroll).take(height);

@@ -163,20 +163,7 @@ fn parse_escape(bytes: &[u8]) -> Step {
             let Some(&third) = bytes.get(2) else {
                 return Step::NeedMore;
             };
-            let code = match third {
-                b'P' => KeyCode::F(1),
-                b'Q' => KeyCode::F(2),
-                b'R' => KeyCode::F(3),
-                b'S' => KeyCode::F(4),
-                b'A' => KeyCode::Up,
-                b'B' => KeyCode::Down,
-                b'C' => KeyCode::Right,
-                b'D' => KeyCode::Left,
-                b'H' => KeyCode::Home,
-                b'F' => KeyCode::End,
-                _ => return Step::Done(None, 3),
-            };
-            Step::Done(key(code, Mods::NONE), 3)
+            Step::Done(final_key(third).and_then(|code| key(code, Mods::NONE)), 3)
         }
         0x1b => Step::Done(key(KeyCode::Esc, Mods::NONE), 1),
         _ => {
@@ -212,17 +199,7 @@ fn parse_csi(bytes: &[u8]) -> Step {
         .collect();
     let mods = Mods::from_xterm(numbers.get(1).copied().unwrap_or(1));
     let code = match final_byte {
-        b'A' => KeyCode::Up,
-        b'B' => KeyCode::Down,
-        b'C' => KeyCode::Right,
-        b'D' => KeyCode::Left,
-        b'H' => KeyCode::Home,
-        b'F' => KeyCode::End,
         b'Z' => KeyCode::BackTab,
-        b'P' => KeyCode::F(1),
-        b'Q' => KeyCode::F(2),
-        b'R' => KeyCode::F(3),
-        b'S' => KeyCode::F(4),
         b'~' => match numbers.first().copied().unwrap_or(0) {
             1 | 7 => KeyCode::Home,
             2 => KeyCode::Insert,
@@ -235,10 +212,30 @@ fn parse_csi(bytes: &[u8]) -> Step {
             n @ 23..=24 => KeyCode::F((n - 12) as u8),
             _ => return Step::Done(None, used),
         },
-        // Focus reports and anything else we do not use.
-        _ => return Step::Done(None, used),
+        other => match final_key(other) {
+            Some(code) => code,
+            // Focus reports and anything else we do not use.
+            None => return Step::Done(None, used),
+        },
     };
     Step::Done(key(code, mods), used)
+}
+
+/// The key a sequence's final byte names, after `ESC O` (SS3) or `ESC [` (CSI) alike.
+fn final_key(byte: u8) -> Option<KeyCode> {
+    Some(match byte {
+        b'A' => KeyCode::Up,
+        b'B' => KeyCode::Down,
+        b'C' => KeyCode::Right,
+        b'D' => KeyCode::Left,
+        b'H' => KeyCode::Home,
+        b'F' => KeyCode::End,
+        b'P' => KeyCode::F(1),
+        b'Q' => KeyCode::F(2),
+        b'R' => KeyCode::F(3),
+        b'S' => KeyCode::F(4),
+        _ => return None,
+    })
 }
 
 fn parse_sgr_mouse(params: &[u8], final_byte: u8) -> Option<InputEvent> {
