@@ -54,9 +54,14 @@ pub(super) async fn mint(
     ))
 }
 
-/// `GET /api/shares` → `{"shares": [...]}` (never their tokens).
-pub(super) async fn list(State(state): State<AppState>) -> Json<Value> {
-    Json(json!({ "shares": state.shares.list() }))
+/// `GET /api/shares` → `{"shares": [...]}` (never their tokens). On the blocking pool: listing
+/// forgets expired shares, which saves the file (synced).
+pub(super) async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let shares = state.shares.clone();
+    let list = tokio::task::spawn_blocking(move || shares.list())
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "shares": list })))
 }
 
 /// `DELETE /api/shares/{id}` → `{"revoked": {...}, "also": [...], "token_replaced": bool}`;

@@ -204,37 +204,60 @@ impl DocFiles {
     }
 
     /// Reads every file whose size or time differs from what was written and submits the
-    /// difference as an edit.
+    /// difference as an edit. The files are looked at, and the differences made, on the
+    /// blocking pool: a document file may be 16 MiB.
     async fn pick_up_outside_edits(&mut self) {
+        let known: Vec<(DocId, PathBuf, (u64, u128))> = self
+            .files
+            .iter()
+            .filter_map(|(doc_id, file)| {
+                let written = file.written.as_ref()?;
+                let path = self.workspace.join(&written.file);
+                Some((*doc_id, path, (written.len, written.mtime_ns)))
+            })
+            .collect();
+        if known.is_empty() {
+            return;
+        }
+        let Ok(seen) = tokio::task::spawn_blocking(move || {
+            known
+                .into_iter()
+                .map(|(doc_id, path, was)| (doc_id, look(&path, was)))
+                .collect::<Vec<_>>()
+        })
+        .await
+        else {
+            return;
+        };
         let mut edits = Vec::new();
-        for (doc_id, file) in &mut self.files {
+        for (doc_id, seen) in seen {
+            let Some(file) = self.files.get_mut(&doc_id) else {
+                continue;
+            };
             let Some(written) = &mut file.written else {
                 continue;
             };
-            let path = self.workspace.join(&written.file);
-            let meta = match std::fs::metadata(&path) {
-                Ok(meta) => meta,
-                Err(_) => {
-                    // Removed outside: the log still has it, so write it again.
-                    file.stale = true;
-                    continue;
+            match seen {
+                Seen::Same => {}
+                // Removed outside: the log still has it, so write it again.
+                Seen::Gone => file.stale = true,
+                Seen::Changed {
+                    len,
+                    mtime_ns,
+                    text,
+                } => {
+                    written.len = len;
+                    written.mtime_ns = mtime_ns;
+                    self.state_dirty = true;
+                    match text {
+                        Ok(text) => edits.push((doc_id, written.version, text)),
+                        Err(err) => {
+                            tracing::warn!(%err, file = %written.file, "cannot read a changed document file; the log keeps its text");
+                            file.stale = true;
+                        }
+                    }
                 }
-            };
-            if (meta.len(), mtime_ns(&meta)) == (written.len, written.mtime_ns) {
-                continue;
             }
-            written.len = meta.len();
-            written.mtime_ns = mtime_ns(&meta);
-            self.state_dirty = true;
-            let text = match std::fs::read_to_string(&path) {
-                Ok(text) => text,
-                Err(err) => {
-                    tracing::warn!(%err, path = %path.display(), "cannot read a changed document file; the log keeps its text");
-                    file.stale = true;
-                    continue;
-                }
-            };
-            edits.push((*doc_id, written.version, text));
         }
         let mut submitted = Vec::new();
         for (doc_id, base, text) in edits {
@@ -247,8 +270,12 @@ impl DocFiles {
                     continue;
                 }
             };
-            if text != written {
-                submitted.push((doc_id, base, diff(&written, &text)));
+            let op = tokio::task::spawn_blocking(move || {
+                (text != written).then(|| diff(&written, &text))
+            })
+            .await;
+            if let Ok(Some(op)) = op {
+                submitted.push((doc_id, base, op));
             }
         }
         for (doc_id, base, op) in submitted {
@@ -358,6 +385,35 @@ fn event_doc(event: &Event) -> Option<DocId> {
         | EventBody::DocEdited { doc_id, .. }
         | EventBody::DocRenamed { doc_id, .. } => Some(*doc_id),
         _ => None,
+    }
+}
+
+/// A written file, looked at again.
+enum Seen {
+    /// The size and time it was written with.
+    Same,
+    Gone,
+    /// Another size or time, and the text it holds now.
+    Changed {
+        len: u64,
+        mtime_ns: u128,
+        text: std::io::Result<String>,
+    },
+}
+
+/// Looks at the file at `path`, written with size and time `was`. Blocking.
+fn look(path: &Path, was: (u64, u128)) -> Seen {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Seen::Gone;
+    };
+    let now = (meta.len(), mtime_ns(&meta));
+    if now == was {
+        return Seen::Same;
+    }
+    Seen::Changed {
+        len: now.0,
+        mtime_ns: now.1,
+        text: std::fs::read_to_string(path),
     }
 }
 
