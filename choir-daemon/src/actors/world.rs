@@ -21,7 +21,8 @@ use super::doc_texts;
 use super::snapshot::{Checkpoint, Snapshots};
 use super::CommandError;
 use crate::shell::Shells;
-use crate::store::{EventStore, StoreError, Subscription};
+use crate::store::{EventStore, Follow, Step, StoreError};
+use tokio_util::sync::CancellationToken;
 
 /// Messages of each thread held in memory.
 pub const KEEP_MESSAGES: usize = 200;
@@ -168,8 +169,13 @@ impl WorldHandle {
         // Other actors (the agent, tools) append too: their events reach this world through
         // the subscription, as they commit and before each decision.
         let events = store.subscribe(world.head + 1);
+        // It stops when closed (saving its snapshot first) or once no handle is left, not at
+        // the daemon's shutdown: the daemon closes it last.
+        let follow = Follow::new("world", events, CancellationToken::new())
+            .with_messages(rx)
+            .stop_without_messages();
         let actor = Actor {
-            events,
+            follow,
             store,
             snapshots,
             since_snapshot: 0,
@@ -180,7 +186,7 @@ impl WorldHandle {
             world,
             shells,
         };
-        tokio::spawn(actor.run(rx));
+        tokio::spawn(actor.run());
         Self { inbox }
     }
 
@@ -267,7 +273,8 @@ struct Actor {
     /// The log as it commits, in order: the one way events reach `world`, this actor's own
     /// included (applying those at once would skip another actor's event committed
     /// between the decision and the append).
-    events: Subscription,
+    /// The log from the world's head on, and the handles' messages.
+    follow: Follow<Msg>,
     snapshots: Snapshots,
     world: World,
     since_snapshot: u64,
@@ -282,28 +289,17 @@ struct Actor {
 }
 
 impl Actor {
-    async fn run(mut self, mut inbox: mpsc::Receiver<Msg>) {
-        // A message taken from the inbox while gathering a batch, handled next.
-        let mut held: Option<Msg> = None;
-        loop {
-            let received = match held.take() {
-                Some(msg) => Some(msg),
-                None => tokio::select! {
-                    msg = inbox.recv() => msg,
-                    next = self.events.next() => {
-                        match next {
-                            Ok(Some(event)) => self.apply(&event).await,
-                            Ok(None) => break,
-                            Err(err) => {
-                                tracing::error!(%err, "the world cannot read the log");
-                                break;
-                            }
-                        }
-                        continue;
-                    }
-                },
+    async fn run(mut self) {
+        while let Some(step) = self.follow.next().await {
+            let msg = match step {
+                Step::Event(event) => {
+                    self.apply(&event).await;
+                    continue;
+                }
+                Step::Tick => continue,
+                Step::Message(msg) => msg,
             };
-            let Some(msg) = received else { break };
+            // Events committed since the message was taken are decided on too.
             self.catch_up(self.store.head()).await;
             match msg {
                 Msg::Close(reply) => {
@@ -316,13 +312,13 @@ impl Actor {
                 Msg::Execute(first) if batches(&first.command) => {
                     let mut batch = vec![first];
                     while batch.len() < MAX_BATCH {
-                        match inbox.try_recv() {
-                            Ok(Msg::Execute(next)) if batches(&next.command) => batch.push(next),
-                            Ok(other) => {
-                                held = Some(other);
+                        match self.follow.try_message() {
+                            Some(Msg::Execute(next)) if batches(&next.command) => batch.push(next),
+                            Some(other) => {
+                                self.follow.put_back(other);
                                 break;
                             }
-                            Err(_) => break,
+                            None => break,
                         }
                     }
                     self.execute_batch(batch).await;
@@ -491,7 +487,7 @@ impl Actor {
     /// Applies the log from the subscription up to `target`, in order.
     async fn catch_up(&mut self, target: u64) {
         while self.world.head < target {
-            match self.events.next().await {
+            match self.follow.events().next().await {
                 Ok(Some(event)) => self.apply(&event).await,
                 Ok(None) => break,
                 Err(err) => {

@@ -1,5 +1,5 @@
-//! Following the log: the one loop of every actor that reacts to committed events (the agent,
-//! the shells, the document files), with the same order and the same ways to stop.
+//! Following the log: the one loop of every actor that reacts to committed events (the world,
+//! the agent, the shells, the document files), with the same order and the same ways to stop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +39,8 @@ pub(crate) struct Follow<M> {
     /// A message that came while committed events were still to be delivered: it waits
     /// for them.
     held: Option<M>,
+    /// Stop once every sender of its messages is gone, rather than go on with the log alone.
+    stop_without_messages: bool,
 }
 
 impl<M> Follow<M> {
@@ -55,7 +57,15 @@ impl<M> Follow<M> {
             tick: None,
             shutdown,
             held: None,
+            stop_without_messages: false,
         }
+    }
+
+    /// Stops once every sender of its messages is gone: for an actor whose handles are why it
+    /// runs.
+    pub(crate) fn stop_without_messages(mut self) -> Self {
+        self.stop_without_messages = true;
+        self
     }
 
     /// Also takes messages from `messages`.
@@ -82,6 +92,25 @@ impl<M> Follow<M> {
     /// committed before it acts).
     pub(crate) fn events(&mut self) -> &mut Subscription {
         &mut self.events
+    }
+
+    /// A message already waiting, without waiting for one (to gather a batch).
+    pub(crate) fn try_message(&mut self) -> Option<M> {
+        if let Some(message) = self.held.take() {
+            return Some(message);
+        }
+        match &mut self.messages {
+            Messages::Bounded(messages) => messages.try_recv().ok(),
+            Messages::Unbounded(messages) => messages.try_recv().ok(),
+            Messages::None => None,
+        }
+    }
+
+    /// Gives back a message taken by [`try_message`](Self::try_message): it is the next
+    /// message [`next`](Self::next) returns.
+    pub(crate) fn put_back(&mut self, message: M) {
+        debug_assert!(self.held.is_none());
+        self.held = Some(message);
     }
 
     /// The next step, `None` once the follower should stop: the daemon shuts down, the store
@@ -123,6 +152,7 @@ impl<M> Follow<M> {
                 next = self.events.next() => return self.event(next),
                 message = messages => match message {
                     Some(message) => self.held = Some(message),
+                    None if self.stop_without_messages => return None,
                     None => self.messages = Messages::None,
                 },
                 () = tick => return Some(Step::Tick),
