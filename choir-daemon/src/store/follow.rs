@@ -232,4 +232,30 @@ mod tests {
         assert!(matches!(follow.next().await, Some(Step::Event(event)) if event.seq == 1));
         assert!(matches!(follow.next().await, Some(Step::Tick)));
     }
+
+    #[tokio::test]
+    async fn a_batch_takes_what_waits_and_a_message_given_back_comes_next() {
+        let (_dir, store) = store().await;
+        let (send, messages) = mpsc::channel(8);
+        let mut follow = Follow::new("test", store.subscribe(1), CancellationToken::new())
+            .with_messages(messages)
+            .stop_without_messages();
+        for text in ["a", "b", "c"] {
+            send.send(text).await.unwrap();
+        }
+        assert!(matches!(follow.next().await, Some(Step::Message("a"))));
+        assert_eq!(follow.try_message(), Some("b"));
+        let c = follow.try_message().unwrap();
+        assert_eq!(follow.try_message(), None, "nothing else waits");
+        follow.put_back(c);
+        // An event committed meanwhile comes before the message given back.
+        store.append(vec![post(1)]).await.unwrap();
+        assert!(matches!(follow.next().await, Some(Step::Event(event)) if event.seq == 1));
+        assert!(matches!(follow.next().await, Some(Step::Message("c"))));
+        drop(send);
+        assert!(
+            follow.next().await.is_none(),
+            "it stops once its last sender is gone"
+        );
+    }
 }
