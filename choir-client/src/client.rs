@@ -197,11 +197,16 @@ where
     let updates = &incoming.updates;
     let mut link = Link::new();
     let mut attempt: u32 = 0;
+    // Why the last link was lost, when the daemon said.
+    let mut lost_because: Option<String> = None;
     loop {
         let state = if attempt == 0 {
             Connection::Connecting
         } else {
-            Connection::Reconnecting { attempt }
+            Connection::Reconnecting {
+                attempt,
+                reason: lost_because.take(),
+            }
         };
         if updates.send(ClientUpdate::Connection(state)).await.is_err() {
             return;
@@ -220,13 +225,7 @@ where
                 let _ = updates.send(ClientUpdate::Gone(reason)).await;
                 return;
             }
-            Ended::Lost(reason) => {
-                if let Some(reason) = reason {
-                    let _ = updates
-                        .send(ClientUpdate::Connection(Connection::Offline(reason)))
-                        .await;
-                }
-            }
+            Ended::Lost(reason) => lost_because = reason,
         }
         attempt = attempt.saturating_add(1);
         let backoff =

@@ -6,17 +6,20 @@
 //! pressed into a [`Key`], hands it to its [`Keymap`] with a [`Screen`] (what the keymap
 //! may read of the desktop), and carries out the [`Intent`]s that come back: commands for
 //! the daemon, keys for the focused window's app, notices. It also names the states of a
-//! client's link to its daemon ([`Connection`]). The terminal (`choir-tui`) and
+//! client's link to its daemon ([`Connection`]), the keys of a replay ([`replay`]) and the
+//! order of a chat's items ([`chat`]). The terminal (`choir-tui`) and
 //! the browser (`choir-web`) are such front ends, so the same keys give the same commands
 //! in both.
 
 pub mod bindings;
+pub mod chat;
 mod connection;
 pub mod geometry;
 mod key;
 mod keymap;
+pub mod replay;
 
 pub use bindings::{Binding, Front, BINDINGS};
-pub use connection::Connection;
+pub use connection::{Connection, Tone};
 pub use key::{Key, KeyCode, Mods};
 pub use keymap::{Intent, Keymap, Mode, Screen, LAUNCHER, PREFIX};

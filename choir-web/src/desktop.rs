@@ -3,12 +3,12 @@
 //! connection state, the help overlay, and the error page.
 
 use choir_desktop::bindings::{self, Front};
+use choir_desktop::Connection;
 use choir_desktop::{geometry, Keymap};
 use choir_proto::{AppKind, Command, Rect, Window};
 use web_sys::PointerEvent;
 use yew::prelude::*;
 
-use crate::connection::Connection;
 use crate::dom::SignedIn;
 use crate::drag::{Drag, DragKind};
 use crate::msg::{when, Msg};
@@ -35,13 +35,13 @@ pub fn view(send: &Callback<Msg>, app: &Shown) -> Html {
         Connection::NoToken => Some(
             "This page needs the sandbox's token. Open the URL that `choir web` prints: it ends in ?token=…".to_owned(),
         ),
-        Connection::Refused(message) if message.contains("share") => Some(format!(
+        Connection::Offline(message) if message.contains("share") => Some(format!(
             "Its owner ended this share ({message}): ask them for a new link."
         )),
-        Connection::Refused(message) if app.signed_in.is_some() => {
+        Connection::Offline(message) if app.signed_in.is_some() => {
             Some(format!("Your session ended ({message}). Opening the sign-in page…"))
         }
-        Connection::Refused(message) => Some(format!(
+        Connection::Offline(message) => Some(format!(
             "The sandbox refused this page's token ({message}). The link may be old or mistyped: \
              open the URL that `choir web` prints again."
         )),
@@ -186,19 +186,17 @@ fn taskbar(send: &Callback<Msg>, app: &Shown) -> Html {
         });
         html! { <button data-launch={ name } aria-label={ format!("new {label} window") } onclick={ onclick }>{ format!("+ {label}") }</button> }
     };
-    let (state_text, state_title) = match &app.connection {
-        Connection::Connecting => ("○ connecting…".to_owned(), String::new()),
-        Connection::Live if app.apps.replica.is_read_only() => (
-            "◉ watching (read-only)".to_owned(),
-            "a read-only share: you see everything live, and can change nothing".to_owned(),
-        ),
-        Connection::Live => ("● live".to_owned(), String::new()),
-        Connection::Reconnecting { attempt, reason } => (
-            format!("◌ reconnecting ({attempt}): {reason}"),
-            reason.clone(),
-        ),
-        Connection::Refused(message) => ("✕ refused".to_owned(), message.clone()),
-        Connection::NoToken => ("✕ no token".to_owned(), String::new()),
+    let read_only = app.apps.replica.is_read_only();
+    let (state_text, _) = app.connection.label(read_only);
+    let state_title = match app.connection {
+        Connection::Live if read_only => {
+            "a read-only share: you see everything live, and can change nothing".to_owned()
+        }
+        Connection::Reconnecting {
+            reason: Some(why), ..
+        }
+        | Connection::Offline(why) => why.clone(),
+        _ => String::new(),
     };
     let help = send.reform(|_: MouseEvent| Msg::ToggleHelp);
     html! {

@@ -11,8 +11,6 @@ mod app;
 #[cfg(target_arch = "wasm32")]
 mod apps;
 #[cfg(target_arch = "wasm32")]
-mod connection;
-#[cfg(target_arch = "wasm32")]
 mod desktop;
 #[cfg(target_arch = "wasm32")]
 mod dom;
@@ -26,8 +24,6 @@ mod msg;
 mod net;
 #[cfg(target_arch = "wasm32")]
 mod timeline;
-#[cfg(target_arch = "wasm32")]
-mod travel;
 
 #[cfg(target_arch = "wasm32")]
 fn main() {

@@ -1,6 +1,7 @@
 //! What the root component is told: by the socket, the page and the views. The views send
 //! these through a [`Callback<Msg>`] and never see the root itself.
 
+use choir_desktop::replay::Travel;
 use choir_proto::terminal::TermMouse;
 use choir_proto::{Command, Event, WindowId};
 use web_sys::KeyboardEvent;
@@ -8,7 +9,6 @@ use yew::Callback;
 
 use crate::drag::DragKind;
 use crate::net::NetEvent;
-use crate::travel::Travel;
 
 pub enum Msg {
     Net(u64, NetEvent),

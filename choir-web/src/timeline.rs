@@ -3,12 +3,12 @@
 //! by minute and to the next or previous chat message or tool call. The moves and their
 //! queries are `choir_proto`'s `Timeline`, the terminal's too.
 
+use choir_desktop::replay::Travel;
 use choir_proto::client::Timeline;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::msg::Msg;
-use crate::travel::Travel;
 
 /// The bar in place of the taskbar's launcher and window list.
 pub fn bar(send: &Callback<Msg>, timeline: &Timeline, utc_offset_min: i32) -> Html {

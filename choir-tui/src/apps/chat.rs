@@ -4,10 +4,9 @@
 //! the viewport (plus the scroll offset) is full, so the cost of a frame does not grow with
 //! the length of the thread.
 
+use choir_desktop::chat::{self, ChatItem};
 use choir_proto::client::Replica;
-use choir_proto::{
-    ChatMessage, ChatRole, ChatThread, Command, ThreadId, ToolCard, ToolCardStatus, WindowId,
-};
+use choir_proto::{ChatRole, ChatThread, Command, ThreadId, ToolCard, ToolCardStatus, WindowId};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -262,19 +261,6 @@ enum LineKind {
     DiffRemoved,
 }
 
-/// A message or a tool card, in thread order.
-enum Item<'a> {
-    Message(usize, &'a ChatMessage),
-    Card(&'a ToolCard),
-}
-
-fn item_seq(item: &Item<'_>) -> u64 {
-    match item {
-        Item::Message(_, message) => message.seq,
-        Item::Card(card) => card.seq,
-    }
-}
-
 /// A card's lines, top to bottom.
 fn card_lines(card: &ToolCard, width: usize) -> Vec<(String, LineKind)> {
     let args = card.args.to_string();
@@ -376,45 +362,28 @@ fn lines_from_bottom(
     let Some(thread) = content.thread else {
         return (lines, true);
     };
-    // Messages and cards, newest first, merged by seq.
-    let mut messages = thread
-        .messages
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(age, m)| Item::Message(age, m))
-        .peekable();
-    let mut cards = thread.tools.iter().rev().map(Item::Card).peekable();
+    // Messages and cards, newest first; `age` counts messages from the newest.
+    let mut items = chat::items(thread).rev();
+    let mut age = 0;
     loop {
         if lines.len() >= need {
             return (lines, false);
         }
-        let take_card = match (messages.peek(), cards.peek()) {
-            (Some(m), Some(c)) => item_seq(c) > item_seq(m),
-            (None, Some(_)) => true,
-            (_, None) => false,
-        };
-        let item = if take_card {
-            cards.next()
-        } else {
-            messages.next()
-        };
-        match item {
-            Some(Item::Message(age, message)) => {
-                let who = match message.role {
-                    ChatRole::User => "you",
-                    ChatRole::Assistant => "assistant",
-                    ChatRole::System => "system",
-                };
-                let mut header =
-                    format!("{who} · {}", clock(message.ts, content.utc_offset, false));
+        match items.next() {
+            Some(ChatItem::Message(message)) => {
+                let mut header = format!(
+                    "{} · {}",
+                    chat::who(message.role),
+                    clock(message.ts, content.utc_offset, false)
+                );
                 if let Some(ending) = message.ending {
                     header.push_str(&format!(" · {}", ending.label()));
                 }
                 let chosen = selected == Some(age);
+                age += 1;
                 push_block(&mut lines, header, message.role, chosen, &message.text);
             }
-            Some(Item::Card(card)) => lines.extend(card_lines(card, width).into_iter().rev()),
+            Some(ChatItem::Card(card)) => lines.extend(card_lines(card, width).into_iter().rev()),
             None => {
                 if thread.older() > 0 {
                     let note = format!("↑ {} earlier messages (PgUp loads them)", thread.older());

@@ -30,7 +30,6 @@ use crate::theme::Theme;
 
 pub use geometry::desktop_area;
 pub use help::bindings;
-pub use timeline::TIMELINE_KEYS;
 
 /// Events kept for the event log windows.
 const LOG_CAPACITY: usize = 10_000;

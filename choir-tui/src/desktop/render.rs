@@ -11,10 +11,10 @@ use ratatui::widgets::{Block, BorderType, Clear, Widget};
 use ratatui::Frame;
 
 use super::geometry::{self, CLOSE_FROM_RIGHT, MAXIMIZE_FROM_RIGHT, MINIMIZE_FROM_RIGHT};
-use choir_desktop::{Mode, LAUNCHER};
+use choir_desktop::{Mode, Tone, LAUNCHER};
 
 use super::help::bindings;
-use super::{desktop_area, Connection, Desktop};
+use super::{desktop_area, Desktop};
 use crate::apps;
 use crate::wrap::{display_width, truncate};
 
@@ -302,16 +302,11 @@ impl Desktop {
                 style,
             );
         }
-        let (state, style) = match &self.connection {
-            Connection::Live if self.replica.is_read_only() => {
-                ("◉ watching (read-only)".to_owned(), theme.warn())
-            }
-            Connection::Live => ("● live".to_owned(), theme.ok()),
-            Connection::Connecting => ("○ connecting".to_owned(), theme.warn()),
-            Connection::Reconnecting { attempt } => {
-                (format!("◌ reconnecting ({attempt})"), theme.warn())
-            }
-            Connection::Offline(_) => ("✕ offline".to_owned(), theme.error()),
+        let (state, tone) = self.connection.label(self.replica.is_read_only());
+        let style = match tone {
+            Tone::Ok => theme.ok(),
+            Tone::Warn => theme.warn(),
+            Tone::Error => theme.error(),
         };
         let right = format!("{state}  {} ", self.clock);
         let w = display_width(&right) as u16;

@@ -451,8 +451,10 @@ fn server_errors_show_on_the_hint_line_and_reconnects_resume() {
     let again = h.log[0].clone();
     h.desktop.on_frame(ServerFrame::Event { event: again });
     assert_eq!(h.desktop.world().desktop.windows.len(), 1);
-    h.desktop
-        .set_connection(Connection::Reconnecting { attempt: 2 });
+    h.desktop.set_connection(Connection::Reconnecting {
+        attempt: 2,
+        reason: None,
+    });
     assert!(h.screen().contains("reconnecting (2)"));
 }
 

@@ -2,6 +2,7 @@
 //! keys move through the log and the timeline bar takes the taskbar's place. The moves and
 //! their queries are `choir_proto`'s `Timeline`, which the browser uses too.
 
+use choir_desktop::replay::{replay_key, ReplayKey, REPLAY_KEYS};
 use choir_proto::client::{Replica, Timeline};
 use choir_proto::thousands;
 use choir_proto::Seek;
@@ -9,16 +10,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::{Action, Desktop};
-use crate::input::{Key, KeyCode, Mouse, MouseButton, MouseKind};
+use crate::input::{Key, Mouse, MouseButton, MouseKind};
 use crate::theme::Theme;
 use crate::wrap::display_width;
-
-/// Events one shifted arrow moves.
-const BIG_STEP: i64 = 100;
-
-/// The keys of the timeline, for its hint line and the README.
-pub const TIMELINE_KEYS: &str =
-    "←→ event · S-←→ 100 · [ ] minute · n p message/tool · Home End · q quit";
 
 impl Desktop {
     /// A desktop that shows the world as it was at `at`, and moves through time.
@@ -40,22 +34,12 @@ impl Desktop {
         self.timeline().is_some_and(Timeline::is_waiting)
     }
 
+    /// A key in a replay: the keys every client shares (`choir_desktop::replay`).
     pub(super) fn on_timeline_key(&mut self, key: Key, actions: &mut Vec<Action>) {
-        let step = if key.mods.shift { BIG_STEP } else { 1 };
-        match key.code {
-            KeyCode::Left | KeyCode::Char('h') => self.replica.travel(|t| t.step(-step)),
-            KeyCode::Right | KeyCode::Char('l') => self.replica.travel(|t| t.step(step)),
-            KeyCode::Char('H') => self.replica.travel(|t| t.step(-BIG_STEP)),
-            KeyCode::Char('L') => self.replica.travel(|t| t.step(BIG_STEP)),
-            KeyCode::Char('[') | KeyCode::PageUp => self.replica.travel(|t| t.minutes(-1)),
-            KeyCode::Char(']') | KeyCode::PageDown => self.replica.travel(|t| t.minutes(1)),
-            KeyCode::Char('p') => self.replica.travel(|t| t.mark(false)),
-            KeyCode::Char('n') => self.replica.travel(|t| t.mark(true)),
-            KeyCode::Home | KeyCode::Char('g') => self.replica.travel(|t| t.go(0)),
-            KeyCode::End | KeyCode::Char('G') => self.replica.travel(Timeline::live),
-            KeyCode::Char('q') | KeyCode::Esc => actions.push(Action::Quit),
-            KeyCode::Char('c') if key.mods.ctrl => actions.push(Action::Quit),
-            _ => self.notify(format!("replay is read-only: {TIMELINE_KEYS}"), false),
+        match replay_key(key) {
+            Some(ReplayKey::Travel(to)) => self.replica.travel(|timeline| to.apply(timeline)),
+            Some(ReplayKey::Quit) => actions.push(Action::Quit),
+            None => self.notify(format!("replay is read-only: {REPLAY_KEYS}"), false),
         }
     }
 
@@ -163,6 +147,6 @@ impl Desktop {
 
     /// The hint line in a replay.
     pub(super) fn timeline_hint(&self) -> String {
-        format!("read-only · {TIMELINE_KEYS}")
+        format!("read-only · {REPLAY_KEYS}")
     }
 }

@@ -2,6 +2,7 @@
 //! does, as in the terminal; this carries it out in the page. Keys the keymap leaves to the
 //! focused window go to a shell's program, or else stay the page's (text fields, buttons).
 
+use choir_desktop::replay::{replay_key, ReplayKey, Travel};
 use choir_desktop::{Intent, KeyCode, Screen, PREFIX};
 use choir_proto::{Command, Rect};
 use web_sys::KeyboardEvent;
@@ -9,13 +10,13 @@ use web_sys::KeyboardEvent;
 use super::App;
 use crate::apps::shell;
 use crate::keys::{focused_shell, key_of, select_all};
-use crate::travel::Travel;
 
 impl App {
     /// Handles a key pressed anywhere on the page; true when the page must be drawn again.
     pub(super) fn on_key(&mut self, event: &KeyboardEvent) -> bool {
         if self.replica.timeline().is_some() && !self.keymap.help_shown() {
-            if let Some(to) = Travel::from_key(event) {
+            // A page has nothing to quit: q and Esc stay the page's.
+            if let Some(ReplayKey::Travel(to)) = key_of(event).and_then(replay_key) {
                 event.prevent_default();
                 self.travel(to);
                 return true;

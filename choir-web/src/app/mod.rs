@@ -10,6 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use choir_desktop::geometry::placed;
+use choir_desktop::Connection;
 use choir_desktop::{Front, Keymap, Mode};
 use choir_proto::client::{DocText, Link, Replica};
 use choir_proto::{Command, Event, EventBody, Rect, WindowId};
@@ -19,7 +20,6 @@ use yew::platform::time::sleep;
 use yew::prelude::*;
 
 use crate::apps::{ChatView, Editor, LogEntry, LogView};
-use crate::connection::Connection;
 use crate::dom;
 use crate::drag::{Drag, DragKind};
 use crate::msg::Msg;

@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
+use choir_desktop::Connection;
 use choir_proto::client::{Applied, DocText, Received};
 use choir_proto::{Command, ErrorCode, ServerFrame};
 use yew::platform::time::sleep;
 use yew::prelude::*;
 
 use super::{App, FRAME_MS, LOG_HISTORY, MAX_BACKOFF_MS};
-use crate::connection::Connection;
 use crate::dom;
 use crate::msg::Msg;
 use crate::net::{NetEvent, Socket};
@@ -19,7 +19,7 @@ impl App {
     pub(super) fn may_connect(&self) -> bool {
         !matches!(
             self.connection,
-            Connection::Refused(_) | Connection::NoToken
+            Connection::Offline(_) | Connection::NoToken
         )
     }
 
@@ -122,7 +122,7 @@ impl App {
     }
 
     pub(super) fn refused(&mut self, message: String) {
-        self.connection = Connection::Refused(message);
+        self.connection = Connection::Offline(message);
         self.socket = None;
     }
 
@@ -138,7 +138,7 @@ impl App {
         self.attempt = self.attempt.saturating_add(1);
         self.connection = Connection::Reconnecting {
             attempt: self.attempt,
-            reason,
+            reason: Some(reason),
         };
         if !self.retry_pending {
             self.retry_pending = true;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use choir_desktop::chat::{self, ChatItem};
 use choir_proto::client::Replica;
 use choir_proto::{ChatRole, Command, ThreadId, ToolCard, ToolCardStatus, Window, WindowId};
 use wasm_bindgen::JsCast;
@@ -41,27 +42,15 @@ impl Default for ChatView {
     }
 }
 
-enum Item<'a> {
-    Message(&'a choir_proto::ChatMessage),
-    Tool(&'a ToolCard),
-}
-
-/// The thread's messages and cards in order.
-fn items(thread: &choir_proto::ChatThread) -> Vec<(u64, Item<'_>)> {
-    let mut items: Vec<(u64, Item)> = thread
-        .messages
-        .iter()
-        .map(|message| (message.seq, Item::Message(message)))
-        .chain(thread.tools.iter().map(|card| (card.seq, Item::Tool(card))))
-        .collect();
-    items.sort_by_key(|(seq, _)| *seq);
-    items
+/// The thread's items in order, with their seqs.
+fn items(thread: &choir_proto::ChatThread) -> Vec<ChatItem<'_>> {
+    chat::items(thread).collect()
 }
 
 /// Where the drawn items of `items` begin.
-fn first_drawn(items: &[(u64, Item)], view: Option<&ChatView>) -> usize {
+fn first_drawn(items: &[ChatItem], view: Option<&ChatView>) -> usize {
     match view.and_then(|view| view.from_seq) {
-        Some(from) => items.partition_point(|(seq, _)| *seq < from),
+        Some(from) => items.partition_point(|item| item.seq() < from),
         None => items.len().saturating_sub(TAIL),
     }
 }
@@ -90,14 +79,14 @@ pub fn scrolled(
     }
     let first = first_drawn(&items, Some(view));
     if was_following {
-        view.from_seq = items.get(first).map(|(seq, _)| *seq);
+        view.from_seq = items.get(first).map(ChatItem::seq);
     }
     if !at_top || view.height_before.is_some() {
         return false;
     }
     let height = dom::by_id(&format!("chat-{}", window.0)).map(|element| element.scroll_height());
     if first > 0 {
-        view.from_seq = Some(items[first.saturating_sub(TAIL)].0);
+        view.from_seq = Some(items[first.saturating_sub(TAIL)].seq());
         view.height_before = height;
         return true;
     }
@@ -162,9 +151,9 @@ pub fn view(
                         else { format!("{older} older messages: scroll up to load") }
                     }</p>
                 }
-                { for items[first..].iter().map(|(_, item)| match item {
-                    Item::Message(message) => message_view(message, utc_offset_min),
-                    Item::Tool(card) => tool_card(send, card),
+                { for items[first..].iter().map(|item| match item {
+                    ChatItem::Message(message) => message_view(message, utc_offset_min),
+                    ChatItem::Card(card) => tool_card(send, card),
                 }) }
                 if let Some(text) = replica.streaming(thread_id) {
                     <div class="message streaming" data-role="assistant" aria-busy="true">
@@ -185,12 +174,16 @@ pub fn view(
 }
 
 fn message_view(message: &choir_proto::ChatMessage, utc_offset_min: i32) -> Html {
-    let (role, who) = match message.role {
-        ChatRole::User => ("user", "you"),
-        ChatRole::Assistant => ("assistant", "assistant"),
-        ChatRole::System => ("system", "system"),
+    let role = match message.role {
+        ChatRole::User => "user",
+        ChatRole::Assistant => "assistant",
+        ChatRole::System => "system",
     };
-    let mut header = format!("{who} · {}", crate::text::clock(message.ts, utc_offset_min));
+    let mut header = format!(
+        "{} · {}",
+        chat::who(message.role),
+        crate::text::clock(message.ts, utc_offset_min)
+    );
     if let Some(ending) = message.ending {
         header.push_str(&format!(" · {}", ending.label()));
     }
