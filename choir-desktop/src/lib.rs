@@ -15,6 +15,7 @@ pub mod bindings;
 pub mod chat;
 mod connection;
 pub mod geometry;
+pub mod held;
 mod key;
 mod keymap;
 pub mod replay;

@@ -14,9 +14,9 @@ mod mouse;
 mod render;
 mod timeline;
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
+use choir_desktop::held::{self, EventLog};
 pub use choir_desktop::Connection;
 use choir_desktop::{Front, Keymap, Mode};
 use choir_proto::client::{Applied, Replica};
@@ -33,9 +33,6 @@ pub use help::bindings;
 
 /// Events kept for the event log windows.
 const LOG_CAPACITY: usize = 10_000;
-/// Messages a thread may hold before the oldest are let go (they can be paged back in), and
-/// how many it keeps then: a session left open for months stays small.
-const HELD_MESSAGES: (usize, usize) = (2_000, 1_000);
 
 /// What the desktop asks its host to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +67,7 @@ struct Notice {
 pub struct Desktop {
     /// The world as this desktop holds it, and what it still has to read.
     replica: Replica,
-    log: VecDeque<Arc<Event>>,
+    log: EventLog<Arc<Event>>,
     /// The app of each window, created on first use.
     apps: HashMap<WindowId, Box<dyn App>>,
     /// Apps whose window closed but that still have work (unconfirmed edits): they hear
@@ -101,7 +98,7 @@ impl Desktop {
     pub fn new(theme: Theme, utc_offset: i32) -> Self {
         Self {
             replica: Replica::new(),
-            log: VecDeque::new(),
+            log: EventLog::new(LOG_CAPACITY),
             apps: HashMap::new(),
             closing: Vec::new(),
             width: 80,
@@ -203,19 +200,10 @@ impl Desktop {
     /// Reacts to an event the replica just folded in.
     fn on_event(&mut self, event: Event) {
         self.signal(Signal::Event(&event));
-        if let EventBody::ChatAssistantMessage { thread_id, .. }
-        | EventBody::ChatUserMessage { thread_id, .. } = &event.body
-        {
-            // Unless the thread's window is scrolled back among them.
-            let reading = self
-                .apps
-                .get(&WindowId(thread_id.0))
-                .is_some_and(|app| app.reading_back());
-            if !reading {
-                let (most, keep) = HELD_MESSAGES;
-                self.replica.let_go_of_old_messages(*thread_id, most, keep);
-            }
-        }
+        let apps = &self.apps;
+        held::let_go_of_old_messages(&mut self.replica, &event, |window| {
+            apps.get(&window).is_some_and(|app| app.reading_back())
+        });
         if let EventBody::WindowClosed { window_id } = &event.body {
             if let Some(app) = self.apps.remove(window_id) {
                 if !app.is_done() {
@@ -224,10 +212,7 @@ impl Desktop {
             }
             self.keymap.window_closed(*window_id);
         }
-        if self.log.len() == LOG_CAPACITY {
-            self.log.pop_front();
-        }
-        self.log.push_back(Arc::new(event));
+        self.log.push(Arc::new(event));
     }
 
     /// Tells every app, those of closed windows still at work included; what they ask for
@@ -360,16 +345,8 @@ impl Desktop {
     }
 
     pub fn add_history(&mut self, events: Vec<Event>) {
-        let first_live = self.log.front().map_or(u64::MAX, |event| event.seq);
-        let older: Vec<Arc<Event>> = events
-            .into_iter()
-            .filter(|event| event.seq < first_live && event.seq <= self.replica.world().head)
-            .map(Arc::new)
-            .collect();
-        let room = LOG_CAPACITY.saturating_sub(self.log.len());
-        for event in older.into_iter().rev().take(room) {
-            self.log.push_front(event);
-        }
+        let head = self.replica.world().head;
+        self.log.add_history(events.into_iter().map(Arc::new), head);
     }
 
     /// Handles one input event and returns what the host should do.

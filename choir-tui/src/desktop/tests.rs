@@ -472,7 +472,7 @@ fn history_fills_the_event_log_behind_live_events() {
         older.push(h.log[seq - 1].clone());
     }
     h.desktop.log.clear();
-    h.desktop.log.push_back(Arc::new(h.log[1].clone()));
+    h.desktop.log.push(Arc::new(h.log[1].clone()));
     h.desktop.add_history(older);
     let seqs: Vec<u64> = h.desktop.log.iter().map(|e| e.seq).collect();
     assert_eq!(seqs, vec![1, 2]);

@@ -6,10 +6,11 @@ mod editors;
 mod keys;
 mod session;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use choir_desktop::geometry::placed;
+use choir_desktop::held::{self, EventLog};
 use choir_desktop::Connection;
 use choir_desktop::{Front, Keymap, Mode};
 use choir_proto::client::{DocText, Link, Replica};
@@ -39,8 +40,6 @@ const FOCUS_TRIES: u8 = 8;
 const LOG_CAPACITY: usize = 2_000;
 /// Events of history read for the event log after a snapshot.
 const LOG_HISTORY: u64 = 200;
-/// Messages a chat may hold here before the oldest are let go, and how many it keeps then.
-const HELD_MESSAGES: (usize, usize) = (2_000, 1_000);
 
 pub struct App {
     /// Messages to this component, for the views' callbacks.
@@ -65,7 +64,7 @@ pub struct App {
     last_heard: f64,
     retry_pending: bool,
     welcomed_once: bool,
-    log: VecDeque<LogEntry>,
+    log: EventLog<LogEntry>,
     chats: HashMap<WindowId, ChatView>,
     logs: HashMap<WindowId, LogView>,
     editors: HashMap<WindowId, Editor>,
@@ -160,7 +159,7 @@ impl Component for App {
             last_heard: dom::now_ms(),
             retry_pending: false,
             welcomed_once: false,
-            log: VecDeque::new(),
+            log: EventLog::new(LOG_CAPACITY),
             chats: HashMap::new(),
             logs: HashMap::new(),
             editors: HashMap::new(),
@@ -299,12 +298,9 @@ impl Component for App {
             Msg::LogFilter(window, filter) => self.logs.entry(window).or_default().filter = filter,
             Msg::LogFollow(window, follow) => self.logs.entry(window).or_default().follow = follow,
             Msg::LogHistory(events) => {
-                let first_live = self.log.front().map_or(u64::MAX, |entry| entry.event.seq);
-                for event in events.into_iter().rev() {
-                    if event.seq < first_live && self.log.len() < LOG_CAPACITY {
-                        self.log.push_front(LogEntry::new(event));
-                    }
-                }
+                let head = self.replica.world().head;
+                self.log
+                    .add_history(events.into_iter().map(LogEntry::new), head);
             }
             Msg::Travel(to) => self.travel(to),
             Msg::ToggleHelp => self.keymap.set_mode(if self.keymap.help_shown() {
@@ -381,16 +377,11 @@ impl Component for App {
 
 impl App {
     fn on_event(&mut self, event: Event) {
+        let chats = &self.chats;
+        held::let_go_of_old_messages(&mut self.replica, &event, |window| {
+            chats.get(&window).is_some_and(|view| !view.stick)
+        });
         match &event.body {
-            EventBody::ChatAssistantMessage { thread_id, .. }
-            | EventBody::ChatUserMessage { thread_id, .. } => {
-                let window = WindowId(thread_id.0);
-                let reading = self.chats.get(&window).is_some_and(|view| !view.stick);
-                if !reading {
-                    let (most, keep) = HELD_MESSAGES;
-                    self.replica.let_go_of_old_messages(*thread_id, most, keep);
-                }
-            }
             EventBody::WindowClosed { window_id } => {
                 self.chats.remove(window_id);
                 self.logs.remove(window_id);
@@ -427,10 +418,7 @@ impl App {
             }
             _ => {}
         }
-        if self.log.len() == LOG_CAPACITY {
-            self.log.pop_front();
-        }
-        self.log.push_back(LogEntry::new(event));
+        self.log.push(LogEntry::new(event));
     }
 
     /// Sends a command, or says it could not be.

@@ -21,6 +21,12 @@ pub struct LogEntry {
     pub preview: String,
 }
 
+impl AsRef<Event> for LogEntry {
+    fn as_ref(&self) -> &Event {
+        &self.event
+    }
+}
+
 impl LogEntry {
     /// Characters of an event's data shown.
     const PREVIEW: usize = 160;
