@@ -13,6 +13,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use choir_test_support::procs::{children_rss_kib, rss_kib};
 use std::io::{Read, Write};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -161,40 +162,6 @@ fn report(label: &str, times: &mut [Duration]) -> (Duration, Duration) {
         times.len()
     );
     (p50, p99)
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-/// RSS of the processes whose parent is `parent` (the shells a server started).
-fn children_rss_kib(parent: u32) -> (usize, u64) {
-    let mut count = 0;
-    let mut total = 0;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(parent) {
-            count += 1;
-            total += rss_kib(pid);
-        }
-    }
-    (count, total)
 }
 
 async fn start_daemon(dir: &std::path::Path) -> RunningDaemon {

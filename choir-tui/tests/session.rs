@@ -57,7 +57,7 @@ async fn type_a_message_survive_a_daemon_restart_and_quit() {
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "welcome back")
     );
     let deadline = tokio::time::Instant::now() + WAIT;
-    while !String::from_utf8_lossy(&screen.0.lock().unwrap()).contains(&osc52) {
+    while !screen.raw().contains(&osc52) {
         assert!(
             tokio::time::Instant::now() < deadline,
             "no OSC 52 sequence was written"

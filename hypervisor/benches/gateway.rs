@@ -19,7 +19,8 @@ use axum::body::Body;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use support::{ms, percentile, processes_with, rss_kib, ssh_exec, Server};
+use choir_test_support::procs::rss_kib;
+use support::{ms, percentile, processes_with, ssh_exec, Server};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const RUNS: usize = 40;

@@ -7,6 +7,7 @@
 
 mod support;
 
+use choir_test_support::procs::rss_of_named;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +19,8 @@ use tokio::sync::mpsc;
 const WAIT: Duration = Duration::from_secs(60);
 const KEYSTROKES: usize = 200;
 
-use support::{percentile, rss_kib, Client, Server};
+use choir_test_support::procs::rss_kib;
+use support::{percentile, Client, Server};
 
 /// One open desktop: its channel for sending, and arrival times of screen bytes.
 struct Desktop {
@@ -98,20 +100,6 @@ async fn open(port: u16, key: &PrivateKey, target: Target) -> Desktop {
         arrivals,
         _session: session,
     }
-}
-
-/// Total RSS of every process whose name is one of `names`.
-fn rss_of_named(names: &[&str]) -> u64 {
-    std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            names.contains(&comm.trim()).then(|| rss_kib(pid))
-        })
-        .sum()
 }
 
 /// Sessions opened in turn, and whether keystrokes are timed at that count (at 1,000 every

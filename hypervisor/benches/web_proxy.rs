@@ -16,9 +16,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use choir_proto::Endpoint;
+use choir_test_support::procs::rss_kib;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use support::{ms, percentile, rss_kib, Server};
+use support::{ms, percentile, Server};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator};

@@ -10,6 +10,7 @@
 
 mod common;
 
+use choir_test_support::procs::rss_kib;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
@@ -71,15 +72,6 @@ const DESKTOPS: usize = 4;
 /// Messages of 64 KiB each desktop is sent: 512 MiB in all.
 const MESSAGES: usize = 2048;
 const MESSAGE: usize = 64 << 10;
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
 
 /// Opens a desktop over SSH and reads it until the channel ends: the bytes it showed, and
 /// the exit status it ended with.

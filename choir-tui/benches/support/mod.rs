@@ -3,11 +3,9 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::num::NonZeroU16;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use choir_client::client::ProtocolClient;
@@ -430,31 +428,7 @@ impl Drop for Daemon {
     }
 }
 
-/// What a session writes to its terminal.
-#[derive(Clone, Default)]
-pub struct Screen(pub Arc<Mutex<Vec<u8>>>);
-
-impl Write for Screen {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Screen {
-    pub fn text(&self) -> String {
-        let mut parser = vt100::Parser::new(
-            NonZeroU16::new(SCREEN.1).unwrap(),
-            NonZeroU16::new(SCREEN.0).unwrap(),
-            0,
-        );
-        parser.process(&self.0.lock().unwrap());
-        parser.screen().contents()
-    }
-}
+pub use choir_test_support::Screen;
 
 /// A desktop session drawing into a [`Screen`]; `keys` types into it.
 pub struct Session {
@@ -469,7 +443,7 @@ impl Session {
         let started = Instant::now();
         let data_dir = dir.to_owned();
         let (client, updates) = ProtocolClient::spawn(move || find_endpoint(&data_dir), "bench");
-        let screen = Screen::default();
+        let screen = Screen::new(SCREEN.0, SCREEN.1);
         let options = TerminalOptions {
             viewport: Viewport::Fixed(ratatui::layout::Rect::new(0, 0, SCREEN.0, SCREEN.1)),
         };

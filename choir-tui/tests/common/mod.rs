@@ -3,10 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Write;
-use std::num::NonZeroU16;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use choir_client::client::ProtocolClient;
@@ -23,55 +20,7 @@ use tokio::sync::mpsc;
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// Everything the session writes, shared with the test.
-#[derive(Clone, Default)]
-pub struct Screen(pub Arc<Mutex<Vec<u8>>>);
-
-impl Write for Screen {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Screen {
-    pub fn text(&self) -> String {
-        let mut parser = vt100::Parser::new(
-            NonZeroU16::new(24).unwrap(),
-            NonZeroU16::new(80).unwrap(),
-            0,
-        );
-        parser.process(&self.0.lock().unwrap());
-        parser.screen().contents()
-    }
-
-    pub async fn wait_for_all(&self, needles: &[&str]) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !needles.iter().all(|needle| self.text().contains(needle)) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "never showed all of {needles:?} at once:\n{}",
-                self.text()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    pub async fn wait_for(&self, needle: &str) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while !self.text().contains(needle) {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "never showed {needle:?}:\n{}",
-                self.text()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
+pub use choir_test_support::Screen;
 
 pub async fn start(dir: &Path) -> RunningDaemon {
     Daemon::start(DaemonConfig::local(dir)).await.unwrap()
@@ -94,7 +43,7 @@ impl Session {
     pub fn spawn_desktop(dir: &Path, name: &str, mut desktop: Desktop) -> Session {
         let data_dir = dir.to_owned();
         let (client, updates) = ProtocolClient::spawn(move || find_endpoint(&data_dir), name);
-        let screen = Screen::default();
+        let screen = Screen::default().with_timeout(WAIT);
         let backend = CrosstermBackend::new(screen.clone());
         let options = TerminalOptions {
             viewport: Viewport::Fixed(Rect::new(0, 0, 80, 24)),

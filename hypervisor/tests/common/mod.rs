@@ -372,38 +372,7 @@ fn hypervisor_command(dir: &Path) -> Command {
     command
 }
 
-/// Every live process: pid, real uid, command line (zombies are left out).
-pub fn processes() -> Vec<(u32, u32, String)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-            continue;
-        };
-        if status
-            .lines()
-            .any(|l| l.starts_with("State:") && l.contains("zombie"))
-        {
-            continue;
-        }
-        let uid = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Uid:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(u32::MAX);
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|bytes| String::from_utf8_lossy(&bytes).replace('\0', " "))
-            .unwrap_or_default();
-        found.push((pid, uid, cmdline));
-    }
-    found
-}
+pub use choir_test_support::procs::processes;
 
 pub struct Client;
 
