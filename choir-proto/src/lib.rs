@@ -14,6 +14,7 @@
 mod activity;
 mod app_kind;
 pub mod client;
+mod clock;
 mod command;
 mod decide;
 mod doc_sync;
@@ -33,6 +34,8 @@ mod testing;
 
 pub use activity::ActivityReport;
 pub use app_kind::AppKind;
+#[cfg(not(target_arch = "wasm32"))]
+pub use clock::now_ms;
 pub use command::{Command, KNOWN_COMMAND_TYPES};
 pub use decide::{
     decide, Rejection, MAX_CHAT_CHARS, MAX_DOC_CHARS, MAX_EDIT_ID_CHARS, MAX_SHELL_INPUT,

@@ -244,13 +244,7 @@ async fn run(
         },
     ));
     let events = futures_util::StreamExt::flatten(events);
-    let clock = move || {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(0))
-            .unwrap_or(0);
-        crate::apps::clock(now, utc_offset, false)
-    };
+    let clock = move || crate::apps::clock(choir_proto::now_ms(), utc_offset, false);
     let ended = session::run(
         &mut terminal,
         size,

@@ -2,9 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use choir_proto::{Event, EventBody, NewEvent, EVENT_SCHEMA_VERSION};
+use choir_proto::{now_ms, Event, EventBody, NewEvent, EVENT_SCHEMA_VERSION};
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Connection;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -222,11 +221,4 @@ fn publish(
         }
         let _ = pending.reply.send(Ok(committed));
     }
-}
-
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

@@ -28,13 +28,7 @@ pub fn digest(secret: &str) -> String {
         .collect()
 }
 
-/// Milliseconds since the epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use choir_proto::now_ms;
 
 #[cfg(test)]
 mod tests {
