@@ -8,6 +8,9 @@
 
 mod common;
 
+use std::io::Write as _;
+
+use choir_test_support::Screen;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,27 +83,28 @@ async fn desktop(session: &client::Handle<Client>) -> russh::Channel<client::Msg
     channel
 }
 
-/// Reads the channel until its output contains `want`; returns all of it and the exit status
-/// if the channel ended.
+/// Reads the channel until the screen it draws (100 × 30), or the text it writes after
+/// leaving it, shows `want`; returns all of its output and the exit status if the channel
+/// ended.
 async fn read_until(
     channel: &mut russh::Channel<client::Msg>,
     want: &str,
 ) -> (String, Option<u32>) {
-    let mut out = Vec::new();
+    let mut screen = Screen::new(100, 30);
     let mut status = None;
     let deadline = tokio::time::Instant::now() + WAIT;
-    while !String::from_utf8_lossy(&out).contains(want) {
+    while !screen.text().contains(want) && !screen.raw().contains(want) {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         match tokio::time::timeout(left, channel.wait()).await {
-            Ok(Some(ChannelMsg::Data { data })) => out.extend_from_slice(&data),
+            Ok(Some(ChannelMsg::Data { data })) => screen.write_all(&data).unwrap(),
             Ok(Some(ChannelMsg::ExitStatus { exit_status })) => status = Some(exit_status),
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => {
-                panic!("never showed {want:?}:\n{}", String::from_utf8_lossy(&out))
+                panic!("never showed {want:?}:\n{}", screen.text())
             }
         }
     }
-    (String::from_utf8_lossy(&out).into_owned(), status)
+    (screen.raw(), status)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
