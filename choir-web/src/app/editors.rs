@@ -2,6 +2,8 @@
 //! edit per change, others' edits come in with the caret kept on the same text, a refused
 //! edit puts the saved text back.
 
+use std::collections::HashMap;
+
 use choir_proto::client::DocText;
 use choir_proto::{AppKind, DocId, WindowId};
 use web_sys::HtmlTextAreaElement;
@@ -9,7 +11,29 @@ use yew::prelude::*;
 
 use super::App;
 use crate::apps::Editor;
+use crate::dom;
 use crate::text;
+
+/// The writer windows' texts in this tab.
+pub(super) struct Writers {
+    pub(super) editors: HashMap<WindowId, Editor>,
+    /// Editors whose window went away with edits unconfirmed: they follow until saved.
+    pub(super) retired: Vec<DocText>,
+    /// Makes this tab's edit tags its own.
+    pub(super) tag_base: String,
+    pub(super) editors_opened: u64,
+}
+
+impl Writers {
+    pub(super) fn new() -> Self {
+        Self {
+            editors: HashMap::new(),
+            retired: Vec::new(),
+            tag_base: dom::random_tag(),
+            editors_opened: 0,
+        }
+    }
+}
 
 impl App {
     /// A committed edit: every editor of the document takes it in, the text areas follow
@@ -22,7 +46,7 @@ impl App {
         edit_id: Option<&str>,
     ) {
         let mut sends = Vec::new();
-        for editor in self.editors.values_mut() {
+        for editor in self.writers.editors.values_mut() {
             if editor.doc.doc_id() != doc_id {
                 continue;
             }
@@ -41,21 +65,26 @@ impl App {
                 Err(_) => editor.stale = true,
             }
         }
-        for doc in self.retired.iter_mut().filter(|doc| doc.doc_id() == doc_id) {
+        for doc in self
+            .writers
+            .retired
+            .iter_mut()
+            .filter(|doc| doc.doc_id() == doc_id)
+        {
             if let Ok(merged) = doc.committed(version, op, edit_id) {
                 sends.extend(merged.send);
             }
         }
-        self.retired.retain(|doc| !doc.is_saved());
+        self.writers.retired.retain(|doc| !doc.is_saved());
         for command in sends {
             self.send(command);
         }
     }
 
     pub(super) fn retire(&mut self, window: WindowId) {
-        if let Some(editor) = self.editors.remove(&window) {
+        if let Some(editor) = self.writers.editors.remove(&window) {
             if !editor.doc.is_saved() {
-                self.retired.push(editor.doc);
+                self.writers.retired.push(editor.doc);
             }
         }
     }
@@ -70,7 +99,8 @@ impl App {
             .filter(|window| window.app == AppKind::Writer)
             .filter_map(|window| Some((window.id, window.doc_id?)))
             .filter(|(window, doc_id)| {
-                self.editors
+                self.writers
+                    .editors
                     .get(window)
                     .is_none_or(|editor| editor.doc.doc_id() != *doc_id)
             })
@@ -79,11 +109,14 @@ impl App {
             let Some(doc) = self.replica.world().docs.get(&doc_id) else {
                 continue;
             };
-            self.editors_opened += 1;
-            let tag = format!("web{}-{}", self.tag_base, self.editors_opened);
+            self.writers.editors_opened += 1;
+            let tag = format!(
+                "web{}-{}",
+                self.writers.tag_base, self.writers.editors_opened
+            );
             if let Some(doc) = DocText::open(doc, tag) {
                 let area = NodeRef::default();
-                self.editors.insert(
+                self.writers.editors.insert(
                     window,
                     Editor {
                         doc,
@@ -100,7 +133,7 @@ impl App {
         let Some(doc) = self.replica.world().docs.get(&doc_id) else {
             return;
         };
-        for editor in self.editors.values_mut() {
+        for editor in self.writers.editors.values_mut() {
             if editor.doc.doc_id() == doc_id
                 && editor.doc.is_saved()
                 && editor.doc.version() < doc.version
@@ -119,6 +152,7 @@ impl App {
             self.replica.request_doc(doc_id);
         }
         for editor in self
+            .writers
             .editors
             .values_mut()
             .filter(|editor| editor.doc.doc_id() == doc_id)
@@ -134,7 +168,7 @@ impl App {
 
     /// The user typed into a writer's text area: the change becomes one edit.
     pub(super) fn writer_input(&mut self, window: WindowId) {
-        let Some(editor) = self.editors.get_mut(&window) else {
+        let Some(editor) = self.writers.editors.get_mut(&window) else {
             return;
         };
         let Some(area) = editor.area() else {
@@ -162,7 +196,7 @@ impl App {
 
     /// Puts each editor's text into its text area where they differ.
     pub(super) fn sync_text_areas(&mut self) {
-        for editor in self.editors.values_mut() {
+        for editor in self.writers.editors.values_mut() {
             if !editor.stale {
                 continue;
             }

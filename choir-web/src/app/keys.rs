@@ -31,7 +31,7 @@ impl App {
         };
         let shell = focused_shell(self.replica.world());
         let world = self.replica.world();
-        let (cols, rows) = self.cols_rows;
+        let (cols, rows) = self.layout.cols_rows;
         let screen = Screen {
             desktop: &world.desktop,
             area: Rect::new(0, 0, cols, rows),

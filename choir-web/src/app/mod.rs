@@ -6,6 +6,9 @@ mod editors;
 mod keys;
 mod session;
 
+use editors::Writers;
+use session::Session;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -13,18 +16,17 @@ use choir_desktop::geometry::placed;
 use choir_desktop::held::{self, EventLog};
 use choir_desktop::Connection;
 use choir_desktop::{Front, Keymap, Mode};
-use choir_proto::client::{DocText, Link, Replica};
+use choir_proto::client::Replica;
 use choir_proto::{Command, Event, EventBody, Rect, WindowId};
 use wasm_bindgen::JsCast;
 use web_sys::KeyboardEvent;
 use yew::platform::time::sleep;
 use yew::prelude::*;
 
-use crate::apps::{ChatView, Editor, LogEntry, LogView};
+use crate::apps::{ChatView, LogEntry, LogView};
 use crate::dom;
 use crate::drag::{Drag, DragKind};
 use crate::msg::Msg;
-use crate::net::Socket;
 
 /// A ping goes out this often; a link silent for `SILENCE_MS` is treated as dead.
 const TICK: Duration = Duration::from_secs(10);
@@ -44,42 +46,37 @@ const LOG_HISTORY: u64 = 200;
 pub struct App {
     /// Messages to this component, for the views' callbacks.
     messages: Callback<Msg>,
-    token: Option<String>,
     /// Served by the hypervisor to a signed-in browser: no token needed.
     signed_in: Option<dom::SignedIn>,
-    link: Link,
     replica: Replica,
-    socket: Option<Socket>,
-    /// Tells one socket's events from an older one's.
-    generation: u64,
-    /// Frames read and not yet taken in, and whether taking them in is scheduled.
-    arrived: Vec<String>,
-    take_scheduled: bool,
-    /// When the page was last drawn (ms since the epoch).
-    last_render: f64,
+    /// The link to the daemon.
+    session: Session,
+    /// The writer windows' texts.
+    writers: Writers,
+    /// Each window's state in this tab, and the events the event logs show.
+    windows: Windows,
+    layout: Layout,
+    /// What keys do, in which mode: the desktop model every client shares.
+    keymap: Keymap,
+    notice: Option<(String, bool)>,
     /// The browser's time zone, minutes east of UTC (for message times).
     utc_offset_min: i32,
-    connection: Connection,
-    attempt: u32,
-    last_heard: f64,
-    retry_pending: bool,
-    welcomed_once: bool,
-    log: EventLog<LogEntry>,
+}
+
+/// The chat and event log windows' state in this tab.
+struct Windows {
     chats: HashMap<WindowId, ChatView>,
     logs: HashMap<WindowId, LogView>,
-    editors: HashMap<WindowId, Editor>,
-    /// Editors whose window went away with edits unconfirmed: they follow until saved.
-    retired: Vec<DocText>,
-    drag: Option<Drag>,
+    log: EventLog<LogEntry>,
+}
+
+/// Where things are on the page, and where the keyboard goes next.
+struct Layout {
     /// One character cell, in CSS pixels.
     cell: (f64, f64),
     /// The desktop area, in cells.
     cols_rows: (u16, u16),
-    /// What keys do, in which mode: the desktop model every client shares.
-    keymap: Keymap,
-    notice: Option<(String, bool)>,
-    tag_base: String,
-    editors_opened: u64,
+    drag: Option<Drag>,
     /// A shortcut opened or focused a window: put the keyboard in it once it is focused.
     focus_input: bool,
     /// Renders left in which to focus the focused window's input (its app may draw the
@@ -133,46 +130,29 @@ impl Component for App {
         let mut app = Self {
             messages: ctx.link().callback(|msg: Msg| msg),
             // A share's page has no token: the hypervisor adds the share's.
-            connection: if token.is_some()
-                || signed_in.is_some()
-                || dom::meta("choir-socket").is_some()
-            {
-                Connection::Connecting
-            } else {
-                Connection::NoToken
-            },
-            token,
+            session: Session::new(token, signed_in.is_some()),
             signed_in,
-            link: Link::new(),
             replica: match dom::replay_point() {
                 Some(at) => Replica::replay(at),
                 None => Replica::new(),
             },
-            socket: None,
-            generation: 0,
-            arrived: Vec::new(),
-            take_scheduled: false,
-            last_render: 0.0,
-            // JavaScript counts the offset the other way (minutes west).
-            utc_offset_min: -(js_sys::Date::new_0().get_timezone_offset() as i32),
-            attempt: 0,
-            last_heard: dom::now_ms(),
-            retry_pending: false,
-            welcomed_once: false,
-            log: EventLog::new(LOG_CAPACITY),
-            chats: HashMap::new(),
-            logs: HashMap::new(),
-            editors: HashMap::new(),
-            retired: Vec::new(),
-            drag: None,
-            cell: (8.0, 17.0),
-            cols_rows: (80, 24),
+            writers: Writers::new(),
+            windows: Windows {
+                chats: HashMap::new(),
+                logs: HashMap::new(),
+                log: EventLog::new(LOG_CAPACITY),
+            },
+            layout: Layout {
+                cell: (8.0, 17.0),
+                cols_rows: (80, 24),
+                drag: None,
+                focus_input: false,
+                focus_now: 0,
+            },
             keymap: Keymap::new(Front::Browser),
             notice: None,
-            tag_base: dom::random_tag(),
-            editors_opened: 0,
-            focus_input: false,
-            focus_now: 0,
+            // JavaScript counts the offset the other way (minutes west).
+            utc_offset_min: -(js_sys::Date::new_0().get_timezone_offset() as i32),
         };
         app.connect(ctx);
         ctx.link().send_future(async {
@@ -191,15 +171,15 @@ impl Component for App {
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
             Msg::Net(generation, event) => {
-                if generation != self.generation {
+                if generation != self.session.generation {
                     return false;
                 }
                 return self.on_net(ctx, event);
             }
             Msg::TakeFrames => self.take_frames(ctx),
             Msg::Retry => {
-                self.retry_pending = false;
-                if self.socket.is_none() {
+                self.session.retry_pending = false;
+                if self.session.socket.is_none() {
                     self.connect(ctx);
                 }
             }
@@ -208,11 +188,11 @@ impl Component for App {
                     sleep(TICK).await;
                     Msg::Tick
                 });
-                if self.connection == Connection::Live {
-                    if dom::now_ms() - self.last_heard > SILENCE_MS {
+                if self.session.connection == Connection::Live {
+                    if dom::now_ms() - self.session.last_heard > SILENCE_MS {
                         self.lost(ctx, "the sandbox stopped answering".into());
-                    } else if let Some(socket) = &self.socket {
-                        socket.send(&self.link.ping());
+                    } else if let Some(socket) = &self.session.socket {
+                        socket.send(&self.session.link.ping());
                     }
                 }
                 return false;
@@ -234,10 +214,10 @@ impl Component for App {
                 self.take_frames(ctx);
                 // A frozen tab's socket may be dead without a close event: check now.
                 if dom::is_visible() && self.may_connect() {
-                    if self.socket.is_none() {
+                    if self.session.socket.is_none() {
                         self.connect(ctx);
-                    } else if let Some(socket) = &self.socket {
-                        socket.send(&self.link.ping());
+                    } else if let Some(socket) = &self.session.socket {
+                        socket.send(&self.session.link.ping());
                     }
                 }
             }
@@ -248,9 +228,11 @@ impl Component for App {
             Msg::DragMove { x, y } => return self.drag_move(x, y),
             Msg::DragEnd => return self.drag_end(),
             // Drawn again, so the text area's value stays the one the page knows.
-            Msg::ChatInput(window, text) => self.chats.entry(window).or_default().input = text,
+            Msg::ChatInput(window, text) => {
+                self.windows.chats.entry(window).or_default().input = text
+            }
             Msg::ChatSend(window) => {
-                let view = self.chats.entry(window).or_default();
+                let view = self.windows.chats.entry(window).or_default();
                 let text = std::mem::take(&mut view.input);
                 if !text.trim().is_empty() {
                     view.stick = true;
@@ -265,7 +247,7 @@ impl Component for App {
                 at_top,
                 at_bottom,
             } => {
-                let view = self.chats.entry(window).or_default();
+                let view = self.windows.chats.entry(window).or_default();
                 let more =
                     crate::apps::chat_scrolled(&mut self.replica, view, window, at_top, at_bottom);
                 if more {
@@ -295,11 +277,16 @@ impl Component for App {
                 self.send_all(commands);
                 return false;
             }
-            Msg::LogFilter(window, filter) => self.logs.entry(window).or_default().filter = filter,
-            Msg::LogFollow(window, follow) => self.logs.entry(window).or_default().follow = follow,
+            Msg::LogFilter(window, filter) => {
+                self.windows.logs.entry(window).or_default().filter = filter
+            }
+            Msg::LogFollow(window, follow) => {
+                self.windows.logs.entry(window).or_default().follow = follow
+            }
             Msg::LogHistory(events) => {
                 let head = self.replica.world().head;
-                self.log
+                self.windows
+                    .log
                     .add_history(events.into_iter().map(LogEntry::new), head);
             }
             Msg::Travel(to) => self.travel(to),
@@ -322,17 +309,17 @@ impl Component for App {
         let shown = crate::desktop::Shown {
             apps: crate::apps::Shown {
                 replica: &self.replica,
-                chats: &self.chats,
-                logs: &self.logs,
-                log: &self.log,
-                editors: &self.editors,
-                cell: self.cell,
+                chats: &self.windows.chats,
+                logs: &self.windows.logs,
+                log: &self.windows.log,
+                editors: &self.writers.editors,
+                cell: self.layout.cell,
                 utc_offset_min: self.utc_offset_min,
             },
-            connection: &self.connection,
+            connection: &self.session.connection,
             signed_in: self.signed_in.as_ref(),
-            cols_rows: self.cols_rows,
-            drag: self.drag,
+            cols_rows: self.layout.cols_rows,
+            drag: self.layout.drag,
             keymap: &self.keymap,
             notice: self.notice.as_ref(),
         };
@@ -340,14 +327,14 @@ impl Component for App {
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, first_render: bool) {
-        self.last_render = dom::now_ms();
+        self.session.last_render = dom::now_ms();
         if first_render {
             self.measure();
         }
         self.sync_text_areas();
-        crate::apps::after_render(&self.replica, &mut self.chats, &self.logs);
-        if self.focus_now > 0 {
-            self.focus_now -= 1;
+        crate::apps::after_render(&self.replica, &mut self.windows.chats, &self.windows.logs);
+        if self.layout.focus_now > 0 {
+            self.layout.focus_now -= 1;
             let focused = self
                 .replica
                 .world()
@@ -366,10 +353,10 @@ impl Component for App {
                     .any(|selector| dom::focus_in(&element, selector))
                 });
             if focused {
-                self.focus_now = 0;
+                self.layout.focus_now = 0;
             }
         }
-        if self.welcomed_once {
+        if self.session.welcomed_once {
             dom::set_ready();
         }
     }
@@ -377,24 +364,24 @@ impl Component for App {
 
 impl App {
     fn on_event(&mut self, event: Event) {
-        let chats = &self.chats;
+        let chats = &self.windows.chats;
         held::let_go_of_old_messages(&mut self.replica, &event, |window| {
             chats.get(&window).is_some_and(|view| !view.stick)
         });
         match &event.body {
             EventBody::WindowClosed { window_id } => {
-                self.chats.remove(window_id);
-                self.logs.remove(window_id);
+                self.windows.chats.remove(window_id);
+                self.windows.logs.remove(window_id);
                 self.keymap.window_closed(*window_id);
                 self.retire(*window_id);
             }
             EventBody::WindowFocused { .. }
             | EventBody::WindowRestored { .. }
             | EventBody::WindowOpened { .. }
-                if self.focus_input =>
+                if self.layout.focus_input =>
             {
-                self.focus_input = false;
-                self.focus_now = FOCUS_TRIES;
+                self.layout.focus_input = false;
+                self.layout.focus_now = FOCUS_TRIES;
             }
             EventBody::DocEdited {
                 doc_id,
@@ -404,6 +391,7 @@ impl App {
             } => self.merge(*doc_id, *version, op, edit_id.as_deref()),
             EventBody::WriterDocShown { window_id, doc_id } => {
                 let stale = self
+                    .writers
                     .editors
                     .get(window_id)
                     .is_some_and(|editor| Some(editor.doc.doc_id()) != *doc_id);
@@ -412,13 +400,14 @@ impl App {
                 }
             }
             EventBody::DocDeleted { doc_id } => {
-                self.editors
+                self.writers
+                    .editors
                     .retain(|_, editor| editor.doc.doc_id() != *doc_id);
-                self.retired.retain(|doc| doc.doc_id() != *doc_id);
+                self.writers.retired.retain(|doc| doc.doc_id() != *doc_id);
             }
             _ => {}
         }
-        self.log.push(LogEntry::new(event));
+        self.windows.log.push(LogEntry::new(event));
     }
 
     /// Sends a command, or says it could not be.
@@ -430,8 +419,11 @@ impl App {
             );
             return;
         }
-        let sent = match (&self.socket, self.connection == Connection::Live) {
-            (Some(socket), true) => socket.send(&self.link.command(command)),
+        let sent = match (
+            &self.session.socket,
+            self.session.connection == Connection::Live,
+        ) {
+            (Some(socket), true) => socket.send(&self.session.link.command(command)),
             _ => false,
         };
         if !sent {
@@ -452,17 +444,17 @@ impl App {
     /// Measures the character cell and the desktop area in cells.
     fn measure(&mut self) {
         if let Some(cell) = dom::cell_size() {
-            self.cell = cell;
+            self.layout.cell = cell;
         }
         if let Some((w, h)) = dom::desktop_px() {
-            let cols = (w / self.cell.0).floor().clamp(1.0, 1000.0) as u16;
-            let rows = (h / self.cell.1).floor().clamp(1.0, 500.0) as u16;
-            self.cols_rows = (cols, rows);
+            let cols = (w / self.layout.cell.0).floor().clamp(1.0, 1000.0) as u16;
+            let rows = (h / self.layout.cell.1).floor().clamp(1.0, 500.0) as u16;
+            self.layout.cols_rows = (cols, rows);
         }
     }
 
     fn request_focus_input(&mut self) {
-        self.focus_input = true;
+        self.layout.focus_input = true;
     }
 
     fn drag_start(&mut self, window: WindowId, kind: DragKind, x: f64, y: f64) {
@@ -473,12 +465,12 @@ impl App {
             return;
         }
         // From where this tab shows it.
-        let (cols, rows) = self.cols_rows;
+        let (cols, rows) = self.layout.cols_rows;
         let rect = placed(shown.rect, false, Rect::new(0, 0, cols, rows));
         if self.replica.world().desktop.focused != Some(window) {
             self.send(Command::FocusWindow { window_id: window });
         }
-        self.drag = Some(Drag {
+        self.layout.drag = Some(Drag {
             window,
             kind,
             from: (x, y),
@@ -488,8 +480,8 @@ impl App {
     }
 
     fn drag_move(&mut self, x: f64, y: f64) -> bool {
-        let (cw, ch) = self.cell;
-        let Some(drag) = &mut self.drag else {
+        let (cw, ch) = self.layout.cell;
+        let Some(drag) = &mut self.layout.drag else {
             return false;
         };
         let next = drag.moved_to(x, y, cw, ch);
@@ -499,7 +491,7 @@ impl App {
     }
 
     fn drag_end(&mut self) -> bool {
-        let Some(drag) = self.drag.take() else {
+        let Some(drag) = self.layout.drag.take() else {
             return false;
         };
         if let Some(command) = drag.command() {

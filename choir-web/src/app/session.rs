@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use choir_desktop::Connection;
-use choir_proto::client::{Applied, DocText, Received};
+use choir_proto::client::{Applied, DocText, Link, Received};
 use choir_proto::{Command, ErrorCode, ServerFrame};
 use yew::platform::time::sleep;
 use yew::prelude::*;
@@ -15,10 +15,55 @@ use crate::dom;
 use crate::msg::Msg;
 use crate::net::{NetEvent, Socket};
 
+/// The page's link to its daemon: the socket, what arrived on it, and how it fares.
+pub(super) struct Session {
+    pub(super) token: Option<String>,
+    pub(super) link: Link,
+    pub(super) socket: Option<Socket>,
+    /// Tells one socket's events from an older one's.
+    pub(super) generation: u64,
+    /// Frames read and not yet taken in, and whether taking them in is scheduled.
+    pub(super) arrived: Vec<String>,
+    pub(super) take_scheduled: bool,
+    /// When the page was last drawn (ms since the epoch).
+    pub(super) last_render: f64,
+    pub(super) connection: Connection,
+    pub(super) attempt: u32,
+    pub(super) last_heard: f64,
+    pub(super) retry_pending: bool,
+    pub(super) welcomed_once: bool,
+}
+
+impl Session {
+    /// A page with `token`, or signed in to the hypervisor that serves it, or a share's page
+    /// (which has no token: the hypervisor adds the share's) connects; any other cannot.
+    pub(super) fn new(token: Option<String>, signed_in: bool) -> Self {
+        let can_connect = token.is_some() || signed_in || dom::meta("choir-socket").is_some();
+        Self {
+            connection: if can_connect {
+                Connection::Connecting
+            } else {
+                Connection::NoToken
+            },
+            token,
+            link: Link::new(),
+            socket: None,
+            generation: 0,
+            arrived: Vec::new(),
+            take_scheduled: false,
+            last_render: 0.0,
+            attempt: 0,
+            last_heard: dom::now_ms(),
+            retry_pending: false,
+            welcomed_once: false,
+        }
+    }
+}
+
 impl App {
     pub(super) fn may_connect(&self) -> bool {
         !matches!(
-            self.connection,
+            self.session.connection,
             Connection::Offline(_) | Connection::NoToken
         )
     }
@@ -30,13 +75,13 @@ impl App {
         let Some(url) = dom::socket_url() else {
             return;
         };
-        self.generation += 1;
-        let generation = self.generation;
+        self.session.generation += 1;
+        let generation = self.session.generation;
         let report = ctx
             .link()
             .callback(move |event: NetEvent| Msg::Net(generation, event));
         match Socket::open(&url, report) {
-            Ok(socket) => self.socket = Some(socket),
+            Ok(socket) => self.session.socket = Some(socket),
             Err(err) => self.lost(ctx, format!("cannot open a connection: {err}")),
         }
     }
@@ -46,16 +91,16 @@ impl App {
     /// animation frame (see [`App::take_frames`]): a busy log costs one render per frame, not
     /// one per event. Returns whether to render now.
     pub(super) fn on_net(&mut self, ctx: &Context<Self>, event: NetEvent) -> bool {
-        self.last_heard = dom::now_ms();
+        self.session.last_heard = dom::now_ms();
         if let NetEvent::Text(text) = event {
-            self.arrived.push(text);
+            self.session.arrived.push(text);
             // Quiet until now: show it at once. Busy: with the rest, at the next frame.
-            if !self.take_scheduled && dom::now_ms() - self.last_render > FRAME_MS {
+            if !self.session.take_scheduled && dom::now_ms() - self.session.last_render > FRAME_MS {
                 self.take_frames(ctx);
                 return true;
             }
-            if !self.take_scheduled {
-                self.take_scheduled = true;
+            if !self.session.take_scheduled {
+                self.session.take_scheduled = true;
                 let link = ctx.link().clone();
                 if !dom::on_next_frame(move || link.send_message(Msg::TakeFrames)) {
                     ctx.link().send_message(Msg::TakeFrames);
@@ -67,8 +112,8 @@ impl App {
         self.take_frames(ctx);
         match event {
             NetEvent::Opened => {
-                let hello = self.link.hello(self.token.clone(), "web");
-                if let Some(socket) = &self.socket {
+                let hello = self.session.link.hello(self.session.token.clone(), "web");
+                if let Some(socket) = &self.session.socket {
                     socket.send(&hello);
                 }
             }
@@ -94,7 +139,9 @@ impl App {
                     });
                     return true;
                 }
-                let why = if !self.link.is_welcomed() && self.connection != Connection::Live {
+                let why = if !self.session.link.is_welcomed()
+                    && self.session.connection != Connection::Live
+                {
                     format!("cannot reach the sandbox at {}", dom::host())
                 } else if reason.is_empty() {
                     "the connection was lost".to_owned()
@@ -109,8 +156,8 @@ impl App {
 
     /// Takes in the frames that arrived since the last time, in order.
     pub(super) fn take_frames(&mut self, ctx: &Context<Self>) {
-        self.take_scheduled = false;
-        for text in std::mem::take(&mut self.arrived) {
+        self.session.take_scheduled = false;
+        for text in std::mem::take(&mut self.session.arrived) {
             match serde_json::from_str::<ServerFrame>(&text) {
                 Ok(frame) => self.on_frame(ctx, frame),
                 Err(err) => self.notify(
@@ -122,27 +169,27 @@ impl App {
     }
 
     pub(super) fn refused(&mut self, message: String) {
-        self.connection = Connection::Offline(message);
-        self.socket = None;
+        self.session.connection = Connection::Offline(message);
+        self.session.socket = None;
     }
 
     /// The link is gone: say why and try again after a backoff.
     pub(super) fn lost(&mut self, ctx: &Context<Self>, reason: String) {
-        self.socket = None;
-        for query in self.link.lost() {
+        self.session.socket = None;
+        for query in self.session.link.lost() {
             self.replica.query_not_sent(query);
         }
         if !self.may_connect() {
             return;
         }
-        self.attempt = self.attempt.saturating_add(1);
-        self.connection = Connection::Reconnecting {
-            attempt: self.attempt,
+        self.session.attempt = self.session.attempt.saturating_add(1);
+        self.session.connection = Connection::Reconnecting {
+            attempt: self.session.attempt,
             reason: Some(reason),
         };
-        if !self.retry_pending {
-            self.retry_pending = true;
-            let backoff = (200u64 << self.attempt.min(5)).min(MAX_BACKOFF_MS);
+        if !self.session.retry_pending {
+            self.session.retry_pending = true;
+            let backoff = (200u64 << self.session.attempt.min(5)).min(MAX_BACKOFF_MS);
             ctx.link().send_future(async move {
                 sleep(Duration::from_millis(backoff)).await;
                 Msg::Retry
@@ -151,7 +198,7 @@ impl App {
     }
 
     pub(super) fn on_frame(&mut self, ctx: &Context<Self>, frame: ServerFrame) {
-        match self.link.receive(frame) {
+        match self.session.link.receive(frame) {
             Received::Frame(frame) => match self.replica.on_frame(frame) {
                 Applied::Welcome { fresh } => self.on_welcome(ctx, fresh),
                 Applied::Event(event) => self.on_event(event),
@@ -179,17 +226,21 @@ impl App {
     }
 
     pub(super) fn on_welcome(&mut self, ctx: &Context<Self>, fresh: bool) {
-        self.connection = Connection::Live;
-        self.attempt = 0;
+        self.session.connection = Connection::Live;
+        self.session.attempt = 0;
         if fresh {
             // A new world: texts shown are read again from it, but unconfirmed edits stay
             // (and go out again below).
-            self.editors.retain(|_, editor| !editor.doc.is_saved());
-            self.log.clear();
+            self.writers
+                .editors
+                .retain(|_, editor| !editor.doc.is_saved());
+            self.windows.log.clear();
             let head = self.replica.head();
-            if self.token.is_some() || self.signed_in.is_some() || dom::meta("choir-api").is_some()
+            if self.session.token.is_some()
+                || self.signed_in.is_some()
+                || dom::meta("choir-api").is_some()
             {
-                let token = self.token.clone();
+                let token = self.session.token.clone();
                 let from = head.saturating_sub(LOG_HISTORY - 1).max(1);
                 ctx.link().send_future(async move {
                     let path = format!("/api/events?from={from}&limit={LOG_HISTORY}");
@@ -203,14 +254,15 @@ impl App {
                 });
             }
         }
-        self.welcomed_once = true;
+        self.session.welcomed_once = true;
         // Edits in flight when the link broke may be lost: send them again (the daemon
         // skips any it already has).
         let resends: Vec<Command> = self
+            .writers
             .editors
             .values()
             .map(|editor| &editor.doc)
-            .chain(&self.retired)
+            .chain(&self.writers.retired)
             .filter_map(DocText::resend)
             .collect();
         for command in resends {
@@ -220,8 +272,8 @@ impl App {
 
     pub(crate) fn flush_queries(&mut self) {
         for query in self.replica.take_queries() {
-            let sent = match (&self.socket, self.link.is_welcomed()) {
-                (Some(socket), true) => socket.send(&self.link.query(query.clone())),
+            let sent = match (&self.session.socket, self.session.link.is_welcomed()) {
+                (Some(socket), true) => socket.send(&self.session.link.query(query.clone())),
                 _ => false,
             };
             if !sent {
