@@ -19,6 +19,8 @@ const USAGE_ERROR: i32 = 2;
 pub enum ExecError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    #[error(transparent)]
+    Launch(#[from] choir_client::launch::LaunchError),
     #[error("{0}")]
     Usage(String),
 }
@@ -26,7 +28,7 @@ pub enum ExecError {
 impl ExecError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            ExecError::Connect(_) => 1,
+            ExecError::Connect(_) | ExecError::Launch(_) => 1,
             ExecError::Usage(_) => USAGE_ERROR,
         }
     }

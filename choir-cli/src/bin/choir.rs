@@ -8,6 +8,7 @@ use choir_cli::share::ShareArgs;
 use choir_cli::when::{parse_duration, parse_point};
 use choir_cli::{self as cli, EventsArgs};
 use choir_client::connect::{default_data_dir, find_endpoint, ConnectError, DaemonHttp};
+use choir_client::launch::LaunchError;
 use choir_proto::Endpoint;
 use clap::{CommandFactory, Parser, Subcommand};
 
@@ -33,6 +34,16 @@ struct Cli {
         value_name = "URL"
     )]
     url: Option<String>,
+
+    /// Never start the data dir's daemon: only use one that runs (a hypervisor sets this in
+    /// its sandboxes, whose daemons its supervisor starts)
+    #[arg(
+        long,
+        env = "CHOIR_NO_START",
+        global = true,
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    no_start: bool,
 
     /// The sandbox token for --url
     #[arg(
@@ -184,6 +195,18 @@ impl Cli {
         }
         find_endpoint(&self.data_dir()?)
     }
+
+    /// The daemon to talk to: the one `--url` names, or else the data dir's, started in the
+    /// background when none holds the data dir's lock (as the desktop does).
+    async fn daemon(&self) -> Result<Endpoint, LaunchError> {
+        if self.url.is_some() || self.no_start {
+            return Ok(self.locate()?);
+        }
+        let dir = self.data_dir()?;
+        tokio::task::spawn_blocking(move || choir_client::launch::ensure_daemon(&dir))
+            .await
+            .map_err(|err| LaunchError::Io(format!("cannot start the daemon: {err}")))?
+    }
 }
 
 fn main() -> ExitCode {
@@ -224,7 +247,7 @@ fn main() -> ExitCode {
 
 /// `choir --exec ...`; returns the exit status.
 async fn exec(cli: &Cli, tool: &str) -> Result<i32, cli::exec::ExecError> {
-    let daemon = DaemonHttp::with_timeout(cli.locate()?, cli::exec::EXEC_TIMEOUT)?;
+    let daemon = DaemonHttp::with_timeout(cli.daemon().await?, cli::exec::EXEC_TIMEOUT)?;
     if cli.list {
         cli::exec::list(&daemon).await?;
         return Ok(0);
@@ -241,7 +264,7 @@ async fn exec(cli: &Cli, tool: &str) -> Result<i32, cli::exec::ExecError> {
 async fn run(cli: Cli) -> Result<()> {
     match &cli.command {
         Some(Commands::Status) => {
-            let daemon = DaemonHttp::new(cli.locate()?)?;
+            let daemon = DaemonHttp::new(cli.daemon().await?)?;
             let data_dir = if cli.url.is_none() {
                 cli.data_dir().ok()
             } else {
@@ -251,7 +274,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Some(Commands::Events { at: Some(at), .. }) => {
             let point = parse_point(at, chrono::Local::now()).map_err(anyhow::Error::msg)?;
-            let daemon = DaemonHttp::new(cli.locate()?)?;
+            let daemon = DaemonHttp::new(cli.daemon().await?)?;
             cli::moment(&daemon, point).await?;
         }
         Some(Commands::Events {
@@ -261,10 +284,12 @@ async fn run(cli: Cli) -> Result<()> {
             let now = chrono::Local::now();
             let from = parse_point(&ends[0], now).map_err(anyhow::Error::msg)?;
             let to = parse_point(&ends[1], now).map_err(anyhow::Error::msg)?;
-            let daemon = DaemonHttp::new(cli.locate()?)?;
+            let daemon = DaemonHttp::new(cli.daemon().await?)?;
             cli::between(&daemon, from, to).await?;
         }
         Some(Commands::Events { from, follow, .. }) => {
+            // Started if none runs; found again after each restart while following.
+            cli.daemon().await?;
             let args = EventsArgs {
                 from: *from,
                 follow: *follow,
@@ -283,12 +308,9 @@ async fn run(cli: Cli) -> Result<()> {
                 choir_tui::terminal::replay(move || Ok::<_, ConnectError>(endpoint.clone()), at)
                     .await?;
             } else {
-                // As the desktop does: the data dir's daemon, started if none runs.
                 let data_dir = cli.data_dir()?;
                 choir_tui::terminal::log_to_file(&data_dir.join("logs"))?;
-                let dir = data_dir.clone();
-                tokio::task::spawn_blocking(move || choir_client::launch::ensure_daemon(&dir))
-                    .await??;
+                cli.daemon().await?;
                 choir_tui::terminal::replay(move || find_endpoint(&data_dir), at).await?;
             }
         }
@@ -296,14 +318,14 @@ async fn run(cli: Cli) -> Result<()> {
             action: Some(ShareAction::List { json }),
             ..
         }) => {
-            let daemon = DaemonHttp::new(cli.locate()?)?;
+            let daemon = DaemonHttp::new(cli.daemon().await?)?;
             cli::share::list(&daemon, *json).await?;
         }
         Some(Commands::Share {
             action: Some(ShareAction::Revoke { id }),
             ..
         }) => {
-            let daemon = DaemonHttp::new(cli.locate()?)?;
+            let daemon = DaemonHttp::new(cli.daemon().await?)?;
             cli::share::revoke(&daemon, id).await?;
         }
         Some(Commands::Share {
@@ -333,7 +355,7 @@ async fn run(cli: Cli) -> Result<()> {
                 label: label.clone(),
                 history: *history,
             };
-            let daemon = DaemonHttp::new(cli.locate()?)?;
+            let daemon = DaemonHttp::new(cli.daemon().await?)?;
             cli::share::mint(&daemon, &args).await?;
         }
         Some(Commands::Approve {
@@ -341,21 +363,15 @@ async fn run(cli: Cli) -> Result<()> {
             deny,
             reason,
         }) => {
-            let daemon = DaemonHttp::new(cli.locate()?)?;
+            let daemon = DaemonHttp::new(cli.daemon().await?)?;
             cli::approve(&daemon, call_id.as_deref(), *deny, reason.as_deref()).await?;
         }
         Some(Commands::Mcp) => {
-            let daemon = DaemonHttp::with_timeout(cli.locate()?, cli::exec::EXEC_TIMEOUT)?;
+            let daemon = DaemonHttp::with_timeout(cli.daemon().await?, cli::exec::EXEC_TIMEOUT)?;
             cli::mcp(daemon).await?;
         }
         Some(Commands::Web { print }) => {
-            let endpoint = if cli.url.is_some() {
-                cli.locate()?
-            } else {
-                let dir = cli.data_dir()?;
-                tokio::task::spawn_blocking(move || choir_client::launch::ensure_daemon(&dir))
-                    .await??
-            };
+            let endpoint = cli.daemon().await?;
             if cli::web(&endpoint, *print)? {
                 eprintln!("choir: opened in your browser");
             }
@@ -373,8 +389,7 @@ async fn open_desktop(cli: &Cli) -> Result<()> {
     }
     let data_dir = cli.data_dir()?;
     choir_tui::terminal::log_to_file(&data_dir.join("logs"))?;
-    let dir = data_dir.clone();
-    tokio::task::spawn_blocking(move || choir_client::launch::ensure_daemon(&dir)).await??;
+    cli.daemon().await?;
     choir_tui::terminal::run(move || find_endpoint(&data_dir)).await
 }
 

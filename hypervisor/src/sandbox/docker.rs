@@ -509,6 +509,8 @@ impl DockerBackend {
             "TMPDIR=/tmp".to_owned(),
             "LANG=C.UTF-8".to_owned(),
             format!("CHOIR_DATA_DIR={DATA}"),
+            // Its supervisor starts the daemon: `choir` must not start one of its own.
+            "CHOIR_NO_START=1".to_owned(),
         ];
         if let Some(token) = token {
             env.push(format!("CHOIR_DAEMON_TOKEN={token}"));

@@ -536,7 +536,11 @@ impl Backend for ProcessBackend {
             };
             let confinement = self.confinement(&account, &dir, cgroups, program, network);
             let mut command = self.command(&confinement, user);
-            command.env("CHOIR_DATA_DIR", &dir).stdin(Stdio::piped());
+            // Its supervisor starts the daemon: `choir` must not start one of its own.
+            command
+                .env("CHOIR_DATA_DIR", &dir)
+                .env("CHOIR_NO_START", "1")
+                .stdin(Stdio::piped());
             let child = command.spawn().map_err(|source| SandboxError::Spawn {
                 user: user.to_owned(),
                 source,
