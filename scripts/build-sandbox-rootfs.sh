@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes the root filesystem of the Docker sandbox image (choir-sandbox) from Debian's own
-# packages: the dependency closure of a shell and what an agent expects (bash, coreutils, git,
-# python3, ...) is fetched with `apt-get download` and unpacked with `dpkg-deb -x` — no
+# packages: the dependency closure of the list in scripts/sandbox-packages.txt (a shell, what
+# the agent's tools and a terminal user expect: coreutils, git, python3, awk, curl, vi, htop...) is fetched with `apt-get download` and unpacked with `dpkg-deb -x` — no
 # registry pull, no debootstrap, nothing installed on this host. Idempotent: the result is kept
 # in ~/.cache/choir-sandbox/rootfs-<hash of the package list> and reused. Prints its path.
 #
@@ -9,8 +9,8 @@
 # into the Docker engines (scripts/e2e-docker.sh does both).
 set -euo pipefail
 
-PACKAGES="base-files base-passwd bash dash coreutils grep sed findutils diffutils tar gzip \
-  procps less git python3 ca-certificates"
+cd "$(dirname "$0")/.."
+PACKAGES=$(sed -e 's/#.*//' scripts/sandbox-packages.txt | xargs)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/choir-sandbox
 key=$(echo "$PACKAGES $(dpkg --print-architecture)" | sha256sum | cut -c1-12)
 root="$cache/rootfs-$key"
@@ -54,6 +54,10 @@ mkdir -p "$root.new/etc/ssl/certs" "$root.new/data" "$root.new/tmp"
 chmod 1777 "$root.new/tmp"
 [ -f /etc/ssl/certs/ca-certificates.crt ] && cp /etc/ssl/certs/ca-certificates.crt "$root.new/etc/ssl/certs/"
 [ -e "$root.new/bin/sh" ] || ln -s dash "$root.new/bin/sh"
+# The names the packages' alternatives would have given (dpkg-deb -x runs no scripts).
+[ -e "$root.new/usr/bin/awk" ] || ln -s mawk "$root.new/usr/bin/awk"
+[ -e "$root.new/usr/bin/vi" ] || ln -s vim.tiny "$root.new/usr/bin/vi"
+[ -e "$root.new/usr/bin/editor" ] || ln -s nano "$root.new/usr/bin/editor"
 touch "$root.new/.complete"
 rm -rf "$root"
 mv "$root.new" "$root"
