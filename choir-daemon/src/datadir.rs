@@ -152,7 +152,5 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), DataDirErro
 }
 
 pub(crate) fn random_token() -> Result<String, DataDirError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|err| DataDirError::Random(err.to_string()))?;
-    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+    choir_proto::random_hex(32).map_err(|err| DataDirError::Random(err.to_string()))
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use choir_proto::now_ms;
+use choir_proto::{now_ms, same_secret};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -387,7 +387,7 @@ impl Shares {
             .iter()
             .find(|stored| stored.share.id == id)
             .ok_or(ShareError::Unknown)?;
-        if !same(stored.hash.as_bytes(), hash(secret).as_bytes()) {
+        if !same_secret(&stored.hash, &hash(secret)) {
             return Err(ShareError::Unknown);
         }
         if stored
@@ -486,10 +486,6 @@ fn hash(secret: &str) -> String {
 }
 
 /// Compares without leaking through timing how much matched.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

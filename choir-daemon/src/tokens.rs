@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use choir_proto::{Endpoint, ENDPOINT_FILE};
+use choir_proto::{same_secret, Endpoint, ENDPOINT_FILE};
 use tokio_util::sync::CancellationToken;
 
 use crate::datadir::{random_token, write_private, DataDirError, TOKEN_FILE};
@@ -90,12 +90,12 @@ impl Tokens {
     /// Which token `presented` is, if it is one of them.
     pub fn check(&self, presented: &str) -> Option<OwnerToken> {
         if let Some(host) = &self.inner.host {
-            if same(host, presented) {
+            if same_secret(host, presented) {
                 return Some(OwnerToken::Host);
             }
         }
         let local = self.local_state();
-        same(&local.token, presented).then(|| OwnerToken::Local(local.replaced.clone()))
+        same_secret(&local.token, presented).then(|| OwnerToken::Local(local.replaced.clone()))
     }
 
     /// The local token as it is now.
@@ -151,12 +151,6 @@ impl Tokens {
 fn write_endpoint(root: &Path, endpoint: &Endpoint) -> Result<(), DataDirError> {
     let text = serde_json::to_string_pretty(endpoint).unwrap_or_default();
     write_private(&root.join(ENDPOINT_FILE), text.as_bytes())
-}
-
-/// Compares without leaking, through timing, how much of a guess was right.
-pub(crate) fn same(expected: &str, presented: &str) -> bool {
-    let (a, b) = (expected.as_bytes(), presented.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

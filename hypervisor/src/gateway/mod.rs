@@ -282,7 +282,7 @@ impl Gateway {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(user)
-            .is_some_and(|served| same(&served.credential, credential))
+            .is_some_and(|served| choir_proto::same_secret(&served.credential, credential))
     }
 }
 
@@ -314,7 +314,8 @@ impl Caller {
             .and_then(|value| value.strip_prefix("Bearer "))
             .or_else(|| header(header::HeaderName::from_static("x-api-key")));
         presented.is_some_and(|presented| {
-            same(&self.credential, presented) && self.gateway.current(&self.user, presented)
+            choir_proto::same_secret(&self.credential, presented)
+                && self.gateway.current(&self.user, presented)
         })
     }
 
@@ -596,15 +597,7 @@ fn without_url(err: &reqwest::Error) -> String {
 }
 
 fn random_hex() -> Result<String, GatewayError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|err| GatewayError::Random(err.to_string()))?;
-    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
-}
-
-/// Compares without leaking, through timing, how much of a guess was right.
-fn same(expected: &str, presented: &str) -> bool {
-    let (a, b) = (expected.as_bytes(), presented.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    choir_proto::random_hex(32).map_err(|err| GatewayError::Random(err.to_string()))
 }
 
 #[cfg(test)]

@@ -238,9 +238,7 @@ fn subordinate_ranges(path: &str) -> Vec<RangeInclusive<u32>> {
 }
 
 fn new_token() -> Result<String, AccountError> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|err| AccountError::Random(err.to_string()))?;
-    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+    choir_proto::random_hex(32).map_err(|err| AccountError::Random(err.to_string()))
 }
 
 /// Parses `800000-899999`.
