@@ -446,6 +446,38 @@ async fn commands_start_the_daemon_when_none_runs() {
     assert!(!dir.path().join("daemon.json").exists());
 }
 
+/// Under a supervisor (`CHOIR_NO_START`), a daemon whose socket refuses is being started
+/// again: choir waits for it rather than fail the command.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervised_daemon_that_is_restarting_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path()).await;
+    post(&daemon, r#"{"type":"window.open","app":"chat"}"#).await;
+    let endpoint = std::fs::read_to_string(dir.path().join("daemon.json")).unwrap();
+    daemon.shutdown().await;
+    // As a crashed daemon leaves it: an endpoint whose port refuses.
+    let mut stale: Value = serde_json::from_str(&endpoint).unwrap();
+    stale["url"] = Value::from("http://127.0.0.1:9");
+    std::fs::write(dir.path().join("daemon.json"), stale.to_string()).unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_choir"));
+    command
+        .args(["events"])
+        .env_remove("CHOIR_URL")
+        .env_remove("CHOIR_TOKEN")
+        .env("CHOIR_DATA_DIR", dir.path())
+        .env("CHOIR_NO_START", "1");
+    let asked = std::time::Instant::now();
+    let choir = tokio::spawn(run(command));
+    // The supervisor starts it again a moment later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let daemon = start(dir.path()).await;
+    let (code, stdout, stderr) = tokio::time::timeout(WAIT, choir).await.unwrap().unwrap();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("window.opened"), "{stdout}");
+    assert!(asked.elapsed() >= Duration::from_millis(500));
+    daemon.shutdown().await;
+}
+
 #[tokio::test]
 async fn approve_answers_the_waiting_call_and_status_shows_the_agent() {
     let dir = tempfile::tempdir().unwrap();

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Result;
 use choir_cli::share::ShareArgs;
@@ -176,6 +177,10 @@ enum ShareAction {
     },
 }
 
+/// How long `--no-start` waits for a daemon that does not answer: its supervisor starts a
+/// crashed one again, and may not have seen the crash yet.
+const RESTART_WAIT: Duration = Duration::from_secs(10);
+
 impl Cli {
     fn data_dir(&self) -> Result<PathBuf, ConnectError> {
         match &self.data_dir {
@@ -199,13 +204,33 @@ impl Cli {
     /// The daemon to talk to: the one `--url` names, or else the data dir's, started in the
     /// background when none holds the data dir's lock (as the desktop does).
     async fn daemon(&self) -> Result<Endpoint, LaunchError> {
-        if self.url.is_some() || self.no_start {
+        if self.url.is_some() {
             return Ok(self.locate()?);
+        }
+        if self.no_start {
+            return Ok(self.supervised_daemon().await?);
         }
         let dir = self.data_dir()?;
         tokio::task::spawn_blocking(move || choir_client::launch::ensure_daemon(&dir))
             .await
             .map_err(|err| LaunchError::Io(format!("cannot start the daemon: {err}")))?
+    }
+
+    /// The data dir's daemon when something else starts it (a hypervisor's supervisor): one
+    /// whose socket refuses is waited for, up to [`RESTART_WAIT`], since it is being started
+    /// again; no daemon at all is an error at once.
+    async fn supervised_daemon(&self) -> Result<Endpoint, ConnectError> {
+        let deadline = tokio::time::Instant::now() + RESTART_WAIT;
+        loop {
+            let endpoint = self.locate()?;
+            match DaemonHttp::new(endpoint.clone())?.get("/api/whoami").await {
+                Ok(_) => return Ok(endpoint),
+                Err(ConnectError::Unreachable { .. }) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(err) => return Err(err),
+            }
+        }
     }
 }
 
