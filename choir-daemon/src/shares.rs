@@ -16,9 +16,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use choir_proto::{now_ms, same_secret};
+use choir_proto::{now_ms, same_secret, secret_digest as hash};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::datadir::{random_token, write_private, DataDirError};
@@ -478,14 +477,6 @@ impl Inner {
     }
 }
 
-fn hash(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes())
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
-
-/// Compares without leaking through timing how much matched.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,9 +59,9 @@ pub use human::{encoded_len, parse_duration, thousands, with_causes};
 pub use ids::{CallId, DocId, ThreadId, WindowId};
 /// The rope type documents are held in.
 pub use ropey::Rope;
-#[cfg(not(target_arch = "wasm32"))]
-pub use secret::random_hex;
 pub use secret::same_secret;
+#[cfg(not(target_arch = "wasm32"))]
+pub use secret::{random_hex, secret_digest};
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
     apply_doc_event, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PasteTooLarge,

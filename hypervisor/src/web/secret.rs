@@ -19,14 +19,8 @@ pub fn fill_random(bytes: &mut [u8]) {
     }
 }
 
-/// What is stored for a secret.
-pub fn digest(secret: &str) -> String {
-    let hash = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-    hash.as_ref()
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
-}
+/// What is stored for a secret: its SHA-256 in hex.
+pub use choir_proto::secret_digest as digest;
 
 pub use choir_proto::now_ms;
 
