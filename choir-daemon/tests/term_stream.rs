@@ -250,12 +250,22 @@ async fn bad_input_on_a_terminal_stream_loses_nothing() {
         .unwrap();
     far.keys(b"\x01e").await;
     far.shows("1:Event log").await;
-    // A message past the limit ends the stream (as if the terminal had left), and only it.
+    // A message past the limit ends the stream, saying why and with a failing status, and
+    // only that stream.
     let _ = far
         .stream
         .send(Message::Binary(vec![b'a'; 2 << 20].into()))
         .await;
     far.ended().await;
+    assert_eq!(far.exit, Some(1));
+    assert!(
+        far.screen
+            .screen()
+            .contents()
+            .contains("choir: a message from the terminal was over 1 MiB; the desktop ended"),
+        "{}",
+        far.screen.screen().contents()
+    );
     let mut again = Far::open(&daemon, &daemon.token, 80, 24).await;
     again.shows("1:Event log").await;
 }

@@ -10,6 +10,7 @@
 //! with the token (and viewer) this stream was opened with: a share's desktop sees what the
 //! share allows, no more.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -91,9 +92,19 @@ async fn run(
     let (mut sink, mut stream) = socket.split();
     let (input, input_rx) = mpsc::channel(INPUT_QUEUE);
     let (mut output, desktop) = remote::start(endpoint, size, &term, input_rx);
+    // Why the terminal's side could not be read on, if it broke rather than closed.
+    let broken: Arc<Mutex<Option<String>>> = Arc::default();
+    let broken_by = broken.clone();
     // What the terminal sends, to the desktop; waiting when it is behind stops reading.
     let reader = tokio::spawn(async move {
-        while let Some(Ok(message)) = stream.next().await {
+        while let Some(message) = stream.next().await {
+            let message = match message {
+                Ok(message) => message,
+                Err(err) => {
+                    *broken_by.lock().unwrap_or_else(|e| e.into_inner()) = Some(refusal(&err));
+                    break;
+                }
+            };
             let input_message = match message {
                 Message::Binary(bytes) => TermInput::Bytes(bytes.to_vec()),
                 Message::Text(text) => match serde_json::from_str(&text) {
@@ -130,9 +141,17 @@ async fn run(
     reader.abort();
     match delivered {
         Some(delivered) => {
-            let status = desktop.await.unwrap_or(0);
+            let mut status = desktop.await.unwrap_or(0);
+            let broken = broken.lock().unwrap_or_else(|e| e.into_inner()).take();
             if delivered {
                 let end = async {
+                    // The desktop ended because its input broke: say why, and fail.
+                    if let Some(why) = broken {
+                        tracing::warn!(%why, "a terminal stream's input broke");
+                        status = 1;
+                        let line = format!("\r\nchoir: {why}; the desktop ended\r\n");
+                        sink.send(Message::Binary(line.into_bytes().into())).await?;
+                    }
                     let exit =
                         serde_json::to_string(&TermControl::Exit(status)).unwrap_or_default();
                     sink.send(Message::Text(exit.into())).await?;
@@ -153,6 +172,19 @@ async fn run(
             })));
             let _ = tokio::time::timeout(LINGER, close).await;
         }
+    }
+}
+
+/// What a terminal is told when what it sent could not be read.
+fn refusal(err: &axum::Error) -> String {
+    let text = err.to_string();
+    if text.contains("too long") || text.contains("too big") || text.contains("Space limit") {
+        format!(
+            "a message from the terminal was over {} MiB",
+            MAX_INPUT >> 20
+        )
+    } else {
+        format!("the terminal's stream broke ({text})")
     }
 }
 
