@@ -851,12 +851,17 @@ e2eTest('l. tool calls from the browser: approve, deny, and cancel a turn', asyn
   const first = win.locator('.tool-card').nth(0);
   await first.locator('button[data-action=approve]').waitFor({ state: 'visible', timeout: 10_000 });
   assert.match(await first.locator('.status').innerText(), /awaiting approval/);
+  // The taskbar marks the chat that waits, as the terminal's does; the mark goes once answered.
+  const taskbarChat = page.locator('#taskbar .taskbar-window[data-window-id="1"]');
+  assert.equal(await taskbarChat.getAttribute('data-attention'), 'true');
+  assert.match(await taskbarChat.innerText(), /^1:.* !$/);
   await first.locator('button[data-action=approve]').click();
   await waitFor(page, () => {
     const card = document.querySelectorAll('.window[data-window-id="1"] .tool-card')[0];
     return card?.querySelector('.status')?.textContent.trim() === 'done' && card.querySelector('.output')?.textContent.includes('approved-run');
   }, 10_000, { what: 'the first card done, its output showing approved-run' });
   assert.equal(await first.locator('button[data-action=approve]').count(), 0, 'no approve button on a finished card');
+  assert.equal(await taskbarChat.getAttribute('data-attention'), 'false', 'no mark once nothing waits');
   await waitForMessage(page, 1, 'The tool said: approved-run');
   const afterApprove = await daemon.events();
   assert.ok(afterApprove.some((e) => e.type === 'tool.approved'), 'the log has tool.approved');

@@ -1,7 +1,9 @@
 //! A chat window's items as every client draws them: the thread's messages and tool-call cards
 //! in the order they happened, and the words of a message's header.
 
-use choir_proto::{ChatMessage, ChatRole, ChatThread, ToolCard};
+use choir_proto::{
+    AppKind, ChatMessage, ChatRole, ChatThread, ThreadId, ToolCard, ToolCardStatus, Window, World,
+};
 
 /// A message or a tool-call card.
 #[derive(Debug, Clone, Copy)]
@@ -83,6 +85,21 @@ impl DoubleEndedIterator for Items<'_> {
 
 impl ExactSizeIterator for Items<'_> {}
 
+/// Whether `window` is a chat whose thread has a tool call waiting for the user's approval:
+/// the taskbars mark it, so it is seen from any other window.
+pub fn waits_for_approval(world: &World, window: &Window) -> bool {
+    window.app == AppKind::Chat
+        && world
+            .chats
+            .get(&ThreadId(window.id.0))
+            .is_some_and(|thread| {
+                thread
+                    .tools
+                    .iter()
+                    .any(|card| card.status == ToolCardStatus::AwaitingApproval)
+            })
+}
+
 /// Who a message is from, as its header says.
 pub fn who(role: ChatRole) -> &'static str {
     match role {
@@ -95,7 +112,7 @@ pub fn who(role: ChatRole) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use choir_proto::{CallId, ThreadId, ToolCardStatus};
+    use choir_proto::CallId;
     use proptest::prelude::*;
 
     fn thread(messages: &[u64], cards: &[u64]) -> ChatThread {

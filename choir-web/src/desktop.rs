@@ -4,7 +4,7 @@
 
 use choir_desktop::bindings::{self, Front};
 use choir_desktop::Connection;
-use choir_desktop::{geometry, Keymap};
+use choir_desktop::{chat, geometry, Keymap};
 use choir_proto::{AppKind, Command, Rect, Window};
 use web_sys::PointerEvent;
 use yew::prelude::*;
@@ -219,10 +219,14 @@ fn taskbar(send: &Callback<Msg>, app: &Shown) -> Html {
                     } else {
                         Command::FocusWindow { window_id: id }
                     }));
+                    // A chat waiting for an approval is marked, whichever window is in front.
+                    let waiting = chat::waits_for_approval(world, window);
                     html! {
-                        <button class={classes!("taskbar-window", focused.then_some("focused"), window.minimized.then_some("minimized"))}
-                            data-window-id={ id.0.to_string() } aria-pressed={ focused.to_string() } onclick={ onclick }>
-                            { format!("{}:{}", n + 1, crate::apps::title(world, window)) }
+                        <button class={classes!("taskbar-window", focused.then_some("focused"), window.minimized.then_some("minimized"), waiting.then_some("attention"))}
+                            data-window-id={ id.0.to_string() } aria-pressed={ focused.to_string() } onclick={ onclick }
+                            data-attention={ waiting.to_string() }
+                            title={ waiting.then_some("a tool call waits for your approval") }>
+                            { format!("{}:{}{}", n + 1, crate::apps::title(world, window), if waiting { " !" } else { "" }) }
                         </button>
                     }
                 }) }

@@ -11,6 +11,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Widget};
 use ratatui::Frame;
 
 use super::geometry::{self, CLOSE_FROM_RIGHT, MAXIMIZE_FROM_RIGHT, MINIMIZE_FROM_RIGHT};
+use choir_desktop::chat::waits_for_approval;
 use choir_desktop::{Mode, Tone, LAUNCHER};
 
 use super::help::bindings;
@@ -39,9 +40,15 @@ fn taskbar_items(world: &World, width: u16) -> Vec<(Range<u16>, TaskbarHit, Stri
     let limit = width.saturating_sub(24);
     for (index, window) in world.desktop.windows.values().enumerate() {
         let title = shown_title(world, window);
-        let mut label = format!(" {}:{title} ", index + 1);
+        // A chat waiting for an approval is marked, whichever window is in front.
+        let mark = if waits_for_approval(world, window) {
+            " !"
+        } else {
+            ""
+        };
+        let mut label = format!(" {}:{title}{mark} ", index + 1);
         if window.minimized {
-            label = format!(" {}:({title}) ", index + 1);
+            label = format!(" {}:({title}){mark} ", index + 1);
         }
         let label = truncate(&label, 18).to_owned();
         let w = display_width(&label) as u16;
@@ -281,6 +288,16 @@ impl Desktop {
             let style = match hit {
                 TaskbarHit::Window(id) if self.replica.world().desktop.focused == Some(id) => {
                     theme.taskbar_active()
+                }
+                TaskbarHit::Window(id)
+                    if self
+                        .replica
+                        .world()
+                        .desktop
+                        .window(id)
+                        .is_some_and(|w| waits_for_approval(self.replica.world(), w)) =>
+                {
+                    theme.taskbar().patch(theme.warn())
                 }
                 TaskbarHit::Window(id)
                     if self

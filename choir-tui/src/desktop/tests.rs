@@ -510,6 +510,9 @@ fn tool_cards_in_chat_and_approve_deny_cancel_keys() {
     let screen = h.screen();
     insta::assert_snapshot!(screen);
     assert!(screen.contains("bash wants to run"), "{screen}");
+    // The taskbar marks the chat that waits for an approval.
+    let taskbar = screen.lines().last().unwrap_or_default().to_owned();
+    assert!(taskbar.contains(" 1:Chat ! "), "{taskbar}");
     h.take_sent();
     // Alt-y approves the waiting call; the card then runs.
     h.bytes(b"\x1by");
@@ -519,7 +522,15 @@ fn tool_cards_in_chat_and_approve_deny_cancel_keys() {
             call_id: CallId("c2".into())
         }]
     );
+    h.commit(EventBody::ToolApproved {
+        call_id: CallId("c2".into()),
+    });
     assert!(h.screen().contains("running…"));
+    let taskbar = h.screen().lines().last().unwrap_or_default().to_owned();
+    assert!(
+        taskbar.contains(" 1:Chat ") && !taskbar.contains("Chat !"),
+        "{taskbar}"
+    );
     // Nothing waits any more: Alt-n does nothing; Esc cancels the running turn.
     h.bytes(b"\x1bn");
     assert_eq!(h.take_sent(), vec![]);
