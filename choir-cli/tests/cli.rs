@@ -18,15 +18,40 @@ async fn start(dir: &Path) -> RunningDaemon {
     Daemon::start(DaemonConfig::local(dir)).await.unwrap()
 }
 
-/// Runs `choir ARGS` with only the data dir to go on.
-async fn choir(dir: &Path, args: &[&str]) -> (i32, String, String) {
+/// `choir ARGS` with only the data dir to go on.
+fn choir_command(dir: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_choir"));
     command
         .args(args)
         .env_remove("CHOIR_URL")
         .env_remove("CHOIR_TOKEN")
+        .env_remove("CHOIR_NO_START")
         .env("CHOIR_DATA_DIR", dir);
-    run(command).await
+    command
+}
+
+/// Runs `choir ARGS` with only the data dir to go on.
+async fn choir(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    run(choir_command(dir, args)).await
+}
+
+/// `choir ARGS` as a hypervisor runs it in a sandbox: it never starts a daemon.
+fn supervised(dir: &Path, args: &[&str]) -> Command {
+    let mut command = choir_command(dir, args);
+    command.env("CHOIR_NO_START", "1");
+    command
+}
+
+/// Leaves `dir` as a crashed daemon would: a log with a window opened in it, and an endpoint
+/// file whose port refuses.
+async fn leave_as_a_crash_would(dir: &Path) {
+    let daemon = start(dir).await;
+    post(&daemon, r#"{"type":"window.open","app":"chat"}"#).await;
+    let endpoint = std::fs::read_to_string(dir.join("daemon.json")).unwrap();
+    daemon.shutdown().await;
+    let mut stale: Value = serde_json::from_str(&endpoint).unwrap();
+    stale["url"] = Value::from("http://127.0.0.1:9");
+    std::fs::write(dir.join("daemon.json"), stale.to_string()).unwrap();
 }
 
 /// Runs a command to its end: its exit status, stdout and stderr.
@@ -124,13 +149,7 @@ async fn clear_errors_when_no_daemon_answers() {
     let dir = tempfile::tempdir().unwrap();
     // A stale endpoint file (daemon killed) names a port nobody listens on: the data dir's
     // lock says no daemon runs, so choir starts one rather than knock on that port.
-    let daemon = start(dir.path()).await;
-    post(&daemon, r#"{"type":"window.open","app":"chat"}"#).await;
-    let endpoint = std::fs::read_to_string(dir.path().join("daemon.json")).unwrap();
-    daemon.shutdown().await;
-    let mut stale: Value = serde_json::from_str(&endpoint).unwrap();
-    stale["url"] = Value::from("http://127.0.0.1:9");
-    std::fs::write(dir.path().join("daemon.json"), stale.to_string()).unwrap();
+    leave_as_a_crash_would(dir.path()).await;
     let (code, stdout, stderr) = choir(dir.path(), &["events"]).await;
     let started = BackgroundDaemon::of(dir.path());
     assert_eq!(code, 0, "{stderr}");
@@ -433,13 +452,7 @@ async fn commands_start_the_daemon_when_none_runs() {
     }
     // Where a supervisor starts the daemon (a hypervisor's sandbox), choir only looks.
     let dir = tempfile::tempdir().unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_choir"));
-    command
-        .args(["status"])
-        .env_remove("CHOIR_URL")
-        .env_remove("CHOIR_TOKEN")
-        .env("CHOIR_DATA_DIR", dir.path())
-        .env("CHOIR_NO_START", "1");
+    let command = supervised(dir.path(), &["status"]);
     let (code, stdout, stderr) = run(command).await;
     assert_eq!((code, stdout.as_str()), (1, ""));
     assert!(stderr.contains("no daemon is running"), "{stderr}");
@@ -451,21 +464,8 @@ async fn commands_start_the_daemon_when_none_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_supervised_daemon_that_is_restarting_is_waited_for() {
     let dir = tempfile::tempdir().unwrap();
-    let daemon = start(dir.path()).await;
-    post(&daemon, r#"{"type":"window.open","app":"chat"}"#).await;
-    let endpoint = std::fs::read_to_string(dir.path().join("daemon.json")).unwrap();
-    daemon.shutdown().await;
-    // As a crashed daemon leaves it: an endpoint whose port refuses.
-    let mut stale: Value = serde_json::from_str(&endpoint).unwrap();
-    stale["url"] = Value::from("http://127.0.0.1:9");
-    std::fs::write(dir.path().join("daemon.json"), stale.to_string()).unwrap();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_choir"));
-    command
-        .args(["events"])
-        .env_remove("CHOIR_URL")
-        .env_remove("CHOIR_TOKEN")
-        .env("CHOIR_DATA_DIR", dir.path())
-        .env("CHOIR_NO_START", "1");
+    leave_as_a_crash_would(dir.path()).await;
+    let command = supervised(dir.path(), &["events"]);
     let asked = std::time::Instant::now();
     let choir = tokio::spawn(run(command));
     // The supervisor starts it again a moment later.

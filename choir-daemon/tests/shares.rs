@@ -171,15 +171,7 @@ async fn no_share_manages_shares_or_reads_the_activity_report() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let body: Value = http
-        .get(format!("{}/api/events?from=1", daemon.url()))
-        .bearer_auth(&daemon.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = common::get_json(&daemon, "/api/events?from=1").await;
     assert_eq!(body["events"][0]["actor"], format!("share:{id}"));
     // Made-up and altered tokens get nothing.
     for token in [

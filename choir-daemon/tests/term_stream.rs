@@ -197,15 +197,7 @@ async fn a_terminal_stream_needs_a_good_token_and_a_share_sees_only_what_it_allo
     far.shows("watching (read-only)").await;
     far.keys(b"\x01c").await;
     far.shows("read_only").await;
-    let state: Value = reqwest::Client::new()
-        .get(format!("{}/api/state", daemon.url()))
-        .bearer_auth(&daemon.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: Value = common::get_json(&daemon, "/api/state").await;
     assert_eq!(
         state["world"]["desktop"]["windows"],
         json!([]),

@@ -111,15 +111,7 @@ async fn snapshot_plus_live_events_equals_the_daemon_state() {
             world.apply(event);
         }
     }
-    let state: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/api/state", daemon.url()))
-        .bearer_auth(&daemon.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: serde_json::Value = common::get_json(&daemon, "/api/state").await;
     let served: World = serde_json::from_value(state["world"].clone()).unwrap();
     assert_eq!(world, served);
     assert_eq!(world.desktop.focused, Some(WindowId(2)));

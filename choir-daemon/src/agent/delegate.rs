@@ -4,6 +4,7 @@
 //! cancelling the parent cancels it; the parent is told its last answer.
 
 use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use choir_proto::{AppKind, CallId, Command, EventBody, NewEvent, ThreadId};
@@ -21,11 +22,14 @@ pub const NAME: &str = "delegate";
 /// Longest title of a sub-agent's window, in characters, before the task is cut.
 const TITLE_CHARS: usize = 48;
 
+static SCHEMA: OnceLock<serde_json::Value> = OnceLock::new();
+
 pub fn spec() -> ToolSpec {
     ToolSpec {
         name: NAME,
         description: "Give a task to a sub-agent. It works in a chat window of its own with the tools you list (all of yours when you list none) and answers with its result, which is what you get back. Several delegate calls in one step run at the same time: use them for independent parts of a larger job. Say everything the sub-agent needs in the task: it does not see this conversation.",
-        schema: derived_schema::<Args>(),
+        // Offered at every step of a turn: derived once.
+        schema: SCHEMA.get_or_init(derived_schema::<Args>).clone(),
         side_effects: false,
     }
 }

@@ -24,6 +24,19 @@ pub async fn start() -> (tempfile::TempDir, RunningDaemon) {
     (dir, daemon)
 }
 
+/// `GET PATH` with the daemon's own token, its JSON answer.
+pub async fn get_json(daemon: &RunningDaemon, path: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(format!("{}{path}", daemon.url()))
+        .bearer_auth(&daemon.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }

@@ -285,30 +285,16 @@ impl Desktop {
         let items = taskbar_items(self.replica.world(), screen.width);
         let items_end = items.last().map_or(0, |(range, _, _)| range.end);
         for (range, hit, label) in items {
+            let world = self.replica.world();
             let style = match hit {
-                TaskbarHit::Window(id) if self.replica.world().desktop.focused == Some(id) => {
-                    theme.taskbar_active()
-                }
-                TaskbarHit::Window(id)
-                    if self
-                        .replica
-                        .world()
-                        .desktop
-                        .window(id)
-                        .is_some_and(|w| waits_for_approval(self.replica.world(), w)) =>
-                {
-                    theme.taskbar().patch(theme.warn())
-                }
-                TaskbarHit::Window(id)
-                    if self
-                        .replica
-                        .world()
-                        .desktop
-                        .window(id)
-                        .is_some_and(|w| w.minimized) =>
-                {
-                    theme.taskbar().patch(theme.muted())
-                }
+                TaskbarHit::Window(id) => match world.desktop.window(id) {
+                    _ if world.desktop.focused == Some(id) => theme.taskbar_active(),
+                    Some(window) if waits_for_approval(world, window) => {
+                        theme.taskbar().patch(theme.warn())
+                    }
+                    Some(window) if window.minimized => theme.taskbar().patch(theme.muted()),
+                    _ => theme.taskbar(),
+                },
                 _ => theme.taskbar(),
             };
             buf.set_stringn(
