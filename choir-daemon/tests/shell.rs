@@ -170,6 +170,65 @@ async fn a_shell_runs_in_the_workspace_and_a_late_client_sees_the_screen() {
     daemon.shutdown().await;
 }
 
+/// The lines a shell's output scrolls off the top are part of what the log records: the
+/// client that watched, a client that connects later, a replay of the log from its first
+/// event and the daemon after a restart all hold the same scrollback.
+#[tokio::test]
+async fn scrollback_is_recorded_for_late_clients_replays_and_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = common::start_in(dir.path()).await;
+    let mut alice = Watcher::connect(&daemon).await;
+    let id = alice.open_shell(Rect::new(0, 0, 42, 12)).await;
+    alice.type_line(id, "seq 1 300; echo seq-$((6*7))").await;
+    alice.until(WAIT, "the seq", shows(id, "seq-42")).await;
+    let history = |world: &World| -> Vec<String> {
+        world.shells[&id]
+            .terminal
+            .history()
+            .lines()
+            .map(|line| line.text())
+            .collect()
+    };
+    let seen = history(&alice.world);
+    let numbers: Vec<&String> = seen
+        .iter()
+        .filter(|line| line.parse::<u32>().is_ok())
+        .collect();
+    // 10 rows: all but the last few numbers scrolled off, in order.
+    assert_eq!(numbers.first().map(|s| s.as_str()), Some("1"), "{seen:?}");
+    assert!(numbers.len() >= 290, "{}", numbers.len());
+    assert!(numbers
+        .windows(2)
+        .all(|pair| pair[0].parse::<u32>().unwrap() + 1 == pair[1].parse::<u32>().unwrap()));
+    let bound = alice.world.shells[&id].terminal.history().limit();
+    assert_eq!(bound, choir_proto::terminal::DEFAULT_SCROLLBACK);
+
+    // A client that connects later holds the same scrollback...
+    let bob = Watcher::connect(&daemon).await;
+    assert_eq!(history(&bob.world), seen);
+    // ...and so does a fold of the whole log from its first event.
+    let (mut replay, _) = Client::hello(&daemon, Some(0)).await;
+    let mut replayed = World::default();
+    let head = alice.world.head;
+    while replayed.head < head {
+        if let ServerFrame::Event { event } = replay.recv().await {
+            replayed.apply(&event);
+        }
+    }
+    assert_eq!(
+        replayed.shells[&id].terminal,
+        alice.world.shells[&id].terminal
+    );
+    drop((alice, bob, replay));
+    daemon.shutdown().await;
+
+    // After a restart the daemon rebuilds it from the log.
+    let daemon = common::start_in(dir.path()).await;
+    let carol = Watcher::connect(&daemon).await;
+    assert_eq!(history(&carol.world), seen);
+    daemon.shutdown().await;
+}
+
 #[tokio::test]
 async fn resizing_the_window_resizes_the_terminal_and_closing_it_ends_the_shell() {
     let (_dir, daemon) = common::start().await;

@@ -91,6 +91,11 @@ pub const BINDINGS: &[Binding] = &[
         "-",
     ),
     row("C-a t", "tile all windows", "t"),
+    row(
+        "C-a [",
+        "copy mode: scroll back, / search, v select, y copy",
+        "[",
+    ),
     row("C-a x", "close window", "x"),
     Binding {
         on: On::Only(TERMINAL),

@@ -2,9 +2,11 @@
 //! moving and resizing with the arrows, the launcher, the help. The same for every client;
 //! what differs between them is only which bindings they have ([`crate::bindings`]).
 
+use choir_proto::terminal::Terminal;
 use choir_proto::{AppKind, Command, Desktop, Rect, WindowId};
 
 use crate::bindings::{self, Front};
+use crate::copy_mode::{Click, CopyMode, CopyView, Outcome, WHEEL_LINES};
 use crate::geometry::{self, Edges, Reshape};
 use crate::key::{Key, KeyCode};
 
@@ -42,6 +44,8 @@ pub enum Mode {
     Help {
         scroll: usize,
     },
+    /// Copy mode in this shell window: keys move through its scrollback ([`CopyMode`]).
+    Copy(WindowId),
 }
 
 /// What a key asks of the client, beyond the mode it leaves the keymap in.
@@ -54,6 +58,8 @@ pub enum Intent {
     ToApp(Key),
     /// Copy what window shows that is worth copying (C-a y).
     Copy(WindowId),
+    /// Put this text on the clipboard (copy mode's selection).
+    CopyText(String),
     /// Leave the desktop (the sandbox keeps running).
     Quit,
     /// Show a message on the hint line.
@@ -68,6 +74,8 @@ pub struct Screen<'a> {
     pub area: Rect,
     /// Whether the focused window's app takes every key (a shell: F1 is its program's).
     pub focused_takes_every_key: bool,
+    /// The focused window's terminal, when it is a shell window whose shell started.
+    pub focused_terminal: Option<&'a Terminal>,
 }
 
 /// The desktop's keyboard state machine for one client.
@@ -75,6 +83,8 @@ pub struct Screen<'a> {
 pub struct Keymap {
     front: Front,
     mode: Mode,
+    /// Copy mode's state while the mode is [`Mode::Copy`].
+    copy: Option<CopyMode>,
 }
 
 impl Keymap {
@@ -82,6 +92,7 @@ impl Keymap {
         Self {
             front,
             mode: Mode::Normal,
+            copy: None,
         }
     }
 
@@ -96,6 +107,9 @@ impl Keymap {
     /// Puts the keymap in `mode`: a click on the launcher's button, on the help's, or
     /// anywhere while a menu is open.
     pub fn set_mode(&mut self, mode: Mode) {
+        if !matches!(mode, Mode::Copy(_)) {
+            self.copy = None;
+        }
         self.mode = mode;
     }
 
@@ -104,11 +118,79 @@ impl Keymap {
         matches!(self.mode, Mode::Help { .. })
     }
 
-    /// A window closed: a move or resize of it ends.
+    /// A window closed: a move or resize of it ends, and so does copy mode in it.
     pub fn window_closed(&mut self, id: WindowId) {
-        if matches!(self.mode, Mode::Move(moving) | Mode::Resize(moving) if moving == id) {
-            self.mode = Mode::Normal;
+        if matches!(self.mode, Mode::Move(moving) | Mode::Resize(moving) | Mode::Copy(moving) if moving == id)
+        {
+            self.leave_copy_mode();
         }
+    }
+
+    /// Copy mode in window `id`, if this client is in it.
+    pub fn copy_mode(&self, id: WindowId) -> Option<&CopyMode> {
+        self.copy.as_ref().filter(|copy| copy.window_id() == id)
+    }
+
+    /// What window `id` shows in copy mode, if this client is in it there.
+    pub fn copy_view(&self, id: WindowId, terminal: &Terminal) -> Option<CopyView> {
+        Some(self.copy_mode(id)?.view(terminal))
+    }
+
+    /// The wheel turned over shell window `id` whose program did not ask for the mouse:
+    /// up enters copy mode and scrolls back; down scrolls forward, and leaves copy mode at
+    /// the bottom when the wheel began it.
+    pub fn wheel(&mut self, id: WindowId, terminal: &Terminal, up: bool) -> Vec<Intent> {
+        let lines = if up {
+            -(WHEEL_LINES as i64)
+        } else {
+            WHEEL_LINES as i64
+        };
+        if self.copy_mode(id).is_none() {
+            if !up || terminal.first_line() == terminal.screen_start() {
+                return Vec::new();
+            }
+            self.copy = Some(CopyMode::by_wheel(id, terminal));
+            self.mode = Mode::Copy(id);
+        }
+        let outcome = match &mut self.copy {
+            Some(copy) => copy.wheel(terminal, lines),
+            None => Outcome::Stay,
+        };
+        self.copy_outcome(outcome)
+    }
+
+    /// The mouse on cell (`row`, `col`) of shell window `id` while it is in copy mode;
+    /// `None` when it is not (the click is the window's as usual).
+    pub fn copy_click(
+        &mut self,
+        id: WindowId,
+        terminal: &Terminal,
+        (row, col): (u16, u16),
+        click: Click,
+    ) -> Option<Vec<Intent>> {
+        self.copy_mode(id)?;
+        let outcome = self.copy.as_mut()?.click(terminal, row, col, click);
+        Some(self.copy_outcome(outcome))
+    }
+
+    fn copy_outcome(&mut self, outcome: Outcome) -> Vec<Intent> {
+        match outcome {
+            Outcome::Stay => Vec::new(),
+            Outcome::Leave => {
+                self.leave_copy_mode();
+                Vec::new()
+            }
+            Outcome::Copy(text) => {
+                self.leave_copy_mode();
+                copied(text)
+            }
+            Outcome::CopyAndStay(text) => copied(text),
+        }
+    }
+
+    fn leave_copy_mode(&mut self) {
+        self.copy = None;
+        self.mode = Mode::Normal;
     }
 
     /// The focused app had no use for `key` (see [`Intent::ToApp`]).
@@ -119,9 +201,13 @@ impl Keymap {
     }
 
     /// What the hint line says in this mode; `None` in normal mode, where the focused app
-    /// has its say.
-    pub fn hint(&self) -> Option<String> {
+    /// has its say. In copy mode it reads the window's terminal.
+    pub fn hint(&self, focused_terminal: Option<&Terminal>) -> Option<String> {
         Some(match self.mode {
+            Mode::Copy(_) => match (&self.copy, focused_terminal) {
+                (Some(copy), Some(terminal)) => copy.hint(terminal),
+                _ => return None,
+            },
             Mode::Normal => return None,
             Mode::Prefix => prefix_hint(self.front),
             Mode::Move(_) => "move: arrows (Shift: by 5) · Enter/Esc done".into(),
@@ -135,6 +221,22 @@ impl Keymap {
     pub fn on_key(&mut self, key: Key, screen: &Screen<'_>) -> Vec<Intent> {
         let mut intents = Vec::new();
         match self.mode {
+            // The prefix still works: it leaves copy mode for the desktop's command.
+            Mode::Copy(_) if key == PREFIX => {
+                self.leave_copy_mode();
+                self.mode = Mode::Prefix;
+            }
+            Mode::Copy(id) => match (&mut self.copy, screen.focused_terminal) {
+                (Some(copy), Some(terminal)) if screen.desktop.focused == Some(id) => {
+                    let outcome = copy.on_key(key, terminal);
+                    intents = self.copy_outcome(outcome);
+                }
+                // The window lost focus or its shell: copy mode is over.
+                _ => {
+                    self.leave_copy_mode();
+                    intents.push(Intent::ToApp(key));
+                }
+            },
             Mode::Help { scroll } => match key.code {
                 // The help scrolls when the screen is too short for it.
                 KeyCode::Down | KeyCode::PageDown | KeyCode::Char('j') => {
@@ -224,6 +326,16 @@ impl Keymap {
             ('m', Some(window_id)) => self.mode = Mode::Move(window_id),
             ('r', Some(window_id)) => self.mode = Mode::Resize(window_id),
             ('y', Some(window_id)) => intents.push(Intent::Copy(window_id)),
+            ('[', Some(window_id)) => match screen.focused_terminal {
+                Some(terminal) => {
+                    self.copy = Some(CopyMode::new(window_id, terminal));
+                    self.mode = Mode::Copy(window_id);
+                }
+                None => intents.push(Intent::Notice {
+                    text: "copy mode is for shell windows".into(),
+                    error: true,
+                }),
+            },
             (_, None) => intents.push(Intent::Notice {
                 text: "no window has focus".into(),
                 error: true,
@@ -343,6 +455,7 @@ fn prefix_hint(front: Front) -> String {
         ('z', "z max"),
         ('-', "- min"),
         ('t', "t tile"),
+        ('[', "[ copy mode"),
         ('x', "x close"),
         ('q', "q quit"),
         ('?', "? help"),
@@ -353,6 +466,19 @@ fn prefix_hint(front: Front) -> String {
         .map(|(_, text)| *text)
         .collect();
     format!("{} … {}", front.prefix_name(), shown.join(" · "))
+}
+
+/// The clipboard gets `text`, and the user hears of it.
+fn copied(text: String) -> Vec<Intent> {
+    let lines = text.lines().count().max(1);
+    let notice = Intent::Notice {
+        text: match lines {
+            1 => "copied 1 line".to_owned(),
+            n => format!("copied {n} lines"),
+        },
+        error: false,
+    };
+    vec![Intent::CopyText(text), notice]
 }
 
 fn open(app: AppKind) -> Command {

@@ -14,6 +14,7 @@
 pub mod bindings;
 pub mod chat;
 mod connection;
+pub mod copy_mode;
 pub mod geometry;
 pub mod held;
 mod key;
@@ -22,5 +23,6 @@ pub mod replay;
 
 pub use bindings::{Binding, Front, BINDINGS};
 pub use connection::{Connection, Tone};
+pub use copy_mode::CopyMode;
 pub use key::{Key, KeyCode, Mods};
 pub use keymap::{Intent, Keymap, Mode, Screen, LAUNCHER, PREFIX};

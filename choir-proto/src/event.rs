@@ -265,6 +265,9 @@ pub enum EventBody {
         program: String,
         rows: u16,
         cols: u16,
+        /// Lines of scrollback its window keeps (older events: the default).
+        #[serde(default = "default_scrollback")]
+        scrollback: u32,
     },
     /// What a shell wrote to its terminal, in order (escape sequences may be cut between
     /// two events).
@@ -491,4 +494,8 @@ impl<'de> Deserialize<'de> for EventBody {
             Ok(EventBody::Unknown { type_name, data })
         }
     }
+}
+
+fn default_scrollback() -> u32 {
+    crate::terminal::DEFAULT_SCROLLBACK
 }

@@ -105,6 +105,15 @@ impl Theme {
         self.fg(Color::Yellow)
     }
 
+    /// What a search found, in copy mode.
+    pub fn found(&self) -> Style {
+        if self.color {
+            Style::new().fg(Color::Black).bg(Color::Yellow)
+        } else {
+            Style::new().add_modifier(Modifier::UNDERLINED | Modifier::BOLD)
+        }
+    }
+
     pub fn error(&self) -> Style {
         self.fg(Color::Red).add_modifier(Modifier::BOLD)
     }

@@ -11,6 +11,7 @@ use yew::prelude::*;
 
 use crate::dom::SignedIn;
 use crate::drag::{Drag, DragKind};
+use crate::keys::focused_terminal;
 use crate::msg::{when, Msg};
 
 /// What the desktop draws from.
@@ -235,7 +236,7 @@ fn taskbar(send: &Callback<Msg>, app: &Shown) -> Html {
             if let Some((text, error)) = app.notice {
                 <span id="notice" class={classes!("notice", error.then_some("error"))} role="status">{ text.clone() }</span>
             }
-            if let (None, Some(hint)) = (app.notice, app.keymap.hint()) {
+            if let (None, Some(hint)) = (app.notice, app.keymap.hint(focused_terminal(world))) {
                 <span id="mode-hint" class="notice" role="status">{ hint }</span>
             }
             <button data-action="help" aria-label="keyboard shortcuts" onclick={ help }>{ "?" }</button>

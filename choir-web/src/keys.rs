@@ -2,6 +2,7 @@
 //! the model leaves to it.
 
 use choir_desktop::Key;
+use choir_proto::terminal::Terminal;
 use choir_proto::{AppKind, WindowId, World};
 use web_sys::KeyboardEvent;
 
@@ -27,6 +28,21 @@ pub fn focused_shell(world: &World) -> Option<WindowId> {
         .and_then(|document| document.active_element())
         .is_some_and(|element| matches!(element.tag_name().as_str(), "INPUT" | "TEXTAREA"));
     (!typing).then_some(id)
+}
+
+/// The focused window's terminal, when it is a shell window whose shell started.
+pub fn focused_terminal(world: &World) -> Option<&Terminal> {
+    let id = world.desktop.focused?;
+    world.shells.get(&id).map(|shell| &shell.terminal)
+}
+
+/// Puts `text` on the system clipboard (the page must be a secure context: https, or
+/// loopback).
+pub fn write_clipboard(text: &str) {
+    if let Some(window) = web_sys::window() {
+        // The promise settles on its own; a refusal leaves the clipboard as it was.
+        let _ = window.navigator().clipboard().write_text(text);
+    }
 }
 
 /// Selects all of the focused text field (Ctrl-a Ctrl-a, as in the terminal).

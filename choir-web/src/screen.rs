@@ -4,6 +4,7 @@
 
 #![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
 
+use choir_desktop::copy_mode::{Mark, MarkKind};
 use choir_proto::terminal::vt100;
 
 /// Cells of one row that look the same.
@@ -14,13 +15,44 @@ pub struct Run {
     pub css: String,
     /// The cursor is on this run (a run of one cell).
     pub cursor: bool,
+    /// Copy mode shows these cells as selected or found.
+    pub mark: Option<MarkKind>,
 }
 
-/// The rows of `screen`, as runs; `cursor` (row, column) gets a run of its own.
-pub fn rows(screen: &vt100::Screen, cursor: Option<(u16, u16)>) -> Vec<Vec<Run>> {
+impl Run {
+    /// The run's CSS classes.
+    pub fn class(&self) -> Option<&'static str> {
+        match (self.cursor, self.mark) {
+            (true, _) => Some("cursor"),
+            (false, Some(MarkKind::Selection)) => Some("selected"),
+            (false, Some(MarkKind::Found)) => Some("found"),
+            (false, None) => None,
+        }
+    }
+}
+
+/// The rows of `screen`, as runs; `cursor` (row, column) gets a run of its own, and the
+/// cells `marks` name are marked.
+pub fn rows(screen: &vt100::Screen, cursor: Option<(u16, u16)>, marks: &[Mark]) -> Vec<Vec<Run>> {
     let (rows, cols) = screen.size();
     (0..rows.get())
         .map(|row| {
+            let mark_at = |col: u16| {
+                // A selection shows over what was found.
+                let mut kinds = marks
+                    .iter()
+                    .filter(|mark| mark.row == row && mark.cols.contains(&col))
+                    .map(|mark| mark.kind);
+                let first = kinds.next()?;
+                Some(
+                    if first == MarkKind::Selection || kinds.any(|kind| kind == MarkKind::Selection)
+                    {
+                        MarkKind::Selection
+                    } else {
+                        first
+                    },
+                )
+            };
             let mut runs: Vec<Run> = Vec::new();
             for col in 0..cols.get() {
                 let Some(cell) = screen.cell(row, col) else {
@@ -36,20 +68,24 @@ pub fn rows(screen: &vt100::Screen, cursor: Option<(u16, u16)>) -> Vec<Vec<Run>>
                 };
                 let css = css(cell);
                 let on_cursor = cursor == Some((row, col));
+                let mark = mark_at(col);
                 match runs.last_mut() {
-                    Some(last) if last.css == css && !last.cursor && !on_cursor => {
+                    Some(last)
+                        if last.css == css && !last.cursor && !on_cursor && last.mark == mark =>
+                    {
                         last.text.push_str(text)
                     }
                     _ => runs.push(Run {
                         text: text.to_owned(),
                         css,
                         cursor: on_cursor,
+                        mark,
                     }),
                 }
             }
             // Trailing blanks in the default look need not be drawn.
             if let Some(last) = runs.last_mut() {
-                if last.css.is_empty() && !last.cursor {
+                if last.css.is_empty() && !last.cursor && last.mark.is_none() {
                     let kept = last.text.trim_end().len();
                     last.text.truncate(kept);
                 }
@@ -142,7 +178,7 @@ mod tests {
     fn rows_are_runs_of_one_look_with_the_cursor_apart() {
         let mut terminal = Terminal::new(TermSize::new(3, 20));
         terminal.feed(b"ab\x1b[31mred\x1b[0m\r\n\x1b[7mrev\x1b[0m  ");
-        let rows = rows(terminal.screen(), terminal.cursor());
+        let rows = rows(terminal.screen(), terminal.cursor(), &[]);
         assert_eq!(rows[0][0].text, "ab");
         assert_eq!(rows[0][1].text, "red");
         assert_eq!(rows[0][1].css, "color:#cd3131;");
@@ -151,6 +187,38 @@ mod tests {
         assert_eq!(rows[1][1].text, "  ");
         assert!(rows[1][2].cursor);
         assert!(rows[2].is_empty());
+    }
+
+    #[test]
+    fn marked_cells_are_runs_of_their_own_and_a_selection_wins() {
+        let mut terminal = Terminal::new(TermSize::new(2, 20));
+        terminal.feed(b"find the word here");
+        let marks = [
+            Mark {
+                row: 0,
+                cols: 5..8,
+                kind: MarkKind::Found,
+            },
+            Mark {
+                row: 0,
+                cols: 7..13,
+                kind: MarkKind::Selection,
+            },
+        ];
+        let rows = rows(terminal.screen(), None, &marks);
+        let runs: Vec<(&str, Option<&str>)> = rows[0]
+            .iter()
+            .map(|run| (run.text.as_str(), run.class()))
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                ("find ", None),
+                ("th", Some("found")),
+                ("e word", Some("selected")),
+                (" here", None),
+            ]
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod session;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use choir_proto::terminal::TermSize;
+use choir_proto::terminal::{TermSize, DEFAULT_SCROLLBACK};
 use choir_proto::{AppKind, Desktop, EventBody, NewEvent, WindowId, World};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +38,8 @@ pub struct ShellConfig {
     /// Where shells start: the workspace.
     pub cwd: PathBuf,
     pub limits: Limits,
+    /// Lines of scrollback each shell window keeps.
+    pub scrollback: u32,
 }
 
 impl ShellConfig {
@@ -46,6 +48,7 @@ impl ShellConfig {
             program: default_program(),
             cwd,
             limits: Limits::default(),
+            scrollback: DEFAULT_SCROLLBACK,
         }
     }
 }
@@ -261,6 +264,7 @@ impl Manager {
             program,
             rows: size.rows,
             cols: size.cols,
+            scrollback: self.config.scrollback,
         };
         if let Err(err) = self.store.append(vec![NewEvent::new(ACTOR, started)]).await {
             tracing::warn!(%err, %window_id, "cannot record a shell's start");

@@ -47,6 +47,7 @@ fn screen(world: &World) -> Screen<'_> {
         desktop: &world.desktop,
         area: AREA,
         focused_takes_every_key: false,
+        focused_terminal: None,
     }
 }
 
@@ -199,7 +200,7 @@ fn move_and_resize_with_the_arrows_from_where_the_window_is_shown() {
     keys.on_key(PREFIX, &small);
     keys.on_key(ch('m'), &small);
     assert_eq!(keys.mode(), Mode::Move(WindowId(1)));
-    assert!(keys.hint().is_some_and(|hint| hint.starts_with("move")));
+    assert!(keys.hint(None).is_some_and(|hint| hint.starts_with("move")));
     assert_eq!(
         sent(&keys.on_key(Key::plain(KeyCode::Left), &small)),
         vec![Command::MoveWindow {
@@ -349,10 +350,10 @@ fn every_launcher_entry_is_a_bound_command_of_the_terminal() {
 fn the_prefix_hint_names_only_what_the_client_has() {
     let mut keys = Keymap::new(Front::Browser);
     keys.set_mode(Mode::Prefix);
-    let hint = keys.hint().unwrap_or_default();
+    let hint = keys.hint(None).unwrap_or_default();
     assert!(hint.starts_with("Ctrl-a … c chat"), "{hint}");
     assert!(!hint.contains("quit"), "{hint}");
     let mut keys = Keymap::new(Front::Terminal);
     keys.set_mode(Mode::Prefix);
-    assert!(keys.hint().unwrap_or_default().contains("q quit"));
+    assert!(keys.hint(None).unwrap_or_default().contains("q quit"));
 }

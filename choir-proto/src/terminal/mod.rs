@@ -1,9 +1,12 @@
 //! The screen of a shell window: a terminal emulator (the `vt100` crate) fed with the shell's
 //! recorded output. The daemon, the terminal clients and the browser all fold the same
 //! `shell.*` events through it, so they show the same screen; a client that connects later
-//! gets the screen itself (an [image](Terminal::image)), not the output that made it.
+//! gets the screen itself (an [image](Terminal::image)) and its scrollback, not the output
+//! that made them.
 
+mod history;
 mod input;
+mod lines;
 
 use std::fmt;
 use std::num::NonZeroU16;
@@ -13,6 +16,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::grid::Rect;
 use crate::world::Window;
 
+pub use history::{History, Line, DEFAULT_SCROLLBACK, MAX_SCROLLBACK};
 pub use input::{
     encode_key, encode_mouse, encode_paste, input_parts, TermKey, TermKeyCode, TermMouse, MAX_PASTE,
 };
@@ -64,26 +68,72 @@ impl TermSize {
     }
 }
 
-/// A terminal screen and the state that decides how its input is encoded (cursor keys,
-/// mouse reporting, bracketed paste). It keeps no scrollback.
+/// A terminal screen, the state that decides how its input is encoded (cursor keys, mouse
+/// reporting, bracketed paste), and the lines that scrolled off its top ([`History`]).
 pub struct Terminal {
-    parser: vt100::Parser,
+    /// The emulator keeps no scrollback of its own: it hands each line that leaves the
+    /// screen to the history.
+    parser: vt100::Parser<History>,
 }
 
 impl Terminal {
-    /// A blank terminal.
+    /// A blank terminal without scrollback.
     pub fn new(size: TermSize) -> Self {
+        Self::with_history(size, History::new(0))
+    }
+
+    /// A blank terminal that keeps `history` and adds to it.
+    pub fn with_history(size: TermSize, history: History) -> Self {
         let (rows, cols) = size.nonzero();
         Self {
-            parser: vt100::Parser::new(rows, cols, 0),
+            parser: vt100::Parser::new_with_callbacks(rows, cols, 0, history),
         }
     }
 
-    /// A terminal showing what `image` (from [`Terminal::image`]) describes.
+    /// A terminal showing what `image` (from [`Terminal::image`]) describes, without
+    /// scrollback.
     pub fn from_image(size: TermSize, image: &str) -> Self {
         let mut terminal = Self::new(size);
         terminal.feed(image.as_bytes());
         terminal
+    }
+
+    /// Shows what `image` describes instead of the screen, keeping the scrollback. When
+    /// `skipped` bytes of output were not recorded before it, the rows the screen showed
+    /// go to the scrollback first, then a line that says so.
+    pub fn show_image(&mut self, size: TermSize, image: &str, skipped: u64) {
+        if skipped > 0 && !self.screen().alternate_screen() {
+            self.push_screen_to_history();
+            self.parser
+                .callbacks_mut()
+                .push(history::skipped_line(skipped));
+        }
+        let history = std::mem::take(self.parser.callbacks_mut());
+        *self = Self::with_history(size, history);
+        self.feed(image.as_bytes());
+    }
+
+    /// Scrolls the screen's rows, down to its last that is not blank, off the top.
+    fn push_screen_to_history(&mut self) {
+        let (rows, cols) = self.parser.screen().size();
+        let used = self
+            .parser
+            .screen()
+            .rows(0, cols.get())
+            .enumerate()
+            .filter(|(_, row)| !row.trim_end().is_empty())
+            .map(|(index, _)| index + 1)
+            .last()
+            .unwrap_or(0);
+        if used > 0 {
+            let scroll = format!("\x1b[r\x1b[{};1H{}", rows.get(), "\n".repeat(used));
+            self.parser.process(scroll.as_bytes());
+        }
+    }
+
+    /// The lines that scrolled off the top.
+    pub fn history(&self) -> &History {
+        self.parser.callbacks()
     }
 
     pub fn size(&self) -> TermSize {
@@ -146,14 +196,19 @@ impl Terminal {
 
 impl Clone for Terminal {
     fn clone(&self) -> Self {
-        Self::from_image(self.size(), &self.image())
+        let mut copy = Self::with_history(self.size(), self.history().clone());
+        copy.feed(self.image().as_bytes());
+        copy
     }
 }
 
-/// Two terminals are equal when they show the same: same size and the same image.
+/// Two terminals are equal when they show the same: same size, the same image and the same
+/// scrollback.
 impl PartialEq for Terminal {
     fn eq(&self, other: &Self) -> bool {
-        self.size() == other.size() && self.image() == other.image()
+        self.size() == other.size()
+            && self.image() == other.image()
+            && self.history() == other.history()
     }
 }
 
@@ -162,16 +217,19 @@ impl fmt::Debug for Terminal {
         f.debug_struct("Terminal")
             .field("size", &self.size())
             .field("text", &self.text())
+            .field("history", &self.history().len())
             .finish()
     }
 }
 
-/// On the wire and on disk a terminal is its size and its image.
+/// On the wire and on disk a terminal is its size, its image and its scrollback.
 #[derive(Serialize, Deserialize)]
 struct Stored {
     rows: u16,
     cols: u16,
     image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    history: Option<history::Stored>,
 }
 
 impl Serialize for Terminal {
@@ -181,6 +239,7 @@ impl Serialize for Terminal {
             rows: size.rows,
             cols: size.cols,
             image: self.image(),
+            history: (self.history().limit() > 0).then(|| self.history().into()),
         }
         .serialize(serializer)
     }
@@ -189,10 +248,10 @@ impl Serialize for Terminal {
 impl<'de> Deserialize<'de> for Terminal {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let stored = Stored::deserialize(deserializer)?;
-        Ok(Terminal::from_image(
-            TermSize::new(stored.rows, stored.cols),
-            &stored.image,
-        ))
+        let history = stored.history.map(History::from).unwrap_or_default();
+        let mut terminal = Terminal::with_history(TermSize::new(stored.rows, stored.cols), history);
+        terminal.feed(stored.image.as_bytes());
+        Ok(terminal)
     }
 }
 

@@ -6,6 +6,163 @@ fn term(rows: u16, cols: u16) -> Terminal {
     Terminal::new(TermSize::new(rows, cols))
 }
 
+/// A terminal that keeps `lines` lines of scrollback.
+fn kept(rows: u16, cols: u16, lines: u32) -> Terminal {
+    Terminal::with_history(TermSize::new(rows, cols), History::new(lines))
+}
+
+fn history_text(terminal: &Terminal) -> Vec<String> {
+    terminal.history().lines().map(Line::text).collect()
+}
+
+/// `seq 1 count`, as a shell's terminal gets it.
+fn seq(count: usize) -> String {
+    (1..=count).map(|n| format!("{n}\r\n")).collect()
+}
+
+#[test]
+fn lines_that_scroll_off_the_top_are_kept_in_order_with_their_colours() {
+    let mut terminal = kept(10, 20, 100);
+    terminal.feed(b"\x1b[31mred\x1b[0m\r\n");
+    terminal.feed(seq(60).as_bytes());
+    // 61 lines and the cursor's row on a 10-row screen: 52 scrolled off.
+    let lines = history_text(&terminal);
+    assert_eq!(lines.len(), 52);
+    assert_eq!(lines[0], "red");
+    assert_eq!(lines[1], "1");
+    assert_eq!(lines[51], "51");
+    assert_eq!(terminal.text().lines().next(), Some("52"));
+    assert!(terminal
+        .history()
+        .get(0)
+        .unwrap()
+        .styled
+        .contains("\x1b[31m"));
+    assert_eq!(terminal.first_line(), 0);
+    assert_eq!(terminal.screen_start(), 52);
+    assert_eq!(terminal.line_text(53), Some(("53".to_owned(), false)));
+    assert_eq!(terminal.line_text(62), None);
+}
+
+#[test]
+fn scrollback_is_bounded_and_keeps_each_lines_number() {
+    let mut terminal = kept(4, 10, 5);
+    terminal.feed(seq(20).as_bytes());
+    // 17 scrolled off; the oldest 12 were let go.
+    assert_eq!(history_text(&terminal), ["13", "14", "15", "16", "17"]);
+    assert_eq!(terminal.first_line(), 12);
+    assert_eq!(terminal.line_text(12).unwrap().0, "13");
+    assert_eq!(terminal.line_text(11), None);
+    // No scrollback at all: nothing kept, the numbering still goes on.
+    let mut none = kept(4, 10, 0);
+    none.feed(seq(20).as_bytes());
+    assert!(none.history().is_empty());
+    assert_eq!(none.screen_start(), 17);
+}
+
+#[test]
+fn a_line_that_ran_past_the_edge_is_marked_as_going_on() {
+    let mut terminal = kept(3, 10, 50);
+    terminal.feed(b"0123456789abcdef\r\nshort\r\n\r\n\r\n");
+    let lines: Vec<(String, bool)> = terminal
+        .history()
+        .lines()
+        .map(|line| (line.text(), line.wrapped))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("0123456789".to_owned(), true),
+            ("abcdef".to_owned(), false),
+            ("short".to_owned(), false),
+        ]
+    );
+}
+
+#[test]
+fn a_full_screen_program_adds_nothing_to_the_scrollback() {
+    let mut terminal = kept(4, 10, 50);
+    terminal.feed(b"before\r\n\x1b[?1049h");
+    terminal.feed(seq(30).as_bytes());
+    terminal.feed(b"\x1b[?1049l");
+    assert!(
+        terminal.history().is_empty(),
+        "{:?}",
+        history_text(&terminal)
+    );
+    assert_eq!(terminal.text().lines().next(), Some("before"));
+}
+
+#[test]
+fn an_image_after_a_flood_keeps_the_scrollback_and_says_what_was_skipped() {
+    let mut terminal = kept(4, 10, 50);
+    terminal.feed(b"one\r\ntwo\r\nthree\r\nfour\r\nfive");
+    let mut after = kept(4, 10, 0);
+    after.feed(b"tail\r\n$ ");
+    terminal.show_image(after.size(), &after.image(), 20_000_000);
+    assert_eq!(
+        history_text(&terminal),
+        [
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "⋯ 20.0 MB of output skipped ⋯"
+        ]
+    );
+    assert_eq!(terminal.text().lines().next(), Some("tail"));
+    // An image that skipped nothing (after a resize) only redraws the screen.
+    let size = terminal.size();
+    terminal.show_image(size, &after.image(), 0);
+    assert_eq!(terminal.history().len(), 6);
+}
+
+#[test]
+fn a_view_back_shows_scrollback_above_the_screen_in_its_colours() {
+    let mut terminal = kept(4, 10, 50);
+    terminal.feed(b"\x1b[32mgreen\x1b[0m\r\n");
+    terminal.feed(seq(6).as_bytes());
+    // Scrollback: green 1 2 3; screen: 4 5 6 and the cursor's row.
+    let start = terminal.screen_start();
+    assert_eq!(start, 4);
+    let view = terminal.scrolled(start - 2);
+    assert_eq!(view.text(), "2\n3\n4\n5");
+    assert_eq!(view.cursor(), None);
+    let top = terminal.scrolled(0);
+    assert_eq!(top.text(), "green\n1\n2\n3");
+    assert_eq!(
+        top.screen().cell(0, 0).unwrap().fgcolor(),
+        vt100::Color::Idx(2)
+    );
+    // At the bottom it is the screen itself; beyond either end it stops there.
+    assert_eq!(terminal.scrolled(start).text(), terminal.text());
+    assert_eq!(terminal.scrolled(999).text(), terminal.text());
+}
+
+#[test]
+fn a_line_kept_from_a_wider_terminal_is_cut_at_the_edge_in_a_view() {
+    let mut terminal = kept(3, 20, 50);
+    terminal.feed(b"abcdefghijklmnop\r\n\r\n\r\n");
+    terminal.resize(TermSize::new(3, 8));
+    let view = terminal.scrolled(0);
+    assert_eq!(view.text().lines().next(), Some("abcdefgh"));
+    assert_eq!(view.text().lines().nth(1), Some(""));
+}
+
+#[test]
+fn scrollback_goes_over_the_wire_and_comes_back_the_same() {
+    let mut terminal = kept(4, 10, 3);
+    terminal.feed(seq(12).as_bytes());
+    let json = serde_json::to_string(&terminal).unwrap();
+    let back: Terminal = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, terminal);
+    assert_eq!(back.first_line(), terminal.first_line());
+    // A terminal without scrollback stores none, as before.
+    let plain = serde_json::to_value(term(2, 2)).unwrap();
+    assert!(plain.get("history").is_none());
+}
+
 #[test]
 fn an_image_redraws_text_colours_cursor_and_modes() {
     let mut live = term(6, 20);
@@ -174,8 +331,8 @@ fn piece() -> impl Strategy<Value = String> {
 
 proptest! {
     /// Output cut into chunks anywhere (inside escape sequences and characters) and folded
-    /// chunk by chunk draws the same screen as the whole output fed at once; and a copy made
-    /// from an image at any point, fed the rest, ends the same.
+    /// chunk by chunk draws the same screen and scrollback as the whole output fed at once;
+    /// and a copy made from what a snapshot stores at any point, fed the rest, ends the same.
     #[test]
     fn chunked_output_and_images_give_the_live_screen(
         pieces in proptest::collection::vec(piece(), 1..80),
@@ -183,7 +340,7 @@ proptest! {
         image_at in any::<prop::sample::Index>(),
     ) {
         let output = pieces.concat().into_bytes();
-        let mut live = term(12, 30);
+        let mut live = kept(12, 30, 20);
         live.feed(&output);
 
         let mut points: Vec<usize> = cuts.iter().map(|cut| cut.index(output.len() + 1)).collect();
@@ -191,7 +348,7 @@ proptest! {
         points.push(output.len());
         points.sort_unstable();
         points.dedup();
-        let mut folded = term(12, 30);
+        let mut folded = kept(12, 30, 20);
         for pair in points.windows(2) {
             folded.feed(&output[pair[0]..pair[1]]);
         }
@@ -204,9 +361,11 @@ proptest! {
         let split = image_at.index(pieces.len() + 1);
         let head = pieces[..split].concat();
         let rest = pieces[split..].concat();
-        let mut before = term(12, 30);
+        let mut before = kept(12, 30, 20);
         before.feed(head.as_bytes());
-        let mut resumed = Terminal::from_image(before.size(), &before.image());
+        // As a snapshot stores it, or a late client receives it: image and scrollback.
+        let json = serde_json::to_string(&before).unwrap();
+        let mut resumed: Terminal = serde_json::from_str(&json).unwrap();
         resumed.feed(rest.as_bytes());
         let regions = pieces.iter().any(|piece| piece.ends_with('r'));
         // Leaving the alternate screen restores the screen and cursor from before it.

@@ -19,6 +19,7 @@ pub use chat::{
 };
 pub use desktop::{Desktop, Window};
 pub use docs::{apply as apply_doc_event, Doc, DocEdit, DOC_HISTORY};
+pub(crate) use shells::byte_count;
 pub use shells::{PasteTooLarge, Shell};
 pub use tools::{PendingToolCall, ToolCallStatus};
 
@@ -372,6 +373,7 @@ mod tests {
             program: "sh".into(),
             rows: 10,
             cols: 40,
+            scrollback: 50,
         };
         let world = world(vec![
             open(1, AppKind::Shell),

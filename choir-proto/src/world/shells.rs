@@ -8,8 +8,8 @@ use crate::command::Command;
 use crate::event::EventBody;
 use crate::ids::WindowId;
 use crate::terminal::{
-    encode_key, encode_mouse, encode_paste, input_parts, TermKey, TermKeyCode, TermMouse, TermSize,
-    Terminal, MAX_PASTE,
+    encode_key, encode_mouse, encode_paste, input_parts, History, TermKey, TermKeyCode, TermMouse,
+    TermSize, Terminal, MAX_PASTE,
 };
 
 /// The shell of one shell window.
@@ -124,6 +124,7 @@ pub(super) fn apply(shells: &mut BTreeMap<WindowId, Shell>, body: &EventBody) {
             program,
             rows,
             cols,
+            scrollback,
         } => {
             shells.insert(
                 *window_id,
@@ -131,7 +132,10 @@ pub(super) fn apply(shells: &mut BTreeMap<WindowId, Shell>, body: &EventBody) {
                     window_id: *window_id,
                     program: program.clone(),
                     ended: None,
-                    terminal: Terminal::new(TermSize::new(*rows, *cols)),
+                    terminal: Terminal::with_history(
+                        TermSize::new(*rows, *cols),
+                        History::new(*scrollback),
+                    ),
                     skipped: 0,
                 },
             );
@@ -158,7 +162,9 @@ pub(super) fn apply(shells: &mut BTreeMap<WindowId, Shell>, body: &EventBody) {
             skipped,
         } => {
             if let Some(shell) = shells.get_mut(window_id) {
-                shell.terminal = Terminal::from_image(TermSize::new(*rows, *cols), image);
+                shell
+                    .terminal
+                    .show_image(TermSize::new(*rows, *cols), image, *skipped);
                 shell.skipped = shell.skipped.saturating_add(*skipped);
             }
         }

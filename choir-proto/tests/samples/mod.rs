@@ -148,6 +148,7 @@ pub fn event_bodies() -> Vec<EventBody> {
             program: "/bin/bash in ~/workspace".into(),
             rows: 10,
             cols: 40,
+            scrollback: 10_000,
         },
         EventBody::ShellOutput {
             window_id: WindowId(4),

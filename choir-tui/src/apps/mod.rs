@@ -96,6 +96,8 @@ pub struct View<'a> {
     pub log: &'a VecDeque<Arc<Event>>,
     pub utc_offset: i32,
     pub theme: &'a Theme,
+    /// This client's copy mode in the window, if it is in it.
+    pub copy: Option<&'a choir_desktop::CopyMode>,
 }
 
 impl View<'_> {

@@ -8,6 +8,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
 
+use choir_desktop::copy_mode::MarkKind;
+
 use super::{note, App, Context, View};
 use crate::input::{Key, Mouse, MouseButton, MouseKind};
 
@@ -82,31 +84,29 @@ impl App for ShellView {
             note(buf, area, "starting the shell…", view.theme);
             return None;
         };
-        let screen = shell.terminal.screen();
         let size = shell.terminal.size();
         let rows = size.rows.min(area.height);
         let cols = size.cols.min(area.width);
-        for row in 0..rows {
-            for col in 0..cols {
-                let Some(cell) = screen.cell(row, col) else {
-                    continue;
+        if let Some(copy) = view.copy {
+            // Copy mode: the lines this client looks back at, what is selected or found.
+            let shown = copy.view(&shell.terminal);
+            draw_cells(shown.screen.screen(), area, (rows, cols), buf);
+            for mark in &shown.marks {
+                let style = match mark.kind {
+                    MarkKind::Selection => Style::new().add_modifier(Modifier::REVERSED),
+                    MarkKind::Found => view.theme.found(),
                 };
-                if cell.is_wide_continuation() {
-                    continue;
-                }
-                let target = &mut buf[(area.x + col, area.y + row)];
-                if cell.has_contents() {
-                    target.set_symbol(cell.contents());
-                } else {
-                    target.set_symbol(" ");
-                }
-                target.set_style(style(cell));
-                // A wide character whose second half is past the edge is not drawn.
-                if cell.is_wide() && col + 1 >= cols {
-                    target.set_symbol(" ");
+                for col in mark.cols.clone().filter(|col| *col < cols) {
+                    if mark.row < rows {
+                        buf[(area.x + col, area.y + mark.row)].set_style(style);
+                    }
                 }
             }
+            let (row, col) = shown.cursor;
+            return (view.focused && row < rows && col < cols)
+                .then_some((area.x + col, area.y + row));
         }
+        draw_cells(shell.terminal.screen(), area, (rows, cols), buf);
         if let Some(reason) = &shell.ended {
             // At the bottom: why it ended, and what to do.
             let lines = [
@@ -126,6 +126,7 @@ impl App for ShellView {
     fn hint(&self, view: &View<'_>) -> String {
         match view.world().shells.get(&self.window_id) {
             Some(shell) if !shell.is_running() => ENDED_HINT.into(),
+            Some(_) if view.copy.is_some() => String::new(),
             _ => HINT.into(),
         }
     }
@@ -141,6 +142,31 @@ impl App for ShellView {
 
     fn takes_every_key(&self) -> bool {
         true
+    }
+}
+
+/// Draws the top left `rows` by `cols` cells of `screen` at `area`.
+fn draw_cells(screen: &vt100::Screen, area: Rect, (rows, cols): (u16, u16), buf: &mut Buffer) {
+    for row in 0..rows {
+        for col in 0..cols {
+            let Some(cell) = screen.cell(row, col) else {
+                continue;
+            };
+            if cell.is_wide_continuation() {
+                continue;
+            }
+            let target = &mut buf[(area.x + col, area.y + row)];
+            if cell.has_contents() {
+                target.set_symbol(cell.contents());
+            } else {
+                target.set_symbol(" ");
+            }
+            target.set_style(style(cell));
+            // A wide character whose second half is past the edge is not drawn.
+            if cell.is_wide() && col + 1 >= cols {
+                target.set_symbol(" ");
+            }
+        }
     }
 }
 

@@ -23,20 +23,27 @@ impl Desktop {
     fn with_keymap<R>(&mut self, work: impl FnOnce(&mut Keymap, &Screen<'_>) -> R) -> R {
         let area = self.area_cells();
         let focused_takes_every_key = self.focused_takes_every_key();
+        let world = self.replica.world();
         let screen = Screen {
-            desktop: &self.replica.world().desktop,
+            desktop: &world.desktop,
             area,
             focused_takes_every_key,
+            focused_terminal: world
+                .desktop
+                .focused
+                .and_then(|id| world.shells.get(&id))
+                .map(|shell| &shell.terminal),
         };
         work(&mut self.keymap, &screen)
     }
 
-    fn carry_out(&mut self, intents: Vec<Intent>, actions: &mut Vec<Action>) {
+    pub(super) fn carry_out(&mut self, intents: Vec<Intent>, actions: &mut Vec<Action>) {
         for intent in intents {
             match intent {
                 Intent::Send(command) => actions.push(Action::Send(command)),
                 Intent::ToApp(key) => self.on_app_key(key, actions),
                 Intent::Copy(window_id) => self.copy_from(window_id, actions),
+                Intent::CopyText(text) => actions.push(Action::Copy(text)),
                 Intent::Quit => actions.push(Action::Quit),
                 Intent::Notice { text, error } => self.notify(text, error),
             }

@@ -323,6 +323,7 @@ impl Desktop {
             log: &self.log,
             utc_offset: self.utc_offset,
             theme: &self.theme,
+            copy: self.keymap.copy_mode(window.id),
         }
     }
 

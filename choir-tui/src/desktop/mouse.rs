@@ -1,5 +1,7 @@
 //! Mouse handling: the taskbar, window chrome, drags, and wheel scrolling.
 
+use choir_desktop::copy_mode::Click;
+use choir_proto::terminal::vt100::MouseProtocolMode;
 use choir_proto::{Command, WindowId};
 
 use super::geometry::{self, Zone};
@@ -20,7 +22,9 @@ impl Desktop {
                 if let Some((id, _)) =
                     geometry::window_at(&self.replica.world().desktop, area, mouse.x, mouse.y)
                 {
-                    self.hand_to_app(id, mouse, actions);
+                    if !self.wheel_scrolls_back(id, mouse.kind, actions) {
+                        self.hand_to_app(id, mouse, actions);
+                    }
                 }
             }
             MouseKind::Down(_) => {
@@ -55,12 +59,53 @@ impl Desktop {
         (geometry::zone(rect, x, y) == Zone::Content).then_some(id)
     }
 
+    /// The wheel over shell window `id` whose program did not ask for the mouse scrolls
+    /// its scrollback (copy mode); true when it did.
+    fn wheel_scrolls_back(
+        &mut self,
+        id: WindowId,
+        kind: MouseKind,
+        actions: &mut Vec<Action>,
+    ) -> bool {
+        let Some(shell) = self.replica.world().shells.get(&id) else {
+            return false;
+        };
+        let in_copy_mode = self.keymap.copy_mode(id).is_some();
+        if !in_copy_mode && shell.terminal.screen().mouse_protocol_mode() != MouseProtocolMode::None
+        {
+            return false;
+        }
+        let up = kind == MouseKind::ScrollUp;
+        let intents = self.keymap.wheel(id, &shell.terminal, up);
+        if self.keymap.copy_mode(id).is_some() && self.replica.world().desktop.focused != Some(id) {
+            actions.push(Action::Send(Command::FocusWindow { window_id: id }));
+        }
+        self.carry_out(intents, actions);
+        true
+    }
+
     /// Hands a mouse event to window `id`'s app, at a cell counted from its content's top
-    /// left (clamped to it).
+    /// left (clamped to it); in copy mode, presses, drags and releases select instead.
     fn hand_to_app(&mut self, id: WindowId, mouse: Mouse, actions: &mut Vec<Action>) {
         let Some(inner) = self.inner_area(id) else {
             return;
         };
+        let click = match mouse.kind {
+            MouseKind::Down(MouseButton::Left) => Some(Click::Down),
+            MouseKind::Drag(MouseButton::Left) => Some(Click::Drag),
+            MouseKind::Up(MouseButton::Left) => Some(Click::Up),
+            _ => None,
+        };
+        if let (Some(click), Some(shell)) = (click, self.replica.world().shells.get(&id)) {
+            let cell = (
+                mouse.y.saturating_sub(inner.y),
+                mouse.x.saturating_sub(inner.x),
+            );
+            if let Some(intents) = self.keymap.copy_click(id, &shell.terminal, cell, click) {
+                self.carry_out(intents, actions);
+                return;
+            }
+        }
         let relative = Mouse {
             x: mouse
                 .x
@@ -98,7 +143,7 @@ impl Desktop {
                 return;
             }
             Mode::Move(_) | Mode::Resize(_) | Mode::Prefix => self.keymap.set_mode(Mode::Normal),
-            Mode::Normal => {}
+            Mode::Normal | Mode::Copy(_) => {}
         }
         if y + 1 == self.height {
             self.on_taskbar_click(x, actions);

@@ -109,7 +109,7 @@ impl Desktop {
         for window in self.replica.world().desktop.visible() {
             let focused = self.replica.world().desktop.focused == Some(window.id);
             let at = self.draw_window(window, focused, area, buf);
-            if focused && self.keymap.mode() == Mode::Normal {
+            if focused && matches!(self.keymap.mode(), Mode::Normal | Mode::Copy(_)) {
                 cursor = at;
             }
         }
@@ -223,6 +223,17 @@ impl Desktop {
         }
     }
 
+    /// What the keymap's mode says on the hint line (copy mode reads the focused shell).
+    fn keymap_hint(&self) -> String {
+        let world = self.replica.world();
+        let terminal = world
+            .desktop
+            .focused
+            .and_then(|id| world.shells.get(&id))
+            .map(|shell| &shell.terminal);
+        self.keymap.hint(terminal).unwrap_or_default()
+    }
+
     /// What the focused window's app waits on the user for (an approval), or else its key
     /// hints.
     fn app_hint(&self) -> Option<(String, bool)> {
@@ -258,11 +269,11 @@ impl Desktop {
                     theme.ok()
                 },
             ),
-            (None, Mode::Prefix | Mode::Move(_) | Mode::Resize(_)) => {
-                (self.keymap.hint().unwrap_or_default(), theme.warn())
+            (None, Mode::Prefix | Mode::Move(_) | Mode::Resize(_) | Mode::Copy(_)) => {
+                (self.keymap_hint(), theme.warn())
             }
             (None, Mode::Launcher { .. } | Mode::Help { .. }) => {
-                (self.keymap.hint().unwrap_or_default(), theme.muted())
+                (self.keymap_hint(), theme.muted())
             }
             (None, _) if self.replica.timeline().is_some() => (self.timeline_hint(), theme.muted()),
             (None, Mode::Normal) => match self.app_hint() {

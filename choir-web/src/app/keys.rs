@@ -2,14 +2,16 @@
 //! does, as in the terminal; this carries it out in the page. Keys the keymap leaves to the
 //! focused window go to a shell's program, or else stay the page's (text fields, buttons).
 
+use choir_desktop::copy_mode::Click;
 use choir_desktop::replay::{replay_key, ReplayKey, Travel};
 use choir_desktop::{Intent, KeyCode, Screen, PREFIX};
-use choir_proto::{Command, Rect};
+use choir_proto::terminal::{vt100::MouseProtocolMode, TermMouse};
+use choir_proto::{Command, Rect, WindowId};
 use web_sys::KeyboardEvent;
 
 use super::App;
 use crate::apps::shell;
-use crate::keys::{focused_shell, key_of, select_all};
+use crate::keys::{focused_shell, key_of, select_all, write_clipboard};
 
 impl App {
     /// Handles a key pressed anywhere on the page; true when the page must be drawn again.
@@ -36,6 +38,9 @@ impl App {
             desktop: &world.desktop,
             area: Rect::new(0, 0, cols, rows),
             focused_takes_every_key: shell.is_some(),
+            focused_terminal: shell
+                .and_then(|id| world.shells.get(&id))
+                .map(|shell| &shell.terminal),
         };
         let intents = self.keymap.on_key(key, &screen);
         if intents == [Intent::ToApp(key)] && key != PREFIX {
@@ -78,11 +83,62 @@ impl App {
                     None => select_all(),
                 },
                 Intent::Notice { text, error } => self.notify(text, error),
+                Intent::CopyText(text) => write_clipboard(&text),
                 // Not bound in the browser (see `choir_desktop::bindings`).
                 Intent::Copy(_) | Intent::Quit => {}
             }
         }
         true
+    }
+
+    /// The wheel, a press, a drag or a release on shell window `id`: in copy mode they
+    /// scroll and select; the wheel over a program that did not ask for the mouse enters
+    /// it. `None` when the event is the program's as usual; else whether to draw again.
+    pub(super) fn copy_mode_mouse(
+        &mut self,
+        id: WindowId,
+        event: TermMouse,
+        cell: (u16, u16),
+    ) -> Option<bool> {
+        let shell = self.replica.world().shells.get(&id)?;
+        let in_copy_mode = self.keymap.copy_mode(id).is_some();
+        let intents = match event {
+            TermMouse::WheelUp | TermMouse::WheelDown => {
+                let asked =
+                    shell.terminal.screen().mouse_protocol_mode() != MouseProtocolMode::None;
+                if asked && !in_copy_mode {
+                    return None;
+                }
+                self.keymap
+                    .wheel(id, &shell.terminal, event == TermMouse::WheelUp)
+            }
+            TermMouse::Press { button: 0 } => {
+                self.keymap
+                    .copy_click(id, &shell.terminal, cell, Click::Down)?
+            }
+            TermMouse::Drag { button: 0 } => {
+                self.keymap
+                    .copy_click(id, &shell.terminal, cell, Click::Drag)?
+            }
+            TermMouse::Release { button: 0 } => {
+                self.keymap
+                    .copy_click(id, &shell.terminal, cell, Click::Up)?
+            }
+            // Motion with the button held is only copy mode's.
+            _ if !in_copy_mode => return None,
+            _ => Vec::new(),
+        };
+        if self.keymap.copy_mode(id).is_some() && self.replica.world().desktop.focused != Some(id) {
+            self.send(Command::FocusWindow { window_id: id });
+        }
+        for intent in intents {
+            match intent {
+                Intent::CopyText(text) => write_clipboard(&text),
+                Intent::Notice { text, error } => self.notify(text, error),
+                _ => {}
+            }
+        }
+        Some(true)
     }
 
     /// Moves through a replay's time and asks for the moment.

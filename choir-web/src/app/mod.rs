@@ -266,6 +266,9 @@ impl Component for App {
                 }
             }
             Msg::ShellMouse(window, event, row, col, mods) => {
+                if let Some(redraw) = self.copy_mode_mouse(window, event, (row, col)) {
+                    return redraw;
+                }
                 let commands = crate::apps::shell::mouse_commands(
                     self.replica.world(),
                     window,
@@ -315,6 +318,7 @@ impl Component for App {
                 editors: &self.writers.editors,
                 cell: self.layout.cell,
                 utc_offset_min: self.utc_offset_min,
+                keymap: &self.keymap,
             },
             connection: &self.session.connection,
             signed_in: self.signed_in.as_ref(),

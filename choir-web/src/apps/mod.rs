@@ -30,6 +30,8 @@ pub struct Shown<'a> {
     pub cell: (f64, f64),
     /// The browser's time zone, minutes east of UTC.
     pub utc_offset_min: i32,
+    /// The keys' state: copy mode in a shell window, if this tab is in it.
+    pub keymap: &'a choir_desktop::Keymap,
 }
 
 pub fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
@@ -45,7 +47,7 @@ pub fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
         ),
         AppKind::Writer => writer::view(send, world, shown.editors.get(&id), window),
         AppKind::EventLog => event_log::view(send, shown.log, shown.logs.get(&id), window),
-        AppKind::Shell => shell::view(send, world, shown.cell, window),
+        AppKind::Shell => shell::view(send, world, shown.cell, shown.keymap.copy_mode(id), window),
         AppKind::Other(name) => html! {
             <p class="muted">{ format!("“{name}” windows are not shown in the browser yet.") }</p>
         },

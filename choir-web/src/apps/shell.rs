@@ -2,6 +2,7 @@
 //! fold as in the terminal clients), drawn row by row on the cell grid. Keys typed while the
 //! window has focus, pastes and (when the program asks) mouse events go to the shell.
 
+use choir_desktop::CopyMode;
 use choir_proto::terminal::TermMouse;
 use choir_proto::{Command, Window, WindowId, World};
 use wasm_bindgen::JsCast;
@@ -11,17 +12,32 @@ use yew::prelude::*;
 use crate::msg::{when, Msg};
 use crate::screen::rows;
 
-pub fn view(send: &Callback<Msg>, world: &World, cell: (f64, f64), window: &Window) -> Html {
+pub fn view(
+    send: &Callback<Msg>,
+    world: &World,
+    cell: (f64, f64),
+    copy: Option<&CopyMode>,
+    window: &Window,
+) -> Html {
     let id = window.id;
     let Some(shell) = world.shells.get(&id) else {
         return html! { <p class="muted" aria-busy="true">{ "starting the shell…" }</p> };
     };
     let focused = world.desktop.focused == Some(id);
-    let cursor = shell
-        .terminal
-        .cursor()
-        .filter(|_| focused && shell.is_running());
-    let rows = rows(shell.terminal.screen(), cursor);
+    let rows = match copy {
+        // Copy mode: the lines this tab looks back at, what is selected or found.
+        Some(copy) => {
+            let shown = copy.view(&shell.terminal);
+            rows(shown.screen.screen(), Some(shown.cursor), &shown.marks)
+        }
+        None => {
+            let cursor = shell
+                .terminal
+                .cursor()
+                .filter(|_| focused && shell.is_running());
+            rows(shell.terminal.screen(), cursor, &[])
+        }
+    };
     let onpaste = send.reform(move |event: Event| {
         event.prevent_default();
         let text = event
@@ -67,6 +83,21 @@ pub fn view(send: &Callback<Msg>, world: &World, cell: (f64, f64), window: &Wind
             button: u8::try_from(button).ok()?,
         })
     });
+    // Motion with the main button held: a drag (copy mode selects with it).
+    let onpointermove = when(send, move |event: PointerEvent| {
+        if event.buttons() & 1 == 0 {
+            return None;
+        }
+        let (row, col) = at(&event);
+        let mods = (event.shift_key(), event.alt_key(), event.ctrl_key());
+        Some(Msg::ShellMouse(
+            id,
+            TermMouse::Drag { button: 0 },
+            row,
+            col,
+            mods,
+        ))
+    });
     let onwheel = when(send, move |event: WheelEvent| {
         let (row, col) = at(&event);
         let kind = if event.delta_y() < 0.0 {
@@ -93,12 +124,15 @@ pub fn view(send: &Callback<Msg>, world: &World, cell: (f64, f64), window: &Wind
                 data-shell-state={ state } data-mouse={ mouse_mode.to_string() }
                 data-rows={ shell.terminal.size().rows.to_string() }
                 data-cols={ shell.terminal.size().cols.to_string() }
+                data-copy-mode={ copy.is_some().to_string() }
+                data-scrollback={ shell.terminal.history().len().to_string() }
                 onpaste={ onpaste } onpointerdown={ onpointerdown } onpointerup={ onpointerup }
-                onwheel={ onwheel }>
+                onpointermove={ onpointermove } onwheel={ onwheel }>
                 { for rows.into_iter().map(|runs| html! {
                     <div class="term-row">
-                        { for runs.into_iter().map(|run| html! {
-                            <span style={ run.css } class={ classes!(run.cursor.then_some("cursor")) }>{ run.text }</span>
+                        { for runs.into_iter().map(|run| {
+                            let class = run.class();
+                            html! { <span class={ classes!(class) } style={ run.css }>{ run.text }</span> }
                         }) }
                     </div>
                 }) }

@@ -36,6 +36,7 @@ impl Fold {
                 program: "sh".into(),
                 rows: size().rows,
                 cols: size().cols,
+                scrollback: 0,
             },
         ]);
         fold.seq = 0;

@@ -108,6 +108,9 @@ proptest! {
                 desktop: &h.server.desktop,
                 area: h.desktop.area_cells(),
                 focused_takes_every_key: focused.is_some_and(|w| w.app == AppKind::Shell),
+                focused_terminal: focused
+                    .and_then(|w| h.server.shells.get(&w.id))
+                    .map(|shell| &shell.terminal),
             };
             let asked: Vec<Command> = browser
                 .on_key(key, &screen)

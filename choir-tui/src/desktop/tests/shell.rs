@@ -14,6 +14,7 @@ fn with_shell(width: u16, height: u16) -> Harness {
         program: "/bin/sh in ~/workspace".into(),
         rows: 10,
         cols: 40,
+        scrollback: 100,
     });
     h
 }
@@ -194,4 +195,61 @@ fn maximizing_sends_this_clients_desktop_area() {
         }]
     );
     assert!(h.window(1).maximized);
+}
+
+/// `seq 1 count` as the shell writes it.
+fn seq(count: usize) -> String {
+    (1..=count).map(|n| format!("{n}\r\n")).collect()
+}
+
+#[test]
+fn lines_scrolled_off_come_back_in_copy_mode_and_are_searched_and_copied() {
+    let mut h = with_shell(80, 24);
+    output(&mut h, &seq(60));
+    assert_eq!(content(&h.screen())[0].trim_end(), "52");
+    // C-a [ holds the window still; k moves up past its top into the scrollback.
+    h.bytes(&prefixed("["));
+    h.bytes(b"kkkkkkkkkkkk");
+    let rows = content(&h.screen());
+    assert_eq!(rows[0].trim_end(), "49", "{rows:?}");
+    assert!(h.screen().contains("[3/51]"), "{}", h.screen());
+    // Keys are copy mode's: nothing went to the shell.
+    assert!(h.take_sent().is_empty());
+    // Output goes on underneath; the view stays on its lines.
+    output(&mut h, "61\r\n");
+    assert_eq!(content(&h.screen())[0].trim_end(), "49");
+    // A search for "7" from line 49 finds 57; N goes back to 47; the hint counts them.
+    h.bytes(b"/7\r");
+    assert!(h.screen().contains("match 6 of 6"), "{}", h.screen());
+    h.bytes(b"N");
+    h.bytes(b"0v$y");
+    assert_eq!(h.copied, ["47"]);
+    assert!(h.screen().contains("copied 1 line"));
+    // Copying left copy mode: keys are the shell's again, and it shows the live screen.
+    h.bytes(b"x");
+    assert_eq!(inputs(h.take_sent()), ["x"]);
+    assert_eq!(content(&h.screen())[0].trim_end(), "53");
+}
+
+#[test]
+fn the_wheel_scrolls_back_unless_the_program_asked_for_the_mouse() {
+    let mut h = with_shell(80, 24);
+    output(&mut h, &seq(60));
+    // The wheel up over the window's content: three lines back per turn.
+    h.bytes(b"\x1b[<64;10;5M\x1b[<64;10;5M");
+    assert_eq!(content(&h.screen())[0].trim_end(), "46");
+    assert!(h.take_sent().is_empty());
+    // Dragging over it selects, and letting go copies.
+    h.drag((3, 2), (4, 3));
+    assert_eq!(h.copied, ["46\n47"]);
+    // Down again to the bottom leaves copy mode.
+    h.bytes(b"\x1b[<65;10;5M\x1b[<65;10;5M");
+    assert_eq!(content(&h.screen())[0].trim_end(), "52");
+    h.bytes(b"y");
+    assert_eq!(inputs(h.take_sent()), ["y"]);
+    // A program that asked for the mouse gets the wheel.
+    output(&mut h, "\x1b[?1000h\x1b[?1006h");
+    h.bytes(b"\x1b[<64;10;5M");
+    assert_eq!(inputs(h.take_sent()), ["\x1b[<64;7;3M"]);
+    assert_eq!(content(&h.screen())[0].trim_end(), "52");
 }
