@@ -1103,6 +1103,82 @@ e2eTest('o. a shell window: typed in the browser, vi driven from the terminal de
   await page.screenshot({ path: path.join(ARTIFACTS, 'shell-window.png') });
 });
 
+e2eTest('o2. a shell window scrolls back in the browser: the wheel, a search, a copy to the clipboard', async (h) => {
+  const daemon = await h.daemon();
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon, {
+    beforeGoto: (p) => p.context().grantPermissions(['clipboard-read', 'clipboard-write']),
+  });
+  await waitForLive(page);
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('s');
+  const shell = await waitUntil(async () => [...(await daemon.windows()).values()].find((w) => w.app === 'shell'), {
+    what: 'a shell window in /api/state',
+  });
+  const terminal = `.window[data-window-id="${shell.id}"] .terminal`;
+  await waitFor(page, (sel) => document.querySelector(sel)?.textContent.trim().length > 0, 10_000, {
+    arg: terminal,
+    what: 'a prompt in the terminal',
+  });
+  await page.keyboard.type('seq 1 200; echo seq-$((6*7))');
+  await page.keyboard.press('Enter');
+  await waitFor(page, ({ sel, want }) => document.querySelector(sel)?.textContent.includes(want), 10_000, {
+    arg: { sel: terminal, want: 'seq-42' },
+    what: 'the end of the seq',
+  });
+  const rows = () => page.$eval(terminal, (el) => [...el.querySelectorAll('.term-row')].map((r) => r.textContent.trim()));
+  assert.ok(!(await rows()).includes('100'), 'line 100 has scrolled off');
+  const scrollback = Number(await page.$eval(terminal, (el) => el.dataset.scrollback));
+  assert.ok(scrollback >= 180, `the window keeps its scrollback: ${scrollback} lines`);
+
+  // The wheel over the terminal (bash did not ask for the mouse) scrolls back in copy mode.
+  const box = await page.locator(terminal).boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  for (let turn = 0; turn < 20; turn++) await page.mouse.wheel(0, -100);
+  await waitFor(page, (sel) => document.querySelector(sel)?.dataset.copyMode === 'true', 10_000, {
+    arg: terminal,
+    what: 'copy mode from the wheel',
+  });
+  await waitUntil(async () => (await rows()).some((row) => Number(row) > 100 && Number(row) < 180), {
+    what: 'older lines in view',
+  });
+
+  // A search: the first match above is marked and the hint counts them.
+  await page.keyboard.press('?');
+  await page.keyboard.type('117');
+  await page.keyboard.press('Enter');
+  await waitFor(page, () => document.querySelector('#mode-hint')?.textContent.includes('match 1 of 1'), 10_000, {
+    what: 'the search counted in the hint',
+  });
+  // (The copy-mode cursor sits on the match's first cell, a run of its own.)
+  const found = await page.$$eval(`${terminal} .found`, (els) => els.map((el) => el.textContent).join(''));
+  assert.equal(found, '117');
+
+  // A selection of two lines goes to the clipboard, and copy mode ends.
+  await page.keyboard.press('0');
+  await page.keyboard.press('v');
+  await page.keyboard.press('j');
+  await page.keyboard.press('$');
+  assert.ok((await page.$$(`${terminal} .selected`)).length > 0, 'the selection is shown');
+  await page.keyboard.press('y');
+  await waitFor(page, (sel) => document.querySelector(sel)?.dataset.copyMode === 'false', 10_000, {
+    arg: terminal,
+    what: 'copy mode to end after the copy',
+  });
+  const copied = await waitUntil(async () => {
+    const text = await page.evaluate(() => navigator.clipboard.readText());
+    return text === '117\n118' ? text : undefined;
+  }, { what: 'the two lines on the clipboard' });
+  assert.equal(copied, '117\n118');
+  // The keys are the shell's again.
+  await page.keyboard.type('echo after-$((2*3))');
+  await page.keyboard.press('Enter');
+  await waitFor(page, ({ sel, want }) => document.querySelector(sel)?.textContent.includes(want), 10_000, {
+    arg: { sel: terminal, want: 'after-6' },
+    what: 'typing into the shell after copy mode',
+  });
+});
+
 e2eTest('p. a read-only share watches live in the browser and the terminal, every change refused, then revoked', async (h) => {
   const daemon = await h.daemon();
   const t = tag();

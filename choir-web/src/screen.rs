@@ -21,13 +21,15 @@ pub struct Run {
 
 impl Run {
     /// The run's CSS classes.
-    pub fn class(&self) -> Option<&'static str> {
-        match (self.cursor, self.mark) {
-            (true, _) => Some("cursor"),
-            (false, Some(MarkKind::Selection)) => Some("selected"),
-            (false, Some(MarkKind::Found)) => Some("found"),
-            (false, None) => None,
-        }
+    pub fn classes(&self) -> Vec<&'static str> {
+        let mark = self.mark.map(|kind| match kind {
+            MarkKind::Selection => "selected",
+            MarkKind::Found => "found",
+        });
+        [self.cursor.then_some("cursor"), mark]
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 
@@ -208,7 +210,7 @@ mod tests {
         let rows = rows(terminal.screen(), None, &marks);
         let runs: Vec<(&str, Option<&str>)> = rows[0]
             .iter()
-            .map(|run| (run.text.as_str(), run.class()))
+            .map(|run| (run.text.as_str(), run.classes().first().copied()))
             .collect();
         assert_eq!(
             runs,

@@ -92,8 +92,9 @@ impl CellText {
             .collect()
     }
 
-    /// Where `query` occurs, as (first cell, last cell), left to right. Letters match
-    /// either case unless the query has a capital (as vim's smartcase).
+    /// Where `query` occurs, as (first cell, last cell), left to right. ASCII letters
+    /// match either case unless the query has a capital (as vim's smartcase); other
+    /// characters match only themselves (case tables would weigh on the browser's code).
     pub fn find(&self, query: &Query) -> Vec<(u16, u16)> {
         let needle = &query.chars;
         if needle.is_empty() || needle.len() > self.chars.len() {
@@ -132,7 +133,7 @@ impl Query {
     pub fn new(text: &str) -> Self {
         Self {
             chars: text.chars().collect(),
-            ignore_case: !text.chars().any(char::is_uppercase),
+            ignore_case: !text.chars().any(|c| c.is_ascii_uppercase()),
         }
     }
 
@@ -141,6 +142,6 @@ impl Query {
     }
 
     fn same(&self, want: char, have: char) -> bool {
-        want == have || (self.ignore_case && have.to_lowercase().eq(want.to_lowercase()))
+        want == have || (self.ignore_case && have.eq_ignore_ascii_case(&want))
     }
 }

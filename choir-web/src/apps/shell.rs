@@ -131,7 +131,7 @@ pub fn view(
                 { for rows.into_iter().map(|runs| html! {
                     <div class="term-row">
                         { for runs.into_iter().map(|run| {
-                            let class = run.class();
+                            let class = run.classes();
                             html! { <span class={ classes!(class) } style={ run.css }>{ run.text }</span> }
                         }) }
                     </div>
