@@ -4,6 +4,7 @@
 //! command; everything here reaches the daemon through `choir-client`.
 
 mod approve;
+mod config;
 mod events;
 pub mod exec;
 mod mcp;
@@ -13,6 +14,7 @@ mod web;
 pub mod when;
 
 pub use approve::approve;
+pub use config::config;
 pub use events::{between, events, moment, EventsArgs, EventsError};
 pub use mcp::{serve as mcp, McpError};
 pub use status::status;

@@ -744,3 +744,70 @@ async fn share_mints_lists_and_revokes_and_a_read_only_token_changes_nothing() {
     assert!(stderr.contains("no such share"), "{stderr}");
     daemon.shutdown().await;
 }
+
+/// `choir config` prints the settings the daemon read from `$XDG_CONFIG_HOME/choir/config.toml`,
+/// says what is wrong there (naming the line and the key; that setting keeps its default),
+/// and `--reload` has the daemon read the file again and record the change in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_prints_the_settings_in_force_and_reads_the_file_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("choir").join("config.toml");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(
+        &file,
+        "prefix = \"C-b\"\nscrollback = 500\n\n[bindings]\nclose = \"kk\"\nnew-shell = \"S\"\n",
+    )
+    .unwrap();
+    let config = |args: &[&str]| {
+        let mut command = choir_command(dir.path(), args);
+        command.env("XDG_CONFIG_HOME", home.path());
+        run(command)
+    };
+    // No daemon runs: `choir config` starts one, which reads the file.
+    let (code, stdout, stderr) = config(&["config"]).await;
+    let started = BackgroundDaemon::of(dir.path());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with(&format!("# from {}", file.display())),
+        "{stdout}"
+    );
+    assert!(stdout.contains("prefix = \"C-b\""), "{stdout}");
+    assert!(stdout.contains("scrollback = 500"), "{stdout}");
+    assert!(stdout.contains("new-shell = \"S\""), "{stdout}");
+    let wrong = "line 5: bindings.close: \"kk\" is not one key";
+    assert!(stdout.contains(wrong), "{stdout}");
+    assert!(stderr.contains(wrong), "{stderr}");
+
+    // Fixed, and read again: the change is in the log for every client.
+    std::fs::write(&file, "prefix = \"C-b\"\ntheme = \"mono\"\n").unwrap();
+    let (code, stdout, stderr) = config(&["config", "--reload"]).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("every client takes the new settings now"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("theme = \"mono\""), "{stdout}");
+    assert!(!stdout.contains("problem"), "{stdout}");
+    let (_, again, _) = config(&["config", "--reload"]).await;
+    assert!(again.contains("nothing changed"), "{again}");
+    let (_, events, _) = config(&["events"]).await;
+    let changes: Vec<Value> = events
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|event| event["type"] == "settings.changed")
+        .collect();
+    assert_eq!(changes.len(), 2, "{events}");
+    assert_eq!(changes[1]["data"]["settings"]["theme"], "mono");
+    assert!(changes[1]["data"].get("problem").is_none());
+
+    // Not TOML: the defaults, and the line that is wrong.
+    std::fs::write(&file, "theme = \"mono\"\nprefix = \n").unwrap();
+    let (_, stdout, _) = config(&["config", "--reload", "--json"]).await;
+    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(answer["settings"]["prefix"], "C-a");
+    let problem = answer["problem"].as_str().unwrap();
+    assert!(problem.contains("config.toml line 2:"), "{problem}");
+    assert!(problem.ends_with("the defaults are used"), "{problem}");
+    started.stop();
+}

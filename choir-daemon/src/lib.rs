@@ -9,6 +9,7 @@ mod atomic_file;
 pub mod datadir;
 pub mod docfiles;
 pub mod listen;
+pub mod settings;
 pub mod shares;
 pub mod shell;
 pub mod store;
@@ -51,6 +52,9 @@ pub struct DaemonConfig {
     pub store: StoreOptions,
     /// The chat agent's model and approval policy (offline unless configured).
     pub agent: AgentConfig,
+    /// The user's settings file (see [`settings`]); none: the defaults, or what the log
+    /// last recorded.
+    pub settings: Option<PathBuf>,
 }
 
 impl DaemonConfig {
@@ -63,6 +67,7 @@ impl DaemonConfig {
             token: None,
             store: StoreOptions::default(),
             agent: AgentConfig::default(),
+            settings: None,
         }
     }
 }
@@ -152,6 +157,20 @@ impl Daemon {
         let shutdown = CancellationToken::new();
         agent::recover(&store, &world).await.map_err(store_error)?;
         shell::recover(&store, &world).await.map_err(store_error)?;
+        if let Some(path) = &config.settings {
+            let read = tokio::task::spawn_blocking({
+                let path = path.clone();
+                move || settings::read(&path)
+            })
+            .await
+            .unwrap_or_else(|err| settings::Read {
+                settings: world.settings.clone(),
+                problem: Some(format!("cannot read the settings: {err}")),
+            });
+            settings::record(&store, &settings::recorded(&world), read)
+                .await
+                .map_err(store_error)?;
+        }
         let shells = shell::Shells::spawn(
             store.clone(),
             shell::ShellConfig::new(workspace.root().to_path_buf()),
@@ -236,6 +255,7 @@ impl Daemon {
             tokens: tokens.clone(),
             model_usage,
             shutdown: shutdown.clone(),
+            settings_path: config.settings.clone().map(Arc::from),
         };
         // The endpoint file first: whoever sees the daemon answer can also find it. Clients
         // that connect before the server runs wait in the listen backlog.

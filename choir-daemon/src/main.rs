@@ -28,6 +28,11 @@ struct Cli {
         value_name = "ADDR"
     )]
     listen: Listen,
+
+    /// The user's settings file [default: $XDG_CONFIG_HOME/choir/config.toml, else
+    /// ~/.config/choir/config.toml]
+    #[arg(long, env = "CHOIR_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 /// The sandbox token, when whoever starts the daemon chooses it (the hypervisor does). An
@@ -114,6 +119,9 @@ async fn run(cli: Cli, token: Option<String>) -> Result<()> {
         token,
         store: StoreOptions::default(),
         agent,
+        settings: cli
+            .config
+            .or_else(|| choir_daemon::settings::default_path(|name| std::env::var(name).ok())),
     };
     let mut daemon = Daemon::start(config)
         .await

@@ -148,7 +148,7 @@ async fn a_read_only_share_watches_and_every_command_type_is_refused() {
 }
 
 #[tokio::test]
-async fn no_share_manages_shares_or_reads_the_activity_report() {
+async fn no_share_manages_shares_reads_the_activity_report_or_touches_the_settings_file() {
     let (_dir, daemon) = common::start().await;
     let (id, full) = mint(&daemon, json!({ "read_only": false })).await;
     let http = reqwest::Client::new();
@@ -157,6 +157,9 @@ async fn no_share_manages_shares_or_reads_the_activity_report() {
         http.get(format!("{}/api/shares", daemon.url())),
         http.delete(format!("{}/api/shares/{id}", daemon.url())),
         http.get(format!("{}/api/activity", daemon.url())),
+        // Where the owner's settings file is, and having it read again, are the owner's.
+        http.get(format!("{}/api/settings", daemon.url())),
+        http.post(format!("{}/api/settings/reload", daemon.url())),
     ];
     for attempt in attempts {
         let response = attempt.bearer_auth(&full).send().await.unwrap();

@@ -229,6 +229,58 @@ async fn scrollback_is_recorded_for_late_clients_replays_and_restarts() {
     daemon.shutdown().await;
 }
 
+/// The settings file chooses the shell windows' program and how much scrollback they keep.
+#[tokio::test]
+async fn the_settings_choose_the_shell_and_its_scrollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, "shell = \"/bin/sh\"\nscrollback = 50\n").unwrap();
+    let daemon = choir_daemon::Daemon::start(choir_daemon::DaemonConfig {
+        settings: Some(file.clone()),
+        ..choir_daemon::DaemonConfig::local(dir.path().join("data"))
+    })
+    .await
+    .unwrap();
+    let mut alice = Watcher::connect(&daemon).await;
+    alice
+        .until(WAIT, "the settings", |world| {
+            world.settings.scrollback == 50
+        })
+        .await;
+    let id = alice.open_shell(Rect::new(0, 0, 42, 12)).await;
+    let shell = &alice.world.shells[&id];
+    assert!(
+        shell.program.starts_with("/bin/sh in "),
+        "{}",
+        shell.program
+    );
+    alice.type_line(id, "seq 1 200; echo seq-$((6*7))").await;
+    alice.until(WAIT, "the seq", shows(id, "seq-42")).await;
+    let history = alice.world.shells[&id].terminal.history();
+    assert_eq!(history.limit(), 50);
+    assert_eq!(history.len(), 50);
+
+    // Read again after a change: shells started from then on follow it.
+    std::fs::write(&file, "scrollback = 7\n").unwrap();
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/settings/reload", daemon.url()))
+        .bearer_auth(&daemon.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    let answer: Value = answer.json().await.unwrap();
+    assert_eq!(answer["changed"], true);
+    alice
+        .until(WAIT, "the new settings", |world| {
+            world.settings.scrollback == 7
+        })
+        .await;
+    let second = alice.open_shell(Rect::new(0, 0, 42, 12)).await;
+    assert_eq!(alice.world.shells[&second].terminal.history().limit(), 7);
+    daemon.shutdown().await;
+}
+
 #[tokio::test]
 async fn resizing_the_window_resizes_the_terminal_and_closing_it_ends_the_shell() {
     let (_dir, daemon) = common::start().await;

@@ -9,8 +9,9 @@ use crate::bindings::{self, Front};
 use crate::copy_mode::{Click, CopyMode, CopyView, Outcome, WHEEL_LINES};
 use crate::geometry::{self, Edges, Reshape};
 use crate::key::{Key, KeyCode};
+use crate::prefs::{key_label, Prefs};
 
-/// The prefix key: C-a.
+/// The prefix key unless the settings choose another: C-a.
 pub const PREFIX: Key = Key::ctrl('a');
 
 /// The launcher's entries: label, and the key after the prefix that does the same.
@@ -85,6 +86,8 @@ pub struct Keymap {
     mode: Mode,
     /// Copy mode's state while the mode is [`Mode::Copy`].
     copy: Option<CopyMode>,
+    /// The prefix key and the keys after it, as the settings have them.
+    prefs: Prefs,
 }
 
 impl Keymap {
@@ -93,7 +96,39 @@ impl Keymap {
             front,
             mode: Mode::Normal,
             copy: None,
+            prefs: Prefs::default(),
         }
+    }
+
+    /// Takes the keys the user's settings choose (see [`Prefs`]).
+    pub fn set_prefs(&mut self, prefs: Prefs) {
+        self.prefs = prefs;
+    }
+
+    /// The prefix key.
+    pub fn prefix(&self) -> Key {
+        self.prefs.prefix
+    }
+
+    /// How this client writes the prefix key: `C-a` in a terminal, `Ctrl-a` in a browser.
+    pub fn prefix_label(&self) -> String {
+        key_label(self.prefs.prefix, self.front == Front::Terminal)
+    }
+
+    /// This client's help: each binding with its own prefix, then the commands the user
+    /// put on keys of their choosing.
+    pub fn help(&self) -> Vec<(String, String)> {
+        let prefix = self.prefix_label();
+        let mut rows: Vec<(String, String)> = bindings::help(self.front)
+            .map(|(keys, what)| {
+                let usual = self.front.prefix_name();
+                (keys.replace(usual, &prefix), what.replace(usual, &prefix))
+            })
+            .collect();
+        for (name, key) in self.prefs.custom() {
+            rows.push((format!("{prefix} {key}"), format!("{name} (your settings)")));
+        }
+        rows
     }
 
     pub fn front(&self) -> Front {
@@ -209,7 +244,7 @@ impl Keymap {
                 _ => return None,
             },
             Mode::Normal => return None,
-            Mode::Prefix => prefix_hint(self.front),
+            Mode::Prefix => prefix_hint(self.front, &self.prefs, &self.prefix_label()),
             Mode::Move(_) => "move: arrows (Shift: by 5) · Enter/Esc done".into(),
             Mode::Resize(_) => "resize: arrows (Shift: by 5) · Enter/Esc done".into(),
             Mode::Launcher { .. } => "↑/↓ choose · Enter open · Esc close".into(),
@@ -222,7 +257,7 @@ impl Keymap {
         let mut intents = Vec::new();
         match self.mode {
             // The prefix still works: it leaves copy mode for the desktop's command.
-            Mode::Copy(_) if key == PREFIX => {
+            Mode::Copy(_) if key == self.prefs.prefix => {
                 self.leave_copy_mode();
                 self.mode = Mode::Prefix;
             }
@@ -257,7 +292,7 @@ impl Keymap {
                 self.mode = Mode::Normal;
                 self.on_prefixed(key, screen, &mut intents);
             }
-            Mode::Normal if key == PREFIX => self.mode = Mode::Prefix,
+            Mode::Normal if key == self.prefs.prefix => self.mode = Mode::Prefix,
             Mode::Normal if key.code == KeyCode::F(1) && !screen.focused_takes_every_key => {
                 self.mode = Mode::Help { scroll: 0 }
             }
@@ -278,11 +313,12 @@ impl Keymap {
 
     fn on_prefixed(&mut self, key: Key, screen: &Screen<'_>, intents: &mut Vec<Intent>) {
         match key.code {
-            // C-a C-a (or C-a with any C-a): the app gets a literal C-a.
-            KeyCode::Char('a') if key.mods.ctrl => intents.push(Intent::ToApp(PREFIX)),
-            KeyCode::Char(c) if !key.mods.ctrl && !key.mods.alt => {
-                intents.extend(self.on_command(c, screen))
-            }
+            // The prefix twice: the app gets the prefix key itself.
+            _ if key == self.prefs.prefix => intents.push(Intent::ToApp(key)),
+            KeyCode::Char(c) if !key.mods.ctrl && !key.mods.alt => match self.prefs.command(c) {
+                Some(usual) => intents.extend(self.on_command(usual, screen)),
+                None => intents.push(self.not_bound(&c.to_string())),
+            },
             KeyCode::Tab => focus_step(screen.desktop, 1, intents),
             KeyCode::BackTab => focus_step(screen.desktop, -1, intents),
             KeyCode::Esc => {}
@@ -350,7 +386,7 @@ impl Keymap {
         Intent::Notice {
             text: format!(
                 "{} {what} is not bound (F1 lists the bindings)",
-                self.front.prefix_name()
+                self.prefix_label()
             ),
             error: true,
         }
@@ -442,30 +478,32 @@ impl Keymap {
     }
 }
 
-/// The hint line after the prefix: the commands this client has, in short.
-fn prefix_hint(front: Front) -> String {
+/// The hint line after the prefix: the commands this client has, in short, on the keys
+/// the settings put them.
+fn prefix_hint(front: Front, prefs: &Prefs, prefix: &str) -> String {
     const SHORT: &[(char, &str)] = &[
-        ('c', "c chat"),
-        ('s', "s shell"),
-        ('e', "e events"),
-        ('w', "w writer"),
-        ('n', "n/p next/prev"),
-        ('m', "m move"),
-        ('r', "r resize"),
-        ('z', "z max"),
-        ('-', "- min"),
-        ('t', "t tile"),
-        ('[', "[ copy mode"),
-        ('x', "x close"),
-        ('q', "q quit"),
-        ('?', "? help"),
+        ('c', "chat"),
+        ('s', "shell"),
+        ('e', "events"),
+        ('w', "writer"),
+        ('n', "next"),
+        ('p', "prev"),
+        ('m', "move"),
+        ('r', "resize"),
+        ('z', "max"),
+        ('-', "min"),
+        ('t', "tile"),
+        ('[', "copy mode"),
+        ('x', "close"),
+        ('q', "quit"),
+        ('?', "help"),
     ];
-    let shown: Vec<&str> = SHORT
+    let shown: Vec<String> = SHORT
         .iter()
-        .filter(|(c, _)| bindings::is_bound(front, *c))
-        .map(|(_, text)| *text)
+        .filter(|(usual, _)| bindings::is_bound(front, *usual))
+        .filter_map(|(usual, word)| Some(format!("{} {word}", prefs.key_of(*usual)?)))
         .collect();
-    format!("{} … {}", front.prefix_name(), shown.join(" · "))
+    format!("{prefix} … {}", shown.join(" · "))
 }
 
 /// The clipboard gets `text`, and the user hears of it.

@@ -19,6 +19,7 @@ pub mod geometry;
 pub mod held;
 mod key;
 mod keymap;
+pub mod prefs;
 pub mod replay;
 
 pub use bindings::{Binding, Front, BINDINGS};

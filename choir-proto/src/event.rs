@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::app_kind::AppKind;
 use crate::grid::Rect;
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
+use crate::settings::Settings;
 use crate::text_op::TextOp;
 
 /// The schema version written with every new event. Bump it when a payload changes shape and
@@ -301,6 +302,15 @@ pub enum EventBody {
         exit_code: Option<i32>,
     },
 
+    /// The user's settings as the daemon read them (at start, and when asked to read them
+    /// again); `problem` says what was wrong with the file, whose defaults are then used.
+    #[serde(rename = "settings.changed")]
+    SettingsChanged {
+        settings: Settings,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        problem: Option<String>,
+    },
+
     /// An event type this build does not know, kept verbatim.
     #[serde(skip)]
     Unknown { type_name: String, data: Value },
@@ -341,6 +351,7 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "shell.resized",
     "shell.screen",
     "shell.ended",
+    "settings.changed",
 ];
 
 impl EventBody {
@@ -380,6 +391,7 @@ impl EventBody {
             EventBody::ShellResized { .. } => "shell.resized",
             EventBody::ShellScreen { .. } => "shell.screen",
             EventBody::ShellEnded { .. } => "shell.ended",
+            EventBody::SettingsChanged { .. } => "settings.changed",
             EventBody::Unknown { type_name, .. } => type_name,
         }
     }

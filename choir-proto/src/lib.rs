@@ -25,6 +25,7 @@ mod grid;
 mod human;
 mod ids;
 mod secret;
+mod settings;
 pub mod term_stream;
 pub mod terminal;
 mod text_op;
@@ -62,6 +63,7 @@ pub use ropey::Rope;
 pub use secret::same_secret;
 #[cfg(not(target_arch = "wasm32"))]
 pub use secret::{random_hex, secret_digest};
+pub use settings::{Settings, ThemeChoice};
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
     apply_doc_event, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PasteTooLarge,

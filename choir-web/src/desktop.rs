@@ -2,7 +2,6 @@
 //! cells, title bars to drag, a resize handle, the taskbar with the launcher and the
 //! connection state, the help overlay, and the error page.
 
-use choir_desktop::bindings::{self, Front};
 use choir_desktop::Connection;
 use choir_desktop::{chat, geometry, Keymap};
 use choir_proto::{AppKind, Command, Rect, Window};
@@ -77,7 +76,7 @@ pub fn view(send: &Callback<Msg>, app: &Shown) -> Html {
                 }
             </div>
             { taskbar(send, app) }
-            if app.keymap.help_shown() { { help(send) } }
+            if app.keymap.help_shown() { { help(send, app.keymap) } }
         </div>
     }
 }
@@ -256,13 +255,13 @@ fn taskbar(send: &Callback<Msg>, app: &Shown) -> Html {
     }
 }
 
-fn help(send: &Callback<Msg>) -> Html {
+fn help(send: &Callback<Msg>, keymap: &Keymap) -> Html {
     let close = send.reform(|_: MouseEvent| Msg::Dismiss);
     html! {
         <div id="help" role="dialog" aria-label="keyboard shortcuts">
             <h2>{ "Keyboard" }</h2>
             <dl>
-                { for bindings::help(Front::Browser).map(|(keys, what)| html! { <><dt>{ keys }</dt><dd>{ what }</dd></> }) }
+                { for keymap.help().into_iter().map(|(keys, what)| html! { <><dt>{ keys }</dt><dd>{ what }</dd></> }) }
             </dl>
             <button onclick={ close }>{ "Close (Esc)" }</button>
         </div>

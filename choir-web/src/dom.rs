@@ -16,6 +16,21 @@ pub fn document() -> Option<web_sys::Document> {
     window()?.document()
 }
 
+/// Shows the page in the settings' theme: `data-theme` on the root element (the style
+/// sheet follows the system's light or dark without it).
+pub fn set_theme(theme: choir_proto::ThemeChoice) {
+    use choir_proto::ThemeChoice;
+    let Some(root) = document().and_then(|document| document.document_element()) else {
+        return;
+    };
+    let _ = match theme {
+        ThemeChoice::Auto => root.remove_attribute("data-theme"),
+        ThemeChoice::Dark => root.set_attribute("data-theme", "dark"),
+        ThemeChoice::Light => root.set_attribute("data-theme", "light"),
+        ThemeChoice::Mono => root.set_attribute("data-theme", "mono"),
+    };
+}
+
 /// The sandbox token: taken from the URL's `?token=` into session storage and removed from
 /// the address bar (so it is not in history, bookmarks or screenshots), else from storage.
 pub fn take_token() -> Option<String> {

@@ -81,6 +81,16 @@ struct Cli {
 enum Commands {
     /// Show where the daemon runs and what its log holds, as JSON
     Status,
+    /// Print the settings in force as TOML (prefix key, bindings, theme, shell, scrollback,
+    /// notifications), where they are read from, and what is wrong with that file
+    Config {
+        /// Have the daemon read the settings file again first (every client takes the change)
+        #[arg(long)]
+        reload: bool,
+        /// Print the daemon's answer as JSON
+        #[arg(long)]
+        json: bool,
+    },
     /// Print events from the log as JSON lines, or the world as it was at some point
     ///
     /// A POINT is a seq (1234), a time ago (-90s, -10m, -2h, -3d), a time today (14:05), a
@@ -296,6 +306,10 @@ async fn run(cli: Cli) -> Result<()> {
                 None
             };
             cli::status(&daemon, data_dir.as_deref()).await?;
+        }
+        Some(Commands::Config { reload, json }) => {
+            let daemon = DaemonHttp::new(cli.daemon().await?)?;
+            cli::config(&daemon, *reload, *json).await?;
         }
         Some(Commands::Events { at: Some(at), .. }) => {
             let point = parse_point(at, chrono::Local::now()).map_err(anyhow::Error::msg)?;

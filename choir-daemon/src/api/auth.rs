@@ -129,7 +129,10 @@ pub(super) async fn require_token(
     let access = access_of(&state, &presented, viewer(request.headers()))?;
     if let Access::Share(grant) = &access {
         let path = request.uri().path();
-        if path.starts_with("/api/shares") || path == "/api/activity" {
+        if path.starts_with("/api/shares")
+            || path.starts_with("/api/settings")
+            || path == "/api/activity"
+        {
             return Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
                 ErrorCode::Unauthorized,

@@ -164,6 +164,55 @@ pub(super) async fn agent(State(state): State<AppState>) -> Json<Value> {
     Json((*state.agent).clone())
 }
 
+/// `GET /api/settings` → `{"path", "settings", "problem", "toml"}`: the settings in force
+/// (as the log last recorded them), where they are read from, and what was wrong there.
+pub(super) async fn settings(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (settings, problem) = state
+        .world
+        .query(|world| (world.settings.clone(), world.settings_problem.clone()))
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "path": state.settings_path.as_ref().map(|path| path.display().to_string()),
+        "toml": crate::settings::to_toml(&settings),
+        "settings": settings,
+        "problem": problem,
+    })))
+}
+
+/// `POST /api/settings/reload`: reads the settings file again and records what changed;
+/// answers as `GET /api/settings` does, with `"changed"`.
+pub(super) async fn reload_settings(
+    State(state): State<AppState>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(path) = state.settings_path.clone() else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            ErrorCode::InvalidArguments,
+            "this daemon reads no settings file (it was started without one)",
+        ));
+    };
+    let read = tokio::task::spawn_blocking(move || crate::settings::read(&path))
+        .await
+        .map_err(ApiError::internal)?;
+    let was = state
+        .world
+        .query(crate::settings::recorded)
+        .await
+        .map_err(ApiError::internal)?;
+    let read_back = read.clone();
+    let changed = crate::settings::record(&state.store, &was, read)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "path": state.settings_path.as_ref().map(|path| path.display().to_string()),
+        "toml": crate::settings::to_toml(&read_back.settings),
+        "settings": read_back.settings,
+        "problem": read_back.problem,
+        "changed": changed,
+    })))
+}
+
 /// `GET /api/tools` → `{"tools": [{name, description, schema, side_effects}]}`.
 pub(super) async fn list_tools(State(state): State<AppState>) -> Json<Value> {
     Json(json!({ "tools": state.tools.specs() }))

@@ -80,6 +80,8 @@ pub struct AppState {
     pub activity: Activity,
     /// Where this daemon listens (`http://…` or `unix:…`), for the desktops it draws.
     pub own_url: Arc<str>,
+    /// The user's settings file, if this daemon reads one.
+    pub settings_path: Option<Arc<std::path::Path>>,
 }
 
 /// The whole API.
@@ -95,6 +97,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/commands", post(http::command))
         .route("/api/tools", get(http::list_tools))
         .route("/api/agent", get(http::agent))
+        .route("/api/settings", get(http::settings))
+        .route("/api/settings/reload", post(http::reload_settings))
         .route("/api/tools/{name}", post(http::call_tool))
         .route("/api/threads/{id}/messages", get(http::thread_messages))
         .route("/api/docs/{id}", get(http::doc))

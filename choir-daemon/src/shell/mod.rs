@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use choir_proto::terminal::{TermSize, DEFAULT_SCROLLBACK};
-use choir_proto::{AppKind, Desktop, EventBody, NewEvent, WindowId, World};
+use choir_proto::{AppKind, Desktop, EventBody, NewEvent, Settings, WindowId, World};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -50,6 +50,13 @@ impl ShellConfig {
             limits: Limits::default(),
             scrollback: DEFAULT_SCROLLBACK,
         }
+    }
+
+    /// Follows the user's settings: their shell (else `$SHELL`) and scrollback, for the
+    /// shells started from now on.
+    fn take_settings(&mut self, settings: &Settings) {
+        self.program = settings.shell.clone().unwrap_or_else(default_program);
+        self.scrollback = settings.scrollback;
     }
 }
 
@@ -103,12 +110,13 @@ impl Shells {
         shutdown: CancellationToken,
     ) -> Shells {
         let (inbox, requests) = mpsc::unbounded_channel();
-        let manager = Manager {
+        let mut manager = Manager {
             store,
             config,
             desktop: world.desktop.clone(),
             sessions: HashMap::new(),
         };
+        manager.config.take_settings(&world.settings);
         tokio::spawn(manager.run(world.head, requests, shutdown));
         Shells { inbox }
     }
@@ -184,6 +192,7 @@ impl Manager {
             EventBody::WindowClosed { window_id } => {
                 self.sessions.remove(window_id);
             }
+            EventBody::SettingsChanged { settings, .. } => self.config.take_settings(settings),
             // Only the end a session recorded itself ends it (the start-up's record of
             // shells ended by the restart comes before any new one).
             EventBody::ShellEnded { window_id, .. }

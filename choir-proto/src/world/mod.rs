@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use crate::app_kind::AppKind;
 use crate::event::{Event, EventBody};
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
+use crate::settings::Settings;
 
 pub use chat::{
     ChatMessage, ChatThread, Subagent, ThreadPage, ToolCard, ToolCardStatus, CARD_OUTPUT_CHARS,
@@ -46,6 +47,11 @@ pub struct World {
     /// The shell of each shell window that has had one, with its screen.
     #[serde(default, with = "keyed")]
     pub shells: BTreeMap<WindowId, Shell>,
+    /// The user's settings, and what was wrong with their file, if anything.
+    #[serde(default)]
+    pub settings: Settings,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings_problem: Option<String>,
 }
 
 /// Messages of each shown thread a welcome carries at most (older ones come in pages).
@@ -72,6 +78,8 @@ impl World {
             pending_tools: self.pending_tools.clone(),
             tool_threads: BTreeMap::new(),
             shells: self.shells.clone(),
+            settings: self.settings.clone(),
+            settings_problem: self.settings_problem.clone(),
         };
         for (id, thread) in &self.chats {
             summary.chats.insert(*id, thread.trimmed(messages));
@@ -209,6 +217,10 @@ impl World {
             | EventBody::ShellResized { .. }
             | EventBody::ShellScreen { .. }
             | EventBody::ShellEnded { .. } => shells::apply(&mut self.shells, &event.body),
+            EventBody::SettingsChanged { settings, problem } => {
+                self.settings = settings.clone();
+                self.settings_problem = problem.clone();
+            }
             EventBody::ChatThreadCreated { .. }
             | EventBody::ChatSubagentStarted { .. }
             | EventBody::ChatUserMessage { .. }

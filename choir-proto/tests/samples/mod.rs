@@ -4,8 +4,8 @@
 
 use choir_proto::{
     AppKind, CallId, ChatMessage, ChatRole, ClientFrame, Command, Doc, DocId, EphemeralBody,
-    ErrorCode, Event, EventBody, Moment, Query, Rect, Reply, Seek, ServerFrame, TextOp, ThreadId,
-    ThreadPage, WindowId, World, PROTOCOL_VERSION,
+    ErrorCode, Event, EventBody, Moment, Query, Rect, Reply, Seek, ServerFrame, Settings, TextOp,
+    ThemeChoice, ThreadId, ThreadPage, WindowId, World, PROTOCOL_VERSION,
 };
 use serde_json::json;
 
@@ -171,6 +171,17 @@ pub fn event_bodies() -> Vec<EventBody> {
             reason: "exited with status 0".into(),
             exit_code: Some(0),
         },
+        EventBody::SettingsChanged {
+            settings: Settings {
+                prefix: "C-b".into(),
+                bindings: [("new-shell".to_owned(), "S".to_owned())].into(),
+                theme: ThemeChoice::Dark,
+                shell: Some("/bin/zsh".into()),
+                scrollback: 500,
+                notifications: false,
+            },
+            problem: Some("config.toml line 7: unknown key `colour`".into()),
+        },
     ];
     for body in &bodies {
         match body {
@@ -207,6 +218,7 @@ pub fn event_bodies() -> Vec<EventBody> {
             | EventBody::ShellResized { .. }
             | EventBody::ShellScreen { .. }
             | EventBody::ShellEnded { .. }
+            | EventBody::SettingsChanged { .. }
             | EventBody::Unknown { .. } => {}
         }
     }

@@ -7,7 +7,6 @@
 //! channel run the very same desktop.
 
 mod geometry;
-mod help;
 mod keys;
 mod loading;
 mod mouse;
@@ -17,10 +16,11 @@ mod timeline;
 use std::sync::Arc;
 
 use choir_desktop::held::{self, EventLog};
+use choir_desktop::prefs::{Prefs, SettingsSeen};
 pub use choir_desktop::Connection;
 use choir_desktop::{Front, Keymap, Mode};
 use choir_proto::client::{Applied, Replica};
-use choir_proto::{Command, Event, EventBody, ServerFrame, WindowId, World};
+use choir_proto::{Command, Event, EventBody, ServerFrame, ThemeChoice, WindowId, World};
 use ratatui::layout::Rect;
 use std::collections::HashMap;
 
@@ -29,7 +29,6 @@ use crate::input::InputEvent;
 use crate::theme::Theme;
 
 pub use geometry::desktop_area;
-pub use help::bindings;
 
 /// Events kept for the event log windows.
 const LOG_CAPACITY: usize = 10_000;
@@ -92,11 +91,18 @@ pub struct Desktop {
     outbox: Vec<Command>,
     /// Makes this desktop's edit tags unique.
     tags: Tags,
+    /// The settings this desktop took last.
+    settings_seen: SettingsSeen,
+    /// Colours, as the terminal's environment allows (`NO_COLOR`).
+    color_allowed: bool,
+    /// Whether a window that needs the user rings the bell (a setting).
+    notifications: bool,
 }
 
 impl Desktop {
     pub fn new(theme: Theme, utc_offset: i32) -> Self {
         Self {
+            color_allowed: theme.color,
             replica: Replica::new(),
             log: EventLog::new(LOG_CAPACITY),
             apps: HashMap::new(),
@@ -114,6 +120,8 @@ impl Desktop {
             clipboard: String::new(),
             outbox: Vec::new(),
             tags: Tags::new(tag_base()),
+            settings_seen: SettingsSeen::default(),
+            notifications: true,
         }
     }
 
@@ -185,7 +193,21 @@ impl Desktop {
             }
             Applied::Quiet => {}
         }
+        self.follow_settings();
         shown
+    }
+
+    /// Takes the user's settings when they change: keys, colours, notifications.
+    fn follow_settings(&mut self) {
+        let world = self.replica.world();
+        if let Some(settings) = self.settings_seen.new_settings(world) {
+            self.keymap.set_prefs(Prefs::new(&settings).0);
+            self.theme.color = self.color_allowed && settings.theme != ThemeChoice::Mono;
+            self.notifications = settings.notifications;
+        }
+        if let Some(problem) = self.settings_seen.new_problem(self.replica.world()) {
+            self.notify(problem, true);
+        }
     }
 
     /// The daemon refused an edit of `doc_id` (it could not be merged).

@@ -14,7 +14,6 @@ use super::geometry::{self, CLOSE_FROM_RIGHT, MAXIMIZE_FROM_RIGHT, MINIMIZE_FROM
 use choir_desktop::chat::waits_for_approval;
 use choir_desktop::{Mode, Tone, LAUNCHER};
 
-use super::help::bindings;
 use super::{desktop_area, Desktop};
 use crate::apps;
 use crate::wrap::{display_width, truncate};
@@ -375,7 +374,7 @@ impl Desktop {
 
     fn draw_help(&self, scroll: usize, screen: Rect, buf: &mut Buffer) {
         let theme = &self.theme;
-        let bindings = bindings();
+        let bindings = self.keymap.help();
         let width = screen.width.saturating_sub(4).min(84);
         let height = (bindings.len() as u16 + 4).min(screen.height.saturating_sub(2));
         let rect = Rect::new(

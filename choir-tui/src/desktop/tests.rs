@@ -1315,3 +1315,53 @@ fn a_replay_waiting_on_the_daemon_says_so_and_asks_again() {
         "asked again after three ticks"
     );
 }
+
+#[test]
+fn the_settings_choose_the_prefix_key_the_bindings_and_the_colours() {
+    let mut h = Harness::new(80, 24);
+    h.desktop.theme.color = true;
+    h.desktop.color_allowed = true;
+    h.commit(EventBody::SettingsChanged {
+        settings: choir_proto::Settings {
+            prefix: "C-b".into(),
+            bindings: [("new-shell".to_owned(), "S".to_owned())].into(),
+            theme: choir_proto::ThemeChoice::Mono,
+            ..Default::default()
+        },
+        problem: Some("config.toml line 9: bindings.close: \"kk\" is not one key".into()),
+    });
+    // The problem is said once, on the hint line.
+    assert!(
+        h.screen().contains("settings: config.toml line 9"),
+        "{}",
+        h.screen()
+    );
+    assert!(!h.desktop.theme.color, "mono: no colours");
+    // C-b S opens a shell; C-b s, no longer bound, says so; C-a is nothing special.
+    h.bytes(b"\x02S");
+    assert!(matches!(
+        h.take_sent()[..],
+        [Command::OpenWindow {
+            app: AppKind::Shell,
+            ..
+        }]
+    ));
+    h.bytes(b"\x02s");
+    assert!(h.take_sent().is_empty());
+    assert!(h.screen().contains("C-b s is not bound"), "{}", h.screen());
+    h.bytes(b"\x01c");
+    assert!(h
+        .take_sent()
+        .iter()
+        .all(|command| !matches!(command, Command::OpenWindow { .. })));
+    // The help writes the prefix as set, and lists the binding of one's own.
+    h.bytes(b"\x02?");
+    let help = h.screen();
+    assert!(help.contains("C-b c/e/w/s"), "{help}");
+    // (The help scrolls on 24 rows: its last rows, as the keymap has them.)
+    assert!(h
+        .desktop
+        .keymap
+        .help()
+        .contains(&("C-b S".to_owned(), "new-shell (your settings)".to_owned())));
+}

@@ -4,7 +4,7 @@
 
 use choir_desktop::copy_mode::Click;
 use choir_desktop::replay::{replay_key, ReplayKey, Travel};
-use choir_desktop::{Intent, KeyCode, Screen, PREFIX};
+use choir_desktop::{Intent, KeyCode, Screen};
 use choir_proto::terminal::{vt100::MouseProtocolMode, TermMouse};
 use choir_proto::{Command, Rect, WindowId};
 use web_sys::KeyboardEvent;
@@ -43,7 +43,7 @@ impl App {
                 .map(|shell| &shell.terminal),
         };
         let intents = self.keymap.on_key(key, &screen);
-        if intents == [Intent::ToApp(key)] && key != PREFIX {
+        if intents == [Intent::ToApp(key)] && key != self.keymap.prefix() {
             // Not the desktop's: a shell's program's, or the page's.
             if let Some(id) = shell {
                 return match shell::key_commands(self.replica.world(), id, event) {
@@ -73,15 +73,17 @@ impl App {
                         self.request_focus_input();
                     }
                 }
-                // C-a C-a: a shell's program gets C-a; a text field selects all, as the
-                // browser's own Ctrl-a would.
-                Intent::ToApp(_) => match shell {
-                    Some(window_id) => self.send(Command::ShellInput {
-                        window_id,
-                        data: "\u{1}".into(),
-                    }),
-                    None => select_all(),
-                },
+                // The prefix twice: a shell's program gets the prefix key; a text field
+                // selects all, as the browser's own Ctrl-a would.
+                Intent::ToApp(prefix) => {
+                    match shell.and_then(|id| self.replica.world().shells.get(&id)) {
+                        Some(running) => {
+                            let commands = running.key_commands(prefix.term());
+                            self.send_all(commands);
+                        }
+                        None => select_all(),
+                    }
+                }
                 Intent::Notice { text, error } => self.notify(text, error),
                 Intent::CopyText(text) => write_clipboard(&text),
                 // Not bound in the browser (see `choir_desktop::bindings`).

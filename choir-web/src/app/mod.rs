@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use choir_desktop::geometry::placed;
 use choir_desktop::held::{self, EventLog};
+use choir_desktop::prefs::SettingsSeen;
 use choir_desktop::Connection;
 use choir_desktop::{Front, Keymap, Mode};
 use choir_proto::client::Replica;
@@ -58,6 +59,8 @@ pub struct App {
     layout: Layout,
     /// What keys do, in which mode: the desktop model every client shares.
     keymap: Keymap,
+    /// The user's settings this tab took last.
+    settings_seen: SettingsSeen,
     notice: Option<(String, bool)>,
     /// The browser's time zone, minutes east of UTC (for message times).
     utc_offset_min: i32,
@@ -150,6 +153,7 @@ impl Component for App {
                 focus_now: 0,
             },
             keymap: Keymap::new(Front::Browser),
+            settings_seen: SettingsSeen::default(),
             notice: None,
             // JavaScript counts the offset the other way (minutes west).
             utc_offset_min: -(js_sys::Date::new_0().get_timezone_offset() as i32),

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use choir_desktop::prefs::Prefs;
 use choir_desktop::Connection;
 use choir_proto::client::{Applied, DocText, Link, Received};
 use choir_proto::{Command, ErrorCode, ServerFrame};
@@ -165,6 +166,18 @@ impl App {
                     true,
                 ),
             }
+        }
+        self.follow_settings();
+    }
+
+    /// Takes the user's settings when they change: keys, the theme, notifications.
+    fn follow_settings(&mut self) {
+        if let Some(settings) = self.settings_seen.new_settings(self.replica.world()) {
+            self.keymap.set_prefs(Prefs::new(&settings).0);
+            dom::set_theme(settings.theme);
+        }
+        if let Some(problem) = self.settings_seen.new_problem(self.replica.world()) {
+            self.notify(problem, true);
         }
     }
 
