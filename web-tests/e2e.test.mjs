@@ -1179,6 +1179,63 @@ e2eTest('o2. a shell window scrolls back in the browser: the wheel, a search, a 
   });
 });
 
+e2eTest('o3. a chat that finishes out of sight: a taskbar mark, a system notification, a count in the title', async (h) => {
+  const daemon = await h.daemon();
+  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 1, y: 1, w: 50, h: 20 } }); // window 1
+  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 52, y: 1, w: 50, h: 20 } }); // window 2, in front
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon, {
+    beforeGoto: async (p) => {
+      await p.context().grantPermissions(['notifications']);
+      // The page's notifications, as the browser is asked to show them.
+      await p.addInitScript(() => {
+        const Real = window.Notification;
+        window.shown = [];
+        window.Notification = class extends Real {
+          constructor(title, options) {
+            super(title, options);
+            window.shown.push({ title, body: options?.body });
+          }
+        };
+      });
+    },
+  });
+  await waitForLive(page);
+  await waitForWindow(page, 2);
+  assert.equal(await page.title(), 'ChoirOS');
+  // The user looks at window 2; the agent (offline here) answers in window 1.
+  await daemon.command({ type: 'chat.post', thread_id: 1, text: 'out of sight' });
+  const taskbarChat = page.locator('#taskbar .taskbar-window[data-window-id="1"]');
+  await waitFor(page, () => document.querySelector('#taskbar .taskbar-window[data-window-id="1"]')?.dataset.need === 'finished', 10_000, {
+    what: 'window 1 marked as finished',
+  });
+  assert.match(await taskbarChat.innerText(), /^1:.* •$/);
+  assert.equal(await page.title(), '(1) ChoirOS');
+  const shown = await waitUntil(async () => {
+    const list = await page.evaluate(() => window.shown);
+    return list.length > 0 ? list : undefined;
+  }, { what: 'a system notification' });
+  assert.match(shown[0].title, /: done$/);
+  assert.equal(shown[0].body, 'the agent finished its turn');
+  // Looking at it clears the mark and the count.
+  await taskbarChat.click();
+  await waitFor(page, () => document.querySelector('#taskbar .taskbar-window[data-window-id="1"]')?.dataset.attention === 'false', 10_000, {
+    what: 'the mark gone once window 1 is in front',
+  });
+  await waitUntil(async () => (await page.title()) === 'ChoirOS', { what: 'the count gone from the title' });
+  // A turn that ends in front of the user says nothing.
+  await daemon.command({ type: 'chat.post', thread_id: 1, text: 'in sight' });
+  await waitForMessage(page, 1, 'in sight');
+  const turnsEnded = async () => (await daemon.events()).filter((e) => e.type === 'chat.turn_completed').length;
+  await waitUntil(async () => (await turnsEnded()) === 2, { what: 'the second turn to end' });
+  // (Drawn after the event came: the page has had it.)
+  await waitFor(page, () => document.querySelectorAll('.window[data-window-id="1"] .message').length >= 4, 10_000, {
+    what: 'the second answer in window 1',
+  });
+  assert.equal((await page.evaluate(() => window.shown)).length, 1);
+  assert.equal(await taskbarChat.getAttribute('data-attention'), 'false');
+});
+
 e2eTest('p. a read-only share watches live in the browser and the terminal, every change refused, then revoked', async (h) => {
   const daemon = await h.daemon();
   const t = tag();

@@ -78,6 +78,9 @@ where
             update = updates.recv() => match update {
                 Some(ClientUpdate::Frame(frame)) => {
                     let shown = desktop.on_frame(frame);
+                    for bell in desktop.take_bells() {
+                        ring(terminal.backend_mut(), &bell);
+                    }
                     if let Err(reason) = weight.check(&client, desktop) {
                         break SessionEnd::Gone(reason);
                     }
@@ -218,6 +221,12 @@ fn flush_outbox(client: &ProtocolClient, desktop: &mut Desktop) {
             desktop.on_query_not_sent(query);
         }
     }
+}
+
+/// Rings the terminal the user sits at (see [`Desktop::take_bells`]).
+fn ring(out: &mut impl Write, bell: &str) {
+    let _ = out.write_all(bell.as_bytes());
+    let _ = Write::flush(out);
 }
 
 /// Puts text on the clipboard of the terminal the user sits at (OSC 52).

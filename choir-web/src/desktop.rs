@@ -2,8 +2,9 @@
 //! cells, title bars to drag, a resize handle, the taskbar with the launcher and the
 //! connection state, the help overlay, and the error page.
 
+use choir_desktop::attention::{Attention, Need};
 use choir_desktop::Connection;
-use choir_desktop::{chat, geometry, Keymap};
+use choir_desktop::{geometry, Keymap};
 use choir_proto::{AppKind, Command, Rect, Window};
 use web_sys::PointerEvent;
 use yew::prelude::*;
@@ -25,6 +26,8 @@ pub struct Shown<'a> {
     pub drag: Option<Drag>,
     pub keymap: &'a Keymap,
     pub notice: Option<&'a (String, bool)>,
+    /// What needs the user: the taskbar's marks.
+    pub attention: &'a Attention,
 }
 
 pub fn view(send: &Callback<Msg>, app: &Shown) -> Html {
@@ -219,14 +222,19 @@ fn taskbar(send: &Callback<Msg>, app: &Shown) -> Html {
                     } else {
                         Command::FocusWindow { window_id: id }
                     }));
-                    // A chat waiting for an approval is marked, whichever window is in front.
-                    let waiting = chat::waits_for_approval(world, window);
+                    // A chat waiting for an approval, or whose turn ended out of sight, is
+                    // marked, whichever window is in front.
+                    let need = app.attention.need(world, id);
+                    let need_name = need.map(|need| match need {
+                        Need::Approval => "approval",
+                        Need::Finished => "finished",
+                    });
                     html! {
-                        <button class={classes!("taskbar-window", focused.then_some("focused"), window.minimized.then_some("minimized"), waiting.then_some("attention"))}
+                        <button class={classes!("taskbar-window", focused.then_some("focused"), window.minimized.then_some("minimized"), need.is_some().then_some("attention"))}
                             data-window-id={ id.0.to_string() } aria-pressed={ focused.to_string() } onclick={ onclick }
-                            data-attention={ waiting.to_string() }
-                            title={ waiting.then_some("a tool call waits for your approval") }>
-                            { format!("{}:{}{}", n + 1, crate::apps::title(world, window), if waiting { " !" } else { "" }) }
+                            data-attention={ need.is_some().to_string() } data-need={ need_name }
+                            title={ need.map(Need::describe) }>
+                            { format!("{}:{}{}", n + 1, crate::apps::title(world, window), need.map_or("", Need::mark)) }
                         </button>
                     }
                 }) }

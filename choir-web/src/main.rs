@@ -23,6 +23,8 @@ mod msg;
 #[cfg(target_arch = "wasm32")]
 mod net;
 #[cfg(target_arch = "wasm32")]
+mod notify;
+#[cfg(target_arch = "wasm32")]
 mod timeline;
 
 #[cfg(target_arch = "wasm32")]

@@ -15,6 +15,7 @@ mod timeline;
 
 use std::sync::Arc;
 
+use choir_desktop::attention::{terminal_bell, Attention};
 use choir_desktop::held::{self, EventLog};
 use choir_desktop::prefs::{Prefs, SettingsSeen};
 pub use choir_desktop::Connection;
@@ -97,6 +98,10 @@ pub struct Desktop {
     color_allowed: bool,
     /// Whether a window that needs the user rings the bell (a setting).
     notifications: bool,
+    /// What needs the user: the taskbar's marks.
+    attention: Attention,
+    /// Bells and notifications to write to the terminal (see [`Desktop::take_bells`]).
+    bells: Vec<String>,
 }
 
 impl Desktop {
@@ -122,6 +127,8 @@ impl Desktop {
             tags: Tags::new(tag_base()),
             settings_seen: SettingsSeen::default(),
             notifications: true,
+            attention: Attention::default(),
+            bells: Vec::new(),
         }
     }
 
@@ -219,9 +226,26 @@ impl Desktop {
         );
     }
 
+    /// What to write to the terminal to ring it: BEL and a notification (OSC 9 / 777) for
+    /// each window that came to need the user, unless the settings turned them off.
+    pub fn take_bells(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.bells)
+    }
+
     /// Reacts to an event the replica just folded in.
     fn on_event(&mut self, event: Event) {
         self.signal(Signal::Event(&event));
+        let world = self.replica.world();
+        let focused = world.desktop.focused;
+        if let Some(alert) = self
+            .attention
+            .on_event(world, &event, focused, choir_proto::now_ms())
+        {
+            if self.notifications && self.replica.timeline().is_none() {
+                self.bells.push(terminal_bell(&alert));
+            }
+        }
+        self.attention.seen(self.replica.world().desktop.focused);
         let apps = &self.apps;
         held::let_go_of_old_messages(&mut self.replica, &event, |window| {
             apps.get(&window).is_some_and(|app| app.reading_back())

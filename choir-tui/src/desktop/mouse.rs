@@ -183,7 +183,7 @@ impl Desktop {
     }
 
     fn on_taskbar_click(&mut self, x: u16, actions: &mut Vec<Action>) {
-        let hits = taskbar_hits(self.replica.world(), self.width);
+        let hits = taskbar_hits(self.replica.world(), &self.attention, self.width);
         let Some((_, hit)) = hits.iter().find(|(range, _)| range.contains(&x)) else {
             return;
         };

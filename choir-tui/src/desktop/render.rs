@@ -11,7 +11,7 @@ use ratatui::widgets::{Block, BorderType, Clear, Widget};
 use ratatui::Frame;
 
 use super::geometry::{self, CLOSE_FROM_RIGHT, MAXIMIZE_FROM_RIGHT, MINIMIZE_FROM_RIGHT};
-use choir_desktop::chat::waits_for_approval;
+use choir_desktop::attention::Attention;
 use choir_desktop::{Mode, Tone, LAUNCHER};
 
 use super::{desktop_area, Desktop};
@@ -28,7 +28,11 @@ pub enum TaskbarHit {
 }
 
 /// The taskbar's clickable stretches and their labels, left to right.
-fn taskbar_items(world: &World, width: u16) -> Vec<(Range<u16>, TaskbarHit, String)> {
+fn taskbar_items(
+    world: &World,
+    attention: &Attention,
+    width: u16,
+) -> Vec<(Range<u16>, TaskbarHit, String)> {
     let mut items = vec![(
         0..MENU_LABEL.chars().count() as u16,
         TaskbarHit::Menu,
@@ -39,12 +43,10 @@ fn taskbar_items(world: &World, width: u16) -> Vec<(Range<u16>, TaskbarHit, Stri
     let limit = width.saturating_sub(24);
     for (index, window) in world.desktop.windows.values().enumerate() {
         let title = shown_title(world, window);
-        // A chat waiting for an approval is marked, whichever window is in front.
-        let mark = if waits_for_approval(world, window) {
-            " !"
-        } else {
-            ""
-        };
+        // A chat waiting for an approval, or whose turn ended out of sight, is marked.
+        let mark = attention
+            .need(world, window.id)
+            .map_or("", |need| need.mark());
         let mut label = format!(" {}:{title}{mark} ", index + 1);
         if window.minimized {
             label = format!(" {}:({title}){mark} ", index + 1);
@@ -68,8 +70,12 @@ fn shown_title<'a>(world: &'a World, window: &'a Window) -> &'a str {
         .map_or(window.title.as_str(), |doc| doc.title.as_str())
 }
 
-pub fn taskbar_hits(world: &World, width: u16) -> Vec<(Range<u16>, TaskbarHit)> {
-    taskbar_items(world, width)
+pub fn taskbar_hits(
+    world: &World,
+    attention: &Attention,
+    width: u16,
+) -> Vec<(Range<u16>, TaskbarHit)> {
+    taskbar_items(world, attention, width)
         .into_iter()
         .map(|(range, hit, _)| (range, hit))
         .collect()
@@ -292,14 +298,14 @@ impl Desktop {
         let y = screen.height.saturating_sub(1);
         let bar = Rect::new(0, y, screen.width, 1);
         buf.set_style(bar, theme.taskbar());
-        let items = taskbar_items(self.replica.world(), screen.width);
+        let items = taskbar_items(self.replica.world(), &self.attention, screen.width);
         let items_end = items.last().map_or(0, |(range, _, _)| range.end);
         for (range, hit, label) in items {
             let world = self.replica.world();
             let style = match hit {
                 TaskbarHit::Window(id) => match world.desktop.window(id) {
                     _ if world.desktop.focused == Some(id) => theme.taskbar_active(),
-                    Some(window) if waits_for_approval(world, window) => {
+                    Some(_) if self.attention.need(world, id).is_some() => {
                         theme.taskbar().patch(theme.warn())
                     }
                     Some(window) if window.minimized => theme.taskbar().patch(theme.muted()),

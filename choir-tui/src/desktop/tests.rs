@@ -1365,3 +1365,54 @@ fn the_settings_choose_the_prefix_key_the_bindings_and_the_colours() {
         .help()
         .contains(&("C-b S".to_owned(), "new-shell (your settings)".to_owned())));
 }
+
+#[test]
+fn a_chat_that_finishes_out_of_sight_is_marked_and_rings_the_terminal() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(0, 0, 30, 10));
+    h.open(AppKind::Chat, Cells::new(30, 0, 30, 10));
+    let now = |h: &Harness| Event {
+        seq: h.log.len() as u64 + 1,
+        ts: choir_proto::now_ms(),
+        actor: "agent".into(),
+        correlation: None,
+        v: 1,
+        body: EventBody::ChatTurnCompleted {
+            thread_id: choir_proto::ThreadId(1),
+        },
+    };
+    // Window 2 is in front; window 1's turn ends.
+    let event = now(&h);
+    h.log.push(event.clone());
+    h.desktop.on_frame(ServerFrame::Event { event });
+    let taskbar = h.screen().lines().last().unwrap().to_owned();
+    assert!(taskbar.contains(" 1:Chat • "), "{taskbar}");
+    let bells = h.desktop.take_bells();
+    assert_eq!(bells.len(), 1);
+    assert!(
+        bells[0].starts_with("\x07\x1b]9;Chat: done: the agent finished its turn"),
+        "{bells:?}"
+    );
+    assert!(
+        bells[0].contains("\x1b]777;notify;Chat: done;"),
+        "{bells:?}"
+    );
+    // Looking at it clears the mark.
+    h.bytes(&prefixed("1"));
+    let taskbar = h.screen().lines().last().unwrap().to_owned();
+    assert!(!taskbar.contains('•'), "{taskbar}");
+    // With notifications off in the settings, the mark stays but nothing rings.
+    h.commit(EventBody::SettingsChanged {
+        settings: choir_proto::Settings {
+            notifications: false,
+            ..Default::default()
+        },
+        problem: None,
+    });
+    h.bytes(&prefixed("2"));
+    let event = now(&h);
+    h.log.push(event.clone());
+    h.desktop.on_frame(ServerFrame::Event { event });
+    assert!(h.desktop.take_bells().is_empty());
+    assert!(h.screen().lines().last().unwrap().contains(" 1:Chat • "));
+}

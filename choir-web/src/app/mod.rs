@@ -12,6 +12,7 @@ use session::Session;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use choir_desktop::attention::Attention;
 use choir_desktop::geometry::placed;
 use choir_desktop::held::{self, EventLog};
 use choir_desktop::prefs::SettingsSeen;
@@ -61,6 +62,8 @@ pub struct App {
     keymap: Keymap,
     /// The user's settings this tab took last.
     settings_seen: SettingsSeen,
+    /// What needs the user: the taskbar's marks, notifications, the title's count.
+    attention: Attention,
     notice: Option<(String, bool)>,
     /// The browser's time zone, minutes east of UTC (for message times).
     utc_offset_min: i32,
@@ -154,6 +157,7 @@ impl Component for App {
             },
             keymap: Keymap::new(Front::Browser),
             settings_seen: SettingsSeen::default(),
+            attention: Attention::default(),
             notice: None,
             // JavaScript counts the offset the other way (minutes west).
             utc_offset_min: -(js_sys::Date::new_0().get_timezone_offset() as i32),
@@ -227,7 +231,12 @@ impl Component for App {
             }
             Msg::Resized => self.measure(),
             Msg::Send(command) => self.send(command),
-            Msg::Key(event) => return self.on_key(&event),
+            Msg::Key(event) => {
+                if self.replica.world().settings.notifications {
+                    crate::notify::ask_once();
+                }
+                return self.on_key(&event);
+            }
             Msg::DragStart { window, kind, x, y } => self.drag_start(window, kind, x, y),
             Msg::DragMove { x, y } => return self.drag_move(x, y),
             Msg::DragEnd => return self.drag_end(),
@@ -330,12 +339,17 @@ impl Component for App {
             drag: self.layout.drag,
             keymap: &self.keymap,
             notice: self.notice.as_ref(),
+            attention: &self.attention,
         };
         crate::desktop::view(&self.messages, &shown)
     }
 
     fn rendered(&mut self, _ctx: &Context<Self>, first_render: bool) {
         self.session.last_render = dom::now_ms();
+        if crate::notify::looking() {
+            self.attention.seen(self.replica.world().desktop.focused);
+        }
+        crate::notify::title_count(self.attention.count(self.replica.world()));
         if first_render {
             self.measure();
         }
@@ -372,6 +386,16 @@ impl Component for App {
 
 impl App {
     fn on_event(&mut self, event: Event) {
+        let world = self.replica.world();
+        let looking_at = world.desktop.focused.filter(|_| crate::notify::looking());
+        let alert = self
+            .attention
+            .on_event(world, &event, looking_at, dom::now_ms() as i64);
+        if let Some(alert) =
+            alert.filter(|_| world.settings.notifications && self.replica.timeline().is_none())
+        {
+            crate::notify::show(&alert);
+        }
         let chats = &self.windows.chats;
         held::let_go_of_old_messages(&mut self.replica, &event, |window| {
             chats.get(&window).is_some_and(|view| !view.stick)
