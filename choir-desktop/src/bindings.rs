@@ -92,6 +92,11 @@ pub const BINDINGS: &[Binding] = &[
     ),
     row("C-a t", "tile all windows", "t"),
     row(
+        "C-a % / C-a \"",
+        "split: side by side / stacked, a new shell in the half",
+        "%\"",
+    ),
+    row(
         "C-a [",
         "copy mode: scroll back, / search, v select, y copy",
         "[",

@@ -1,7 +1,12 @@
 //! Where a window lands on one client's screen, and where a move or a resize may take it:
 //! one set of limits for the keyboard and the mouse, in the terminal and the browser.
 
-use choir_proto::{Rect, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W};
+use choir_proto::{
+    Command, Desktop, Rect, MAX_WINDOW_COORD, MAX_WINDOW_SIZE, MIN_WINDOW_H, MIN_WINDOW_W,
+};
+
+/// The smallest free space a new window is given; with less, it is cascaded over the others.
+const MIN_FREE: (u16, u16) = (24, 8);
 
 /// A window's rectangle on this client's screen: its shared geometry clamped into `area`
 /// (a small client never shrinks the layout others see), or all of `area` when maximized.
@@ -81,10 +86,115 @@ fn span(start: i32, len: i32, d: i32, low: bool, high: bool, min: u16) -> (i32, 
     (start, (end - start).clamp(min, max))
 }
 
+/// What a client whose desktop area became `area` asks: the split layout fitted to it, if
+/// there is one fitted to another.
+pub fn fit_layout(desktop: &Desktop, area: Rect) -> Option<Command> {
+    let layout = desktop.layout.as_ref()?;
+    (layout.area != area).then_some(Command::FitLayout { area })
+}
+
+/// Where a new window goes on this client's screen: the largest rectangle of `area` no
+/// visible window covers, as shared geometry (relative to the area); `None` when no free
+/// space is big enough (the daemon then cascades it).
+pub fn free_space(desktop: &Desktop, area: Rect) -> Option<Rect> {
+    let (w, h) = (usize::from(area.w), usize::from(area.h));
+    if w == 0 || h == 0 {
+        return None;
+    }
+    let mut taken = vec![false; w * h];
+    for window in desktop.visible() {
+        let at = placed(
+            window.rect,
+            window.maximized,
+            Rect::new(0, 0, area.w, area.h),
+        );
+        for y in at.y..at.y + at.h {
+            let row = usize::from(y) * w;
+            taken[row + usize::from(at.x)..row + usize::from(at.x + at.w)].fill(true);
+        }
+    }
+    // The largest rectangle of free cells: for each row, the free cells above each column
+    // make a histogram whose largest rectangle a stack finds.
+    let mut heights = vec![0usize; w];
+    let mut best = (0usize, Rect::new(0, 0, 0, 0));
+    for y in 0..h {
+        for x in 0..w {
+            heights[x] = if taken[y * w + x] { 0 } else { heights[x] + 1 };
+        }
+        let mut stack: Vec<usize> = Vec::new();
+        for x in 0..=w {
+            let height = if x < w { heights[x] } else { 0 };
+            while let Some(&top) = stack.last() {
+                if heights[top] < height {
+                    break;
+                }
+                stack.pop();
+                let left = stack.last().map_or(0, |&l| l + 1);
+                let (rw, rh) = (x - left, heights[top]);
+                if rw * rh > best.0 {
+                    let rect = Rect::new(left as u16, (y + 1 - rh) as u16, rw as u16, rh as u16);
+                    best = (rw * rh, rect);
+                }
+            }
+            stack.push(x);
+        }
+    }
+    let rect = best.1;
+    (rect.w >= MIN_FREE.0 && rect.h >= MIN_FREE.1).then_some(rect)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use choir_proto::{AppKind, EventBody, WindowId};
     use proptest::prelude::*;
+
+    fn desktop_with(rects: &[Rect]) -> Desktop {
+        let mut desktop = Desktop::default();
+        for (i, rect) in rects.iter().enumerate() {
+            desktop.apply(&EventBody::WindowOpened {
+                window_id: WindowId(i as u64 + 1),
+                app: AppKind::Shell,
+                title: "w".into(),
+                rect: *rect,
+            });
+        }
+        desktop
+    }
+
+    #[test]
+    fn a_new_window_takes_the_largest_free_space() {
+        let area = Rect::new(0, 0, 120, 33);
+        assert_eq!(free_space(&desktop_with(&[]), area), Some(area));
+        let left = desktop_with(&[Rect::new(0, 0, 60, 33)]);
+        assert_eq!(free_space(&left, area), Some(Rect::new(60, 0, 60, 33)));
+        let corner = desktop_with(&[Rect::new(0, 0, 60, 16)]);
+        assert_eq!(free_space(&corner, area), Some(Rect::new(0, 16, 120, 17)));
+        // No room worth the name: the daemon cascades it.
+        let full = desktop_with(&[Rect::new(0, 0, 110, 33)]);
+        assert_eq!(free_space(&full, area), None);
+    }
+
+    proptest! {
+        /// The free space is inside the area and overlaps no visible window.
+        #[test]
+        fn free_space_is_free(
+            rects in proptest::collection::vec((0u16..100, 0u16..30, 12u16..60, 4u16..20), 0..6),
+        ) {
+            let area = Rect::new(0, 0, 100, 30);
+            let rects: Vec<Rect> = rects.into_iter().map(|(x, y, w, h)| Rect::new(x, y, w, h)).collect();
+            let desktop = desktop_with(&rects);
+            if let Some(free) = free_space(&desktop, area) {
+                prop_assert!(free.x + free.w <= area.w && free.y + free.h <= area.h);
+                for window in desktop.visible() {
+                    let at = placed(window.rect, false, area);
+                    let apart = at.x + at.w <= free.x || free.x + free.w <= at.x
+                        || at.y + at.h <= free.y || free.y + free.h <= at.y;
+                    prop_assert!(apart, "{:?} overlaps {:?}", free, at);
+                }
+            }
+        }
+    }
 
     #[test]
     fn windows_are_clamped_into_a_small_screen() {

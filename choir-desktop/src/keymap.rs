@@ -336,11 +336,17 @@ impl Keymap {
         let desktop = screen.desktop;
         let focused = desktop.focused;
         let mut send = |command: Command| intents.push(Intent::Send(command));
+        let open = |app| open(app, screen);
         match (c, focused) {
             ('c', _) => send(open(AppKind::Chat)),
             ('s', _) => send(open(AppKind::Shell)),
             ('e', _) => send(open(AppKind::EventLog)),
             ('w', _) => send(open(AppKind::Writer)),
+            ('%' | '"', Some(window_id)) => send(Command::SplitWindow {
+                window_id,
+                stacked: c == '"',
+                area: screen.area,
+            }),
             ('t', _) => send(Command::TileWindows { area: screen.area }),
             ('1'..='9', _) => {
                 let index = c as usize - '1' as usize;
@@ -493,6 +499,7 @@ fn prefix_hint(front: Front, prefs: &Prefs, prefix: &str) -> String {
         ('z', "max"),
         ('-', "min"),
         ('t', "tile"),
+        ('%', "split"),
         ('[', "copy mode"),
         ('x', "close"),
         ('q', "quit"),
@@ -519,11 +526,13 @@ fn copied(text: String) -> Vec<Intent> {
     vec![Intent::CopyText(text), notice]
 }
 
-fn open(app: AppKind) -> Command {
+/// Opens an `app` window in the largest free space of this client's screen (cascaded over
+/// the others when there is none worth it).
+fn open(app: AppKind, screen: &Screen<'_>) -> Command {
     Command::OpenWindow {
         app,
         title: None,
-        rect: None,
+        rect: geometry::free_space(screen.desktop, screen.area),
     }
 }
 

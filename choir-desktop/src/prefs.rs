@@ -23,6 +23,8 @@ pub const COMMANDS: &[(&str, char)] = &[
     ("maximize", 'z'),
     ("minimize", '-'),
     ("tile", 't'),
+    ("split-right", '%'),
+    ("split-down", '"'),
     ("copy-mode", '['),
     ("close", 'x'),
     ("copy", 'y'),

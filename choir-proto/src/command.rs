@@ -56,6 +56,20 @@ pub enum Command {
     /// area). → `window.moved` / `window.resized` per window that changes
     #[serde(rename = "window.tile")]
     TileWindows { area: Rect },
+    /// Split a window in halves, side by side (tmux's `%`) or `stacked` (tmux's `"`), a new
+    /// shell window in the second half; the split layout fills `area` (the asking client's
+    /// desktop area). → `window.moved` / `window.resized`, `window.opened`, `desktop.layout`
+    #[serde(rename = "window.split")]
+    SplitWindow {
+        window_id: WindowId,
+        #[serde(default)]
+        stacked: bool,
+        area: Rect,
+    },
+    /// Fit the split layout to `area` (a client's screen changed size). → `window.moved` /
+    /// `window.resized` per window that changes, `desktop.layout`
+    #[serde(rename = "layout.fit")]
+    FitLayout { area: Rect },
     /// Post a message to a chat thread. → `chat.user_message` (the agent then answers)
     #[serde(rename = "chat.post")]
     PostChat { thread_id: ThreadId, text: String },
@@ -133,6 +147,8 @@ pub const KNOWN_COMMAND_TYPES: &[&str] = &[
     "window.toggle_maximize",
     "window.close",
     "window.tile",
+    "window.split",
+    "layout.fit",
     "chat.post",
     "chat.cancel",
     "tool.approve",
@@ -159,6 +175,8 @@ impl Command {
             Command::ToggleMaximize { .. } => "window.toggle_maximize",
             Command::CloseWindow { .. } => "window.close",
             Command::TileWindows { .. } => "window.tile",
+            Command::SplitWindow { .. } => "window.split",
+            Command::FitLayout { .. } => "layout.fit",
             Command::PostChat { .. } => "chat.post",
             Command::CancelTurn { .. } => "chat.cancel",
             Command::ApproveTool { .. } => "tool.approve",

@@ -126,21 +126,30 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
             let window = existing(desktop, *window_id)?;
             validate_position(*x, *y)?;
             let unchanged = window.rect.x == *x && window.rect.y == *y && !window.maximized;
-            Ok(when(!unchanged, || EventBody::WindowMoved {
+            let mut events = when(!unchanged, || EventBody::WindowMoved {
                 window_id: *window_id,
                 x: *x,
                 y: *y,
-            }))
+            });
+            // Moved by hand, a window leaves its split layout.
+            if !unchanged {
+                events.extend(layout::leave(desktop, *window_id, false));
+            }
+            Ok(events)
         }
         Command::ResizeWindow { window_id, w, h } => {
             let window = existing(desktop, *window_id)?;
             validate_size(*w, *h)?;
             let unchanged = window.rect.w == *w && window.rect.h == *h && !window.maximized;
-            Ok(when(!unchanged, || EventBody::WindowResized {
+            let mut events = when(!unchanged, || EventBody::WindowResized {
                 window_id: *window_id,
                 w: *w,
                 h: *h,
-            }))
+            });
+            if !unchanged {
+                events.extend(layout::leave(desktop, *window_id, false));
+            }
+            Ok(events)
         }
         Command::FocusWindow { window_id } => {
             let window = existing(desktop, *window_id)?;
@@ -154,9 +163,13 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
         }
         Command::MinimizeWindow { window_id } => {
             let window = existing(desktop, *window_id)?;
-            Ok(when(!window.minimized, || EventBody::WindowMinimized {
+            let mut events = when(!window.minimized, || EventBody::WindowMinimized {
                 window_id: *window_id,
-            }))
+            });
+            if !window.minimized {
+                events.extend(layout::leave(desktop, *window_id, false));
+            }
+            Ok(events)
         }
         Command::RestoreWindow { window_id } => {
             let window = existing(desktop, *window_id)?;
@@ -186,11 +199,24 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
         }
         Command::CloseWindow { window_id } => {
             existing(desktop, *window_id)?;
-            Ok(vec![EventBody::WindowClosed {
+            let closed = EventBody::WindowClosed {
                 window_id: *window_id,
-            }])
+            };
+            Ok(std::iter::once(closed)
+                .chain(layout::leave(desktop, *window_id, true))
+                .collect())
         }
-        Command::TileWindows { area } => Ok(tile(desktop, *area)),
+        Command::TileWindows { area } => {
+            let mut events = tile(desktop, *area);
+            events.extend(layout::dissolve(desktop));
+            Ok(events)
+        }
+        Command::SplitWindow {
+            window_id,
+            stacked,
+            area,
+        } => layout::split(desktop, *window_id, *stacked, *area),
+        Command::FitLayout { area } => layout::fit(desktop, *area),
         Command::PostChat { thread_id, text } => {
             if !world.chats.contains_key(thread_id) {
                 return Err(Rejection::UnknownThread(*thread_id));
@@ -498,14 +524,8 @@ fn tile(desktop: &Desktop, area: Rect) -> Vec<EventBody> {
         let (x, y) = (x.min(MAX_WINDOW_COORD), y.min(MAX_WINDOW_COORD));
         let w = w.clamp(MIN_WINDOW_W, MAX_WINDOW_SIZE);
         let h = h.clamp(MIN_WINDOW_H, MAX_WINDOW_SIZE);
-        let window_id = window.id;
         // Moving also takes a maximized window back to normal.
-        if (window.rect.x, window.rect.y) != (x, y) || window.maximized {
-            events.push(EventBody::WindowMoved { window_id, x, y });
-        }
-        if (window.rect.w, window.rect.h) != (w, h) {
-            events.push(EventBody::WindowResized { window_id, w, h });
-        }
+        events.extend(layout::reshape(window, Rect::new(x, y, w, h)));
     }
     events
 }
@@ -553,6 +573,8 @@ fn cascade(desktop: &Desktop) -> Rect {
     let step = (desktop.windows.len() % 8) as u16;
     Rect::new(2 + 4 * step, 1 + 2 * step, 60, 16)
 }
+
+mod layout;
 
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,7 @@ use crate::grid::Rect;
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
 use crate::settings::Settings;
 use crate::text_op::TextOp;
+use crate::world::Layout;
 
 /// The schema version written with every new event. Bump it when a payload changes shape and
 /// teach [`upcast`] to lift the old shape.
@@ -302,6 +303,13 @@ pub enum EventBody {
         exit_code: Option<i32>,
     },
 
+    /// Windows were split, fitted to another area, or left a split layout: the layout now
+    /// (`None`: every window floats).
+    #[serde(rename = "desktop.layout")]
+    LayoutChanged {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        layout: Option<Layout>,
+    },
     /// The user's settings as the daemon read them (at start, and when asked to read them
     /// again); `problem` says what was wrong with the file, whose defaults are then used.
     #[serde(rename = "settings.changed")]
@@ -352,6 +360,7 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "shell.screen",
     "shell.ended",
     "settings.changed",
+    "desktop.layout",
 ];
 
 impl EventBody {
@@ -392,6 +401,7 @@ impl EventBody {
             EventBody::ShellScreen { .. } => "shell.screen",
             EventBody::ShellEnded { .. } => "shell.ended",
             EventBody::SettingsChanged { .. } => "settings.changed",
+            EventBody::LayoutChanged { .. } => "desktop.layout",
             EventBody::Unknown { type_name, .. } => type_name,
         }
     }

@@ -66,7 +66,7 @@ pub use secret::{random_hex, secret_digest};
 pub use settings::{Settings, ThemeChoice};
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
-    apply_doc_event, ChatMessage, ChatThread, Desktop, Doc, DocEdit, PasteTooLarge,
+    apply_doc_event, ChatMessage, ChatThread, Desktop, Doc, DocEdit, Layout, Pane, PasteTooLarge,
     PendingToolCall, Shell, Subagent, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus, Window,
     World, CARD_OUTPUT_CHARS, DOC_HISTORY, WELCOME_CHAT_BYTES, WELCOME_MESSAGES,
 };

@@ -190,6 +190,10 @@ fn command() -> impl Strategy<Value = Command> {
         1 => window_id().prop_map(|window_id| Command::CloseWindow { window_id }),
         1 => (0u16..20, 0u16..10, 0u16..250, 0u16..80)
             .prop_map(|(x, y, w, h)| Command::TileWindows { area: Rect::new(x, y, w, h) }),
+        1 => (window_id(), any::<bool>(), 20u16..250, 8u16..80)
+            .prop_map(|(window_id, stacked, w, h)| Command::SplitWindow { window_id, stacked, area: Rect::new(0, 0, w, h) }),
+        1 => (20u16..250, 8u16..80)
+            .prop_map(|(w, h)| Command::FitLayout { area: Rect::new(0, 0, w, h) }),
         1 => ((1u64..7).prop_map(ThreadId), "[a-z ]{0,6}")
             .prop_map(|(thread_id, text)| Command::PostChat { thread_id, text }),
         1 => (1u64..7).prop_map(|id| Command::CancelTurn { thread_id: ThreadId(id) }),
@@ -226,6 +230,24 @@ fn assert_desktop_invariants(world: &World) {
     );
     if let Some(max) = desktop.windows.keys().max() {
         assert!(desktop.next_window_id > max.0);
+    }
+}
+
+/// A split layout holds two windows or more, each once, each where the layout puts it (after
+/// a command's events: between them a window may be on its way).
+fn assert_layout_invariants(world: &World) {
+    let desktop = &world.desktop;
+    if let Some(layout) = &desktop.layout {
+        let rects = layout.rects();
+        assert!(rects.len() >= 2, "{layout:?}");
+        let mut ids: Vec<WindowId> = rects.iter().map(|(id, _)| *id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), rects.len(), "{layout:?}");
+        for (id, rect) in rects {
+            let window = desktop.window(id).expect("a window of the layout exists");
+            assert_eq!(window.rect, rect, "{id} in {layout:?}");
+        }
     }
 }
 
@@ -393,6 +415,7 @@ proptest! {
                 assert_desktop_invariants(&live);
                 log.push(event);
             }
+            assert_layout_invariants(&live);
         }
         prop_assert_eq!(World::replay(&log), live);
     }

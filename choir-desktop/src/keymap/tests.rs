@@ -51,6 +51,14 @@ fn screen(world: &World) -> Screen<'_> {
     }
 }
 
+fn opened_at(app: AppKind, rect: Option<Rect>) -> Command {
+    Command::OpenWindow {
+        app,
+        title: None,
+        rect,
+    }
+}
+
 fn ch(c: char) -> Key {
     Key::plain(KeyCode::Char(c))
 }
@@ -127,10 +135,28 @@ fn commands_after_the_prefix() {
         keys.on_key(PREFIX, &screen(&world));
         sent(&keys.on_key(ch(c), &screen(&world)))
     };
-    assert_eq!(run('c'), vec![open(AppKind::Chat)]);
-    assert_eq!(run('s'), vec![open(AppKind::Shell)]);
+    // New windows take the largest free space: right of the three, to the screen's edge.
+    let free = Some(Rect::new(40, 0, 80, 33));
+    assert_eq!(run('c'), vec![opened_at(AppKind::Chat, free)]);
+    assert_eq!(run('s'), vec![opened_at(AppKind::Shell, free)]);
     assert_eq!(run('t'), vec![Command::TileWindows { area: AREA }]);
     let focused = WindowId(3);
+    assert_eq!(
+        run('%'),
+        vec![Command::SplitWindow {
+            window_id: focused,
+            stacked: false,
+            area: AREA
+        }]
+    );
+    assert_eq!(
+        run('"'),
+        vec![Command::SplitWindow {
+            window_id: focused,
+            stacked: true,
+            area: AREA
+        }]
+    );
     assert_eq!(
         run('z'),
         vec![Command::ToggleMaximize {
@@ -328,7 +354,8 @@ fn the_launcher_opens_what_is_chosen() {
     keys.on_key(Key::plain(KeyCode::Down), &screen(&world));
     assert_eq!(
         sent(&keys.on_key(Key::plain(KeyCode::Enter), &screen(&world))),
-        vec![open(AppKind::Writer)]
+        // The whole screen is free.
+        vec![opened_at(AppKind::Writer, Some(AREA))]
     );
     assert_eq!(keys.mode(), Mode::Normal);
     // In the browser the page has Enter.

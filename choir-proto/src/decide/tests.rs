@@ -619,3 +619,126 @@ fn edits_with_absurd_or_untidy_parts_are_refused_or_tidied_not_a_panic() {
         )])
     );
 }
+
+/// Runs `command` on `world` and applies what it decided.
+fn run(world: &mut World, command: Command) -> Vec<EventBody> {
+    let events = decide(world, &command).unwrap_or_else(|err| panic!("{command:?}: {err}"));
+    let head = world.head;
+    for (i, body) in events.iter().enumerate() {
+        world.apply(&Event {
+            seq: head + i as u64 + 1,
+            ts: 0,
+            actor: "test".into(),
+            correlation: None,
+            v: 1,
+            body: body.clone(),
+        });
+    }
+    events
+}
+
+fn rect_of(world: &World, id: u64) -> Rect {
+    world.desktop.window(WindowId(id)).unwrap().rect
+}
+
+#[test]
+fn splits_open_a_shell_in_the_second_half_and_closing_gives_the_room_back() {
+    let mut world = given(vec![opened(1)]);
+    let area = Rect::new(0, 0, 120, 33);
+    // C-a %: side by side.
+    let events = run(
+        &mut world,
+        Command::SplitWindow {
+            window_id: WindowId(1),
+            stacked: false,
+            area,
+        },
+    );
+    assert!(matches!(
+        events.last(),
+        Some(EventBody::LayoutChanged { layout: Some(_) })
+    ));
+    assert_eq!(rect_of(&world, 1), Rect::new(0, 0, 60, 33));
+    assert_eq!(rect_of(&world, 2), Rect::new(60, 0, 60, 33));
+    assert_eq!(
+        world.desktop.window(WindowId(2)).unwrap().app,
+        AppKind::Shell
+    );
+    assert_eq!(world.desktop.focused, Some(WindowId(2)));
+    // C-a " in the new one: stacked.
+    run(
+        &mut world,
+        Command::SplitWindow {
+            window_id: WindowId(2),
+            stacked: true,
+            area,
+        },
+    );
+    assert_eq!(rect_of(&world, 2), Rect::new(60, 0, 60, 17));
+    assert_eq!(rect_of(&world, 3), Rect::new(60, 17, 60, 16));
+    // Another screen's size: the layout follows it.
+    run(
+        &mut world,
+        Command::FitLayout {
+            area: Rect::new(0, 0, 80, 22),
+        },
+    );
+    assert_eq!(rect_of(&world, 1), Rect::new(0, 0, 40, 22));
+    assert_eq!(rect_of(&world, 3), Rect::new(40, 11, 40, 11));
+    // Fitted again to the same area: nothing to do.
+    assert!(decide(
+        &world,
+        &Command::FitLayout {
+            area: Rect::new(0, 0, 80, 22)
+        }
+    )
+    .unwrap()
+    .is_empty());
+    // Closing 3: 2 takes the right half again.
+    run(
+        &mut world,
+        Command::CloseWindow {
+            window_id: WindowId(3),
+        },
+    );
+    assert_eq!(rect_of(&world, 2), Rect::new(40, 0, 40, 22));
+    // Moving 2 by hand takes it out: 1, alone, takes the whole area and floats.
+    run(
+        &mut world,
+        Command::MoveWindow {
+            window_id: WindowId(2),
+            x: 5,
+            y: 5,
+        },
+    );
+    assert_eq!(rect_of(&world, 1), Rect::new(0, 0, 80, 22));
+    assert_eq!(world.desktop.layout, None);
+}
+
+#[test]
+fn a_split_too_small_is_refused_and_tiling_gives_the_layout_up() {
+    let mut world = given(vec![opened(1)]);
+    let small = Rect::new(0, 0, 30, 10);
+    run(
+        &mut world,
+        Command::SplitWindow {
+            window_id: WindowId(1),
+            stacked: false,
+            area: small,
+        },
+    );
+    let again = decide(
+        &world,
+        &Command::SplitWindow {
+            window_id: WindowId(2),
+            stacked: false,
+            area: small,
+        },
+    );
+    assert!(
+        matches!(&again, Err(Rejection::InvalidGeometry(why)) if why.contains("too small")),
+        "{again:?}"
+    );
+    run(&mut world, Command::TileWindows { area: small });
+    assert_eq!(world.desktop.layout, None);
+}

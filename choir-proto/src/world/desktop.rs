@@ -7,6 +7,7 @@ use crate::app_kind::AppKind;
 use crate::event::EventBody;
 use crate::grid::Rect;
 use crate::ids::{DocId, WindowId};
+use crate::world::Layout;
 
 /// One window on the desktop.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,6 +38,9 @@ pub struct Desktop {
     pub focused: Option<WindowId>,
     /// The id the next opened window gets.
     pub next_window_id: u64,
+    /// Windows split side by side or stacked; the others float.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<Layout>,
 }
 
 impl Default for Desktop {
@@ -46,6 +50,7 @@ impl Default for Desktop {
             z_order: Vec::new(),
             focused: None,
             next_window_id: 1,
+            layout: None,
         }
     }
 }
@@ -101,7 +106,14 @@ impl Desktop {
                 window.maximized = false;
                 window.maximized_area = None;
             }),
-            EventBody::WindowClosed { window_id } => self.close(*window_id),
+            EventBody::WindowClosed { window_id } => {
+                self.close(*window_id);
+                self.layout = self
+                    .layout
+                    .take()
+                    .and_then(|layout| layout.without(*window_id));
+            }
+            EventBody::LayoutChanged { layout } => self.layout = layout.clone(),
             _ => {}
         }
     }

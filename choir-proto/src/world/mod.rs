@@ -4,6 +4,7 @@ mod chat;
 mod desktop;
 mod docs;
 mod keyed;
+mod layout;
 mod shells;
 mod tools;
 
@@ -20,6 +21,7 @@ pub use chat::{
 };
 pub use desktop::{Desktop, Window};
 pub use docs::{apply as apply_doc_event, Doc, DocEdit, DOC_HISTORY};
+pub use layout::{Layout, Pane};
 pub(crate) use shells::byte_count;
 pub use shells::{PasteTooLarge, Shell};
 pub use tools::{PendingToolCall, ToolCallStatus};
@@ -201,7 +203,8 @@ impl World {
             | EventBody::WindowMinimized { .. }
             | EventBody::WindowRestored { .. }
             | EventBody::WindowMaximized { .. }
-            | EventBody::WindowUnmaximized { .. } => self.desktop.apply(&event.body),
+            | EventBody::WindowUnmaximized { .. }
+            | EventBody::LayoutChanged { .. } => self.desktop.apply(&event.body),
             EventBody::WindowClosed { .. } => {
                 self.desktop.apply(&event.body);
                 shells::apply(&mut self.shells, &event.body);

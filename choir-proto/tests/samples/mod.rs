@@ -4,8 +4,8 @@
 
 use choir_proto::{
     AppKind, CallId, ChatMessage, ChatRole, ClientFrame, Command, Doc, DocId, EphemeralBody,
-    ErrorCode, Event, EventBody, Moment, Query, Rect, Reply, Seek, ServerFrame, Settings, TextOp,
-    ThemeChoice, ThreadId, ThreadPage, WindowId, World, PROTOCOL_VERSION,
+    ErrorCode, Event, EventBody, Layout, Moment, Query, Rect, Reply, Seek, ServerFrame, Settings,
+    TextOp, ThemeChoice, ThreadId, ThreadPage, WindowId, World, PROTOCOL_VERSION,
 };
 use serde_json::json;
 
@@ -182,6 +182,13 @@ pub fn event_bodies() -> Vec<EventBody> {
             },
             problem: Some("config.toml line 7: unknown key `colour`".into()),
         },
+        EventBody::LayoutChanged {
+            layout: Some(Layout::single(Rect::new(0, 0, 120, 33), WindowId(4)).split(
+                WindowId(4),
+                WindowId(5),
+                false,
+            )),
+        },
     ];
     for body in &bodies {
         match body {
@@ -219,6 +226,7 @@ pub fn event_bodies() -> Vec<EventBody> {
             | EventBody::ShellScreen { .. }
             | EventBody::ShellEnded { .. }
             | EventBody::SettingsChanged { .. }
+            | EventBody::LayoutChanged { .. }
             | EventBody::Unknown { .. } => {}
         }
     }
@@ -259,6 +267,14 @@ pub fn commands() -> Vec<Command> {
         Command::CloseWindow { window_id: w },
         Command::TileWindows {
             area: Rect::new(0, 0, 120, 40),
+        },
+        Command::SplitWindow {
+            window_id: w,
+            stacked: true,
+            area: Rect::new(0, 0, 120, 33),
+        },
+        Command::FitLayout {
+            area: Rect::new(0, 0, 80, 22),
         },
         Command::PostChat {
             thread_id: ThreadId(3),
@@ -318,6 +334,8 @@ pub fn commands() -> Vec<Command> {
             | Command::ToggleMaximize { .. }
             | Command::CloseWindow { .. }
             | Command::TileWindows { .. }
+            | Command::SplitWindow { .. }
+            | Command::FitLayout { .. }
             | Command::PostChat { .. }
             | Command::CancelTurn { .. }
             | Command::ApproveTool { .. }

@@ -413,7 +413,17 @@ impl Desktop {
             InputEvent::Mouse(mouse) => self.on_mouse(mouse, &mut actions),
             InputEvent::Paste(_) if replaying => {}
             InputEvent::Paste(text) => self.on_paste(&text, &mut actions),
-            InputEvent::Resize(width, height) => self.resize(width, height),
+            InputEvent::Resize(width, height) => {
+                self.resize(width, height);
+                // A split layout follows the screen's size.
+                let fit = choir_desktop::geometry::fit_layout(
+                    &self.replica.world().desktop,
+                    self.area_cells(),
+                );
+                if let Some(command) = fit.filter(|_| !replaying) {
+                    actions.push(Action::Send(command));
+                }
+            }
         }
         actions
     }

@@ -287,12 +287,13 @@ fn big_and_small_screens_see_the_same_layout_clamped() {
 fn typing_in_chat_posts_a_message_and_it_shows() {
     let mut h = Harness::new(80, 24);
     h.bytes(&prefixed("c"));
+    // The first window takes the whole desktop area.
     assert_eq!(
         h.take_sent(),
         vec![Command::OpenWindow {
             app: AppKind::Chat,
             title: None,
-            rect: None
+            rect: Some(choir_proto::Rect::new(0, 0, 80, 22))
         }]
     );
     h.bytes("héllo 漢\x0asecond line\r".as_bytes());
@@ -392,10 +393,11 @@ fn launcher_opens_apps_by_keyboard_and_mouse() {
         vec![Command::OpenWindow {
             app: AppKind::EventLog,
             title: None,
-            rect: None
+            rect: Some(choir_proto::Rect::new(0, 0, 80, 22))
         }]
     );
-    // The taskbar's menu button, then the third entry (Writer).
+    // The taskbar's menu button, then the third entry (Writer): no free space is left, so
+    // the daemon cascades it.
     h.click(2, 23);
     let menu = super::render::launcher_rect(80, 24);
     h.click(menu.x + 3, menu.y + 3);
@@ -1415,4 +1417,35 @@ fn a_chat_that_finishes_out_of_sight_is_marked_and_rings_the_terminal() {
     h.desktop.on_frame(ServerFrame::Event { event });
     assert!(h.desktop.take_bells().is_empty());
     assert!(h.screen().lines().last().unwrap().contains(" 1:Chat • "));
+}
+
+#[test]
+fn splits_side_by_side_and_stacked_follow_the_screen() {
+    let mut h = Harness::new(80, 24);
+    h.bytes(&prefixed("s"));
+    // C-a %: a shell beside it; C-a ": another under that one.
+    h.bytes(&prefixed("%"));
+    h.bytes(&prefixed("\""));
+    let rect = |h: &Harness, id: u64| h.window(id).rect;
+    assert_eq!(rect(&h, 1), choir_proto::Rect::new(0, 0, 40, 22));
+    assert_eq!(rect(&h, 2), choir_proto::Rect::new(40, 0, 40, 11));
+    assert_eq!(rect(&h, 3), choir_proto::Rect::new(40, 11, 40, 11));
+    assert_eq!(h.window(3).app, AppKind::Shell);
+    // The terminal grows: the layout follows.
+    h.take_sent();
+    let actions = h
+        .desktop
+        .handle_input(crate::input::InputEvent::Resize(120, 35));
+    h.actions(actions);
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::FitLayout {
+            area: choir_proto::Rect::new(0, 0, 120, 33)
+        }]
+    );
+    assert_eq!(rect(&h, 1), choir_proto::Rect::new(0, 0, 60, 33));
+    assert_eq!(rect(&h, 3), choir_proto::Rect::new(60, 17, 60, 16));
+    // Closing one gives its half back.
+    h.bytes(&prefixed("x"));
+    assert_eq!(rect(&h, 2), choir_proto::Rect::new(60, 0, 60, 33));
 }

@@ -229,7 +229,16 @@ impl Component for App {
                     }
                 }
             }
-            Msg::Resized => self.measure(),
+            Msg::Resized => {
+                self.measure();
+                // A split layout follows the page's size.
+                let (cols, rows) = self.layout.cols_rows;
+                let area = Rect::new(0, 0, cols, rows);
+                let fit = choir_desktop::geometry::fit_layout(&self.replica.world().desktop, area);
+                if let Some(command) = fit.filter(|_| self.replica.timeline().is_none()) {
+                    self.send(command);
+                }
+            }
             Msg::Send(command) => self.send(command),
             Msg::Key(event) => {
                 if self.replica.world().settings.notifications {
