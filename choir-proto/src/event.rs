@@ -451,10 +451,10 @@ impl EventBody {
                 data,
             });
         }
-        let mut object = serde_json::Map::with_capacity(2);
-        object.insert("type".into(), Value::String(type_name.to_owned()));
-        object.insert("data".into(), data);
-        EventBody::deserialize(Value::Object(object))
+        EventBody::deserialize(Tagged {
+            type_name: type_name.to_owned(),
+            data,
+        })
     }
 }
 
@@ -506,14 +506,60 @@ impl<'de> Deserialize<'de> for EventBody {
             .and_then(Value::as_str)
             .ok_or_else(|| D::Error::custom("event without a string `type`"))?
             .to_owned();
+        let data = value
+            .as_object_mut()
+            .and_then(|object| object.remove("data"))
+            .unwrap_or(Value::Null);
         if KNOWN_EVENT_TYPES.contains(&type_name.as_str()) {
-            EventBody::deserialize(value).map_err(D::Error::custom)
+            EventBody::deserialize(Tagged { type_name, data }).map_err(D::Error::custom)
         } else {
-            let data = value
-                .as_object_mut()
-                .and_then(|object| object.remove("data"))
-                .unwrap_or(Value::Null);
             Ok(EventBody::Unknown { type_name, data })
+        }
+    }
+}
+
+/// A known event's type and payload, handed to the derived decoder as the sequence
+/// `[type, data]`: one way in, so the browser's code holds the variants' decoder once (from
+/// a map, whose keys may come in either order, serde builds a second one for a payload that
+/// comes before its type).
+struct Tagged {
+    type_name: String,
+    data: Value,
+}
+
+impl<'de> Deserializer<'de> for Tagged {
+    type Error = serde_json::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, Self::Error> {
+        visitor.visit_seq(TaggedParts([
+            Some(Value::String(self.type_name)),
+            Some(self.data),
+        ]))
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
+/// The two elements of [`Tagged`], in order.
+struct TaggedParts([Option<Value>; 2]);
+
+impl<'de> serde::de::SeqAccess<'de> for TaggedParts {
+    type Error = serde_json::Error;
+
+    fn next_element_seed<T: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, Self::Error> {
+        match self.0.iter_mut().find_map(Option::take) {
+            Some(value) => seed.deserialize(value).map(Some),
+            None => Ok(None),
         }
     }
 }
