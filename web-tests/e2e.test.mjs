@@ -1236,6 +1236,61 @@ e2eTest('o3. a chat that finishes out of sight: a taskbar mark, a system notific
   assert.equal(await taskbarChat.getAttribute('data-attention'), 'false');
 });
 
+e2eTest('o4. on a phone a shell window has a key bar and a field that types into it', async (h) => {
+  const daemon = await h.daemon();
+  await daemon.command({ type: 'window.open', app: 'shell', rect: { x: 0, y: 0, w: 50, h: 20 } });
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon, {
+    viewport: { width: 390, height: 844 },
+    contextOptions: { isMobile: true, hasTouch: true, deviceScaleFactor: 1 },
+  });
+  await waitForLive(page);
+  const terminal = '.window[data-window-id="1"] .terminal';
+  await waitFor(page, (sel) => document.querySelector(sel)?.textContent.trim().length > 0, 10_000, {
+    arg: terminal,
+    what: 'a prompt in the terminal',
+  });
+  const bar = page.locator('.window[data-window-id="1"] .key-bar');
+  assert.ok(await bar.isVisible(), 'the key bar shows on a touch screen');
+  // The field brings up the on-screen keyboard; what is typed there reaches the shell.
+  await bar.locator('.key-bar-input').tap();
+  await page.keyboard.type('echo phone-$((6*7))');
+  await page.keyboard.press('Enter');
+  const shows = (want, what) =>
+    waitFor(page, ({ sel, want }) => document.querySelector(sel)?.textContent.includes(want), 10_000, {
+      arg: { sel: terminal, want },
+      what,
+    });
+  await shows('phone-42', 'the echo typed on the phone');
+  assert.equal(await bar.locator('.key-bar-input').inputValue(), '', 'the field stays empty');
+  // ↑ recalls the line and Enter runs it again.
+  await bar.locator('button[data-key=up]').tap();
+  await bar.locator('.key-bar-input').tap();
+  await page.keyboard.press('Enter');
+  await waitFor(page, (sel) => [...document.querySelectorAll(`${sel} .term-row`)].filter((r) => r.textContent.trim() === 'phone-42').length === 2, 10_000, {
+    arg: terminal,
+    what: 'the recalled line run again',
+  });
+  // Ctrl, then c: an interrupt (bash shows ^C).
+  await bar.locator('button[data-key=ctrl]').tap();
+  assert.equal(await bar.locator('button[data-key=ctrl]').getAttribute('aria-pressed'), 'true');
+  await bar.locator('.key-bar-input').tap();
+  await page.keyboard.type('c');
+  await shows('^C', 'Ctrl-c from the key bar');
+  assert.equal(await bar.locator('button[data-key=ctrl]').getAttribute('aria-pressed'), 'false', 'Ctrl is let go after one key');
+  // The prefix button: C-a, then c in the field, opens a chat.
+  await bar.locator('button[data-key=prefix]').tap();
+  await bar.locator('.key-bar-input').tap();
+  await page.keyboard.type('c');
+  await waitUntil(async () => [...(await daemon.windows()).values()].some((w) => w.app === 'chat'), {
+    what: 'a chat window opened from the key bar',
+  });
+  // On a desktop screen the bar is not shown.
+  const desk = await h.page(browser, daemon);
+  await waitForLive(desk);
+  assert.equal(await desk.locator('.window[data-window-id="1"] .key-bar').isVisible(), false);
+});
+
 e2eTest('p. a read-only share watches live in the browser and the terminal, every change refused, then revoked', async (h) => {
   const daemon = await h.daemon();
   const t = tag();

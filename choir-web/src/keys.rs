@@ -30,6 +30,56 @@ pub fn focused_shell(world: &World) -> Option<WindowId> {
     (!typing).then_some(id)
 }
 
+/// What the phone's key bar of a shell window sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyBarInput {
+    /// A key button: Esc, Tab, an arrow, the prefix.
+    Key(Key),
+    /// Text typed in the bar's field.
+    Text(String),
+    /// Ctrl or Alt held (or let go) for the next key.
+    Hold(Held),
+}
+
+/// A modifier the key bar holds for the next key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Held {
+    Ctrl,
+    Alt,
+}
+
+/// The modifiers the key bar holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyBarMods {
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+impl KeyBarMods {
+    pub fn toggled(self, held: Held) -> Self {
+        match held {
+            Held::Ctrl => Self {
+                ctrl: !self.ctrl,
+                ..self
+            },
+            Held::Alt => Self {
+                alt: !self.alt,
+                ..self
+            },
+        }
+    }
+
+    /// `key` with the held modifiers (Ctrl with a letter as a terminal has it: lower case).
+    pub fn apply(self, mut key: Key) -> Key {
+        key.mods.ctrl |= self.ctrl;
+        key.mods.alt |= self.alt;
+        if let (true, choir_desktop::KeyCode::Char(c)) = (self.ctrl, key.code) {
+            key.code = choir_desktop::KeyCode::Char(c.to_ascii_lowercase());
+        }
+        key
+    }
+}
+
 /// The focused window's terminal, when it is a shell window whose shell started.
 pub fn focused_terminal(world: &World) -> Option<&Terminal> {
     let id = world.desktop.focused?;

@@ -8,6 +8,7 @@ use web_sys::KeyboardEvent;
 use yew::Callback;
 
 use crate::drag::DragKind;
+use crate::keys::KeyBarInput;
 use crate::net::NetEvent;
 
 pub enum Msg {
@@ -44,6 +45,8 @@ pub enum Msg {
     WriterInput(WindowId),
     ShellPaste(WindowId, String),
     ShellMouse(WindowId, TermMouse, u16, u16, (bool, bool, bool)),
+    /// The phone's key bar of a shell window.
+    KeyBar(WindowId, KeyBarInput),
     LogFilter(WindowId, String),
     LogFollow(WindowId, bool),
     LogHistory(Vec<Event>),

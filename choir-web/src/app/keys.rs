@@ -4,14 +4,14 @@
 
 use choir_desktop::copy_mode::Click;
 use choir_desktop::replay::{replay_key, ReplayKey, Travel};
-use choir_desktop::{Intent, KeyCode, Screen};
+use choir_desktop::{Intent, Key, KeyCode, Screen};
 use choir_proto::terminal::{vt100::MouseProtocolMode, TermMouse};
 use choir_proto::{Command, Rect, WindowId};
 use web_sys::KeyboardEvent;
 
 use super::App;
 use crate::apps::shell;
-use crate::keys::{focused_shell, key_of, select_all, write_clipboard};
+use crate::keys::{focused_shell, key_of, select_all, write_clipboard, KeyBarInput, KeyBarMods};
 
 impl App {
     /// Handles a key pressed anywhere on the page; true when the page must be drawn again.
@@ -32,6 +32,39 @@ impl App {
             return false;
         };
         let shell = focused_shell(self.replica.world());
+        self.press(key, shell, Some(event))
+    }
+
+    /// A key from the phone's key bar of shell window `id` (or typed in its text field),
+    /// with the bar's Ctrl and Alt if they are held; as if typed while it has focus.
+    pub(super) fn on_key_bar(&mut self, id: WindowId, input: KeyBarInput) -> bool {
+        let keys: Vec<Key> = match input {
+            KeyBarInput::Hold(held) => {
+                self.key_bar = self.key_bar.toggled(held);
+                return true;
+            }
+            KeyBarInput::Key(key) => vec![key],
+            KeyBarInput::Text(text) => text
+                .chars()
+                .map(|c| match c {
+                    '\n' | '\r' => Key::plain(KeyCode::Enter),
+                    '\t' => Key::plain(KeyCode::Tab),
+                    c => Key::plain(KeyCode::Char(c)),
+                })
+                .collect(),
+        };
+        for key in keys {
+            let key = self.key_bar.apply(key);
+            self.key_bar = KeyBarMods::default();
+            self.press(key, Some(id), None);
+        }
+        true
+    }
+
+    /// What `key` does with `shell` as the shell window it would go to: the desktop's, or
+    /// its program's. `event` is the page's key event, if the key came from one (the
+    /// browser's own shortcuts stay the browser's).
+    fn press(&mut self, key: Key, shell: Option<WindowId>, event: Option<&KeyboardEvent>) -> bool {
         let world = self.replica.world();
         let (cols, rows) = self.layout.cols_rows;
         let screen = Screen {
@@ -46,7 +79,16 @@ impl App {
         if intents == [Intent::ToApp(key)] && key != self.keymap.prefix() {
             // Not the desktop's: a shell's program's, or the page's.
             if let Some(id) = shell {
-                return match shell::key_commands(self.replica.world(), id, event) {
+                let commands = match event {
+                    Some(event) => shell::key_commands(self.replica.world(), id, event),
+                    None => self
+                        .replica
+                        .world()
+                        .shells
+                        .get(&id)
+                        .map(|running| running.key_commands(key.term())),
+                };
+                return match commands {
                     Some(commands) => {
                         self.send_all(commands);
                         false
@@ -60,7 +102,9 @@ impl App {
             }
             return false;
         }
-        event.prevent_default();
+        if let Some(event) = event {
+            event.prevent_default();
+        }
         for intent in intents {
             match intent {
                 Intent::Send(command) => {

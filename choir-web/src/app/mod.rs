@@ -28,6 +28,7 @@ use yew::prelude::*;
 use crate::apps::{ChatView, LogEntry, LogView};
 use crate::dom;
 use crate::drag::{Drag, DragKind};
+use crate::keys::KeyBarMods;
 use crate::msg::Msg;
 
 /// A ping goes out this often; a link silent for `SILENCE_MS` is treated as dead.
@@ -64,6 +65,8 @@ pub struct App {
     settings_seen: SettingsSeen,
     /// What needs the user: the taskbar's marks, notifications, the title's count.
     attention: Attention,
+    /// Ctrl and Alt as the phone's key bar holds them.
+    key_bar: KeyBarMods,
     notice: Option<(String, bool)>,
     /// The browser's time zone, minutes east of UTC (for message times).
     utc_offset_min: i32,
@@ -113,6 +116,17 @@ impl Component for App {
                 link.send_message(Msg::Wake)
             });
         }
+        // The phone key bar's field: what is about to be typed there goes to the shell.
+        let link = ctx.link().clone();
+        dom::listen(true, "beforeinput", move |event: web_sys::Event| {
+            let input = event
+                .dyn_into::<web_sys::InputEvent>()
+                .ok()
+                .and_then(|event| crate::apps::shell::key_bar_input(&event));
+            if let Some((window, input)) = input {
+                link.send_message(Msg::KeyBar(window, input));
+            }
+        });
         let link = ctx.link().clone();
         dom::listen(false, "resize", move |_: web_sys::Event| {
             link.send_message(Msg::Resized)
@@ -158,6 +172,7 @@ impl Component for App {
             keymap: Keymap::new(Front::Browser),
             settings_seen: SettingsSeen::default(),
             attention: Attention::default(),
+            key_bar: KeyBarMods::default(),
             notice: None,
             // JavaScript counts the offset the other way (minutes west).
             utc_offset_min: -(js_sys::Date::new_0().get_timezone_offset() as i32),
@@ -287,6 +302,7 @@ impl Component for App {
                     Err(too_large) => self.notify(too_large, true),
                 }
             }
+            Msg::KeyBar(window, input) => return self.on_key_bar(window, input),
             Msg::ShellMouse(window, event, row, col, mods) => {
                 if let Some(redraw) = self.copy_mode_mouse(window, event, (row, col)) {
                     return redraw;
@@ -341,6 +357,7 @@ impl Component for App {
                 cell: self.layout.cell,
                 utc_offset_min: self.utc_offset_min,
                 keymap: &self.keymap,
+                key_bar: self.key_bar,
             },
             connection: &self.session.connection,
             signed_in: self.signed_in.as_ref(),

@@ -32,6 +32,8 @@ pub struct Shown<'a> {
     pub utc_offset_min: i32,
     /// The keys' state: copy mode in a shell window, if this tab is in it.
     pub keymap: &'a choir_desktop::Keymap,
+    /// Ctrl and Alt as the phone's key bar holds them.
+    pub key_bar: crate::keys::KeyBarMods,
 }
 
 pub fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
@@ -47,7 +49,7 @@ pub fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
         ),
         AppKind::Writer => writer::view(send, world, shown.editors.get(&id), window),
         AppKind::EventLog => event_log::view(send, shown.log, shown.logs.get(&id), window),
-        AppKind::Shell => shell::view(send, world, shown.cell, shown.keymap.copy_mode(id), window),
+        AppKind::Shell => shell::view(send, world, shown, window),
         AppKind::Other(name) => html! {
             <p class="muted">{ format!("“{name}” windows are not shown in the browser yet.") }</p>
         },

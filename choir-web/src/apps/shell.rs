@@ -2,24 +2,28 @@
 //! fold as in the terminal clients), drawn row by row on the cell grid. Keys typed while the
 //! window has focus, pastes and (when the program asks) mouse events go to the shell.
 
-use choir_desktop::CopyMode;
+use choir_desktop::{Key, KeyCode};
 use choir_proto::terminal::TermMouse;
 use choir_proto::{Command, Window, WindowId, World};
 use wasm_bindgen::JsCast;
-use web_sys::{ClipboardEvent, KeyboardEvent, PointerEvent, WheelEvent};
+use web_sys::{ClipboardEvent, InputEvent, KeyboardEvent, PointerEvent, WheelEvent};
 use yew::prelude::*;
 
+use crate::keys::{Held, KeyBarInput, KeyBarMods};
 use crate::msg::{when, Msg};
 use crate::screen::rows;
 
-pub fn view(
-    send: &Callback<Msg>,
-    world: &World,
-    cell: (f64, f64),
-    copy: Option<&CopyMode>,
-    window: &Window,
-) -> Html {
+pub fn view(send: &Callback<Msg>, world: &World, shown: &super::Shown, window: &Window) -> Html {
     let id = window.id;
+    let (cell, copy) = (shown.cell, shown.keymap.copy_mode(id));
+    let prefix = shown.keymap.prefix();
+    let key_bar = key_bar(
+        send,
+        id,
+        shown.key_bar,
+        prefix,
+        &shown.keymap.prefix_label(),
+    );
     let Some(shell) = world.shells.get(&id) else {
         return html! { <p class="muted" aria-busy="true">{ "starting the shell…" }</p> };
     };
@@ -137,6 +141,7 @@ pub fn view(
                     </div>
                 }) }
             </div>
+            { key_bar }
             if let Some(reason) = &shell.ended {
                 <div class="shell-ended" role="status">
                     <span>{ reason.clone() }</span>
@@ -145,6 +150,82 @@ pub fn view(
             }
         </div>
     }
+}
+
+/// The key bar touch screens show under a shell window (no keyboard of theirs has Esc, Tab,
+/// Ctrl or the arrows), and a text field that brings up the on-screen keyboard: what is
+/// typed there goes to the shell at once.
+fn key_bar(
+    send: &Callback<Msg>,
+    id: WindowId,
+    held: KeyBarMods,
+    prefix: Key,
+    prefix_label: &str,
+) -> Html {
+    let key = |key: Key| send.reform(move |_: MouseEvent| Msg::KeyBar(id, KeyBarInput::Key(key)));
+    let hold =
+        |which: Held| send.reform(move |_: MouseEvent| Msg::KeyBar(id, KeyBarInput::Hold(which)));
+    // Text, line breaks and deletions come before they land (see `key_bar_input`); composed
+    // text (a word an on-screen keyboard builds) lands, and is taken from the field.
+    let oninput = when(send, move |event: InputEvent| {
+        if event.is_composing() {
+            return None;
+        }
+        let field = event
+            .target()?
+            .dyn_into::<web_sys::HtmlInputElement>()
+            .ok()?;
+        let text = field.value();
+        field.set_value("");
+        (!text.is_empty()).then_some(Msg::KeyBar(id, KeyBarInput::Text(text)))
+    });
+    let arrows = [
+        ("←", KeyCode::Left, "left"),
+        ("↑", KeyCode::Up, "up"),
+        ("↓", KeyCode::Down, "down"),
+        ("→", KeyCode::Right, "right"),
+    ];
+    html! {
+        <div class="key-bar" role="toolbar" aria-label="keys for the shell">
+            <button data-key="esc" onclick={ key(Key::plain(KeyCode::Esc)) }>{ "Esc" }</button>
+            <button data-key="tab" onclick={ key(Key::plain(KeyCode::Tab)) }>{ "Tab" }</button>
+            <button data-key="ctrl" aria-pressed={ held.ctrl.to_string() } onclick={ hold(Held::Ctrl) }>{ "Ctrl" }</button>
+            <button data-key="alt" aria-pressed={ held.alt.to_string() } onclick={ hold(Held::Alt) }>{ "Alt" }</button>
+            { for arrows.into_iter().map(|(label, code, name)| html! {
+                <button data-key={ name } aria-label={ name } onclick={ key(Key::plain(code)) }>{ label }</button>
+            }) }
+            <button data-key="prefix" onclick={ key(prefix) }>{ prefix_label.to_owned() }</button>
+            <input class="key-bar-input" type="text" aria-label="type to the shell" placeholder="type here"
+                autocomplete="off" autocapitalize="off" spellcheck="false"
+                oninput={ oninput } />
+        </div>
+    }
+}
+
+/// What an edit about to be made in a key bar's field sends its shell window: text, a line
+/// break, a deletion (the page listens for `beforeinput`, which Yew does not bind, and asks
+/// here). The edit is then cancelled, so the field stays empty.
+pub fn key_bar_input(event: &InputEvent) -> Option<(WindowId, KeyBarInput)> {
+    let field = event.target()?.dyn_into::<web_sys::Element>().ok()?;
+    if !field.matches(".key-bar-input").unwrap_or(false) {
+        return None;
+    }
+    let id = field
+        .closest(".window")
+        .ok()
+        .flatten()?
+        .get_attribute("data-window-id")?
+        .parse()
+        .ok()
+        .map(WindowId)?;
+    let input = match event.input_type().as_str() {
+        "insertText" | "insertReplacementText" => KeyBarInput::Text(event.data()?),
+        "insertLineBreak" | "insertParagraph" => KeyBarInput::Key(Key::plain(KeyCode::Enter)),
+        "deleteContentBackward" => KeyBarInput::Key(Key::plain(KeyCode::Backspace)),
+        _ => return None,
+    };
+    event.prevent_default();
+    Some((id, input))
 }
 
 /// What a key pressed while shell window `id` has focus sends its shell (Enter restarts an
