@@ -12,7 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PACKAGES=$(sed -e 's/#.*//' scripts/sandbox-packages.txt | xargs)
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/choir-sandbox
-key=$(echo "$PACKAGES $(dpkg --print-architecture)" | sha256sum | cut -c1-12)
+# The recipe (this script) is part of the key: a change to it makes a new root filesystem.
+key=$(echo "$PACKAGES $(dpkg --print-architecture) $(sha256sum < "$0")" | sha256sum | cut -c1-12)
 root="$cache/rootfs-$key"
 if [ -f "$root/.complete" ]; then
   echo "$root"
@@ -48,7 +49,11 @@ for package in $closure; do
   [ -n "$deb" ] && dpkg-deb -x "$deb" "$root.new"
 done
 # What the packages' scripts would have made.
-cp "$root.new/usr/share/base-passwd/passwd.master" "$root.new/etc/passwd"
+# The sandbox's own uid is known only when its container starts: /etc/passwd is a link to
+# /tmp/passwd, which the container's first command writes from this and a line of its own
+# (ssh, whoami and id ask for the name of the uid they run as).
+cp "$root.new/usr/share/base-passwd/passwd.master" "$root.new/etc/passwd.image"
+ln -sfn /tmp/passwd "$root.new/etc/passwd"
 cp "$root.new/usr/share/base-passwd/group.master" "$root.new/etc/group"
 mkdir -p "$root.new/etc/ssl/certs" "$root.new/data" "$root.new/tmp"
 chmod 1777 "$root.new/tmp"

@@ -121,14 +121,24 @@ async fn a_sandbox_is_a_container_with_its_limits_that_comes_back_after_a_crash(
         "for t in awk curl hostname vi nano htop less ssh make git python3; do \
            command -v $t >/dev/null || echo missing $t; done; \
          echo 'one two' | awk '{print $2}'; curl --version | head -1; htop --version | head -1; \
-         vi --version | head -1; make --version | head -1; hostname",
+         vi --version | head -1; make --version | head -1; hostname; \
+         whoami; ssh -G example.invalid | grep '^user '",
     )
     .await;
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("missing"), "{out}");
-    // ssh is there, but refuses to run without a passwd entry for the sandbox's uid, which the
-    // image cannot know in advance.
-    for shown in ["two\n", "curl ", "htop ", "VIM - Vi IMproved", "GNU Make"] {
+    // The sandbox's uid has a name (the container writes its passwd entry when it starts):
+    // whoami answers, and ssh, which refuses to run for a uid without one, reads its config
+    // (-G connects nowhere).
+    for shown in [
+        "two\n",
+        "curl ",
+        "htop ",
+        "VIM - Vi IMproved",
+        "GNU Make",
+        "\nalice\n",
+        "user alice\n",
+    ] {
         assert!(out.contains(shown), "{shown:?} not in:\n{out}");
     }
 

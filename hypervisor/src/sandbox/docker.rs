@@ -525,6 +525,17 @@ impl DockerBackend {
     }
 }
 
+/// The container's first command: a passwd entry for the sandbox's uid in `/tmp/passwd`
+/// (the image's `/etc/passwd` links there: the uid is known only now), then the daemon in
+/// its place. `user` is a hypervisor user name (letters, digits, `-`, `_`), safe in a script.
+fn start_script(user: &str, listen: &str) -> String {
+    format!(
+        "cat /etc/passwd.image > /tmp/passwd 2>/dev/null; \
+         echo \"{user}:x:$(id -u):$(id -g):{user}:{DATA}/workspace:/bin/bash\" >> /tmp/passwd; \
+         exec choir-daemon --data-dir {DATA} --listen '{listen}'"
+    )
+}
+
 impl Backend for DockerBackend {
     fn isolation(&self) -> Isolation {
         let limits = self.config.limits;
@@ -660,13 +671,7 @@ impl Backend for DockerBackend {
             }
             let body = ContainerCreateBody {
                 image: Some(self.config.image.clone()),
-                cmd: Some(vec![
-                    "choir-daemon".into(),
-                    "--data-dir".into(),
-                    DATA.into(),
-                    "--listen".into(),
-                    listen,
-                ]),
+                cmd: Some(vec!["sh".into(), "-c".into(), start_script(user, &listen)]),
                 exposed_ports: published
                     .is_some()
                     .then(|| vec![format!("{DAEMON_PORT}/tcp")]),
