@@ -1120,7 +1120,8 @@ e2eTest('o2. a shell window scrolls back in the browser: the wheel, a search, a 
     arg: terminal,
     what: 'a prompt in the terminal',
   });
-  await page.keyboard.type('seq 1 200; echo seq-$((6*7))');
+  // (The window takes the free space: as many rows as fit the page. 400 lines are more.)
+  await page.keyboard.type('seq 1 400; echo seq-$((6*7))');
   await page.keyboard.press('Enter');
   await waitFor(page, ({ sel, want }) => document.querySelector(sel)?.textContent.includes(want), 10_000, {
     arg: { sel: terminal, want: 'seq-42' },
@@ -1129,7 +1130,8 @@ e2eTest('o2. a shell window scrolls back in the browser: the wheel, a search, a 
   const rows = () => page.$eval(terminal, (el) => [...el.querySelectorAll('.term-row')].map((r) => r.textContent.trim()));
   assert.ok(!(await rows()).includes('100'), 'line 100 has scrolled off');
   const scrollback = Number(await page.$eval(terminal, (el) => el.dataset.scrollback));
-  assert.ok(scrollback >= 180, `the window keeps its scrollback: ${scrollback} lines`);
+  const rowCount = Number(await page.$eval(terminal, (el) => el.dataset.rows));
+  assert.ok(scrollback >= 400 - rowCount, `the window keeps its scrollback: ${scrollback} lines beside ${rowCount} rows`);
 
   // The wheel over the terminal (bash did not ask for the mouse) scrolls back in copy mode.
   const box = await page.locator(terminal).boundingBox();
@@ -1139,7 +1141,8 @@ e2eTest('o2. a shell window scrolls back in the browser: the wheel, a search, a 
     arg: terminal,
     what: 'copy mode from the wheel',
   });
-  await waitUntil(async () => (await rows()).some((row) => Number(row) > 100 && Number(row) < 180), {
+  // Three lines a turn: the lines 60 back from the end are in view now.
+  await waitUntil(async () => (await rows()).some((row) => Number(row) > 100 && Number(row) <= 400 - 60), {
     what: 'older lines in view',
   });
 

@@ -171,10 +171,15 @@ impl Daemon {
                 .await
                 .map_err(store_error)?;
         }
+        let (ephemerals, _) = tokio::sync::broadcast::channel(EPHEMERAL_CAPACITY);
         let shells = shell::Shells::spawn(
             store.clone(),
             shell::ShellConfig::new(workspace.root().to_path_buf()),
             &world,
+            shell::SendAhead {
+                ephemerals: ephemerals.clone(),
+                redactor: config.store.redactor.clone(),
+            },
             shutdown.clone(),
         );
         let head = world.head;
@@ -207,7 +212,6 @@ impl Daemon {
             world.clone(),
         )
         .with_activity(activity.clone());
-        let (ephemerals, _) = tokio::sync::broadcast::channel(EPHEMERAL_CAPACITY);
         let (usage_latest, model_usage) = tokio::sync::watch::channel(None);
         let usage = config
             .agent

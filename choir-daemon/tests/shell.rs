@@ -281,6 +281,69 @@ async fn the_settings_choose_the_shell_and_its_scrollback() {
     daemon.shutdown().await;
 }
 
+/// A shell's output reaches every client before its event is committed (clients draw it
+/// ahead), numbered as its event is, and with the sandbox's token taken out of it as out of
+/// the event.
+#[tokio::test]
+async fn output_is_sent_ahead_of_its_commit_without_secrets() {
+    let (_dir, daemon) = common::start().await;
+    let mut alice = Watcher::connect(&daemon).await;
+    let id = alice.open_shell(Rect::new(0, 0, 62, 12)).await;
+    let token = daemon.token.clone();
+    alice
+        .command(Command::ShellInput {
+            window_id: id,
+            data: format!("echo ahead-$((6*7)) {token}\r"),
+        })
+        .await
+        .unwrap();
+    // Frames in the order they came: each piece ahead, then its event.
+    let mut ahead: Vec<(u64, String)> = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let committed = loop {
+        let frame = tokio::time::timeout_at(deadline, alice.client.recv())
+            .await
+            .expect("the output in time");
+        match frame {
+            ServerFrame::Ephemeral {
+                body:
+                    choir_proto::EphemeralBody::ShellOutput {
+                        window_id,
+                        chunk,
+                        data,
+                    },
+            } if window_id == id => ahead.push((chunk, data)),
+            ServerFrame::Event { event } => {
+                alice.world.apply(&event);
+                if let EventBody::ShellOutput { data, chunk, .. } = &event.body {
+                    if data.contains("ahead-42") {
+                        break (*chunk, data.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    };
+    let sent_ahead = ahead
+        .iter()
+        .find(|(chunk, _)| *chunk == committed.0)
+        .unwrap_or_else(|| panic!("chunk {} was not sent ahead: {ahead:?}", committed.0));
+    assert_eq!(
+        sent_ahead.1, committed.1,
+        "the same piece, ahead and committed"
+    );
+    for (_, data) in &ahead {
+        assert!(!data.contains(&token), "the token went out ahead: {data:?}");
+    }
+    assert!(!committed.1.contains(&token));
+    assert!(
+        committed.1.contains(choir_daemon::store::TOKEN_MARK),
+        "{}",
+        committed.1
+    );
+    daemon.shutdown().await;
+}
+
 #[tokio::test]
 async fn resizing_the_window_resizes_the_terminal_and_closing_it_ends_the_shell() {
     let (_dir, daemon) = common::start().await;

@@ -274,7 +274,14 @@ pub enum EventBody {
     /// What a shell wrote to its terminal, in order (escape sequences may be cut between
     /// two events).
     #[serde(rename = "shell.output")]
-    ShellOutput { window_id: WindowId, data: String },
+    ShellOutput {
+        window_id: WindowId,
+        data: String,
+        /// Its number among the shell's outputs (from 1; 0 in logs from before numbering):
+        /// the same piece sent ahead uncommitted (`EphemeralBody::ShellOutput`) has it too.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        chunk: u64,
+    },
     /// A shell's terminal was resized (in step with its output).
     #[serde(rename = "shell.resized")]
     ShellResized {
@@ -562,6 +569,10 @@ impl<'de> serde::de::SeqAccess<'de> for TaggedParts {
             None => Ok(None),
         }
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn default_scrollback() -> u32 {

@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use crate::command::{Command, KNOWN_COMMAND_TYPES};
 use crate::event::Event;
-use crate::ids::{DocId, ThreadId};
+use crate::ids::{DocId, ThreadId, WindowId};
 use crate::world::{Doc, ThreadPage, World};
 
 /// WebSocket close code after a missing or wrong token.
@@ -184,6 +184,13 @@ pub enum EphemeralBody {
     ChatDelta { thread_id: ThreadId, text: String },
     /// Someone is typing in a thread.
     Typing { thread_id: ThreadId, actor: String },
+    /// A shell's output, sent as it is read, before its `shell.output` event is committed:
+    /// clients draw it at once and drop it when the event with the same `chunk` comes.
+    ShellOutput {
+        window_id: WindowId,
+        chunk: u64,
+        data: String,
+    },
     /// How much of the model this sandbox's user has used today, through the hypervisor's
     /// model gateway: sent after each turn, and to each client as it connects.
     ModelUsage(ModelUsage),

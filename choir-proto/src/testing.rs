@@ -2,7 +2,7 @@
 
 use crate::command::Command;
 use crate::decide::decide;
-use crate::event::Event;
+use crate::event::{Event, EventBody};
 use crate::ids::DocId;
 use crate::world::World;
 
@@ -28,21 +28,22 @@ impl Daemon {
     /// Decides `command` and appends its events; panics if it is refused.
     pub fn run(&mut self, command: &Command) -> Vec<Event> {
         let bodies = decide(&self.world, command).unwrap_or_else(|err| panic!("{err:?}"));
-        let mut events = Vec::new();
-        for body in bodies {
-            let event = Event {
-                seq: self.log.len() as u64 + 1,
-                ts: 0,
-                actor: "test".into(),
-                correlation: None,
-                v: 1,
-                body,
-            };
-            self.world.apply(&event);
-            self.log.push(event.clone());
-            events.push(event);
-        }
-        events
+        bodies.into_iter().map(|body| self.record(body)).collect()
+    }
+
+    /// Appends an event the daemon records on its own (a shell's output, say).
+    pub fn record(&mut self, body: EventBody) -> Event {
+        let event = Event {
+            seq: self.log.len() as u64 + 1,
+            ts: 0,
+            actor: "test".into(),
+            correlation: None,
+            v: 1,
+            body,
+        };
+        self.world.apply(&event);
+        self.log.push(event.clone());
+        event
     }
 
     /// The committed text of a document.

@@ -15,14 +15,17 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use choir_proto::terminal::{TermSize, DEFAULT_SCROLLBACK};
-use choir_proto::{AppKind, Desktop, EventBody, NewEvent, Settings, WindowId, World};
+use choir_proto::{
+    AppKind, Desktop, EphemeralBody, EventBody, NewEvent, Settings, WindowId, World,
+};
+use tokio::sync::broadcast;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use recorder::Limits;
 use session::{Launch, Session};
 
-use crate::store::{EventStore, Follow, Step, StoreError};
+use crate::store::{EventStore, Follow, Redactor, Step, StoreError};
 
 /// The actor name shells' events are recorded under.
 pub const ACTOR: &str = "shell";
@@ -107,6 +110,7 @@ impl Shells {
         store: EventStore,
         config: ShellConfig,
         world: &World,
+        ahead: SendAhead,
         shutdown: CancellationToken,
     ) -> Shells {
         let (inbox, requests) = mpsc::unbounded_channel();
@@ -115,6 +119,7 @@ impl Shells {
             config,
             desktop: world.desktop.clone(),
             sessions: HashMap::new(),
+            ahead,
         };
         manager.config.take_settings(&world.settings);
         tokio::spawn(manager.run(world.head, requests, shutdown));
@@ -154,6 +159,40 @@ struct Manager {
     /// window's size, or the maximizing client's area).
     desktop: Desktop,
     sessions: HashMap<WindowId, Session>,
+    ahead: SendAhead,
+}
+
+/// Where a shell's output goes ahead of its commit: to every client at once, as
+/// `EphemeralBody::ShellOutput` (clients draw it before its event comes), with secrets
+/// taken out as the store takes them out of events.
+#[derive(Clone)]
+pub struct SendAhead {
+    pub ephemerals: broadcast::Sender<EphemeralBody>,
+    pub redactor: Redactor,
+}
+
+impl SendAhead {
+    /// Sends the shell output among `events` to the clients.
+    fn send(&self, events: &[EventBody]) {
+        if self.ephemerals.receiver_count() == 0 {
+            return;
+        }
+        for body in events {
+            if let EventBody::ShellOutput {
+                window_id,
+                data,
+                chunk,
+            } = body
+            {
+                let data = self.redactor.redact(data).unwrap_or_else(|| data.clone());
+                let _ = self.ephemerals.send(EphemeralBody::ShellOutput {
+                    window_id: *window_id,
+                    chunk: *chunk,
+                    data,
+                });
+            }
+        }
+    }
 }
 
 impl Manager {
@@ -286,7 +325,7 @@ impl Manager {
             size,
             limits: self.config.limits,
         };
-        match Session::start(launch, recorded.clone()) {
+        match Session::start(launch, recorded.clone(), self.ahead.clone()) {
             Ok(session) => {
                 tracing::info!(%window_id, program = %self.config.program, "shell started");
                 self.sessions.insert(window_id, session);
@@ -303,7 +342,8 @@ impl Manager {
     }
 }
 
-/// Records the shells' events as they come, several batches in one append when they queue.
+/// Records the shells' events as they come, several batches in one append when they queue
+/// (their output went to the clients already, from the shells' recorder threads).
 async fn record(store: EventStore, mut batches: mpsc::UnboundedReceiver<Vec<EventBody>>) {
     while let Some(mut batch) = batches.recv().await {
         while let Ok(more) = batches.try_recv() {

@@ -60,6 +60,8 @@ pub struct Recorder {
     /// When the recorder first saw the escape tail at a flush: a sequence left unfinished
     /// for a few frames is taken as ended, so that it cannot hold the screen back for good.
     tail_seen: Option<Instant>,
+    /// The number of the last `shell.output` made (see `EventBody::ShellOutput::chunk`).
+    chunks: u64,
 }
 
 impl Recorder {
@@ -78,6 +80,17 @@ impl Recorder {
             image_due: false,
             escape_tail: String::new(),
             tail_seen: None,
+            chunks: 0,
+        }
+    }
+
+    /// A `shell.output` event of `data`, numbered.
+    fn output_event(&mut self, data: String) -> EventBody {
+        self.chunks += 1;
+        EventBody::ShellOutput {
+            window_id: self.window_id,
+            data,
+            chunk: self.chunks,
         }
     }
 
@@ -133,10 +146,8 @@ impl Recorder {
         self.escape_tail.clear();
         let mut events = Vec::new();
         if !self.skipping && !self.pending.is_empty() {
-            events.push(EventBody::ShellOutput {
-                window_id: self.window_id,
-                data: std::mem::take(&mut self.pending),
-            });
+            let data = std::mem::take(&mut self.pending);
+            events.push(self.output_event(data));
         }
         if self.skipping || self.image_due {
             events.push(self.screen());
@@ -211,10 +222,7 @@ impl Recorder {
                 let data: String = self.pending.drain(..self.pending.len() - held).collect();
                 self.allowance -= data.len() as f64;
                 if !data.is_empty() {
-                    events.push(EventBody::ShellOutput {
-                        window_id: self.window_id,
-                        data,
-                    });
+                    events.push(self.output_event(data));
                 }
             } else {
                 self.skipping = true;

@@ -20,6 +20,7 @@ use portable_pty::{native_pty_system, Child, ChildKiller, CommandBuilder, Master
 use tokio::sync::mpsc;
 
 use super::recorder::{Limits, Recorder};
+use super::SendAhead;
 
 /// Reads from the PTY queued before the reader waits (back-pressure on the program).
 const QUEUED_READS: usize = 16;
@@ -65,10 +66,12 @@ pub struct Launch<'a> {
 }
 
 impl Session {
-    /// Starts the shell. Its events (output, resizes, its end) go to `events`, in order.
+    /// Starts the shell. Its events (output, resizes, its end) go to `events`, in order, and
+    /// its output to the clients through `ahead` first.
     pub fn start(
         launch: Launch<'_>,
         events: mpsc::UnboundedSender<Vec<EventBody>>,
+        ahead: SendAhead,
     ) -> anyhow::Result<Session> {
         let pty = native_pty_system().openpty(pty_size(launch.size))?;
         let mut command = CommandBuilder::new(launch.program);
@@ -82,7 +85,7 @@ impl Session {
         drop(pty.slave);
         let mut killer = child.clone_killer();
         let pid = child.process_id();
-        let started = Self::run(launch, pty.master, child, events, pid);
+        let started = Self::run(launch, pty.master, child, events, ahead, pid);
         if started.is_err() {
             // Whatever did start stops with the shell.
             let _ = killer.kill();
@@ -105,6 +108,7 @@ impl Session {
         master: Box<dyn MasterPty + Send>,
         child: Box<dyn Child + Send + Sync>,
         events: mpsc::UnboundedSender<Vec<EventBody>>,
+        ahead: SendAhead,
         pid: Option<u32>,
     ) -> anyhow::Result<(
         std_mpsc::SyncSender<Signal>,
@@ -124,6 +128,7 @@ impl Session {
         let recorder = Recorder::new(window, launch.size, launch.limits, Instant::now());
         let events = Events {
             sink: events,
+            ahead,
             closed: closed.clone(),
             ended: ended.clone(),
         };
@@ -241,9 +246,11 @@ fn wait_exit(mut child: Box<dyn Child + Send + Sync>, signals: std_mpsc::SyncSen
     let _ = signals.send(Signal::Exited(reason, code));
 }
 
-/// Where a shell's events go, until its window is closed.
+/// Where a shell's events go, until its window is closed: its output to the clients at
+/// once, ahead of the commit, and every event to the log.
 struct Events {
     sink: mpsc::UnboundedSender<Vec<EventBody>>,
+    ahead: SendAhead,
     closed: Arc<AtomicBool>,
     ended: Arc<AtomicBool>,
 }
@@ -251,6 +258,7 @@ struct Events {
 impl Events {
     fn send(&self, batch: Vec<EventBody>) {
         if !batch.is_empty() && !self.closed.load(Ordering::Acquire) {
+            self.ahead.send(&batch);
             let _ = self.sink.send(batch);
         }
     }

@@ -13,6 +13,7 @@
 //!
 //! [`DocSync`]: crate::DocSync
 
+mod ahead;
 mod doc_text;
 mod link;
 mod replica;

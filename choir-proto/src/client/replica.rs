@@ -14,11 +14,13 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::ahead::Ahead;
 use super::Timeline;
 use crate::app_kind::AppKind;
 use crate::event::{Event, EventBody};
 use crate::frame::{EphemeralBody, ErrorCode, Query, Reply, Seek, ServerFrame};
-use crate::ids::{DocId, ThreadId};
+use crate::ids::{DocId, ThreadId, WindowId};
+use crate::terminal::Terminal;
 use crate::world::{World, WELCOME_MESSAGES};
 
 /// Older chat messages asked for at a time.
@@ -31,6 +33,9 @@ pub enum Applied {
     Welcome { fresh: bool },
     /// A new event, folded into the world.
     Event(Event),
+    /// A new event, folded into the world, that shows nothing new: shell output drawn ahead
+    /// of its commit (a client need not draw again for it).
+    Confirmed(Event),
     /// A document's text arrived.
     DocLoaded(DocId),
     /// An error for no request of this client.
@@ -58,6 +63,8 @@ pub struct Replica {
     read_only: bool,
     /// The user's use of the model gateway, as last told.
     model_usage: Option<crate::ModelUsage>,
+    /// Shell output drawn ahead of its commit.
+    ahead: Ahead,
 }
 
 impl Replica {
@@ -109,6 +116,14 @@ impl Replica {
         self.world.head
     }
 
+    /// The screen to draw for shell window `id`: its committed screen, with the output not
+    /// committed yet on top (see [`ahead`](super::ahead)).
+    pub fn shell_screen(&self, id: WindowId) -> Option<&Terminal> {
+        self.ahead
+            .screen(id)
+            .or_else(|| self.world.shells.get(&id).map(|shell| &shell.terminal))
+    }
+
     /// The assistant text streaming into a thread, if a turn is answering.
     pub fn streaming(&self, thread_id: ThreadId) -> Option<&str> {
         self.streaming.get(&thread_id).map(String::as_str)
@@ -149,6 +164,9 @@ impl Replica {
                     self.world = *world;
                     self.streaming.clear();
                 }
+                // A welcome is where the daemon's log picks up: output drawn ahead of it
+                // came again in events or was never committed.
+                self.ahead.clear();
                 Applied::Welcome { fresh }
             }
             ServerFrame::Event { event } => self.on_event(event),
@@ -158,6 +176,11 @@ impl Replica {
                         self.streaming.entry(thread_id).or_default().push_str(&text);
                     }
                     EphemeralBody::ModelUsage(usage) => self.model_usage = Some(usage),
+                    EphemeralBody::ShellOutput {
+                        window_id,
+                        chunk,
+                        data,
+                    } => self.ahead.on_output(&self.world, window_id, chunk, data),
                     EphemeralBody::Typing { .. } | EphemeralBody::Unknown => {}
                 }
                 Applied::Quiet
@@ -176,6 +199,7 @@ impl Replica {
             return Applied::Quiet;
         }
         self.world.apply(&event);
+        let drawn_ahead = self.ahead.on_event(&self.world, &event.body);
         match &event.body {
             // The streamed text is in the message now, or the turn ended without one.
             EventBody::ChatAssistantMessage { thread_id, .. }
@@ -185,7 +209,11 @@ impl Replica {
             }
             _ => {}
         }
-        Applied::Event(event)
+        if drawn_ahead {
+            Applied::Confirmed(event)
+        } else {
+            Applied::Event(event)
+        }
     }
 
     fn on_reply(&mut self, reply: Reply) -> Applied {

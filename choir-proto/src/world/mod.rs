@@ -399,6 +399,7 @@ mod tests {
             EventBody::ShellOutput {
                 window_id: WindowId(1),
                 data: "$ \x1b[1;31mls\x1b[0m\r\nfile\r\n$ \x1b[?1049hvim".into(),
+                chunk: 1,
             },
         ]);
         // Only the shell window has a shell.

@@ -25,6 +25,9 @@ pub struct Shell {
     /// Output bytes not recorded as they came (replaced by screen images during floods).
     #[serde(default)]
     pub skipped: u64,
+    /// The number of the last output applied (see `EventBody::ShellOutput::chunk`).
+    #[serde(default)]
+    pub chunk: u64,
 }
 
 impl Shell {
@@ -137,12 +140,18 @@ pub(super) fn apply(shells: &mut BTreeMap<WindowId, Shell>, body: &EventBody) {
                         History::new(*scrollback),
                     ),
                     skipped: 0,
+                    chunk: 0,
                 },
             );
         }
-        EventBody::ShellOutput { window_id, data } => {
+        EventBody::ShellOutput {
+            window_id,
+            data,
+            chunk,
+        } => {
             if let Some(shell) = shells.get_mut(window_id) {
                 shell.terminal.feed(data.as_bytes());
+                shell.chunk = shell.chunk.max(*chunk);
             }
         }
         EventBody::ShellResized {
@@ -193,6 +202,7 @@ mod tests {
             ended: ended.map(str::to_owned),
             terminal: Terminal::new(TermSize::new(4, 10)),
             skipped: 0,
+            chunk: 0,
         }
     }
 

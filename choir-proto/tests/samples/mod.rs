@@ -153,6 +153,7 @@ pub fn event_bodies() -> Vec<EventBody> {
         EventBody::ShellOutput {
             window_id: WindowId(4),
             data: "$ ls\r\n\u{1b}[1;34mdocs\u{1b}[0m  ✓\r\n$ ".into(),
+            chunk: 7,
         },
         EventBody::ShellResized {
             window_id: WindowId(4),
@@ -471,6 +472,13 @@ pub fn server_frames() -> Vec<ServerFrame> {
             body: EphemeralBody::Typing {
                 thread_id: ThreadId(1),
                 actor: "user".into(),
+            },
+        },
+        ServerFrame::Ephemeral {
+            body: EphemeralBody::ShellOutput {
+                window_id: WindowId(4),
+                chunk: 8,
+                data: "l".into(),
             },
         },
         ServerFrame::Ephemeral {

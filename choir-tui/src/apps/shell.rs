@@ -106,7 +106,12 @@ impl App for ShellView {
             return (view.focused && row < rows && col < cols)
                 .then_some((area.x + col, area.y + row));
         }
-        draw_cells(shell.terminal.screen(), area, (rows, cols), buf);
+        // The screen with the output not committed yet drawn ahead (the echo of a key).
+        let drawn = view
+            .replica
+            .shell_screen(self.window_id)
+            .unwrap_or(&shell.terminal);
+        draw_cells(drawn.screen(), area, (rows, cols), buf);
         if let Some(reason) = &shell.ended {
             // At the bottom: why it ended, and what to do.
             let lines = [
@@ -119,7 +124,7 @@ impl App for ShellView {
             }
             return None;
         }
-        let (row, col) = shell.terminal.cursor()?;
+        let (row, col) = drawn.cursor()?;
         (view.focused && row < rows && col < cols).then_some((area.x + col, area.y + row))
     }
 

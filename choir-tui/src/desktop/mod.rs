@@ -187,13 +187,18 @@ impl Desktop {
     /// Applies a frame from the daemon; returns whether it may change what is shown (an ack
     /// or a pong does not, so it need not cost a frame).
     pub fn on_frame(&mut self, frame: ServerFrame) -> bool {
-        let shown = !matches!(frame, ServerFrame::Ack { .. } | ServerFrame::Pong { .. });
+        let mut shown = !matches!(frame, ServerFrame::Ack { .. } | ServerFrame::Pong { .. });
         match self.replica.on_frame(frame) {
             Applied::Welcome { fresh } => {
                 self.signal(Signal::Welcome { fresh });
                 self.connection = Connection::Live;
             }
             Applied::Event(event) => self.on_event(event),
+            // Drawn already, ahead of its commit: a frame for it would only hold back the next.
+            Applied::Confirmed(event) => {
+                self.on_event(event);
+                shown = false;
+            }
             Applied::DocLoaded(doc_id) => self.signal(Signal::DocLoaded(doc_id)),
             Applied::Error { code, message } => {
                 self.notify(format!("{}: {message}", code.as_str()), true);

@@ -214,7 +214,7 @@ impl App {
         match self.session.link.receive(frame) {
             Received::Frame(frame) => match self.replica.on_frame(frame) {
                 Applied::Welcome { fresh } => self.on_welcome(ctx, fresh),
-                Applied::Event(event) => self.on_event(event),
+                Applied::Event(event) | Applied::Confirmed(event) => self.on_event(event),
                 Applied::DocLoaded(doc_id) => self.catch_up_editors(doc_id),
                 Applied::Error { code, message } => {
                     self.notify(format!("{}: {message}", code.as_str()), true)

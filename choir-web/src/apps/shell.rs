@@ -35,11 +35,10 @@ pub fn view(send: &Callback<Msg>, world: &World, shown: &super::Shown, window: &
             rows(shown.screen.screen(), Some(shown.cursor), &shown.marks)
         }
         None => {
-            let cursor = shell
-                .terminal
-                .cursor()
-                .filter(|_| focused && shell.is_running());
-            rows(shell.terminal.screen(), cursor, &[])
+            // The screen with the output not committed yet drawn ahead (a key's echo).
+            let drawn = shown.replica.shell_screen(id).unwrap_or(&shell.terminal);
+            let cursor = drawn.cursor().filter(|_| focused && shell.is_running());
+            rows(drawn.screen(), cursor, &[])
         }
     };
     let onpaste = send.reform(move |event: Event| {

@@ -289,3 +289,105 @@ fn a_replaying_replica_shows_moments_reads_texts_of_their_version_and_only_count
     replica.on_frame(welcome(&daemon));
     assert_eq!(replica.take_queries(), asked);
 }
+
+/// A shell window (1) whose shell started, and a replica that has it.
+fn shell_room() -> (Daemon, Replica) {
+    let mut daemon = Daemon::default();
+    daemon.run(&Command::OpenWindow {
+        app: AppKind::Shell,
+        title: None,
+        rect: Some(crate::Rect::new(0, 0, 22, 6)),
+    });
+    daemon.record(EventBody::ShellStarted {
+        window_id: WindowId(1),
+        program: "sh".into(),
+        rows: 4,
+        cols: 20,
+        scrollback: 10,
+    });
+    let mut replica = Replica::new();
+    replica.on_frame(welcome(&daemon));
+    (daemon, replica)
+}
+
+fn ahead(window: u64, chunk: u64, data: &str) -> ServerFrame {
+    ServerFrame::Ephemeral {
+        body: EphemeralBody::ShellOutput {
+            window_id: WindowId(window),
+            chunk,
+            data: data.into(),
+        },
+    }
+}
+
+fn output(daemon: &mut Daemon, chunk: u64, data: &str) -> ServerFrame {
+    ServerFrame::Event {
+        event: daemon.record(EventBody::ShellOutput {
+            window_id: WindowId(1),
+            data: data.into(),
+            chunk,
+        }),
+    }
+}
+
+fn drawn(replica: &Replica) -> String {
+    replica.shell_screen(WindowId(1)).unwrap().text()
+}
+
+#[test]
+fn shell_output_is_drawn_ahead_of_its_commit_and_let_go_when_it_comes() {
+    let (mut daemon, mut replica) = shell_room();
+    replica.on_frame(ahead(1, 1, "$ l"));
+    replica.on_frame(ahead(1, 2, "s"));
+    assert_eq!(drawn(&replica), "$ ls\n\n\n");
+    // The world holds only what is committed.
+    assert_eq!(
+        replica.world().shells[&WindowId(1)].terminal.text(),
+        "\n\n\n"
+    );
+    // Its event shows nothing new: a client need not draw for it.
+    let applied = replica.on_frame(output(&mut daemon, 1, "$ l"));
+    assert!(matches!(applied, Applied::Confirmed(_)), "{applied:?}");
+    assert_eq!(
+        drawn(&replica),
+        "$ ls\n\n\n",
+        "the second piece is still drawn ahead"
+    );
+    replica.on_frame(output(&mut daemon, 2, "s"));
+    assert_eq!(drawn(&replica), "$ ls\n\n\n");
+    assert_eq!(
+        replica.world().shells[&WindowId(1)].terminal.text(),
+        "$ ls\n\n\n"
+    );
+    // A piece that comes after its event (the two travel apart) is not drawn twice; the
+    // event, drawn by no piece ahead, is news.
+    let applied = replica.on_frame(output(&mut daemon, 3, "x"));
+    assert!(matches!(applied, Applied::Event(_)), "{applied:?}");
+    replica.on_frame(ahead(1, 3, "x"));
+    assert_eq!(drawn(&replica), "$ lsx\n\n\n");
+}
+
+#[test]
+fn what_was_drawn_ahead_goes_with_a_new_screen_or_a_new_welcome() {
+    let (mut daemon, mut replica) = shell_room();
+    replica.on_frame(ahead(1, 1, "never committed"));
+    assert!(drawn(&replica).starts_with("never committed"));
+    // The daemon died before the commit: the welcome of the next link is the truth.
+    replica.on_frame(welcome(&daemon));
+    assert_eq!(drawn(&replica), "\n\n\n");
+    // A new screen (a flood's image) replaces what was drawn ahead.
+    replica.on_frame(ahead(1, 1, "abc"));
+    replica.on_frame(ServerFrame::Event {
+        event: daemon.record(EventBody::ShellScreen {
+            window_id: WindowId(1),
+            rows: 4,
+            cols: 20,
+            image: "img".into(),
+            skipped: 9,
+        }),
+    });
+    assert_eq!(drawn(&replica), "img\n\n\n");
+    // Output for a window without a shell is nothing to draw.
+    replica.on_frame(ahead(9, 1, "ghost"));
+    assert!(replica.shell_screen(WindowId(9)).is_none());
+}

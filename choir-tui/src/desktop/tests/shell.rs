@@ -23,6 +23,7 @@ fn output(h: &mut Harness, data: &str) {
     h.commit(EventBody::ShellOutput {
         window_id: SHELL,
         data: data.into(),
+        chunk: 0,
     });
 }
 
