@@ -74,6 +74,9 @@ where
                 if quit {
                     break SessionEnd::Quit;
                 }
+                if desktop.last_input_quiet() {
+                    continue;
+                }
             }
             update = updates.recv() => match update {
                 Some(ClientUpdate::Frame(frame)) => {

@@ -102,6 +102,8 @@ pub struct Desktop {
     attention: Attention,
     /// Bells and notifications to write to the terminal (see [`Desktop::take_bells`]).
     bells: Vec<String>,
+    /// The last input changed nothing shown (see [`Desktop::last_input_quiet`]).
+    quiet_input: bool,
 }
 
 impl Desktop {
@@ -129,6 +131,7 @@ impl Desktop {
             notifications: true,
             attention: Attention::default(),
             bells: Vec::new(),
+            quiet_input: false,
         }
     }
 
@@ -229,6 +232,12 @@ impl Desktop {
             format!("{message} — your text before the reload is on the clipboard (C-v)"),
             true,
         );
+    }
+
+    /// Whether the last input changed nothing shown (a key for a shell's program): no frame
+    /// need be drawn for it, and the echo's frame is not held back by one.
+    pub fn last_input_quiet(&self) -> bool {
+        self.quiet_input
     }
 
     /// What to write to the terminal to ring it: BEL and a notification (OSC 9 / 777) for
@@ -405,14 +414,23 @@ impl Desktop {
     pub fn handle_input(&mut self, input: InputEvent) -> Vec<Action> {
         let mut actions = Vec::new();
         let replaying = self.replica.timeline().is_some();
+        self.quiet_input = false;
         match input {
             InputEvent::Key(key) if replaying => {
                 self.notice = None;
                 self.on_timeline_key(key, &mut actions);
             }
             InputEvent::Key(key) => {
-                self.notice = None;
+                let before = (self.notice.take().is_some(), self.keymap.mode());
                 self.on_key(key, &mut actions);
+                // A key typed into a shell changes nothing here: its echo comes as output.
+                self.quiet_input = before == (false, Mode::Normal)
+                    && self.keymap.mode() == Mode::Normal
+                    && self.notice.is_none()
+                    && !actions.is_empty()
+                    && actions
+                        .iter()
+                        .all(|action| matches!(action, Action::Send(Command::ShellInput { .. })));
             }
             InputEvent::Mouse(mouse) if replaying => self.on_timeline_mouse(mouse),
             InputEvent::Mouse(mouse) => self.on_mouse(mouse, &mut actions),

@@ -254,3 +254,14 @@ fn the_wheel_scrolls_back_unless_the_program_asked_for_the_mouse() {
     assert_eq!(inputs(h.take_sent()), ["\x1b[<64;7;3M"]);
     assert_eq!(content(&h.screen())[0].trim_end(), "52");
 }
+
+#[test]
+fn a_key_for_the_shell_asks_for_no_frame_but_the_desktops_keys_do() {
+    let mut h = with_shell(80, 24);
+    h.bytes(b"x");
+    assert!(h.desktop.last_input_quiet(), "the echo will come as output");
+    h.bytes(b"\x01");
+    assert!(!h.desktop.last_input_quiet(), "the prefix shows its hint");
+    h.bytes(b"\x1b");
+    assert!(!h.desktop.last_input_quiet());
+}
