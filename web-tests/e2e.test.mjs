@@ -51,6 +51,21 @@ function waitForMessage(page, windowId, text, timeoutMs = 10_000) {
   );
 }
 
+/** Ctrl-a s in `page`: the shell window it opens, and its terminal's selector once it shows a prompt. */
+async function openShell(page, daemon) {
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('s');
+  const shell = await waitUntil(async () => [...(await daemon.windows()).values()].find((w) => w.app === 'shell'), {
+    what: 'a shell window in /api/state',
+  });
+  const terminal = `.window[data-window-id="${shell.id}"] .terminal`;
+  await waitFor(page, (sel) => document.querySelector(sel)?.textContent.trim().length > 0, 10_000, {
+    arg: terminal,
+    what: 'a prompt in the terminal',
+  });
+  return { shell, terminal };
+}
+
 /** Waits for the DOM window `id` to carry these data-x/y/w/h values. */
 function waitForGeometry(page, id, want, timeoutMs = 10_000) {
   return waitFor(
@@ -995,16 +1010,7 @@ e2eTest('o. a shell window: typed in the browser, vi driven from the terminal de
   const t = tag();
 
   // Ctrl-a s opens a shell window; its terminal gets the keyboard and shows a prompt.
-  await page.keyboard.press('Control+a');
-  await page.keyboard.press('s');
-  const shell = await waitUntil(async () => [...(await daemon.windows()).values()].find((w) => w.app === 'shell'), {
-    what: 'a shell window in /api/state',
-  });
-  const terminal = `.window[data-window-id="${shell.id}"] .terminal`;
-  await waitFor(page, (sel) => document.querySelector(sel)?.textContent.trim().length > 0, 10_000, {
-    arg: terminal,
-    what: 'a prompt in the terminal',
-  });
+  const { shell, terminal } = await openShell(page, daemon);
   await page.keyboard.type(`echo web-${t}-$((6*7))`);
   await page.keyboard.press('Enter');
   const screenText = (sel) => page.$eval(sel, (el) => [...el.querySelectorAll('.term-row')].map((r) => r.textContent));
@@ -1110,16 +1116,7 @@ e2eTest('o2. a shell window scrolls back in the browser: the wheel, a search, a 
     beforeGoto: (p) => p.context().grantPermissions(['clipboard-read', 'clipboard-write']),
   });
   await waitForLive(page);
-  await page.keyboard.press('Control+a');
-  await page.keyboard.press('s');
-  const shell = await waitUntil(async () => [...(await daemon.windows()).values()].find((w) => w.app === 'shell'), {
-    what: 'a shell window in /api/state',
-  });
-  const terminal = `.window[data-window-id="${shell.id}"] .terminal`;
-  await waitFor(page, (sel) => document.querySelector(sel)?.textContent.trim().length > 0, 10_000, {
-    arg: terminal,
-    what: 'a prompt in the terminal',
-  });
+  const { terminal } = await openShell(page, daemon);
   // (The window takes the free space: as many rows as fit the page. 400 lines are more.)
   await page.keyboard.type('seq 1 400; echo seq-$((6*7))');
   await page.keyboard.press('Enter');
