@@ -89,6 +89,12 @@ impl History {
         self.lines.iter()
     }
 
+    /// Lets every line go (`clear`), their numbers with them.
+    pub fn clear(&mut self) {
+        self.dropped += self.lines.len() as u64;
+        self.lines.clear();
+    }
+
     /// Adds a line at the end, dropping the oldest beyond the limit.
     pub fn push(&mut self, line: Line) {
         if self.limit == 0 {

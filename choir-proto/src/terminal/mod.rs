@@ -25,6 +25,15 @@ pub use vt100;
 
 /// Switches to the alternate screen (saving the cursor), as full-screen programs do.
 const ENTER_ALTERNATE: &str = "\x1b[?1049h";
+/// Erases the scrollback (ED 3).
+const ERASE_SCROLLBACK: &[u8] = b"\x1b[3J";
+
+/// Where `needle` first occurs in `haystack`.
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
 
 /// Most rows a shell window's terminal has (a taller window shows it at its top).
 pub const MAX_TERM_ROWS: u16 = 200;
@@ -146,7 +155,16 @@ impl Terminal {
 
     /// Takes in output, as the program wrote it (escape sequences may be cut anywhere).
     pub fn feed(&mut self, output: &[u8]) {
-        self.parser.process(output);
+        // `CSI 3 J` (what `clear` writes after clearing the screen) erases the scrollback, as
+        // in xterm and tmux; the emulator keeps none of its own, so it does not tell.
+        let mut rest = output;
+        while let Some(at) = find(rest, ERASE_SCROLLBACK) {
+            let (head, tail) = rest.split_at(at + ERASE_SCROLLBACK.len());
+            self.parser.process(head);
+            self.parser.callbacks_mut().clear();
+            rest = tail;
+        }
+        self.parser.process(rest);
     }
 
     /// Changes the size; text beyond the new edges is cut, as xterm does.

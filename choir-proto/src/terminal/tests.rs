@@ -80,6 +80,20 @@ fn a_line_that_ran_past_the_edge_is_marked_as_going_on() {
 }
 
 #[test]
+fn clear_empties_the_scrollback_and_the_numbering_goes_on() {
+    let mut terminal = kept(4, 10, 50);
+    terminal.feed(seq(10).as_bytes());
+    assert_eq!(terminal.history().len(), 7);
+    // What `clear` writes: home, erase the screen, erase the scrollback; then new output.
+    terminal.feed(b"\x1b[H\x1b[2J\x1b[3Jnew\r\n");
+    assert!(terminal.history().is_empty());
+    assert_eq!(terminal.first_line(), 7);
+    terminal.feed(seq(4).as_bytes());
+    assert_eq!(history_text(&terminal), ["new", "1"]);
+    assert_eq!(terminal.first_line(), 7);
+}
+
+#[test]
 fn a_full_screen_program_adds_nothing_to_the_scrollback() {
     let mut terminal = kept(4, 10, 50);
     terminal.feed(b"before\r\n\x1b[?1049h");
