@@ -6,7 +6,7 @@ use choir_proto::terminal::Terminal;
 use choir_proto::{AppKind, Command, Desktop, Rect, WindowId};
 
 use crate::bindings::{self, Front};
-use crate::copy_mode::{Click, CopyMode, CopyView, Outcome, WHEEL_LINES};
+use crate::copy_mode::CopyMode;
 use crate::geometry::{self, Edges, Reshape};
 use crate::key::{Key, KeyCode};
 use crate::prefs::{key_label, Prefs};
@@ -159,73 +159,6 @@ impl Keymap {
         {
             self.leave_copy_mode();
         }
-    }
-
-    /// Copy mode in window `id`, if this client is in it.
-    pub fn copy_mode(&self, id: WindowId) -> Option<&CopyMode> {
-        self.copy.as_ref().filter(|copy| copy.window_id() == id)
-    }
-
-    /// What window `id` shows in copy mode, if this client is in it there.
-    pub fn copy_view(&self, id: WindowId, terminal: &Terminal) -> Option<CopyView> {
-        Some(self.copy_mode(id)?.view(terminal))
-    }
-
-    /// The wheel turned over shell window `id` whose program did not ask for the mouse:
-    /// up enters copy mode and scrolls back; down scrolls forward, and leaves copy mode at
-    /// the bottom when the wheel began it.
-    pub fn wheel(&mut self, id: WindowId, terminal: &Terminal, up: bool) -> Vec<Intent> {
-        let lines = if up {
-            -(WHEEL_LINES as i64)
-        } else {
-            WHEEL_LINES as i64
-        };
-        if self.copy_mode(id).is_none() {
-            if !up || terminal.first_line() == terminal.screen_start() {
-                return Vec::new();
-            }
-            self.copy = Some(CopyMode::by_wheel(id, terminal));
-            self.mode = Mode::Copy(id);
-        }
-        let outcome = match &mut self.copy {
-            Some(copy) => copy.wheel(terminal, lines),
-            None => Outcome::Stay,
-        };
-        self.copy_outcome(outcome)
-    }
-
-    /// The mouse on cell (`row`, `col`) of shell window `id` while it is in copy mode;
-    /// `None` when it is not (the click is the window's as usual).
-    pub fn copy_click(
-        &mut self,
-        id: WindowId,
-        terminal: &Terminal,
-        (row, col): (u16, u16),
-        click: Click,
-    ) -> Option<Vec<Intent>> {
-        self.copy_mode(id)?;
-        let outcome = self.copy.as_mut()?.click(terminal, row, col, click);
-        Some(self.copy_outcome(outcome))
-    }
-
-    fn copy_outcome(&mut self, outcome: Outcome) -> Vec<Intent> {
-        match outcome {
-            Outcome::Stay => Vec::new(),
-            Outcome::Leave => {
-                self.leave_copy_mode();
-                Vec::new()
-            }
-            Outcome::Copy(text) => {
-                self.leave_copy_mode();
-                copied(text)
-            }
-            Outcome::CopyAndStay(text) => copied(text),
-        }
-    }
-
-    fn leave_copy_mode(&mut self) {
-        self.copy = None;
-        self.mode = Mode::Normal;
     }
 
     /// The focused app had no use for `key` (see [`Intent::ToApp`]).
@@ -513,19 +446,6 @@ fn prefix_hint(front: Front, prefs: &Prefs, prefix: &str) -> String {
     format!("{prefix} … {}", shown.join(" · "))
 }
 
-/// The clipboard gets `text`, and the user hears of it.
-fn copied(text: String) -> Vec<Intent> {
-    let lines = text.lines().count().max(1);
-    let notice = Intent::Notice {
-        text: match lines {
-            1 => "copied 1 line".to_owned(),
-            n => format!("copied {n} lines"),
-        },
-        error: false,
-    };
-    vec![Intent::CopyText(text), notice]
-}
-
 /// Opens an `app` window in the largest free space of this client's screen (cascaded over
 /// the others when there is none worth it).
 fn open(app: AppKind, screen: &Screen<'_>) -> Command {
@@ -553,6 +473,8 @@ fn focus_step(desktop: &Desktop, step: isize, intents: &mut Vec<Intent>) {
         window_id: ids[next],
     }));
 }
+
+mod copy;
 
 #[cfg(test)]
 mod tests;
