@@ -1291,6 +1291,49 @@ e2eTest('o4. on a phone a shell window has a key bar and a field that types into
   assert.equal(await desk.locator('.window[data-window-id="1"] .key-bar').isVisible(), false);
 });
 
+e2eTest('o5. a chat is searched with the keys of copy mode: Ctrl-a [, a search back, n', async (h) => {
+  const daemon = await h.daemon();
+  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 1, y: 1, w: 60, h: 14 } });
+  await daemon.command({ type: 'chat.post', thread_id: 1, text: 'the needle is in the first message' });
+  // (Nine posts and their nine answers: all held by the page, whose welcome brings the last 20.)
+  for (let n = 0; n < 6; n++) await daemon.command({ type: 'chat.post', thread_id: 1, text: `filler ${n}` });
+  await daemon.command({ type: 'chat.post', thread_id: 1, text: 'another needle, near the end' });
+  await daemon.command({ type: 'chat.post', thread_id: 1, text: 'the last one' });
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon);
+  await waitForLive(page);
+  await waitForMessage(page, 1, 'the last one');
+  await page.locator('.window[data-window-id="1"] textarea.chat-input').click();
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('[');
+  await page.keyboard.type('needle');
+  await page.keyboard.press('Enter');
+  const current = () => page.$eval('.window[data-window-id="1"] .message.found-current .text', (el) => el.textContent);
+  await waitFor(page, () => document.querySelector('#mode-hint')?.textContent.includes('match 2 of 2'), 10_000, {
+    what: 'the newest match, counted in the hint',
+  });
+  assert.equal(await current(), 'another needle, near the end');
+  const marks = await page.$$eval('.window[data-window-id="1"] .message mark', (els) => els.map((el) => el.textContent));
+  assert.deepEqual(marks, ['needle', 'needle']);
+  // n: the older one, scrolled into view.
+  await page.keyboard.press('n');
+  await waitFor(page, () => document.querySelector('#mode-hint')?.textContent.includes('match 1 of 2'), 10_000, {
+    what: 'the older match',
+  });
+  assert.equal(await current(), 'the needle is in the first message');
+  const inView = await page.$eval('.window[data-window-id="1"] .message.found-current', (el) => {
+    const box = el.getBoundingClientRect();
+    const pane = el.closest('.chat-messages').getBoundingClientRect();
+    return box.top >= pane.top - 1 && box.top < pane.bottom;
+  });
+  assert.ok(inView, 'the match is scrolled into view');
+  // Nothing went into the message field; q leaves and typing is the field's again.
+  assert.equal(await page.locator('.window[data-window-id="1"] textarea.chat-input').inputValue(), '');
+  await page.keyboard.press('q');
+  await page.keyboard.type('typed after');
+  assert.equal(await page.locator('.window[data-window-id="1"] textarea.chat-input').inputValue(), 'typed after');
+});
+
 e2eTest('p. a read-only share watches live in the browser and the terminal, every change refused, then revoked', async (h) => {
   const daemon = await h.daemon();
   const t = tag();

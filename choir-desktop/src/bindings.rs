@@ -98,7 +98,7 @@ pub const BINDINGS: &[Binding] = &[
     ),
     row(
         "C-a [",
-        "copy mode: scroll back, / search, v select, y copy",
+        "copy mode in a shell, search in a chat (/ ? n N)",
         "[",
     ),
     row("C-a x", "close window", "x"),

@@ -7,6 +7,7 @@ use choir_proto::{AppKind, Command, Desktop, Rect, WindowId};
 
 use crate::bindings::{self, Front};
 use crate::copy_mode::CopyMode;
+use crate::find::{Find, FindOutcome};
 use crate::geometry::{self, Edges, Reshape};
 use crate::key::{Key, KeyCode};
 use crate::prefs::{key_label, Prefs};
@@ -47,6 +48,8 @@ pub enum Mode {
     },
     /// Copy mode in this shell window: keys move through its scrollback ([`CopyMode`]).
     Copy(WindowId),
+    /// Search in this chat window, with copy mode's keys ([`Find`]).
+    Find(WindowId),
 }
 
 /// What a key asks of the client, beyond the mode it leaves the keymap in.
@@ -77,6 +80,9 @@ pub struct Screen<'a> {
     pub focused_takes_every_key: bool,
     /// The focused window's terminal, when it is a shell window whose shell started.
     pub focused_terminal: Option<&'a Terminal>,
+    /// The focused window's items to search, oldest first, as (key, text): a chat's
+    /// messages (by seq).
+    pub focused_items: Option<&'a [(u64, String)]>,
 }
 
 /// The desktop's keyboard state machine for one client.
@@ -86,6 +92,8 @@ pub struct Keymap {
     mode: Mode,
     /// Copy mode's state while the mode is [`Mode::Copy`].
     copy: Option<CopyMode>,
+    /// A search's state while the mode is [`Mode::Find`].
+    find: Option<Find>,
     /// The prefix key and the keys after it, as the settings have them.
     prefs: Prefs,
 }
@@ -96,6 +104,7 @@ impl Keymap {
             front,
             mode: Mode::Normal,
             copy: None,
+            find: None,
             prefs: Prefs::default(),
         }
     }
@@ -145,6 +154,9 @@ impl Keymap {
         if !matches!(mode, Mode::Copy(_)) {
             self.copy = None;
         }
+        if !matches!(mode, Mode::Find(_)) {
+            self.find = None;
+        }
         self.mode = mode;
     }
 
@@ -155,7 +167,7 @@ impl Keymap {
 
     /// A window closed: a move or resize of it ends, and so does copy mode in it.
     pub fn window_closed(&mut self, id: WindowId) {
-        if matches!(self.mode, Mode::Move(moving) | Mode::Resize(moving) | Mode::Copy(moving) if moving == id)
+        if matches!(self.mode, Mode::Move(moving) | Mode::Resize(moving) | Mode::Copy(moving) | Mode::Find(moving) if moving == id)
         {
             self.leave_copy_mode();
         }
@@ -176,6 +188,7 @@ impl Keymap {
                 (Some(copy), Some(terminal)) => copy.hint(terminal),
                 _ => return None,
             },
+            Mode::Find(_) => self.find.as_ref()?.hint(),
             Mode::Normal => return None,
             Mode::Prefix => prefix_hint(self.front, &self.prefs, &self.prefix_label()),
             Mode::Move(_) => "move: arrows (Shift: by 5) · Enter/Esc done".into(),
@@ -190,7 +203,7 @@ impl Keymap {
         let mut intents = Vec::new();
         match self.mode {
             // The prefix still works: it leaves copy mode for the desktop's command.
-            Mode::Copy(_) if key == self.prefs.prefix => {
+            Mode::Copy(_) | Mode::Find(_) if key == self.prefs.prefix => {
                 self.leave_copy_mode();
                 self.mode = Mode::Prefix;
             }
@@ -200,6 +213,18 @@ impl Keymap {
                     intents = self.copy_outcome(outcome);
                 }
                 // The window lost focus or its shell: copy mode is over.
+                _ => {
+                    self.leave_copy_mode();
+                    intents.push(Intent::ToApp(key));
+                }
+            },
+            Mode::Find(id) => match &mut self.find {
+                Some(find) if screen.desktop.focused == Some(id) => {
+                    let items = screen.focused_items.unwrap_or(&[]);
+                    if find.on_key(key, items) == FindOutcome::Leave {
+                        self.leave_copy_mode();
+                    }
+                }
                 _ => {
                     self.leave_copy_mode();
                     intents.push(Intent::ToApp(key));
@@ -301,13 +326,17 @@ impl Keymap {
             ('m', Some(window_id)) => self.mode = Mode::Move(window_id),
             ('r', Some(window_id)) => self.mode = Mode::Resize(window_id),
             ('y', Some(window_id)) => intents.push(Intent::Copy(window_id)),
-            ('[', Some(window_id)) => match screen.focused_terminal {
-                Some(terminal) => {
+            ('[', Some(window_id)) => match (screen.focused_terminal, screen.focused_items) {
+                (Some(terminal), _) => {
                     self.copy = Some(CopyMode::new(window_id, terminal));
                     self.mode = Mode::Copy(window_id);
                 }
-                None => intents.push(Intent::Notice {
-                    text: "copy mode is for shell windows".into(),
+                (None, Some(_)) => {
+                    self.find = Some(Find::new(window_id));
+                    self.mode = Mode::Find(window_id);
+                }
+                (None, None) => intents.push(Intent::Notice {
+                    text: "copy mode is for shell windows, search for chat windows".into(),
                     error: true,
                 }),
             },

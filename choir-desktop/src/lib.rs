@@ -16,6 +16,7 @@ pub mod bindings;
 pub mod chat;
 mod connection;
 pub mod copy_mode;
+pub mod find;
 pub mod geometry;
 pub mod held;
 mod key;

@@ -5,13 +5,15 @@
 
 mod text;
 
+pub use text::Query;
+
 use std::ops::Range;
 
 use choir_proto::terminal::Terminal;
 use choir_proto::{thousands, WindowId};
 
 use crate::key::{Key, KeyCode};
-use text::{CellText, Query};
+use text::CellText;
 
 /// Lines one turn of the wheel scrolls.
 pub const WHEEL_LINES: u64 = 3;

@@ -69,6 +69,7 @@ fn the_prefix_and_bracket_enter_copy_mode_and_q_leaves() {
         area: Rect::new(0, 0, 80, 24),
         focused_takes_every_key: true,
         focused_terminal: Some(&terminal),
+        focused_items: None,
     };
     let mut keymap = Keymap::new(Front::Terminal);
     keymap.on_key(PREFIX, &screen);
@@ -97,7 +98,7 @@ fn the_prefix_and_bracket_enter_copy_mode_and_q_leaves() {
     assert_eq!(
         keymap.on_key(ch('['), &no_shell),
         vec![Intent::Notice {
-            text: "copy mode is for shell windows".into(),
+            text: "copy mode is for shell windows, search for chat windows".into(),
             error: true
         }]
     );

@@ -141,6 +141,32 @@ impl Query {
         self.chars.iter().collect()
     }
 
+    /// Where it occurs in `text`, as byte ranges, left to right.
+    pub fn find_in(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        let chars: Vec<(usize, char)> = text.char_indices().collect();
+        let n = self.chars.len();
+        let mut found = Vec::new();
+        if n == 0 {
+            return found;
+        }
+        let mut i = 0;
+        while i + n <= chars.len() {
+            let hit = self
+                .chars
+                .iter()
+                .zip(&chars[i..])
+                .all(|(want, (_, have))| self.same(*want, *have));
+            if hit {
+                let end = chars.get(i + n).map_or(text.len(), |(at, _)| *at);
+                found.push(chars[i].0..end);
+                i += n;
+            } else {
+                i += 1;
+            }
+        }
+        found
+    }
+
     fn same(&self, want: char, have: char) -> bool {
         want == have || (self.ignore_case && have.eq_ignore_ascii_case(&want))
     }

@@ -1,11 +1,13 @@
 //! The keymap in copy mode: entering it with the wheel, the mouse in it, and what its keys
-//! come to (see [`crate::copy_mode`] for the mode itself).
+//! come to (see [`crate::copy_mode`] for the mode itself); and a chat's search
+//! ([`crate::find`]), which has copy mode's keys.
 
 use choir_proto::terminal::Terminal;
 use choir_proto::WindowId;
 
 use super::{Intent, Keymap, Mode};
 use crate::copy_mode::{Click, CopyMode, CopyView, Outcome, WHEEL_LINES};
+use crate::find::Find;
 
 impl Keymap {
     /// Copy mode in window `id`, if this client is in it.
@@ -70,7 +72,14 @@ impl Keymap {
         }
     }
 
+    /// The search in chat window `id`, if this client is searching there.
+    pub fn find(&self, id: WindowId) -> Option<&Find> {
+        self.find.as_ref().filter(|find| find.window_id() == id)
+    }
+
+    /// Leaves copy mode or search.
     pub(super) fn leave_copy_mode(&mut self) {
+        self.find = None;
         self.copy = None;
         self.mode = Mode::Normal;
     }

@@ -48,6 +48,7 @@ fn screen(world: &World) -> Screen<'_> {
         area: AREA,
         focused_takes_every_key: false,
         focused_terminal: None,
+        focused_items: None,
     }
 }
 

@@ -5,6 +5,7 @@
 //! the length of the thread.
 
 use choir_desktop::chat::{self, ChatItem};
+use choir_desktop::find::Find;
 use choir_proto::client::Replica;
 use choir_proto::{ChatRole, ChatThread, Command, ThreadId, ToolCard, ToolCardStatus, WindowId};
 use ratatui::buffer::Buffer;
@@ -14,7 +15,7 @@ use ratatui::style::Style;
 use super::{clock, App, Context, TextInput, View, WHEEL_LINES};
 use crate::input::{Key, KeyCode, Mouse, MouseKind};
 use crate::theme::Theme;
-use crate::wrap::{truncate, wrap};
+use crate::wrap::{display_width, truncate, wrap};
 
 pub const HINT: &str =
     "Enter send · Ctrl-J newline · PgUp/PgDn scroll · Alt-↑/↓ select · C-a y copy · C-a ? help";
@@ -201,7 +202,7 @@ impl App for ChatView {
 
     fn draw(&self, view: &View<'_>, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
         let content = content(view.replica, view.utc_offset, view.window.id);
-        render(self, content, area, buf, view.theme)
+        render(self, content, area, buf, view.theme, view.find)
     }
 
     fn hint(&self, _view: &View<'_>) -> String {
@@ -403,14 +404,44 @@ pub fn render(
     area: Rect,
     buf: &mut Buffer,
     theme: &Theme,
+    find: Option<&Find>,
 ) -> Option<(u16, u16)> {
     if area.width == 0 || area.height == 0 {
         return None;
     }
     let messages = messages_area(view, area);
     let height = usize::from(messages.height);
-    let (lines, _) =
-        lines_from_bottom(content, messages.width, view.scroll + height, view.selected);
+    // While searching, the message it is on is chosen and brought into view.
+    let found = find
+        .and_then(Find::at)
+        .zip(content.thread)
+        .map(|(seq, thread)| {
+            thread
+                .messages
+                .iter()
+                .filter(|message| message.seq > seq)
+                .count()
+        });
+    let need = match found {
+        Some(_) => usize::MAX,
+        None => view.scroll + height,
+    };
+    let (lines, _) = lines_from_bottom(content, messages.width, need, found.or(view.selected));
+    let scroll = match found {
+        Some(_) => {
+            let header = lines
+                .iter()
+                .position(|(_, kind)| matches!(kind, LineKind::Header(_, true)));
+            match header {
+                Some(at) if at < view.scroll || at >= view.scroll + height => {
+                    (at + 1).saturating_sub(height)
+                }
+                _ => view.scroll,
+            }
+        }
+        None => view.scroll,
+    };
+    let query = find.and_then(Find::query);
     let note = match content.thread {
         Some(thread) if thread.messages.is_empty() && content.streaming.is_none() => Some((
             "No messages yet. Type below and press Enter.",
@@ -431,7 +462,7 @@ pub fn render(
             style,
         );
     }
-    let visible = lines.iter().skip(view.scroll).take(height);
+    let visible = lines.iter().skip(scroll).take(height);
     for (row, (text, kind)) in visible.enumerate() {
         let y = messages.y + messages.height - 1 - row as u16;
         let style = match kind {
@@ -445,9 +476,18 @@ pub fn render(
             LineKind::Body | LineKind::Blank => Style::new(),
         };
         buf.set_stringn(messages.x, y, text, usize::from(messages.width), style);
+        // What the search finds, marked.
+        if let (Some(query), LineKind::Body) = (&query, kind) {
+            for range in query.find_in(text) {
+                let from = display_width(&text[..range.start]) as u16;
+                let width = display_width(&text[range]) as u16;
+                let marked = Rect::new(messages.x + from, y, width, 1).intersection(messages);
+                buf.set_style(marked, theme.found());
+            }
+        }
     }
-    if view.scroll > 0 {
-        let marker = format!("↓ {} more lines", view.scroll);
+    if scroll > 0 {
+        let marker = format!("↓ {} more lines", scroll);
         let x = messages.x + messages.width.saturating_sub(marker.chars().count() as u16);
         buf.set_stringn(
             x,

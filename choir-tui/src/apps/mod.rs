@@ -98,6 +98,8 @@ pub struct View<'a> {
     pub theme: &'a Theme,
     /// This client's copy mode in the window, if it is in it.
     pub copy: Option<&'a choir_desktop::CopyMode>,
+    /// This client's search in the window (a chat), if it is searching there.
+    pub find: Option<&'a choir_desktop::find::Find>,
 }
 
 impl View<'_> {

@@ -24,6 +24,10 @@ impl Desktop {
         let area = self.area_cells();
         let focused_takes_every_key = self.focused_takes_every_key();
         let world = self.replica.world();
+        let items = world
+            .desktop
+            .focused
+            .and_then(|id| choir_desktop::chat::search_items(world, id));
         let screen = Screen {
             desktop: &world.desktop,
             area,
@@ -33,6 +37,7 @@ impl Desktop {
                 .focused
                 .and_then(|id| world.shells.get(&id))
                 .map(|shell| &shell.terminal),
+            focused_items: items.as_deref(),
         };
         work(&mut self.keymap, &screen)
     }

@@ -384,6 +384,7 @@ impl Desktop {
             utc_offset: self.utc_offset,
             theme: &self.theme,
             copy: self.keymap.copy_mode(window.id),
+            find: self.keymap.find(window.id),
         }
     }
 

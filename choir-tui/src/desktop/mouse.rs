@@ -143,7 +143,7 @@ impl Desktop {
                 return;
             }
             Mode::Move(_) | Mode::Resize(_) | Mode::Prefix => self.keymap.set_mode(Mode::Normal),
-            Mode::Normal | Mode::Copy(_) => {}
+            Mode::Normal | Mode::Copy(_) | Mode::Find(_) => {}
         }
         if y + 1 == self.height {
             self.on_taskbar_click(x, actions);

@@ -274,9 +274,10 @@ impl Desktop {
                     theme.ok()
                 },
             ),
-            (None, Mode::Prefix | Mode::Move(_) | Mode::Resize(_) | Mode::Copy(_)) => {
-                (self.keymap_hint(), theme.warn())
-            }
+            (
+                None,
+                Mode::Prefix | Mode::Move(_) | Mode::Resize(_) | Mode::Copy(_) | Mode::Find(_),
+            ) => (self.keymap_hint(), theme.warn()),
             (None, Mode::Launcher { .. } | Mode::Help { .. }) => {
                 (self.keymap_hint(), theme.muted())
             }

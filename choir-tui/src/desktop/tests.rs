@@ -1449,3 +1449,49 @@ fn splits_side_by_side_and_stacked_follow_the_screen() {
     h.bytes(&prefixed("x"));
     assert_eq!(rect(&h, 2), choir_proto::Rect::new(60, 0, 60, 33));
 }
+
+#[test]
+fn a_chat_is_searched_with_copy_modes_keys() {
+    let mut h = Harness::new(80, 24);
+    h.open(AppKind::Chat, Cells::new(0, 0, 60, 12));
+    let thread_id = ThreadId(1);
+    h.commit(EventBody::ChatUserMessage {
+        thread_id,
+        text: "the needle is in the first message".into(),
+    });
+    for n in 0..20 {
+        h.commit(EventBody::ChatUserMessage {
+            thread_id,
+            text: format!("filler {n}"),
+        });
+    }
+    h.commit(EventBody::ChatUserMessage {
+        thread_id,
+        text: "another needle, near the end".into(),
+    });
+    h.commit(EventBody::ChatUserMessage {
+        thread_id,
+        text: "the last one".into(),
+    });
+    // C-a [ opens a search back; the newest match first, then n goes older.
+    h.bytes(&prefixed("["));
+    h.bytes(b"needle\r");
+    let screen = h.screen();
+    assert!(screen.contains("match 2 of 2"), "{screen}");
+    assert!(screen.contains("another needle"), "{screen}");
+    h.bytes(b"n");
+    let screen = h.screen();
+    assert!(screen.contains("match 1 of 2"), "{screen}");
+    assert!(
+        screen.contains("the needle is in the first message"),
+        "scrolled back to it:\n{screen}"
+    );
+    // Keys are the search's: nothing was typed into the chat's input; q leaves.
+    assert!(h.take_sent().is_empty());
+    h.bytes(b"q");
+    h.bytes(b"hi\r");
+    assert!(matches!(
+        &h.take_sent()[..],
+        [Command::PostChat { text, .. }] if text == "hi"
+    ));
+}

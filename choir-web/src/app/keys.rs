@@ -66,6 +66,10 @@ impl App {
     /// browser's own shortcuts stay the browser's).
     fn press(&mut self, key: Key, shell: Option<WindowId>, event: Option<&KeyboardEvent>) -> bool {
         let world = self.replica.world();
+        let items = world
+            .desktop
+            .focused
+            .and_then(|id| choir_desktop::chat::search_items(world, id));
         let (cols, rows) = self.layout.cols_rows;
         let screen = Screen {
             desktop: &world.desktop,
@@ -74,6 +78,7 @@ impl App {
             focused_terminal: shell
                 .and_then(|id| world.shells.get(&id))
                 .map(|shell| &shell.terminal),
+            focused_items: items.as_deref(),
         };
         let intents = self.keymap.on_key(key, &screen);
         if intents == [Intent::ToApp(key)] && key != self.keymap.prefix() {

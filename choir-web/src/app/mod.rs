@@ -381,6 +381,10 @@ impl Component for App {
         }
         self.sync_text_areas();
         crate::apps::after_render(&self.replica, &mut self.windows.chats, &self.windows.logs);
+        // A search in a chat shows the message it is on (after the chats kept their place).
+        if let Mode::Find(window) = self.keymap.mode() {
+            crate::apps::show_found(window);
+        }
         if self.layout.focus_now > 0 {
             self.layout.focus_now -= 1;
             let focused = self

@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 
 use choir_desktop::chat::{self, ChatItem};
+use choir_desktop::copy_mode::Query;
+use choir_desktop::find::Find;
 use choir_proto::client::Replica;
 use choir_proto::{ChatRole, Command, ThreadId, ToolCard, ToolCardStatus, Window, WindowId};
 use wasm_bindgen::JsCast;
@@ -108,6 +110,7 @@ pub fn view(
     replica: &Replica,
     view: Option<&ChatView>,
     utc_offset_min: i32,
+    find: Option<&Find>,
     window: &Window,
 ) -> Html {
     let id = window.id;
@@ -116,7 +119,15 @@ pub fn view(
         return html! { <p class="muted">{ "no such thread" }</p> };
     };
     let items = items(thread);
-    let first = first_drawn(&items, view);
+    // A search's message is drawn, however far back it is.
+    let found = find.and_then(Find::at).and_then(|seq| {
+        items
+            .iter()
+            .position(|item| matches!(item, ChatItem::Message(message) if message.seq == seq))
+    });
+    let first = first_drawn(&items, view).min(found.unwrap_or(usize::MAX));
+    let query = find.and_then(Find::query);
+    let at = find.and_then(Find::at);
     let onscroll = when(send, move |event: Event| {
         let element: HtmlElement = event.target()?.dyn_into().ok()?;
         let top = element.scroll_top();
@@ -152,7 +163,7 @@ pub fn view(
                     }</p>
                 }
                 { for items[first..].iter().map(|item| match item {
-                    ChatItem::Message(message) => message_view(message, utc_offset_min),
+                    ChatItem::Message(message) => message_view(message, utc_offset_min, query.as_ref(), at),
                     ChatItem::Card(card) => tool_card(send, card),
                 }) }
                 if let Some(text) = replica.streaming(thread_id) {
@@ -173,7 +184,12 @@ pub fn view(
     }
 }
 
-fn message_view(message: &choir_proto::ChatMessage, utc_offset_min: i32) -> Html {
+fn message_view(
+    message: &choir_proto::ChatMessage,
+    utc_offset_min: i32,
+    query: Option<&Query>,
+    at: Option<u64>,
+) -> Html {
     let role = match message.role {
         ChatRole::User => "user",
         ChatRole::Assistant => "assistant",
@@ -187,10 +203,32 @@ fn message_view(message: &choir_proto::ChatMessage, utc_offset_min: i32) -> Html
     if let Some(ending) = message.ending {
         header.push_str(&format!(" · {}", ending.label()));
     }
+    // A search's matches are marked; the message it is on, more.
+    let ranges = query
+        .map(|query| query.find_in(&message.text))
+        .unwrap_or_default();
+    let class = classes!(
+        "message",
+        (!ranges.is_empty()).then_some("found"),
+        (at == Some(message.seq)).then_some("found-current")
+    );
+    let text = if ranges.is_empty() {
+        html! { { message.text.clone() } }
+    } else {
+        let mut parts = Vec::new();
+        let mut from = 0;
+        for range in ranges {
+            parts.push(html! { { message.text[from..range.start].to_owned() } });
+            parts.push(html! { <mark>{ message.text[range.clone()].to_owned() }</mark> });
+            from = range.end;
+        }
+        parts.push(html! { { message.text[from..].to_owned() } });
+        html! { { for parts } }
+    };
     html! {
-        <div key={ format!("m{}", message.seq) } class="message" data-role={ role } data-seq={ message.seq.to_string() } data-ts={ message.ts.to_string() } data-ending={ message.ending.map(|ending| format!("{ending:?}")) }>
+        <div key={ format!("m{}", message.seq) } class={ class } data-role={ role } data-seq={ message.seq.to_string() } data-ts={ message.ts.to_string() } data-ending={ message.ending.map(|ending| format!("{ending:?}")) }>
             <span class="who">{ header }</span>
-            <div class="text">{ message.text.clone() }</div>
+            <div class="text">{ text }</div>
         </div>
     }
 }

@@ -45,6 +45,7 @@ pub fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
             shown.replica,
             shown.chats.get(&id),
             shown.utc_offset_min,
+            shown.keymap.find(id),
             window,
         ),
         AppKind::Writer => writer::view(send, world, shown.editors.get(&id), window),
@@ -78,6 +79,19 @@ pub fn after_render(
 ) {
     chat::after_render(replica, chats);
     event_log::after_render(replica.world(), logs);
+}
+
+/// Scrolls chat window `window` to the message its search is on.
+pub fn show_found(window: WindowId) {
+    let selector = format!(
+        ".window[data-window-id=\"{}\"] .message.found-current",
+        window.0
+    );
+    let found = crate::dom::document()
+        .and_then(|document| document.query_selector(&selector).ok().flatten());
+    if let Some(message) = found {
+        message.scroll_into_view();
+    }
 }
 
 /// The windows showing app `kind`.

@@ -111,6 +111,7 @@ proptest! {
                 focused_terminal: focused
                     .and_then(|w| h.server.shells.get(&w.id))
                     .map(|shell| &shell.terminal),
+                focused_items: None,
             };
             let asked: Vec<Command> = browser
                 .on_key(key, &screen)
