@@ -1334,6 +1334,44 @@ e2eTest('o5. a chat is searched with the keys of copy mode: Ctrl-a [, a search b
   assert.equal(await page.locator('.window[data-window-id="1"] textarea.chat-input').inputValue(), 'typed after');
 });
 
+e2eTest('o6. the event log is searched with the same keys', async (h) => {
+  const daemon = await h.daemon();
+  await daemon.command({ type: 'window.open', app: 'event_log', rect: { x: 1, y: 1, w: 100, h: 12 } });
+  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 1, y: 14, w: 40, h: 8 } });
+  await daemon.command({ type: 'chat.post', thread_id: 2, text: 'a haystack with one needle' });
+  for (let n = 0; n < 8; n++) await daemon.command({ type: 'chat.post', thread_id: 2, text: `hay ${n}` });
+  await daemon.command({ type: 'chat.post', thread_id: 2, text: 'the second needle' });
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon);
+  await waitForLive(page);
+  await waitFor(page, () => document.querySelectorAll('.window[data-window-id="1"] .event').length >= 20, 10_000, {
+    what: 'the events in the log window',
+  });
+  // The log window in front, then Ctrl-a [ and a search back.
+  await page.locator('.window[data-window-id="1"] .titlebar').click();
+  await waitUntil(async () => (await daemon.api('/api/state')).world.desktop.focused === 1, { what: 'the log focused' });
+  await page.keyboard.press('Control+a');
+  await page.keyboard.press('[');
+  await page.keyboard.type('needle');
+  await page.keyboard.press('Enter');
+  await waitFor(page, () => document.querySelector('#mode-hint')?.textContent.includes('match 2 of 2'), 10_000, {
+    what: 'the newest event holding it, counted',
+  });
+  const current = () => page.$eval('.window[data-window-id="1"] .event.found-current .data', (el) => el.textContent);
+  assert.match(await current(), /the second needle/);
+  await page.keyboard.press('n');
+  await waitFor(page, () => document.querySelector('#mode-hint')?.textContent.includes('match 1 of 2'), 10_000, {
+    what: 'the older one',
+  });
+  assert.match(await current(), /a haystack with one needle/);
+  // The filter field took none of the keys.
+  assert.equal(await page.locator('.window[data-window-id="1"] .event-filter').inputValue(), '');
+  await page.keyboard.press('q');
+  await waitFor(page, () => !document.querySelector('#mode-hint')?.textContent.includes('match'), 10_000, {
+    what: 'the search left',
+  });
+});
+
 e2eTest('p. a read-only share watches live in the browser and the terminal, every change refused, then revoked', async (h) => {
   const daemon = await h.daemon();
   const t = tag();

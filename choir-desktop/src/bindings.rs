@@ -98,7 +98,7 @@ pub const BINDINGS: &[Binding] = &[
     ),
     row(
         "C-a [",
-        "copy mode in a shell, search in a chat (/ ? n N)",
+        "copy mode in a shell, search a chat or log (/ ? n N)",
         "[",
     ),
     row("C-a x", "close window", "x"),

@@ -3,10 +3,26 @@
 //! the previous item holding it, `q` or Esc leaves. One client's own, as copy mode is; each
 //! client shows the item it is on and marks what matches.
 
-use choir_proto::{thousands, WindowId};
+use choir_proto::{thousands, Event, WindowId};
 
 use crate::copy_mode::Query;
 use crate::key::{Key, KeyCode};
+
+/// What a search in an event log window looks through: each event as (seq, its line of
+/// text: type, actor and data), oldest first.
+pub fn log_items<'a>(events: impl Iterator<Item = &'a Event>) -> Vec<(u64, String)> {
+    events
+        .map(|event| {
+            let data = event
+                .body
+                .data()
+                .map(|data| data.to_string())
+                .unwrap_or_default();
+            let text = format!("{} {} {data}", event.body.type_name(), event.actor);
+            (event.seq, text)
+        })
+        .collect()
+}
 
 /// One client's search in one window.
 #[derive(Debug, Clone, PartialEq, Eq)]

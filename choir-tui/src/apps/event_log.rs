@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use choir_desktop::find::Find;
 use choir_proto::Event;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -11,6 +12,7 @@ use ratatui::style::Style;
 use super::{clock, App, Context, View, WHEEL_LINES};
 use crate::input::{Key, KeyCode, Mouse, MouseKind};
 use crate::theme::Theme;
+use crate::wrap::display_width;
 
 pub const HINT: &str = "/ filter by type · f follow/pause · PgUp/PgDn scroll · C-a ? help";
 pub const FILTER_HINT: &str = "type to filter by event type · Enter done · Esc clear";
@@ -143,7 +145,15 @@ impl App for EventLogView {
     }
 
     fn draw(&self, view: &View<'_>, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
-        render(self, view.log, view.utc_offset, area, buf, view.theme);
+        render(
+            self,
+            view.log,
+            view.utc_offset,
+            area,
+            buf,
+            view.theme,
+            view.find,
+        );
         None
     }
 
@@ -168,6 +178,7 @@ pub fn render(
     area: Rect,
     buf: &mut Buffer,
     theme: &Theme,
+    find: Option<&Find>,
 ) {
     if area.height == 0 {
         return;
@@ -185,7 +196,19 @@ pub fn render(
         body.height -= 1;
     }
     let height = usize::from(body.height);
-    let limit = if view.follow { u64::MAX } else { view.anchor };
+    let found = find.and_then(Find::at);
+    let limit = match found {
+        // A search shows the event it is on, in the middle when it can.
+        Some(seq) => log
+            .iter()
+            .filter(|event| event.seq >= seq && view.matches(event))
+            .take(height / 2 + 1)
+            .last()
+            .map_or(seq, |event| event.seq),
+        None if view.follow => u64::MAX,
+        None => view.anchor,
+    };
+    let query = find.and_then(Find::query);
     let lines: Vec<&Arc<Event>> = log
         .iter()
         .rev()
@@ -211,12 +234,20 @@ pub fn render(
             event.actor,
             data
         );
-        buf.set_stringn(
-            body.x,
-            body.y + row as u16,
-            line,
-            usize::from(body.width),
-            Style::new(),
-        );
+        let y = body.y + row as u16;
+        let style = if found == Some(event.seq) {
+            theme.selected()
+        } else {
+            Style::new()
+        };
+        buf.set_stringn(body.x, y, &line, usize::from(body.width), style);
+        if let Some(query) = &query {
+            for range in query.find_in(&line) {
+                let from = display_width(&line[..range.start]) as u16;
+                let width = display_width(&line[range]) as u16;
+                let marked = Rect::new(body.x + from, y, width, 1).intersection(body);
+                buf.set_style(marked, theme.found());
+            }
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! Keyboard handling: the shared keymap ([`choir_desktop::Keymap`]) decides what a key does;
 //! this carries it out on the terminal's desktop.
 
-use choir_desktop::{Intent, Keymap, Screen};
+use choir_desktop::find::log_items;
+use choir_desktop::{Intent, Keymap, Mode, Screen};
 use choir_proto::{AppKind, WindowId};
 
 use super::{Action, Desktop};
@@ -24,10 +25,19 @@ impl Desktop {
         let area = self.area_cells();
         let focused_takes_every_key = self.focused_takes_every_key();
         let world = self.replica.world();
-        let items = world
+        let focused = world
             .desktop
             .focused
-            .and_then(|id| choir_desktop::chat::search_items(world, id));
+            .and_then(|id| world.desktop.window(id));
+        // An event log's lines only when a search may start or runs (they cost a walk).
+        let searching = matches!(self.keymap.mode(), Mode::Prefix | Mode::Find(_));
+        let items = match focused {
+            Some(window) if window.app == AppKind::EventLog && searching => {
+                Some(log_items(self.log.iter().map(|event| event.as_ref())))
+            }
+            Some(window) => choir_desktop::chat::search_items(world, window.id),
+            None => None,
+        };
         let screen = Screen {
             desktop: &world.desktop,
             area,

@@ -1495,3 +1495,35 @@ fn a_chat_is_searched_with_copy_modes_keys() {
         [Command::PostChat { text, .. }] if text == "hi"
     ));
 }
+
+#[test]
+fn the_event_log_is_searched_with_the_same_keys() {
+    let mut h = Harness::new(100, 24);
+    h.open(AppKind::EventLog, Cells::new(0, 0, 100, 12));
+    let say = |h: &mut Harness, text: &str| {
+        h.commit(EventBody::ChatUserMessage {
+            thread_id: ThreadId(7),
+            text: text.into(),
+        })
+    };
+    say(&mut h, "a haystack with one needle");
+    for n in 0..30 {
+        say(&mut h, &format!("hay {n}"));
+    }
+    say(&mut h, "the second needle");
+    say(&mut h, "more hay");
+    h.bytes(&prefixed("["));
+    h.bytes(b"needle\r");
+    let screen = h.screen();
+    assert!(screen.contains("match 2 of 2"), "{screen}");
+    assert!(screen.contains("the second needle"), "{screen}");
+    h.bytes(b"n");
+    let screen = h.screen();
+    assert!(screen.contains("match 1 of 2"), "{screen}");
+    assert!(
+        screen.contains("a haystack with one needle"),
+        "the older event, brought into view:\n{screen}"
+    );
+    h.bytes(b"q");
+    assert!(!h.screen().contains("match 1 of 2"));
+}

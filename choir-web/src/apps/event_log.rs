@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
+use choir_desktop::find::Find;
 use choir_proto::{AppKind, Event, Window, WindowId, World};
 use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
@@ -68,16 +69,24 @@ pub fn view(
     send: &Callback<Msg>,
     log: &VecDeque<LogEntry>,
     view: Option<&LogView>,
+    find: Option<&Find>,
     window: &Window,
 ) -> Html {
     let id = window.id;
     let view = view.cloned().unwrap_or_default();
-    let shown: Vec<&LogEntry> = log
+    let at = find.and_then(Find::at);
+    let query = find.and_then(Find::query);
+    // The newest SHOWN events, or, while a search is on an older one, those around it.
+    let matching: Vec<&LogEntry> = log
         .iter()
-        .rev()
         .filter(|entry| matches(&entry.event, &view.filter))
-        .take(SHOWN)
         .collect();
+    let end = at
+        .and_then(|seq| matching.iter().position(|entry| entry.event.seq == seq))
+        .map_or(matching.len(), |index| {
+            (index + SHOWN / 2).min(matching.len())
+        });
+    let shown: Vec<&LogEntry> = matching[..end].iter().rev().take(SHOWN).copied().collect();
     let onfilter = when(send, move |event: InputEvent| {
         let input: HtmlInputElement = event.target()?.dyn_into().ok()?;
         Some(Msg::LogFilter(id, input.value()))
@@ -96,8 +105,13 @@ pub fn view(
             <div class="event-log" id={ format!("log-{}", id.0) } role="log" aria-label="events" tabindex="0">
                 { for shown.iter().rev().map(|entry| {
                     let event = &entry.event;
+                    let class = classes!(
+                        "event",
+                        query.as_ref().is_some_and(|query| !query.find_in(&entry.preview).is_empty()).then_some("found"),
+                        (at == Some(event.seq)).then_some("found-current")
+                    );
                     html! {
-                        <div key={ event.seq } class="event" data-seq={ event.seq.to_string() } data-type={ event.body.type_name().to_owned() }>
+                        <div key={ event.seq } class={ class } data-seq={ event.seq.to_string() } data-type={ event.body.type_name().to_owned() }>
                             <span class="seq">{ format!("#{}", event.seq) }</span>
                             <span class="type">{ event.body.type_name().to_owned() }</span>
                             <span class="actor muted">{ event.actor.clone() }</span>

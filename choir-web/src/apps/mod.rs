@@ -49,7 +49,13 @@ pub fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
             window,
         ),
         AppKind::Writer => writer::view(send, world, shown.editors.get(&id), window),
-        AppKind::EventLog => event_log::view(send, shown.log, shown.logs.get(&id), window),
+        AppKind::EventLog => event_log::view(
+            send,
+            shown.log,
+            shown.logs.get(&id),
+            shown.keymap.find(id),
+            window,
+        ),
         AppKind::Shell => shell::view(send, world, shown, window),
         AppKind::Other(name) => html! {
             <p class="muted">{ format!("“{name}” windows are not shown in the browser yet.") }</p>
@@ -81,12 +87,9 @@ pub fn after_render(
     event_log::after_render(replica.world(), logs);
 }
 
-/// Scrolls chat window `window` to the message its search is on.
+/// Scrolls window `window` (a chat, an event log) to the item its search is on.
 pub fn show_found(window: WindowId) {
-    let selector = format!(
-        ".window[data-window-id=\"{}\"] .message.found-current",
-        window.0
-    );
+    let selector = format!(".window[data-window-id=\"{}\"] .found-current", window.0);
     let found = crate::dom::document()
         .and_then(|document| document.query_selector(&selector).ok().flatten());
     if let Some(message) = found {
