@@ -2,8 +2,7 @@
 //! in the order they happened, and the words of a message's header.
 
 use choir_proto::{
-    AppKind, ChatMessage, ChatRole, ChatThread, ThreadId, ToolCard, ToolCardStatus, Window,
-    WindowId, World,
+    AppKind, ChatMessage, ChatRole, ChatThread, ThreadId, ToolCard, ToolCardStatus, Window, World,
 };
 
 /// A message or a tool-call card.
@@ -99,23 +98,6 @@ pub fn waits_for_approval(world: &World, window: &Window) -> bool {
                     .iter()
                     .any(|card| card.status == ToolCardStatus::AwaitingApproval)
             })
-}
-
-/// What a search in chat window `window_id` looks through: its messages held here, oldest
-/// first, as (seq, text); `None` when it is not a chat window.
-pub fn search_items(world: &World, window_id: WindowId) -> Option<Vec<(u64, String)>> {
-    let window = world.desktop.window(window_id)?;
-    if window.app != AppKind::Chat {
-        return None;
-    }
-    let thread = world.chats.get(&ThreadId(window_id.0))?;
-    Some(
-        thread
-            .messages
-            .iter()
-            .map(|message| (message.seq, message.text.clone()))
-            .collect(),
-    )
 }
 
 /// Who a message is from, as its header says.

@@ -3,14 +3,37 @@
 //! the previous item holding it, `q` or Esc leaves. One client's own, as copy mode is; each
 //! client shows the item it is on and marks what matches.
 
-use choir_proto::{thousands, Event, WindowId};
+use choir_proto::{thousands, AppKind, Event, ThreadId, WindowId, World};
 
 use crate::copy_mode::Query;
 use crate::key::{Key, KeyCode};
 
-/// What a search in an event log window looks through: each event as (seq, its line of
-/// text: type, actor and data), oldest first.
-pub fn log_items<'a>(events: impl Iterator<Item = &'a Event>) -> Vec<(u64, String)> {
+/// What a search in window `window_id` looks through, oldest first, as (key, text): a
+/// chat's messages held here (by seq), or, for an event log, `log`'s events (see
+/// [`log_items`]); `None` for other windows.
+pub fn items<'a>(
+    world: &World,
+    window_id: WindowId,
+    log: impl Iterator<Item = &'a Event>,
+) -> Option<Vec<(u64, String)>> {
+    match world.desktop.window(window_id)?.app {
+        AppKind::Chat => {
+            let thread = world.chats.get(&ThreadId(window_id.0))?;
+            Some(
+                thread
+                    .messages
+                    .iter()
+                    .map(|message| (message.seq, message.text.clone()))
+                    .collect(),
+            )
+        }
+        AppKind::EventLog => Some(log_items(log)),
+        _ => None,
+    }
+}
+
+/// Each event as (seq, its line of text: type, actor and data), oldest first.
+fn log_items<'a>(events: impl Iterator<Item = &'a Event>) -> Vec<(u64, String)> {
     events
         .map(|event| {
             let data = event

@@ -3,7 +3,7 @@
 //! ([`crate::find`]), which has copy mode's keys.
 
 use choir_proto::terminal::Terminal;
-use choir_proto::WindowId;
+use choir_proto::{Event, WindowId, World};
 
 use super::{Intent, Keymap, Mode};
 use crate::copy_mode::{Click, CopyMode, CopyView, Outcome, WHEEL_LINES};
@@ -70,6 +70,20 @@ impl Keymap {
             }
             Outcome::CopyAndStay(text) => copied(text),
         }
+    }
+
+    /// What the focused window's search looks through (see [`crate::find::items`]), made
+    /// only when a key may use it: after the prefix, or while searching (typing in a chat
+    /// must not copy its messages at every key).
+    pub fn search_items<'a>(
+        &self,
+        world: &World,
+        log: impl Iterator<Item = &'a Event>,
+    ) -> Option<Vec<(u64, String)>> {
+        if !matches!(self.mode, Mode::Prefix | Mode::Find(_)) {
+            return None;
+        }
+        crate::find::items(world, world.desktop.focused?, log)
     }
 
     /// The search in chat window `id`, if this client is searching there.

@@ -12,10 +12,10 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 
-use super::{clock, App, Context, TextInput, View, WHEEL_LINES};
+use super::{clock, mark_found, App, Context, TextInput, View, WHEEL_LINES};
 use crate::input::{Key, KeyCode, Mouse, MouseKind};
 use crate::theme::Theme;
-use crate::wrap::{display_width, truncate, wrap};
+use crate::wrap::{truncate, wrap};
 
 pub const HINT: &str =
     "Enter send · Ctrl-J newline · PgUp/PgDn scroll · Alt-↑/↓ select · C-a y copy · C-a ? help";
@@ -478,12 +478,7 @@ pub fn render(
         buf.set_stringn(messages.x, y, text, usize::from(messages.width), style);
         // What the search finds, marked.
         if let (Some(query), LineKind::Body) = (&query, kind) {
-            for range in query.find_in(text) {
-                let from = display_width(&text[..range.start]) as u16;
-                let width = display_width(&text[range]) as u16;
-                let marked = Rect::new(messages.x + from, y, width, 1).intersection(messages);
-                buf.set_style(marked, theme.found());
-            }
+            mark_found(buf, messages, y, text, query, theme);
         }
     }
     if scroll > 0 {

@@ -9,10 +9,9 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 
-use super::{clock, App, Context, View, WHEEL_LINES};
+use super::{clock, mark_found, App, Context, View, WHEEL_LINES};
 use crate::input::{Key, KeyCode, Mouse, MouseKind};
 use crate::theme::Theme;
-use crate::wrap::display_width;
 
 pub const HINT: &str = "/ filter by type · f follow/pause · PgUp/PgDn scroll · C-a ? help";
 pub const FILTER_HINT: &str = "type to filter by event type · Enter done · Esc clear";
@@ -242,12 +241,7 @@ pub fn render(
         };
         buf.set_stringn(body.x, y, &line, usize::from(body.width), style);
         if let Some(query) = &query {
-            for range in query.find_in(&line) {
-                let from = display_width(&line[..range.start]) as u16;
-                let width = display_width(&line[range]) as u16;
-                let marked = Rect::new(body.x + from, y, width, 1).intersection(body);
-                buf.set_style(marked, theme.found());
-            }
+            mark_found(buf, body, y, &line, query, theme);
         }
     }
 }

@@ -209,6 +209,23 @@ pub fn clock(ts_ms: i64, utc_offset_secs: i32, seconds: bool) -> String {
     }
 }
 
+/// Marks what a search's `query` finds in `line`, drawn from the left of `area` at row `y`.
+pub fn mark_found(
+    buf: &mut Buffer,
+    area: Rect,
+    y: u16,
+    line: &str,
+    query: &choir_desktop::copy_mode::Query,
+    theme: &Theme,
+) {
+    for range in query.find_in(line) {
+        let from = crate::wrap::display_width(&line[..range.start]) as u16;
+        let width = crate::wrap::display_width(&line[range]) as u16;
+        let marked = Rect::new(area.x + from, y, width, 1).intersection(area);
+        buf.set_style(marked, theme.found());
+    }
+}
+
 /// A line of muted text at the top of an app's area (loading, unknown app).
 pub fn note(buf: &mut Buffer, area: Rect, text: &str, theme: &Theme) {
     buf.set_stringn(area.x, area.y, text, usize::from(area.width), theme.muted());

@@ -1,8 +1,7 @@
 //! Keyboard handling: the shared keymap ([`choir_desktop::Keymap`]) decides what a key does;
 //! this carries it out on the terminal's desktop.
 
-use choir_desktop::find::log_items;
-use choir_desktop::{Intent, Keymap, Mode, Screen};
+use choir_desktop::{Intent, Keymap, Screen};
 use choir_proto::{AppKind, WindowId};
 
 use super::{Action, Desktop};
@@ -25,19 +24,9 @@ impl Desktop {
         let area = self.area_cells();
         let focused_takes_every_key = self.focused_takes_every_key();
         let world = self.replica.world();
-        let focused = world
-            .desktop
-            .focused
-            .and_then(|id| world.desktop.window(id));
-        // An event log's lines only when a search may start or runs (they cost a walk).
-        let searching = matches!(self.keymap.mode(), Mode::Prefix | Mode::Find(_));
-        let items = match focused {
-            Some(window) if window.app == AppKind::EventLog && searching => {
-                Some(log_items(self.log.iter().map(|event| event.as_ref())))
-            }
-            Some(window) => choir_desktop::chat::search_items(world, window.id),
-            None => None,
-        };
+        let items = self
+            .keymap
+            .search_items(world, self.log.iter().map(|event| event.as_ref()));
         let screen = Screen {
             desktop: &world.desktop,
             area,

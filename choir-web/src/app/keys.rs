@@ -3,11 +3,10 @@
 //! focused window go to a shell's program, or else stay the page's (text fields, buttons).
 
 use choir_desktop::copy_mode::Click;
-use choir_desktop::find::log_items;
 use choir_desktop::replay::{replay_key, ReplayKey, Travel};
-use choir_desktop::{Intent, Key, KeyCode, Mode, Screen};
+use choir_desktop::{Intent, Key, KeyCode, Screen};
 use choir_proto::terminal::{vt100::MouseProtocolMode, TermMouse};
-use choir_proto::{AppKind, Command, Rect, WindowId};
+use choir_proto::{Command, Rect, WindowId};
 use web_sys::KeyboardEvent;
 
 use super::App;
@@ -67,19 +66,9 @@ impl App {
     /// browser's own shortcuts stay the browser's).
     fn press(&mut self, key: Key, shell: Option<WindowId>, event: Option<&KeyboardEvent>) -> bool {
         let world = self.replica.world();
-        let focused = world
-            .desktop
-            .focused
-            .and_then(|id| world.desktop.window(id));
-        // An event log's lines only when a search may start or runs (they cost a walk).
-        let searching = matches!(self.keymap.mode(), Mode::Prefix | Mode::Find(_));
-        let items = match focused {
-            Some(window) if window.app == AppKind::EventLog && searching => {
-                Some(log_items(self.windows.log.iter().map(|entry| &entry.event)))
-            }
-            Some(window) => choir_desktop::chat::search_items(world, window.id),
-            None => None,
-        };
+        let items = self
+            .keymap
+            .search_items(world, self.windows.log.iter().map(|entry| &entry.event));
         let (cols, rows) = self.layout.cols_rows;
         let screen = Screen {
             desktop: &world.desktop,
