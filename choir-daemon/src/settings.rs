@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use choir_desktop::prefs::Prefs;
+use choir_desktop::prefs::{key_label, Prefs};
 use choir_proto::terminal::MAX_SCROLLBACK;
 use choir_proto::{EventBody, NewEvent, Settings, World};
 
@@ -69,10 +69,20 @@ pub fn parse(text: &str, name: &str) -> Read {
             .unwrap_or_default();
         problems.push(format!("{name}{at}: {problem}"));
     };
-    for problem in Prefs::new(&settings).1 {
+    let (prefs, prefs_problems) = Prefs::new(&settings);
+    for problem in &prefs_problems {
         let key = problem.split(':').next().unwrap_or_default().to_owned();
         let key = key.rsplit('.').next().unwrap_or(&key).to_owned();
         note(&key, format!("{problem}; it keeps its default"));
+    }
+    // What is recorded is what is in force: a key that was wrong keeps its default here too.
+    if !prefs_problems.is_empty() {
+        settings.prefix = key_label(prefs.prefix, true);
+        settings.bindings = prefs
+            .custom()
+            .iter()
+            .map(|(name, key)| ((*name).to_owned(), key.to_string()))
+            .collect();
     }
     if settings.scrollback > MAX_SCROLLBACK {
         note(
@@ -210,6 +220,9 @@ mod tests {
             "{problem}"
         );
         assert_eq!(read.settings.scrollback, MAX_SCROLLBACK);
+        // What is recorded is what is in force: the defaults where the file was wrong.
+        assert_eq!(read.settings.prefix, "C-a");
+        assert!(read.settings.bindings.is_empty());
     }
 
     #[test]
