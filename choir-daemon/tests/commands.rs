@@ -76,9 +76,26 @@ async fn posts_sent_at_once_each_commit_their_own_event_or_get_their_own_refusal
             let mut results = Vec::new();
             for n in 0..EACH {
                 let (command, _) = command(client, n);
+                let thread = match &command {
+                    Command::PostChat { thread_id, .. } => Some(*thread_id),
+                    _ => None,
+                };
                 let result = world
                     .execute(command, format!("client:{client}"), None)
                     .await;
+                // Acked means committed and seen: what the client asks next sees its post
+                // (the actor queues batches without waiting for them).
+                if let (Ok(seqs), Some(thread)) = (&result, thread) {
+                    let seq = seqs[0];
+                    let seen = world
+                        .query(move |world| {
+                            world.head >= seq
+                                && world.chats[&thread].messages.iter().any(|m| m.seq == seq)
+                        })
+                        .await
+                        .unwrap();
+                    assert!(seen, "{client}/{n}: post {seq} acked but not in the world");
+                }
                 results.push((n, result));
             }
             (client, results)
@@ -87,7 +104,12 @@ async fn posts_sent_at_once_each_commit_their_own_event_or_get_their_own_refusal
     let mut acked = BTreeMap::new();
     for task in tasks {
         let (client, results) = task.await.unwrap();
+        let mut last_seq = 0;
         for (n, result) in results {
+            if let Ok(seqs) = &result {
+                assert!(seqs[0] > last_seq, "{client}/{n}: committed out of order");
+                last_seq = seqs[0];
+            }
             let (_, refusal) = command(client, n);
             match (result, refusal) {
                 (Ok(seqs), None) => {

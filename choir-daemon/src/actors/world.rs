@@ -185,6 +185,7 @@ impl WorldHandle {
             tick: 0,
             world,
             shells,
+            committing: Vec::new(),
         };
         tokio::spawn(actor.run());
         Self { inbox }
@@ -286,6 +287,9 @@ struct Actor {
     saving: Option<tokio::task::JoinHandle<Vec<(DocId, u64)>>>,
     tick: u64,
     shells: Shells,
+    /// Batches of chat posts queued in the store and not yet acknowledged: each answers its
+    /// commands once committed, while the next batch is decided (see `execute_batch`).
+    committing: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Actor {
@@ -303,6 +307,9 @@ impl Actor {
             self.catch_up(self.store.head()).await;
             match msg {
                 Msg::Close(reply) => {
+                    if self.settle().await {
+                        self.catch_up(self.store.head()).await;
+                    }
                     self.save().await;
                     self.finish_saving().await;
                     self.snapshots.close().await;
@@ -323,15 +330,24 @@ impl Actor {
                     }
                     self.execute_batch(batch).await;
                 }
-                msg => self.handle(msg).await,
+                msg => {
+                    // Anything else is decided on (or sees) a world with every batch in it.
+                    if self.settle().await {
+                        self.catch_up(self.store.head()).await;
+                    }
+                    self.handle(msg).await;
+                }
             }
         }
+        self.settle().await;
     }
 
-    /// Decides every command of `batch` against the world as it is, and commits all their
-    /// events in one append (one fsync instead of one per command); each command still
+    /// Decides every command of `batch` against the world as it is, and queues all their
+    /// events as one append (one fsync instead of one per command); each command still
     /// commits or fails as a whole. Only for commands that [`batches`] allows, whose
-    /// decisions the others' events cannot change.
+    /// decisions the others' events cannot change, so the actor does not wait for the
+    /// commit: the next batch is decided and queued while this one is synced, and the
+    /// writer takes it into the next commit. The acks go out as each commits.
     async fn execute_batch(&mut self, batch: Vec<Execute>) {
         let mut events = Vec::new();
         let mut decided = Vec::with_capacity(batch.len());
@@ -351,20 +367,36 @@ impl Actor {
                 }
             }
         }
-        match self.store.append(events).await {
-            Ok(committed) => {
-                self.catch_up_with(&committed).await;
-                let mut seqs = committed.iter().map(|event| event.seq);
-                for (reply, count) in decided {
-                    let _ = reply.send(Ok(seqs.by_ref().take(count).collect()));
+        let queued = self.store.queue(events).await;
+        self.committing.retain(|task| !task.is_finished());
+        self.committing.push(tokio::spawn(async move {
+            let committed = match queued {
+                Ok(queued) => queued.committed().await,
+                Err(err) => Err(err),
+            };
+            match committed {
+                Ok(committed) => {
+                    let mut seqs = committed.iter().map(|event| event.seq);
+                    for (reply, count) in decided {
+                        let _ = reply.send(Ok(seqs.by_ref().take(count).collect()));
+                    }
+                }
+                Err(err) => {
+                    for (reply, _) in decided {
+                        let _ = reply.send(Err(CommandError::Store(shared_error(&err))));
+                    }
                 }
             }
-            Err(err) => {
-                for (reply, _) in decided {
-                    let _ = reply.send(Err(CommandError::Store(shared_error(&err))));
-                }
-            }
+        }));
+    }
+
+    /// Waits until every queued batch has committed (or failed); whether there was one.
+    async fn settle(&mut self) -> bool {
+        let waited = !self.committing.is_empty();
+        for task in self.committing.drain(..) {
+            let _ = task.await;
         }
+        waited
     }
 
     async fn apply(&mut self, event: &choir_proto::Event) {
@@ -500,7 +532,7 @@ impl Actor {
 
     /// Applies the log up to the last of `committed` (this actor's own events), with every
     /// event another actor committed before them.
-    async fn catch_up_with(&mut self, committed: &[std::sync::Arc<choir_proto::Event>]) {
+    async fn catch_up_with(&mut self, committed: &[std::sync::Arc<crate::store::Committed>]) {
         if let Some(last) = committed.last() {
             self.catch_up(last.seq).await;
         }

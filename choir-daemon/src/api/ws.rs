@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use choir_proto::{
-    ClientFrame, ErrorCode, Event, ServerFrame, CLOSE_EXPECTED_HELLO, CLOSE_PROTOCOL_VERSION,
+    ClientFrame, ErrorCode, ServerFrame, CLOSE_EXPECTED_HELLO, CLOSE_PROTOCOL_VERSION,
     CLOSE_RESUME_BEYOND_HEAD, CLOSE_REVOKED, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
 use futures_util::stream::{SplitStream, StreamExt};
@@ -19,7 +19,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::correlation;
 use crate::shares::Grant;
-use crate::store::Subscription;
+use crate::store::{Committed, Subscription};
 
 /// How long a client has to send `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -80,9 +80,10 @@ impl Outbox {
         self.frame(&ServerFrame::Error { id, code, message }).await
     }
 
-    async fn event(&self, event: &Event) -> bool {
-        // Wrap the event's JSON without cloning it into a `ServerFrame`.
-        match serde_json::to_string(event) {
+    async fn event(&self, event: &Committed) -> bool {
+        // Wrap the event's JSON (encoded once for every client) without cloning it into a
+        // `ServerFrame`.
+        match event.json() {
             Ok(json) => {
                 let text = format!("{{\"type\":\"event\",\"event\":{json}}}");
                 self.0.send(Message::Text(text.into())).await.is_ok()
@@ -112,9 +113,23 @@ async fn run(
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::channel::<Message>(OUTBOX);
     let writer = tokio::spawn(async move {
-        while let Some(message) = rx.recv().await {
-            let closing = matches!(message, Message::Close(_));
-            if sink.send(message).await.is_err() || closing {
+        // Frames that wait together go out with one write.
+        'frames: while let Some(mut message) = rx.recv().await {
+            loop {
+                let closing = matches!(message, Message::Close(_));
+                if sink.feed(message).await.is_err() {
+                    break 'frames;
+                }
+                if closing {
+                    let _ = sink.flush().await;
+                    break 'frames;
+                }
+                match rx.try_recv() {
+                    Ok(next) => message = next,
+                    Err(_) => break,
+                }
+            }
+            if sink.flush().await.is_err() {
                 break;
             }
         }

@@ -4,17 +4,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use choir_proto::Event;
 use tokio::sync::mpsc;
 use tokio::time::{Interval, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::{StoreError, Subscription};
+use super::{Committed, StoreError, Subscription};
 
 /// What a follower is to handle next.
 pub(crate) enum Step<M> {
     /// The next committed event, in seq order.
-    Event(Arc<Event>),
+    Event(Arc<Committed>),
     /// A message from the follower's handle.
     Message(M),
     /// Its clock ticked.
@@ -160,7 +159,7 @@ impl<M> Follow<M> {
         }
     }
 
-    fn event(&self, next: Result<Option<Arc<Event>>, StoreError>) -> Option<Step<M>> {
+    fn event(&self, next: Result<Option<Arc<Committed>>, StoreError>) -> Option<Step<M>> {
         match next {
             Ok(Some(event)) => Some(Step::Event(event)),
             Ok(None) => None,

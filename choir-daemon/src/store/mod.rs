@@ -7,6 +7,7 @@
 //! to live subscribers, who fall back to reading from disk whenever they would otherwise miss
 //! something.
 
+mod committed;
 mod error;
 mod follow;
 mod lookup;
@@ -23,6 +24,7 @@ use choir_proto::{Event, EventBody, NewEvent};
 use sqlx::sqlite::SqlitePool;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+pub use committed::Committed;
 pub use error::StoreError;
 pub(crate) use follow::{Follow, Step};
 pub use redact::{unfinished_share_token, Redactor, SHARE_TOKEN_MARK, TOKEN_MARK};
@@ -67,8 +69,10 @@ struct Inner {
     writer: mpsc::Sender<WriterMsg>,
     /// Taken away at shutdown, so live receivers see the stream close once the writer (which
     /// holds the other sender) has stopped.
-    live: Mutex<Option<broadcast::Sender<Arc<Event>>>>,
+    live: Mutex<Option<broadcast::Sender<Arc<Committed>>>>,
     head: Arc<AtomicU64>,
+    /// Transactions the writer has committed (each one sync to the disk, when durable).
+    commits: Arc<AtomicU64>,
     reader: SqlitePool,
     redactor: Redactor,
 }
@@ -81,19 +85,22 @@ impl EventStore {
         let head = Arc::new(AtomicU64::new(opened.head));
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
         let (writer_tx, writer_rx) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(writer::run(
-            opened.writer,
-            writer_rx,
-            live.clone(),
-            head.clone(),
-            options.max_batch.max(1),
-            options.durable,
-        ));
+        let commits = Arc::new(AtomicU64::new(0));
+        tokio::spawn(writer::run(writer::Writer {
+            conn: opened.writer,
+            inbox: writer_rx,
+            live: live.clone(),
+            head: head.clone(),
+            commits: commits.clone(),
+            max_batch: options.max_batch.max(1),
+            durable: options.durable,
+        }));
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: writer_tx,
                 live: Mutex::new(Some(live)),
                 head,
+                commits,
                 reader: opened.reader,
                 redactor: options.redactor,
             }),
@@ -109,8 +116,14 @@ impl EventStore {
         self.inner.head.load(Ordering::Acquire)
     }
 
+    /// How many transactions have been committed since the store was opened (each appends
+    /// whatever waited while the one before was synced): for benchmarks and logs.
+    pub fn commits(&self) -> u64 {
+        self.inner.commits.load(Ordering::Relaxed)
+    }
+
     /// Appends events atomically and returns them with their seqs once committed.
-    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Arc<Event>>, StoreError> {
+    pub async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Arc<Committed>>, StoreError> {
         self.append_with(events, false).await
     }
 
@@ -121,7 +134,7 @@ impl EventStore {
     pub async fn append_relaxed(
         &self,
         events: Vec<NewEvent>,
-    ) -> Result<Vec<Arc<Event>>, StoreError> {
+    ) -> Result<Vec<Arc<Committed>>, StoreError> {
         self.append_with(events, true).await
     }
 
@@ -129,15 +142,27 @@ impl EventStore {
         &self,
         events: Vec<NewEvent>,
         relaxed: bool,
-    ) -> Result<Vec<Arc<Event>>, StoreError> {
+    ) -> Result<Vec<Arc<Committed>>, StoreError> {
+        self.queue_with(events, relaxed).await?.committed().await
+    }
+
+    /// Queues an append without waiting for its commit: appends are committed in the order
+    /// they were queued, so an actor can queue one, go on, and queue the next behind it (the
+    /// writer takes both into one commit when the second comes while the first is synced).
+    pub async fn queue(&self, events: Vec<NewEvent>) -> Result<Queued, StoreError> {
+        self.queue_with(events, false).await
+    }
+
+    async fn queue_with(&self, events: Vec<NewEvent>, relaxed: bool) -> Result<Queued, StoreError> {
+        let (reply, committed) = oneshot::channel();
         if events.is_empty() {
-            return Ok(Vec::new());
+            let _ = reply.send(Ok(Vec::new()));
+            return Ok(Queued(committed));
         }
         let encoded = events
             .into_iter()
             .map(|event| EncodedEvent::new(event, &self.inner.redactor))
             .collect::<Result<Vec<_>, _>>()?;
-        let (reply, committed) = oneshot::channel();
         self.inner
             .writer
             .send(WriterMsg::Append {
@@ -147,7 +172,7 @@ impl EventStore {
             })
             .await
             .map_err(|_| StoreError::Closed)?;
-        committed.await.map_err(|_| StoreError::Closed)?
+        Ok(Queued(committed))
     }
 
     /// Reads up to `limit` committed events with `seq >= from_seq`, in order.
@@ -199,6 +224,16 @@ impl EventStore {
             Err(poisoned) => poisoned.into_inner().take(),
         };
         self.inner.reader.close().await;
+    }
+}
+
+/// An append in the writer's queue (see [`EventStore::queue`]).
+pub struct Queued(oneshot::Receiver<Result<Vec<Arc<Committed>>, StoreError>>);
+
+impl Queued {
+    /// Its events once committed, with their seqs.
+    pub async fn committed(self) -> Result<Vec<Arc<Committed>>, StoreError> {
+        self.0.await.map_err(|_| StoreError::Closed)?
     }
 }
 

@@ -3,10 +3,9 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use choir_proto::Event;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::{EventStore, StoreError};
+use super::{Committed, EventStore, StoreError};
 
 /// Events read from disk per query while catching up.
 const PAGE: usize = 4096;
@@ -19,16 +18,16 @@ const PAGE: usize = 4096;
 /// disk.
 pub struct Subscription {
     store: EventStore,
-    live: broadcast::Receiver<Arc<Event>>,
+    live: broadcast::Receiver<Arc<Committed>>,
     next_seq: u64,
-    buffer: VecDeque<Arc<Event>>,
+    buffer: VecDeque<Arc<Committed>>,
     catching_up: bool,
 }
 
 impl Subscription {
     pub(super) fn new(
         store: EventStore,
-        live: broadcast::Receiver<Arc<Event>>,
+        live: broadcast::Receiver<Arc<Committed>>,
         from_seq: u64,
     ) -> Self {
         Self {
@@ -52,7 +51,7 @@ impl Subscription {
 
     /// The next event; `Ok(None)` once the store has shut down and everything committed was
     /// delivered.
-    pub async fn next(&mut self) -> Result<Option<Arc<Event>>, StoreError> {
+    pub async fn next(&mut self) -> Result<Option<Arc<Committed>>, StoreError> {
         loop {
             if let Some(event) = self.buffer.pop_front() {
                 self.next_seq = event.seq + 1;
@@ -61,7 +60,10 @@ impl Subscription {
             if self.catching_up {
                 let page = self.store.read(self.next_seq, PAGE).await?;
                 self.catching_up = page.len() == PAGE;
-                self.buffer.extend(page.into_iter().map(Arc::new));
+                self.buffer.extend(
+                    page.into_iter()
+                        .map(|event| Arc::new(Committed::new(event))),
+                );
                 continue;
             }
             match self.live.recv().await {
@@ -75,9 +77,10 @@ impl Subscription {
                     // Shut down: deliver whatever committed before the end.
                     let page = self.store.read(self.next_seq, PAGE).await;
                     match page {
-                        Ok(page) if !page.is_empty() => {
-                            self.buffer.extend(page.into_iter().map(Arc::new))
-                        }
+                        Ok(page) if !page.is_empty() => self.buffer.extend(
+                            page.into_iter()
+                                .map(|event| Arc::new(Committed::new(event))),
+                        ),
                         _ => return Ok(None),
                     }
                 }

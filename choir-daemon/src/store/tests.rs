@@ -260,3 +260,41 @@ async fn relaxed_appends_keep_the_order_and_the_file() {
     assert_eq!(events.len(), 8);
     store.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_commit_that_fails_writes_nothing_and_the_next_one_follows_without_a_hole() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir).await;
+    store.append(vec![opened(1)]).await.unwrap();
+    // Another connection makes SQLite refuse one row, as a full disk or a broken file would.
+    let other = rusqlite::Connection::open(dir.path().join("events.db")).unwrap();
+    other
+        .execute_batch(
+            "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.data LIKE '%w66%' \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+    let refused = store.append(vec![opened(2), opened(66), opened(3)]).await;
+    assert!(
+        matches!(refused, Err(StoreError::CommitFailed(ref message)) if message.contains("refused")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.head(),
+        1,
+        "nothing of the refused append is committed"
+    );
+    // The refused transaction was rolled back: the next append commits, right after.
+    let next = store.append(vec![opened(4)]).await.unwrap();
+    assert_eq!(next[0].seq, 2);
+    let seqs: Vec<u64> = store
+        .read(1, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|event| event.seq)
+        .collect();
+    assert_eq!(seqs, vec![1, 2]);
+    drop(other);
+    store.shutdown().await;
+}
