@@ -44,21 +44,28 @@ pub(super) async fn run(
             let messages = history::assemble(&events);
             match messages.last() {
                 Some(Message::User(last)) => match slash::parse(last) {
-                    Some(command) => slash::run(ctx, thread_id, command, &cancel).await,
+                    Some(command) => slash::run(ctx, thread_id, command, &cancel)
+                        .await
+                        .map(|()| None),
                     None => converse(ctx, thread_id, messages, &limits, &cancel).await,
                 },
                 // Everything was answered already (a post that raced the last turn's start).
-                _ => Ok(()),
+                _ => Ok(None),
             }
         }
         Err(err) => Err(Stop::Failed(format!("cannot read the thread: {err}"))),
     };
+    // The answer that ends the turn is committed with the turn's end: one commit, not two.
     let end = match result {
-        Ok(()) => EventBody::ChatTurnCompleted { thread_id },
-        Err(Stop::Cancelled) => EventBody::ChatTurnCancelled { thread_id },
-        Err(Stop::Failed(error)) => EventBody::ChatTurnFailed { thread_id, error },
+        Ok(answer) => answer
+            .into_iter()
+            .chain([EventBody::ChatTurnCompleted { thread_id }])
+            .collect(),
+        Err(Stop::Cancelled) => vec![EventBody::ChatTurnCancelled { thread_id }],
+        Err(Stop::Failed(error)) => vec![EventBody::ChatTurnFailed { thread_id, error }],
     };
-    if let Err(Stop::Failed(err)) = append(ctx, end).await {
+    let end = end.into_iter().map(|body| NewEvent::new(AGENT, body));
+    if let Err(err) = ctx.store.append(end.collect()).await {
         tracing::error!(%err, "cannot end a turn");
     }
     if let Some(usage) = &ctx.usage {
@@ -123,13 +130,16 @@ fn offered_tools(ctx: &TurnContext, limits: &TurnLimits) -> Vec<ToolSpec> {
     tools
 }
 
+/// Talks with the model until it answers without calling tools; that last answer is
+/// returned, to be committed with the turn's end (the steps before it are committed as they
+/// come, with their tool calls).
 async fn converse(
     ctx: &TurnContext,
     thread_id: ThreadId,
     mut messages: Vec<Message>,
     limits: &TurnLimits,
     cancel: &CancellationToken,
-) -> Result<(), Stop> {
+) -> Result<Option<EventBody>, Stop> {
     let system = system_prompt(ctx, limits).await;
     let tools = offered_tools(ctx, limits);
     let budget = ctx.settings.budget;
@@ -176,12 +186,12 @@ async fn converse(
         };
         if finish == Finish::Length {
             // Tool calls cut off mid-arguments cannot run; the text is kept, marked.
-            append(
-                ctx,
-                assistant(thread_id, text, Vec::new(), Some(MessageEnding::CutOff)),
-            )
-            .await?;
-            return Ok(());
+            return Ok(Some(assistant(
+                thread_id,
+                text,
+                Vec::new(),
+                Some(MessageEnding::CutOff),
+            )));
         }
         // The daemon's own ids: unique in the log, whatever the model sent (or left out).
         let calls: Vec<ToolCallRequest> = calls
@@ -199,16 +209,14 @@ async fn converse(
                 args: call.arguments.clone(),
             })
             .collect();
-        if !text.trim().is_empty() || !calls.is_empty() {
-            append(ctx, assistant(thread_id, text.clone(), planned, None)).await?;
+        if calls.is_empty() {
+            return Ok((!text.trim().is_empty()).then(|| assistant(thread_id, text, planned, None)));
         }
+        append(ctx, assistant(thread_id, text.clone(), planned, None)).await?;
         messages.push(Message::Assistant {
             text,
             tool_calls: calls.clone(),
         });
-        if calls.is_empty() {
-            return Ok(());
-        }
         let outputs = run_calls(ctx, thread_id, &calls, limits, cancel).await?;
         for (call, output) in calls.into_iter().zip(outputs) {
             messages.push(Message::ToolResult {
