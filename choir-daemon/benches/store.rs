@@ -2,7 +2,8 @@
 //!
 //! Each figure is printed next to a baseline measured in the same run on the same disk:
 //! raw SQLite (rusqlite, prepared statement) inserting the same rows with the same pragmas.
-//! Set `BENCH_QUICK=1` for a short smoke run, `BENCH_ONLY_CHAT=1` for section 5 alone.
+//! Set `BENCH_QUICK=1` for a short smoke run, `BENCH_ONLY=1,5` for some sections alone (a
+//! profile of one path: `perf record` around a run of that section).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -115,8 +116,13 @@ async fn open(dir: &Path, name: &str, durable: bool) -> EventStore {
     .unwrap()
 }
 
-async fn concurrent_producers(dir: &Path, producers: usize, each: usize) -> (f64, Vec<Duration>) {
-    let store = open(dir, "group.db", true).await;
+/// Events per second, each append's wait, and how many commits (fsyncs) they took.
+async fn concurrent_producers(
+    dir: &Path,
+    producers: usize,
+    each: usize,
+) -> (f64, Vec<Duration>, u64) {
+    let store = open(dir, &format!("group-{producers}.db"), true).await;
     let start = Instant::now();
     let tasks: Vec<_> = (0..producers)
         .map(|_| {
@@ -140,9 +146,10 @@ async fn concurrent_producers(dir: &Path, producers: usize, each: usize) -> (f64
         latencies.extend(task.await.unwrap());
     }
     let rate = (producers * each) as f64 / start.elapsed().as_secs_f64();
+    let commits = store.commits();
     store.shutdown().await;
     latencies.sort();
-    (rate, latencies)
+    (rate, latencies, commits)
 }
 
 async fn one_producer_batches(dir: &Path, batches: u64, batch: u64) -> f64 {
@@ -243,9 +250,17 @@ async fn fan_out(dir: &Path, subscribers: usize, rate: u64, seconds: u64) -> Vec
     latencies
 }
 
+/// What section 5 measured.
+struct ChatRun {
+    posts_per_second: f64,
+    /// Events committed meanwhile (the posts and the agent's answers), and in how many commits.
+    events: u64,
+    commits: u64,
+}
+
 /// `clients` WebSocket clients post to one chat thread (the offline agent answering each
-/// post), each waiting for its ack before the next: posts per second.
-async fn chat_posts(dir: &Path, clients: usize, each: usize) -> f64 {
+/// post), each waiting for its ack before the next.
+async fn chat_posts(dir: &Path, clients: usize, each: usize) -> ChatRun {
     let daemon = start_daemon(&dir.join("chat")).await;
     daemon
         .world()
@@ -279,6 +294,7 @@ async fn chat_posts(dir: &Path, clients: usize, each: usize) -> f64 {
         sockets.push(ws);
     }
     let start = Instant::now();
+    let commits_before = daemon.store.commits();
     let mut tasks = Vec::new();
     for (n, mut ws) in sockets.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
@@ -309,9 +325,14 @@ async fn chat_posts(dir: &Path, clients: usize, each: usize) -> f64 {
     for task in tasks {
         task.await.unwrap();
     }
-    let rate = (clients * each) as f64 / start.elapsed().as_secs_f64();
+    let posts_per_second = (clients * each) as f64 / start.elapsed().as_secs_f64();
+    let run = ChatRun {
+        posts_per_second,
+        events: daemon.store.head() - head,
+        commits: daemon.store.commits() - commits_before,
+    };
     daemon.shutdown().await;
-    rate
+    run
 }
 
 fn main() {
@@ -329,62 +350,103 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!();
-    if std::env::var_os("BENCH_ONLY_CHAT").is_none() {
-        store_sections(&runtime, dir.path(), quick);
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let runs =
+        |section: u8| only.is_empty() || only.split(',').any(|s| s.trim() == section.to_string());
+    store_sections(&runtime, dir.path(), quick, &runs);
+    if !runs(5) {
+        return;
     }
 
     let clients = 8;
     let each = if quick { 50 } else { 250 };
-    let (ceiling, _) = runtime.block_on(concurrent_producers(dir.path(), clients, each));
-    let rate = runtime.block_on(chat_posts(dir.path(), clients, each));
+    let (ceiling, _, _) = runtime.block_on(concurrent_producers(dir.path(), clients, each));
+    let run = runtime.block_on(chat_posts(dir.path(), clients, each));
+    let posts = (clients * each) as f64;
     println!("## 5. chat.post: {clients} clients on one thread, each awaiting its ack");
-    println!("- {rate:.0} posts/s (the offline agent answering every post)");
+    println!(
+        "- {:.0} posts/s (the offline agent answering every post)",
+        run.posts_per_second
+    );
     println!(
         "- baseline, the store with {clients} producers, 1 event per append: {ceiling:.0} events/s"
     );
-    println!("- ratio: {:.2}", rate / ceiling);
+    println!("- ratio: {:.2}", run.posts_per_second / ceiling);
+    println!(
+        "- where the time goes: {:.1} events and {:.2} commits (fsyncs) per post; the \
+         posts of a batch wait for the commit before theirs and their own",
+        run.events as f64 / posts,
+        run.commits as f64 / posts
+    );
 }
 
 /// Sections 1 to 4: the store and the live fan-out.
-fn store_sections(runtime: &tokio::runtime::Runtime, dir: &Path, quick: bool) {
+fn store_sections(
+    runtime: &tokio::runtime::Runtime,
+    dir: &Path,
+    quick: bool,
+    runs: &dyn Fn(u8) -> bool,
+) {
     let (producers, each) = (64, if quick { 50 } else { 500 });
     let (batches, batch) = (if quick { 10 } else { 100 }, 1000);
     let catch_up_total = if quick { 100_000 } else { 1_000_000 };
     let fan_seconds = if quick { 2 } else { 10 };
 
-    let baseline = raw_one_tx_per_event(dir, if quick { 100 } else { 500 });
-    let (rate, latencies) = runtime.block_on(concurrent_producers(dir, producers, each));
-    println!("## 1. {producers} concurrent producers, 1 event per append, synchronous=FULL");
-    println!(
-        "- group commit: {rate:.0} events/s, ack p50 {} p99 {}",
-        ms(percentile(&latencies, 0.5)),
-        ms(percentile(&latencies, 0.99))
-    );
-    println!("- baseline raw SQLite, one transaction per event: {baseline:.0} events/s");
-    println!("- ratio: {:.1}x", rate / baseline);
-    println!();
+    if runs(1) {
+        let baseline = raw_one_tx_per_event(dir, if quick { 100 } else { 500 });
+        let (rate, latencies, commits) =
+            runtime.block_on(concurrent_producers(dir, producers, each));
+        println!("## 1. {producers} concurrent producers, 1 event per append, synchronous=FULL");
+        println!(
+            "- group commit: {rate:.0} events/s, ack p50 {} p99 {}",
+            ms(percentile(&latencies, 0.5)),
+            ms(percentile(&latencies, 0.99))
+        );
+        println!("- baseline raw SQLite, one transaction per event: {baseline:.0} events/s");
+        println!("- ratio: {:.1}x", rate / baseline);
+        println!(
+            "- where the time goes: {:.1} events per commit; each commit one fsync and the \
+             rows' inserts into the table and its lookup indexes",
+            (producers * each) as f64 / commits.max(1) as f64
+        );
+        println!();
+    }
 
-    let baseline = raw_one_tx_per_batch(dir, batches, batch);
-    let rate = runtime.block_on(one_producer_batches(dir, batches, batch));
-    println!("## 2. one producer, batches of {batch}, synchronous=FULL");
-    println!("- EventStore::append: {rate:.0} events/s");
-    println!("- baseline raw SQLite, one transaction per batch: {baseline:.0} events/s");
-    println!("- ratio: {:.2}", rate / baseline);
-    println!();
+    if runs(2) {
+        let baseline = raw_one_tx_per_batch(dir, batches, batch);
+        let rate = runtime.block_on(one_producer_batches(dir, batches, batch));
+        println!("## 2. one producer, batches of {batch}, synchronous=FULL");
+        println!("- EventStore::append: {rate:.0} events/s");
+        println!("- baseline raw SQLite, one transaction per batch: {baseline:.0} events/s");
+        println!("- ratio: {:.2}", rate / baseline);
+        println!();
+    }
 
-    let rate = runtime.block_on(catch_up(dir, catch_up_total));
-    println!("## 3. catch-up: subscribe(0) over {catch_up_total} stored events");
-    println!("- {rate:.0} events/s");
-    println!();
+    if runs(3) {
+        let rate = runtime.block_on(catch_up(dir, catch_up_total));
+        println!("## 3. catch-up: subscribe(0) over {catch_up_total} stored events");
+        println!("- {rate:.0} events/s");
+        println!(
+            "- where the time goes (perf): pages of 4096 rows; SQLite building each as one \
+             JSON array about a quarter, serde decoding it a quarter, allocating a third"
+        );
+        println!();
+    }
 
-    let latencies = runtime.block_on(fan_out(dir, 100, 500, fan_seconds));
-    println!("## 4. live fan-out: 100 WebSocket subscribers, 500 events/s for {fan_seconds} s");
-    println!(
-        "- append-to-receive over {} deliveries: p50 {} p99 {} max {}",
-        latencies.len(),
-        ms(percentile(&latencies, 0.5)),
-        ms(percentile(&latencies, 0.99)),
-        ms(latencies.last().copied().unwrap_or_default())
-    );
-    println!();
+    if runs(4) {
+        let latencies = runtime.block_on(fan_out(dir, 100, 500, fan_seconds));
+        println!("## 4. live fan-out: 100 WebSocket subscribers, 500 events/s for {fan_seconds} s");
+        println!(
+            "- append-to-receive over {} deliveries: p50 {} p99 {} max {}",
+            latencies.len(),
+            ms(percentile(&latencies, 0.5)),
+            ms(percentile(&latencies, 0.99)),
+            ms(latencies.last().copied().unwrap_or_default())
+        );
+        println!(
+            "- where the time goes: each event encoded once, then one WebSocket write per \
+             subscriber (frames that wait together share a write)"
+        );
+        println!();
+    }
 }
