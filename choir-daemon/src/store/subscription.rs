@@ -3,12 +3,17 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use choir_proto::Event;
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::task::JoinHandle;
 
 use super::{Committed, EventStore, StoreError};
 
 /// Events read from disk per query while catching up.
 const PAGE: usize = 4096;
+
+/// A page being read by a task of its own.
+type PageRead = JoinHandle<Result<Vec<Event>, StoreError>>;
 
 /// The stream of events from some seq on. Created by [`EventStore::subscribe`].
 ///
@@ -22,6 +27,8 @@ pub struct Subscription {
     next_seq: u64,
     buffer: VecDeque<Arc<Committed>>,
     catching_up: bool,
+    /// The page after the buffered one, being read (from that seq).
+    prefetched: Option<(u64, PageRead)>,
 }
 
 impl Subscription {
@@ -36,7 +43,24 @@ impl Subscription {
             next_seq: from_seq,
             buffer: VecDeque::new(),
             catching_up: true,
+            prefetched: None,
         }
+    }
+
+    /// The page from `next_seq` on: the one read ahead if it starts there, else read now.
+    async fn read_page(&mut self) -> Result<Vec<Event>, StoreError> {
+        if let Some((from, reading)) = self.prefetched.take() {
+            if from == self.next_seq {
+                // A read ahead that did not finish (it panicked) is made again here, where
+                // its error reaches the subscriber.
+                if let Ok(page) = reading.await {
+                    return page;
+                }
+            } else {
+                reading.abort();
+            }
+        }
+        self.store.read(self.next_seq, PAGE).await
     }
 
     /// The seq the next delivered event will have.
@@ -58,8 +82,16 @@ impl Subscription {
                 return Ok(Some(event));
             }
             if self.catching_up {
-                let page = self.store.read(self.next_seq, PAGE).await?;
+                let page = self.read_page().await?;
                 self.catching_up = page.len() == PAGE;
+                if self.catching_up {
+                    // The next page is read and decoded on another task while this one is
+                    // delivered: SQLite building one and serde decoding the other at once.
+                    let from = page.last().map_or(self.next_seq, |event| event.seq + 1);
+                    let store = self.store.clone();
+                    let reading = tokio::spawn(async move { store.read(from, PAGE).await });
+                    self.prefetched = Some((from, reading));
+                }
                 self.buffer.extend(
                     page.into_iter()
                         .map(|event| Arc::new(Committed::new(event))),
@@ -85,6 +117,14 @@ impl Subscription {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if let Some((_, reading)) = self.prefetched.take() {
+            reading.abort();
         }
     }
 }
