@@ -86,7 +86,7 @@ impl EventStore {
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
         let (writer_tx, writer_rx) = mpsc::channel(QUEUE_CAPACITY);
         let commits = Arc::new(AtomicU64::new(0));
-        tokio::spawn(writer::run(writer::Writer {
+        let writer = writer::Writer {
             conn: opened.writer,
             inbox: writer_rx,
             live: live.clone(),
@@ -94,7 +94,11 @@ impl EventStore {
             commits: commits.clone(),
             max_batch: options.max_batch.max(1),
             durable: options.durable,
-        }));
+        };
+        std::thread::Builder::new()
+            .name("event-writer".into())
+            .spawn(move || writer::run(writer))
+            .map_err(|err| StoreError::CommitFailed(format!("cannot start the writer: {err}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 writer: writer_tx,

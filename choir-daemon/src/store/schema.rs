@@ -5,8 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, Connection, Row};
 
@@ -16,7 +15,7 @@ use super::StoreError;
 pub(super) const APPLICATION_ID: i64 = 0x4348_4F49;
 
 pub(super) struct Opened {
-    pub writer: SqliteConnection,
+    pub writer: rusqlite::Connection,
     pub reader: SqlitePool,
     pub head: u64,
 }
@@ -62,6 +61,13 @@ pub(super) async fn open(path: &Path, durable: bool) -> Result<Opened, StoreErro
         .await?
         .try_get(0)?;
 
+    writer.close().await?;
+    // The writer's own connection, for its thread (see `writer.rs`); WAL mode is the file's.
+    let writer = open_writer(path, durable).map_err(|err| StoreError::Corrupt {
+        path: path.to_owned(),
+        reason: err.to_string(),
+    })?;
+
     let reader = SqlitePoolOptions::new()
         .max_connections(4)
         .connect_with(base.read_only(true))
@@ -71,6 +77,17 @@ pub(super) async fn open(path: &Path, durable: bool) -> Result<Opened, StoreErro
         reader,
         head: u64::try_from(head).unwrap_or(0),
     })
+}
+
+/// The writing connection the writer's thread owns: the same file, synced as `durable` says.
+fn open_writer(path: &Path, durable: bool) -> rusqlite::Result<rusqlite::Connection> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    let synchronous = if durable { "FULL" } else { "OFF" };
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous};"
+    ))?;
+    Ok(conn)
 }
 
 /// Refuses a file that is not a database, or a database of another application.

@@ -1,11 +1,10 @@
-//! The single writer: batches queued appends into one transaction per commit.
+//! The single writer, on a thread of its own: batches queued appends into one transaction
+//! per commit.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use choir_proto::{now_ms, Event, EventBody, NewEvent, EVENT_SCHEMA_VERSION};
-use sqlx::sqlite::SqliteConnection;
-use sqlx::Connection;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::{Committed, Redactor, StoreError};
@@ -61,7 +60,9 @@ struct Pending {
 
 /// What the writer is given to do its work with.
 pub(super) struct Writer {
-    pub conn: SqliteConnection,
+    /// The only writing connection, on the writer's own thread: a commit is SQLite's work and
+    /// the fsync, with no hand-off to another thread and back for each statement.
+    pub conn: rusqlite::Connection,
     pub inbox: mpsc::Receiver<WriterMsg>,
     pub live: broadcast::Sender<Arc<Committed>>,
     pub head: Arc<AtomicU64>,
@@ -71,9 +72,11 @@ pub(super) struct Writer {
     pub durable: bool,
 }
 
-pub(super) async fn run(writer: Writer) {
+/// The writer's thread: takes whatever appends are queued, commits them in one transaction,
+/// then publishes them and replies; until shut down or every handle is gone.
+pub(super) fn run(writer: Writer) {
     let Writer {
-        mut conn,
+        conn,
         mut inbox,
         live,
         head,
@@ -87,7 +90,7 @@ pub(super) async fn run(writer: Writer) {
     let mut relaxed_mode = false;
     let mut shutdown: Option<oneshot::Sender<()>> = None;
     while shutdown.is_none() {
-        let Some(first) = inbox.recv().await else {
+        let Some(first) = inbox.blocking_recv() else {
             break;
         };
         let mut batch = Vec::new();
@@ -129,15 +132,15 @@ pub(super) async fn run(writer: Writer) {
             } else {
                 "PRAGMA synchronous = FULL"
             };
-            match sqlx::query(pragma).execute(&mut conn).await {
-                Ok(_) => relaxed_mode = relaxed,
+            match conn.execute_batch(pragma) {
+                Ok(()) => relaxed_mode = relaxed,
                 Err(err) => tracing::warn!(%err, pragma, "cannot change how commits are synced"),
             }
         }
-        match commit(&mut conn, &batch, first_seq, ts).await {
+        match commit(&conn, &batch, first_seq, ts) {
             Ok(()) => {
                 commits.fetch_add(1, Ordering::Relaxed);
-                publish(batch, first_seq, ts, &live, &head)
+                publish(batch, first_seq, ts, &live, &head);
             }
             Err(err) => {
                 tracing::error!(%err, "group commit failed; its appends are refused");
@@ -157,7 +160,7 @@ pub(super) async fn run(writer: Writer) {
             let _ = reply.send(Err(StoreError::Closed));
         }
     }
-    if let Err(err) = conn.close().await {
+    if let Err((_, err)) = conn.close() {
         tracing::warn!(%err, "closing the writer connection failed");
     }
     if let Some(reply) = shutdown {
@@ -165,38 +168,32 @@ pub(super) async fn run(writer: Writer) {
     }
 }
 
-async fn commit(
-    conn: &mut SqliteConnection,
+/// Inserts `batch` from `first_seq` on in one transaction; a refused one is rolled back.
+fn commit(
+    conn: &rusqlite::Connection,
     batch: &[Pending],
     first_seq: u64,
     ts: i64,
-) -> Result<(), sqlx::Error> {
+) -> rusqlite::Result<()> {
     let rows: Vec<&EncodedEvent> = batch.iter().flat_map(|p| p.events.iter()).collect();
-    if rows.len() <= ROWS_PER_STATEMENT {
-        // The whole transaction in one request to SQLite's thread, not three.
-        let done = sqlx::query(INSERT_IN_ONE)
-            .bind(i64::try_from(first_seq).unwrap_or(i64::MAX))
-            .bind(ts)
-            .bind(rows_json(&rows))
-            .execute(&mut *conn)
-            .await;
-        if done.is_err() {
-            let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
+    conn.execute_batch("BEGIN")?;
+    let inserted = (|| {
+        let mut insert = conn.prepare_cached(INSERT_ROWS)?;
+        let mut seq = first_seq;
+        for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+            insert.execute(rusqlite::params![
+                i64::try_from(seq).unwrap_or(i64::MAX),
+                ts,
+                rows_json(chunk)
+            ])?;
+            seq += chunk.len() as u64;
         }
-        return done.map(|_| ());
+        conn.execute_batch("COMMIT")
+    })();
+    if inserted.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
     }
-    let mut tx = conn.begin().await?;
-    let mut seq = first_seq;
-    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        sqlx::query(INSERT_ROWS)
-            .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-            .bind(ts)
-            .bind(rows_json(chunk))
-            .execute(&mut *tx)
-            .await?;
-        seq += chunk.len() as u64;
-    }
-    tx.commit().await
+    inserted
 }
 
 /// One statement inserts a whole chunk: the rows travel as one JSON array parameter
@@ -204,10 +201,6 @@ async fn commit(
 /// one parameter instead of six per row is what keeps the writer close to raw SQLite.
 const INSERT_ROWS: &str = "INSERT INTO events (seq, ts, actor, correlation, type, version, data) \
      SELECT ?1 + key, ?2, value ->> 0, value ->> 1, value ->> 2, 1, value ->> 3 FROM json_each(?3)";
-
-/// [`INSERT_ROWS`] as a transaction of its own.
-const INSERT_IN_ONE: &str = "BEGIN; INSERT INTO events (seq, ts, actor, correlation, type, version, data) \
-     SELECT ?1 + key, ?2, value ->> 0, value ->> 1, value ->> 2, 1, value ->> 3 FROM json_each(?3); COMMIT;";
 
 fn rows_json(rows: &[&EncodedEvent]) -> String {
     let size: usize = rows.iter().map(|row| row.row.len() + 1).sum();
