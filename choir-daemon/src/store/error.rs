@@ -17,8 +17,16 @@ pub enum StoreError {
     Sqlite(#[from] sqlx::Error),
     #[error("migrating the event log failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("reading the event log failed: {0}")]
+    Read(String),
     #[error("committing to the event log failed: {0}")]
     CommitFailed(String),
     #[error("the event store is shut down")]
     Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        StoreError::Read(err.to_string())
+    }
 }

@@ -11,6 +11,7 @@ mod committed;
 mod error;
 mod follow;
 mod lookup;
+mod pages;
 mod redact;
 mod schema;
 mod subscription;
@@ -74,6 +75,8 @@ struct Inner {
     /// Transactions the writer has committed (each one sync to the disk, when durable).
     commits: Arc<AtomicU64>,
     reader: SqlitePool,
+    /// Pages of the log, read row by row (catch-up).
+    pages: pages::Pages,
     redactor: Redactor,
 }
 
@@ -106,6 +109,7 @@ impl EventStore {
                 head,
                 commits,
                 reader: opened.reader,
+                pages: pages::Pages::new(path),
                 redactor: options.redactor,
             }),
         })
@@ -181,17 +185,10 @@ impl EventStore {
 
     /// Reads up to `limit` committed events with `seq >= from_seq`, in order.
     pub async fn read(&self, from_seq: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
-        // The page comes back as one JSON array built by SQLite, which costs far less than
-        // fetching it row by row through the driver.
-        let page: Option<String> = sqlx::query_scalar(
-            "SELECT json_group_array(json_array(seq, ts, actor, correlation, type, version, data)) \
-             FROM (SELECT * FROM events WHERE seq >= ?1 ORDER BY seq LIMIT ?2)",
-        )
-        .bind(i64::try_from(from_seq).unwrap_or(i64::MAX))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_one(&self.inner.reader)
-        .await?;
-        decode_page(page, from_seq)
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || inner.pages.read(from_seq, limit))
+            .await
+            .map_err(|err| StoreError::Read(format!("the read stopped: {err}")))?
     }
 
     /// Every event with `seq >= from_seq`: first those already on disk, then live ones as
@@ -255,10 +252,10 @@ fn decode_page(page: Option<String>, near_seq: u64) -> Result<Vec<Event>, StoreE
 
 /// One row of the `events` table as `read` receives it.
 #[derive(serde::Deserialize)]
-struct StoredRow(i64, i64, String, Option<String>, String, i64, String);
+pub(super) struct StoredRow(i64, i64, String, Option<String>, String, i64, String);
 
 impl StoredRow {
-    fn decode(self) -> Result<Event, StoreError> {
+    pub(super) fn decode(self) -> Result<Event, StoreError> {
         let StoredRow(seq, ts, actor, correlation, type_name, version, data) = self;
         let corrupt = |reason: String| StoreError::CorruptEvent { seq, reason };
         let version = u32::try_from(version).map_err(|_| corrupt(format!("version {version}")))?;
