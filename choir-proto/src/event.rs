@@ -1,6 +1,6 @@
 //! Durable events: the facts in the sandbox's append-only log.
 
-use serde::de::Error as _;
+use serde::de::{DeserializeSeed as _, Error as _};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
@@ -17,7 +17,7 @@ use crate::world::Layout;
 pub const EVENT_SCHEMA_VERSION: u32 = 1;
 
 /// One committed event. `seq` starts at 1 and has no holes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
     /// Position in the log, from 1, without holes.
     pub seq: u64,
@@ -521,6 +521,153 @@ impl<'de> Deserialize<'de> for EventBody {
             EventBody::deserialize(Tagged { type_name, data }).map_err(D::Error::custom)
         } else {
             Ok(EventBody::Unknown { type_name, data })
+        }
+    }
+}
+
+/// An event's members, as its decoder meets them.
+#[derive(Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum EventMember {
+    Seq,
+    Ts,
+    Actor,
+    Correlation,
+    V,
+    Type,
+    Data,
+    #[serde(other)]
+    Other,
+}
+
+/// Decodes an event member by member: the payload straight from the JSON once its `type` is
+/// known (the daemon always writes `type` first), through the same decoder as a stored row;
+/// a payload that comes before its type is held as a `Value` until the type comes.
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(EventVisitor)
+    }
+}
+
+struct EventVisitor;
+
+impl<'de> serde::de::Visitor<'de> for EventVisitor {
+    type Value = Event;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("an event")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
+        let (mut seq, mut ts, mut actor, mut correlation, mut v) = (None, None, None, None, None);
+        let mut type_name: Option<String> = None;
+        let mut body = None;
+        let mut early_data: Option<Value> = None;
+        while let Some(member) = map.next_key::<EventMember>()? {
+            match member {
+                EventMember::Seq => seq = Some(map.next_value()?),
+                EventMember::Ts => ts = Some(map.next_value()?),
+                EventMember::Actor => actor = Some(map.next_value()?),
+                EventMember::Correlation => correlation = map.next_value()?,
+                EventMember::V => v = Some(map.next_value()?),
+                EventMember::Type => type_name = Some(map.next_value()?),
+                EventMember::Data => match type_name.as_deref() {
+                    Some(name) => body = Some(map.next_value_seed(Payload(name))?),
+                    None => early_data = Some(map.next_value()?),
+                },
+                EventMember::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        let missing = A::Error::missing_field;
+        let type_name = type_name.ok_or_else(|| missing("type"))?;
+        let body = match body {
+            Some(body) => body,
+            None => {
+                // Decoded again from text, through the same decoder as the usual order.
+                let data = early_data.unwrap_or(Value::Null).to_string();
+                let mut decoder = serde_json::Deserializer::from_str(&data);
+                Payload(&type_name)
+                    .deserialize(&mut decoder)
+                    .map_err(A::Error::custom)?
+            }
+        };
+        Ok(Event {
+            seq: seq.ok_or_else(|| missing("seq"))?,
+            ts: ts.ok_or_else(|| missing("ts"))?,
+            actor: actor.ok_or_else(|| missing("actor"))?,
+            correlation,
+            v: v.ok_or_else(|| missing("v"))?,
+            body,
+        })
+    }
+}
+
+/// An event's `data`, once its type is known.
+struct Payload<'a>(&'a str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Payload<'_> {
+    type Value = EventBody;
+
+    fn deserialize<D: Deserializer<'de>>(self, data: D) -> Result<EventBody, D::Error> {
+        if !KNOWN_EVENT_TYPES.contains(&self.0) {
+            return Ok(EventBody::Unknown {
+                type_name: self.0.to_owned(),
+                data: Value::deserialize(data)?,
+            });
+        }
+        EventBody::deserialize(TypeThen {
+            type_name: self.0,
+            data,
+        })
+    }
+}
+
+/// A known type and its payload's decoder, handed to the derived decoder as the sequence
+/// `[type, data]` (as [`Tagged`] does for a stored payload).
+struct TypeThen<'a, D> {
+    type_name: &'a str,
+    data: D,
+}
+
+impl<'de, D: Deserializer<'de>> Deserializer<'de> for TypeThen<'_, D> {
+    type Error = D::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        visitor.visit_seq(TypeThenParts {
+            type_name: Some(self.type_name),
+            data: Some(self.data),
+        })
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
+        identifier ignored_any
+    }
+}
+
+struct TypeThenParts<'a, D> {
+    type_name: Option<&'a str>,
+    data: Option<D>,
+}
+
+impl<'de, D: Deserializer<'de>> serde::de::SeqAccess<'de> for TypeThenParts<'_, D> {
+    type Error = D::Error;
+
+    fn next_element_seed<T: serde::de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, D::Error> {
+        if let Some(type_name) = self.type_name.take() {
+            let name: serde::de::value::StrDeserializer<'_, D::Error> =
+                serde::de::IntoDeserializer::into_deserializer(type_name);
+            return seed.deserialize(name).map(Some);
+        }
+        match self.data.take() {
+            Some(data) => seed.deserialize(data).map(Some),
+            None => Ok(None),
         }
     }
 }

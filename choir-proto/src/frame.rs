@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::command::{Command, KNOWN_COMMAND_TYPES};
 use crate::event::Event;
 use crate::ids::{DocId, ThreadId, WindowId};
+use crate::tag_first;
 use crate::world::{Doc, ThreadPage, World};
 
 /// WebSocket close code after a missing or wrong token.
@@ -65,7 +66,7 @@ pub enum ClientFrame {
 }
 
 /// Frames the daemon sends.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// Reply to `hello`.
@@ -99,6 +100,45 @@ pub enum ServerFrame {
     /// Reply to `ping`.
     Pong { nonce: u64 },
 }
+
+/// [`ServerFrame`]'s variants, to decode a frame without buffering it (see `tag_first`).
+#[derive(Deserialize)]
+#[serde(remote = "ServerFrame", rename_all = "snake_case")]
+enum ServerFrameDef {
+    Welcome {
+        protocol: u32,
+        head: u64,
+        #[serde(default)]
+        snapshot: Option<Box<World>>,
+        #[serde(default)]
+        read_only: bool,
+    },
+    Event {
+        event: Event,
+    },
+    Ephemeral {
+        body: EphemeralBody,
+    },
+    Ack {
+        id: u64,
+        seqs: Vec<u64>,
+    },
+    Reply {
+        id: u64,
+        reply: Reply,
+    },
+    Error {
+        #[serde(default)]
+        id: Option<u64>,
+        code: ErrorCode,
+        message: String,
+    },
+    Pong {
+        nonce: u64,
+    },
+}
+
+tag_first::mirrored!(ServerFrame, ServerFrameDef, "type");
 
 /// What a client may read beyond its welcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -165,7 +205,7 @@ pub struct Moment {
 }
 
 /// Answers to [`Query`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "type")]
 pub enum Reply {
     #[serde(rename = "thread.messages")]
@@ -176,8 +216,22 @@ pub enum Reply {
     Moment { moment: Moment },
 }
 
+/// [`Reply`]'s variants, to decode one without buffering it (see `tag_first`).
+#[derive(Deserialize)]
+#[serde(remote = "Reply")]
+enum ReplyDef {
+    #[serde(rename = "thread.messages")]
+    ThreadMessages { page: ThreadPage },
+    #[serde(rename = "doc")]
+    Doc { doc: Doc },
+    #[serde(rename = "moment")]
+    Moment { moment: Moment },
+}
+
+tag_first::mirrored!(Reply, ReplyDef, "type");
+
 /// Live signals that are never stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EphemeralBody {
     /// A piece of an assistant message being streamed.
@@ -195,9 +249,32 @@ pub enum EphemeralBody {
     /// model gateway: sent after each turn, and to each client as it connects.
     ModelUsage(ModelUsage),
     /// A kind this build does not know.
-    #[serde(other)]
     Unknown,
 }
+
+/// [`EphemeralBody`]'s variants, to decode one without buffering it (see `tag_first`); a kind
+/// this build does not know decodes as `Unknown`.
+#[derive(Deserialize)]
+#[serde(remote = "EphemeralBody", rename_all = "snake_case")]
+enum EphemeralBodyDef {
+    ChatDelta {
+        thread_id: ThreadId,
+        text: String,
+    },
+    Typing {
+        thread_id: ThreadId,
+        actor: String,
+    },
+    ShellOutput {
+        window_id: WindowId,
+        chunk: u64,
+        data: String,
+    },
+    ModelUsage(ModelUsage),
+    Unknown,
+}
+
+tag_first::mirrored!(EphemeralBody, EphemeralBodyDef, "kind");
 
 /// A user's use of the model gateway today (UTC) and their daily limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

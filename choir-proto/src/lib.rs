@@ -26,6 +26,7 @@ mod human;
 mod ids;
 mod secret;
 mod settings;
+mod tag_first;
 pub mod term_stream;
 pub mod terminal;
 mod text_op;

@@ -192,3 +192,57 @@ fn unknown_error_codes_and_ephemerals_decode() {
         }
     );
 }
+
+#[test]
+fn events_decode_whatever_the_order_of_their_members() {
+    // A `Value` keeps its members sorted: `data` before `type`, as another tool may write.
+    for (i, body) in samples::event_bodies().into_iter().enumerate() {
+        let event = samples::event(i as u64 + 1, body);
+        let sorted = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            serde_json::from_value::<Event>(sorted.clone()).unwrap(),
+            event
+        );
+        assert_eq!(
+            serde_json::from_str::<Event>(&sorted.to_string()).unwrap(),
+            event,
+            "{sorted}"
+        );
+    }
+    let unknown =
+        r#"{"data":{"moves":3},"type":"robot.danced","v":1,"seq":2,"ts":1,"actor":"a","x":0}"#;
+    assert_eq!(
+        serde_json::from_str::<Event>(unknown).unwrap().body,
+        EventBody::Unknown {
+            type_name: "robot.danced".into(),
+            data: json!({"moves": 3})
+        }
+    );
+    let no_type = r#"{"seq":2,"ts":1,"actor":"a","v":1,"data":{}}"#;
+    let err = serde_json::from_str::<Event>(no_type).unwrap_err();
+    assert!(err.to_string().contains("missing field `type`"), "{err}");
+}
+
+#[test]
+fn a_server_frame_whose_tag_is_not_its_first_member_is_refused_by_name() {
+    let text = r#"{"nonce":7,"type":"pong"}"#;
+    let err = serde_json::from_str::<ServerFrame>(text).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`type` must be the object's first member, not `nonce`"),
+        "{err}"
+    );
+    let nested = r#"{"type":"ephemeral","body":{"text":"x","kind":"chat_delta","thread_id":1}}"#;
+    let err = serde_json::from_str::<ServerFrame>(nested).unwrap_err();
+    assert!(err.to_string().contains("`kind` must be"), "{err}");
+    // Members after the tag come in any order; unknown ones are skipped.
+    let frame: ServerFrame =
+        serde_json::from_str(r#"{"type":"ack","seqs":[3],"extra":true,"id":9}"#).unwrap();
+    assert_eq!(
+        frame,
+        ServerFrame::Ack {
+            id: 9,
+            seqs: vec![3]
+        }
+    );
+}

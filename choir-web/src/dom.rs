@@ -217,7 +217,10 @@ pub fn is_visible() -> bool {
 
 /// GETs a JSON document of the daemon's API, with the token when the page has one (else the
 /// hypervisor adds it, for the session its cookie names).
-pub async fn get_json(path: &str, token: Option<&str>) -> Result<serde_json::Value, String> {
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    path: &str,
+    token: Option<&str>,
+) -> Result<T, String> {
     use wasm_bindgen_futures::JsFuture;
     let window = window().ok_or("no window")?;
     let init = web_sys::RequestInit::new();

@@ -196,7 +196,7 @@ pub struct ToolCard {
     pub preview: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ToolCardStatus {
     AwaitingApproval,
@@ -204,6 +204,18 @@ pub enum ToolCardStatus {
     Done { ok: bool, exit_code: Option<i32> },
     Denied { reason: String },
 }
+
+/// [`ToolCardStatus`]'s variants, to decode one without buffering it (see `tag_first`).
+#[derive(Deserialize)]
+#[serde(remote = "ToolCardStatus", rename_all = "snake_case")]
+enum ToolCardStatusDef {
+    AwaitingApproval,
+    Running,
+    Done { ok: bool, exit_code: Option<i32> },
+    Denied { reason: String },
+}
+
+crate::tag_first::mirrored!(ToolCardStatus, ToolCardStatusDef, "state");
 
 impl ToolCard {
     /// About how many bytes it takes on the wire.

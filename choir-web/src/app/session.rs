@@ -257,10 +257,8 @@ impl App {
                 let from = head.saturating_sub(LOG_HISTORY - 1).max(1);
                 ctx.link().send_future(async move {
                     let path = format!("/api/events?from={from}&limit={LOG_HISTORY}");
-                    let events = match dom::get_json(&path, token.as_deref()).await {
-                        Ok(mut page) => {
-                            serde_json::from_value(page["events"].take()).unwrap_or_default()
-                        }
+                    let events = match dom::get_json::<EventPage>(&path, token.as_deref()).await {
+                        Ok(page) => page.events,
                         Err(_) => Vec::new(),
                     };
                     Msg::LogHistory(events)
@@ -294,4 +292,10 @@ impl App {
             }
         }
     }
+}
+
+/// What `GET /api/events` answers (the members the log window needs).
+#[derive(serde::Deserialize)]
+struct EventPage {
+    events: Vec<choir_proto::Event>,
 }
