@@ -302,13 +302,13 @@ impl ModelUsage {
 
 /// 999 → "999", 12_345 → "12.3k", 1_000_000 → "1M".
 fn short(n: u64) -> String {
-    let (value, unit) = match n {
+    let (per, unit) = match n {
         0..=999 => return n.to_string(),
-        1_000..=999_999 => (n as f64 / 1e3, "k"),
-        1_000_000..=999_999_999 => (n as f64 / 1e6, "M"),
-        _ => (n as f64 / 1e9, "G"),
+        1_000..=999_999 => (1_000, "k"),
+        1_000_000..=999_999_999 => (1_000_000, "M"),
+        _ => (1_000_000_000, "G"),
     };
-    let text = format!("{value:.1}");
+    let text = crate::human::one_decimal(n, per);
     format!("{}{unit}", text.trim_end_matches(".0"))
 }
 

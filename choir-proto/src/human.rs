@@ -122,3 +122,29 @@ mod tests {
         );
     }
 }
+
+/// `n / unit` with one decimal, rounded half up: `one_decimal(12_345, 1_000)` is `12.3`. In
+/// integers, so the browser's code carries no float formatting.
+pub(crate) fn one_decimal(n: u64, unit: u64) -> String {
+    let unit = unit.clamp(1, u64::MAX / 10);
+    // The fraction's tenths, rounded; 10 carries into the whole part.
+    let tenths = ((n % unit) * 10 + unit / 2) / unit;
+    // No overflow: a carry needs a remainder, so `n / unit` is below the maximum.
+    let whole = n / unit + tenths / 10;
+    format!("{whole}.{}", tenths % 10)
+}
+
+#[cfg(test)]
+mod one_decimal_tests {
+    use super::one_decimal;
+
+    #[test]
+    fn rounds_half_up_to_one_decimal() {
+        assert_eq!(one_decimal(12_345, 1_000), "12.3");
+        assert_eq!(one_decimal(12_350, 1_000), "12.4");
+        assert_eq!(one_decimal(999_999, 1_000), "1000.0");
+        assert_eq!(one_decimal(104_857_600, 1_000_000), "104.9");
+        assert_eq!(one_decimal(u64::MAX, 1), format!("{}.0", u64::MAX));
+        assert_eq!(one_decimal(5, 0), "5.0", "a unit of 0 counts as 1");
+    }
+}

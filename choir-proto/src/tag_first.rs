@@ -6,16 +6,18 @@
 //! and in the browser's code a second decoder for every type a frame holds. Here the variant
 //! is decoded by the enum's externally tagged mirror (`#[serde(remote = "…")]`, which the
 //! compiler checks against the enum), handed the tag's value as the variant's name and the
-//! rest of the object, as it comes, as its fields. An object whose first member is not the
-//! tag is refused with an error saying so.
+//! rest of the object, as it comes, as its fields. An object whose tag comes later (one from
+//! a `serde_json::Value`, whose members are sorted) is read whole, written again with the tag
+//! first and decoded from that text: slower, but through the same decoder, so the browser's
+//! code holds one.
 
 use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::value::{MapAccessDeserializer, StringDeserializer};
 use serde::de::{
-    DeserializeSeed, Deserializer, EnumAccess, Error, IgnoredAny, IntoDeserializer, MapAccess,
-    VariantAccess, Visitor,
+    DeserializeOwned, DeserializeSeed, Deserializer, EnumAccess, Error, IgnoredAny,
+    IntoDeserializer, MapAccess, VariantAccess, Visitor,
 };
 
 /// The variant a mirror may have for every tag it does not know (a unit variant; the object's
@@ -28,11 +30,11 @@ pub(crate) trait Mirrored<'de>: Sized {
     fn from_rest<A: MapAccess<'de>>(rest: Rest<A>) -> Result<Self, A::Error>;
 }
 
-/// Decodes `T` from an object whose first member is `tag`.
+/// Decodes `T` from an object tagged by its member `tag` (best first).
 pub(crate) fn deserialize<'de, D, T>(deserializer: D, tag: &'static str) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
-    T: Mirrored<'de>,
+    T: Mirrored<'de> + DeserializeOwned,
 {
     deserializer.deserialize_map(TagFirst {
         tag,
@@ -45,7 +47,7 @@ struct TagFirst<T> {
     output: PhantomData<T>,
 }
 
-impl<'de, T: Mirrored<'de>> Visitor<'de> for TagFirst<T> {
+impl<'de, T: Mirrored<'de> + DeserializeOwned> Visitor<'de> for TagFirst<T> {
     type Value = T;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
@@ -54,18 +56,39 @@ impl<'de, T: Mirrored<'de>> Visitor<'de> for TagFirst<T> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
         match map.next_key::<String>()? {
-            Some(key) if key == self.tag => {}
-            Some(key) => {
-                return Err(A::Error::custom(format_args!(
-                    "`{}` must be the object's first member, not `{key}`",
-                    self.tag
-                )))
+            Some(key) if key == self.tag => {
+                let variant = map.next_value()?;
+                T::from_rest(Rest { variant, map })
             }
-            None => return Err(A::Error::missing_field(self.tag)),
+            Some(key) => tag_later(self.tag, key, map),
+            None => Err(A::Error::missing_field(self.tag)),
         }
-        let variant = map.next_value()?;
-        T::from_rest(Rest { variant, map })
     }
+}
+
+/// An object whose first member, `first`, is not the tag: read whole, then decoded from its
+/// text written again with the tag first.
+fn tag_later<'de, A, T>(tag: &'static str, first: String, mut map: A) -> Result<T, A::Error>
+where
+    A: MapAccess<'de>,
+    T: DeserializeOwned,
+{
+    let mut members = serde_json::Map::new();
+    members.insert(first, map.next_value()?);
+    while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+        members.insert(key, value);
+    }
+    let variant = members
+        .remove(tag)
+        .ok_or_else(|| A::Error::missing_field(tag))?;
+    let rest = serde_json::Value::Object(members).to_string();
+    let others = rest.strip_prefix('{').unwrap_or("}");
+    let comma = if others == "}" { "" } else { "," };
+    let text = format!(
+        "{{{}:{variant}{comma}{others}",
+        serde_json::Value::from(tag)
+    );
+    serde_json::from_str(&text).map_err(A::Error::custom)
 }
 
 /// The tag's value and the object's other members, presented to a mirror as an externally

@@ -224,17 +224,34 @@ fn events_decode_whatever_the_order_of_their_members() {
 }
 
 #[test]
-fn a_server_frame_whose_tag_is_not_its_first_member_is_refused_by_name() {
-    let text = r#"{"nonce":7,"type":"pong"}"#;
-    let err = serde_json::from_str::<ServerFrame>(text).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("`type` must be the object's first member, not `nonce`"),
-        "{err}"
+fn tagged_objects_decode_whatever_the_order_of_their_members() {
+    // The daemon writes each tag first; a `Value` (members sorted) or another tool may not.
+    for frame in samples::server_frames() {
+        let sorted = serde_json::to_value(&frame).unwrap();
+        assert_eq!(
+            serde_json::from_str::<ServerFrame>(&sorted.to_string()).unwrap(),
+            frame
+        );
+        assert_eq!(
+            serde_json::from_value::<ServerFrame>(sorted).unwrap(),
+            frame
+        );
+    }
+    let later = r#"{"nonce":7,"type":"pong"}"#;
+    assert_eq!(
+        serde_json::from_str::<ServerFrame>(later).unwrap(),
+        ServerFrame::Pong { nonce: 7 }
     );
-    let nested = r#"{"type":"ephemeral","body":{"text":"x","kind":"chat_delta","thread_id":1}}"#;
-    let err = serde_json::from_str::<ServerFrame>(nested).unwrap_err();
-    assert!(err.to_string().contains("`kind` must be"), "{err}");
+    let nested = r#"{"body":{"text":"x","thread_id":1,"kind":"chat_delta"},"type":"ephemeral"}"#;
+    assert_eq!(
+        serde_json::from_str::<ServerFrame>(nested).unwrap(),
+        ServerFrame::Ephemeral {
+            body: choir_proto::EphemeralBody::ChatDelta {
+                thread_id: choir_proto::ThreadId(1),
+                text: "x".into()
+            }
+        }
+    );
     // Members after the tag come in any order; unknown ones are skipped.
     let frame: ServerFrame =
         serde_json::from_str(r#"{"type":"ack","seqs":[3],"extra":true,"id":9}"#).unwrap();
@@ -245,4 +262,17 @@ fn a_server_frame_whose_tag_is_not_its_first_member_is_refused_by_name() {
             seqs: vec![3]
         }
     );
+    let status = r#"{"exit_code":2,"ok":false,"state":"done"}"#;
+    assert_eq!(
+        serde_json::from_str::<choir_proto::ToolCardStatus>(status).unwrap(),
+        choir_proto::ToolCardStatus::Done {
+            ok: false,
+            exit_code: Some(2)
+        }
+    );
+    // Without its tag, an object says which member is missing.
+    let err = serde_json::from_str::<ServerFrame>(r#"{"nonce":7}"#).unwrap_err();
+    assert!(err.to_string().contains("missing field `type`"), "{err}");
+    let err = serde_json::from_str::<ServerFrame>(r#"{"type":"pong"}"#).unwrap_err();
+    assert!(err.to_string().contains("missing field `nonce`"), "{err}");
 }

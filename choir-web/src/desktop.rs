@@ -13,6 +13,7 @@ use crate::dom::SignedIn;
 use crate::drag::{Drag, DragKind};
 use crate::keys::focused_terminal;
 use crate::msg::{when, Msg};
+use crate::text::css_px;
 
 /// What the desktop draws from.
 pub struct Shown<'a> {
@@ -66,7 +67,7 @@ pub fn view(send: &Callback<Msg>, app: &Shown) -> Html {
         <div class={classes!("shell", dragging.then_some("dragging"))}>
             { probe }
             <div id="desktop" role="main" aria-label="desktop"
-                data-cell-w={ app.apps.cell.0.to_string() } data-cell-h={ app.apps.cell.1.to_string() }>
+                data-cell-w={ css_px(app.apps.cell.0) } data-cell-h={ css_px(app.apps.cell.1) }>
                 // In a stable order (stacking is z-index): moving a node would take the
                 // keyboard focus and the pointer capture from it.
                 { for world.desktop.windows.values().map(|window| frame(send, app, window)) }
@@ -110,10 +111,10 @@ fn frame(send: &Callback<Msg>, app: &Shown, window: &Window) -> Html {
         .unwrap_or(0);
     let style = format!(
         "left:{}px;top:{}px;width:{}px;height:{}px;z-index:{}",
-        f64::from(rect.x) * cw,
-        f64::from(rect.y) * ch,
-        f64::from(rect.w) * cw,
-        f64::from(rect.h) * ch,
+        css_px(f64::from(rect.x) * cw),
+        css_px(f64::from(rect.y) * ch),
+        css_px(f64::from(rect.w) * cw),
+        css_px(f64::from(rect.h) * ch),
         stacking + 1
     );
     let press = |kind: DragKind| {

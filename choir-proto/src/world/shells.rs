@@ -113,8 +113,8 @@ pub struct PasteTooLarge(pub usize);
 pub fn byte_count(count: u64) -> String {
     match count {
         0..=9_999 => format!("{count} B"),
-        10_000..=9_999_999 => format!("{:.0} kB", count as f64 / 1e3),
-        _ => format!("{:.1} MB", count as f64 / 1e6),
+        10_000..=9_999_999 => format!("{} kB", (count + 500) / 1_000),
+        _ => format!("{} MB", crate::human::one_decimal(count, 1_000_000)),
     }
 }
 
