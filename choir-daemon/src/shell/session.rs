@@ -1,7 +1,7 @@
 //! One running shell: its PTY and process, and four threads that block on them, never on
-//! the async runtime (a flood in one shell stalls nothing else): one reads the output, one
-//! records it (see [`Recorder`]), one writes what users type, one waits for the shell to
-//! exit.
+//! the async runtime (a flood in one shell stalls nothing else): one reads the output and
+//! records it (see [`Recorder`]), one makes the records that fall due later and applies
+//! resizes, one writes what users type, one waits for the shell to exit.
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -22,8 +22,9 @@ use tokio::sync::mpsc;
 use super::recorder::{Limits, Recorder};
 use super::SendAhead;
 
-/// Reads from the PTY queued before the reader waits (back-pressure on the program).
-const QUEUED_READS: usize = 16;
+/// Signals queued for the recorder thread (a resize or the reader's wake is dropped when
+/// it is full: the thread is awake anyway).
+const QUEUED_SIGNALS: usize = 16;
 const READ_BYTES: usize = 64 * 1024;
 /// Records of output one frame may hold (see `Limits::frame`).
 const FLUSHES_PER_FRAME: usize = 4;
@@ -33,7 +34,6 @@ const EXIT_GRACE: Duration = Duration::from_millis(200);
 
 /// What the recorder thread is told.
 enum Signal {
-    Output(Vec<u8>),
     /// Every end of the PTY's other side is closed.
     Closed,
     /// The shell exited: why, and its status.
@@ -119,26 +119,33 @@ impl Session {
     )> {
         let reader = master.try_clone_reader()?;
         let writer = master.take_writer()?;
-        let (signals, signals_rx) = std_mpsc::sync_channel(QUEUED_READS);
+        let (signals, signals_rx) = std_mpsc::sync_channel(QUEUED_SIGNALS);
         let (input, input_rx) = std_mpsc::channel::<Vec<u8>>();
         let resize = Arc::new(Mutex::new(None));
         let closed = Arc::new(AtomicBool::new(false));
+        let closed_flag = closed.clone();
         let ended = Arc::new(AtomicBool::new(false));
         let window = launch.window_id;
         let recorder = Recorder::new(window, launch.size, launch.limits, Instant::now());
-        let events = Events {
-            sink: events,
-            ahead,
-            closed: closed.clone(),
-            ended: ended.clone(),
-        };
+        let recording = Arc::new(Mutex::new(Recording {
+            recorder,
+            due: None,
+            flushed: VecDeque::with_capacity(FLUSHES_PER_FRAME),
+            finished: false,
+            events: Events {
+                sink: events,
+                ahead,
+                closed: closed.clone(),
+                ended: ended.clone(),
+            },
+        }));
         spawn_named(format!("shell-{window}-record"), {
-            let resize = resize.clone();
-            move || record(recorder, master, signals_rx, resize, events, pid)
+            let (resize, recording) = (resize.clone(), recording.clone());
+            move || record(&recording, master, signals_rx, resize, closed_flag, pid)
         })?;
         spawn_named(format!("shell-{window}-read"), {
             let signals = signals.clone();
-            move || read_output(reader, signals)
+            move || read_output(reader, &recording, signals)
         })?;
         spawn_named(format!("shell-{window}-write"), move || {
             write_input(writer, input_rx)
@@ -202,14 +209,30 @@ fn spawn_named(name: String, body: impl FnOnce() + Send + 'static) -> anyhow::Re
     Ok(())
 }
 
-fn read_output(mut reader: Box<dyn Read + Send>, signals: std_mpsc::SyncSender<Signal>) {
+/// The reader thread: records what the shell writes as it is read (after a quiet spell it
+/// goes to the clients from here, with no hand-off to another thread), and wakes the
+/// recorder thread when a record falls due later.
+fn read_output(
+    mut reader: Box<dyn Read + Send>,
+    recording: &Mutex<Recording>,
+    signals: std_mpsc::SyncSender<Signal>,
+) {
     let mut buf = vec![0u8; READ_BYTES];
     loop {
         match reader.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                if signals.send(Signal::Output(buf[..n].to_vec())).is_err() {
+                let Ok(mut recording) = recording.lock() else {
                     return;
+                };
+                if recording.finished {
+                    return;
+                }
+                let later = recording.output(&buf[..n], Instant::now());
+                drop(recording);
+                if later {
+                    // Full means the recorder thread is awake anyway.
+                    let _ = signals.try_send(Signal::Wake);
                 }
             }
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -264,30 +287,81 @@ impl Events {
     }
 }
 
-/// The recorder thread: takes output in, records it as it comes after a quiet spell (up to
-/// FLUSHES_PER_FRAME records a frame, then at the frame's end), applies resizes in order
-/// with the output, and records how the shell ended.
+/// A shell's recorder and when its next record is due, shared by the reader thread (output)
+/// and the recorder thread (records that fall due later, resizes, the end); what they send
+/// is sent under its lock, so in order.
+struct Recording {
+    recorder: Recorder,
+    due: Option<Instant>,
+    /// When the last records were made (at most FLUSHES_PER_FRAME a frame).
+    flushed: VecDeque<Instant>,
+    /// The shell's end is recorded: nothing more is.
+    finished: bool,
+    events: Events,
+}
+
+impl Recording {
+    /// Takes output in: recorded at once after a quiet spell (up to FLUSHES_PER_FRAME records
+    /// a frame, then at the frame's end). Whether a record is now due at another time than
+    /// before (the recorder thread must look again).
+    fn output(&mut self, bytes: &[u8], now: Instant) -> bool {
+        let before = self.due;
+        self.recorder.output(bytes);
+        let frame = self.recorder.limits().frame;
+        while self.flushed.front().is_some_and(|at| *at + frame <= now) {
+            self.flushed.pop_front();
+        }
+        let next = match self.flushed.front() {
+            Some(oldest) if self.flushed.len() >= FLUSHES_PER_FRAME => *oldest + frame,
+            _ => now,
+        };
+        self.due.get_or_insert(next);
+        self.flush_if_due(now);
+        self.due.is_some() && self.due != before
+    }
+
+    /// Records the output taken in, if its record is due.
+    fn flush_if_due(&mut self, now: Instant) {
+        if self.due.is_some_and(|at| at <= now) {
+            self.events.send(self.recorder.flush(now));
+            if self.flushed.len() == FLUSHES_PER_FRAME {
+                self.flushed.pop_front();
+            }
+            self.flushed.push_back(now);
+            self.due = self
+                .recorder
+                .busy()
+                .then(|| now + self.recorder.limits().frame);
+        }
+    }
+}
+
+/// The recorder thread: makes the records that fall due later, applies resizes in order with
+/// the output, and records how the shell ended.
 fn record(
-    mut recorder: Recorder,
+    recording: &Mutex<Recording>,
     master: Box<dyn MasterPty + Send>,
     signals: std_mpsc::Receiver<Signal>,
     resize: Arc<Mutex<Option<TermSize>>>,
-    events: Events,
+    closed: Arc<AtomicBool>,
     pid: Option<u32>,
 ) {
-    let frame = recorder.limits().frame;
-    let window_id = recorder.window_id();
-    let mut due: Option<Instant> = None;
-    let mut flushed: VecDeque<Instant> = VecDeque::with_capacity(FLUSHES_PER_FRAME);
+    let Ok(window_id) = recording.lock().map(|r| r.recorder.window_id()) else {
+        return;
+    };
     let mut exit: Option<(String, Option<i32>, Instant)> = None;
     let mut pty_closed = false;
     loop {
-        if events.closed.load(Ordering::Acquire) {
+        if closed.load(Ordering::Acquire) {
             // The window closed: nothing more to record; dropping the master hangs up.
+            if let Ok(mut recording) = recording.lock() {
+                recording.finished = true;
+            }
             return;
         }
-        // Asleep until a signal (a drop or a resize sends one), the next record due, or the
-        // end of the grace after the shell's exit.
+        let due = recording.lock().ok().and_then(|recording| recording.due);
+        // Asleep until a signal (a drop, a resize or the reader sends one), the next record
+        // due, or the end of the grace after the shell's exit.
         let wake = [due, exit.as_ref().map(|(_, _, at)| *at + EXIT_GRACE)]
             .into_iter()
             .flatten()
@@ -305,36 +379,23 @@ fn record(
         };
         let now = Instant::now();
         match signal {
-            Some(Signal::Output(bytes)) => {
-                recorder.output(&bytes);
-                while flushed.front().is_some_and(|at| *at + frame <= now) {
-                    flushed.pop_front();
-                }
-                let next = match flushed.front() {
-                    Some(oldest) if flushed.len() >= FLUSHES_PER_FRAME => *oldest + frame,
-                    _ => now,
-                };
-                due.get_or_insert(next);
-            }
             Some(Signal::Closed) => pty_closed = true,
             Some(Signal::Exited(reason, code)) => exit = Some((reason, code, now)),
             Some(Signal::Wake) | None => {}
         }
+        let Ok(mut state) = recording.lock() else {
+            break;
+        };
         let wanted = resize.lock().ok().and_then(|mut wanted| wanted.take());
         if let Some(size) = wanted {
             if let Err(err) = master.resize(pty_size(size)) {
                 tracing::warn!(%err, %window_id, "cannot resize the shell's terminal");
             }
-            events.send(recorder.resize(size, now));
+            let resized = state.recorder.resize(size, now);
+            state.events.send(resized);
         }
-        if due.is_some_and(|at| at <= now) {
-            events.send(recorder.flush(now));
-            if flushed.len() == FLUSHES_PER_FRAME {
-                flushed.pop_front();
-            }
-            flushed.push_back(now);
-            due = recorder.busy().then(|| now + frame);
-        }
+        state.flush_if_due(now);
+        drop(state);
         // The end: the shell exited and its output is in (or a background job holds the
         // terminal open past the grace).
         if let Some((_, _, at)) = &exit {
@@ -347,14 +408,17 @@ fn record(
         Some((reason, code, _)) => (reason, code),
         None => ("the shell's terminal closed".to_owned(), None),
     };
-    let mut last = recorder.finish();
-    last.push(EventBody::ShellEnded {
-        window_id,
-        reason,
-        exit_code,
-    });
-    events.ended.store(true, Ordering::Release);
-    events.send(last);
+    if let Ok(mut state) = recording.lock() {
+        let mut last = state.recorder.finish();
+        last.push(EventBody::ShellEnded {
+            window_id,
+            reason,
+            exit_code,
+        });
+        state.finished = true;
+        state.events.ended.store(true, Ordering::Release);
+        state.events.send(last);
+    }
     // Whatever the shell left running on its terminal is hung up with it.
     if let Some(group) = pid.and_then(|pid| i32::try_from(pid).ok()) {
         let _ = killpg(Pid::from_raw(group), Unix::SIGHUP);
