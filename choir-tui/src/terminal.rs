@@ -7,18 +7,17 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use crossterm::event::{
     DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
-    EventStream,
 };
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
 use crossterm::ExecutableCommand;
-use futures_util::StreamExt;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
+use tokio::sync::mpsc;
 
 use crate::desktop::Desktop;
-use crate::input::from_crossterm;
+use crate::input::{from_crossterm, InputEvent};
 use crate::session::{self, SessionEnd};
 use crate::theme::Theme;
 use choir_client::client::ProtocolClient;
@@ -52,7 +51,37 @@ fn restore() {
     let _ = disable_raw_mode();
 }
 
-fn setup() -> Result<Terminal<CrosstermBackend<Stdout>>> {
+/// The terminal's input, read on a thread of its own that blocks on it: a key reaches the
+/// session loop with one wake-up (crossterm's `EventStream` took two, and its reader's lock
+/// made the loop spin while that thread waited). The thread ends when the loop has gone.
+fn read_input() -> mpsc::UnboundedReceiver<InputEvent> {
+    let (events, input) = mpsc::unbounded_channel();
+    let reader = std::thread::Builder::new()
+        .name("terminal-input".into())
+        .spawn(move || loop {
+            match crossterm::event::read() {
+                Ok(event) => {
+                    if let Some(event) = from_crossterm(event) {
+                        if events.send(event).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(%err, "the terminal's input ended");
+                    return;
+                }
+            }
+        });
+    if let Err(err) = reader {
+        tracing::error!(%err, "cannot start reading the terminal");
+    }
+    input
+}
+
+/// The terminal, drawn at `size` until a resize event says otherwise (a fixed viewport: a
+/// frame does not ask the terminal for its size, three system calls each time).
+fn setup(size: (u16, u16)) -> Result<Terminal<CrosstermBackend<Stdout>>> {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
@@ -63,7 +92,13 @@ fn setup() -> Result<Terminal<CrosstermBackend<Stdout>>> {
     stdout.execute(EnterAlternateScreen)?;
     stdout.execute(EnableMouseCapture)?;
     stdout.execute(EnableBracketedPaste)?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(stdout))?;
+    let area = ratatui::layout::Rect::new(0, 0, size.0.max(1), size.1.max(1));
+    let mut terminal = Terminal::with_options(
+        CrosstermBackend::new(stdout),
+        ratatui::TerminalOptions {
+            viewport: ratatui::Viewport::Fixed(area),
+        },
+    )?;
     terminal.clear()?;
     Ok(terminal)
 }
@@ -99,13 +134,12 @@ async fn run_desktop<F>(locate: F, mut desktop: Desktop, name: &str) -> Result<(
 where
     F: Fn() -> Result<choir_proto::Endpoint, ConnectError> + Send + 'static,
 {
-    let mut terminal = setup()?;
-    let (client, updates) = ProtocolClient::spawn(locate, name);
-    let input =
-        EventStream::new().filter_map(|event| async move { event.ok().and_then(from_crossterm) });
-    let input = Box::pin(input);
-    let clock = || chrono::Local::now().format("%H:%M").to_string();
     let size = crossterm::terminal::size().unwrap_or((80, 24));
+    let mut terminal = setup(size)?;
+    let (client, updates) = ProtocolClient::spawn(locate, name);
+    let mut keys = read_input();
+    let input = futures_util::stream::poll_fn(move |cx| keys.poll_recv(cx));
+    let clock = || chrono::Local::now().format("%H:%M").to_string();
     let result = session::run(
         &mut terminal,
         size,

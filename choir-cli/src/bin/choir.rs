@@ -255,7 +255,12 @@ fn main() -> ExitCode {
             )
             .exit();
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    // One thread: the desktop's loop and its socket share it, so a key and its echo wake no
+    // other thread of this process (its input is read on a thread of its own).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("choir: cannot start the async runtime: {err}");

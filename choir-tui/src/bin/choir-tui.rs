@@ -67,7 +67,11 @@ fn run(cli: Cli) -> Result<()> {
         None => default_data_dir()?,
     };
     choir_tui::terminal::log_to_file(&data_dir.join("logs"))?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    // One thread, as `choir`'s: the desktop's loop and its socket share it.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     match cli.connect {
         Some(url) => {
             let endpoint = endpoint_from(&url, cli.token.as_deref())?;
