@@ -51,7 +51,7 @@ impl<'de, T: Mirrored<'de> + DeserializeOwned> Visitor<'de> for TagFirst<T> {
     type Value = T;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        write!(formatter, "an object whose first member is `{}`", self.tag)
+        write!(formatter, "an object tagged by its member `{}`", self.tag)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
