@@ -428,7 +428,7 @@ fn store_sections(
         println!("- {rate:.0} events/s");
         println!(
             "- where the time goes (perf): pages of 4096 rows read row by row from SQLite \
-             (an eighth), each payload decoded by serde (a fifth), allocating a quarter"
+             (a quarter), allocating (a fifth), each payload decoded by serde (a sixth)"
         );
         println!();
     }

@@ -451,17 +451,7 @@ impl EventBody {
         version: u32,
         data: Value,
     ) -> Result<Self, serde_json::Error> {
-        let data = upcast(type_name, version, data);
-        if !KNOWN_EVENT_TYPES.contains(&type_name) {
-            return Ok(EventBody::Unknown {
-                type_name: type_name.to_owned(),
-                data,
-            });
-        }
-        EventBody::deserialize(Tagged {
-            type_name: type_name.to_owned(),
-            data,
-        })
+        Payload(type_name).deserialize(upcast(type_name, version, data))
     }
 }
 
@@ -474,9 +464,8 @@ impl EventBody {
         data: &str,
     ) -> Result<Self, serde_json::Error> {
         if version == EVENT_SCHEMA_VERSION && KNOWN_EVENT_TYPES.contains(&type_name) {
-            let tagged = format!("{{\"type\":{},\"data\":{data}}}", Value::from(type_name));
-            let mut deserializer = serde_json::Deserializer::from_str(&tagged);
-            let body = EventBody::deserialize(&mut deserializer)?;
+            let mut deserializer = serde_json::Deserializer::from_str(data);
+            let body = Payload(type_name).deserialize(&mut deserializer)?;
             deserializer.end()?;
             return Ok(body);
         }
@@ -517,11 +506,9 @@ impl<'de> Deserialize<'de> for EventBody {
             .as_object_mut()
             .and_then(|object| object.remove("data"))
             .unwrap_or(Value::Null);
-        if KNOWN_EVENT_TYPES.contains(&type_name.as_str()) {
-            EventBody::deserialize(Tagged { type_name, data }).map_err(D::Error::custom)
-        } else {
-            Ok(EventBody::Unknown { type_name, data })
-        }
+        Payload(&type_name)
+            .deserialize(data)
+            .map_err(D::Error::custom)
     }
 }
 
@@ -625,7 +612,9 @@ impl<'de> serde::de::DeserializeSeed<'de> for Payload<'_> {
 }
 
 /// A known type and its payload's decoder, handed to the derived decoder as the sequence
-/// `[type, data]` (as [`Tagged`] does for a stored payload).
+/// `[type, data]`: one way in, whether the payload comes from the socket's text, a stored row
+/// or a `Value`, so the browser's code holds the variants' decoder once (from a map, whose
+/// keys may come in either order, serde builds a second one for a payload before its type).
 struct TypeThen<'a, D> {
     type_name: &'a str,
     data: D,
@@ -667,52 +656,6 @@ impl<'de, D: Deserializer<'de>> serde::de::SeqAccess<'de> for TypeThenParts<'_, 
         }
         match self.data.take() {
             Some(data) => seed.deserialize(data).map(Some),
-            None => Ok(None),
-        }
-    }
-}
-
-/// A known event's type and payload, handed to the derived decoder as the sequence
-/// `[type, data]`: one way in, so the browser's code holds the variants' decoder once (from
-/// a map, whose keys may come in either order, serde builds a second one for a payload that
-/// comes before its type).
-struct Tagged {
-    type_name: String,
-    data: Value,
-}
-
-impl<'de> Deserializer<'de> for Tagged {
-    type Error = serde_json::Error;
-
-    fn deserialize_any<V: serde::de::Visitor<'de>>(
-        self,
-        visitor: V,
-    ) -> Result<V::Value, Self::Error> {
-        visitor.visit_seq(TaggedParts([
-            Some(Value::String(self.type_name)),
-            Some(self.data),
-        ]))
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        option unit unit_struct newtype_struct seq tuple tuple_struct map struct enum
-        identifier ignored_any
-    }
-}
-
-/// The two elements of [`Tagged`], in order.
-struct TaggedParts([Option<Value>; 2]);
-
-impl<'de> serde::de::SeqAccess<'de> for TaggedParts {
-    type Error = serde_json::Error;
-
-    fn next_element_seed<T: serde::de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, Self::Error> {
-        match self.0.iter_mut().find_map(Option::take) {
-            Some(value) => seed.deserialize(value).map(Some),
             None => Ok(None),
         }
     }
