@@ -5,6 +5,12 @@
 //! fsync; each piece is let go when its event comes. Nothing drawn ahead is ever the only
 //! copy: a piece whose event never comes (the daemon died before the commit) is dropped with
 //! the screen it was drawn on at the next welcome.
+//!
+//! The copy of the committed screen that the next piece is fed onto is made when the last
+//! piece drawn ahead is committed, not when the next piece comes: a key's echo is drawn
+//! without first copying the screen. Pieces committed as they were drawn (same numbers, same
+//! text, in order) are let go without a new copy; anything else (a piece missed, its text
+//! changed) makes one.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -24,10 +30,26 @@ pub(super) struct Ahead {
 
 #[derive(Debug, Clone)]
 struct Pending {
-    /// Pieces not committed yet, oldest first, with their numbers.
+    /// Pieces not committed yet, oldest first, with their numbers (none: `screen` is a
+    /// copy of the committed screen, ready for the next piece).
     chunks: VecDeque<(u64, String)>,
     /// The committed screen with them fed on top.
     screen: Terminal,
+}
+
+impl Pending {
+    /// Lets go of the oldest piece if `chunk` commits it as it was drawn: the screen is then
+    /// still the committed one with the rest on top.
+    fn commit_in_step(&mut self, chunk: u64, data: &str) -> bool {
+        let in_step = self
+            .chunks
+            .front()
+            .is_some_and(|(c, drawn)| *c == chunk && drawn == data);
+        if in_step {
+            self.chunks.pop_front();
+        }
+        in_step
+    }
 }
 
 impl Ahead {
@@ -75,23 +97,30 @@ impl Ahead {
     pub(super) fn on_event(&mut self, world: &World, body: &EventBody) -> bool {
         match body {
             EventBody::ShellOutput {
-                window_id, chunk, ..
+                window_id,
+                chunk,
+                data,
             } => {
                 let Some(pending) = self.windows.get_mut(window_id) else {
                     return false;
                 };
-                let drawn = pending.chunks.iter().any(|(c, _)| c == chunk);
+                let in_step = pending.commit_in_step(*chunk, data);
+                let drawn = in_step || pending.chunks.iter().any(|(c, _)| c == chunk);
                 while pending.chunks.front().is_some_and(|(c, _)| c <= chunk) {
                     pending.chunks.pop_front();
                 }
+                if in_step && !pending.chunks.is_empty() {
+                    return true;
+                }
+                // A new copy: for the pieces still ahead, or ready for the next one.
                 match committed(world, *window_id) {
-                    Some(mut screen) if !pending.chunks.is_empty() => {
+                    Some(mut screen) => {
                         for (_, data) in &pending.chunks {
                             screen.feed(data.as_bytes());
                         }
                         pending.screen = screen;
                     }
-                    _ => {
+                    None => {
                         self.windows.remove(window_id);
                     }
                 }
@@ -111,7 +140,10 @@ impl Ahead {
 
     /// The screen to draw for window `window_id`, when output is drawn ahead there.
     pub(super) fn screen(&self, window_id: WindowId) -> Option<&Terminal> {
-        self.windows.get(&window_id).map(|pending| &pending.screen)
+        self.windows
+            .get(&window_id)
+            .filter(|pending| !pending.chunks.is_empty())
+            .map(|pending| &pending.screen)
     }
 
     pub(super) fn clear(&mut self) {

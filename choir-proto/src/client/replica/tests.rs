@@ -391,3 +391,132 @@ fn what_was_drawn_ahead_goes_with_a_new_screen_or_a_new_welcome() {
     replica.on_frame(ahead(9, 1, "ghost"));
     assert!(replica.shell_screen(WindowId(9)).is_none());
 }
+
+mod drawn_ahead {
+    //! Whatever order a shell's pieces and their events come in (a piece before its event,
+    //! after it, or never; a resize between), the screen drawn is the committed screen with
+    //! the pieces taken and not committed yet on top, and an event is news exactly when no
+    //! piece drew it.
+
+    use std::collections::VecDeque;
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Output whose whole effect is on the screen (an image copies it exactly).
+    const PIECES: &[&str] = &[
+        "x",
+        "ab ",
+        "\r\n",
+        "\x1b[31m",
+        "\x1b[0m",
+        "\x1b[H",
+        "\x1b[2J",
+        "\x08",
+        "\x1b[K",
+        "0123456789abcdefghij\r\n",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Fate {
+        /// Its piece comes (before or after its event, as the schedule says).
+        Ahead,
+        /// Its piece is lost (the client lagged): only its event comes.
+        Lost,
+        /// Not output: the shell is resized.
+        Resize(u16),
+    }
+
+    fn fate() -> impl Strategy<Value = Fate> {
+        prop_oneof![
+            8 => Just(Fate::Ahead),
+            1 => Just(Fate::Lost),
+            1 => (3u16..6).prop_map(Fate::Resize),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn the_screen_drawn_is_the_committed_one_with_the_pieces_ahead_on_top(
+            steps in proptest::collection::vec((0..PIECES.len(), fate()), 1..40),
+            schedule in proptest::collection::vec(any::<bool>(), 80),
+        ) {
+            let (mut daemon, mut replica) = shell_room();
+            // What comes, in the order the daemon sends each kind.
+            let mut pieces = VecDeque::new();
+            let mut events = VecDeque::new();
+            let mut chunk = 0;
+            for (piece, fate) in &steps {
+                let body = match fate {
+                    Fate::Resize(rows) => EventBody::ShellResized {
+                        window_id: WindowId(1),
+                        rows: *rows,
+                        cols: 20,
+                    },
+                    Fate::Ahead | Fate::Lost => {
+                        chunk += 1;
+                        if matches!(fate, Fate::Ahead) {
+                            pieces.push_back(ahead(1, chunk, PIECES[*piece]));
+                        }
+                        EventBody::ShellOutput {
+                            window_id: WindowId(1),
+                            data: PIECES[*piece].into(),
+                            chunk,
+                        }
+                    }
+                };
+                events.push_back(daemon.record(body));
+            }
+            // The pieces taken and not committed yet, as the model has them.
+            let mut taken: Vec<(u64, String)> = Vec::new();
+            let mut schedule = schedule.into_iter().chain(std::iter::repeat(true));
+            while !pieces.is_empty() || !events.is_empty() {
+                let piece_first = schedule.next().unwrap_or(true);
+                if piece_first && !pieces.is_empty() || events.is_empty() {
+                    let frame = pieces.pop_front().unwrap();
+                    if let ServerFrame::Ephemeral {
+                        body: EphemeralBody::ShellOutput { chunk, data, .. },
+                    } = &frame
+                    {
+                        let committed = replica.world().shells[&WindowId(1)].chunk;
+                        if *chunk > committed {
+                            taken.push((*chunk, data.clone()));
+                        }
+                    }
+                    replica.on_frame(frame);
+                } else {
+                    let event = events.pop_front().unwrap();
+                    let news = match &event.body {
+                        EventBody::ShellOutput { chunk, .. } => {
+                            let drew = taken.iter().any(|(c, _)| c == chunk);
+                            taken.retain(|(c, _)| c > chunk);
+                            !drew
+                        }
+                        _ => {
+                            taken.clear();
+                            true
+                        }
+                    };
+                    let applied = replica.on_frame(ServerFrame::Event { event });
+                    prop_assert_eq!(
+                        matches!(applied, Applied::Event(_)),
+                        news,
+                        "{:?}",
+                        applied
+                    );
+                }
+                let mut expected = replica.world().shells[&WindowId(1)].terminal.clone();
+                for (_, data) in &taken {
+                    expected.feed(data.as_bytes());
+                }
+                let shown = replica.shell_screen(WindowId(1)).unwrap();
+                prop_assert_eq!(shown.image(), expected.image());
+            }
+            // Everything committed: the committed screen itself.
+            prop_assert_eq!(
+                replica.shell_screen(WindowId(1)).unwrap().image(),
+                daemon.world.shells[&WindowId(1)].terminal.image()
+            );
+        }
+    }
+}
