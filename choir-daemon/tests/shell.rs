@@ -170,6 +170,44 @@ async fn a_shell_runs_in_the_workspace_and_a_late_client_sees_the_screen() {
     daemon.shutdown().await;
 }
 
+/// Typing goes from the connection straight to the shell: keys typed the moment the log says
+/// the shell runs (before its process may have started) are all written, in order, and keys
+/// come one by one as a user types them.
+#[tokio::test]
+async fn keys_typed_as_the_shell_starts_are_written_in_order() {
+    let (_dir, daemon) = common::start().await;
+    let mut alice = Watcher::connect(&daemon).await;
+    let id = WindowId(alice.world.desktop.next_window_id);
+    alice
+        .command(Command::OpenWindow {
+            app: AppKind::Shell,
+            title: None,
+            rect: Some(Rect::new(0, 0, 62, 12)),
+        })
+        .await
+        .unwrap();
+    // Only `shell.started`, not the prompt.
+    alice
+        .until(WAIT, "the shell's start", |world| {
+            world.shells.get(&id).is_some_and(|shell| shell.is_running())
+        })
+        .await;
+    for key in "echo typed-$((6*7))-".chars().chain("abcdefghij".chars()) {
+        alice
+            .command(Command::ShellInput {
+                window_id: id,
+                data: key.to_string(),
+            })
+            .await
+            .unwrap();
+    }
+    alice.type_line(id, "").await;
+    alice
+        .until(WAIT, "the keys, in order", shows(id, "typed-42-abcdefghij"))
+        .await;
+    daemon.shutdown().await;
+}
+
 /// The lines a shell's output scrolls off the top are part of what the log records: the
 /// client that watched, a client that connects later, a replay of the log from its first
 /// event and the daemon after a restart all hold the same scrollback.

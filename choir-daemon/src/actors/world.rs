@@ -13,14 +13,15 @@
 use std::collections::BTreeMap;
 
 use choir_proto::{
-    decide, Command, Doc, DocEdit, DocId, EventBody, NewEvent, World, WELCOME_MESSAGES,
+    decide, Command, Doc, DocEdit, DocId, EventBody, NewEvent, World, MAX_SHELL_INPUT,
+    WELCOME_MESSAGES,
 };
 use tokio::sync::{mpsc, oneshot};
 
 use super::doc_texts;
 use super::snapshot::{Checkpoint, Snapshots};
 use super::CommandError;
-use crate::shell::Shells;
+use crate::shell::{Inputs, Shells};
 use crate::store::{EventStore, Follow, Step, StoreError};
 use tokio_util::sync::CancellationToken;
 
@@ -70,6 +71,9 @@ struct Execute {
 #[derive(Clone)]
 pub struct WorldHandle {
     inbox: mpsc::Sender<Msg>,
+    /// Typing goes straight to a running shell (see [`Inputs`]); the actor hears of it only
+    /// when the window has none, to say why.
+    shell_inputs: Inputs,
 }
 
 /// The world at start-up and how it was made.
@@ -166,6 +170,7 @@ impl WorldHandle {
     /// it accepts go to `shells`.
     pub fn spawn(store: EventStore, snapshots: Snapshots, world: World, shells: Shells) -> Self {
         let (inbox, rx) = mpsc::channel(INBOX);
+        let shell_inputs = shells.inputs().clone();
         // Other actors (the agent, tools) append too: their events reach this world through
         // the subscription, as they commit and before each decision.
         let events = store.subscribe(world.head + 1);
@@ -188,7 +193,10 @@ impl WorldHandle {
             committing: Vec::new(),
         };
         tokio::spawn(actor.run());
-        Self { inbox }
+        Self {
+            inbox,
+            shell_inputs,
+        }
     }
 
     async fn ask<T>(&self, msg: impl FnOnce(oneshot::Sender<T>) -> Msg) -> Result<T, CommandError> {
@@ -207,6 +215,16 @@ impl WorldHandle {
         actor: String,
         correlation: Option<String>,
     ) -> Result<Vec<u64>, CommandError> {
+        let command = match command {
+            // What `decide` would say yes to: input of an allowed length for a running shell.
+            Command::ShellInput { window_id, data } if data.len() <= MAX_SHELL_INPUT => {
+                match self.shell_inputs.send(window_id, data) {
+                    Ok(()) => return Ok(Vec::new()),
+                    Err(data) => Command::ShellInput { window_id, data },
+                }
+            }
+            command => command,
+        };
         self.ask(|reply| {
             Msg::Execute(Execute {
                 command,

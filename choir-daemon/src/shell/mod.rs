@@ -1,13 +1,15 @@
 //! Shell windows' shells: a PTY per shell window, running the user's shell in the workspace,
 //! owned by the daemon (a client that leaves does not end it). The manager follows the log:
 //! a `window.opened` of a shell window starts its shell, a `window.resized` resizes its
-//! terminal, a `window.closed` ends it. What users type comes through the world actor
-//! (`shell.input`, checked by `decide`) and is not recorded; what the shell writes is, by
-//! each session's recorder.
+//! terminal, a `window.closed` ends it. What users type (`shell.input`) goes straight to
+//! the shell's input queue (see [`Inputs`]), or through the world actor and `decide` when
+//! the window has no running shell (which says why); it is not recorded. What the shell
+//! writes is, by each session's recorder.
 //!
 //! Shells do not outlive the daemon: at start-up, the shells the log says were running are
 //! recorded as ended, and their windows offer a new one.
 
+mod inputs;
 mod recorder;
 mod session;
 
@@ -22,6 +24,7 @@ use tokio::sync::broadcast;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use inputs::Inputs;
 pub use recorder::Limits;
 use session::{Launch, Session};
 
@@ -85,13 +88,22 @@ enum Request {
 #[derive(Clone)]
 pub struct Shells {
     inbox: mpsc::UnboundedSender<Request>,
+    inputs: Inputs,
 }
 
 impl Shells {
     /// A handle whose requests go nowhere (for a world actor without shells, in tests).
     pub fn detached() -> Self {
         let (inbox, _) = mpsc::unbounded_channel();
-        Self { inbox }
+        Self {
+            inbox,
+            inputs: Inputs::default(),
+        }
+    }
+
+    /// The running shells' input queues.
+    pub fn inputs(&self) -> &Inputs {
+        &self.inputs
     }
 
     /// Sends what a user typed to a shell window's shell.
@@ -114,7 +126,9 @@ impl Shells {
         shutdown: CancellationToken,
     ) -> Shells {
         let (inbox, requests) = mpsc::unbounded_channel();
+        let inputs = Inputs::default();
         let mut manager = Manager {
+            inputs: inputs.clone(),
             store,
             config,
             desktop: world.desktop.clone(),
@@ -123,7 +137,7 @@ impl Shells {
         };
         manager.config.take_settings(&world.settings);
         tokio::spawn(manager.run(world.head, requests, shutdown));
-        Shells { inbox }
+        Shells { inbox, inputs }
     }
 }
 
@@ -159,6 +173,7 @@ struct Manager {
     /// window's size, or the maximizing client's area).
     desktop: Desktop,
     sessions: HashMap<WindowId, Session>,
+    inputs: Inputs,
     ahead: SendAhead,
 }
 
@@ -217,6 +232,7 @@ impl Manager {
         }
         // Dropping the sessions ends their shells.
         self.sessions.clear();
+        self.inputs.close_all();
     }
 
     async fn follow(&mut self, body: &EventBody, recorded: &mpsc::UnboundedSender<Vec<EventBody>>) {
@@ -228,9 +244,7 @@ impl Manager {
                 app: AppKind::Shell,
                 ..
             } => self.start(*window_id, recorded).await,
-            EventBody::WindowClosed { window_id } => {
-                self.sessions.remove(window_id);
-            }
+            EventBody::WindowClosed { window_id } => self.end(*window_id),
             EventBody::SettingsChanged { settings, .. } => self.config.take_settings(settings),
             // Only the end a session recorded itself ends it (the start-up's record of
             // shells ended by the restart comes before any new one).
@@ -240,7 +254,7 @@ impl Manager {
                     .get(window_id)
                     .is_some_and(session::Session::has_ended) =>
             {
-                self.sessions.remove(window_id);
+                self.end(*window_id);
             }
             _ => {
                 // Moved, resized, maximized or not: the terminal follows the window's size.
@@ -272,19 +286,26 @@ impl Manager {
         Some((window_id, TermSize::of_window(window)))
     }
 
+    /// Ends window `window_id`'s shell, if it has one.
+    fn end(&mut self, window_id: WindowId) {
+        self.sessions.remove(&window_id);
+        self.inputs.close(window_id);
+    }
+
     async fn handle(&mut self, request: Request, recorded: &mpsc::UnboundedSender<Vec<EventBody>>) {
         match request {
-            Request::Input { window_id, data } => match self.sessions.get(&window_id) {
-                Some(session) => session.input(data.into_bytes()),
-                None => tracing::debug!(%window_id, "input for a shell that is not running"),
-            },
+            Request::Input { window_id, data } => {
+                if self.inputs.send(window_id, data).is_err() {
+                    tracing::debug!(%window_id, "input for a shell that is not running");
+                }
+            }
             Request::Restart { window_id } => {
                 if self
                     .sessions
                     .get(&window_id)
                     .is_some_and(session::Session::has_ended)
                 {
-                    self.sessions.remove(&window_id);
+                    self.end(window_id);
                 }
                 if !self.sessions.contains_key(&window_id)
                     && self.desktop.window(window_id).is_some()
@@ -307,6 +328,8 @@ impl Manager {
         };
         let size = TermSize::of_window(window);
         let program = format!("{} in {}", self.config.program, self.config.cwd.display());
+        // Before its start is recorded: typing into a shell the log says runs finds a queue.
+        let typed = self.inputs.open(window_id);
         let started = EventBody::ShellStarted {
             window_id,
             program,
@@ -316,6 +339,7 @@ impl Manager {
         };
         if let Err(err) = self.store.append(vec![NewEvent::new(ACTOR, started)]).await {
             tracing::warn!(%err, %window_id, "cannot record a shell's start");
+            self.inputs.close(window_id);
             return;
         }
         let launch = Launch {
@@ -325,12 +349,13 @@ impl Manager {
             size,
             limits: self.config.limits,
         };
-        match Session::start(launch, recorded.clone(), self.ahead.clone()) {
+        match Session::start(launch, typed, recorded.clone(), self.ahead.clone()) {
             Ok(session) => {
                 tracing::info!(%window_id, program = %self.config.program, "shell started");
                 self.sessions.insert(window_id, session);
             }
             Err(err) => {
+                self.inputs.close(window_id);
                 let ended = EventBody::ShellEnded {
                     window_id,
                     reason: format!("cannot start {}: {err:#}", self.config.program),

@@ -19,6 +19,7 @@ use nix::unistd::Pid;
 use portable_pty::{native_pty_system, Child, ChildKiller, CommandBuilder, MasterPty, PtySize};
 use tokio::sync::mpsc;
 
+use super::inputs::Typed;
 use super::recorder::{Limits, Recorder};
 use super::SendAhead;
 
@@ -45,7 +46,6 @@ enum Signal {
 /// A handle to a running shell. Dropping it ends the shell.
 pub struct Session {
     signals: std_mpsc::SyncSender<Signal>,
-    input: std_mpsc::Sender<Vec<u8>>,
     /// The latest size asked for, taken by the recorder (a send could block on a full queue).
     resize: Arc<Mutex<Option<TermSize>>>,
     killer: Box<dyn ChildKiller + Send + Sync>,
@@ -66,10 +66,11 @@ pub struct Launch<'a> {
 }
 
 impl Session {
-    /// Starts the shell. Its events (output, resizes, its end) go to `events`, in order, and
-    /// its output to the clients through `ahead` first.
+    /// Starts the shell, writing what comes in `typed` to it. Its events (output, resizes, its
+    /// end) go to `events`, in order, and its output to the clients through `ahead` first.
     pub fn start(
         launch: Launch<'_>,
+        typed: Typed,
         events: mpsc::UnboundedSender<Vec<EventBody>>,
         ahead: SendAhead,
     ) -> anyhow::Result<Session> {
@@ -85,15 +86,14 @@ impl Session {
         drop(pty.slave);
         let mut killer = child.clone_killer();
         let pid = child.process_id();
-        let started = Self::run(launch, pty.master, child, events, ahead, pid);
+        let started = Self::run(launch, pty.master, child, typed, events, ahead, pid);
         if started.is_err() {
             // Whatever did start stops with the shell.
             let _ = killer.kill();
         }
-        let (signals, input, resize, closed, ended) = started?;
+        let (signals, resize, closed, ended) = started?;
         Ok(Session {
             signals,
-            input,
             resize,
             killer,
             pid,
@@ -107,12 +107,12 @@ impl Session {
         launch: Launch<'_>,
         master: Box<dyn MasterPty + Send>,
         child: Box<dyn Child + Send + Sync>,
+        typed: Typed,
         events: mpsc::UnboundedSender<Vec<EventBody>>,
         ahead: SendAhead,
         pid: Option<u32>,
     ) -> anyhow::Result<(
         std_mpsc::SyncSender<Signal>,
-        std_mpsc::Sender<Vec<u8>>,
         Arc<Mutex<Option<TermSize>>>,
         Arc<AtomicBool>,
         Arc<AtomicBool>,
@@ -120,11 +120,10 @@ impl Session {
         let reader = master.try_clone_reader()?;
         let writer = master.take_writer()?;
         let (signals, signals_rx) = std_mpsc::sync_channel(QUEUED_SIGNALS);
-        let (input, input_rx) = std_mpsc::channel::<Vec<u8>>();
         let resize = Arc::new(Mutex::new(None));
         let closed = Arc::new(AtomicBool::new(false));
         let closed_flag = closed.clone();
-        let ended = Arc::new(AtomicBool::new(false));
+        let ended = typed.ended.clone();
         let window = launch.window_id;
         let recorder = Recorder::new(window, launch.size, launch.limits, Instant::now());
         let recording = Arc::new(Mutex::new(Recording {
@@ -148,18 +147,13 @@ impl Session {
             move || read_output(reader, &recording, signals)
         })?;
         spawn_named(format!("shell-{window}-write"), move || {
-            write_input(writer, input_rx)
+            write_input(writer, typed.queue)
         })?;
         spawn_named(format!("shell-{window}-wait"), {
             let signals = signals.clone();
             move || wait_exit(child, signals)
         })?;
-        Ok((signals, input, resize, closed, ended))
-    }
-
-    /// Sends what a user typed to the program.
-    pub fn input(&self, bytes: Vec<u8>) {
-        let _ = self.input.send(bytes);
+        Ok((signals, resize, closed, ended))
     }
 
     /// Resizes the terminal (in order with the output, by the recorder). Never blocks.
@@ -243,10 +237,10 @@ fn read_output(
     let _ = signals.send(Signal::Closed);
 }
 
-fn write_input(mut writer: Box<dyn Write + Send>, input: std_mpsc::Receiver<Vec<u8>>) {
-    for bytes in input {
+fn write_input(mut writer: Box<dyn Write + Send>, input: std_mpsc::Receiver<String>) {
+    for typed in input {
         if writer
-            .write_all(&bytes)
+            .write_all(typed.as_bytes())
             .and_then(|()| writer.flush())
             .is_err()
         {
