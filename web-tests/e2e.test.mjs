@@ -829,6 +829,75 @@ e2eTest('k. the event log filters, and holds still or follows', async (h) => {
   assert.ok(Math.abs(end.max - end.top) <= 2, `still at the bottom after a new row: ${JSON.stringify(end)}`);
 });
 
+e2eTest('k2. a chat message draws again only its chat and the event log; what was drawn stays, as windows open', async (h) => {
+  const daemon = await h.daemon();
+  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 1, y: 1, w: 50, h: 14 } });
+  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 52, y: 1, w: 50, h: 14 } });
+  await daemon.command({ type: 'window.open', app: 'event_log', rect: { x: 1, y: 16, w: 100, h: 10 } });
+  const [busy, quiet, log] = [1, 2, 3];
+  await daemon.command({ type: 'chat.post', thread_id: quiet, text: 'the quiet chat' });
+  await daemon.command({ type: 'chat.post', thread_id: busy, text: 'first in the busy chat' });
+  await waitForAgentIdle(daemon);
+
+  const browser = await h.browser();
+  const page = await h.page(browser, daemon);
+  await waitForLive(page);
+  await waitForMessage(page, busy, 'first in the busy chat');
+  await waitForMessage(page, quiet, 'the quiet chat');
+  const revision = (id) =>
+    page.$eval(`.window[data-window-id="${id}"] > .content`, (el) => Number(el.dataset.revision));
+  // Marks on what is drawn now, and a record of every change to the quiet chat's content.
+  await page.evaluate(({ busy, quiet }) => {
+    for (const m of document.querySelectorAll(`.window[data-window-id="${busy}"] .message`)) m.__before = true;
+    window.__quietChanges = 0;
+    new MutationObserver((records) => {
+      window.__quietChanges += records.length;
+    }).observe(document.querySelector(`.window[data-window-id="${quiet}"] > .content`), {
+      subtree: true, childList: true, attributes: true, characterData: true,
+    });
+  }, { busy, quiet });
+  const before = { busy: await revision(busy), quiet: await revision(quiet), log: await revision(log) };
+  const seqBefore = (await daemon.events()).at(-1).seq;
+
+  for (let i = 0; i < 5; i++) await daemon.command({ type: 'chat.post', thread_id: busy, text: `busy ${i}` });
+  await waitForAgentIdle(daemon);
+  await waitForMessage(page, busy, 'busy 4');
+  const lastSeq = (await daemon.events()).at(-1).seq;
+  assert.ok(lastSeq - seqBefore >= 10, 'the posts and the agent\'s answers made events');
+  await waitFor(page, ({ log, lastSeq }) =>
+    document.querySelector(`.window[data-window-id="${log}"] .event[data-seq="${lastSeq}"]`), 10_000,
+  { arg: { log, lastSeq }, what: 'the event log to show the last event' });
+
+  assert.ok((await revision(busy)) > before.busy, 'the busy chat was drawn again');
+  assert.ok((await revision(log)) > before.log, 'the event log was drawn again');
+  assert.equal(await revision(quiet), before.quiet, 'the quiet chat was not drawn again');
+  assert.equal(await page.evaluate(() => window.__quietChanges), 0, 'nothing in the quiet chat changed');
+  // The busy chat's earlier messages are the same elements: only the new ones were added.
+  const kept = await page.evaluate((busy) => {
+    const all = [...document.querySelectorAll(`.window[data-window-id="${busy}"] .message`)];
+    return { marked: all.filter((m) => m.__before).length, all: all.length };
+  }, busy);
+  assert.ok(kept.marked >= 2 && kept.all >= kept.marked + 5, JSON.stringify(kept));
+
+  // A change that may show anywhere (a window focused) draws every window again; the quiet
+  // chat still shows its message.
+  await daemon.command({ type: 'window.focus', window_id: quiet });
+  await waitFor(page, ({ quiet, was }) =>
+    Number(document.querySelector(`.window[data-window-id="${quiet}"] > .content`)?.dataset.revision) > was, 10_000,
+  { arg: { quiet, was: before.quiet }, what: 'the quiet chat drawn again after the focus moved' });
+  await waitForMessage(page, quiet, 'the quiet chat');
+
+  // A window opened: the others are the same elements (their focus and scroll kept).
+  await page.evaluate(() => {
+    for (const w of document.querySelectorAll('.window')) w.__before = true;
+  });
+  await daemon.command({ type: 'window.open', app: 'chat', rect: { x: 60, y: 16, w: 40, h: 10 } });
+  await waitForWindow(page, 4);
+  const windows = await page.evaluate(() =>
+    [...document.querySelectorAll('.window')].map((w) => `${w.dataset.windowId}:${!!w.__before}`).join(' '));
+  assert.equal(windows, '1:true 2:true 3:true 4:false');
+});
+
 e2eTest('l. tool calls from the browser: approve, deny, and cancel a turn', async (h) => {
   // A model that wants `bash` for "approve"/"deny" messages, `edit_file` for "edit" ones,
   // answers once it has the tool's result, and stalls for "slow" ones.

@@ -69,8 +69,11 @@ pub fn view(send: &Callback<Msg>, app: &Shown) -> Html {
             <div id="desktop" role="main" aria-label="desktop"
                 data-cell-w={ css_px(app.apps.cell.0) } data-cell-h={ css_px(app.apps.cell.1) }>
                 // In a stable order (stacking is z-index): moving a node would take the
-                // keyboard focus and the pointer capture from it.
-                { for world.desktop.windows.values().map(|window| frame(send, app, window)) }
+                // keyboard focus and the pointer capture from it. A list of its own (`for`
+                // would put the windows among their siblings, where Yew matches children by
+                // position from the end, not by key: a window opened would draw every other
+                // window anew).
+                { world.desktop.windows.values().map(|window| frame(send, app, window)).collect::<Html>() }
                 if world.desktop.windows.is_empty() && *app.connection == Connection::Live {
                     if app.apps.replica.timeline().is_some() {
                         <p class="empty">{ "No window was open at this moment." }</p>
@@ -170,7 +173,7 @@ fn frame(send: &Callback<Msg>, app: &Shown, window: &Window) -> Html {
                         onclick={ command(Command::CloseWindow { window_id: id }) }>{ "×" }</button>
                 </span>
             </header>
-            <div class="content">{ crate::apps::view(send, &app.apps, window) }</div>
+            <div class="content" data-revision={ app.apps.revisions.of(id).to_string() }>{ crate::apps::content(send, &app.apps, window) }</div>
             if !window.maximized {
                 <div class="resize-handle" aria-hidden="true" onpointerdown={ press(DragKind::Resize) }></div>
             }

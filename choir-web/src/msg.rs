@@ -10,6 +10,7 @@ use yew::Callback;
 use crate::drag::DragKind;
 use crate::keys::KeyBarInput;
 use crate::net::NetEvent;
+use crate::redraw::Touch;
 
 pub enum Msg {
     Net(u64, NetEvent),
@@ -54,6 +55,31 @@ pub enum Msg {
     Travel(Travel),
     ToggleHelp,
     Dismiss,
+}
+
+impl Msg {
+    /// What this message may change among the windows' contents, besides what the frames it
+    /// takes in change (each says so itself: [`Touch::of`]).
+    pub fn touch(&self) -> Touch {
+        match self {
+            Msg::Net(_, NetEvent::Text(_))
+            | Msg::TakeFrames
+            | Msg::Tick
+            | Msg::TimelineTick
+            | Msg::Retry => Touch::Nothing,
+            // One window's state in this tab (a chat scrolled or typed into, a filter).
+            Msg::ChatInput(window, _)
+            | Msg::ChatSend(window)
+            | Msg::ChatScrolled { window, .. }
+            | Msg::WriterInput(window)
+            | Msg::LogFilter(window, _)
+            | Msg::LogFollow(window, _) => Touch::Window {
+                window: *window,
+                logged: false,
+            },
+            _ => Touch::Everything,
+        }
+    }
 }
 
 /// A callback that sends the message `make` returns for an event, if any.

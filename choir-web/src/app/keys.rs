@@ -10,7 +10,7 @@ use choir_proto::{Command, Rect, WindowId};
 use web_sys::KeyboardEvent;
 
 use super::App;
-use crate::apps::shell;
+use crate::apps::{shell, LogEntry};
 use crate::keys::{focused_shell, key_of, select_all, write_clipboard, KeyBarInput, KeyBarMods};
 
 impl App {
@@ -68,7 +68,7 @@ impl App {
         let world = self.replica.world();
         let items = self
             .keymap
-            .search_items(world, self.windows.log.iter().map(|entry| &entry.event));
+            .search_items(world, self.windows.log.iter().map(LogEntry::event));
         let (cols, rows) = self.layout.cols_rows;
         let screen = Screen {
             desktop: &world.desktop,

@@ -25,11 +25,12 @@ use web_sys::KeyboardEvent;
 use yew::platform::time::sleep;
 use yew::prelude::*;
 
-use crate::apps::{ChatView, LogEntry, LogView};
+use crate::apps::{ChatView, Drawn, LogEntry, LogView};
 use crate::dom;
 use crate::drag::{Drag, DragKind};
 use crate::keys::KeyBarMods;
 use crate::msg::Msg;
+use crate::redraw::Revisions;
 
 /// A ping goes out this often; a link silent for `SILENCE_MS` is treated as dead.
 const TICK: Duration = Duration::from_secs(10);
@@ -70,6 +71,9 @@ pub struct App {
     notice: Option<(String, bool)>,
     /// The browser's time zone, minutes east of UTC (for message times).
     utc_offset_min: i32,
+    /// Which windows' contents changed since they were drawn (see [`crate::redraw`]).
+    revisions: Revisions,
+    drawn: Drawn,
 }
 
 /// The chat and event log windows' state in this tab.
@@ -176,6 +180,8 @@ impl Component for App {
             notice: None,
             // JavaScript counts the offset the other way (minutes west).
             utc_offset_min: -(js_sys::Date::new_0().get_timezone_offset() as i32),
+            revisions: Revisions::default(),
+            drawn: Drawn::default(),
         };
         app.connect(ctx);
         ctx.link().send_future(async {
@@ -192,6 +198,8 @@ impl Component for App {
     }
 
     fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
+        // Frames say what they change as they are taken in (`on_frame`).
+        self.revisions.touch(msg.touch(), []);
         match msg {
             Msg::Net(generation, event) => {
                 if generation != self.session.generation {
@@ -358,6 +366,8 @@ impl Component for App {
                 utc_offset_min: self.utc_offset_min,
                 keymap: &self.keymap,
                 key_bar: self.key_bar,
+                revisions: &self.revisions,
+                drawn: &self.drawn,
             },
             connection: &self.session.connection,
             signed_in: self.signed_in.as_ref(),
@@ -435,6 +445,7 @@ impl App {
                 self.windows.chats.remove(window_id);
                 self.windows.logs.remove(window_id);
                 self.keymap.window_closed(*window_id);
+                self.drawn.forget(*window_id);
                 self.retire(*window_id);
             }
             EventBody::WindowFocused { .. }

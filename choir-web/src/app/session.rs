@@ -7,7 +7,7 @@ use std::time::Duration;
 use choir_desktop::prefs::Prefs;
 use choir_desktop::Connection;
 use choir_proto::client::{Applied, DocText, Link, Received};
-use choir_proto::{Command, ErrorCode, ServerFrame};
+use choir_proto::{AppKind, Command, ErrorCode, ServerFrame};
 use yew::platform::time::sleep;
 use yew::prelude::*;
 
@@ -15,6 +15,7 @@ use super::{App, FRAME_MS, LOG_HISTORY, MAX_BACKOFF_MS};
 use crate::dom;
 use crate::msg::Msg;
 use crate::net::{NetEvent, Socket};
+use crate::redraw::Touch;
 
 /// The page's link to its daemon: the socket, what arrived on it, and how it fares.
 pub(super) struct Session {
@@ -173,6 +174,7 @@ impl App {
     /// Takes the user's settings when they change: keys, the theme, notifications.
     fn follow_settings(&mut self) {
         if let Some(settings) = self.settings_seen.new_settings(self.replica.world()) {
+            self.revisions.everything();
             self.keymap.set_prefs(Prefs::new(&settings).0);
             dom::set_theme(settings.theme);
         }
@@ -211,6 +213,7 @@ impl App {
     }
 
     pub(super) fn on_frame(&mut self, ctx: &Context<Self>, frame: ServerFrame) {
+        let mut touch = Touch::of(&frame);
         match self.session.link.receive(frame) {
             Received::Frame(frame) => match self.replica.on_frame(frame) {
                 Applied::Welcome { fresh } => self.on_welcome(ctx, fresh),
@@ -221,21 +224,31 @@ impl App {
                 }
                 Applied::Quiet => {}
             },
-            Received::EditRefused { doc_id, message } => self.edit_refused(doc_id, &message),
+            Received::EditRefused { doc_id, message } => {
+                touch = Touch::Everything;
+                self.edit_refused(doc_id, &message)
+            }
             Received::QueryFailed { query, message } => {
+                touch = Touch::Everything;
                 self.replica.query_failed(&query);
                 self.notify(format!("could not load: {message}"), true);
             }
             Received::LogReplaced => {
+                touch = Touch::Everything;
                 self.lost(ctx, "the sandbox's log was replaced; reloading".into())
             }
-            Received::Refused { code, message } => match code {
-                ErrorCode::Unauthorized => self.refused(message),
-                _ => self.refused(format!("{}: {message}", code.as_str())),
-            },
+            Received::Refused { code, message } => {
+                touch = Touch::Everything;
+                match code {
+                    ErrorCode::Unauthorized => self.refused(message),
+                    _ => self.refused(format!("{}: {message}", code.as_str())),
+                }
+            }
         }
         self.open_editors();
         self.flush_queries();
+        let event_logs = crate::apps::windows_of(self.replica.world(), &AppKind::EventLog);
+        self.revisions.touch(touch, event_logs);
     }
 
     pub(super) fn on_welcome(&mut self, ctx: &Context<Self>, fresh: bool) {

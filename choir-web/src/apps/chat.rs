@@ -2,16 +2,19 @@
 //! in, approve or deny a call, cancel a turn, and older messages paged in on scrolling up.
 
 use std::collections::HashMap;
+use std::ops::Range;
 
 use choir_desktop::chat::{self, ChatItem};
-use choir_desktop::copy_mode::Query;
 use choir_desktop::find::Find;
 use choir_proto::client::Replica;
-use choir_proto::{ChatRole, Command, ThreadId, ToolCard, ToolCardStatus, Window, WindowId};
+use choir_proto::{
+    ChatMessage, ChatRole, Command, ThreadId, ToolCard, ToolCardStatus, Window, WindowId,
+};
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlElement, HtmlTextAreaElement, KeyboardEvent};
 use yew::prelude::*;
 
+use super::Item;
 use crate::dom;
 use crate::msg::{when, Msg};
 
@@ -162,10 +165,25 @@ pub fn view(
                         else { format!("{older} older messages: scroll up to load") }
                     }</p>
                 }
-                { for items[first..].iter().map(|item| match item {
-                    ChatItem::Message(message) => message_view(message, utc_offset_min, query.as_ref(), at),
-                    ChatItem::Card(card) => tool_card(send, card),
-                }) }
+                // A list of its own, matched by key (see the desktop's windows): a new message
+                // is added, the others stay as they are.
+                { items[first..].iter().map(|item| match item {
+                    ChatItem::Message(message) => {
+                        // A search's matches are marked; the message it is on, more.
+                        let marks = query.as_ref().map(|query| query.find_in(&message.text)).unwrap_or_default();
+                        let item = Item::Message {
+                            message: (*message).clone(),
+                            utc_offset_min,
+                            marks,
+                            current: at == Some(message.seq),
+                        };
+                        item.view(format!("m{}", message.seq))
+                    }
+                    ChatItem::Card(card) => {
+                        let item = Item::Card { card: (*card).clone(), send: send.clone() };
+                        item.view(format!("t{}", card.call_id.0))
+                    }
+                }).collect::<Html>() }
                 if let Some(text) = replica.streaming(thread_id) {
                     <div class="message streaming" data-role="assistant" aria-busy="true">
                         <span class="who">{ "assistant · …" }</span>
@@ -184,11 +202,13 @@ pub fn view(
     }
 }
 
-fn message_view(
-    message: &choir_proto::ChatMessage,
+/// One message: drawn when it comes in (or a search marks it), not again for the messages
+/// after it (see [`super::Item`]).
+pub(super) fn message(
+    message: &ChatMessage,
     utc_offset_min: i32,
-    query: Option<&Query>,
-    at: Option<u64>,
+    ranges: &[Range<usize>],
+    current: bool,
 ) -> Html {
     let role = match message.role {
         ChatRole::User => "user",
@@ -203,21 +223,17 @@ fn message_view(
     if let Some(ending) = message.ending {
         header.push_str(&format!(" · {}", ending.label()));
     }
-    // A search's matches are marked; the message it is on, more.
-    let ranges = query
-        .map(|query| query.find_in(&message.text))
-        .unwrap_or_default();
     let class = classes!(
         "message",
         (!ranges.is_empty()).then_some("found"),
-        (at == Some(message.seq)).then_some("found-current")
+        current.then_some("found-current")
     );
     let text = if ranges.is_empty() {
         html! { { message.text.clone() } }
     } else {
         let mut parts = Vec::new();
         let mut from = 0;
-        for range in ranges {
+        for range in ranges.iter().cloned() {
             parts.push(html! { { message.text[from..range.start].to_owned() } });
             parts.push(html! { <mark>{ message.text[range.clone()].to_owned() }</mark> });
             from = range.end;
@@ -226,14 +242,15 @@ fn message_view(
         html! { { for parts } }
     };
     html! {
-        <div key={ format!("m{}", message.seq) } class={ class } data-role={ role } data-seq={ message.seq.to_string() } data-ts={ message.ts.to_string() } data-ending={ message.ending.map(|ending| format!("{ending:?}")) }>
+        <div class={ class } data-role={ role } data-seq={ message.seq.to_string() } data-ts={ message.ts.to_string() } data-ending={ message.ending.map(|ending| format!("{ending:?}")) }>
             <span class="who">{ header }</span>
             <div class="text">{ text }</div>
         </div>
     }
 }
 
-fn tool_card(send: &Callback<Msg>, card: &ToolCard) -> Html {
+/// One tool call's card: drawn again when its call moves on.
+pub(super) fn tool_card(send: &Callback<Msg>, card: &ToolCard) -> Html {
     let call_id = card.call_id.clone();
     let (status, actions) = match &card.status {
         ToolCardStatus::AwaitingApproval => ("awaiting approval".to_owned(), true),
@@ -266,7 +283,7 @@ fn tool_card(send: &Callback<Msg>, card: &ToolCard) -> Html {
         })
     });
     html! {
-        <div key={ format!("t{}", card.call_id.0) } class="tool-card" data-seq={ card.seq.to_string() } role="group" aria-label={ format!("tool call {}", card.tool) }>
+        <div class="tool-card" data-seq={ card.seq.to_string() } role="group" aria-label={ format!("tool call {}", card.tool) }>
             <div class="tool-head"><b>{ card.tool.clone() }</b>{ " · " }<span class="status">{ status }</span></div>
             <pre class="args">{ card.args.to_string() }</pre>
             if let (Some(preview), true) = (&card.preview, actions) {

@@ -2,6 +2,7 @@
 //! paused.
 
 use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
 
 use choir_desktop::find::Find;
 use choir_proto::{AppKind, Event, Window, WindowId, World};
@@ -9,22 +10,33 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
+use super::Item;
 use crate::dom;
 use crate::msg::{when, Msg};
 
 /// Rows drawn at most (the newest that pass the filter).
 const SHOWN: usize = 300;
 
-/// An event as the event log windows show it.
-pub struct LogEntry {
-    pub event: Event,
+/// An event as the event log windows show it (cheap to clone: a row holds it).
+#[derive(Clone)]
+pub struct LogEntry(Rc<Logged>);
+
+struct Logged {
+    event: Event,
     /// Its data, in short (made once, not at every render).
-    pub preview: String,
+    preview: String,
 }
 
 impl AsRef<Event> for LogEntry {
     fn as_ref(&self) -> &Event {
-        &self.event
+        &self.0.event
+    }
+}
+
+/// The same entry: a row holding it shows the same.
+impl PartialEq for LogEntry {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -42,7 +54,11 @@ impl LogEntry {
             Some((cut, _)) => format!("{}…", &data[..cut]),
             None => data,
         };
-        Self { event, preview }
+        Self(Rc::new(Logged { event, preview }))
+    }
+
+    pub fn event(&self) -> &Event {
+        &self.0.event
     }
 }
 
@@ -79,10 +95,10 @@ pub fn view(
     // The newest SHOWN events, or, while a search is on an older one, those around it.
     let matching: Vec<&LogEntry> = log
         .iter()
-        .filter(|entry| matches(&entry.event, &view.filter))
+        .filter(|entry| matches(entry.event(), &view.filter))
         .collect();
     let end = at
-        .and_then(|seq| matching.iter().position(|entry| entry.event.seq == seq))
+        .and_then(|seq| matching.iter().position(|entry| entry.event().seq == seq))
         .map_or(matching.len(), |index| {
             (index + SHOWN / 2).min(matching.len())
         });
@@ -104,22 +120,31 @@ pub fn view(
             </div>
             <div class="event-log" id={ format!("log-{}", id.0) } role="log" aria-label="events" tabindex="0">
                 { for shown.iter().rev().map(|entry| {
-                    let event = &entry.event;
-                    let class = classes!(
-                        "event",
-                        query.as_ref().is_some_and(|query| !query.find_in(&entry.preview).is_empty()).then_some("found"),
-                        (at == Some(event.seq)).then_some("found-current")
-                    );
-                    html! {
-                        <div key={ event.seq } class={ class } data-seq={ event.seq.to_string() } data-type={ event.body.type_name().to_owned() }>
-                            <span class="seq">{ format!("#{}", event.seq) }</span>
-                            <span class="type">{ event.body.type_name().to_owned() }</span>
-                            <span class="actor muted">{ event.actor.clone() }</span>
-                            <span class="data">{ entry.preview.clone() }</span>
-                        </div>
-                    }
+                    let seq = entry.event().seq;
+                    let found = query.as_ref().is_some_and(|query| !query.find_in(&entry.0.preview).is_empty());
+                    let item = Item::Event { entry: (*entry).clone(), found, current: at == Some(seq) };
+                    item.view(seq)
                 }) }
             </div>
+        </div>
+    }
+}
+
+/// One event's row: drawn when it comes in, not again for the events after it (see
+/// [`super::Item`]).
+pub(super) fn row(entry: &LogEntry, found: bool, current: bool) -> Html {
+    let Logged { event, preview } = &*entry.0;
+    let class = classes!(
+        "event",
+        found.then_some("found"),
+        current.then_some("found-current")
+    );
+    html! {
+        <div class={ class } data-seq={ event.seq.to_string() } data-type={ event.body.type_name().to_owned() }>
+            <span class="seq">{ format!("#{}", event.seq) }</span>
+            <span class="type">{ event.body.type_name().to_owned() }</span>
+            <span class="actor muted">{ event.actor.clone() }</span>
+            <span class="data">{ preview.clone() }</span>
         </div>
     }
 }

@@ -6,6 +6,7 @@ mod event_log;
 pub mod shell;
 mod writer;
 
+use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 
 use choir_proto::client::Replica;
@@ -13,6 +14,7 @@ use choir_proto::{AppKind, Window, WindowId, World};
 use yew::prelude::*;
 
 use crate::msg::Msg;
+use crate::redraw::Revisions;
 
 pub use chat::{scrolled as chat_scrolled, ChatView};
 pub use event_log::{LogEntry, LogView};
@@ -34,9 +36,125 @@ pub struct Shown<'a> {
     pub keymap: &'a choir_desktop::Keymap,
     /// Ctrl and Alt as the phone's key bar holds them.
     pub key_bar: crate::keys::KeyBarMods,
+    /// What each window's content is drawn from, and what it was drawn as last.
+    pub revisions: &'a Revisions,
+    pub drawn: &'a Drawn,
 }
 
-pub fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
+/// Each window's content as last drawn, with the revision it was drawn from.
+#[derive(Default)]
+pub struct Drawn(RefCell<HashMap<WindowId, (u64, Html)>>);
+
+impl Drawn {
+    /// Lets go of a closed window's content.
+    pub fn forget(&self, window: WindowId) {
+        self.0.borrow_mut().remove(&window);
+    }
+}
+
+/// Window `window`'s content: drawn again only when its revision moved (see
+/// [`crate::redraw`]); otherwise the page keeps it as it is, without comparing.
+pub fn content(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
+    let revision = shown.revisions.of(window.id);
+    let kept = shown
+        .drawn
+        .0
+        .borrow()
+        .get(&window.id)
+        .filter(|(drawn_from, _)| *drawn_from == revision)
+        .map(|(_, html)| html.clone());
+    let html = kept.unwrap_or_else(|| {
+        let html = view(send, shown, window);
+        shown
+            .drawn
+            .0
+            .borrow_mut()
+            .insert(window.id, (revision, html.clone()));
+        html
+    });
+    let part = Part::Drawn { revision, html };
+    html! { <PartView part={ part } /> }
+}
+
+/// A part of the page Yew draws again only when it changed: a window's content, or an item
+/// of a list that grows with the log (drawn when it comes in or changes, not again for the
+/// items after it). One component for all, as each kind of component costs the page's code.
+#[derive(Properties, PartialEq)]
+struct PartProps {
+    part: Part,
+}
+
+enum Part {
+    /// A window's content, drawn from `revision`.
+    Drawn {
+        revision: u64,
+        html: Html,
+    },
+    Item(Item),
+}
+
+/// Window contents are the same when drawn from the same revision; items when they hold the
+/// same.
+impl PartialEq for Part {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Part::Drawn { revision: a, .. }, Part::Drawn { revision: b, .. }) => a == b,
+            (Part::Item(a), Part::Item(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+#[derive(PartialEq)]
+enum Item {
+    /// A chat's message, with where a search matches it and whether the search is on it.
+    Message {
+        message: choir_proto::ChatMessage,
+        utc_offset_min: i32,
+        marks: Vec<std::ops::Range<usize>>,
+        current: bool,
+    },
+    /// A chat's tool call card.
+    Card {
+        card: choir_proto::ToolCard,
+        send: Callback<Msg>,
+    },
+    /// An event log's row.
+    Event {
+        entry: LogEntry,
+        found: bool,
+        current: bool,
+    },
+}
+
+impl Item {
+    /// The item as a part of the page, under `key` among its list.
+    fn view(self, key: impl Into<yew::virtual_dom::Key>) -> Html {
+        let part = Part::Item(self);
+        html! { <PartView key={ key } part={ part } /> }
+    }
+}
+
+#[function_component]
+fn PartView(props: &PartProps) -> Html {
+    match &props.part {
+        Part::Drawn { html, .. } => html.clone(),
+        Part::Item(Item::Message {
+            message,
+            utc_offset_min,
+            marks,
+            current,
+        }) => chat::message(message, *utc_offset_min, marks, *current),
+        Part::Item(Item::Card { card, send }) => chat::tool_card(send, card),
+        Part::Item(Item::Event {
+            entry,
+            found,
+            current,
+        }) => event_log::row(entry, *found, *current),
+    }
+}
+
+fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
     let id = window.id;
     let world = shown.replica.world();
     match &window.app {
@@ -98,7 +216,7 @@ pub fn show_found(window: WindowId) {
 }
 
 /// The windows showing app `kind`.
-fn windows_of<'a>(world: &'a World, kind: &'a AppKind) -> impl Iterator<Item = WindowId> + 'a {
+pub fn windows_of<'a>(world: &'a World, kind: &'a AppKind) -> impl Iterator<Item = WindowId> + 'a {
     world
         .desktop
         .windows
