@@ -189,7 +189,10 @@ async fn keys_typed_as_the_shell_starts_are_written_in_order() {
     // Only `shell.started`, not the prompt.
     alice
         .until(WAIT, "the shell's start", |world| {
-            world.shells.get(&id).is_some_and(|shell| shell.is_running())
+            world
+                .shells
+                .get(&id)
+                .is_some_and(|shell| shell.is_running())
         })
         .await;
     for key in "echo typed-$((6*7))-".chars().chain("abcdefghij".chars()) {
