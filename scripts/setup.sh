@@ -49,3 +49,5 @@ if ((${#missing[@]})); then
 fi
 
 scripts/setup-mcp-client.sh
+# The mail tests' servers: Dovecot (apt), Radicale and aiosmtpd (PyPI, pinned).
+scripts/mail-servers.sh install

@@ -3,6 +3,7 @@
 //! (`src/bin/choir.rs`) also opens the terminal desktop (`choir-tui`) when run with no
 //! command; everything here reaches the daemon through `choir-client`.
 
+pub mod account;
 mod approve;
 mod config;
 mod events;

@@ -811,3 +811,70 @@ async fn config_prints_the_settings_in_force_and_reads_the_file_again() {
     assert!(problem.ends_with("the defaults are used"), "{problem}");
     started.stop();
 }
+
+/// `choir account`: an account read from the environment, checked by the daemon against real
+/// servers (`scripts/mail-servers.sh`), listed without its password, removed; a missing
+/// setting or a wrong password said plainly.
+#[tokio::test]
+async fn account_add_list_and_remove_against_real_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path()).await;
+    let servers = choir_test_support::MailServers::start(dir.path());
+    let account = |extra: &[(&str, &str)]| {
+        let mut command = choir_command(dir.path(), &["account", "add", "--from-env"]);
+        for name in [
+            "CHOIR_IMAP_URL",
+            "CHOIR_SMTP_URL",
+            "CHOIR_MAIL_USER",
+            "CHOIR_MAIL_PASSWORD",
+            "CHOIR_MAIL_ADDRESS",
+        ] {
+            command.env(name, servers.var(name));
+        }
+        for (name, value) in extra {
+            command.env(name, value);
+        }
+        command
+    };
+    let (code, _, err) = choir(dir.path(), &["account", "add"]).await;
+    assert_eq!(code, 2, "--from-env is required: {err}");
+    let (code, out, err) = run(account(&[("CHOIR_MAIL_PASSWORD", "wrong")])).await;
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("refused the user name or password"), "{err}");
+    let mut unset = account(&[]);
+    unset.env_remove("CHOIR_SMTP_URL");
+    let (code, _, err) = run(unset).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("CHOIR_SMTP_URL is not set"), "{err}");
+    let (code, out, _) = choir(dir.path(), &["account", "list"]).await;
+    assert_eq!(
+        (code, out.trim()),
+        (
+            0,
+            "no accounts (choir account add --from-env; see choir account add --help)"
+        )
+    );
+
+    let (code, out, err) = run(account(&[])).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        "kept the account alice@example.test (the agent's mail tools use it)"
+    );
+    let (code, out, _) = choir(dir.path(), &["account", "list"]).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("alice@example.test  user alice  imap 127.0.0.1:"),
+        "{out}"
+    );
+    assert!(!out.contains(&servers.var("CHOIR_MAIL_PASSWORD")), "{out}");
+    let (code, out, _) = choir(dir.path(), &["account", "remove", "alice@example.test"]).await;
+    assert_eq!((code, out.trim()), (0, "removed alice@example.test"));
+    let (code, _, err) = choir(dir.path(), &["account", "remove", "alice@example.test"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no mail account for alice@example.test"),
+        "{err}"
+    );
+    daemon.shutdown().await;
+}

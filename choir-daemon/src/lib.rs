@@ -9,6 +9,7 @@ mod atomic_file;
 pub mod datadir;
 pub mod docfiles;
 pub mod listen;
+pub mod mail;
 pub mod settings;
 pub mod shares;
 pub mod shell;
@@ -77,6 +78,8 @@ impl DaemonConfig {
 pub enum DaemonError {
     #[error(transparent)]
     DataDir(#[from] DataDirError),
+    #[error(transparent)]
+    MailAccounts(#[from] mail::AccountsError),
     #[error("event log {path}: {source}")]
     Store { path: PathBuf, source: StoreError },
     #[error("snapshot file {path}: {source}")]
@@ -205,8 +208,9 @@ impl Daemon {
             shutdown.clone(),
         );
         let activity = Activity::default();
+        let mail = mail::MailAccounts::open(data_dir.root())?;
         let tools = ToolRunner::new(
-            ToolRegistry::standard(),
+            ToolRegistry::standard().with_mail(mail.clone()),
             store.clone(),
             workspace,
             world.clone(),
@@ -260,6 +264,7 @@ impl Daemon {
             model_usage,
             shutdown: shutdown.clone(),
             settings_path: config.settings.clone().map(Arc::from),
+            mail,
         };
         // The endpoint file first: whoever sees the daemon answer can also find it. Clients
         // that connect before the server runs wait in the listen backlog.

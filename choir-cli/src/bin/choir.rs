@@ -159,6 +159,12 @@ enum Commands {
     /// Serve the sandbox's tools over MCP on stdin/stdout, for another agent or an editor
     /// (each call is recorded in the log and shows live); over SSH: `ssh you@host choir mcp`
     Mcp,
+    /// The mail and calendar accounts the sandbox uses: `choir account add --from-env`,
+    /// `choir account list`, `choir account remove ADDRESS`
+    Account {
+        #[command(subcommand)]
+        action: AccountAction,
+    },
     /// Approve (or --deny) a tool call the agent waits on; without CALL_ID, the only one waiting
     Approve {
         /// The call to answer
@@ -169,6 +175,32 @@ enum Commands {
         /// Why, with --deny
         #[arg(long, requires = "deny")]
         reason: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountAction {
+    /// Add a mail account (or replace the one with the same address); the daemon checks the
+    /// login with its IMAP server and that its SMTP server answers before keeping it (0600,
+    /// in the data dir, never in the log)
+    Add {
+        /// Read it from CHOIR_IMAP_URL (imaps://host, or imap://127.0.0.1:PORT on this
+        /// machine), CHOIR_SMTP_URL (smtps://host, smtp://host:587 with STARTTLS),
+        /// CHOIR_MAIL_USER, CHOIR_MAIL_PASSWORD, CHOIR_MAIL_ADDRESS and CHOIR_CALDAV_URL (same
+        /// user and password; optional)
+        #[arg(long, required = true)]
+        from_env: bool,
+    },
+    /// List the accounts (never their passwords)
+    List {
+        /// As JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Forget an account
+    Remove {
+        /// Its address
+        address: String,
     },
 }
 
@@ -186,6 +218,9 @@ enum ShareAction {
         id: String,
     },
 }
+
+/// How long `choir account add` waits for the daemon to check an account with its servers.
+const ACCOUNT_CHECK: Duration = Duration::from_secs(90);
 
 /// How long `--no-start` waits for a daemon that does not answer: its supervisor starts a
 /// crashed one again, and may not have seen the crash yet.
@@ -409,6 +444,15 @@ async fn run(cli: Cli) -> Result<()> {
         }) => {
             let daemon = DaemonHttp::new(cli.daemon().await?)?;
             cli::approve(&daemon, call_id.as_deref(), *deny, reason.as_deref()).await?;
+        }
+        Some(Commands::Account { action }) => {
+            // Checking an account waits on its servers (each step within 20 s).
+            let daemon = DaemonHttp::with_timeout(cli.daemon().await?, ACCOUNT_CHECK)?;
+            match action {
+                AccountAction::Add { .. } => cli::account::add_from_env(&daemon).await?,
+                AccountAction::List { json } => cli::account::list(&daemon, *json).await?,
+                AccountAction::Remove { address } => cli::account::remove(&daemon, address).await?,
+            }
         }
         Some(Commands::Mcp) => {
             let daemon = DaemonHttp::with_timeout(cli.daemon().await?, cli::exec::EXEC_TIMEOUT)?;

@@ -31,6 +31,7 @@ pub fn spec() -> ToolSpec {
         // Offered at every step of a turn: derived once.
         schema: SCHEMA.get_or_init(derived_schema::<Args>).clone(),
         side_effects: false,
+        always_asks: false,
     }
 }
 

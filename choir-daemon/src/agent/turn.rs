@@ -378,7 +378,7 @@ async fn call_tool(
         Err(err) => return refuse(ctx, thread_id, call, err.to_string()).await,
     };
     let call_id = CallId(call.id.clone());
-    if ctx.policy.needs_approval(spec.name, spec.side_effects) {
+    if spec.always_asks || ctx.policy.needs_approval(spec.name, spec.side_effects) {
         let preview = tokio::select! {
             preview = ctx.tools.preview(&call.name, &call.arguments, AGENT) => preview,
             () = cancel.cancelled() => return Err(Stop::Cancelled),

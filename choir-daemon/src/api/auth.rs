@@ -131,6 +131,7 @@ pub(super) async fn require_token(
         let path = request.uri().path();
         if path.starts_with("/api/shares")
             || path.starts_with("/api/settings")
+            || path.starts_with("/api/mail")
             || path == "/api/activity"
         {
             return Err(ApiError::new(

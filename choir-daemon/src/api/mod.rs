@@ -28,6 +28,7 @@
 mod auth;
 mod error;
 mod http;
+mod mail;
 mod queries;
 mod shares;
 mod term;
@@ -82,6 +83,8 @@ pub struct AppState {
     pub own_url: Arc<str>,
     /// The user's settings file, if this daemon reads one.
     pub settings_path: Option<Arc<std::path::Path>>,
+    /// The user's mail accounts (only the owner may see or change them).
+    pub mail: crate::mail::MailAccounts,
 }
 
 /// The whole API.
@@ -102,6 +105,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tools/{name}", post(http::call_tool))
         .route("/api/threads/{id}/messages", get(http::thread_messages))
         .route("/api/docs/{id}", get(http::doc))
+        .route("/api/mail/accounts", get(mail::list).post(mail::add))
+        .route("/api/mail/accounts/{address}", delete(mail::remove))
         .fallback(http::not_found)
         .layer(middleware::from_fn_with_state(state.clone(), touch));
     let protected = Router::new()

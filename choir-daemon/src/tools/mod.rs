@@ -8,6 +8,7 @@ mod desktop;
 mod docs;
 mod edit;
 mod files;
+mod mail;
 mod runner;
 mod schema;
 mod search;
@@ -44,6 +45,10 @@ pub struct ToolSpec {
     pub schema: Value,
     /// Whether it changes anything (such tools wait for approval in chat).
     pub side_effects: bool,
+    /// Whether the agent's calls always wait for approval, whatever the approval policy
+    /// (sending mail).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub always_asks: bool,
 }
 
 /// What a tool run produced.
@@ -117,6 +122,8 @@ pub trait Tool: Send + Sync + 'static {
     const DESCRIPTION: &'static str;
     /// Whether it changes anything (such tools wait for approval in chat).
     const SIDE_EFFECTS: bool;
+    /// Whether the agent's calls always wait for approval, whatever the approval policy.
+    const ALWAYS_ASKS: bool = false;
 
     fn run(
         &self,
@@ -167,6 +174,7 @@ fn spec_of<T: Tool>() -> ToolSpec {
         description: T::DESCRIPTION,
         schema: schema::derived::<T::Args>(),
         side_effects: T::SIDE_EFFECTS,
+        always_asks: T::ALWAYS_ASKS,
     }
 }
 
@@ -264,6 +272,17 @@ impl ToolRegistry {
                 Entry::of(docs::ListDocs),
             ],
         }
+    }
+
+    /// With the mail tools, over `accounts`.
+    pub fn with_mail(mut self, accounts: crate::mail::MailAccounts) -> Self {
+        self.tools.extend([
+            Entry::of(mail::MailSearch(accounts.clone())),
+            Entry::of(mail::MailRead(accounts.clone())),
+            Entry::of(mail::MailSend(accounts.clone())),
+            Entry::of(mail::MailDraft(accounts)),
+        ]);
+        self
     }
 
     pub fn specs(&self) -> Vec<ToolSpec> {

@@ -1,0 +1,91 @@
+//! The owner's mail accounts: `GET /api/mail/accounts` lists them (without passwords),
+//! `POST` checks one against its servers and keeps it (in place of one with the same
+//! address), `DELETE …/{address}` forgets one. A share's holder gets 403 (see `auth.rs`).
+//!
+//! An account is posted as the settings `choir account add --from-env` reads, by name:
+//! `{"CHOIR_IMAP_URL": "imaps://…", "CHOIR_SMTP_URL": …, "CHOIR_MAIL_USER": …,
+//! "CHOIR_MAIL_PASSWORD": …, "CHOIR_MAIL_ADDRESS": …, "CHOIR_CALDAV_URL": …}`, so an error
+//! names the setting that is wrong.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use choir_mail::{Account, MailError};
+use choir_proto::ErrorCode;
+use serde_json::{json, Value};
+
+use super::error::ApiError;
+use super::AppState;
+use crate::mail::AccountsError;
+
+pub(super) async fn list(State(state): State<AppState>) -> Json<Value> {
+    let accounts: Vec<Value> = state
+        .mail
+        .all()
+        .iter()
+        .map(|account| {
+            json!({
+                "address": account.address,
+                "user": account.user,
+                "imap": account.imap,
+                "smtp": account.smtp,
+                "caldav": account.caldav,
+            })
+        })
+        .collect();
+    Json(json!({ "accounts": accounts }))
+}
+
+pub(super) async fn add(
+    State(state): State<AppState>,
+    body: String,
+) -> Result<Json<Value>, ApiError> {
+    let settings: HashMap<String, String> = serde_json::from_str(&body).map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidArguments,
+            format!("not an account's settings (an object of CHOIR_… names and strings): {err}"),
+        )
+    })?;
+    let account = Account::from_env(|name| settings.get(name).cloned()).map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidArguments,
+            err.to_string(),
+        )
+    })?;
+    let address = account.address.clone();
+    state.mail.add(account).await.map_err(refused)?;
+    tracing::info!(%address, "mail account kept");
+    Ok(Json(json!({ "address": address })))
+}
+
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    Path(address): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if state.mail.remove(&address).map_err(refused)? {
+        Ok(Json(json!({ "removed": address })))
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            ErrorCode::NotFound,
+            format!("no mail account for {address}"),
+        ))
+    }
+}
+
+fn refused(err: AccountsError) -> ApiError {
+    let status = match &err {
+        AccountsError::Mail(MailError::LoginRefused { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
+        AccountsError::Mail(MailError::Account(_)) => StatusCode::BAD_REQUEST,
+        AccountsError::Mail(_) => StatusCode::BAD_GATEWAY,
+        AccountsError::None | AccountsError::Unknown(_) => StatusCode::NOT_FOUND,
+        AccountsError::Read { .. } | AccountsError::Write { .. } => {
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    ApiError::new(status, ErrorCode::InvalidArguments, err.to_string())
+}

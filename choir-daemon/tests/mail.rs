@@ -1,0 +1,423 @@
+//! Mail against real servers (`scripts/mail-servers.sh`: Dovecot, an SMTP server delivering
+//! into it, on loopback): an account is checked before it is kept and kept out of the log;
+//! the agent's mail tools search, read, keep drafts and send; bad input and a server that
+//! goes away get clear errors and the daemon carries on.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+mod model;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use choir_daemon::agent::ApprovalPolicy;
+use choir_daemon::RunningDaemon;
+use choir_mail::{Account, Mailbox, Outgoing};
+use choir_proto::{Command, EventBody};
+use choir_test_support::MailServers;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The account settings of user `n` (1: alice, 2: bob) as `start` printed them.
+fn settings(servers: &MailServers, second: bool) -> Value {
+    let suffix = if second { "2" } else { "" };
+    json!({
+        "CHOIR_IMAP_URL": servers.var("CHOIR_IMAP_URL"),
+        "CHOIR_SMTP_URL": servers.var("CHOIR_SMTP_URL"),
+        "CHOIR_MAIL_USER": servers.var(&format!("CHOIR_MAIL_USER{suffix}")),
+        "CHOIR_MAIL_PASSWORD": servers.var(&format!("CHOIR_MAIL_PASSWORD{suffix}")),
+        "CHOIR_MAIL_ADDRESS": servers.var(&format!("CHOIR_MAIL_ADDRESS{suffix}")),
+    })
+}
+
+fn account(settings: &Value) -> Account {
+    Account::from_env(|name| settings[name].as_str().map(str::to_owned)).unwrap()
+}
+
+async fn post(daemon: &RunningDaemon, token: &str, path: &str, body: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}{path}", daemon.url()))
+        .bearer_auth(token)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Calls tool `name` as `choir --exec` does; its result.
+async fn tool(daemon: &RunningDaemon, name: &str, args: Value) -> Value {
+    let (status, result) = post(daemon, &daemon.token, &format!("/api/tools/{name}"), &args).await;
+    assert_eq!(status, 200, "{result}");
+    result
+}
+
+/// Searches alice's INBOX with the tool until a message matching `query` is there.
+async fn wait_for_mail(daemon: &RunningDaemon, query: &str) -> String {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let found = tool(daemon, "mail_search", json!({ "query": query })).await;
+        let output = found["output"].as_str().unwrap().to_owned();
+        assert_eq!(found["ok"], true, "{output}");
+        if !output.starts_with("no messages") {
+            return output;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no message matching {query:?} arrived: {output}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_account_is_checked_kept_out_of_the_log_and_its_mail_searched_read_and_sent() {
+    let (dir, daemon) = common::start().await;
+    let servers = MailServers::start(dir.path());
+    let alice = settings(&servers, false);
+    let bob = account(&settings(&servers, true));
+
+    // Without an account the tools say how to add one.
+    let none = tool(&daemon, "mail_search", json!({})).await;
+    assert_eq!(none["ok"], false);
+    assert!(
+        none["output"]
+            .as_str()
+            .unwrap()
+            .contains("choir account add --from-env"),
+        "{none}"
+    );
+
+    // A wrong password is refused by the server and nothing is kept.
+    let mut wrong = alice.clone();
+    wrong["CHOIR_MAIL_PASSWORD"] = json!("not-her-password");
+    let (status, refused) = post(&daemon, &daemon.token, "/api/mail/accounts", &wrong).await;
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("refused the user name or password"),
+        "{refused}"
+    );
+    let listed = common::get_json(&daemon, "/api/mail/accounts").await;
+    assert_eq!(listed["accounts"], json!([]));
+    // A setting that is missing or would send the password in plain text elsewhere is named.
+    let mut plain = alice.clone();
+    plain["CHOIR_IMAP_URL"] = json!("imap://mail.example.org");
+    let (status, refused) = post(&daemon, &daemon.token, "/api/mail/accounts", &plain).await;
+    assert_eq!(status, 400);
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("CHOIR_IMAP_URL"),
+        "{refused}"
+    );
+
+    // The right one is kept, 0600, and never shown or logged with its password.
+    let (status, kept) = post(&daemon, &daemon.token, "/api/mail/accounts", &alice).await;
+    assert_eq!(status, 200, "{kept}");
+    let file = dir.path().join("mail-accounts.json");
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let listed = common::get_json(&daemon, "/api/mail/accounts").await;
+    assert_eq!(
+        listed["accounts"][0]["address"],
+        alice["CHOIR_MAIL_ADDRESS"]
+    );
+    let password = alice["CHOIR_MAIL_PASSWORD"].as_str().unwrap();
+    assert!(!listed.to_string().contains(password));
+
+    // Bob writes to alice; the agent's search finds it and reads it.
+    let subject = format!("lunch plans {}", std::process::id());
+    choir_mail::send(
+        &bob,
+        &Outgoing {
+            to: vec![alice["CHOIR_MAIL_ADDRESS"].as_str().unwrap().to_owned()],
+            cc: Vec::new(),
+            subject: subject.clone(),
+            body: "Noon at the usual place?\nBob\n".into(),
+            in_reply_to: None,
+        },
+    )
+    .await
+    .unwrap();
+    let listed = wait_for_mail(&daemon, &subject).await;
+    assert!(
+        listed.contains(&subject) && listed.contains("[unread]"),
+        "{listed}"
+    );
+    let id = listed
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let read = tool(&daemon, "mail_read", json!({ "id": id })).await;
+    let text = read["output"].as_str().unwrap();
+    assert_eq!(read["ok"], true, "{text}");
+    assert!(text.contains("Noon at the usual place?"), "{text}");
+    assert!(text.contains(&bob.address), "{text}");
+    // Reading changed nothing on the server: still unread.
+    let again = wait_for_mail(&daemon, &subject).await;
+    assert!(again.contains("[unread]"), "{again}");
+
+    // A draft goes to Drafts, unsent; a reply is sent and reaches bob.
+    let draft = tool(
+        &daemon,
+        "mail_draft",
+        json!({ "to": bob.address, "subject": "Re: draft only", "body": "thinking…" }),
+    )
+    .await;
+    assert_eq!(draft["ok"], true, "{draft}");
+    let drafts = tool(&daemon, "mail_search", json!({ "folder": "Drafts" })).await;
+    assert!(
+        drafts["output"].as_str().unwrap().contains("draft only"),
+        "{drafts}"
+    );
+    let sent = tool(
+        &daemon,
+        "mail_send",
+        json!({ "to": bob.address, "subject": format!("Re: {subject}"), "body": "Noon works.",
+                "in_reply_to": "whatever@example.test" }),
+    )
+    .await;
+    assert_eq!(sent["ok"], true, "{sent}");
+    let reply = format!("Re: {subject}");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let found = loop {
+        let mut bobs = Mailbox::open(&bob).await.unwrap();
+        let found = bobs.search("INBOX", &reply, 5).await.unwrap();
+        bobs.close().await;
+        if !found.is_empty() || tokio::time::Instant::now() > deadline {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(found.len(), 1, "alice's reply in bob's INBOX: {found:?}");
+    assert_eq!(found[0].subject, reply);
+    assert!(found[0]
+        .from
+        .contains(alice["CHOIR_MAIL_ADDRESS"].as_str().unwrap()));
+
+    // The password is nowhere in the log.
+    let events = common::get_json(&daemon, "/api/events?from=1").await;
+    assert!(!events.to_string().contains(password));
+    daemon.shutdown().await;
+}
+
+/// Keeps alice's account in `daemon`.
+async fn keep_alice(daemon: &RunningDaemon, servers: &MailServers) {
+    let (status, kept) = post(
+        daemon,
+        &daemon.token,
+        "/api/mail/accounts",
+        &settings(servers, false),
+    )
+    .await;
+    assert_eq!(status, 200, "{kept}");
+}
+
+#[tokio::test]
+async fn the_agent_sending_mail_always_waits_for_approval_showing_the_message() {
+    let (url, _script) = model::model_server(vec![
+        model::Reply::Stream(model::openai_tool_call(
+            "call_m",
+            "mail_send",
+            &[r#"{"to": "bob@example.test", "subject": "Friday", "body": "See you at noon."}"#],
+        )),
+        model::Reply::Stream(model::openai_text(&["Sent."])),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    // A policy under which nothing else asks.
+    let daemon = model::start_at(dir.path(), model::openai(&url, ApprovalPolicy::AutoAll)).await;
+    let servers = MailServers::start(dir.path());
+    keep_alice(&daemon, &servers).await;
+    let _chat = model::chat(&daemon, "tell bob I'll see him at noon").await;
+
+    let call_id = model::wait_for_call(&daemon, "tool.requested").await;
+    let events = daemon.store.read(1, 1000).await.unwrap();
+    let preview = events
+        .iter()
+        .find_map(|event| match &event.body {
+            EventBody::ToolRequested {
+                needs_approval: true,
+                preview: Some(preview),
+                ..
+            } => Some(preview.clone()),
+            _ => None,
+        })
+        .expect("the call waits for approval with a preview");
+    assert_eq!(
+        preview,
+        "From: alice@example.test\nTo: bob@example.test\nSubject: Friday\n\nSee you at noon."
+    );
+    // Nothing is sent before the approval.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let bob = account(&settings(&servers, true));
+    let mut bobs = Mailbox::open(&bob).await.unwrap();
+    assert!(bobs.search("INBOX", "Friday", 5).await.unwrap().is_empty());
+    bobs.close().await;
+
+    let (mut approver, _) = common::Client::hello(&daemon, None).await;
+    approver.command(9, Command::ApproveTool { call_id }).await;
+    let events = model::turn_events(&daemon).await;
+    let finished = events
+        .iter()
+        .find_map(|event| match &event.body {
+            EventBody::ToolFinished { ok, output, .. } => Some((*ok, output.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        finished,
+        (
+            true,
+            "sent from alice@example.test to bob@example.test: Friday".to_owned()
+        )
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut bobs = Mailbox::open(&bob).await.unwrap();
+        let found = bobs.search("INBOX", "Friday", 5).await.unwrap();
+        bobs.close().await;
+        if let Some(header) = found.first() {
+            assert_eq!(header.from, "alice@example.test");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "bob never got it");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_and_huge_messages_and_a_server_that_goes_away_get_clear_errors() {
+    let (dir, daemon) = common::start().await;
+    let servers = MailServers::start(dir.path());
+    keep_alice(&daemon, &servers).await;
+    let alice = account(&settings(&servers, false));
+    // Put the messages straight into the INBOX, as a server would keep them.
+    let mut mailbox = Mailbox::open(&alice).await.unwrap();
+    let broken = b"Subject: broken one\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain; charset=nonsense\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!\r\n";
+    mailbox.append("INBOX", broken, false).await.unwrap();
+    let mut huge = b"Subject: huge one\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
+    huge.resize(huge.len() + (50 << 20), b'x');
+    mailbox.append("INBOX", &huge, false).await.unwrap();
+    mailbox.close().await;
+
+    let listed = wait_for_mail(&daemon, "one").await;
+    assert!(
+        listed.contains("broken one") && listed.contains("huge one"),
+        "{listed}"
+    );
+    let id_of = |subject: &str| {
+        listed
+            .lines()
+            .find(|line| line.contains(subject))
+            .and_then(|line| line.split_whitespace().next())
+            .unwrap()
+            .to_owned()
+    };
+    let broken = tool(&daemon, "mail_read", json!({ "id": id_of("broken one") })).await;
+    assert_eq!(broken["ok"], true, "read as far as it goes: {broken}");
+    assert!(broken["output"]
+        .as_str()
+        .unwrap()
+        .contains("Subject: broken one"));
+    let huge = tool(&daemon, "mail_read", json!({ "id": id_of("huge one") })).await;
+    assert_eq!(huge["ok"], false);
+    assert!(
+        huge["output"]
+            .as_str()
+            .unwrap()
+            .contains("more than the 26214400 read here"),
+        "{huge}"
+    );
+    // Ids that name nothing, or are not ids.
+    for (id, says) in [
+        ("INBOX/1/999999", "no message INBOX/1/999999"),
+        ("Nowhere/1/1", "no folder named `Nowhere`"),
+        ("../../etc/passwd", "is not a message id"),
+    ] {
+        let read = tool(&daemon, "mail_read", json!({ "id": id })).await;
+        assert_eq!(read["ok"], false);
+        assert!(
+            read["output"].as_str().unwrap().contains(says),
+            "{id}: {read}"
+        );
+    }
+
+    // The servers go away: the tools say so at once, the daemon carries on.
+    drop(servers);
+    let gone = tool(&daemon, "mail_search", json!({})).await;
+    assert_eq!(gone["ok"], false);
+    assert!(
+        gone["output"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot reach 127.0.0.1:"),
+        "{gone}"
+    );
+    let state = common::get_json(&daemon, "/api/state").await;
+    assert!(state["world"]["head"].as_u64().unwrap() > 0);
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_share_cannot_see_or_change_the_owners_mail_accounts() {
+    let (dir, daemon) = common::start().await;
+    let servers = MailServers::start(dir.path());
+    keep_alice(&daemon, &servers).await;
+    for read_only in [true, false] {
+        let (status, share) = post(
+            &daemon,
+            &daemon.token,
+            "/api/shares",
+            &json!({ "read_only": read_only }),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let token = share["token"].as_str().unwrap();
+        let listed = reqwest::Client::new()
+            .get(format!("{}/api/mail/accounts", daemon.url()))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.status(), 403);
+        let body = listed.text().await.unwrap();
+        assert!(!body.contains("alice@example.test"), "{body}");
+        // Replacing the account (to mail someone else's servers) is refused too.
+        let (status, _) = post(
+            &daemon,
+            token,
+            "/api/mail/accounts",
+            &settings(&servers, true),
+        )
+        .await;
+        assert_eq!(status, 403);
+        let removed = reqwest::Client::new()
+            .delete(format!(
+                "{}/api/mail/accounts/alice@example.test",
+                daemon.url()
+            ))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(removed.status(), 403);
+    }
+    let listed = common::get_json(&daemon, "/api/mail/accounts").await;
+    assert_eq!(listed["accounts"][0]["address"], "alice@example.test");
+    assert_eq!(listed["accounts"].as_array().unwrap().len(), 1);
+    daemon.shutdown().await;
+}

@@ -1,0 +1,353 @@
+//! An account's mailbox over IMAP: folders, a search, a message read whole, a draft put in.
+//! Folders are opened read-only (`EXAMINE`) and messages fetched with `BODY.PEEK`: reading
+//! here changes nothing on the server.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_imap::{Client, Session};
+use futures_util::TryStreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+
+use crate::account::{Account, Security, ServerUrl};
+use crate::message::{self, Header, Message, MessageId};
+use crate::{MailError, MAX_READ_BYTES, TIMEOUT};
+
+/// The header fields a search shows, fetched without the body.
+const HEADER_QUERY: &str = "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER])";
+
+/// A byte stream to a server, plain or TLS.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
+
+/// A logged-in IMAP session.
+pub struct Mailbox {
+    session: Session<Box<dyn Io>>,
+    server: String,
+}
+
+impl fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl Mailbox {
+    /// Connects to the account's IMAP server and logs in.
+    pub async fn open(account: &Account) -> Result<Self, MailError> {
+        account.check()?;
+        let server = account.imap.to_string();
+        let stream = within(&server, connect(&account.imap)).await?;
+        let mut client = Client::new(stream);
+        let greeting = within(&server, async {
+            client
+                .read_response()
+                .await
+                .map_err(|err| unreachable(&server, err))
+        })
+        .await?;
+        if greeting.is_none() {
+            return Err(unreachable(&server, "it closed the connection"));
+        }
+        let login = within(&server, async {
+            Ok(client.login(&account.user, &account.password).await)
+        })
+        .await?;
+        let session = login.map_err(|(err, _)| match err {
+            async_imap::error::Error::No(reason) | async_imap::error::Error::Bad(reason) => {
+                MailError::LoginRefused {
+                    server: server.clone(),
+                    reason: reason.trim().to_owned(),
+                }
+            }
+            other => unreachable(&server, other),
+        })?;
+        Ok(Self { session, server })
+    }
+
+    /// The folders, as the server names them.
+    pub async fn folders(&mut self) -> Result<Vec<String>, MailError> {
+        let server = self.server.clone();
+        let session = &mut self.session;
+        within(&server, async {
+            let names: Vec<_> = session
+                .list(Some(""), Some("*"))
+                .await
+                .map_err(imap_error)?
+                .try_collect()
+                .await
+                .map_err(imap_error)?;
+            let mut folders: Vec<String> = names.iter().map(|n| n.name().to_owned()).collect();
+            folders.sort();
+            Ok(folders)
+        })
+        .await
+    }
+
+    /// The newest `limit` messages of `folder` whose headers or text contain `query` (all
+    /// of them when it is empty), newest first.
+    pub async fn search(
+        &mut self,
+        folder: &str,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<Header>, MailError> {
+        let criteria = criteria(query)?;
+        let server = self.server.clone();
+        let validity = self.examine(folder).await?;
+        let session = &mut self.session;
+        within(&server, async {
+            let found = session.uid_search(&criteria).await.map_err(imap_error)?;
+            let mut uids: Vec<u32> = found.into_iter().collect();
+            uids.sort_unstable_by_key(|uid| std::cmp::Reverse(*uid));
+            uids.truncate(limit);
+            if uids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let set = uids
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let fetches: Vec<_> = session
+                .uid_fetch(&set, HEADER_QUERY)
+                .await
+                .map_err(imap_error)?
+                .try_collect()
+                .await
+                .map_err(imap_error)?;
+            let mut headers: Vec<Header> = fetches
+                .iter()
+                .filter_map(|fetch| {
+                    let uid = fetch.uid?;
+                    let fields = message::fields(fetch.header().unwrap_or_default())?;
+                    Some(Header {
+                        id: MessageId {
+                            folder: folder.to_owned(),
+                            validity,
+                            uid,
+                        },
+                        from: fields.from,
+                        to: fields.to,
+                        subject: fields.subject,
+                        date: fields.date,
+                        message_id: fields.message_id,
+                        size: fetch.size.unwrap_or(0),
+                        seen: seen(fetch),
+                    })
+                })
+                .collect();
+            headers.sort_by_key(|header| std::cmp::Reverse(header.id.uid));
+            Ok(headers)
+        })
+        .await
+    }
+
+    /// Message `id`, read whole (up to [`MAX_READ_BYTES`]).
+    pub async fn read(&mut self, id: &MessageId) -> Result<Message, MailError> {
+        let server = self.server.clone();
+        let validity = self.examine(&id.folder).await?;
+        if validity != id.validity {
+            return Err(MailError::NoMessage(id.to_string()));
+        }
+        let session = &mut self.session;
+        within(&server, async {
+            let uid = id.uid.to_string();
+            let sized: Vec<_> = session
+                .uid_fetch(&uid, "(UID FLAGS RFC822.SIZE)")
+                .await
+                .map_err(imap_error)?
+                .try_collect()
+                .await
+                .map_err(imap_error)?;
+            let first = sized
+                .iter()
+                .find(|fetch| fetch.uid == Some(id.uid))
+                .ok_or_else(|| MailError::NoMessage(id.to_string()))?;
+            let (size, seen) = (first.size.unwrap_or(0), seen(first));
+            if size > MAX_READ_BYTES {
+                return Err(MailError::TooLarge {
+                    id: id.to_string(),
+                    size,
+                    max: MAX_READ_BYTES,
+                });
+            }
+            let whole: Vec<_> = session
+                .uid_fetch(&uid, "(UID BODY.PEEK[])")
+                .await
+                .map_err(imap_error)?
+                .try_collect()
+                .await
+                .map_err(imap_error)?;
+            let raw = whole
+                .iter()
+                .find(|fetch| fetch.uid == Some(id.uid))
+                .and_then(|fetch| fetch.body())
+                .ok_or_else(|| MailError::NoMessage(id.to_string()))?;
+            message::read(raw, id.clone(), size, seen)
+        })
+        .await
+    }
+
+    /// Puts `raw` (a whole message) into `folder`, marked as a draft if `draft`.
+    pub async fn append(&mut self, folder: &str, raw: &[u8], draft: bool) -> Result<(), MailError> {
+        let server = self.server.clone();
+        let session = &mut self.session;
+        let appended = within(&server, async {
+            Ok(session
+                .append(folder, draft.then_some("(\\Draft \\Seen)"), None, raw)
+                .await)
+        })
+        .await?;
+        match appended {
+            Ok(()) => Ok(()),
+            // The server's reason is not kept by the IMAP library: a folder that is not
+            // there is told apart by looking.
+            Err(err) if !self.folders().await?.iter().any(|name| name == folder) => {
+                tracing::debug!(%err, folder, "append refused: no such folder");
+                Err(MailError::NoFolder(folder.to_owned()))
+            }
+            Err(err) => Err(imap_error(err)),
+        }
+    }
+
+    /// Makes a folder.
+    pub async fn create(&mut self, folder: &str) -> Result<(), MailError> {
+        let server = self.server.clone();
+        let session = &mut self.session;
+        within(&server, async {
+            session.create(folder).await.map_err(imap_error)
+        })
+        .await
+    }
+
+    /// Logs out (best effort: the connection closes either way).
+    pub async fn close(mut self) {
+        let _ = tokio::time::timeout(TIMEOUT, self.session.logout()).await;
+    }
+
+    /// Opens `folder` read-only; its UIDVALIDITY.
+    async fn examine(&mut self, folder: &str) -> Result<u32, MailError> {
+        let server = self.server.clone();
+        let session = &mut self.session;
+        within(&server, async {
+            let mailbox = session.examine(folder).await.map_err(|err| match err {
+                async_imap::error::Error::No(_) => MailError::NoFolder(folder.to_owned()),
+                other => imap_error(other),
+            })?;
+            Ok(mailbox.uid_validity.unwrap_or(0))
+        })
+        .await
+    }
+}
+
+/// The IMAP search criteria for `query`: every word must appear in the headers or the text.
+fn criteria(query: &str) -> Result<String, MailError> {
+    let words: Vec<&str> = query.split_whitespace().collect();
+    if words.is_empty() {
+        return Ok("ALL".to_owned());
+    }
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|word| {
+            let escaped = word.replace('\\', "\\\\").replace('"', "\\\"");
+            format!("TEXT \"{escaped}\"")
+        })
+        .collect();
+    if quoted.iter().any(|word| !word.is_ascii()) {
+        return Ok(format!("CHARSET UTF-8 {}", quoted.join(" ")));
+    }
+    Ok(quoted.join(" "))
+}
+
+fn seen(fetch: &async_imap::types::Fetch) -> bool {
+    fetch
+        .flags()
+        .any(|flag| matches!(flag, async_imap::types::Flag::Seen))
+}
+
+/// Runs `step` within [`TIMEOUT`].
+pub(crate) async fn within<T>(
+    server: &str,
+    step: impl std::future::Future<Output = Result<T, MailError>>,
+) -> Result<T, MailError> {
+    tokio::time::timeout(TIMEOUT, step)
+        .await
+        .map_err(|_| MailError::TimedOut {
+            server: server.to_owned(),
+        })?
+}
+
+fn unreachable(server: &str, reason: impl fmt::Display) -> MailError {
+    MailError::Unreachable {
+        server: server.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
+fn imap_error(err: async_imap::error::Error) -> MailError {
+    MailError::Imap(err.to_string())
+}
+
+/// A connection to `server`, TLS unless it is plain on this machine. (`STARTTLS` is not
+/// offered for IMAP: `imaps://` is what servers elsewhere take.)
+async fn connect(server: &ServerUrl) -> Result<Box<dyn Io>, MailError> {
+    let name = server.to_string();
+    let tcp = TcpStream::connect((server.host.as_str(), server.port))
+        .await
+        .map_err(|err| unreachable(&name, err))?;
+    match server.security {
+        Security::Plain => Ok(Box::new(tcp)),
+        Security::Tls | Security::StartTls => {
+            let domain = rustls::pki_types::ServerName::try_from(server.host.clone())
+                .map_err(|err| unreachable(&name, err))?;
+            let tls = tls_connector()
+                .map_err(|err| unreachable(&name, format!("TLS: {err}")))?
+                .connect(domain, tcp)
+                .await
+                .map_err(|err| unreachable(&name, format!("TLS: {err}")))?;
+            Ok(Box::new(tls))
+        }
+    }
+}
+
+/// TLS checked against the web's root certificates.
+fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|err| err.to_string())?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_becomes_criteria_that_cannot_break_out_of_their_quotes() {
+        assert_eq!(criteria("  ").unwrap(), "ALL");
+        assert_eq!(
+            criteria("lunch friday").unwrap(),
+            "TEXT \"lunch\" TEXT \"friday\""
+        );
+        assert_eq!(
+            criteria("a\"b\\ c").unwrap(),
+            "TEXT \"a\\\"b\\\\\" TEXT \"c\""
+        );
+        // A line break is whitespace: it splits words, never ends the command.
+        assert_eq!(
+            criteria("x\r\nA1 LOGOUT").unwrap(),
+            "TEXT \"x\" TEXT \"A1\" TEXT \"LOGOUT\""
+        );
+        assert_eq!(criteria("café").unwrap(), "CHARSET UTF-8 TEXT \"café\"");
+    }
+}
