@@ -210,7 +210,7 @@ impl Daemon {
         let activity = Activity::default();
         let mail = mail::MailAccounts::open(data_dir.root())?;
         let tools = ToolRunner::new(
-            ToolRegistry::standard().with_mail(mail.clone()),
+            ToolRegistry::standard().with_accounts(mail.clone()),
             store.clone(),
             workspace,
             world.clone(),

@@ -1,6 +1,7 @@
 //! The user's mail accounts, kept in the data dir (`mail-accounts.json`, 0600) and never in
 //! the log: the log holds what the tools did with them, not how to log in. An account is
-//! kept only once its IMAP server took the login and its SMTP server answered.
+//! kept only once its IMAP server took the login, its SMTP server answered and, if it has
+//! one, its CalDAV server showed a calendar.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -90,12 +91,15 @@ impl MailAccounts {
         self.read().clone()
     }
 
-    /// Checks `account` against its servers (the IMAP login, an SMTP greeting), then keeps
-    /// it, in place of one with the same address.
+    /// Checks `account` against its servers (the IMAP login, an SMTP greeting, the CalDAV
+    /// calendar), then keeps it, in place of one with the same address.
     pub async fn add(&self, account: Account) -> Result<(), AccountsError> {
         let mailbox = choir_mail::Mailbox::open(&account).await?;
         mailbox.close().await;
         choir_mail::check_smtp(&account).await?;
+        if account.caldav.is_some() {
+            choir_mail::Calendar::open(&account).await?;
+        }
         let mut accounts = self.read().clone();
         accounts.retain(|kept| !kept.address.eq_ignore_ascii_case(&account.address));
         accounts.push(account);

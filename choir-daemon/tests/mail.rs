@@ -1,7 +1,8 @@
-//! Mail against real servers (`scripts/mail-servers.sh`: Dovecot, an SMTP server delivering
-//! into it, on loopback): an account is checked before it is kept and kept out of the log;
-//! the agent's mail tools search, read, keep drafts and send; bad input and a server that
-//! goes away get clear errors and the daemon carries on.
+//! Mail and calendar against real servers (`scripts/mail-servers.sh`: Dovecot, an SMTP
+//! server delivering into it, Radicale, on loopback): an account is checked before it is
+//! kept and kept out of the log; the agent's mail tools search, read, keep drafts and send;
+//! its calendar tools list and add events, which converge with another CalDAV client's; bad
+//! input and a server that goes away get clear errors and the daemon carries on.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -29,6 +30,7 @@ fn settings(servers: &MailServers, second: bool) -> Value {
         "CHOIR_MAIL_USER": servers.var(&format!("CHOIR_MAIL_USER{suffix}")),
         "CHOIR_MAIL_PASSWORD": servers.var(&format!("CHOIR_MAIL_PASSWORD{suffix}")),
         "CHOIR_MAIL_ADDRESS": servers.var(&format!("CHOIR_MAIL_ADDRESS{suffix}")),
+        "CHOIR_CALDAV_URL": servers.var(&format!("CHOIR_CALDAV_URL{suffix}")),
     })
 }
 
@@ -419,5 +421,124 @@ async fn a_share_cannot_see_or_change_the_owners_mail_accounts() {
     let listed = common::get_json(&daemon, "/api/mail/accounts").await;
     assert_eq!(listed["accounts"][0]["address"], "alice@example.test");
     assert_eq!(listed["accounts"].as_array().unwrap().len(), 1);
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn calendar_events_from_the_tools_the_agent_and_another_client_converge() {
+    let (url, _script) = model::model_server(vec![
+        model::Reply::Stream(model::openai_tool_call(
+            "call_c",
+            "calendar_add",
+            &[r#"{"title": "Dentist", "start": "2031-03-04T15:00:00+01:00", "end": "2031-03-04T15:30:00+01:00"}"#],
+        )),
+        model::Reply::Stream(model::openai_text(&["Added."])),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = model::start_at(dir.path(), model::openai(&url, ApprovalPolicy::Ask)).await;
+    let servers = MailServers::start(dir.path());
+    keep_alice(&daemon, &servers).await;
+
+    // Another CalDAV client puts an event in, in a time zone of its own.
+    let calendar = servers.var("CHOIR_CALDAV_CALENDAR");
+    let other = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//other client//EN\r\nBEGIN:VEVENT\r\nUID:other-1\r\nDTSTAMP:20310301T000000Z\r\nSUMMARY:Board meeting\r\nLOCATION:Room 4\r\nDTSTART;TZID=Europe/Berlin:20310304T100000\r\nDTEND;TZID=Europe/Berlin:20310304T110000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let put = reqwest::Client::new()
+        .put(format!("{calendar}other-1.ics"))
+        .basic_auth("alice", Some(servers.var("CHOIR_MAIL_PASSWORD")))
+        .header("Content-Type", "text/calendar")
+        .body(other)
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "{}", put.status());
+
+    // The tool adds one; the agent asks to add another and waits for approval.
+    let added = tool(
+        &daemon,
+        "calendar_add",
+        json!({ "title": "Lunch", "start": "2031-03-04T12:00:00Z", "end": "2031-03-04T13:00:00Z" }),
+    )
+    .await;
+    assert_eq!(added["ok"], true, "{added}");
+    let _chat = model::chat(&daemon, "book the dentist on the 4th at 3pm").await;
+    let call_id = model::wait_for_call(&daemon, "tool.requested").await;
+    let events = daemon.store.read(1, 1000).await.unwrap();
+    let preview = events.iter().find_map(|event| match &event.body {
+        EventBody::ToolRequested {
+            preview: Some(preview),
+            ..
+        } => Some(preview.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        preview.as_deref(),
+        Some("Dentist\n2031-03-04T14:00:00Z – 2031-03-04T14:30:00Z (UTC)")
+    );
+    let (mut approver, _) = common::Client::hello(&daemon, None).await;
+    approver.command(9, Command::ApproveTool { call_id }).await;
+    model::turn_events(&daemon).await;
+
+    // All three, in order, in UTC, from the daemon's side…
+    let listed = tool(
+        &daemon,
+        "calendar_list",
+        json!({ "from": "2031-03-04T00:00:00Z", "to": "2031-03-05T00:00:00Z" }),
+    )
+    .await;
+    let text = listed["output"].as_str().unwrap();
+    assert_eq!(listed["ok"], true, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "3 events from 2031-03-04T00:00:00Z to 2031-03-05T00:00:00Z:"
+    );
+    assert!(
+        lines[1].starts_with("2031-03-04T09:00:00Z – 2031-03-04T10:00:00Z  Board meeting @ Room 4"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("2031-03-04T12:00:00Z – 2031-03-04T13:00:00Z  Lunch"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("2031-03-04T14:00:00Z – 2031-03-04T14:30:00Z  Dentist"),
+        "{text}"
+    );
+    // …and from the other client's.
+    let report = reqwest::Client::new()
+        .request(reqwest::Method::from_bytes(b"REPORT").unwrap(), &calendar)
+        .basic_auth("alice", Some(servers.var("CHOIR_MAIL_PASSWORD")))
+        .header("Depth", "1")
+        .header("Content-Type", "application/xml")
+        .body(r#"<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"/></c:filter></c:calendar-query>"#)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for title in ["Board meeting", "Lunch", "Dentist"] {
+        assert!(report.contains(&format!("SUMMARY:{title}")), "{report}");
+    }
+
+    // Bad input is said plainly.
+    for (args, says) in [
+        (
+            json!({ "title": "x", "start": "tomorrow", "end": "2031-03-04T13:00:00Z" }),
+            "not an RFC 3339 time",
+        ),
+        (
+            json!({ "title": "x", "start": "2031-03-04T13:00:00Z", "end": "2031-03-04T12:00:00Z" }),
+            "must end after it starts",
+        ),
+    ] {
+        let refused = tool(&daemon, "calendar_add", args).await;
+        assert_eq!(refused["ok"], false);
+        assert!(
+            refused["output"].as_str().unwrap().contains(says),
+            "{refused}"
+        );
+    }
     daemon.shutdown().await;
 }

@@ -170,7 +170,7 @@ fn bad_url(name: &'static str, value: &str, example: &'static str) -> AccountErr
 }
 
 /// Whether `host` is this machine: `localhost` or a loopback address.
-fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
         || host
             .trim_start_matches('[')

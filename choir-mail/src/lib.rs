@@ -1,12 +1,14 @@
-//! Mail for ChoirOS: an account ([`Account`], its servers and credentials), its IMAP
-//! mailbox ([`Mailbox`]: folders, search, read, drafts), sending over SMTP ([`send`]), and
-//! messages read from MIME ([`Message`], [`Header`]).
+//! Mail and calendar for ChoirOS: an account ([`Account`], its servers and credentials),
+//! its IMAP mailbox ([`Mailbox`]: folders, search, read, drafts), sending over SMTP
+//! ([`send`]), messages read from MIME ([`Message`], [`Header`]), and its CalDAV calendar
+//! ([`Calendar`]).
 //!
 //! Passwords go only to the servers they are for, and in plain text only to a server on
 //! this machine (a loopback address): anywhere else the connection is TLS
 //! (`imaps://`, `smtps://`, or `smtp://` with STARTTLS required).
 
 mod account;
+mod calendar;
 mod imap;
 mod message;
 mod smtp;
@@ -16,6 +18,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub use account::{Account, AccountError, Security, ServerUrl};
+pub use calendar::{Calendar, CalendarEvent, MAX_EVENTS};
 pub use imap::Mailbox;
 pub use message::{Attachment, Header, Message, MessageId};
 pub use smtp::{check_smtp, send, Outgoing};
@@ -56,4 +59,8 @@ pub enum MailError {
     Malformed(String),
     #[error("cannot make the message: {0}")]
     Compose(String),
+    #[error("no calendar: {0}")]
+    NoCalendar(String),
+    #[error("the calendar server: {0}")]
+    CalDav(String),
 }

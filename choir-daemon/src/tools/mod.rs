@@ -4,6 +4,7 @@
 //! `tool.started` and `tool.finished` events.
 
 mod bash;
+mod calendar;
 mod desktop;
 mod docs;
 mod edit;
@@ -274,13 +275,15 @@ impl ToolRegistry {
         }
     }
 
-    /// With the mail tools, over `accounts`.
-    pub fn with_mail(mut self, accounts: crate::mail::MailAccounts) -> Self {
+    /// With the mail and calendar tools, over `accounts`.
+    pub fn with_accounts(mut self, accounts: crate::mail::MailAccounts) -> Self {
         self.tools.extend([
             Entry::of(mail::MailSearch(accounts.clone())),
             Entry::of(mail::MailRead(accounts.clone())),
             Entry::of(mail::MailSend(accounts.clone())),
-            Entry::of(mail::MailDraft(accounts)),
+            Entry::of(mail::MailDraft(accounts.clone())),
+            Entry::of(calendar::CalendarList(accounts.clone())),
+            Entry::of(calendar::CalendarAdd(accounts)),
         ]);
         self
     }

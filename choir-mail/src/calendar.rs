@@ -1,0 +1,395 @@
+//! An account's calendar over CalDAV: its events in a range (a `calendar-query` REPORT), and
+//! an event added (a PUT that never replaces one). The CalDAV URL is the calendar itself or
+//! the collection holding it (the first calendar there is used); it shares the account's
+//! user and password, and, as mail does, is TLS unless it is on this machine.
+
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use icalendar::{Component, DatePerhapsTime, EventLike};
+use reqwest::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::account::{is_loopback, Account};
+use crate::{MailError, TIMEOUT};
+
+/// Events a range lists at most.
+pub const MAX_EVENTS: usize = 500;
+/// Largest answer read from the server.
+const MAX_ANSWER: usize = 8 << 20;
+
+/// An event as ChoirOS shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CalendarEvent {
+    pub uid: String,
+    pub title: String,
+    /// RFC 3339 in UTC, or a date (`2026-12-24`) for an all-day event.
+    pub start: String,
+    pub end: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub location: String,
+}
+
+/// A calendar, found and logged in to.
+#[derive(Debug)]
+pub struct Calendar {
+    http: reqwest::Client,
+    url: Url,
+    user: String,
+    password: String,
+}
+
+impl Calendar {
+    /// The account's calendar: its CalDAV URL if that is a calendar, else the first
+    /// calendar in that collection.
+    pub async fn open(account: &Account) -> Result<Self, MailError> {
+        let Some(url) = account.caldav.as_deref() else {
+            return Err(MailError::NoCalendar(
+                "the account has no CalDAV URL (CHOIR_CALDAV_URL)".into(),
+            ));
+        };
+        let url = caldav_url(url)?;
+        let http = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|err| MailError::CalDav(err.to_string()))?;
+        let mut calendar = Self {
+            http,
+            url,
+            user: account.user.clone(),
+            password: account.password.clone(),
+        };
+        let body = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:"><d:prop><d:resourcetype/></d:prop></d:propfind>"#;
+        let answer = calendar
+            .ask("PROPFIND", &calendar.url.clone(), "1", body)
+            .await?;
+        let found = calendars(&answer, &calendar.url)?;
+        let Some(first) = found.into_iter().next() else {
+            return Err(MailError::NoCalendar(format!(
+                "{} holds no calendar",
+                calendar.url
+            )));
+        };
+        calendar.url = first;
+        Ok(calendar)
+    }
+
+    /// Where the calendar is.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
+    /// The events that overlap `from`..`to`, by start (recurring events by their first
+    /// occurrence only).
+    pub async fn events(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<CalendarEvent>, MailError> {
+        let stamp = |at: DateTime<Utc>| at.format("%Y%m%dT%H%M%SZ").to_string();
+        let body = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
+  <d:prop><c:calendar-data/></d:prop>
+  <c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">
+    <c:time-range start="{}" end="{}"/>
+  </c:comp-filter></c:comp-filter></c:filter>
+</c:calendar-query>"#,
+            stamp(from),
+            stamp(to)
+        );
+        let answer = self.ask("REPORT", &self.url, "1", &body).await?;
+        let mut events = calendar_data(&answer)?
+            .iter()
+            .flat_map(|text| parse_events(text))
+            .collect::<Vec<_>>();
+        events.sort_by(|a, b| a.start.cmp(&b.start).then(a.title.cmp(&b.title)));
+        events.truncate(MAX_EVENTS);
+        Ok(events)
+    }
+
+    /// Adds an event; its uid.
+    pub async fn add(
+        &self,
+        title: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<CalendarEvent, MailError> {
+        if end <= start {
+            return Err(MailError::CalDav(
+                "an event must end after it starts".into(),
+            ));
+        }
+        let uid = format!("{}@choiros", random_uid());
+        let mut event = icalendar::Event::new();
+        event
+            .uid(&uid)
+            .summary(title)
+            .starts(start)
+            .ends(end)
+            .timestamp(Utc::now());
+        let mut calendar = icalendar::Calendar::new();
+        calendar.push(event.done());
+        let text = calendar.done().to_string();
+        let href = self
+            .url
+            .join(&format!("{uid}.ics"))
+            .map_err(|err| MailError::CalDav(err.to_string()))?;
+        let response = self
+            .http
+            .put(href.clone())
+            .basic_auth(&self.user, Some(&self.password))
+            .header("Content-Type", "text/calendar; charset=utf-8")
+            .header("If-None-Match", "*")
+            .body(text)
+            .send()
+            .await
+            .map_err(|err| unreachable(&href, err))?;
+        check(&href, response.status())?;
+        Ok(CalendarEvent {
+            uid,
+            title: title.to_owned(),
+            start: rfc3339(start),
+            end: rfc3339(end),
+            location: String::new(),
+        })
+    }
+
+    /// Sends a WebDAV request; the body of its multistatus answer.
+    async fn ask(
+        &self,
+        method: &str,
+        url: &Url,
+        depth: &str,
+        body: &str,
+    ) -> Result<String, MailError> {
+        let method = Method::from_bytes(method.as_bytes())
+            .map_err(|err| MailError::CalDav(err.to_string()))?;
+        let response = self
+            .http
+            .request(method, url.clone())
+            .basic_auth(&self.user, Some(&self.password))
+            .header("Depth", depth)
+            .header("Content-Type", "application/xml; charset=utf-8")
+            .body(body.to_owned())
+            .send()
+            .await
+            .map_err(|err| unreachable(url, err))?;
+        check(url, response.status())?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| unreachable(url, err))?;
+        if bytes.len() > MAX_ANSWER {
+            return Err(MailError::CalDav(format!(
+                "{url} answered with more than {MAX_ANSWER} bytes"
+            )));
+        }
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}
+
+/// The CalDAV URL, refused if it would send the password in plain text elsewhere.
+fn caldav_url(text: &str) -> Result<Url, MailError> {
+    let bad = || {
+        MailError::NoCalendar(format!(
+            "`{text}` is not a CalDAV URL like https://dav.example.org/calendars/alice/"
+        ))
+    };
+    let mut url = Url::parse(text.trim()).map_err(|_| bad())?;
+    let host = url.host_str().ok_or_else(bad)?.to_owned();
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&host) => {}
+        "http" => {
+            return Err(MailError::NoCalendar(format!(
+                "`{text}` would send the password in plain text to another machine; use https://"
+            )))
+        }
+        _ => return Err(bad()),
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+fn check(url: &Url, status: StatusCode) -> Result<(), MailError> {
+    match status.as_u16() {
+        200..=299 => Ok(()),
+        401 | 403 => Err(MailError::LoginRefused {
+            server: url.to_string(),
+            reason: status.to_string(),
+        }),
+        404 => Err(MailError::NoCalendar(format!("{url} is not there (404)"))),
+        412 => Err(MailError::CalDav(format!(
+            "{url} already holds such an event"
+        ))),
+        _ => Err(MailError::CalDav(format!("{url} answered {status}"))),
+    }
+}
+
+fn unreachable(url: &Url, err: reqwest::Error) -> MailError {
+    if err.is_timeout() {
+        return MailError::TimedOut {
+            server: url.to_string(),
+        };
+    }
+    MailError::Unreachable {
+        server: url.to_string(),
+        reason: err.to_string(),
+    }
+}
+
+/// The calendars a PROPFIND answer lists: `base` first if it is one, then the others.
+fn calendars(answer: &str, base: &Url) -> Result<Vec<Url>, MailError> {
+    let doc = roxmltree::Document::parse(answer)
+        .map_err(|err| MailError::CalDav(format!("{base} answered with bad XML: {err}")))?;
+    let mut found: Vec<Url> = doc
+        .descendants()
+        .filter(|node| node.has_tag_name(("DAV:", "response")))
+        .filter(|response| {
+            response
+                .descendants()
+                .any(|node| node.has_tag_name((CALDAV, "calendar")))
+        })
+        .filter_map(|response| {
+            let href = response
+                .descendants()
+                .find(|node| node.has_tag_name(("DAV:", "href")))?
+                .text()?
+                .trim()
+                .to_owned();
+            base.join(&href).ok()
+        })
+        .collect();
+    found.sort_by_key(|url| url != base);
+    Ok(found)
+}
+
+const CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
+
+/// The `calendar-data` of each response of a REPORT answer.
+fn calendar_data(answer: &str) -> Result<Vec<String>, MailError> {
+    let doc = roxmltree::Document::parse(answer)
+        .map_err(|err| MailError::CalDav(format!("the calendar answered with bad XML: {err}")))?;
+    Ok(doc
+        .descendants()
+        .filter(|node| node.has_tag_name((CALDAV, "calendar-data")))
+        .filter_map(|node| node.text().map(str::to_owned))
+        .collect())
+}
+
+/// The events of one iCalendar object; what cannot be read is left out.
+fn parse_events(text: &str) -> Vec<CalendarEvent> {
+    let Ok(calendar) = text.parse::<icalendar::Calendar>() else {
+        return Vec::new();
+    };
+    calendar
+        .events()
+        .filter_map(|event| {
+            Some(CalendarEvent {
+                uid: event.get_uid().unwrap_or_default().to_owned(),
+                title: event.get_summary().unwrap_or("(no title)").to_owned(),
+                start: when(event.get_start()?),
+                end: event.get_end().map(when).unwrap_or_default(),
+                location: event.get_location().unwrap_or_default().to_owned(),
+            })
+        })
+        .collect()
+}
+
+fn when(at: DatePerhapsTime) -> String {
+    match at {
+        DatePerhapsTime::Date(date) => date.format("%Y-%m-%d").to_string(),
+        DatePerhapsTime::DateTime(at) => match at.try_into_utc() {
+            Some(utc) => rfc3339(utc),
+            None => format!("{at:?}"),
+        },
+    }
+}
+
+fn rfc3339(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// A uid no one else has: the time and a random part.
+fn random_uid() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(Utc::now().timestamp_nanos_opt().unwrap_or_default() as u128);
+    format!(
+        "{}-{:016x}",
+        Utc::now().format("%Y%m%dT%H%M%S"),
+        hasher.finish()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_calendar_url_is_tls_unless_on_this_machine() {
+        assert!(caldav_url("http://127.0.0.1:5232/alice/").is_ok());
+        assert_eq!(
+            caldav_url("http://127.0.0.1:5232/alice").unwrap().path(),
+            "/alice/"
+        );
+        assert!(caldav_url("https://dav.example.org/c/").is_ok());
+        let plain = caldav_url("http://dav.example.org/c/")
+            .unwrap_err()
+            .to_string();
+        assert!(plain.contains("plain text"), "{plain}");
+        assert!(caldav_url("ftp://x/").is_err());
+    }
+
+    #[test]
+    fn events_are_read_from_icalendar_in_utc_or_as_dates() {
+        let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:test\r\n\
+BEGIN:VEVENT\r\nUID:a\r\nSUMMARY:Standup\r\nDTSTART:20261207T090000Z\r\nDTEND:20261207T091500Z\r\nLOCATION:Room 1\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:b\r\nSUMMARY:Holiday\r\nDTSTART;VALUE=DATE:20261224\r\nDTEND;VALUE=DATE:20261225\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n";
+        let events = parse_events(text);
+        assert_eq!(
+            events,
+            vec![
+                CalendarEvent {
+                    uid: "a".into(),
+                    title: "Standup".into(),
+                    start: "2026-12-07T09:00:00Z".into(),
+                    end: "2026-12-07T09:15:00Z".into(),
+                    location: "Room 1".into(),
+                },
+                CalendarEvent {
+                    uid: "b".into(),
+                    title: "Holiday".into(),
+                    start: "2026-12-24".into(),
+                    end: "2026-12-25".into(),
+                    location: String::new(),
+                },
+            ]
+        );
+        assert!(parse_events("not a calendar").is_empty());
+    }
+
+    #[test]
+    fn the_calendars_of_a_collection_are_found_in_its_propfind_answer() {
+        let base = Url::parse("http://127.0.0.1:5232/alice/").unwrap();
+        let answer = r#"<?xml version="1.0"?>
+<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+ <response><href>/alice/</href><propstat><prop><resourcetype><collection/></resourcetype></prop></propstat></response>
+ <response><href>/alice/calendar/</href><propstat><prop><resourcetype><collection/><C:calendar/></resourcetype></prop></propstat></response>
+</multistatus>"#;
+        assert_eq!(
+            calendars(answer, &base).unwrap(),
+            vec![Url::parse("http://127.0.0.1:5232/alice/calendar/").unwrap()]
+        );
+        assert!(calendars("<not xml", &base).is_err());
+    }
+}
