@@ -196,7 +196,7 @@ async fn an_account_is_checked_kept_out_of_the_log_and_its_mail_searched_read_an
     let deadline = tokio::time::Instant::now() + WAIT;
     let found = loop {
         let mut bobs = Mailbox::open(&bob).await.unwrap();
-        let found = bobs.search("INBOX", &reply, 5).await.unwrap();
+        let found = bobs.search("INBOX", &reply, 0, 5).await.unwrap();
         bobs.close().await;
         if !found.is_empty() || tokio::time::Instant::now() > deadline {
             break found;
@@ -266,7 +266,11 @@ async fn the_agent_sending_mail_always_waits_for_approval_showing_the_message() 
     tokio::time::sleep(Duration::from_millis(200)).await;
     let bob = account(&settings(&servers, true));
     let mut bobs = Mailbox::open(&bob).await.unwrap();
-    assert!(bobs.search("INBOX", "Friday", 5).await.unwrap().is_empty());
+    assert!(bobs
+        .search("INBOX", "Friday", 0, 5)
+        .await
+        .unwrap()
+        .is_empty());
     bobs.close().await;
 
     let (mut approver, _) = common::Client::hello(&daemon, None).await;
@@ -289,7 +293,7 @@ async fn the_agent_sending_mail_always_waits_for_approval_showing_the_message() 
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let mut bobs = Mailbox::open(&bob).await.unwrap();
-        let found = bobs.search("INBOX", "Friday", 5).await.unwrap();
+        let found = bobs.search("INBOX", "Friday", 0, 5).await.unwrap();
         bobs.close().await;
         if let Some(header) = found.first() {
             assert_eq!(header.from, "alice@example.test");

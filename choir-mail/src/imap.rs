@@ -88,12 +88,14 @@ impl Mailbox {
         .await
     }
 
-    /// The newest `limit` messages of `folder` whose headers or text contain `query` (all
-    /// of them when it is empty), newest first.
+    /// The messages of `folder` whose headers or text contain `query` (all of them when it
+    /// is empty), newest first: `limit` of them after the newest `skip` (a page further back
+    /// as a list is scrolled).
     pub async fn search(
         &mut self,
         folder: &str,
         query: &str,
+        skip: usize,
         limit: usize,
     ) -> Result<Vec<Header>, MailError> {
         let criteria = criteria(query)?;
@@ -104,7 +106,7 @@ impl Mailbox {
             let found = session.uid_search(&criteria).await.map_err(imap_error)?;
             let mut uids: Vec<u32> = found.into_iter().collect();
             uids.sort_unstable_by_key(|uid| std::cmp::Reverse(*uid));
-            uids.truncate(limit);
+            let uids: Vec<u32> = uids.into_iter().skip(skip).take(limit).collect();
             if uids.is_empty() {
                 return Ok(Vec::new());
             }

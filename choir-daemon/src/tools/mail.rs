@@ -64,6 +64,8 @@ pub struct SearchArgs {
     folder: Option<String>,
     /// how many to list, newest first (default 20, at most 200)
     limit: Option<u32>,
+    /// which page of that many, 0 the newest (1 the ones before them, …)
+    page: Option<u32>,
     /// the account's address, when there are several
     account: Option<String>,
 }
@@ -83,7 +85,8 @@ impl Tool for MailSearch {
         let limit = args.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
         let query = args.query.unwrap_or_default();
         let folders = mailbox.folders().await.unwrap_or_default();
-        let found = mailbox.search(&folder, &query, limit).await;
+        let skip = args.page.unwrap_or(0) as usize * limit;
+        let found = mailbox.search(&folder, &query, skip, limit).await;
         mailbox.close().await;
         let headers = match found {
             Ok(headers) => headers,
