@@ -506,8 +506,13 @@ impl Actor {
         let decided = decide(&self.world, &msg.command);
         // Shell commands record nothing: once accepted they go to the shell.
         match (&decided, &msg.command) {
+            // Straight to the queue, as `WorldHandle::execute` sends it when it can: the next
+            // key, sent there, cannot overtake this one. (A shell `decide` calls running has
+            // a queue, made before its start was recorded.)
             (Ok(_), Command::ShellInput { window_id, data }) => {
-                self.shells.input(*window_id, data.clone());
+                if self.shells.inputs().send(*window_id, data.clone()).is_err() {
+                    tracing::debug!(%window_id, "input for a shell that just ended");
+                }
                 return Ok(Vec::new());
             }
             (Ok(_), Command::RestartShell { window_id }) => {

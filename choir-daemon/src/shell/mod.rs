@@ -80,7 +80,6 @@ fn default_program() -> String {
 
 /// What the manager is asked (through the world actor, after `decide` said yes).
 enum Request {
-    Input { window_id: WindowId, data: String },
     Restart { window_id: WindowId },
 }
 
@@ -104,11 +103,6 @@ impl Shells {
     /// The running shells' input queues.
     pub fn inputs(&self) -> &Inputs {
         &self.inputs
-    }
-
-    /// Sends what a user typed to a shell window's shell.
-    pub fn input(&self, window_id: WindowId, data: String) {
-        let _ = self.inbox.send(Request::Input { window_id, data });
     }
 
     /// Starts a new shell in a shell window whose shell ended.
@@ -294,11 +288,6 @@ impl Manager {
 
     async fn handle(&mut self, request: Request, recorded: &mpsc::UnboundedSender<Vec<EventBody>>) {
         match request {
-            Request::Input { window_id, data } => {
-                if self.inputs.send(window_id, data).is_err() {
-                    tracing::debug!(%window_id, "input for a shell that is not running");
-                }
-            }
             Request::Restart { window_id } => {
                 if self
                     .sessions
