@@ -1419,6 +1419,10 @@ e2eTest('o6. the event log is searched with the same keys', async (h) => {
   // The log window in front, then Ctrl-a [ and a search back.
   await page.locator('.window[data-window-id="1"] .titlebar').click();
   await waitUntil(async () => (await daemon.api('/api/state')).world.desktop.focused === 1, { what: 'the log focused' });
+  // In the page too: keys go to the window the page has in front.
+  await waitFor(page, () => document.querySelector('.window[data-window-id="1"]')?.dataset.focused === 'true', 10_000, {
+    what: 'the page to show the log in front',
+  });
   await page.keyboard.press('Control+a');
   await page.keyboard.press('[');
   await page.keyboard.type('needle');

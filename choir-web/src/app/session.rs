@@ -249,6 +249,10 @@ impl App {
         self.flush_queries();
         let event_logs = crate::apps::windows_of(self.replica.world(), &AppKind::EventLog);
         self.revisions.touch(touch, event_logs);
+        if touch == Touch::Everything {
+            // Windows a new welcome no longer has are let go of too.
+            self.drawn.clear();
+        }
     }
 
     pub(super) fn on_welcome(&mut self, ctx: &Context<Self>, fresh: bool) {

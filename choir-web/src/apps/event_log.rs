@@ -119,12 +119,12 @@ pub fn view(
                 <label><input class="event-follow" type="checkbox" checked={ view.follow } onchange={ onfollow } />{ " follow" }</label>
             </div>
             <div class="event-log" id={ format!("log-{}", id.0) } role="log" aria-label="events" tabindex="0">
-                { for shown.iter().rev().map(|entry| {
+                { shown.iter().rev().map(|entry| {
                     let seq = entry.event().seq;
                     let found = query.as_ref().is_some_and(|query| !query.find_in(&entry.0.preview).is_empty());
                     let item = Item::Event { entry: (*entry).clone(), found, current: at == Some(seq) };
                     item.view(seq)
-                }) }
+                }).collect::<Html>() }
             </div>
         </div>
     }

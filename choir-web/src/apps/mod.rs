@@ -50,6 +50,11 @@ impl Drawn {
     pub fn forget(&self, window: WindowId) {
         self.0.borrow_mut().remove(&window);
     }
+
+    /// Lets go of every window's content (every revision moved: none of it is drawn again).
+    pub fn clear(&self) {
+        self.0.borrow_mut().clear();
+    }
 }
 
 /// Window `window`'s content: drawn again only when its revision moved (see
