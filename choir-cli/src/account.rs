@@ -28,6 +28,14 @@ pub enum AccountError {
 
 /// Reads the account's settings from the environment and has the daemon check and keep it.
 pub async fn add_from_env(daemon: &DaemonHttp) -> Result<(), AccountError> {
+    let url = &daemon.endpoint().url;
+    if !reached_privately(url) {
+        return Err(AccountError::Refused(format!(
+            "the daemon at {url} is reached without TLS: the password would cross the network in \
+             plain text; add the account on the daemon's machine (over SSH: ssh you@host choir \
+             account add --from-env)"
+        )));
+    }
     let settings: serde_json::Map<String, Value> = SETTINGS
         .iter()
         .filter_map(|name| Some(((*name).to_owned(), json!(std::env::var(name).ok()?))))
@@ -102,6 +110,24 @@ pub async fn remove(daemon: &DaemonHttp, address: &str) -> Result<(), AccountErr
     Ok(())
 }
 
+/// Whether a daemon at `url` is reached without the password crossing a network in plain
+/// text: a Unix socket, HTTPS, or this machine.
+fn reached_privately(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return true;
+    };
+    let host = rest.split('/').next().unwrap_or_default();
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 fn refusal(body: &Value) -> String {
     body["message"]
         .as_str()
@@ -118,4 +144,29 @@ fn percent(text: &str) -> String {
             other => format!("%{other:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_is_only_posted_where_it_does_not_cross_a_network_in_plain_text() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1/",
+            "http://[::1]:9/",
+            "unix:/run/d.sock",
+            "https://host.example",
+        ] {
+            assert!(reached_privately(url), "{url}");
+        }
+        for url in [
+            "http://10.0.0.5:8080",
+            "http://host.example/",
+            "http://127.0.0.1.example:80",
+        ] {
+            assert!(!reached_privately(url), "{url}");
+        }
+    }
 }

@@ -78,8 +78,6 @@ impl DaemonConfig {
 pub enum DaemonError {
     #[error(transparent)]
     DataDir(#[from] DataDirError),
-    #[error(transparent)]
-    MailAccounts(#[from] mail::AccountsError),
     #[error("event log {path}: {source}")]
     Store { path: PathBuf, source: StoreError },
     #[error("snapshot file {path}: {source}")]
@@ -208,7 +206,7 @@ impl Daemon {
             shutdown.clone(),
         );
         let activity = Activity::default();
-        let mail = mail::MailAccounts::open(data_dir.root())?;
+        let mail = mail::MailAccounts::open(data_dir.root(), config.store.redactor.clone());
         let tools = ToolRunner::new(
             ToolRegistry::standard().with_accounts(mail.clone()),
             store.clone(),

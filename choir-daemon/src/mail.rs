@@ -1,14 +1,17 @@
 //! The user's mail accounts, kept in the data dir (`mail-accounts.json`, 0600) and never in
-//! the log: the log holds what the tools did with them, not how to log in. An account is
-//! kept only once its IMAP server took the login, its SMTP server answered and, if it has
-//! one, its CalDAV server showed a calendar.
+//! the log: the log holds what the tools did with them, not how to log in, and their
+//! passwords are taken out of every event (see [`Redactor`]). An account is kept only once
+//! its IMAP server took the login, its SMTP server answered and, if it has one, its CalDAV
+//! server showed a calendar.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use choir_mail::{Account, MailError};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+use crate::store::Redactor;
 
 const FILE: &str = "mail-accounts.json";
 
@@ -17,6 +20,11 @@ const FILE: &str = "mail-accounts.json";
 pub struct MailAccounts {
     path: PathBuf,
     accounts: Arc<RwLock<Vec<Account>>>,
+    /// Why the file could not be read, if it could not: nothing is written over it then.
+    unreadable: Option<String>,
+    /// One change at a time (read, change, write).
+    writing: Arc<Mutex<()>>,
+    redactor: Redactor,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -27,7 +35,7 @@ struct Stored {
 /// Why accounts could not be read, kept or checked.
 #[derive(Debug, Error)]
 pub enum AccountsError {
-    #[error("cannot read {path}: {reason}")]
+    #[error("cannot read {path}: {reason} (fix or remove it; the mail tools wait for that)")]
     Read { path: PathBuf, reason: String },
     #[error("cannot write {path}: {source}")]
     Write {
@@ -43,32 +51,37 @@ pub enum AccountsError {
 }
 
 impl MailAccounts {
-    /// The accounts kept in `data_dir` (none if the file is not there).
-    pub fn open(data_dir: &Path) -> Result<Self, AccountsError> {
+    /// The accounts kept in `data_dir` (none if the file is not there). A file that cannot
+    /// be read is said in the log and by every mail tool, and left as it is; the daemon
+    /// runs on. Their passwords go to `redactor`.
+    pub fn open(data_dir: &Path, redactor: Redactor) -> Self {
         let path = data_dir.join(FILE);
-        let stored = match std::fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice::<Stored>(&bytes).map_err(|err| AccountsError::Read {
-                    path: path.clone(),
-                    reason: err.to_string(),
-                })?
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Stored::default(),
-            Err(err) => {
-                return Err(AccountsError::Read {
-                    path,
-                    reason: err.to_string(),
-                })
+        let read = match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice::<Stored>(&bytes).map_err(|err| err.to_string()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Stored::default()),
+            Err(err) => Err(err.to_string()),
+        };
+        let (stored, unreadable) = match read {
+            Ok(stored) => (stored, None),
+            Err(reason) => {
+                tracing::warn!(path = %path.display(), %reason, "cannot read the mail accounts");
+                (Stored::default(), Some(reason))
             }
         };
-        Ok(Self {
+        let accounts = Self {
             path,
             accounts: Arc::new(RwLock::new(stored.accounts)),
-        })
+            unreadable,
+            writing: Arc::new(Mutex::new(())),
+            redactor,
+        };
+        accounts.redact();
+        accounts
     }
 
     /// The account for `address`, or the first one when none is named.
     pub fn get(&self, address: Option<&str>) -> Result<Account, AccountsError> {
+        self.readable()?;
         let accounts = self.read();
         match address {
             None => accounts.first().cloned().ok_or(AccountsError::None),
@@ -94,31 +107,35 @@ impl MailAccounts {
     /// Checks `account` against its servers (the IMAP login, an SMTP greeting, the CalDAV
     /// calendar), then keeps it, in place of one with the same address.
     pub async fn add(&self, account: Account) -> Result<(), AccountsError> {
+        self.readable()?;
         let mailbox = choir_mail::Mailbox::open(&account).await?;
         mailbox.close().await;
         choir_mail::check_smtp(&account).await?;
         if account.caldav.is_some() {
             choir_mail::Calendar::open(&account).await?;
         }
-        let mut accounts = self.read().clone();
-        accounts.retain(|kept| !kept.address.eq_ignore_ascii_case(&account.address));
-        accounts.push(account);
-        self.save(accounts)
+        self.change(|accounts| {
+            accounts.retain(|kept| !kept.address.eq_ignore_ascii_case(&account.address));
+            accounts.push(account);
+        })
+        .map(drop)
     }
 
     /// Forgets the account for `address`; whether there was one.
     pub fn remove(&self, address: &str) -> Result<bool, AccountsError> {
-        let mut accounts = self.read().clone();
-        let before = accounts.len();
-        accounts.retain(|kept| !kept.address.eq_ignore_ascii_case(address.trim()));
-        if accounts.len() == before {
-            return Ok(false);
-        }
-        self.save(accounts)?;
-        Ok(true)
+        self.readable()?;
+        let before = self.read().len();
+        let after = self.change(|accounts| {
+            accounts.retain(|kept| !kept.address.eq_ignore_ascii_case(address.trim()));
+        })?;
+        Ok(after < before)
     }
 
-    fn save(&self, accounts: Vec<Account>) -> Result<(), AccountsError> {
+    /// Changes the accounts and writes them, one change at a time; how many there are now.
+    fn change(&self, edit: impl FnOnce(&mut Vec<Account>)) -> Result<usize, AccountsError> {
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut accounts = self.read().clone();
+        edit(&mut accounts);
         let stored = Stored { accounts };
         let bytes = serde_json::to_vec_pretty(&stored).unwrap_or_default();
         crate::atomic_file::write(&self.path, &bytes, Some(0o600)).map_err(|source| {
@@ -127,16 +144,36 @@ impl MailAccounts {
                 source,
             }
         })?;
+        let count = stored.accounts.len();
         *self
             .accounts
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = stored.accounts;
-        Ok(())
+            .unwrap_or_else(PoisonError::into_inner) = stored.accounts;
+        self.redact();
+        Ok(count)
+    }
+
+    fn readable(&self) -> Result<(), AccountsError> {
+        match &self.unreadable {
+            Some(reason) => Err(AccountsError::Read {
+                path: self.path.clone(),
+                reason: reason.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Has the redactor take the passwords kept now out of every event.
+    fn redact(&self) {
+        let passwords = self
+            .read()
+            .iter()
+            .map(|account| account.password.clone())
+            .collect();
+        self.redactor.set_passwords(passwords);
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Account>> {
-        self.accounts
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.accounts.read().unwrap_or_else(PoisonError::into_inner)
     }
 }

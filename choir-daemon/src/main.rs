@@ -92,10 +92,13 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli, token: Option<String>) -> Result<()> {
+    let filter = EnvFilter::try_from_env("CHOIR_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info"))
+        // The IMAP library traces every line it sends and reads: the login's password and
+        // whole messages. Never, whatever CHOIR_LOG asks (a narrower directive wins).
+        .add_directive("async_imap::imap_stream=off".parse()?);
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("CHOIR_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         // Colours only for a terminal: a sandbox's log goes through a pipe into a file.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -209,8 +209,16 @@ async fn an_account_is_checked_kept_out_of_the_log_and_its_mail_searched_read_an
         .from
         .contains(alice["CHOIR_MAIL_ADDRESS"].as_str().unwrap()));
 
-    // The password is nowhere in the log.
+    // The password is nowhere in the log, even where something printed it.
+    tool(&daemon, "bash", json!({ "cmd": format!("echo pw={password}") })).await;
     let events = common::get_json(&daemon, "/api/events?from=1").await;
+    let printed = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rfind(|event| event["type"] == "tool.finished")
+        .unwrap();
+    assert_eq!(printed["data"]["output"], "pw=[password removed]\n", "{printed}");
     assert!(!events.to_string().contains(password));
     daemon.shutdown().await;
 }

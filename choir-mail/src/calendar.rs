@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::account::{is_loopback, Account};
-use crate::{MailError, TIMEOUT};
+use crate::{unreachable_at, MailError, TIMEOUT};
 
 /// Events a range lists at most.
 pub const MAX_EVENTS: usize = 500;
@@ -31,13 +31,21 @@ pub struct CalendarEvent {
     pub location: String,
 }
 
-/// A calendar, found and logged in to.
-#[derive(Debug)]
+/// A calendar, found and logged in to. `Debug` leaves the password out.
 pub struct Calendar {
     http: reqwest::Client,
     url: Url,
     user: String,
     password: String,
+}
+
+impl std::fmt::Debug for Calendar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Calendar")
+            .field("url", &self.url.as_str())
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Calendar {
@@ -50,7 +58,9 @@ impl Calendar {
             ));
         };
         let url = caldav_url(url)?;
+        // Straight to the server: a proxy from the environment would see the password.
         let http = reqwest::Client::builder()
+            .no_proxy()
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -124,6 +134,11 @@ impl Calendar {
                 "an event must end after it starts".into(),
             ));
         }
+        if title.trim().is_empty() || title.chars().any(char::is_control) {
+            return Err(MailError::CalDav(
+                "an event's title is one line of text, not empty".into(),
+            ));
+        }
         let uid = format!("{}@choiros", random_uid());
         let mut event = icalendar::Event::new();
         event
@@ -180,14 +195,25 @@ impl Calendar {
             .await
             .map_err(|err| unreachable(url, err))?;
         check(url, response.status())?;
-        let bytes = response
-            .bytes()
+        let too_large =
+            || MailError::CalDav(format!("{url} answered with more than {MAX_ANSWER} bytes"));
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_ANSWER as u64)
+        {
+            return Err(too_large());
+        }
+        let mut response = response;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|err| unreachable(url, err))?;
-        if bytes.len() > MAX_ANSWER {
-            return Err(MailError::CalDav(format!(
-                "{url} answered with more than {MAX_ANSWER} bytes"
-            )));
+            .map_err(|err| unreachable(url, err))?
+        {
+            if bytes.len() + chunk.len() > MAX_ANSWER {
+                return Err(too_large());
+            }
+            bytes.extend_from_slice(&chunk);
         }
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
@@ -202,6 +228,14 @@ fn caldav_url(text: &str) -> Result<Url, MailError> {
     };
     let mut url = Url::parse(text.trim()).map_err(|_| bad())?;
     let host = url.host_str().ok_or_else(bad)?.to_owned();
+    // The password goes in its own header, never in the URL that is shown and logged.
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(bad());
+    }
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&host) => {}
@@ -240,10 +274,7 @@ fn unreachable(url: &Url, err: reqwest::Error) -> MailError {
             server: url.to_string(),
         };
     }
-    MailError::Unreachable {
-        server: url.to_string(),
-        reason: err.to_string(),
-    }
+    unreachable_at(url.as_str(), err)
 }
 
 /// The calendars a PROPFIND answer lists: `base` first if it is one, then the others.
@@ -267,6 +298,8 @@ fn calendars(answer: &str, base: &Url) -> Result<Vec<Url>, MailError> {
                 .to_owned();
             base.join(&href).ok()
         })
+        // A server may name any URL; the password only goes where it was told to go.
+        .filter(|url| url.origin() == base.origin())
         .collect();
     found.sort_by_key(|url| url != base);
     Ok(found)
@@ -307,9 +340,16 @@ fn parse_events(text: &str) -> Vec<CalendarEvent> {
 fn when(at: DatePerhapsTime) -> String {
     match at {
         DatePerhapsTime::Date(date) => date.format("%Y-%m-%d").to_string(),
-        DatePerhapsTime::DateTime(at) => match at.try_into_utc() {
-            Some(utc) => rfc3339(utc),
-            None => format!("{at:?}"),
+        DatePerhapsTime::DateTime(at) => match (at.try_into_utc(), at) {
+            (Some(utc), _) => rfc3339(utc),
+            // A time zone this machine does not know, or a floating time: as written.
+            (None, icalendar::CalendarDateTime::WithTimezone { date_time, tzid }) => {
+                format!("{} ({tzid})", date_time.format("%Y-%m-%dT%H:%M:%S"))
+            }
+            (None, icalendar::CalendarDateTime::Floating(date_time)) => {
+                format!("{} (local time)", date_time.format("%Y-%m-%dT%H:%M:%S"))
+            }
+            (None, icalendar::CalendarDateTime::Utc(utc)) => rfc3339(utc),
         },
     }
 }
@@ -347,6 +387,20 @@ mod tests {
             .to_string();
         assert!(plain.contains("plain text"), "{plain}");
         assert!(caldav_url("ftp://x/").is_err());
+        // No password in the URL itself, where it would be shown and logged.
+        assert!(caldav_url("https://alice:pw@dav.example.org/c/").is_err());
+        assert!(caldav_url("https://dav.example.org/c/?token=x").is_err());
+    }
+
+    #[test]
+    fn a_calendar_elsewhere_named_by_the_server_is_not_followed() {
+        let base = Url::parse("http://127.0.0.1:5232/alice/").unwrap();
+        let answer = r#"<?xml version="1.0"?>
+<multistatus xmlns="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+ <response><href>//evil.example/steal/</href><propstat><prop><resourcetype><C:calendar/></resourcetype></prop></propstat></response>
+ <response><href>http://127.0.0.1:9999/other/</href><propstat><prop><resourcetype><C:calendar/></resourcetype></prop></propstat></response>
+</multistatus>"#;
+        assert!(calendars(answer, &base).unwrap().is_empty());
     }
 
     #[test]

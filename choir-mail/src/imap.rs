@@ -13,7 +13,7 @@ use tokio_rustls::rustls;
 
 use crate::account::{Account, Security, ServerUrl};
 use crate::message::{self, Header, Message, MessageId};
-use crate::{MailError, MAX_READ_BYTES, TIMEOUT};
+use crate::{unreachable_at as unreachable, within, MailError, MAX_READ_BYTES, TIMEOUT};
 
 /// The header fields a search shows, fetched without the body.
 const HEADER_QUERY: &str = "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER])";
@@ -98,7 +98,7 @@ impl Mailbox {
         skip: usize,
         limit: usize,
     ) -> Result<Vec<Header>, MailError> {
-        let criteria = criteria(query)?;
+        let criteria = criteria(query);
         let server = self.server.clone();
         let validity = self.examine(folder).await?;
         let session = &mut self.session;
@@ -236,22 +236,27 @@ impl Mailbox {
     async fn examine(&mut self, folder: &str) -> Result<u32, MailError> {
         let server = self.server.clone();
         let session = &mut self.session;
-        within(&server, async {
-            let mailbox = session.examine(folder).await.map_err(|err| match err {
-                async_imap::error::Error::No(_) => MailError::NoFolder(folder.to_owned()),
-                other => imap_error(other),
-            })?;
-            Ok(mailbox.uid_validity.unwrap_or(0))
-        })
-        .await
+        let examined = within(&server, async { Ok(session.examine(folder).await) }).await?;
+        match examined {
+            Ok(mailbox) => Ok(mailbox.uid_validity.unwrap_or(0)),
+            // Refused: because there is no such folder, or for the server's own reason.
+            Err(async_imap::error::Error::No(reason)) => {
+                if self.folders().await?.iter().any(|name| name == folder) {
+                    Err(MailError::Imap(reason.trim().to_owned()))
+                } else {
+                    Err(MailError::NoFolder(folder.to_owned()))
+                }
+            }
+            Err(other) => Err(imap_error(other)),
+        }
     }
 }
 
 /// The IMAP search criteria for `query`: every word must appear in the headers or the text.
-fn criteria(query: &str) -> Result<String, MailError> {
+fn criteria(query: &str) -> String {
     let words: Vec<&str> = query.split_whitespace().collect();
     if words.is_empty() {
-        return Ok("ALL".to_owned());
+        return "ALL".to_owned();
     }
     let quoted: Vec<String> = words
         .iter()
@@ -261,34 +266,15 @@ fn criteria(query: &str) -> Result<String, MailError> {
         })
         .collect();
     if quoted.iter().any(|word| !word.is_ascii()) {
-        return Ok(format!("CHARSET UTF-8 {}", quoted.join(" ")));
+        return format!("CHARSET UTF-8 {}", quoted.join(" "));
     }
-    Ok(quoted.join(" "))
+    quoted.join(" ")
 }
 
 fn seen(fetch: &async_imap::types::Fetch) -> bool {
     fetch
         .flags()
         .any(|flag| matches!(flag, async_imap::types::Flag::Seen))
-}
-
-/// Runs `step` within [`TIMEOUT`].
-pub(crate) async fn within<T>(
-    server: &str,
-    step: impl std::future::Future<Output = Result<T, MailError>>,
-) -> Result<T, MailError> {
-    tokio::time::timeout(TIMEOUT, step)
-        .await
-        .map_err(|_| MailError::TimedOut {
-            server: server.to_owned(),
-        })?
-}
-
-fn unreachable(server: &str, reason: impl fmt::Display) -> MailError {
-    MailError::Unreachable {
-        server: server.to_owned(),
-        reason: reason.to_string(),
-    }
 }
 
 fn imap_error(err: async_imap::error::Error) -> MailError {
@@ -317,17 +303,21 @@ async fn connect(server: &ServerUrl) -> Result<Box<dyn Io>, MailError> {
     }
 }
 
-/// TLS checked against the web's root certificates.
+/// TLS checked against the web's root certificates (made once).
 fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map_err(|err| err.to_string())?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
+        std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let roots =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map(|builder| Arc::new(builder.with_root_certificates(roots).with_no_client_auth()))
+        .map_err(|err| err.to_string())
+    });
+    config.clone().map(tokio_rustls::TlsConnector::from)
 }
 
 #[cfg(test)]
@@ -336,20 +326,14 @@ mod tests {
 
     #[test]
     fn a_query_becomes_criteria_that_cannot_break_out_of_their_quotes() {
-        assert_eq!(criteria("  ").unwrap(), "ALL");
-        assert_eq!(
-            criteria("lunch friday").unwrap(),
-            "TEXT \"lunch\" TEXT \"friday\""
-        );
-        assert_eq!(
-            criteria("a\"b\\ c").unwrap(),
-            "TEXT \"a\\\"b\\\\\" TEXT \"c\""
-        );
+        assert_eq!(criteria("  "), "ALL");
+        assert_eq!(criteria("lunch friday"), "TEXT \"lunch\" TEXT \"friday\"");
+        assert_eq!(criteria("a\"b\\ c"), "TEXT \"a\\\"b\\\\\" TEXT \"c\"");
         // A line break is whitespace: it splits words, never ends the command.
         assert_eq!(
-            criteria("x\r\nA1 LOGOUT").unwrap(),
+            criteria("x\r\nA1 LOGOUT"),
             "TEXT \"x\" TEXT \"A1\" TEXT \"LOGOUT\""
         );
-        assert_eq!(criteria("café").unwrap(), "CHARSET UTF-8 TEXT \"café\"");
+        assert_eq!(criteria("café"), "CHARSET UTF-8 TEXT \"café\"");
     }
 }

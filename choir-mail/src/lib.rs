@@ -30,6 +30,26 @@ pub const TIMEOUT: Duration = Duration::from_secs(20);
 /// refused with its size, and stays on the server as it is.
 pub const MAX_READ_BYTES: u32 = 25 << 20;
 
+/// Runs `step` within [`TIMEOUT`], as one step with `server`.
+pub(crate) async fn within<T>(
+    server: &str,
+    step: impl std::future::Future<Output = Result<T, MailError>>,
+) -> Result<T, MailError> {
+    tokio::time::timeout(TIMEOUT, step)
+        .await
+        .map_err(|_| MailError::TimedOut {
+            server: server.to_owned(),
+        })?
+}
+
+/// `server` could not be reached, for `reason`.
+pub(crate) fn unreachable_at(server: &str, reason: impl std::fmt::Display) -> MailError {
+    MailError::Unreachable {
+        server: server.to_owned(),
+        reason: reason.to_string(),
+    }
+}
+
 /// Why a mail operation failed. Each says what to do about it.
 #[derive(Debug, Error)]
 pub enum MailError {

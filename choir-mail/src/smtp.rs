@@ -33,6 +33,17 @@ impl Outgoing {
         if self.to.is_empty() {
             return Err(MailError::Compose("it has no recipient".into()));
         }
+        // One line each: what the approval shows is what goes out.
+        let one_line = |name: &str, text: &str| {
+            if text.chars().any(char::is_control) {
+                return Err(MailError::Compose(format!("the {name} must be one line")));
+            }
+            Ok(())
+        };
+        one_line("subject", &self.subject)?;
+        if let Some(id) = &self.in_reply_to {
+            one_line("in_reply_to", id)?;
+        }
         let mut builder = lettre::Message::builder()
             .from(parse(from)?)
             .subject(self.subject.clone());
@@ -66,7 +77,7 @@ pub async fn send(account: &Account, outgoing: &Outgoing) -> Result<(), MailErro
     let message = outgoing.message(&account.address)?;
     let server = account.smtp.to_string();
     let transport = transport(account)?;
-    crate::imap::within(&server, async {
+    crate::within(&server, async {
         transport
             .send(message)
             .await
@@ -81,7 +92,7 @@ pub async fn send(account: &Account, outgoing: &Outgoing) -> Result<(), MailErro
 pub async fn check_smtp(account: &Account) -> Result<(), MailError> {
     let server = account.smtp.to_string();
     let transport = transport(account)?;
-    crate::imap::within(&server, async {
+    crate::within(&server, async {
         match transport.test_connection().await {
             Ok(true) => Ok(()),
             Ok(false) => Err(MailError::Unreachable {
@@ -175,10 +186,15 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("`bob at example`"));
-        // A header cannot be smuggled in through the subject.
+        // A header cannot be smuggled in through the subject or the reply's id.
         let mut sneaky = outgoing();
         sneaky.subject = "hi\r\nBcc: eve@example.test".into();
-        let raw = String::from_utf8(sneaky.raw("alice@example.test").unwrap()).unwrap();
-        assert!(!raw.contains("\r\nBcc:"), "{raw}");
+        assert_eq!(
+            sneaky.raw("alice@example.test").unwrap_err().to_string(),
+            "cannot make the message: the subject must be one line"
+        );
+        let mut sneaky = outgoing();
+        sneaky.in_reply_to = Some("x>\r\nBcc: eve@example.test".into());
+        assert!(sneaky.raw("alice@example.test").is_err());
     }
 }

@@ -78,14 +78,21 @@ pub(super) async fn remove(
 }
 
 fn refused(err: AccountsError) -> ApiError {
-    let status = match &err {
-        AccountsError::Mail(MailError::LoginRefused { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
-        AccountsError::Mail(MailError::Account(_)) => StatusCode::BAD_REQUEST,
-        AccountsError::Mail(_) => StatusCode::BAD_GATEWAY,
-        AccountsError::None | AccountsError::Unknown(_) => StatusCode::NOT_FOUND,
+    let (status, code) = match &err {
+        AccountsError::Mail(MailError::LoginRefused { .. }) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::InvalidArguments,
+        ),
+        AccountsError::Mail(MailError::Account(_)) => {
+            (StatusCode::BAD_REQUEST, ErrorCode::InvalidArguments)
+        }
+        AccountsError::Mail(_) => (StatusCode::BAD_GATEWAY, ErrorCode::Internal),
+        AccountsError::None | AccountsError::Unknown(_) => {
+            (StatusCode::NOT_FOUND, ErrorCode::NotFound)
+        }
         AccountsError::Read { .. } | AccountsError::Write { .. } => {
-            StatusCode::INTERNAL_SERVER_ERROR
+            (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal)
         }
     };
-    ApiError::new(status, ErrorCode::InvalidArguments, err.to_string())
+    ApiError::new(status, code, err.to_string())
 }

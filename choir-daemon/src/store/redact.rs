@@ -1,7 +1,8 @@
 //! Secrets kept out of the log. Before an event is committed, every share token in it
 //! (`chs_…`, whoever's and however it got there: a tool's output, a shell's, a chat message)
-//! and the sandbox's own tokens are replaced by a marker. So nothing that reads the log — a
-//! share made with its history, time travel, a backup — finds a token that works.
+//! and the sandbox's own tokens are replaced by a marker, and so are the passwords of the
+//! user's mail accounts. So nothing that reads the log — a share made with its history, time
+//! travel, a backup — finds a token or a password that works.
 
 use std::sync::{Arc, RwLock};
 
@@ -9,6 +10,10 @@ use std::sync::{Arc, RwLock};
 pub const SHARE_TOKEN_MARK: &str = "chs_[removed]";
 /// What one of the sandbox's own tokens becomes in the log.
 pub const TOKEN_MARK: &str = "[sandbox token removed]";
+/// What a mail account's password becomes in the log.
+pub const PASSWORD_MARK: &str = "[password removed]";
+/// Shortest password taken literally (a shorter one is too much like ordinary words).
+const MIN_PASSWORD: usize = 8;
 /// What every share token starts with.
 const SHARE_PREFIX: &str = "chs_";
 /// Shortest secret taken literally (shorter ones would match ordinary text).
@@ -18,6 +23,7 @@ const MIN_SECRET: usize = 16;
 #[derive(Clone, Default)]
 pub struct Redactor {
     exact: Arc<RwLock<Vec<String>>>,
+    passwords: Arc<RwLock<Vec<String>>>,
 }
 
 impl std::fmt::Debug for Redactor {
@@ -38,6 +44,18 @@ impl Redactor {
             .exact
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = secrets;
+    }
+
+    /// Replaces the passwords looked for (the mail accounts', as they are kept).
+    pub fn set_passwords(&self, passwords: Vec<String>) {
+        let passwords = passwords
+            .into_iter()
+            .filter(|password| password.chars().count() >= MIN_PASSWORD)
+            .collect();
+        *self
+            .passwords
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = passwords;
     }
 
     /// An event's payload (JSON text) with every secret in its strings replaced, or `None`
@@ -76,15 +94,27 @@ impl Redactor {
             .exact
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let passwords = self
+            .passwords
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let has_share = has_share_token(text);
         let has_exact = exact.iter().any(|secret| text.contains(secret.as_str()));
-        if !has_share && !has_exact {
+        let has_password = passwords
+            .iter()
+            .any(|secret| text.contains(secret.as_str()));
+        if !has_share && !has_exact && !has_password {
             return None;
         }
         let mut clean = text.to_owned();
         for secret in exact.iter() {
             if clean.contains(secret.as_str()) {
                 clean = clean.replace(secret.as_str(), TOKEN_MARK);
+            }
+        }
+        for password in passwords.iter() {
+            if clean.contains(password.as_str()) {
+                clean = clean.replace(password.as_str(), PASSWORD_MARK);
             }
         }
         if has_share {
@@ -171,6 +201,24 @@ pub fn unfinished_share_token(text: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mail_passwords_are_taken_out_but_not_short_ones() {
+        let redactor = Redactor::default();
+        redactor.set_passwords(vec!["hunter22-pw".into(), "short".into()]);
+        assert_eq!(
+            redactor.redact("export CHOIR_MAIL_PASSWORD=hunter22-pw; echo short"),
+            Some("export CHOIR_MAIL_PASSWORD=[password removed]; echo short".into())
+        );
+        assert_eq!(redactor.redact("nothing to see"), None);
+        // In an event's JSON too, and forgotten once the account is gone.
+        assert_eq!(
+            redactor.redact_json(r#"{"output":"pw=hunter22-pw"}"#),
+            Some(r#"{"output":"pw=[password removed]"}"#.into())
+        );
+        redactor.set_passwords(Vec::new());
+        assert_eq!(redactor.redact("hunter22-pw"), None);
+    }
 
     fn token() -> String {
         format!("chs_0123456789_{}", "ab".repeat(32))

@@ -275,14 +275,19 @@ impl Tool for MailSend {
     }
 
     async fn preview(&self, _ctx: &ToolContext, args: Self::Args) -> Option<String> {
-        let (outgoing, asked) = args.outgoing();
-        Some(match self.0.get(asked.as_deref()) {
-            Ok(account) => match outgoing.message(&account.address) {
-                Ok(_) => shown(&account, &outgoing),
-                Err(err) => format!("this message will not be sent: {err}"),
-            },
-            Err(err) => format!("this message will not be sent: {err}"),
-        })
+        Some(preview(&self.0, args, "sent"))
+    }
+}
+
+/// The message as the approval shows it, or why it will not be `done`.
+fn preview(accounts: &MailAccounts, args: ComposeArgs, done: &str) -> String {
+    let (outgoing, asked) = args.outgoing();
+    match accounts.get(asked.as_deref()) {
+        Ok(account) => match outgoing.message(&account.address) {
+            Ok(_) => shown(&account, &outgoing),
+            Err(err) => format!("this message will not be {done}: {err}"),
+        },
+        Err(err) => format!("this message will not be {done}: {err}"),
     }
 }
 
@@ -292,7 +297,8 @@ impl Tool for MailDraft {
     type Args = ComposeArgs;
     const NAME: &'static str = "mail_draft";
     const DESCRIPTION: &'static str = "Keep an e-mail as a draft in the user's Drafts folder, unsent, for the user to look at and send themselves.";
-    const SIDE_EFFECTS: bool = false;
+    // It changes the mailbox (a draft, maybe the Drafts folder): as any change, it asks.
+    const SIDE_EFFECTS: bool = true;
 
     async fn run(&self, _ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
         let (outgoing, asked) = args.outgoing();
@@ -323,5 +329,9 @@ impl Tool for MailDraft {
             )),
             Err(err) => ToolOutcome::failed(format!("not kept: {err}")),
         })
+    }
+
+    async fn preview(&self, _ctx: &ToolContext, args: Self::Args) -> Option<String> {
+        Some(preview(&self.0, args, "kept"))
     }
 }
