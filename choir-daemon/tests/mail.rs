@@ -210,7 +210,12 @@ async fn an_account_is_checked_kept_out_of_the_log_and_its_mail_searched_read_an
         .contains(alice["CHOIR_MAIL_ADDRESS"].as_str().unwrap()));
 
     // The password is nowhere in the log, even where something printed it.
-    tool(&daemon, "bash", json!({ "cmd": format!("echo pw={password}") })).await;
+    tool(
+        &daemon,
+        "bash",
+        json!({ "cmd": format!("echo pw={password}") }),
+    )
+    .await;
     let events = common::get_json(&daemon, "/api/events?from=1").await;
     let printed = events["events"]
         .as_array()
@@ -218,7 +223,10 @@ async fn an_account_is_checked_kept_out_of_the_log_and_its_mail_searched_read_an
         .iter()
         .rfind(|event| event["type"] == "tool.finished")
         .unwrap();
-    assert_eq!(printed["data"]["output"], "pw=[password removed]\n", "{printed}");
+    assert_eq!(
+        printed["data"]["output"], "pw=[password removed]\n",
+        "{printed}"
+    );
     assert!(!events.to_string().contains(password));
     daemon.shutdown().await;
 }
@@ -323,6 +331,8 @@ async fn malformed_and_huge_messages_and_a_server_that_goes_away_get_clear_error
     let mut mailbox = Mailbox::open(&alice).await.unwrap();
     let broken = b"Subject: broken one\r\nContent-Type: multipart/mixed; boundary=zz\r\n\r\n--zz\r\nContent-Type: text/plain; charset=nonsense\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!not base64!!!\r\n";
     mailbox.append("INBOX", broken, false).await.unwrap();
+    let attached = b"Subject: report one\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"../q4 report.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC/w==\r\n--b--\r\n";
+    mailbox.append("INBOX", attached, false).await.unwrap();
     let mut huge = b"Subject: huge one\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
     huge.resize(huge.len() + (50 << 20), b'x');
     mailbox.append("INBOX", &huge, false).await.unwrap();
@@ -356,6 +366,39 @@ async fn malformed_and_huge_messages_and_a_server_that_goes_away_get_clear_error
             .contains("more than the 26214400 read here"),
         "{huge}"
     );
+    // An attachment is saved in the workspace, under a name that stays inside it.
+    let report = id_of("report one");
+    let saved = tool(
+        &daemon,
+        "mail_save_attachment",
+        json!({ "id": report, "name": "../q4 report.bin" }),
+    )
+    .await;
+    assert_eq!(saved["ok"], true, "{saved}");
+    let file = dir.path().join("workspace/attachments/_q4 report.bin");
+    assert_eq!(std::fs::read(&file).unwrap(), [0, 1, 2, 255]);
+    let outside = tool(
+        &daemon,
+        "mail_save_attachment",
+        json!({ "id": report, "name": "../q4 report.bin", "path": "../../stolen.bin" }),
+    )
+    .await;
+    assert_eq!(outside["ok"], false, "{outside}");
+    assert!(!dir.path().join("stolen.bin").exists());
+    let missing = tool(
+        &daemon,
+        "mail_save_attachment",
+        json!({ "id": report, "name": "nope.pdf" }),
+    )
+    .await;
+    assert!(
+        missing["output"]
+            .as_str()
+            .unwrap()
+            .contains("no attachment named `nope.pdf`"),
+        "{missing}"
+    );
+
     // Ids that name nothing, or are not ids.
     for (id, says) in [
         ("INBOX/1/999999", "no message INBOX/1/999999"),

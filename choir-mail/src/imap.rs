@@ -151,6 +151,23 @@ impl Mailbox {
 
     /// Message `id`, read whole (up to [`MAX_READ_BYTES`]).
     pub async fn read(&mut self, id: &MessageId) -> Result<Message, MailError> {
+        let (raw, size, seen) = self.raw(id).await?;
+        message::read(&raw, id.clone(), size, seen)
+    }
+
+    /// The attachment named `name` of message `id` (the first, if several are), with its
+    /// name as the message gives it.
+    pub async fn attachment(
+        &mut self,
+        id: &MessageId,
+        name: &str,
+    ) -> Result<(String, Vec<u8>), MailError> {
+        let (raw, _, _) = self.raw(id).await?;
+        message::attachment(&raw, id, name)
+    }
+
+    /// Message `id`'s bytes (up to [`MAX_READ_BYTES`]), its size and whether it was seen.
+    async fn raw(&mut self, id: &MessageId) -> Result<(Vec<u8>, u32, bool), MailError> {
         let server = self.server.clone();
         let validity = self.examine(&id.folder).await?;
         if validity != id.validity {
@@ -190,7 +207,7 @@ impl Mailbox {
                 .find(|fetch| fetch.uid == Some(id.uid))
                 .and_then(|fetch| fetch.body())
                 .ok_or_else(|| MailError::NoMessage(id.to_string()))?;
-            message::read(raw, id.clone(), size, seen)
+            Ok((raw.to_vec(), size, seen))
         })
         .await
     }

@@ -77,6 +77,8 @@ pub enum MailError {
     TooLarge { id: String, size: u32, max: u32 },
     #[error("message {0} cannot be read as MIME")]
     Malformed(String),
+    #[error("message {id} has no attachment named `{name}` (mail_read lists them)")]
+    NoAttachment { id: String, name: String },
     #[error("cannot make the message: {0}")]
     Compose(String),
     #[error("no calendar: {0}")]

@@ -157,6 +157,28 @@ pub(crate) fn read(raw: &[u8], id: MessageId, size: u32, seen: bool) -> Result<M
     })
 }
 
+/// The attachment named `name` (the first, if several are) of the message `raw`: its name
+/// and its bytes, decoded.
+pub(crate) fn attachment(
+    raw: &[u8],
+    id: &MessageId,
+    name: &str,
+) -> Result<(String, Vec<u8>), MailError> {
+    let message = MessageParser::default()
+        .parse(raw)
+        .ok_or_else(|| MailError::Malformed(id.to_string()))?;
+    let found = message
+        .attachments()
+        .find(|part| part.attachment_name().unwrap_or("unnamed") == name);
+    match found {
+        Some(part) => Ok((name.to_owned(), part.contents().to_vec())),
+        None => Err(MailError::NoAttachment {
+            id: id.to_string(),
+            name: name.to_owned(),
+        }),
+    }
+}
+
 /// Addresses as a person reads them: `Name <address>, …`.
 fn addresses(list: Option<&Address<'_>>) -> String {
     let Some(list) = list else {
@@ -231,6 +253,19 @@ mod tests {
                 content_type: "application/pdf".into(),
                 size: 9
             }]
+        );
+    }
+
+    #[test]
+    fn an_attachment_is_found_by_name_and_decoded() {
+        let raw = b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"a.bin\"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC/w==\r\n--b--\r\n";
+        assert_eq!(
+            attachment(raw, &id(), "a.bin").unwrap(),
+            ("a.bin".to_owned(), vec![0, 1, 2, 255])
+        );
+        assert_eq!(
+            attachment(raw, &id(), "b.bin").unwrap_err().to_string(),
+            "message INBOX/7/42 has no attachment named `b.bin` (mail_read lists them)"
         );
     }
 

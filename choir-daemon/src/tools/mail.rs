@@ -197,6 +197,70 @@ impl Tool for MailRead {
     }
 }
 
+pub struct MailSaveAttachment(pub MailAccounts);
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SaveArgs {
+    /// the message's id, as mail_search gives it
+    id: String,
+    /// the attachment's name, as mail_read lists it
+    name: String,
+    /// where to put it in the workspace (default: attachments/NAME)
+    path: Option<String>,
+    /// the account's address, when there are several
+    account: Option<String>,
+}
+
+impl Tool for MailSaveAttachment {
+    type Args = SaveArgs;
+    const NAME: &'static str = "mail_save_attachment";
+    const DESCRIPTION: &'static str = "Save an attachment of one of the user's messages as a file of the workspace (by default attachments/NAME), replacing a file there.";
+    const SIDE_EFFECTS: bool = true;
+
+    async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let id: MessageId = match args.id.parse() {
+            Ok(id) => id,
+            Err(err) => return Ok(ToolOutcome::failed(err.to_string())),
+        };
+        // Where it goes is checked before anything is fetched: inside the workspace only.
+        let shown = args.path.unwrap_or_else(|| {
+            let name: String = args
+                .name
+                .chars()
+                .map(|c| {
+                    if c == '/' || c == '\\' || c.is_control() {
+                        '_'
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            format!("attachments/{}", name.trim_start_matches('.'))
+        });
+        let path = ctx.workspace.resolve(&shown)?;
+        let mut mailbox = match open(&self.0, args.account.as_deref()).await {
+            Ok(mailbox) => mailbox,
+            Err(outcome) => return Ok(outcome),
+        };
+        let fetched = mailbox.attachment(&id, &args.name).await;
+        mailbox.close().await;
+        let (name, bytes) = match fetched {
+            Ok(found) => found,
+            Err(err) => return Ok(ToolOutcome::failed(err.to_string())),
+        };
+        let size = bytes.len();
+        let target = shown.clone();
+        tokio::task::spawn_blocking(move || super::write_atomic(&path, &bytes))
+            .await
+            .map_err(|err| ToolError::Io(err.to_string()))?
+            .map_err(|err| ToolError::Io(format!("cannot write {target}: {err}")))?;
+        Ok(ToolOutcome::ok(format!(
+            "saved {name} ({size} bytes) of {id} to {shown}"
+        )))
+    }
+}
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ComposeArgs {

@@ -282,6 +282,7 @@ impl ToolRegistry {
             Entry::of(mail::MailRead(accounts.clone())),
             Entry::of(mail::MailSend(accounts.clone())),
             Entry::of(mail::MailDraft(accounts.clone())),
+            Entry::of(mail::MailSaveAttachment(accounts.clone())),
             Entry::of(calendar::CalendarList(accounts.clone())),
             Entry::of(calendar::CalendarAdd(accounts)),
         ]);
