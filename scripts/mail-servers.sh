@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # Real mail and calendar servers on loopback for the tests, each with a config and data of its
 # own under one directory, on free ports of 127.0.0.1:
-#   - Dovecot: IMAP (plain, no TLS), and LMTP, through which mail lands in the mailboxes;
-#   - scripts/mail-smtp.py: a small aiosmtpd SMTP server (AUTH required) that delivers every
-#     message it accepts to Dovecot over LMTP;
+#   - Dovecot: IMAP in plain text, IMAP over TLS (imaps, TLS from the first byte), and LMTP,
+#     through which mail lands in the mailboxes;
+#   - scripts/mail-smtp.py, twice: a small aiosmtpd SMTP server (AUTH required) that delivers
+#     every message it accepts to Dovecot over LMTP, once in plain text and once over TLS
+#     (smtps, TLS from the first byte, as on port 465);
 #   - Radicale: CalDAV, with a calendar `calendar/` made for each user.
 # Two users, the same on all three: alice / alice-pass / alice@example.test and
 # bob / bob-pass / bob@example.test.
 #
+# The TLS servers' certificate comes from a certificate authority made for the run
+# (DIR/tls/ca.pem), so that the tests can check that a client speaks TLS and checks
+# certificates: trusting ca.pem it gets in, trusting DIR/tls/other-ca.pem (a second authority
+# that signed nothing) it must be refused. The certificate names localhost and 127.0.0.1; the
+# TLS servers also listen on ::1 when this machine has it, since `localhost` may resolve to ::1
+# first.
+#
 # What is missing is installed first (idempotent; later runs install nothing): Debian's
-# dovecot-imapd and dovecot-lmtpd with apt, PyPI's radicale and aiosmtpd (pinned) into a
-# virtualenv under ~/.cache/choir/mail-venv. Nothing else is fetched.
+# dovecot-imapd, dovecot-lmtpd and openssl with apt, PyPI's radicale and aiosmtpd (pinned) into
+# a virtualenv under ~/.cache/choir/mail-venv. Nothing else is fetched.
 set -euo pipefail
 
 RADICALE_VERSION=3.9.0
@@ -19,6 +28,8 @@ AIOSMTPD_VERSION=1.4.6
 USERS=(alice:alice-pass:alice@example.test bob:bob-pass:bob@example.test)
 # How long each server may take to answer on its port.
 WAIT_SECS=20
+# How long the certificates made at start are valid.
+CERT_DAYS=3
 # Between SIGTERM and SIGKILL.
 STOP_SECS=5
 
@@ -39,13 +50,19 @@ Usage: scripts/mail-servers.sh start [DIR]
        scripts/mail-servers.sh stop DIR
        scripts/mail-servers.sh install
 
-start  Installs what is missing (apt: dovecot-imapd dovecot-lmtpd; PyPI, in $venv:
-       radicale==$RADICALE_VERSION aiosmtpd==$AIOSMTPD_VERSION), then starts Dovecot (IMAP + LMTP),
-       an SMTP server delivering into it, and Radicale (CalDAV), all on free ports of 127.0.0.1,
-       with their configs, data, logs (DIR/log) and pids (DIR/pids) under DIR (a new
-       mktemp -d directory when not given). Waits until each answers, then prints on stdout,
-       and writes to DIR/env, \`export NAME=value\` lines for the tests:
-         CHOIR_IMAP_URL CHOIR_SMTP_URL CHOIR_LMTP_URL CHOIR_CALDAV_URL CHOIR_CALDAV_CALENDAR
+start  Installs what is missing (apt: dovecot-imapd dovecot-lmtpd openssl; PyPI, in $venv:
+       radicale==$RADICALE_VERSION aiosmtpd==$AIOSMTPD_VERSION), then makes a certificate
+       authority and a certificate for localhost signed by it (DIR/tls), and starts Dovecot
+       (IMAP, IMAP over TLS, LMTP), an SMTP server delivering into it in plain text and another
+       over TLS, and Radicale (CalDAV), all on free ports of 127.0.0.1 (the TLS ones also on ::1
+       when there is one), with their configs, data, logs (DIR/log) and pids (DIR/pids) under
+       DIR (a new mktemp -d directory when not given). Waits until each answers, then prints on
+       stdout, and writes to DIR/env, \`export NAME=value\` lines for the tests:
+         CHOIR_IMAP_URL CHOIR_SMTP_URL (plain: imap://127.0.0.1:PORT, smtp://127.0.0.1:PORT)
+         CHOIR_IMAPS_URL CHOIR_SMTPS_URL (TLS: imaps://localhost:PORT, smtps://localhost:PORT)
+         CHOIR_MAIL_CA (DIR/tls/ca.pem, which signed the TLS servers' certificate)
+         CHOIR_MAIL_OTHER_CA (DIR/tls/other-ca.pem, which signed nothing)
+         CHOIR_LMTP_URL CHOIR_CALDAV_URL CHOIR_CALDAV_CALENDAR
          CHOIR_MAIL_USER CHOIR_MAIL_PASSWORD CHOIR_MAIL_ADDRESS (alice)
          CHOIR_MAIL_USER2 CHOIR_MAIL_PASSWORD2 CHOIR_MAIL_ADDRESS2 CHOIR_CALDAV_URL2
          CHOIR_CALDAV_CALENDAR2 (bob) CHOIR_MAIL_DIR CHOIR_MAIL_PIDS
@@ -86,6 +103,8 @@ install_missing() {
   for pkg in dovecot-imapd dovecot-lmtpd; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
   done
+  # For the certificates made at start.
+  command -v openssl >/dev/null || missing+=(openssl)
   if ((${#missing[@]})); then
     # On a machine with an init system this also starts the system's own Dovecot (ports 143,
     # 993) unless policy-rc.d forbids it; the tests never use that one.
@@ -111,33 +130,70 @@ install_missing() {
 
 # --- helpers -----------------------------------------------------------------------------------
 
-# N distinct free TCP ports of 127.0.0.1 (held together while asked, so they differ).
+# N distinct free TCP ports of 127.0.0.1 (held together while asked, so they differ); with
+# HOST... (the addresses the TLS servers listen on, 127.0.0.1 first) each is free on all of them.
 free_ports() {
   "$py" -c '
 import socket, sys
-socks = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*[s.getsockname()[1] for s in socks])
-' "$1"
+n, hosts = int(sys.argv[1]), sys.argv[2:] or ["127.0.0.1"]
+held, ports = [], []
+for _ in range(100 * n):
+    if len(ports) == n:
+        break
+    first = socket.socket()
+    first.bind((hosts[0], 0))
+    port, socks = first.getsockname()[1], [first]
+    try:
+        for host in hosts[1:]:
+            s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+            socks.append(s)
+            s.bind((host, port))
+    except OSError:
+        # Taken on another address: try another port (this one stays held meanwhile).
+        held += socks
+        continue
+    held += socks
+    ports.append(port)
+if len(ports) < n:
+    sys.exit("no port free on all of " + " ".join(hosts))
+print(*ports)
+' "$@"
 }
 
-# Exit 0 once a server answers on 127.0.0.1:PORT as KIND expects: imap `* OK`, smtp (and
-# LMTP) `220`, http any status below 500.
+# The addresses the TLS servers listen on: 127.0.0.1, and ::1 when this machine has it. Their
+# URLs say localhost (the name the certificate is checked against), which resolves to ::1 first
+# on many machines (/etc/hosts: ::1 localhost); a client then tries ::1 before 127.0.0.1.
+find_tls_hosts() {
+  if "$py" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+    echo 127.0.0.1 ::1
+  else
+    echo 127.0.0.1
+  fi
+}
+
+# Exit 0 once a server answers on PORT of each HOST as KIND expects: imap `* OK`, smtp (and
+# LMTP) `220`, http any status below 500; imaps and smtps the same after a TLS handshake in
+# which the certificate is checked against CA (a PEM file) and the name localhost.
 probe_py='
-import socket, sys
-kind, port = sys.argv[1], int(sys.argv[2])
-with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-    s.settimeout(2)
-    if kind == "http":
-        s.sendall(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-    line = s.makefile("rb").readline().decode("latin-1")
-ok = {
-    "imap": line.startswith("* OK"),
-    "smtp": line.startswith("220"),
-    "http": line.startswith("HTTP/") and int(line.split()[1]) < 500,
-}[kind]
-sys.exit(0 if ok else 1)
+import socket, ssl, sys
+kind, port, ca, hosts = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+tls = kind in ("imaps", "smtps")
+for host in hosts:
+    with socket.create_connection((host, port), timeout=2) as s:
+        s.settimeout(2)
+        if tls:
+            context = ssl.create_default_context(cafile=ca)
+            s = context.wrap_socket(s, server_hostname="localhost")
+        if kind == "http":
+            s.sendall(b"GET / HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        line = s.makefile("rb").readline().decode("latin-1")
+    ok = {
+        "imap": line.startswith("* OK"),
+        "smtp": line.startswith("220"),
+        "http": line.startswith("HTTP/") and int(line.split()[1]) < 500,
+    }[kind[:-1] if tls else kind]
+    if not ok:
+        sys.exit(1)
 '
 
 # Logs in to IMAP on 127.0.0.1:PORT as USER with PASSWORD and opens the INBOX.
@@ -162,20 +218,24 @@ show_logs() {
   done
 }
 
-# wait_ready NAME PID KIND PORT LOG...: until the server answers, at most WAIT_SECS; on failure
-# its logs are shown and start fails (the EXIT trap stops what was started).
+# wait_ready NAME PID KIND PORT LOG...: until the server answers (the TLS kinds, imaps and
+# smtps, on each of $tls_hosts), at most WAIT_SECS; on failure its logs are shown and start
+# fails (the EXIT trap stops what was started).
 wait_ready() {
   local name=$1 pid=$2 kind=$3 port=$4
   shift 4
+  local hosts=(127.0.0.1)
+  case $kind in imaps | smtps) read -ra hosts <<<"$tls_hosts" ;; esac
+  local where="port $port of ${hosts[*]}"
   local deadline=$((SECONDS + WAIT_SECS))
-  until "$py" -c "$probe_py" "$kind" "$port" 2>/dev/null; do
+  until "$py" -c "$probe_py" "$kind" "$port" "$dir/tls/ca.pem" "${hosts[@]}" 2>/dev/null; do
     if ! kill -0 "$pid" 2>/dev/null; then
-      step "$name (pid $pid) exited before answering on 127.0.0.1:$port"
+      step "$name (pid $pid) exited before answering on $where"
       show_logs "$@"
       exit 1
     fi
     if ((SECONDS >= deadline)); then
-      step "$name (pid $pid) did not answer on 127.0.0.1:$port within ${WAIT_SECS}s"
+      step "$name (pid $pid) did not answer on $where within ${WAIT_SECS}s"
       show_logs "$@"
       exit 1
     fi
@@ -287,6 +347,68 @@ stop_servers() {
 
 # --- start -------------------------------------------------------------------------------------
 
+# openssl ARG...: with its chatter in DIR/log/openssl.log, shown if it fails.
+ossl() {
+  openssl "$@" 2>>"$dir/log/openssl.log" ||
+    { step "openssl $1 failed"; show_logs "$dir/log/openssl.log"; exit 1; }
+}
+
+# Under DIR/tls, anew at every start (valid from now for CERT_DAYS days), all with EC P-256 keys:
+#   ca.pem, ca.key: a certificate authority made for this run;
+#   server.pem, server.key: the TLS servers' certificate, signed by ca.pem, for localhost and
+#     127.0.0.1 (subjectAltName; clients check the name they connect to against it);
+#   other-ca.pem: another authority, which signed nothing (its key is thrown away): a client
+#     that trusts it alone must refuse the servers.
+# The keys are 0600, owned by whoever runs start, as are the processes that read server.key:
+# mail-smtp.py, and Dovecot's config process, which reads ssl_key and runs as the user who
+# started Dovecot, root included (the imap-login processes, dovenull as root, get the key from
+# it and never open the file).
+make_certs() {
+  local tls=$dir/tls name
+  rm -rf "$tls"
+  mkdir "$tls"
+  cat >"$tls/openssl.cnf" <<'EOF'
+# Written by scripts/mail-servers.sh: the extensions of the certificates under DIR/tls.
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+[ca]
+basicConstraints = critical, CA:TRUE, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[server]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:localhost, IP:127.0.0.1
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
+  local umask_was
+  umask_was=$(umask)
+  umask 077
+  for name in ca other-ca server; do
+    ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tls/$name.key"
+  done
+  umask "$umask_was"
+  # Two names, so that a client trusting other-ca.pem finds no issuer at all for server.pem
+  # (rather than an issuer whose signature does not match).
+  for name in ca other-ca; do
+    ossl req -new -x509 -config "$tls/openssl.cnf" -extensions ca -key "$tls/$name.key" \
+      -subj "/CN=ChoirOS test $name" -days "$CERT_DAYS" -out "$tls/$name.pem"
+  done
+  ossl req -new -config "$tls/openssl.cnf" -key "$tls/server.key" -subj /CN=localhost \
+    -out "$tls/server.csr"
+  ossl x509 -req -in "$tls/server.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+    -set_serial "0x$(openssl rand -hex 16)" -days "$CERT_DAYS" \
+    -extfile "$tls/openssl.cnf" -extensions server -out "$tls/server.pem"
+  ossl verify -CAfile "$tls/ca.pem" "$tls/server.pem" >/dev/null
+  rm -f "$tls/other-ca.key" "$tls/server.csr"
+  # Only the keys are secret.
+  chmod 644 "$tls"/*.pem
+}
+
 # let_through UID GID: makes DIR and the directories above it passable (o+x) for that user
 # where they are not, as long as they are temporary directories (a test's own is 0700).
 let_through() {
@@ -340,8 +462,13 @@ instance_name = choir-mail
 protocols = imap lmtp
 listen = 127.0.0.1
 
-# Plain text on loopback: no TLS, passwords in the clear.
-ssl = no
+# TLS for the imaps listener (see service imap-login). Dovecot 2.3 creates that listener only
+# when ssl is not no, and then offers STARTTLS on the plain IMAP listener too (nothing tells
+# listeners on one address apart), but never requires it: passwords may go in the clear there
+# (loopback). LMTP is left without TLS (protocol lmtp below).
+ssl = yes
+ssl_cert = <$dir/tls/server.pem
+ssl_key = <$dir/tls/server.key
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_verbose = yes
@@ -379,8 +506,11 @@ service imap-login {
     address = 127.0.0.1
     port = $imap_port
   }
+  # TLS from the first byte, with the certificate signed by DIR/tls/ca.pem.
   inet_listener imaps {
-    port = 0
+    address = ${tls_hosts// /, }
+    port = $imaps_port
+    ssl = yes
   }
 }
 service lmtp {
@@ -391,6 +521,8 @@ service lmtp {
 }
 protocol lmtp {
   postmaster_address = postmaster@example.test
+  # No STARTTLS offered: only mail-smtp.py speaks to it, in plain text.
+  ssl = no
 }
 EOF
   if [ "$uid" != 0 ]; then
@@ -478,17 +610,22 @@ start_servers() {
   # Anything that fails from here on stops what was started.
   trap 'status=$?; if ((status)); then step "start failed; stopping what was started"; stop_servers; fi' EXIT
 
+  tls_hosts=$(find_tls_hosts)
   read -r imap_port lmtp_port smtp_port caldav_port <<<"$(free_ports 4)"
+  # shellcheck disable=SC2086 # one argument per address
+  read -r imaps_port smtps_port <<<"$(free_ports 2 $tls_hosts)"
   mkdir -p "$dir/log"
+  make_certs
   write_dovecot_conf
   write_radicale_conf
   write_smtp_users
   local logs="$dir/log"
 
-  step "starting Dovecot: IMAP on 127.0.0.1:$imap_port, LMTP on 127.0.0.1:$lmtp_port"
+  step "starting Dovecot: IMAP on 127.0.0.1:$imap_port, IMAP over TLS on port $imaps_port of $tls_hosts, LMTP on 127.0.0.1:$lmtp_port"
   spawn dovecot "$logs/dovecot.out" /usr/sbin/dovecot -F -c "$dir/dovecot/dovecot.conf"
   local dovecot_pid=$spawned
   wait_ready Dovecot "$dovecot_pid" imap "$imap_port" "$logs/dovecot.out" "$logs/dovecot.log"
+  wait_ready "Dovecot's imaps" "$dovecot_pid" imaps "$imaps_port" "$logs/dovecot.out" "$logs/dovecot.log"
   wait_ready "Dovecot's LMTP" "$dovecot_pid" smtp "$lmtp_port" "$logs/dovecot.out" "$logs/dovecot.log"
   # A greeting says little about the users and the mailboxes: log in and open the INBOX.
   local u p a
@@ -500,7 +637,15 @@ start_servers() {
   spawn smtp "$logs/smtp.log" "$py" "$script_dir/mail-smtp.py" \
     --port "$smtp_port" --lmtp-port "$lmtp_port" --users "$dir/smtp/users"
   local smtp_pid=$spawned
+  step "starting the SMTP server over TLS on port $smtps_port of $tls_hosts"
+  local host hosts=()
+  for host in $tls_hosts; do hosts+=(--host "$host"); done
+  spawn smtps "$logs/smtps.log" "$py" "$script_dir/mail-smtp.py" \
+    --port "$smtps_port" --lmtp-port "$lmtp_port" --users "$dir/smtp/users" \
+    --tls "$dir/tls/server.pem" "$dir/tls/server.key" "${hosts[@]}"
+  local smtps_pid=$spawned
   wait_ready "the SMTP server" "$smtp_pid" smtp "$smtp_port" "$logs/smtp.log"
+  wait_ready "the SMTP server over TLS" "$smtps_pid" smtps "$smtps_port" "$logs/smtps.log"
 
   step "starting Radicale on 127.0.0.1:$caldav_port"
   spawn radicale "$logs/radicale.log" "$py" -m radicale --config "$dir/radicale/config"
@@ -520,6 +665,10 @@ start_servers() {
   {
     emit CHOIR_IMAP_URL "imap://127.0.0.1:$imap_port"
     emit CHOIR_SMTP_URL "smtp://127.0.0.1:$smtp_port"
+    emit CHOIR_IMAPS_URL "imaps://localhost:$imaps_port"
+    emit CHOIR_SMTPS_URL "smtps://localhost:$smtps_port"
+    emit CHOIR_MAIL_CA "$dir/tls/ca.pem"
+    emit CHOIR_MAIL_OTHER_CA "$dir/tls/other-ca.pem"
     emit CHOIR_LMTP_URL "lmtp://127.0.0.1:$lmtp_port"
     emit CHOIR_MAIL_USER "$u1"
     emit CHOIR_MAIL_PASSWORD "$p1"
@@ -532,7 +681,7 @@ start_servers() {
     emit CHOIR_CALDAV_URL2 "$caldav/$u2/"
     emit CHOIR_CALDAV_CALENDAR2 "$caldav/$u2/calendar/"
     emit CHOIR_MAIL_DIR "$dir"
-    emit CHOIR_MAIL_PIDS "$dovecot_pid $smtp_pid $radicale_pid"
+    emit CHOIR_MAIL_PIDS "$dovecot_pid $smtp_pid $smtps_pid $radicale_pid"
   } >"$dir/env"
   trap - EXIT
   step "ready in $((SECONDS - started_at))s (logs in $logs; stop with: $0 stop $dir)"

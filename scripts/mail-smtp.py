@@ -1,10 +1,15 @@
 """A small SMTP submission server for the tests, started by scripts/mail-servers.sh.
 
-aiosmtpd on 127.0.0.1: AUTH PLAIN/LOGIN over plain text (loopback only, so no TLS) is
-required before MAIL; a wrong password gets 535, a recipient that is not a local user 550.
-Every accepted message is delivered over LMTP to Dovecot, which files it in the INBOX.
+aiosmtpd on 127.0.0.1: AUTH PLAIN/LOGIN is required before MAIL; a wrong password gets 535,
+a recipient that is not a local user 550. Every accepted message is delivered over LMTP to
+Dovecot, which files it in the INBOX.
 
-Usage: mail-smtp.py --port PORT --lmtp-port PORT --users FILE
+Without --tls it speaks plain text (loopback only); with --tls CERT KEY it speaks TLS from
+the first byte ("smtps", as on port 465) with that certificate chain and key (PEM), and no
+STARTTLS. --host, which may be repeated, sets the addresses to listen on (127.0.0.1 when not
+given; scripts/mail-servers.sh adds ::1 for smtps://localhost), all on the same port.
+
+Usage: mail-smtp.py --port PORT --lmtp-port PORT --users FILE [--tls CERT KEY] [--host ADDR]...
 FILE has a line NAME:PASSWORD:ADDRESS per user (a file, so passwords stay off command lines).
 """
 
@@ -13,6 +18,7 @@ import asyncio
 import logging
 import signal
 import smtplib
+import ssl
 import threading
 import warnings
 
@@ -23,8 +29,10 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 # a resolver for the machine's FQDN (the tests send nothing beyond loopback).
 HOSTNAME = "localhost"
 
-# AUTH without TLS is the point here (loopback only): no warning about it on every
-# connection, nor about the deprecated field aiosmtpd itself sets on every login.
+# AUTH without TLS is the point of the plain server (loopback only): no warning about it on
+# every connection, nor about the deprecated field aiosmtpd itself sets on every login. (The
+# TLS server needs auth_require_tls=False too: aiosmtpd counts only STARTTLS as TLS, and would
+# neither offer nor accept AUTH inside implicit TLS.)
 warnings.filterwarnings("ignore", "Requiring AUTH while not requiring TLS")
 logging.getLogger("mail.log").addFilter(
     lambda record: not any(s in record.getMessage() for s in ("auth_require_tls", "login_data"))
@@ -86,25 +94,40 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--lmtp-port", type=int, required=True)
     parser.add_argument("--users", required=True)
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    parser.add_argument("--host", action="append")
     args = parser.parse_args()
 
     users = Users(args.users)
-    controller = Controller(
-        Handler(users, args.lmtp_port),
-        hostname="127.0.0.1",
-        port=args.port,
-        server_hostname=HOSTNAME,
-        authenticator=users.authenticator,
-        auth_required=True,
-        auth_require_tls=False,
-    )
+    handler = Handler(users, args.lmtp_port)
+    tls = None
+    if args.tls:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(*args.tls)
+    # One controller (a thread with its own event loop) per address, all on the same port.
+    controllers = [
+        Controller(
+            handler,
+            hostname=host,
+            port=args.port,
+            ssl_context=tls,
+            server_hostname=HOSTNAME,
+            authenticator=users.authenticator,
+            auth_required=True,
+            auth_require_tls=False,
+        )
+        for host in args.host or ["127.0.0.1"]
+    ]
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    controller.start()
-    print(f"mail-smtp: listening on 127.0.0.1:{args.port}", flush=True)
+    for controller in controllers:
+        controller.start()
+        kind = "TLS" if tls else "plain"
+        print(f"mail-smtp: listening ({kind}) on {controller.hostname} port {args.port}", flush=True)
     stop.wait()
-    controller.stop()
+    for controller in controllers:
+        controller.stop()
 
 
 if __name__ == "__main__":

@@ -36,10 +36,20 @@ pub async fn add_from_env(daemon: &DaemonHttp) -> Result<(), AccountError> {
              account add --from-env)"
         )));
     }
-    let settings: serde_json::Map<String, Value> = SETTINGS
+    let mut settings: serde_json::Map<String, Value> = SETTINGS
         .iter()
         .filter_map(|name| Some(((*name).to_owned(), json!(std::env::var(name).ok()?))))
         .collect();
+    // A private authority's certificate goes by its content: the daemon may be elsewhere.
+    if let Some(path) = std::env::var_os("CHOIR_MAIL_CA").filter(|path| !path.is_empty()) {
+        let pem = std::fs::read_to_string(&path).map_err(|err| {
+            AccountError::Refused(format!(
+                "CHOIR_MAIL_CA: cannot read {}: {err}",
+                std::path::Path::new(&path).display()
+            ))
+        })?;
+        settings.insert("CHOIR_MAIL_CA_PEM".into(), json!(pem));
+    }
     eprintln!("choir account: checking the login with the account's servers…");
     let (status, body) = daemon
         .post("/api/mail/accounts", &Value::Object(settings))

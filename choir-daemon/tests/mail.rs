@@ -597,3 +597,86 @@ async fn calendar_events_from_the_tools_the_agent_and_another_client_converge() 
     }
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn tls_is_spoken_and_the_servers_certificates_are_checked() {
+    let (dir, daemon) = common::start().await;
+    let servers = MailServers::start(dir.path());
+    let ca = std::fs::read_to_string(servers.var("CHOIR_MAIL_CA")).unwrap();
+    let other_ca = std::fs::read_to_string(servers.var("CHOIR_MAIL_OTHER_CA")).unwrap();
+    let over_tls = |second: bool, ca: Option<&str>| {
+        let mut settings = settings(&servers, second);
+        settings["CHOIR_IMAP_URL"] = json!(servers.var("CHOIR_IMAPS_URL"));
+        settings["CHOIR_SMTP_URL"] = json!(servers.var("CHOIR_SMTPS_URL"));
+        settings.as_object_mut().unwrap().remove("CHOIR_CALDAV_URL");
+        if let Some(ca) = ca {
+            settings["CHOIR_MAIL_CA_PEM"] = json!(ca);
+        }
+        settings
+    };
+    // A certificate from an authority the account does not trust, or none from the web's:
+    // refused, and nothing kept.
+    for ca in [Some(other_ca.as_str()), None] {
+        let (status, refused) = post(
+            &daemon,
+            &daemon.token,
+            "/api/mail/accounts",
+            &over_tls(false, ca),
+        )
+        .await;
+        assert_eq!(status, 502, "{refused}");
+        let message = refused["message"].as_str().unwrap();
+        assert!(
+            message.contains("TLS") && message.contains("certificate"),
+            "{message}"
+        );
+    }
+    let listed = common::get_json(&daemon, "/api/mail/accounts").await;
+    assert_eq!(listed["accounts"], json!([]));
+    // Not a certificate at all.
+    let (status, refused) = post(
+        &daemon,
+        &daemon.token,
+        "/api/mail/accounts",
+        &over_tls(
+            false,
+            Some("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n"),
+        ),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("CHOIR_MAIL_CA_PEM"),
+        "{refused}"
+    );
+
+    // The account's own authority: kept, and mail goes both ways over TLS.
+    let (status, kept) = post(
+        &daemon,
+        &daemon.token,
+        "/api/mail/accounts",
+        &over_tls(false, Some(&ca)),
+    )
+    .await;
+    assert_eq!(status, 200, "{kept}");
+    let bob = account(&over_tls(true, Some(&ca)));
+    let subject = format!("over tls {}", std::process::id());
+    choir_mail::send(
+        &bob,
+        &Outgoing {
+            to: vec!["alice@example.test".into()],
+            cc: Vec::new(),
+            subject: subject.clone(),
+            body: "sealed".into(),
+            in_reply_to: None,
+        },
+    )
+    .await
+    .unwrap();
+    let listed = wait_for_mail(&daemon, &subject).await;
+    assert!(listed.contains(&subject), "{listed}");
+    daemon.shutdown().await;
+}

@@ -19,6 +19,10 @@ pub struct Account {
     /// The CalDAV server or calendar, with the same user and password.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caldav: Option<String>,
+    /// Certificates (PEM) of a private authority the servers' certificates may come from,
+    /// trusted besides the web's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
 }
 
 impl fmt::Debug for Account {
@@ -29,6 +33,7 @@ impl fmt::Debug for Account {
             .field("imap", &self.imap)
             .field("smtp", &self.smtp)
             .field("caldav", &self.caldav)
+            .field("private_ca", &self.ca.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -54,6 +59,8 @@ pub enum AccountError {
     },
     #[error("`{0}` is not an e-mail address")]
     BadAddress(String),
+    #[error("CHOIR_MAIL_CA_PEM holds no PEM certificate ({0})")]
+    BadCa(String),
 }
 
 /// How a connection is protected.
@@ -205,9 +212,22 @@ impl Account {
             user: get("CHOIR_MAIL_USER")?,
             password: get("CHOIR_MAIL_PASSWORD")?,
             caldav: var("CHOIR_CALDAV_URL").filter(|url| !url.trim().is_empty()),
+            ca: match var("CHOIR_MAIL_CA_PEM").filter(|pem| !pem.trim().is_empty()) {
+                Some(pem) => Some(check_ca(pem)?),
+                None => None,
+            },
             address,
         })
     }
+}
+
+/// `pem` if it holds certificates, and only certificates.
+fn check_ca(pem: String) -> Result<String, AccountError> {
+    let certificates = crate::tls::certificates(&pem).map_err(AccountError::BadCa)?;
+    if certificates.is_empty() {
+        return Err(AccountError::BadCa("none found".into()));
+    }
+    Ok(pem)
 }
 
 fn check_address(address: &str) -> Result<(), AccountError> {

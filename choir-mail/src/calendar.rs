@@ -59,8 +59,15 @@ impl Calendar {
         };
         let url = caldav_url(url)?;
         // Straight to the server: a proxy from the environment would see the password.
-        let http = reqwest::Client::builder()
-            .no_proxy()
+        let mut http = reqwest::Client::builder().no_proxy();
+        if let Some(ca) = &account.ca {
+            for certificate in reqwest::Certificate::from_pem_bundle(ca.as_bytes())
+                .map_err(|err| MailError::CalDav(format!("the account's CA: {err}")))?
+            {
+                http = http.add_root_certificate(certificate);
+            }
+        }
+        let http = http
             .timeout(TIMEOUT)
             .connect_timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())

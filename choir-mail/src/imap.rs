@@ -3,7 +3,6 @@
 //! here changes nothing on the server.
 
 use std::fmt;
-use std::sync::Arc;
 
 use async_imap::{Client, Session};
 use futures_util::TryStreamExt;
@@ -41,7 +40,7 @@ impl Mailbox {
     pub async fn open(account: &Account) -> Result<Self, MailError> {
         account.check()?;
         let server = account.imap.to_string();
-        let stream = within(&server, connect(&account.imap)).await?;
+        let stream = within(&server, connect(&account.imap, account.ca.as_deref())).await?;
         let mut client = Client::new(stream);
         let greeting = within(&server, async {
             client
@@ -300,7 +299,7 @@ fn imap_error(err: async_imap::error::Error) -> MailError {
 
 /// A connection to `server`, TLS unless it is plain on this machine. (`STARTTLS` is not
 /// offered for IMAP: `imaps://` is what servers elsewhere take.)
-async fn connect(server: &ServerUrl) -> Result<Box<dyn Io>, MailError> {
+async fn connect(server: &ServerUrl, ca: Option<&str>) -> Result<Box<dyn Io>, MailError> {
     let name = server.to_string();
     let tcp = TcpStream::connect((server.host.as_str(), server.port))
         .await
@@ -310,7 +309,7 @@ async fn connect(server: &ServerUrl) -> Result<Box<dyn Io>, MailError> {
         Security::Tls | Security::StartTls => {
             let domain = rustls::pki_types::ServerName::try_from(server.host.clone())
                 .map_err(|err| unreachable(&name, err))?;
-            let tls = tls_connector()
+            let tls = crate::tls::connector(ca)
                 .map_err(|err| unreachable(&name, format!("TLS: {err}")))?
                 .connect(domain, tcp)
                 .await
@@ -318,23 +317,6 @@ async fn connect(server: &ServerUrl) -> Result<Box<dyn Io>, MailError> {
             Ok(Box::new(tls))
         }
     }
-}
-
-/// TLS checked against the web's root certificates (made once).
-fn tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
-    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
-        std::sync::OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map(|builder| Arc::new(builder.with_root_certificates(roots).with_no_client_auth()))
-        .map_err(|err| err.to_string())
-    });
-    config.clone().map(tokio_rustls::TlsConnector::from)
 }
 
 #[cfg(test)]

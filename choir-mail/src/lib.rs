@@ -12,6 +12,7 @@ mod calendar;
 mod imap;
 mod message;
 mod smtp;
+mod tls;
 
 use std::time::Duration;
 

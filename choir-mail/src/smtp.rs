@@ -3,6 +3,7 @@
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox as Address;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 
@@ -107,14 +108,12 @@ pub async fn check_smtp(account: &Account) -> Result<(), MailError> {
 
 fn transport(account: &Account) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {
     account.check()?;
-    let server = account.smtp.to_string();
     let host = account.smtp.host.as_str();
+    let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host);
     let builder = match account.smtp.security {
-        Security::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
-        Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host)
-            .map_err(|err| smtp_error(&server, err))?,
-        Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host)
-            .map_err(|err| smtp_error(&server, err))?,
+        Security::Plain => builder,
+        Security::Tls => builder.tls(Tls::Wrapper(tls_parameters(account)?)),
+        Security::StartTls => builder.tls(Tls::Required(tls_parameters(account)?)),
     };
     Ok(builder
         .port(account.smtp.port)
@@ -124,6 +123,28 @@ fn transport(account: &Account) -> Result<AsyncSmtpTransport<Tokio1Executor>, Ma
         ))
         .timeout(Some(TIMEOUT))
         .build())
+}
+
+/// TLS checked against the web's roots and the account's own authority, if it has one.
+fn tls_parameters(account: &Account) -> Result<TlsParameters, MailError> {
+    let server = account.smtp.to_string();
+    let mut parameters = TlsParameters::builder(account.smtp.host.clone());
+    let private = account
+        .ca
+        .as_deref()
+        .map(crate::tls::certificates)
+        .transpose();
+    for der in private
+        .map_err(|err| crate::unreachable_at(&server, format!("TLS: {err}")))?
+        .unwrap_or_default()
+    {
+        let certificate = Certificate::from_der(der.to_vec())
+            .map_err(|err| crate::unreachable_at(&server, format!("TLS: {err}")))?;
+        parameters = parameters.add_root_certificate(certificate);
+    }
+    parameters
+        .build()
+        .map_err(|err| crate::unreachable_at(&server, format!("TLS: {err}")))
 }
 
 fn smtp_error(server: &str, err: lettre::transport::smtp::Error) -> MailError {

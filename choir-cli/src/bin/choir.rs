@@ -186,8 +186,9 @@ enum AccountAction {
     Add {
         /// Read it from CHOIR_IMAP_URL (imaps://host, or imap://127.0.0.1:PORT on this
         /// machine), CHOIR_SMTP_URL (smtps://host, smtp://host:587 with STARTTLS),
-        /// CHOIR_MAIL_USER, CHOIR_MAIL_PASSWORD, CHOIR_MAIL_ADDRESS and CHOIR_CALDAV_URL (same
-        /// user and password; optional)
+        /// CHOIR_MAIL_USER, CHOIR_MAIL_PASSWORD, CHOIR_MAIL_ADDRESS, CHOIR_CALDAV_URL (same
+        /// user and password; optional) and CHOIR_MAIL_CA (optional: a PEM file of a private
+        /// authority the servers' certificates come from, trusted besides the web's)
         #[arg(long, required = true)]
         from_env: bool,
     },
