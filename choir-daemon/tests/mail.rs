@@ -680,3 +680,111 @@ async fn tls_is_spoken_and_the_servers_certificates_are_checked() {
     assert!(listed.contains(&subject), "{listed}");
     daemon.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_invitation_received_by_mail_is_shown_and_answered() {
+    let (dir, daemon) = common::start().await;
+    let servers = MailServers::start(dir.path());
+    keep_alice(&daemon, &servers).await;
+    let alice = account(&settings(&servers, false));
+    let bob = account(&settings(&servers, true));
+    let invitation = "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: Invitation: Planning\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nPlanning on the 10th?\r\n--b\r\nContent-Type: text/calendar; method=REQUEST; charset=utf-8\r\n\r\nBEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bob//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:plan-1@example.test\r\nDTSTAMP:20310301T000000Z\r\nORGANIZER:mailto:bob@example.test\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:alice@example.test\r\nSUMMARY:Planning\r\nDTSTART:20310310T090000Z\r\nDTEND:20310310T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n--b--\r\n";
+    let mut mailbox = Mailbox::open(&alice).await.unwrap();
+    mailbox
+        .append("INBOX", invitation.as_bytes(), false)
+        .await
+        .unwrap();
+    mailbox
+        .append("INBOX", b"Subject: no invitation here\r\n\r\nhi\r\n", false)
+        .await
+        .unwrap();
+    mailbox.close().await;
+
+    let listed = wait_for_mail(&daemon, "Planning").await;
+    let id = listed
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let read = tool(&daemon, "mail_read", json!({ "id": id })).await;
+    let text = read["output"].as_str().unwrap();
+    assert!(
+        text.contains("Invitation (REQUEST) from bob@example.test: Planning 2031-03-10T09:00:00Z – 2031-03-10T10:00:00Z (uid plan-1@example.test)"),
+        "{text}"
+    );
+    let answered = tool(
+        &daemon,
+        "calendar_reply",
+        json!({ "id": id, "answer": "accept" }),
+    )
+    .await;
+    assert_eq!(
+        answered["output"],
+        "answered ACCEPTED to bob@example.test for Planning; the event is in the calendar",
+        "{answered}"
+    );
+    // In alice's calendar…
+    let listed = tool(
+        &daemon,
+        "calendar_list",
+        json!({ "from": "2031-03-10T00:00:00Z", "to": "2031-03-11T00:00:00Z" }),
+    )
+    .await;
+    assert!(
+        listed["output"]
+            .as_str()
+            .unwrap()
+            .contains("Planning  (uid plan-1@example.test)"),
+        "{listed}"
+    );
+    // …and bob has her answer, in iTIP.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let reply = loop {
+        let mut bobs = Mailbox::open(&bob).await.unwrap();
+        let found = bobs.search("INBOX", "Accepted", 0, 5).await.unwrap();
+        let read = match found.first() {
+            Some(header) => Some(bobs.read(&header.id).await.unwrap()),
+            None => None,
+        };
+        bobs.close().await;
+        if let Some(message) = read {
+            break message;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bob never got the answer"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(reply.header.subject, "Accepted: Planning");
+    assert_eq!(reply.invitations.len(), 1, "{reply:?}");
+    assert_eq!(reply.invitations[0].method, "REPLY");
+    assert_eq!(reply.invitations[0].event.uid, "plan-1@example.test");
+
+    // A message without one has nothing to answer.
+    let listed = wait_for_mail(&daemon, "invitation here").await;
+    let other = listed
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let refused = tool(
+        &daemon,
+        "calendar_reply",
+        json!({ "id": other, "answer": "decline" }),
+    )
+    .await;
+    assert_eq!(refused["ok"], false);
+    assert!(
+        refused["output"]
+            .as_str()
+            .unwrap()
+            .contains("holds no invitation to answer"),
+        "{refused}"
+    );
+    daemon.shutdown().await;
+}

@@ -181,6 +181,36 @@ impl Calendar {
         })
     }
 
+    /// Puts an invitation's event in the calendar (replacing an earlier version of it).
+    pub async fn keep(&self, invitation: &crate::Invitation) -> Result<(), MailError> {
+        let name: String = invitation
+            .event
+            .uid
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-._@".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let href = self
+            .url
+            .join(&format!("{name}.ics"))
+            .map_err(|err| MailError::CalDav(err.to_string()))?;
+        let response = self
+            .http
+            .put(href.clone())
+            .basic_auth(&self.user, Some(&self.password))
+            .header("Content-Type", "text/calendar; charset=utf-8")
+            .body(invitation.stored()?)
+            .send()
+            .await
+            .map_err(|err| unreachable(&href, err))?;
+        check(&href, response.status())
+    }
+
     /// Sends a WebDAV request; the body of its multistatus answer.
     async fn ask(
         &self,
@@ -326,7 +356,7 @@ fn calendar_data(answer: &str) -> Result<Vec<String>, MailError> {
 }
 
 /// The events of one iCalendar object; what cannot be read is left out.
-fn parse_events(text: &str) -> Vec<CalendarEvent> {
+pub(crate) fn parse_events(text: &str) -> Vec<CalendarEvent> {
     let Ok(calendar) = text.parse::<icalendar::Calendar>() else {
         return Vec::new();
     };

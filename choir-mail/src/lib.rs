@@ -10,6 +10,7 @@
 mod account;
 mod calendar;
 mod imap;
+mod invitation;
 mod message;
 mod smtp;
 mod tls;
@@ -21,8 +22,9 @@ use thiserror::Error;
 pub use account::{Account, AccountError, Security, ServerUrl};
 pub use calendar::{Calendar, CalendarEvent, MAX_EVENTS};
 pub use imap::Mailbox;
+pub use invitation::{Answer, Invitation};
 pub use message::{Attachment, Header, Message, MessageId};
-pub use smtp::{check_smtp, send, Outgoing};
+pub use smtp::{answer, check_smtp, send, Outgoing};
 
 /// How long a connection, a login or one command may take before it is given up.
 pub const TIMEOUT: Duration = Duration::from_secs(20);

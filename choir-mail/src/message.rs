@@ -90,6 +90,8 @@ pub struct Message {
     /// The plain text, or the HTML turned to text when there is no plain part.
     pub text: String,
     pub attachments: Vec<Attachment>,
+    /// Invitations in its `text/calendar` parts.
+    pub invitations: Vec<crate::Invitation>,
 }
 
 /// The fields of a header block (or a whole message) that a [`Header`] holds.
@@ -140,7 +142,15 @@ pub(crate) fn read(raw: &[u8], id: MessageId, size: u32, seen: bool) -> Result<M
             size: part.contents().len(),
         })
         .collect();
+    let invitations = message
+        .parts
+        .iter()
+        .filter(|part| part.is_content_type("text", "calendar"))
+        .filter_map(|part| part.text_contents())
+        .flat_map(crate::invitation::invitations)
+        .collect();
     Ok(Message {
+        invitations,
         header: Header {
             id,
             from: fields.from,

@@ -2,6 +2,7 @@
 
 use lettre::message::header::ContentType;
 use lettre::message::Mailbox as Address;
+use lettre::message::{MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -26,11 +27,6 @@ pub struct Outgoing {
 impl Outgoing {
     /// The message as it goes out from `from`: plain text, UTF-8.
     pub fn message(&self, from: &str) -> Result<lettre::Message, MailError> {
-        let parse = |who: &str| {
-            who.trim()
-                .parse::<Address>()
-                .map_err(|err| MailError::Compose(format!("`{who}` is not an address ({err})")))
-        };
         if self.to.is_empty() {
             return Err(MailError::Compose("it has no recipient".into()));
         }
@@ -46,13 +42,13 @@ impl Outgoing {
             one_line("in_reply_to", id)?;
         }
         let mut builder = lettre::Message::builder()
-            .from(parse(from)?)
+            .from(parse_address(from)?)
             .subject(self.subject.clone());
         for to in &self.to {
-            builder = builder.to(parse(to)?);
+            builder = builder.to(parse_address(to)?);
         }
         for cc in &self.cc {
-            builder = builder.cc(parse(cc)?);
+            builder = builder.cc(parse_address(cc)?);
         }
         if let Some(id) = &self.in_reply_to {
             let id = format!(
@@ -86,6 +82,53 @@ pub async fn send(account: &Account, outgoing: &Outgoing) -> Result<(), MailErro
             .map_err(|err| smtp_error(&server, err))
     })
     .await
+}
+
+/// Answers `invitation` from `account` to its organizer: an iTIP reply (`text/calendar;
+/// method=REPLY`) with a line of text for those who read it as mail.
+pub async fn answer(
+    account: &Account,
+    invitation: &crate::Invitation,
+    answer: crate::Answer,
+) -> Result<(), MailError> {
+    let server = account.smtp.to_string();
+    let ics = invitation.reply(&account.address, answer)?;
+    let (said, subject) = match answer {
+        crate::Answer::Accept => ("accepted", "Accepted"),
+        crate::Answer::Tentative => ("tentatively accepted", "Tentative"),
+        crate::Answer::Decline => ("declined", "Declined"),
+    };
+    let title = invitation.event.title.replace(char::is_control, " ");
+    let calendar_type = ContentType::parse("text/calendar; method=REPLY; charset=utf-8")
+        .map_err(|err| MailError::Compose(err.to_string()))?;
+    let body = MultiPart::alternative()
+        .singlepart(
+            SinglePart::builder()
+                .header(ContentType::TEXT_PLAIN)
+                .body(format!("{} has {said}: {title}\n", account.address)),
+        )
+        .singlepart(SinglePart::builder().header(calendar_type).body(ics));
+    let message = lettre::Message::builder()
+        .from(parse_address(&account.address)?)
+        .to(parse_address(&invitation.organizer)?)
+        .subject(format!("{subject}: {title}"))
+        .multipart(body)
+        .map_err(|err| MailError::Compose(err.to_string()))?;
+    let transport = transport(account)?;
+    crate::within(&server, async {
+        transport
+            .send(message)
+            .await
+            .map(drop)
+            .map_err(|err| smtp_error(&server, err))
+    })
+    .await
+}
+
+fn parse_address(who: &str) -> Result<Address, MailError> {
+    who.trim()
+        .parse::<Address>()
+        .map_err(|err| MailError::Compose(format!("`{who}` is not an address ({err})")))
 }
 
 /// Whether the account's SMTP server answers (a connection and its greeting; the password

@@ -1,7 +1,7 @@
 //! Calendar tools: the agent lists the user's events in a range and adds one (with the
 //! user's approval, as any change). Each call reaches the account's CalDAV server afresh.
 
-use choir_mail::Calendar;
+use choir_mail::{Answer, Calendar, Invitation, Mailbox, MessageId};
 use chrono::{DateTime, Duration as Span, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -156,6 +156,132 @@ impl Tool for CalendarAdd {
             (Err(outcome), _) | (_, Err(outcome)) => {
                 format!("this event will not be added: {}", outcome.output)
             }
+        })
+    }
+}
+
+pub struct CalendarReply(pub MailAccounts);
+
+/// How to answer.
+#[derive(Deserialize, JsonSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    Accept,
+    Tentative,
+    Decline,
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Answer {
+        match reply {
+            Reply::Accept => Answer::Accept,
+            Reply::Tentative => Answer::Tentative,
+            Reply::Decline => Answer::Decline,
+        }
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyArgs {
+    /// the id of the message holding the invitation, as mail_search gives it
+    id: String,
+    answer: Reply,
+    /// the account's address, when there are several
+    account: Option<String>,
+}
+
+/// The invitation asking for an answer in message `id`, with the account it came to.
+async fn invitation(
+    accounts: &MailAccounts,
+    args: &ReplyArgs,
+) -> Result<(choir_mail::Account, Invitation), String> {
+    let id: MessageId = args
+        .id
+        .parse()
+        .map_err(|err: choir_mail::MailError| err.to_string())?;
+    let account = accounts
+        .get(args.account.as_deref())
+        .map_err(|err| err.to_string())?;
+    let mut mailbox = Mailbox::open(&account)
+        .await
+        .map_err(|err| err.to_string())?;
+    let read = mailbox.read(&id).await;
+    mailbox.close().await;
+    let message = read.map_err(|err| err.to_string())?;
+    let invitation = message
+        .invitations
+        .into_iter()
+        .find(|invitation| invitation.method == "REQUEST")
+        .ok_or_else(|| format!("message {id} holds no invitation to answer"))?;
+    if invitation.organizer.is_empty() {
+        return Err(format!(
+            "the invitation in {id} names no organizer to answer"
+        ));
+    }
+    Ok((account, invitation))
+}
+
+impl Tool for CalendarReply {
+    type Args = ReplyArgs;
+    const NAME: &'static str = "calendar_reply";
+    const DESCRIPTION: &'static str = "Answer an invitation received by mail (mail_read shows them): accept, tentative or decline. The organizer gets the answer by mail; an accepted or tentative event goes into the user's calendar. The user approves it first.";
+    const SIDE_EFFECTS: bool = true;
+    const ALWAYS_ASKS: bool = true;
+
+    async fn run(&self, _ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
+        let (account, invitation) = match invitation(&self.0, &args).await {
+            Ok(found) => found,
+            Err(reason) => return Ok(ToolOutcome::failed(reason)),
+        };
+        let answer = Answer::from(args.answer);
+        if answer.keeps() {
+            let kept = match Calendar::open(&account).await {
+                Ok(calendar) => calendar.keep(&invitation).await,
+                Err(err) => Err(err),
+            };
+            if let Err(err) = kept {
+                return Ok(ToolOutcome::failed(format!(
+                    "not answered: the event could not go into the calendar: {err}"
+                )));
+            }
+        }
+        Ok(
+            match choir_mail::answer(&account, &invitation, answer).await {
+                Ok(()) => ToolOutcome::ok(format!(
+                    "answered {} to {} for {}{}",
+                    answer.partstat(),
+                    invitation.organizer,
+                    invitation.event.title,
+                    if answer.keeps() {
+                        "; the event is in the calendar"
+                    } else {
+                        ""
+                    }
+                )),
+                Err(err) => ToolOutcome::failed(format!("not answered: {err}")),
+            },
+        )
+    }
+
+    async fn preview(&self, _ctx: &ToolContext, args: Self::Args) -> Option<String> {
+        let answer = Answer::from(args.answer);
+        Some(match invitation(&self.0, &args).await {
+            Ok((account, invitation)) => format!(
+                "From: {}\nTo: {}\n{} {} – {}: {}{}",
+                account.address,
+                invitation.organizer,
+                invitation.event.title,
+                invitation.event.start,
+                invitation.event.end,
+                answer.partstat(),
+                if answer.keeps() {
+                    "\n(the event goes into the calendar)"
+                } else {
+                    ""
+                }
+            ),
+            Err(reason) => format!("this answer will not be sent: {reason}"),
         })
     }
 }

@@ -184,6 +184,23 @@ impl Tool for MailRead {
             },
             message.text.trim_end()
         );
+        for invitation in &message.invitations {
+            let event = &invitation.event;
+            out.push_str(&format!(
+                "\nInvitation ({}) from {}: {} {} – {}{} (uid {}); calendar_reply answers it\n",
+                invitation.method,
+                invitation.organizer,
+                event.title,
+                event.start,
+                event.end,
+                if event.location.is_empty() {
+                    String::new()
+                } else {
+                    format!(" @ {}", event.location)
+                },
+                event.uid
+            ));
+        }
         if !message.attachments.is_empty() {
             out.push_str("\nAttachments:\n");
             for attachment in &message.attachments {

@@ -284,7 +284,8 @@ impl ToolRegistry {
             Entry::of(mail::MailDraft(accounts.clone())),
             Entry::of(mail::MailSaveAttachment(accounts.clone())),
             Entry::of(calendar::CalendarList(accounts.clone())),
-            Entry::of(calendar::CalendarAdd(accounts)),
+            Entry::of(calendar::CalendarAdd(accounts.clone())),
+            Entry::of(calendar::CalendarReply(accounts)),
         ]);
         self
     }
