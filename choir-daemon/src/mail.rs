@@ -35,7 +35,7 @@ struct Stored {
 /// Why accounts could not be read, kept or checked.
 #[derive(Debug, Error)]
 pub enum AccountsError {
-    #[error("cannot read {path}: {reason} (fix or remove it; the mail tools wait for that)")]
+    #[error("cannot read {path}: {reason} (fix or remove it, then restart the daemon)")]
     Read { path: PathBuf, reason: String },
     #[error("cannot write {path}: {source}")]
     Write {
@@ -118,24 +118,23 @@ impl MailAccounts {
             accounts.retain(|kept| !kept.address.eq_ignore_ascii_case(&account.address));
             accounts.push(account);
         })
-        .map(drop)
     }
 
     /// Forgets the account for `address`; whether there was one.
     pub fn remove(&self, address: &str) -> Result<bool, AccountsError> {
         self.readable()?;
-        let before = self.read().len();
-        let after = self.change(|accounts| {
+        self.change(|accounts| {
+            let before = accounts.len();
             accounts.retain(|kept| !kept.address.eq_ignore_ascii_case(address.trim()));
-        })?;
-        Ok(after < before)
+            accounts.len() < before
+        })
     }
 
-    /// Changes the accounts and writes them, one change at a time; how many there are now.
-    fn change(&self, edit: impl FnOnce(&mut Vec<Account>)) -> Result<usize, AccountsError> {
+    /// Changes the accounts and writes them, one change at a time; what `edit` said.
+    fn change<T>(&self, edit: impl FnOnce(&mut Vec<Account>) -> T) -> Result<T, AccountsError> {
         let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
         let mut accounts = self.read().clone();
-        edit(&mut accounts);
+        let said = edit(&mut accounts);
         let stored = Stored { accounts };
         let bytes = serde_json::to_vec_pretty(&stored).unwrap_or_default();
         crate::atomic_file::write(&self.path, &bytes, Some(0o600)).map_err(|source| {
@@ -144,13 +143,12 @@ impl MailAccounts {
                 source,
             }
         })?;
-        let count = stored.accounts.len();
         *self
             .accounts
             .write()
             .unwrap_or_else(PoisonError::into_inner) = stored.accounts;
         self.redact();
-        Ok(count)
+        Ok(said)
     }
 
     fn readable(&self) -> Result<(), AccountsError> {

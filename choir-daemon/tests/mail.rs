@@ -384,7 +384,17 @@ async fn malformed_and_huge_messages_and_a_server_that_goes_away_get_clear_error
     )
     .await;
     assert_eq!(outside["ok"], false, "{outside}");
-    assert!(!dir.path().join("stolen.bin").exists());
+    // The workspace is DIR/workspace: `../../` would be DIR's parent.
+    assert!(!dir.path().parent().unwrap().join("stolen.bin").exists());
+    let absolute = dir.path().join("absolute.bin");
+    let refused = tool(
+        &daemon,
+        "mail_save_attachment",
+        json!({ "id": report, "name": "../q4 report.bin", "path": absolute.to_str().unwrap() }),
+    )
+    .await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert!(!absolute.exists());
     let missing = tool(
         &daemon,
         "mail_save_attachment",
@@ -633,6 +643,44 @@ async fn tls_is_spoken_and_the_servers_certificates_are_checked() {
     }
     let listed = common::get_json(&daemon, "/api/mail/accounts").await;
     assert_eq!(listed["accounts"], json!([]));
+    // Sending checks the certificate as reading does.
+    let unsent = choir_mail::send(
+        &account(&over_tls(true, Some(&other_ca))),
+        &Outgoing {
+            to: vec!["alice@example.test".into()],
+            cc: Vec::new(),
+            subject: "never".into(),
+            body: "never".into(),
+            in_reply_to: None,
+        },
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        unsent.contains("certificate") || unsent.contains("UnknownIssuer"),
+        "{unsent}"
+    );
+    // A key pasted with the certificates is refused (it would be kept with the account).
+    let key = std::fs::read_to_string(
+        std::path::Path::new(&servers.var("CHOIR_MAIL_CA")).with_file_name("ca.key"),
+    )
+    .unwrap();
+    let (status, refused) = post(
+        &daemon,
+        &daemon.token,
+        "/api/mail/accounts",
+        &over_tls(false, Some(&format!("{ca}{key}"))),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("certificates only"),
+        "{refused}"
+    );
     // Not a certificate at all.
     let (status, refused) = post(
         &daemon,

@@ -227,6 +227,8 @@ fn check_ca(pem: String) -> Result<String, AccountError> {
     if certificates.is_empty() {
         return Err(AccountError::BadCa("none found".into()));
     }
+    // Each must be one a TLS client can trust.
+    crate::tls::config(Some(&pem)).map_err(AccountError::BadCa)?;
     Ok(pem)
 }
 

@@ -171,7 +171,7 @@ impl Calendar {
             .send()
             .await
             .map_err(|err| unreachable(&href, err))?;
-        check(&href, response.status())?;
+        stored(&href, response.status())?;
         Ok(CalendarEvent {
             uid,
             title: title.to_owned(),
@@ -208,7 +208,7 @@ impl Calendar {
             .send()
             .await
             .map_err(|err| unreachable(&href, err))?;
-        check(&href, response.status())
+        stored(&href, response.status())
     }
 
     /// Sends a WebDAV request; the body of its multistatus answer.
@@ -305,6 +305,17 @@ fn check(url: &Url, status: StatusCode) -> Result<(), MailError> {
     }
 }
 
+/// The answer to a PUT: the login was already taken, so a refusal is about the event.
+fn stored(url: &Url, status: StatusCode) -> Result<(), MailError> {
+    match status.as_u16() {
+        401 => check(url, status),
+        403 | 409 | 415 | 422 => Err(MailError::CalDav(format!(
+            "{url} refused the event ({status})"
+        ))),
+        _ => check(url, status),
+    }
+}
+
 fn unreachable(url: &Url, err: reqwest::Error) -> MailError {
     if err.is_timeout() {
         return MailError::TimedOut {
@@ -360,18 +371,18 @@ pub(crate) fn parse_events(text: &str) -> Vec<CalendarEvent> {
     let Ok(calendar) = text.parse::<icalendar::Calendar>() else {
         return Vec::new();
     };
-    calendar
-        .events()
-        .filter_map(|event| {
-            Some(CalendarEvent {
-                uid: event.get_uid().unwrap_or_default().to_owned(),
-                title: event.get_summary().unwrap_or("(no title)").to_owned(),
-                start: when(event.get_start()?),
-                end: event.get_end().map(when).unwrap_or_default(),
-                location: event.get_location().unwrap_or_default().to_owned(),
-            })
-        })
-        .collect()
+    calendar.events().filter_map(event_of).collect()
+}
+
+/// One event as ChoirOS shows it; `None` when it has no start.
+pub(crate) fn event_of(event: &icalendar::Event) -> Option<CalendarEvent> {
+    Some(CalendarEvent {
+        uid: event.get_uid().unwrap_or_default().to_owned(),
+        title: event.get_summary().unwrap_or("(no title)").to_owned(),
+        start: when(event.get_start()?),
+        end: event.get_end().map(when).unwrap_or_default(),
+        location: event.get_location().unwrap_or_default().to_owned(),
+    })
 }
 
 fn when(at: DatePerhapsTime) -> String {

@@ -6,7 +6,7 @@ use chrono::Utc;
 use icalendar::Component;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{parse_events, CalendarEvent};
+use crate::calendar::{event_of, CalendarEvent};
 use crate::MailError;
 
 /// An invitation found in a message.
@@ -47,8 +47,21 @@ impl Answer {
     }
 }
 
-/// The invitations in one `text/calendar` part.
+/// Largest `text/calendar` part read (a bigger one is no invitation a person sent).
+const MAX_PART: usize = 256 << 10;
+
+/// The invitations in one `text/calendar` part. An event with a control character in any
+/// of its properties (a line break smuggled into a value, which would become a line of its
+/// own where it is copied), without a start or without a uid is left out.
 pub(crate) fn invitations(text: &str) -> Vec<Invitation> {
+    if text.len() > MAX_PART {
+        return Vec::new();
+    }
+    // Every line ending as CRLF: a lone CR or LF is a line break, never part of a value.
+    let text = text
+        .replace("\r\n", "\n")
+        .replace('\r', "\n")
+        .replace('\n', "\r\n");
     let Ok(calendar) = text.parse::<icalendar::Calendar>() else {
         return Vec::new();
     };
@@ -56,20 +69,37 @@ pub(crate) fn invitations(text: &str) -> Vec<Invitation> {
         .property_value("METHOD")
         .unwrap_or("PUBLISH")
         .to_ascii_uppercase();
-    let events = parse_events(text);
     calendar
         .events()
-        .zip(events)
-        .map(|(vevent, event)| Invitation {
-            method: method.clone(),
-            organizer: vevent
-                .property_value("ORGANIZER")
-                .map(address_of)
-                .unwrap_or_default(),
-            event,
-            vevent: Some(vevent.clone()),
+        .filter(|vevent| clean(vevent))
+        .filter_map(|vevent| {
+            let event = event_of(vevent)?;
+            let usable = !event.uid.is_empty() && !event.uid.starts_with('.');
+            usable.then(|| Invitation {
+                method: method.clone(),
+                organizer: vevent
+                    .property_value("ORGANIZER")
+                    .map(address_of)
+                    .unwrap_or_default(),
+                event,
+                vevent: Some(vevent.clone()),
+            })
         })
         .collect()
+}
+
+/// Whether no property of `vevent` (value or parameter) holds a control character.
+fn clean(vevent: &icalendar::Event) -> bool {
+    let free = |text: &str| !text.chars().any(char::is_control);
+    let fine = |property: &icalendar::Property| {
+        free(property.key())
+            && free(property.value())
+            && property
+                .params()
+                .values()
+                .all(|param| free(param.key()) && free(param.value()))
+    };
+    vevent.properties().values().all(fine) && vevent.multi_properties().values().flatten().all(fine)
 }
 
 /// `mailto:bob@example.org` as `bob@example.org`.
@@ -90,18 +120,30 @@ impl Invitation {
         Ok(calendar.done().to_string())
     }
 
-    /// The iTIP reply of `attendee` (an address) saying `answer`.
+    /// The iTIP reply of `attendee` (an address) saying `answer`: the uid, the summary and
+    /// the times received (their values checked clean when the invitation was read), the
+    /// organizer as an address only.
     pub(crate) fn reply(&self, attendee: &str, answer: Answer) -> Result<String, MailError> {
         let received = self.vevent.as_ref().ok_or_else(lost)?;
         let mut event = icalendar::Event::new();
-        event.uid(&self.event.uid).timestamp(Utc::now());
-        if let Some(summary) = received.get_summary() {
-            event.summary(summary);
-        }
-        for key in ["ORGANIZER", "SEQUENCE", "DTSTART", "DTEND", "RECURRENCE-ID"] {
+        event
+            .uid(&self.event.uid)
+            .summary(&self.event.title)
+            .timestamp(Utc::now());
+        event.append_property(icalendar::Property::new(
+            "ORGANIZER",
+            format!("mailto:{}", self.organizer),
+        ));
+        for key in ["DTSTART", "DTEND", "RECURRENCE-ID"] {
             if let Some(property) = received.properties().get(key) {
                 event.append_property(property.clone());
             }
+        }
+        if let Some(sequence) = received
+            .property_value("SEQUENCE")
+            .filter(|n| !n.is_empty() && n.len() < 10 && n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            event.add_property("SEQUENCE", sequence);
         }
         let mut who = icalendar::Property::new("ATTENDEE", format!("mailto:{attendee}"));
         who.add_parameter("PARTSTAT", answer.partstat());
@@ -114,7 +156,7 @@ impl Invitation {
 }
 
 fn lost() -> MailError {
-    MailError::CalDav("the invitation's event could not be read".into())
+    MailError::Compose("the invitation's event could not be read".into())
 }
 
 #[cfg(test)]
@@ -151,5 +193,43 @@ SUMMARY:Planning\r\nDTSTART:20310310T090000Z\r\nDTEND:20310310T100000Z\r\nEND:VE
         assert!(!stored.contains("METHOD"), "{stored}");
         assert!(stored.contains("UID:plan-1@example.test"), "{stored}");
         assert!(invitations("not a calendar").is_empty());
+    }
+
+    #[test]
+    fn a_line_smuggled_into_a_value_is_never_a_line_of_the_reply() {
+        // A bare LF inside CRLF lines, a CR alone, a line break inside a quoted parameter. A
+        // line break ends the value: what follows is a property of the invitation (as any its
+        // sender lists), or the event is left out; never a line of the reply.
+        for smuggled in [
+            "SEQUENCE:2\nATTENDEE;PARTSTAT=ACCEPTED:mailto:eve@example.test\r\n",
+            "SUMMARY:Planning\rATTENDEE:mailto:eve@example.test\r\n",
+            "ORGANIZER;CN=\"Bob\r\nATTENDEE:mailto:eve@example.test\":mailto:bob@example.test\r\n",
+        ] {
+            let text = REQUEST.replace("SEQUENCE:2\r\n", smuggled);
+            for invitation in invitations(&text) {
+                let reply = invitation
+                    .reply("alice@example.test", Answer::Accept)
+                    .unwrap();
+                assert!(!reply.contains("eve@"), "{smuggled:?} gave {reply}");
+                assert!(reply.contains("ATTENDEE;PARTSTAT=ACCEPTED:mailto:alice@example.test"));
+            }
+        }
+    }
+
+    #[test]
+    fn each_invitation_shows_the_event_it_holds() {
+        // The first event has no start: it is left out, not paired with the second's.
+        let two = REQUEST.replace(
+            "BEGIN:VEVENT\r\n",
+            "BEGIN:VEVENT\r\nUID:hidden@example.test\r\nSUMMARY:Hidden\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\n",
+        );
+        let found = invitations(&two);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].event.uid, "plan-1@example.test");
+        assert!(found[0]
+            .stored()
+            .unwrap()
+            .contains("UID:plan-1@example.test"));
+        assert!(!found[0].stored().unwrap().contains("Hidden"));
     }
 }

@@ -3,15 +3,27 @@
 
 use std::sync::{Arc, OnceLock};
 
+use rustls_pki_types::pem::SectionKind;
 use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::CertificateDer;
 
-/// The certificates in `pem`.
+/// The certificates in `pem`, which must hold nothing else (a private key pasted with them
+/// would be kept with the account).
 pub(crate) fn certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    CertificateDer::pem_slice_iter(pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|err| err.to_string())
+    let mut reader = pem.as_bytes();
+    let mut found = Vec::new();
+    loop {
+        match rustls_pki_types::pem::from_buf(&mut reader) {
+            Ok(Some((SectionKind::Certificate, der))) => found.push(CertificateDer::from(der)),
+            Ok(Some((kind, _))) => {
+                return Err(format!(
+                    "it holds a {kind:?} section; give certificates only"
+                ))
+            }
+            Ok(None) => return Ok(found),
+            Err(err) => return Err(err.to_string()),
+        }
+    }
 }
 
 /// A client configuration that trusts the web's roots and `ca`'s certificates.

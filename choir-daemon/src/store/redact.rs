@@ -48,10 +48,12 @@ impl Redactor {
 
     /// Replaces the passwords looked for (the mail accounts', as they are kept).
     pub fn set_passwords(&self, passwords: Vec<String>) {
-        let passwords = passwords
+        let mut passwords: Vec<String> = passwords
             .into_iter()
             .filter(|password| password.chars().count() >= MIN_PASSWORD)
             .collect();
+        // The longest first: one that starts another must not leave the other's end.
+        passwords.sort_by_key(|password| std::cmp::Reverse(password.len()));
         *self
             .passwords
             .write()
@@ -62,9 +64,27 @@ impl Redactor {
     /// when it holds none: the usual case, found with a few substring searches of the text.
     /// (Tokens need no escaping in JSON, so a token in a string is in the text as it is.)
     pub fn redact_json(&self, data: &str) -> Option<String> {
-        self.redact(data)?;
+        if self.redact(data).is_none() && !self.holds_escaped_password(data) {
+            return None;
+        }
         let mut value: serde_json::Value = serde_json::from_str(data).ok()?;
         self.redact_value(&mut value).then(|| value.to_string())
+    }
+
+    /// Whether JSON text `data` holds a password as JSON writes it (a `"` or `\\` in it is
+    /// escaped there, so the text search for the password itself misses it).
+    fn holds_escaped_password(&self, data: &str) -> bool {
+        let passwords = self
+            .passwords
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        passwords.iter().any(|password| {
+            let quoted = serde_json::to_string(password).unwrap_or_default();
+            let escaped = quoted
+                .get(1..quoted.len().saturating_sub(1))
+                .unwrap_or_default();
+            escaped != password && data.contains(escaped)
+        })
     }
 
     /// Replaces the secrets in every string of `value`; says whether there were any.
@@ -218,6 +238,21 @@ mod tests {
         );
         redactor.set_passwords(Vec::new());
         assert_eq!(redactor.redact("hunter22-pw"), None);
+        // One that starts another leaves none of the other; quotes and backslashes in one
+        // are found in an event's JSON too.
+        redactor.set_passwords(vec![
+            "password1".into(),
+            "password12".into(),
+            r#"pa"ss\word9"#.into(),
+        ]);
+        assert_eq!(
+            redactor.redact("password12 password1"),
+            Some("[password removed] [password removed]".into())
+        );
+        assert_eq!(
+            redactor.redact_json(r#"{"output":"pw=pa\"ss\\word9"}"#),
+            Some(r#"{"output":"pw=[password removed]"}"#.into())
+        );
     }
 
     fn token() -> String {

@@ -191,11 +191,12 @@ pub struct ReplyArgs {
     account: Option<String>,
 }
 
-/// The invitation asking for an answer in message `id`, with the account it came to.
+/// The invitation asking for an answer in message `id`, with the account it came to and
+/// who sent the message.
 async fn invitation(
     accounts: &MailAccounts,
     args: &ReplyArgs,
-) -> Result<(choir_mail::Account, Invitation), String> {
+) -> Result<(choir_mail::Account, Invitation, String), String> {
     let id: MessageId = args
         .id
         .parse()
@@ -219,7 +220,7 @@ async fn invitation(
             "the invitation in {id} names no organizer to answer"
         ));
     }
-    Ok((account, invitation))
+    Ok((account, invitation, message.header.from))
 }
 
 impl Tool for CalendarReply {
@@ -230,7 +231,7 @@ impl Tool for CalendarReply {
     const ALWAYS_ASKS: bool = true;
 
     async fn run(&self, _ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
-        let (account, invitation) = match invitation(&self.0, &args).await {
+        let (account, invitation, _) = match invitation(&self.0, &args).await {
             Ok(found) => found,
             Err(reason) => return Ok(ToolOutcome::failed(reason)),
         };
@@ -259,6 +260,9 @@ impl Tool for CalendarReply {
                         ""
                     }
                 )),
+                Err(err) if answer.keeps() => ToolOutcome::failed(format!(
+                    "the event is in the calendar, but the answer was not sent: {err}"
+                )),
                 Err(err) => ToolOutcome::failed(format!("not answered: {err}")),
             },
         )
@@ -267,8 +271,8 @@ impl Tool for CalendarReply {
     async fn preview(&self, _ctx: &ToolContext, args: Self::Args) -> Option<String> {
         let answer = Answer::from(args.answer);
         Some(match invitation(&self.0, &args).await {
-            Ok((account, invitation)) => format!(
-                "From: {}\nTo: {}\n{} {} – {}: {}{}",
+            Ok((account, invitation, sender)) => format!(
+                "From: {}\nTo: {}\n{} {} – {}: {}{}{}",
                 account.address,
                 invitation.organizer,
                 invitation.event.title,
@@ -279,6 +283,19 @@ impl Tool for CalendarReply {
                     "\n(the event goes into the calendar)"
                 } else {
                     ""
+                },
+                // The organizer is whoever the invitation names: say when that is not who
+                // sent it.
+                if sender
+                    .to_ascii_lowercase()
+                    .contains(&invitation.organizer.to_ascii_lowercase())
+                {
+                    String::new()
+                } else {
+                    format!(
+                        "\n⚠ the answer goes to {}, not to who sent the invitation ({sender})",
+                        invitation.organizer
+                    )
                 }
             ),
             Err(reason) => format!("this answer will not be sent: {reason}"),

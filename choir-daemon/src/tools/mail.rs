@@ -187,7 +187,7 @@ impl Tool for MailRead {
         for invitation in &message.invitations {
             let event = &invitation.event;
             out.push_str(&format!(
-                "\nInvitation ({}) from {}: {} {} – {}{} (uid {}); calendar_reply answers it\n",
+                "\nInvitation ({}) from {}: {} {} – {}{} (uid {}){}\n",
                 invitation.method,
                 invitation.organizer,
                 event.title,
@@ -198,7 +198,12 @@ impl Tool for MailRead {
                 } else {
                     format!(" @ {}", event.location)
                 },
-                event.uid
+                event.uid,
+                if invitation.method == "REQUEST" {
+                    "; calendar_reply answers it"
+                } else {
+                    ""
+                }
             ));
         }
         if !message.attachments.is_empty() {
@@ -253,9 +258,18 @@ impl Tool for MailSaveAttachment {
                     }
                 })
                 .collect();
-            format!("attachments/{}", name.trim_start_matches('.'))
+            let name = name.trim_start_matches('.');
+            format!(
+                "attachments/{}",
+                if name.trim().is_empty() {
+                    "attachment"
+                } else {
+                    name
+                }
+            )
         });
-        let path = ctx.workspace.resolve(&shown)?;
+        // Checked before anything is fetched, and again just before writing.
+        ctx.workspace.resolve(&shown)?;
         let mut mailbox = match open(&self.0, args.account.as_deref()).await {
             Ok(mailbox) => mailbox,
             Err(outcome) => return Ok(outcome),
@@ -267,11 +281,14 @@ impl Tool for MailSaveAttachment {
             Err(err) => return Ok(ToolOutcome::failed(err.to_string())),
         };
         let size = bytes.len();
-        let target = shown.clone();
-        tokio::task::spawn_blocking(move || super::write_atomic(&path, &bytes))
-            .await
-            .map_err(|err| ToolError::Io(err.to_string()))?
-            .map_err(|err| ToolError::Io(format!("cannot write {target}: {err}")))?;
+        let (workspace, target) = (ctx.workspace.clone(), shown.clone());
+        tokio::task::spawn_blocking(move || {
+            let path = workspace.resolve(&target)?;
+            super::write_atomic(&path, &bytes)
+                .map_err(|err| ToolError::Io(format!("cannot write {target}: {err}")))
+        })
+        .await
+        .map_err(|err| ToolError::Io(err.to_string()))??;
         Ok(ToolOutcome::ok(format!(
             "saved {name} ({size} bytes) of {id} to {shown}"
         )))
