@@ -488,6 +488,15 @@ userdb {
   args = $dir/dovecot/users
 }
 mail_location = maildir:$dir/mail/%u
+# The drafts folder has a name of its own, marked as such (RFC 6154), as many servers do:
+# clients are to find it by its mark, not by the name "Drafts".
+namespace inbox {
+  inbox = yes
+  mailbox Brouillons {
+    special_use = \\Drafts
+    auto = create
+  }
+}
 # The mail belongs to whoever runs the tests (nobody when that is root).
 mail_uid = $mail_uid
 mail_gid = $mail_gid

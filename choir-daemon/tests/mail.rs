@@ -178,8 +178,12 @@ async fn an_account_is_checked_kept_out_of_the_log_and_its_mail_searched_read_an
         json!({ "to": bob.address, "subject": "Re: draft only", "body": "thinking…" }),
     )
     .await;
-    assert_eq!(draft["ok"], true, "{draft}");
-    let drafts = tool(&daemon, "mail_search", json!({ "folder": "Drafts" })).await;
+    // The server marks its drafts folder (Brouillons, here): that is where it goes.
+    assert_eq!(
+        draft["output"], "kept in Brouillons of alice@example.test: Re: draft only",
+        "{draft}"
+    );
+    let drafts = tool(&daemon, "mail_search", json!({ "folder": "Brouillons" })).await;
     assert!(
         drafts["output"].as_str().unwrap().contains("draft only"),
         "{drafts}"

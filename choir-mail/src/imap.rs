@@ -233,6 +233,28 @@ impl Mailbox {
         }
     }
 
+    /// The folder the server marks as the drafts folder (RFC 6154 `\\Drafts`), if one is.
+    pub async fn drafts_folder(&mut self) -> Result<Option<String>, MailError> {
+        let server = self.server.clone();
+        let session = &mut self.session;
+        within(&server, async {
+            let names: Vec<_> = session
+                .list(Some(""), Some("*"))
+                .await
+                .map_err(imap_error)?
+                .try_collect()
+                .await
+                .map_err(imap_error)?;
+            let drafts = |name: &&async_imap::types::Name| {
+                name.attributes()
+                    .iter()
+                    .any(|attribute| matches!(attribute, async_imap::types::NameAttribute::Drafts))
+            };
+            Ok(names.iter().find(drafts).map(|name| name.name().to_owned()))
+        })
+        .await
+    }
+
     /// Makes a folder.
     pub async fn create(&mut self, folder: &str) -> Result<(), MailError> {
         let server = self.server.clone();

@@ -14,7 +14,7 @@ use crate::mail::MailAccounts;
 const DEFAULT_LIMIT: u32 = 20;
 /// Messages a search lists at most.
 const MAX_LIMIT: u32 = 200;
-/// Where drafts go (made if the server has none).
+/// Where drafts go when the server marks no folder as the drafts folder (made if missing).
 const DRAFTS: &str = "Drafts";
 
 /// One or more addresses.
@@ -412,17 +412,21 @@ impl Tool for MailDraft {
             Ok(mailbox) => mailbox,
             Err(err) => return Ok(ToolOutcome::failed(err.to_string())),
         };
-        let mut kept = mailbox.append(DRAFTS, &raw, true).await;
+        let folder = match mailbox.drafts_folder().await {
+            Ok(marked) => marked.unwrap_or_else(|| DRAFTS.to_owned()),
+            Err(err) => return Ok(ToolOutcome::failed(err.to_string())),
+        };
+        let mut kept = mailbox.append(&folder, &raw, true).await;
         if matches!(kept, Err(choir_mail::MailError::NoFolder(_))) {
-            kept = match mailbox.create(DRAFTS).await {
-                Ok(()) => mailbox.append(DRAFTS, &raw, true).await,
+            kept = match mailbox.create(&folder).await {
+                Ok(()) => mailbox.append(&folder, &raw, true).await,
                 Err(err) => Err(err),
             };
         }
         mailbox.close().await;
         Ok(match kept {
             Ok(()) => ToolOutcome::ok(format!(
-                "kept in {DRAFTS} of {}: {}",
+                "kept in {folder} of {}: {}",
                 account.address, outgoing.subject
             )),
             Err(err) => ToolOutcome::failed(format!("not kept: {err}")),
