@@ -60,7 +60,7 @@ impl Mailbox {
             async_imap::error::Error::No(reason) | async_imap::error::Error::Bad(reason) => {
                 MailError::LoginRefused {
                     server: server.clone(),
-                    reason: reason.trim().to_owned(),
+                    reason: said(&reason),
                 }
             }
             other => unreachable(&server, other),
@@ -280,7 +280,7 @@ impl Mailbox {
             // Refused: because there is no such folder, or for the server's own reason.
             Err(async_imap::error::Error::No(reason)) => {
                 if self.folders().await?.iter().any(|name| name == folder) {
-                    Err(MailError::Imap(reason.trim().to_owned()))
+                    Err(MailError::Imap(said(&reason)))
                 } else {
                     Err(MailError::NoFolder(folder.to_owned()))
                 }
@@ -288,6 +288,16 @@ impl Mailbox {
             Err(other) => Err(imap_error(other)),
         }
     }
+}
+
+/// What the server said, from the IMAP library's account of a `NO` or `BAD` answer (which
+/// reads `code: …, info: Some("…")`): the server's words, or the account as it is.
+fn said(answer: &str) -> String {
+    let words = answer
+        .split_once("info: Some(\"")
+        .and_then(|(_, rest)| rest.rsplit_once("\")"))
+        .map(|(words, _)| words.replace("\\\"", "\""));
+    words.unwrap_or_else(|| answer.trim().to_owned())
 }
 
 /// The IMAP search criteria for `query`: every word must appear in the headers or the text.
@@ -344,6 +354,15 @@ async fn connect(server: &ServerUrl, ca: Option<&str>) -> Result<Box<dyn Io>, Ma
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_servers_own_words_are_kept_from_a_refusal() {
+        assert_eq!(
+            said(r#"code: None, info: Some("[AUTHENTICATIONFAILED] Authentication failed.")"#),
+            "[AUTHENTICATIONFAILED] Authentication failed."
+        );
+        assert_eq!(said("  plain words "), "plain words");
+    }
 
     #[test]
     fn a_query_becomes_criteria_that_cannot_break_out_of_their_quotes() {
