@@ -71,17 +71,7 @@ impl Outgoing {
 
 /// Sends `outgoing` from `account` through its SMTP server.
 pub async fn send(account: &Account, outgoing: &Outgoing) -> Result<(), MailError> {
-    let message = outgoing.message(&account.address)?;
-    let server = account.smtp.to_string();
-    let transport = transport(account)?;
-    crate::within(&server, async {
-        transport
-            .send(message)
-            .await
-            .map(drop)
-            .map_err(|err| smtp_error(&server, err))
-    })
-    .await
+    deliver(account, outgoing.message(&account.address)?).await
 }
 
 /// Answers `invitation` from `account` to its organizer: an iTIP reply (`text/calendar;
@@ -91,7 +81,6 @@ pub async fn answer(
     invitation: &crate::Invitation,
     answer: crate::Answer,
 ) -> Result<(), MailError> {
-    let server = account.smtp.to_string();
     let ics = invitation.reply(&account.address, answer)?;
     let (said, subject) = match answer {
         crate::Answer::Accept => ("accepted", "Accepted"),
@@ -114,6 +103,12 @@ pub async fn answer(
         .subject(format!("{subject}: {title}"))
         .multipart(body)
         .map_err(|err| MailError::Compose(err.to_string()))?;
+    deliver(account, message).await
+}
+
+/// Sends `message` through the account's SMTP server.
+async fn deliver(account: &Account, message: lettre::Message) -> Result<(), MailError> {
+    let server = account.smtp.to_string();
     let transport = transport(account)?;
     crate::within(&server, async {
         transport
