@@ -68,6 +68,14 @@ step() {
   step_name=""
 }
 
+# A cold build of every target takes about 8 GiB under target/, and the Docker set-up about 1 GiB
+# more. A full disk fails the build halfway with "No space left on device": say it up front.
+free_kib=$(df -Pk . | awk 'NR == 2 { print $4 }')
+if [ -n "$free_kib" ] && [ "$free_kib" -lt $((10 * 1024 * 1024)) ]; then
+  printf 'warning: %s GiB free on this disk; a build from an empty target/ needs about 10\n' \
+    "$((free_kib / 1024 / 1024))" >&2
+fi
+
 step "setup" scripts/setup.sh
 
 # Independent slow set-up that compiles nothing, in a session of its own so that a failed run
