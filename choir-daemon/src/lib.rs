@@ -194,6 +194,7 @@ impl Daemon {
             .values()
             .filter_map(|thread| Some((thread.id, thread.subagent.clone()?)))
             .collect();
+        let mail_views = world.mail.clone();
         let past = actors::Past::new(store.clone(), snapshots.clone());
         let world = WorldHandle::spawn(store.clone(), snapshots, world, shells);
         let doc_files = docfiles::spawn(
@@ -207,6 +208,14 @@ impl Daemon {
         );
         let activity = Activity::default();
         let mail = mail::MailAccounts::open(data_dir.root(), config.store.redactor.clone());
+        mail::windows::spawn(
+            store.clone(),
+            mail.clone(),
+            world.clone(),
+            &mail_views,
+            head,
+            shutdown.clone(),
+        );
         let tools = ToolRunner::new(
             ToolRegistry::standard().with_accounts(mail.clone()),
             store.clone(),

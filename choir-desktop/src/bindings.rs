@@ -63,9 +63,9 @@ const BROWSER: Front = Front::Browser;
 /// Every binding, in the order the help shows them.
 pub const BINDINGS: &[Binding] = &[
     row(
-        "C-a c/e/w/s",
-        "new chat / event log / writer / shell window",
-        "cews",
+        "C-a c/e/w/s/i",
+        "new chat / event log / writer / shell / mail window",
+        "cewsi",
     ),
     Binding {
         on: On::Only(TERMINAL),

@@ -21,6 +21,7 @@ pub const LAUNCHER: &[(&str, char)] = &[
     ("Event log", 'e'),
     ("Writer", 'w'),
     ("Shell", 's'),
+    ("Mail", 'i'),
     ("Tile all", 't'),
     ("Help", '?'),
     ("Quit", 'q'),
@@ -300,6 +301,7 @@ impl Keymap {
             ('s', _) => send(open(AppKind::Shell)),
             ('e', _) => send(open(AppKind::EventLog)),
             ('w', _) => send(open(AppKind::Writer)),
+            ('i', _) => send(open(AppKind::Mail)),
             ('%' | '"', Some(window_id)) => send(Command::SplitWindow {
                 window_id,
                 stacked: c == '"',

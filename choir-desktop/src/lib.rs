@@ -21,6 +21,7 @@ pub mod geometry;
 pub mod held;
 mod key;
 mod keymap;
+pub mod mail;
 pub mod prefs;
 pub mod replay;
 

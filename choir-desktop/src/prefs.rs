@@ -15,6 +15,7 @@ pub const COMMANDS: &[(&str, char)] = &[
     ("new-event-log", 'e'),
     ("new-writer", 'w'),
     ("new-shell", 's'),
+    ("new-mail", 'i'),
     ("launcher", 'l'),
     ("next-window", 'n'),
     ("previous-window", 'p'),

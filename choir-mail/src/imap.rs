@@ -17,6 +17,16 @@ use crate::{unreachable_at as unreachable, within, MailError, MAX_READ_BYTES, TI
 /// The header fields a search shows, fetched without the body.
 const HEADER_QUERY: &str = "(UID FLAGS RFC822.SIZE BODY.PEEK[HEADER])";
 
+/// A page of a folder: its messages' headers, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The folder's UIDVALIDITY.
+    pub validity: u32,
+    /// Messages in the folder (or found by the search).
+    pub total: u32,
+    pub headers: Vec<Header>,
+}
+
 /// A byte stream to a server, plain or TLS.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> Io for T {}
@@ -97,6 +107,26 @@ impl Mailbox {
         skip: usize,
         limit: usize,
     ) -> Result<Vec<Header>, MailError> {
+        Ok(self.found(folder, query, skip, limit).await?.headers)
+    }
+
+    /// A page of `folder` (`limit` messages after the newest `skip`), with how many it holds.
+    pub async fn page(
+        &mut self,
+        folder: &str,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Page, MailError> {
+        self.found(folder, "", skip, limit).await
+    }
+
+    async fn found(
+        &mut self,
+        folder: &str,
+        query: &str,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Page, MailError> {
         let criteria = criteria(query);
         let server = self.server.clone();
         let validity = self.examine(folder).await?;
@@ -104,48 +134,63 @@ impl Mailbox {
         within(&server, async {
             let found = session.uid_search(&criteria).await.map_err(imap_error)?;
             let mut uids: Vec<u32> = found.into_iter().collect();
+            let total = u32::try_from(uids.len()).unwrap_or(u32::MAX);
             uids.sort_unstable_by_key(|uid| std::cmp::Reverse(*uid));
             let uids: Vec<u32> = uids.into_iter().skip(skip).take(limit).collect();
-            if uids.is_empty() {
-                return Ok(Vec::new());
-            }
-            let set = uids
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",");
-            let fetches: Vec<_> = session
-                .uid_fetch(&set, HEADER_QUERY)
-                .await
-                .map_err(imap_error)?
-                .try_collect()
-                .await
-                .map_err(imap_error)?;
-            let mut headers: Vec<Header> = fetches
-                .iter()
-                .filter_map(|fetch| {
-                    let uid = fetch.uid?;
-                    let fields = message::fields(fetch.header().unwrap_or_default())?;
-                    Some(Header {
-                        id: MessageId {
-                            folder: folder.to_owned(),
-                            validity,
-                            uid,
-                        },
-                        from: fields.from,
-                        to: fields.to,
-                        subject: fields.subject,
-                        date: fields.date,
-                        message_id: fields.message_id,
-                        size: fetch.size.unwrap_or(0),
-                        seen: seen(fetch),
-                    })
-                })
-                .collect();
-            headers.sort_by_key(|header| std::cmp::Reverse(header.id.uid));
-            Ok(headers)
+            let headers = fetch_headers(session, folder, validity, &uids).await?;
+            Ok(Page {
+                validity,
+                total,
+                headers,
+            })
         })
         .await
+    }
+
+    /// The headers of the newest `limit` messages in `folder` whose uid is above `after`,
+    /// newest first, with how many messages it holds: what came in since a watch saw `after`
+    /// last.
+    pub async fn newer(
+        &mut self,
+        folder: &str,
+        after: u32,
+        limit: usize,
+    ) -> Result<Page, MailError> {
+        let server = self.server.clone();
+        let validity = self.examine(folder).await?;
+        let session = &mut self.session;
+        within(&server, async {
+            let all = session.uid_search("ALL").await.map_err(imap_error)?;
+            let total = u32::try_from(all.len()).unwrap_or(u32::MAX);
+            let mut uids: Vec<u32> = all.into_iter().filter(|uid| *uid > after).collect();
+            uids.sort_unstable_by_key(|uid| std::cmp::Reverse(*uid));
+            uids.truncate(limit);
+            let headers = fetch_headers(session, folder, validity, &uids).await?;
+            Ok(Page {
+                validity,
+                total,
+                headers,
+            })
+        })
+        .await
+    }
+
+    /// Waits, with IMAP IDLE on `folder`, until the server says something changed there (a
+    /// message came, went or changed flags): `true`; or `false` after `wait` with no news.
+    pub async fn wait_for_news(
+        mut self,
+        folder: &str,
+        wait: std::time::Duration,
+    ) -> Result<(Self, bool), MailError> {
+        self.examine(folder).await?;
+        let server = self.server.clone();
+        let mut idle = self.session.idle();
+        within(&server, async { idle.init().await.map_err(imap_error) }).await?;
+        let (news, _stop) = idle.wait_with_timeout(wait);
+        let news = news.await.map_err(|err| unreachable(&server, err))?;
+        let changed = matches!(news, async_imap::extensions::idle::IdleResponse::NewData(_));
+        let session = within(&server, async { idle.done().await.map_err(imap_error) }).await?;
+        Ok((Self { session, server }, changed))
     }
 
     /// Message `id`, read whole (up to [`MAX_READ_BYTES`]).
@@ -288,6 +333,53 @@ impl Mailbox {
             Err(other) => Err(imap_error(other)),
         }
     }
+}
+
+/// The headers of messages `uids` of `folder` (examined, at `validity`), newest first.
+async fn fetch_headers(
+    session: &mut Session<Box<dyn Io>>,
+    folder: &str,
+    validity: u32,
+    uids: &[u32],
+) -> Result<Vec<Header>, MailError> {
+    if uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let set = uids
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let fetches: Vec<_> = session
+        .uid_fetch(&set, HEADER_QUERY)
+        .await
+        .map_err(imap_error)?
+        .try_collect()
+        .await
+        .map_err(imap_error)?;
+    let mut headers: Vec<Header> = fetches
+        .iter()
+        .filter_map(|fetch| {
+            let uid = fetch.uid?;
+            let fields = message::fields(fetch.header().unwrap_or_default())?;
+            Some(Header {
+                id: MessageId {
+                    folder: folder.to_owned(),
+                    validity,
+                    uid,
+                },
+                from: fields.from,
+                to: fields.to,
+                subject: fields.subject,
+                date: fields.date,
+                message_id: fields.message_id,
+                size: fetch.size.unwrap_or(0),
+                seen: seen(fetch),
+            })
+        })
+        .collect();
+    headers.sort_by_key(|header| std::cmp::Reverse(header.id.uid));
+    Ok(headers)
 }
 
 /// What the server said, from the IMAP library's account of a `NO` or `BAD` answer (which

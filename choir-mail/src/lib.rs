@@ -21,7 +21,7 @@ use thiserror::Error;
 
 pub use account::{Account, AccountError, Security, ServerUrl};
 pub use calendar::{Calendar, CalendarEvent, MAX_EVENTS};
-pub use imap::Mailbox;
+pub use imap::{Mailbox, Page};
 pub use invitation::{Answer, Invitation};
 pub use message::{Attachment, Header, Message, MessageId};
 pub use smtp::{answer, check_smtp, send, Outgoing};

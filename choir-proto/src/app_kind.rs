@@ -12,6 +12,7 @@ pub enum AppKind {
     Writer,
     EventLog,
     Shell,
+    Mail,
     Other(String),
 }
 
@@ -22,6 +23,7 @@ impl AppKind {
             AppKind::Writer => "writer",
             AppKind::EventLog => "event_log",
             AppKind::Shell => "shell",
+            AppKind::Mail => "mail",
             AppKind::Other(name) => name,
         }
     }
@@ -33,6 +35,7 @@ impl AppKind {
             AppKind::Writer => "Writer".into(),
             AppKind::EventLog => "Event log".into(),
             AppKind::Shell => "Shell".into(),
+            AppKind::Mail => "Mail".into(),
             AppKind::Other(name) => name.clone(),
         }
     }
@@ -45,6 +48,7 @@ impl From<String> for AppKind {
             "writer" => AppKind::Writer,
             "event_log" => AppKind::EventLog,
             "shell" => AppKind::Shell,
+            "mail" => AppKind::Mail,
             _ => AppKind::Other(name),
         }
     }

@@ -134,6 +134,41 @@ pub enum Command {
     /// Start a new shell in a shell window whose shell ended. → `shell.started`
     #[serde(rename = "shell.restart")]
     RestartShell { window_id: WindowId },
+    /// Show a folder in a mail window, `offset` messages back from the newest; `account`
+    /// (its address) switches accounts. → `mail.folder_opened` (the daemon then fetches
+    /// the page: `mail.page_shown` or `mail.failed`)
+    #[serde(rename = "mail.open_folder")]
+    OpenMailFolder {
+        window_id: WindowId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
+        folder: String,
+        #[serde(default)]
+        offset: u32,
+    },
+    /// Open a message of the page a mail window shows, or close the open one (`uid`
+    /// absent). → `mail.message_opened` (then `mail.message_shown` or `mail.failed`)
+    #[serde(rename = "mail.open_message")]
+    OpenMailMessage {
+        window_id: WindowId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+    },
+    /// Write a new message, or an answer to (`reply`) or a forward of (`forward`) the message
+    /// open in a mail window, in a new document shown in a new writer window: headers, a
+    /// blank line, the text. → `doc.created`, `window.opened`, `writer.doc_shown`
+    #[serde(rename = "mail.compose")]
+    ComposeMail {
+        window_id: WindowId,
+        #[serde(default)]
+        reply: bool,
+        #[serde(default)]
+        forward: bool,
+    },
+    /// Send the message written in a document (as `mail.compose` lays it out).
+    /// → `mail.send_requested` (then `mail.sent` or `mail.send_failed`)
+    #[serde(rename = "mail.send")]
+    SendMail { doc_id: DocId },
 }
 
 /// Every command type this build accepts.
@@ -160,6 +195,10 @@ pub const KNOWN_COMMAND_TYPES: &[&str] = &[
     "writer.show_doc",
     "shell.input",
     "shell.restart",
+    "mail.open_folder",
+    "mail.open_message",
+    "mail.compose",
+    "mail.send",
 ];
 
 impl Command {
@@ -188,6 +227,10 @@ impl Command {
             Command::ShowDoc { .. } => "writer.show_doc",
             Command::ShellInput { .. } => "shell.input",
             Command::RestartShell { .. } => "shell.restart",
+            Command::OpenMailFolder { .. } => "mail.open_folder",
+            Command::OpenMailMessage { .. } => "mail.open_message",
+            Command::ComposeMail { .. } => "mail.compose",
+            Command::SendMail { .. } => "mail.send",
         }
     }
 }

@@ -85,6 +85,14 @@ pub enum Rejection {
     ShellRunning(WindowId),
     #[error("shell input is longer than {MAX_SHELL_INPUT} bytes")]
     ShellInputTooLong,
+    #[error("window {0} is not a mail window")]
+    NotAMailWindow(WindowId),
+    #[error("a folder or account name must be 1 to 1000 characters")]
+    BadFolder,
+    #[error("message {0} is not on the page the window shows")]
+    UnknownMessage(u32),
+    #[error("no message is open in the window to answer or forward")]
+    NoMessageOpen,
 }
 
 impl Rejection {
@@ -94,7 +102,8 @@ impl Rejection {
             Rejection::UnknownWindow(_)
             | Rejection::UnknownThread(_)
             | Rejection::UnknownCall(_)
-            | Rejection::UnknownDoc(_) => ErrorCode::NotFound,
+            | Rejection::UnknownDoc(_)
+            | Rejection::UnknownMessage(_) => ErrorCode::NotFound,
             Rejection::InvalidGeometry(_)
             | Rejection::TitleTooLong
             | Rejection::TooManyWindows
@@ -111,7 +120,10 @@ impl Rejection {
             | Rejection::NotAShell(_)
             | Rejection::ShellNotRunning(_)
             | Rejection::ShellRunning(_)
-            | Rejection::ShellInputTooLong => ErrorCode::InvalidCommand,
+            | Rejection::ShellInputTooLong
+            | Rejection::NotAMailWindow(_)
+            | Rejection::BadFolder
+            | Rejection::NoMessageOpen => ErrorCode::InvalidCommand,
         }
     }
 }
@@ -354,6 +366,19 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
             }
             Ok(Vec::new())
         }
+        Command::OpenMailFolder {
+            window_id,
+            account,
+            folder,
+            offset,
+        } => mail::open_folder(world, *window_id, account.as_deref(), folder, *offset),
+        Command::OpenMailMessage { window_id, uid } => mail::open_message(world, *window_id, *uid),
+        Command::ComposeMail {
+            window_id,
+            reply,
+            forward,
+        } => mail::compose(world, *window_id, *reply, *forward),
+        Command::SendMail { doc_id } => mail::send(world, *doc_id),
     }
 }
 
@@ -575,6 +600,7 @@ fn cascade(desktop: &Desktop) -> Rect {
 }
 
 mod layout;
+mod mail;
 
 #[cfg(test)]
 mod tests;

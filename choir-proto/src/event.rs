@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::app_kind::AppKind;
 use crate::grid::Rect;
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
+use crate::mail::{MailHeader, MailMessage};
 use crate::settings::Settings;
 use crate::text_op::TextOp;
 use crate::world::Layout;
@@ -326,6 +327,72 @@ pub enum EventBody {
         problem: Option<String>,
     },
 
+    /// The user opened a folder of an account (the default account when `account` is empty)
+    /// in a mail window, `offset` messages back from the newest; the daemon fetches the page.
+    #[serde(rename = "mail.folder_opened")]
+    MailFolderOpened {
+        window_id: WindowId,
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        account: String,
+        folder: String,
+        #[serde(default)]
+        offset: u32,
+    },
+    /// A page of a folder's headers, as the server had them, shown in a mail window.
+    #[serde(rename = "mail.page_shown")]
+    MailPageShown {
+        window_id: WindowId,
+        account: String,
+        accounts: Vec<String>,
+        folders: Vec<String>,
+        folder: String,
+        validity: u32,
+        total: u32,
+        offset: u32,
+        headers: Vec<MailHeader>,
+    },
+    /// The user opened a message of the page in a mail window (`None`: closed the one open).
+    #[serde(rename = "mail.message_opened")]
+    MailMessageOpened {
+        window_id: WindowId,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uid: Option<u32>,
+    },
+    /// A message's text, fetched from the server, shown in a mail window.
+    #[serde(rename = "mail.message_shown")]
+    MailMessageShown {
+        window_id: WindowId,
+        message: Box<MailMessage>,
+    },
+    /// New messages came into a folder some mail window shows (IMAP IDLE); `total` is the
+    /// folder's count after them.
+    #[serde(rename = "mail.arrived")]
+    MailArrived {
+        account: String,
+        folder: String,
+        total: u32,
+        headers: Vec<MailHeader>,
+    },
+    /// What a mail window asked for could not be done; `error` says why.
+    #[serde(rename = "mail.failed")]
+    MailFailed { window_id: WindowId, error: String },
+    /// The user asked to send the message written in document `doc_id` (headers, a blank
+    /// line, the text); the daemon sends it through the account's SMTP server.
+    #[serde(rename = "mail.send_requested")]
+    MailSendRequested { doc_id: DocId },
+    /// The message written in document `doc_id` could not be sent; `error` says why. The
+    /// document is kept as it is.
+    #[serde(rename = "mail.send_failed")]
+    MailSendFailed { doc_id: DocId, error: String },
+    /// The message written in document `doc_id` was sent (its headers only).
+    #[serde(rename = "mail.sent")]
+    MailSent {
+        doc_id: DocId,
+        account: String,
+        to: String,
+        subject: String,
+    },
+
     /// An event type this build does not know, kept verbatim.
     #[serde(skip)]
     Unknown { type_name: String, data: Value },
@@ -368,6 +435,15 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "shell.ended",
     "settings.changed",
     "desktop.layout",
+    "mail.folder_opened",
+    "mail.page_shown",
+    "mail.message_opened",
+    "mail.message_shown",
+    "mail.arrived",
+    "mail.failed",
+    "mail.send_requested",
+    "mail.send_failed",
+    "mail.sent",
 ];
 
 impl EventBody {
@@ -409,6 +485,15 @@ impl EventBody {
             EventBody::ShellEnded { .. } => "shell.ended",
             EventBody::SettingsChanged { .. } => "settings.changed",
             EventBody::LayoutChanged { .. } => "desktop.layout",
+            EventBody::MailFolderOpened { .. } => "mail.folder_opened",
+            EventBody::MailPageShown { .. } => "mail.page_shown",
+            EventBody::MailMessageOpened { .. } => "mail.message_opened",
+            EventBody::MailMessageShown { .. } => "mail.message_shown",
+            EventBody::MailArrived { .. } => "mail.arrived",
+            EventBody::MailFailed { .. } => "mail.failed",
+            EventBody::MailSendRequested { .. } => "mail.send_requested",
+            EventBody::MailSendFailed { .. } => "mail.send_failed",
+            EventBody::MailSent { .. } => "mail.sent",
             EventBody::Unknown { type_name, .. } => type_name,
         }
     }

@@ -24,6 +24,7 @@ mod frame;
 mod grid;
 mod human;
 mod ids;
+pub mod mail;
 mod secret;
 mod settings;
 mod tag_first;
@@ -67,7 +68,8 @@ pub use secret::{random_hex, secret_digest};
 pub use settings::{Settings, ThemeChoice};
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
-    apply_doc_event, ChatMessage, ChatThread, Desktop, Doc, DocEdit, Layout, Pane, PasteTooLarge,
-    PendingToolCall, Shell, Subagent, ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus, Window,
-    World, CARD_OUTPUT_CHARS, DOC_HISTORY, WELCOME_CHAT_BYTES, WELCOME_MESSAGES,
+    apply_doc_event, ChatMessage, ChatThread, Desktop, Doc, DocEdit, Layout, MailView, Pane,
+    PasteTooLarge, PendingToolCall, Shell, Subagent, ThreadPage, ToolCallStatus, ToolCard,
+    ToolCardStatus, Window, World, CARD_OUTPUT_CHARS, DOC_HISTORY, WELCOME_CHAT_BYTES,
+    WELCOME_MESSAGES,
 };

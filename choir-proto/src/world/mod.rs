@@ -5,6 +5,7 @@ mod desktop;
 mod docs;
 mod keyed;
 mod layout;
+mod mail;
 mod shells;
 mod tools;
 
@@ -22,6 +23,7 @@ pub use chat::{
 pub use desktop::{Desktop, Window};
 pub use docs::{apply as apply_doc_event, Doc, DocEdit, DOC_HISTORY};
 pub use layout::{Layout, Pane};
+pub use mail::MailView;
 pub(crate) use shells::byte_count;
 pub use shells::{PasteTooLarge, Shell};
 pub use tools::{PendingToolCall, ToolCallStatus};
@@ -54,6 +56,9 @@ pub struct World {
     pub settings: Settings,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings_problem: Option<String>,
+    /// What each mail window shows (a page of headers and one message: bounded).
+    #[serde(default, with = "keyed")]
+    pub mail: BTreeMap<WindowId, MailView>,
 }
 
 /// Messages of each shown thread a welcome carries at most (older ones come in pages).
@@ -82,6 +87,7 @@ impl World {
             shells: self.shells.clone(),
             settings: self.settings.clone(),
             settings_problem: self.settings_problem.clone(),
+            mail: self.mail.clone(),
         };
         for (id, thread) in &self.chats {
             summary.chats.insert(*id, thread.trimmed(messages));
@@ -127,6 +133,9 @@ impl World {
         }
         for thread in self.chats.values_mut() {
             thread.since(since);
+        }
+        for view in self.mail.values_mut() {
+            view.since(since);
         }
         self.tool_threads = self.held_tool_threads(&self.chats);
         self
@@ -196,8 +205,7 @@ impl World {
     pub fn apply(&mut self, event: &Event) {
         self.head = self.head.max(event.seq);
         match &event.body {
-            EventBody::WindowOpened { .. }
-            | EventBody::WindowMoved { .. }
+            EventBody::WindowMoved { .. }
             | EventBody::WindowResized { .. }
             | EventBody::WindowFocused { .. }
             | EventBody::WindowMinimized { .. }
@@ -205,10 +213,24 @@ impl World {
             | EventBody::WindowMaximized { .. }
             | EventBody::WindowUnmaximized { .. }
             | EventBody::LayoutChanged { .. } => self.desktop.apply(&event.body),
+            EventBody::WindowOpened { .. } => {
+                self.desktop.apply(&event.body);
+                mail::apply(&mut self.mail, event);
+            }
             EventBody::WindowClosed { .. } => {
                 self.desktop.apply(&event.body);
                 shells::apply(&mut self.shells, &event.body);
+                mail::apply(&mut self.mail, event);
             }
+            EventBody::MailFolderOpened { .. }
+            | EventBody::MailPageShown { .. }
+            | EventBody::MailMessageOpened { .. }
+            | EventBody::MailMessageShown { .. }
+            | EventBody::MailArrived { .. }
+            | EventBody::MailFailed { .. } => mail::apply(&mut self.mail, event),
+            EventBody::MailSendRequested { .. }
+            | EventBody::MailSendFailed { .. }
+            | EventBody::MailSent { .. } => {}
             // Only a shell window has a shell.
             EventBody::ShellStarted { window_id, .. }
                 if self
@@ -282,6 +304,13 @@ impl keyed::Keyed for PendingToolCall {
 }
 
 impl keyed::Keyed for Shell {
+    type Key = WindowId;
+    fn key(&self) -> WindowId {
+        self.window_id
+    }
+}
+
+impl keyed::Keyed for MailView {
     type Key = WindowId;
     fn key(&self) -> WindowId {
         self.window_id

@@ -2,12 +2,26 @@
 
 #![allow(dead_code)]
 
+use choir_proto::mail::{MailAttachment, MailHeader, MailMessage};
 use choir_proto::{
     AppKind, CallId, ChatMessage, ChatRole, ClientFrame, Command, Doc, DocId, EphemeralBody,
     ErrorCode, Event, EventBody, Layout, Moment, Query, Rect, Reply, Seek, ServerFrame, Settings,
     TextOp, ThemeChoice, ThreadId, ThreadPage, WindowId, World, PROTOCOL_VERSION,
 };
 use serde_json::json;
+
+fn mail_header() -> MailHeader {
+    MailHeader {
+        uid: 42,
+        from: "Bob <bob@example.test>".into(),
+        to: "alice@example.test".into(),
+        subject: "Lunch? ✓".into(),
+        date: "2026-12-05T12:00:00+00:00".into(),
+        message_id: "<42@example.test>".into(),
+        size: 2048,
+        seen: false,
+    }
+}
 
 pub fn event(seq: u64, body: EventBody) -> Event {
     Event {
@@ -190,6 +204,63 @@ pub fn event_bodies() -> Vec<EventBody> {
                 false,
             )),
         },
+        EventBody::MailFolderOpened {
+            window_id: WindowId(6),
+            account: "alice@example.test".into(),
+            folder: "Archive/2026".into(),
+            offset: 50,
+        },
+        EventBody::MailPageShown {
+            window_id: WindowId(6),
+            account: "alice@example.test".into(),
+            accounts: vec!["alice@example.test".into(), "work@example.test".into()],
+            folders: vec!["INBOX".into(), "Archive/2026".into()],
+            folder: "INBOX".into(),
+            validity: 1_733_000_000,
+            total: 10_000,
+            offset: 0,
+            headers: vec![mail_header()],
+        },
+        EventBody::MailMessageOpened {
+            window_id: WindowId(6),
+            uid: Some(42),
+        },
+        EventBody::MailMessageShown {
+            window_id: WindowId(6),
+            message: Box::new(MailMessage {
+                header: mail_header(),
+                cc: "carol@example.test".into(),
+                text: "Noon?\n\n— Bob".into(),
+                cut: true,
+                attachments: vec![MailAttachment {
+                    name: "menu.pdf".into(),
+                    content_type: "application/pdf".into(),
+                    size: 52_428_800,
+                }],
+                invitations: vec!["REQUEST: Lunch, 2026-12-07T12:00:00Z".into()],
+            }),
+        },
+        EventBody::MailArrived {
+            account: "alice@example.test".into(),
+            folder: "INBOX".into(),
+            total: 10_001,
+            headers: vec![mail_header()],
+        },
+        EventBody::MailFailed {
+            window_id: WindowId(6),
+            error: "imap://127.0.0.1:1 cannot be reached: connection refused".into(),
+        },
+        EventBody::MailSendRequested { doc_id: DocId(8) },
+        EventBody::MailSendFailed {
+            doc_id: DocId(8),
+            error: "the draft names no recipient".into(),
+        },
+        EventBody::MailSent {
+            doc_id: DocId(8),
+            account: "alice@example.test".into(),
+            to: "bob@example.test".into(),
+            subject: "Re: Lunch?".into(),
+        },
     ];
     for body in &bodies {
         match body {
@@ -228,6 +299,15 @@ pub fn event_bodies() -> Vec<EventBody> {
             | EventBody::ShellEnded { .. }
             | EventBody::SettingsChanged { .. }
             | EventBody::LayoutChanged { .. }
+            | EventBody::MailFolderOpened { .. }
+            | EventBody::MailPageShown { .. }
+            | EventBody::MailMessageOpened { .. }
+            | EventBody::MailMessageShown { .. }
+            | EventBody::MailArrived { .. }
+            | EventBody::MailFailed { .. }
+            | EventBody::MailSendRequested { .. }
+            | EventBody::MailSendFailed { .. }
+            | EventBody::MailSent { .. }
             | EventBody::Unknown { .. } => {}
         }
     }
@@ -323,6 +403,26 @@ pub fn commands() -> Vec<Command> {
             data: "ls\r\u{1b}[A".into(),
         },
         Command::RestartShell { window_id: w },
+        Command::OpenMailFolder {
+            window_id: w,
+            account: Some("work@example.test".into()),
+            folder: "INBOX".into(),
+            offset: 100,
+        },
+        Command::OpenMailMessage {
+            window_id: w,
+            uid: Some(42),
+        },
+        Command::OpenMailMessage {
+            window_id: w,
+            uid: None,
+        },
+        Command::ComposeMail {
+            window_id: w,
+            reply: true,
+            forward: false,
+        },
+        Command::SendMail { doc_id: DocId(8) },
     ];
     for command in &commands {
         match command {
@@ -347,7 +447,11 @@ pub fn commands() -> Vec<Command> {
             | Command::DeleteDoc { .. }
             | Command::ShowDoc { .. }
             | Command::ShellInput { .. }
-            | Command::RestartShell { .. } => {}
+            | Command::RestartShell { .. }
+            | Command::OpenMailFolder { .. }
+            | Command::OpenMailMessage { .. }
+            | Command::ComposeMail { .. }
+            | Command::SendMail { .. } => {}
         }
     }
     commands

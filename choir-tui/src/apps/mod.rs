@@ -8,6 +8,7 @@
 
 pub mod chat;
 pub mod event_log;
+pub mod mail;
 pub mod shell;
 mod text_input;
 mod unknown;
@@ -193,6 +194,7 @@ pub fn open(app: &AppKind, window_id: WindowId) -> Box<dyn App> {
         AppKind::EventLog => Box::new(event_log::EventLogView::default()),
         AppKind::Writer => Box::new(writer::Writer::new(window_id)),
         AppKind::Shell => Box::new(shell::ShellView::new(window_id)),
+        AppKind::Mail => Box::new(mail::MailApp::new(window_id)),
         AppKind::Other(_) => Box::new(unknown::Unknown),
     }
 }

@@ -1,0 +1,7 @@
+//! Mail: the user's accounts ([`MailAccounts`], kept in the data dir), and the daemon's side
+//! of mail windows ([`windows`]: what they ask of the servers, and what arrives).
+
+mod accounts;
+pub mod windows;
+
+pub use accounts::{AccountsError, MailAccounts};

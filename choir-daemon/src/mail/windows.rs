@@ -1,0 +1,500 @@
+//! The daemon's side of mail windows. It follows the log and does what the events ask of
+//! the mail servers, recording what they answered:
+//!
+//! - a mail window opened, or a folder opened in one: the page of headers is fetched
+//!   (`mail.page_shown`, or `mail.failed` saying why);
+//! - a message opened: its text is fetched, bounded (`mail.message_shown`);
+//! - each folder some window shows is watched with IMAP IDLE, and what comes in is recorded
+//!   once for all windows (`mail.arrived`);
+//! - a message written in the writer and sent: it goes out through the account's SMTP
+//!   server (`mail.sent`, or `mail.send_failed`).
+//!
+//! Each request opens its own connection, so a slow server holds up only its own window. A
+//! window's answer is recorded only if it is still the latest thing the window asked for.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use choir_mail::{Account, Mailbox, MessageId, Outgoing};
+use choir_proto::mail::{Draft, MailAttachment, MailHeader, MailMessage, MAIL_PAGE};
+use choir_proto::{AppKind, DocId, EventBody, MailView, NewEvent, WindowId};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::MailAccounts;
+use crate::actors::WorldHandle;
+use crate::store::EventStore;
+use crate::store::{Follow, Step};
+
+/// Who the events this records are by.
+const ACTOR: &str = "mail";
+/// How long one IDLE waits before it is renewed (servers drop an IDLE after 30 minutes).
+const IDLE_WAIT: Duration = Duration::from_secs(25 * 60);
+/// The longest pause before a watch that lost its server tries again.
+const MOST_BACKOFF: Duration = Duration::from_secs(60);
+/// The folder a new mail window shows.
+const INBOX: &str = "INBOX";
+
+/// Starts following the log from `head + 1`; `views` are the mail windows open at `head`.
+pub fn spawn(
+    store: EventStore,
+    accounts: MailAccounts,
+    world: WorldHandle,
+    views: &BTreeMap<WindowId, MailView>,
+    head: u64,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let mut windows = MailWindows {
+        store: store.clone(),
+        accounts,
+        world,
+        shown: BTreeMap::new(),
+        latest: Arc::default(),
+        watches: HashMap::new(),
+    };
+    for view in views.values() {
+        windows.shown.insert(
+            view.window_id,
+            Shown {
+                account: view.account.clone(),
+                folder: view.folder.clone(),
+                validity: view.validity,
+                newest: newest(&view.headers),
+            },
+        );
+        // A request the daemon stopped in the middle of is asked again.
+        if view.loading {
+            let folder = if view.folder.is_empty() {
+                INBOX
+            } else {
+                &view.folder
+            };
+            windows.show_page(view.window_id, &view.account, folder, view.offset, head);
+        }
+    }
+    windows.watch_what_is_shown();
+    tokio::spawn(windows.run(store, head, shutdown))
+}
+
+/// What a mail window shows, as far as this needs to know.
+#[derive(Debug, Clone)]
+struct Shown {
+    account: String,
+    folder: String,
+    validity: u32,
+    /// The highest uid it has seen in the folder.
+    newest: u32,
+}
+
+/// A window and what it asked for: the seq of its latest request of that kind.
+type Requests = Arc<Mutex<HashMap<(WindowId, Kind), u64>>>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Kind {
+    Page,
+    Message,
+}
+
+struct MailWindows {
+    store: EventStore,
+    accounts: MailAccounts,
+    world: WorldHandle,
+    shown: BTreeMap<WindowId, Shown>,
+    latest: Requests,
+    /// The IDLE watch of each (account, folder) some window shows.
+    watches: HashMap<(String, String), JoinHandle<()>>,
+}
+
+impl MailWindows {
+    async fn run(mut self, store: EventStore, head: u64, shutdown: CancellationToken) {
+        let mut follow = Follow::<()>::new("the mail windows", store.subscribe(head + 1), shutdown);
+        while let Some(step) = follow.next().await {
+            if let Step::Event(event) = step {
+                self.apply(event.seq, &event.body);
+            }
+        }
+        for (_, watch) in self.watches.drain() {
+            watch.abort();
+        }
+    }
+
+    fn apply(&mut self, seq: u64, body: &EventBody) {
+        match body {
+            EventBody::WindowOpened {
+                window_id,
+                app: AppKind::Mail,
+                ..
+            } => self.show_page(*window_id, "", INBOX, 0, seq),
+            EventBody::WindowClosed { window_id } => {
+                let was_shown = self.shown.remove(window_id).is_some();
+                if was_shown {
+                    self.watch_what_is_shown();
+                }
+            }
+            EventBody::MailFolderOpened {
+                window_id,
+                account,
+                folder,
+                offset,
+            } => self.show_page(*window_id, account, folder, *offset, seq),
+            EventBody::MailPageShown {
+                window_id,
+                account,
+                folder,
+                validity,
+                headers,
+                ..
+            } => {
+                self.shown.insert(
+                    *window_id,
+                    Shown {
+                        account: account.clone(),
+                        folder: folder.clone(),
+                        validity: *validity,
+                        newest: newest(headers),
+                    },
+                );
+                self.watch_what_is_shown();
+            }
+            EventBody::MailArrived {
+                account,
+                folder,
+                headers,
+                ..
+            } => {
+                for shown in self.shown.values_mut() {
+                    if shown.account == *account && shown.folder == *folder {
+                        shown.newest = shown.newest.max(newest(headers));
+                    }
+                }
+            }
+            EventBody::MailMessageOpened {
+                window_id,
+                uid: Some(uid),
+            } => self.show_message(*window_id, *uid, seq),
+            EventBody::MailMessageOpened {
+                window_id,
+                uid: None,
+            } => {
+                self.latest
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert((*window_id, Kind::Message), seq);
+            }
+            EventBody::MailSendRequested { doc_id } => self.send(*doc_id),
+            _ => {}
+        }
+    }
+
+    /// Fetches a page of `folder` for `window_id` (`account` empty: the first account).
+    fn show_page(&self, window_id: WindowId, account: &str, folder: &str, offset: u32, seq: u64) {
+        let request = Request::new(&self.latest, window_id, Kind::Page, seq);
+        let (accounts, store) = (self.accounts.clone(), self.store.clone());
+        let (account, folder) = (account.to_owned(), folder.to_owned());
+        tokio::spawn(async move {
+            let body = page(&accounts, window_id, &account, &folder, offset)
+                .await
+                .unwrap_or_else(|error| EventBody::MailFailed { window_id, error });
+            request.record(&store, body).await;
+        });
+    }
+
+    /// Fetches message `uid` of the folder `window_id` shows.
+    fn show_message(&self, window_id: WindowId, uid: u32, seq: u64) {
+        let request = Request::new(&self.latest, window_id, Kind::Message, seq);
+        let Some(shown) = self.shown.get(&window_id).cloned() else {
+            return;
+        };
+        let (accounts, store) = (self.accounts.clone(), self.store.clone());
+        tokio::spawn(async move {
+            let body = message(&accounts, window_id, &shown, uid)
+                .await
+                .unwrap_or_else(|error| EventBody::MailFailed { window_id, error });
+            request.record(&store, body).await;
+        });
+    }
+
+    /// Sends the message written in `doc_id`.
+    fn send(&self, doc_id: DocId) {
+        let (accounts, store, world) = (
+            self.accounts.clone(),
+            self.store.clone(),
+            self.world.clone(),
+        );
+        tokio::spawn(async move {
+            let body = send(&accounts, &world, doc_id)
+                .await
+                .unwrap_or_else(|error| EventBody::MailSendFailed { doc_id, error });
+            append(&store, body).await;
+        });
+    }
+
+    /// Starts a watch for each folder a window shows that has none, and stops those no window
+    /// shows any more.
+    fn watch_what_is_shown(&mut self) {
+        let mut wanted: HashMap<(String, String), u32> = HashMap::new();
+        for shown in self.shown.values() {
+            if shown.account.is_empty() {
+                continue;
+            }
+            let newest = wanted
+                .entry((shown.account.clone(), shown.folder.clone()))
+                .or_default();
+            *newest = (*newest).max(shown.newest);
+        }
+        self.watches.retain(|key, watch| {
+            let keep = wanted.contains_key(key) && !watch.is_finished();
+            if !keep {
+                watch.abort();
+            }
+            keep
+        });
+        for (key, newest) in wanted {
+            if self.watches.contains_key(&key) {
+                continue;
+            }
+            let watch = tokio::spawn(watch(
+                self.store.clone(),
+                self.accounts.clone(),
+                key.clone(),
+                newest,
+            ));
+            self.watches.insert(key, watch);
+        }
+    }
+}
+
+/// A window's request, answered only while it is the latest of its kind.
+struct Request {
+    latest: Requests,
+    key: (WindowId, Kind),
+    seq: u64,
+}
+
+impl Request {
+    fn new(latest: &Requests, window_id: WindowId, kind: Kind, seq: u64) -> Self {
+        latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert((window_id, kind), seq);
+        Self {
+            latest: latest.clone(),
+            key: (window_id, kind),
+            seq,
+        }
+    }
+
+    async fn record(self, store: &EventStore, body: EventBody) {
+        let current = self
+            .latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&self.key)
+            .is_some_and(|latest| *latest == self.seq);
+        if current {
+            append(store, body).await;
+        }
+    }
+}
+
+async fn append(store: &EventStore, body: EventBody) {
+    if let Err(err) = store.append(vec![NewEvent::new(ACTOR, body)]).await {
+        tracing::warn!(%err, "cannot record what the mail server answered");
+    }
+}
+
+fn newest(headers: &[MailHeader]) -> u32 {
+    headers.iter().map(|header| header.uid).max().unwrap_or(0)
+}
+
+/// The account asked for (`""`: the first).
+fn account(accounts: &MailAccounts, asked: &str) -> Result<Account, String> {
+    let asked = (!asked.is_empty()).then_some(asked);
+    accounts.get(asked).map_err(|err| err.to_string())
+}
+
+async fn page(
+    accounts: &MailAccounts,
+    window_id: WindowId,
+    asked: &str,
+    folder: &str,
+    offset: u32,
+) -> Result<EventBody, String> {
+    let account = account(accounts, asked)?;
+    let mut mailbox = Mailbox::open(&account).await.map_err(|e| e.to_string())?;
+    let folders = mailbox.folders().await.map_err(|e| e.to_string())?;
+    let page = mailbox
+        .page(folder, offset as usize, MAIL_PAGE as usize)
+        .await
+        .map_err(|e| e.to_string())?;
+    mailbox.close().await;
+    Ok(EventBody::MailPageShown {
+        window_id,
+        account: account.address.clone(),
+        accounts: accounts.all().into_iter().map(|a| a.address).collect(),
+        folders,
+        folder: folder.to_owned(),
+        validity: page.validity,
+        total: page.total,
+        offset,
+        headers: page.headers.into_iter().map(header).collect(),
+    })
+}
+
+async fn message(
+    accounts: &MailAccounts,
+    window_id: WindowId,
+    shown: &Shown,
+    uid: u32,
+) -> Result<EventBody, String> {
+    let account = account(accounts, &shown.account)?;
+    let mut mailbox = Mailbox::open(&account).await.map_err(|e| e.to_string())?;
+    let id = MessageId {
+        folder: shown.folder.clone(),
+        validity: shown.validity,
+        uid,
+    };
+    let read = mailbox.read(&id).await.map_err(|e| e.to_string())?;
+    mailbox.close().await;
+    let message = MailMessage {
+        header: header(read.header),
+        cc: read.cc,
+        // Lines as every client draws them.
+        text: read.text.replace("\r\n", "\n"),
+        cut: false,
+        attachments: read
+            .attachments
+            .into_iter()
+            .map(|attachment| MailAttachment {
+                name: attachment.name,
+                content_type: attachment.content_type,
+                size: attachment.size as u64,
+            })
+            .collect(),
+        invitations: read
+            .invitations
+            .iter()
+            .map(|invitation| {
+                format!(
+                    "{}: {}, {} to {}",
+                    invitation.method,
+                    invitation.event.title,
+                    invitation.event.start,
+                    invitation.event.end
+                )
+            })
+            .collect(),
+    };
+    Ok(EventBody::MailMessageShown {
+        window_id,
+        message: Box::new(message.bound()),
+    })
+}
+
+async fn send(
+    accounts: &MailAccounts,
+    world: &WorldHandle,
+    doc_id: DocId,
+) -> Result<EventBody, String> {
+    let doc = world
+        .doc(doc_id)
+        .await
+        .map_err(|err| err.to_string())?
+        .ok_or_else(|| format!("document {doc_id} is gone"))?;
+    let text = doc
+        .text()
+        .ok_or_else(|| format!("document {doc_id} could not be read"))?;
+    let draft = Draft::parse(&text).map_err(|err| err.to_string())?;
+    let account = account(accounts, &draft.from)?;
+    let list = |field: &str| -> Vec<String> {
+        field
+            .split(',')
+            .map(str::trim)
+            .filter(|address| !address.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    let outgoing = Outgoing {
+        to: list(&draft.to),
+        cc: list(&draft.cc),
+        subject: draft.subject.clone(),
+        body: draft.text,
+        in_reply_to: (!draft.in_reply_to.is_empty()).then_some(draft.in_reply_to),
+    };
+    choir_mail::send(&account, &outgoing)
+        .await
+        .map_err(|err| err.to_string())?;
+    Ok(EventBody::MailSent {
+        doc_id,
+        account: account.address,
+        to: outgoing.to.join(", "),
+        subject: draft.subject,
+    })
+}
+
+fn header(header: choir_mail::Header) -> MailHeader {
+    MailHeader {
+        uid: header.id.uid,
+        from: header.from,
+        to: header.to,
+        subject: header.subject,
+        date: header.date,
+        message_id: header.message_id,
+        size: header.size,
+        seen: header.seen,
+    }
+}
+
+/// Watches `folder` of `account` until aborted: records each message that comes in after
+/// uid `newest`. A lost connection is made again, waiting longer each time it fails.
+async fn watch(
+    store: EventStore,
+    accounts: MailAccounts,
+    (account_name, folder): (String, String),
+    mut newest: u32,
+) {
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        let watched = async {
+            let account = account(&accounts, &account_name)?;
+            let mut mailbox = Mailbox::open(&account).await.map_err(|e| e.to_string())?;
+            if newest == 0 {
+                let top = mailbox
+                    .page(&folder, 0, 1)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                newest = top.headers.first().map_or(0, |header| header.id.uid);
+            }
+            loop {
+                let page = mailbox
+                    .newer(&folder, newest, MAIL_PAGE as usize)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if let Some(top) = page.headers.first() {
+                    newest = top.id.uid;
+                    append(
+                        &store,
+                        EventBody::MailArrived {
+                            account: account.address.clone(),
+                            folder: folder.clone(),
+                            total: page.total,
+                            headers: page.headers.into_iter().map(header).collect(),
+                        },
+                    )
+                    .await;
+                }
+                backoff = Duration::from_secs(1);
+                let (open, _news) = mailbox
+                    .wait_for_news(&folder, IDLE_WAIT)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                mailbox = open;
+            }
+        };
+        let Err::<std::convert::Infallible, String>(reason) = watched.await;
+        tracing::warn!(account = %account_name, %folder, %reason, "the mail watch stopped; trying again");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MOST_BACKOFF);
+    }
+}

@@ -1,0 +1,356 @@
+//! Mail windows against real servers (`scripts/mail-servers.sh`: Dovecot, an SMTP server
+//! delivering into it, on loopback): a window shows a page of a folder; mail sent over SMTP
+//! shows up in it live (IMAP IDLE); a message opens with its text; a reply and a forward are
+//! written in the writer and sent; a missing account, a missing folder, a draft without a
+//! recipient and a server that went away are said in the window, and the daemon carries on.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use choir_daemon::RunningDaemon;
+use choir_mail::{Account, Mailbox, Outgoing};
+use choir_proto::mail::Draft;
+use choir_proto::{AppKind, Command, DocId, EventBody, MailView, TextOp, WindowId, World};
+use choir_test_support::MailServers;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn settings(servers: &MailServers, suffix: &str) -> Value {
+    json!({
+        "CHOIR_IMAP_URL": servers.var("CHOIR_IMAP_URL"),
+        "CHOIR_SMTP_URL": servers.var("CHOIR_SMTP_URL"),
+        "CHOIR_MAIL_USER": servers.var(&format!("CHOIR_MAIL_USER{suffix}")),
+        "CHOIR_MAIL_PASSWORD": servers.var(&format!("CHOIR_MAIL_PASSWORD{suffix}")),
+        "CHOIR_MAIL_ADDRESS": servers.var(&format!("CHOIR_MAIL_ADDRESS{suffix}")),
+    })
+}
+
+fn account(settings: &Value) -> Account {
+    Account::from_env(|name| settings[name].as_str().map(str::to_owned)).unwrap()
+}
+
+async fn run(daemon: &RunningDaemon, command: Command) -> Vec<u64> {
+    daemon
+        .world()
+        .execute(command, "user".into(), None)
+        .await
+        .unwrap()
+}
+
+/// The world once `ready` holds of it.
+async fn until(daemon: &RunningDaemon, what: &str, ready: impl Fn(&World) -> bool) -> World {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let world = daemon.world().welcome().await.unwrap();
+        if ready(&world) {
+            return world;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen; the mail windows: {:#?}",
+            world.mail
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn view(world: &World, window: WindowId) -> &MailView {
+    &world.mail[&window]
+}
+
+/// The events of type `kind` in the log.
+async fn events(daemon: &RunningDaemon, kind: &str) -> Vec<EventBody> {
+    daemon
+        .store
+        .read(1, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.body)
+        .filter(|body| body.type_name() == kind)
+        .collect()
+}
+
+async fn send_to_alice(servers: &MailServers, bob: &Account, subject: &str, body: &str) {
+    let outgoing = Outgoing {
+        to: vec![servers.var("CHOIR_MAIL_ADDRESS")],
+        cc: Vec::new(),
+        subject: subject.into(),
+        body: body.into(),
+        in_reply_to: None,
+    };
+    choir_mail::send(bob, &outgoing).await.unwrap();
+}
+
+/// Replaces the whole text of document `doc_id` with `text`.
+async fn rewrite(daemon: &RunningDaemon, doc_id: DocId, text: &str) {
+    let doc = daemon.world().doc(doc_id).await.unwrap().unwrap();
+    let old = doc.text().unwrap();
+    run(
+        daemon,
+        Command::EditDoc {
+            doc_id,
+            base_version: doc.version,
+            op: TextOp::new().delete(old.chars().count()).insert(text),
+            edit_id: None,
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_mail_window_shows_a_folder_live_opens_messages_and_answers_them() {
+    let (dir, daemon) = common::start().await;
+    let servers = MailServers::start(dir.path());
+    let alice = settings(&servers, "");
+    let bob = account(&settings(&servers, "2"));
+    let window = WindowId(1);
+
+    // Without an account the window says how to add one.
+    run(
+        &daemon,
+        Command::OpenWindow {
+            app: AppKind::Mail,
+            title: None,
+            rect: None,
+        },
+    )
+    .await;
+    let world = until(&daemon, "the missing account said", |w| {
+        view(w, window).problem.is_some()
+    })
+    .await;
+    let problem = view(&world, window).problem.clone().unwrap();
+    assert!(
+        problem.contains("choir account add --from-env"),
+        "{problem}"
+    );
+
+    // With one, the window shows the inbox, newest first.
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/mail/accounts", daemon.url()))
+        .bearer_auth(&daemon.token)
+        .body(alice.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    for n in 1..=3 {
+        send_to_alice(
+            &servers,
+            &bob,
+            &format!("note {n}"),
+            &format!("text of note {n}"),
+        )
+        .await;
+    }
+    let mut imap = Mailbox::open(&account(&alice)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while imap.page("INBOX", 0, 10).await.unwrap().total < 3 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the notes were not delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    run(
+        &daemon,
+        Command::OpenMailFolder {
+            window_id: window,
+            account: None,
+            folder: "INBOX".into(),
+            offset: 0,
+        },
+    )
+    .await;
+    let world = until(&daemon, "the inbox shown", |w| view(w, window).total == 3).await;
+    let shown = view(&world, window);
+    assert_eq!(shown.account, servers.var("CHOIR_MAIL_ADDRESS"));
+    assert!(shown.folders.iter().any(|folder| folder == "INBOX"));
+    let subjects: Vec<&str> = shown.headers.iter().map(|h| h.subject.as_str()).collect();
+    assert_eq!(subjects, ["note 3", "note 2", "note 1"]);
+
+    // Mail sent now shows up by itself, once.
+    send_to_alice(&servers, &bob, "Lunch?", "Noon at the usual place?\n\nBob").await;
+    let world = until(&daemon, "the new mail shown live", |w| {
+        view(w, window).total == 4
+    })
+    .await;
+    let shown = view(&world, window);
+    assert_eq!(shown.headers[0].subject, "Lunch?");
+    assert_eq!(shown.headers.len(), 4);
+    assert!(!shown.headers[0].seen);
+    let arrived = events(&daemon, "mail.arrived").await;
+    assert_eq!(arrived.len(), 1, "{arrived:?}");
+
+    // It opens with its text.
+    let lunch = shown.headers[0].uid;
+    run(
+        &daemon,
+        Command::OpenMailMessage {
+            window_id: window,
+            uid: Some(lunch),
+        },
+    )
+    .await;
+    let world = until(&daemon, "the message shown", |w| {
+        view(w, window).message.is_some()
+    })
+    .await;
+    let message = view(&world, window).message.clone().unwrap();
+    assert_eq!(message.text.trim_end(), "Noon at the usual place?\n\nBob");
+    assert!(view(&world, window).headers[0].seen);
+
+    // A reply is written in the writer and sent through alice's SMTP server.
+    run(
+        &daemon,
+        Command::ComposeMail {
+            window_id: window,
+            reply: true,
+            forward: false,
+        },
+    )
+    .await;
+    let world = daemon.world().welcome().await.unwrap();
+    let writer = world
+        .desktop
+        .windows
+        .values()
+        .find(|w| w.app == AppKind::Writer)
+        .unwrap();
+    let doc_id = writer.doc_id.unwrap();
+    let draft_text = daemon
+        .world()
+        .doc(doc_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .text()
+        .unwrap();
+    let mut draft = Draft::parse(&draft_text).unwrap();
+    assert_eq!(draft.to, bob.address);
+    assert_eq!(draft.subject, "Re: Lunch?");
+    draft.text = format!("Yes, see you there.{}", draft.text);
+    rewrite(&daemon, doc_id, &draft.to_text()).await;
+    run(&daemon, Command::SendMail { doc_id }).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let sent = events(&daemon, "mail.sent").await;
+        if let Some(EventBody::MailSent { to, subject, .. }) = sent.first() {
+            assert_eq!(
+                (to.as_str(), subject.as_str()),
+                (bob.address.as_str(), "Re: Lunch?")
+            );
+            break;
+        }
+        let failed = events(&daemon, "mail.send_failed").await;
+        assert!(failed.is_empty(), "{failed:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reply was not sent"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut bob_imap = Mailbox::open(&bob).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let reply = loop {
+        let found = bob_imap.search("INBOX", "Re: Lunch", 0, 5).await.unwrap();
+        if let Some(header) = found.first() {
+            break bob_imap.read(&header.id).await.unwrap();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "bob got no reply");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        reply.text.starts_with("Yes, see you there."),
+        "{}",
+        reply.text
+    );
+    assert!(
+        reply.text.contains("> Noon at the usual place?"),
+        "{}",
+        reply.text
+    );
+
+    // A forward without a recipient is refused, saying why, and the draft is kept.
+    run(
+        &daemon,
+        Command::ComposeMail {
+            window_id: window,
+            reply: false,
+            forward: true,
+        },
+    )
+    .await;
+    let forward = DocId(doc_id.0 + 1);
+    run(&daemon, Command::SendMail { doc_id: forward }).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let error = loop {
+        if let Some(EventBody::MailSendFailed { error, .. }) =
+            events(&daemon, "mail.send_failed").await.pop()
+        {
+            break error;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the forward was not refused"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(error.contains("To:"), "{error}");
+    let kept = daemon.world().doc(forward).await.unwrap().unwrap();
+    assert!(kept.text().unwrap().contains("Noon at the usual place?"));
+
+    // A folder that is not there is said in the window.
+    run(
+        &daemon,
+        Command::OpenMailFolder {
+            window_id: window,
+            account: None,
+            folder: "Nowhere".into(),
+            offset: 0,
+        },
+    )
+    .await;
+    let world = until(&daemon, "the missing folder said", |w| {
+        view(w, window).problem.is_some()
+    })
+    .await;
+    let problem = view(&world, window).problem.clone().unwrap();
+    assert!(problem.contains("no folder named `Nowhere`"), "{problem}");
+
+    // The servers go away: the window says so, and the desktop carries on.
+    imap.close().await;
+    bob_imap.close().await;
+    drop(servers);
+    run(
+        &daemon,
+        Command::OpenMailFolder {
+            window_id: window,
+            account: None,
+            folder: "INBOX".into(),
+            offset: 0,
+        },
+    )
+    .await;
+    let world = until(&daemon, "the lost server said", |w| {
+        view(w, window).problem.is_some()
+    })
+    .await;
+    let problem = view(&world, window).problem.clone().unwrap();
+    assert!(problem.contains("cannot reach"), "{problem}");
+    run(
+        &daemon,
+        Command::OpenWindow {
+            app: AppKind::Chat,
+            title: None,
+            rect: None,
+        },
+    )
+    .await;
+    daemon.shutdown().await;
+}

@@ -1,0 +1,252 @@
+//! A mail window as every client has it: the rows of its list (the page's messages gathered
+//! in threads), which one is selected, and what a key does there. The terminal and the
+//! browser draw the same rows and send the same commands.
+
+use choir_proto::mail::{thread_subject, MailHeader, MAIL_PAGE};
+use choir_proto::{Command, MailView, WindowId};
+
+use crate::key::{Key, KeyCode};
+
+mod date;
+
+pub use date::short_date;
+
+/// The key hints a mail window shows.
+pub const HINT: &str =
+    "↑↓ select · Enter read · Esc close · [ ] folder · n/p page · c new · r reply · f forward · g refresh";
+
+/// A row of the list: a message, and where it stands in its thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row<'a> {
+    pub header: &'a MailHeader,
+    /// Messages in its thread on this page, on the thread's first row (the newest); 0 on the
+    /// thread's other rows, which are drawn indented under it.
+    pub thread: usize,
+}
+
+impl Row<'_> {
+    pub fn in_thread(&self) -> bool {
+        self.thread == 0
+    }
+}
+
+/// The page's messages in threads (by subject, without `Re:` and `Fwd:`), the thread with the
+/// newest message first; within a thread, newest first.
+pub fn rows(view: &MailView) -> Vec<Row<'_>> {
+    let mut threads: Vec<(&str, Vec<&MailHeader>)> = Vec::new();
+    for header in &view.headers {
+        let subject = thread_subject(&header.subject);
+        match threads
+            .iter_mut()
+            .find(|(key, _)| key.eq_ignore_ascii_case(subject))
+        {
+            Some((_, members)) => members.push(header),
+            None => threads.push((subject, vec![header])),
+        }
+    }
+    let mut rows = Vec::with_capacity(view.headers.len());
+    for (_, members) in threads {
+        let count = members.len();
+        for (index, header) in members.into_iter().enumerate() {
+            rows.push(Row {
+                header,
+                thread: if index == 0 { count } else { 0 },
+            });
+        }
+    }
+    rows
+}
+
+/// Where a page stands in its folder: `51–100 of 10,000`.
+pub fn position(view: &MailView) -> String {
+    if view.total == 0 {
+        return "empty".into();
+    }
+    let first = view.offset + 1;
+    let last = (view.offset + view.headers.len() as u32).max(first);
+    format!(
+        "{}–{} of {}",
+        choir_proto::thousands(u64::from(first)),
+        choir_proto::thousands(u64::from(last)),
+        choir_proto::thousands(u64::from(view.total))
+    )
+}
+
+/// This client's place in a mail window: the selected message, by uid, so that mail coming
+/// in above it does not move it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MailCursor {
+    pub selected: Option<u32>,
+}
+
+impl MailCursor {
+    /// The selected row's index in `rows` (the first row when the selected message is not
+    /// on the page).
+    pub fn index(&self, rows: &[Row<'_>]) -> usize {
+        self.selected
+            .and_then(|uid| rows.iter().position(|row| row.header.uid == uid))
+            .unwrap_or(0)
+    }
+
+    /// Selects the row at `index` (clamped to the rows).
+    pub fn select(&mut self, rows: &[Row<'_>], index: usize) {
+        self.selected = rows
+            .get(index.min(rows.len().saturating_sub(1)))
+            .map(|row| row.header.uid);
+    }
+
+    /// What `key` does in mail window `window_id` showing `view`: the command to send, if
+    /// any. `None` with `handled` false: the key is not the mail window's.
+    pub fn key(&mut self, key: Key, window_id: WindowId, view: &MailView) -> Handled {
+        if key.mods.ctrl || key.mods.alt {
+            return Handled::No;
+        }
+        let rows = rows(view);
+        let index = self.index(&rows);
+        let folder = |folder: &str, offset: u32| Command::OpenMailFolder {
+            window_id,
+            account: None,
+            folder: folder.to_owned(),
+            offset,
+        };
+        let command = match key.code {
+            KeyCode::Up | KeyCode::Char('k') => {
+                if index == 0 && view.offset > 0 {
+                    self.selected = None;
+                    folder(&view.folder, view.offset.saturating_sub(MAIL_PAGE))
+                } else {
+                    self.select(&rows, index.saturating_sub(1));
+                    return Handled::Yes;
+                }
+            }
+            KeyCode::Down | KeyCode::Char('j') => {
+                let last = index + 1 >= rows.len();
+                if last && self.has_next_page(view) {
+                    self.selected = None;
+                    folder(&view.folder, view.offset + MAIL_PAGE)
+                } else {
+                    self.select(&rows, index + 1);
+                    return Handled::Yes;
+                }
+            }
+            KeyCode::Home => {
+                self.select(&rows, 0);
+                return Handled::Yes;
+            }
+            KeyCode::End => {
+                self.select(&rows, rows.len());
+                return Handled::Yes;
+            }
+            KeyCode::PageDown | KeyCode::Char('n') if self.has_next_page(view) => {
+                self.selected = None;
+                folder(&view.folder, view.offset + MAIL_PAGE)
+            }
+            KeyCode::PageUp | KeyCode::Char('p') if view.offset > 0 => {
+                self.selected = None;
+                folder(&view.folder, view.offset.saturating_sub(MAIL_PAGE))
+            }
+            KeyCode::PageDown | KeyCode::PageUp | KeyCode::Char('n') | KeyCode::Char('p') => {
+                return Handled::Yes
+            }
+            KeyCode::Enter => match rows.get(index) {
+                Some(row) => Command::OpenMailMessage {
+                    window_id,
+                    uid: Some(row.header.uid),
+                },
+                None => return Handled::Yes,
+            },
+            KeyCode::Esc | KeyCode::Char('q') if view.message.is_some() => {
+                Command::OpenMailMessage {
+                    window_id,
+                    uid: None,
+                }
+            }
+            KeyCode::Char(']') | KeyCode::Tab => match step(&view.folders, &view.folder, 1) {
+                Some(next) => {
+                    self.selected = None;
+                    folder(next, 0)
+                }
+                None => return Handled::Yes,
+            },
+            KeyCode::Char('[') | KeyCode::BackTab => match step(&view.folders, &view.folder, -1) {
+                Some(previous) => {
+                    self.selected = None;
+                    folder(previous, 0)
+                }
+                None => return Handled::Yes,
+            },
+            KeyCode::Char('a') => match step(&view.accounts, &view.account, 1) {
+                Some(account) if account != view.account => {
+                    self.selected = None;
+                    Command::OpenMailFolder {
+                        window_id,
+                        account: Some(account.to_owned()),
+                        folder: "INBOX".into(),
+                        offset: 0,
+                    }
+                }
+                _ => return Handled::Yes,
+            },
+            KeyCode::Char('g') => folder(
+                if view.folder.is_empty() {
+                    "INBOX"
+                } else {
+                    &view.folder
+                },
+                view.offset,
+            ),
+            KeyCode::Char('c') => Command::ComposeMail {
+                window_id,
+                reply: false,
+                forward: false,
+            },
+            KeyCode::Char('r') | KeyCode::Char('f') if view.message.is_none() => {
+                return Handled::Notice(
+                    "open a message first (Enter), then r answers it and f forwards it",
+                )
+            }
+            KeyCode::Char('r') => Command::ComposeMail {
+                window_id,
+                reply: true,
+                forward: false,
+            },
+            KeyCode::Char('f') => Command::ComposeMail {
+                window_id,
+                reply: false,
+                forward: true,
+            },
+            _ => return Handled::No,
+        };
+        Handled::Send(command)
+    }
+
+    fn has_next_page(&self, view: &MailView) -> bool {
+        view.offset + (view.headers.len() as u32) < view.total
+    }
+}
+
+/// What a key did in a mail window.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    /// Not a mail window's key.
+    No,
+    /// Done here (the selection moved, or nothing to do).
+    Yes,
+    /// Send this command.
+    Send(Command),
+    /// Say this to the user.
+    Notice(&'static str),
+}
+
+/// The name `by` places after `current` in `names` (wrapping), `None` when there is none.
+fn step<'a>(names: &'a [String], current: &str, by: isize) -> Option<&'a str> {
+    if names.is_empty() {
+        return None;
+    }
+    let at = names.iter().position(|name| name == current).unwrap_or(0) as isize;
+    let next = (at + by).rem_euclid(names.len() as isize) as usize;
+    Some(names[next].as_str())
+}
+
+#[cfg(test)]
+mod tests;
