@@ -4,8 +4,11 @@
 // `node --test --test-concurrency=1 web-tests/e2e.test.mjs` after building the binaries).
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 import {
   ARTIFACTS,
@@ -20,12 +23,15 @@ import {
   openaiText,
   openaiToolCall,
   pngSize,
+  ROOT,
   sleep,
   waitFor,
   waitForAgentIdle,
   waitForLive,
   waitUntil,
 } from './lib.mjs';
+
+const execFileP = promisify(execFile);
 
 /** A short random tag so texts from one run can't be mistaken for another's. */
 const tag = () => Math.random().toString(36).slice(2, 8);
@@ -1572,3 +1578,112 @@ e2eTest('q. a replay in the browser: the slider, the buttons and the keys show p
   assert.equal(await daemon.head(), head);
   await page.screenshot({ path: path.join(ARTIFACTS, 'replay.png') });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Mail, against real servers (scripts/mail-servers.sh: Dovecot, an SMTP server delivering into
+// it)
+
+/** Starts the mail servers in a directory of the test's own; their settings. Stopped at cleanup. */
+async function mailServers(h) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'choir-web-mail-'));
+  const script = path.join(ROOT, 'scripts', 'mail-servers.sh');
+  h.defer(`mail servers in ${dir}`, async () => {
+    await execFileP(script, ['stop', dir], { timeout: 20_000 }).catch(() => {});
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const { stdout } = await execFileP(script, ['start', dir], { timeout: 120_000, maxBuffer: 1 << 20 });
+  const vars = {};
+  for (const line of stdout.split('\n')) {
+    const found = /^export ([A-Z0-9_]+)=(.*)$/.exec(line);
+    if (found) vars[found[1]] = found[2].replace(/^(["'])(.*)\1$/, '$2');
+  }
+  return vars;
+}
+
+/** Sends a message to alice from bob through the SMTP server (Python's smtplib, as any client). */
+async function mailToAlice(vars, subject, body) {
+  const script = `
+import os, smtplib
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"], m["To"], m["Subject"] = os.environ["FROM"], os.environ["TO"], os.environ["SUBJECT"]
+m.set_content(os.environ["BODY"])
+host, port = os.environ["URL"].split("://")[1].rstrip("/").split(":")
+with smtplib.SMTP(host, int(port), timeout=10) as smtp:
+    smtp.login(os.environ["LOGIN"], os.environ["PASSWORD"])
+    smtp.send_message(m)
+`;
+  await execFileP('python3', ['-c', script], {
+    timeout: 15_000,
+    env: {
+      ...process.env,
+      FROM: vars.CHOIR_MAIL_ADDRESS2,
+      TO: vars.CHOIR_MAIL_ADDRESS,
+      SUBJECT: subject,
+      BODY: body,
+      URL: vars.CHOIR_SMTP_URL,
+      LOGIN: vars.CHOIR_MAIL_USER2,
+      PASSWORD: vars.CHOIR_MAIL_PASSWORD2,
+    },
+  });
+}
+
+e2eTest(
+  'm1 mail: a message sent over SMTP shows up live in the browser and the terminal, opens, and is answered in the writer',
+  async (h) => {
+    const vars = await mailServers(h);
+    const daemon = await h.daemon();
+    await daemon.api('/api/mail/accounts', {
+      CHOIR_IMAP_URL: vars.CHOIR_IMAP_URL,
+      CHOIR_SMTP_URL: vars.CHOIR_SMTP_URL,
+      CHOIR_MAIL_USER: vars.CHOIR_MAIL_USER,
+      CHOIR_MAIL_PASSWORD: vars.CHOIR_MAIL_PASSWORD,
+      CHOIR_MAIL_ADDRESS: vars.CHOIR_MAIL_ADDRESS,
+    });
+    const browser = await h.browser();
+    const page = await h.page(browser, daemon, { viewport: { width: 1280, height: 800 } });
+    await waitForLive(page);
+    const tui = await h.tui(daemon, { cols: 120, rows: 34 });
+
+    // C-a i opens a mail window, on the inbox.
+    await page.keyboard.press('Control+a');
+    await page.keyboard.press('i');
+    const mail = await waitUntil(async () => [...(await daemon.windows()).values()].find((w) => w.app === 'mail'), {
+      what: 'a mail window in /api/state',
+    });
+    const win = `.window[data-window-id="${mail.id}"]`;
+    await waitFor(page, (sel) => document.querySelector(`${sel} .mail-head`)?.textContent.includes('INBOX'), 15_000, {
+      arg: win,
+      what: 'the inbox in the mail window',
+    });
+    await tui.waitForText(`${vars.CHOIR_MAIL_ADDRESS} · INBOX`);
+
+    // Mail sent now comes into both clients by itself.
+    const subject = `Lunch ${tag()}?`;
+    await mailToAlice(vars, subject, 'Noon at the usual place?\n\nBob');
+    await waitFor(page, ([sel, subject]) => [...document.querySelectorAll(`${sel} .mail-row.unseen .mail-subject`)]
+      .some((el) => el.textContent === subject), 20_000, { arg: [win, subject], what: 'the new message in the list' });
+    await tui.waitForText(subject, { timeoutMs: 10_000 });
+
+    // A click opens it, in both clients (what a window shows is desktop state).
+    await page.click(`${win} .mail-row[data-uid]`);
+    await waitFor(page, (sel) => document.querySelector(`${sel} .mail-text`)?.textContent.includes('Noon at the usual place?'),
+      15_000, { arg: win, what: 'the message text' });
+    await tui.waitForText('Noon at the usual place?');
+    const row = await page.$eval(`${win} .mail-row[data-uid]`, (el) => [...el.classList]);
+    assert.ok(!row.includes('unseen'), `an opened message is read: ${row}`);
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'mail-window.png') });
+
+    // r answers it in a writer window, addressed to bob, quoting him.
+    await page.keyboard.press('r');
+    const writer = await waitUntil(async () => [...(await daemon.windows()).values()].find((w) => w.app === 'writer'), {
+      what: 'a writer window for the answer',
+    });
+    await waitFor(page, ([id, to]) => {
+      const text = document.querySelector(`.window[data-window-id="${id}"] textarea`)?.value ?? '';
+      return text.startsWith(`From: `) && text.includes(`To: ${to}`) && text.includes('> Noon at the usual place?');
+    }, 10_000, { arg: [writer.id, vars.CHOIR_MAIL_ADDRESS2], what: 'the answer in the writer' });
+  },
+  { timeout: 150_000 },
+);

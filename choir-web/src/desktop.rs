@@ -216,6 +216,7 @@ fn taskbar(send: &Callback<Msg>, app: &Shown) -> Html {
                 { launch(AppKind::Writer, "writer", "writer") }
                 { launch(AppKind::EventLog, "log", "event_log") }
                 { launch(AppKind::Shell, "shell", "shell") }
+                { launch(AppKind::Mail, "mail", "mail") }
             </span>
             <span class="windows">
                 { for world.desktop.windows.values().enumerate().map(|(n, window)| {

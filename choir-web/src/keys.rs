@@ -110,3 +110,15 @@ pub fn select_all() {
         input.select();
     }
 }
+
+/// Whether the keyboard is in a field of the page (an input, a text area): its keys are its.
+pub fn typing_in_field() -> bool {
+    crate::dom::document()
+        .and_then(|document| document.active_element())
+        .is_some_and(|element| {
+            let tag = element.tag_name();
+            tag.eq_ignore_ascii_case("input")
+                || tag.eq_ignore_ascii_case("textarea")
+                || element.has_attribute("contenteditable")
+        })
+}

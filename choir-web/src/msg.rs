@@ -51,6 +51,8 @@ pub enum Msg {
     LogFilter(WindowId, String),
     LogFollow(WindowId, bool),
     LogHistory(Vec<Event>),
+    /// A message of a mail window's list was clicked: select and open it.
+    MailOpen(WindowId, u32),
     /// Move through time (a replay).
     Travel(Travel),
     ToggleHelp,
@@ -73,7 +75,8 @@ impl Msg {
             | Msg::ChatScrolled { window, .. }
             | Msg::WriterInput(window)
             | Msg::LogFilter(window, _)
-            | Msg::LogFollow(window, _) => Touch::Window {
+            | Msg::LogFollow(window, _)
+            | Msg::MailOpen(window, _) => Touch::Window {
                 window: *window,
                 logged: false,
             },

@@ -69,7 +69,12 @@ fn one_window(body: &EventBody) -> Option<WindowId> {
         | EventBody::ChatCancelRequested { thread_id }
         | EventBody::ChatTurnCancelled { thread_id }
         | EventBody::ChatTurnFailed { thread_id, .. } => Some(WindowId(thread_id.0)),
-        EventBody::ShellOutput { window_id, .. } => Some(*window_id),
+        EventBody::ShellOutput { window_id, .. }
+        | EventBody::MailFolderOpened { window_id, .. }
+        | EventBody::MailPageShown { window_id, .. }
+        | EventBody::MailMessageOpened { window_id, .. }
+        | EventBody::MailMessageShown { window_id, .. }
+        | EventBody::MailFailed { window_id, .. } => Some(*window_id),
         _ => None,
     }
 }

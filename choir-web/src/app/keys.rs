@@ -3,6 +3,7 @@
 //! focused window go to a shell's program, or else stay the page's (text fields, buttons).
 
 use choir_desktop::copy_mode::Click;
+use choir_desktop::mail::Handled;
 use choir_desktop::replay::{replay_key, ReplayKey, Travel};
 use choir_desktop::{Intent, Key, KeyCode, Screen};
 use choir_proto::terminal::{vt100::MouseProtocolMode, TermMouse};
@@ -100,6 +101,14 @@ impl App {
                     None => true,
                 };
             }
+            if let Some(handled) = self.mail_key(key) {
+                if handled {
+                    if let Some(event) = event {
+                        event.prevent_default();
+                    }
+                }
+                return handled;
+            }
             if key.code == KeyCode::Esc && self.notice.is_some() {
                 self.notice = None;
                 return true;
@@ -139,6 +148,30 @@ impl App {
             }
         }
         true
+    }
+
+    /// `key` in the focused window when it is a mail window: `None` when it is not one (or
+    /// the key is typed into a field of the page), else whether to draw again.
+    fn mail_key(&mut self, key: Key) -> Option<bool> {
+        if crate::keys::typing_in_field() {
+            return None;
+        }
+        let world = self.replica.world();
+        let id = world.desktop.focused?;
+        let view = world.mail.get(&id)?;
+        let cursor = self.windows.mail.entry(id).or_default();
+        Some(match cursor.key(key, id, view) {
+            Handled::No => false,
+            Handled::Yes => true,
+            Handled::Send(command) => {
+                self.send(command);
+                true
+            }
+            Handled::Notice(text) => {
+                self.notify(text.to_owned(), false);
+                true
+            }
+        })
     }
 
     /// The wheel, a press, a drag or a release on shell window `id`: in copy mode they

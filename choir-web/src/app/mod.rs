@@ -15,6 +15,7 @@ use std::time::Duration;
 use choir_desktop::attention::Attention;
 use choir_desktop::geometry::placed;
 use choir_desktop::held::{self, EventLog};
+use choir_desktop::mail::MailCursor;
 use choir_desktop::prefs::SettingsSeen;
 use choir_desktop::Connection;
 use choir_desktop::{Front, Keymap, Mode};
@@ -81,6 +82,8 @@ struct Windows {
     chats: HashMap<WindowId, ChatView>,
     logs: HashMap<WindowId, LogView>,
     log: EventLog<LogEntry>,
+    /// The selected message of each mail window.
+    mail: HashMap<WindowId, MailCursor>,
 }
 
 /// Where things are on the page, and where the keyboard goes next.
@@ -165,6 +168,7 @@ impl Component for App {
                 chats: HashMap::new(),
                 logs: HashMap::new(),
                 log: EventLog::new(LOG_CAPACITY),
+                mail: HashMap::new(),
             },
             layout: Layout {
                 cell: (8.0, 17.0),
@@ -329,6 +333,13 @@ impl Component for App {
             Msg::LogFilter(window, filter) => {
                 self.windows.logs.entry(window).or_default().filter = filter
             }
+            Msg::MailOpen(window, uid) => {
+                self.windows.mail.entry(window).or_default().selected = Some(uid);
+                self.send(Command::OpenMailMessage {
+                    window_id: window,
+                    uid: Some(uid),
+                });
+            }
             Msg::LogFollow(window, follow) => {
                 self.windows.logs.entry(window).or_default().follow = follow
             }
@@ -362,6 +373,7 @@ impl Component for App {
                 logs: &self.windows.logs,
                 log: &self.windows.log,
                 editors: &self.writers.editors,
+                mail: &self.windows.mail,
                 cell: self.layout.cell,
                 utc_offset_min: self.utc_offset_min,
                 keymap: &self.keymap,

@@ -3,6 +3,7 @@
 
 mod chat;
 mod event_log;
+mod mail;
 pub mod shell;
 mod writer;
 
@@ -28,6 +29,8 @@ pub struct Shown<'a> {
     /// The events the event log windows show.
     pub log: &'a VecDeque<LogEntry>,
     pub editors: &'a HashMap<WindowId, Editor>,
+    /// The selected message of each mail window.
+    pub mail: &'a HashMap<WindowId, choir_desktop::mail::MailCursor>,
     /// One character cell, in CSS pixels.
     pub cell: (f64, f64),
     /// The browser's time zone, minutes east of UTC.
@@ -180,6 +183,13 @@ fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
             window,
         ),
         AppKind::Shell => shell::view(send, world, shown, window),
+        AppKind::Mail => mail::view(
+            send,
+            world,
+            shown.mail.get(&id),
+            shown.utc_offset_min,
+            window,
+        ),
         AppKind::Other(name) => html! {
             <p class="muted">{ format!("“{name}” windows are not shown in the browser yet.") }</p>
         },

@@ -1,0 +1,224 @@
+//! A mail window: the account, folder and where the page stands; the folders; the page's
+//! messages in threads; the open message. The rows and what a key does are
+//! `choir_desktop::mail`'s, as in the terminal; clicks send the same commands.
+
+use choir_desktop::mail::{self, MailCursor};
+use choir_proto::{Command, MailView, Window, WindowId, World};
+use yew::prelude::*;
+
+use crate::msg::Msg;
+
+pub fn view(
+    send: &Callback<Msg>,
+    world: &World,
+    cursor: Option<&MailCursor>,
+    utc_offset_min: i32,
+    window: &Window,
+) -> Html {
+    let id = window.id;
+    let Some(view) = world.mail.get(&id) else {
+        return html! { <p class="muted">{ "this mail window is not known here" }</p> };
+    };
+    let default_cursor = MailCursor::default();
+    let cursor = cursor.unwrap_or(&default_cursor);
+    let command = |command: Command| {
+        let send = send.clone();
+        Callback::from(move |_: MouseEvent| send.emit(Msg::Send(command.clone())))
+    };
+    let head = if view.account.is_empty() {
+        "Mail".to_owned()
+    } else {
+        format!(
+            "{} · {} · {}",
+            view.account,
+            view.folder,
+            mail::position(view)
+        )
+    };
+    let message_open = view.message.is_some();
+    html! {
+        <div class="mail" data-loading={ view.loading.to_string() }>
+            <div class="mail-bar">
+                <span class="mail-head">{ head }</span>
+                <span class="mail-actions">
+                    <button data-action="newer" disabled={ view.offset == 0 }
+                        onclick={ command(page(id, view, false)) }>{ "Newer" }</button>
+                    <button data-action="older" disabled={ !has_older(view) }
+                        onclick={ command(page(id, view, true)) }>{ "Older" }</button>
+                    <button data-action="refresh" onclick={ command(refresh(id, view)) }>{ "Refresh" }</button>
+                    <button data-action="compose" onclick={ command(compose(id, false, false)) }>{ "New" }</button>
+                    <button data-action="reply" disabled={ !message_open }
+                        onclick={ command(compose(id, true, false)) }>{ "Reply" }</button>
+                    <button data-action="forward" disabled={ !message_open }
+                        onclick={ command(compose(id, false, true)) }>{ "Forward" }</button>
+                </span>
+            </div>
+            <div class="mail-body">
+                { folders(send, id, view) }
+                <div class="mail-main">
+                    { list(send, id, view, cursor, utc_offset_min) }
+                    { message(send, id, view) }
+                </div>
+            </div>
+        </div>
+    }
+}
+
+fn has_older(view: &MailView) -> bool {
+    view.offset + (view.headers.len() as u32) < view.total
+}
+
+fn page(window_id: WindowId, view: &MailView, older: bool) -> Command {
+    let step = choir_proto::mail::MAIL_PAGE;
+    Command::OpenMailFolder {
+        window_id,
+        account: None,
+        folder: view.folder.clone(),
+        offset: if older {
+            view.offset + step
+        } else {
+            view.offset.saturating_sub(step)
+        },
+    }
+}
+
+fn refresh(window_id: WindowId, view: &MailView) -> Command {
+    Command::OpenMailFolder {
+        window_id,
+        account: None,
+        folder: if view.folder.is_empty() {
+            "INBOX".into()
+        } else {
+            view.folder.clone()
+        },
+        offset: view.offset,
+    }
+}
+
+fn compose(window_id: WindowId, reply: bool, forward: bool) -> Command {
+    Command::ComposeMail {
+        window_id,
+        reply,
+        forward,
+    }
+}
+
+fn folders(send: &Callback<Msg>, id: WindowId, view: &MailView) -> Html {
+    if view.folders.is_empty() {
+        return Html::default();
+    }
+    html! {
+        <nav class="mail-folders" aria-label="folders">
+            { view.folders.iter().map(|folder| {
+                let send = send.clone();
+                let command = Command::OpenMailFolder {
+                    window_id: id,
+                    account: None,
+                    folder: folder.clone(),
+                    offset: 0,
+                };
+                let onclick = Callback::from(move |_: MouseEvent| send.emit(Msg::Send(command.clone())));
+                let current = *folder == view.folder;
+                html! {
+                    <button key={ folder.clone() } class={ classes!("mail-folder", current.then_some("current")) }
+                        aria-current={ current.then_some("true") } { onclick }>{ folder.clone() }</button>
+                }
+            }).collect::<Html>() }
+        </nav>
+    }
+}
+
+fn list(
+    send: &Callback<Msg>,
+    id: WindowId,
+    view: &MailView,
+    cursor: &MailCursor,
+    utc_offset_min: i32,
+) -> Html {
+    if let Some(problem) = &view.problem {
+        return html! { <p class="mail-problem" role="alert">{ problem.clone() }</p> };
+    }
+    let rows = mail::rows(view);
+    if rows.is_empty() {
+        let text = if view.loading {
+            "loading…"
+        } else {
+            "no messages"
+        };
+        return html! { <p class="mail-list muted">{ text }</p> };
+    }
+    let selected = cursor.index(&rows);
+    html! {
+        <div class="mail-list" role="listbox" aria-label="messages">
+            { rows.iter().enumerate().map(|(index, row)| {
+                let header = row.header;
+                let uid = header.uid;
+                let send = send.clone();
+                let onclick = Callback::from(move |_: MouseEvent| send.emit(Msg::MailOpen(id, uid)));
+                let class = classes!(
+                    "mail-row",
+                    (!header.seen).then_some("unseen"),
+                    row.in_thread().then_some("in-thread"),
+                    (index == selected).then_some("selected"),
+                    (view.message.as_ref().is_some_and(|m| m.header.uid == uid)).then_some("open"),
+                );
+                let count = (row.thread > 1).then(|| format!(" ({})", row.thread));
+                html! {
+                    <div key={ uid.to_string() } { class } role="option" data-uid={ uid.to_string() }
+                        aria-selected={ (index == selected).to_string() } { onclick }>
+                        <span class="mail-from">{ header.from.clone() }</span>
+                        <span class="mail-subject">{ header.subject.clone() }{ count }</span>
+                        <span class="mail-date">{ mail::short_date(&header.date, utc_offset_min * 60) }</span>
+                    </div>
+                }
+            }).collect::<Html>() }
+        </div>
+    }
+}
+
+fn message(send: &Callback<Msg>, id: WindowId, view: &MailView) -> Html {
+    let Some(message) = &view.message else {
+        return match view.opening {
+            Some(_) => html! { <p class="mail-message muted">{ "opening…" }</p> },
+            None => Html::default(),
+        };
+    };
+    let header = &message.header;
+    let close = {
+        let send = send.clone();
+        Callback::from(move |_: MouseEvent| {
+            send.emit(Msg::Send(Command::OpenMailMessage {
+                window_id: id,
+                uid: None,
+            }))
+        })
+    };
+    let field = |name: &str, value: &str| {
+        if value.is_empty() {
+            return Html::default();
+        }
+        html! { <><dt>{ name.to_owned() }</dt><dd>{ value.to_owned() }</dd></> }
+    };
+    html! {
+        <article class="mail-message" aria-label="message">
+            <dl class="mail-fields">
+                { field("From", &header.from) }
+                { field("To", &header.to) }
+                { field("Cc", &message.cc) }
+                { field("Date", &header.date) }
+                { field("Subject", &header.subject) }
+            </dl>
+            { for message.attachments.iter().map(|attachment| html! {
+                <p class="mail-attachment">{ format!("attachment: {} ({}, {} bytes)", attachment.name, attachment.content_type, attachment.size) }</p>
+            }) }
+            { for message.invitations.iter().map(|invitation| html! {
+                <p class="mail-invitation">{ format!("invitation: {invitation}") }</p>
+            }) }
+            <pre class="mail-text">{ message.text.clone() }</pre>
+            if message.cut {
+                <p class="muted">{ "The rest of this message is on the server: only its first 64 KiB are shown." }</p>
+            }
+            <button data-action="close-message" onclick={ close }>{ "Close" }</button>
+        </article>
+    }
+}
