@@ -1684,6 +1684,17 @@ e2eTest(
       const text = document.querySelector(`.window[data-window-id="${id}"] textarea`)?.value ?? '';
       return text.startsWith(`From: `) && text.includes(`To: ${to}`) && text.includes('> Noon at the usual place?');
     }, 10_000, { arg: [writer.id, vars.CHOIR_MAIL_ADDRESS2], what: 'the answer in the writer' });
+
+    // Send goes out through alice's SMTP server, and both clients say so.
+    await page.click(`.window[data-window-id="${writer.id}"] button[data-action=send-mail]`);
+    await waitFor(page, (to) => document.querySelector('#notice')?.textContent.includes(`to ${to}`), 20_000, {
+      arg: vars.CHOIR_MAIL_ADDRESS2,
+      what: 'the notice that the answer was sent',
+    });
+    await tui.waitForText(`to ${vars.CHOIR_MAIL_ADDRESS2}`);
+    const sent = (await daemon.events()).filter((event) => event.type === 'mail.sent');
+    assert.equal(sent.length, 1);
+    assert.equal(sent[0].data.subject, `Re: ${subject}`);
   },
   { timeout: 150_000 },
 );

@@ -102,6 +102,7 @@ pub const BINDINGS: &[Binding] = &[
         "[",
     ),
     row("C-a x", "close window", "x"),
+    row("C-a M", "send the mail written in the focused writer", "M"),
     Binding {
         on: On::Only(TERMINAL),
         ..row(

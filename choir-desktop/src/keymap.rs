@@ -328,6 +328,20 @@ impl Keymap {
             ('m', Some(window_id)) => self.mode = Mode::Move(window_id),
             ('r', Some(window_id)) => self.mode = Mode::Resize(window_id),
             ('y', Some(window_id)) => intents.push(Intent::Copy(window_id)),
+            ('M', Some(window_id)) => match desktop.window(window_id) {
+                Some(window) if window.app == AppKind::Writer && window.doc_id.is_some() => {
+                    if let Some(doc_id) = window.doc_id {
+                        send(Command::SendMail { doc_id });
+                    }
+                }
+                _ => intents.push(Intent::Notice {
+                    text: format!(
+                        "{} M sends the message written in a writer window (r or c in a mail window writes one)",
+                        self.prefix_label()
+                    ),
+                    error: true,
+                }),
+            },
             ('[', Some(window_id)) => match (screen.focused_terminal, screen.focused_items) {
                 (Some(terminal), _) => {
                     self.copy = Some(CopyMode::new(window_id, terminal));

@@ -72,6 +72,20 @@ pub fn position(view: &MailView) -> String {
     )
 }
 
+/// What a client says when a message written in the writer went out, or did not: the
+/// notice's text, and whether it is an error.
+pub fn said(body: &choir_proto::EventBody) -> Option<(String, bool)> {
+    match body {
+        choir_proto::EventBody::MailSent { to, subject, .. } => {
+            Some((format!("sent “{subject}” to {to}"), false))
+        }
+        choir_proto::EventBody::MailSendFailed { error, .. } => {
+            Some((format!("not sent: {error}"), true))
+        }
+        _ => None,
+    }
+}
+
 /// This client's place in a mail window: the selected message, by uid, so that mail coming
 /// in above it does not move it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -29,6 +29,7 @@ pub const COMMANDS: &[(&str, char)] = &[
     ("copy-mode", '['),
     ("close", 'x'),
     ("copy", 'y'),
+    ("send-mail", 'M'),
     ("quit", 'q'),
     ("help", '?'),
 ];

@@ -385,3 +385,31 @@ fn the_prefix_hint_names_only_what_the_client_has() {
     keys.set_mode(Mode::Prefix);
     assert!(keys.hint(None).unwrap_or_default().contains("q quit"));
 }
+
+#[test]
+fn the_prefix_then_m_sends_the_mail_written_in_the_focused_writer() {
+    let mut world = world(&[
+        open_at(AppKind::Chat, Rect::new(0, 0, 30, 10)),
+        Command::CreateDoc {
+            title: "Mail: Re: lunch".into(),
+            content: "To: bob@example.test\nSubject: Re: lunch\n\nyes".into(),
+            open: true,
+            window_id: None,
+        },
+    ]);
+    let mut keys = Keymap::new(Front::Browser);
+    keys.on_key(PREFIX, &screen(&world));
+    let doc_id = world.docs.keys().next().copied().unwrap();
+    assert_eq!(
+        keys.on_key(ch('M'), &screen(&world)),
+        vec![Intent::Send(Command::SendMail { doc_id })]
+    );
+    // Anywhere else it says what it is for, and sends nothing.
+    world.desktop.focused = Some(WindowId(1));
+    keys.on_key(PREFIX, &screen(&world));
+    let said = keys.on_key(ch('M'), &screen(&world));
+    assert!(
+        matches!(&said[..], [Intent::Notice { text, error: true }] if text.contains("writer")),
+        "{said:?}"
+    );
+}

@@ -6,6 +6,9 @@ use thiserror::Error;
 
 use super::MailMessage;
 
+/// How the title of a draft's document begins.
+pub const DRAFT_TITLE: &str = "Mail: ";
+
 /// A draft read back from its document.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Draft {
@@ -77,9 +80,9 @@ impl Draft {
     pub fn title(&self) -> String {
         let subject: String = self.subject.chars().take(120).collect();
         if subject.is_empty() {
-            "Mail: new message".into()
+            format!("{DRAFT_TITLE}new message")
         } else {
-            format!("Mail: {subject}")
+            format!("{DRAFT_TITLE}{subject}")
         }
     }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 mod draft;
 
-pub use draft::{Draft, DraftError};
+pub use draft::{Draft, DraftError, DRAFT_TITLE};
 
 /// Headers a page of a folder holds: the newest first, then one page further back per step.
 pub const MAIL_PAGE: u32 = 50;

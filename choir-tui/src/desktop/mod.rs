@@ -249,6 +249,11 @@ impl Desktop {
     /// Reacts to an event the replica just folded in.
     fn on_event(&mut self, event: Event) {
         self.signal(Signal::Event(&event));
+        if let Some((text, error)) = choir_desktop::mail::said(&event.body) {
+            if self.replica.timeline().is_none() {
+                self.notify(text, error);
+            }
+        }
         let world = self.replica.world();
         let focused = world.desktop.focused;
         if let Some(alert) = self

@@ -448,6 +448,11 @@ impl App {
         {
             crate::notify::show(&alert);
         }
+        if let Some((text, error)) = choir_desktop::mail::said(&event.body) {
+            if self.replica.timeline().is_none() {
+                self.notify(text, error);
+            }
+        }
         let chats = &self.windows.chats;
         held::let_go_of_old_messages(&mut self.replica, &event, |window| {
             chats.get(&window).is_some_and(|view| !view.stick)

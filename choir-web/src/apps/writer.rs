@@ -66,6 +66,11 @@ pub fn view(send: &Callback<Msg>, world: &World, editor: Option<&Editor>, window
     } else {
         "saving…"
     };
+    let draft = world
+        .docs
+        .get(&doc_id)
+        .is_some_and(|doc| doc.title.starts_with(choir_proto::mail::DRAFT_TITLE));
+    let send_mail = send.reform(move |_: MouseEvent| Msg::Send(Command::SendMail { doc_id }));
     // Every input is an edit, an input method's text while it composes too (it converges to
     // the composed text).
     let oninput = send.reform(move |_: InputEvent| Msg::WriterInput(id));
@@ -74,6 +79,9 @@ pub fn view(send: &Callback<Msg>, world: &World, editor: Option<&Editor>, window
             <div class="writer-bar">
                 <button data-action="doc-list" onclick={ back } aria-label="back to the document list">{ "◂ documents" }</button>
                 <span class="muted">{ format!(" v{} · {saved}", editor.doc.version()) }</span>
+                if draft {
+                    <button data-action="send-mail" title="send this message (Ctrl-a M)" onclick={ send_mail }>{ "Send" }</button>
+                }
             </div>
             <textarea class="writer-text" ref={ editor.area.clone() } aria-label="document text" spellcheck="false" oninput={ oninput } />
         </div>

@@ -315,7 +315,17 @@ impl App for Writer {
     }
 
     fn hint(&self, view: &View<'_>) -> String {
-        self.list.hint(view.window.doc_id.is_some()).into()
+        let hint = self.list.hint(view.window.doc_id.is_some());
+        let draft = view
+            .window
+            .doc_id
+            .and_then(|doc_id| view.world().docs.get(&doc_id))
+            .is_some_and(|doc| doc.title.starts_with(choir_proto::mail::DRAFT_TITLE));
+        if draft {
+            format!("C-a M send · {hint}")
+        } else {
+            hint.into()
+        }
     }
 
     fn is_done(&self) -> bool {
