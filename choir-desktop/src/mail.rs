@@ -13,7 +13,9 @@ pub use date::short_date;
 
 /// The key hints a mail window shows.
 pub const HINT: &str =
-    "↑↓ select · Enter read · Esc close · [ ] folder · n/p page · c new · r reply · f forward · g refresh";
+    "↑↓ select · Enter read · Esc close · [ ] folder · n/p page · c new · r reply · f forward · g refresh · A add account";
+/// The key hints while the account form is open.
+pub const FORM_HINT: &str = "Tab/↓ next field · Enter on the last adds the account · Esc cancel";
 
 /// A row of the list: a message, and where it stands in its thread.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +74,63 @@ pub fn position(view: &MailView) -> String {
     )
 }
 
+/// A field of the form that adds a mail account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountField {
+    /// The setting it fills, as `choir account add --from-env` names it.
+    pub setting: &'static str,
+    pub label: &'static str,
+    /// What it looks like, shown while it is empty.
+    pub example: &'static str,
+    /// Shown masked.
+    pub secret: bool,
+}
+
+const fn field(setting: &'static str, label: &'static str, example: &'static str) -> AccountField {
+    AccountField {
+        setting,
+        label,
+        example,
+        secret: false,
+    }
+}
+
+/// The account form's fields, in order.
+pub const ACCOUNT_FIELDS: &[AccountField] = &[
+    field("CHOIR_MAIL_ADDRESS", "Address", "you@example.org"),
+    field("CHOIR_MAIL_USER", "User name", "you@example.org"),
+    AccountField {
+        secret: true,
+        ..field(
+            choir_proto::mail::PASSWORD_SETTING,
+            "Password",
+            "an app password",
+        )
+    },
+    field("CHOIR_IMAP_URL", "IMAP server", "imaps://imap.example.org"),
+    field("CHOIR_SMTP_URL", "SMTP server", "smtps://smtp.example.org"),
+    field(
+        "CHOIR_CALDAV_URL",
+        "CalDAV (optional)",
+        "https://dav.example.org/cal/",
+    ),
+];
+
+/// The command that adds the account the form's `values` (one per field, in order) name;
+/// empty values are left out, so the daemon names what is missing.
+pub fn add_account(window_id: WindowId, values: &[&str]) -> Command {
+    let settings = ACCOUNT_FIELDS
+        .iter()
+        .zip(values)
+        .filter(|(_, value)| !value.trim().is_empty())
+        .map(|(field, value)| (field.setting.to_owned(), value.trim().to_owned()))
+        .collect();
+    Command::AddMailAccount {
+        window_id,
+        settings: choir_proto::mail::AccountSettings(settings),
+    }
+}
+
 /// What a client says when a message written in the writer went out, or did not: the
 /// notice's text, and whether it is an error.
 pub fn said(body: &choir_proto::EventBody) -> Option<(String, bool)> {
@@ -91,6 +150,8 @@ pub fn said(body: &choir_proto::EventBody) -> Option<(String, bool)> {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MailCursor {
     pub selected: Option<u32>,
+    /// The form that adds an account is open (`A`).
+    pub form: bool,
 }
 
 impl MailCursor {
@@ -209,6 +270,10 @@ impl MailCursor {
                 },
                 view.offset,
             ),
+            KeyCode::Char('A') => {
+                self.form = true;
+                return Handled::Yes;
+            }
             KeyCode::Char('c') => Command::ComposeMail {
                 window_id,
                 reply: false,

@@ -165,6 +165,14 @@ pub enum Command {
         #[serde(default)]
         forward: bool,
     },
+    /// Add a mail account from a mail window's form: the daemon checks it against its
+    /// servers and keeps it in the sandbox, never in the log (nor its password anywhere
+    /// else), then shows its inbox in the window. Only the owner may. → `mail.folder_opened`
+    #[serde(rename = "mail.add_account")]
+    AddMailAccount {
+        window_id: WindowId,
+        settings: crate::mail::AccountSettings,
+    },
     /// Send the message written in a document (as `mail.compose` lays it out).
     /// → `mail.send_requested` (then `mail.sent` or `mail.send_failed`)
     #[serde(rename = "mail.send")]
@@ -198,6 +206,7 @@ pub const KNOWN_COMMAND_TYPES: &[&str] = &[
     "mail.open_folder",
     "mail.open_message",
     "mail.compose",
+    "mail.add_account",
     "mail.send",
 ];
 
@@ -230,6 +239,7 @@ impl Command {
             Command::OpenMailFolder { .. } => "mail.open_folder",
             Command::OpenMailMessage { .. } => "mail.open_message",
             Command::ComposeMail { .. } => "mail.compose",
+            Command::AddMailAccount { .. } => "mail.add_account",
             Command::SendMail { .. } => "mail.send",
         }
     }

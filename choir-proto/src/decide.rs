@@ -379,6 +379,9 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
             forward,
         } => mail::compose(world, *window_id, *reply, *forward),
         Command::SendMail { doc_id } => mail::send(world, *doc_id),
+        // The daemon keeps an account itself (its password must not reach the log): checked
+        // here, it records nothing.
+        Command::AddMailAccount { window_id, .. } => mail::add_account(world, *window_id),
     }
 }
 

@@ -53,6 +53,10 @@ pub enum Msg {
     LogHistory(Vec<Event>),
     /// A message of a mail window's list was clicked: select and open it.
     MailOpen(WindowId, u32),
+    /// Open or close a mail window's account form.
+    MailForm(WindowId, bool),
+    /// The account form was sent: add the account it names.
+    MailAddAccount(WindowId),
     /// Move through time (a replay).
     Travel(Travel),
     ToggleHelp,
@@ -76,7 +80,9 @@ impl Msg {
             | Msg::WriterInput(window)
             | Msg::LogFilter(window, _)
             | Msg::LogFollow(window, _)
-            | Msg::MailOpen(window, _) => Touch::Window {
+            | Msg::MailOpen(window, _)
+            | Msg::MailForm(window, _)
+            | Msg::MailAddAccount(window) => Touch::Window {
                 window: *window,
                 logged: false,
             },

@@ -152,10 +152,7 @@ pub(super) async fn command(
         Some(grant) => format!("share:{}", grant.share.id),
         None => "http".into(),
     };
-    let seqs = state
-        .world
-        .execute(command, actor, Some(correlation()))
-        .await?;
+    let seqs = super::mail::command(&state, &access, command, actor).await?;
     Ok(Json(json!({ "seqs": seqs })))
 }
 

@@ -13,9 +13,10 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use choir_mail::{Account, MailError};
-use choir_proto::ErrorCode;
+use choir_proto::{Command, ErrorCode};
 use serde_json::{json, Value};
 
+use super::auth::Access;
 use super::error::ApiError;
 use super::AppState;
 use crate::mail::AccountsError;
@@ -75,6 +76,66 @@ pub(super) async fn remove(
             format!("no mail account for {address}"),
         ))
     }
+}
+
+/// Runs a client's `command`: an account from a mail window's form is checked against its
+/// servers and kept here, never recorded (its password must not reach the log), and the window
+/// then shows its inbox; every other command goes to the world as it is. Only the owner may add
+/// an account.
+pub(super) async fn command(
+    state: &AppState,
+    access: &Access,
+    command: Command,
+    actor: String,
+) -> Result<Vec<u64>, ApiError> {
+    let Command::AddMailAccount {
+        window_id,
+        settings,
+    } = command
+    else {
+        return Ok(state
+            .world
+            .execute(command, actor, Some(crate::correlation()))
+            .await?);
+    };
+    if access.grant().is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Unauthorized,
+            "only the sandbox's owner adds mail accounts",
+        ));
+    }
+    // The window must be a mail window, as for any command.
+    let check = Command::AddMailAccount {
+        window_id,
+        settings: Default::default(),
+    };
+    state
+        .world
+        .execute(check, actor.clone(), Some(crate::correlation()))
+        .await?;
+    let account = Account::from_env(|name| settings.0.get(name).cloned()).map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidArguments,
+            err.to_string(),
+        )
+    })?;
+    let address = account.address.clone();
+    state.mail.add(account).await.map_err(refused)?;
+    tracing::info!(%address, "mail account kept (from a mail window)");
+    let show = Command::OpenMailFolder {
+        window_id,
+        account: Some(address),
+        folder: "INBOX".into(),
+        offset: 0,
+    };
+    // The window may have closed meanwhile: the account is kept all the same.
+    Ok(state
+        .world
+        .execute(show, actor, Some(crate::correlation()))
+        .await
+        .unwrap_or_default())
 }
 
 fn refused(err: AccountsError) -> ApiError {

@@ -17,7 +17,6 @@ use tokio::sync::mpsc;
 use super::auth::{access_of, presented_token, viewer, Access, READ_ONLY};
 use super::error::ApiError;
 use super::AppState;
-use crate::correlation;
 use crate::shares::Grant;
 use crate::store::{Committed, Subscription};
 
@@ -342,13 +341,13 @@ async fn serve(
                 outbox.error(Some(id), ErrorCode::ReadOnly, READ_ONLY).await
             }
             Ok(ClientFrame::Command { id, command }) => {
-                let result = state
-                    .world
-                    .execute(command, actor.to_owned(), Some(correlation()))
-                    .await;
+                let result = super::mail::command(&state, &access, command, actor.to_owned()).await;
                 match result {
                     Ok(seqs) => outbox.frame(&ServerFrame::Ack { id, seqs }).await,
-                    Err(err) => outbox.error(Some(id), err.code(), err.to_string()).await,
+                    Err(err) => {
+                        let (code, message) = err.into_parts();
+                        outbox.error(Some(id), code, message).await
+                    }
                 }
             }
             Ok(ClientFrame::Query { id, query }) => {

@@ -193,3 +193,39 @@ fn dates_read_at_the_viewers_offset() {
         assert_eq!(days_from_civil(y, m, d), days);
     }
 }
+
+#[test]
+fn the_account_form_sends_the_settings_it_was_given() {
+    let values = [
+        "alice@example.test",
+        " alice ",
+        "pw",
+        "imap://127.0.0.1:1143",
+        "",
+        "",
+    ];
+    let Command::AddMailAccount {
+        window_id,
+        settings,
+    } = add_account(WindowId(4), &values)
+    else {
+        panic!("not an account");
+    };
+    assert_eq!(window_id, WindowId(4));
+    assert_eq!(
+        settings.0.get("CHOIR_MAIL_USER").map(String::as_str),
+        Some("alice")
+    );
+    assert_eq!(
+        settings.0.get("CHOIR_MAIL_PASSWORD").map(String::as_str),
+        Some("pw")
+    );
+    assert!(
+        !settings.0.contains_key("CHOIR_SMTP_URL"),
+        "empty ones are left out"
+    );
+    assert_eq!(
+        ACCOUNT_FIELDS.iter().filter(|field| field.secret).count(),
+        1
+    );
+}

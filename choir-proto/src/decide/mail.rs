@@ -96,6 +96,11 @@ pub(super) fn compose(
     Ok(events)
 }
 
+pub(super) fn add_account(world: &World, window_id: WindowId) -> Result<Vec<EventBody>, Rejection> {
+    mail_window(world, window_id)?;
+    Ok(Vec::new())
+}
+
 pub(super) fn send(world: &World, doc_id: DocId) -> Result<Vec<EventBody>, Rejection> {
     world
         .docs

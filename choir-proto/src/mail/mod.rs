@@ -82,6 +82,31 @@ impl MailMessage {
     }
 }
 
+/// An account's settings as `choir account add --from-env` reads them, by name
+/// (`CHOIR_IMAP_URL`, `CHOIR_MAIL_PASSWORD`, ...), sent by a client's account form. The daemon
+/// checks them against the servers and keeps them out of the log; shown, the password is
+/// masked.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountSettings(pub std::collections::BTreeMap<String, String>);
+
+/// The setting that holds the password.
+pub const PASSWORD_SETTING: &str = "CHOIR_MAIL_PASSWORD";
+
+impl std::fmt::Debug for AccountSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut map = f.debug_map();
+        for (name, value) in &self.0 {
+            if name == PASSWORD_SETTING {
+                map.entry(name, &"••••");
+            } else {
+                map.entry(name, value);
+            }
+        }
+        map.finish()
+    }
+}
+
 /// A subject without the `Re:` / `Fwd:` prefixes answers put before it, for threading.
 pub fn thread_subject(subject: &str) -> &str {
     let mut rest = subject.trim();
@@ -133,6 +158,20 @@ mod tests {
         let short = message("hello").bound();
         assert!(!short.cut);
         assert_eq!(short.text, "hello");
+    }
+
+    #[test]
+    fn a_password_is_not_shown_by_debug() {
+        let settings = AccountSettings(
+            [
+                (PASSWORD_SETTING.to_owned(), "hunter2-secret".to_owned()),
+                ("CHOIR_MAIL_USER".to_owned(), "alice".to_owned()),
+            ]
+            .into(),
+        );
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("alice"), "{shown}");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use choir_proto::mail::{MailAttachment, MailHeader, MailMessage};
+use choir_proto::mail::{AccountSettings, MailAttachment, MailHeader, MailMessage};
 use choir_proto::{
     AppKind, CallId, ChatMessage, ChatRole, ClientFrame, Command, Doc, DocId, EphemeralBody,
     ErrorCode, Event, EventBody, Layout, Moment, Query, Rect, Reply, Seek, ServerFrame, Settings,
@@ -423,6 +423,19 @@ pub fn commands() -> Vec<Command> {
             forward: false,
         },
         Command::SendMail { doc_id: DocId(8) },
+        Command::AddMailAccount {
+            window_id: w,
+            settings: AccountSettings(
+                [
+                    (
+                        "CHOIR_IMAP_URL".to_owned(),
+                        "imaps://mail.example.org".to_owned(),
+                    ),
+                    ("CHOIR_MAIL_PASSWORD".to_owned(), "app password".to_owned()),
+                ]
+                .into(),
+            ),
+        },
     ];
     for command in &commands {
         match command {
@@ -451,7 +464,8 @@ pub fn commands() -> Vec<Command> {
             | Command::OpenMailFolder { .. }
             | Command::OpenMailMessage { .. }
             | Command::ComposeMail { .. }
-            | Command::SendMail { .. } => {}
+            | Command::SendMail { .. }
+            | Command::AddMailAccount { .. } => {}
         }
     }
     commands

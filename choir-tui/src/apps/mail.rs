@@ -9,7 +9,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 
-use super::{note, App, Context, View, WHEEL_LINES};
+use super::{note, App, Context, TextInput, View, WHEEL_LINES};
 use crate::input::{Key, KeyCode, Mouse, MouseButton, MouseKind};
 use crate::theme::Theme;
 use crate::wrap::{display_width, truncate, wrap};
@@ -25,6 +25,9 @@ pub struct MailApp {
     scroll: usize,
     /// The message the scroll belongs to.
     scrolled: Option<u32>,
+    /// The account form's fields (`mail::ACCOUNT_FIELDS`) and the one typed into.
+    form: Vec<TextInput>,
+    form_focus: usize,
 }
 
 impl MailApp {
@@ -34,7 +37,44 @@ impl MailApp {
             cursor: MailCursor::default(),
             scroll: 0,
             scrolled: None,
+            form: Vec::new(),
+            form_focus: 0,
         }
+    }
+
+    /// A key while the account form is open: it takes every key.
+    fn form_key(&mut self, key: Key, cx: &mut Context<'_>) {
+        let fields = mail::ACCOUNT_FIELDS.len();
+        if self.form.len() != fields {
+            self.form = vec![TextInput::default(); fields];
+            self.form_focus = 0;
+        }
+        match key.code {
+            KeyCode::Esc => self.close_form(),
+            KeyCode::Tab | KeyCode::Down => self.form_focus = (self.form_focus + 1) % fields,
+            KeyCode::BackTab | KeyCode::Up => {
+                self.form_focus = (self.form_focus + fields - 1) % fields
+            }
+            KeyCode::Enter if self.form_focus + 1 < fields => self.form_focus += 1,
+            KeyCode::Enter => {
+                let values: Vec<&str> = self.form.iter().map(TextInput::text).collect();
+                cx.send(mail::add_account(self.window_id, &values));
+                cx.notify("checking the account with its servers…", false);
+                self.close_form();
+            }
+            _ => {
+                if let Some(input) = self.form.get_mut(self.form_focus) {
+                    input.edit(key);
+                }
+            }
+        }
+    }
+
+    /// Closes the form, letting go of what was typed (the password with it).
+    fn close_form(&mut self) {
+        self.cursor.form = false;
+        self.form.clear();
+        self.form_focus = 0;
     }
 
     fn scroll_by(&mut self, view: &MailView, lines: isize) {
@@ -102,6 +142,10 @@ fn parts(area: Rect, view: &MailView) -> Parts {
 
 impl App for MailApp {
     fn on_key(&mut self, key: Key, cx: &mut Context<'_>) -> bool {
+        if self.cursor.form {
+            self.form_key(key, cx);
+            return true;
+        }
         let Some(view) = cx.world().mail.get(&self.window_id).cloned() else {
             return false;
         };
@@ -130,6 +174,12 @@ impl App for MailApp {
                 cx.notify(text, false);
                 true
             }
+        }
+    }
+
+    fn on_paste(&mut self, text: &str, _cx: &mut Context<'_>) {
+        if let Some(input) = self.form.get_mut(self.form_focus) {
+            input.insert_str(text.trim());
         }
     }
 
@@ -206,6 +256,15 @@ impl App for MailApp {
         }
         let parts = parts(area, mail);
         draw_header(buf, parts.header, mail, theme);
+        if self.cursor.form {
+            let body = Rect::new(
+                area.x,
+                area.y + parts.header.height,
+                area.width,
+                area.height - parts.header.height,
+            );
+            return self.draw_form(buf, body, theme);
+        }
         if let Some(rect) = parts.folders {
             for (row, folder) in mail.folders.iter().enumerate().take(rect.height.into()) {
                 let style = if *folder == mail.folder {
@@ -230,6 +289,9 @@ impl App for MailApp {
     }
 
     fn hint(&self, view: &View<'_>) -> String {
+        if self.cursor.form {
+            return mail::FORM_HINT.into();
+        }
         let open = view
             .world()
             .mail
@@ -251,6 +313,68 @@ impl App for MailApp {
     fn copy_text(&self, view: &View<'_>) -> Option<String> {
         let mail = view.world().mail.get(&self.window_id)?;
         mail.message.as_ref().map(|message| message.text.clone())
+    }
+}
+
+impl MailApp {
+    /// The account form in `rect`; where the cursor is, in the field typed into.
+    fn draw_form(&self, buf: &mut Buffer, rect: Rect, theme: &Theme) -> Option<(u16, u16)> {
+        if rect.height == 0 {
+            return None;
+        }
+        buf.set_stringn(
+            rect.x,
+            rect.y,
+            "Add a mail account: it is checked with its servers, and kept in the sandbox, never in the log",
+            rect.width.into(),
+            theme.muted(),
+        );
+        let label_width = mail::ACCOUNT_FIELDS
+            .iter()
+            .map(|field| display_width(field.label))
+            .max()
+            .unwrap_or(0) as u16
+            + 2;
+        let mut cursor = None;
+        for (index, field) in mail::ACCOUNT_FIELDS.iter().enumerate() {
+            let y = rect.y + 2 + index as u16;
+            if y >= rect.y + rect.height {
+                break;
+            }
+            let focused = index == self.form_focus;
+            let label_style = if focused {
+                theme.selected()
+            } else {
+                Style::default()
+            };
+            buf.set_stringn(
+                rect.x,
+                y,
+                format!("{}:", field.label),
+                label_width.into(),
+                label_style,
+            );
+            let x = rect.x + label_width;
+            let width = rect.width.saturating_sub(label_width);
+            let text = self.form.get(index).map_or("", TextInput::text);
+            if text.is_empty() {
+                buf.set_stringn(x, y, field.example, width.into(), theme.muted());
+            } else if field.secret {
+                let masked = "•".repeat(text.chars().count());
+                buf.set_stringn(x, y, &masked, width.into(), Style::default());
+            } else {
+                buf.set_stringn(x, y, text, width.into(), Style::default());
+            }
+            if focused {
+                let typed = if field.secret {
+                    text.chars().count()
+                } else {
+                    display_width(text)
+                };
+                cursor = Some((x + (typed as u16).min(width.saturating_sub(1)), y));
+            }
+        }
+        cursor
     }
 }
 
@@ -298,7 +422,11 @@ fn draw_list(
         return;
     }
     if let Some(problem) = &mail.problem {
-        for (row, line) in wrap(problem, rect.width.into())
+        let mut problem = problem.clone();
+        if mail.account.is_empty() {
+            problem.push_str(" — or press A to add one here");
+        }
+        for (row, line) in wrap(&problem, rect.width.into())
             .iter()
             .enumerate()
             .take(rect.height.into())

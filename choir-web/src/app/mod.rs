@@ -340,6 +340,24 @@ impl Component for App {
                     uid: Some(uid),
                 });
             }
+            Msg::MailForm(window, open) => self.windows.mail.entry(window).or_default().form = open,
+            Msg::MailAddAccount(window) => {
+                let values: Vec<String> = choir_desktop::mail::ACCOUNT_FIELDS
+                    .iter()
+                    .map(|field| {
+                        dom::by_id(&crate::apps::mail_form_input_id(window, field.setting))
+                            .and_then(|element| {
+                                element.dyn_into::<web_sys::HtmlInputElement>().ok()
+                            })
+                            .map(|input| input.value())
+                            .unwrap_or_default()
+                    })
+                    .collect();
+                let values: Vec<&str> = values.iter().map(String::as_str).collect();
+                self.send(choir_desktop::mail::add_account(window, &values));
+                self.notify("checking the account with its servers…", false);
+                self.windows.mail.entry(window).or_default().form = false;
+            }
             Msg::LogFollow(window, follow) => {
                 self.windows.logs.entry(window).or_default().follow = follow
             }

@@ -46,6 +46,7 @@ pub fn view(
                     <button data-action="older" disabled={ !has_older(view) }
                         onclick={ command(page(id, view, true)) }>{ "Older" }</button>
                     <button data-action="refresh" onclick={ command(refresh(id, view)) }>{ "Refresh" }</button>
+                    <button data-action="add-account" onclick={ send.reform(move |_: MouseEvent| Msg::MailForm(id, true)) }>{ "Account…" }</button>
                     <button data-action="compose" onclick={ command(compose(id, false, false)) }>{ "New" }</button>
                     <button data-action="reply" disabled={ !message_open }
                         onclick={ command(compose(id, true, false)) }>{ "Reply" }</button>
@@ -53,14 +54,50 @@ pub fn view(
                         onclick={ command(compose(id, false, true)) }>{ "Forward" }</button>
                 </span>
             </div>
-            <div class="mail-body">
-                { folders(send, id, view) }
-                <div class="mail-main">
-                    { list(send, id, view, cursor, utc_offset_min) }
-                    { message(send, id, view) }
+            if cursor.form {
+                { form(send, id) }
+            } else {
+                <div class="mail-body">
+                    { folders(send, id, view) }
+                    <div class="mail-main">
+                        { list(send, id, view, cursor, utc_offset_min) }
+                        { message(send, id, view) }
+                    </div>
                 </div>
-            </div>
+            }
         </div>
+    }
+}
+
+/// The id of the account form's input for `setting` in window `id`.
+pub fn form_input_id(id: WindowId, setting: &str) -> String {
+    format!("mail-{}-{}", id.0, setting)
+}
+
+fn form(send: &Callback<Msg>, id: WindowId) -> Html {
+    let onsubmit = send.reform(move |event: SubmitEvent| {
+        event.prevent_default();
+        Msg::MailAddAccount(id)
+    });
+    let cancel = send.reform(move |_: MouseEvent| Msg::MailForm(id, false));
+    html! {
+        <form class="mail-form" { onsubmit } aria-label="add a mail account" autocomplete="off">
+            <p class="muted">{ "Add a mail account: it is checked with its servers, and kept in the sandbox, never in the log." }</p>
+            { for mail::ACCOUNT_FIELDS.iter().map(|field| {
+                let input_id = form_input_id(id, field.setting);
+                html! {
+                    <label class="mail-field">
+                        <span>{ field.label }</span>
+                        <input id={ input_id } name={ field.setting } placeholder={ field.example }
+                            type={ if field.secret { "password" } else { "text" } } spellcheck="false" />
+                    </label>
+                }
+            }) }
+            <span class="mail-form-actions">
+                <button type="submit" data-action="add-account-submit">{ "Add account" }</button>
+                <button type="button" onclick={ cancel }>{ "Cancel" }</button>
+            </span>
+        </form>
     }
 }
 
@@ -136,7 +173,15 @@ fn list(
     utc_offset_min: i32,
 ) -> Html {
     if let Some(problem) = &view.problem {
-        return html! { <p class="mail-problem" role="alert">{ problem.clone() }</p> };
+        let add = send.reform(move |_: MouseEvent| Msg::MailForm(id, true));
+        return html! {
+            <div class="mail-list">
+                <p class="mail-problem" role="alert">{ problem.clone() }</p>
+                if view.account.is_empty() {
+                    <button data-action="add-account" onclick={ add }>{ "Add an account here" }</button>
+                }
+            </div>
+        };
     }
     let rows = mail::rows(view);
     if rows.is_empty() {

@@ -19,6 +19,7 @@ use crate::redraw::Revisions;
 
 pub use chat::{scrolled as chat_scrolled, ChatView};
 pub use event_log::{LogEntry, LogView};
+pub use mail::form_input_id as mail_form_input_id;
 pub use writer::Editor;
 
 /// What the apps draw from: the replica, and each window's state in this tab.

@@ -137,3 +137,58 @@ fn a_problem_is_shown_in_the_window() {
     let screen = h.screen();
     assert!(screen.contains("no mail account is set up"), "{screen}");
 }
+
+#[test]
+fn the_account_form_sends_what_was_typed_and_masks_the_password() {
+    let mut h = Harness::new(100, 16);
+    h.open(AppKind::Mail, Cells::new(0, 0, 100, 14));
+    h.commit(EventBody::MailFailed {
+        window_id: MAIL,
+        error: "no mail account is set up (choir account add --from-env)".into(),
+    });
+    assert!(
+        h.screen().contains("press A to add one here"),
+        "{}",
+        h.screen()
+    );
+    h.bytes(b"A");
+    assert!(
+        h.screen().contains("imaps://imap.example.org"),
+        "{}",
+        h.screen()
+    );
+    h.bytes(b"alice@example.test\t");
+    h.bytes(b"alice\r");
+    h.bytes(b"s3cret-pw\r");
+    h.bytes(b"imap://127.0.0.1:1143\r");
+    h.bytes(b"smtp://127.0.0.1:1025");
+    let screen = h.screen();
+    assert!(screen.contains("•••••••••"), "{screen}");
+    assert!(!screen.contains("s3cret"), "{screen}");
+    assert_eq!(h.take_sent(), vec![], "nothing is sent while typing");
+    h.bytes(b"\r\r");
+    let sent = h.take_sent();
+    let [Command::AddMailAccount {
+        window_id,
+        settings,
+    }] = &sent[..]
+    else {
+        panic!("{sent:?}");
+    };
+    assert_eq!(*window_id, MAIL);
+    let setting = |name: &str| settings.0.get(name).cloned().unwrap_or_default();
+    assert_eq!(setting("CHOIR_MAIL_ADDRESS"), "alice@example.test");
+    assert_eq!(setting("CHOIR_MAIL_PASSWORD"), "s3cret-pw");
+    assert_eq!(setting("CHOIR_SMTP_URL"), "smtp://127.0.0.1:1025");
+    assert!(!settings.0.contains_key("CHOIR_CALDAV_URL"));
+    assert!(
+        h.screen().contains("checking the account"),
+        "{}",
+        h.screen()
+    );
+    // Esc leaves the form without sending.
+    h.bytes(b"A");
+    h.bytes(b"x\x1b");
+    assert_eq!(h.take_sent(), vec![]);
+    assert!(!h.screen().contains("imaps://imap.example.org"));
+}
