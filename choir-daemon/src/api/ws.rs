@@ -341,7 +341,7 @@ async fn serve(
                 outbox.error(Some(id), ErrorCode::ReadOnly, READ_ONLY).await
             }
             Ok(ClientFrame::Command { id, command }) => {
-                let result = super::mail::command(&state, &access, command, actor.to_owned()).await;
+                let result = super::mail::command(state, access, command, actor.to_owned()).await;
                 match result {
                     Ok(seqs) => outbox.frame(&ServerFrame::Ack { id, seqs }).await,
                     Err(err) => {
