@@ -181,6 +181,122 @@ impl Calendar {
         })
     }
 
+    /// Moves event `uid` to `start`..`end`, keeping the rest of it; refused if it changed on
+    /// the server since it was read (another client moved it first).
+    pub async fn reschedule(
+        &self,
+        uid: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<(), MailError> {
+        if end <= start {
+            return Err(MailError::CalDav(
+                "an event must end after it starts".into(),
+            ));
+        }
+        let (href, etag, text) = self.stored_event(uid).await?;
+        let mut calendar: icalendar::Calendar = text
+            .parse()
+            .map_err(|err| MailError::CalDav(format!("{href} is not iCalendar: {err}")))?;
+        let mut moved = false;
+        for component in calendar.components.iter_mut() {
+            if let icalendar::CalendarComponent::Event(event) = component {
+                if event.get_uid() == Some(uid) {
+                    event.starts(start).ends(end).timestamp(Utc::now());
+                    moved = true;
+                }
+            }
+        }
+        if !moved {
+            return Err(MailError::CalDav(format!(
+                "{href} does not hold event {uid}"
+            )));
+        }
+        let mut put = self
+            .http
+            .put(href.clone())
+            .basic_auth(&self.user, Some(&self.password))
+            .header("Content-Type", "text/calendar; charset=utf-8")
+            .body(calendar.to_string());
+        if let Some(etag) = etag {
+            put = put.header("If-Match", etag);
+        }
+        let response = put.send().await.map_err(|err| unreachable(&href, err))?;
+        if response.status() == StatusCode::PRECONDITION_FAILED {
+            return Err(MailError::CalDav(format!(
+                "event {uid} changed on the server meanwhile; look again and move it then"
+            )));
+        }
+        stored(&href, response.status())
+    }
+
+    /// Deletes event `uid` (the whole object that holds it).
+    pub async fn remove(&self, uid: &str) -> Result<(), MailError> {
+        let (href, etag, _) = self.stored_event(uid).await?;
+        let mut delete = self
+            .http
+            .delete(href.clone())
+            .basic_auth(&self.user, Some(&self.password));
+        if let Some(etag) = etag {
+            delete = delete.header("If-Match", etag);
+        }
+        let response = delete.send().await.map_err(|err| unreachable(&href, err))?;
+        stored(&href, response.status())
+    }
+
+    /// Where event `uid` is stored, its etag, and its text.
+    async fn stored_event(&self, uid: &str) -> Result<(Url, Option<String>, String), MailError> {
+        let escaped = uid
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        let body = format!(
+            r#"<?xml version="1.0" encoding="utf-8"?>
+<c:calendar-query xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav">
+  <d:prop><d:getetag/><c:calendar-data/></d:prop>
+  <c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">
+    <c:prop-filter name="UID"><c:text-match collation="i;octet">{escaped}</c:text-match></c:prop-filter>
+  </c:comp-filter></c:comp-filter></c:filter>
+</c:calendar-query>"#
+        );
+        let answer = self.ask("REPORT", &self.url, "1", &body).await?;
+        let doc = roxmltree::Document::parse(&answer).map_err(|err| {
+            MailError::CalDav(format!("the calendar answered with bad XML: {err}"))
+        })?;
+        let text_of = |node: roxmltree::Node<'_, '_>, tag: (&str, &str)| {
+            node.descendants()
+                .find(|child| child.has_tag_name(tag))
+                .and_then(|child| child.text())
+                .map(|text| text.trim().to_owned())
+        };
+        for response in doc
+            .descendants()
+            .filter(|node| node.has_tag_name(("DAV:", "response")))
+        {
+            let (Some(href), Some(text)) = (
+                text_of(response, ("DAV:", "href")),
+                text_of(response, (CALDAV, "calendar-data")),
+            ) else {
+                continue;
+            };
+            if !parse_events(&text).iter().any(|event| event.uid == uid) {
+                continue;
+            }
+            let href = self
+                .url
+                .join(&href)
+                .map_err(|err| MailError::CalDav(err.to_string()))?;
+            // The password only goes where it was told to go.
+            if href.origin() != self.url.origin() {
+                continue;
+            }
+            return Ok((href, text_of(response, ("DAV:", "getetag")), text));
+        }
+        Err(MailError::CalDav(format!(
+            "no event {uid} in the calendar: it was deleted or moved elsewhere"
+        )))
+    }
+
     /// Puts an invitation's event in the calendar (replacing an earlier version of it).
     pub async fn keep(&self, invitation: &crate::Invitation) -> Result<(), MailError> {
         let name: String = invitation

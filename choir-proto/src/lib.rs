@@ -16,6 +16,7 @@ mod app_kind;
 pub mod client;
 mod clock;
 mod command;
+pub mod dates;
 mod decide;
 mod doc_sync;
 mod endpoint;

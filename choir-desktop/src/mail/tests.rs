@@ -174,58 +174,11 @@ fn answering_needs_an_open_message() {
 
 #[test]
 fn dates_read_at_the_viewers_offset() {
-    use super::date::{civil, days_from_civil, parse_rfc3339};
-    assert_eq!(parse_rfc3339("1970-01-01T00:00:00+00:00"), Some(0));
-    assert_eq!(
-        parse_rfc3339("2026-12-05T14:03:00+01:00"),
-        parse_rfc3339("2026-12-05T13:03:00Z")
-    );
     assert_eq!(
         short_date("2026-12-05T23:30:00+00:00", 3600),
         "Dec 06 00:30"
     );
     assert_eq!(short_date("2024-02-29T12:00:00.5-05:00", 0), "Feb 29 17:00");
     assert_eq!(short_date("not a date", 0), "");
-    assert_eq!(short_date("2026-13-45T99:00:00Z", 0), "");
     assert_eq!(short_date("", 0), "");
-    for days in [-1, 0, 59, 365 * 30, 20_000] {
-        let (y, m, d) = civil(days);
-        assert_eq!(days_from_civil(y, m, d), days);
-    }
-}
-
-#[test]
-fn the_account_form_sends_the_settings_it_was_given() {
-    let values = [
-        "alice@example.test",
-        " alice ",
-        "pw",
-        "imap://127.0.0.1:1143",
-        "",
-        "",
-    ];
-    let Command::AddMailAccount {
-        window_id,
-        settings,
-    } = add_account(WindowId(4), &values)
-    else {
-        panic!("not an account");
-    };
-    assert_eq!(window_id, WindowId(4));
-    assert_eq!(
-        settings.0.get("CHOIR_MAIL_USER").map(String::as_str),
-        Some("alice")
-    );
-    assert_eq!(
-        settings.0.get("CHOIR_MAIL_PASSWORD").map(String::as_str),
-        Some("pw")
-    );
-    assert!(
-        !settings.0.contains_key("CHOIR_SMTP_URL"),
-        "empty ones are left out"
-    );
-    assert_eq!(
-        ACCOUNT_FIELDS.iter().filter(|field| field.secret).count(),
-        1
-    );
 }
