@@ -1713,3 +1713,77 @@ e2eTest(
   },
   { timeout: 150_000 },
 );
+
+e2eTest(
+  'c1 calendar: an event added in the browser shows in both clients, moves an hour, shows as a week, and is deleted',
+  async (h) => {
+    const vars = await mailServers(h);
+    const daemon = await h.daemon();
+    await daemon.api('/api/mail/accounts', {
+      CHOIR_IMAP_URL: vars.CHOIR_IMAP_URL,
+      CHOIR_SMTP_URL: vars.CHOIR_SMTP_URL,
+      CHOIR_MAIL_USER: vars.CHOIR_MAIL_USER,
+      CHOIR_MAIL_PASSWORD: vars.CHOIR_MAIL_PASSWORD,
+      CHOIR_MAIL_ADDRESS: vars.CHOIR_MAIL_ADDRESS,
+      CHOIR_CALDAV_URL: vars.CHOIR_CALDAV_URL,
+    });
+    const browser = await h.browser();
+    const page = await h.page(browser, daemon, { viewport: { width: 1280, height: 800 } });
+    await waitForLive(page);
+    const tui = await h.tui(daemon, { cols: 120, rows: 34 });
+
+    await page.keyboard.press('Control+a');
+    await page.keyboard.press('a');
+    const cal = await waitUntil(async () => [...(await daemon.windows()).values()].find((w) => w.app === 'calendar'), {
+      what: 'a calendar window in /api/state',
+    });
+    const win = `.window[data-window-id="${cal.id}"]`;
+    await waitFor(page, ([sel, who]) => document.querySelector(`${sel} .mail-head`)?.textContent.startsWith(who), 15_000, {
+      arg: [win, vars.CHOIR_MAIL_ADDRESS],
+      what: 'this week in the calendar window',
+    });
+    await tui.waitForText('agenda');
+
+    // New: the form's day is today (this week is shown); times are the browser's.
+    const title = `Review ${tag()}`;
+    await page.click(`${win} button[data-action=new-event]`);
+    await page.fill(`${win} input[name=title]`, title);
+    await page.fill(`${win} input[name=from]`, '15:00');
+    await page.fill(`${win} input[name=to]`, '16:00');
+    await page.press(`${win} input[name=to]`, 'Enter');
+    const shown = (want) => waitFor(page, ([sel, title, want]) => [...document.querySelectorAll(`${sel} .calendar-event`)]
+      .some((el) => el.querySelector('.calendar-title')?.textContent === title
+        && el.querySelector('.calendar-time')?.textContent === want), 20_000,
+      { arg: [win, title, want], what: `the event at ${want}` });
+    await shown('15:00–16:00');
+    await tui.waitForText(title);
+
+    // Selected, J moves it an hour later, in both clients.
+    await page.click(`${win} .calendar-event:has-text("${title}")`);
+    await page.keyboard.press('J');
+    await shown('16:00–17:00');
+    await tui.waitForText(`16:00–17:00 ${title}`);
+
+    // The week view, for the whole desktop.
+    await page.click(`${win} button[data-action=toggle-view]`);
+    await waitFor(page, (sel) => document.querySelector(`${sel} .calendar-week`) !== null, 10_000, {
+      arg: win,
+      what: 'the week view',
+    });
+    await tui.waitForText('week');
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'calendar-week.png') });
+
+    // d asks, d again deletes.
+    await page.click(`${win} .calendar-event:has-text("${title}")`);
+    await page.keyboard.press('d');
+    await waitFor(page, () => document.querySelector('#notice')?.textContent.includes('press d again'), 10_000, {
+      what: 'the delete asking for a second press',
+    });
+    await page.keyboard.press('d');
+    await waitFor(page, ([sel, title]) => ![...document.querySelectorAll(`${sel} .calendar-title`)]
+      .some((el) => el.textContent === title), 20_000, { arg: [win, title], what: 'the event gone' });
+    await tui.waitForText((screen) => !screen.includes(title));
+  },
+  { timeout: 150_000 },
+);

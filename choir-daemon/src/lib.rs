@@ -195,6 +195,7 @@ impl Daemon {
             .filter_map(|thread| Some((thread.id, thread.subagent.clone()?)))
             .collect();
         let mail_views = world.mail.clone();
+        let calendar_views = world.calendars.clone();
         let past = actors::Past::new(store.clone(), snapshots.clone());
         let world = WorldHandle::spawn(store.clone(), snapshots, world, shells);
         let doc_files = docfiles::spawn(
@@ -213,6 +214,13 @@ impl Daemon {
             mail.clone(),
             world.clone(),
             &mail_views,
+            head,
+            shutdown.clone(),
+        );
+        mail::calendars::spawn(
+            store.clone(),
+            mail.clone(),
+            &calendar_views,
             head,
             shutdown.clone(),
         );

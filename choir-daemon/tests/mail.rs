@@ -15,7 +15,7 @@ use std::time::Duration;
 use choir_daemon::agent::ApprovalPolicy;
 use choir_daemon::RunningDaemon;
 use choir_mail::{Account, Mailbox, Outgoing};
-use choir_proto::{Command, EventBody};
+use choir_proto::{AppKind, Command, EventBody, ThreadId, WindowId, World};
 use choir_test_support::MailServers;
 use serde_json::{json, Value};
 
@@ -55,6 +55,23 @@ async fn tool(daemon: &RunningDaemon, name: &str, args: Value) -> Value {
     let (status, result) = post(daemon, &daemon.token, &format!("/api/tools/{name}"), &args).await;
     assert_eq!(status, 200, "{result}");
     result
+}
+
+/// The world once `ready` holds of it.
+async fn until(daemon: &RunningDaemon, what: &str, ready: impl Fn(&World) -> bool) -> World {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let world = daemon.world().welcome().await.unwrap();
+        if ready(&world) {
+            return world;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen; the calendar windows: {:#?}",
+            world.calendars
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Searches alice's INBOX with the tool until a message matching `query` is there.
@@ -508,6 +525,35 @@ async fn calendar_events_from_the_tools_the_agent_and_another_client_converge() 
     let daemon = model::start_at(dir.path(), model::openai(&url, ApprovalPolicy::Ask)).await;
     let servers = MailServers::start(dir.path());
     keep_alice(&daemon, &servers).await;
+    // A calendar window shows the days of it all.
+    let (mut desk, _) = common::Client::hello(&daemon, None).await;
+    desk.command(
+        1,
+        Command::OpenWindow {
+            app: AppKind::Calendar,
+            title: None,
+            rect: None,
+        },
+    )
+    .await;
+    let window = WindowId(1);
+    until(&daemon, "the calendar window's first week", |world| {
+        world
+            .calendars
+            .get(&window)
+            .is_some_and(|view| !view.loading)
+    })
+    .await;
+    desk.command(
+        2,
+        Command::OpenCalendarRange {
+            window_id: window,
+            from: "2031-03-03".into(),
+            days: 7,
+            week: true,
+        },
+    )
+    .await;
 
     // Another CalDAV client puts an event in, in a time zone of its own.
     let calendar = servers.var("CHOIR_CALDAV_CALENDAR");
@@ -530,7 +576,24 @@ async fn calendar_events_from_the_tools_the_agent_and_another_client_converge() 
     )
     .await;
     assert_eq!(added["ok"], true, "{added}");
-    let _chat = model::chat(&daemon, "book the dentist on the 4th at 3pm").await;
+    // (The calendar window is window 1: the chat is window and thread 2.)
+    desk.command(
+        10,
+        Command::OpenWindow {
+            app: AppKind::Chat,
+            title: None,
+            rect: None,
+        },
+    )
+    .await;
+    desk.command(
+        11,
+        Command::PostChat {
+            thread_id: ThreadId(2),
+            text: "book the dentist on the 4th at 3pm".into(),
+        },
+    )
+    .await;
     let call_id = model::wait_for_call(&daemon, "tool.requested").await;
     let events = daemon.store.read(1, 1000).await.unwrap();
     let preview = events.iter().find_map(|event| match &event.body {
@@ -590,6 +653,127 @@ async fn calendar_events_from_the_tools_the_agent_and_another_client_converge() 
     for title in ["Board meeting", "Lunch", "Dentist"] {
         assert!(report.contains(&format!("SUMMARY:{title}")), "{report}");
     }
+
+    // …and in the window, without asking again.
+    let titles = |world: &World| -> Vec<String> {
+        world.calendars[&window]
+            .events
+            .iter()
+            .map(|event| event.title.clone())
+            .collect()
+    };
+    let world = until(&daemon, "the window showing all three", |world| {
+        titles(world) == ["Board meeting", "Lunch", "Dentist"]
+    })
+    .await;
+    let lunch = world.calendars[&window].events[1].uid.clone();
+    let board = world.calendars[&window].events[0].uid.clone();
+
+    // The window adds, moves and deletes; the other client sees it, the window shows it.
+    desk.command(
+        3,
+        Command::AddCalendarEvent {
+            window_id: window,
+            title: "Standup".into(),
+            start: "2031-03-05T08:00:00Z".into(),
+            end: "2031-03-05T08:15:00Z".into(),
+        },
+    )
+    .await;
+    until(&daemon, "the added event shown", |world| {
+        titles(world).contains(&"Standup".to_owned())
+    })
+    .await;
+    desk.command(
+        4,
+        Command::MoveCalendarEvent {
+            window_id: window,
+            uid: lunch.clone(),
+            start: "2031-03-04T13:00:00Z".into(),
+            end: "2031-03-04T14:00:00Z".into(),
+        },
+    )
+    .await;
+    until(&daemon, "the moved event shown", |world| {
+        world.calendars[&window]
+            .events
+            .iter()
+            .any(|event| event.uid == lunch && event.start == "2031-03-04T13:00:00Z")
+    })
+    .await;
+    desk.command(
+        5,
+        Command::DeleteCalendarEvent {
+            window_id: window,
+            uid: board.clone(),
+        },
+    )
+    .await;
+    let world = until(&daemon, "the deleted event gone", |world| {
+        !titles(world).contains(&"Board meeting".to_owned())
+    })
+    .await;
+    assert_eq!(titles(&world), ["Lunch", "Dentist", "Standup"]);
+    let seen = choir_mail::Calendar::open(&account(&settings(&servers, false)))
+        .await
+        .unwrap()
+        .events(
+            "2031-03-03T00:00:00Z".parse().unwrap(),
+            "2031-03-10T00:00:00Z".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    let seen: Vec<(String, String)> = seen
+        .into_iter()
+        .map(|event| (event.title, event.start))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("Lunch".to_owned(), "2031-03-04T13:00:00Z".to_owned()),
+            ("Dentist".to_owned(), "2031-03-04T14:00:00Z".to_owned()),
+            ("Standup".to_owned(), "2031-03-05T08:00:00Z".to_owned()),
+        ]
+    );
+    // Moving what another client deleted meanwhile is said in the window.
+    let dentist = world.calendars[&window].events[1].uid.clone();
+    choir_mail::Calendar::open(&account(&settings(&servers, false)))
+        .await
+        .unwrap()
+        .remove(&dentist)
+        .await
+        .unwrap();
+    desk.command(
+        6,
+        Command::MoveCalendarEvent {
+            window_id: window,
+            uid: dentist,
+            start: "2031-03-04T16:00:00Z".into(),
+            end: "2031-03-04T16:30:00Z".into(),
+        },
+    )
+    .await;
+    let world = until(&daemon, "the failed move said", |world| {
+        world.calendars[&window].problem.is_some()
+    })
+    .await;
+    let problem = world.calendars[&window].problem.clone().unwrap();
+    assert!(problem.contains("no event"), "{problem}");
+    // What another client adds later shows up by itself (the window looks again).
+    choir_mail::Calendar::open(&account(&settings(&servers, false)))
+        .await
+        .unwrap()
+        .add(
+            "Retro",
+            "2031-03-06T15:00:00Z".parse().unwrap(),
+            "2031-03-06T16:00:00Z".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    until(&daemon, "the other client's event shown", |world| {
+        titles(world).contains(&"Retro".to_owned())
+    })
+    .await;
 
     // Bad input is said plainly.
     for (args, says) in [

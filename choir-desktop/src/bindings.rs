@@ -63,9 +63,9 @@ const BROWSER: Front = Front::Browser;
 /// Every binding, in the order the help shows them.
 pub const BINDINGS: &[Binding] = &[
     row(
-        "C-a c/e/w/s/i",
-        "new chat / event log / writer / shell / mail window",
-        "cewsi",
+        "C-a c/e/w/s/i/a",
+        "new chat / event log / writer / shell / mail / calendar",
+        "cewsia",
     ),
     Binding {
         on: On::Only(TERMINAL),

@@ -22,6 +22,7 @@ pub const LAUNCHER: &[(&str, char)] = &[
     ("Writer", 'w'),
     ("Shell", 's'),
     ("Mail", 'i'),
+    ("Calendar", 'a'),
     ("Tile all", 't'),
     ("Help", '?'),
     ("Quit", 'q'),
@@ -302,6 +303,7 @@ impl Keymap {
             ('e', _) => send(open(AppKind::EventLog)),
             ('w', _) => send(open(AppKind::Writer)),
             ('i', _) => send(open(AppKind::Mail)),
+            ('a', _) => send(open(AppKind::Calendar)),
             ('%' | '"', Some(window_id)) => send(Command::SplitWindow {
                 window_id,
                 stacked: c == '"',

@@ -13,11 +13,13 @@
 
 pub mod attention;
 pub mod bindings;
+pub mod calendar;
 pub mod chat;
 mod connection;
 pub mod copy_mode;
 pub mod find;
 pub mod geometry;
+mod handled;
 pub mod held;
 mod key;
 mod keymap;
@@ -28,5 +30,6 @@ pub mod replay;
 pub use bindings::{Binding, Front, BINDINGS};
 pub use connection::{Connection, Tone};
 pub use copy_mode::CopyMode;
+pub use handled::Handled;
 pub use key::{Key, KeyCode, Mods};
 pub use keymap::{Intent, Keymap, Mode, Screen, LAUNCHER, PREFIX};

@@ -5,6 +5,7 @@
 use choir_proto::mail::{thread_subject, MailHeader, MAIL_PAGE};
 use choir_proto::{Command, MailView, WindowId};
 
+pub use crate::handled::Handled;
 use crate::key::{Key, KeyCode};
 
 mod date;
@@ -281,7 +282,7 @@ impl MailCursor {
             },
             KeyCode::Char('r') | KeyCode::Char('f') if view.message.is_none() => {
                 return Handled::Notice(
-                    "open a message first (Enter), then r answers it and f forwards it",
+                    "open a message first (Enter), then r answers it and f forwards it".into(),
                 )
             }
             KeyCode::Char('r') => Command::ComposeMail {
@@ -302,19 +303,6 @@ impl MailCursor {
     fn has_next_page(&self, view: &MailView) -> bool {
         view.offset + (view.headers.len() as u32) < view.total
     }
-}
-
-/// What a key did in a mail window.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Handled {
-    /// Not a mail window's key.
-    No,
-    /// Done here (the selection moved, or nothing to do).
-    Yes,
-    /// Send this command.
-    Send(Command),
-    /// Say this to the user.
-    Notice(&'static str),
 }
 
 /// The name `by` places after `current` in `names` (wrapping), `None` when there is none.

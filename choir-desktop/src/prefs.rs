@@ -16,6 +16,7 @@ pub const COMMANDS: &[(&str, char)] = &[
     ("new-writer", 'w'),
     ("new-shell", 's'),
     ("new-mail", 'i'),
+    ("new-calendar", 'a'),
     ("launcher", 'l'),
     ("next-window", 'n'),
     ("previous-window", 'p'),

@@ -13,6 +13,7 @@ pub enum AppKind {
     EventLog,
     Shell,
     Mail,
+    Calendar,
     Other(String),
 }
 
@@ -24,6 +25,7 @@ impl AppKind {
             AppKind::EventLog => "event_log",
             AppKind::Shell => "shell",
             AppKind::Mail => "mail",
+            AppKind::Calendar => "calendar",
             AppKind::Other(name) => name,
         }
     }
@@ -36,6 +38,7 @@ impl AppKind {
             AppKind::EventLog => "Event log".into(),
             AppKind::Shell => "Shell".into(),
             AppKind::Mail => "Mail".into(),
+            AppKind::Calendar => "Calendar".into(),
             AppKind::Other(name) => name.clone(),
         }
     }
@@ -49,6 +52,7 @@ impl From<String> for AppKind {
             "event_log" => AppKind::EventLog,
             "shell" => AppKind::Shell,
             "mail" => AppKind::Mail,
+            "calendar" => AppKind::Calendar,
             _ => AppKind::Other(name),
         }
     }

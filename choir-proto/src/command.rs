@@ -173,6 +173,38 @@ pub enum Command {
         window_id: WindowId,
         settings: crate::mail::AccountSettings,
     },
+    /// Show a range of days in a calendar window, as a week of columns or an agenda.
+    /// → `calendar.range_opened` (the daemon then reads it: `calendar.range_shown` or
+    /// `calendar.failed`)
+    #[serde(rename = "calendar.open_range")]
+    OpenCalendarRange {
+        window_id: WindowId,
+        /// The first day, `YYYY-MM-DD`.
+        from: String,
+        days: u32,
+        #[serde(default)]
+        week: bool,
+    },
+    /// Add an event to the calendar a calendar window shows (RFC 3339 start and end).
+    /// → `calendar.add_requested` (then the range again, or `calendar.failed`)
+    #[serde(rename = "calendar.add")]
+    AddCalendarEvent {
+        window_id: WindowId,
+        title: String,
+        start: String,
+        end: String,
+    },
+    /// Move an event the window shows. → `calendar.move_requested`
+    #[serde(rename = "calendar.move")]
+    MoveCalendarEvent {
+        window_id: WindowId,
+        uid: String,
+        start: String,
+        end: String,
+    },
+    /// Delete an event the window shows. → `calendar.delete_requested`
+    #[serde(rename = "calendar.delete")]
+    DeleteCalendarEvent { window_id: WindowId, uid: String },
     /// Send the message written in a document (as `mail.compose` lays it out).
     /// → `mail.send_requested` (then `mail.sent` or `mail.send_failed`)
     #[serde(rename = "mail.send")]
@@ -207,6 +239,10 @@ pub const KNOWN_COMMAND_TYPES: &[&str] = &[
     "mail.open_message",
     "mail.compose",
     "mail.add_account",
+    "calendar.open_range",
+    "calendar.add",
+    "calendar.move",
+    "calendar.delete",
     "mail.send",
 ];
 
@@ -240,6 +276,10 @@ impl Command {
             Command::OpenMailMessage { .. } => "mail.open_message",
             Command::ComposeMail { .. } => "mail.compose",
             Command::AddMailAccount { .. } => "mail.add_account",
+            Command::OpenCalendarRange { .. } => "calendar.open_range",
+            Command::AddCalendarEvent { .. } => "calendar.add",
+            Command::MoveCalendarEvent { .. } => "calendar.move",
+            Command::DeleteCalendarEvent { .. } => "calendar.delete",
             Command::SendMail { .. } => "mail.send",
         }
     }

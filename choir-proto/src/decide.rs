@@ -93,6 +93,12 @@ pub enum Rejection {
     UnknownMessage(u32),
     #[error("no message is open in the window to answer or forward")]
     NoMessageOpen,
+    #[error("window {0} is not a calendar window")]
+    NotACalendarWindow(WindowId),
+    #[error("{0}")]
+    BadEvent(String),
+    #[error("the window shows no event {0}")]
+    UnknownEvent(String),
 }
 
 impl Rejection {
@@ -103,7 +109,8 @@ impl Rejection {
             | Rejection::UnknownThread(_)
             | Rejection::UnknownCall(_)
             | Rejection::UnknownDoc(_)
-            | Rejection::UnknownMessage(_) => ErrorCode::NotFound,
+            | Rejection::UnknownMessage(_)
+            | Rejection::UnknownEvent(_) => ErrorCode::NotFound,
             Rejection::InvalidGeometry(_)
             | Rejection::TitleTooLong
             | Rejection::TooManyWindows
@@ -123,7 +130,9 @@ impl Rejection {
             | Rejection::ShellInputTooLong
             | Rejection::NotAMailWindow(_)
             | Rejection::BadFolder
-            | Rejection::NoMessageOpen => ErrorCode::InvalidCommand,
+            | Rejection::NoMessageOpen
+            | Rejection::NotACalendarWindow(_)
+            | Rejection::BadEvent(_) => ErrorCode::InvalidCommand,
         }
     }
 }
@@ -382,6 +391,25 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
         // The daemon keeps an account itself (its password must not reach the log): checked
         // here, it records nothing.
         Command::AddMailAccount { window_id, .. } => mail::add_account(world, *window_id),
+        Command::OpenCalendarRange {
+            window_id,
+            from,
+            days,
+            week,
+        } => calendar::open_range(world, *window_id, from, *days, *week),
+        Command::AddCalendarEvent {
+            window_id,
+            title,
+            start,
+            end,
+        } => calendar::add(world, *window_id, title, start, end),
+        Command::MoveCalendarEvent {
+            window_id,
+            uid,
+            start,
+            end,
+        } => calendar::move_event(world, *window_id, uid, start, end),
+        Command::DeleteCalendarEvent { window_id, uid } => calendar::delete(world, *window_id, uid),
     }
 }
 
@@ -602,6 +630,7 @@ fn cascade(desktop: &Desktop) -> Rect {
     Rect::new(2 + 4 * step, 1 + 2 * step, 60, 16)
 }
 
+mod calendar;
 mod layout;
 mod mail;
 

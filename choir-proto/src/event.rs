@@ -6,6 +6,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::app_kind::AppKind;
+use crate::calendar::CalendarItem;
 use crate::grid::Rect;
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
 use crate::mail::{MailHeader, MailMessage};
@@ -393,6 +394,50 @@ pub enum EventBody {
         subject: String,
     },
 
+    /// The user showed a range of days in a calendar window (`week`: as a week of columns,
+    /// else as an agenda); the daemon reads its events.
+    #[serde(rename = "calendar.range_opened")]
+    CalendarRangeOpened {
+        window_id: WindowId,
+        /// The first day, `YYYY-MM-DD`.
+        from: String,
+        days: u32,
+        #[serde(default)]
+        week: bool,
+    },
+    /// A range of days of the account's calendar, with its events as the server had them,
+    /// shown in a calendar window.
+    #[serde(rename = "calendar.range_shown")]
+    CalendarRangeShown {
+        window_id: WindowId,
+        account: String,
+        from: String,
+        days: u32,
+        events: Vec<CalendarItem>,
+    },
+    /// The user added an event from a calendar window (RFC 3339 start and end).
+    #[serde(rename = "calendar.add_requested")]
+    CalendarAddRequested {
+        window_id: WindowId,
+        title: String,
+        start: String,
+        end: String,
+    },
+    /// The user moved an event in a calendar window.
+    #[serde(rename = "calendar.move_requested")]
+    CalendarMoveRequested {
+        window_id: WindowId,
+        uid: String,
+        start: String,
+        end: String,
+    },
+    /// The user deleted an event in a calendar window.
+    #[serde(rename = "calendar.delete_requested")]
+    CalendarDeleteRequested { window_id: WindowId, uid: String },
+    /// What a calendar window asked for could not be done; `error` says why.
+    #[serde(rename = "calendar.failed")]
+    CalendarFailed { window_id: WindowId, error: String },
+
     /// An event type this build does not know, kept verbatim.
     #[serde(skip)]
     Unknown { type_name: String, data: Value },
@@ -444,6 +489,12 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "mail.send_requested",
     "mail.send_failed",
     "mail.sent",
+    "calendar.range_opened",
+    "calendar.range_shown",
+    "calendar.add_requested",
+    "calendar.move_requested",
+    "calendar.delete_requested",
+    "calendar.failed",
 ];
 
 impl EventBody {
@@ -494,6 +545,12 @@ impl EventBody {
             EventBody::MailSendRequested { .. } => "mail.send_requested",
             EventBody::MailSendFailed { .. } => "mail.send_failed",
             EventBody::MailSent { .. } => "mail.sent",
+            EventBody::CalendarRangeOpened { .. } => "calendar.range_opened",
+            EventBody::CalendarRangeShown { .. } => "calendar.range_shown",
+            EventBody::CalendarAddRequested { .. } => "calendar.add_requested",
+            EventBody::CalendarMoveRequested { .. } => "calendar.move_requested",
+            EventBody::CalendarDeleteRequested { .. } => "calendar.delete_requested",
+            EventBody::CalendarFailed { .. } => "calendar.failed",
             EventBody::Unknown { type_name, .. } => type_name,
         }
     }

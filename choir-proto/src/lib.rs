@@ -13,6 +13,7 @@
 
 mod activity;
 mod app_kind;
+pub mod calendar;
 pub mod client;
 mod clock;
 mod command;
@@ -69,8 +70,8 @@ pub use secret::{random_hex, secret_digest};
 pub use settings::{Settings, ThemeChoice};
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
-    apply_doc_event, ChatMessage, ChatThread, Desktop, Doc, DocEdit, Layout, MailView, Pane,
-    PasteTooLarge, PendingToolCall, Shell, Subagent, ThreadPage, ToolCallStatus, ToolCard,
-    ToolCardStatus, Window, World, CARD_OUTPUT_CHARS, DOC_HISTORY, WELCOME_CHAT_BYTES,
+    apply_doc_event, CalendarView, ChatMessage, ChatThread, Desktop, Doc, DocEdit, Layout,
+    MailView, Pane, PasteTooLarge, PendingToolCall, Shell, Subagent, ThreadPage, ToolCallStatus,
+    ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS, DOC_HISTORY, WELCOME_CHAT_BYTES,
     WELCOME_MESSAGES,
 };

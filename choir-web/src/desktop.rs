@@ -217,6 +217,7 @@ fn taskbar(send: &Callback<Msg>, app: &Shown) -> Html {
                 { launch(AppKind::EventLog, "log", "event_log") }
                 { launch(AppKind::Shell, "shell", "shell") }
                 { launch(AppKind::Mail, "mail", "mail") }
+                { launch(AppKind::Calendar, "calendar", "calendar") }
             </span>
             <span class="windows">
                 { for world.desktop.windows.values().enumerate().map(|(n, window)| {

@@ -57,6 +57,12 @@ pub enum Msg {
     MailForm(WindowId, bool),
     /// The account form was sent: add the account it names.
     MailAddAccount(WindowId),
+    /// An event of a calendar window was clicked: select it.
+    CalendarSelect(WindowId, String),
+    /// Open or close a calendar window's event form.
+    CalendarForm(WindowId, bool),
+    /// The event form was sent: add the event it names.
+    CalendarAdd(WindowId),
     /// Move through time (a replay).
     Travel(Travel),
     ToggleHelp,
@@ -82,7 +88,10 @@ impl Msg {
             | Msg::LogFollow(window, _)
             | Msg::MailOpen(window, _)
             | Msg::MailForm(window, _)
-            | Msg::MailAddAccount(window) => Touch::Window {
+            | Msg::MailAddAccount(window)
+            | Msg::CalendarSelect(window, _)
+            | Msg::CalendarForm(window, _)
+            | Msg::CalendarAdd(window) => Touch::Window {
                 window: *window,
                 logged: false,
             },

@@ -74,7 +74,13 @@ fn one_window(body: &EventBody) -> Option<WindowId> {
         | EventBody::MailPageShown { window_id, .. }
         | EventBody::MailMessageOpened { window_id, .. }
         | EventBody::MailMessageShown { window_id, .. }
-        | EventBody::MailFailed { window_id, .. } => Some(*window_id),
+        | EventBody::MailFailed { window_id, .. }
+        | EventBody::CalendarRangeOpened { window_id, .. }
+        | EventBody::CalendarRangeShown { window_id, .. }
+        | EventBody::CalendarAddRequested { window_id, .. }
+        | EventBody::CalendarMoveRequested { window_id, .. }
+        | EventBody::CalendarDeleteRequested { window_id, .. }
+        | EventBody::CalendarFailed { window_id, .. } => Some(*window_id),
         _ => None,
     }
 }

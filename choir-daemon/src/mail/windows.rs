@@ -88,12 +88,14 @@ struct Shown {
 }
 
 /// A window and what it asked for: the seq of its latest request of that kind.
-type Requests = Arc<Mutex<HashMap<(WindowId, Kind), u64>>>;
+pub(super) type Requests = Arc<Mutex<HashMap<(WindowId, Kind), u64>>>;
 
+/// What a window may ask for, one at a time of each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Kind {
+pub(super) enum Kind {
     Page,
     Message,
+    Range,
 }
 
 struct MailWindows {
@@ -266,14 +268,14 @@ impl MailWindows {
 }
 
 /// A window's request, answered only while it is the latest of its kind.
-struct Request {
+pub(super) struct Request {
     latest: Requests,
     key: (WindowId, Kind),
     seq: u64,
 }
 
 impl Request {
-    fn new(latest: &Requests, window_id: WindowId, kind: Kind, seq: u64) -> Self {
+    pub(super) fn new(latest: &Requests, window_id: WindowId, kind: Kind, seq: u64) -> Self {
         latest
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -285,20 +287,36 @@ impl Request {
         }
     }
 
-    async fn record(self, store: &EventStore, body: EventBody) {
+    /// The window's latest request of `kind` as it stands (a look that asks for nothing new):
+    /// its answer is recorded only if no other request comes meanwhile.
+    pub(super) fn current(latest: &Requests, window_id: WindowId, kind: Kind) -> Self {
+        let seq = latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&(window_id, kind))
+            .copied()
+            .unwrap_or(0);
+        Self {
+            latest: latest.clone(),
+            key: (window_id, kind),
+            seq,
+        }
+    }
+
+    pub(super) async fn record(self, store: &EventStore, body: EventBody) {
         let current = self
             .latest
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&self.key)
-            .is_some_and(|latest| *latest == self.seq);
+            .map_or(self.seq == 0, |latest| *latest == self.seq);
         if current {
             append(store, body).await;
         }
     }
 }
 
-async fn append(store: &EventStore, body: EventBody) {
+pub(super) async fn append(store: &EventStore, body: EventBody) {
     if let Err(err) = store.append(vec![NewEvent::new(ACTOR, body)]).await {
         tracing::warn!(%err, "cannot record what the mail server answered");
     }
@@ -309,7 +327,7 @@ fn newest(headers: &[MailHeader]) -> u32 {
 }
 
 /// The account asked for (`""`: the first).
-fn account(accounts: &MailAccounts, asked: &str) -> Result<Account, String> {
+pub(super) fn account(accounts: &MailAccounts, asked: &str) -> Result<Account, String> {
     let asked = (!asked.is_empty()).then_some(asked);
     accounts.get(asked).map_err(|err| err.to_string())
 }

@@ -1,5 +1,6 @@
 //! The state every client computes: a pure, infallible fold over [`Event`]s.
 
+mod calendar;
 mod chat;
 mod desktop;
 mod docs;
@@ -17,6 +18,7 @@ use crate::event::{Event, EventBody};
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
 use crate::settings::Settings;
 
+pub use calendar::CalendarView;
 pub use chat::{
     ChatMessage, ChatThread, Subagent, ThreadPage, ToolCard, ToolCardStatus, CARD_OUTPUT_CHARS,
 };
@@ -59,6 +61,9 @@ pub struct World {
     /// What each mail window shows (a page of headers and one message: bounded).
     #[serde(default, with = "keyed")]
     pub mail: BTreeMap<WindowId, MailView>,
+    /// What each calendar window shows (a range of days: bounded).
+    #[serde(default, with = "keyed")]
+    pub calendars: BTreeMap<WindowId, CalendarView>,
 }
 
 /// Messages of each shown thread a welcome carries at most (older ones come in pages).
@@ -88,6 +93,7 @@ impl World {
             settings: self.settings.clone(),
             settings_problem: self.settings_problem.clone(),
             mail: self.mail.clone(),
+            calendars: self.calendars.clone(),
         };
         for (id, thread) in &self.chats {
             summary.chats.insert(*id, thread.trimmed(messages));
@@ -135,6 +141,9 @@ impl World {
             thread.since(since);
         }
         for view in self.mail.values_mut() {
+            view.since(since);
+        }
+        for view in self.calendars.values_mut() {
             view.since(since);
         }
         self.tool_threads = self.held_tool_threads(&self.chats);
@@ -216,12 +225,20 @@ impl World {
             EventBody::WindowOpened { .. } => {
                 self.desktop.apply(&event.body);
                 mail::apply(&mut self.mail, event);
+                calendar::apply(&mut self.calendars, event);
             }
             EventBody::WindowClosed { .. } => {
                 self.desktop.apply(&event.body);
                 shells::apply(&mut self.shells, &event.body);
                 mail::apply(&mut self.mail, event);
+                calendar::apply(&mut self.calendars, event);
             }
+            EventBody::CalendarRangeOpened { .. }
+            | EventBody::CalendarRangeShown { .. }
+            | EventBody::CalendarAddRequested { .. }
+            | EventBody::CalendarMoveRequested { .. }
+            | EventBody::CalendarDeleteRequested { .. }
+            | EventBody::CalendarFailed { .. } => calendar::apply(&mut self.calendars, event),
             EventBody::MailFolderOpened { .. }
             | EventBody::MailPageShown { .. }
             | EventBody::MailMessageOpened { .. }
@@ -304,6 +321,13 @@ impl keyed::Keyed for PendingToolCall {
 }
 
 impl keyed::Keyed for Shell {
+    type Key = WindowId;
+    fn key(&self) -> WindowId {
+        self.window_id
+    }
+}
+
+impl keyed::Keyed for CalendarView {
     type Key = WindowId;
     fn key(&self) -> WindowId {
         self.window_id

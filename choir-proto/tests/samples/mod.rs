@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use choir_proto::calendar::CalendarItem;
 use choir_proto::mail::{AccountSettings, MailAttachment, MailHeader, MailMessage};
 use choir_proto::{
     AppKind, CallId, ChatMessage, ChatRole, ClientFrame, Command, Doc, DocId, EphemeralBody,
@@ -261,6 +262,54 @@ pub fn event_bodies() -> Vec<EventBody> {
             to: "bob@example.test".into(),
             subject: "Re: Lunch?".into(),
         },
+        EventBody::CalendarRangeOpened {
+            window_id: WindowId(7),
+            from: "2026-12-07".into(),
+            days: 7,
+            week: true,
+        },
+        EventBody::CalendarRangeShown {
+            window_id: WindowId(7),
+            account: "alice@example.test".into(),
+            from: "2026-12-07".into(),
+            days: 7,
+            events: vec![
+                CalendarItem {
+                    uid: "standup@choiros".into(),
+                    title: "Standup ✓".into(),
+                    start: "2026-12-07T09:00:00Z".into(),
+                    end: "2026-12-07T09:15:00Z".into(),
+                    location: "Room 1".into(),
+                },
+                CalendarItem {
+                    uid: "holiday".into(),
+                    title: "Holiday".into(),
+                    start: "2026-12-24".into(),
+                    end: "2026-12-25".into(),
+                    location: String::new(),
+                },
+            ],
+        },
+        EventBody::CalendarAddRequested {
+            window_id: WindowId(7),
+            title: "Lunch".into(),
+            start: "2026-12-08T12:00:00Z".into(),
+            end: "2026-12-08T13:00:00Z".into(),
+        },
+        EventBody::CalendarMoveRequested {
+            window_id: WindowId(7),
+            uid: "standup@choiros".into(),
+            start: "2026-12-08T09:00:00Z".into(),
+            end: "2026-12-08T09:15:00Z".into(),
+        },
+        EventBody::CalendarDeleteRequested {
+            window_id: WindowId(7),
+            uid: "standup@choiros".into(),
+        },
+        EventBody::CalendarFailed {
+            window_id: WindowId(7),
+            error: "no calendar: the account has no CalDAV URL (CHOIR_CALDAV_URL)".into(),
+        },
     ];
     for body in &bodies {
         match body {
@@ -308,6 +357,12 @@ pub fn event_bodies() -> Vec<EventBody> {
             | EventBody::MailSendRequested { .. }
             | EventBody::MailSendFailed { .. }
             | EventBody::MailSent { .. }
+            | EventBody::CalendarRangeOpened { .. }
+            | EventBody::CalendarRangeShown { .. }
+            | EventBody::CalendarAddRequested { .. }
+            | EventBody::CalendarMoveRequested { .. }
+            | EventBody::CalendarDeleteRequested { .. }
+            | EventBody::CalendarFailed { .. }
             | EventBody::Unknown { .. } => {}
         }
     }
@@ -423,6 +478,28 @@ pub fn commands() -> Vec<Command> {
             forward: false,
         },
         Command::SendMail { doc_id: DocId(8) },
+        Command::OpenCalendarRange {
+            window_id: w,
+            from: "2026-12-07".into(),
+            days: 7,
+            week: false,
+        },
+        Command::AddCalendarEvent {
+            window_id: w,
+            title: "Lunch".into(),
+            start: "2026-12-08T12:00:00Z".into(),
+            end: "2026-12-08T13:00:00Z".into(),
+        },
+        Command::MoveCalendarEvent {
+            window_id: w,
+            uid: "standup@choiros".into(),
+            start: "2026-12-08T09:00:00Z".into(),
+            end: "2026-12-08T09:15:00Z".into(),
+        },
+        Command::DeleteCalendarEvent {
+            window_id: w,
+            uid: "standup@choiros".into(),
+        },
         Command::AddMailAccount {
             window_id: w,
             settings: AccountSettings(
@@ -465,7 +542,11 @@ pub fn commands() -> Vec<Command> {
             | Command::OpenMailMessage { .. }
             | Command::ComposeMail { .. }
             | Command::SendMail { .. }
-            | Command::AddMailAccount { .. } => {}
+            | Command::AddMailAccount { .. }
+            | Command::OpenCalendarRange { .. }
+            | Command::AddCalendarEvent { .. }
+            | Command::MoveCalendarEvent { .. }
+            | Command::DeleteCalendarEvent { .. } => {}
         }
     }
     commands

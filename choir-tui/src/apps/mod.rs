@@ -6,6 +6,7 @@
 //! What an app shows comes from the shared `World` and the event stream; an app keeps only
 //! this client's state (input, scroll, selection, an editor's cursor and unconfirmed edits).
 
+pub mod calendar;
 pub mod chat;
 pub mod event_log;
 pub mod mail;
@@ -195,6 +196,7 @@ pub fn open(app: &AppKind, window_id: WindowId) -> Box<dyn App> {
         AppKind::Writer => Box::new(writer::Writer::new(window_id)),
         AppKind::Shell => Box::new(shell::ShellView::new(window_id)),
         AppKind::Mail => Box::new(mail::MailApp::new(window_id)),
+        AppKind::Calendar => Box::new(calendar::CalendarApp::new(window_id)),
         AppKind::Other(_) => Box::new(unknown::Unknown),
     }
 }

@@ -1265,6 +1265,7 @@ fn a_query_that_could_not_be_sent_is_asked_again() {
 }
 
 mod both_fronts;
+mod calendar;
 mod mail;
 mod shell;
 

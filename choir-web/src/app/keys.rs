@@ -101,7 +101,7 @@ impl App {
                     None => true,
                 };
             }
-            if let Some(handled) = self.mail_key(key) {
+            if let Some(handled) = self.mail_key(key).or_else(|| self.calendar_key(key)) {
                 if handled {
                     if let Some(event) = event {
                         event.prevent_default();
@@ -168,10 +168,37 @@ impl App {
                 true
             }
             Handled::Notice(text) => {
-                self.notify(text.to_owned(), false);
+                self.notify(text, false);
                 true
             }
         })
+    }
+
+    /// `key` in the focused window when it is a calendar window: `None` when it is not one
+    /// (or the key is typed into a field of the page), else whether to draw again.
+    fn calendar_key(&mut self, key: Key) -> Option<bool> {
+        if crate::keys::typing_in_field() {
+            return None;
+        }
+        let world = self.replica.world();
+        let id = world.desktop.focused?;
+        let view = world.calendars.get(&id)?;
+        let today = crate::apps::calendar_today(self.utc_offset_min);
+        let cursor = self.windows.calendars.entry(id).or_default();
+        Some(
+            match cursor.key(key, id, view, today, self.utc_offset_min * 60) {
+                Handled::No => false,
+                Handled::Yes => true,
+                Handled::Send(command) => {
+                    self.send(command);
+                    true
+                }
+                Handled::Notice(text) => {
+                    self.notify(text, false);
+                    true
+                }
+            },
+        )
     }
 
     /// The wheel, a press, a drag or a release on shell window `id`: in copy mode they

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use choir_desktop::attention::Attention;
+use choir_desktop::calendar::CalendarCursor;
 use choir_desktop::geometry::placed;
 use choir_desktop::held::{self, EventLog};
 use choir_desktop::mail::MailCursor;
@@ -84,6 +85,8 @@ struct Windows {
     log: EventLog<LogEntry>,
     /// The selected message of each mail window.
     mail: HashMap<WindowId, MailCursor>,
+    /// The selected event of each calendar window.
+    calendars: HashMap<WindowId, CalendarCursor>,
 }
 
 /// Where things are on the page, and where the keyboard goes next.
@@ -169,6 +172,7 @@ impl Component for App {
                 logs: HashMap::new(),
                 log: EventLog::new(LOG_CAPACITY),
                 mail: HashMap::new(),
+                calendars: HashMap::new(),
             },
             layout: Layout {
                 cell: (8.0, 17.0),
@@ -358,6 +362,13 @@ impl Component for App {
                 self.notify("checking the account with its servers…", false);
                 self.windows.mail.entry(window).or_default().form = false;
             }
+            Msg::CalendarSelect(window, uid) => {
+                self.windows.calendars.entry(window).or_default().selected = Some(uid)
+            }
+            Msg::CalendarForm(window, open) => {
+                self.windows.calendars.entry(window).or_default().form = open
+            }
+            Msg::CalendarAdd(window) => self.add_calendar_event(window),
             Msg::LogFollow(window, follow) => {
                 self.windows.logs.entry(window).or_default().follow = follow
             }
@@ -392,6 +403,7 @@ impl Component for App {
                 log: &self.windows.log,
                 editors: &self.writers.editors,
                 mail: &self.windows.mail,
+                calendars: &self.windows.calendars,
                 cell: self.layout.cell,
                 utc_offset_min: self.utc_offset_min,
                 keymap: &self.keymap,
@@ -542,6 +554,36 @@ impl App {
     fn send_all(&mut self, commands: Vec<Command>) {
         for command in commands {
             self.send(command);
+        }
+    }
+
+    /// Adds the event a calendar window's form names (its day, when left empty, the one it
+    /// shows as its placeholder).
+    fn add_calendar_event(&mut self, window: WindowId) {
+        let Some(view) = self.replica.world().calendars.get(&window) else {
+            return;
+        };
+        let default_day = crate::apps::calendar_form_day(view, self.utc_offset_min);
+        let values: Vec<String> = (0..choir_desktop::calendar::EVENT_FIELDS.len())
+            .map(|index| {
+                let value = dom::by_id(&crate::apps::calendar_form_input_id(window, index))
+                    .and_then(|element| element.dyn_into::<web_sys::HtmlInputElement>().ok())
+                    .map(|input| input.value())
+                    .unwrap_or_default();
+                if index == 1 && value.trim().is_empty() {
+                    default_day.clone()
+                } else {
+                    value
+                }
+            })
+            .collect();
+        let values: Vec<&str> = values.iter().map(String::as_str).collect();
+        match choir_desktop::calendar::add_event(window, &values, self.utc_offset_min * 60) {
+            Ok(command) => {
+                self.send(command);
+                self.windows.calendars.entry(window).or_default().form = false;
+            }
+            Err(problem) => self.notify(problem, true),
         }
     }
 

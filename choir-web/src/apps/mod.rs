@@ -1,6 +1,7 @@
 //! The apps inside windows: chat, writer, event log, shell. Each draws itself from the replica and
 //! its own view state and turns input into messages; the desktop only places them.
 
+mod calendar;
 mod chat;
 mod event_log;
 mod mail;
@@ -17,6 +18,9 @@ use yew::prelude::*;
 use crate::msg::Msg;
 use crate::redraw::Revisions;
 
+pub use calendar::{
+    form_day as calendar_form_day, form_input_id as calendar_form_input_id, today as calendar_today,
+};
 pub use chat::{scrolled as chat_scrolled, ChatView};
 pub use event_log::{LogEntry, LogView};
 pub use mail::form_input_id as mail_form_input_id;
@@ -32,6 +36,8 @@ pub struct Shown<'a> {
     pub editors: &'a HashMap<WindowId, Editor>,
     /// The selected message of each mail window.
     pub mail: &'a HashMap<WindowId, choir_desktop::mail::MailCursor>,
+    /// The selected event of each calendar window.
+    pub calendars: &'a HashMap<WindowId, choir_desktop::calendar::CalendarCursor>,
     /// One character cell, in CSS pixels.
     pub cell: (f64, f64),
     /// The browser's time zone, minutes east of UTC.
@@ -184,6 +190,13 @@ fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
             window,
         ),
         AppKind::Shell => shell::view(send, world, shown, window),
+        AppKind::Calendar => calendar::view(
+            send,
+            world,
+            shown.calendars.get(&id),
+            shown.utc_offset_min,
+            window,
+        ),
         AppKind::Mail => mail::view(
             send,
             world,

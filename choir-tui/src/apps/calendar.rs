@@ -1,0 +1,323 @@
+//! The calendar app: a header line (account, the range, agenda or week), then the range's days
+//! as an agenda (a day's label, its events under it) or as a week of columns; `n` opens the
+//! form that adds an event. What a key does is `choir_desktop::calendar`'s, the same as in the
+//! browser; this only draws, and holds the form's text.
+
+use choir_desktop::calendar::{self, CalendarCursor, Day, Handled};
+use choir_proto::{CalendarView, WindowId};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+
+use super::{note, App, Context, TextInput, View};
+use crate::input::{Key, KeyCode};
+use crate::theme::Theme;
+use crate::wrap::{display_width, truncate, wrap};
+
+pub struct CalendarApp {
+    window_id: WindowId,
+    cursor: CalendarCursor,
+    /// The form's fields (`calendar::EVENT_FIELDS`) and the one typed into.
+    form: Vec<TextInput>,
+    form_focus: usize,
+}
+
+impl CalendarApp {
+    pub fn new(window_id: WindowId) -> Self {
+        Self {
+            window_id,
+            cursor: CalendarCursor::default(),
+            form: Vec::new(),
+            form_focus: 0,
+        }
+    }
+
+    fn form_key(&mut self, key: Key, view: &CalendarView, cx: &mut Context<'_>) {
+        let fields = calendar::EVENT_FIELDS.len();
+        if self.form.len() != fields {
+            self.form = vec![TextInput::default(); fields];
+            // The day starts as the range's first, or today when that is in the range.
+            let today = today(cx.utc_offset);
+            let first = choir_proto::dates::parse_day(&view.from).unwrap_or(today);
+            let day = if (first..first + i64::from(view.days)).contains(&today) {
+                today
+            } else {
+                first
+            };
+            self.form[1].insert_str(&choir_proto::dates::format_day(day));
+            self.form_focus = 0;
+        }
+        match key.code {
+            KeyCode::Esc => self.close_form(),
+            KeyCode::Tab | KeyCode::Down => self.form_focus = (self.form_focus + 1) % fields,
+            KeyCode::BackTab | KeyCode::Up => {
+                self.form_focus = (self.form_focus + fields - 1) % fields
+            }
+            KeyCode::Enter if self.form_focus + 1 < fields => self.form_focus += 1,
+            KeyCode::Enter => {
+                let values: Vec<&str> = self.form.iter().map(TextInput::text).collect();
+                match calendar::add_event(self.window_id, &values, cx.utc_offset) {
+                    Ok(command) => {
+                        cx.send(command);
+                        self.close_form();
+                    }
+                    Err(problem) => cx.notify(problem, true),
+                }
+            }
+            _ => {
+                if let Some(input) = self.form.get_mut(self.form_focus) {
+                    input.edit(key);
+                }
+            }
+        }
+    }
+
+    fn close_form(&mut self) {
+        self.cursor.form = false;
+        self.form.clear();
+        self.form_focus = 0;
+    }
+}
+
+/// The viewer's day, days since 1970-01-01.
+fn today(utc_offset: i32) -> i64 {
+    (choir_proto::now_ms() + i64::from(utc_offset) * 1000).div_euclid(choir_proto::dates::DAY_MS)
+}
+
+impl App for CalendarApp {
+    fn on_key(&mut self, key: Key, cx: &mut Context<'_>) -> bool {
+        let Some(view) = cx.world().calendars.get(&self.window_id).cloned() else {
+            return false;
+        };
+        if self.cursor.form {
+            self.form_key(key, &view, cx);
+            return true;
+        }
+        let today = today(cx.utc_offset);
+        match self
+            .cursor
+            .key(key, self.window_id, &view, today, cx.utc_offset)
+        {
+            Handled::No => false,
+            Handled::Yes => true,
+            Handled::Send(command) => {
+                cx.send(command);
+                true
+            }
+            Handled::Notice(text) => {
+                cx.notify(text, false);
+                true
+            }
+        }
+    }
+
+    fn on_paste(&mut self, text: &str, _cx: &mut Context<'_>) {
+        if let Some(input) = self.form.get_mut(self.form_focus) {
+            input.insert_str(text.trim());
+        }
+    }
+
+    fn draw(&self, view: &View<'_>, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
+        let theme = view.theme;
+        let Some(shown) = view.world().calendars.get(&self.window_id) else {
+            note(buf, area, "this calendar window is not known here", theme);
+            return None;
+        };
+        if area.height == 0 || area.width == 0 {
+            return None;
+        }
+        let mut head = if shown.account.is_empty() {
+            "Calendar".to_owned()
+        } else {
+            format!(
+                "{} · {} · {}",
+                shown.account,
+                calendar::range_label(shown),
+                if shown.week { "week" } else { "agenda" }
+            )
+        };
+        if shown.loading {
+            head.push_str(" · loading…");
+        }
+        buf.set_stringn(
+            area.x,
+            area.y,
+            &head,
+            area.width.into(),
+            theme.muted().add_modifier(Modifier::BOLD),
+        );
+        let body = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
+        if self.cursor.form {
+            return self.draw_form(buf, body, theme);
+        }
+        if let Some(problem) = &shown.problem {
+            for (row, line) in wrap(problem, body.width.into())
+                .iter()
+                .enumerate()
+                .take(body.height.into())
+            {
+                buf.set_stringn(
+                    body.x,
+                    body.y + row as u16,
+                    line,
+                    body.width.into(),
+                    theme.error(),
+                );
+            }
+            return None;
+        }
+        let days = calendar::days(shown, view.utc_offset);
+        let order: Vec<_> = days.iter().flat_map(|day| day.events.clone()).collect();
+        let selected = self.cursor.current(&order).map(|item| item.uid.as_str());
+        if shown.week {
+            draw_week(buf, body, &days, selected, view.utc_offset, theme);
+        } else {
+            draw_agenda(buf, body, &days, selected, view.utc_offset, theme);
+        }
+        None
+    }
+
+    fn hint(&self, _view: &View<'_>) -> String {
+        if self.cursor.form {
+            calendar::FORM_HINT.into()
+        } else {
+            calendar::HINT.into()
+        }
+    }
+}
+
+impl CalendarApp {
+    fn draw_form(&self, buf: &mut Buffer, rect: Rect, theme: &Theme) -> Option<(u16, u16)> {
+        buf.set_stringn(
+            rect.x,
+            rect.y,
+            "A new event, in your time",
+            rect.width.into(),
+            theme.muted(),
+        );
+        let label_width = 8;
+        let mut cursor = None;
+        for (index, (label, example)) in calendar::EVENT_FIELDS.iter().enumerate() {
+            let y = rect.y + 2 + index as u16;
+            if y >= rect.y + rect.height {
+                break;
+            }
+            let focused = index == self.form_focus;
+            let style = if focused {
+                theme.selected()
+            } else {
+                Style::default()
+            };
+            buf.set_stringn(rect.x, y, format!("{label}:"), label_width, style);
+            let x = rect.x + label_width as u16;
+            let width = usize::from(rect.width).saturating_sub(label_width);
+            let text = self.form.get(index).map_or("", TextInput::text);
+            if text.is_empty() {
+                buf.set_stringn(x, y, example, width, theme.muted());
+            } else {
+                buf.set_stringn(x, y, text, width, Style::default());
+            }
+            if focused {
+                let typed = display_width(text).min(width.saturating_sub(1));
+                cursor = Some((x + typed as u16, y));
+            }
+        }
+        cursor
+    }
+}
+
+fn event_style(uid: &str, selected: Option<&str>, theme: &Theme) -> Style {
+    if selected == Some(uid) {
+        theme.selected()
+    } else {
+        Style::default()
+    }
+}
+
+fn draw_agenda(
+    buf: &mut Buffer,
+    rect: Rect,
+    days: &[Day<'_>],
+    selected: Option<&str>,
+    utc_offset: i32,
+    theme: &Theme,
+) {
+    let mut lines: Vec<(String, Style, bool)> = Vec::new();
+    for day in days {
+        lines.push((
+            day.label.clone(),
+            Style::default().add_modifier(Modifier::BOLD),
+            false,
+        ));
+        for item in &day.events {
+            let mut line = format!(
+                "  {:<11} {}",
+                calendar::time_span(item, utc_offset),
+                item.title
+            );
+            if !item.location.is_empty() {
+                line.push_str(&format!("  ({})", item.location));
+            }
+            let is_selected = selected == Some(item.uid.as_str());
+            lines.push((line, event_style(&item.uid, selected, theme), is_selected));
+        }
+    }
+    // Keep the selected event in view.
+    let height = usize::from(rect.height);
+    let at = lines
+        .iter()
+        .position(|(_, _, is_selected)| *is_selected)
+        .unwrap_or(0);
+    let first = at.saturating_sub(height.saturating_sub(1));
+    for (row, (line, style, _)) in lines.iter().skip(first).take(height).enumerate() {
+        buf.set_stringn(rect.x, rect.y + row as u16, line, rect.width.into(), *style);
+    }
+}
+
+fn draw_week(
+    buf: &mut Buffer,
+    rect: Rect,
+    days: &[Day<'_>],
+    selected: Option<&str>,
+    utc_offset: i32,
+    theme: &Theme,
+) {
+    if days.is_empty() || rect.height == 0 {
+        return;
+    }
+    let column = (usize::from(rect.width) / days.len()).max(1);
+    for (index, day) in days.iter().enumerate() {
+        let x = rect.x + (index * column) as u16;
+        if x >= rect.x + rect.width {
+            break;
+        }
+        let width = column.saturating_sub(1).max(1);
+        buf.set_stringn(
+            x,
+            rect.y,
+            truncate(&day.label, width),
+            width,
+            Style::default().add_modifier(Modifier::BOLD),
+        );
+        for (row, item) in day.events.iter().enumerate() {
+            let y = rect.y + 1 + row as u16;
+            if y >= rect.y + rect.height {
+                break;
+            }
+            let text = if item.all_day() {
+                item.title.clone()
+            } else {
+                let span = calendar::time_span(item, utc_offset);
+                let start = span.split('–').next().unwrap_or_default();
+                format!("{start} {}", item.title)
+            };
+            buf.set_stringn(
+                x,
+                y,
+                truncate(&text, width),
+                width,
+                event_style(&item.uid, selected, theme),
+            );
+        }
+    }
+}
