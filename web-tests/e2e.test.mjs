@@ -1678,6 +1678,22 @@ e2eTest(
       .some((el) => el.textContent === subject), 20_000, { arg: [win, subject], what: 'the new message in the list' });
     await tui.waitForText(subject, { timeoutMs: 10_000 });
 
+    // / searches the folder; Esc twice leaves the field, then the search.
+    const head = () => page.$eval(`${win} .mail-head`, (el) => el.textContent);
+    await page.keyboard.press('/');
+    await page.keyboard.type(subject);
+    await page.keyboard.press('Enter');
+    await waitFor(page, ([sel, subject]) => document.querySelector(`${sel} .mail-head`)?.textContent.includes(`found for “${subject}”`)
+      && document.querySelectorAll(`${sel} .mail-row`).length === 1, 15_000, { arg: [win, subject], what: 'the search found' });
+    await tui.waitForText('found for');
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+    await waitFor(page, (sel) => !document.querySelector(`${sel} .mail-head`)?.textContent.includes('found for'), 15_000, {
+      arg: win,
+      what: 'the folder as it is again',
+    });
+    assert.match(await head(), /INBOX · 1–1 of 1$/);
+
     // A click opens it, in both clients (what a window shows is desktop state).
     await page.click(`${win} .mail-row[data-uid]`);
     await waitFor(page, (sel) => document.querySelector(`${sel} .mail-text`)?.textContent.includes('Noon at the usual place?'),

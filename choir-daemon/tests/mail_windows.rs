@@ -255,6 +255,107 @@ async fn a_mail_window_shows_a_folder_live_opens_messages_and_answers_them() {
     assert_eq!(message.text.trim_end(), "Noon at the usual place?\n\nBob");
     assert!(view(&world, window).headers[0].seen);
 
+    // A read-only share made now sees what the window shows from now on: not the page or the
+    // message shown before it began, but mail that comes in after.
+    let share = reqwest::Client::new()
+        .post(format!("{}/api/shares", daemon.url()))
+        .bearer_auth(&daemon.token)
+        .body(json!({ "read_only": true }).to_string())
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let watcher = share["token"].as_str().unwrap().to_owned();
+    send_to_alice(&servers, &bob, "After the share", "seen by the watcher").await;
+    until(&daemon, "the mail after the share shown", |w| {
+        view(w, window).total == 5
+    })
+    .await;
+    let seen: Value = reqwest::Client::new()
+        .get(format!("{}/api/state", daemon.url()))
+        .bearer_auth(&watcher)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let shared = seen["world"]["mail"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|view| view["window_id"] == window.0)
+        .unwrap()
+        .clone();
+    let subjects: Vec<&str> = shared["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|header| header["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(subjects, ["After the share"], "{shared}");
+    assert!(shared.get("message").is_none(), "{shared}");
+    assert!(!seen.to_string().contains("Noon at the usual place"));
+
+    // A search shows only what it finds; Esc (an empty search) shows the folder again.
+    run(
+        &daemon,
+        Command::OpenMailFolder {
+            window_id: window,
+            account: None,
+            folder: "INBOX".into(),
+            offset: 0,
+            query: "note".into(),
+        },
+    )
+    .await;
+    let world = until(&daemon, "the search's results", |w| {
+        view(w, window).query == "note" && !view(w, window).loading
+    })
+    .await;
+    let found: Vec<&str> = view(&world, window)
+        .headers
+        .iter()
+        .map(|h| h.subject.as_str())
+        .collect();
+    assert_eq!(found, ["note 3", "note 2", "note 1"]);
+    assert_eq!(view(&world, window).total, 3);
+    run(
+        &daemon,
+        Command::OpenMailFolder {
+            window_id: window,
+            account: None,
+            folder: "INBOX".into(),
+            offset: 0,
+            query: String::new(),
+        },
+    )
+    .await;
+    let world = until(&daemon, "the inbox again", |w| {
+        view(w, window).query.is_empty() && !view(w, window).loading
+    })
+    .await;
+    let lunch = view(&world, window)
+        .headers
+        .iter()
+        .find(|h| h.subject == "Lunch?")
+        .unwrap()
+        .uid;
+    run(
+        &daemon,
+        Command::OpenMailMessage {
+            window_id: window,
+            uid: Some(lunch),
+        },
+    )
+    .await;
+    until(&daemon, "the message shown again", |w| {
+        view(w, window).message.is_some()
+    })
+    .await;
+
     // A reply is written in the writer and sent through alice's SMTP server.
     run(
         &daemon,
@@ -363,6 +464,7 @@ async fn a_mail_window_shows_a_folder_live_opens_messages_and_answers_them() {
             account: None,
             folder: "Nowhere".into(),
             offset: 0,
+            query: Default::default(),
         },
     )
     .await;
@@ -384,6 +486,7 @@ async fn a_mail_window_shows_a_folder_live_opens_messages_and_answers_them() {
             account: None,
             folder: "INBOX".into(),
             offset: 0,
+            query: Default::default(),
         },
     )
     .await;

@@ -14,7 +14,10 @@ pub use date::short_date;
 
 /// The key hints a mail window shows.
 pub const HINT: &str =
-    "↑↓ select · Enter read · Esc close · [ ] folder · n/p page · c new · r reply · f forward · g refresh · A add account";
+    "↑↓ select · Enter read · Esc close · / search · [ ] folder · n/p page · c new · r reply · f forward · g refresh · A add account";
+/// The key hints while the search field is open.
+pub const SEARCH_HINT: &str =
+    "type words to find · Enter search · Esc cancel (an empty search shows the folder)";
 /// The key hints while the account form is open.
 pub const FORM_HINT: &str = "Tab/↓ next field · Enter on the last adds the account · Esc cancel";
 
@@ -132,6 +135,31 @@ pub fn add_account(window_id: WindowId, values: &[&str]) -> Command {
     }
 }
 
+/// The command that shows what a search of the window's folder for `query` finds (the folder
+/// as it is, when `query` is empty).
+pub fn search(window_id: WindowId, view: &MailView, query: &str) -> Command {
+    Command::OpenMailFolder {
+        window_id,
+        account: None,
+        folder: if view.folder.is_empty() {
+            "INBOX".into()
+        } else {
+            view.folder.clone()
+        },
+        offset: 0,
+        query: query.trim().to_owned(),
+    }
+}
+
+/// Where a page stands, and what it searched for: `1–3 of 3 found for “lunch”`.
+pub fn found_position(view: &MailView) -> String {
+    if view.query.is_empty() {
+        position(view)
+    } else {
+        format!("{} found for “{}”", position(view), view.query)
+    }
+}
+
 /// What a client says when a message written in the writer went out, or did not: the
 /// notice's text, and whether it is an error.
 pub fn said(body: &choir_proto::EventBody) -> Option<(String, bool)> {
@@ -153,6 +181,8 @@ pub struct MailCursor {
     pub selected: Option<u32>,
     /// The form that adds an account is open (`A`).
     pub form: bool,
+    /// The search field is open (`/`).
+    pub searching: bool,
 }
 
 impl MailCursor {
@@ -179,11 +209,21 @@ impl MailCursor {
         }
         let rows = rows(view);
         let index = self.index(&rows);
+        // Another page of what the window shows (the search's, if it searched).
         let folder = |folder: &str, offset: u32| Command::OpenMailFolder {
             window_id,
             account: None,
             folder: folder.to_owned(),
             offset,
+            query: view.query.clone(),
+        };
+        // Another folder: as it is, not searched.
+        let other = |folder: &str| Command::OpenMailFolder {
+            window_id,
+            account: None,
+            folder: folder.to_owned(),
+            offset: 0,
+            query: String::new(),
         };
         let command = match key.code {
             KeyCode::Up | KeyCode::Char('k') => {
@@ -240,17 +280,26 @@ impl MailCursor {
             KeyCode::Char(']') | KeyCode::Tab => match step(&view.folders, &view.folder, 1) {
                 Some(next) => {
                     self.selected = None;
-                    folder(next, 0)
+                    other(next)
                 }
                 None => return Handled::Yes,
             },
             KeyCode::Char('[') | KeyCode::BackTab => match step(&view.folders, &view.folder, -1) {
                 Some(previous) => {
                     self.selected = None;
-                    folder(previous, 0)
+                    other(previous)
                 }
                 None => return Handled::Yes,
             },
+            KeyCode::Char('/') => {
+                self.searching = true;
+                return Handled::Yes;
+            }
+            // Esc leaves a search once no message is open.
+            KeyCode::Esc if view.message.is_none() && !view.query.is_empty() => {
+                self.selected = None;
+                other(&view.folder)
+            }
             KeyCode::Char('a') => match step(&view.accounts, &view.account, 1) {
                 Some(account) if account != view.account => {
                     self.selected = None;
@@ -259,6 +308,7 @@ impl MailCursor {
                         account: Some(account.to_owned()),
                         folder: "INBOX".into(),
                         offset: 0,
+                        query: String::new(),
                     }
                 }
                 _ => return Handled::Yes,

@@ -120,6 +120,18 @@ impl Mailbox {
         self.found(folder, "", skip, limit).await
     }
 
+    /// A page of what a search of `folder` for `query` finds (everything when it is empty):
+    /// `limit` messages after the newest `skip`, with how many it found.
+    pub async fn search_page(
+        &mut self,
+        folder: &str,
+        query: &str,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Page, MailError> {
+        self.found(folder, query, skip, limit).await
+    }
+
     async fn found(
         &mut self,
         folder: &str,

@@ -134,8 +134,8 @@ pub enum Command {
     /// Start a new shell in a shell window whose shell ended. → `shell.started`
     #[serde(rename = "shell.restart")]
     RestartShell { window_id: WindowId },
-    /// Show a folder in a mail window, `offset` messages back from the newest; `account`
-    /// (its address) switches accounts. → `mail.folder_opened` (the daemon then fetches
+    /// Show a folder in a mail window, `offset` messages back from the newest (of those a
+    /// `query` finds, if one is given); `account` (its address) switches accounts. → `mail.folder_opened` (the daemon then fetches
     /// the page: `mail.page_shown` or `mail.failed`)
     #[serde(rename = "mail.open_folder")]
     OpenMailFolder {
@@ -145,6 +145,9 @@ pub enum Command {
         folder: String,
         #[serde(default)]
         offset: u32,
+        /// Only the messages whose headers or text hold every word of it (empty: all).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        query: String,
     },
     /// Open a message of the page a mail window shows, or close the open one (`uid`
     /// absent). → `mail.message_opened` (then `mail.message_shown` or `mail.failed`)

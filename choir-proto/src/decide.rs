@@ -380,7 +380,15 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
             account,
             folder,
             offset,
-        } => mail::open_folder(world, *window_id, account.as_deref(), folder, *offset),
+            query,
+        } => mail::open_folder(
+            world,
+            *window_id,
+            account.as_deref(),
+            folder,
+            *offset,
+            query,
+        ),
         Command::OpenMailMessage { window_id, uid } => mail::open_message(world, *window_id, *uid),
         Command::ComposeMail {
             window_id,

@@ -338,6 +338,9 @@ pub enum EventBody {
         folder: String,
         #[serde(default)]
         offset: u32,
+        /// What the user searched for (empty: every message).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        query: String,
     },
     /// A page of a folder's headers, as the server had them, shown in a mail window.
     #[serde(rename = "mail.page_shown")]
@@ -351,6 +354,9 @@ pub enum EventBody {
         total: u32,
         offset: u32,
         headers: Vec<MailHeader>,
+        /// What the user searched for (empty: every message).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        query: String,
     },
     /// The user opened a message of the page in a mail window (`None`: closed the one open).
     #[serde(rename = "mail.message_opened")]

@@ -57,6 +57,8 @@ pub enum Msg {
     MailForm(WindowId, bool),
     /// The account form was sent: add the account it names.
     MailAddAccount(WindowId),
+    /// Search a mail window's folder for these words (none: show it as it is).
+    MailSearch(WindowId, String),
     /// An event of a calendar window was clicked: select it.
     CalendarSelect(WindowId, String),
     /// Open or close a calendar window's event form.
@@ -89,6 +91,7 @@ impl Msg {
             | Msg::MailOpen(window, _)
             | Msg::MailForm(window, _)
             | Msg::MailAddAccount(window)
+            | Msg::MailSearch(window, _)
             | Msg::CalendarSelect(window, _)
             | Msg::CalendarForm(window, _)
             | Msg::CalendarAdd(window) => Touch::Window {

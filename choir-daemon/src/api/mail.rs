@@ -129,6 +129,7 @@ pub(super) async fn command(
         account: Some(address),
         folder: "INBOX".into(),
         offset: 0,
+        query: Default::default(),
     };
     // The window may have closed meanwhile: the account is kept all the same.
     Ok(state

@@ -70,7 +70,14 @@ pub fn spawn(
             } else {
                 &view.folder
             };
-            windows.show_page(view.window_id, &view.account, folder, view.offset, head);
+            windows.show_page(
+                view.window_id,
+                &view.account,
+                folder,
+                view.offset,
+                &view.query,
+                head,
+            );
         }
     }
     windows.watch_what_is_shown();
@@ -127,7 +134,7 @@ impl MailWindows {
                 window_id,
                 app: AppKind::Mail,
                 ..
-            } => self.show_page(*window_id, "", INBOX, 0, seq),
+            } => self.show_page(*window_id, "", INBOX, 0, "", seq),
             EventBody::WindowClosed { window_id } => {
                 let was_shown = self.shown.remove(window_id).is_some();
                 if was_shown {
@@ -139,7 +146,8 @@ impl MailWindows {
                 account,
                 folder,
                 offset,
-            } => self.show_page(*window_id, account, folder, *offset, seq),
+                query,
+            } => self.show_page(*window_id, account, folder, *offset, query, seq),
             EventBody::MailPageShown {
                 window_id,
                 account,
@@ -190,12 +198,20 @@ impl MailWindows {
     }
 
     /// Fetches a page of `folder` for `window_id` (`account` empty: the first account).
-    fn show_page(&self, window_id: WindowId, account: &str, folder: &str, offset: u32, seq: u64) {
+    fn show_page(
+        &self,
+        window_id: WindowId,
+        account: &str,
+        folder: &str,
+        offset: u32,
+        query: &str,
+        seq: u64,
+    ) {
         let request = Request::new(&self.latest, window_id, Kind::Page, seq);
         let (accounts, store) = (self.accounts.clone(), self.store.clone());
-        let (account, folder) = (account.to_owned(), folder.to_owned());
+        let (account, folder, query) = (account.to_owned(), folder.to_owned(), query.to_owned());
         tokio::spawn(async move {
-            let body = page(&accounts, window_id, &account, &folder, offset)
+            let body = page(&accounts, window_id, &account, &folder, offset, &query)
                 .await
                 .unwrap_or_else(|error| EventBody::MailFailed { window_id, error });
             request.record(&store, body).await;
@@ -338,12 +354,13 @@ async fn page(
     asked: &str,
     folder: &str,
     offset: u32,
+    query: &str,
 ) -> Result<EventBody, String> {
     let account = account(accounts, asked)?;
     let mut mailbox = Mailbox::open(&account).await.map_err(|e| e.to_string())?;
     let folders = mailbox.folders().await.map_err(|e| e.to_string())?;
     let page = mailbox
-        .page(folder, offset as usize, MAIL_PAGE as usize)
+        .search_page(folder, query, offset as usize, MAIL_PAGE as usize)
         .await
         .map_err(|e| e.to_string())?;
     mailbox.close().await;
@@ -357,6 +374,7 @@ async fn page(
         total: page.total,
         offset,
         headers: page.headers.into_iter().map(header).collect(),
+        query: query.to_owned(),
     })
 }
 

@@ -93,7 +93,8 @@ fn moving_past_the_page_asks_for_the_next_or_the_previous_page() {
             window_id: WindowId(1),
             account: None,
             folder: "INBOX".into(),
-            offset: 100
+            offset: 100,
+            query: Default::default(),
         }
     );
     cursor.key(key(KeyCode::Home), WindowId(1), &page);
@@ -181,4 +182,35 @@ fn dates_read_at_the_viewers_offset() {
     assert_eq!(short_date("2024-02-29T12:00:00.5-05:00", 0), "Feb 29 17:00");
     assert_eq!(short_date("not a date", 0), "");
     assert_eq!(short_date("", 0), "");
+}
+
+#[test]
+fn a_search_keeps_to_its_results_until_esc_leaves_it() {
+    let mut cursor = MailCursor::default();
+    let mut shown = view(
+        (1..=50).rev().map(|uid| header(uid, "lunch")).collect(),
+        0,
+        120,
+    );
+    assert_eq!(
+        cursor.key(key(KeyCode::Char('/')), WindowId(1), &shown),
+        Handled::Yes
+    );
+    assert!(cursor.searching);
+    let search = search(WindowId(1), &shown, "  lunch friday ");
+    assert!(
+        matches!(search, Command::OpenMailFolder { ref query, offset: 0, .. } if query == "lunch friday")
+    );
+    shown.query = "lunch".into();
+    assert_eq!(found_position(&shown), "1–50 of 120 found for “lunch”");
+    let next = sent(cursor.key(key(KeyCode::Char('n')), WindowId(1), &shown));
+    assert!(
+        matches!(next, Command::OpenMailFolder { ref query, offset: 50, .. } if query == "lunch")
+    );
+    let other_folder = sent(cursor.key(key(KeyCode::Char(']')), WindowId(1), &shown));
+    assert!(matches!(other_folder, Command::OpenMailFolder { ref query, .. } if query.is_empty()));
+    let left = sent(cursor.key(key(KeyCode::Esc), WindowId(1), &shown));
+    assert!(
+        matches!(left, Command::OpenMailFolder { ref query, ref folder, .. } if query.is_empty() && folder == "INBOX")
+    );
 }

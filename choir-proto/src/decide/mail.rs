@@ -25,8 +25,12 @@ pub(super) fn open_folder(
     account: Option<&str>,
     folder: &str,
     offset: u32,
+    query: &str,
 ) -> Result<Vec<EventBody>, Rejection> {
     let view = mail_window(world, window_id)?;
+    if query.chars().count() > MAX_FOLDER_CHARS {
+        return Err(Rejection::BadFolder);
+    }
     if folder.trim().is_empty() || folder.chars().count() > MAX_FOLDER_CHARS {
         return Err(Rejection::BadFolder);
     }
@@ -39,6 +43,7 @@ pub(super) fn open_folder(
         account: account.to_owned(),
         folder: folder.to_owned(),
         offset,
+        query: query.trim().to_owned(),
     }])
 }
 

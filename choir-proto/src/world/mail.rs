@@ -21,6 +21,9 @@ pub struct MailView {
     pub folders: Vec<String>,
     #[serde(default)]
     pub folder: String,
+    /// What the page was searched for (empty: the folder as it is).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub query: String,
     /// The folder's UIDVALIDITY: a message is named by folder, validity and uid.
     #[serde(default)]
     pub validity: u32,
@@ -63,6 +66,7 @@ impl MailView {
             accounts: Vec::new(),
             folders: Vec::new(),
             folder: String::new(),
+            query: String::new(),
             validity: 0,
             total: 0,
             offset: 0,
@@ -111,8 +115,10 @@ pub(crate) fn apply(views: &mut BTreeMap<WindowId, MailView>, event: &Event) {
             account,
             folder,
             offset,
+            query,
         } => {
             if let Some(view) = views.get_mut(window_id) {
+                view.query = query.clone();
                 if !account.is_empty() {
                     view.account = account.clone();
                 }
@@ -132,8 +138,10 @@ pub(crate) fn apply(views: &mut BTreeMap<WindowId, MailView>, event: &Event) {
             total,
             offset,
             headers,
+            query,
         } => {
             if let Some(view) = views.get_mut(window_id) {
+                view.query = query.clone();
                 if view.account != *account || view.folder != *folder {
                     view.message = None;
                     view.opening = None;
@@ -182,7 +190,12 @@ pub(crate) fn apply(views: &mut BTreeMap<WindowId, MailView>, event: &Event) {
             headers,
         } => {
             for view in views.values_mut() {
-                if view.account != *account || view.folder != *folder || view.loading {
+                // A search shows what it found when it ran; the folder as it is shows arrivals.
+                if view.account != *account
+                    || view.folder != *folder
+                    || view.loading
+                    || !view.query.is_empty()
+                {
                     continue;
                 }
                 view.total = *total;
@@ -287,6 +300,7 @@ mod tests {
                 total: 120,
                 offset,
                 headers: uids.map(header).collect(),
+                query: Default::default(),
             })
         }
 
@@ -412,6 +426,7 @@ mod tests {
             account: None,
             folder: "INBOX".into(),
             offset: 0,
+            query: Default::default(),
         });
         assert!(log.view().loading);
         assert_eq!(log.view().problem, None);

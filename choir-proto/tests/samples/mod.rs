@@ -210,6 +210,7 @@ pub fn event_bodies() -> Vec<EventBody> {
             account: "alice@example.test".into(),
             folder: "Archive/2026".into(),
             offset: 50,
+            query: Default::default(),
         },
         EventBody::MailPageShown {
             window_id: WindowId(6),
@@ -221,6 +222,7 @@ pub fn event_bodies() -> Vec<EventBody> {
             total: 10_000,
             offset: 0,
             headers: vec![mail_header()],
+            query: Default::default(),
         },
         EventBody::MailMessageOpened {
             window_id: WindowId(6),
@@ -463,6 +465,7 @@ pub fn commands() -> Vec<Command> {
             account: Some("work@example.test".into()),
             folder: "INBOX".into(),
             offset: 100,
+            query: Default::default(),
         },
         Command::OpenMailMessage {
             window_id: w,

@@ -28,6 +28,8 @@ pub struct MailApp {
     /// The account form's fields (`mail::ACCOUNT_FIELDS`) and the one typed into.
     form: Vec<TextInput>,
     form_focus: usize,
+    /// The words typed into the search field (`/`).
+    search: TextInput,
 }
 
 impl MailApp {
@@ -39,6 +41,26 @@ impl MailApp {
             scrolled: None,
             form: Vec::new(),
             form_focus: 0,
+            search: TextInput::default(),
+        }
+    }
+
+    /// A key while the search field is open: it takes every key.
+    fn search_key(&mut self, key: Key, view: &MailView, cx: &mut Context<'_>) {
+        match key.code {
+            KeyCode::Esc => {
+                self.cursor.searching = false;
+                self.search.take();
+            }
+            KeyCode::Enter => {
+                self.cursor.searching = false;
+                self.cursor.selected = None;
+                let words = self.search.take();
+                cx.send(mail::search(self.window_id, view, &words));
+            }
+            _ => {
+                self.search.edit(key);
+            }
         }
     }
 
@@ -149,6 +171,10 @@ impl App for MailApp {
         let Some(view) = cx.world().mail.get(&self.window_id).cloned() else {
             return false;
         };
+        if self.cursor.searching {
+            self.search_key(key, &view, cx);
+            return true;
+        }
         if view.message.is_some() && !key.mods.ctrl && !key.mods.alt {
             let page = (cx.area.height / 2).max(1) as isize;
             match key.code {
@@ -225,6 +251,7 @@ impl App for MailApp {
                             account: None,
                             folder: folder.clone(),
                             offset: 0,
+                            query: Default::default(),
                         });
                     }
                 } else if inside(parts.list) {
@@ -256,6 +283,24 @@ impl App for MailApp {
         }
         let parts = parts(area, mail);
         draw_header(buf, parts.header, mail, theme);
+        let mut cursor = None;
+        if self.cursor.searching && parts.header.height > 0 {
+            let label = "search: ";
+            let width = usize::from(area.width);
+            buf.set_stringn(area.x, area.y, " ".repeat(width), width, Style::default());
+            buf.set_stringn(area.x, area.y, label, width, theme.selected());
+            let text = self.search.text();
+            let x = area.x + label.len() as u16;
+            buf.set_stringn(
+                x,
+                area.y,
+                text,
+                width.saturating_sub(label.len()),
+                Style::default(),
+            );
+            let typed = display_width(text) as u16;
+            cursor = Some(((x + typed).min(area.x + area.width - 1), area.y));
+        }
         if self.cursor.form {
             let body = Rect::new(
                 area.x,
@@ -285,12 +330,15 @@ impl App for MailApp {
             };
             draw_message(buf, rect, mail, scroll, theme);
         }
-        None
+        cursor
     }
 
     fn hint(&self, view: &View<'_>) -> String {
         if self.cursor.form {
             return mail::FORM_HINT.into();
+        }
+        if self.cursor.searching {
+            return mail::SEARCH_HINT.into();
         }
         let open = view
             .world()
@@ -389,7 +437,7 @@ fn draw_header(buf: &mut Buffer, rect: Rect, mail: &MailView, theme: &Theme) {
             "{} · {} · {}",
             mail.account,
             mail.folder,
-            mail::position(mail)
+            mail::found_position(mail)
         )
     };
     if mail.loading {

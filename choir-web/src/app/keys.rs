@@ -8,6 +8,7 @@ use choir_desktop::replay::{replay_key, ReplayKey, Travel};
 use choir_desktop::{Intent, Key, KeyCode, Screen};
 use choir_proto::terminal::{vt100::MouseProtocolMode, TermMouse};
 use choir_proto::{Command, Rect, WindowId};
+use wasm_bindgen::JsCast;
 use web_sys::KeyboardEvent;
 
 use super::App;
@@ -160,7 +161,16 @@ impl App {
         let id = world.desktop.focused?;
         let view = world.mail.get(&id)?;
         let cursor = self.windows.mail.entry(id).or_default();
-        Some(match cursor.key(key, id, view) {
+        let handled = cursor.key(key, id, view);
+        // `/` puts the keyboard in the window's search field.
+        if std::mem::take(&mut cursor.searching) {
+            if let Some(field) = crate::dom::by_id(&crate::apps::mail_search_input_id(id))
+                .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = field.focus();
+            }
+        }
+        Some(match handled {
             Handled::No => false,
             Handled::Yes => true,
             Handled::Send(command) => {

@@ -362,6 +362,13 @@ impl Component for App {
                 self.notify("checking the account with its servers…", false);
                 self.windows.mail.entry(window).or_default().form = false;
             }
+            Msg::MailSearch(window, words) => {
+                if let Some(view) = self.replica.world().mail.get(&window) {
+                    let command = choir_desktop::mail::search(window, view, &words);
+                    self.windows.mail.entry(window).or_default().selected = None;
+                    self.send(command);
+                }
+            }
             Msg::CalendarSelect(window, uid) => {
                 self.windows.calendars.entry(window).or_default().selected = Some(uid)
             }

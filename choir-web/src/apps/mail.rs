@@ -32,7 +32,7 @@ pub fn view(
             "{} · {} · {}",
             view.account,
             view.folder,
-            mail::position(view)
+            mail::found_position(view)
         )
     };
     let message_open = view.message.is_some();
@@ -40,6 +40,9 @@ pub fn view(
         <div class="mail" data-loading={ view.loading.to_string() }>
             <div class="mail-bar">
                 <span class="mail-head">{ head }</span>
+                <input id={ search_input_id(id) } class="mail-search" type="search" placeholder="search (/)"
+                    aria-label="search this folder" value={ view.query.clone() }
+                    onkeydown={ search_key(send, id) } />
                 <span class="mail-actions">
                     <button data-action="newer" disabled={ view.offset == 0 }
                         onclick={ command(page(id, view, false)) }>{ "Newer" }</button>
@@ -67,6 +70,30 @@ pub fn view(
             }
         </div>
     }
+}
+
+/// The id of window `id`'s search field.
+pub fn search_input_id(id: WindowId) -> String {
+    format!("mail-search-{}", id.0)
+}
+
+/// Enter in the search field searches (an empty field shows the folder as it is); Esc leaves it.
+fn search_key(send: &Callback<Msg>, id: WindowId) -> Callback<KeyboardEvent> {
+    crate::msg::when(send, move |event: KeyboardEvent| {
+        use wasm_bindgen::JsCast;
+        let input: web_sys::HtmlInputElement = event.target()?.dyn_into().ok()?;
+        match event.key().as_str() {
+            "Enter" => {
+                event.prevent_default();
+                Some(Msg::MailSearch(id, input.value()))
+            }
+            "Escape" => {
+                let _ = input.blur();
+                None
+            }
+            _ => None,
+        }
+    })
 }
 
 /// The id of the account form's input for `setting` in window `id`.
@@ -116,6 +143,7 @@ fn page(window_id: WindowId, view: &MailView, older: bool) -> Command {
         } else {
             view.offset.saturating_sub(step)
         },
+        query: Default::default(),
     }
 }
 
@@ -129,6 +157,7 @@ fn refresh(window_id: WindowId, view: &MailView) -> Command {
             view.folder.clone()
         },
         offset: view.offset,
+        query: Default::default(),
     }
 }
 
@@ -153,6 +182,7 @@ fn folders(send: &Callback<Msg>, id: WindowId, view: &MailView) -> Html {
                     account: None,
                     folder: folder.clone(),
                     offset: 0,
+                    query: Default::default(),
                 };
                 let onclick = Callback::from(move |_: MouseEvent| send.emit(Msg::Send(command.clone())));
                 let current = *folder == view.folder;

@@ -23,7 +23,7 @@ pub use calendar::{
 };
 pub use chat::{scrolled as chat_scrolled, ChatView};
 pub use event_log::{LogEntry, LogView};
-pub use mail::form_input_id as mail_form_input_id;
+pub use mail::{form_input_id as mail_form_input_id, search_input_id as mail_search_input_id};
 pub use writer::Editor;
 
 /// What the apps draw from: the replica, and each window's state in this tab.

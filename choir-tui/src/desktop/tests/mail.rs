@@ -38,6 +38,7 @@ fn with_page() -> Harness {
             header(2, "alice@example.test", "Lunch?", true),
             header(1, "dave@example.test", "Welcome", true),
         ],
+        query: Default::default(),
     });
     h
 }
@@ -93,7 +94,8 @@ fn keys_select_and_open_messages_and_the_message_shows_below() {
             window_id: MAIL,
             account: None,
             folder: "Sent".into(),
-            offset: 0
+            offset: 0,
+            query: Default::default(),
         }]
     );
     // The answer is written in a writer window, which then has the keys.
@@ -191,4 +193,43 @@ fn the_account_form_sends_what_was_typed_and_masks_the_password() {
     h.bytes(b"x\x1b");
     assert_eq!(h.take_sent(), vec![]);
     assert!(!h.screen().contains("imaps://imap.example.org"));
+}
+
+#[test]
+fn slash_searches_the_folder_and_the_header_says_what_was_found() {
+    let mut h = with_page();
+    h.bytes(b"/lunch");
+    assert!(h.screen().contains("search: lunch"), "{}", h.screen());
+    assert_eq!(h.take_sent(), vec![], "nothing is sent while typing");
+    h.bytes(b"\r");
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::OpenMailFolder {
+            window_id: MAIL,
+            account: None,
+            folder: "INBOX".into(),
+            offset: 0,
+            query: "lunch".into(),
+        }]
+    );
+    h.commit(EventBody::MailPageShown {
+        window_id: MAIL,
+        account: "alice@example.test".into(),
+        accounts: vec!["alice@example.test".into()],
+        folders: vec!["INBOX".into()],
+        folder: "INBOX".into(),
+        validity: 1,
+        total: 2,
+        offset: 0,
+        headers: vec![
+            header(4, "bob@example.test", "Re: Lunch?", false),
+            header(2, "alice@example.test", "Lunch?", true),
+        ],
+        query: "lunch".into(),
+    });
+    assert!(
+        h.screen().contains("1–2 of 2 found for “lunch”"),
+        "{}",
+        h.screen()
+    );
 }
