@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use choir_daemon::RunningDaemon;
 use choir_mail::{Account, Mailbox, Outgoing};
-use choir_proto::mail::{AccountSettings, Draft};
+use choir_proto::mail::{AccountSettings, Draft, InvitationAnswer};
 use choir_proto::{AppKind, Command, DocId, EventBody, MailView, TextOp, WindowId, World};
 use choir_test_support::MailServers;
 use serde_json::{json, Value};
@@ -509,5 +509,131 @@ async fn a_mail_window_shows_a_folder_live_opens_messages_and_answers_them() {
     let log = daemon.store.read(1, 100_000).await.unwrap();
     let text = serde_json::to_string(&log).unwrap();
     assert!(!text.contains(&password), "the password is in the log");
+    daemon.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_invitation_is_shown_in_the_window_and_answered_from_it() {
+    let (dir, daemon) = common::start().await;
+    let servers = MailServers::start(dir.path());
+    let mut alice = settings(&servers, "");
+    alice["CHOIR_CALDAV_URL"] = json!(servers.var("CHOIR_CALDAV_URL"));
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/mail/accounts", daemon.url()))
+        .bearer_auth(&daemon.token)
+        .body(alice.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let invitation = "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\nSubject: Invitation: Planning\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nPlanning on the 10th?\r\n--b\r\nContent-Type: text/calendar; method=REQUEST; charset=utf-8\r\n\r\nBEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bob//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:plan-2@example.test\r\nDTSTAMP:20310301T000000Z\r\nORGANIZER:mailto:bob@example.test\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:alice@example.test\r\nSUMMARY:Planning\r\nDTSTART:20310310T090000Z\r\nDTEND:20310310T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n--b--\r\n";
+    let mut mailbox = Mailbox::open(&account(&alice)).await.unwrap();
+    mailbox
+        .append("INBOX", b"Subject: no invitation here\r\n\r\nhi\r\n", false)
+        .await
+        .unwrap();
+    mailbox
+        .append("INBOX", invitation.as_bytes(), false)
+        .await
+        .unwrap();
+    mailbox.close().await;
+    let window = WindowId(1);
+    run(
+        &daemon,
+        Command::OpenWindow {
+            app: AppKind::Mail,
+            title: None,
+            rect: None,
+        },
+    )
+    .await;
+    let world = until(&daemon, "the inbox", |w| view(w, window).total == 2).await;
+    let (planning, plain) = (
+        view(&world, window).headers[0].uid,
+        view(&world, window).headers[1].uid,
+    );
+
+    // A message without one has nothing to answer.
+    run(
+        &daemon,
+        Command::OpenMailMessage {
+            window_id: window,
+            uid: Some(plain),
+        },
+    )
+    .await;
+    until(&daemon, "the plain message", |w| {
+        view(w, window).message.is_some()
+    })
+    .await;
+    let refused = daemon
+        .world()
+        .execute(
+            Command::AnswerInvitation {
+                window_id: window,
+                answer: InvitationAnswer::Accept,
+            },
+            "user".into(),
+            None,
+        )
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    // The invitation shows, and is answered from the window.
+    run(
+        &daemon,
+        Command::OpenMailMessage {
+            window_id: window,
+            uid: Some(planning),
+        },
+    )
+    .await;
+    let world = until(&daemon, "the invitation", |w| {
+        view(w, window)
+            .message
+            .as_ref()
+            .is_some_and(|m| m.header.uid == planning)
+    })
+    .await;
+    let shown = view(&world, window).message.clone().unwrap();
+    assert_eq!(
+        shown.invitations,
+        ["REQUEST: Planning, 2031-03-10T09:00:00Z to 2031-03-10T10:00:00Z"]
+    );
+    run(
+        &daemon,
+        Command::AnswerInvitation {
+            window_id: window,
+            answer: InvitationAnswer::Tentative,
+        },
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let said = loop {
+        if let Some(EventBody::MailInvitationReplied { said, .. }) =
+            events(&daemon, "mail.invitation_replied").await.pop()
+        {
+            break said;
+        }
+        let failed = events(&daemon, "mail.failed").await;
+        assert!(failed.is_empty(), "{failed:?}");
+        assert!(tokio::time::Instant::now() < deadline, "never answered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        said,
+        "answered TENTATIVE to bob@example.test for Planning; the event is in the calendar"
+    );
+    let kept = choir_mail::Calendar::open(&account(&alice))
+        .await
+        .unwrap()
+        .events(
+            "2031-03-10T00:00:00Z".parse().unwrap(),
+            "2031-03-11T00:00:00Z".parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].uid, "plan-2@example.test");
     daemon.shutdown().await;
 }

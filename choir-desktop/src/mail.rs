@@ -2,7 +2,7 @@
 //! in threads), which one is selected, and what a key does there. The terminal and the
 //! browser draw the same rows and send the same commands.
 
-use choir_proto::mail::{thread_subject, MailHeader, MAIL_PAGE};
+use choir_proto::mail::{thread_subject, InvitationAnswer, MailHeader, MAIL_PAGE};
 use choir_proto::{Command, MailView, WindowId};
 
 pub use crate::handled::Handled;
@@ -15,6 +15,8 @@ pub use date::short_date;
 /// The key hints a mail window shows.
 pub const HINT: &str =
     "↑↓ select · Enter read · Esc close · / search · [ ] folder · n/p page · c new · r reply · f forward · g refresh · A add account";
+/// What the reading pane says under an invitation.
+pub const INVITATION_HINT: &str = "Y accept · T tentative · N decline (the organizer is told)";
 /// The key hints while the search field is open.
 pub const SEARCH_HINT: &str =
     "type words to find · Enter search · Esc cancel (an empty search shows the folder)";
@@ -167,6 +169,7 @@ pub fn said(body: &choir_proto::EventBody) -> Option<(String, bool)> {
         choir_proto::EventBody::MailSent { to, subject, .. } => {
             Some((format!("sent “{subject}” to {to}"), false))
         }
+        choir_proto::EventBody::MailInvitationReplied { said, .. } => Some((said.clone(), false)),
         choir_proto::EventBody::MailSendFailed { error, .. } => {
             Some((format!("not sent: {error}"), true))
         }
@@ -321,6 +324,21 @@ impl MailCursor {
                 },
                 view.offset,
             ),
+            KeyCode::Char(c @ ('Y' | 'T' | 'N'))
+                if view
+                    .message
+                    .as_ref()
+                    .is_some_and(|message| !message.invitations.is_empty()) =>
+            {
+                Command::AnswerInvitation {
+                    window_id,
+                    answer: match c {
+                        'Y' => InvitationAnswer::Accept,
+                        'T' => InvitationAnswer::Tentative,
+                        _ => InvitationAnswer::Decline,
+                    },
+                }
+            }
             KeyCode::Char('A') => {
                 self.form = true;
                 return Handled::Yes;

@@ -168,6 +168,14 @@ pub enum Command {
         #[serde(default)]
         forward: bool,
     },
+    /// Answer the invitation in the message open in a mail window: the organizer is told by
+    /// mail, and an accepted (or tentative) event goes into the calendar.
+    /// → `mail.invitation_answered` (then `mail.invitation_replied` or `mail.failed`)
+    #[serde(rename = "mail.answer_invitation")]
+    AnswerInvitation {
+        window_id: WindowId,
+        answer: crate::mail::InvitationAnswer,
+    },
     /// Add a mail account from a mail window's form: the daemon checks it against its
     /// servers and keeps it in the sandbox, never in the log (nor its password anywhere
     /// else), then shows its inbox in the window. Only the owner may. → `mail.folder_opened`
@@ -242,6 +250,7 @@ pub const KNOWN_COMMAND_TYPES: &[&str] = &[
     "mail.open_message",
     "mail.compose",
     "mail.add_account",
+    "mail.answer_invitation",
     "calendar.open_range",
     "calendar.add",
     "calendar.move",
@@ -279,6 +288,7 @@ impl Command {
             Command::OpenMailMessage { .. } => "mail.open_message",
             Command::ComposeMail { .. } => "mail.compose",
             Command::AddMailAccount { .. } => "mail.add_account",
+            Command::AnswerInvitation { .. } => "mail.answer_invitation",
             Command::OpenCalendarRange { .. } => "calendar.open_range",
             Command::AddCalendarEvent { .. } => "calendar.add",
             Command::MoveCalendarEvent { .. } => "calendar.move",

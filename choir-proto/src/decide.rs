@@ -93,6 +93,8 @@ pub enum Rejection {
     UnknownMessage(u32),
     #[error("no message is open in the window to answer or forward")]
     NoMessageOpen,
+    #[error("the message open in window {0} holds no invitation")]
+    NoInvitation(WindowId),
     #[error("window {0} is not a calendar window")]
     NotACalendarWindow(WindowId),
     #[error("{0}")]
@@ -131,6 +133,7 @@ impl Rejection {
             | Rejection::NotAMailWindow(_)
             | Rejection::BadFolder
             | Rejection::NoMessageOpen
+            | Rejection::NoInvitation(_)
             | Rejection::NotACalendarWindow(_)
             | Rejection::BadEvent(_) => ErrorCode::InvalidCommand,
         }
@@ -399,6 +402,9 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
         // The daemon keeps an account itself (its password must not reach the log): checked
         // here, it records nothing.
         Command::AddMailAccount { window_id, .. } => mail::add_account(world, *window_id),
+        Command::AnswerInvitation { window_id, answer } => {
+            mail::answer_invitation(world, *window_id, *answer)
+        }
         Command::OpenCalendarRange {
             window_id,
             from,

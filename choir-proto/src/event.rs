@@ -383,6 +383,17 @@ pub enum EventBody {
     /// What a mail window asked for could not be done; `error` says why.
     #[serde(rename = "mail.failed")]
     MailFailed { window_id: WindowId, error: String },
+    /// The user answered the invitation in the message open in a mail window.
+    #[serde(rename = "mail.invitation_answered")]
+    MailInvitationAnswered {
+        window_id: WindowId,
+        uid: u32,
+        answer: crate::mail::InvitationAnswer,
+    },
+    /// The answer went to the organizer (and an accepted event into the calendar): `said`
+    /// says so.
+    #[serde(rename = "mail.invitation_replied")]
+    MailInvitationReplied { window_id: WindowId, said: String },
     /// The user asked to send the message written in document `doc_id` (headers, a blank
     /// line, the text); the daemon sends it through the account's SMTP server.
     #[serde(rename = "mail.send_requested")]
@@ -492,6 +503,8 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "mail.message_shown",
     "mail.arrived",
     "mail.failed",
+    "mail.invitation_answered",
+    "mail.invitation_replied",
     "mail.send_requested",
     "mail.send_failed",
     "mail.sent",
@@ -548,6 +561,8 @@ impl EventBody {
             EventBody::MailMessageShown { .. } => "mail.message_shown",
             EventBody::MailArrived { .. } => "mail.arrived",
             EventBody::MailFailed { .. } => "mail.failed",
+            EventBody::MailInvitationAnswered { .. } => "mail.invitation_answered",
+            EventBody::MailInvitationReplied { .. } => "mail.invitation_replied",
             EventBody::MailSendRequested { .. } => "mail.send_requested",
             EventBody::MailSendFailed { .. } => "mail.send_failed",
             EventBody::MailSent { .. } => "mail.sent",

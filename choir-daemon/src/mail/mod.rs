@@ -4,6 +4,7 @@
 
 mod accounts;
 pub mod calendars;
+pub mod invitations;
 pub mod windows;
 
 pub use accounts::{AccountsError, MailAccounts};

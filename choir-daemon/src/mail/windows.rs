@@ -7,7 +7,9 @@
 //! - each folder some window shows is watched with IMAP IDLE, and what comes in is recorded
 //!   once for all windows (`mail.arrived`);
 //! - a message written in the writer and sent: it goes out through the account's SMTP
-//!   server (`mail.sent`, or `mail.send_failed`).
+//!   server (`mail.sent`, or `mail.send_failed`);
+//! - an invitation answered: the organizer is told, an accepted event kept in the calendar
+//!   (`mail.invitation_replied`, or `mail.failed`).
 //!
 //! Each request opens its own connection, so a slow server holds up only its own window. A
 //! window's answer is recorded only if it is still the latest thing the window asked for.
@@ -16,8 +18,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use choir_mail::{Account, Mailbox, MessageId, Outgoing};
-use choir_proto::mail::{Draft, MailAttachment, MailHeader, MailMessage, MAIL_PAGE};
+use choir_mail::{Account, Answer, Mailbox, MessageId, Outgoing};
+use choir_proto::mail::{
+    Draft, InvitationAnswer, MailAttachment, MailHeader, MailMessage, MAIL_PAGE,
+};
 use choir_proto::{AppKind, DocId, EventBody, MailView, NewEvent, WindowId};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -193,6 +197,11 @@ impl MailWindows {
                     .insert((*window_id, Kind::Message), seq);
             }
             EventBody::MailSendRequested { doc_id } => self.send(*doc_id),
+            EventBody::MailInvitationAnswered {
+                window_id,
+                uid,
+                answer,
+            } => self.answer(*window_id, *uid, *answer),
             _ => {}
         }
     }
@@ -230,6 +239,36 @@ impl MailWindows {
                 .await
                 .unwrap_or_else(|error| EventBody::MailFailed { window_id, error });
             request.record(&store, body).await;
+        });
+    }
+
+    /// Answers the invitation in message `uid` of the folder `window_id` shows.
+    fn answer(&self, window_id: WindowId, uid: u32, answer: InvitationAnswer) {
+        let Some(shown) = self.shown.get(&window_id).cloned() else {
+            return;
+        };
+        let (accounts, store) = (self.accounts.clone(), self.store.clone());
+        tokio::spawn(async move {
+            let id = MessageId {
+                folder: shown.folder.clone(),
+                validity: shown.validity,
+                uid,
+            };
+            let answered = async {
+                let (account, invitation, _) =
+                    super::invitations::find(&accounts, &id, Some(&shown.account)).await?;
+                let answer = match answer {
+                    InvitationAnswer::Accept => Answer::Accept,
+                    InvitationAnswer::Tentative => Answer::Tentative,
+                    InvitationAnswer::Decline => Answer::Decline,
+                };
+                super::invitations::answer(&account, &invitation, answer).await
+            };
+            let body = match answered.await {
+                Ok(said) => EventBody::MailInvitationReplied { window_id, said },
+                Err(error) => EventBody::MailFailed { window_id, error },
+            };
+            append(&store, body).await;
         });
     }
 

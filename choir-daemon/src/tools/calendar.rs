@@ -1,7 +1,7 @@
 //! Calendar tools: the agent lists the user's events in a range and adds one (with the
 //! user's approval, as any change). Each call reaches the account's CalDAV server afresh.
 
-use choir_mail::{Answer, Calendar, Invitation, Mailbox, MessageId};
+use choir_mail::{Answer, Calendar, Invitation, MessageId};
 use chrono::{DateTime, Duration as Span, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -201,26 +201,7 @@ async fn invitation(
         .id
         .parse()
         .map_err(|err: choir_mail::MailError| err.to_string())?;
-    let account = accounts
-        .get(args.account.as_deref())
-        .map_err(|err| err.to_string())?;
-    let mut mailbox = Mailbox::open(&account)
-        .await
-        .map_err(|err| err.to_string())?;
-    let read = mailbox.read(&id).await;
-    mailbox.close().await;
-    let message = read.map_err(|err| err.to_string())?;
-    let invitation = message
-        .invitations
-        .into_iter()
-        .find(|invitation| invitation.method == "REQUEST")
-        .ok_or_else(|| format!("message {id} holds no invitation to answer"))?;
-    if invitation.organizer.is_empty() {
-        return Err(format!(
-            "the invitation in {id} names no organizer to answer"
-        ));
-    }
-    Ok((account, invitation, message.header.from))
+    crate::mail::invitations::find(accounts, &id, args.account.as_deref()).await
 }
 
 impl Tool for CalendarReply {
@@ -236,34 +217,10 @@ impl Tool for CalendarReply {
             Err(reason) => return Ok(ToolOutcome::failed(reason)),
         };
         let answer = Answer::from(args.answer);
-        if answer.keeps() {
-            let kept = match Calendar::open(&account).await {
-                Ok(calendar) => calendar.keep(&invitation).await,
-                Err(err) => Err(err),
-            };
-            if let Err(err) = kept {
-                return Ok(ToolOutcome::failed(format!(
-                    "not answered: the event could not go into the calendar: {err}"
-                )));
-            }
-        }
         Ok(
-            match choir_mail::answer(&account, &invitation, answer).await {
-                Ok(()) => ToolOutcome::ok(format!(
-                    "answered {} to {} for {}{}",
-                    answer.partstat(),
-                    invitation.organizer,
-                    invitation.event.title,
-                    if answer.keeps() {
-                        "; the event is in the calendar"
-                    } else {
-                        ""
-                    }
-                )),
-                Err(err) if answer.keeps() => ToolOutcome::failed(format!(
-                    "the event is in the calendar, but the answer was not sent: {err}"
-                )),
-                Err(err) => ToolOutcome::failed(format!("not answered: {err}")),
+            match crate::mail::invitations::answer(&account, &invitation, answer).await {
+                Ok(done) => ToolOutcome::ok(done),
+                Err(why) => ToolOutcome::failed(why),
             },
         )
     }

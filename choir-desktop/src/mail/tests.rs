@@ -214,3 +214,38 @@ fn a_search_keeps_to_its_results_until_esc_leaves_it() {
         matches!(left, Command::OpenMailFolder { ref query, ref folder, .. } if query.is_empty() && folder == "INBOX")
     );
 }
+
+#[test]
+fn an_invitation_is_answered_with_capital_y_t_or_n() {
+    let mut cursor = MailCursor::default();
+    let mut shown = view(vec![header(1, "Invitation: Planning")], 0, 1);
+    let mut message = MailMessage {
+        header: header(1, "Invitation: Planning"),
+        cc: String::new(),
+        text: "Planning?".into(),
+        cut: false,
+        attachments: Vec::new(),
+        invitations: Vec::new(),
+    };
+    shown.message = Some(message.clone());
+    assert_eq!(
+        cursor.key(key(KeyCode::Char('Y')), WindowId(1), &shown),
+        Handled::No,
+        "nothing to answer"
+    );
+    message.invitations = vec!["REQUEST: Planning".into()];
+    shown.message = Some(message);
+    for (c, answer) in [
+        ('Y', InvitationAnswer::Accept),
+        ('T', InvitationAnswer::Tentative),
+        ('N', InvitationAnswer::Decline),
+    ] {
+        assert_eq!(
+            cursor.key(key(KeyCode::Char(c)), WindowId(1), &shown),
+            Handled::Send(Command::AnswerInvitation {
+                window_id: WindowId(1),
+                answer
+            })
+        );
+    }
+}

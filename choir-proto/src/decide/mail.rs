@@ -101,6 +101,23 @@ pub(super) fn compose(
     Ok(events)
 }
 
+pub(super) fn answer_invitation(
+    world: &World,
+    window_id: WindowId,
+    answer: crate::mail::InvitationAnswer,
+) -> Result<Vec<EventBody>, Rejection> {
+    let view = mail_window(world, window_id)?;
+    let message = view.message.as_ref().ok_or(Rejection::NoMessageOpen)?;
+    if message.invitations.is_empty() {
+        return Err(Rejection::NoInvitation(window_id));
+    }
+    Ok(vec![EventBody::MailInvitationAnswered {
+        window_id,
+        uid: message.header.uid,
+        answer,
+    }])
+}
+
 pub(super) fn add_account(world: &World, window_id: WindowId) -> Result<Vec<EventBody>, Rejection> {
     mail_window(world, window_id)?;
     Ok(Vec::new())

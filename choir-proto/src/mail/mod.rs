@@ -82,6 +82,26 @@ impl MailMessage {
     }
 }
 
+/// How an invitation is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationAnswer {
+    Accept,
+    Tentative,
+    Decline,
+}
+
+impl InvitationAnswer {
+    /// How people say it: `accepted`.
+    pub fn said(self) -> &'static str {
+        match self {
+            InvitationAnswer::Accept => "accepted",
+            InvitationAnswer::Tentative => "tentatively accepted",
+            InvitationAnswer::Decline => "declined",
+        }
+    }
+}
+
 /// An account's settings as `choir account add --from-env` reads them, by name
 /// (`CHOIR_IMAP_URL`, `CHOIR_MAIL_PASSWORD`, ...), sent by a client's account form. The daemon
 /// checks them against the servers and keeps them out of the log; shown, the password is

@@ -217,6 +217,11 @@ pub(crate) fn apply(views: &mut BTreeMap<WindowId, MailView>, event: &Event) {
                 }
             }
         }
+        EventBody::MailInvitationAnswered { window_id, .. } => {
+            if let Some(view) = views.get_mut(window_id) {
+                view.problem = None;
+            }
+        }
         EventBody::MailFailed { window_id, error } => {
             if let Some(view) = views.get_mut(window_id) {
                 view.loading = false;

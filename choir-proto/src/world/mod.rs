@@ -244,8 +244,10 @@ impl World {
             | EventBody::MailMessageOpened { .. }
             | EventBody::MailMessageShown { .. }
             | EventBody::MailArrived { .. }
-            | EventBody::MailFailed { .. } => mail::apply(&mut self.mail, event),
+            | EventBody::MailFailed { .. }
+            | EventBody::MailInvitationAnswered { .. } => mail::apply(&mut self.mail, event),
             EventBody::MailSendRequested { .. }
+            | EventBody::MailInvitationReplied { .. }
             | EventBody::MailSendFailed { .. }
             | EventBody::MailSent { .. } => {}
             // Only a shell window has a shell.

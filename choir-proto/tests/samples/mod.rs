@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 use choir_proto::calendar::CalendarItem;
-use choir_proto::mail::{AccountSettings, MailAttachment, MailHeader, MailMessage};
+use choir_proto::mail::{
+    AccountSettings, InvitationAnswer, MailAttachment, MailHeader, MailMessage,
+};
 use choir_proto::{
     AppKind, CallId, ChatMessage, ChatRole, ClientFrame, Command, Doc, DocId, EphemeralBody,
     ErrorCode, Event, EventBody, Layout, Moment, Query, Rect, Reply, Seek, ServerFrame, Settings,
@@ -253,6 +255,15 @@ pub fn event_bodies() -> Vec<EventBody> {
             window_id: WindowId(6),
             error: "imap://127.0.0.1:1 cannot be reached: connection refused".into(),
         },
+        EventBody::MailInvitationAnswered {
+            window_id: WindowId(6),
+            uid: 42,
+            answer: InvitationAnswer::Accept,
+        },
+        EventBody::MailInvitationReplied {
+            window_id: WindowId(6),
+            said: "accepted “Lunch” for bob@example.test; it is in the calendar".into(),
+        },
         EventBody::MailSendRequested { doc_id: DocId(8) },
         EventBody::MailSendFailed {
             doc_id: DocId(8),
@@ -357,6 +368,8 @@ pub fn event_bodies() -> Vec<EventBody> {
             | EventBody::MailArrived { .. }
             | EventBody::MailFailed { .. }
             | EventBody::MailSendRequested { .. }
+            | EventBody::MailInvitationAnswered { .. }
+            | EventBody::MailInvitationReplied { .. }
             | EventBody::MailSendFailed { .. }
             | EventBody::MailSent { .. }
             | EventBody::CalendarRangeOpened { .. }
@@ -503,6 +516,10 @@ pub fn commands() -> Vec<Command> {
             window_id: w,
             uid: "standup@choiros".into(),
         },
+        Command::AnswerInvitation {
+            window_id: w,
+            answer: InvitationAnswer::Tentative,
+        },
         Command::AddMailAccount {
             window_id: w,
             settings: AccountSettings(
@@ -546,6 +563,7 @@ pub fn commands() -> Vec<Command> {
             | Command::ComposeMail { .. }
             | Command::SendMail { .. }
             | Command::AddMailAccount { .. }
+            | Command::AnswerInvitation { .. }
             | Command::OpenCalendarRange { .. }
             | Command::AddCalendarEvent { .. }
             | Command::MoveCalendarEvent { .. }

@@ -566,6 +566,9 @@ fn draw_message(buf: &mut Buffer, rect: Rect, mail: &MailView, scroll: usize, th
     for invitation in &message.invitations {
         lines.push((format!("invitation: {invitation}"), theme.warn()));
     }
+    if !message.invitations.is_empty() {
+        lines.push((format!("  {}", mail::INVITATION_HINT), theme.muted()));
+    }
     lines.push((String::new(), Style::default()));
     for line in wrap(&message.text, width) {
         lines.push((line, Style::default()));

@@ -3,6 +3,7 @@
 //! `choir_desktop::mail`'s, as in the terminal; clicks send the same commands.
 
 use choir_desktop::mail::{self, MailCursor};
+use choir_proto::mail::InvitationAnswer;
 use choir_proto::{Command, MailView, Window, WindowId, World};
 use yew::prelude::*;
 
@@ -251,6 +252,15 @@ fn list(
     }
 }
 
+fn answer(send: &Callback<Msg>, id: WindowId, answer: InvitationAnswer) -> Callback<MouseEvent> {
+    send.reform(move |_: MouseEvent| {
+        Msg::Send(Command::AnswerInvitation {
+            window_id: id,
+            answer,
+        })
+    })
+}
+
 fn message(send: &Callback<Msg>, id: WindowId, view: &MailView) -> Html {
     let Some(message) = &view.message else {
         return match view.opening {
@@ -289,6 +299,13 @@ fn message(send: &Callback<Msg>, id: WindowId, view: &MailView) -> Html {
             { for message.invitations.iter().map(|invitation| html! {
                 <p class="mail-invitation">{ format!("invitation: {invitation}") }</p>
             }) }
+            if !message.invitations.is_empty() {
+                <p class="mail-invitation-answers">
+                    <button data-action="accept" onclick={ answer(send, id, InvitationAnswer::Accept) }>{ "Accept" }</button>
+                    <button data-action="tentative" onclick={ answer(send, id, InvitationAnswer::Tentative) }>{ "Tentative" }</button>
+                    <button data-action="decline" onclick={ answer(send, id, InvitationAnswer::Decline) }>{ "Decline" }</button>
+                </p>
+            }
             <pre class="mail-text">{ message.text.clone() }</pre>
             if message.cut {
                 <p class="muted">{ "The rest of this message is on the server: only its first 64 KiB are shown." }</p>
