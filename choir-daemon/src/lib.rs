@@ -213,6 +213,7 @@ impl Daemon {
             store.clone(),
             mail.clone(),
             world.clone(),
+            workspace.clone(),
             &mail_views,
             head,
             shutdown.clone(),

@@ -430,6 +430,92 @@ async fn malformed_and_huge_messages_and_a_server_that_goes_away_get_clear_error
         "{missing}"
     );
 
+    // In a mail window: the broken one opens as far as it goes, the huge one says why it is
+    // not shown, the report's attachment is saved from it (inside the workspace).
+    let (mut desk, _) = common::Client::hello(&daemon, None).await;
+    desk.command(
+        1,
+        Command::OpenWindow {
+            app: AppKind::Mail,
+            title: None,
+            rect: None,
+        },
+    )
+    .await;
+    let window = WindowId(1);
+    let world = until(&daemon, "the inbox", |world| {
+        world.mail.get(&window).is_some_and(|view| view.total == 3)
+    })
+    .await;
+    let uid_of = |subject: &str| {
+        world.mail[&window]
+            .headers
+            .iter()
+            .find(|header| header.subject == subject)
+            .unwrap()
+            .uid
+    };
+    let (broken, huge, report_uid) = (
+        uid_of("broken one"),
+        uid_of("huge one"),
+        uid_of("report one"),
+    );
+    let open = |uid: u32| Command::OpenMailMessage {
+        window_id: window,
+        uid: Some(uid),
+    };
+    desk.command(2, open(broken)).await;
+    until(&daemon, "the broken message shown", |world| {
+        world.mail[&window]
+            .message
+            .as_ref()
+            .is_some_and(|message| message.header.uid == broken)
+    })
+    .await;
+    desk.command(3, open(huge)).await;
+    let world = until(&daemon, "the huge message refused", |world| {
+        world.mail[&window].problem.is_some()
+    })
+    .await;
+    let problem = world.mail[&window].problem.clone().unwrap();
+    assert!(
+        problem.contains("more than the 26214400 read here"),
+        "{problem}"
+    );
+    desk.command(4, open(report_uid)).await;
+    let world = until(&daemon, "the report shown", |world| {
+        world.mail[&window]
+            .message
+            .as_ref()
+            .is_some_and(|message| message.header.uid == report_uid)
+    })
+    .await;
+    let listed = &world.mail[&window].message.as_ref().unwrap().attachments;
+    assert_eq!(listed[0].name, "../q4 report.bin");
+    std::fs::remove_file(&file).unwrap();
+    desk.command(5, Command::SaveAttachments { window_id: window })
+        .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let said = daemon
+            .store
+            .read(1, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .find_map(|event| match event.body {
+                EventBody::MailDone { said, .. } => Some(said),
+                _ => None,
+            });
+        if let Some(said) = said {
+            assert!(said.contains("to attachments/_q4 report.bin"), "{said}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not saved");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), [0, 1, 2, 255]);
+
     // Ids that name nothing, or are not ids.
     for (id, says) in [
         ("INBOX/1/999999", "no message INBOX/1/999999"),

@@ -610,9 +610,7 @@ async fn an_invitation_is_shown_in_the_window_and_answered_from_it() {
     .await;
     let deadline = tokio::time::Instant::now() + WAIT;
     let said = loop {
-        if let Some(EventBody::MailInvitationReplied { said, .. }) =
-            events(&daemon, "mail.invitation_replied").await.pop()
-        {
+        if let Some(EventBody::MailDone { said, .. }) = events(&daemon, "mail.done").await.pop() {
             break said;
         }
         let failed = events(&daemon, "mail.failed").await;

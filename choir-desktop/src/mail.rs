@@ -15,6 +15,8 @@ pub use date::short_date;
 /// The key hints a mail window shows.
 pub const HINT: &str =
     "↑↓ select · Enter read · Esc close · / search · [ ] folder · n/p page · c new · r reply · f forward · g refresh · A add account";
+/// What the reading pane says under a message's attachments.
+pub const ATTACHMENTS_HINT: &str = "s saves them to attachments/ in the workspace";
 /// What the reading pane says under an invitation.
 pub const INVITATION_HINT: &str = "Y accept · T tentative · N decline (the organizer is told)";
 /// The key hints while the search field is open.
@@ -169,7 +171,7 @@ pub fn said(body: &choir_proto::EventBody) -> Option<(String, bool)> {
         choir_proto::EventBody::MailSent { to, subject, .. } => {
             Some((format!("sent “{subject}” to {to}"), false))
         }
-        choir_proto::EventBody::MailInvitationReplied { said, .. } => Some((said.clone(), false)),
+        choir_proto::EventBody::MailDone { said, .. } => Some((said.clone(), false)),
         choir_proto::EventBody::MailSendFailed { error, .. } => {
             Some((format!("not sent: {error}"), true))
         }
@@ -338,6 +340,14 @@ impl MailCursor {
                         _ => InvitationAnswer::Decline,
                     },
                 }
+            }
+            KeyCode::Char('s')
+                if view
+                    .message
+                    .as_ref()
+                    .is_some_and(|message| !message.attachments.is_empty()) =>
+            {
+                Command::SaveAttachments { window_id }
             }
             KeyCode::Char('A') => {
                 self.form = true;

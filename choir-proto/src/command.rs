@@ -170,12 +170,17 @@ pub enum Command {
     },
     /// Answer the invitation in the message open in a mail window: the organizer is told by
     /// mail, and an accepted (or tentative) event goes into the calendar.
-    /// → `mail.invitation_answered` (then `mail.invitation_replied` or `mail.failed`)
+    /// → `mail.invitation_answered` (then `mail.done` or `mail.failed`)
     #[serde(rename = "mail.answer_invitation")]
     AnswerInvitation {
         window_id: WindowId,
         answer: crate::mail::InvitationAnswer,
     },
+    /// Save the attachments of the message open in a mail window to the workspace
+    /// (`attachments/NAME` each, replacing a file there). → `mail.attachments_saving` (then
+    /// `mail.done` or `mail.failed`)
+    #[serde(rename = "mail.save_attachments")]
+    SaveAttachments { window_id: WindowId },
     /// Add a mail account from a mail window's form: the daemon checks it against its
     /// servers and keeps it in the sandbox, never in the log (nor its password anywhere
     /// else), then shows its inbox in the window. Only the owner may. → `mail.folder_opened`
@@ -251,6 +256,7 @@ pub const KNOWN_COMMAND_TYPES: &[&str] = &[
     "mail.compose",
     "mail.add_account",
     "mail.answer_invitation",
+    "mail.save_attachments",
     "calendar.open_range",
     "calendar.add",
     "calendar.move",
@@ -289,6 +295,7 @@ impl Command {
             Command::ComposeMail { .. } => "mail.compose",
             Command::AddMailAccount { .. } => "mail.add_account",
             Command::AnswerInvitation { .. } => "mail.answer_invitation",
+            Command::SaveAttachments { .. } => "mail.save_attachments",
             Command::OpenCalendarRange { .. } => "calendar.open_range",
             Command::AddCalendarEvent { .. } => "calendar.add",
             Command::MoveCalendarEvent { .. } => "calendar.move",

@@ -95,6 +95,8 @@ pub enum Rejection {
     NoMessageOpen,
     #[error("the message open in window {0} holds no invitation")]
     NoInvitation(WindowId),
+    #[error("the message open in window {0} has no attachments")]
+    NoAttachments(WindowId),
     #[error("window {0} is not a calendar window")]
     NotACalendarWindow(WindowId),
     #[error("{0}")]
@@ -134,6 +136,7 @@ impl Rejection {
             | Rejection::BadFolder
             | Rejection::NoMessageOpen
             | Rejection::NoInvitation(_)
+            | Rejection::NoAttachments(_)
             | Rejection::NotACalendarWindow(_)
             | Rejection::BadEvent(_) => ErrorCode::InvalidCommand,
         }
@@ -402,6 +405,7 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
         // The daemon keeps an account itself (its password must not reach the log): checked
         // here, it records nothing.
         Command::AddMailAccount { window_id, .. } => mail::add_account(world, *window_id),
+        Command::SaveAttachments { window_id } => mail::save_attachments(world, *window_id),
         Command::AnswerInvitation { window_id, answer } => {
             mail::answer_invitation(world, *window_id, *answer)
         }

@@ -390,10 +390,18 @@ pub enum EventBody {
         uid: u32,
         answer: crate::mail::InvitationAnswer,
     },
-    /// The answer went to the organizer (and an accepted event into the calendar): `said`
-    /// says so.
-    #[serde(rename = "mail.invitation_replied")]
-    MailInvitationReplied { window_id: WindowId, said: String },
+    /// The user saved the attachments of the message open in a mail window to the workspace
+    /// (`attachments/NAME` each).
+    #[serde(rename = "mail.attachments_saving")]
+    MailAttachmentsSaving {
+        window_id: WindowId,
+        uid: u32,
+        names: Vec<String>,
+    },
+    /// What a mail window asked for was done (an invitation answered, attachments saved):
+    /// `said` says what.
+    #[serde(rename = "mail.done")]
+    MailDone { window_id: WindowId, said: String },
     /// The user asked to send the message written in document `doc_id` (headers, a blank
     /// line, the text); the daemon sends it through the account's SMTP server.
     #[serde(rename = "mail.send_requested")]
@@ -504,7 +512,8 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "mail.arrived",
     "mail.failed",
     "mail.invitation_answered",
-    "mail.invitation_replied",
+    "mail.attachments_saving",
+    "mail.done",
     "mail.send_requested",
     "mail.send_failed",
     "mail.sent",
@@ -562,7 +571,8 @@ impl EventBody {
             EventBody::MailArrived { .. } => "mail.arrived",
             EventBody::MailFailed { .. } => "mail.failed",
             EventBody::MailInvitationAnswered { .. } => "mail.invitation_answered",
-            EventBody::MailInvitationReplied { .. } => "mail.invitation_replied",
+            EventBody::MailAttachmentsSaving { .. } => "mail.attachments_saving",
+            EventBody::MailDone { .. } => "mail.done",
             EventBody::MailSendRequested { .. } => "mail.send_requested",
             EventBody::MailSendFailed { .. } => "mail.send_failed",
             EventBody::MailSent { .. } => "mail.sent",

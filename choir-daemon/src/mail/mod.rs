@@ -3,6 +3,7 @@
 //! calendar windows ([`calendars`]).
 
 mod accounts;
+pub mod attachments;
 pub mod calendars;
 pub mod invitations;
 pub mod windows;

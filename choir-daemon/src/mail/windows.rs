@@ -8,8 +8,9 @@
 //!   once for all windows (`mail.arrived`);
 //! - a message written in the writer and sent: it goes out through the account's SMTP
 //!   server (`mail.sent`, or `mail.send_failed`);
+//! - attachments saved: each goes to `attachments/NAME` in the workspace (`mail.done`);
 //! - an invitation answered: the organizer is told, an accepted event kept in the calendar
-//!   (`mail.invitation_replied`, or `mail.failed`).
+//!   (`mail.done`, or `mail.failed`).
 //!
 //! Each request opens its own connection, so a slow server holds up only its own window. A
 //! window's answer is recorded only if it is still the latest thing the window asked for.
@@ -30,6 +31,7 @@ use super::MailAccounts;
 use crate::actors::WorldHandle;
 use crate::store::EventStore;
 use crate::store::{Follow, Step};
+use crate::tools::Workspace;
 
 /// Who the events this records are by.
 const ACTOR: &str = "mail";
@@ -45,6 +47,7 @@ pub fn spawn(
     store: EventStore,
     accounts: MailAccounts,
     world: WorldHandle,
+    workspace: Workspace,
     views: &BTreeMap<WindowId, MailView>,
     head: u64,
     shutdown: CancellationToken,
@@ -53,6 +56,7 @@ pub fn spawn(
         store: store.clone(),
         accounts,
         world,
+        workspace,
         shown: BTreeMap::new(),
         latest: Arc::default(),
         watches: HashMap::new(),
@@ -113,6 +117,7 @@ struct MailWindows {
     store: EventStore,
     accounts: MailAccounts,
     world: WorldHandle,
+    workspace: Workspace,
     shown: BTreeMap<WindowId, Shown>,
     latest: Requests,
     /// The IDLE watch of each (account, folder) some window shows.
@@ -197,6 +202,11 @@ impl MailWindows {
                     .insert((*window_id, Kind::Message), seq);
             }
             EventBody::MailSendRequested { doc_id } => self.send(*doc_id),
+            EventBody::MailAttachmentsSaving {
+                window_id,
+                uid,
+                names,
+            } => self.save(*window_id, *uid, names.clone()),
             EventBody::MailInvitationAnswered {
                 window_id,
                 uid,
@@ -265,8 +275,52 @@ impl MailWindows {
                 super::invitations::answer(&account, &invitation, answer).await
             };
             let body = match answered.await {
-                Ok(said) => EventBody::MailInvitationReplied { window_id, said },
+                Ok(said) => EventBody::MailDone { window_id, said },
                 Err(error) => EventBody::MailFailed { window_id, error },
+            };
+            append(&store, body).await;
+        });
+    }
+
+    /// Saves attachments `names` of message `uid` of the folder `window_id` shows, each to
+    /// `attachments/NAME` in the workspace.
+    fn save(&self, window_id: WindowId, uid: u32, names: Vec<String>) {
+        let Some(shown) = self.shown.get(&window_id).cloned() else {
+            return;
+        };
+        let (accounts, store, workspace) = (
+            self.accounts.clone(),
+            self.store.clone(),
+            self.workspace.clone(),
+        );
+        tokio::spawn(async move {
+            let id = MessageId {
+                folder: shown.folder.clone(),
+                validity: shown.validity,
+                uid,
+            };
+            let (mut saved, mut failed) = (Vec::new(), Vec::new());
+            for name in &names {
+                let path = super::attachments::default_path(name);
+                let account = Some(shown.account.as_str());
+                match super::attachments::save(&accounts, &workspace, &id, name, &path, account)
+                    .await
+                {
+                    Ok(said) => saved.push(said),
+                    Err(why) => failed.push(format!("{name}: {why}")),
+                }
+            }
+            let body = if failed.is_empty() {
+                EventBody::MailDone {
+                    window_id,
+                    said: saved.join("; "),
+                }
+            } else {
+                saved.extend(failed.iter().map(|why| format!("not saved: {why}")));
+                EventBody::MailFailed {
+                    window_id,
+                    error: saved.join("; "),
+                }
             };
             append(&store, body).await;
         });

@@ -245,53 +245,24 @@ impl Tool for MailSaveAttachment {
             Ok(id) => id,
             Err(err) => return Ok(ToolOutcome::failed(err.to_string())),
         };
-        // Where it goes is checked before anything is fetched: inside the workspace only.
-        let shown = args.path.unwrap_or_else(|| {
-            let name: String = args
-                .name
-                .chars()
-                .map(|c| {
-                    if c == '/' || c == '\\' || c.is_control() {
-                        '_'
-                    } else {
-                        c
-                    }
-                })
-                .collect();
-            let name = name.trim_start_matches('.');
-            format!(
-                "attachments/{}",
-                if name.trim().is_empty() {
-                    "attachment"
-                } else {
-                    name
-                }
-            )
-        });
-        // Checked before anything is fetched, and again just before writing.
-        ctx.workspace.resolve(&shown)?;
-        let mut mailbox = match open(&self.0, args.account.as_deref()).await {
-            Ok(mailbox) => mailbox,
-            Err(outcome) => return Ok(outcome),
-        };
-        let fetched = mailbox.attachment(&id, &args.name).await;
-        mailbox.close().await;
-        let (name, bytes) = match fetched {
-            Ok(found) => found,
-            Err(err) => return Ok(ToolOutcome::failed(err.to_string())),
-        };
-        let size = bytes.len();
-        let (workspace, target) = (ctx.workspace.clone(), shown.clone());
-        tokio::task::spawn_blocking(move || {
-            let path = workspace.resolve(&target)?;
-            super::write_atomic(&path, &bytes)
-                .map_err(|err| ToolError::Io(format!("cannot write {target}: {err}")))
+        let path = args
+            .path
+            .unwrap_or_else(|| crate::mail::attachments::default_path(&args.name));
+        // A path outside the workspace is the tool's error, as for every file tool.
+        ctx.workspace.resolve(&path)?;
+        let saved = crate::mail::attachments::save(
+            &self.0,
+            &ctx.workspace,
+            &id,
+            &args.name,
+            &path,
+            args.account.as_deref(),
+        )
+        .await;
+        Ok(match saved {
+            Ok(said) => ToolOutcome::ok(said),
+            Err(why) => ToolOutcome::failed(why),
         })
-        .await
-        .map_err(|err| ToolError::Io(err.to_string()))??;
-        Ok(ToolOutcome::ok(format!(
-            "saved {name} ({size} bytes) of {id} to {shown}"
-        )))
     }
 }
 

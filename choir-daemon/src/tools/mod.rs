@@ -8,7 +8,7 @@ mod calendar;
 mod desktop;
 mod docs;
 mod edit;
-mod files;
+pub(crate) mod files;
 mod mail;
 mod runner;
 mod schema;

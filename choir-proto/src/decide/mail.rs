@@ -118,6 +118,26 @@ pub(super) fn answer_invitation(
     }])
 }
 
+pub(super) fn save_attachments(
+    world: &World,
+    window_id: WindowId,
+) -> Result<Vec<EventBody>, Rejection> {
+    let view = mail_window(world, window_id)?;
+    let message = view.message.as_ref().ok_or(Rejection::NoMessageOpen)?;
+    if message.attachments.is_empty() {
+        return Err(Rejection::NoAttachments(window_id));
+    }
+    Ok(vec![EventBody::MailAttachmentsSaving {
+        window_id,
+        uid: message.header.uid,
+        names: message
+            .attachments
+            .iter()
+            .map(|attachment| attachment.name.clone())
+            .collect(),
+    }])
+}
+
 pub(super) fn add_account(world: &World, window_id: WindowId) -> Result<Vec<EventBody>, Rejection> {
     mail_window(world, window_id)?;
     Ok(Vec::new())

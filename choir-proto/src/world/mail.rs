@@ -217,7 +217,8 @@ pub(crate) fn apply(views: &mut BTreeMap<WindowId, MailView>, event: &Event) {
                 }
             }
         }
-        EventBody::MailInvitationAnswered { window_id, .. } => {
+        EventBody::MailInvitationAnswered { window_id, .. }
+        | EventBody::MailAttachmentsSaving { window_id, .. } => {
             if let Some(view) = views.get_mut(window_id) {
                 view.problem = None;
             }

@@ -245,9 +245,10 @@ impl World {
             | EventBody::MailMessageShown { .. }
             | EventBody::MailArrived { .. }
             | EventBody::MailFailed { .. }
-            | EventBody::MailInvitationAnswered { .. } => mail::apply(&mut self.mail, event),
+            | EventBody::MailInvitationAnswered { .. }
+            | EventBody::MailAttachmentsSaving { .. } => mail::apply(&mut self.mail, event),
             EventBody::MailSendRequested { .. }
-            | EventBody::MailInvitationReplied { .. }
+            | EventBody::MailDone { .. }
             | EventBody::MailSendFailed { .. }
             | EventBody::MailSent { .. } => {}
             // Only a shell window has a shell.

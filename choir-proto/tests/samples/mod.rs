@@ -260,7 +260,12 @@ pub fn event_bodies() -> Vec<EventBody> {
             uid: 42,
             answer: InvitationAnswer::Accept,
         },
-        EventBody::MailInvitationReplied {
+        EventBody::MailAttachmentsSaving {
+            window_id: WindowId(6),
+            uid: 42,
+            names: vec!["menu.pdf".into(), "../../etc/passwd".into()],
+        },
+        EventBody::MailDone {
             window_id: WindowId(6),
             said: "accepted “Lunch” for bob@example.test; it is in the calendar".into(),
         },
@@ -369,7 +374,8 @@ pub fn event_bodies() -> Vec<EventBody> {
             | EventBody::MailFailed { .. }
             | EventBody::MailSendRequested { .. }
             | EventBody::MailInvitationAnswered { .. }
-            | EventBody::MailInvitationReplied { .. }
+            | EventBody::MailDone { .. }
+            | EventBody::MailAttachmentsSaving { .. }
             | EventBody::MailSendFailed { .. }
             | EventBody::MailSent { .. }
             | EventBody::CalendarRangeOpened { .. }
@@ -516,6 +522,7 @@ pub fn commands() -> Vec<Command> {
             window_id: w,
             uid: "standup@choiros".into(),
         },
+        Command::SaveAttachments { window_id: w },
         Command::AnswerInvitation {
             window_id: w,
             answer: InvitationAnswer::Tentative,
@@ -564,6 +571,7 @@ pub fn commands() -> Vec<Command> {
             | Command::SendMail { .. }
             | Command::AddMailAccount { .. }
             | Command::AnswerInvitation { .. }
+            | Command::SaveAttachments { .. }
             | Command::OpenCalendarRange { .. }
             | Command::AddCalendarEvent { .. }
             | Command::MoveCalendarEvent { .. }

@@ -563,6 +563,9 @@ fn draw_message(buf: &mut Buffer, rect: Rect, mail: &MailView, scroll: usize, th
         );
         lines.push((text, theme.warn()));
     }
+    if !message.attachments.is_empty() {
+        lines.push((format!("  {}", mail::ATTACHMENTS_HINT), theme.muted()));
+    }
     for invitation in &message.invitations {
         lines.push((format!("invitation: {invitation}"), theme.warn()));
     }

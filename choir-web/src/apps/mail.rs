@@ -296,6 +296,11 @@ fn message(send: &Callback<Msg>, id: WindowId, view: &MailView) -> Html {
             { for message.attachments.iter().map(|attachment| html! {
                 <p class="mail-attachment">{ format!("attachment: {} ({}, {} bytes)", attachment.name, attachment.content_type, attachment.size) }</p>
             }) }
+            if !message.attachments.is_empty() {
+                <button data-action="save-attachments" onclick={ send.reform(move |_: MouseEvent| Msg::Send(Command::SaveAttachments { window_id: id })) }>
+                    { "Save to attachments/" }
+                </button>
+            }
             { for message.invitations.iter().map(|invitation| html! {
                 <p class="mail-invitation">{ format!("invitation: {invitation}") }</p>
             }) }
