@@ -6,6 +6,9 @@
 //! - ChoirOS: the agent's `mail_search` through the daemon (`POST /api/tools/mail_search`, as
 //!   `choir --exec` calls it): a login per call, headers read from MIME, the call recorded in
 //!   the log.
+//! - ChoirOS: a mail window (`mail.open_folder` through the world actor, as a client's command
+//!   is, until the daemon committed the `mail.page_shown` it fetched): a login per request,
+//!   the page recorded in the log.
 //! - Baseline, same run: a plain IMAP client library (async-imap) in one logged-in session,
 //!   the same IMAP commands (`EXAMINE`, `UID SEARCH`, `UID FETCH` of the 50 headers), the
 //!   answers read but not parsed.
@@ -18,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use choir_daemon::{Daemon, DaemonConfig, RunningDaemon};
 use choir_mail::{Account, Mailbox};
+use choir_proto::{AppKind, Command, EventBody, WindowId};
 use choir_test_support::MailServers;
 use futures_util::TryStreamExt;
 use serde_json::{json, Value};
@@ -120,9 +124,47 @@ async fn plain(session: &mut Plain, criteria: &str, skip: usize) -> usize {
     fetched.len()
 }
 
+/// Asks mail window `window` for a page and waits for it: the headers it holds.
+async fn window_page(
+    daemon: &RunningDaemon,
+    events: &mut choir_daemon::store::Subscription,
+    window: WindowId,
+    offset: usize,
+    query: &str,
+) -> usize {
+    daemon
+        .world()
+        .execute(
+            Command::OpenMailFolder {
+                window_id: window,
+                account: None,
+                folder: "INBOX".into(),
+                offset: offset as u32,
+                query: query.to_owned(),
+            },
+            "bench".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    loop {
+        let event = events.next().await.unwrap().unwrap();
+        match &event.body {
+            EventBody::MailPageShown {
+                window_id, headers, ..
+            } if *window_id == window => return headers.len(),
+            EventBody::MailFailed { error, .. } => panic!("the window's page failed: {error}"),
+            _ => {}
+        }
+    }
+}
+
 struct Row {
     what: &'static str,
+    /// The agent's tool.
     choir: Vec<Duration>,
+    /// A mail window.
+    window: Vec<Duration>,
     plain: Vec<Duration>,
 }
 
@@ -175,6 +217,22 @@ async fn run() {
     );
 
     let mut session = plain_session(&account).await;
+    let mut events = daemon.store.subscribe(daemon.store.head() + 1);
+    daemon
+        .world()
+        .execute(
+            Command::OpenWindow {
+                app: AppKind::Mail,
+                title: None,
+                rect: None,
+            },
+            "bench".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let window = WindowId(1);
+    window_page(&daemon, &mut events, window, 0, "").await;
     // Warm both paths (Dovecot's index of the folder is made on the first look).
     tool(&daemon, &json!({ "limit": PAGE })).await;
     plain(&mut session, "ALL", 0).await;
@@ -183,48 +241,59 @@ async fn run() {
         Row {
             what: "open: the newest 50 headers",
             choir: Vec::new(),
+            window: Vec::new(),
             plain: Vec::new(),
         },
         Row {
             what: "scroll: the next 50, page after page",
             choir: Vec::new(),
+            window: Vec::new(),
             plain: Vec::new(),
         },
         Row {
             what: "search the text: \"needle\" (1 in 100)",
             choir: Vec::new(),
+            window: Vec::new(),
             plain: Vec::new(),
         },
         Row {
             what: "search the subject: \"quarterly\" (1 in 50)",
             choir: Vec::new(),
+            window: Vec::new(),
             plain: Vec::new(),
         },
     ];
     for sample in 0..SAMPLES {
-        let cases: [(Value, &str, usize); 4] = [
-            (json!({ "limit": PAGE }), "ALL", 0),
+        let cases: [(Value, &str, usize, &str); 4] = [
+            (json!({ "limit": PAGE }), "ALL", 0, ""),
             (
                 json!({ "limit": PAGE, "page": sample + 1 }),
                 "ALL",
                 (sample + 1) * PAGE,
+                "",
             ),
             (
                 json!({ "limit": PAGE, "query": "needle" }),
                 "TEXT \"needle\"",
                 0,
+                "needle",
             ),
             (
                 json!({ "limit": PAGE, "query": "quarterly" }),
                 "TEXT \"quarterly\"",
                 0,
+                "quarterly",
             ),
         ];
-        for (row, (args, criteria, skip)) in rows.iter_mut().zip(cases) {
+        for (row, (args, criteria, skip, query)) in rows.iter_mut().zip(cases) {
             let started = Instant::now();
             let result = tool(&daemon, &args).await;
             row.choir.push(started.elapsed());
             let listed = result["output"].as_str().unwrap().lines().count() - 2;
+            let started = Instant::now();
+            let shown = window_page(&daemon, &mut events, window, skip, query).await;
+            row.window.push(started.elapsed());
+            assert_eq!(listed, shown, "{}: the tool and the window show the same", row.what);
             let started = Instant::now();
             let fetched = plain(&mut session, criteria, skip).await;
             row.plain.push(started.elapsed());
@@ -235,26 +304,34 @@ async fn run() {
 
     println!("# Mail: a folder of {count} messages (Dovecot on loopback, 2 cores)");
     println!();
-    println!("| operation | ChoirOS `mail_search` p50 / p99 (ms) | plain IMAP library p50 / p99 (ms) | ratio p50 / p99 |");
-    println!("| --- | --- | --- | --- |");
+    println!("| operation | ChoirOS `mail_search` p50 / p99 (ms) | mail window p50 / p99 (ms) | plain IMAP library p50 / p99 (ms) | ratio p50 / p99 (tool; window) |");
+    println!("| --- | --- | --- | --- | --- |");
     for row in &mut rows {
         let (c50, c99) = (
             percentile(&mut row.choir, 0.5),
             percentile(&mut row.choir, 0.99),
+        );
+        let (w50, w99) = (
+            percentile(&mut row.window, 0.5),
+            percentile(&mut row.window, 0.99),
         );
         let (p50, p99) = (
             percentile(&mut row.plain, 0.5),
             percentile(&mut row.plain, 0.99),
         );
         println!(
-            "| {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.2} / {:.2} |",
+            "| {} | {:.1} / {:.1} | {:.1} / {:.1} | {:.1} / {:.1} | {:.2} / {:.2}; {:.2} / {:.2} |",
             row.what,
             ms(c50),
             ms(c99),
+            ms(w50),
+            ms(w99),
             ms(p50),
             ms(p99),
             ms(c50) / ms(p50),
-            ms(c99) / ms(p99)
+            ms(c99) / ms(p99),
+            ms(w50) / ms(p50),
+            ms(w99) / ms(p99)
         );
     }
     daemon.shutdown().await;
