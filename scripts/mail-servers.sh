@@ -33,6 +33,9 @@ CERT_DAYS=3
 # Between SIGTERM and SIGKILL.
 STOP_SECS=5
 
+# CHOIR_MAIL_FTS=xapian: Dovecot keeps a full-text index (installs dovecot-fts-xapian).
+fts="${CHOIR_MAIL_FTS:-}"
+case "$fts" in "" | xapian) ;; *) echo "mail-servers: CHOIR_MAIL_FTS is xapian or unset, not '$fts'" >&2; exit 2 ;; esac
 script_dir=$(cd "$(dirname "$0")" && pwd)
 cache_dir="${XDG_CACHE_HOME:-$HOME/.cache}/choir"
 venv="${CHOIR_MAIL_VENV:-$cache_dir/mail-venv}"
@@ -100,7 +103,9 @@ install_missing() {
   exec 9>"$cache_dir/mail-install.lock"
   flock -w 600 9 || die "another install has held $cache_dir/mail-install.lock for 10 minutes"
   local missing=() pkg
-  for pkg in dovecot-imapd dovecot-lmtpd; do
+  local wanted=(dovecot-imapd dovecot-lmtpd)
+  [ "$fts" = xapian ] && wanted+=(dovecot-fts-xapian)
+  for pkg in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
   done
   # For the certificates made at start.
@@ -534,6 +539,19 @@ protocol lmtp {
   ssl = no
 }
 EOF
+  if [ "$fts" = xapian ]; then
+    # A full-text index (Debian's dovecot-fts-xapian), as servers that search large folders
+    # have: SEARCH TEXT reads it instead of every message. Indexed as mail comes in.
+    cat >>"$dir/dovecot/dovecot.conf" <<EOF
+mail_plugins = \$mail_plugins fts fts_xapian
+plugin {
+  fts = xapian
+  fts_xapian = partial=3 full=20 verbose=0
+  fts_autoindex = yes
+  fts_enforced = yes
+}
+EOF
+  fi
   if [ "$uid" != 0 ]; then
     # Without root, Dovecot cannot switch to its own users (dovenull, dovecot), give its sockets
     # to their group, nor chroot.
