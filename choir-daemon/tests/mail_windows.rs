@@ -13,7 +13,9 @@ use std::time::Duration;
 use choir_daemon::RunningDaemon;
 use choir_mail::{Account, Mailbox, Outgoing};
 use choir_proto::mail::{AccountSettings, Draft, InvitationAnswer};
-use choir_proto::{AppKind, Command, DocId, EventBody, MailView, TextOp, WindowId, World};
+use choir_proto::{
+    AppKind, Command, DocId, EventBody, MailView, Query, Reply, Seek, TextOp, WindowId, World,
+};
 use choir_test_support::MailServers;
 use serde_json::{json, Value};
 
@@ -236,6 +238,48 @@ async fn a_mail_window_shows_a_folder_live_opens_messages_and_answers_them() {
         .collect();
     arrived.sort_unstable();
     assert_eq!(arrived, [1, 2, 3, 4]);
+
+    // Time travel shows the window as it was: just before the arrival, without it.
+    let arrival = daemon
+        .store
+        .read(1, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|event| {
+            matches!(&event.body, EventBody::MailArrived { headers, .. }
+                if headers.iter().any(|h| h.subject == "Lunch?"))
+        })
+        .map(|event| event.seq)
+        .next()
+        .unwrap();
+    let (mut traveller, _) = common::Client::hello(&daemon, None).await;
+    let subjects_at = |reply: Reply| match reply {
+        Reply::Moment { moment } => moment.world.mail[&window]
+            .headers
+            .iter()
+            .map(|h| h.subject.clone())
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    let before = traveller
+        .query(
+            1,
+            Query::Moment {
+                at: Seek::Seq { seq: arrival - 1 },
+            },
+        )
+        .await;
+    assert_eq!(subjects_at(before), ["note 3", "note 2", "note 1"]);
+    let after = traveller
+        .query(
+            2,
+            Query::Moment {
+                at: Seek::Seq { seq: arrival },
+            },
+        )
+        .await;
+    assert_eq!(subjects_at(after)[0], "Lunch?");
 
     // It opens with its text.
     let lunch = shown.headers[0].uid;

@@ -72,8 +72,11 @@ pub fn position(view: &MailView) -> String {
     if view.total == 0 {
         return "empty".into();
     }
-    let first = view.offset + 1;
-    let last = (view.offset + view.headers.len() as u32).max(first);
+    let first = view.offset.saturating_add(1);
+    let last = view
+        .offset
+        .saturating_add(view.headers.len() as u32)
+        .max(first);
     format!(
         "{}–{} of {}",
         choir_proto::thousands(u64::from(first)),
@@ -244,7 +247,7 @@ impl MailCursor {
                 let last = index + 1 >= rows.len();
                 if last && self.has_next_page(view) {
                     self.selected = None;
-                    folder(&view.folder, view.offset + MAIL_PAGE)
+                    folder(&view.folder, view.offset.saturating_add(MAIL_PAGE))
                 } else {
                     self.select(&rows, index + 1);
                     return Handled::Yes;
@@ -260,7 +263,7 @@ impl MailCursor {
             }
             KeyCode::PageDown | KeyCode::Char('n') if self.has_next_page(view) => {
                 self.selected = None;
-                folder(&view.folder, view.offset + MAIL_PAGE)
+                folder(&view.folder, view.offset.saturating_add(MAIL_PAGE))
             }
             KeyCode::PageUp | KeyCode::Char('p') if view.offset > 0 => {
                 self.selected = None;
@@ -379,7 +382,7 @@ impl MailCursor {
     }
 
     fn has_next_page(&self, view: &MailView) -> bool {
-        view.offset + (view.headers.len() as u32) < view.total
+        view.offset.saturating_add(view.headers.len() as u32) < view.total
     }
 }
 

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
 use choir_proto::{
-    ClientFrame, ErrorCode, ServerFrame, CLOSE_EXPECTED_HELLO, CLOSE_PROTOCOL_VERSION,
+    ClientFrame, Command, ErrorCode, ServerFrame, CLOSE_EXPECTED_HELLO, CLOSE_PROTOCOL_VERSION,
     CLOSE_RESUME_BEYOND_HEAD, CLOSE_REVOKED, CLOSE_UNAUTHORIZED, MAX_FRAME_BYTES, PROTOCOL_VERSION,
 };
 use futures_util::stream::{SplitStream, StreamExt};
@@ -339,6 +339,25 @@ async fn serve(
         let reply_ok = match ClientFrame::parse(text.as_str()) {
             Ok(ClientFrame::Command { id, .. }) if access.read_only() => {
                 outbox.error(Some(id), ErrorCode::ReadOnly, READ_ONLY).await
+            }
+            // An account is checked with its servers (seconds, on a slow one) beside the loop:
+            // the connection's other commands and keys do not wait for it.
+            Ok(ClientFrame::Command {
+                id,
+                command: command @ Command::AddMailAccount { .. },
+            }) => {
+                let (state, outbox, access) = (state.clone(), outbox.clone(), access.clone());
+                let actor = actor.to_owned();
+                answering.spawn(async move {
+                    match super::mail::command(&state, &access, command, actor).await {
+                        Ok(seqs) => outbox.frame(&ServerFrame::Ack { id, seqs }).await,
+                        Err(err) => {
+                            let (code, message) = err.into_parts();
+                            outbox.error(Some(id), code, message).await
+                        }
+                    }
+                });
+                true
             }
             Ok(ClientFrame::Command { id, command }) => {
                 let result = super::mail::command(state, access, command, actor.to_owned()).await;

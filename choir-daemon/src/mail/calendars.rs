@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::windows::{account, Kind, Request, Requests};
+use super::requests::{account, append, Kind, Request, Requests};
 use super::MailAccounts;
 use crate::store::{EventStore, Follow, Step};
 
@@ -214,10 +214,17 @@ impl CalendarWindows {
         let request = Request::new(&self.latest, window_id, Kind::Range, seq);
         let (accounts, store) = (self.accounts.clone(), self.store.clone());
         tokio::spawn(async move {
-            let body = changed_then_read(&accounts, window_id, &range, change)
-                .await
-                .unwrap_or_else(|error| EventBody::CalendarFailed { window_id, error });
-            request.record(&store, body).await;
+            match changed_then_read(&accounts, window_id, &range, change).await {
+                Ok(body) => request.record(&store, body).await,
+                // A change that failed is said even if the window asked for more since.
+                Err(Failed::Change(error)) => {
+                    append(&store, EventBody::CalendarFailed { window_id, error }).await
+                }
+                Err(Failed::Read(error)) => {
+                    let body = EventBody::CalendarFailed { window_id, error };
+                    request.record(&store, body).await
+                }
+            }
         });
     }
 
@@ -233,7 +240,7 @@ impl CalendarWindows {
                         if *events == range.events => {}
                     Ok(body) => request.record(&store, body).await,
                     // Said when the window asks; a look that fails is tried at the next.
-                    Err(reason) => {
+                    Err(Failed::Change(reason) | Failed::Read(reason)) => {
                         tracing::debug!(%reason, "cannot look at the calendar");
                     }
                 }
@@ -254,36 +261,57 @@ fn utc(text: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("`{text}` is not a time like 2026-12-07T09:00:00Z"))
 }
 
+/// What went wrong: the change asked for, or reading the range.
+enum Failed {
+    Change(String),
+    Read(String),
+}
+
 async fn changed_then_read(
     accounts: &MailAccounts,
     window_id: WindowId,
     range: &Range,
     change: Option<Change>,
-) -> Result<EventBody, String> {
+) -> Result<EventBody, Failed> {
+    let failed = if change.is_some() {
+        Failed::Change
+    } else {
+        Failed::Read
+    };
     let account = accounts
         .all()
         .into_iter()
         .find(|account| account.caldav.is_some())
-        .map_or_else(|| account(accounts, ""), Ok)?;
-    let calendar = Calendar::open(&account).await.map_err(|e| e.to_string())?;
-    match change {
-        None => {}
-        Some(Change::Add { title, start, end }) => {
-            calendar
-                .add(&title, utc(&start)?, utc(&end)?)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Some(Change::Move { uid, start, end }) => {
-            calendar
-                .reschedule(&uid, utc(&start)?, utc(&end)?)
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        Some(Change::Delete { uid }) => {
-            calendar.remove(&uid).await.map_err(|e| e.to_string())?;
-        }
-    }
+        .map_or_else(|| account(accounts, ""), Ok)
+        .map_err(failed)?;
+    let calendar = Calendar::open(&account)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let changed = match change {
+        None => Ok(()),
+        Some(Change::Add { title, start, end }) => match (utc(&start), utc(&end)) {
+            (Ok(start), Ok(end)) => calendar.add(&title, start, end).await.map(drop),
+            (Err(why), _) | (_, Err(why)) => return Err(Failed::Change(why)),
+        },
+        Some(Change::Move { uid, start, end }) => match (utc(&start), utc(&end)) {
+            (Ok(start), Ok(end)) => calendar.reschedule(&uid, start, end).await,
+            (Err(why), _) | (_, Err(why)) => return Err(Failed::Change(why)),
+        },
+        Some(Change::Delete { uid }) => calendar.remove(&uid).await,
+    };
+    changed.map_err(|e| Failed::Change(e.to_string()))?;
+    read_range(&calendar, &account, window_id, range)
+        .await
+        .map_err(Failed::Read)
+}
+
+/// The range's events as the server has them now.
+async fn read_range(
+    calendar: &Calendar,
+    account: &choir_mail::Account,
+    window_id: WindowId,
+    range: &Range,
+) -> Result<EventBody, String> {
     let first = parse_day(&range.from).ok_or_else(|| format!("`{}` is not a day", range.from))?;
     // A day on each side, for clients whose days start hours before or after UTC's.
     let from = DateTime::<Utc>::from_timestamp_millis((first - 1) * DAY_MS);
@@ -300,7 +328,7 @@ async fn changed_then_read(
         .collect();
     Ok(EventBody::CalendarRangeShown {
         window_id,
-        account: account.address,
+        account: account.address.clone(),
         from: range.from.clone(),
         days: range.days,
         events,

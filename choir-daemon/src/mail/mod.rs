@@ -6,6 +6,8 @@ mod accounts;
 pub mod attachments;
 pub mod calendars;
 pub mod invitations;
+mod requests;
+mod watch;
 pub mod windows;
 
 pub use accounts::{AccountsError, MailAccounts};

@@ -15,30 +15,24 @@
 //! Each request opens its own connection, so a slow server holds up only its own window. A
 //! window's answer is recorded only if it is still the latest thing the window asked for.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, PoisonError};
 
-use choir_mail::{Account, Answer, Mailbox, MessageId, Outgoing};
+use choir_mail::{Answer, Mailbox, MessageId, Outgoing};
 use choir_proto::mail::{
     Draft, InvitationAnswer, MailAttachment, MailHeader, MailMessage, MAIL_PAGE,
 };
-use choir_proto::{AppKind, DocId, EventBody, MailView, NewEvent, WindowId};
+use choir_proto::{AppKind, DocId, EventBody, MailView, WindowId};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::requests::{account, append, Kind, Request, Requests};
 use super::MailAccounts;
 use crate::actors::WorldHandle;
 use crate::store::EventStore;
 use crate::store::{Follow, Step};
 use crate::tools::Workspace;
 
-/// Who the events this records are by.
-const ACTOR: &str = "mail";
-/// How long one IDLE waits before it is renewed (servers drop an IDLE after 30 minutes).
-const IDLE_WAIT: Duration = Duration::from_secs(25 * 60);
-/// The longest pause before a watch that lost its server tries again.
-const MOST_BACKOFF: Duration = Duration::from_secs(60);
 /// The folder a new mail window shows.
 const INBOX: &str = "INBOX";
 
@@ -57,6 +51,7 @@ pub fn spawn(
         accounts,
         world,
         workspace,
+        open: views.keys().copied().collect(),
         shown: BTreeMap::new(),
         latest: Arc::default(),
         watches: HashMap::new(),
@@ -68,9 +63,12 @@ pub fn spawn(
                 account: view.account.clone(),
                 folder: view.folder.clone(),
                 validity: view.validity,
-                newest: newest(&view.headers),
+                newest: newest_of_folder(&view.headers, view.offset, &view.query),
             },
         );
+        if let Some(uid) = view.opening.filter(|_| !view.loading) {
+            windows.show_message(view.window_id, uid, head);
+        }
         // A request the daemon stopped in the middle of is asked again.
         if view.loading {
             let folder = if view.folder.is_empty() {
@@ -102,22 +100,13 @@ struct Shown {
     newest: u32,
 }
 
-/// A window and what it asked for: the seq of its latest request of that kind.
-pub(super) type Requests = Arc<Mutex<HashMap<(WindowId, Kind), u64>>>;
-
-/// What a window may ask for, one at a time of each.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(super) enum Kind {
-    Page,
-    Message,
-    Range,
-}
-
 struct MailWindows {
     store: EventStore,
     accounts: MailAccounts,
     world: WorldHandle,
     workspace: Workspace,
+    /// The mail windows open.
+    open: HashSet<WindowId>,
     shown: BTreeMap<WindowId, Shown>,
     latest: Requests,
     /// The IDLE watch of each (account, folder) some window shows.
@@ -143,8 +132,17 @@ impl MailWindows {
                 window_id,
                 app: AppKind::Mail,
                 ..
-            } => self.show_page(*window_id, "", INBOX, 0, "", seq),
+            } => {
+                self.open.insert(*window_id);
+                self.show_page(*window_id, "", INBOX, 0, "", seq);
+            }
             EventBody::WindowClosed { window_id } => {
+                self.open.remove(window_id);
+                // What it asked for and has not got is not recorded.
+                self.latest
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .retain(|(window, _), _| window != window_id);
                 let was_shown = self.shown.remove(window_id).is_some();
                 if was_shown {
                     self.watch_what_is_shown();
@@ -156,22 +154,31 @@ impl MailWindows {
                 folder,
                 offset,
                 query,
-            } => self.show_page(*window_id, account, folder, *offset, query, seq),
+            } => {
+                // A message still coming from the folder it showed is not shown over this one.
+                self.latest
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert((*window_id, Kind::Message), seq);
+                self.show_page(*window_id, account, folder, *offset, query, seq);
+            }
             EventBody::MailPageShown {
                 window_id,
                 account,
                 folder,
                 validity,
                 headers,
+                offset,
+                query,
                 ..
-            } => {
+            } if self.open.contains(window_id) => {
                 self.shown.insert(
                     *window_id,
                     Shown {
                         account: account.clone(),
                         folder: folder.clone(),
                         validity: *validity,
-                        newest: newest(headers),
+                        newest: newest_of_folder(headers, *offset, query),
                     },
                 );
                 self.watch_what_is_shown();
@@ -365,7 +372,7 @@ impl MailWindows {
             if self.watches.contains_key(&key) {
                 continue;
             }
-            let watch = tokio::spawn(watch(
+            let watch = tokio::spawn(super::watch::watch(
                 self.store.clone(),
                 self.accounts.clone(),
                 key.clone(),
@@ -376,69 +383,18 @@ impl MailWindows {
     }
 }
 
-/// A window's request, answered only while it is the latest of its kind.
-pub(super) struct Request {
-    latest: Requests,
-    key: (WindowId, Kind),
-    seq: u64,
-}
-
-impl Request {
-    pub(super) fn new(latest: &Requests, window_id: WindowId, kind: Kind, seq: u64) -> Self {
-        latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert((window_id, kind), seq);
-        Self {
-            latest: latest.clone(),
-            key: (window_id, kind),
-            seq,
-        }
-    }
-
-    /// The window's latest request of `kind` as it stands (a look that asks for nothing new):
-    /// its answer is recorded only if no other request comes meanwhile.
-    pub(super) fn current(latest: &Requests, window_id: WindowId, kind: Kind) -> Self {
-        let seq = latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&(window_id, kind))
-            .copied()
-            .unwrap_or(0);
-        Self {
-            latest: latest.clone(),
-            key: (window_id, kind),
-            seq,
-        }
-    }
-
-    pub(super) async fn record(self, store: &EventStore, body: EventBody) {
-        let current = self
-            .latest
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&self.key)
-            .map_or(self.seq == 0, |latest| *latest == self.seq);
-        if current {
-            append(store, body).await;
-        }
-    }
-}
-
-pub(super) async fn append(store: &EventStore, body: EventBody) {
-    if let Err(err) = store.append(vec![NewEvent::new(ACTOR, body)]).await {
-        tracing::warn!(%err, "cannot record what the mail server answered");
-    }
-}
-
 fn newest(headers: &[MailHeader]) -> u32 {
     headers.iter().map(|header| header.uid).max().unwrap_or(0)
 }
 
-/// The account asked for (`""`: the first).
-pub(super) fn account(accounts: &MailAccounts, asked: &str) -> Result<Account, String> {
-    let asked = (!asked.is_empty()).then_some(asked);
-    accounts.get(asked).map_err(|err| err.to_string())
+/// The newest uid of the folder that `headers` tell: only the folder's first page as it is
+/// does (0, unknown: a watch then asks the server).
+fn newest_of_folder(headers: &[MailHeader], offset: u32, query: &str) -> u32 {
+    if offset == 0 && query.is_empty() {
+        newest(headers)
+    } else {
+        0
+    }
 }
 
 async fn page(
@@ -562,7 +518,7 @@ async fn send(
     })
 }
 
-fn header(header: choir_mail::Header) -> MailHeader {
+pub(super) fn header(header: choir_mail::Header) -> MailHeader {
     MailHeader {
         uid: header.id.uid,
         from: header.from,
@@ -572,58 +528,5 @@ fn header(header: choir_mail::Header) -> MailHeader {
         message_id: header.message_id,
         size: header.size,
         seen: header.seen,
-    }
-}
-
-/// Watches `folder` of `account` until aborted: records each message that comes in after
-/// uid `newest`. A lost connection is made again, waiting longer each time it fails.
-async fn watch(
-    store: EventStore,
-    accounts: MailAccounts,
-    (account_name, folder): (String, String),
-    mut newest: u32,
-) {
-    let mut backoff = Duration::from_secs(1);
-    loop {
-        let watched = async {
-            let account = account(&accounts, &account_name)?;
-            let mut mailbox = Mailbox::open(&account).await.map_err(|e| e.to_string())?;
-            if newest == 0 {
-                let top = mailbox
-                    .page(&folder, 0, 1)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                newest = top.headers.first().map_or(0, |header| header.id.uid);
-            }
-            loop {
-                let page = mailbox
-                    .newer(&folder, newest, MAIL_PAGE as usize)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if let Some(top) = page.headers.first() {
-                    newest = top.id.uid;
-                    append(
-                        &store,
-                        EventBody::MailArrived {
-                            account: account.address.clone(),
-                            folder: folder.clone(),
-                            total: page.total,
-                            headers: page.headers.into_iter().map(header).collect(),
-                        },
-                    )
-                    .await;
-                }
-                backoff = Duration::from_secs(1);
-                let (open, _news) = mailbox
-                    .wait_for_news(&folder, IDLE_WAIT)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                mailbox = open;
-            }
-        };
-        let Err::<std::convert::Infallible, String>(reason) = watched.await;
-        tracing::warn!(account = %account_name, %folder, %reason, "the mail watch stopped; trying again");
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MOST_BACKOFF);
     }
 }

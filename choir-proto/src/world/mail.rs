@@ -84,6 +84,9 @@ impl MailView {
     /// Hides what was shown before seq `since` (a share made then).
     pub(crate) fn since(&mut self, since: u64) {
         if self.shown_at < since {
+            // What was searched for, and what went wrong, before it began.
+            self.query.clear();
+            self.problem = None;
             let arrivals = &self.arrivals;
             self.headers.retain(|header| {
                 arrivals
@@ -119,6 +122,12 @@ pub(crate) fn apply(views: &mut BTreeMap<WindowId, MailView>, event: &Event) {
         } => {
             if let Some(view) = views.get_mut(window_id) {
                 view.query = query.clone();
+                // Another folder's message is not left open beside this one's list.
+                let account_changes = !account.is_empty() && *account != view.account;
+                if account_changes || *folder != view.folder {
+                    view.message = None;
+                    view.opening = None;
+                }
                 if !account.is_empty() {
                     view.account = account.clone();
                 }
@@ -170,7 +179,11 @@ pub(crate) fn apply(views: &mut BTreeMap<WindowId, MailView>, event: &Event) {
             }
         }
         EventBody::MailMessageShown { window_id, message } => {
-            if let Some(view) = views.get_mut(window_id) {
+            // Only the message the window is waiting for (not one it closed or left since).
+            let view = views
+                .get_mut(window_id)
+                .filter(|view| view.opening == Some(message.header.uid));
+            if let Some(view) = view {
                 view.opening = None;
                 if let Some(header) = view
                     .headers
@@ -419,6 +432,61 @@ mod tests {
     }
 
     #[test]
+    fn a_message_is_shown_only_while_the_window_waits_for_it() {
+        let mut log = Log::new();
+        log.page("INBOX", 0, (1..=3).rev());
+        let shown = |uid: u32| EventBody::MailMessageShown {
+            window_id: WindowId(1),
+            message: Box::new(MailMessage {
+                header: header(uid),
+                cc: String::new(),
+                text: format!("text {uid}"),
+                cut: false,
+                attachments: Vec::new(),
+                invitations: Vec::new(),
+            }),
+        };
+        // Opened, then closed before it came: it stays closed.
+        log.run(Command::OpenMailMessage {
+            window_id: WindowId(1),
+            uid: Some(2),
+        });
+        log.run(Command::OpenMailMessage {
+            window_id: WindowId(1),
+            uid: None,
+        });
+        log.push(shown(2));
+        assert_eq!(log.view().message, None);
+        // Open in one folder, then another folder opened: it is closed at once.
+        log.run(Command::OpenMailMessage {
+            window_id: WindowId(1),
+            uid: Some(3),
+        });
+        log.push(shown(3));
+        assert!(log.view().message.is_some());
+        log.run(Command::OpenMailFolder {
+            window_id: WindowId(1),
+            account: None,
+            folder: "Archive".into(),
+            offset: 0,
+            query: String::new(),
+        });
+        assert_eq!(log.view().message, None);
+        assert!(
+            decide(
+                &log.world,
+                &Command::ComposeMail {
+                    window_id: WindowId(1),
+                    reply: true,
+                    forward: false
+                }
+            )
+            .is_err(),
+            "nothing left to answer in the other folder"
+        );
+    }
+
+    #[test]
     fn a_failure_is_shown_until_the_next_request() {
         let mut log = Log::new();
         log.push(EventBody::MailFailed {
@@ -451,6 +519,10 @@ mod tests {
             },
         );
         assert_eq!(refused, Err(crate::Rejection::NoMessageOpen));
+        log.push(EventBody::MailMessageOpened {
+            window_id: WindowId(1),
+            uid: Some(3),
+        });
         log.push(EventBody::MailMessageShown {
             window_id: WindowId(1),
             message: Box::new(MailMessage {
@@ -481,6 +553,10 @@ mod tests {
     fn a_share_sees_only_what_was_shown_after_it_began() {
         let mut log = Log::new();
         log.page("INBOX", 0, (1..=3).rev());
+        log.push(EventBody::MailMessageOpened {
+            window_id: WindowId(1),
+            uid: Some(3),
+        });
         log.push(EventBody::MailMessageShown {
             window_id: WindowId(1),
             message: Box::new(MailMessage {

@@ -188,6 +188,9 @@ impl App for CalendarApp {
 
 impl CalendarApp {
     fn draw_form(&self, buf: &mut Buffer, rect: Rect, theme: &Theme) -> Option<(u16, u16)> {
+        if rect.height == 0 {
+            return None;
+        }
         buf.set_stringn(
             rect.x,
             rect.y,

@@ -130,7 +130,7 @@ fn form(send: &Callback<Msg>, id: WindowId) -> Html {
 }
 
 fn has_older(view: &MailView) -> bool {
-    view.offset + (view.headers.len() as u32) < view.total
+    view.offset.saturating_add(view.headers.len() as u32) < view.total
 }
 
 fn page(window_id: WindowId, view: &MailView, older: bool) -> Command {
@@ -140,7 +140,7 @@ fn page(window_id: WindowId, view: &MailView, older: bool) -> Command {
         account: None,
         folder: view.folder.clone(),
         offset: if older {
-            view.offset + step
+            view.offset.saturating_add(step)
         } else {
             view.offset.saturating_sub(step)
         },

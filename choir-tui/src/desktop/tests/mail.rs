@@ -87,17 +87,6 @@ fn keys_select_and_open_messages_and_the_message_shows_below() {
         }),
     });
     insta::assert_snapshot!(h.screen());
-    h.bytes(b"]");
-    assert_eq!(
-        h.take_sent(),
-        vec![Command::OpenMailFolder {
-            window_id: MAIL,
-            account: None,
-            folder: "Sent".into(),
-            offset: 0,
-            query: Default::default(),
-        }]
-    );
     // The answer is written in a writer window, which then has the keys.
     h.bytes(b"r");
     assert_eq!(
@@ -124,6 +113,18 @@ fn keys_select_and_open_messages_and_the_message_shows_below() {
         vec![Command::OpenMailMessage {
             window_id: MAIL,
             uid: None
+        }]
+    );
+    // ] shows the next folder.
+    h.bytes(b"]");
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::OpenMailFolder {
+            window_id: MAIL,
+            account: None,
+            folder: "Sent".into(),
+            offset: 0,
+            query: Default::default(),
         }]
     );
 }
