@@ -139,7 +139,7 @@ fn form(send: &Callback<Msg>, id: WindowId, default_day: &str) -> Html {
             { for calendar::EVENT_FIELDS.iter().enumerate().map(|(index, (label, example))| html! {
                 <label class="mail-field">
                     <span>{ *label }</span>
-                    <input id={ form_input_id(id, index) } name={ label.to_lowercase() } spellcheck="false"
+                    <input id={ form_input_id(id, index) } name={ label.to_ascii_lowercase() } spellcheck="false"
                         placeholder={ if index == 1 { default_day.to_owned() } else { (*example).to_owned() } } />
                 </label>
             }) }
