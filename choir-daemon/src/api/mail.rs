@@ -50,13 +50,7 @@ pub(super) async fn add(
             format!("not an account's settings (an object of CHOIR_… names and strings): {err}"),
         )
     })?;
-    let account = Account::from_env(|name| settings.get(name).cloned()).map_err(|err| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidArguments,
-            err.to_string(),
-        )
-    })?;
+    let account = account_of(|name| settings.get(name).cloned())?;
     let address = account.address.clone();
     state.mail.add(account).await.map_err(refused)?;
     tracing::info!(%address, "mail account kept");
@@ -114,13 +108,7 @@ pub(super) async fn command(
         .world
         .execute(check, actor.clone(), Some(crate::correlation()))
         .await?;
-    let account = Account::from_env(|name| settings.0.get(name).cloned()).map_err(|err| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidArguments,
-            err.to_string(),
-        )
-    })?;
+    let account = account_of(|name| settings.0.get(name).cloned())?;
     let address = account.address.clone();
     state.mail.add(account).await.map_err(refused)?;
     tracing::info!(%address, "mail account kept (from a mail window)");
@@ -137,6 +125,17 @@ pub(super) async fn command(
         .execute(show, actor, Some(crate::correlation()))
         .await
         .unwrap_or_default())
+}
+
+/// The account the settings name, or which setting is missing or wrong.
+fn account_of(setting: impl Fn(&str) -> Option<String>) -> Result<Account, ApiError> {
+    Account::from_env(setting).map_err(|err| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::InvalidArguments,
+            err.to_string(),
+        )
+    })
 }
 
 fn refused(err: AccountsError) -> ApiError {

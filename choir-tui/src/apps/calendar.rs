@@ -9,17 +9,17 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 
-use super::{note, App, Context, TextInput, View};
-use crate::input::{Key, KeyCode};
+use super::form::{Field, Form, FormKey};
+use super::{note, App, Context, View};
+use crate::input::Key;
 use crate::theme::Theme;
-use crate::wrap::{display_width, truncate, wrap};
+use crate::wrap::{truncate, wrap};
 
 pub struct CalendarApp {
     window_id: WindowId,
     cursor: CalendarCursor,
-    /// The form's fields (`calendar::EVENT_FIELDS`) and the one typed into.
-    form: Vec<TextInput>,
-    form_focus: usize,
+    /// The form that adds an event (`calendar::EVENT_FIELDS`), while it is open.
+    form: Option<Form>,
 }
 
 impl CalendarApp {
@@ -27,15 +27,13 @@ impl CalendarApp {
         Self {
             window_id,
             cursor: CalendarCursor::default(),
-            form: Vec::new(),
-            form_focus: 0,
+            form: None,
         }
     }
 
     fn form_key(&mut self, key: Key, view: &CalendarView, cx: &mut Context<'_>) {
-        let fields = calendar::EVENT_FIELDS.len();
-        if self.form.len() != fields {
-            self.form = vec![TextInput::default(); fields];
+        let form = self.form.get_or_insert_with(|| {
+            let mut form = Form::new(calendar::EVENT_FIELDS.len());
             // The day starts as the range's first, or today when that is in the range.
             let today = today(cx.utc_offset);
             let first = choir_proto::dates::parse_day(&view.from).unwrap_or(today);
@@ -44,19 +42,15 @@ impl CalendarApp {
             } else {
                 first
             };
-            self.form[1].insert_str(&choir_proto::dates::format_day(day));
-            self.form_focus = 0;
-        }
-        match key.code {
-            KeyCode::Esc => self.close_form(),
-            KeyCode::Tab | KeyCode::Down => self.form_focus = (self.form_focus + 1) % fields,
-            KeyCode::BackTab | KeyCode::Up => {
-                self.form_focus = (self.form_focus + fields - 1) % fields
+            if let Some(field) = form.field_mut(1) {
+                field.insert_str(&choir_proto::dates::format_day(day));
             }
-            KeyCode::Enter if self.form_focus + 1 < fields => self.form_focus += 1,
-            KeyCode::Enter => {
-                let values: Vec<&str> = self.form.iter().map(TextInput::text).collect();
-                match calendar::add_event(self.window_id, &values, cx.utc_offset) {
+            form
+        });
+        match form.key(key) {
+            FormKey::Cancel => self.close_form(),
+            FormKey::Submit => {
+                match calendar::add_event(self.window_id, &form.values(), cx.utc_offset) {
                     Ok(command) => {
                         cx.send(command);
                         self.close_form();
@@ -64,18 +58,13 @@ impl CalendarApp {
                     Err(problem) => cx.notify(problem, true),
                 }
             }
-            _ => {
-                if let Some(input) = self.form.get_mut(self.form_focus) {
-                    input.edit(key);
-                }
-            }
+            FormKey::Stay => {}
         }
     }
 
     fn close_form(&mut self) {
         self.cursor.form = false;
-        self.form.clear();
-        self.form_focus = 0;
+        self.form = None;
     }
 }
 
@@ -112,8 +101,8 @@ impl App for CalendarApp {
     }
 
     fn on_paste(&mut self, text: &str, _cx: &mut Context<'_>) {
-        if let Some(input) = self.form.get_mut(self.form_focus) {
-            input.insert_str(text.trim());
+        if let Some(form) = self.form.as_mut() {
+            form.paste(text);
         }
     }
 
@@ -188,44 +177,22 @@ impl App for CalendarApp {
 
 impl CalendarApp {
     fn draw_form(&self, buf: &mut Buffer, rect: Rect, theme: &Theme) -> Option<(u16, u16)> {
-        if rect.height == 0 {
-            return None;
-        }
-        buf.set_stringn(
-            rect.x,
-            rect.y,
+        let fields: Vec<Field<'_>> = calendar::EVENT_FIELDS
+            .iter()
+            .map(|(label, example)| Field {
+                label,
+                example,
+                secret: false,
+            })
+            .collect();
+        let empty = Form::new(fields.len());
+        self.form.as_ref().unwrap_or(&empty).draw(
+            buf,
+            rect,
             "A new event, in your time",
-            rect.width.into(),
-            theme.muted(),
-        );
-        let label_width = 8;
-        let mut cursor = None;
-        for (index, (label, example)) in calendar::EVENT_FIELDS.iter().enumerate() {
-            let y = rect.y + 2 + index as u16;
-            if y >= rect.y + rect.height {
-                break;
-            }
-            let focused = index == self.form_focus;
-            let style = if focused {
-                theme.selected()
-            } else {
-                Style::default()
-            };
-            buf.set_stringn(rect.x, y, format!("{label}:"), label_width, style);
-            let x = rect.x + label_width as u16;
-            let width = usize::from(rect.width).saturating_sub(label_width);
-            let text = self.form.get(index).map_or("", TextInput::text);
-            if text.is_empty() {
-                buf.set_stringn(x, y, example, width, theme.muted());
-            } else {
-                buf.set_stringn(x, y, text, width, Style::default());
-            }
-            if focused {
-                let typed = display_width(text).min(width.saturating_sub(1));
-                cursor = Some((x + typed as u16, y));
-            }
-        }
-        cursor
+            &fields,
+            theme,
+        )
     }
 }
 

@@ -9,6 +9,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 
+use super::form::{Field, Form, FormKey};
 use super::{note, App, Context, TextInput, View, WHEEL_LINES};
 use crate::input::{Key, KeyCode, Mouse, MouseButton, MouseKind};
 use crate::theme::Theme;
@@ -25,9 +26,8 @@ pub struct MailApp {
     scroll: usize,
     /// The message the scroll belongs to.
     scrolled: Option<u32>,
-    /// The account form's fields (`mail::ACCOUNT_FIELDS`) and the one typed into.
-    form: Vec<TextInput>,
-    form_focus: usize,
+    /// The account form (`mail::ACCOUNT_FIELDS`), while it is open.
+    form: Option<Form>,
     /// The words typed into the search field (`/`).
     search: TextInput,
 }
@@ -39,8 +39,7 @@ impl MailApp {
             cursor: MailCursor::default(),
             scroll: 0,
             scrolled: None,
-            form: Vec::new(),
-            form_focus: 0,
+            form: None,
             search: TextInput::default(),
         }
     }
@@ -66,37 +65,24 @@ impl MailApp {
 
     /// A key while the account form is open: it takes every key.
     fn form_key(&mut self, key: Key, cx: &mut Context<'_>) {
-        let fields = mail::ACCOUNT_FIELDS.len();
-        if self.form.len() != fields {
-            self.form = vec![TextInput::default(); fields];
-            self.form_focus = 0;
-        }
-        match key.code {
-            KeyCode::Esc => self.close_form(),
-            KeyCode::Tab | KeyCode::Down => self.form_focus = (self.form_focus + 1) % fields,
-            KeyCode::BackTab | KeyCode::Up => {
-                self.form_focus = (self.form_focus + fields - 1) % fields
-            }
-            KeyCode::Enter if self.form_focus + 1 < fields => self.form_focus += 1,
-            KeyCode::Enter => {
-                let values: Vec<&str> = self.form.iter().map(TextInput::text).collect();
-                cx.send(mail::add_account(self.window_id, &values));
+        let form = self
+            .form
+            .get_or_insert_with(|| Form::new(mail::ACCOUNT_FIELDS.len()));
+        match form.key(key) {
+            FormKey::Cancel => self.close_form(),
+            FormKey::Submit => {
+                cx.send(mail::add_account(self.window_id, &form.values()));
                 cx.notify("checking the account with its servers…", false);
                 self.close_form();
             }
-            _ => {
-                if let Some(input) = self.form.get_mut(self.form_focus) {
-                    input.edit(key);
-                }
-            }
+            FormKey::Stay => {}
         }
     }
 
     /// Closes the form, letting go of what was typed (the password with it).
     fn close_form(&mut self) {
         self.cursor.form = false;
-        self.form.clear();
-        self.form_focus = 0;
+        self.form = None;
     }
 
     fn scroll_by(&mut self, view: &MailView, lines: isize) {
@@ -204,8 +190,8 @@ impl App for MailApp {
     }
 
     fn on_paste(&mut self, text: &str, _cx: &mut Context<'_>) {
-        if let Some(input) = self.form.get_mut(self.form_focus) {
-            input.insert_str(text.trim());
+        if let Some(form) = self.form.as_mut() {
+            form.paste(text);
         }
     }
 
@@ -367,62 +353,22 @@ impl App for MailApp {
 impl MailApp {
     /// The account form in `rect`; where the cursor is, in the field typed into.
     fn draw_form(&self, buf: &mut Buffer, rect: Rect, theme: &Theme) -> Option<(u16, u16)> {
-        if rect.height == 0 {
-            return None;
-        }
-        buf.set_stringn(
-            rect.x,
-            rect.y,
-            "Add a mail account: it is checked with its servers, and kept in the sandbox, never in the log",
-            rect.width.into(),
-            theme.muted(),
-        );
-        let label_width = mail::ACCOUNT_FIELDS
+        let fields: Vec<Field<'_>> = mail::ACCOUNT_FIELDS
             .iter()
-            .map(|field| display_width(field.label))
-            .max()
-            .unwrap_or(0) as u16
-            + 2;
-        let mut cursor = None;
-        for (index, field) in mail::ACCOUNT_FIELDS.iter().enumerate() {
-            let y = rect.y + 2 + index as u16;
-            if y >= rect.y + rect.height {
-                break;
-            }
-            let focused = index == self.form_focus;
-            let label_style = if focused {
-                theme.selected()
-            } else {
-                Style::default()
-            };
-            buf.set_stringn(
-                rect.x,
-                y,
-                format!("{}:", field.label),
-                label_width.into(),
-                label_style,
-            );
-            let x = rect.x + label_width;
-            let width = rect.width.saturating_sub(label_width);
-            let text = self.form.get(index).map_or("", TextInput::text);
-            if text.is_empty() {
-                buf.set_stringn(x, y, field.example, width.into(), theme.muted());
-            } else if field.secret {
-                let masked = "•".repeat(text.chars().count());
-                buf.set_stringn(x, y, &masked, width.into(), Style::default());
-            } else {
-                buf.set_stringn(x, y, text, width.into(), Style::default());
-            }
-            if focused {
-                let typed = if field.secret {
-                    text.chars().count()
-                } else {
-                    display_width(text)
-                };
-                cursor = Some((x + (typed as u16).min(width.saturating_sub(1)), y));
-            }
-        }
-        cursor
+            .map(|field| Field {
+                label: field.label,
+                example: field.example,
+                secret: field.secret,
+            })
+            .collect();
+        let empty = Form::new(fields.len());
+        self.form.as_ref().unwrap_or(&empty).draw(
+            buf,
+            rect,
+            "Add a mail account: it is checked with its servers, and kept in the sandbox, never in the log",
+            &fields,
+            theme,
+        )
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod calendar;
 pub mod chat;
 pub mod event_log;
+mod form;
 pub mod mail;
 pub mod shell;
 mod text_input;

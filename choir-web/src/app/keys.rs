@@ -170,18 +170,7 @@ impl App {
                 let _ = field.focus();
             }
         }
-        Some(match handled {
-            Handled::No => false,
-            Handled::Yes => true,
-            Handled::Send(command) => {
-                self.send(command);
-                true
-            }
-            Handled::Notice(text) => {
-                self.notify(text, false);
-                true
-            }
-        })
+        Some(self.carry_out(handled))
     }
 
     /// `key` in the focused window when it is a calendar window: `None` when it is not one
@@ -195,20 +184,24 @@ impl App {
         let view = world.calendars.get(&id)?;
         let today = crate::apps::calendar_today(self.utc_offset_min);
         let cursor = self.windows.calendars.entry(id).or_default();
-        Some(
-            match cursor.key(key, id, view, today, self.utc_offset_min * 60) {
-                Handled::No => false,
-                Handled::Yes => true,
-                Handled::Send(command) => {
-                    self.send(command);
-                    true
-                }
-                Handled::Notice(text) => {
-                    self.notify(text, false);
-                    true
-                }
-            },
-        )
+        let handled = cursor.key(key, id, view, today, self.utc_offset_min * 60);
+        Some(self.carry_out(handled))
+    }
+
+    /// Carries out what a key did in an app's window; whether to draw again.
+    fn carry_out(&mut self, handled: Handled) -> bool {
+        match handled {
+            Handled::No => false,
+            Handled::Yes => true,
+            Handled::Send(command) => {
+                self.send(command);
+                true
+            }
+            Handled::Notice(text) => {
+                self.notify(text, false);
+                true
+            }
+        }
     }
 
     /// The wheel, a press, a drag or a release on shell window `id`: in copy mode they
