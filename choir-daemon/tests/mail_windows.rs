@@ -450,6 +450,12 @@ async fn a_mail_window_shows_a_folder_live_opens_messages_and_answers_them() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Its writer window closes, as a compose window does; the draft stays, named for it.
+    until(&daemon, "the sent draft put away", |w| {
+        !w.desktop.windows.values().any(|w| w.doc_id == Some(doc_id))
+            && w.docs[&doc_id].title == "Sent: Re: Lunch?"
+    })
+    .await;
     let mut bob_imap = Mailbox::open(&bob).await.unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
     let reply = loop {

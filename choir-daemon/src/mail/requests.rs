@@ -12,7 +12,7 @@ use super::MailAccounts;
 use crate::store::EventStore;
 
 /// Who the events the mail and calendar windows' followers record are by.
-const ACTOR: &str = "mail";
+pub(super) const ACTOR: &str = "mail";
 
 /// A window and what it asked for: the seq of its latest request of that kind.
 pub(super) type Requests = Arc<Mutex<HashMap<(WindowId, Kind), u64>>>;

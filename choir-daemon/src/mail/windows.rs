@@ -20,13 +20,13 @@ use std::sync::{Arc, PoisonError};
 
 use choir_mail::{Answer, Mailbox, MessageId, Outgoing};
 use choir_proto::mail::{
-    Draft, InvitationAnswer, MailAttachment, MailHeader, MailMessage, MAIL_PAGE,
+    Draft, InvitationAnswer, MailAttachment, MailHeader, MailMessage, DRAFT_TITLE, MAIL_PAGE,
 };
-use choir_proto::{AppKind, DocId, EventBody, MailView, WindowId};
+use choir_proto::{AppKind, Command, DocId, EventBody, MailView, WindowId};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::requests::{account, append, Kind, Request, Requests};
+use super::requests::{account, append, Kind, Request, Requests, ACTOR};
 use super::MailAccounts;
 use crate::actors::WorldHandle;
 use crate::store::EventStore;
@@ -344,7 +344,11 @@ impl MailWindows {
             let body = send(&accounts, &world, doc_id)
                 .await
                 .unwrap_or_else(|error| EventBody::MailSendFailed { doc_id, error });
+            let sent = matches!(body, EventBody::MailSent { .. });
             append(&store, body).await;
+            if sent {
+                put_away(&world, doc_id).await;
+            }
         });
     }
 
@@ -516,6 +520,34 @@ async fn send(
         to: outgoing.to.join(", "),
         subject: draft.subject,
     })
+}
+
+/// Once its message went out, a draft's writer windows close, as a mail client's compose
+/// window does, and the document (kept, as a record) is named for what it was.
+async fn put_away(world: &WorldHandle, doc_id: DocId) {
+    let Some(shown) = world.welcome().await else {
+        return;
+    };
+    let windows: Vec<WindowId> = shown
+        .desktop
+        .windows
+        .values()
+        .filter(|window| window.app == AppKind::Writer && window.doc_id == Some(doc_id))
+        .map(|window| window.id)
+        .collect();
+    let title = shown.docs.get(&doc_id).map(|doc| {
+        let subject = doc.title.strip_prefix(DRAFT_TITLE).unwrap_or(&doc.title);
+        format!("Sent: {subject}")
+    });
+    for window_id in windows {
+        let close = Command::CloseWindow { window_id };
+        // Closed by the user meanwhile: nothing to do.
+        let _ = world.execute(close, ACTOR.into(), None).await;
+    }
+    if let Some(title) = title {
+        let rename = Command::RenameDoc { doc_id, title };
+        let _ = world.execute(rename, ACTOR.into(), None).await;
+    }
 }
 
 pub(super) fn header(header: choir_mail::Header) -> MailHeader {

@@ -44,7 +44,11 @@ impl Draft {
     /// An answer to `message`, quoting it.
     pub fn reply(from: &str, message: &MailMessage) -> Self {
         let header = &message.header;
-        let mut text = format!("\n\nOn {}, {} wrote:\n", header.date, header.from);
+        let mut text = if header.date.is_empty() {
+            format!("\n\n{} wrote:\n", header.from)
+        } else {
+            format!("\n\nOn {}, {} wrote:\n", header.date, header.from)
+        };
         for line in message.text.lines() {
             text.push_str(if line.is_empty() { ">" } else { "> " });
             text.push_str(line);
