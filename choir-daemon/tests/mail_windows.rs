@@ -525,6 +525,32 @@ async fn a_mail_window_shows_a_folder_live_opens_messages_and_answers_them() {
     let problem = view(&world, window).problem.clone().unwrap();
     assert!(problem.contains("no folder named `Nowhere`"), "{problem}");
 
+    // A calendar window, with an account that has no calendar, says how to add one.
+    let opened = run(
+        &daemon,
+        Command::OpenWindow {
+            app: AppKind::Calendar,
+            title: None,
+            rect: None,
+        },
+    )
+    .await;
+    let world = daemon.world().welcome().await.unwrap();
+    let calendar = world
+        .desktop
+        .windows
+        .values()
+        .find(|w| w.app == AppKind::Calendar)
+        .unwrap()
+        .id;
+    assert!(!opened.is_empty());
+    let world = until(&daemon, "the calendar's missing account said", |w| {
+        w.calendars[&calendar].problem.is_some()
+    })
+    .await;
+    let problem = world.calendars[&calendar].problem.clone().unwrap();
+    assert!(problem.contains("no account has a calendar"), "{problem}");
+
     // The servers go away: the window says so, and the desktop carries on.
     imap.close().await;
     bob_imap.close().await;

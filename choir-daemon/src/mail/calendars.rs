@@ -26,6 +26,10 @@ use crate::store::{EventStore, Follow, Step};
 
 /// How often open calendar windows look for changes made elsewhere.
 pub const LOOK_EVERY: Duration = Duration::from_secs(10);
+/// What a calendar window says when no account has a calendar.
+const NO_CALENDAR: &str = "no account has a calendar: add its CalDAV URL in a mail window's \
+     form (C-a i, then A; the same address replaces the account) or with choir account add \
+     --from-env (CHOIR_CALDAV_URL)";
 /// The agent's tools that change the calendar.
 const CALENDAR_TOOLS: &[&str] = &["calendar_add", "calendar_reply"];
 
@@ -278,12 +282,19 @@ async fn changed_then_read(
     } else {
         Failed::Read
     };
-    let account = accounts
+    let account = match accounts
         .all()
         .into_iter()
         .find(|account| account.caldav.is_some())
-        .map_or_else(|| account(accounts, ""), Ok)
-        .map_err(failed)?;
+    {
+        Some(account) => account,
+        // Whatever is wrong with the accounts first (their file unreadable, say), else how
+        // to add a calendar.
+        None => {
+            account(accounts, "").map_err(&failed)?;
+            return Err(failed(NO_CALENDAR.to_owned()));
+        }
+    };
     let calendar = Calendar::open(&account)
         .await
         .map_err(|e| failed(e.to_string()))?;
