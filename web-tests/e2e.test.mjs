@@ -1703,6 +1703,14 @@ e2eTest(
     assert.ok(!row.includes('unseen'), `an opened message is read: ${row}`);
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'mail-window.png') });
+    // And on a phone-sized screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await waitFor(page, (sel) => document.querySelector(`${sel} .mail-text`)?.getBoundingClientRect().width <= 390, 5_000, {
+      arg: win,
+      what: 'the message fitted to a phone',
+    });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'mail-phone-390x844.png') });
+    await page.setViewportSize({ width: 1280, height: 800 });
 
     // r answers it in a writer window, addressed to bob, quoting him.
     await page.keyboard.press('r');
