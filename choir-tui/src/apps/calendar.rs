@@ -11,7 +11,7 @@ use ratatui::style::{Modifier, Style};
 
 use super::form::{Field, Form, FormKey};
 use super::{note, App, Context, View};
-use crate::input::Key;
+use crate::input::{Key, KeyCode, Mouse, MouseButton, MouseKind};
 use crate::theme::Theme;
 use crate::wrap::{truncate, wrap};
 
@@ -103,6 +103,42 @@ impl App for CalendarApp {
     fn on_paste(&mut self, text: &str, _cx: &mut Context<'_>) {
         if let Some(form) = self.form.as_mut() {
             form.paste(text);
+        }
+    }
+
+    fn on_mouse(&mut self, mouse: Mouse, cx: &mut Context<'_>) {
+        if self.cursor.form {
+            return;
+        }
+        let Some(view) = cx.world().calendars.get(&self.window_id) else {
+            return;
+        };
+        match mouse.kind {
+            MouseKind::Down(MouseButton::Left) => {
+                let days = calendar::days(view, cx.utc_offset);
+                let order: Vec<_> = days.iter().flat_map(|day| day.events.clone()).collect();
+                let selected = self.cursor.current(&order).map(|item| item.uid.as_str());
+                // The body starts under the header row.
+                let body = Rect::new(0, 1, cx.area.width, cx.area.height.saturating_sub(1));
+                let clicked = event_at(
+                    &days,
+                    view.week,
+                    selected,
+                    cx.utc_offset,
+                    body,
+                    (mouse.x, mouse.y),
+                );
+                if let Some(uid) = clicked {
+                    self.cursor.selected = Some(uid.to_owned());
+                }
+            }
+            MouseKind::ScrollUp => {
+                self.on_key(Key::plain(KeyCode::Up), cx);
+            }
+            MouseKind::ScrollDown => {
+                self.on_key(Key::plain(KeyCode::Down), cx);
+            }
+            _ => {}
         }
     }
 
@@ -204,21 +240,17 @@ fn event_style(uid: &str, selected: Option<&str>, theme: &Theme) -> Style {
     }
 }
 
-fn draw_agenda(
-    buf: &mut Buffer,
-    rect: Rect,
-    days: &[Day<'_>],
+/// The agenda's rows: each day's label, then its events (with their uid), and the first row
+/// shown in `height` rows so that the selected event is in view.
+fn agenda_rows<'a>(
+    days: &[Day<'a>],
     selected: Option<&str>,
     utc_offset: i32,
-    theme: &Theme,
-) {
-    let mut lines: Vec<(String, Style, bool)> = Vec::new();
+    height: u16,
+) -> (Vec<(String, Option<&'a str>)>, usize) {
+    let mut rows: Vec<(String, Option<&'a str>)> = Vec::new();
     for day in days {
-        lines.push((
-            day.label.clone(),
-            Style::default().add_modifier(Modifier::BOLD),
-            false,
-        ));
+        rows.push((day.label.clone(), None));
         for item in &day.events {
             let mut line = format!(
                 "  {:<11} {}",
@@ -228,19 +260,57 @@ fn draw_agenda(
             if !item.location.is_empty() {
                 line.push_str(&format!("  ({})", item.location));
             }
-            let is_selected = selected == Some(item.uid.as_str());
-            lines.push((line, event_style(&item.uid, selected, theme), is_selected));
+            rows.push((line, Some(item.uid.as_str())));
         }
     }
-    // Keep the selected event in view.
-    let height = usize::from(rect.height);
-    let at = lines
+    let at = rows
         .iter()
-        .position(|(_, _, is_selected)| *is_selected)
+        .position(|(_, uid)| uid.is_some() && *uid == selected)
         .unwrap_or(0);
-    let first = at.saturating_sub(height.saturating_sub(1));
-    for (row, (line, style, _)) in lines.iter().skip(first).take(height).enumerate() {
-        buf.set_stringn(rect.x, rect.y + row as u16, line, rect.width.into(), *style);
+    let first = at.saturating_sub(usize::from(height).saturating_sub(1));
+    (rows, first)
+}
+
+fn draw_agenda(
+    buf: &mut Buffer,
+    rect: Rect,
+    days: &[Day<'_>],
+    selected: Option<&str>,
+    utc_offset: i32,
+    theme: &Theme,
+) {
+    let (rows, first) = agenda_rows(days, selected, utc_offset, rect.height);
+    for (row, (line, uid)) in rows.iter().skip(first).take(rect.height.into()).enumerate() {
+        let style = match uid {
+            Some(uid) => event_style(uid, selected, theme),
+            None => Style::default().add_modifier(Modifier::BOLD),
+        };
+        buf.set_stringn(rect.x, rect.y + row as u16, line, rect.width.into(), style);
+    }
+}
+
+/// The event under cell (`x`, `y`) of the body `rect` (both counted from the window's inner
+/// top left), as drawn.
+fn event_at<'a>(
+    days: &[Day<'a>],
+    week: bool,
+    selected: Option<&str>,
+    utc_offset: i32,
+    rect: Rect,
+    (x, y): (u16, u16),
+) -> Option<&'a str> {
+    if y < rect.y || y >= rect.y + rect.height {
+        return None;
+    }
+    let row = usize::from(y - rect.y);
+    if week {
+        let column = (usize::from(rect.width) / days.len().max(1)).max(1);
+        let day = days.get(usize::from(x.saturating_sub(rect.x)) / column)?;
+        let item = day.events.get(row.checked_sub(1)?)?;
+        Some(item.uid.as_str())
+    } else {
+        let (rows, first) = agenda_rows(days, selected, utc_offset, rect.height);
+        rows.get(first + row)?.1
     }
 }
 

@@ -108,3 +108,27 @@ fn keys_move_and_delete_the_selected_event_and_the_form_adds_one() {
         }]
     );
 }
+
+#[test]
+fn a_click_selects_an_event_in_the_agenda_and_in_the_week() {
+    let mut h = with_week(false);
+    // The window's inner area starts at (1, 1); its first row is the header. Rows: Mon (0),
+    // Standup (1), Tue (2), Holiday (3), Lunch with Bob (4).
+    h.click(6, 2 + 4);
+    h.bytes(b"d");
+    assert!(
+        h.screen().contains("delete “Lunch with Bob”"),
+        "{}",
+        h.screen()
+    );
+    h.bytes(b"\x1b");
+    let mut h = with_week(true);
+    // Columns of 14 cells: Tuesday's second event is Lunch with Bob (rows: day, Holiday, Lunch).
+    h.click(1 + 14 + 2, 2 + 2);
+    h.bytes(b"d");
+    assert!(
+        h.screen().contains("delete “Lunch with Bob”"),
+        "{}",
+        h.screen()
+    );
+}
