@@ -9,12 +9,12 @@ use crate::copy_mode::Query;
 use crate::key::{Key, KeyCode};
 
 /// What a search in window `window_id` looks through, oldest first, as (key, text): a
-/// chat's messages held here (by seq), or, for an event log, `log`'s events (see
-/// [`log_items`]); `None` for other windows.
-pub fn items<'a>(
+/// chat's messages held here (by seq), or, for an event log, the lines of the events this
+/// client holds (`log`, each as [`log_line`] makes it); `None` for other windows.
+pub fn items(
     world: &World,
     window_id: WindowId,
-    log: impl Iterator<Item = &'a Event>,
+    log: impl Iterator<Item = (u64, String)>,
 ) -> Option<Vec<(u64, String)>> {
     match world.desktop.window(window_id)?.app {
         AppKind::Chat => {
@@ -27,24 +27,29 @@ pub fn items<'a>(
                     .collect(),
             )
         }
-        AppKind::EventLog => Some(log_items(log)),
+        AppKind::EventLog => Some(log.collect()),
         _ => None,
     }
 }
 
-/// Each event as (seq, its line of text: type, actor and data), oldest first.
-fn log_items<'a>(events: impl Iterator<Item = &'a Event>) -> Vec<(u64, String)> {
-    events
-        .map(|event| {
-            let data = event
+/// An event as an event log's search reads it: (seq, its line of text: type, actor and its
+/// data as JSON text). A client that has the daemon's own text of the data gives it; else
+/// it is encoded here.
+pub fn log_line(event: &Event, data: Option<&str>) -> (u64, String) {
+    let encoded;
+    let data = match data {
+        Some(data) => data,
+        None => {
+            encoded = event
                 .body
                 .data()
                 .map(|data| data.to_string())
                 .unwrap_or_default();
-            let text = format!("{} {} {data}", event.body.type_name(), event.actor);
-            (event.seq, text)
-        })
-        .collect()
+            &encoded
+        }
+    };
+    let text = format!("{} {} {data}", event.body.type_name(), event.actor);
+    (event.seq, text)
 }
 
 /// One client's search in one window.

@@ -50,7 +50,8 @@ pub enum Msg {
     KeyBar(WindowId, KeyBarInput),
     LogFilter(WindowId, String),
     LogFollow(WindowId, bool),
-    LogHistory(Vec<Event>),
+    /// Events of the log before this page's, each with its data as the daemon wrote it.
+    LogHistory(Vec<(Event, String)>),
     /// A message of a mail window's list was clicked: select and open it.
     MailOpen(WindowId, u32),
     /// Open or close a mail window's account form.

@@ -3,7 +3,7 @@
 //! ([`crate::find`]), which has copy mode's keys.
 
 use choir_proto::terminal::Terminal;
-use choir_proto::{Event, WindowId, World};
+use choir_proto::{WindowId, World};
 
 use super::{Intent, Keymap, Mode};
 use crate::copy_mode::{Click, CopyMode, CopyView, Outcome, WHEEL_LINES};
@@ -75,10 +75,10 @@ impl Keymap {
     /// What the focused window's search looks through (see [`crate::find::items`]), made
     /// only when a key may use it: after the prefix, or while searching (typing in a chat
     /// must not copy its messages at every key).
-    pub fn search_items<'a>(
+    pub fn search_items(
         &self,
         world: &World,
-        log: impl Iterator<Item = &'a Event>,
+        log: impl Iterator<Item = (u64, String)>,
     ) -> Option<Vec<(u64, String)>> {
         if !matches!(self.mode, Mode::Prefix | Mode::Find(_)) {
             return None;

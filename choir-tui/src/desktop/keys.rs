@@ -24,9 +24,12 @@ impl Desktop {
         let area = self.area_cells();
         let focused_takes_every_key = self.focused_takes_every_key();
         let world = self.replica.world();
-        let items = self
-            .keymap
-            .search_items(world, self.log.iter().map(|event| event.as_ref()));
+        let items = self.keymap.search_items(
+            world,
+            self.log
+                .iter()
+                .map(|event| choir_desktop::find::log_line(event, None)),
+        );
         let screen = Screen {
             desktop: &world.desktop,
             area,

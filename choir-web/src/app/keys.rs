@@ -70,7 +70,7 @@ impl App {
         let world = self.replica.world();
         let items = self
             .keymap
-            .search_items(world, self.windows.log.iter().map(LogEntry::event));
+            .search_items(world, self.windows.log.iter().map(LogEntry::line));
         let (cols, rows) = self.layout.cols_rows;
         let screen = Screen {
             desktop: &world.desktop,

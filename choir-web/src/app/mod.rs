@@ -381,9 +381,12 @@ impl Component for App {
             }
             Msg::LogHistory(events) => {
                 let head = self.replica.world().head;
-                self.windows
-                    .log
-                    .add_history(events.into_iter().map(LogEntry::new), head);
+                self.windows.log.add_history(
+                    events
+                        .into_iter()
+                        .map(|(event, data)| LogEntry::new(event, &data)),
+                    head,
+                );
             }
             Msg::Travel(to) => self.travel(to),
             Msg::ToggleHelp => self.keymap.set_mode(if self.keymap.help_shown() {
@@ -534,7 +537,8 @@ impl App {
             }
             _ => {}
         }
-        self.windows.log.push(LogEntry::new(event));
+        let data = std::mem::take(&mut self.session.event_data);
+        self.windows.log.push(LogEntry::new(event, &data));
     }
 
     /// Sends a command, or says it could not be.

@@ -34,6 +34,9 @@ pub(super) struct Session {
     pub(super) last_heard: f64,
     pub(super) retry_pending: bool,
     pub(super) welcomed_once: bool,
+    /// The data of the event frame being taken in, as the daemon wrote it (for the event
+    /// log's entry of it).
+    pub(super) event_data: String,
 }
 
 impl Session {
@@ -58,6 +61,7 @@ impl Session {
             last_heard: dom::now_ms(),
             retry_pending: false,
             welcomed_once: false,
+            event_data: String::new(),
         }
     }
 }
@@ -161,7 +165,14 @@ impl App {
         self.session.take_scheduled = false;
         for text in std::mem::take(&mut self.session.arrived) {
             match serde_json::from_str::<ServerFrame>(&text) {
-                Ok(frame) => self.on_frame(ctx, frame),
+                Ok(frame) => {
+                    // An event's data as it came, for the event log (see `log_text`).
+                    if let ServerFrame::Event { .. } = frame {
+                        let data = crate::log_text::event_data(&text).unwrap_or_default();
+                        self.session.event_data = crate::log_text::kept(data).to_owned();
+                    }
+                    self.on_frame(ctx, frame)
+                }
                 Err(err) => self.notify(
                     format!("skipped a frame this page cannot read: {err}"),
                     true,
@@ -275,7 +286,16 @@ impl App {
                 ctx.link().send_future(async move {
                     let path = format!("/api/events?from={from}&limit={LOG_HISTORY}");
                     let events = match dom::get_json::<EventPage>(&path, token.as_deref()).await {
-                        Ok(page) => page.events,
+                        Ok(page) => page
+                            .events
+                            .iter()
+                            .filter_map(|raw| {
+                                let event = serde_json::from_str(raw.get()).ok()?;
+                                let data =
+                                    crate::log_text::event_data(raw.get()).unwrap_or_default();
+                                Some((event, crate::log_text::kept(data).to_owned()))
+                            })
+                            .collect(),
                         Err(_) => Vec::new(),
                     };
                     Msg::LogHistory(events)
@@ -314,5 +334,6 @@ impl App {
 /// What `GET /api/events` answers (the members the log window needs).
 #[derive(serde::Deserialize)]
 struct EventPage {
-    events: Vec<choir_proto::Event>,
+    /// Each kept as its text, whose data the event log shows as it is.
+    events: Vec<Box<serde_json::value::RawValue>>,
 }

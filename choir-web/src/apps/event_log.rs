@@ -23,6 +23,8 @@ pub struct LogEntry(Rc<Logged>);
 
 struct Logged {
     event: Event,
+    /// Its data as JSON text, as the daemon wrote it (cut).
+    data: String,
     /// Its data, in short (made once, not at every render).
     preview: String,
 }
@@ -44,21 +46,28 @@ impl LogEntry {
     /// Characters of an event's data shown.
     const PREVIEW: usize = 160;
 
-    pub fn new(event: Event) -> Self {
-        let data = serde_json::to_value(&event.body)
-            .ok()
-            .and_then(|mut value| value.get_mut("data").map(serde_json::Value::take))
-            .map(|data| data.to_string())
-            .unwrap_or_default();
+    /// `event`, with its data as the daemon wrote it (the text it came in: see
+    /// [`crate::log_text`]); the first [`crate::log_text::KEPT`] bytes are kept.
+    pub fn new(event: Event, data: &str) -> Self {
+        let data = crate::log_text::kept(data).to_owned();
         let preview = match data.char_indices().nth(Self::PREVIEW) {
             Some((cut, _)) => format!("{}…", &data[..cut]),
-            None => data,
+            None => data.clone(),
         };
-        Self(Rc::new(Logged { event, preview }))
+        Self(Rc::new(Logged {
+            event,
+            data,
+            preview,
+        }))
     }
 
     pub fn event(&self) -> &Event {
         &self.0.event
+    }
+
+    /// Its line for a search (see `choir_desktop::find::log_line`).
+    pub fn line(&self) -> (u64, String) {
+        choir_desktop::find::log_line(&self.0.event, Some(&self.0.data))
     }
 }
 
@@ -133,7 +142,7 @@ pub fn view(
 /// One event's row: drawn when it comes in, not again for the events after it (see
 /// [`super::Item`]).
 pub(super) fn row(entry: &LogEntry, found: bool, current: bool) -> Html {
-    let Logged { event, preview } = &*entry.0;
+    let Logged { event, preview, .. } = &*entry.0;
     let class = classes!(
         "event",
         found.then_some("found"),
