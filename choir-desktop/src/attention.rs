@@ -1,6 +1,6 @@
-//! What needs the user, seen from one client: a chat whose agent waits for an approval, and
-//! a chat whose turn ended while the user looked elsewhere (another window, another tab,
-//! another program). The taskbars mark such windows; an [`Alert`] is what a client rings or
+//! What needs the user, seen from one client: a chat whose agent waits for an approval, a
+//! chat whose turn ended while the user looked elsewhere (another window, another tab,
+//! another program), and a mail window whose folder got new mail meanwhile. The taskbars mark such windows; an [`Alert`] is what a client rings or
 //! notifies with as it happens. Both clients keep one [`Attention`] and feed it every event.
 
 use std::collections::BTreeSet;
@@ -16,6 +16,8 @@ pub enum Need {
     Approval,
     /// Its turn ended while it was not looked at.
     Finished,
+    /// New mail came into the folder it shows while it was not looked at.
+    Mail,
 }
 
 impl Need {
@@ -24,6 +26,7 @@ impl Need {
         match self {
             Need::Approval => " !",
             Need::Finished => " •",
+            Need::Mail => " *",
         }
     }
 
@@ -32,6 +35,7 @@ impl Need {
         match self {
             Need::Approval => "a tool call waits for your approval",
             Need::Finished => "the agent finished while you were elsewhere",
+            Need::Mail => "new mail came while you were elsewhere",
         }
     }
 }
@@ -53,6 +57,8 @@ pub const ALERT_WITHIN_MS: i64 = 60_000;
 pub struct Attention {
     /// Chat windows whose turn ended while not looked at.
     finished: BTreeSet<WindowId>,
+    /// Mail windows whose folder got new mail while not looked at.
+    new_mail: BTreeSet<WindowId>,
 }
 
 impl Attention {
@@ -115,8 +121,37 @@ impl Attention {
                     body,
                 })
             }
+            EventBody::MailArrived {
+                account,
+                folder,
+                headers,
+                ..
+            } => {
+                let newest = headers.iter().max_by_key(|header| header.uid)?;
+                let shown: Vec<WindowId> = world
+                    .mail
+                    .values()
+                    .filter(|view| {
+                        view.account == *account && view.folder == *folder && view.query.is_empty()
+                    })
+                    .map(|view| view.window_id)
+                    .filter(|id| looking_at != Some(*id))
+                    .collect();
+                let window_id = *shown.first()?;
+                self.new_mail.extend(shown);
+                let body = match headers.len() {
+                    1 => newest.subject.clone(),
+                    n => format!("{n} new messages, the newest: {}", newest.subject),
+                };
+                Some(Alert {
+                    window_id,
+                    title: format!("Mail from {}", newest.from),
+                    body,
+                })
+            }
             EventBody::WindowClosed { window_id } => {
                 self.finished.remove(window_id);
+                self.new_mail.remove(window_id);
                 None
             }
             _ => None,
@@ -127,6 +162,7 @@ impl Attention {
     pub fn seen(&mut self, window: Option<WindowId>) {
         if let Some(id) = window {
             self.finished.remove(&id);
+            self.new_mail.remove(&id);
         }
     }
 
@@ -137,6 +173,8 @@ impl Attention {
             Some(Need::Approval)
         } else if self.finished.contains(&window_id) {
             Some(Need::Finished)
+        } else if self.new_mail.contains(&window_id) {
+            Some(Need::Mail)
         } else {
             None
         }

@@ -234,6 +234,7 @@ fn taskbar(send: &Callback<Msg>, app: &Shown) -> Html {
                     let need_name = need.map(|need| match need {
                         Need::Approval => "approval",
                         Need::Finished => "finished",
+                        Need::Mail => "mail",
                     });
                     html! {
                         <button class={classes!("taskbar-window", focused.then_some("focused"), window.minimized.then_some("minimized"), need.is_some().then_some("attention"))}

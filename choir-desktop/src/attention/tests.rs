@@ -172,3 +172,70 @@ fn the_terminal_bell_rings_and_notifies_without_letting_text_end_the_sequence() 
         "{bell:?}"
     );
 }
+
+#[test]
+fn new_mail_out_of_sight_marks_the_windows_that_show_its_folder() {
+    use choir_proto::mail::MailHeader;
+    let mut room = Room::new();
+    room.run(&Command::OpenWindow {
+        app: AppKind::Mail,
+        title: None,
+        rect: Some(Rect::new(0, 0, 40, 10)),
+    });
+    let mail = WindowId(3);
+    let header = |uid: u32, subject: &str| MailHeader {
+        uid,
+        from: "bob@example.test".into(),
+        to: String::new(),
+        subject: subject.into(),
+        date: String::new(),
+        message_id: String::new(),
+        size: 1,
+        seen: false,
+    };
+    room.apply(
+        EventBody::MailPageShown {
+            window_id: mail,
+            account: "alice@example.test".into(),
+            accounts: Vec::new(),
+            folders: vec!["INBOX".into()],
+            folder: "INBOX".into(),
+            validity: 1,
+            total: 1,
+            offset: 0,
+            headers: vec![header(1, "old")],
+            query: String::new(),
+        },
+        None,
+    );
+    let arrived = |headers| EventBody::MailArrived {
+        account: "alice@example.test".into(),
+        folder: "INBOX".into(),
+        total: 3,
+        headers,
+    };
+    // Looked at: nothing to say.
+    assert_eq!(
+        room.apply(arrived(vec![header(2, "lunch?")]), Some(mail)),
+        None
+    );
+    assert_eq!(room.attention.need(&room.world, mail), None);
+    // Out of sight: marked, and said.
+    let alert = room
+        .apply(arrived(vec![header(3, "a"), header(4, "b")]), Some(ONE))
+        .unwrap();
+    assert_eq!(alert.window_id, mail);
+    assert_eq!(alert.title, "Mail from bob@example.test");
+    assert_eq!(alert.body, "2 new messages, the newest: b");
+    assert_eq!(room.attention.need(&room.world, mail), Some(Need::Mail));
+    // Another folder's mail does not mark it; looking at it takes the mark away.
+    room.attention.seen(Some(mail));
+    let other = EventBody::MailArrived {
+        account: "alice@example.test".into(),
+        folder: "Archive".into(),
+        total: 1,
+        headers: vec![header(9, "x")],
+    };
+    assert_eq!(room.apply(other, Some(ONE)), None);
+    assert_eq!(room.attention.need(&room.world, mail), None);
+}
