@@ -3,6 +3,7 @@
 //! grid, and sends the same commands. Built to wasm by `scripts/build-web.sh` and served by
 //! `choir-daemon` at `/`.
 
+#[cfg(any(target_arch = "wasm32", test))]
 mod log_text;
 mod redraw;
 mod screen;
