@@ -5,6 +5,7 @@ pub mod activity;
 pub mod actors;
 pub mod agent;
 pub mod api;
+pub mod apps;
 mod atomic_file;
 pub mod datadir;
 pub mod docfiles;
@@ -56,6 +57,28 @@ pub struct DaemonConfig {
     /// The user's settings file (see [`settings`]); none: the defaults, or what the log
     /// last recorded.
     pub settings: Option<PathBuf>,
+    /// The apps the user or the agent writes.
+    pub apps: AppsConfig,
+}
+
+/// Where apps are built and what they may use.
+#[derive(Debug, Clone)]
+pub struct AppsConfig {
+    /// Where builds put their files; default the data dir's `apps/target`, or
+    /// `$CHOIR_APPS_TARGET_DIR` (to share one between data dirs).
+    pub target_dir: Option<PathBuf>,
+    pub limits: choir_apps::Limits,
+}
+
+impl Default for AppsConfig {
+    fn default() -> Self {
+        AppsConfig {
+            target_dir: std::env::var_os("CHOIR_APPS_TARGET_DIR")
+                .filter(|dir| !dir.is_empty())
+                .map(PathBuf::from),
+            limits: choir_apps::Limits::default(),
+        }
+    }
 }
 
 impl DaemonConfig {
@@ -69,6 +92,7 @@ impl DaemonConfig {
             store: StoreOptions::default(),
             agent: AgentConfig::default(),
             settings: None,
+            apps: AppsConfig::default(),
         }
     }
 }
@@ -82,6 +106,8 @@ pub enum DaemonError {
     Store { path: PathBuf, source: StoreError },
     #[error("snapshot file {path}: {source}")]
     Snapshot { path: PathBuf, source: sqlx::Error },
+    #[error("cannot run apps: {0}")]
+    Apps(apps::AppsError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: Listen,
@@ -101,6 +127,8 @@ pub struct RunningDaemon {
     pub store: EventStore,
     /// Events replayed from the log at start (the tail after the snapshot, or all of them).
     pub replayed: u64,
+    /// The apps the user or the agent writes, for in-process callers.
+    pub apps: apps::Apps,
     shutdown: CancellationToken,
     server: JoinHandle<Result<(), std::io::Error>>,
     doc_files: JoinHandle<()>,
@@ -195,6 +223,7 @@ impl Daemon {
             .filter_map(|thread| Some((thread.id, thread.subagent.clone()?)))
             .collect();
         let mail_views = world.mail.clone();
+        let world_at_head = world.clone();
         let calendar_views = world.calendars.clone();
         let past = actors::Past::new(store.clone(), snapshots.clone());
         let world = WorldHandle::spawn(store.clone(), snapshots, world, shells);
@@ -225,6 +254,24 @@ impl Daemon {
             head,
             shutdown.clone(),
         );
+        let apps = apps::Apps::new(
+            data_dir.root(),
+            workspace.root(),
+            config.apps.target_dir.clone(),
+            config.apps.limits,
+            store.clone(),
+            world.clone(),
+        )
+        .map_err(DaemonError::Apps)?;
+        apps::windows::spawn(
+            apps.clone(),
+            store.clone(),
+            world.clone(),
+            &world_at_head,
+            head,
+            shutdown.clone(),
+        );
+        drop(world_at_head);
         let tools = ToolRunner::new(
             ToolRegistry::standard().with_accounts(mail.clone()),
             store.clone(),
@@ -281,6 +328,7 @@ impl Daemon {
             shutdown: shutdown.clone(),
             settings_path: config.settings.clone().map(Arc::from),
             mail,
+            apps: apps.clone(),
         };
         // The endpoint file first: whoever sees the daemon answer can also find it. Clients
         // that connect before the server runs wait in the listen backlog.
@@ -300,6 +348,7 @@ impl Daemon {
             token,
             store,
             replayed,
+            apps,
             shutdown,
             server,
             doc_files,

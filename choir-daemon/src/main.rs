@@ -125,6 +125,7 @@ async fn run(cli: Cli, token: Option<String>) -> Result<()> {
         settings: cli
             .config
             .or_else(|| choir_daemon::settings::default_path(|name| std::env::var(name).ok())),
+        apps: choir_daemon::AppsConfig::default(),
     };
     let mut daemon = Daemon::start(config)
         .await

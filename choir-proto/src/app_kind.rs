@@ -3,6 +3,9 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+/// How an app the user wrote is named on the wire: `app:NAME`.
+const APP_PREFIX: &str = "app:";
+
 /// The app drawn inside a window. Unknown app names from a newer daemon are kept as
 /// [`AppKind::Other`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -14,11 +17,13 @@ pub enum AppKind {
     Shell,
     Mail,
     Calendar,
+    /// An app the user or the agent wrote, by its name (`app:NAME` on the wire).
+    App(String),
     Other(String),
 }
 
 impl AppKind {
-    pub fn as_str(&self) -> &str {
+    fn builtin(&self) -> &str {
         match self {
             AppKind::Chat => "chat",
             AppKind::Writer => "writer",
@@ -26,7 +31,7 @@ impl AppKind {
             AppKind::Shell => "shell",
             AppKind::Mail => "mail",
             AppKind::Calendar => "calendar",
-            AppKind::Other(name) => name,
+            AppKind::App(name) | AppKind::Other(name) => name,
         }
     }
 
@@ -39,7 +44,7 @@ impl AppKind {
             AppKind::Shell => "Shell".into(),
             AppKind::Mail => "Mail".into(),
             AppKind::Calendar => "Calendar".into(),
-            AppKind::Other(name) => name.clone(),
+            AppKind::App(name) | AppKind::Other(name) => name.clone(),
         }
     }
 }
@@ -53,19 +58,45 @@ impl From<String> for AppKind {
             "shell" => AppKind::Shell,
             "mail" => AppKind::Mail,
             "calendar" => AppKind::Calendar,
-            _ => AppKind::Other(name),
+            _ => match name.strip_prefix(APP_PREFIX) {
+                Some(app) => AppKind::App(app.to_owned()),
+                None => AppKind::Other(name),
+            },
         }
     }
 }
 
 impl From<AppKind> for String {
     fn from(app: AppKind) -> Self {
-        app.as_str().to_owned()
+        app.to_string()
     }
 }
 
 impl fmt::Display for AppKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        if let AppKind::App(_) = self {
+            f.write_str(APP_PREFIX)?;
+        }
+        f.write_str(self.builtin())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for app in [
+            AppKind::Chat,
+            AppKind::Shell,
+            AppKind::Calendar,
+            AppKind::App("timer".into()),
+            AppKind::Other("paint".into()),
+        ] {
+            assert_eq!(AppKind::from(String::from(app.clone())), app);
+        }
+        assert_eq!(AppKind::App("timer".into()).to_string(), "app:timer");
+        assert_eq!(AppKind::from("app:timer".to_owned()), AppKind::App("timer".into()));
     }
 }

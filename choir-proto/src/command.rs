@@ -225,6 +225,24 @@ pub enum Command {
     /// → `mail.send_requested` (then `mail.sent` or `mail.send_failed`)
     #[serde(rename = "mail.send")]
     SendMail { doc_id: DocId },
+    /// Give an app window an input (a click, a text sent, a key). → `app.input` (the daemon
+    /// runs the app: `app.view_shown` or `app.failed`)
+    #[serde(rename = "app.input")]
+    SendAppInput {
+        window_id: WindowId,
+        input: crate::apps::AppInput,
+    },
+    /// Grant an app a capability, or refuse it. → `app.capability_answered`
+    #[serde(rename = "app.answer_capability")]
+    AnswerAppCapability {
+        name: String,
+        capability: crate::apps::Capability,
+        granted: bool,
+    },
+    /// Remove an installed app and its data, closing its windows. → `window.closed` per
+    /// window, `app.removed`
+    #[serde(rename = "app.remove")]
+    RemoveApp { name: String },
 }
 
 /// Every command type this build accepts.
@@ -262,6 +280,9 @@ pub const KNOWN_COMMAND_TYPES: &[&str] = &[
     "calendar.move",
     "calendar.delete",
     "mail.send",
+    "app.input",
+    "app.answer_capability",
+    "app.remove",
 ];
 
 impl Command {
@@ -301,6 +322,9 @@ impl Command {
             Command::MoveCalendarEvent { .. } => "calendar.move",
             Command::DeleteCalendarEvent { .. } => "calendar.delete",
             Command::SendMail { .. } => "mail.send",
+            Command::SendAppInput { .. } => "app.input",
+            Command::AnswerAppCapability { .. } => "app.answer_capability",
+            Command::RemoveApp { .. } => "app.remove",
         }
     }
 }

@@ -101,6 +101,10 @@ pub enum Rejection {
     NotACalendarWindow(WindowId),
     #[error("{0}")]
     BadEvent(String),
+    #[error("no app is named `{0}` (build it first: choir app build {0})")]
+    UnknownApp(String),
+    #[error("window {0} is not an app window")]
+    NotAnAppWindow(WindowId),
     #[error("the window shows no event {0}")]
     UnknownEvent(String),
 }
@@ -114,7 +118,8 @@ impl Rejection {
             | Rejection::UnknownCall(_)
             | Rejection::UnknownDoc(_)
             | Rejection::UnknownMessage(_)
-            | Rejection::UnknownEvent(_) => ErrorCode::NotFound,
+            | Rejection::UnknownEvent(_)
+            | Rejection::UnknownApp(_) => ErrorCode::NotFound,
             Rejection::InvalidGeometry(_)
             | Rejection::TitleTooLong
             | Rejection::TooManyWindows
@@ -138,6 +143,7 @@ impl Rejection {
             | Rejection::NoInvitation(_)
             | Rejection::NoAttachments(_)
             | Rejection::NotACalendarWindow(_)
+            | Rejection::NotAnAppWindow(_)
             | Rejection::BadEvent(_) => ErrorCode::InvalidCommand,
         }
     }
@@ -148,7 +154,12 @@ impl Rejection {
 pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Rejection> {
     let desktop = &world.desktop;
     match command {
-        Command::OpenWindow { app, title, rect } => open_window(desktop, app, title.clone(), *rect),
+        Command::OpenWindow { app, title, rect } => {
+            if let AppKind::App(name) = app {
+                apps::installed(world, name)?;
+            }
+            open_window(desktop, app, title.clone(), *rect)
+        }
         Command::MoveWindow { window_id, x, y } => {
             let window = existing(desktop, *window_id)?;
             validate_position(*x, *y)?;
@@ -402,6 +413,13 @@ pub fn decide(world: &World, command: &Command) -> Result<Vec<EventBody>, Reject
             forward,
         } => mail::compose(world, *window_id, *reply, *forward),
         Command::SendMail { doc_id } => mail::send(world, *doc_id),
+        Command::SendAppInput { window_id, input } => apps::input(world, *window_id, input),
+        Command::AnswerAppCapability {
+            name,
+            capability,
+            granted,
+        } => apps::answer(world, name, capability, *granted),
+        Command::RemoveApp { name } => apps::remove(world, name),
         // The daemon keeps an account itself (its password must not reach the log): checked
         // here, it records nothing.
         Command::AddMailAccount { window_id, .. } => mail::add_account(world, *window_id),
@@ -648,6 +666,7 @@ fn cascade(desktop: &Desktop) -> Rect {
     Rect::new(2 + 4 * step, 1 + 2 * step, 60, 16)
 }
 
+mod apps;
 mod calendar;
 mod layout;
 mod mail;

@@ -463,6 +463,56 @@ pub enum EventBody {
     #[serde(rename = "calendar.failed")]
     CalendarFailed { window_id: WindowId, error: String },
 
+    /// An app was built and installed (again, if it was): `version` names its component
+    /// (a digest of its bytes). Its open windows run the new version from now on.
+    #[serde(rename = "app.built")]
+    AppBuilt {
+        name: String,
+        version: String,
+        bytes: u64,
+    },
+    /// An app was removed, with its data; its windows closed before.
+    #[serde(rename = "app.removed")]
+    AppRemoved { name: String },
+    /// What an app window received: a click, a text sent, a key, a tick.
+    #[serde(rename = "app.input")]
+    AppReceived {
+        window_id: WindowId,
+        input: crate::apps::AppInput,
+    },
+    /// What an app window shows, drawn by version `version` of its app.
+    #[serde(rename = "app.view_shown")]
+    AppViewShown {
+        window_id: WindowId,
+        version: String,
+        view: crate::apps::ViewTree,
+    },
+    /// An app kept `value` under `key` in its store (`None`: removed it).
+    #[serde(rename = "app.stored")]
+    AppStored {
+        name: String,
+        key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<String>,
+    },
+    /// An app window stopped: its app trapped, ran out of fuel or memory, or cannot be
+    /// loaded; `error` says which. The next input starts it again.
+    #[serde(rename = "app.failed")]
+    AppFailed { window_id: WindowId, error: String },
+    /// An app asked for a capability it has not been granted or refused; the user is asked.
+    #[serde(rename = "app.capability_asked")]
+    AppCapabilityAsked {
+        name: String,
+        capability: crate::apps::Capability,
+    },
+    /// The user granted (or refused) an app a capability.
+    #[serde(rename = "app.capability_answered")]
+    AppCapabilityAnswered {
+        name: String,
+        capability: crate::apps::Capability,
+        granted: bool,
+    },
+
     /// An event type this build does not know, kept verbatim.
     #[serde(skip)]
     Unknown { type_name: String, data: Value },
@@ -523,6 +573,14 @@ pub const KNOWN_EVENT_TYPES: &[&str] = &[
     "calendar.move_requested",
     "calendar.delete_requested",
     "calendar.failed",
+    "app.built",
+    "app.removed",
+    "app.input",
+    "app.view_shown",
+    "app.stored",
+    "app.failed",
+    "app.capability_asked",
+    "app.capability_answered",
 ];
 
 impl EventBody {
@@ -582,6 +640,14 @@ impl EventBody {
             EventBody::CalendarMoveRequested { .. } => "calendar.move_requested",
             EventBody::CalendarDeleteRequested { .. } => "calendar.delete_requested",
             EventBody::CalendarFailed { .. } => "calendar.failed",
+            EventBody::AppBuilt { .. } => "app.built",
+            EventBody::AppRemoved { .. } => "app.removed",
+            EventBody::AppReceived { .. } => "app.input",
+            EventBody::AppViewShown { .. } => "app.view_shown",
+            EventBody::AppStored { .. } => "app.stored",
+            EventBody::AppFailed { .. } => "app.failed",
+            EventBody::AppCapabilityAsked { .. } => "app.capability_asked",
+            EventBody::AppCapabilityAnswered { .. } => "app.capability_answered",
             EventBody::Unknown { type_name, .. } => type_name,
         }
     }

@@ -13,6 +13,7 @@
 
 mod activity;
 mod app_kind;
+pub mod apps;
 pub mod calendar;
 pub mod client;
 mod clock;
@@ -70,8 +71,8 @@ pub use secret::{random_hex, secret_digest};
 pub use settings::{Settings, ThemeChoice};
 pub use text_op::{OpError, OpPart, TextOp};
 pub use world::{
-    apply_doc_event, CalendarView, ChatMessage, ChatThread, Desktop, Doc, DocEdit, Layout,
-    MailView, Pane, PasteTooLarge, PendingToolCall, Shell, Subagent, ThreadPage, ToolCallStatus,
-    ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS, DOC_HISTORY, WELCOME_CHAT_BYTES,
-    WELCOME_MESSAGES,
+    apply_doc_event, AppWindow, CalendarView, ChatMessage, ChatThread, Desktop, Doc, DocEdit,
+    InstalledApp, Layout, MailView, Pane, PasteTooLarge, PendingToolCall, Shell, Subagent,
+    ThreadPage, ToolCallStatus, ToolCard, ToolCardStatus, Window, World, CARD_OUTPUT_CHARS,
+    DOC_HISTORY, MAX_STORE_KEYS, MAX_STORE_VALUE, WELCOME_CHAT_BYTES, WELCOME_MESSAGES,
 };

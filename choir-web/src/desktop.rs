@@ -151,7 +151,7 @@ fn frame(send: &Callback<Msg>, app: &Shown, window: &Window) -> Html {
     let command = |command: Command| send.reform(move |_: MouseEvent| Msg::Send(command.clone()));
     let onfocus = (!focused).then(|| command(Command::FocusWindow { window_id: id }));
     let title = crate::apps::title(app.apps.replica.world(), window);
-    let app_name = window.app.as_str().to_owned();
+    let app_name = window.app.to_string();
     html! {
         <section key={ id.0 } id={ format!("window-{}", id.0) } class={classes!("window", focused.then_some("focused"))}
             role="dialog" aria-label={ title.clone() }

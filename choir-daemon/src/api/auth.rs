@@ -132,6 +132,7 @@ pub(super) async fn require_token(
         if path.starts_with("/api/shares")
             || path.starts_with("/api/settings")
             || path.starts_with("/api/mail")
+            || path.starts_with("/api/apps")
             || path == "/api/activity"
         {
             return Err(ApiError::new(

@@ -82,6 +82,17 @@ pub(super) async fn command(
     command: Command,
     actor: String,
 ) -> Result<Vec<u64>, ApiError> {
+    let owners_only = matches!(
+        command,
+        Command::AnswerAppCapability { .. } | Command::RemoveApp { .. }
+    );
+    if owners_only && access.grant().is_some() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Unauthorized,
+            "only the sandbox's owner answers for or removes apps",
+        ));
+    }
     let Command::AddMailAccount {
         window_id,
         settings,

@@ -25,6 +25,7 @@
 //! works where its share allows: a read-only one for reading only, and no share for the
 //! share routes or the activity report.
 
+mod apps;
 mod auth;
 mod error;
 mod http;
@@ -85,6 +86,8 @@ pub struct AppState {
     pub settings_path: Option<Arc<std::path::Path>>,
     /// The user's mail accounts (only the owner may see or change them).
     pub mail: crate::mail::MailAccounts,
+    /// The apps the user or the agent writes (only the owner may make, build or remove one).
+    pub apps: crate::apps::Apps,
 }
 
 /// The whole API.
@@ -105,6 +108,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tools/{name}", post(http::call_tool))
         .route("/api/threads/{id}/messages", get(http::thread_messages))
         .route("/api/docs/{id}", get(http::doc))
+        .route("/api/apps", get(apps::list))
+        .route("/api/apps/{name}", post(apps::create).delete(apps::remove))
+        .route("/api/apps/{name}/build", post(apps::build))
         .route("/api/mail/accounts", get(mail::list).post(mail::add))
         .route("/api/mail/accounts/{address}", delete(mail::remove))
         .fallback(http::not_found)

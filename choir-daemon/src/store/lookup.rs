@@ -26,6 +26,9 @@ const BY_TURN: &str = "type = 'chat.turn_started'";
 /// The predicate of `events_by_doc`.
 const BY_DOC: &str = "type IN ('doc.created', 'doc.edited', 'doc.renamed', 'doc.deleted')";
 
+/// The predicate of `events_by_app_window`.
+const BY_APP_WINDOW: &str = "type = 'app.input'";
+
 /// The predicate of `events_marks`: what time travel jumps between.
 const MARKS: &str = "type IN ('chat.user_message', 'chat.assistant_message', 'tool.requested')";
 
@@ -225,6 +228,24 @@ impl EventStore {
         self.select(
             &format!("json_extract(data, '$.doc_id') = ?1 AND {BY_DOC} AND seq > ?2 AND seq <= ?3"),
             &[int(doc_id.0), int(after), int(until)],
+        )
+        .await
+    }
+
+    /// What app window `window_id` received (`app.input`), the latest `limit` inputs, in
+    /// seq order.
+    pub async fn app_inputs(
+        &self,
+        window_id: choir_proto::WindowId,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.select(
+            &format!(
+                "seq IN (SELECT seq FROM events WHERE json_extract(data, '$.window_id') = ?1 \
+                 AND {BY_APP_WINDOW} ORDER BY seq DESC LIMIT ?2)"
+            ),
+            &[int(window_id.0), limit],
         )
         .await
     }

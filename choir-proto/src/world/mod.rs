@@ -1,5 +1,6 @@
 //! The state every client computes: a pure, infallible fold over [`Event`]s.
 
+mod apps;
 mod calendar;
 mod chat;
 mod desktop;
@@ -18,6 +19,7 @@ use crate::event::{Event, EventBody};
 use crate::ids::{CallId, DocId, ThreadId, WindowId};
 use crate::settings::Settings;
 
+pub use apps::{AppWindow, InstalledApp, MAX_STORE_KEYS, MAX_STORE_VALUE};
 pub use calendar::CalendarView;
 pub use chat::{
     ChatMessage, ChatThread, Subagent, ThreadPage, ToolCard, ToolCardStatus, CARD_OUTPUT_CHARS,
@@ -64,6 +66,12 @@ pub struct World {
     /// What each calendar window shows (a range of days: bounded).
     #[serde(default, with = "keyed")]
     pub calendars: BTreeMap<WindowId, CalendarView>,
+    /// The apps the user or the agent wrote, by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub apps: BTreeMap<String, InstalledApp>,
+    /// What each app window shows (one view: bounded).
+    #[serde(default, with = "keyed")]
+    pub app_windows: BTreeMap<WindowId, AppWindow>,
 }
 
 /// Messages of each shown thread a welcome carries at most (older ones come in pages).
@@ -94,6 +102,17 @@ impl World {
             settings_problem: self.settings_problem.clone(),
             mail: self.mail.clone(),
             calendars: self.calendars.clone(),
+            // Without their stores: what an app keeps is for the app.
+            apps: self
+                .apps
+                .iter()
+                .map(|(name, app)| {
+                    let mut app = app.clone();
+                    app.store.clear();
+                    (name.clone(), app)
+                })
+                .collect(),
+            app_windows: self.app_windows.clone(),
         };
         for (id, thread) in &self.chats {
             summary.chats.insert(*id, thread.trimmed(messages));
@@ -145,6 +164,9 @@ impl World {
         }
         for view in self.calendars.values_mut() {
             view.since(since);
+        }
+        for window in self.app_windows.values_mut() {
+            window.since(since);
         }
         self.tool_threads = self.held_tool_threads(&self.chats);
         self
@@ -226,13 +248,25 @@ impl World {
                 self.desktop.apply(&event.body);
                 mail::apply(&mut self.mail, event);
                 calendar::apply(&mut self.calendars, event);
+                apps::apply(&mut self.apps, &mut self.app_windows, event);
             }
             EventBody::WindowClosed { .. } => {
                 self.desktop.apply(&event.body);
                 shells::apply(&mut self.shells, &event.body);
                 mail::apply(&mut self.mail, event);
                 calendar::apply(&mut self.calendars, event);
+                apps::apply(&mut self.apps, &mut self.app_windows, event);
             }
+            EventBody::AppBuilt { .. }
+            | EventBody::AppRemoved { .. }
+            | EventBody::AppViewShown { .. }
+            | EventBody::AppStored { .. }
+            | EventBody::AppFailed { .. }
+            | EventBody::AppCapabilityAsked { .. }
+            | EventBody::AppCapabilityAnswered { .. } => {
+                apps::apply(&mut self.apps, &mut self.app_windows, event)
+            }
+            EventBody::AppReceived { .. } => {}
             EventBody::CalendarRangeOpened { .. }
             | EventBody::CalendarRangeShown { .. }
             | EventBody::CalendarAddRequested { .. }
@@ -331,6 +365,13 @@ impl keyed::Keyed for Shell {
 }
 
 impl keyed::Keyed for CalendarView {
+    type Key = WindowId;
+    fn key(&self) -> WindowId {
+        self.window_id
+    }
+}
+
+impl keyed::Keyed for AppWindow {
     type Key = WindowId;
     fn key(&self) -> WindowId {
         self.window_id

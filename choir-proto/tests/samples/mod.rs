@@ -2,6 +2,9 @@
 
 #![allow(dead_code)]
 
+use choir_proto::apps::{
+    AppInput, Capability, Color, Span, SpanStyle, ViewNode, ViewTree,
+};
 use choir_proto::calendar::CalendarItem;
 use choir_proto::mail::{
     AccountSettings, InvitationAnswer, MailAttachment, MailHeader, MailMessage,
@@ -328,6 +331,84 @@ pub fn event_bodies() -> Vec<EventBody> {
             window_id: WindowId(7),
             error: "no calendar: the account has no CalDAV URL (CHOIR_CALDAV_URL)".into(),
         },
+        EventBody::AppBuilt {
+            name: "timer".into(),
+            version: "0123456789abcdef".into(),
+            bytes: 29_062,
+        },
+        EventBody::AppReceived {
+            window_id: WindowId(9),
+            input: AppInput::Submit {
+                id: "length".into(),
+                value: "25 ✓".into(),
+            },
+        },
+        EventBody::AppViewShown {
+            window_id: WindowId(9),
+            version: "0123456789abcdef".into(),
+            view: ViewTree {
+                nodes: vec![
+                    ViewNode::Column {
+                        children: vec![1, 2, 3, 4, 5, 6, 7],
+                    },
+                    ViewNode::Text {
+                        spans: vec![Span {
+                            text: "Pomodoro 25:00".into(),
+                            style: SpanStyle {
+                                fg: Color::Green,
+                                bold: true,
+                                ..SpanStyle::default()
+                            },
+                        }],
+                    },
+                    ViewNode::Row { children: vec![] },
+                    ViewNode::List {
+                        id: "sessions".into(),
+                        items: vec![vec![Span::plain("one")]],
+                        selected: Some(0),
+                    },
+                    ViewNode::Table {
+                        header: vec!["hour".into(), "calls".into()],
+                        rows: vec![vec!["09:00".into(), "3".into()]],
+                    },
+                    ViewNode::Button {
+                        id: "start".into(),
+                        label: "Start".into(),
+                    },
+                    ViewNode::Input {
+                        id: "length".into(),
+                        value: "25".into(),
+                        placeholder: "minutes".into(),
+                    },
+                    ViewNode::Scroll { child: 8 },
+                    ViewNode::Text { spans: vec![] },
+                ],
+                tick_after_ms: Some(1000),
+            },
+        },
+        EventBody::AppStored {
+            name: "timer".into(),
+            key: "done".into(),
+            value: Some("3".into()),
+        },
+        EventBody::AppFailed {
+            window_id: WindowId(9),
+            error: "the app ran out of fuel".into(),
+        },
+        EventBody::AppCapabilityAsked {
+            name: "timer".into(),
+            capability: Capability::Http {
+                host: "example.org".into(),
+            },
+        },
+        EventBody::AppCapabilityAnswered {
+            name: "timer".into(),
+            capability: Capability::Store,
+            granted: true,
+        },
+        EventBody::AppRemoved {
+            name: "timer".into(),
+        },
     ];
     for body in &bodies {
         match body {
@@ -384,6 +465,14 @@ pub fn event_bodies() -> Vec<EventBody> {
             | EventBody::CalendarMoveRequested { .. }
             | EventBody::CalendarDeleteRequested { .. }
             | EventBody::CalendarFailed { .. }
+            | EventBody::AppBuilt { .. }
+            | EventBody::AppRemoved { .. }
+            | EventBody::AppReceived { .. }
+            | EventBody::AppViewShown { .. }
+            | EventBody::AppStored { .. }
+            | EventBody::AppFailed { .. }
+            | EventBody::AppCapabilityAsked { .. }
+            | EventBody::AppCapabilityAnswered { .. }
             | EventBody::Unknown { .. } => {}
         }
     }
@@ -540,6 +629,18 @@ pub fn commands() -> Vec<Command> {
                 .into(),
             ),
         },
+        Command::SendAppInput {
+            window_id: WindowId(9),
+            input: AppInput::Tick { at_ms: 1_700_000_000_000 },
+        },
+        Command::AnswerAppCapability {
+            name: "timer".into(),
+            capability: Capability::ReadLog,
+            granted: false,
+        },
+        Command::RemoveApp {
+            name: "timer".into(),
+        },
     ];
     for command in &commands {
         match command {
@@ -575,7 +676,10 @@ pub fn commands() -> Vec<Command> {
             | Command::OpenCalendarRange { .. }
             | Command::AddCalendarEvent { .. }
             | Command::MoveCalendarEvent { .. }
-            | Command::DeleteCalendarEvent { .. } => {}
+            | Command::DeleteCalendarEvent { .. }
+            | Command::SendAppInput { .. }
+            | Command::AnswerAppCapability { .. }
+            | Command::RemoveApp { .. } => {}
         }
     }
     commands

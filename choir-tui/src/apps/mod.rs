@@ -198,7 +198,7 @@ pub fn open(app: &AppKind, window_id: WindowId) -> Box<dyn App> {
         AppKind::Shell => Box::new(shell::ShellView::new(window_id)),
         AppKind::Mail => Box::new(mail::MailApp::new(window_id)),
         AppKind::Calendar => Box::new(calendar::CalendarApp::new(window_id)),
-        AppKind::Other(_) => Box::new(unknown::Unknown),
+        AppKind::App(_) | AppKind::Other(_) => Box::new(unknown::Unknown),
     }
 }
 

@@ -1,0 +1,434 @@
+//! Apps the user or the agent writes, built with cargo and run by the daemon: a new app's
+//! view shows its name; inputs change it; a rebuilt app replaces the running one with its
+//! state kept; a daemon started again rebuilds each window's state from the log; a runaway
+//! loop, a memory hog and a panic are stopped and said, and the window goes on; each
+//! capability is denied until the user grants it; a build that does not compile says why.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use choir_daemon::apps::AppsError;
+use choir_daemon::{AppsConfig, Daemon, DaemonConfig, RunningDaemon};
+use choir_proto::apps::{AppInput, Capability, ViewNode};
+use choir_proto::{AppKind, Command, EventBody, WindowId, World};
+
+const WAIT: Duration = Duration::from_secs(30);
+const PROBE: &str = include_str!("apps/probe.rs");
+
+/// One build dir for every test's apps: the bindings generator is compiled once.
+fn target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("apps")
+}
+
+async fn start(dir: &std::path::Path, memory: usize) -> RunningDaemon {
+    Daemon::start(DaemonConfig {
+        apps: AppsConfig {
+            target_dir: Some(target_dir()),
+            limits: choir_apps::Limits {
+                memory,
+                ..choir_apps::Limits::default()
+            },
+        },
+        ..DaemonConfig::local(dir)
+    })
+    .await
+    .unwrap()
+}
+
+async fn run(daemon: &RunningDaemon, command: Command) -> Vec<u64> {
+    daemon
+        .world()
+        .execute(command, "user".into(), None)
+        .await
+        .unwrap()
+}
+
+/// The world once `ready` holds of it.
+async fn until(daemon: &RunningDaemon, what: &str, ready: impl Fn(&World) -> bool) -> World {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let world = daemon.world().welcome().await.unwrap();
+        if ready(&world) {
+            return world;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen; the app windows: {:#?}",
+            world.app_windows
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Every text the window's view shows, one line per node.
+fn shown(world: &World, window: WindowId) -> String {
+    let Some(view) = world.app_windows.get(&window).and_then(|w| w.view.as_ref()) else {
+        return String::new();
+    };
+    view.nodes
+        .iter()
+        .filter_map(|node| match node {
+            ViewNode::Text { spans } => Some(spans.iter().map(|s| s.text.as_str()).collect()),
+            ViewNode::Button { label, .. } => Some(format!("[{label}]")),
+            _ => None,
+        })
+        .collect::<Vec<String>>()
+        .join("\n")
+}
+
+fn problem(world: &World, window: WindowId) -> String {
+    world.app_windows[&window]
+        .problem
+        .clone()
+        .unwrap_or_default()
+}
+
+/// Makes app `name` from the scaffold, with `lib` as its code if given, and builds it.
+async fn make(daemon: &RunningDaemon, name: &str, lib: Option<&str>) {
+    let dir = daemon.apps.create(name).await.unwrap();
+    if let Some(lib) = lib {
+        std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+    }
+    daemon.apps.build(name).await.unwrap();
+}
+
+async fn open(daemon: &RunningDaemon, name: &str) -> WindowId {
+    let world = daemon.world().welcome().await.unwrap();
+    run(
+        daemon,
+        Command::OpenWindow {
+            app: AppKind::App(name.into()),
+            title: None,
+            rect: None,
+        },
+    )
+    .await;
+    WindowId(world.desktop.next_window_id)
+}
+
+async fn click(daemon: &RunningDaemon, window: WindowId, id: &str) {
+    let input = AppInput::Click { id: id.into() };
+    run(
+        daemon,
+        Command::SendAppInput {
+            window_id: window,
+            input,
+        },
+    )
+    .await;
+}
+
+async fn grant(daemon: &RunningDaemon, name: &str, capability: Capability, granted: bool) {
+    run(
+        daemon,
+        Command::AnswerAppCapability {
+            name: name.into(),
+            capability,
+            granted,
+        },
+    )
+    .await;
+}
+
+async fn events(daemon: &RunningDaemon, kind: &str) -> Vec<EventBody> {
+    daemon
+        .store
+        .read(1, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.body)
+        .filter(|body| body.type_name() == kind)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_app_shows_its_name_counts_presses_and_keeps_its_state_across_a_rebuild() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), 32 << 20).await;
+    make(&daemon, "hello", None).await;
+    let window = open(&daemon, "hello").await;
+    until(&daemon, "the app's first view", |world| {
+        shown(world, window) == "hello\npressed 0 times\n[Press]"
+    })
+    .await;
+    click(&daemon, window, "press").await;
+    click(&daemon, window, "press").await;
+    until(&daemon, "two presses", |world| {
+        shown(world, window).contains("pressed 2 times")
+    })
+    .await;
+
+    // The code changes; the window stays open and the new version shows the same count.
+    let lib = daemon.apps.source("hello").join("src/lib.rs");
+    let code = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, code.replace("pressed {} times", "clicked {} times")).unwrap();
+    let installed = daemon.apps.build("hello").await.unwrap();
+    assert!(installed.changed);
+    let world = until(&daemon, "the new version with the count kept", |world| {
+        shown(world, window).contains("clicked 2 times")
+    })
+    .await;
+    assert_eq!(world.app_windows[&window].version, installed.version);
+    assert!(world.desktop.windows.contains_key(&window));
+    assert!(events(&daemon, "window.closed").await.is_empty());
+    // The same code built again changes nothing and records nothing.
+    let again = daemon.apps.build("hello").await.unwrap();
+    assert!(!again.changed);
+    assert_eq!(events(&daemon, "app.built").await.len(), 2);
+    daemon.shutdown().await;
+
+    // Started again, the daemon rebuilds the window's state from its inputs in the log.
+    let daemon = start(dir.path(), 32 << 20).await;
+    click(&daemon, window, "press").await;
+    until(&daemon, "a third press after a restart", |world| {
+        shown(world, window).contains("clicked 3 times")
+    })
+    .await;
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runaway_loop_a_memory_hog_and_a_panic_are_stopped_and_the_window_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), 8 << 20).await;
+    make(&daemon, "probe", Some(PROBE)).await;
+    let window = open(&daemon, "probe").await;
+    click(&daemon, window, "press").await;
+    until(&daemon, "a press", |world| {
+        shown(world, window).contains("pressed 1 times")
+    })
+    .await;
+
+    let started = std::time::Instant::now();
+    click(&daemon, window, "spin").await;
+    let world = until(&daemon, "the loop stopped", |world| {
+        problem(world, window).contains("ran out of fuel")
+    })
+    .await;
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(
+        problem(&world, window).contains("a loop that does not end?"),
+        "{}",
+        problem(&world, window)
+    );
+    // The next input starts it again, without the input that stopped it.
+    click(&daemon, window, "press").await;
+    until(&daemon, "a press after the loop", |world| {
+        world.app_windows[&window].problem.is_none()
+            && shown(world, window).contains("pressed 2 times")
+    })
+    .await;
+
+    click(&daemon, window, "grow").await;
+    until(&daemon, "the memory cap", |world| {
+        problem(world, window).contains("more than its 8 MiB of memory")
+    })
+    .await;
+    click(&daemon, window, "crash").await;
+    until(&daemon, "the panic", |world| {
+        problem(world, window).contains("the app stopped")
+    })
+    .await;
+    click(&daemon, window, "press").await;
+    until(&daemon, "a press after all that", |world| {
+        shown(world, window).contains("pressed 3 times")
+    })
+    .await;
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_capability_is_denied_until_the_user_grants_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), 32 << 20).await;
+    make(&daemon, "probe", Some(PROBE)).await;
+    let window = open(&daemon, "probe").await;
+
+    // The store: the first use asks, and fails saying so.
+    click(&daemon, window, "save").await;
+    let world = until(&daemon, "the store asked for", |world| {
+        shown(world, window).contains("save: Err(")
+    })
+    .await;
+    assert!(
+        shown(&world, window)
+            .contains("waiting for the user to allow this app to keep its own data"),
+        "{}",
+        shown(&world, window)
+    );
+    assert_eq!(world.apps["probe"].asked, vec![Capability::Store]);
+    assert!(events(&daemon, "app.stored").await.is_empty());
+    // Refused: still denied, and not asked again.
+    grant(&daemon, "probe", Capability::Store, false).await;
+    click(&daemon, window, "save").await;
+    until(&daemon, "the store refused", |world| {
+        shown(world, window).contains("the user did not allow this app to keep its own data")
+    })
+    .await;
+    assert_eq!(events(&daemon, "app.capability_asked").await.len(), 1);
+    // Granted: it works, and what is kept is in the log but not in what clients are sent.
+    grant(&daemon, "probe", Capability::Store, true).await;
+    click(&daemon, window, "save").await;
+    click(&daemon, window, "load").await;
+    let world = until(&daemon, "the store granted", |world| {
+        shown(world, window).contains("load: Ok(Some(\"teal\"))")
+    })
+    .await;
+    assert!(
+        world.apps["probe"].store.is_empty(),
+        "a welcome carries no store"
+    );
+    assert_eq!(events(&daemon, "app.stored").await.len(), 1);
+
+    // The log.
+    click(&daemon, window, "log").await;
+    until(&daemon, "the log asked for", |world| {
+        shown(world, window)
+            .contains("log: Err(waiting for the user to allow this app to read the event log")
+    })
+    .await;
+    grant(&daemon, "probe", Capability::ReadLog, true).await;
+    click(&daemon, window, "log").await;
+    until(&daemon, "the log read", |world| {
+        shown(world, window).contains("log: 5 entries, first ")
+    })
+    .await;
+
+    // HTTP: per host, on loopback here.
+    let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = server.local_addr().unwrap().port();
+    let served = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let (mut socket, _) = server.accept().await.unwrap();
+            let mut request = [0u8; 2048];
+            let _ = socket.read(&mut request).await;
+            let body = "hello from loopback";
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/");
+    let submit = |url: String| Command::SendAppInput {
+        window_id: window,
+        input: AppInput::Submit {
+            id: "url".into(),
+            value: url,
+        },
+    };
+    run(&daemon, submit(url.clone())).await;
+    until(&daemon, "the host asked for", |world| {
+        shown(world, window).contains(&format!(
+            "fetch: Err(waiting for the user to allow this app to fetch pages from 127.0.0.1:{port})"
+        ))
+    })
+    .await;
+    grant(
+        &daemon,
+        "probe",
+        Capability::Http {
+            host: format!("127.0.0.1:{port}"),
+        },
+        true,
+    )
+    .await;
+    run(&daemon, submit(url)).await;
+    until(&daemon, "the page fetched", |world| {
+        shown(world, window).contains("fetched: hello from loopback")
+    })
+    .await;
+    // Another host (another port) is not covered by that grant.
+    run(&daemon, submit("http://127.0.0.1:9/".into())).await;
+    until(&daemon, "another host asked for", |world| {
+        shown(world, window).contains("fetch pages from 127.0.0.1:9)")
+    })
+    .await;
+    served.abort();
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_build_that_does_not_compile_says_where_and_installs_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), 32 << 20).await;
+    let source = daemon.apps.create("broken").await.unwrap();
+    std::fs::write(
+        source.join("src/lib.rs"),
+        "wit_bindgen::generate!({ world: \"app\", path: \"wit\" });\nfn nothing() -> u32 { missing_value }\n",
+    )
+    .unwrap();
+    let err = daemon.apps.build("broken").await.unwrap_err();
+    let said = err.to_string();
+    assert!(matches!(err, AppsError::Build(_)), "{said}");
+    assert!(said.contains("src/lib.rs:2"), "{said}");
+    assert!(said.contains("missing_value"), "{said}");
+    assert!(!said.contains("Compiling"), "{said}");
+    assert!(events(&daemon, "app.built").await.is_empty());
+
+    // Bad names, an app that exists, an app with no crate, an app not installed.
+    assert!(matches!(
+        daemon.apps.create("../escape").await,
+        Err(AppsError::BadName(_))
+    ));
+    assert!(matches!(
+        daemon.apps.create("broken").await,
+        Err(AppsError::Exists(..))
+    ));
+    assert!(matches!(
+        daemon.apps.build("nowhere").await,
+        Err(AppsError::NoSource(_))
+    ));
+    let refused = daemon
+        .world()
+        .execute(
+            Command::OpenWindow {
+                app: AppKind::App("broken".into()),
+                title: None,
+                rect: None,
+            },
+            "user".into(),
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("no app is named `broken`"),
+        "{refused}"
+    );
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removing_an_app_closes_its_windows_and_forgets_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), 32 << 20).await;
+    make(&daemon, "probe", Some(PROBE)).await;
+    let first = open(&daemon, "probe").await;
+    let second = open(&daemon, "probe").await;
+    until(&daemon, "both windows shown", |world| {
+        shown(world, first).contains("MARK") && shown(world, second).contains("MARK")
+    })
+    .await;
+    daemon.apps.remove("probe", "user".into()).await.unwrap();
+    let world = until(&daemon, "the app gone", |world| world.apps.is_empty()).await;
+    assert!(world.app_windows.is_empty());
+    assert!(!world.desktop.windows.contains_key(&first));
+    assert!(!world.desktop.windows.contains_key(&second));
+    let components = dir.path().join("apps/probe");
+    let deadline = std::time::Instant::now() + WAIT;
+    while components.exists() {
+        assert!(std::time::Instant::now() < deadline, "its components stay");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Its crate stays in the workspace, to build again.
+    assert!(daemon.apps.source("probe").join("src/lib.rs").is_file());
+    daemon.shutdown().await;
+}
