@@ -87,6 +87,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_examples_hold_the_contract_and_manifest_a_new_app_gets() {
+        assert_eq!(include_str!("../../apps/timer/wit/app.wit"), WIT);
+        assert_eq!(include_str!("../../apps/tool-dashboard/wit/app.wit"), WIT);
+        assert_eq!(
+            include_str!("../../apps/timer/Cargo.toml"),
+            cargo_toml("timer")
+        );
+        assert_eq!(
+            include_str!("../../apps/tool-dashboard/Cargo.toml"),
+            cargo_toml("tool-dashboard")
+        );
+    }
+
+    #[test]
     fn a_new_app_names_itself() {
         let files = files("pomodoro");
         let manifest = &files[0].1;

@@ -4,6 +4,7 @@
 //! command; everything here reaches the daemon through `choir-client`.
 
 pub mod account;
+pub mod app;
 mod approve;
 mod config;
 mod events;

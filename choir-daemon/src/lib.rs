@@ -273,7 +273,9 @@ impl Daemon {
         );
         drop(world_at_head);
         let tools = ToolRunner::new(
-            ToolRegistry::standard().with_accounts(mail.clone()),
+            ToolRegistry::standard()
+                .with_accounts(mail.clone())
+                .with_apps(apps.clone()),
             store.clone(),
             workspace,
             world.clone(),

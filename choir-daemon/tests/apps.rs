@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod model;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,9 +16,12 @@ use choir_daemon::apps::AppsError;
 use choir_daemon::{AppsConfig, Daemon, DaemonConfig, RunningDaemon};
 use choir_proto::apps::{AppInput, Capability, ViewNode};
 use choir_proto::{AppKind, Command, EventBody, WindowId, World};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
 const PROBE: &str = include_str!("apps/probe.rs");
+const POMODORO: &str = include_str!("../../apps/timer/src/lib.rs");
+const DASHBOARD: &str = include_str!("../../apps/tool-dashboard/src/lib.rs");
 
 /// One build dir for every test's apps: the bindings generator is compiled once.
 fn target_dir() -> PathBuf {
@@ -430,5 +434,219 @@ async fn removing_an_app_closes_its_windows_and_forgets_its_data() {
     }
     // Its crate stays in the workspace, to build again.
     assert!(daemon.apps.source("probe").join("src/lib.rs").is_file());
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_makes_an_app_from_a_chat_and_fixes_the_build_that_failed() {
+    // A first try that does not compile, then the timer example as the fix.
+    let broken = POMODORO.replace(
+        "let left = timer.left_ms.div_ceil(1000);",
+        "let left = timer.left_seconds();",
+    );
+    assert_ne!(broken, POMODORO);
+    let args = |code: &str| json!({ "name": "pomodoro", "code": code }).to_string();
+    let (url, script) = model::model_server(vec![
+        model::Reply::Stream(model::openai_tool_call(
+            "call_a",
+            "app_create",
+            &[&args(&broken)],
+        )),
+        model::Reply::Stream(model::openai_tool_call(
+            "call_b",
+            "app_update",
+            &[&args(POMODORO)],
+        )),
+        model::Reply::Stream(model::openai_text(&["Your pomodoro timer is open."])),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(DaemonConfig {
+        agent: choir_daemon::agent::AgentConfig {
+            // The tools' contract and the app's code take more than the default's room.
+            context_tokens: Some(64_000),
+            ..model::openai(&url, choir_daemon::agent::ApprovalPolicy::AutoAll)
+        },
+        apps: AppsConfig {
+            target_dir: Some(target_dir()),
+            limits: choir_apps::Limits::default(),
+        },
+        ..DaemonConfig::local(dir.path())
+    })
+    .await
+    .unwrap();
+    let _chat = model::chat(&daemon, "make me a pomodoro timer").await;
+    let turn = model::turn_events(&daemon).await;
+    let finished: Vec<(bool, String)> = turn
+        .iter()
+        .filter_map(|event| match &event.body {
+            EventBody::ToolFinished { ok, output, .. } => Some((*ok, output.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(finished.len(), 2, "{finished:#?} {:#?}", turn.last());
+    assert!(!finished[0].0);
+    assert!(finished[0].1.contains("left_seconds"), "{}", finished[0].1);
+    assert!(finished[0].1.contains("src/lib.rs:"), "{}", finished[0].1);
+    assert!(finished[1].0, "{}", finished[1].1);
+    assert!(
+        finished[1].1.contains("opened in a window"),
+        "{}",
+        finished[1].1
+    );
+    // The compiler's words went back to the model with the second request.
+    let requests = script.requests.lock().unwrap().clone();
+    assert!(requests[1].1.to_string().contains("left_seconds"));
+    // The tools' description carries the contract.
+    let tools = requests[0].1["tools"].to_string();
+    assert!(tools.contains("world app"), "{tools}");
+
+    let world = until(&daemon, "the timer's window", |world| {
+        world
+            .app_windows
+            .values()
+            .any(|window| shown(world, window.window_id).contains("Pomodoro  25:00"))
+    })
+    .await;
+    let window = *world.app_windows.keys().next().unwrap();
+    // The timer keeps its count in its store: it asks first.
+    assert_eq!(world.apps["pomodoro"].asked, vec![Capability::Store]);
+    grant(&daemon, "pomodoro", Capability::Store, true).await;
+    click(&daemon, window, "start").await;
+    until(&daemon, "the timer running", |world| {
+        let shown = shown(world, window);
+        shown.contains("running") && !shown.contains("25:00")
+    })
+    .await;
+    assert!(!events(&daemon, "app.input").await.is_empty());
+    let ticks = events(&daemon, "app.input")
+        .await
+        .into_iter()
+        .filter(|body| {
+            matches!(
+                body,
+                EventBody::AppReceived {
+                    input: AppInput::Tick { .. },
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(ticks >= 1);
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tool_dashboard_counts_the_tool_calls_it_reads_from_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), 32 << 20).await;
+    make(&daemon, "tool-dashboard", Some(DASHBOARD)).await;
+    let window = open(&daemon, "tool-dashboard").await;
+    until(&daemon, "the dashboard asking to read the log", |world| {
+        shown(world, window)
+            .contains("waiting for the user to allow this app to read the event log")
+    })
+    .await;
+    grant(&daemon, "tool-dashboard", Capability::ReadLog, true).await;
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        let answer = http
+            .post(format!("{}/api/tools/list_files", daemon.url()))
+            .bearer_auth(&daemon.token)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    }
+    click(&daemon, window, "refresh").await;
+    let world = until(&daemon, "three calls counted", |world| {
+        shown(world, window).contains("3 in all")
+    })
+    .await;
+    let view = world.app_windows[&window].view.clone().unwrap();
+    let tables: Vec<_> = view
+        .nodes
+        .iter()
+        .filter_map(|node| match node {
+            ViewNode::Table { rows, .. } => Some(rows.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        tables[1],
+        vec![vec!["list_files".to_owned(), "3".to_owned()]]
+    );
+    assert_eq!(tables[0].len(), 1, "one hour: {:?}", tables[0]);
+    assert_eq!(tables[0][0][1], "3");
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_cannot_make_build_remove_or_grant_and_a_watcher_cannot_give_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), 32 << 20).await;
+    make(&daemon, "probe", Some(PROBE)).await;
+    let window = open(&daemon, "probe").await;
+    let http = reqwest::Client::new();
+    let mint = |read_only: bool| {
+        http.post(format!("{}/api/shares", daemon.url()))
+            .bearer_auth(&daemon.token)
+            .body(json!({ "read_only": read_only }).to_string())
+            .send()
+    };
+    let full: serde_json::Value = mint(false).await.unwrap().json().await.unwrap();
+    let full = full["token"].as_str().unwrap().to_owned();
+    let watch: serde_json::Value = mint(true).await.unwrap().json().await.unwrap();
+    let watch = watch["token"].as_str().unwrap().to_owned();
+    let url = daemon.url();
+    let command = |body: serde_json::Value| {
+        http.post(format!("{url}/api/commands"))
+            .body(body.to_string())
+    };
+    let grant_store = json!({
+        "type": "app.answer_capability", "name": "probe",
+        "capability": { "kind": "store" }, "granted": true
+    });
+    let attempts = [
+        http.post(format!("{url}/api/apps/evil")).body("{}"),
+        http.post(format!("{url}/api/apps/probe/build")).body("{}"),
+        http.delete(format!("{url}/api/apps/probe")),
+        http.get(format!("{url}/api/apps")),
+        command(grant_store.clone()),
+        command(json!({ "type": "app.remove", "name": "probe" })),
+    ];
+    for attempt in attempts {
+        let response = attempt.bearer_auth(&full).send().await.unwrap();
+        assert_eq!(response.status(), 403);
+    }
+    // A watcher sees the window but gives it nothing.
+    let click = json!({
+        "type": "app.input", "window_id": window.0, "input": { "kind": "click", "id": "press" }
+    });
+    let response = command(click.clone())
+        .bearer_auth(&watch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    // The full share may use the app as the owner does.
+    let response = command(click).bearer_auth(&full).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    until(&daemon, "the share's press", |world| {
+        shown(world, window).contains("pressed 1 times")
+    })
+    .await;
+    let world = daemon.world().welcome().await.unwrap();
+    assert!(world.apps["probe"].answers.is_empty());
+    assert!(world.apps.contains_key("probe"));
+    assert!(!daemon.apps.source("evil").exists());
+    // The owner's token does it all.
+    let response = command(grant_store)
+        .bearer_auth(&daemon.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     daemon.shutdown().await;
 }

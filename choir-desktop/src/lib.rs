@@ -11,6 +11,7 @@
 //! the browser (`choir-web`) are such front ends, so the same keys give the same commands
 //! in both.
 
+pub mod app_view;
 pub mod attention;
 pub mod bindings;
 pub mod calendar;

@@ -97,6 +97,9 @@ mod tests {
             assert_eq!(AppKind::from(String::from(app.clone())), app);
         }
         assert_eq!(AppKind::App("timer".into()).to_string(), "app:timer");
-        assert_eq!(AppKind::from("app:timer".to_owned()), AppKind::App("timer".into()));
+        assert_eq!(
+            AppKind::from("app:timer".to_owned()),
+            AppKind::App("timer".into())
+        );
     }
 }

@@ -31,6 +31,33 @@ impl Theme {
         }
     }
 
+    /// How an app's span is drawn (its colour only with colours on).
+    pub fn app_span(&self, style: choir_proto::apps::SpanStyle) -> Style {
+        use choir_proto::apps::Color as App;
+        let mut drawn = match style.fg {
+            App::Default => Style::new(),
+            App::Red => self.fg(Color::Red),
+            App::Green => self.fg(Color::Green),
+            App::Yellow => self.fg(Color::Yellow),
+            App::Blue => self.fg(Color::Blue),
+            App::Magenta => self.fg(Color::Magenta),
+            App::Cyan => self.fg(Color::Cyan),
+            App::Gray => self.fg(Color::DarkGray),
+        };
+        for (on, modifier) in [
+            (style.bold, Modifier::BOLD),
+            (style.dim, Modifier::DIM),
+            (style.italic, Modifier::ITALIC),
+            (style.underline, Modifier::UNDERLINED),
+            (style.reverse, Modifier::REVERSED),
+        ] {
+            if on {
+                drawn = drawn.add_modifier(modifier);
+            }
+        }
+        drawn
+    }
+
     pub fn desktop(&self) -> Style {
         Style::new()
     }

@@ -66,6 +66,13 @@ pub enum Msg {
     CalendarForm(WindowId, bool),
     /// The event form was sent: add the event it names.
     CalendarAdd(WindowId),
+    /// A node of an app window was clicked (item `2` of a list): it takes the focus, a
+    /// button is pressed, an item selected.
+    AppClick(WindowId, u32, Option<u32>),
+    /// Text typed into an app window's field.
+    AppDraft(WindowId, String, String),
+    /// Enter in an app window's field: send its text.
+    AppSubmit(WindowId, String),
     /// Move through time (a replay).
     Travel(Travel),
     ToggleHelp,
@@ -95,7 +102,10 @@ impl Msg {
             | Msg::MailSearch(window, _)
             | Msg::CalendarSelect(window, _)
             | Msg::CalendarForm(window, _)
-            | Msg::CalendarAdd(window) => Touch::Window {
+            | Msg::CalendarAdd(window)
+            | Msg::AppClick(window, ..)
+            | Msg::AppDraft(window, ..)
+            | Msg::AppSubmit(window, _) => Touch::Window {
                 window: *window,
                 logged: false,
             },

@@ -80,7 +80,10 @@ fn one_window(body: &EventBody) -> Option<WindowId> {
         | EventBody::CalendarAddRequested { window_id, .. }
         | EventBody::CalendarMoveRequested { window_id, .. }
         | EventBody::CalendarDeleteRequested { window_id, .. }
-        | EventBody::CalendarFailed { window_id, .. } => Some(*window_id),
+        | EventBody::CalendarFailed { window_id, .. }
+        | EventBody::AppReceived { window_id, .. }
+        | EventBody::AppViewShown { window_id, .. }
+        | EventBody::AppFailed { window_id, .. } => Some(*window_id),
         _ => None,
     }
 }

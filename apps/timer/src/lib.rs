@@ -13,12 +13,12 @@ const MINUTE_MS: u64 = 60_000;
 struct Timer {
     /// The countdown's length.
     length_ms: u64,
-    /// Time left when it was last paused or reset.
+    /// Time left.
     left_ms: u64,
-    /// When it was started, if running (ms since the epoch, from the ticks).
-    started_at: Option<u64>,
-    /// The latest tick.
-    now_ms: u64,
+    running: bool,
+    /// The latest tick while running (the time comes only with ticks, so a replay of the
+    /// window's inputs counts the same).
+    last_tick: Option<u64>,
     /// Sessions finished, as the store has them.
     done: u32,
     /// What the store said, if it refused.
@@ -30,20 +30,28 @@ thread_local! {
 }
 
 impl Timer {
-    fn left(&self) -> u64 {
-        match self.started_at {
-            Some(at) => self.left_ms.saturating_sub(self.now_ms.saturating_sub(at)),
-            None => self.left_ms,
+    fn tick(&mut self, now: u64) {
+        if !self.running {
+            return;
+        }
+        if let Some(last) = self.last_tick {
+            self.left_ms = self.left_ms.saturating_sub(now.saturating_sub(last));
+        }
+        self.last_tick = Some(now);
+        if self.left_ms == 0 {
+            self.finish();
         }
     }
 
-    fn pause(&mut self) {
-        self.left_ms = self.left();
-        self.started_at = None;
+    fn toggle(&mut self) {
+        self.running = !self.running;
+        // Counted from the first tick after a start.
+        self.last_tick = None;
     }
 
     fn finish(&mut self) {
-        self.started_at = None;
+        self.running = false;
+        self.last_tick = None;
         self.left_ms = self.length_ms;
         self.done += 1;
         match store_set("done", Some(&self.done.to_string())) {
@@ -65,6 +73,14 @@ fn button(id: &str, label: &str) -> Node {
     Node::Button(ButtonView { id: id.into(), label: label.into() })
 }
 
+fn sessions(count: u32) -> String {
+    if count == 1 {
+        "1 session".into()
+    } else {
+        format!("{count} sessions")
+    }
+}
+
 struct App;
 
 impl Guest for App {
@@ -81,20 +97,15 @@ impl Guest for App {
 
     fn update(input: Input) {
         TIMER.with_borrow_mut(|timer| match input {
-            Input::Tick(now) => {
-                timer.now_ms = now;
-                if timer.started_at.is_some() && timer.left() == 0 {
-                    timer.finish();
-                }
-            }
+            Input::Tick(now) => timer.tick(now),
             Input::Click(id) => match id.as_str() {
-                "start" if timer.started_at.is_none() => timer.started_at = Some(timer.now_ms),
-                "start" => timer.pause(),
+                "start" => timer.toggle(),
                 "reset" => {
-                    timer.started_at = None;
+                    timer.running = false;
+                    timer.last_tick = None;
                     timer.left_ms = timer.length_ms;
                 }
-                "longer" | "shorter" if timer.started_at.is_none() => {
+                "longer" | "shorter" if !timer.running => {
                     timer.length_ms = if id == "longer" {
                         (timer.length_ms + 5 * MINUTE_MS).min(120 * MINUTE_MS)
                     } else {
@@ -104,24 +115,25 @@ impl Guest for App {
                 }
                 _ => {}
             },
-            Input::Key(key) => match key.as_str() {
-                " " | "s" => Self::update(Input::Click("start".into())),
-                _ => {}
-            },
+            Input::Key(key) => {
+                if key == " " || key == "s" {
+                    timer.toggle();
+                }
+            }
             Input::Submit(_) | Input::Select(_) => {}
         });
     }
 
     fn view(_width: u32, _height: u32) -> View {
         TIMER.with_borrow(|timer| {
-            let left = timer.left().div_ceil(1000);
-            let running = timer.started_at.is_some();
+            let left = timer.left_ms.div_ceil(1000);
+            let running = timer.running;
             let clock = format!("{:02}:{:02}", left / 60, left % 60);
             let state = if running { "running" } else { "paused" };
             let mut nodes = vec![
                 Node::Column(vec![1, 2, 3, 4]),
                 text(format!("Pomodoro  {clock}"), if running { Color::Green } else { Color::Yellow }, true),
-                text(format!("{state} · {} sessions done", timer.done), Color::Gray, false),
+                text(format!("{state} · {} done", sessions(timer.done)), Color::Gray, false),
                 Node::Row(vec![5, 6, 7, 8]),
                 text(timer.problem.clone().unwrap_or_default(), Color::Red, false),
                 button("start", if running { "Pause" } else { "Start" }),
@@ -132,9 +144,8 @@ impl Guest for App {
             if timer.problem.is_none() {
                 nodes[4] = text(String::new(), Color::Default, false);
             }
-            // A tick a second, and one now to learn the time before the first start.
-            let tick = if running || timer.now_ms == 0 { Some(1000) } else { None };
-            View { nodes, tick_after_ms: tick }
+            // A tick a second while it runs.
+            View { nodes, tick_after_ms: running.then_some(1000) }
         })
     }
 }

@@ -165,6 +165,12 @@ enum Commands {
         #[command(subcommand)]
         action: AccountAction,
     },
+    /// The apps you or the agent write (WebAssembly components the daemon runs, shown in
+    /// every client): `choir app new NAME`, `build NAME`, `open NAME`, `list`, `remove NAME`
+    App {
+        #[command(subcommand)]
+        action: AppAction,
+    },
     /// Approve (or --deny) a tool call the agent waits on; without CALL_ID, the only one waiting
     Approve {
         /// The call to answer
@@ -206,6 +212,30 @@ enum AccountAction {
 }
 
 #[derive(Debug, Subcommand)]
+enum AppAction {
+    /// Make a new app in the workspace's apps/NAME/ (a Rust crate whose view shows its name
+    /// and counts presses of a button; the contract is in its wit/app.wit)
+    New {
+        /// 1 to 32 of a-z, 0-9 and -, starting with a letter
+        name: String,
+    },
+    /// Build an app (cargo, offline, for wasm32-unknown-unknown) and install it: its open
+    /// windows run the new version at once, their state kept; a build that fails prints the
+    /// compiler's errors
+    Build { name: String },
+    /// Show an app in a new window
+    Open { name: String },
+    /// List the installed apps, with what each may do, and the crates not built yet
+    List {
+        /// As JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an app: its windows close and what it kept goes; its crate stays
+    Remove { name: String },
+}
+
+#[derive(Debug, Subcommand)]
 enum ShareAction {
     /// List the shares (never their tokens)
     List {
@@ -222,6 +252,10 @@ enum ShareAction {
 
 /// How long `choir account add` waits for the daemon to check an account with its servers.
 const ACCOUNT_CHECK: Duration = Duration::from_secs(90);
+
+/// How long `choir app` waits for the daemon (a build compiles; the daemon stops one at
+/// 10 minutes).
+const APP_BUILD: Duration = Duration::from_secs(660);
 
 /// How long `--no-start` waits for a daemon that does not answer: its supervisor starts a
 /// crashed one again, and may not have seen the crash yet.
@@ -453,6 +487,17 @@ async fn run(cli: Cli) -> Result<()> {
                 AccountAction::Add { .. } => cli::account::add_from_env(&daemon).await?,
                 AccountAction::List { json } => cli::account::list(&daemon, *json).await?,
                 AccountAction::Remove { address } => cli::account::remove(&daemon, address).await?,
+            }
+        }
+        Some(Commands::App { action }) => {
+            // A build compiles: the first of a data dir takes a minute or more.
+            let daemon = DaemonHttp::with_timeout(cli.daemon().await?, APP_BUILD)?;
+            match action {
+                AppAction::New { name } => cli::app::new(&daemon, name).await?,
+                AppAction::Build { name } => cli::app::build(&daemon, name).await?,
+                AppAction::Open { name } => cli::app::open(&daemon, name).await?,
+                AppAction::List { json } => cli::app::list(&daemon, *json).await?,
+                AppAction::Remove { name } => cli::app::remove(&daemon, name).await?,
             }
         }
         Some(Commands::Mcp) => {

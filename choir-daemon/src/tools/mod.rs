@@ -3,6 +3,7 @@
 //! [`ToolContext`] (workspace, cancellation, limits). [`ToolRunner`] records every call as
 //! `tool.started` and `tool.finished` events.
 
+mod apps;
 mod bash;
 mod calendar;
 mod desktop;
@@ -286,6 +287,15 @@ impl ToolRegistry {
             Entry::of(calendar::CalendarList(accounts.clone())),
             Entry::of(calendar::CalendarAdd(accounts.clone())),
             Entry::of(calendar::CalendarReply(accounts)),
+        ]);
+        self
+    }
+
+    /// With the tools that write and build apps (`app_create`, `app_update`).
+    pub fn with_apps(mut self, apps: crate::apps::Apps) -> Self {
+        self.tools.extend([
+            Entry::of(apps::AppCreate(apps.clone())),
+            Entry::of(apps::AppUpdate(apps)),
         ]);
         self
     }

@@ -2,9 +2,7 @@
 
 #![allow(dead_code)]
 
-use choir_proto::apps::{
-    AppInput, Capability, Color, Span, SpanStyle, ViewNode, ViewTree,
-};
+use choir_proto::apps::{AppInput, Capability, Color, Span, SpanStyle, ViewNode, ViewTree};
 use choir_proto::calendar::CalendarItem;
 use choir_proto::mail::{
     AccountSettings, InvitationAnswer, MailAttachment, MailHeader, MailMessage,
@@ -631,7 +629,9 @@ pub fn commands() -> Vec<Command> {
         },
         Command::SendAppInput {
             window_id: WindowId(9),
-            input: AppInput::Tick { at_ms: 1_700_000_000_000 },
+            input: AppInput::Tick {
+                at_ms: 1_700_000_000_000,
+            },
         },
         Command::AnswerAppCapability {
             name: "timer".into(),

@@ -14,6 +14,7 @@ pub mod mail;
 pub mod shell;
 mod text_input;
 mod unknown;
+pub mod user_app;
 pub mod writer;
 
 pub use text_input::TextInput;
@@ -198,7 +199,8 @@ pub fn open(app: &AppKind, window_id: WindowId) -> Box<dyn App> {
         AppKind::Shell => Box::new(shell::ShellView::new(window_id)),
         AppKind::Mail => Box::new(mail::MailApp::new(window_id)),
         AppKind::Calendar => Box::new(calendar::CalendarApp::new(window_id)),
-        AppKind::App(_) | AppKind::Other(_) => Box::new(unknown::Unknown),
+        AppKind::App(_) => Box::new(user_app::UserApp::new(window_id)),
+        AppKind::Other(_) => Box::new(unknown::Unknown),
     }
 }
 

@@ -1268,6 +1268,7 @@ mod both_fronts;
 mod calendar;
 mod mail;
 mod shell;
+mod user_app;
 
 #[test]
 fn the_taskbar_shows_the_days_model_use_and_when_it_is_used_up() {

@@ -102,7 +102,11 @@ impl App {
                     None => true,
                 };
             }
-            if let Some(handled) = self.mail_key(key).or_else(|| self.calendar_key(key)) {
+            if let Some(handled) = self
+                .mail_key(key)
+                .or_else(|| self.calendar_key(key))
+                .or_else(|| self.app_key(key))
+            {
                 if handled {
                     if let Some(event) = event {
                         event.prevent_default();
@@ -185,6 +189,31 @@ impl App {
         let today = crate::apps::calendar_today(self.utc_offset_min);
         let cursor = self.windows.calendars.entry(id).or_default();
         let handled = cursor.key(key, id, view, today, self.utc_offset_min * 60);
+        Some(self.carry_out(handled))
+    }
+
+    /// `key` in the focused window when it is an app window: `None` when it is not one (or
+    /// the key is typed into a field of the page), else whether to draw again. A capability
+    /// the app waits for is answered first (`y`, `n`).
+    fn app_key(&mut self, key: Key) -> Option<bool> {
+        if crate::keys::typing_in_field() {
+            return None;
+        }
+        let world = self.replica.world();
+        let id = world.desktop.focused?;
+        let shown = world.app_windows.get(&id)?;
+        let asked = world
+            .apps
+            .get(&shown.name)
+            .map(|app| app.asked.clone())
+            .unwrap_or_default();
+        let answered = choir_desktop::app_view::answer_key(&shown.name, &asked, key);
+        if answered != Handled::No {
+            return Some(self.carry_out(answered));
+        }
+        let tree = shown.view.clone()?;
+        let state = self.windows.apps.entry(id).or_default();
+        let handled = state.on_key(id, &tree, key);
         Some(self.carry_out(handled))
     }
 

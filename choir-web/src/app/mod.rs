@@ -87,6 +87,8 @@ struct Windows {
     mail: HashMap<WindowId, MailCursor>,
     /// The selected event of each calendar window.
     calendars: HashMap<WindowId, CalendarCursor>,
+    /// The focus and typed text of each app window.
+    apps: HashMap<WindowId, choir_desktop::app_view::AppView>,
 }
 
 /// Where things are on the page, and where the keyboard goes next.
@@ -173,6 +175,7 @@ impl Component for App {
                 log: EventLog::new(LOG_CAPACITY),
                 mail: HashMap::new(),
                 calendars: HashMap::new(),
+                apps: HashMap::new(),
             },
             layout: Layout {
                 cell: (8.0, 17.0),
@@ -376,6 +379,52 @@ impl Component for App {
                 self.windows.calendars.entry(window).or_default().form = open
             }
             Msg::CalendarAdd(window) => self.add_calendar_event(window),
+            Msg::AppClick(window, node, item) => {
+                let tree = self
+                    .replica
+                    .world()
+                    .app_windows
+                    .get(&window)
+                    .and_then(|shown| shown.view.clone());
+                if let Some(tree) = tree {
+                    let state = self.windows.apps.entry(window).or_default();
+                    if let choir_desktop::Handled::Send(command) =
+                        state.click(window, &tree, node, item)
+                    {
+                        self.send(command);
+                    }
+                }
+            }
+            Msg::AppDraft(window, field, text) => {
+                self.windows
+                    .apps
+                    .entry(window)
+                    .or_default()
+                    .set_draft(&field, &text);
+            }
+            Msg::AppSubmit(window, field) => {
+                let tree = self
+                    .replica
+                    .world()
+                    .app_windows
+                    .get(&window)
+                    .and_then(|shown| shown.view.clone());
+                if let Some(tree) = tree {
+                    let state = self.windows.apps.entry(window).or_default();
+                    // Enter with the field focused, as in the terminal.
+                    if let Some(index) = app_view_node(&tree, &field) {
+                        state.click(window, &tree, index, None);
+                    }
+                    let handled = state.on_key(
+                        window,
+                        &tree,
+                        choir_desktop::Key::plain(choir_desktop::KeyCode::Enter),
+                    );
+                    if let choir_desktop::Handled::Send(command) = handled {
+                        self.send(command);
+                    }
+                }
+            }
             Msg::LogFollow(window, follow) => {
                 self.windows.logs.entry(window).or_default().follow = follow
             }
@@ -414,6 +463,7 @@ impl Component for App {
                 editors: &self.writers.editors,
                 mail: &self.windows.mail,
                 calendars: &self.windows.calendars,
+                apps: &self.windows.apps,
                 cell: self.layout.cell,
                 utc_offset_min: self.utc_offset_min,
                 keymap: &self.keymap,
@@ -660,4 +710,14 @@ impl App {
         }
         true
     }
+}
+
+/// The index of the text field `field` in an app's view.
+fn app_view_node(tree: &choir_proto::apps::ViewTree, field: &str) -> Option<u32> {
+    tree.nodes
+        .iter()
+        .position(
+            |node| matches!(node, choir_proto::apps::ViewNode::Input { id, .. } if id == field),
+        )
+        .and_then(|index| u32::try_from(index).ok())
 }

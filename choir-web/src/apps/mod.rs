@@ -6,6 +6,7 @@ mod chat;
 mod event_log;
 mod mail;
 pub mod shell;
+mod user_app;
 mod writer;
 
 use std::cell::RefCell;
@@ -38,6 +39,8 @@ pub struct Shown<'a> {
     pub mail: &'a HashMap<WindowId, choir_desktop::mail::MailCursor>,
     /// The selected event of each calendar window.
     pub calendars: &'a HashMap<WindowId, choir_desktop::calendar::CalendarCursor>,
+    /// The focus and typed text of each app window.
+    pub apps: &'a HashMap<WindowId, choir_desktop::app_view::AppView>,
     /// One character cell, in CSS pixels.
     pub cell: (f64, f64),
     /// The browser's time zone, minutes east of UTC.
@@ -204,6 +207,7 @@ fn view(send: &Callback<Msg>, shown: &Shown, window: &Window) -> Html {
             shown.utc_offset_min,
             window,
         ),
+        AppKind::App(_) => user_app::view(send, world, shown.apps.get(&id), window),
         AppKind::Other(name) => html! {
             <p class="muted">{ format!("“{name}” windows are not shown in the browser yet.") }</p>
         },
