@@ -2,7 +2,9 @@
 # Web mirror benchmark (web-tests/bench.mjs): page load on a 100,000-event log against an empty
 # one, and event → DOM latency at 100 events/s, in headless Chromium against the release
 # daemon. Prints a Markdown table. Build first: cargo build --release -p choir-daemon
-# Extra arguments go to bench.mjs, e.g. --events 10000 --loads 3.
+# Extra arguments go to bench.mjs, e.g. --events 10000 --loads 3. With --apps first, it runs
+# web-tests/bench-apps.mjs instead (an app's click → its new view in the DOM), e.g.
+# scripts/bench-web.sh --apps --clicks 200.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,4 +24,9 @@ if [ ! -d web-tests/node_modules ] || [ web-tests/package-lock.json -nt web-test
   (cd web-tests && npm ci --no-audit --no-fund)
 fi
 
-timeout --kill-after=10s 30m node web-tests/bench.mjs --daemon "$daemon" "$@"
+bench=web-tests/bench.mjs
+if [ "${1:-}" = --apps ]; then
+  bench=web-tests/bench-apps.mjs
+  shift
+fi
+timeout --kill-after=10s 30m node "$bench" --daemon "$daemon" "$@"

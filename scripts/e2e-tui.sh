@@ -39,6 +39,8 @@ wait_for() {
   fail "the screen never showed: $1"
 }
 
+# Apps are built where the daemon tests build theirs: the bindings generator is compiled once.
+export CHOIR_APPS_TARGET_DIR="$target_dir/tmp/apps"
 "$bin/choir-daemon" --data-dir "$data" --listen 127.0.0.1:0 >"$data/daemon.out" 2>&1 &
 daemon_pid=$!
 for _ in $(seq 1 100); do [ -f "$data/daemon.json" ] && break; sleep 0.1; done
@@ -89,6 +91,33 @@ wait_for "added from the shell"
 CHOIR_DATA_DIR="$data" "$bin/choir" events | grep '"type":"doc.edited"' | grep -qF '"actor":"file"' \
   || fail "the file edit is not a doc.edited event by file"
 
+# An app: the example timer built, opened from the command line, asking for its store, run,
+# then rebuilt with other words while it runs: the window stays, the countdown goes on.
+choir_at() { CHOIR_DATA_DIR="$data" "$bin/choir" "$@"; }
+mkdir -p "$data/workspace/apps"
+cp -r apps/timer "$data/workspace/apps/timer"
+choir_at app build timer | grep -qF "installed" || fail "choir app build timer did not install it"
+choir_at app open timer >/dev/null || fail "choir app open timer failed"
+wait_for "Pomodoro  25:00"
+wait_for "timer asks to keep its own data"
+tmux -L "$sock" send-keys -t e2e y
+wait_for "paused · 0 sessions done"
+tmux -L "$sock" send-keys -t e2e Enter
+wait_for "running · 0 sessions done"
+wait_for "Pomodoro  24:5"
+sed -i 's/Pomodoro  {clock}/Tomato  {clock}/' "$data/workspace/apps/timer/src/lib.rs"
+choir_at app build timer | grep -qF "installed" || fail "the changed timer did not build"
+wait_for "Tomato  24:"
+wait_for "running · 0 sessions done"
+choir_at app list | grep -F "timer" | grep -qF "may keep its own data" \
+  || fail "choir app list does not show what the timer may do"
+# A build that does not compile says where, and the running version stays.
+echo "fn broken() -> u32 { nothing_here }" >>"$data/workspace/apps/timer/src/lib.rs"
+choir_at app build timer 2>"$data/build.err" && fail "a broken timer built"
+grep -qF "nothing_here" "$data/build.err" || fail "the failed build did not print the compiler's error"
+wait_for "Tomato  24:"
+tmux -L "$sock" capture-pane -p -t e2e >"$data/timer-screen.txt"
+
 tmux -L "$sock" send-keys -t e2e C-a q
 for _ in $(seq 1 50); do
   tmux -L "$sock" capture-pane -p -t e2e | grep -qF "● live" || break
@@ -129,4 +158,4 @@ done
 tmux -L "$sock" capture-pane -p -t b | grep -qF "1:Chat" || fail "a window opened in one desktop did not show in the other"
 kill "$fresh_pid"
 
-echo "e2e-tui: passed (chat, resize, writer and its file, quit, racing launches)"
+echo "e2e-tui: passed (chat, resize, writer and its file, an app built, run and rebuilt, quit, racing launches)"

@@ -48,6 +48,13 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# The apps' crates (apps/*): wit-bindgen and what it needs in cargo's cache, so that an app
+# builds offline (choir app build, the agent's app tools, the tests); a new app's lock file
+# is the example timer's.
+for manifest in apps/*/Cargo.toml; do
+  cargo fetch --locked --quiet --manifest-path "$manifest"
+done
+
 scripts/setup-mcp-client.sh
 # The mail tests' servers: Dovecot (apt), Radicale and aiosmtpd (PyPI, pinned).
 scripts/mail-servers.sh install

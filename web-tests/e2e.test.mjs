@@ -1811,3 +1811,72 @@ e2eTest(
   },
   { timeout: 150_000 },
 );
+
+e2eTest(
+  'ap1 apps: the example timer in the browser and tmux, allowed its store, started by a click and a key, rebuilt while it runs',
+  async (h) => {
+    const daemon = await h.daemon({ env: { CHOIR_APPS_TARGET_DIR: path.join(ROOT, 'target/tmp/apps') } });
+    fs.cpSync(path.join(ROOT, 'apps/timer'), path.join(daemon.dir, 'workspace/apps/timer'), { recursive: true });
+    const built = await daemon.api('/api/apps/timer/build', {}, { timeoutMs: 300_000 });
+    assert.equal(built.changed, true);
+    await daemon.command({ type: 'window.open', app: 'app:timer', rect: { x: 2, y: 1, w: 60, h: 14 } });
+    const timer = await onlyWindow(daemon, 'app:timer');
+    const browser = await h.browser();
+    const page = await h.page(browser, daemon, { viewport: { width: 1280, height: 800 } });
+    await waitForLive(page);
+    const tui = await h.tui(daemon, { cols: 100, rows: 30 });
+    const win = `.window[data-window-id="${timer.id}"] .user-app`;
+    const showing = (text, what = text) =>
+      waitFor(page, ([sel, text]) => document.querySelector(sel)?.textContent.includes(text), 15_000, {
+        arg: [win, text],
+        what,
+      });
+    await showing('Pomodoro  25:00');
+    await tui.waitForText('Pomodoro  25:00');
+
+    // The store is asked for in both clients; Allow in the browser answers for all.
+    await showing('timer asks to keep its own data');
+    await tui.waitForText('timer asks to keep its own data');
+    await page.click(`${win} button[data-action=allow]`);
+    await showing('paused · 0 sessions done');
+    await tui.waitForText('paused · 0 sessions done');
+    assert.equal(await page.$(`${win} .app-ask`), null, 'the question is gone once answered');
+
+    // The buttons are buttons: a click starts it; the countdown runs in both clients.
+    const roles = await page.$$eval(`${win} button[data-app-id]`, (els) => els.map((el) => el.textContent.trim()));
+    assert.deepEqual(roles, ['Start', 'Reset', '-5 min', '+5 min']);
+    await page.click(`${win} button[data-app-id=start]`);
+    await showing('running · 0 sessions done');
+    await showing('Pomodoro  24:5', 'the countdown moving');
+    await tui.waitForText('Pomodoro  24:5');
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'app-timer.png') });
+
+    // Rebuilt with other words while it runs: the window stays and goes on counting.
+    const lib = path.join(daemon.dir, 'workspace/apps/timer/src/lib.rs');
+    fs.writeFileSync(lib, fs.readFileSync(lib, 'utf8').replace('Pomodoro  {clock}', 'Tomato  {clock}'));
+    const rebuilt = await daemon.api('/api/apps/timer/build', {}, { timeoutMs: 300_000 });
+    assert.notEqual(rebuilt.version, built.version);
+    await showing('Tomato  24:', 'the new version, still counting');
+    await showing('running');
+    await tui.waitForText('Tomato  24:');
+    assert.equal((await daemon.windows()).size, 1, 'the window stayed open');
+
+    // A key from the page goes to the app as the terminal's does: space pauses it.
+    await page.click(`#desktop .window[data-window-id="${timer.id}"] .titlebar`);
+    await page.keyboard.press(' ');
+    await showing('paused · 0 sessions done');
+    await tui.waitForText('paused · 0 sessions done');
+
+    // On a phone-sized screen.
+    await page.setViewportSize({ width: 390, height: 844 });
+    await waitFor(page, (sel) => document.querySelector(sel)?.getBoundingClientRect().width <= 390, 5_000, {
+      arg: win,
+      what: 'the app fitted to a phone',
+    });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'app-phone-390x844.png') });
+    const events = await daemon.events();
+    assert.ok(events.some((event) => event.type === 'app.input' && event.data.input.kind === 'tick'), 'ticks are recorded');
+  },
+  { timeout: 240_000 },
+);

@@ -6,6 +6,7 @@ use crate::{WIT, WIT_BINDGEN_VERSION};
 pub fn files(name: &str) -> Vec<(&'static str, String)> {
     vec![
         ("Cargo.toml", cargo_toml(name)),
+        ("Cargo.lock", cargo_lock(name)),
         ("src/lib.rs", LIB_RS.replace("{NAME}", name)),
         ("wit/app.wit", WIT.to_owned()),
         (".gitignore", "/target\n".to_owned()),
@@ -36,6 +37,16 @@ codegen-units = 1
 panic = "abort"
 strip = true
 "#
+    )
+}
+
+/// An app crate's lock file: the example timer's, whose crates the set-up puts in cargo's
+/// cache, so a new app builds offline with the same versions.
+pub fn cargo_lock(name: &str) -> String {
+    include_str!("../../apps/timer/Cargo.lock").replacen(
+        "name = \"timer\"\nversion = \"0.1.0\"",
+        &format!("name = \"{name}\"\nversion = \"0.1.0\""),
+        1,
     )
 }
 
@@ -105,7 +116,9 @@ mod tests {
         let files = files("pomodoro");
         let manifest = &files[0].1;
         assert!(manifest.contains("name = \"pomodoro\""), "{manifest}");
-        assert!(files[1].1.contains("\"pomodoro\".into()"));
-        assert_eq!(files[2].1, WIT);
+        assert!(files[1].1.contains("name = \"pomodoro\"\nversion = \"0.1.0\""));
+        assert!(!files[1].1.contains("\"timer\""));
+        assert!(files[2].1.contains("\"pomodoro\".into()"));
+        assert_eq!(files[3].1, WIT);
     }
 }

@@ -53,7 +53,7 @@ pub async fn new(daemon: &DaemonHttp, name: &str) -> Result<(), AppError> {
 }
 
 pub async fn build(daemon: &DaemonHttp, name: &str) -> Result<(), AppError> {
-    eprintln!("choir app: building {name} (the first build of a data dir takes a minute)…");
+    eprintln!("choir app: building {name} with cargo (offline; the first build of a data dir takes a minute)…");
     let (status, body) = daemon
         .post(&format!("/api/apps/{}/build", segment(name)?), &json!({}))
         .await?;
