@@ -116,7 +116,9 @@ mod tests {
         let files = files("pomodoro");
         let manifest = &files[0].1;
         assert!(manifest.contains("name = \"pomodoro\""), "{manifest}");
-        assert!(files[1].1.contains("name = \"pomodoro\"\nversion = \"0.1.0\""));
+        assert!(files[1]
+            .1
+            .contains("name = \"pomodoro\"\nversion = \"0.1.0\""));
         assert!(!files[1].1.contains("\"timer\""));
         assert!(files[2].1.contains("\"pomodoro\".into()"));
         assert_eq!(files[3].1, WIT);

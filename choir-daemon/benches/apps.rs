@@ -121,7 +121,11 @@ fn main() {
         running.view(98, 28).unwrap();
         warm.push(t.elapsed());
     }
-    row("app load → first view, cold (compiled) / warm (baseline)", &mut cold, Some(("warm", &mut warm)));
+    row(
+        "app load → first view, cold (compiled) / warm (baseline)",
+        &mut cold,
+        Some(("warm", &mut warm)),
+    );
 
     // Memory per running app.
     let before = resident_bytes();
@@ -193,8 +197,14 @@ fn main() {
         for n in 0..300 {
             // Start and pause: each a view that differs (running, paused).
             let t = Instant::now();
-            let input = AppInput::Click { id: if n % 2 == 0 { "start" } else { "reset" }.into() };
-            execute(Command::SendAppInput { window_id: window, input }).await;
+            let input = AppInput::Click {
+                id: if n % 2 == 0 { "start" } else { "reset" }.into(),
+            };
+            execute(Command::SendAppInput {
+                window_id: window,
+                input,
+            })
+            .await;
             next_of!("app.view_shown");
             input_to_view.push(t.elapsed());
         }
@@ -239,10 +249,15 @@ fn main() {
         .collect();
     let mut seq = 0;
     for event in frames.iter().filter(|event| {
-        !matches!(event.body, EventBody::AppViewShown { .. } | EventBody::WindowFocused { .. })
+        !matches!(
+            event.body,
+            EventBody::AppViewShown { .. } | EventBody::WindowFocused { .. }
+        )
     }) {
         seq = event.seq;
-        desktop.on_frame(ServerFrame::Event { event: event.clone() });
+        desktop.on_frame(ServerFrame::Event {
+            event: event.clone(),
+        });
     }
     terminal.draw(|frame| desktop.render(frame)).unwrap();
     let mut view_frames = Vec::new();

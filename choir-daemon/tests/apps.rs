@@ -15,7 +15,7 @@ use std::time::Duration;
 use choir_daemon::apps::AppsError;
 use choir_daemon::{AppsConfig, Daemon, DaemonConfig, RunningDaemon};
 use choir_proto::apps::{AppInput, Capability, ViewNode};
-use choir_proto::{AppKind, Command, EventBody, WindowId, World};
+use choir_proto::{AppKind, Command, EventBody, Query, Reply, Seek, WindowId, World};
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -166,6 +166,34 @@ async fn a_new_app_shows_its_name_counts_presses_and_keeps_its_state_across_a_re
         shown(world, window).contains("pressed 2 times")
     })
     .await;
+
+    // Time travel shows the window as it was after each view, without running the app.
+    let views: Vec<u64> = daemon
+        .store
+        .read(1, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|event| matches!(event.body, EventBody::AppViewShown { .. }))
+        .map(|event| event.seq)
+        .collect();
+    assert_eq!(views.len(), 3);
+    let (mut traveller, _) = common::Client::hello(&daemon, None).await;
+    for (n, seq) in views.iter().enumerate() {
+        let reply = traveller
+            .query(
+                n as u64 + 1,
+                Query::Moment {
+                    at: Seek::Seq { seq: *seq },
+                },
+            )
+            .await;
+        let Reply::Moment { moment } = reply else {
+            panic!("{reply:?}");
+        };
+        let text = shown(&moment.world, window);
+        assert!(text.contains(&format!("pressed {n} times")), "{text}");
+    }
 
     // The code changes; the window stays open and the new version shows the same count.
     let lib = daemon.apps.source("hello").join("src/lib.rs");
@@ -606,7 +634,7 @@ async fn a_share_cannot_make_build_remove_or_grant_and_a_watcher_cannot_give_inp
     };
     let grant_store = json!({
         "type": "app.answer_capability", "name": "probe",
-        "capability": { "kind": "store" }, "granted": true
+        "capability": "store", "granted": true
     });
     let attempts = [
         http.post(format!("{url}/api/apps/evil")).body("{}"),
@@ -622,7 +650,7 @@ async fn a_share_cannot_make_build_remove_or_grant_and_a_watcher_cannot_give_inp
     }
     // A watcher sees the window but gives it nothing.
     let click = json!({
-        "type": "app.input", "window_id": window.0, "input": { "kind": "click", "id": "press" }
+        "type": "app.input", "window_id": window.0, "input": { "click": { "id": "press" } }
     });
     let response = command(click.clone())
         .bearer_auth(&watch)

@@ -79,7 +79,7 @@ impl Span {
 /// One node of a view tree. Children are indices into the view's nodes, each after its
 /// parent, so a tree has no cycle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum ViewNode {
     /// A paragraph, wrapped to the width.
     Text { spans: Vec<Span> },
@@ -215,7 +215,7 @@ impl ViewNode {
 
 /// What an app window receives.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum AppInput {
     /// A button was pressed.
     Click { id: String },
@@ -244,7 +244,7 @@ impl AppInput {
 
 /// What an app may be granted; each is denied until the user grants it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Capability {
     /// Its own key-value store (kept in the log).
     Store,

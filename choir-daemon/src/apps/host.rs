@@ -21,6 +21,8 @@ const MAX_KEY: usize = 256;
 /// Bytes of a fetched body at most.
 const MAX_BODY: usize = 1 << 20;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Store writes one app window may make in a second (each is an event in the log).
+const WRITES_PER_SECOND: u32 = 50;
 
 pub(super) struct AppHost {
     pub(super) name: String,
@@ -30,9 +32,28 @@ pub(super) struct AppHost {
     /// While the app catches up on its window's inputs: nothing is recorded, asked or
     /// fetched again.
     pub(super) replaying: Arc<AtomicBool>,
+    /// The second the writes are counted in, and how many were made in it.
+    pub(super) writes: (Option<std::time::Instant>, u32),
 }
 
 impl AppHost {
+    /// Counts a store write; refuses it past [`WRITES_PER_SECOND`].
+    fn may_write(&mut self) -> Result<(), String> {
+        let now = std::time::Instant::now();
+        match &mut self.writes {
+            (Some(since), count) if now.duration_since(*since) < Duration::from_secs(1) => {
+                if *count >= WRITES_PER_SECOND {
+                    return Err(format!(
+                        "too many writes: at most {WRITES_PER_SECOND} a second"
+                    ));
+                }
+                *count += 1;
+            }
+            writes => *writes = (Some(now), 1),
+        }
+        Ok(())
+    }
+
     fn replaying(&self) -> bool {
         self.replaying.load(Ordering::Relaxed)
     }
@@ -112,6 +133,7 @@ impl choir_apps::Host for AppHost {
         if self.replaying() {
             return Ok(());
         }
+        self.may_write()?;
         self.record(EventBody::AppStored {
             name: self.name.clone(),
             key: key.to_owned(),

@@ -386,6 +386,7 @@ impl Window {
             world: self.world.clone(),
             handle: self.handle.clone(),
             replaying: self.replaying.clone(),
+            writes: (None, 0),
         }
     }
 

@@ -43,6 +43,10 @@ impl Guest for App {
                 "crash" => panic!("the probe crashed on purpose"),
                 "save" => probe.said = format!("save: {:?}", store_set("colour", Some("teal"))),
                 "load" => probe.said = format!("load: {:?}", store_get("colour")),
+                "flood" => {
+                    let kept = (0..200).filter(|n| store_set("n", Some(&n.to_string())).is_ok()).count();
+                    probe.said = format!("flood: {kept} kept");
+                }
                 "log" => {
                     probe.said = match read_log(0, 5) {
                         Ok(entries) => format!("log: {} entries, first {}", entries.len(), entries.first().map(|e| e.kind.clone()).unwrap_or_default()),
