@@ -129,14 +129,7 @@ impl AppWindows {
                 rect,
                 ..
             } => {
-                let wanted = name.clone();
-                let version = self
-                    .world
-                    .query(move |world| world.apps.get(&wanted).map(|app| app.version.clone()))
-                    .await
-                    .ok()
-                    .flatten();
-                if let Some(version) = version {
+                if let Some(version) = self.version(name).await {
                     self.start(Start {
                         window_id: *window_id,
                         name: name.clone(),
@@ -165,14 +158,7 @@ impl AppWindows {
                 granted: true,
                 ..
             } => {
-                let wanted = name.clone();
-                let version = self
-                    .world
-                    .query(move |world| world.apps.get(&wanted).map(|app| app.version.clone()))
-                    .await
-                    .ok()
-                    .flatten();
-                if let Some(version) = version {
+                if let Some(version) = self.version(name).await {
                     self.restart(name, &version);
                 }
             }
@@ -182,6 +168,16 @@ impl AppWindows {
             }
             _ => {}
         }
+    }
+
+    /// The version of app `name` installed now.
+    async fn version(&self, name: &str) -> Option<String> {
+        let wanted = name.to_owned();
+        self.world
+            .query(move |world| world.apps.get(&wanted).map(|app| app.version.clone()))
+            .await
+            .ok()
+            .flatten()
     }
 
     fn send(&self, window_id: WindowId, job: Job) {

@@ -3,7 +3,7 @@
 //! form that adds an event. What a key does is `choir_desktop::calendar`'s, the same as in the
 //! browser; this only draws, and holds the form's text.
 
-use choir_desktop::calendar::{self, CalendarCursor, Day, Handled};
+use choir_desktop::calendar::{self, CalendarCursor, Day};
 use choir_proto::{CalendarView, WindowId};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -83,21 +83,10 @@ impl App for CalendarApp {
             return true;
         }
         let today = today(cx.utc_offset);
-        match self
-            .cursor
-            .key(key, self.window_id, &view, today, cx.utc_offset)
-        {
-            Handled::No => false,
-            Handled::Yes => true,
-            Handled::Send(command) => {
-                cx.send(command);
-                true
-            }
-            Handled::Notice(text) => {
-                cx.notify(text, false);
-                true
-            }
-        }
+        cx.carry_out(
+            self.cursor
+                .key(key, self.window_id, &view, today, cx.utc_offset),
+        )
     }
 
     fn on_paste(&mut self, text: &str, _cx: &mut Context<'_>) {

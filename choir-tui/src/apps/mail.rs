@@ -3,7 +3,7 @@
 //! below them. What a key does is `choir_desktop::mail`'s, the same as in the browser; this
 //! only draws, and scrolls the open message.
 
-use choir_desktop::mail::{self, Handled, MailCursor};
+use choir_desktop::mail::{self, MailCursor};
 use choir_proto::{MailView, WindowId};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -175,18 +175,7 @@ impl App for MailApp {
                 _ => {}
             }
         }
-        match self.cursor.key(key, self.window_id, &view) {
-            Handled::No => false,
-            Handled::Yes => true,
-            Handled::Send(command) => {
-                cx.send(command);
-                true
-            }
-            Handled::Notice(text) => {
-                cx.notify(text, false);
-                true
-            }
-        }
+        cx.carry_out(self.cursor.key(key, self.window_id, &view))
     }
 
     fn on_paste(&mut self, text: &str, _cx: &mut Context<'_>) {

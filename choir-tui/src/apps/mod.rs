@@ -90,6 +90,23 @@ impl Context<'_> {
             error,
         });
     }
+
+    /// Carries out what a key did in a window whose keys `choir-desktop` holds; whether the
+    /// key was the window's.
+    pub fn carry_out(&mut self, handled: choir_desktop::Handled) -> bool {
+        match handled {
+            choir_desktop::Handled::No => false,
+            choir_desktop::Handled::Yes => true,
+            choir_desktop::Handled::Send(command) => {
+                self.send(command);
+                true
+            }
+            choir_desktop::Handled::Notice(text) => {
+                self.notify(text, false);
+                true
+            }
+        }
+    }
 }
 
 /// What an app reads while it draws.

@@ -62,18 +62,7 @@ impl App for UserApp {
             }
             None => Handled::No,
         });
-        match handled {
-            Handled::No => false,
-            Handled::Yes => true,
-            Handled::Send(command) => {
-                cx.send(command);
-                true
-            }
-            Handled::Notice(text) => {
-                cx.notify(text, false);
-                true
-            }
-        }
+        cx.carry_out(handled)
     }
 
     fn on_paste(&mut self, text: &str, cx: &mut Context<'_>) {

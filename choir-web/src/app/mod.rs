@@ -380,12 +380,7 @@ impl Component for App {
             }
             Msg::CalendarAdd(window) => self.add_calendar_event(window),
             Msg::AppClick(window, node, item) => {
-                let tree = self
-                    .replica
-                    .world()
-                    .app_windows
-                    .get(&window)
-                    .and_then(|shown| shown.view.clone());
+                let tree = app_view_of(self.replica.world(), window);
                 if let Some(tree) = tree {
                     let state = self.windows.apps.entry(window).or_default();
                     if let choir_desktop::Handled::Send(command) =
@@ -403,12 +398,7 @@ impl Component for App {
                     .set_draft(&field, &text);
             }
             Msg::AppSubmit(window, field) => {
-                let tree = self
-                    .replica
-                    .world()
-                    .app_windows
-                    .get(&window)
-                    .and_then(|shown| shown.view.clone());
+                let tree = app_view_of(self.replica.world(), window);
                 if let Some(tree) = tree {
                     let state = self.windows.apps.entry(window).or_default();
                     // Enter with the field focused, as in the terminal.
@@ -710,6 +700,17 @@ impl App {
         }
         true
     }
+}
+
+/// What app window `window` shows, if it shows anything.
+fn app_view_of(
+    world: &choir_proto::World,
+    window: WindowId,
+) -> Option<choir_proto::apps::ViewTree> {
+    world
+        .app_windows
+        .get(&window)
+        .and_then(|shown| shown.view.clone())
 }
 
 /// The index of the text field `field` in an app's view.
