@@ -100,6 +100,10 @@ choir_at app build timer | grep -qF "installed" || fail "choir app build timer d
 choir_at app open timer >/dev/null || fail "choir app open timer failed"
 wait_for "Pomodoro  25:00"
 wait_for "timer asks to keep its own data"
+# A question takes an answer once it has been shown a second.
+tmux -L "$sock" send-keys -t e2e y
+wait_for "once it has been shown a second"
+sleep 1.1
 tmux -L "$sock" send-keys -t e2e y
 wait_for "paused · 0 sessions done"
 tmux -L "$sock" send-keys -t e2e Enter
@@ -116,7 +120,17 @@ echo "fn broken() -> u32 { nothing_here }" >>"$data/workspace/apps/timer/src/lib
 choir_at app build timer 2>"$data/build.err" && fail "a broken timer built"
 grep -qF "nothing_here" "$data/build.err" || fail "the failed build did not print the compiler's error"
 wait_for "Tomato  24:"
-tmux -L "$sock" capture-pane -p -t e2e >"$data/timer-screen.txt"
+# The tool dashboard: it asks to read the log, then counts a tool call made from the shell.
+cp -r apps/tool-dashboard "$data/workspace/apps/tool-dashboard"
+choir_at app build tool-dashboard | grep -qF "installed" || fail "the dashboard did not build"
+choir_at app open tool-dashboard >/dev/null || fail "choir app open tool-dashboard failed"
+wait_for "tool-dashboard asks to read the event log"
+sleep 1.1
+tmux -L "$sock" send-keys -t e2e y
+wait_for "Tool calls  "
+choir_at --exec list_files >/dev/null || fail "choir --exec list_files failed"
+tmux -L "$sock" send-keys -t e2e r
+wait_for "list_files 1"
 
 tmux -L "$sock" send-keys -t e2e C-a q
 for _ in $(seq 1 50); do

@@ -1837,10 +1837,15 @@ e2eTest(
     // The store is asked for in both clients; Allow in the browser answers for all.
     await showing('timer asks to keep its own data');
     await tui.waitForText('timer asks to keep its own data');
+    // A question takes an answer once it has been shown a second.
+    await sleep(1100);
     await page.click(`${win} button[data-action=allow]`);
+    await waitFor(page, (sel) => document.querySelector(`${sel} .app-ask`) === null, 10_000, {
+      arg: win,
+      what: 'the question gone once answered',
+    });
     await showing('paused · 0 sessions done');
-    await tui.waitForText('paused · 0 sessions done');
-    assert.equal(await page.$(`${win} .app-ask`), null, 'the question is gone once answered');
+    await tui.waitForText((screen) => !screen.includes('asks to') && screen.includes('paused · 0 sessions done'));
 
     // The buttons are buttons: a click starts it; the countdown runs in both clients.
     const roles = await page.$$eval(`${win} button[data-app-id]`, (els) => els.map((el) => el.textContent.trim()));
@@ -1877,6 +1882,47 @@ e2eTest(
     await page.screenshot({ path: path.join(ARTIFACTS, 'app-phone-390x844.png') });
     const events = await daemon.events();
     assert.ok(events.some((event) => event.type === 'app.input' && 'tick' in event.data.input), 'ticks are recorded');
+  },
+  { timeout: 240_000 },
+);
+
+e2eTest(
+  'ap2 apps: the tool dashboard asks to read the log, then counts tool calls in a table, in both clients',
+  async (h) => {
+    const daemon = await h.daemon({ env: { CHOIR_APPS_TARGET_DIR: path.join(ROOT, 'target/tmp/apps') } });
+    fs.cpSync(path.join(ROOT, 'apps/tool-dashboard'), path.join(daemon.dir, 'workspace/apps/tool-dashboard'), {
+      recursive: true,
+    });
+    await daemon.api('/api/apps/tool-dashboard/build', {}, { timeoutMs: 300_000 });
+    await daemon.command({ type: 'window.open', app: 'app:tool-dashboard', rect: { x: 2, y: 1, w: 70, h: 20 } });
+    const dashboard = await onlyWindow(daemon, 'app:tool-dashboard');
+    const browser = await h.browser();
+    const page = await h.page(browser, daemon, { viewport: { width: 1280, height: 800 } });
+    await waitForLive(page);
+    const tui = await h.tui(daemon, { cols: 100, rows: 30 });
+    const win = `.window[data-window-id="${dashboard.id}"] .user-app`;
+    await waitFor(page, (sel) => document.querySelector(`${sel} .app-ask`)?.textContent.includes('read the event log'), 15_000, {
+      arg: win,
+      what: 'the question',
+    });
+    await tui.waitForText('tool-dashboard asks to read the event log');
+    await sleep(1100);
+    await page.click(`${win} button[data-action=allow]`);
+    await tui.waitForText('Tool calls  0 in all');
+    for (let n = 0; n < 2; n += 1) await daemon.api('/api/tools/list_files', {});
+    await page.click(`${win} button[data-app-id=refresh]`);
+    const cells = () =>
+      page.$$eval(`${win} table.app-table:last-of-type tbody td`, (els) => els.map((el) => el.textContent));
+    await waitFor(page, (sel) => document.querySelector(sel)?.textContent.includes('2 in all'), 15_000, {
+      arg: win,
+      what: 'two calls counted',
+    });
+    assert.deepEqual(await cells(), ['list_files', '2']);
+    const headers = await page.$$eval(`${win} table.app-table th`, (els) => els.map((el) => el.textContent));
+    assert.deepEqual(headers, ['hour (UTC)', 'calls', 'tool', 'calls']);
+    await tui.waitForText('list_files 2');
+    fs.mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: path.join(ARTIFACTS, 'app-dashboard.png') });
   },
   { timeout: 240_000 },
 );

@@ -52,14 +52,17 @@ pub async fn build(dir: &Path, name: &str, target_dir: &Path) -> Result<Built, B
             "--offline",
             "--target",
             "wasm32-unknown-unknown",
-            "--message-format=short",
+            // What it built on stdout (JSON), the compiler's messages on stderr.
+            "--message-format=json-render-diagnostics,json-diagnostic-short",
             "--color=never",
             "--quiet",
         ])
         .current_dir(dir)
+        // Only what cargo needs: the code compiled (`env!`) sees nothing else of the
+        // daemon's environment (its tokens, a provider's key).
+        .env_clear()
+        .envs(std::env::vars_os().filter(|(name, _)| KEPT_ENV.iter().any(|kept| name == kept)))
         .env("CARGO_TARGET_DIR", target_dir)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -71,9 +74,12 @@ pub async fn build(dir: &Path, name: &str, target_dir: &Path) -> Result<Built, B
     if !output.status.success() {
         return Err(BuildError::Compile(errors(&output.stderr)));
     }
-    let module = target_dir
-        .join("wasm32-unknown-unknown/release")
-        .join(format!("{}.wasm", name.replace('-', "_")));
+    // The module cargo says it made, else where it puts one of this name.
+    let module = built_module(&output.stdout).unwrap_or_else(|| {
+        target_dir
+            .join("wasm32-unknown-unknown/release")
+            .join(format!("{}.wasm", name.replace('-', "_")))
+    });
     let core = tokio::fs::read(&module)
         .await
         .map_err(|_| BuildError::NoModule(module.clone()))?;
@@ -89,6 +95,29 @@ pub(crate) fn componentize(core: &[u8]) -> Result<Vec<u8>, BuildError> {
         .module(core)
         .and_then(|encoder| encoder.validate(true).encode())
         .map_err(|e| BuildError::Componentize(format!("{e:#}")))
+}
+
+/// The environment a build keeps: where cargo and rustup are, and their settings.
+const KEPT_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "TMPDIR",
+    "LANG",
+];
+
+/// The `.wasm` file of the last artifact cargo's JSON messages name.
+fn built_module(stdout: &[u8]) -> Option<PathBuf> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["reason"] == "compiler-artifact")
+        .flat_map(|message| message["filenames"].as_array().cloned().unwrap_or_default())
+        .filter_map(|file| file.as_str().map(PathBuf::from))
+        .rfind(|file| file.extension().is_some_and(|ext| ext == "wasm"))
 }
 
 /// The version naming a component: the first 16 hex digits of its SHA-256.
@@ -136,6 +165,21 @@ mod tests {
         let kept = errors(stderr);
         assert!(!kept.contains("Compiling"), "{kept}");
         assert!(kept.contains("src/lib.rs:3:5: error[E0425]"), "{kept}");
+    }
+
+    #[test]
+    fn the_module_is_the_one_cargo_names() {
+        let stdout = br#"{"reason":"compiler-artifact","package_id":"wit-bindgen","filenames":["/t/release/deps/libwit_bindgen.rlib"]}
+{"reason":"compiler-artifact","package_id":"timer","filenames":["/t/wasm32-unknown-unknown/release/timer.wasm"]}
+{"reason":"build-finished","success":true}
+"#;
+        assert_eq!(
+            built_module(stdout),
+            Some(PathBuf::from(
+                "/t/wasm32-unknown-unknown/release/timer.wasm"
+            ))
+        );
+        assert_eq!(built_module(b"not json\n"), None);
     }
 
     #[test]

@@ -19,6 +19,10 @@ pub trait Host: Send {
     fn store_set(&mut self, key: &str, value: Option<&str>) -> Result<(), String>;
     fn read_log(&mut self, after: u64, limit: u32) -> Result<Vec<LogEntry>, String>;
     fn http_get(&mut self, url: &str) -> Result<String, String>;
+    fn call_tool(&mut self, name: &str, args: &str) -> Result<String, String>;
+    /// A call into the app begins (`init`, `update`, `view`): fuel does not count the host's
+    /// work, so a host bounds what one call may ask of it.
+    fn call_started(&mut self) {}
 }
 
 /// How much an app may use.
@@ -98,6 +102,10 @@ impl AppImports for State {
     fn http_get(&mut self, url: String) -> Result<String, String> {
         self.host.http_get(&url)
     }
+
+    fn call_tool(&mut self, name: String, args: String) -> Result<String, String> {
+        self.host.call_tool(&name, &args)
+    }
 }
 
 impl wit::Host for State {}
@@ -143,6 +151,14 @@ impl Runtime {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(version.to_owned(), component);
         Ok(())
+    }
+
+    /// Lets go of a compiled version (instances running it keep it until they end).
+    pub fn forget(&self, version: &str) {
+        self.compiled
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(version);
     }
 
     /// Whether `version` was compiled already.
@@ -222,6 +238,7 @@ impl Running {
     fn refuel(&mut self) {
         // Cannot fail: fuel is on in the engine's config.
         let _ = self.store.set_fuel(self.fuel);
+        self.store.data_mut().host.call_started();
     }
 
     /// What a call's error means; the instance is spent.

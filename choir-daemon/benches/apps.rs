@@ -70,6 +70,9 @@ impl Host for Quiet {
     fn http_get(&mut self, _url: &str) -> Result<String, String> {
         Err("no".into())
     }
+    fn call_tool(&mut self, _name: &str, _args: &str) -> Result<String, String> {
+        Err("no".into())
+    }
 }
 
 fn resident_bytes() -> u64 {

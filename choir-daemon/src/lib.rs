@@ -263,15 +263,6 @@ impl Daemon {
             world.clone(),
         )
         .map_err(DaemonError::Apps)?;
-        apps::windows::spawn(
-            apps.clone(),
-            store.clone(),
-            world.clone(),
-            &world_at_head,
-            head,
-            shutdown.clone(),
-        );
-        drop(world_at_head);
         let tools = ToolRunner::new(
             ToolRegistry::standard()
                 .with_accounts(mail.clone())
@@ -281,6 +272,16 @@ impl Daemon {
             world.clone(),
         )
         .with_activity(activity.clone());
+        apps::windows::spawn(
+            apps.clone(),
+            tools.clone(),
+            store.clone(),
+            world.clone(),
+            &world_at_head,
+            head,
+            shutdown.clone(),
+        );
+        drop(world_at_head);
         let (usage_latest, model_usage) = tokio::sync::watch::channel(None);
         let usage = config
             .agent

@@ -235,8 +235,9 @@ async fn a_stopping_daemon_cancels_the_running_turn_and_kills_its_tool() {
 #[tokio::test]
 async fn a_message_too_large_for_the_context_fails_alone() {
     let (url, script) = model_server(vec![Reply::Stream(openai_text(&["Hello."]))]).await;
+    // The smallest context the sandbox's tools leave room in (about 4,500 tokens of specs).
     let config = AgentConfig {
-        context_tokens: Some(4096),
+        context_tokens: Some(8192),
         max_tokens: Some(256),
         ..openai(&url, ApprovalPolicy::Ask)
     };
@@ -246,7 +247,7 @@ async fn a_message_too_large_for_the_context_fails_alone() {
     let events = turns_ended(&daemon, 1).await;
     let error = &failures(&events)[0];
     assert!(
-        error.contains("needs about 20") && error.contains("4096 tokens"),
+        error.contains("needs about 20") && error.contains("8192 tokens"),
         "{error}"
     );
     assert!(script.requests.lock().unwrap().is_empty());

@@ -331,6 +331,79 @@ async fn each_capability_is_denied_until_the_user_grants_it() {
     })
     .await;
 
+    // The agent's tools: asked for once; one that changes something waits for approval.
+    let tool = |line: &str| Command::SendAppInput {
+        window_id: window,
+        input: AppInput::Submit {
+            id: "tool".into(),
+            value: line.into(),
+        },
+    };
+    run(&daemon, tool("list_files {}")).await;
+    until(&daemon, "the tools asked for", |world| {
+        shown(world, window).contains(
+            "tool: Err(\"waiting for the user to allow this app to call the agent's tools\")",
+        )
+    })
+    .await;
+    grant(&daemon, "probe", Capability::CallTools, true).await;
+    run(&daemon, tool("list_files {}")).await;
+    until(
+        &daemon,
+        "a tool that changes nothing, run at once",
+        |world| shown(world, window).contains("tool: Ok("),
+    )
+    .await;
+    std::fs::write(dir.path().join("workspace/note.txt"), "from the workspace").unwrap();
+    run(&daemon, tool(r#"bash {"cmd": "cat note.txt"}"#)).await;
+    let world = until(&daemon, "bash waiting for approval", |world| {
+        !world.pending_tools.is_empty()
+    })
+    .await;
+    let call = world.pending_tools.values().next().unwrap().clone();
+    assert!(
+        call.call_id
+            .0
+            .starts_with(&choir_proto::apps::call_prefix(window)),
+        "{call:?}"
+    );
+    assert_eq!(call.status, choir_proto::ToolCallStatus::AwaitingApproval);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        events(&daemon, "tool.started").await.len() == 1,
+        "bash does not run before it is approved"
+    );
+    run(
+        &daemon,
+        Command::ApproveTool {
+            call_id: call.call_id,
+        },
+    )
+    .await;
+    until(&daemon, "bash run once approved", |world| {
+        shown(world, window).contains("from the workspace")
+    })
+    .await;
+    run(&daemon, tool(r#"bash {"cmd": "rm note.txt"}"#)).await;
+    let world = until(&daemon, "the second bash waiting", |world| {
+        !world.pending_tools.is_empty()
+    })
+    .await;
+    let call = world.pending_tools.values().next().unwrap().clone();
+    run(
+        &daemon,
+        Command::DenyTool {
+            call_id: call.call_id,
+            reason: None,
+        },
+    )
+    .await;
+    until(&daemon, "bash denied", |world| {
+        shown(world, window).contains("tool: Err(\"denied: denied by the user\")")
+    })
+    .await;
+    assert!(dir.path().join("workspace/note.txt").exists());
+
     // HTTP: per host, on loopback here.
     let server = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = server.local_addr().unwrap().port();
@@ -525,9 +598,9 @@ async fn the_agent_makes_an_app_from_a_chat_and_fixes_the_build_that_failed() {
     // The compiler's words went back to the model with the second request.
     let requests = script.requests.lock().unwrap().clone();
     assert!(requests[1].1.to_string().contains("left_seconds"));
-    // The tools' description carries the contract.
+    // The tools' description says where the contract is.
     let tools = requests[0].1["tools"].to_string();
-    assert!(tools.contains("world app"), "{tools}");
+    assert!(tools.contains("component of WIT world `app`"), "{tools}");
 
     let world = until(&daemon, "the timer's window", |world| {
         world
@@ -676,5 +749,38 @@ async fn a_share_cannot_make_build_remove_or_grant_and_a_watcher_cannot_give_inp
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_started_again_reads_its_store_as_it_was_at_each_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = start(dir.path(), 32 << 20).await;
+    make(&daemon, "probe", Some(PROBE)).await;
+    let window = open(&daemon, "probe").await;
+    grant(&daemon, "probe", Capability::Store, true).await;
+    click(&daemon, window, "inc").await;
+    click(&daemon, window, "inc").await;
+    until(&daemon, "two increments", |world| {
+        shown(world, window).contains("inc: 2 Ok(())")
+    })
+    .await;
+    // Rebuilt: the inputs are given again, each reading the count as it was then (not the 2
+    // the store holds now), and nothing is written again.
+    let lib = daemon.apps.source("probe").join("src/lib.rs");
+    let code = std::fs::read_to_string(&lib).unwrap();
+    std::fs::write(&lib, code.replace("MARK pressed", "MARK2 pressed")).unwrap();
+    daemon.apps.build("probe").await.unwrap();
+    until(&daemon, "the new version with the same count", |world| {
+        let shown = shown(world, window);
+        shown.contains("MARK2") && shown.contains("inc: 2 Ok(())")
+    })
+    .await;
+    assert_eq!(events(&daemon, "app.stored").await.len(), 2);
+    click(&daemon, window, "inc").await;
+    until(&daemon, "a third increment", |world| {
+        shown(world, window).contains("inc: 3 Ok(())")
+    })
+    .await;
     daemon.shutdown().await;
 }

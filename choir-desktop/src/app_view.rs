@@ -7,9 +7,9 @@
 use std::collections::BTreeMap;
 
 use choir_proto::apps::{
-    AppInput, Capability, Span, SpanStyle, ViewNode, ViewTree, MAX_INPUT_TEXT,
+    call_prefix, AppInput, Capability, Span, SpanStyle, ViewNode, ViewTree, MAX_INPUT_TEXT,
 };
-use choir_proto::{Command, WindowId};
+use choir_proto::{Command, PendingToolCall, ToolCallStatus, WindowId, World};
 use unicode_width::UnicodeWidthChar;
 
 pub use crate::handled::Handled;
@@ -18,31 +18,112 @@ use crate::key::{Key, KeyCode};
 /// The key hints an app window shows.
 pub const HINT: &str = "Tab/S-Tab focus · Enter press/send · ↑↓ list · PgUp/PgDn scroll";
 
-/// What the window asks while app `name` waits for the user's answer on `capability`.
-pub fn prompt(name: &str, capability: &Capability) -> String {
-    format!(
-        "{name} asks to {} — y allow · n refuse",
-        capability.describe()
-    )
+/// What an app window waits on the user for: a capability its app asked for, or a tool call
+/// its app made that changes something. Both clients show it above the app with its answers
+/// (`y` / `n` in the terminal, two buttons in the browser).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ask {
+    Capability {
+        name: String,
+        capability: Capability,
+    },
+    Call {
+        name: String,
+        call: PendingToolCall,
+    },
 }
 
-/// The answer a key gives to the first capability the app waits for: `y` grants it, `n`
-/// refuses it.
-pub fn answer_key(name: &str, asked: &[Capability], key: Key) -> Handled {
-    let Some(capability) = asked.first() else {
-        return Handled::No;
-    };
-    let granted = match key.code {
-        KeyCode::Char('y') if !key.mods.ctrl && !key.mods.alt => true,
-        KeyCode::Char('n') if !key.mods.ctrl && !key.mods.alt => false,
-        _ => return Handled::No,
-    };
-    Handled::Send(Command::AnswerAppCapability {
-        name: name.to_owned(),
-        capability: capability.clone(),
-        granted,
-    })
+/// Characters of a call's arguments a question shows at most.
+const ASK_ARGS: usize = 120;
+
+impl Ask {
+    /// What app window `window_id` waits on, if anything: its app's first capability not
+    /// answered, else its first tool call waiting for approval.
+    pub fn of(world: &World, window_id: WindowId) -> Option<Ask> {
+        let window = world.app_windows.get(&window_id)?;
+        let name = window.name.clone();
+        if let Some(capability) = world
+            .apps
+            .get(&window.name)
+            .and_then(|app| app.asked.first())
+        {
+            return Some(Ask::Capability {
+                name,
+                capability: capability.clone(),
+            });
+        }
+        let prefix = call_prefix(window_id);
+        world
+            .pending_tools
+            .values()
+            .find(|call| {
+                call.status == ToolCallStatus::AwaitingApproval
+                    && call.call_id.0.starts_with(&prefix)
+            })
+            .map(|call| Ask::Call {
+                name,
+                call: call.clone(),
+            })
+    }
+
+    /// The question, without its answers.
+    pub fn question(&self) -> String {
+        match self {
+            Ask::Capability { name, capability } => {
+                format!("{name} asks to {}", capability.describe())
+            }
+            Ask::Call { name, call } => {
+                let mut args = call.args.to_string();
+                if args.chars().count() > ASK_ARGS {
+                    args = args.chars().take(ASK_ARGS).collect::<String>() + "…";
+                }
+                format!("{name} asks to run {} {args}", call.tool)
+            }
+        }
+    }
+
+    /// The question with the terminal's answers.
+    pub fn prompt(&self) -> String {
+        match self {
+            Ask::Capability { .. } => format!("{} — y allow · n refuse", self.question()),
+            Ask::Call { .. } => format!("{} — y approve · n deny", self.question()),
+        }
+    }
+
+    /// The command that answers: `yes` grants or approves.
+    pub fn answer(&self, yes: bool) -> Command {
+        match self {
+            Ask::Capability { name, capability } => Command::AnswerAppCapability {
+                name: name.clone(),
+                capability: capability.clone(),
+                granted: yes,
+            },
+            Ask::Call { call, .. } if yes => Command::ApproveTool {
+                call_id: call.call_id.clone(),
+            },
+            Ask::Call { call, .. } => Command::DenyTool {
+                call_id: call.call_id.clone(),
+                reason: Some("denied by the user".into()),
+            },
+        }
+    }
+
+    /// What a key answers: `y` yes, `n` no; anything else is not the question's.
+    pub fn key(&self, key: Key) -> Handled {
+        if key.mods.ctrl || key.mods.alt {
+            return Handled::No;
+        }
+        match key.code {
+            KeyCode::Char('y') => Handled::Send(self.answer(true)),
+            KeyCode::Char('n') => Handled::Send(self.answer(false)),
+            _ => Handled::No,
+        }
+    }
 }
+
+/// How long a question is shown before a key or a click answers it: an app cannot ask just
+/// as the user types `y` for something else.
+pub const ANSWER_AFTER_MS: i64 = 1000;
 
 /// A client's state of one app window.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +134,9 @@ pub struct AppView {
     drafts: BTreeMap<String, String>,
     /// Rows scrolled past at the top.
     pub scroll: u16,
+    /// The question shown (a digest of it) and since when (ms, this client's clock); set
+    /// while drawing.
+    asked: std::cell::Cell<Option<(u64, i64)>>,
 }
 
 /// Whether a node takes the focus.
@@ -74,12 +158,64 @@ pub fn focus_order(tree: &ViewTree) -> Vec<u32> {
         if focusable(node) {
             order.push(index);
         }
-        stack.extend(node.children().iter().rev());
+        stack.extend(node.children().iter().rev().filter(|child| **child > index));
     }
     order
 }
 
+/// A digest of a question, to tell whether the one shown changed.
+fn digest(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 impl AppView {
+    /// Notes that `ask` is shown at `now_ms` (the first time it is, or after another).
+    pub fn showing(&self, ask: &Ask, now_ms: i64) -> i64 {
+        let question = digest(&ask.question());
+        match self.asked.get() {
+            Some((shown, since)) if shown == question => since,
+            _ => {
+                self.asked.set(Some((question, now_ms)));
+                now_ms
+            }
+        }
+    }
+
+    /// What a key does to the question the window shows: `y` or `n` answer it once it has
+    /// been shown for [`ANSWER_AFTER_MS`], and never while a text field has the focus (the
+    /// key is typed there).
+    pub fn answer_key(&self, tree: Option<&ViewTree>, ask: &Ask, key: Key, now_ms: i64) -> Handled {
+        let typing = tree.is_some_and(|tree| {
+            matches!(
+                self.focused(tree).and_then(|index| tree.node(index)),
+                Some(ViewNode::Input { .. })
+            )
+        });
+        if typing {
+            return Handled::No;
+        }
+        match ask.key(key) {
+            Handled::No => Handled::No,
+            answered => self.when_read(ask, answered, now_ms),
+        }
+    }
+
+    /// A click on one of the question's answers (`yes`).
+    pub fn answer_click(&self, ask: &Ask, yes: bool, now_ms: i64) -> Handled {
+        self.when_read(ask, Handled::Send(ask.answer(yes)), now_ms)
+    }
+
+    fn when_read(&self, ask: &Ask, answered: Handled, now_ms: i64) -> Handled {
+        if now_ms - self.showing(ask, now_ms) < ANSWER_AFTER_MS {
+            return Handled::Notice(
+                "a question is answered once it has been shown a second".into(),
+            );
+        }
+        answered
+    }
+
     /// The node with the focus: the one the user chose while it still takes it, else the
     /// first that does.
     pub fn focused(&self, tree: &ViewTree) -> Option<u32> {
@@ -97,7 +233,7 @@ impl AppView {
     /// Replaces what was typed into field `id` (the browser's field says it as a whole).
     pub fn set_draft(&mut self, id: &str, text: &str) {
         let mut text = text.to_owned();
-        truncate_bytes(&mut text, MAX_INPUT_TEXT);
+        truncate_bytes(&mut text, MAX_INPUT_TEXT.saturating_sub(id.len()));
         self.drafts.insert(id.to_owned(), text);
     }
 
@@ -133,7 +269,8 @@ impl AppView {
                         .drafts
                         .entry(id.clone())
                         .or_insert_with(|| value.clone());
-                    if draft.len() + c.len_utf8() <= MAX_INPUT_TEXT {
+                    // The id and the text are sent together, within the bound.
+                    if id.len() + draft.len() + c.len_utf8() <= MAX_INPUT_TEXT {
                         draft.push(c);
                     }
                     return Handled::Yes;
@@ -154,11 +291,11 @@ impl AppView {
                         selected,
                     }),
                 ) if !items.is_empty() => {
-                    let last = items.len().saturating_sub(1) as u32;
-                    let index = match (key.code, *selected) {
+                    let last = u32::try_from(items.len().saturating_sub(1)).unwrap_or(u32::MAX);
+                    let index = match (key.code, selected.map(|at| at.min(last))) {
                         (KeyCode::Up, Some(at)) => at.saturating_sub(1),
-                        (KeyCode::Down, Some(at)) => (at + 1).min(last),
-                        (KeyCode::Enter, Some(at)) => at.min(last),
+                        (KeyCode::Down, Some(at)) => at.saturating_add(1).min(last),
+                        (KeyCode::Enter, Some(at)) => at,
                         (KeyCode::Up, None) => last,
                         _ => 0,
                     };

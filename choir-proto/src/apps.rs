@@ -16,8 +16,10 @@ pub const MAX_VIEW_TEXT: usize = 256 * 1024;
 pub const MAX_INPUT_TEXT: usize = 4096;
 /// Characters an app's name holds at most.
 pub const MAX_APP_NAME: usize = 32;
-/// The shortest tick an app may ask for.
-pub const MIN_TICK_MS: u32 = 100;
+/// The shortest tick an app may ask for (each tick is an event in the log).
+pub const MIN_TICK_MS: u32 = 1000;
+/// Elements a view holds at most: its nodes, spans, list items and table cells.
+pub const MAX_VIEW_ELEMENTS: usize = 20_000;
 
 /// The colors a span may have; the clients map them onto their theme.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -129,6 +131,8 @@ pub enum ViewError {
     TooManyNodes(usize),
     #[error("a view holds {0} bytes of text; at most {MAX_VIEW_TEXT}")]
     TooMuchText(usize),
+    #[error("a view holds {0} nodes, spans, items and cells; at most {MAX_VIEW_ELEMENTS}")]
+    TooManyElements(usize),
     #[error("node {node} names child {child}, which is not a node after it")]
     BadChild { node: usize, child: u32 },
     #[error("node {node} is the child of more than one node")]
@@ -154,6 +158,10 @@ impl ViewTree {
         let text: usize = self.nodes.iter().map(ViewNode::text_len).sum();
         if text > MAX_VIEW_TEXT {
             return Err(ViewError::TooMuchText(text));
+        }
+        let elements: usize = self.nodes.iter().map(ViewNode::elements).sum();
+        if elements > MAX_VIEW_ELEMENTS {
+            return Err(ViewError::TooManyElements(elements));
         }
         let mut parented = vec![false; self.nodes.len()];
         for (node, view) in self.nodes.iter().enumerate() {
@@ -188,6 +196,19 @@ impl ViewNode {
             ViewNode::Column { children } | ViewNode::Row { children } => children,
             ViewNode::Scroll { child } => std::slice::from_ref(child),
             _ => &[],
+        }
+    }
+
+    /// The node and what it holds: spans, items, cells.
+    fn elements(&self) -> usize {
+        1 + match self {
+            ViewNode::Text { spans } => spans.len(),
+            ViewNode::List { items, .. } => items.iter().map(|item| 1 + item.len()).sum(),
+            ViewNode::Table { header, rows } => {
+                header.len() + rows.iter().map(|row| 1 + row.len()).sum::<usize>()
+            }
+            ViewNode::Column { children } | ViewNode::Row { children } => children.len(),
+            ViewNode::Button { .. } | ViewNode::Input { .. } | ViewNode::Scroll { .. } => 0,
         }
     }
 
@@ -268,6 +289,12 @@ impl Capability {
     }
 }
 
+/// How the call ids of the tool calls an app window makes begin: a client finds the calls
+/// its app window waits on by it.
+pub fn call_prefix(window_id: crate::WindowId) -> String {
+    format!("app-{}-", window_id.0)
+}
+
 /// Whether `name` may name an app: 1 to [`MAX_APP_NAME`] of `a-z`, `0-9` and `-`, starting
 /// with a letter (it names a directory and a Rust crate).
 pub fn valid_app_name(name: &str) -> bool {
@@ -346,6 +373,18 @@ mod tests {
         );
         let long = ViewTree::text("y".repeat(MAX_VIEW_TEXT + 1));
         assert!(matches!(long.check(), Err(ViewError::TooMuchText(_))));
+        let empty_items = ViewTree {
+            nodes: vec![ViewNode::List {
+                id: String::new(),
+                items: vec![Vec::new(); MAX_VIEW_ELEMENTS],
+                selected: None,
+            }],
+            tick_after_ms: None,
+        };
+        assert!(matches!(
+            empty_items.check(),
+            Err(ViewError::TooManyElements(_))
+        ));
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub enum Msg {
     AppDraft(WindowId, String, String),
     /// Enter in an app window's field: send its text.
     AppSubmit(WindowId, String),
+    /// An answer to what an app window asks (`true`: allow or approve).
+    AppAnswer(WindowId, bool),
     /// Move through time (a replay).
     Travel(Travel),
     ToggleHelp,
@@ -105,7 +107,8 @@ impl Msg {
             | Msg::CalendarAdd(window)
             | Msg::AppClick(window, ..)
             | Msg::AppDraft(window, ..)
-            | Msg::AppSubmit(window, _) => Touch::Window {
+            | Msg::AppSubmit(window, _)
+            | Msg::AppAnswer(window, _) => Touch::Window {
                 window: *window,
                 logged: false,
             },

@@ -56,6 +56,20 @@ fn tool_name(data: &str) -> String {
     rest.split('"').next().unwrap_or("?").to_owned()
 }
 
+/// The date of a day counted from 1970-01-01 (the proleptic Gregorian calendar).
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 fn plain() -> Style {
     Style { fg: Color::Default, bold: false, dim: false, italic: false, underline: false, reverse: false }
 }
@@ -94,9 +108,9 @@ impl Guest for App {
                         .rev()
                         .take(HOURS)
                         .map(|(hour, calls)| {
-                            let of_day = hour % 24;
-                            let day = hour / 24;
-                            vec![format!("day {day} {of_day:02}:00"), calls.to_string()]
+                            let (year, month, day) = civil((hour / 24) as i64);
+                            let label = format!("{year}-{month:02}-{day:02} {:02}:00", hour % 24);
+                            vec![label, calls.to_string()]
                         })
                         .collect(),
                 }),

@@ -2,15 +2,15 @@
 //! grants. The first call of one not answered asks the user (`app.capability_asked`) and
 //! fails saying so; once granted, the app's windows start again with it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use choir_apps::LogEntry;
 use choir_proto::apps::Capability;
-use choir_proto::{EventBody, NewEvent, MAX_STORE_KEYS, MAX_STORE_VALUE};
+use choir_proto::{CallId, EventBody, NewEvent, MAX_STORE_KEYS, MAX_STORE_VALUE};
 use tokio::runtime::Handle;
 
+use super::windows::PastStore;
 use crate::actors::WorldHandle;
 use crate::store::EventStore;
 
@@ -23,20 +23,57 @@ const MAX_BODY: usize = 1 << 20;
 const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Store writes one app window may make in a second (each is an event in the log).
 const WRITES_PER_SECOND: u32 = 50;
+/// Calls to the daemon one call into the app may make (fuel does not count them), of them
+/// HTTP fetches and tool calls.
+const HOST_CALLS: u32 = 1000;
+const FETCHES: u32 = 5;
+const TOOL_CALLS: u32 = 3;
+/// Capabilities an app may have asked for and not had answered.
+const MAX_ASKED: usize = 8;
+/// How long a tool call waits for the user's approval.
+const APPROVAL_WAIT: Duration = Duration::from_secs(600);
 
 pub(super) struct AppHost {
     pub(super) name: String,
     pub(super) store: EventStore,
     pub(super) world: WorldHandle,
     pub(super) handle: Handle,
-    /// While the app catches up on its window's inputs: nothing is recorded, asked or
-    /// fetched again.
-    pub(super) replaying: Arc<AtomicBool>,
+    /// While the app catches up on its window's inputs: its store as it was then; nothing
+    /// is recorded, asked, fetched or run again.
+    pub(super) replay: Arc<Mutex<Option<PastStore>>>,
     /// The second the writes are counted in, and how many were made in it.
     pub(super) writes: (Option<std::time::Instant>, u32),
+    pub(super) tools: crate::tools::ToolRunner,
+    /// The window the app runs in (its tool calls' ids begin with it).
+    pub(super) window_id: choir_proto::WindowId,
+    /// What the current call into the app may still ask: calls, fetches, tool calls.
+    pub(super) left: (u32, u32, u32),
 }
 
 impl AppHost {
+    /// Counts a call to the daemon (and a fetch or a tool call); refuses it past the call's
+    /// bounds.
+    fn spend(&mut self, fetch: bool, tool: bool) -> Result<(), String> {
+        let (calls, fetches, tools) = &mut self.left;
+        if *calls == 0 {
+            return Err(format!(
+                "too many calls: at most {HOST_CALLS} for one input"
+            ));
+        }
+        if fetch && *fetches == 0 {
+            return Err(format!("too many fetches: at most {FETCHES} for one input"));
+        }
+        if tool && *tools == 0 {
+            return Err(format!(
+                "too many tool calls: at most {TOOL_CALLS} for one input"
+            ));
+        }
+        *calls -= 1;
+        *fetches -= u32::from(fetch);
+        *tools -= u32::from(tool);
+        Ok(())
+    }
+
     /// Counts a store write; refuses it past [`WRITES_PER_SECOND`].
     fn may_write(&mut self) -> Result<(), String> {
         let now = std::time::Instant::now();
@@ -54,8 +91,12 @@ impl AppHost {
         Ok(())
     }
 
+    fn past(&self) -> std::sync::MutexGuard<'_, Option<PastStore>> {
+        self.replay.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn replaying(&self) -> bool {
-        self.replaying.load(Ordering::Relaxed)
+        self.past().is_some()
     }
 
     fn record(&self, body: EventBody) -> Result<(), String> {
@@ -63,6 +104,20 @@ impl AppHost {
             .block_on(self.store.append(vec![NewEvent::new(ACTOR, body)]))
             .map(drop)
             .map_err(|err| format!("cannot record it: {err}"))
+    }
+
+    /// Whether the app may ask for one more capability (it has fewer than [`MAX_ASKED`]
+    /// waiting).
+    fn asked_room(&self) -> Result<bool, String> {
+        let name = self.name.clone();
+        self.handle
+            .block_on(self.world.query(move |world| {
+                world
+                    .apps
+                    .get(&name)
+                    .is_some_and(|app| app.asked.len() < MAX_ASKED)
+            }))
+            .map_err(|err| err.to_string())
     }
 
     /// Whether the user granted `capability`; asks if not answered yet.
@@ -83,7 +138,8 @@ impl AppHost {
             Some((Some(true), _)) => Ok(()),
             Some((Some(false), _)) => Err(format!("the user did not allow this app to {what}")),
             Some((None, asked)) => {
-                if !asked && !self.replaying() {
+                let room = self.asked_room()?;
+                if !asked && room && !self.replaying() {
                     self.record(EventBody::AppCapabilityAsked {
                         name: self.name.clone(),
                         capability,
@@ -96,8 +152,16 @@ impl AppHost {
 }
 
 impl choir_apps::Host for AppHost {
+    fn call_started(&mut self) {
+        self.left = (HOST_CALLS, FETCHES, TOOL_CALLS);
+    }
+
     fn store_get(&mut self, key: &str) -> Result<Option<String>, String> {
+        self.spend(false, false)?;
         self.allowed(Capability::Store)?;
+        if let Some(past) = self.past().as_ref() {
+            return Ok(past.map.get(key).cloned());
+        }
         let (name, key) = (self.name.clone(), key.to_owned());
         self.handle
             .block_on(self.world.query(move |world| {
@@ -110,6 +174,7 @@ impl choir_apps::Host for AppHost {
     }
 
     fn store_set(&mut self, key: &str, value: Option<&str>) -> Result<(), String> {
+        self.spend(false, false)?;
         self.allowed(Capability::Store)?;
         if key.is_empty() || key.len() > MAX_KEY {
             return Err(format!("a key is 1 to {MAX_KEY} bytes"));
@@ -130,7 +195,11 @@ impl choir_apps::Host for AppHost {
             return Err(format!("the store holds {MAX_STORE_KEYS} keys at most"));
         }
         // Recorded the first time; an app catching up finds it kept already.
-        if self.replaying() {
+        if let Some(past) = self.past().as_mut() {
+            match value {
+                Some(value) => past.map.insert(key.to_owned(), value.to_owned()),
+                None => past.map.remove(key),
+            };
             return Ok(());
         }
         self.may_write()?;
@@ -142,6 +211,7 @@ impl choir_apps::Host for AppHost {
     }
 
     fn read_log(&mut self, after: u64, limit: u32) -> Result<Vec<LogEntry>, String> {
+        self.spend(false, false)?;
         self.allowed(Capability::ReadLog)?;
         let limit = usize::try_from(limit.clamp(1, 100)).unwrap_or(100);
         let events = self
@@ -160,6 +230,7 @@ impl choir_apps::Host for AppHost {
     }
 
     fn http_get(&mut self, url: &str) -> Result<String, String> {
+        self.spend(true, false)?;
         let parsed = reqwest::Url::parse(url).map_err(|err| format!("`{url}`: {err}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(format!("`{url}` is not an http or https URL"));
@@ -174,6 +245,107 @@ impl choir_apps::Host for AppHost {
             return Err("not fetched again while the app catches up".into());
         }
         self.handle.block_on(fetch(parsed))
+    }
+
+    fn call_tool(&mut self, name: &str, args: &str) -> Result<String, String> {
+        self.spend(false, true)?;
+        self.allowed(Capability::CallTools)?;
+        if self.replaying() {
+            return Err("not called again while the app catches up".into());
+        }
+        let args: serde_json::Value = serde_json::from_str(args)
+            .map_err(|err| format!("the arguments are not JSON: {err}"))?;
+        let spec = self
+            .tools
+            .check(name, &args)
+            .map_err(|err| err.to_string())?;
+        let call_id = CallId(format!(
+            "{}{}",
+            choir_proto::apps::call_prefix(self.window_id),
+            crate::correlation()
+        ));
+        let actor = format!("app:{}", self.name);
+        self.handle.block_on(async {
+            // What changes something waits for the user, whatever the agent's policy.
+            if spec.side_effects || spec.always_asks {
+                let preview = self.tools.preview(name, &args, &actor).await;
+                let asked = self
+                    .store
+                    .append(vec![NewEvent::new(
+                        actor.clone(),
+                        EventBody::ToolRequested {
+                            call_id: call_id.clone(),
+                            tool: name.to_owned(),
+                            args: args.clone(),
+                            thread_id: None,
+                            needs_approval: true,
+                            preview,
+                        },
+                    )])
+                    .await
+                    .map_err(|err| err.to_string())?;
+                let from = asked.first().map_or(0, |event| event.seq + 1);
+                self.approval(&call_id, from).await?;
+            }
+            let call = crate::tools::ToolCall {
+                call_id: Some(call_id.clone()),
+                tool: name.to_owned(),
+                args,
+                actor,
+                thread_id: None,
+                correlation: None,
+            };
+            let result = self
+                .tools
+                .call(call, tokio_util::sync::CancellationToken::new())
+                .await
+                .map_err(|err| err.to_string())?;
+            if result.ok {
+                Ok(result.output)
+            } else {
+                Err(result.output)
+            }
+        })
+    }
+}
+
+impl AppHost {
+    /// Waits for the user's answer to tool call `call_id`: `Ok` approved, `Err` why not.
+    async fn approval(&self, call_id: &CallId, from: u64) -> Result<(), String> {
+        let mut events = self.store.subscribe(from);
+        let answer = async {
+            loop {
+                match events.next().await {
+                    Ok(Some(event)) => match &event.body {
+                        EventBody::ToolApproved { call_id: id } if id == call_id => return Ok(()),
+                        EventBody::ToolDenied {
+                            call_id: id,
+                            reason,
+                        } if id == call_id => return Err(format!("denied: {reason}")),
+                        _ => {}
+                    },
+                    Ok(None) => return Err("the daemon is stopping".to_owned()),
+                    Err(err) => return Err(err.to_string()),
+                }
+            }
+        };
+        match tokio::time::timeout(APPROVAL_WAIT, answer).await {
+            Ok(answer) => answer,
+            Err(_) => {
+                let reason = format!("not answered in {} minutes", APPROVAL_WAIT.as_secs() / 60);
+                self.store
+                    .append(vec![NewEvent::new(
+                        ACTOR,
+                        EventBody::ToolDenied {
+                            call_id: call_id.clone(),
+                            reason: reason.clone(),
+                        },
+                    )])
+                    .await
+                    .map_err(|err| err.to_string())?;
+                Err(format!("denied: {reason}"))
+            }
+        }
     }
 }
 

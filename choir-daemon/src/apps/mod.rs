@@ -165,6 +165,14 @@ impl Apps {
             .await
             .map_err(|err| AppsError::Record(err.to_string()))?;
         let changed = before.as_deref() != Some(built.version.as_str());
+        if let Some(before) = before.filter(|_| changed) {
+            // The version it replaces: its windows start again on this one.
+            self.runtime.forget(&before);
+            let old = self.component_path(name, &before);
+            if let Err(err) = tokio::fs::remove_file(&old).await {
+                tracing::debug!(%err, file = %old.display(), "no earlier version to remove");
+            }
+        }
         if changed {
             let body = EventBody::AppBuilt {
                 name: name.to_owned(),
@@ -201,8 +209,17 @@ impl Apps {
         Ok(())
     }
 
-    /// Deletes the components of a removed app.
+    /// Deletes the components of a removed app, unless it was built again meanwhile.
     pub(crate) async fn forget(&self, name: &str) {
+        let wanted = name.to_owned();
+        let installed = self
+            .world
+            .query(move |world| world.apps.contains_key(&wanted))
+            .await
+            .unwrap_or(true);
+        if installed {
+            return;
+        }
         let dir = self.dir.join(name);
         if let Err(err) = tokio::fs::remove_dir_all(&dir).await {
             tracing::debug!(%err, dir = %dir.display(), "no components to remove");

@@ -7,15 +7,20 @@
 //! - a new version built (`app.built`), or a capability granted: the app starts again and is
 //!   given the window's inputs so far, so its state is rebuilt under the new code; the window
 //!   stays open;
+//! - the app calls a tool: one with side effects is asked for (`tool.requested`, its call id
+//!   beginning `app-WINDOW-`) and waits for the user's answer, then runs as `choir --exec`'s
+//!   do (`tool.started`, `tool.finished`), the window's thread waiting meanwhile;
 //! - the app traps, loops past its fuel or asks for more memory than it may: `app.failed`
 //!   says which, and the next input starts it again (without the input that stopped it).
 //!
-//! After a restart of the daemon each window's inputs are read back from the log.
+//! After a restart of the daemon each window's inputs are read back from the log. While an
+//! app is given its window's inputs again, its store reads as it was at each input (the
+//! writes before it, from the log), and nothing it does is recorded, asked, fetched or run
+//! again: the same inputs give the same state.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use choir_apps::{AppError, Running};
@@ -29,15 +34,59 @@ use super::host::AppHost;
 use super::Apps;
 use crate::actors::WorldHandle;
 use crate::store::{EventStore, Follow, Step};
+use crate::tools::ToolRunner;
 
 /// Who records what an app window shows.
 const ACTOR: &str = "app";
-/// Inputs of a window kept (and given again on a restart) at most.
-pub const MAX_HISTORY: usize = 10_000;
+/// Inputs of a window kept (and given again on a restart) at most: a day of a tick a
+/// second.
+pub const MAX_HISTORY: usize = 100_000;
+/// An app's store writes read back for a restart at most.
+const MAX_WRITES: usize = 100_000;
+/// Inputs left out of a restart, each because the app stopped on it, before it gives up.
+const MAX_LEFT_OUT: usize = 3;
+
+/// A write to an app's store, as the log has it.
+#[derive(Debug, Clone)]
+pub(super) struct Write {
+    seq: u64,
+    key: String,
+    value: Option<String>,
+}
+
+/// An app's store as it was at some seq, while the app is given its window's inputs again:
+/// it reads what it read then; what it writes is kept here (the log has it already).
+#[derive(Debug, Clone, Default)]
+pub(super) struct PastStore {
+    pub(super) map: std::collections::BTreeMap<String, String>,
+    /// The first write not applied yet.
+    next: usize,
+}
+
+impl PastStore {
+    /// The store with every write before `seq`.
+    fn at(writes: &[Write], seq: u64) -> Self {
+        let mut past = PastStore::default();
+        past.advance(writes, seq);
+        past
+    }
+
+    /// Applies the writes before `seq` not applied yet.
+    fn advance(&mut self, writes: &[Write], seq: u64) {
+        while let Some(write) = writes.get(self.next).filter(|write| write.seq < seq) {
+            match &write.value {
+                Some(value) => self.map.insert(write.key.clone(), value.clone()),
+                None => self.map.remove(&write.key),
+            };
+            self.next += 1;
+        }
+    }
+}
 
 /// Starts following the log from `head + 1`; `world` is the world at `head`.
 pub fn spawn(
     apps: Apps,
+    tools: ToolRunner,
     store: EventStore,
     world_handle: WorldHandle,
     world: &World,
@@ -46,6 +95,7 @@ pub fn spawn(
 ) -> JoinHandle<()> {
     let mut windows = AppWindows {
         apps,
+        tools,
         store: store.clone(),
         world: world_handle,
         workers: HashMap::new(),
@@ -81,7 +131,8 @@ fn inner(w: u16, h: u16) -> (u32, u32) {
 }
 
 enum Job {
-    Input(AppInput),
+    /// An input recorded at this seq.
+    Input(u64, AppInput),
     /// Start again, running `version`.
     Restart(String),
     Resize(u32, u32),
@@ -94,6 +145,7 @@ struct Worker {
 
 struct AppWindows {
     apps: Apps,
+    tools: ToolRunner,
     store: EventStore,
     world: WorldHandle,
     workers: HashMap<WindowId, Worker>,
@@ -116,12 +168,12 @@ impl AppWindows {
         let mut follow = Follow::<()>::new("the app windows", store.subscribe(head + 1), shutdown);
         while let Some(step) = follow.next().await {
             if let Step::Event(event) = step {
-                self.apply(&event.body).await;
+                self.apply(event.seq, &event.body).await;
             }
         }
     }
 
-    async fn apply(&mut self, body: &EventBody) {
+    async fn apply(&mut self, seq: u64, body: &EventBody) {
         match body {
             EventBody::WindowOpened {
                 window_id,
@@ -148,7 +200,7 @@ impl AppWindows {
                 self.send(*window_id, Job::Resize(w, h));
             }
             EventBody::AppReceived { window_id, input } => {
-                self.send(*window_id, Job::Input(input.clone()));
+                self.send(*window_id, Job::Input(seq, input.clone()));
             }
             EventBody::AppBuilt { name, version, .. } => {
                 self.restart(name, version);
@@ -200,11 +252,12 @@ impl AppWindows {
             version: start.version,
             size: start.size,
             apps: self.apps.clone(),
+            tools: self.tools.clone(),
             store: self.store.clone(),
             world: self.world.clone(),
             handle: Handle::current(),
             running: None,
-            replaying: Arc::new(AtomicBool::new(false)),
+            replay: Arc::default(),
             history: Vec::new(),
             shown: start.shown,
             tick_due: None,
@@ -235,12 +288,15 @@ struct Window {
     version: String,
     size: (u32, u32),
     apps: Apps,
+    tools: ToolRunner,
     store: EventStore,
     world: WorldHandle,
     handle: Handle,
     running: Option<Running>,
-    replaying: Arc<AtomicBool>,
-    history: Vec<AppInput>,
+    /// While the app catches up on the window's inputs: its store as it was.
+    replay: Arc<Mutex<Option<PastStore>>>,
+    /// The window's inputs so far, each with its seq.
+    history: Vec<(u64, AppInput)>,
     shown: Option<ViewTree>,
     tick_due: Option<Instant>,
 }
@@ -275,7 +331,7 @@ impl Window {
                 },
             };
             match job {
-                Job::Input(input) => self.input(input),
+                Job::Input(seq, input) => self.input(seq, input),
                 Job::Restart(version) => {
                     self.version = version;
                     self.running = None;
@@ -302,7 +358,7 @@ impl Window {
                     .into_iter()
                     .filter(|event| event.seq <= head)
                     .filter_map(|event| match event.body {
-                        EventBody::AppReceived { input, .. } => Some(input),
+                        EventBody::AppReceived { input, .. } => Some((event.seq, input)),
                         _ => None,
                     })
                     .collect();
@@ -321,58 +377,94 @@ impl Window {
     }
 
     fn start(&mut self) -> bool {
-        let started = self
-            .apps
-            .load(&self.name, &self.version)
-            .map_err(|err| err.to_string());
-        let running = started.and_then(|()| {
-            self.apps
-                .runtime()
-                .start(&self.version, Box::new(self.host()))
-                .map_err(|err| err.to_string())
-        });
-        let mut running = match running {
-            Ok(running) => running,
-            Err(error) => {
-                self.failed(error);
-                return false;
-            }
+        if let Err(error) = self.apps.load(&self.name, &self.version) {
+            self.failed(error.to_string());
+            return false;
+        }
+        let writes = if self.history.is_empty() {
+            Vec::new()
+        } else {
+            self.read_writes()
         };
-        self.replaying.store(true, Ordering::Relaxed);
-        let mut kept = Vec::with_capacity(self.history.len());
-        let mut problem = None;
-        for input in std::mem::take(&mut self.history) {
-            match running.update(&input) {
-                Ok(()) => kept.push(input),
-                Err(error) => {
-                    // The input that stops it is left out; the rest are given to a new one.
-                    problem = Some(error);
-                    match self
-                        .apps
-                        .runtime()
-                        .start(&self.version, Box::new(self.host()))
-                    {
-                        Ok(fresh) => running = fresh,
-                        Err(error) => {
-                            self.replaying.store(false, Ordering::Relaxed);
-                            self.history = kept;
-                            self.failed(error.to_string());
-                            return false;
-                        }
-                    }
-                    for earlier in &kept {
-                        let _ = running.update(earlier);
-                    }
+        let mut history = std::mem::take(&mut self.history);
+        let mut left_out = 0;
+        loop {
+            match self.replay(&history, &writes) {
+                Ok(running) => {
+                    self.history = history;
+                    self.running = Some(running);
+                    return true;
+                }
+                // The input that stops it is left out, and the rest given to a new one (a few
+                // times: each try gives every input again).
+                Err((Some(index), error)) if left_out < MAX_LEFT_OUT => {
+                    tracing::info!(%error, window = %self.window_id, "an input the app stopped on was left out");
+                    history.remove(index);
+                    left_out += 1;
+                }
+                Err((_, error)) => {
+                    self.history = history;
+                    self.failed(error);
+                    return false;
                 }
             }
         }
-        self.replaying.store(false, Ordering::Relaxed);
-        self.history = kept;
-        if let Some(error) = problem {
-            tracing::info!(%error, window = %self.window_id, "an input the app stopped on was left out");
+    }
+
+    /// Starts an instance and gives it `history`, its store as it was at each input (from
+    /// `writes`); what stopped it, with the index of the input if one did.
+    fn replay(
+        &self,
+        history: &[(u64, AppInput)],
+        writes: &[Write],
+    ) -> Result<Running, (Option<usize>, String)> {
+        *self.replay_lock() = history.first().map(|(seq, _)| PastStore::at(writes, *seq));
+        let replayed = (|| {
+            let mut running = self
+                .apps
+                .runtime()
+                .start(&self.version, Box::new(self.host()))
+                .map_err(|err| (None, err.to_string()))?;
+            for (index, (seq, input)) in history.iter().enumerate() {
+                if let Some(past) = self.replay_lock().as_mut() {
+                    past.advance(writes, *seq);
+                }
+                running
+                    .update(input)
+                    .map_err(|err| (Some(index), err.to_string()))?;
+            }
+            Ok(running)
+        })();
+        *self.replay_lock() = None;
+        replayed
+    }
+
+    fn replay_lock(&self) -> std::sync::MutexGuard<'_, Option<PastStore>> {
+        self.replay.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The app's store writes from the log, the latest [`MAX_WRITES`], in seq order.
+    fn read_writes(&self) -> Vec<Write> {
+        match self
+            .handle
+            .block_on(self.store.app_writes(&self.name, MAX_WRITES))
+        {
+            Ok(events) => events
+                .into_iter()
+                .filter_map(|event| match event.body {
+                    EventBody::AppStored { key, value, .. } => Some(Write {
+                        seq: event.seq,
+                        key,
+                        value,
+                    }),
+                    _ => None,
+                })
+                .collect(),
+            Err(err) => {
+                tracing::warn!(%err, app = %self.name, "cannot read an app's store writes");
+                Vec::new()
+            }
         }
-        self.running = Some(running);
-        true
     }
 
     fn host(&self) -> AppHost {
@@ -381,12 +473,15 @@ impl Window {
             store: self.store.clone(),
             world: self.world.clone(),
             handle: self.handle.clone(),
-            replaying: self.replaying.clone(),
+            replay: self.replay.clone(),
             writes: (None, 0),
+            tools: self.tools.clone(),
+            window_id: self.window_id,
+            left: (0, 0, 0),
         }
     }
 
-    fn input(&mut self, input: AppInput) {
+    fn input(&mut self, seq: u64, input: AppInput) {
         if self.running.is_none() && !self.start() {
             return;
         }
@@ -395,7 +490,7 @@ impl Window {
         };
         match running.update(&input) {
             Ok(()) => {
-                self.history.push(input);
+                self.history.push((seq, input));
                 if self.history.len() > MAX_HISTORY {
                     self.history.drain(..self.history.len() - MAX_HISTORY);
                 }

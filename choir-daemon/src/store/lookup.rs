@@ -29,6 +29,9 @@ const BY_DOC: &str = "type IN ('doc.created', 'doc.edited', 'doc.renamed', 'doc.
 /// The predicate of `events_by_app_window`.
 const BY_APP_WINDOW: &str = "type = 'app.input'";
 
+/// The predicate of `events_by_app_store`.
+const BY_APP_STORE: &str = "type = 'app.stored'";
+
 /// The predicate of `events_marks`: what time travel jumps between.
 const MARKS: &str = "type IN ('chat.user_message', 'chat.assistant_message', 'tool.requested')";
 
@@ -248,6 +251,23 @@ impl EventStore {
             &[int(window_id.0), limit],
         )
         .await
+    }
+
+    /// App `name`'s store writes (`app.stored`), the latest `limit`, in seq order.
+    pub async fn app_writes(&self, name: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT json_group_array(json_array(seq, ts, actor, correlation, type, version, data)) \
+             FROM (SELECT * FROM events WHERE seq IN (SELECT seq FROM events \
+             WHERE json_extract(data, '$.name') = ?1 AND {BY_APP_STORE} ORDER BY seq DESC \
+             LIMIT ?2) ORDER BY seq)"
+        );
+        let page: Option<String> = sqlx::query_scalar(&sql)
+            .bind(name)
+            .bind(limit)
+            .fetch_one(self.reader())
+            .await?;
+        decode_page(page, 0)
     }
 
     /// The seq of the last event at or before `ts` (0 when the first is later). Event times

@@ -14,48 +14,38 @@ use crate::apps::{Apps, AppsError};
 /// Bytes of code an app's `src/lib.rs` may have.
 const MAX_CODE: usize = 256 * 1024;
 
-/// What the model is told of the contract, with the contract itself.
-macro_rules! contract {
-    () => {
-        concat!(
-    "An app is the src/lib.rs of a Rust crate (edition 2021, no crates but wit-bindgen) ",
-    "built for wasm32-unknown-unknown as a component of this WIT world, and shown in a window ",
-    "in every client. Start the file with `wit_bindgen::generate!({ world: \"app\", path: \"wit\" });`, ",
-    "import the types with `use choir::app::types::{ButtonView, Color, Node, Span, Style, ...};` ",
-    "(`Input`, `View` and `LogEntry` are at the crate root), define a struct implementing `Guest` ",
-    "(`fn init()`, `fn update(input: Input)`, `fn view(width: u32, height: u32) -> View`), ",
-    "keep state in a `thread_local!` RefCell, and end with `export!(YourStruct);`. A view's ",
-    "nodes[0] is the root; children are indices of later nodes. Every `Style` field must be ",
-    "given. Ask for ticks with `tick_after_ms: Some(1000)`. The store, the log and HTTP are ",
-    "capabilities the user grants on first use (calls fail until then). The WIT:\n\n",
-    include_str!("../../../choir-apps/wit/app.wit")
-        )
-    };
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppArgs {
+    /// 1 to 32 of a-z, 0-9 and -, starting with a letter.
+    name: String,
+    /// All of src/lib.rs.
+    code: String,
 }
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AppArgs {
-    /// The app's name: 1 to 32 of a-z, 0-9 and -, starting with a letter.
+pub struct CreateArgs {
+    /// 1 to 32 of a-z, 0-9 and -, starting with a letter.
     name: String,
-    /// The whole of src/lib.rs.
-    code: String,
+    /// All of src/lib.rs; none: the example.
+    code: Option<String>,
 }
 
 pub struct AppCreate(pub Apps);
 
 impl Tool for AppCreate {
-    type Args = AppArgs;
+    type Args = CreateArgs;
     const NAME: &'static str = "app_create";
     const DESCRIPTION: &'static str = concat!(
-        "Make a new app: writes its code, builds it and shows it in a window. A build that ",
-        "fails returns the compiler's errors: fix the code and call app_update. ",
-        contract!()
+        "Make an app shown in a window: a Rust crate in apps/NAME/ built as a component of WIT ",
+        "world `app`. Without code: an example (src/lib.rs; the contract: wit/app.wit) to ",
+        "read, then change with app_update. A failed build returns the compiler's errors."
     );
     const SIDE_EFFECTS: bool = true;
 
     async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
-        check(&args)?;
+        check(&args.name, args.code.as_deref().unwrap_or_default())?;
         match self.0.create(&args.name).await {
             Ok(_) => {}
             Err(AppsError::Exists(..)) => {
@@ -66,11 +56,17 @@ impl Tool for AppCreate {
             }
             Err(err) => return Ok(ToolOutcome::failed(err.to_string())),
         }
-        write_and_build(&self.0, ctx, &args).await
+        write_and_build(&self.0, ctx, &args.name, args.code.as_deref()).await
     }
 
     async fn preview(&self, _ctx: &ToolContext, args: Self::Args) -> Option<String> {
-        Some(format!("app {}: src/lib.rs\n{}", args.name, args.code))
+        Some(match args.code {
+            Some(code) => format!("app {}: src/lib.rs\n{code}", args.name),
+            None => format!(
+                "app {}: the example (choir app new {})",
+                args.name, args.name
+            ),
+        })
     }
 }
 
@@ -80,21 +76,20 @@ impl Tool for AppUpdate {
     type Args = AppArgs;
     const NAME: &'static str = "app_update";
     const DESCRIPTION: &'static str = concat!(
-        "Replace an app's code and build it: its open windows run the new version at once, ",
-        "their state rebuilt from what they received (a window opens if none shows it). A ",
-        "build that fails returns the compiler's errors and changes nothing that runs."
+        "Replace app NAME's src/lib.rs and build it: its windows run the new version, their ",
+        "state kept. A failed build returns the compiler's errors and changes nothing."
     );
     const SIDE_EFFECTS: bool = true;
 
     async fn run(&self, ctx: &ToolContext, args: Self::Args) -> Result<ToolOutcome, ToolError> {
-        check(&args)?;
+        check(&args.name, &args.code)?;
         if !self.0.source(&args.name).join("Cargo.toml").is_file() {
             return Ok(ToolOutcome::failed(format!(
                 "no app named `{}`: call app_create",
                 args.name
             )));
         }
-        write_and_build(&self.0, ctx, &args).await
+        write_and_build(&self.0, ctx, &args.name, Some(&args.code)).await
     }
 
     async fn preview(&self, _ctx: &ToolContext, args: Self::Args) -> Option<String> {
@@ -102,34 +97,37 @@ impl Tool for AppUpdate {
     }
 }
 
-fn check(args: &AppArgs) -> Result<(), ToolError> {
-    if !choir_proto::apps::valid_app_name(&args.name) {
+fn check(name: &str, code: &str) -> Result<(), ToolError> {
+    if !choir_proto::apps::valid_app_name(name) {
         return Err(ToolError::InvalidArguments(format!(
-            "`{}` cannot name an app: 1 to 32 of a-z, 0-9 and -, starting with a letter",
-            args.name
+            "`{name}` cannot name an app: 1 to 32 of a-z, 0-9 and -, starting with a letter"
         )));
     }
-    if args.code.len() > MAX_CODE {
+    if code.len() > MAX_CODE {
         return Err(ToolError::InvalidArguments(format!(
             "the code is {} bytes; at most {MAX_CODE}",
-            args.code.len()
+            code.len()
         )));
     }
     Ok(())
 }
 
+/// Writes `code` (if any) as app `name`'s src/lib.rs, builds it and shows it.
 async fn write_and_build(
     apps: &Apps,
     ctx: &ToolContext,
-    args: &AppArgs,
+    name: &str,
+    code: Option<&str>,
 ) -> Result<ToolOutcome, ToolError> {
-    let path = apps.source(&args.name).join("src/lib.rs");
-    let (bytes, written) = (args.code.clone().into_bytes(), path.clone());
-    tokio::task::spawn_blocking(move || crate::atomic_file::write(&written, &bytes, None))
-        .await
-        .map_err(|err| ToolError::Io(err.to_string()))?
-        .map_err(|err| ToolError::Io(format!("cannot write {}: {err}", path.display())))?;
-    let installed = match apps.build(&args.name).await {
+    if let Some(code) = code {
+        let path = apps.source(name).join("src/lib.rs");
+        let (bytes, written) = (code.as_bytes().to_vec(), path.clone());
+        tokio::task::spawn_blocking(move || crate::atomic_file::write(&written, &bytes, None))
+            .await
+            .map_err(|err| ToolError::Io(err.to_string()))?
+            .map_err(|err| ToolError::Io(format!("cannot write {}: {err}", path.display())))?;
+    }
+    let installed = match apps.build(name).await {
         Ok(installed) => installed,
         Err(err) => return Ok(ToolOutcome::failed(err.to_string())),
     };
@@ -144,7 +142,7 @@ async fn write_and_build(
         said.push_str("; the same as the version running");
     }
     // Shown in a window, unless one shows it already (it runs the new version now).
-    let app = AppKind::App(args.name.clone());
+    let app = AppKind::App(name.to_owned());
     let wanted = app.clone();
     let shown = ctx
         .world

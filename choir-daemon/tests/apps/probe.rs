@@ -43,6 +43,11 @@ impl Guest for App {
                 "crash" => panic!("the probe crashed on purpose"),
                 "save" => probe.said = format!("save: {:?}", store_set("colour", Some("teal"))),
                 "load" => probe.said = format!("load: {:?}", store_get("colour")),
+                "inc" => {
+                    let n = store_get("count").ok().flatten().and_then(|v| v.parse::<u32>().ok()).unwrap_or(0) + 1;
+                    let kept = store_set("count", Some(&n.to_string()));
+                    probe.said = format!("inc: {n} {kept:?}");
+                }
                 "flood" => {
                     let kept = (0..200).filter(|n| store_set("n", Some(&n.to_string())).is_ok()).count();
                     probe.said = format!("flood: {kept} kept");
@@ -55,6 +60,10 @@ impl Guest for App {
                 }
                 _ => {}
             },
+            Input::Submit(submitted) if submitted.id == "tool" => {
+                let (name, args) = submitted.value.split_once(' ').unwrap_or((&submitted.value, "{}"));
+                probe.said = format!("tool: {:?}", call_tool(name, args));
+            }
             Input::Submit(submitted) if submitted.id == "url" => {
                 probe.said = match http_get(&submitted.value) {
                     Ok(body) => format!("fetched: {body}"),

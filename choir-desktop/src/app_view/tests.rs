@@ -1,6 +1,7 @@
 use super::*;
 use crate::key::Mods;
 use choir_proto::apps::{Capability, Color};
+use choir_proto::World;
 use proptest::prelude::*;
 
 fn text(t: &str) -> ViewNode {
@@ -319,11 +320,54 @@ proptest! {
     }
 }
 
+fn world_with_asks(asked: Vec<Capability>, call: Option<&str>) -> World {
+    use choir_proto::{CallId, InstalledApp, PendingToolCall, ToolCallStatus};
+    let mut world = World::default();
+    world.apps.insert(
+        "timer".into(),
+        InstalledApp {
+            name: "timer".into(),
+            version: "v1".into(),
+            bytes: 1,
+            built_at: 1,
+            answers: Vec::new(),
+            asked,
+            store: Default::default(),
+        },
+    );
+    world.app_windows.insert(
+        W,
+        choir_proto::AppWindow {
+            window_id: W,
+            name: "timer".into(),
+            version: "v1".into(),
+            view: None,
+            shown_at: 1,
+            problem: None,
+        },
+    );
+    if let Some(id) = call {
+        world.pending_tools.insert(
+            CallId(id.into()),
+            PendingToolCall {
+                call_id: CallId(id.into()),
+                tool: "bash".into(),
+                args: serde_json::json!({ "command": "date" }),
+                thread_id: None,
+                status: ToolCallStatus::AwaitingApproval,
+                requested_seq: 2,
+            },
+        );
+    }
+    world
+}
+
 #[test]
 fn y_grants_and_n_refuses_the_first_capability_asked() {
-    let asked = vec![Capability::Store, Capability::ReadLog];
+    let world = world_with_asks(vec![Capability::Store, Capability::ReadLog], None);
+    let ask = Ask::of(&world, W).unwrap();
     assert_eq!(
-        answer_key("timer", &asked, Key::plain(KeyCode::Char('y'))),
+        ask.key(Key::plain(KeyCode::Char('y'))),
         Handled::Send(Command::AnswerAppCapability {
             name: "timer".into(),
             capability: Capability::Store,
@@ -331,19 +375,108 @@ fn y_grants_and_n_refuses_the_first_capability_asked() {
         })
     );
     assert!(matches!(
-        answer_key("timer", &asked, Key::plain(KeyCode::Char('n'))),
+        ask.key(Key::plain(KeyCode::Char('n'))),
         Handled::Send(Command::AnswerAppCapability { granted: false, .. })
     ));
+    assert_eq!(ask.key(Key::plain(KeyCode::Char('x'))), Handled::No);
+    assert_eq!(ask.key(Key::ctrl('y')), Handled::No);
     assert_eq!(
-        answer_key("timer", &asked, Key::plain(KeyCode::Char('x'))),
-        Handled::No
-    );
-    assert_eq!(
-        answer_key("timer", &[], Key::plain(KeyCode::Char('y'))),
-        Handled::No
-    );
-    assert_eq!(
-        prompt("timer", &Capability::Store),
+        ask.prompt(),
         "timer asks to keep its own data — y allow · n refuse"
+    );
+    assert_eq!(Ask::of(&world_with_asks(Vec::new(), None), W), None);
+}
+
+#[test]
+fn a_tool_call_of_the_window_is_approved_with_y_and_another_windows_is_not_asked() {
+    let call = format!("{}abc", call_prefix(W));
+    let world = world_with_asks(Vec::new(), Some(&call));
+    let ask = Ask::of(&world, W).unwrap();
+    assert_eq!(
+        ask.prompt(),
+        "timer asks to run bash {\"command\":\"date\"} — y approve · n deny"
+    );
+    assert_eq!(
+        ask.key(Key::plain(KeyCode::Char('y'))),
+        Handled::Send(Command::ApproveTool {
+            call_id: choir_proto::CallId(call.clone())
+        })
+    );
+    assert!(matches!(
+        ask.key(Key::plain(KeyCode::Char('n'))),
+        Handled::Send(Command::DenyTool { .. })
+    ));
+    // A call of window 40 is not window 4's, though its id begins with "app-4".
+    let other = format!("{}abc", call_prefix(WindowId(40)));
+    assert_eq!(Ask::of(&world_with_asks(Vec::new(), Some(&other)), W), None);
+}
+
+#[test]
+fn a_question_is_answered_only_once_shown_a_second_and_never_from_a_field() {
+    let world = world_with_asks(vec![Capability::Store], None);
+    let ask = Ask::of(&world, W).unwrap();
+    let view = AppView::default();
+    let y = Key::plain(KeyCode::Char('y'));
+    // Shown at 10 s: a `y` at 10.5 s is not an answer yet; at 11 s it is.
+    assert_eq!(view.showing(&ask, 10_000), 10_000);
+    assert!(matches!(
+        view.answer_key(None, &ask, y, 10_500),
+        Handled::Notice(_)
+    ));
+    assert!(matches!(
+        view.answer_click(&ask, true, 10_500),
+        Handled::Notice(_)
+    ));
+    assert_eq!(
+        view.showing(&ask, 10_900),
+        10_000,
+        "the same question keeps its time"
+    );
+    assert_eq!(
+        view.answer_key(None, &ask, y, 11_000),
+        Handled::Send(ask.answer(true))
+    );
+    assert_eq!(
+        view.answer_click(&ask, false, 11_000),
+        Handled::Send(ask.answer(false))
+    );
+    // Another question starts again.
+    let other = Ask::of(&world_with_asks(vec![Capability::ReadLog], None), W).unwrap();
+    assert!(matches!(
+        view.answer_key(None, &other, y, 11_000),
+        Handled::Notice(_)
+    ));
+    // With a field focused, `y` is typed there.
+    let tree = sample();
+    let mut typing = AppView::default();
+    typing.click(W, &tree, 5, None);
+    typing.showing(&ask, 0);
+    assert_eq!(typing.answer_key(Some(&tree), &ask, y, 60_000), Handled::No);
+}
+
+#[test]
+fn list_keys_stay_in_the_list_whatever_the_app_says_is_selected() {
+    let tree = ViewTree {
+        nodes: vec![ViewNode::List {
+            id: "l".into(),
+            items: vec![vec![Span::plain("a")], vec![Span::plain("b")]],
+            selected: Some(u32::MAX),
+        }],
+        tick_after_ms: None,
+    };
+    let mut view = AppView::default();
+    assert_eq!(
+        sent(view.on_key(W, &tree, Key::plain(KeyCode::Down))),
+        AppInput::Select {
+            id: "l".into(),
+            index: 1
+        }
+    );
+    assert_eq!(
+        sent(view.on_key(W, &tree, Key::plain(KeyCode::Up))),
+        AppInput::Select {
+            id: "l".into(),
+            index: 0
+        }
     );
 }

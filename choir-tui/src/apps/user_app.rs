@@ -1,9 +1,10 @@
 //! A window of an app the user or the agent wrote: the view tree its app last showed,
 //! drawn as cells where `choir_desktop::app_view::layout` places each node. What a key or a
 //! click does is `choir_desktop::app_view`'s, the same as in the browser; a capability the
-//! app waits for is asked on the window's first row (`y` allows, `n` refuses).
+//! app waits for, or a tool call it made that changes something, is asked on the window's
+//! first row (`y` allows or approves, `n` refuses or denies).
 
-use choir_desktop::app_view::{self, AppView, Handled, Placed};
+use choir_desktop::app_view::{self, AppView, Ask, Handled, Placed};
 use choir_proto::apps::{ViewNode, ViewTree};
 use choir_proto::{AppWindow, InstalledApp, WindowId};
 use ratatui::buffer::Buffer;
@@ -38,22 +39,22 @@ fn shown(
     Some((window, world.apps.get(&window.name)))
 }
 
-/// Rows the capability prompt takes at the top.
-fn prompt_rows(app: Option<&InstalledApp>) -> u16 {
-    u16::from(app.is_some_and(|app| !app.asked.is_empty()))
+/// Rows the question takes at the top.
+fn prompt_rows(world: &choir_proto::World, window_id: WindowId) -> u16 {
+    u16::from(Ask::of(world, window_id).is_some())
 }
 
 impl App for UserApp {
     fn on_key(&mut self, key: Key, cx: &mut Context<'_>) -> bool {
-        let Some((window, app)) = shown(cx.world(), self.window_id) else {
+        let Some((window, _)) = shown(cx.world(), self.window_id) else {
             return false;
         };
-        let handled = match app.filter(|app| !app.asked.is_empty()) {
-            Some(app) => match app_view::answer_key(&app.name, &app.asked, key) {
-                Handled::No => None,
-                handled => Some(handled),
-            },
-            None => None,
+        let now = choir_proto::now_ms();
+        let handled = match Ask::of(cx.world(), self.window_id)
+            .map(|ask| self.view.answer_key(window.view.as_ref(), &ask, key, now))
+        {
+            None | Some(Handled::No) => None,
+            handled => handled,
         };
         let handled = handled.unwrap_or_else(|| match &window.view {
             Some(tree) => {
@@ -81,20 +82,21 @@ impl App for UserApp {
     }
 
     fn on_mouse(&mut self, mouse: Mouse, cx: &mut Context<'_>) {
-        let Some((window, app)) = shown(cx.world(), self.window_id) else {
+        let Some((window, _)) = shown(cx.world(), self.window_id) else {
             return;
         };
         let Some(tree) = window.view.clone() else {
             return;
         };
-        let top = prompt_rows(app);
+        let top = prompt_rows(cx.world(), self.window_id);
         match mouse.kind {
             MouseKind::Down(MouseButton::Left) if mouse.y >= top => {
-                let row = mouse.y - top + self.view.scroll;
+                let row = (mouse.y - top).saturating_add(self.view.scroll);
                 let hit = app_view::layout(&tree, cx.area.width)
                     .into_iter()
                     .find(|p| {
-                        (p.x..p.x + p.w).contains(&mouse.x) && (p.y..p.y + p.h).contains(&row)
+                        (p.x..p.x.saturating_add(p.w)).contains(&mouse.x)
+                            && (p.y..p.y.saturating_add(p.h)).contains(&row)
                     });
                 let Some(hit) = hit else {
                     return;
@@ -114,7 +116,11 @@ impl App for UserApp {
                 let rows = app_view::height(&tree, cx.area.width);
                 let room = cx.area.height.saturating_sub(top);
                 let most = rows.saturating_sub(room);
-                self.view.scroll = (self.view.scroll + WHEEL_LINES as u16).min(most);
+                self.view.scroll = self
+                    .view
+                    .scroll
+                    .saturating_add(WHEEL_LINES as u16)
+                    .min(most);
             }
             _ => {}
         }
@@ -122,7 +128,7 @@ impl App for UserApp {
 
     fn draw(&self, view: &View<'_>, area: Rect, buf: &mut Buffer) -> Option<(u16, u16)> {
         let theme = view.theme;
-        let Some((window, app)) = shown(view.world(), self.window_id) else {
+        let Some((window, _)) = shown(view.world(), self.window_id) else {
             note(buf, area, "this app window is not known here", theme);
             return None;
         };
@@ -130,8 +136,9 @@ impl App for UserApp {
             return None;
         }
         let mut body = area;
-        if let Some(asked) = app.and_then(|app| app.asked.first()) {
-            let text = app_view::prompt(&window.name, asked);
+        if let Some(ask) = Ask::of(view.world(), self.window_id) {
+            self.view.showing(&ask, choir_proto::now_ms());
+            let text = ask.prompt();
             buf.set_stringn(
                 area.x,
                 area.y,
@@ -167,11 +174,10 @@ impl App for UserApp {
     }
 
     fn hint(&self, view: &View<'_>) -> String {
-        match shown(view.world(), self.window_id) {
-            Some((_, Some(app))) if !app.asked.is_empty() => {
-                "y allow · n refuse (what the app asks)".into()
-            }
-            _ => app_view::HINT.into(),
+        match Ask::of(view.world(), self.window_id) {
+            Some(Ask::Capability { .. }) => "y allow · n refuse (what the app asks)".into(),
+            Some(Ask::Call { .. }) => "y approve · n deny (the tool call the app asks for)".into(),
+            None => app_view::HINT.into(),
         }
     }
 
@@ -207,13 +213,21 @@ fn draw_tree(
 ) -> Option<(u16, u16)> {
     let focus = state.focused(tree);
     let mut cursor = None;
-    for placed in app_view::layout(tree, area.width) {
+    let placed_nodes = app_view::layout(tree, area.width);
+    // Never scrolled past the end (PgDn is not bounded where it is pressed).
+    let rows = placed_nodes
+        .iter()
+        .map(|placed| placed.y.saturating_add(placed.h))
+        .max()
+        .unwrap_or(0);
+    let scroll = state.scroll.min(rows.saturating_sub(area.height));
+    for placed in placed_nodes {
         let Some(node) = tree.node(placed.node) else {
             continue;
         };
         let focused = focused_window && focus == Some(placed.node);
         for row in 0..placed.h {
-            let Some(y) = (placed.y + row).checked_sub(state.scroll) else {
+            let Some(y) = placed.y.saturating_add(row).checked_sub(scroll) else {
                 continue;
             };
             if y >= area.height {

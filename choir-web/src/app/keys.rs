@@ -193,8 +193,8 @@ impl App {
     }
 
     /// `key` in the focused window when it is an app window: `None` when it is not one (or
-    /// the key is typed into a field of the page), else whether to draw again. A capability
-    /// the app waits for is answered first (`y`, `n`).
+    /// the key is typed into a field of the page), else whether to draw again. What the app
+    /// waits on the user for (a capability, a tool call) is answered first (`y`, `n`).
     fn app_key(&mut self, key: Key) -> Option<bool> {
         if crate::keys::typing_in_field() {
             return None;
@@ -202,17 +202,16 @@ impl App {
         let world = self.replica.world();
         let id = world.desktop.focused?;
         let shown = world.app_windows.get(&id)?;
-        let asked = world
-            .apps
-            .get(&shown.name)
-            .map(|app| app.asked.clone())
-            .unwrap_or_default();
-        let answered = choir_desktop::app_view::answer_key(&shown.name, &asked, key);
-        if answered != Handled::No {
-            return Some(self.carry_out(answered));
-        }
-        let tree = shown.view.clone()?;
+        let tree = shown.view.clone();
+        let ask = choir_desktop::app_view::Ask::of(world, id);
         let state = self.windows.apps.entry(id).or_default();
+        if let Some(ask) = ask {
+            let answered = state.answer_key(tree.as_ref(), &ask, key, crate::dom::now_ms() as i64);
+            if answered != Handled::No {
+                return Some(self.carry_out(answered));
+            }
+        }
+        let tree = tree?;
         let handled = state.on_key(id, &tree, key);
         Some(self.carry_out(handled))
     }

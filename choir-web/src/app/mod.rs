@@ -390,6 +390,16 @@ impl Component for App {
                     }
                 }
             }
+            Msg::AppAnswer(window, yes) => {
+                if let Some(ask) = choir_desktop::app_view::Ask::of(self.replica.world(), window) {
+                    let state = self.windows.apps.entry(window).or_default();
+                    match state.answer_click(&ask, yes, crate::dom::now_ms() as i64) {
+                        choir_desktop::Handled::Send(command) => self.send(command),
+                        choir_desktop::Handled::Notice(text) => self.notify(text, false),
+                        choir_desktop::Handled::No | choir_desktop::Handled::Yes => {}
+                    }
+                }
+            }
             Msg::AppDraft(window, field, text) => {
                 self.windows
                     .apps

@@ -180,6 +180,14 @@ impl App {
             }
         }
         self.follow_settings();
+        // Each app window has its state here before it is drawn: the time its question was
+        // first shown is kept there.
+        for id in self.replica.world().app_windows.keys() {
+            self.windows.apps.entry(*id).or_default();
+        }
+        self.windows
+            .apps
+            .retain(|id, _| self.replica.world().app_windows.contains_key(id));
     }
 
     /// Takes the user's settings when they change: keys, the theme, notifications.

@@ -2,11 +2,12 @@
 //! paragraphs, lists as list boxes, tables as tables, buttons as buttons, fields as inputs),
 //! so the mouse, touch and screen readers work. What a key does and which node has the focus
 //! are `choir_desktop::app_view`'s, as in the terminal; a click sends the same inputs. A
-//! capability the app waits for is asked above it with Allow and Refuse buttons.
+//! capability the app waits for, or a tool call it made that changes something, is asked above
+//! it with two buttons (Allow and Refuse, Approve and Deny).
 
-use choir_desktop::app_view::AppView;
+use choir_desktop::app_view::{AppView, Ask};
 use choir_proto::apps::{Color, Span, SpanStyle, ViewNode, ViewTree};
-use choir_proto::{Command, Window, World};
+use choir_proto::{Window, World};
 use yew::prelude::*;
 
 use crate::msg::Msg;
@@ -18,27 +19,21 @@ pub fn view(send: &Callback<Msg>, world: &World, state: Option<&AppView>, window
     };
     let default_state = AppView::default();
     let state = state.unwrap_or(&default_state);
-    let ask = world
-        .apps
-        .get(&shown.name)
-        .and_then(|app| app.asked.first())
-        .map(|capability| {
-            let answer = |granted: bool| {
-                let command = Command::AnswerAppCapability {
-                    name: shown.name.clone(),
-                    capability: capability.clone(),
-                    granted,
-                };
-                send.reform(move |_: MouseEvent| Msg::Send(command.clone()))
-            };
-            html! {
-                <div class="app-ask" role="alertdialog" aria-label="the app asks">
-                    <span>{ format!("{} asks to {}", shown.name, capability.describe()) }</span>
-                    <button data-action="allow" onclick={ answer(true) }>{ "Allow" }</button>
-                    <button data-action="refuse" onclick={ answer(false) }>{ "Refuse" }</button>
-                </div>
-            }
-        });
+    let ask = Ask::of(world, id).map(|ask| {
+        state.showing(&ask, crate::dom::now_ms() as i64);
+        let answer = |yes: bool| send.reform(move |_: MouseEvent| Msg::AppAnswer(id, yes));
+        let (yes, no) = match ask {
+            Ask::Capability { .. } => ("Allow", "Refuse"),
+            Ask::Call { .. } => ("Approve", "Deny"),
+        };
+        html! {
+            <div class="app-ask" role="alertdialog" aria-label="the app asks">
+                <span>{ ask.question() }</span>
+                <button data-action="allow" onclick={ answer(true) }>{ yes }</button>
+                <button data-action="refuse" onclick={ answer(false) }>{ no }</button>
+            </div>
+        }
+    });
     let body = if let Some(problem) = &shown.problem {
         html! {
             <div class="app-problem" role="alert">

@@ -117,6 +117,11 @@ fn a_capability_asked_is_answered_with_y_and_a_stopped_app_is_said() {
         "{}",
         h.screen()
     );
+    // Not at once: a question takes an answer once it has been shown a second.
+    h.bytes(b"y");
+    assert_eq!(h.take_sent(), vec![]);
+    assert!(h.screen().contains("shown a second"), "{}", h.screen());
+    std::thread::sleep(std::time::Duration::from_millis(1050));
     h.bytes(b"y");
     assert_eq!(
         h.take_sent(),
