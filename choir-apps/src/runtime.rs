@@ -135,10 +135,6 @@ impl Runtime {
         })
     }
 
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     /// Compiles `bytes` (a component) as `version`, unless it already was.
     pub fn load(&self, version: &str, bytes: &[u8]) -> Result<(), AppError> {
         if self.is_loaded(version) {
