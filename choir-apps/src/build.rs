@@ -26,7 +26,10 @@ pub struct Built {
 pub enum BuildError {
     #[error("{0} has no Cargo.toml: make the app first (choir app new NAME)")]
     NoCrate(PathBuf),
-    #[error("cannot run cargo: {0}")]
+    #[error(
+        "cannot run cargo ({0}): building an app needs Rust with the wasm32-unknown-unknown \
+         target where the daemon runs (rustup target add wasm32-unknown-unknown)"
+    )]
     Cargo(std::io::Error),
     #[error("the build took longer than {} s", BUILD_TIMEOUT.as_secs())]
     TimedOut,
