@@ -53,19 +53,7 @@ async fn run(daemon: &RunningDaemon, command: Command) -> Vec<u64> {
 
 /// The world once `ready` holds of it.
 async fn until(daemon: &RunningDaemon, what: &str, ready: impl Fn(&World) -> bool) -> World {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let world = daemon.world().welcome().await.unwrap();
-        if ready(&world) {
-            return world;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} did not happen; the app windows: {:#?}",
-            world.app_windows
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    common::world_when(daemon, WAIT, what, ready, |world| world.app_windows.clone()).await
 }
 
 /// Every text the window's view shows, one line per node.
@@ -138,16 +126,9 @@ async fn grant(daemon: &RunningDaemon, name: &str, capability: Capability, grant
     .await;
 }
 
+/// The events of type `kind` in the log.
 async fn events(daemon: &RunningDaemon, kind: &str) -> Vec<EventBody> {
-    daemon
-        .store
-        .read(1, 100_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|event| event.body)
-        .filter(|body| body.type_name() == kind)
-        .collect()
+    common::bodies_of(daemon, kind, 100_000).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,19 +59,7 @@ async fn tool(daemon: &RunningDaemon, name: &str, args: Value) -> Value {
 
 /// The world once `ready` holds of it.
 async fn until(daemon: &RunningDaemon, what: &str, ready: impl Fn(&World) -> bool) -> World {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let world = daemon.world().welcome().await.unwrap();
-        if ready(&world) {
-            return world;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} did not happen; the calendar windows: {:#?}",
-            world.calendars
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::world_when(daemon, WAIT, what, ready, |world| world.calendars.clone()).await
 }
 
 /// Searches alice's INBOX with the tool until a message matching `query` is there.

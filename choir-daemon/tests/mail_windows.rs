@@ -45,19 +45,7 @@ async fn run(daemon: &RunningDaemon, command: Command) -> Vec<u64> {
 
 /// The world once `ready` holds of it.
 async fn until(daemon: &RunningDaemon, what: &str, ready: impl Fn(&World) -> bool) -> World {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let world = daemon.world().welcome().await.unwrap();
-        if ready(&world) {
-            return world;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} did not happen; the mail windows: {:#?}",
-            world.mail
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::world_when(daemon, WAIT, what, ready, |world| world.mail.clone()).await
 }
 
 fn view(world: &World, window: WindowId) -> &MailView {
@@ -66,15 +54,7 @@ fn view(world: &World, window: WindowId) -> &MailView {
 
 /// The events of type `kind` in the log.
 async fn events(daemon: &RunningDaemon, kind: &str) -> Vec<EventBody> {
-    daemon
-        .store
-        .read(1, 10_000)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|event| event.body)
-        .filter(|body| body.type_name() == kind)
-        .collect()
+    common::bodies_of(daemon, kind, 10_000).await
 }
 
 async fn send_to_alice(servers: &MailServers, bob: &Account, subject: &str, body: &str) {

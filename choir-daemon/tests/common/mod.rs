@@ -14,6 +14,47 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// The world once `ready` holds of it, waiting up to `within`; a failure shows `show` of the
+/// last world seen.
+pub async fn world_when<T: std::fmt::Debug>(
+    daemon: &RunningDaemon,
+    within: Duration,
+    what: &str,
+    ready: impl Fn(&choir_proto::World) -> bool,
+    show: impl Fn(&choir_proto::World) -> T,
+) -> choir_proto::World {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let world = daemon.world().welcome().await.unwrap();
+        if ready(&world) {
+            return world;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} did not happen; {:#?}",
+            show(&world)
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The events of type `kind` in the log (its first `limit`).
+pub async fn bodies_of(
+    daemon: &RunningDaemon,
+    kind: &str,
+    limit: usize,
+) -> Vec<choir_proto::EventBody> {
+    daemon
+        .store
+        .read(1, limit)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.body)
+        .filter(|body| body.type_name() == kind)
+        .collect()
+}
+
 pub async fn start_in(dir: &std::path::Path) -> RunningDaemon {
     Daemon::start(DaemonConfig::local(dir)).await.unwrap()
 }
