@@ -28,7 +28,8 @@ pub enum BuildError {
     NoCrate(PathBuf),
     #[error(
         "cannot run cargo ({0}): building an app needs Rust with the wasm32-unknown-unknown \
-         target where the daemon runs (rustup target add wasm32-unknown-unknown)"
+         target where the daemon runs (rustup target add wasm32-unknown-unknown; on a \
+         ChoirOS host the hypervisor lends its own, unless it cannot: its log says why)"
     )]
     Cargo(std::io::Error),
     #[error("the build took longer than {} s", BUILD_TIMEOUT.as_secs())]
@@ -41,13 +42,25 @@ pub enum BuildError {
     Componentize(String),
 }
 
-/// Builds the app whose crate is in `dir` (its package named `name`), with build files in
-/// `target_dir` (shared between apps, so the bindings generator is compiled once).
-pub async fn build(dir: &Path, name: &str, target_dir: &Path) -> Result<Built, BuildError> {
+/// Where a build puts its files and finds its crates.
+#[derive(Debug, Clone)]
+pub struct BuildDirs {
+    /// Build files, shared between apps (so the bindings generator is compiled once).
+    pub target: PathBuf,
+    /// The crates apps build with, as [`vendor`] leaves them; none: cargo's own cache.
+    pub crates: Option<PathBuf>,
+}
+
+/// Builds the app whose crate is in `dir` (its package named `name`).
+pub async fn build(dir: &Path, name: &str, dirs: &BuildDirs) -> Result<Built, BuildError> {
     if !dir.join("Cargo.toml").is_file() {
         return Err(BuildError::NoCrate(dir.to_path_buf()));
     }
+    let target_dir = dirs.target.as_path();
     let mut cargo = tokio::process::Command::new(cargo_program());
+    if let Some(crates) = &dirs.crates {
+        cargo.args(vendored_source(crates));
+    }
     cargo
         .args([
             "build",
@@ -98,6 +111,21 @@ pub(crate) fn componentize(core: &[u8]) -> Result<Vec<u8>, BuildError> {
         .module(core)
         .and_then(|encoder| encoder.validate(true).encode())
         .map_err(|e| BuildError::Componentize(format!("{e:#}")))
+}
+
+/// Cargo's settings that take the crates from `crates` instead of crates.io (or its cache).
+fn vendored_source(crates: &Path) -> [String; 4] {
+    // A TOML string: the path with its backslashes and quotes escaped.
+    let path = crates
+        .to_string_lossy()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
+    [
+        "--config".into(),
+        "source.crates-io.replace-with=\"choir-app-crates\"".into(),
+        "--config".into(),
+        format!("source.choir-app-crates.directory=\"{path}\""),
+    ]
 }
 
 /// The environment a build keeps: where cargo and rustup are, and their settings.

@@ -4,15 +4,18 @@
 //!
 //! - [`scaffold`]: the files of a new app;
 //! - [`build`]: builds an app's crate and makes a component of it;
+//! - [`vendor`]: copies the crates apps build with, for hosts that lend them to sandboxes;
 //! - [`Runtime`]: loads components and runs them ([`Running`]), each with a fuel budget per
 //!   call and a memory cap, its imports answered by a [`Host`].
 
 mod build;
 mod convert;
+mod crates;
 mod runtime;
 pub mod scaffold;
 
-pub use build::{build, BuildError, Built};
+pub use build::{build, BuildDirs, BuildError, Built};
+pub use crates::{crates_dir_name, vendor, CratesError};
 pub use runtime::{AppError, Host, Limits, LogEntry, Running, Runtime};
 
 /// The contract, as the apps' crates hold it (`wit/app.wit`).

@@ -90,11 +90,14 @@ fn main() {
         return;
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let target = root().join("target/tmp/apps");
+    let dirs = choir_apps::BuildDirs {
+        target: root().join("target/tmp/apps"),
+        crates: None,
+    };
     let timer = root().join("apps/timer");
     let started = Instant::now();
     let built = runtime
-        .block_on(choir_apps::build(&timer, "timer", &target))
+        .block_on(choir_apps::build(&timer, "timer", &dirs))
         .unwrap();
     eprintln!(
         "built the timer ({} bytes) in {:.1} s",
@@ -148,7 +151,8 @@ fn main() {
     let (mut input_to_view, mut desktop_only, frames) = runtime.block_on(async {
         let daemon = Daemon::start(DaemonConfig {
             apps: AppsConfig {
-                target_dir: Some(target.clone()),
+                target_dir: Some(dirs.target.clone()),
+                crates: None,
                 limits: choir_apps::Limits::default(),
             },
             ..DaemonConfig::local(dir.path())

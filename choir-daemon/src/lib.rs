@@ -67,6 +67,9 @@ pub struct AppsConfig {
     /// Where builds put their files; default the data dir's `apps/target`, or
     /// `$CHOIR_APPS_TARGET_DIR` (to share one between data dirs).
     pub target_dir: Option<PathBuf>,
+    /// The crates builds take, copied by the host (`$CHOIR_APPS_CRATES`, see
+    /// [`choir_apps::vendor`]); none: cargo's cache.
+    pub crates: Option<PathBuf>,
     pub limits: choir_apps::Limits,
 }
 
@@ -74,6 +77,9 @@ impl Default for AppsConfig {
     fn default() -> Self {
         AppsConfig {
             target_dir: std::env::var_os("CHOIR_APPS_TARGET_DIR")
+                .filter(|dir| !dir.is_empty())
+                .map(PathBuf::from),
+            crates: std::env::var_os("CHOIR_APPS_CRATES")
                 .filter(|dir| !dir.is_empty())
                 .map(PathBuf::from),
             limits: choir_apps::Limits::default(),
@@ -257,8 +263,7 @@ impl Daemon {
         let apps = apps::Apps::new(
             data_dir.root(),
             workspace.root(),
-            config.apps.target_dir.clone(),
-            config.apps.limits,
+            &config.apps,
             store.clone(),
             world.clone(),
         )

@@ -32,6 +32,7 @@ async fn start(dir: &std::path::Path, memory: usize) -> RunningDaemon {
     Daemon::start(DaemonConfig {
         apps: AppsConfig {
             target_dir: Some(target_dir()),
+            crates: None,
             limits: choir_apps::Limits {
                 memory,
                 ..choir_apps::Limits::default()
@@ -551,6 +552,7 @@ async fn the_agent_makes_an_app_from_a_chat_and_fixes_the_build_that_failed() {
         },
         apps: AppsConfig {
             target_dir: Some(target_dir()),
+            crates: None,
             limits: choir_apps::Limits::default(),
         },
         ..DaemonConfig::local(dir.path())

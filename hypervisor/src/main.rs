@@ -13,9 +13,9 @@ use hypervisor::control::{self, Request};
 use hypervisor::layout::Layout;
 use hypervisor::revocations::Revocations;
 use hypervisor::sandbox::{
-    image_name, instance_name, parse_uid_range, Accounts, Backend, Confinement, DockerBackend,
-    DockerConfig, IdPolicy, Limits, Network, NetworkPolicy, ProcessBackend, ProcessConfig,
-    Sandboxes, SupervisorConfig, DEFAULT_UID_RANGE,
+    image_name, instance_name, parse_uid_range, Accounts, AppBuilds, Backend, Confinement,
+    DockerBackend, DockerConfig, IdPolicy, Limits, Network, NetworkPolicy, ProcessBackend,
+    ProcessConfig, Sandboxes, SupervisorConfig, DEFAULT_UID_RANGE,
 };
 use hypervisor::ssh::{self, Shared};
 use hypervisor::units::{parse_duration, parse_size};
@@ -214,6 +214,18 @@ struct ServeArgs {
     /// Another directory sandboxes may read and execute from (repeatable), e.g. /opt/tools
     #[arg(long, value_name = "PATH")]
     sandbox_read: Vec<PathBuf>,
+    /// The Rust toolchain sandboxes build apps with, lent to them read-only: its root, as
+    /// `rustc --print sysroot` says (it needs the wasm32-unknown-unknown target); default:
+    /// the one `rustc` on PATH runs, if it has that target
+    #[arg(long, value_name = "DIR")]
+    apps_rust: Option<PathBuf>,
+    /// Where the copy of the crates apps build with is kept, made once from cargo's cache
+    /// (scripts/setup.sh fills that); default: ~/.cache/choir
+    #[arg(long, value_name = "DIR")]
+    apps_cache: Option<PathBuf>,
+    /// Lend sandboxes no toolchain: apps cannot be built in them
+    #[arg(long, conflicts_with = "apps_rust")]
+    no_app_builds: bool,
     /// Without root, let several users have sandboxes although they all run under this
     /// process's uid: they can then reach each other's data wherever Landlock does not hold
     #[arg(long)]
@@ -618,6 +630,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         files: args.limit_files,
         file_size: args.limit_file_size,
     };
+    let app_builds = app_builds(layout, &args).await?;
     let backend: Arc<dyn Backend> = match args.backend {
         BackendKind::Process => ProcessBackend::new(
             ProcessConfig {
@@ -635,6 +648,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
                     NetworkPolicy::None => Network::None,
                 },
                 allow_net: allow_net.clone(),
+                app_builds,
             },
             accounts,
         ),
@@ -653,6 +667,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
                     instance: instance_name(layout.root()),
                     env,
                     gateway: gateway.clone(),
+                    app_builds,
                 },
                 accounts,
                 users.pool().clone(),
@@ -859,6 +874,32 @@ fn raise_open_files() {
 
 /// Prints to stdout; a closed stdout (whoever started the server stopped reading) is not a
 /// reason to stop serving.
+/// What sandboxes build apps with: none with `--no-app-builds`; the toolchain `--apps-rust`
+/// names (an error if it cannot be used); else the one on PATH, if it can be used (said,
+/// not an error, if not).
+async fn app_builds(layout: &Layout, args: &ServeArgs) -> Result<Option<AppBuilds>> {
+    if args.no_app_builds {
+        return Ok(None);
+    }
+    let cache = args
+        .apps_cache
+        .clone()
+        .or_else(|| dirs::cache_dir().map(|dir| dir.join("choir")))
+        .unwrap_or_else(|| layout.root().join("cache"));
+    match AppBuilds::prepare(args.apps_rust.clone(), &cache).await {
+        Ok(builds) => {
+            tracing::info!("{}", builds.describe());
+            Ok(Some(builds))
+        }
+        Err(err) if args.apps_rust.is_none() => {
+            eprintln!("choir-hypervisor: apps cannot be built in sandboxes: {err}");
+            tracing::warn!(%err, "apps cannot be built in sandboxes");
+            Ok(None)
+        }
+        Err(err) => Err(err).context("--apps-rust"),
+    }
+}
+
 fn announce(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

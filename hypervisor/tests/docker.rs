@@ -278,6 +278,20 @@ async fn one_users_container_cannot_reach_another_users() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_app_is_built_in_a_container_that_cannot_change_the_lent_toolchain() {
+    let Some(engines) = engines("docker app build") else {
+        return;
+    };
+    let args = common::app_build_args();
+    let rust = std::path::PathBuf::from(&args[1]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let hv = start(&["alice"], &engines[..1], &args);
+    let alice = hv.connect("alice").await;
+    common::build_and_show_an_app(&alice, "hello").await;
+    common::lent_toolchain_holds(&alice, &rust).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_idle_sandbox_is_stopped_and_its_container_removed() {
     let Some(engines) = engines("docker idle stop") else {
         return;

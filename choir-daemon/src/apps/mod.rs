@@ -11,7 +11,7 @@ pub mod windows;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use choir_apps::{BuildError, Limits, Runtime};
+use choir_apps::{BuildError, Runtime};
 use choir_proto::apps::valid_app_name;
 use choir_proto::{Command, EventBody, NewEvent};
 
@@ -67,27 +67,31 @@ pub struct Apps {
     dir: PathBuf,
     /// The workspace's `apps/`: each app's crate.
     sources: PathBuf,
-    target: PathBuf,
+    build: choir_apps::BuildDirs,
     store: EventStore,
     world: WorldHandle,
     building: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Apps {
-    /// `target`: where builds put their files (default: the data dir's `apps/target`).
     pub fn new(
         data_dir: &Path,
         workspace: &Path,
-        target: Option<PathBuf>,
-        limits: Limits,
+        config: &crate::AppsConfig,
         store: EventStore,
         world: WorldHandle,
     ) -> Result<Self, AppsError> {
         let dir = data_dir.join("apps");
-        let runtime = Runtime::new(limits)?;
+        let runtime = Runtime::new(config.limits)?;
         Ok(Apps {
             runtime,
-            target: target.unwrap_or_else(|| dir.join("target")),
+            build: choir_apps::BuildDirs {
+                target: config
+                    .target_dir
+                    .clone()
+                    .unwrap_or_else(|| dir.join("target")),
+                crates: config.crates.clone(),
+            },
             dir,
             sources: workspace.join("apps"),
             store,
@@ -139,7 +143,7 @@ impl Apps {
         }
         let _one_at_a_time = self.building.lock().await;
         let started = std::time::Instant::now();
-        let built = choir_apps::build(&source, name, &self.target).await?;
+        let built = choir_apps::build(&source, name, &self.build).await?;
         let bytes = built.component.len() as u64;
         if bytes > MAX_COMPONENT {
             return Err(AppsError::TooLarge(bytes));

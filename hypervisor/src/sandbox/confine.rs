@@ -36,7 +36,7 @@ use nix::unistd::{Gid, Uid};
 use thiserror::Error;
 
 use super::limits::Limits;
-use super::namespaces::{self, NamespaceError, Network};
+use super::namespaces::{self, Lent, NamespaceError, Network};
 use super::syscalls::{self, SyscallError};
 
 /// The Landlock ABI whose rights sandboxes are confined with (Linux 6.12: files, network
@@ -133,6 +133,10 @@ pub struct Confinement {
     /// A directory or file it may read and execute (repeatable)
     #[arg(long = "read", value_name = "PATH")]
     pub read_only: Vec<PathBuf>,
+    /// A host directory it may read and execute at a path of its own under /run/choir
+    /// (repeatable; needs namespaces of its own)
+    #[arg(long = "lend", value_name = "HOST=SANDBOX", value_parser = Lent::parse)]
+    pub lent: Vec<Lent>,
     /// The Landlock enforcement it must get (what the hypervisor's probe found)
     #[arg(long, value_enum)]
     pub landlock: LandlockLevel,
@@ -178,6 +182,8 @@ pub enum ConfineError {
         got: LandlockLevel,
         expected: LandlockLevel,
     },
+    #[error("a directory can be lent only to a sandbox with namespaces of its own (--network none or outbound)")]
+    LentWithoutNamespaces,
     #[error("an argument holds a NUL byte")]
     Nul,
     #[error("cannot execute the program: {0}")]
@@ -219,6 +225,9 @@ impl Confinement {
         for path in &self.read_only {
             args.extend(["--read".into(), path.clone().into()]);
         }
+        for lent in &self.lent {
+            args.extend(["--lend".into(), lent.to_arg()]);
+        }
         let level = match self.landlock {
             LandlockLevel::None => "none",
             LandlockLevel::Partial => "partial",
@@ -257,6 +266,9 @@ impl Confinement {
             path: program.clone(),
             source,
         })?;
+        if self.network == Network::Host && !self.lent.is_empty() {
+            return Err(ConfineError::LentWithoutNamespaces);
+        }
         if self.network != Network::Host {
             let allowed = self
                 .allow_net
@@ -268,11 +280,14 @@ impl Confinement {
                 allowed: &allowed,
                 data_dir: &self.dir,
                 read_only: &self.read_only,
+                lent: &self.lent,
             })?;
         }
+        let mut read_only = self.read_only.clone();
+        read_only.extend(self.lent.iter().map(|lent| lent.at.clone()));
         // The program by the descriptor opened above: its path may be under a directory the
         // namespaces covered (a build in /tmp).
-        let ruleset = ruleset(&self.dir, &self.read_only, &executable)?;
+        let ruleset = ruleset(&self.dir, &read_only, &executable)?;
 
         // setsid fails only for a group leader, which the hypervisor never starts this as.
         nix::unistd::setsid().map_err(|source| ConfineError::Ids {
@@ -453,6 +468,7 @@ mod tests {
             files: 1024,
             file_size: 1 << 20,
             read_only: vec!["/usr".into(), "/etc".into()],
+            lent: vec![Lent::parse("/root/.rustup/toolchains/a=b=/run/choir/rust").unwrap()],
             landlock: LandlockLevel::Full,
             network: Network::Outbound,
             allow_net: vec!["10.9.0.0/16".into()],
@@ -475,6 +491,24 @@ mod tests {
         let mut args: Vec<OsString> = vec!["confine".into()];
         args.extend(shared.to_args());
         assert_eq!(Wrapper::try_parse_from(args).unwrap().confinement, shared);
+    }
+
+    #[test]
+    fn a_directory_is_lent_only_under_run_choir() {
+        let lent = Lent::parse("/opt/rust=/run/choir/rust").unwrap();
+        assert_eq!(lent.host, PathBuf::from("/opt/rust"));
+        assert_eq!(lent.at, PathBuf::from("/run/choir/rust"));
+        for bad in [
+            "/opt/rust",
+            "relative=/run/choir/rust",
+            "/opt/rust=/etc",
+            "/opt/rust=/run/choir",
+            "/opt/rust=/run/choir/../../etc",
+            "/opt/rust=/run/choirx/rust",
+            "/opt/rust=run/choir/rust",
+        ] {
+            assert!(Lent::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -34,6 +34,7 @@ use sqlx::Row;
 use tokio::io::AsyncWriteExt;
 
 use super::accounts::Accounts;
+use super::app_builds::AppBuilds;
 use super::limits::Limits;
 use super::{
     Backend, BoxFuture, Execution, Exit, Isolation, Launched, LogTail, SandboxError, StopSignal,
@@ -92,6 +93,9 @@ pub struct DockerConfig {
     pub instance: String,
     /// Environment for every daemon (the agent's settings).
     pub env: Vec<(String, String)>,
+    /// What daemons on engines of this host build apps with, bound read-only into their
+    /// containers (those elsewhere cannot build apps).
+    pub app_builds: Option<AppBuilds>,
 }
 
 /// One engine, connected (or not: then why).
@@ -525,6 +529,31 @@ impl DockerBackend {
     }
 }
 
+/// Binds the toolchain and crates apps are built with into a container, read-only where a
+/// process sandbox sees them, and sets its daemon's environment for builds.
+fn lend(host_config: &mut HostConfig, env: &mut Vec<String>, builds: &AppBuilds) {
+    let mounts = host_config.mounts.get_or_insert_with(Vec::new);
+    for lent in builds.lent() {
+        mounts.push(Mount {
+            target: Some(lent.at.to_string_lossy().into_owned()),
+            source: Some(lent.host.to_string_lossy().into_owned()),
+            typ: Some(MountType::BIND),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+    let told = builds.env(true, std::path::Path::new(DATA));
+    env.retain(|entry| {
+        !told
+            .iter()
+            .any(|(name, _)| entry.starts_with(&format!("{name}=")))
+    });
+    env.extend(
+        told.into_iter()
+            .map(|(name, value)| format!("{name}={}", value.to_string_lossy())),
+    );
+}
+
 /// The container's first command: a passwd entry for the sandbox's uid in `/tmp/passwd`
 /// (the image's `/etc/passwd` links there: the uid is known only now), then the daemon in
 /// its place. `user` is a hypervisor user name (letters, digits, `-`, `_`), safe in a script.
@@ -660,6 +689,9 @@ impl Backend for DockerBackend {
                 );
             }
             let mut host_config = self.host_config(&name, network);
+            if let (Some(builds), None) = (&self.config.app_builds, &published) {
+                lend(&mut host_config, &mut env, builds);
+            }
             if let Some(ip) = &published {
                 host_config.port_bindings = Some(HashMap::from([(
                     format!("{DAEMON_PORT}/tcp"),

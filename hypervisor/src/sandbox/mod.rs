@@ -7,6 +7,7 @@
 //! process under its own uid; a container backend plugs in behind the same trait.
 
 mod accounts;
+mod app_builds;
 mod cgroup;
 pub mod confine;
 mod datadir;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use accounts::{parse_uid_range, AccountError, Accounts, IdPolicy, DEFAULT_UID_RANGE};
+pub use app_builds::{AppBuilds, AppBuildsError};
 pub use cgroup::instance_name;
 pub use confine::{kill_uid, Confinement, LandlockLevel};
 pub use docker::{image_name, DockerBackend, DockerConfig, NetworkPolicy};

@@ -15,7 +15,8 @@
 //!   empty and private (but for its data dir and the directories it may read, where they lie
 //!   under one of them), so the host's pathname sockets (D-Bus, journald, X11, Docker, other
 //!   users' tmux) are not there; `/proc` a new instance that shows only its user's processes
-//!   (`hidepid=invisible`).
+//!   (`hidepid=invisible`); host directories lent to it (the toolchain apps are built with)
+//!   mounted read-only under `/run/choir`.
 //!
 //! Everything ends with the sandbox's last process: the namespaces, and slirp4netns, which
 //! waits on a pipe whose writing end only the sandbox's processes hold.
@@ -287,6 +288,53 @@ pub fn police_container(pid: u32, allowed: &[String]) -> Result<(), NamespaceErr
     )
 }
 
+/// Where in a sandbox lent directories may be put.
+pub const LENT_UNDER: &str = "/run/choir";
+
+/// A host directory lent to a sandbox, read-only, at a path of its own under [`LENT_UNDER`]:
+/// the host's path (and its parents' permissions) stays out of the sandbox's sight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lent {
+    pub host: PathBuf,
+    pub at: PathBuf,
+}
+
+impl Lent {
+    /// `HOST=AT` (the last `=` splits them), as `confine --lend` takes it.
+    pub fn parse(text: &str) -> Result<Lent, String> {
+        let (host, at) = text
+            .rsplit_once('=')
+            .ok_or_else(|| format!("`{text}` is not HOST=SANDBOX"))?;
+        let lent = Lent {
+            host: PathBuf::from(host),
+            at: PathBuf::from(at),
+        };
+        let plain = lent.at.components().all(|part| {
+            matches!(
+                part,
+                std::path::Component::RootDir | std::path::Component::Normal(_)
+            )
+        });
+        if !lent.host.is_absolute()
+            || !plain
+            || !lent.at.starts_with(LENT_UNDER)
+            || lent.at == Path::new(LENT_UNDER)
+        {
+            return Err(format!(
+                "`{text}`: the host's path must be absolute and the sandbox's a plain path under {LENT_UNDER}"
+            ));
+        }
+        Ok(lent)
+    }
+
+    pub fn to_arg(&self) -> std::ffi::OsString {
+        let mut arg = self.host.clone().into_os_string();
+        arg.push("=");
+        arg.push(&self.at);
+        arg
+    }
+}
+
 /// What a sandbox's namespaces are made of.
 #[derive(Debug, Clone)]
 pub struct Plan<'a> {
@@ -297,6 +345,8 @@ pub struct Plan<'a> {
     pub data_dir: &'a Path,
     /// Directories it may read: they stay where they are too (but for those under `/run`).
     pub read_only: &'a [PathBuf],
+    /// Host directories lent to it.
+    pub lent: &'a [Lent],
 }
 
 /// Enters new namespaces for this process as `plan` says. Runs as root, on the only thread.
@@ -320,6 +370,22 @@ pub fn enter(plan: &Plan<'_>) -> Result<(), NamespaceError> {
     .map_err(sys("make the mounts private"))?;
     // Opened in the new mount namespace: a mount can only be made of one of its own.
     let kept = kept_paths(plan)?;
+    let lent = plan
+        .lent
+        .iter()
+        .map(|lent| {
+            nix::fcntl::open(
+                lent.host.as_path(),
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .map(|fd| (lent.at.clone(), fd))
+            .map_err(|source| NamespaceError::Io {
+                action: format!("open {} to lend it", lent.host.display()),
+                source: source.into(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     if own_network {
         run(
             &program("ip", "iproute2")?,
@@ -337,7 +403,7 @@ pub fn enter(plan: &Plan<'_>) -> Result<(), NamespaceError> {
         start_slirp(&host_net)?;
     }
     drop(host_net);
-    mount_private(&kept, plan.network == Network::Outbound)?;
+    mount_private(&kept, &lent, plan.network == Network::Outbound)?;
     Ok(())
 }
 
@@ -481,9 +547,13 @@ fn make_walkable(top: &Path, path: &Path) -> Result<(), NamespaceError> {
 }
 
 /// The sandbox's own `/run`, `/var/run`, `/tmp`, `/var/tmp` and `/dev/shm` (with `kept`
-/// mounted again where they were) and `/proc`; with `dns`, a `resolv.conf` naming
-/// slirp4netns's forwarder.
-fn mount_private(kept: &[(PathBuf, OwnedFd)], dns: bool) -> Result<(), NamespaceError> {
+/// mounted again where they were, and `lent` read-only where they go) and `/proc`; with
+/// `dns`, a `resolv.conf` naming slirp4netns's forwarder.
+fn mount_private(
+    kept: &[(PathBuf, OwnedFd)],
+    lent: &[(PathBuf, OwnedFd)],
+    dns: bool,
+) -> Result<(), NamespaceError> {
     // Where /etc/resolv.conf leads, read before /run is covered (it often leads there).
     let resolv = std::fs::canonicalize("/etc/resolv.conf").ok();
     let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
@@ -521,6 +591,27 @@ fn mount_private(kept: &[(PathBuf, OwnedFd)], dns: bool) -> Result<(), Namespace
                 None::<&str>,
             )
             .map_err(sys("mount a directory it keeps"))?;
+        }
+        for (at, fd) in lent.iter().filter(|(at, _)| at.starts_with(dir)) {
+            make_walkable(dir, at)?;
+            let source = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            mount(
+                Some(source.as_str()),
+                at.as_path(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(sys("mount a lent directory"))?;
+            // A bind mount takes its flags only when mounted again.
+            mount(
+                None::<&str>,
+                at.as_path(),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | nosuid,
+                None::<&str>,
+            )
+            .map_err(sys("make a lent directory read-only"))?;
         }
     }
     if dns {

@@ -17,6 +17,7 @@ use nix::sys::wait::{waitid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use super::accounts::{Account, Accounts, IdPolicy};
+use super::app_builds::{self, AppBuilds};
 use super::cgroup::Cgroups;
 use super::confine::{self, Confinement, LandlockLevel};
 use super::limits::Limits;
@@ -66,6 +67,8 @@ pub struct ProcessConfig {
     pub network: Network,
     /// Ranges daemons may reach all the same (checked).
     pub allow_net: Vec<String>,
+    /// What daemons build apps with (none: they cannot build apps).
+    pub app_builds: Option<AppBuilds>,
 }
 
 impl ProcessConfig {
@@ -170,6 +173,14 @@ impl ProcessBackend {
     ) -> Confinement {
         let ids = self.ids(account);
         let limits = self.config.limits;
+        let mut read_only = self.read_only.clone();
+        let mut lent = Vec::new();
+        if let Some(builds) = &self.config.app_builds {
+            match network {
+                Network::Host => read_only.extend(builds.read_where_they_are()),
+                Network::None | Network::Outbound => lent = builds.lent(),
+            }
+        }
         Confinement {
             dir: dir.to_owned(),
             uid: ids.map(|(uid, _)| uid),
@@ -179,7 +190,8 @@ impl ProcessBackend {
             memory: limits.memory,
             files: limits.files,
             file_size: limits.file_size,
-            read_only: self.read_only.clone(),
+            read_only,
+            lent,
             landlock: self.landlock,
             network,
             allow_net: match network {
@@ -198,7 +210,7 @@ impl ProcessBackend {
             .arg("confine")
             .args(confinement.to_args())
             .env_clear()
-            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("PATH", app_builds::SYSTEM_PATH)
             .env("HOME", dir.join("workspace"))
             .env("USER", user)
             .env("LOGNAME", user)
@@ -455,6 +467,9 @@ impl Backend for ProcessBackend {
                         .map(|(k, v)| (k, v.replace("{user}", user))),
                 )
                 .env("CHOIR_DAEMON_TOKEN", &account.token);
+            if let Some(builds) = &self.config.app_builds {
+                command.envs(builds.env(confinement.network != Network::Host, &dir));
+            }
             if let Some(gateway) = &self.config.gateway {
                 let socket = dir.join(crate::gateway::SOCKET);
                 let told = gateway

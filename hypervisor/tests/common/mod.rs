@@ -423,6 +423,16 @@ impl Exec {
 
 /// Runs an exec request with `stdin`; returns stdout, stderr and the exit status.
 pub async fn exec_with(session: &client::Handle<Client>, command: &str, stdin: &[u8]) -> Exec {
+    exec_within(session, command, stdin, WAIT * 2).await
+}
+
+/// [`exec_with`], waiting up to `quiet` for each message (a build says nothing for long).
+pub async fn exec_within(
+    session: &client::Handle<Client>,
+    command: &str,
+    stdin: &[u8],
+    quiet: Duration,
+) -> Exec {
     let mut channel = session.channel_open_session().await.unwrap();
     channel.exec(true, command).await.unwrap();
     if !stdin.is_empty() {
@@ -431,12 +441,11 @@ pub async fn exec_with(session: &client::Handle<Client>, command: &str, stdin: &
     channel.eof().await.unwrap();
     let (mut out, mut err, mut status) = (Vec::new(), Vec::new(), None);
     loop {
-        let msg = match tokio::time::timeout(WAIT * 2, channel.wait()).await {
+        let msg = match tokio::time::timeout(quiet, channel.wait()).await {
             Ok(Some(msg)) => msg,
             Ok(None) => break,
             Err(_) => panic!(
-                "`{command}` gave no answer within {:?}; so far stdout {:?}, stderr {:?}",
-                WAIT * 2,
+                "`{command}` gave no answer within {quiet:?}; so far stdout {:?}, stderr {:?}",
                 String::from_utf8_lossy(&out),
                 String::from_utf8_lossy(&err)
             ),
@@ -470,4 +479,103 @@ pub async fn bash(session: &client::Handle<Client>, script: &str) -> (String, i6
         result["output"].as_str().unwrap_or_default().to_owned(),
         result["exit_code"].as_i64().unwrap_or(-1),
     )
+}
+
+/// `serve`'s flags that lend sandboxes the toolchain this test runs with (cargo's, with the
+/// wasm32 target the set-up adds) and a copy of the apps' crates kept in the build's tmp dir.
+pub fn app_build_args() -> Vec<String> {
+    let out = std::process::Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .expect("rustc --print sysroot");
+    assert!(out.status.success(), "{out:?}");
+    vec![
+        "--apps-rust".into(),
+        String::from_utf8(out.stdout).unwrap().trim().into(),
+        "--apps-cache".into(),
+        app_crates_cache().to_string_lossy().into_owned(),
+    ]
+}
+
+/// Where [`app_build_args`] keeps the copy of the apps' crates.
+pub fn app_crates_cache() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("app-crates")
+}
+
+/// `choir app new NAME`, `build` and `open` in the session's sandbox, then waits until the
+/// app's first view (its name, nothing pressed) is in the log; the build's own words.
+pub async fn build_and_show_an_app(session: &client::Handle<Client>, name: &str) -> Exec {
+    // A build into the sandbox's empty build dir compiles the bindings generator first.
+    const BUILD_QUIET: Duration = Duration::from_secs(600);
+    let made = exec(session, &format!("choir app new {name}")).await;
+    assert_eq!(made.status, Some(0), "{made:?}");
+    let started = std::time::Instant::now();
+    let built = exec_within(
+        session,
+        &format!("choir app build {name}"),
+        b"",
+        BUILD_QUIET,
+    )
+    .await;
+    assert_eq!(built.status, Some(0), "{built:?}");
+    assert!(built.out.contains("installed"), "{built:?}");
+    eprintln!(
+        "built {name} in its sandbox in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let opened = exec(session, &format!("choir app open {name}")).await;
+    assert_eq!(opened.status, Some(0), "{opened:?}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let events = exec(session, "choir events").await.out;
+        let shown = events.lines().any(|line| {
+            line.contains("app.view_shown")
+                && line.contains(name)
+                && line.contains("pressed 0 times")
+        });
+        if shown {
+            return built;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no view of {name} in:\n{events}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// A hostile user in the session's sandbox tries to change what every sandbox builds apps
+/// with (the toolchain at `rust` and the crates' copy, lent at /run/choir), and to reach them
+/// where the host keeps them; nothing changes, and the toolchain still answers.
+pub async fn lent_toolchain_holds(session: &client::Handle<Client>, rust: &Path) {
+    let crates = app_crates_cache().join(choir_apps::crates_dir_name());
+    let wit_bindgen = std::fs::read_dir(&crates)
+        .unwrap()
+        .map(|entry| entry.unwrap().path().join("src/lib.rs"))
+        .find(|lib| lib.to_string_lossy().contains("/wit-bindgen/"))
+        .expect("wit-bindgen among the copied crates");
+    let before = std::fs::read(&wit_bindgen).unwrap();
+    let rust_bin = rust.join("bin");
+    let attacks = [
+        ("plant a program in the toolchain", "touch /run/choir/rust/bin/planted".to_owned()),
+        ("replace rustc", "cp /bin/true /run/choir/rust/bin/rustc".to_owned()),
+        (
+            "change a crate every build compiles",
+            "f=$(find /run/choir/crates -path '*/wit-bindgen/src/lib.rs'); test -n \"$f\" && echo 'compile_error!(\"planted\");' >> \"$f\"".to_owned(),
+        ),
+        ("delete the crates", "rm -rf /run/choir/crates/wit-bindgen && test ! -e /run/choir/crates/wit-bindgen".to_owned()),
+        ("remount the toolchain writable", "mount -o remount,rw /run/choir/rust".to_owned()),
+        ("read the toolchain where the host keeps it", format!("ls {}", rust_bin.display())),
+        ("read the crates where the host keeps them", format!("ls {}", crates.display())),
+    ];
+    for (what, script) in &attacks {
+        let (out, code) = bash(session, script).await;
+        assert_ne!(code, 0, "{what} worked: {out}");
+    }
+    assert!(!rust_bin.join("planted").exists());
+    assert_eq!(std::fs::read(&wit_bindgen).unwrap(), before);
+    // The toolchain is the host's, unchanged: cargo still answers there.
+    let (out, code) = bash(session, "/run/choir/rust/bin/cargo --version").await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("cargo "), "{out}");
 }
