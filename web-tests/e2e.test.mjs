@@ -1923,6 +1923,16 @@ e2eTest(
     await tui.waitForText('list_files 2');
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'app-dashboard.png') });
+
+    // The taskbar's launcher offers the installed app: a click opens another window of it.
+    const launcher = 'button[data-launch="app:tool-dashboard"]';
+    assert.equal(await page.getAttribute(launcher, 'aria-label'), 'new tool-dashboard window');
+    await page.click(launcher);
+    await waitFor(page, () => document.querySelectorAll('.window .user-app').length === 2, 15_000, {
+      what: 'a second dashboard window',
+    });
+    const apps = [...(await daemon.windows()).values()].filter((w) => w.app === 'app:tool-dashboard');
+    assert.equal(apps.length, 2);
   },
   { timeout: 240_000 },
 );

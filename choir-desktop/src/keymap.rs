@@ -28,6 +28,40 @@ pub const LAUNCHER: &[(&str, char)] = &[
     ("Quit", 'q'),
 ];
 
+/// An entry of the launcher: a desktop command by its key after the prefix, or an app the
+/// user or the agent wrote, by its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Launch {
+    Key(char),
+    App(String),
+}
+
+/// The launcher's entries, as (label, what it does): the built-in apps, the installed apps
+/// by name, then the desktop's commands.
+pub fn launcher(installed: &Installed) -> Vec<(String, Launch)> {
+    let apps_end = LAUNCHER
+        .iter()
+        .position(|(_, key)| *key == 't')
+        .unwrap_or(LAUNCHER.len());
+    let builtin = |entries: &[(&str, char)]| -> Vec<(String, Launch)> {
+        entries
+            .iter()
+            .map(|(label, key)| ((*label).to_owned(), Launch::Key(*key)))
+            .collect()
+    };
+    let mut entries = builtin(&LAUNCHER[..apps_end]);
+    entries.extend(
+        installed
+            .keys()
+            .map(|name| (name.clone(), Launch::App(name.clone()))),
+    );
+    entries.extend(builtin(&LAUNCHER[apps_end..]));
+    entries
+}
+
+/// The apps the user or the agent wrote that are installed, by name.
+pub type Installed = std::collections::BTreeMap<String, choir_proto::InstalledApp>;
+
 /// Cells a move or resize key goes, and with Shift.
 const STEP: (i32, i32) = (1, 5);
 
@@ -85,6 +119,8 @@ pub struct Screen<'a> {
     /// The focused window's items to search, oldest first, as (key, text): a chat's
     /// messages (by seq).
     pub focused_items: Option<&'a [(u64, String)]>,
+    /// The installed apps, which the launcher lists.
+    pub installed: &'a Installed,
 }
 
 /// The desktop's keyboard state machine for one client.
@@ -286,6 +322,15 @@ impl Keymap {
         }
     }
 
+    /// What a launcher entry does, chosen by key or by a click.
+    pub fn launch(&mut self, launch: &Launch, screen: &Screen<'_>) -> Vec<Intent> {
+        self.mode = Mode::Normal;
+        match launch {
+            Launch::Key(c) => self.on_command(*c, screen),
+            Launch::App(name) => vec![Intent::Send(open(AppKind::App(name.clone()), screen))],
+        }
+    }
+
     /// What `c` after the prefix does (also a launcher entry's and a click's).
     pub fn on_command(&mut self, c: char, screen: &Screen<'_>) -> Vec<Intent> {
         let mut intents = Vec::new();
@@ -385,7 +430,8 @@ impl Keymap {
         screen: &Screen<'_>,
         intents: &mut Vec<Intent>,
     ) {
-        let last = LAUNCHER.len() - 1;
+        let entries = launcher(screen.installed);
+        let last = entries.len().saturating_sub(1);
         match key.code {
             KeyCode::Up => {
                 self.mode = Mode::Launcher {
@@ -399,8 +445,8 @@ impl Keymap {
             }
             KeyCode::Enter => {
                 self.mode = Mode::Normal;
-                if let Some((_, c)) = LAUNCHER.get(selected) {
-                    intents.extend(self.on_command(*c, screen));
+                if let Some((_, launch)) = entries.get(selected) {
+                    intents.extend(self.launch(launch, screen));
                 }
             }
             KeyCode::Char(c) if LAUNCHER.iter().any(|(_, hotkey)| *hotkey == c) => {

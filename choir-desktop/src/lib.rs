@@ -33,4 +33,4 @@ pub use connection::{Connection, Tone};
 pub use copy_mode::CopyMode;
 pub use handled::Handled;
 pub use key::{Key, KeyCode, Mods};
-pub use keymap::{Intent, Keymap, Mode, Screen, LAUNCHER, PREFIX};
+pub use keymap::{launcher, Installed, Intent, Keymap, Launch, Mode, Screen, LAUNCHER, PREFIX};

@@ -218,6 +218,16 @@ fn taskbar(send: &Callback<Msg>, app: &Shown) -> Html {
                 { launch(AppKind::Shell, "shell", "shell") }
                 { launch(AppKind::Mail, "mail", "mail") }
                 { launch(AppKind::Calendar, "calendar", "calendar") }
+                // The apps the user or the agent wrote, as the terminal's launcher lists them.
+                { for world.apps.keys().map(|name| {
+                    let app = AppKind::App(name.clone());
+                    let onclick = send.reform(move |_: MouseEvent| Msg::Send(Command::OpenWindow {
+                        app: app.clone(),
+                        title: None,
+                        rect: None,
+                    }));
+                    html! { <button data-launch={ format!("app:{name}") } aria-label={ format!("new {name} window") } onclick={ onclick }>{ format!("+ {name}") }</button> }
+                }) }
             </span>
             <span class="windows">
                 { for world.desktop.windows.values().enumerate().map(|(n, window)| {

@@ -70,6 +70,7 @@ fn the_prefix_and_bracket_enter_copy_mode_and_q_leaves() {
         focused_takes_every_key: true,
         focused_terminal: Some(&terminal),
         focused_items: None,
+        installed: &world.apps,
     };
     let mut keymap = Keymap::new(Front::Terminal);
     keymap.on_key(PREFIX, &screen);

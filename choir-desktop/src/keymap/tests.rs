@@ -49,6 +49,7 @@ fn screen(world: &World) -> Screen<'_> {
         focused_takes_every_key: false,
         focused_terminal: None,
         focused_items: None,
+        installed: &world.apps,
     }
 }
 

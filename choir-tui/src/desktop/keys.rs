@@ -1,7 +1,7 @@
 //! Keyboard handling: the shared keymap ([`choir_desktop::Keymap`]) decides what a key does;
 //! this carries it out on the terminal's desktop.
 
-use choir_desktop::{Intent, Keymap, Screen};
+use choir_desktop::{Intent, Keymap, Launch, Screen};
 use choir_proto::{AppKind, WindowId};
 
 use super::{Action, Desktop};
@@ -13,9 +13,9 @@ impl Desktop {
         self.carry_out(intents, actions);
     }
 
-    /// What `c` after the prefix does, asked by a click (the launcher's entries).
-    pub(super) fn on_command_char(&mut self, c: char, actions: &mut Vec<Action>) {
-        let intents = self.with_keymap(|keymap, screen| keymap.on_command(c, screen));
+    /// What a launcher entry does, asked by a click.
+    pub(super) fn on_launch(&mut self, launch: &Launch, actions: &mut Vec<Action>) {
+        let intents = self.with_keymap(|keymap, screen| keymap.launch(launch, screen));
         self.carry_out(intents, actions);
     }
 
@@ -40,6 +40,7 @@ impl Desktop {
                 .and_then(|id| world.shells.get(&id))
                 .map(|shell| &shell.terminal),
             focused_items: items.as_deref(),
+            installed: &world.apps,
         };
         work(&mut self.keymap, &screen)
     }

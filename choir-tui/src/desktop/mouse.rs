@@ -128,7 +128,8 @@ impl Desktop {
                 return;
             }
             Mode::Launcher { .. } => {
-                let menu = launcher_rect(self.width, self.height);
+                let entries = choir_desktop::launcher(&self.replica.world().apps);
+                let menu = launcher_rect(self.width, self.height, &entries);
                 self.keymap.set_mode(Mode::Normal);
                 let inside = x > menu.x
                     && x < menu.x + menu.width - 1
@@ -136,8 +137,8 @@ impl Desktop {
                     && y < menu.y + menu.height - 1;
                 if inside {
                     let index = usize::from(y - menu.y - 1);
-                    if let Some((_, hotkey)) = choir_desktop::LAUNCHER.get(index) {
-                        self.on_command_char(*hotkey, actions);
+                    if let Some((_, launch)) = entries.get(index) {
+                        self.on_launch(launch, actions);
                     }
                 }
                 return;

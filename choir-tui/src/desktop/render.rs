@@ -12,7 +12,7 @@ use ratatui::Frame;
 
 use super::geometry::{self, CLOSE_FROM_RIGHT, MAXIMIZE_FROM_RIGHT, MINIMIZE_FROM_RIGHT};
 use choir_desktop::attention::Attention;
-use choir_desktop::{Mode, Tone, LAUNCHER};
+use choir_desktop::{Launch, Mode, Tone};
 
 use super::{desktop_area, Desktop};
 use crate::apps;
@@ -81,14 +81,23 @@ pub fn taskbar_hits(
         .collect()
 }
 
-/// Where the launcher menu is drawn.
-pub fn launcher_rect(width: u16, height: u16) -> Rect {
-    let h = LAUNCHER.len() as u16 + 2;
+/// Where the launcher menu with `entries` is drawn: wide enough for its longest label
+/// (within 18 to 40 columns).
+pub fn launcher_rect(width: u16, height: u16, entries: &[(String, Launch)]) -> Rect {
+    let h = u16::try_from(entries.len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(2);
+    let longest = entries
+        .iter()
+        .map(|(label, _)| display_width(label))
+        .max()
+        .unwrap_or(0);
+    let w = u16::try_from(longest + 8).unwrap_or(u16::MAX).clamp(18, 40);
     let area = desktop_area(width, height);
     Rect::new(
         0,
         area.height.saturating_sub(h),
-        18.min(width),
+        w.min(width),
         h.min(area.height),
     )
 }
@@ -353,7 +362,8 @@ impl Desktop {
 
     fn draw_launcher(&self, selected: usize, screen: Rect, buf: &mut Buffer) {
         let theme = &self.theme;
-        let rect = launcher_rect(screen.width, screen.height);
+        let entries = choir_desktop::launcher(&self.replica.world().apps);
+        let rect = launcher_rect(screen.width, screen.height, &entries);
         Clear.render(rect, buf);
         let block = Block::bordered()
             .border_type(BorderType::Rounded)
@@ -362,13 +372,19 @@ impl Desktop {
             .title(" Launch ");
         let inner = block.inner(rect);
         block.render(rect, buf);
-        for (i, (label, hotkey)) in LAUNCHER.iter().enumerate().take(usize::from(inner.height)) {
+        for (i, (label, launch)) in entries.iter().enumerate().take(usize::from(inner.height)) {
             let style = if i == selected {
                 theme.selected()
             } else {
                 theme.overlay()
             };
-            let text = format!(" {hotkey}  {label:<10}");
+            // An installed app has no key of its own: a mark where the key would be.
+            let key = match launch {
+                Launch::Key(key) => *key,
+                Launch::App(_) => '▸',
+            };
+            let width = usize::from(inner.width).saturating_sub(4);
+            let text = format!(" {key}  {label:<width$}");
             buf.set_stringn(
                 inner.x,
                 inner.y + i as u16,

@@ -399,7 +399,7 @@ fn launcher_opens_apps_by_keyboard_and_mouse() {
     // The taskbar's menu button, then the third entry (Writer): no free space is left, so
     // the daemon cascades it.
     h.click(2, 23);
-    let menu = super::render::launcher_rect(80, 24);
+    let menu = super::render::launcher_rect(80, 24, &choir_desktop::launcher(&Default::default()));
     h.click(menu.x + 3, menu.y + 3);
     assert_eq!(
         h.take_sent(),
@@ -409,6 +409,54 @@ fn launcher_opens_apps_by_keyboard_and_mouse() {
             rect: None
         }]
     );
+}
+
+#[test]
+fn the_launcher_lists_installed_apps_and_opens_them_by_keyboard_and_mouse() {
+    let mut h = Harness::new(80, 24);
+    for name in ["timer", "tool-dashboard"] {
+        h.commit(EventBody::AppBuilt {
+            name: name.into(),
+            version: "0123456789abcdef".into(),
+            bytes: 1,
+        });
+    }
+    h.bytes(&prefixed(" "));
+    let screen = h.screen();
+    assert!(screen.contains("▸  timer"), "{screen}");
+    assert!(screen.contains("▸  tool-dashboard"), "{screen}");
+    // After the six built-in apps: the seventh entry is the first installed app.
+    h.bytes(b"\x1b[B\x1b[B\x1b[B\x1b[B\x1b[B\x1b[B\r");
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::OpenWindow {
+            app: AppKind::App("timer".into()),
+            title: None,
+            rect: Some(choir_proto::Rect::new(0, 0, 80, 22))
+        }]
+    );
+    h.bytes(&prefixed(" "));
+    let entries = choir_desktop::launcher(&h.desktop.world().apps);
+    let menu = super::render::launcher_rect(80, 24, &entries);
+    assert!(menu.width > 18, "wide enough for tool-dashboard: {menu:?}");
+    // The eighth entry; the timer's window fills the screen, so the daemon cascades it.
+    h.click(menu.x + 3, menu.y + 8);
+    assert_eq!(
+        h.take_sent(),
+        vec![Command::OpenWindow {
+            app: AppKind::App("tool-dashboard".into()),
+            title: None,
+            rect: None
+        }]
+    );
+    // Removed, it is no longer offered.
+    h.commit(EventBody::AppRemoved {
+        name: "timer".into(),
+    });
+    h.bytes(&prefixed(" "));
+    let screen = h.screen();
+    assert!(screen.contains("▸  tool-dashboard"), "{screen}");
+    assert!(!screen.contains("▸  timer"), "{screen}");
 }
 
 #[test]

@@ -80,6 +80,7 @@ impl App {
                 .and_then(|id| world.shells.get(&id))
                 .map(|shell| &shell.terminal),
             focused_items: items.as_deref(),
+            installed: &world.apps,
         };
         let intents = self.keymap.on_key(key, &screen);
         if intents == [Intent::ToApp(key)] && key != self.keymap.prefix() {

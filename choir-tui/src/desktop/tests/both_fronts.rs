@@ -112,6 +112,7 @@ proptest! {
                     .and_then(|w| h.server.shells.get(&w.id))
                     .map(|shell| &shell.terminal),
                 focused_items: None,
+                installed: &h.server.apps,
             };
             let asked: Vec<Command> = browser
                 .on_key(key, &screen)
