@@ -32,8 +32,8 @@ pub enum BuildError {
          ChoirOS host the hypervisor lends its own, unless it cannot: its log says why)"
     )]
     Cargo(std::io::Error),
-    #[error("the build took longer than {} s", BUILD_TIMEOUT.as_secs())]
-    TimedOut,
+    #[error("the build took longer than {} s", .0.as_secs())]
+    TimedOut(Duration),
     #[error("the app does not compile:\n{0}")]
     Compile(String),
     #[error("cargo made no {0}")]
@@ -42,23 +42,36 @@ pub enum BuildError {
     Componentize(String),
 }
 
-/// Where a build puts its files and finds its crates.
+/// Where a build puts its files, where it finds its crates, and how long it may take.
 #[derive(Debug, Clone)]
-pub struct BuildDirs {
+pub struct BuildSettings {
     /// Build files, shared between apps (so the bindings generator is compiled once).
     pub target: PathBuf,
     /// The crates apps build with, as [`vendor`] leaves them; none: cargo's own cache.
     pub crates: Option<PathBuf>,
+    /// After this, the build and every process it started are stopped.
+    pub timeout: Duration,
+}
+
+impl BuildSettings {
+    /// Builds into `target`, with cargo's cache and [`BUILD_TIMEOUT`].
+    pub fn new(target: PathBuf) -> Self {
+        BuildSettings {
+            target,
+            crates: None,
+            timeout: BUILD_TIMEOUT,
+        }
+    }
 }
 
 /// Builds the app whose crate is in `dir` (its package named `name`).
-pub async fn build(dir: &Path, name: &str, dirs: &BuildDirs) -> Result<Built, BuildError> {
+pub async fn build(dir: &Path, name: &str, settings: &BuildSettings) -> Result<Built, BuildError> {
     if !dir.join("Cargo.toml").is_file() {
         return Err(BuildError::NoCrate(dir.to_path_buf()));
     }
-    let target_dir = dirs.target.as_path();
+    let target_dir = settings.target.as_path();
     let mut cargo = tokio::process::Command::new(cargo_program());
-    if let Some(crates) = &dirs.crates {
+    if let Some(crates) = &settings.crates {
         cargo.args(vendored_source(crates));
     }
     cargo
@@ -82,11 +95,17 @@ pub async fn build(dir: &Path, name: &str, dirs: &BuildDirs) -> Result<Built, Bu
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
+        // A group of its own: the compilers it starts end with it.
+        .process_group(0)
         .kill_on_drop(true);
-    let output = tokio::time::timeout(BUILD_TIMEOUT, cargo.output())
+    let child = cargo.spawn().map_err(BuildError::Cargo)?;
+    let mut group = ProcessGroup(child.id());
+    let output = tokio::time::timeout(settings.timeout, child.wait_with_output())
         .await
-        .map_err(|_| BuildError::TimedOut)?
+        .map_err(|_| BuildError::TimedOut(settings.timeout))?
         .map_err(BuildError::Cargo)?;
+    // Over: nothing of the group is left to stop (and its id may be another's soon).
+    group.0 = None;
     if !output.status.success() {
         return Err(BuildError::Compile(errors(&output.stderr)));
     }
@@ -102,6 +121,24 @@ pub async fn build(dir: &Path, name: &str, dirs: &BuildDirs) -> Result<Built, Bu
     let component = componentize(&core)?;
     let version = version(&component);
     Ok(Built { component, version })
+}
+
+/// A build's processes (cargo, its rustc and linkers), stopped together when the build is
+/// given up: on a timeout, or when the request that wanted it goes away.
+struct ProcessGroup(Option<u32>);
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let Some(id) = self.0.and_then(|id| i32::try_from(id).ok()) else {
+            return;
+        };
+        if let Err(err) = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(id),
+            nix::sys::signal::Signal::SIGKILL,
+        ) {
+            tracing::debug!(%err, "the build's processes were gone");
+        }
+    }
 }
 
 /// Makes a component of a core module that carries the world's description (wit-bindgen
@@ -189,6 +226,76 @@ fn cargo_program() -> std::ffi::OsString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Processes whose command line holds `marker`.
+    fn running_with(marker: &str) -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
+            .filter(|cmdline| cmdline.contains(marker))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_build_past_its_time_is_stopped_with_everything_it_started() {
+        // A crate whose build script starts a long process and waits for it, as a slow
+        // compiler would.
+        let dir = tempfile::tempdir().unwrap();
+        let marker = format!("3600.{}", std::process::id());
+        std::fs::create_dir_all(dir.path().join("src")).unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"slow\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), "").unwrap();
+        std::fs::write(
+            dir.path().join("build.rs"),
+            format!(
+                "fn main() {{ std::process::Command::new(\"sleep\").arg(\"{marker}\").status().unwrap(); }}"
+            ),
+        )
+        .unwrap();
+        let settings = BuildSettings {
+            timeout: Duration::from_secs(15),
+            ..BuildSettings::new(dir.path().join("target"))
+        };
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watch = {
+            let (seen, marker) = (seen.clone(), marker.clone());
+            tokio::spawn(async move {
+                loop {
+                    if !running_with(&marker).is_empty() {
+                        seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
+        let started = std::time::Instant::now();
+        let err = build(dir.path(), "slow", &settings).await.unwrap_err();
+        watch.abort();
+        assert!(
+            seen.load(std::sync::atomic::Ordering::SeqCst),
+            "the build script's process never ran"
+        );
+        assert!(matches!(err, BuildError::TimedOut(_)), "{err}");
+        assert!(err.to_string().contains("15 s"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(30));
+        // The build script's process went with cargo (a moment for the kernel to reap it).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !running_with(&marker).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "left running: {:?}",
+                running_with(&marker)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
 
     #[test]
     fn errors_keep_the_compilers_words_without_progress() {

@@ -14,7 +14,7 @@ mod crates;
 mod runtime;
 pub mod scaffold;
 
-pub use build::{build, BuildDirs, BuildError, Built};
+pub use build::{build, BuildError, BuildSettings, Built};
 pub use crates::{crates_dir_name, vendor, CratesError};
 pub use runtime::{AppError, Host, Limits, LogEntry, Running, Runtime};
 

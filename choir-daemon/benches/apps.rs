@@ -90,10 +90,7 @@ fn main() {
         return;
     }
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let dirs = choir_apps::BuildDirs {
-        target: root().join("target/tmp/apps"),
-        crates: None,
-    };
+    let dirs = choir_apps::BuildSettings::new(root().join("target/tmp/apps"));
     let timer = root().join("apps/timer");
     let started = Instant::now();
     let built = runtime

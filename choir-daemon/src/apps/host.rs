@@ -18,9 +18,6 @@ use crate::store::EventStore;
 const ACTOR: &str = "app";
 /// Bytes of a stored key at most.
 const MAX_KEY: usize = 256;
-/// Bytes of a fetched body at most.
-const MAX_BODY: usize = 1 << 20;
-const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Store writes one app window may make in a second (each is an event in the log).
 const WRITES_PER_SECOND: u32 = 50;
 /// Calls to the daemon one call into the app may make (fuel does not count them), of them
@@ -244,7 +241,7 @@ impl choir_apps::Host for AppHost {
         if self.replaying() {
             return Err("not fetched again while the app catches up".into());
         }
-        self.handle.block_on(fetch(parsed))
+        self.handle.block_on(super::fetch::fetch(parsed))
     }
 
     fn call_tool(&mut self, name: &str, args: &str) -> Result<String, String> {
@@ -347,33 +344,4 @@ impl AppHost {
             }
         }
     }
-}
-
-async fn fetch(url: reqwest::Url) -> Result<String, String> {
-    let client = reqwest::Client::builder()
-        .timeout(HTTP_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|err| err.to_string())?;
-    let mut response = client
-        .get(url.clone())
-        .send()
-        .await
-        .map_err(|err| format!("cannot fetch {url}: {err}"))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(format!("{url} answered {status}"));
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|err| format!("cannot read {url}: {err}"))?
-    {
-        if body.len() + chunk.len() > MAX_BODY {
-            return Err(format!("{url} sent more than {MAX_BODY} bytes"));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(String::from_utf8_lossy(&body).into_owned())
 }

@@ -5,6 +5,7 @@
 //! Making, building and removing an app goes through [`Apps`], for the HTTP API (`choir app
 //! …`) and the agent's `app_create` / `app_update` tools alike. One build runs at a time.
 
+mod fetch;
 mod host;
 pub mod windows;
 
@@ -67,7 +68,7 @@ pub struct Apps {
     dir: PathBuf,
     /// The workspace's `apps/`: each app's crate.
     sources: PathBuf,
-    build: choir_apps::BuildDirs,
+    build: choir_apps::BuildSettings,
     store: EventStore,
     world: WorldHandle,
     building: Arc<tokio::sync::Mutex<()>>,
@@ -85,12 +86,14 @@ impl Apps {
         let runtime = Runtime::new(config.limits)?;
         Ok(Apps {
             runtime,
-            build: choir_apps::BuildDirs {
-                target: config
-                    .target_dir
-                    .clone()
-                    .unwrap_or_else(|| dir.join("target")),
+            build: choir_apps::BuildSettings {
                 crates: config.crates.clone(),
+                ..choir_apps::BuildSettings::new(
+                    config
+                        .target_dir
+                        .clone()
+                        .unwrap_or_else(|| dir.join("target")),
+                )
             },
             dir,
             sources: workspace.join("apps"),
