@@ -517,6 +517,38 @@ async fn removing_an_app_closes_its_windows_and_forgets_its_data() {
     }
     // Its crate stays in the workspace, to build again.
     assert!(daemon.apps.source("probe").join("src/lib.rs").is_file());
+
+    // Removed while a build of it is under way: the build, which ends after, installs it
+    // whole (the component it recorded is kept), and it runs.
+    let lib = daemon.apps.source("probe").join("src/lib.rs");
+    std::fs::write(&lib, PROBE.replace("MARK", "AGAIN")).unwrap();
+    daemon.apps.build("probe").await.unwrap();
+    std::fs::write(&lib, PROBE.replace("MARK", "THIRD")).unwrap();
+    let building = {
+        let apps = daemon.apps.clone();
+        tokio::spawn(async move { apps.build("probe").await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    daemon.apps.remove("probe", "user".into()).await.unwrap();
+    let installed = building.await.unwrap().unwrap();
+    let world = until(&daemon, "built after its removal", |world| {
+        world.apps.get("probe").map(|app| app.version.as_str()) == Some(installed.version.as_str())
+    })
+    .await;
+    assert!(world.apps.contains_key("probe"));
+    // The removal's clean-up has run (after the build) and left the new component.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        dir.path()
+            .join(format!("apps/probe/{}.wasm", installed.version))
+            .is_file(),
+        "the component of the version recorded is there"
+    );
+    let third = open(&daemon, "probe").await;
+    until(&daemon, "the new version shown", |world| {
+        shown(world, third).contains("THIRD")
+    })
+    .await;
     daemon.shutdown().await;
 }
 

@@ -216,8 +216,10 @@ impl Apps {
         Ok(())
     }
 
-    /// Deletes the components of a removed app, unless it was built again meanwhile.
+    /// Deletes the components of a removed app, unless it was built again meanwhile. After
+    /// a build under way: it may be writing the component it is about to record.
     pub(crate) async fn forget(&self, name: &str) {
+        let _after_builds = self.building.lock().await;
         let wanted = name.to_owned();
         let installed = self
             .world

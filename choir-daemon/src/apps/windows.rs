@@ -216,7 +216,9 @@ impl AppWindows {
             }
             EventBody::AppRemoved { name } => {
                 self.workers.retain(|_, worker| worker.name != *name);
-                self.apps.forget(name).await;
+                // Apart: it waits for a build under way, and the windows go on meanwhile.
+                let (apps, name) = (self.apps.clone(), name.clone());
+                tokio::spawn(async move { apps.forget(&name).await });
             }
             _ => {}
         }
