@@ -48,6 +48,18 @@ if ((${#missing[@]})); then
   fi
 fi
 
+# Several hypervisors' shared state: the tests start PostgreSQL servers of their own, so the
+# package's own cluster is not made (nor started).
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "setup: installing postgresql (without a cluster of its own)"
+  as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq
+  as_root apt-get install -y -qq postgresql-common
+  as_root sed -i 's/^#\?\s*create_main_cluster\s*=.*/create_main_cluster = false/' \
+    /etc/postgresql-common/createcluster.conf
+  as_root apt-get install -y -qq postgresql
+fi
+
 # The apps' crates (apps/*): wit-bindgen and what it needs in cargo's cache, so that an app
 # builds offline (choir app build, the agent's app tools, the tests); a new app's lock file
 # is the example timer's.

@@ -1,4 +1,5 @@
-//! The server's host key: generated on first start, kept (0600) so clients never see it change.
+//! The server's host key: generated on first start, kept (0600) so clients never see it change;
+//! in a shared database, one key for every hypervisor of it, so clients see one host.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -26,4 +27,36 @@ pub fn load_or_create(path: &Path) -> Result<PrivateKey> {
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
     std::fs::rename(&tmp, path)?;
     Ok(key)
+}
+
+/// The host key every hypervisor of the shared database `pool` serves with: the first to
+/// start makes it.
+pub async fn shared(pool: &crate::db::Pool) -> Result<PrivateKey> {
+    crate::db::create(
+        pool,
+        &["CREATE TABLE IF NOT EXISTS host_keys (name TEXT PRIMARY KEY, private_key TEXT NOT NULL)"],
+    )
+    .await
+    .context("cannot make the host key's table")?;
+    let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)
+        .context("cannot generate a host key")?;
+    let text = key
+        .to_openssh(Default::default())
+        .context("cannot encode the host key")?;
+    // Another hypervisor's, if it was first.
+    sqlx::query(
+        "INSERT INTO host_keys (name, private_key) VALUES ('ssh-ed25519', $1) \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(text.as_str())
+    .execute(pool)
+    .await
+    .context("cannot record the host key")?;
+    let kept: String =
+        sqlx::query_scalar("SELECT private_key FROM host_keys WHERE name = 'ssh-ed25519'")
+            .fetch_one(pool)
+            .await
+            .context("cannot read the host key")?;
+    PrivateKey::from_openssh(kept.trim())
+        .context("the shared host key is not an OpenSSH private key")
 }

@@ -40,17 +40,30 @@ pub enum LayoutError {
     },
 }
 
-/// Paths in the hypervisor's data directory.
+/// Paths in the hypervisor's data directory, and the database it keeps its state in.
 #[derive(Debug, Clone)]
 pub struct Layout {
     root: PathBuf,
+    database: Option<String>,
 }
 
 impl Layout {
     pub fn new(root: &Path) -> Self {
         Self {
             root: std::path::absolute(root).unwrap_or_else(|_| root.to_owned()),
+            database: None,
         }
+    }
+
+    /// State kept in the database at `url` (PostgreSQL, shared with other hypervisors)
+    /// instead of `users.db` and the host key file.
+    pub fn with_database(mut self, url: Option<String>) -> Self {
+        self.database = url;
+        self
+    }
+
+    pub fn database(&self) -> Option<&str> {
+        self.database.as_deref()
     }
 
     pub fn root(&self) -> &Path {

@@ -32,6 +32,11 @@ struct Cli {
     /// [default: /var/lib/choir-hypervisor as root, else ~/.local/share/choir-hypervisor]
     #[arg(long, env = "CHOIR_HYPERVISOR_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
+    /// Keep users, keys, passkeys, sessions, sandbox accounts, placement and the SSH host key
+    /// in this PostgreSQL database (postgres://…), shared by every hypervisor given it
+    /// [default: SQLite, in the data dir]
+    #[arg(long, env = "CHOIR_HYPERVISOR_DATABASE", value_name = "URL")]
+    database: Option<String>,
 
     #[command(subcommand)]
     command: Commands,
@@ -335,9 +340,19 @@ fn sibling(name: &str) -> Result<PathBuf> {
 
 async fn users(layout: &Layout) -> Result<UserStore> {
     layout.prepare()?;
-    UserStore::open(&layout.users_db())
-        .await
-        .context("cannot open the user database")
+    match layout.database() {
+        Some(url) => {
+            let pool = hypervisor::db::connect(url)
+                .await
+                .context("cannot connect to the database (--database)")?;
+            UserStore::new(pool)
+                .await
+                .context("cannot prepare the database (--database)")
+        }
+        None => UserStore::open(&layout.users_db())
+            .await
+            .context("cannot open the user database"),
+    }
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
@@ -346,7 +361,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         None => hypervisor::layout::default_root()
             .context("no platform data dir is known here: pass --data-dir")?,
     };
-    let layout = Layout::new(&dir);
+    let layout = Layout::new(&dir).with_database(cli.database);
     match cli.command {
         Commands::User {
             command: UserCommand::Add { name, ssh_key },
@@ -560,7 +575,12 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
         }
     };
     let accounts = Accounts::new(users.pool().clone(), policy).await?;
-    let host_key = hypervisor::hostkey::load_or_create(&layout.host_key())?;
+    // Shared with the other hypervisors of a shared database: clients see one host.
+    let host_key = if hypervisor::db::is_postgres(users.pool()) {
+        hypervisor::hostkey::shared(users.pool()).await?
+    } else {
+        hypervisor::hostkey::load_or_create(&layout.host_key())?
+    };
     if args.limit_memory < 64 << 20 || args.limit_file_size < 1 << 20 || args.limit_channels == 0 {
         anyhow::bail!(
             "--limit-memory must be at least 64M, --limit-file-size at least 1M and --limit-channels at least 1"

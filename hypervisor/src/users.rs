@@ -1,10 +1,10 @@
-//! Users, their SSH public keys and their passkeys, in SQLite. The same database holds the
+//! Users, their SSH public keys and their passkeys, in the hypervisor's database. The same database holds the
 //! web's invites and sessions (`crate::web`); removing a user removes all of theirs.
 
 use std::path::Path;
 
+use crate::db::Pool;
 use russh::keys::PublicKey;
-use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 use thiserror::Error;
 use uuid::Uuid;
@@ -12,25 +12,22 @@ use webauthn_rs::prelude::{CredentialID, Passkey};
 
 use crate::web::secret::now_ms;
 
-/// Every table of the database, created if missing. `users` came later than `ssh_keys`: an
-/// older database gets a row for each user its keys name.
+/// Every table of the database, created if missing.
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS ssh_keys (
-        user TEXT NOT NULL,
+        \"user\" TEXT NOT NULL,
         key TEXT NOT NULL,
         fingerprint TEXT NOT NULL,
-        PRIMARY KEY (user, key)
+        PRIMARY KEY (\"user\", key)
     )",
     "CREATE TABLE IF NOT EXISTS users (
         name TEXT PRIMARY KEY,
         handle BLOB NOT NULL UNIQUE,
         created INTEGER NOT NULL
     )",
-    "INSERT OR IGNORE INTO users (name, handle, created)
-        SELECT DISTINCT user, randomblob(16), 0 FROM ssh_keys",
     "CREATE TABLE IF NOT EXISTS passkeys (
         id TEXT PRIMARY KEY,
-        user TEXT NOT NULL,
+        \"user\" TEXT NOT NULL,
         label TEXT NOT NULL,
         created INTEGER NOT NULL,
         last_used INTEGER,
@@ -38,19 +35,25 @@ const SCHEMA: &[&str] = &[
     )",
     "CREATE TABLE IF NOT EXISTS invites (
         hash TEXT PRIMARY KEY,
-        user TEXT NOT NULL,
+        \"user\" TEXT NOT NULL,
         expires INTEGER NOT NULL,
         used INTEGER
     )",
     "CREATE TABLE IF NOT EXISTS web_sessions (
         hash TEXT PRIMARY KEY,
-        user TEXT NOT NULL,
+        \"user\" TEXT NOT NULL,
         passkey TEXT NOT NULL,
         created INTEGER NOT NULL,
         last_seen INTEGER NOT NULL
     )",
-    "CREATE INDEX IF NOT EXISTS web_sessions_by_user ON web_sessions (user, passkey)",
+    "CREATE INDEX IF NOT EXISTS web_sessions_by_user ON web_sessions (\"user\", passkey)",
 ];
+
+/// `users` came later than `ssh_keys`: an older (SQLite) database gets a row for each user its
+/// keys name.
+const SQLITE_UPGRADE: &str = "INSERT INTO users (name, handle, created)
+    SELECT DISTINCT \"user\", randomblob(16), 0 FROM ssh_keys WHERE true
+    ON CONFLICT DO NOTHING";
 
 #[derive(Debug, Error)]
 pub enum UserError {
@@ -102,7 +105,7 @@ impl PasskeyEntry {
 
 #[derive(Clone)]
 pub struct UserStore {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 pub fn valid_name(name: &str) -> bool {
@@ -113,15 +116,16 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl UserStore {
-    /// Opens the database at `path` (see [`crate::db::open`]).
+    /// Opens the SQLite database at `path` (see [`crate::db::open`]).
     pub async fn open(path: &Path) -> Result<Self, UserError> {
         Self::new(crate::db::open(path).await?).await
     }
 
-    /// Users in an open database.
-    pub async fn new(pool: SqlitePool) -> Result<Self, UserError> {
-        for statement in SCHEMA {
-            sqlx::query(statement).execute(&pool).await?;
+    /// Users in an open database (its tables made if missing).
+    pub async fn new(pool: Pool) -> Result<Self, UserError> {
+        crate::db::create(&pool, SCHEMA).await?;
+        if !crate::db::is_postgres(&pool) {
+            sqlx::query(SQLITE_UPGRADE).execute(&pool).await?;
         }
         Ok(Self { pool })
     }
@@ -131,12 +135,14 @@ impl UserStore {
         if !valid_name(name) {
             return Err(UserError::BadName(name.to_owned()));
         }
-        sqlx::query("INSERT OR IGNORE INTO users (name, handle, created) VALUES (?, ?, ?)")
-            .bind(name)
-            .bind(Uuid::new_v4().as_bytes().to_vec())
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO users (name, handle, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(name)
+        .bind(Uuid::new_v4().as_bytes().to_vec())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -147,7 +153,7 @@ impl UserStore {
 
     /// The user's WebAuthn user handle: random, stable, never their name.
     pub async fn handle(&self, name: &str) -> Result<Option<Uuid>, UserError> {
-        let row = sqlx::query("SELECT handle FROM users WHERE name = ?")
+        let row = sqlx::query("SELECT handle FROM users WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -163,17 +169,20 @@ impl UserStore {
             .map_err(|err| UserError::BadKey(err.to_string()))?;
         self.create(name).await?;
         let fingerprint = key.fingerprint(Default::default()).to_string();
-        sqlx::query("INSERT OR IGNORE INTO ssh_keys (user, key, fingerprint) VALUES (?, ?, ?)")
-            .bind(name)
-            .bind(canonical(&key))
-            .bind(&fingerprint)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO ssh_keys (\"user\", key, fingerprint) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(name)
+        .bind(canonical(&key))
+        .bind(&fingerprint)
+        .execute(&self.pool)
+        .await?;
         Ok(fingerprint)
     }
 
     /// The database, for the other tables kept beside the users'.
-    pub fn pool(&self) -> &SqlitePool {
+    pub fn pool(&self) -> &Pool {
         &self.pool
     }
 
@@ -181,7 +190,7 @@ impl UserStore {
         let names = sqlx::query("SELECT name FROM users ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
-        let keys = sqlx::query("SELECT user, fingerprint FROM ssh_keys ORDER BY fingerprint")
+        let keys = sqlx::query("SELECT \"user\", fingerprint FROM ssh_keys ORDER BY fingerprint")
             .fetch_all(&self.pool)
             .await?;
         let mut users = Vec::new();
@@ -205,7 +214,7 @@ impl UserStore {
     /// Removes the user with their keys, passkeys, invites and web sessions.
     pub async fn remove(&self, name: &str) -> Result<(), UserError> {
         let mut tx = self.pool.begin().await?;
-        let done = sqlx::query("DELETE FROM users WHERE name = ?")
+        let done = sqlx::query("DELETE FROM users WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
             .await?;
@@ -213,7 +222,7 @@ impl UserStore {
             return Err(UserError::NoSuchUser(name.to_owned()));
         }
         for table in ["ssh_keys", "passkeys", "invites", "web_sessions"] {
-            sqlx::query(&format!("DELETE FROM {table} WHERE user = ?"))
+            sqlx::query(&format!("DELETE FROM {table} WHERE \"user\" = $1"))
                 .bind(name)
                 .execute(&mut *tx)
                 .await?;
@@ -225,7 +234,7 @@ impl UserStore {
     /// The user's passkeys as listed, oldest first.
     pub async fn passkey_entries(&self, name: &str) -> Result<Vec<PasskeyEntry>, UserError> {
         let rows = sqlx::query(
-            "SELECT id, label, created, last_used FROM passkeys WHERE user = ? ORDER BY created, id",
+            "SELECT id, label, created, last_used FROM passkeys WHERE \"user\" = $1 ORDER BY created, id",
         )
         .bind(name)
         .fetch_all(&self.pool)
@@ -244,7 +253,7 @@ impl UserStore {
 
     /// The user's passkeys, to sign in with.
     pub async fn passkeys(&self, name: &str) -> Result<Vec<Passkey>, UserError> {
-        let rows = sqlx::query("SELECT credential FROM passkeys WHERE user = ?")
+        let rows = sqlx::query("SELECT credential FROM passkeys WHERE \"user\" = $1")
             .bind(name)
             .fetch_all(&self.pool)
             .await?;
@@ -264,8 +273,9 @@ impl UserStore {
         let id = passkey_id(passkey.cred_id());
         // One statement: a user removed meanwhile gets no passkey.
         let done = sqlx::query(
-            "INSERT OR IGNORE INTO passkeys (id, user, label, created, credential)
-             SELECT ?, name, ?, ?, ? FROM users WHERE name = ?",
+            "INSERT INTO passkeys (id, \"user\", label, created, credential)
+             SELECT $1, name, $2, $3, $4 FROM users WHERE name = $5
+             ON CONFLICT DO NOTHING",
         )
         .bind(&id)
         .bind(label)
@@ -287,7 +297,7 @@ impl UserStore {
     /// Stores `passkey` (its counter moved on) as used now; an error if it is gone.
     pub async fn passkey_used(&self, name: &str, passkey: &Passkey) -> Result<(), UserError> {
         let done = sqlx::query(
-            "UPDATE passkeys SET credential = ?, last_used = ? WHERE id = ? AND user = ?",
+            "UPDATE passkeys SET credential = $1, last_used = $2 WHERE id = $3 AND \"user\" = $4",
         )
         .bind(serde_json::to_string(passkey)?)
         .bind(now_ms())
@@ -322,12 +332,12 @@ impl UserStore {
             return Err(missing());
         };
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM passkeys WHERE id = ? AND user = ?")
+        sqlx::query("DELETE FROM passkeys WHERE id = $1 AND \"user\" = $2")
             .bind(full)
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM web_sessions WHERE user = ? AND passkey = ?")
+        sqlx::query("DELETE FROM web_sessions WHERE \"user\" = $1 AND passkey = $2")
             .bind(name)
             .bind(full)
             .execute(&mut *tx)
@@ -339,7 +349,7 @@ impl UserStore {
     /// The users `key` is registered for.
     pub async fn users_of_key(&self, key: &PublicKey) -> Result<Vec<String>, UserError> {
         Ok(
-            sqlx::query_scalar("SELECT user FROM ssh_keys WHERE key = ? ORDER BY user")
+            sqlx::query_scalar("SELECT \"user\" FROM ssh_keys WHERE key = $1 ORDER BY \"user\"")
                 .bind(canonical(key))
                 .fetch_all(&self.pool)
                 .await?,
@@ -348,7 +358,7 @@ impl UserStore {
 
     /// Whether `key` is registered for `name`.
     pub async fn authorized(&self, name: &str, key: &PublicKey) -> Result<bool, UserError> {
-        let row = sqlx::query("SELECT 1 FROM ssh_keys WHERE user = ? AND key = ?")
+        let row = sqlx::query("SELECT 1 FROM ssh_keys WHERE \"user\" = $1 AND key = $2")
             .bind(name)
             .bind(canonical(key))
             .fetch_optional(&self.pool)

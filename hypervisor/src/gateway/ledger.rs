@@ -6,9 +6,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::db::Pool;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 
 use choir_proto::thousands;
@@ -16,12 +16,12 @@ use choir_proto::thousands;
 use super::usage::Tokens;
 
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS model_usage (
-    user TEXT NOT NULL,
+    \"user\" TEXT NOT NULL,
     day TEXT NOT NULL,
     requests INTEGER NOT NULL DEFAULT 0,
     input_tokens INTEGER NOT NULL DEFAULT 0,
     output_tokens INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (user, day)
+    PRIMARY KEY (\"user\", day)
 )";
 
 /// How much each user may ask.
@@ -75,7 +75,7 @@ struct UserState {
 }
 
 pub struct Ledger {
-    pool: SqlitePool,
+    pool: Pool,
     limits: Limits,
     users: Mutex<HashMap<String, UserState>>,
 }
@@ -95,8 +95,8 @@ impl Drop for Admitted {
 }
 
 impl Ledger {
-    pub async fn open(pool: SqlitePool, limits: Limits) -> Result<Self, sqlx::Error> {
-        sqlx::query(SCHEMA).execute(&pool).await?;
+    pub async fn open(pool: Pool, limits: Limits) -> Result<Self, sqlx::Error> {
+        crate::db::create(&pool, &[SCHEMA]).await?;
         Ok(Self {
             pool,
             limits,
@@ -130,7 +130,7 @@ impl Ledger {
     async fn read(&self, user: &str, day: &str) -> Result<(u64, u64), sqlx::Error> {
         let row = sqlx::query(
             "SELECT requests, input_tokens + output_tokens AS tokens FROM model_usage \
-             WHERE user = ? AND day = ?",
+             WHERE \"user\" = $1 AND day = $2",
         )
         .bind(user)
         .bind(day)
@@ -205,8 +205,8 @@ impl Ledger {
             state.requests += 1;
         }
         sqlx::query(
-            "INSERT INTO model_usage (user, day, requests) VALUES (?, ?, 1) \
-             ON CONFLICT (user, day) DO UPDATE SET requests = requests + 1",
+            "INSERT INTO model_usage (\"user\", day, requests) VALUES ($1, $2, 1) \
+             ON CONFLICT (\"user\", day) DO UPDATE SET requests = requests + 1",
         )
         .bind(user)
         .bind(day_of(now))
@@ -231,8 +231,8 @@ impl Ledger {
             }
         }
         sqlx::query(
-            "INSERT INTO model_usage (user, day, input_tokens, output_tokens) VALUES (?, ?, ?, ?) \
-             ON CONFLICT (user, day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens, \
+            "INSERT INTO model_usage (\"user\", day, input_tokens, output_tokens) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (\"user\", day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens, \
              output_tokens = output_tokens + excluded.output_tokens",
         )
         .bind(user)
@@ -270,8 +270,8 @@ impl Ledger {
     /// Every user's figures for today, by name.
     pub async fn today(&self) -> Result<HashMap<String, (u64, u64)>, sqlx::Error> {
         let rows = sqlx::query(
-            "SELECT user, requests, input_tokens + output_tokens AS tokens FROM model_usage \
-             WHERE day = ?",
+            "SELECT \"user\", requests, input_tokens + output_tokens AS tokens FROM model_usage \
+             WHERE day = $1",
         )
         .bind(day_of(Utc::now()))
         .fetch_all(&self.pool)
@@ -288,7 +288,7 @@ impl Ledger {
 
 /// Today's figures of every user as `user list` and `sandbox list` read them, without a
 /// gateway running (the table may not exist yet).
-pub async fn today_of(pool: &SqlitePool) -> HashMap<String, (u64, u64)> {
+pub async fn today_of(pool: &Pool) -> HashMap<String, (u64, u64)> {
     let ledger = Ledger {
         pool: pool.clone(),
         limits: Limits::default(),

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::db::Pool;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -32,7 +33,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures_util::Stream;
 use serde_json::{json, Value};
-use sqlx::sqlite::SqlitePool;
 use thiserror::Error;
 
 pub use ledger::{today_of, Limits, OverLimit, UsageReport};
@@ -184,7 +184,7 @@ impl std::fmt::Debug for Gateway {
 }
 
 impl Gateway {
-    pub async fn new(config: GatewayConfig, pool: SqlitePool) -> Result<Arc<Self>, GatewayError> {
+    pub async fn new(config: GatewayConfig, pool: Pool) -> Result<Arc<Self>, GatewayError> {
         let ledger = Arc::new(Ledger::open(pool, config.limits).await?);
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::ops::RangeInclusive;
 
-use sqlx::sqlite::SqlitePool;
+use crate::db::Pool;
 use sqlx::Row;
 use thiserror::Error;
 
@@ -50,26 +50,24 @@ pub enum AccountError {
 /// The accounts table.
 #[derive(Clone)]
 pub struct Accounts {
-    pool: SqlitePool,
+    pool: Pool,
     policy: IdPolicy,
 }
 
 impl Accounts {
-    pub async fn new(pool: SqlitePool, policy: IdPolicy) -> Result<Self, AccountError> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS sandbox_accounts (
-                user TEXT PRIMARY KEY,
-                uid INTEGER,
-                token TEXT NOT NULL
-            )",
+    pub async fn new(pool: Pool, policy: IdPolicy) -> Result<Self, AccountError> {
+        crate::db::create(
+            &pool,
+            &[
+                "CREATE TABLE IF NOT EXISTS sandbox_accounts (
+                    \"user\" TEXT PRIMARY KEY,
+                    uid INTEGER,
+                    token TEXT NOT NULL
+                )",
+                "CREATE UNIQUE INDEX IF NOT EXISTS sandbox_accounts_uid
+                 ON sandbox_accounts (uid) WHERE uid IS NOT NULL",
+            ],
         )
-        .execute(&pool)
-        .await?;
-        sqlx::query(
-            "CREATE UNIQUE INDEX IF NOT EXISTS sandbox_accounts_uid
-             ON sandbox_accounts (uid) WHERE uid IS NOT NULL",
-        )
-        .execute(&pool)
         .await?;
         Ok(Self { pool, policy })
     }
@@ -80,13 +78,13 @@ impl Accounts {
 
     /// Users with an account and the uid their sandbox runs as.
     pub async fn all(&self) -> Result<Vec<(String, u32)>, AccountError> {
-        let rows = sqlx::query("SELECT user, uid FROM sandbox_accounts ORDER BY user")
+        let rows = sqlx::query("SELECT \"user\", uid FROM sandbox_accounts ORDER BY \"user\"")
             .fetch_all(&self.pool)
             .await?;
         let mut accounts = Vec::new();
         for row in rows {
             let user: String = row.try_get(0)?;
-            let stored: Option<u32> = row.try_get(1)?;
+            let stored = uid_of(row.try_get(1)?);
             let uid = match &self.policy {
                 IdPolicy::PerUser { .. } => stored,
                 IdPolicy::Shared { uid, .. } => Some(*uid),
@@ -113,12 +111,12 @@ impl Accounts {
     }
 
     async fn try_get_or_create(&self, user: &str) -> Result<Account, AccountError> {
-        let row = sqlx::query("SELECT uid, token FROM sandbox_accounts WHERE user = ?")
+        let row = sqlx::query("SELECT uid, token FROM sandbox_accounts WHERE \"user\" = $1")
             .bind(user)
             .fetch_optional(&self.pool)
             .await?;
         let existing: Option<(Option<u32>, String)> = match row {
-            Some(row) => Some((row.try_get(0)?, row.try_get(1)?)),
+            Some(row) => Some((uid_of(row.try_get(0)?), row.try_get(1)?)),
             None => None,
         };
         match (&self.policy, existing) {
@@ -130,7 +128,7 @@ impl Accounts {
             (IdPolicy::Shared { uid, gid, several }, None) => {
                 if !several {
                     let other: Option<String> =
-                        sqlx::query_scalar("SELECT user FROM sandbox_accounts LIMIT 1")
+                        sqlx::query_scalar("SELECT \"user\" FROM sandbox_accounts LIMIT 1")
                             .fetch_optional(&self.pool)
                             .await?;
                     if let Some(other) = other {
@@ -154,8 +152,8 @@ impl Accounts {
                 let uid = self.free_uid(range).await?;
                 let token = match existing {
                     Some((None, token)) => {
-                        sqlx::query("UPDATE sandbox_accounts SET uid = ? WHERE user = ?")
-                            .bind(uid)
+                        sqlx::query("UPDATE sandbox_accounts SET uid = $1 WHERE \"user\" = $2")
+                            .bind(i64::from(uid))
                             .bind(user)
                             .execute(&self.pool)
                             .await?;
@@ -178,9 +176,9 @@ impl Accounts {
     }
 
     async fn insert(&self, user: &str, uid: Option<u32>, token: &str) -> Result<(), AccountError> {
-        sqlx::query("INSERT INTO sandbox_accounts (user, uid, token) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO sandbox_accounts (\"user\", uid, token) VALUES ($1, $2, $3)")
             .bind(user)
-            .bind(uid)
+            .bind(uid.map(i64::from))
             .bind(token)
             .execute(&self.pool)
             .await?;
@@ -191,11 +189,14 @@ impl Accounts {
     /// LDAP or whatever NSS asks), no subordinate id range (`/etc/subuid`, `/etc/subgid`, which
     /// rootless containers map) and no running process has.
     async fn free_uid(&self, range: &RangeInclusive<u32>) -> Result<u32, AccountError> {
-        let taken: Vec<u32> =
+        let taken: Vec<i64> =
             sqlx::query_scalar("SELECT uid FROM sandbox_accounts WHERE uid IS NOT NULL")
                 .fetch_all(&self.pool)
                 .await?;
-        let mut taken: HashSet<u32> = taken.into_iter().collect();
+        let mut taken: HashSet<u32> = taken
+            .into_iter()
+            .filter_map(|uid| uid_of(Some(uid)))
+            .collect();
         taken.extend(super::procs::all().into_iter().map(|proc| proc.uid));
         let subordinate: Vec<RangeInclusive<u32>> = ["/etc/subuid", "/etc/subgid"]
             .into_iter()
@@ -255,6 +256,11 @@ pub fn parse_uid_range(text: &str) -> Result<RangeInclusive<u32>, String> {
         ));
     }
     Ok(start..=end)
+}
+
+/// A uid as the database keeps it (a 64-bit integer: the one width both databases share).
+fn uid_of(stored: Option<i64>) -> Option<u32> {
+    stored.and_then(|uid| u32::try_from(uid).ok())
 }
 
 #[cfg(test)]

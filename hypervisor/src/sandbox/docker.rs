@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use crate::db::Pool;
 use bollard::container::LogOutput;
 use bollard::exec::{CreateExecOptions, StartExecOptions, StartExecResults};
 use bollard::models::{
@@ -29,7 +30,6 @@ use bollard::query_parameters::{
 use bollard::Docker;
 use choir_proto::Endpoint;
 use futures_util::StreamExt;
-use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 use tokio::io::AsyncWriteExt;
 
@@ -107,7 +107,7 @@ struct Engine {
 pub struct DockerBackend {
     config: DockerConfig,
     accounts: Accounts,
-    pool: SqlitePool,
+    pool: Pool,
     engines: Vec<Engine>,
     /// One network creation at a time: an older engine would make two of the same name.
     network_made: tokio::sync::Mutex<()>,
@@ -181,12 +181,12 @@ impl DockerBackend {
     pub async fn new(
         config: DockerConfig,
         accounts: Accounts,
-        pool: SqlitePool,
+        pool: Pool,
     ) -> Result<Arc<Self>, sqlx::Error> {
-        sqlx::query(
-            "CREATE TABLE IF NOT EXISTS docker_placement (user TEXT PRIMARY KEY, engine TEXT NOT NULL)",
+        crate::db::create(
+            &pool,
+            &["CREATE TABLE IF NOT EXISTS docker_placement (\"user\" TEXT PRIMARY KEY, engine TEXT NOT NULL)"],
         )
-        .execute(&pool)
         .await?;
         let mut engines = Vec::new();
         for url in &config.engines {
@@ -230,7 +230,7 @@ impl DockerBackend {
     /// The engine `user` lives on; a user never placed is placed only if `place`.
     async fn engine_of(&self, user: &str, place: bool) -> Result<(&str, Docker), SandboxError> {
         let placed: Option<String> =
-            sqlx::query("SELECT engine FROM docker_placement WHERE user = ?")
+            sqlx::query("SELECT engine FROM docker_placement WHERE \"user\" = $1")
                 .bind(user)
                 .fetch_optional(&self.pool)
                 .await
@@ -263,12 +263,15 @@ impl DockerBackend {
                     .filter(|engine| engine.docker.is_ok())
                     .min_by_key(|engine| count(&engine.url))
                     .ok_or_else(|| self.failed(user, "no Docker engine answers"))?;
-                sqlx::query("INSERT OR REPLACE INTO docker_placement (user, engine) VALUES (?, ?)")
-                    .bind(user)
-                    .bind(&best.url)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(|err| self.failed(user, err))?;
+                sqlx::query(
+                    "INSERT INTO docker_placement (\"user\", engine) VALUES ($1, $2) \
+                     ON CONFLICT (\"user\") DO UPDATE SET engine = excluded.engine",
+                )
+                .bind(user)
+                .bind(&best.url)
+                .execute(&self.pool)
+                .await
+                .map_err(|err| self.failed(user, err))?;
                 tracing::info!(user, engine = best.url, "placed a new sandbox");
                 best.url.clone()
             }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use sqlx::sqlite::SqlitePool;
+use crate::db::Pool;
 use sqlx::Row;
 use thiserror::Error;
 
@@ -26,11 +26,11 @@ pub enum InviteError {
 
 #[derive(Clone)]
 pub struct Invites {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 impl Invites {
-    pub fn new(pool: SqlitePool) -> Self {
+    pub fn new(pool: Pool) -> Self {
         Self { pool }
     }
 
@@ -39,14 +39,14 @@ impl Invites {
     pub async fn create(&self, user: &str, lifetime: Duration) -> Result<String, InviteError> {
         let token = random_token();
         let lifetime = i64::try_from(lifetime.as_millis()).unwrap_or(i64::MAX);
-        sqlx::query("INSERT INTO invites (hash, user, expires) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO invites (hash, \"user\", expires) VALUES ($1, $2, $3)")
             .bind(digest(&token))
             .bind(user)
             .bind(now_ms().saturating_add(lifetime))
             .execute(&self.pool)
             .await?;
         // Old invites are of no use to anyone.
-        sqlx::query("DELETE FROM invites WHERE expires < ?")
+        sqlx::query("DELETE FROM invites WHERE expires < $1")
             .bind(now_ms() - 7 * 24 * 3600 * 1000)
             .execute(&self.pool)
             .await?;
@@ -55,7 +55,7 @@ impl Invites {
 
     /// The user an unused, unexpired invite is for.
     pub async fn check(&self, token: &str) -> Result<String, InviteError> {
-        let row = sqlx::query("SELECT user, expires, used FROM invites WHERE hash = ?")
+        let row = sqlx::query("SELECT \"user\", expires, used FROM invites WHERE hash = $1")
             .bind(digest(token))
             .fetch_optional(&self.pool)
             .await?
@@ -73,7 +73,7 @@ impl Invites {
     pub async fn consume(&self, token: &str) -> Result<String, InviteError> {
         let user = self.check(token).await?;
         let done = sqlx::query(
-            "UPDATE invites SET used = ? WHERE hash = ? AND used IS NULL AND expires > ?",
+            "UPDATE invites SET used = $1 WHERE hash = $2 AND used IS NULL AND expires > $3",
         )
         .bind(now_ms())
         .bind(digest(token))

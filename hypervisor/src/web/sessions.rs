@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use crate::db::Pool;
 use axum::http::{header, HeaderMap, HeaderValue};
-use sqlx::sqlite::SqlitePool;
 use sqlx::Row;
 
 use super::secret::{digest, now_ms, random_token};
@@ -29,7 +29,7 @@ pub struct Session {
 
 #[derive(Clone)]
 pub struct Sessions {
-    pool: SqlitePool,
+    pool: Pool,
     idle: Duration,
     max_age: Duration,
     /// Cookies with `Secure` and the `__Host-` prefix (the origin is https).
@@ -41,7 +41,7 @@ fn millis(duration: Duration) -> i64 {
 }
 
 impl Sessions {
-    pub fn new(pool: SqlitePool, idle: Duration, max_age: Duration, secure: bool) -> Self {
+    pub fn new(pool: Pool, idle: Duration, max_age: Duration, secure: bool) -> Self {
         Self {
             pool,
             idle,
@@ -64,7 +64,7 @@ impl Sessions {
         let id = random_token();
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO web_sessions (hash, user, passkey, created, last_seen) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO web_sessions (hash, \"user\", passkey, created, last_seen) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(digest(&id))
         .bind(user)
@@ -73,7 +73,7 @@ impl Sessions {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        sqlx::query("DELETE FROM web_sessions WHERE created < ? OR last_seen < ?")
+        sqlx::query("DELETE FROM web_sessions WHERE created < $1 OR last_seen < $2")
             .bind(now.saturating_sub(millis(self.max_age)))
             .bind(now.saturating_sub(millis(self.idle)))
             .execute(&self.pool)
@@ -94,10 +94,10 @@ impl Sessions {
     /// (whatever removed them, and whenever).
     pub async fn find(&self, key: &str) -> Result<Option<Session>, sqlx::Error> {
         let Some(row) = sqlx::query(
-            "SELECT s.user, s.passkey, s.created, s.last_seen FROM web_sessions s
-             JOIN passkeys p ON p.id = s.passkey AND p.user = s.user
-             JOIN users u ON u.name = s.user
-             WHERE s.hash = ?",
+            "SELECT s.\"user\", s.passkey, s.created, s.last_seen FROM web_sessions s
+             JOIN passkeys p ON p.id = s.passkey AND p.\"user\" = s.\"user\"
+             JOIN users u ON u.name = s.\"user\"
+             WHERE s.hash = $1",
         )
         .bind(key)
         .fetch_optional(&self.pool)
@@ -116,7 +116,7 @@ impl Sessions {
         // One write a minute at most (sooner for short idle limits).
         let touch = millis(self.idle / 8).min(60_000);
         if now.saturating_sub(last_seen) >= touch {
-            sqlx::query("UPDATE web_sessions SET last_seen = ? WHERE hash = ?")
+            sqlx::query("UPDATE web_sessions SET last_seen = $1 WHERE hash = $2")
                 .bind(now)
                 .bind(key)
                 .execute(&self.pool)
@@ -132,7 +132,7 @@ impl Sessions {
 
     /// Ends the session with this key.
     pub async fn end(&self, key: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM web_sessions WHERE hash = ?")
+        sqlx::query("DELETE FROM web_sessions WHERE hash = $1")
             .bind(key)
             .execute(&self.pool)
             .await?;
@@ -199,7 +199,7 @@ mod tests {
         users.create("alice").await.unwrap();
         let pool = users.pool().clone();
         for id in ["pk", "pk1"] {
-            sqlx::query("INSERT INTO passkeys (id, user, label, created, credential) VALUES (?, 'alice', 'x', 0, '{}')")
+            sqlx::query("INSERT INTO passkeys (id, \"user\", label, created, credential) VALUES ($1, 'alice', 'x', 0, '{}')")
                 .bind(id)
                 .execute(&pool)
                 .await
@@ -284,7 +284,8 @@ mod tests {
 
     #[tokio::test]
     async fn the_cookie_is_http_only_same_site_and_secure_under_https() {
-        let pool = SqlitePool::connect_lazy("sqlite::memory:").unwrap();
+        sqlx::any::install_default_drivers();
+        let pool = Pool::connect_lazy("sqlite::memory:").unwrap();
         let secure = Sessions::new(pool.clone(), DEFAULT_IDLE, DEFAULT_MAX_AGE, true);
         let text = secure.set_cookie("abc");
         let text = text.to_str().unwrap();

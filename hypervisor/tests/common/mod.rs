@@ -21,6 +21,7 @@ use russh::ChannelMsg;
 pub mod browser;
 pub mod docker;
 pub mod netns;
+pub mod postgres;
 pub mod provider;
 
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -104,6 +105,7 @@ impl Hypervisor {
             let file = dir.path().join(format!("{name}.pub"));
             std::fs::write(&file, key.public_key().to_openssh().unwrap()).unwrap();
             let out = hypervisor_command(dir.path())
+                .envs(env.iter().copied())
                 .args(["user", "add", name, "--ssh-key"])
                 .arg(&file)
                 .output()
@@ -187,9 +189,10 @@ impl Hypervisor {
         &self.users.iter().find(|u| u.name == user).unwrap().key
     }
 
-    /// `choir-hypervisor --data-dir DIR ARGS`.
+    /// `choir-hypervisor --data-dir DIR ARGS`, with the environment `serve` was given.
     pub fn run(&self, args: &[&str]) -> Output {
         hypervisor_command(self.dir.path())
+            .envs(self.env.iter().map(|(name, value)| (name, value)))
             .args(args)
             .output()
             .unwrap()
