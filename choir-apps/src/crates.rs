@@ -33,6 +33,12 @@ pub enum CratesError {
     TimedOut,
     #[error("cargo's cache lacks the apps' crates (scripts/setup.sh fetches them):\n{0}")]
     Missing(String),
+    #[error(
+        "{} is not to be trusted: it must belong to this user and be writable by no one else \
+         (every sandbox builds with what it holds)",
+        .0.display()
+    )]
+    Untrusted(PathBuf),
 }
 
 /// The name of the copy of this version's crates: it changes with a new app's lock file.
@@ -48,13 +54,14 @@ pub fn crates_dir_name() -> String {
 /// run. Another process making the same copy at the same time is harmless: each works in a
 /// directory of its own and the first to finish puts its copy in place.
 pub async fn vendor(cargo: &Path, out: &Path) -> Result<(), CratesError> {
-    if out.join(COMPLETE).is_file() {
-        return Ok(());
-    }
     let parent = out.parent().unwrap_or(Path::new("."));
+    if out.join(COMPLETE).is_file() {
+        return trusted(&[parent, out]);
+    }
     tokio::fs::create_dir_all(parent)
         .await
         .map_err(io("make", parent))?;
+    trusted(&[parent])?;
     let staging = tempfile_dir(parent)?;
     let app = staging.path().join("app");
     for (file, text) in scaffold::files("app") {
@@ -122,25 +129,41 @@ fn tempfile_dir(parent: &Path) -> Result<tempfile::TempDir, CratesError> {
         .map_err(io("make a directory in", parent))
 }
 
-/// Directories open to everyone for reading and walking, files for reading: sandboxes under
-/// other users read the copy.
+/// Directories 0755 and files 0644 (0755 if executable), whatever the umask: sandboxes under
+/// other users read the copy, and no one but its owner may change it.
 fn readable_by_all(dir: &Path) -> Result<(), CratesError> {
-    let open_up = |path: &Path, bits: u32| -> Result<(), CratesError> {
-        let meta = std::fs::symlink_metadata(path).map_err(io("read", path))?;
-        if meta.file_type().is_symlink() {
-            return Ok(());
-        }
-        let mode = meta.permissions().mode() | bits;
+    let set = |path: &Path, mode: u32| {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
             .map_err(io("change the mode of", path))
     };
-    open_up(dir, 0o555)?;
+    set(dir, 0o755)?;
     for entry in std::fs::read_dir(dir).map_err(io("list", dir))? {
         let path = entry.map_err(io("list", dir))?.path();
-        if std::fs::symlink_metadata(&path).is_ok_and(|meta| meta.is_dir()) {
+        let meta = std::fs::symlink_metadata(&path).map_err(io("read", &path))?;
+        if meta.file_type().is_symlink() {
+            continue;
+        }
+        if meta.is_dir() {
             readable_by_all(&path)?;
+        } else if meta.permissions().mode() & 0o111 != 0 {
+            set(&path, 0o755)?;
         } else {
-            open_up(&path, 0o444)?;
+            set(&path, 0o644)?;
+        }
+    }
+    Ok(())
+}
+
+/// Each of `paths` belongs to this process's user (or root) and no one else may write to it:
+/// else someone could put crates of their own in every sandbox's builds.
+fn trusted(paths: &[&Path]) -> Result<(), CratesError> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(io("read", path))?;
+        let owner_ok = meta.uid() == me || meta.uid() == 0;
+        if !owner_ok || meta.mode() & 0o022 != 0 {
+            return Err(CratesError::Untrusted(path.to_path_buf()));
         }
     }
     Ok(())
@@ -179,6 +202,21 @@ mod tests {
         assert!(out.join("marker").exists());
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "{left:?}");
+    }
+
+    #[tokio::test]
+    async fn a_copy_others_may_change_is_refused() {
+        let cargo = PathBuf::from(std::env::var_os("CARGO").expect("run by cargo"));
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join(crates_dir_name());
+        vendor(&cargo, &out).await.unwrap();
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = vendor(&cargo, &out).await.unwrap_err();
+        assert!(matches!(err, CratesError::Untrusted(_)), "{err}");
+        std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = vendor(&cargo, &out).await.unwrap_err();
+        assert!(err.to_string().contains("not to be trusted"), "{err}");
     }
 
     #[tokio::test]

@@ -68,14 +68,14 @@ pub fn is_postgres(pool: &Pool) -> bool {
 /// `BIGINT`). On PostgreSQL, one hypervisor at a time: two creating the same table at once
 /// can fail there.
 pub async fn create(pool: &Pool, statements: &[&str]) -> Result<(), sqlx::Error> {
-    let mut conn = pool.acquire().await?;
     let postgres = is_postgres(pool);
+    // One transaction: on PostgreSQL the lock goes with it, whatever happens to this future.
+    let mut tx = pool.begin().await?;
     if postgres {
-        sqlx::query("SELECT pg_advisory_lock(7366484)")
-            .execute(&mut *conn)
+        sqlx::query("SELECT pg_advisory_xact_lock(7366484)")
+            .execute(&mut *tx)
             .await?;
     }
-    let mut result = Ok(());
     for statement in statements {
         let sql = if postgres {
             statement
@@ -84,17 +84,9 @@ pub async fn create(pool: &Pool, statements: &[&str]) -> Result<(), sqlx::Error>
         } else {
             (*statement).to_owned()
         };
-        if let Err(err) = sqlx::query(&sql).execute(&mut *conn).await {
-            result = Err(err);
-            break;
-        }
+        sqlx::query(&sql).execute(&mut *tx).await?;
     }
-    if postgres {
-        sqlx::query("SELECT pg_advisory_unlock(7366484)")
-            .execute(&mut *conn)
-            .await?;
-    }
-    result
+    tx.commit().await
 }
 
 /// `path` as the path of a `sqlite://` URL (the characters a URL gives a meaning escaped).

@@ -30,16 +30,21 @@ pub fn load_or_create(path: &Path) -> Result<PrivateKey> {
 }
 
 /// The host key every hypervisor of the shared database `pool` serves with: the first to
-/// start makes it.
-pub async fn shared(pool: &crate::db::Pool) -> Result<PrivateKey> {
+/// start puts in its own (`file`, the key it served with before it shared the database, so
+/// its clients see no change), else a new one. Whoever can read the database can read it.
+pub async fn shared(pool: &crate::db::Pool, file: &Path) -> Result<PrivateKey> {
     crate::db::create(
         pool,
         &["CREATE TABLE IF NOT EXISTS host_keys (name TEXT PRIMARY KEY, private_key TEXT NOT NULL)"],
     )
     .await
     .context("cannot make the host key's table")?;
-    let key = PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)
-        .context("cannot generate a host key")?;
+    let key = if file.exists() {
+        load_or_create(file)?
+    } else {
+        PrivateKey::random(&mut rand::rng(), Algorithm::Ed25519)
+            .context("cannot generate a host key")?
+    };
     let text = key
         .to_openssh(Default::default())
         .context("cannot encode the host key")?;

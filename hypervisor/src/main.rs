@@ -577,7 +577,7 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
     let accounts = Accounts::new(users.pool().clone(), policy).await?;
     // Shared with the other hypervisors of a shared database: clients see one host.
     let host_key = if hypervisor::db::is_postgres(users.pool()) {
-        hypervisor::hostkey::shared(users.pool()).await?
+        hypervisor::hostkey::shared(users.pool(), &layout.host_key()).await?
     } else {
         hypervisor::hostkey::load_or_create(&layout.host_key())?
     };
@@ -892,8 +892,6 @@ fn raise_open_files() {
     }
 }
 
-/// Prints to stdout; a closed stdout (whoever started the server stopped reading) is not a
-/// reason to stop serving.
 /// What sandboxes build apps with: none with `--no-app-builds`; the toolchain `--apps-rust`
 /// names (an error if it cannot be used); else the one on PATH, if it can be used (said,
 /// not an error, if not).
@@ -920,6 +918,8 @@ async fn app_builds(layout: &Layout, args: &ServeArgs) -> Result<Option<AppBuild
     }
 }
 
+/// Prints to stdout; a closed stdout (whoever started the server stopped reading) is not a
+/// reason to stop serving.
 fn announce(text: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();

@@ -142,11 +142,16 @@ async fn the_operators_key_stays_in_the_hypervisor_and_each_user_is_counted_and_
             ("ANTHROPIC_BASE_URL", &anthropic_url),
         ],
     );
-    assert!(
-        hv.output().contains("model gateway: openai gpt-test"),
-        "no gateway announced:\n{}",
-        hv.output()
-    );
+    // Announced just after the SSH line `start` waits for.
+    let deadline = Instant::now() + WAIT;
+    while !hv.output().contains("model gateway: openai gpt-test") {
+        assert!(
+            Instant::now() < deadline,
+            "no gateway announced:\n{}",
+            hv.output()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let alice = hv.connect("alice").await;
     let bob = hv.connect("bob").await;
     bash(&bob, "true").await;

@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, HeaderValue};
 use common::postgres::Postgres;
 use hypervisor::db;
+use hypervisor::gateway::Tokens;
 use hypervisor::sandbox::{Accounts, IdPolicy};
 use hypervisor::users::UserStore;
 use hypervisor::web::invites::Invites;
@@ -127,10 +128,50 @@ async fn what_one_hypervisor_records_another_sees_and_simultaneous_work_comes_ou
     assert!(!uids.contains(&alice_a.uid));
     assert_eq!(accounts_b.all().await.unwrap().len(), names.len() + 1);
 
+    // Model use through either gateway adds up in one day's figures.
+    let limits = hypervisor::gateway::Limits::default();
+    let (ledger_a, ledger_b) = tokio::join!(
+        hypervisor::gateway::Ledger::open(a.clone(), limits),
+        hypervisor::gateway::Ledger::open(b.clone(), limits)
+    );
+    let (ledger_a, ledger_b) = (
+        std::sync::Arc::new(ledger_a.unwrap()),
+        std::sync::Arc::new(ledger_b.unwrap()),
+    );
+    for ledger in [&ledger_a, &ledger_b, &ledger_a] {
+        let admitted = ledger.admit("bob").await.unwrap();
+        assert!(admitted.is_ok(), "{:?}", admitted.err());
+    }
+    ledger_b
+        .record(
+            "bob",
+            Tokens {
+                input: 100,
+                output: 20,
+            },
+        )
+        .await
+        .unwrap();
+    ledger_a
+        .record(
+            "bob",
+            Tokens {
+                input: 1,
+                output: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        hypervisor::gateway::today_of(&b).await.get("bob"),
+        Some(&(3, 123))
+    );
+
     // The SSH host key: the first to start makes it, every other serves with it.
+    let none = std::path::Path::new("/nonexistent/ssh_host_ed25519_key");
     let (key_a, key_b) = tokio::join!(
-        hypervisor::hostkey::shared(&a),
-        hypervisor::hostkey::shared(&b)
+        hypervisor::hostkey::shared(&a, none),
+        hypervisor::hostkey::shared(&b, none)
     );
     let (key_a, key_b) = (key_a.unwrap(), key_b.unwrap());
     assert_eq!(key_a.public_key(), key_b.public_key());

@@ -16,7 +16,9 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn fetch(url: Url) -> Result<String, String> {
     let mut client = reqwest::Client::builder()
         .timeout(HTTP_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none());
+        .redirect(reqwest::redirect::Policy::none())
+        // A proxy would look the name up again, past the addresses checked here.
+        .no_proxy();
     // A name, not an address (IPv6 addresses come bracketed).
     let name = url
         .host_str()
@@ -76,11 +78,14 @@ fn reachable(name: &str, found: &[SocketAddr]) -> Result<Vec<SocketAddr>, String
 }
 
 /// Whether `ip` is an address of the internet at large: not loopback, private, shared,
-/// link-local (cloud metadata), unique-local, multicast, unspecified or reserved.
+/// link-local (cloud metadata), unique- or site-local, multicast, unspecified, reserved or
+/// for benchmarks and documentation. An IPv6 address that carries an IPv4 one (mapped,
+/// compatible, NAT64, 6to4) is judged by that one, and Teredo, whose far end cannot be
+/// told, is refused.
 fn public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
+            let [a, b, c, _] = v4.octets();
             !(v4.is_loopback()
                 || v4.is_private()
                 || v4.is_link_local()
@@ -90,19 +95,38 @@ fn public(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || a >= 240
-                || (a == 100 && (64..128).contains(&b)))
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && c == 0)
+                || (a == 198 && (b == 18 || b == 19)))
         }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => public(IpAddr::V4(v4)),
-            None => {
-                let first = v6.segments()[0];
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || (first & 0xfe00) == 0xfc00
-                    || (first & 0xffc0) == 0xfe80)
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return public(IpAddr::V4(v4));
             }
-        },
+            let embedded = |high: u16, low: u16| {
+                let [a, b] = high.to_be_bytes();
+                let [c, d] = low.to_be_bytes();
+                IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d))
+            };
+            match v6.segments() {
+                // IPv4-compatible (::a.b.c.d), and :: and ::1 themselves.
+                [0, 0, 0, 0, 0, 0, _, _] => false,
+                // NAT64: the well-known prefix carries an IPv4 address; the local-use one
+                // leads who knows where.
+                [0x64, 0xff9b, 0, 0, 0, 0, high, low] => public(embedded(high, low)),
+                [0x64, 0xff9b, ..] => false,
+                // 6to4: the IPv4 address follows the prefix.
+                [0x2002, high, low, ..] => public(embedded(high, low)),
+                // Teredo, and documentation.
+                [0x2001, 0, ..] | [0x2001, 0x0db8, ..] => false,
+                [first, ..] => {
+                    !(v6.is_multicast()
+                        || (first & 0xfe00) == 0xfc00
+                        || (first & 0xffc0) == 0xfe80
+                        || (first & 0xffc0) == 0xfec0)
+                }
+            }
+        }
     }
 }
 
@@ -127,7 +151,20 @@ mod tests {
             "::1",
             "fd00::1",
             "fe80::1",
+            "fec0::1",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "::ffff:169.254.169.254",
+            "64:ff9b::a00:5",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::1",
+            "2002:a00:5::1",
+            "2002:7f00:1::1",
+            "2001:0:4136:e378::1",
+            "2001:db8::1",
+            "192.0.0.8",
+            "198.18.0.1",
+            "ff02::1",
         ] {
             let err = reachable("rebind.example", &[at("93.184.215.14"), at(inner)]).unwrap_err();
             assert!(err.contains("local or private"), "{inner}: {err}");
@@ -140,6 +177,9 @@ mod tests {
         let public = [
             at("93.184.215.14"),
             at("2606:2800:21f:cb07:6820:80da:af6b:8b2c"),
+            // NAT64 and 6to4 of a public IPv4 address.
+            at("64:ff9b::5db8:d70e"),
+            at("2002:5db8:d70e::1"),
         ];
         assert_eq!(reachable("example.com", &public).unwrap(), public);
         for name in ["localhost", "LOCALHOST.", "dev.localhost"] {

@@ -5,7 +5,7 @@ use choir_proto::terminal::vt100::MouseProtocolMode;
 use choir_proto::{Command, WindowId};
 
 use super::geometry::{self, Zone};
-use super::render::{launcher_rect, taskbar_hits, TaskbarHit};
+use super::render::{launcher_first, launcher_rect, taskbar_hits, TaskbarHit};
 use super::{desktop_area, Action, Desktop, Drag, Mode};
 use crate::input::{Mouse, MouseButton, MouseKind};
 
@@ -127,7 +127,7 @@ impl Desktop {
                 self.keymap.set_mode(Mode::Normal);
                 return;
             }
-            Mode::Launcher { .. } => {
+            Mode::Launcher { selected } => {
                 let entries = choir_desktop::launcher(&self.replica.world().apps);
                 let menu = launcher_rect(self.width, self.height, &entries);
                 self.keymap.set_mode(Mode::Normal);
@@ -136,7 +136,8 @@ impl Desktop {
                     && y > menu.y
                     && y < menu.y + menu.height - 1;
                 if inside {
-                    let index = usize::from(y - menu.y - 1);
+                    let rows = usize::from(menu.height.saturating_sub(2));
+                    let index = launcher_first(selected, rows) + usize::from(y - menu.y - 1);
                     if let Some((_, launch)) = entries.get(index) {
                         self.on_launch(launch, actions);
                     }

@@ -81,6 +81,12 @@ pub fn taskbar_hits(
         .collect()
 }
 
+/// The first of the launcher's entries shown in `rows` rows: the list scrolls so that the
+/// selected entry is in sight.
+pub fn launcher_first(selected: usize, rows: usize) -> usize {
+    selected.saturating_sub(rows.saturating_sub(1))
+}
+
 /// Where the launcher menu with `entries` is drawn: wide enough for its longest label
 /// (within 18 to 40 columns).
 pub fn launcher_rect(width: u16, height: u16, entries: &[(String, Launch)]) -> Rect {
@@ -372,7 +378,15 @@ impl Desktop {
             .title(" Launch ");
         let inner = block.inner(rect);
         block.render(rect, buf);
-        for (i, (label, launch)) in entries.iter().enumerate().take(usize::from(inner.height)) {
+        let rows = usize::from(inner.height);
+        let first = launcher_first(selected, rows);
+        for (row, (i, (label, launch))) in entries
+            .iter()
+            .enumerate()
+            .skip(first)
+            .take(rows)
+            .enumerate()
+        {
             let style = if i == selected {
                 theme.selected()
             } else {
@@ -387,7 +401,7 @@ impl Desktop {
             let text = format!(" {key}  {label:<width$}");
             buf.set_stringn(
                 inner.x,
-                inner.y + i as u16,
+                inner.y + row as u16,
                 text,
                 usize::from(inner.width),
                 style,

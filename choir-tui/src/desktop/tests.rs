@@ -460,6 +460,38 @@ fn the_launcher_lists_installed_apps_and_opens_them_by_keyboard_and_mouse() {
 }
 
 #[test]
+fn a_launcher_longer_than_the_screen_scrolls_to_what_is_chosen() {
+    let mut h = Harness::new(80, 16);
+    for n in 0..20 {
+        h.commit(EventBody::AppBuilt {
+            name: format!("app-{n:02}"),
+            version: "0123456789abcdef".into(),
+            bytes: 1,
+        });
+    }
+    h.bytes(&prefixed(" "));
+    assert!(h.screen().contains("c  Chat"), "{}", h.screen());
+    assert!(!h.screen().contains("q  Quit"), "{}", h.screen());
+    // Down to the last entry: the list follows, Quit in sight, Chat scrolled away.
+    for _ in 0..40 {
+        h.bytes(b"\x1b[B");
+    }
+    let screen = h.screen();
+    assert!(screen.contains("q  Quit"), "{screen}");
+    assert!(!screen.contains("c  Chat"), "{screen}");
+    // A click on the row above Quit chooses what is drawn there: Help.
+    let entries = choir_desktop::launcher(&h.desktop.world().apps);
+    let menu = super::render::launcher_rect(80, 16, &entries);
+    h.click(menu.x + 3, menu.y + menu.height - 3);
+    assert!(h.take_sent().is_empty());
+    assert!(
+        matches!(h.desktop.keymap.mode(), choir_desktop::Mode::Help { .. }),
+        "{}",
+        h.screen()
+    );
+}
+
+#[test]
 fn wheel_and_page_keys_scroll_the_chat() {
     let mut h = Harness::new(80, 24);
     h.open(AppKind::Chat, Cells::new(0, 0, 40, 12));

@@ -74,6 +74,8 @@ struct UserState {
     tokens: u64,
 }
 
+/// Each user's model use: the per-minute and concurrency limits counted here, the day's
+/// figures in the database (read at a user's first request of the day).
 pub struct Ledger {
     pool: Pool,
     limits: Limits,
@@ -204,18 +206,20 @@ impl Ledger {
             state.under_way += 1;
             state.requests += 1;
         }
+        // Made first: if the count cannot be recorded, dropping it lets the request go.
+        let admitted = Admitted {
+            ledger: self.clone(),
+            user: user.to_owned(),
+        };
         sqlx::query(
             "INSERT INTO model_usage (\"user\", day, requests) VALUES ($1, $2, 1) \
-             ON CONFLICT (\"user\", day) DO UPDATE SET requests = requests + 1",
+             ON CONFLICT (\"user\", day) DO UPDATE SET requests = model_usage.requests + 1",
         )
         .bind(user)
         .bind(day_of(now))
         .execute(&self.pool)
         .await?;
-        Ok(Ok(Admitted {
-            ledger: self.clone(),
-            user: user.to_owned(),
-        }))
+        Ok(Ok(admitted))
     }
 
     /// Counts the tokens a request of `user` took.
@@ -232,8 +236,9 @@ impl Ledger {
         }
         sqlx::query(
             "INSERT INTO model_usage (\"user\", day, input_tokens, output_tokens) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (\"user\", day) DO UPDATE SET input_tokens = input_tokens + excluded.input_tokens, \
-             output_tokens = output_tokens + excluded.output_tokens",
+             ON CONFLICT (\"user\", day) DO UPDATE SET \
+             input_tokens = model_usage.input_tokens + excluded.input_tokens, \
+             output_tokens = model_usage.output_tokens + excluded.output_tokens",
         )
         .bind(user)
         .bind(day)

@@ -35,8 +35,8 @@ use futures_util::Stream;
 use serde_json::{json, Value};
 use thiserror::Error;
 
-pub use ledger::{today_of, Limits, OverLimit, UsageReport};
-use ledger::{Admitted, Ledger};
+pub use ledger::{today_of, Ledger, Limits, OverLimit, UsageReport};
+use ledger::Admitted;
 use usage::Scanner;
 pub use usage::Tokens;
 

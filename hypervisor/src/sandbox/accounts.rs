@@ -96,9 +96,9 @@ impl Accounts {
 
     /// The user's account, created on first use.
     pub async fn get_or_create(&self, user: &str) -> Result<Account, AccountError> {
-        // Two users created at once may pick the same free uid: the unique index refuses the
-        // second, which then picks again.
-        for _ in 0..8 {
+        // Two users created at once (by this hypervisor or another of a shared database) may
+        // pick the same free uid: the unique index refuses the second, which then picks again.
+        for _ in 0..32 {
             match self.try_get_or_create(user).await {
                 Err(AccountError::Database(sqlx::Error::Database(err)))
                     if err.is_unique_violation() => {}
@@ -203,12 +203,19 @@ impl Accounts {
             .flat_map(subordinate_ranges)
             .collect();
         let range = range.clone();
+        // One of the lowest free uids, at random: those picking at the same moment rarely
+        // pick the same.
+        let pick = rand::random::<u32>() as usize % FREE_CANDIDATES;
         tokio::task::spawn_blocking(move || {
-            range
+            let free: Vec<u32> = range
                 .clone()
                 .filter(|uid| !taken.contains(uid))
                 .filter(|uid| !subordinate.iter().any(|sub| sub.contains(uid)))
-                .find(|uid| !known_to_the_host(*uid))
+                .filter(|uid| !known_to_the_host(*uid))
+                .take(FREE_CANDIDATES)
+                .collect();
+            free.get(pick % free.len().max(1))
+                .copied()
                 .ok_or(AccountError::RangeExhausted(range))
         })
         .await
@@ -257,6 +264,9 @@ pub fn parse_uid_range(text: &str) -> Result<RangeInclusive<u32>, String> {
     }
     Ok(start..=end)
 }
+
+/// How many of the lowest free uids a new account picks among.
+const FREE_CANDIDATES: usize = 16;
 
 /// A uid as the database keeps it (a 64-bit integer: the one width both databases share).
 fn uid_of(stored: Option<i64>) -> Option<u32> {

@@ -28,7 +28,8 @@ fn bin_dir() -> Option<PathBuf> {
 }
 
 /// `program` run as the `postgres` user, in this process's place (setpriv executes it, so
-/// the child's pid is the program's).
+/// the child's pid is the program's), killed if the thread that started it ends first (a
+/// test killed mid-way leaves no server behind).
 fn as_postgres(program: &Path) -> Command {
     let mut command = Command::new("setpriv");
     command
@@ -36,6 +37,7 @@ fn as_postgres(program: &Path) -> Command {
             "--reuid=postgres",
             "--regid=postgres",
             "--init-groups",
+            "--pdeathsig=KILL",
             "--",
         ])
         .arg(program);
