@@ -35,8 +35,8 @@ use futures_util::Stream;
 use serde_json::{json, Value};
 use thiserror::Error;
 
-pub use ledger::{today_of, Ledger, Limits, OverLimit, UsageReport};
 use ledger::Admitted;
+pub use ledger::{today_of, Ledger, Limits, OverLimit, UsageReport};
 use usage::Scanner;
 pub use usage::Tokens;
 
