@@ -906,7 +906,7 @@ async fn app_builds(layout: &Layout, args: &ServeArgs) -> Result<Option<AppBuild
         .unwrap_or_else(|| layout.root().join("cache"));
     match AppBuilds::prepare(args.apps_rust.clone(), &cache).await {
         Ok(builds) => {
-            tracing::info!("{}", builds.describe());
+            announce(&builds.describe());
             Ok(Some(builds))
         }
         Err(err) if args.apps_rust.is_none() => {

@@ -23,6 +23,11 @@ async fn an_app_is_built_and_run_in_a_confined_sandbox_that_cannot_change_the_le
     let rust = std::path::PathBuf::from(&args[1]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let hv = Hypervisor::start(&["alice"], &args);
+    let said = format!(
+        "apps are built with the Rust toolchain at {}",
+        rust.display()
+    );
+    assert!(hv.output().contains(&said), "{}", hv.output());
 
     let alice = hv.connect("alice").await;
     build_and_show_an_app(&alice, "hello").await;
