@@ -237,3 +237,36 @@ async fn two_hypervisors_on_one_database_serve_the_same_users_with_one_host_key(
         "{listed:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn while_the_database_is_away_logins_are_refused_and_they_work_again_once_it_is_back() {
+    let Some(mut pg) = Postgres::start("database away") else {
+        return;
+    };
+    let url = pg.url();
+    let env = [("CHOIR_HYPERVISOR_DATABASE", url.as_str())];
+    let hv = common::Hypervisor::start_with_env(&["alice"], &[], &env);
+    assert!(common::connect(hv.addr, "alice", hv.key("alice"))
+        .await
+        .is_some());
+    pg.stop();
+    // Refused (nothing can be checked), said in the log, and the hypervisor stays up.
+    assert!(common::connect(hv.addr, "alice", hv.key("alice"))
+        .await
+        .is_none());
+    assert!(
+        hv.output().contains("cannot check a key"),
+        "{}",
+        hv.output()
+    );
+    assert!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(hv.pid() as i32), None).is_ok(),
+        "the hypervisor is still running"
+    );
+    pg.run();
+    let alice = common::connect(hv.addr, "alice", hv.key("alice"))
+        .await
+        .expect("alice logs in again once the database is back");
+    let (out, code) = common::bash(&alice, "echo back").await;
+    assert_eq!((out.trim(), code), ("back", 0));
+}

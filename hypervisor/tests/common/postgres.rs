@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 pub struct Postgres {
     dir: tempfile::TempDir,
-    child: Child,
+    bin: PathBuf,
+    child: Option<Child>,
 }
 
 /// The port that only names the socket (`.s.PGSQL.5432` in the cluster's own directory).
@@ -71,34 +72,13 @@ impl Postgres {
             .output()
             .unwrap();
         assert!(init.status.success(), "initdb: {init:?}");
-        let child = as_postgres(&bin.join("postgres"))
-            .arg("-D")
-            .arg(&data)
-            .arg("-k")
-            .arg(dir.path())
-            .args(["-c", "listen_addresses=", "-c", "fsync=off", "-p"])
-            .arg(PORT.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let server = Postgres { dir, child };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let ready = as_postgres(&bin.join("pg_isready"))
-                .arg("-h")
-                .arg(server.dir.path())
-                .arg("-p")
-                .arg(PORT.to_string())
-                .output()
-                .unwrap();
-            if ready.status.success() {
-                break;
-            }
-            assert!(Instant::now() < deadline, "PostgreSQL did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let mut server = Postgres {
+            dir,
+            bin,
+            child: None,
+        };
+        server.run();
+        let bin = &server.bin;
         let made = as_postgres(&bin.join("createdb"))
             .arg("-h")
             .arg(server.dir.path())
@@ -109,6 +89,60 @@ impl Postgres {
             .unwrap();
         assert!(made.status.success(), "createdb: {made:?}");
         Some(server)
+    }
+
+    /// Starts the server on its cluster and waits until it takes connections.
+    pub fn run(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let child = as_postgres(&self.bin.join("postgres"))
+            .arg("-D")
+            .arg(self.dir.path().join("data"))
+            .arg("-k")
+            .arg(self.dir.path())
+            .args(["-c", "listen_addresses=", "-c", "fsync=off", "-p"])
+            .arg(PORT.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = as_postgres(&self.bin.join("pg_isready"))
+                .arg("-h")
+                .arg(self.dir.path())
+                .arg("-p")
+                .arg(PORT.to_string())
+                .output()
+                .unwrap();
+            if ready.status.success() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "PostgreSQL did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the server (its fast shutdown: clients are disconnected), by its pid; its
+    /// cluster stays, for [`run`](Self::run).
+    pub fn stop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     /// The database's URL, as `--database` takes it.
@@ -122,19 +156,6 @@ impl Postgres {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        // The fast shutdown: clients are disconnected, then it ends.
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGINT,
-        );
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
 }
