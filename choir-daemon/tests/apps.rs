@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+
+use common::run;
 mod model;
 
 use std::path::PathBuf;
@@ -42,14 +44,6 @@ async fn start(dir: &std::path::Path, memory: usize) -> RunningDaemon {
     })
     .await
     .unwrap()
-}
-
-async fn run(daemon: &RunningDaemon, command: Command) -> Vec<u64> {
-    daemon
-        .world()
-        .execute(command, "user".into(), None)
-        .await
-        .unwrap()
 }
 
 /// The world once `ready` holds of it.

@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::run;
+
 use std::time::Duration;
 
 use choir_daemon::RunningDaemon;
@@ -33,14 +35,6 @@ fn settings(servers: &MailServers, suffix: &str) -> Value {
 
 fn account(settings: &Value) -> Account {
     Account::from_env(|name| settings[name].as_str().map(str::to_owned)).unwrap()
-}
-
-async fn run(daemon: &RunningDaemon, command: Command) -> Vec<u64> {
-    daemon
-        .world()
-        .execute(command, "user".into(), None)
-        .await
-        .unwrap()
 }
 
 /// The world once `ready` holds of it.

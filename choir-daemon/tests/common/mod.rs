@@ -14,6 +14,15 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// Runs `command` as the user; the seqs of the events it recorded.
+pub async fn run(daemon: &RunningDaemon, command: Command) -> Vec<u64> {
+    daemon
+        .world()
+        .execute(command, "user".into(), None)
+        .await
+        .unwrap()
+}
+
 /// The world once `ready` holds of it, waiting up to `within`; a failure shows `show` of the
 /// last world seen.
 pub async fn world_when<T: std::fmt::Debug>(

@@ -13,7 +13,7 @@ use super::form::{Field, Form, FormKey};
 use super::{note, App, Context, View};
 use crate::input::{Key, KeyCode, Mouse, MouseButton, MouseKind};
 use crate::theme::Theme;
-use crate::wrap::{truncate, wrap};
+use crate::wrap::truncate;
 
 pub struct CalendarApp {
     window_id: WindowId,
@@ -165,19 +165,7 @@ impl App for CalendarApp {
             return self.draw_form(buf, body, theme);
         }
         if let Some(problem) = &shown.problem {
-            for (row, line) in wrap(problem, body.width.into())
-                .iter()
-                .enumerate()
-                .take(body.height.into())
-            {
-                buf.set_stringn(
-                    body.x,
-                    body.y + row as u16,
-                    line,
-                    body.width.into(),
-                    theme.error(),
-                );
-            }
+            super::problem(buf, body, problem, theme);
             return None;
         }
         let days = calendar::days(shown, view.utc_offset);

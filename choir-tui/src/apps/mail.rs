@@ -409,19 +409,7 @@ fn draw_list(
         if mail.account.is_empty() {
             problem.push_str(" — or press A to add one here");
         }
-        for (row, line) in wrap(&problem, rect.width.into())
-            .iter()
-            .enumerate()
-            .take(rect.height.into())
-        {
-            buf.set_stringn(
-                rect.x,
-                rect.y + row as u16,
-                line,
-                rect.width.into(),
-                theme.error(),
-            );
-        }
+        super::problem(buf, rect, &problem, theme);
         return;
     }
     let rows = mail::rows(mail);

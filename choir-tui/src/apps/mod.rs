@@ -254,3 +254,19 @@ pub fn mark_found(
 pub fn note(buf: &mut Buffer, area: Rect, text: &str, theme: &Theme) {
     buf.set_stringn(area.x, area.y, text, usize::from(area.width), theme.muted());
 }
+
+/// `text` wrapped in the error colour from the top of `area`; the rows it took.
+pub fn problem(buf: &mut Buffer, area: Rect, text: &str, theme: &Theme) -> u16 {
+    let lines = crate::wrap::wrap(text, area.width.into());
+    let shown = lines.len().min(area.height.into());
+    for (row, line) in lines.iter().take(shown).enumerate() {
+        buf.set_stringn(
+            area.x,
+            area.y + row as u16,
+            line,
+            area.width.into(),
+            theme.error(),
+        );
+    }
+    shown as u16
+}

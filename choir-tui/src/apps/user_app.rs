@@ -14,7 +14,7 @@ use ratatui::style::{Modifier, Style};
 use super::{note, App, Context, View, WHEEL_LINES};
 use crate::input::{Key, Mouse, MouseButton, MouseKind};
 use crate::theme::Theme;
-use crate::wrap::{display_width, truncate, wrap};
+use crate::wrap::{display_width, truncate};
 
 pub struct UserApp {
     window_id: WindowId,
@@ -149,18 +149,9 @@ impl App for UserApp {
             body = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
         }
         if let Some(problem) = &window.problem {
-            let lines = wrap(problem, body.width.into());
-            for (row, line) in lines.iter().enumerate().take(body.height.into()) {
-                buf.set_stringn(
-                    body.x,
-                    body.y + row as u16,
-                    line,
-                    body.width.into(),
-                    theme.error(),
-                );
-            }
+            let rows = super::problem(buf, body, problem, theme);
             let hint = "the next key or click starts it again";
-            let row = lines.len() as u16 + 1;
+            let row = rows + 1;
             if row < body.height {
                 buf.set_stringn(body.x, body.y + row, hint, body.width.into(), theme.muted());
             }
