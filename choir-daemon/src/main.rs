@@ -33,6 +33,12 @@ struct Cli {
     /// ~/.config/choir/config.toml]
     #[arg(long, env = "CHOIR_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+
+    /// Forbid this process and everything it starts to gain privileges (set-user-id
+    /// programs, file capabilities), for containers whose engine cannot say so itself
+    /// (Docker Swarm's services before API 1.44)
+    #[arg(long)]
+    no_new_privileges: bool,
 }
 
 /// The sandbox token, when whoever starts the daemon chooses it (the hypervisor does). An
@@ -56,6 +62,12 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Everything the daemon and its tools create is private to the sandbox's user.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    if cli.no_new_privileges {
+        if let Err(err) = nix::sys::prctl::set_no_new_privs() {
+            eprintln!("choir-daemon: cannot forbid gaining privileges: {err}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
     let token = std::env::var(TOKEN_ENV).ok();
     // Read once, before any thread exists; tools started later do not inherit it.
     std::env::remove_var(TOKEN_ENV);
