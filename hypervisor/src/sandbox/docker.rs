@@ -43,11 +43,11 @@ use super::{
 use crate::users::valid_name;
 
 /// Where each container mounts its user's volume.
-const DATA: &str = "/data";
+pub(super) const DATA: &str = "/data";
 /// Label naming the hypervisor instance that owns a container, volume or network.
-const INSTANCE_LABEL: &str = "org.choiros.instance";
+pub(super) const INSTANCE_LABEL: &str = "org.choiros.instance";
 /// Label naming the user of a container or volume.
-const USER_LABEL: &str = "org.choiros.user";
+pub(super) const USER_LABEL: &str = "org.choiros.user";
 /// Seconds an engine has to answer a call.
 const ENGINE_TIMEOUT: u64 = 60;
 
@@ -114,7 +114,7 @@ pub struct DockerBackend {
 }
 
 /// The daemon's port inside a container on an engine elsewhere.
-const DAEMON_PORT: u16 = 7878;
+pub(super) const DAEMON_PORT: u16 = 7878;
 
 /// The host of an engine named by `tcp://` or `ssh://` (its sandboxes' daemons are reached on
 /// ports it publishes there); `None` for one on this host (`unix://`).
@@ -141,7 +141,7 @@ pub fn image_name() -> String {
 /// path), `tcp://host:port` (TLS with the client certificate in `$DOCKER_CERT_PATH` —
 /// `ca.pem`, `cert.pem`, `key.pem` — when that is set, as the docker command does), or
 /// `ssh://user@host` (through OpenSSH's `ssh`).
-pub async fn connect(url: &str) -> Result<Docker, String> {
+pub(super) async fn connect(url: &str) -> Result<Docker, String> {
     let version = bollard::API_DEFAULT_VERSION;
     let docker = if let Some(path) = url
         .strip_prefix("unix://")
@@ -346,8 +346,7 @@ impl DockerBackend {
         Ok(Some(mountpoint))
     }
 
-    /// Gives the volume to `uid` on an engine elsewhere: a container of the image that only
-    /// runs `chown` and `chmod` as root with no capability but those.
+    /// Gives the volume to `uid` on an engine elsewhere.
     async fn hand_over_remotely(
         &self,
         docker: &Docker,
@@ -355,51 +354,15 @@ impl DockerBackend {
         volume: &str,
         uid: u32,
     ) -> Result<(), SandboxError> {
-        let script = format!("chown {uid}:{uid} {DATA} && chmod 700 {DATA}");
-        let mut host = self.host_config(volume, None);
-        host.cap_add = Some(vec!["CHOWN".to_owned(), "FOWNER".to_owned()]);
-        let body = ContainerCreateBody {
-            image: Some(self.config.image.clone()),
-            cmd: Some(vec!["sh".into(), "-c".into(), script]),
-            user: Some("0:0".into()),
-            labels: Some(HashMap::from([(
-                INSTANCE_LABEL.to_owned(),
-                self.config.instance.clone(),
-            )])),
-            host_config: Some(host),
-            ..Default::default()
-        };
-        let fail = |err: bollard::errors::Error| {
-            self.failed(user, format!("cannot hand its volume over: {err}"))
-        };
-        let id = docker
-            .create_container(
-                None::<bollard::query_parameters::CreateContainerOptions>,
-                body,
-            )
-            .await
-            .map_err(fail)?
-            .id;
-        let ran = async {
-            docker
-                .start_container(
-                    &id,
-                    None::<bollard::query_parameters::StartContainerOptions>,
-                )
-                .await?;
-            match docker
-                .wait_container(&id, None::<WaitContainerOptions>)
-                .next()
-                .await
-            {
-                Some(Ok(_)) | None => Ok(()),
-                Some(Err(err)) => Err(err),
-            }
-        }
-        .await;
-        let options = RemoveContainerOptionsBuilder::default().force(true).build();
-        let _ = docker.remove_container(&id, Some(options)).await;
-        ran.map_err(fail)
+        hand_over(
+            docker,
+            &self.config.image,
+            &self.config.instance,
+            self.host_config(volume, None),
+            uid,
+        )
+        .await
+        .map_err(|err| self.failed(user, format!("cannot hand its volume over: {err}")))
     }
 
     /// The address the engine's host has for the hypervisor: where ports are published.
@@ -507,29 +470,34 @@ impl DockerBackend {
             ..Default::default()
         }
     }
+}
 
-    /// The environment of `user`'s daemon (with its token) or of a command run in it.
-    fn env(&self, user: &str, token: Option<&str>) -> Vec<String> {
-        let mut env = vec![
-            "PATH=/usr/local/bin:/usr/bin:/bin".to_owned(),
-            format!("HOME={DATA}/workspace"),
-            "TMPDIR=/tmp".to_owned(),
-            "LANG=C.UTF-8".to_owned(),
-            format!("CHOIR_DATA_DIR={DATA}"),
-            // Its supervisor starts the daemon: `choir` must not start one of its own.
-            "CHOIR_NO_START=1".to_owned(),
-        ];
-        if let Some(token) = token {
-            env.push(format!("CHOIR_DAEMON_TOKEN={token}"));
-        }
-        env.extend(
-            self.config
-                .env
-                .iter()
-                .map(|(name, value)| format!("{name}={}", value.replace("{user}", user))),
-        );
-        env
+/// The environment of `user`'s daemon (with its token) or of a command run in it, in a
+/// container whose user's volume is at `/data`; `extra` is the operator's (`{user}` in a value
+/// is the user's name).
+pub(super) fn container_env(
+    user: &str,
+    token: Option<&str>,
+    extra: &[(String, String)],
+) -> Vec<String> {
+    let mut env = vec![
+        "PATH=/usr/local/bin:/usr/bin:/bin".to_owned(),
+        format!("HOME={DATA}/workspace"),
+        "TMPDIR=/tmp".to_owned(),
+        "LANG=C.UTF-8".to_owned(),
+        format!("CHOIR_DATA_DIR={DATA}"),
+        // Its supervisor starts the daemon: `choir` must not start one of its own.
+        "CHOIR_NO_START=1".to_owned(),
+    ];
+    if let Some(token) = token {
+        env.push(format!("CHOIR_DAEMON_TOKEN={token}"));
     }
+    env.extend(
+        extra
+            .iter()
+            .map(|(name, value)| format!("{name}={}", value.replace("{user}", user))),
+    );
+    env
 }
 
 /// Binds the toolchain and crates apps are built with into a container, read-only where a
@@ -560,12 +528,190 @@ fn lend(host_config: &mut HostConfig, env: &mut Vec<String>, builds: &AppBuilds)
 /// The container's first command: a passwd entry for the sandbox's uid in `/tmp/passwd`
 /// (the image's `/etc/passwd` links there: the uid is known only now), then the daemon in
 /// its place. `user` is a hypervisor user name (letters, digits, `-`, `_`), safe in a script.
-fn start_script(user: &str, listen: &str) -> String {
+/// Gives the volume `host` mounts at `/data` to `uid` (0700): a container of `image` that only
+/// runs `chown` and `chmod` as root with no capability but those two.
+pub(super) async fn hand_over(
+    docker: &Docker,
+    image: &str,
+    instance: &str,
+    mut host: HostConfig,
+    uid: u32,
+) -> Result<(), bollard::errors::Error> {
+    let script = format!("chown {uid}:{uid} {DATA} && chmod 700 {DATA}");
+    host.cap_drop = Some(vec!["ALL".to_owned()]);
+    host.cap_add = Some(vec!["CHOWN".to_owned(), "FOWNER".to_owned()]);
+    let body = ContainerCreateBody {
+        image: Some(image.to_owned()),
+        cmd: Some(vec!["sh".into(), "-c".into(), script]),
+        user: Some("0:0".into()),
+        labels: Some(HashMap::from([(
+            INSTANCE_LABEL.to_owned(),
+            instance.to_owned(),
+        )])),
+        host_config: Some(host),
+        ..Default::default()
+    };
+    let id = docker
+        .create_container(
+            None::<bollard::query_parameters::CreateContainerOptions>,
+            body,
+        )
+        .await?
+        .id;
+    let ran = async {
+        docker
+            .start_container(
+                &id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await?;
+        match docker
+            .wait_container(&id, None::<WaitContainerOptions>)
+            .next()
+            .await
+        {
+            Some(Ok(_)) | None => Ok(()),
+            Some(Err(err)) => Err(err),
+        }
+    }
+    .await;
+    let options = RemoveContainerOptionsBuilder::default().force(true).build();
+    let _ = docker.remove_container(&id, Some(options)).await;
+    ran
+}
+
+/// Copies what the container prints to the sandbox's log, until it ends.
+pub(super) fn follow_logs(docker: &Docker, container: &str, log: &LogTail) {
+    let (docker, container, log) = (docker.clone(), container.to_owned(), log.clone());
+    tokio::spawn(async move {
+        let options = bollard::query_parameters::LogsOptionsBuilder::default()
+            .follow(true)
+            .stdout(true)
+            .stderr(true)
+            .build();
+        let mut logs = docker.logs(&container, Some(options));
+        while let Some(Ok(chunk)) = logs.next().await {
+            let text = String::from_utf8_lossy(&chunk.into_bytes()).into_owned();
+            for line in text.lines().filter(|line| !line.is_empty()) {
+                log.push(line);
+            }
+        }
+    });
+}
+
+/// Waits for the container to end: how it ended.
+pub(super) async fn wait_exit(docker: &Docker, container: &str) -> Exit {
+    let mut wait = docker.wait_container(container, None::<WaitContainerOptions>);
+    match wait.next().await {
+        Some(Ok(response)) if response.status_code == 0 => Exit {
+            clean: true,
+            description: "exit status 0".into(),
+        },
+        Some(Ok(response)) => Exit {
+            clean: false,
+            description: format!("exit status {}", response.status_code),
+        },
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Exit {
+            clean: false,
+            description: format!("exit status {code}"),
+        },
+        Some(Err(err)) => Exit {
+            clean: false,
+            description: format!("lost track of its container: {err}"),
+        },
+        None => Exit {
+            clean: false,
+            description: "its container is gone".into(),
+        },
+    }
+}
+
+/// `daemon_flags` go to `choir-daemon` as they are.
+pub(super) fn start_script(user: &str, listen: &str, daemon_flags: &str) -> String {
     format!(
         "cat /etc/passwd.image > /tmp/passwd 2>/dev/null; \
          echo \"{user}:x:$(id -u):$(id -g):{user}:{DATA}/workspace:/bin/bash\" >> /tmp/passwd; \
-         exec choir-daemon --data-dir {DATA} --listen '{listen}'"
+         exec choir-daemon --data-dir {DATA} --listen '{listen}'{daemon_flags}"
     )
+}
+
+/// Runs `choir ARGS` in `container` as `uid:gid` with `env`, stdio piped.
+pub(super) async fn exec_choir(
+    docker: Docker,
+    container: &str,
+    user: &str,
+    ids: (u32, u32),
+    args: &[String],
+    env: Vec<String>,
+) -> Result<Execution, SandboxError> {
+    let mut cmd = vec!["choir".to_owned()];
+    cmd.extend(args.iter().cloned());
+    let exec = docker
+        .create_exec(
+            container,
+            CreateExecOptions {
+                attach_stdin: Some(true),
+                attach_stdout: Some(true),
+                attach_stderr: Some(true),
+                cmd: Some(cmd),
+                env: Some(env),
+                user: Some(format!("{}:{}", ids.0, ids.1)),
+                working_dir: Some(format!("{DATA}/workspace")),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|err| SandboxError::NotRunning(format!("{user} ({err})")))?;
+    let started = docker
+        .start_exec(
+            &exec.id,
+            Some(StartExecOptions {
+                detach: false,
+                tty: false,
+                output_capacity: None,
+            }),
+        )
+        .await
+        .map_err(|err| SandboxError::NotRunning(format!("{user} ({err})")))?;
+    let StartExecResults::Attached { mut output, input } = started else {
+        return Err(SandboxError::NotRunning(user.to_owned()));
+    };
+    // Output comes as one stream of tagged chunks: two pipes, one per stream.
+    let (mut out_write, out_read) = tokio::io::duplex(64 << 10);
+    let (mut err_write, err_read) = tokio::io::duplex(64 << 10);
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        while let Some(Ok(chunk)) = output.next().await {
+            let written = match chunk {
+                LogOutput::StdErr { message } => err_write.write_all(&message).await,
+                LogOutput::StdOut { message } | LogOutput::Console { message } => {
+                    out_write.write_all(&message).await
+                }
+                LogOutput::StdIn { .. } => Ok(()),
+            };
+            if written.is_err() {
+                break;
+            }
+        }
+        drop((out_write, err_write));
+        let _ = done_tx.send(());
+    });
+    let exec_id = exec.id.clone();
+    Ok(Execution {
+        stdin: input,
+        stdout: Box::pin(out_read),
+        stderr: Box::pin(err_read),
+        status: Box::pin(async move {
+            let _ = done_rx.await;
+            docker
+                .inspect_exec(&exec_id)
+                .await
+                .ok()
+                .and_then(|info| info.exit_code)
+                .and_then(|code| i32::try_from(code).ok())
+                .unwrap_or(1)
+        }),
+    })
 }
 
 impl Backend for DockerBackend {
@@ -676,7 +822,7 @@ impl Backend for DockerBackend {
                 Some(_) => format!("0.0.0.0:{DAEMON_PORT}"),
                 None => format!("unix:{DATA}/daemon.sock"),
             };
-            let mut env = self.env(user, Some(&account.token));
+            let mut env = container_env(user, Some(&account.token), &self.config.env);
             if let (Some(gateway), Some(mountpoint)) = (&self.config.gateway, &mountpoint) {
                 let told = gateway
                     .attach(
@@ -706,7 +852,11 @@ impl Backend for DockerBackend {
             }
             let body = ContainerCreateBody {
                 image: Some(self.config.image.clone()),
-                cmd: Some(vec!["sh".into(), "-c".into(), start_script(user, &listen)]),
+                cmd: Some(vec![
+                    "sh".into(),
+                    "-c".into(),
+                    start_script(user, &listen, ""),
+                ]),
                 exposed_ports: published
                     .is_some()
                     .then(|| vec![format!("{DAEMON_PORT}/tcp")]),
@@ -802,55 +952,14 @@ impl Backend for DockerBackend {
                 }
                 (None, None) => return Err(self.failed(user, "it has no way to be reached")),
             };
-            // The daemon's output to the sandbox's log.
-            let logs_docker = docker.clone();
-            let logs_name = id.clone();
-            let log = log.clone();
-            tokio::spawn(async move {
-                let options = bollard::query_parameters::LogsOptionsBuilder::default()
-                    .follow(true)
-                    .stdout(true)
-                    .stderr(true)
-                    .build();
-                let mut logs = logs_docker.logs(&logs_name, Some(options));
-                while let Some(Ok(chunk)) = logs.next().await {
-                    let text = String::from_utf8_lossy(&chunk.into_bytes()).into_owned();
-                    for line in text.lines().filter(|line| !line.is_empty()) {
-                        log.push(line);
-                    }
-                }
-            });
+            follow_logs(&docker, &id, log);
             let alive = Arc::new(AtomicBool::new(true));
             let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
             let wait_docker = docker.clone();
             let wait_name = id.clone();
             let wait_alive = alive.clone();
             tokio::spawn(async move {
-                let mut wait = wait_docker.wait_container(&wait_name, None::<WaitContainerOptions>);
-                let exit = match wait.next().await {
-                    Some(Ok(response)) if response.status_code == 0 => Exit {
-                        clean: true,
-                        description: "exit status 0".into(),
-                    },
-                    Some(Ok(response)) => Exit {
-                        clean: false,
-                        description: format!("exit status {}", response.status_code),
-                    },
-                    Some(Err(bollard::errors::Error::DockerContainerWaitError {
-                        code, ..
-                    })) => Exit {
-                        clean: false,
-                        description: format!("exit status {code}"),
-                    },
-                    Some(Err(err)) => Exit {
-                        clean: false,
-                        description: format!("lost track of its container: {err}"),
-                    },
-                    None => Exit {
-                        clean: false,
-                        description: "its container is gone".into(),
-                    },
-                };
+                let exit = wait_exit(&wait_docker, &wait_name).await;
                 wait_alive.store(false, Ordering::SeqCst);
                 let _ = ended_tx.send(exit);
             });
@@ -900,74 +1009,8 @@ impl Backend for DockerBackend {
             let name = self.names(user)?;
             let account = self.accounts.get_or_create(user).await?;
             let (_, docker) = self.engine(user).await?;
-            let mut cmd = vec!["choir".to_owned()];
-            cmd.extend(args.iter().cloned());
-            let exec = docker
-                .create_exec(
-                    &name,
-                    CreateExecOptions {
-                        attach_stdin: Some(true),
-                        attach_stdout: Some(true),
-                        attach_stderr: Some(true),
-                        cmd: Some(cmd),
-                        env: Some(self.env(user, None)),
-                        user: Some(format!("{}:{}", account.uid, account.gid)),
-                        working_dir: Some(format!("{DATA}/workspace")),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .map_err(|err| SandboxError::NotRunning(format!("{user} ({err})")))?;
-            let started = docker
-                .start_exec(
-                    &exec.id,
-                    Some(StartExecOptions {
-                        detach: false,
-                        tty: false,
-                        output_capacity: None,
-                    }),
-                )
-                .await
-                .map_err(|err| SandboxError::NotRunning(format!("{user} ({err})")))?;
-            let StartExecResults::Attached { mut output, input } = started else {
-                return Err(SandboxError::NotRunning(user.to_owned()));
-            };
-            // Output comes as one stream of tagged chunks: two pipes, one per stream.
-            let (mut out_write, out_read) = tokio::io::duplex(64 << 10);
-            let (mut err_write, err_read) = tokio::io::duplex(64 << 10);
-            let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-            tokio::spawn(async move {
-                while let Some(Ok(chunk)) = output.next().await {
-                    let written = match chunk {
-                        LogOutput::StdErr { message } => err_write.write_all(&message).await,
-                        LogOutput::StdOut { message } | LogOutput::Console { message } => {
-                            out_write.write_all(&message).await
-                        }
-                        LogOutput::StdIn { .. } => Ok(()),
-                    };
-                    if written.is_err() {
-                        break;
-                    }
-                }
-                drop((out_write, err_write));
-                let _ = done_tx.send(());
-            });
-            let exec_id = exec.id.clone();
-            Ok(Execution {
-                stdin: input,
-                stdout: Box::pin(out_read),
-                stderr: Box::pin(err_read),
-                status: Box::pin(async move {
-                    let _ = done_rx.await;
-                    docker
-                        .inspect_exec(&exec_id)
-                        .await
-                        .ok()
-                        .and_then(|info| info.exit_code)
-                        .and_then(|code| i32::try_from(code).ok())
-                        .unwrap_or(1)
-                }),
-            })
+            let env = container_env(user, None, &self.config.env);
+            exec_choir(docker, &name, user, (account.uid, account.gid), args, env).await
         })
     }
 
@@ -1033,37 +1076,41 @@ impl Backend for DockerBackend {
                 .await
                 .ok()
                 .map(|account| account.uid);
-            let options = StatsOptionsBuilder::default()
-                .stream(false)
-                .one_shot(true)
-                .build();
-            let stats = docker.stats(&name, Some(options)).next().await;
-            let Some(Ok(stats)) = stats else {
-                return Usage {
-                    uid,
-                    ..Default::default()
-                };
-            };
+            let (memory, processes) = container_usage(&docker, &name).await;
             Usage {
                 uid,
-                // As `docker stats` counts it: without the page cache the kernel can drop.
-                memory: stats.memory_stats.and_then(|memory| {
-                    let inactive = memory.stats.as_ref().and_then(|stats| {
-                        stats
-                            .get("total_inactive_file")
-                            .or_else(|| stats.get("inactive_file"))
-                            .copied()
-                    });
-                    Some(memory.usage?.saturating_sub(inactive.unwrap_or(0)))
-                }),
-                processes: stats
-                    .pids_stats
-                    .and_then(|pids| pids.current)
-                    .and_then(|n| usize::try_from(n).ok())
-                    .unwrap_or(0),
+                memory,
+                processes,
             }
         })
     }
+}
+
+/// What a container uses now: memory (as `docker stats` counts it, without the page cache the
+/// kernel can drop) and processes.
+pub(super) async fn container_usage(docker: &Docker, container: &str) -> (Option<u64>, usize) {
+    let options = StatsOptionsBuilder::default()
+        .stream(false)
+        .one_shot(true)
+        .build();
+    let Some(Ok(stats)) = docker.stats(container, Some(options)).next().await else {
+        return (None, 0);
+    };
+    let memory = stats.memory_stats.and_then(|memory| {
+        let inactive = memory.stats.as_ref().and_then(|stats| {
+            stats
+                .get("total_inactive_file")
+                .or_else(|| stats.get("inactive_file"))
+                .copied()
+        });
+        Some(memory.usage?.saturating_sub(inactive.unwrap_or(0)))
+    });
+    let processes = stats
+        .pids_stats
+        .and_then(|pids| pids.current)
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    (memory, processes)
 }
 
 #[cfg(test)]

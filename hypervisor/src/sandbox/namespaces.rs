@@ -157,7 +157,9 @@ pub fn parse_range(text: &str) -> Result<String, NamespaceError> {
 
 /// The nftables ruleset of a sandbox's network: `host` are the host's own addresses,
 /// `allowed` the ranges the operator lets through (checked by [`parse_range`]), `dns` the
-/// resolvers the sandbox may ask (port 53 only).
+/// resolvers the sandbox may ask (port 53 only). Answers to connections made to the sandbox
+/// (its daemon's port, where a container's is published) go out; nothing new to a blocked
+/// address does.
 pub fn ruleset(host: &[IpAddr], allowed: &[String], dns: &[IpAddr]) -> String {
     let (allowed4, allowed6): (Vec<&String>, Vec<&String>) =
         allowed.iter().partition(|range| !range.contains(':'));
@@ -206,6 +208,7 @@ pub fn ruleset(host: &[IpAddr], allowed: &[String], dns: &[IpAddr]) -> String {
     text.push_str(&format!(
         "  chain output {{\n    type filter hook output priority 0; policy accept;\n    \
          oifname \"lo\" accept\n    \
+         ct state established accept\n    \
          {resolvers}ip daddr @allowed4 accept\n    \
          ip6 daddr @allowed6 accept\n    \
          ip daddr @blocked4 reject with icmpx type admin-prohibited\n    \
