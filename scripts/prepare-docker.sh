@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set-up for the Docker sandbox tests: installs docker.io when missing (as root) and builds the
-# sandbox image's root filesystem from Debian packages (scripts/build-sandbox-rootfs.sh, cached).
+# Set-up for the Docker and Swarm sandbox tests: installs docker.io and haproxy when missing
+# (as root) and builds the sandbox image's root filesystem from Debian packages
+# (scripts/build-sandbox-rootfs.sh, cached).
 # Idempotent; compiles nothing, so scripts/test.sh runs it beside the Rust build. Prints the
 # root filesystem's path on its last line. Without root it does nothing: the tests need root to
 # start engines and skip without it.
@@ -12,8 +13,12 @@ if [ "$(id -u)" != 0 ]; then
   say "skipped: starting Docker engines needs root"
   exit 0
 fi
-if ! command -v dockerd >/dev/null; then
-  say "installing docker.io"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >/dev/null
+missing=()
+command -v dockerd >/dev/null || missing+=(docker.io)
+# The Swarm test's load balancer in front of two hypervisors.
+command -v haproxy >/dev/null || missing+=(haproxy)
+if ((${#missing[@]})); then
+  say "installing ${missing[*]}"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 scripts/build-sandbox-rootfs.sh

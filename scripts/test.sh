@@ -4,11 +4,12 @@
 # Two phases. First everything that compiles, with no timeout (a new machine's build takes as
 # long as it takes): set-up, the web mirror's wasm (the daemon embeds it), formatting and lints
 # (host and wasm), the protocol crate for wasm, and one build of the whole workspace with all
-# its targets. Meanwhile the Docker tests' set-up (docker.io, the sandbox's root filesystem from
-# Debian packages) runs beside it. Then the tests, each under a timeout that bounds the test
+# its targets. Meanwhile the Docker tests' set-up (docker.io, haproxy, the sandbox's root
+# filesystem from Debian packages) runs beside it. Then the tests, each under a timeout that bounds the test
 # alone: the workspace's tests, the desktop end to end in tmux, over OpenSSH and in headless
-# Chromium, and the Docker backend against two real engines (as root; skipped, saying why,
-# where an engine cannot start). No test step compiles anything: each checks that and fails,
+# Chromium, the Docker backend against two real engines, and the Swarm backend against a Swarm
+# of three engines in network namespaces behind two hypervisors and HAProxy (as root; skipped,
+# saying why, where an engine cannot start). No test step compiles anything: each checks that and fails,
 # naming what it would have built. The run ends with each step's wall time.
 set -euo pipefail
 case "${1:-}" in
@@ -117,3 +118,5 @@ wait_for_docker_setup() {
 step "Docker set-up (waited for; it ran beside the build)" wait_for_docker_setup
 step "end to end: Docker sandboxes against real engines" \
   timeout --kill-after=10s 20m scripts/e2e-docker.sh
+step "end to end: Swarm sandboxes behind two hypervisors and HAProxy" \
+  timeout --kill-after=10s 15m scripts/e2e-swarm.sh

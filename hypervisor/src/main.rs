@@ -15,7 +15,7 @@ use hypervisor::revocations::Revocations;
 use hypervisor::sandbox::{
     image_name, instance_name, parse_uid_range, Accounts, AppBuilds, Backend, Confinement,
     DockerBackend, DockerConfig, IdPolicy, Limits, Network, NetworkPolicy, ProcessBackend,
-    ProcessConfig, Sandboxes, SupervisorConfig, DEFAULT_UID_RANGE,
+    ProcessConfig, Sandboxes, SupervisorConfig, SwarmBackend, SwarmConfig, DEFAULT_UID_RANGE,
 };
 use hypervisor::ssh::{self, Shared};
 use hypervisor::units::{parse_duration, parse_size};
@@ -94,6 +94,10 @@ enum BackendKind {
     Process,
     /// Each sandbox a container (bollard), on one of the --docker-host engines
     Docker,
+    /// Each sandbox a Docker Swarm service of one replica, through a manager among the
+    /// --docker-host engines (every node's engine named), shared by every hypervisor of the
+    /// same --database and --swarm-name
+    Swarm,
 }
 
 /// The engines given, or the one `DOCKER_HOST` names, or the usual socket.
@@ -109,10 +113,15 @@ struct ServeArgs {
     /// How sandboxes run
     #[arg(long, value_enum, default_value = "process")]
     backend: BackendKind,
-    /// A Docker engine for --backend docker (repeatable: new users go to the least-loaded)
+    /// A Docker engine for --backend docker (repeatable: new users go to the least-loaded),
+    /// or for --backend swarm the engine of each Swarm node, a manager among them
     /// [default: $DOCKER_HOST, else unix:///var/run/docker.sock]
     #[arg(long, value_name = "URL")]
     docker_host: Vec<String>,
+    /// Names the services and volumes of --backend swarm (NAME-USER): the same for every
+    /// hypervisor that shares the database, another for another deployment on the same Swarm
+    #[arg(long, value_name = "NAME", default_value = "choir")]
+    swarm_name: String,
     /// What sandboxes may reach: `outbound` (the internet; not this host, its private
     /// networks, cloud metadata addresses or each other) or `none` (nothing)
     #[arg(
@@ -126,7 +135,7 @@ struct ServeArgs {
     /// private network (repeatable; CIDR)
     #[arg(long = "allow-net", value_name = "CIDR")]
     allow_net: Vec<String>,
-    /// CPUs per Docker sandbox
+    /// CPUs per Docker or Swarm sandbox
     #[arg(long, value_name = "N", default_value_t = 1.0)]
     limit_cpus: f64,
     /// Address for SSH
@@ -672,6 +681,43 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
             },
             accounts,
         ),
+        BackendKind::Swarm => {
+            if !(0.01..=1024.0).contains(&args.limit_cpus) {
+                anyhow::bail!("--limit-cpus must be between 0.01 and 1024");
+            }
+            if args.sandbox_network == NetworkPolicy::None {
+                anyhow::bail!(
+                    "--backend swarm reaches each daemon on a port its node publishes: \
+                     --sandbox-network none cannot be kept there"
+                );
+            }
+            if !hypervisor::users::valid_name(&args.swarm_name)
+                || !args
+                    .swarm_name
+                    .starts_with(|c: char| c.is_ascii_lowercase())
+            {
+                anyhow::bail!(
+                    "--swarm-name must be 1 to 32 lower-case letters, digits, `-` or `_`, a letter \
+                     first (it names Swarm services and volumes)"
+                );
+            }
+            SwarmBackend::new(
+                SwarmConfig {
+                    engines: docker_hosts(&args.docker_host),
+                    name: args.swarm_name.clone(),
+                    image: image_name(),
+                    limits,
+                    cpus: args.limit_cpus,
+                    allowed: allow_net.clone(),
+                    env,
+                },
+                accounts,
+                users.pool().clone(),
+            )
+            .await
+            .map_err(anyhow::Error::msg)
+            .context("--backend swarm")?
+        }
         BackendKind::Docker => {
             if !(0.01..=1024.0).contains(&args.limit_cpus) {
                 anyhow::bail!("--limit-cpus must be between 0.01 and 1024");

@@ -20,6 +20,7 @@ pub mod namespaces;
 mod process;
 mod procs;
 mod supervisor;
+mod swarm;
 mod syscalls;
 
 use std::future::Future;
@@ -40,6 +41,7 @@ pub use logtail::LogTail;
 pub use namespaces::Network;
 pub use process::{ProcessBackend, ProcessConfig};
 pub use supervisor::{Sandboxes, SupervisorConfig};
+pub use swarm::{SwarmBackend, SwarmConfig};
 
 /// A boxed future, for the object-safe [`Backend`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -98,6 +100,13 @@ pub struct Usage {
 /// A way of running sandboxes.
 pub trait Backend: Send + Sync + 'static {
     fn isolation(&self) -> Isolation;
+
+    /// Whether sandboxes outlive this hypervisor, shared with others that reach the same
+    /// orchestrator: then it neither cleans up after an earlier hypervisor at start nor stops
+    /// sandboxes when it stops.
+    fn shared(&self) -> bool {
+        false
+    }
 
     /// Starts `user`'s daemon, its output going to `log`. Returns once the process runs; the
     /// supervisor then waits for it to answer.
@@ -158,6 +167,10 @@ pub enum SandboxError {
     },
     #[error("the sandbox of {0} is not running")]
     NotRunning(String),
+    /// It cannot run now through no fault of its own (its Swarm node is away); the next use
+    /// tries again, and no crash is counted.
+    #[error("the sandbox of {user} cannot run now: {message}")]
+    Unavailable { user: String, message: String },
     #[error("the hypervisor is shutting down")]
     ShuttingDown,
 }

@@ -95,6 +95,29 @@ pub struct Sandboxes {
     backend: Arc<dyn Backend>,
 }
 
+/// Why a run did not start.
+struct NotStarted {
+    reason: String,
+    /// No fault of the sandbox's: where it runs is away for now (a Swarm node down).
+    waiting: bool,
+}
+
+impl NotStarted {
+    fn crash(reason: String) -> Self {
+        Self {
+            reason,
+            waiting: false,
+        }
+    }
+
+    fn waiting(reason: String) -> Self {
+        Self {
+            reason,
+            waiting: true,
+        }
+    }
+}
+
 enum Msg {
     Ensure {
         user: String,
@@ -117,7 +140,7 @@ enum Msg {
     Started {
         user: String,
         generation: u64,
-        result: Result<RunInfo, String>,
+        result: Result<RunInfo, NotStarted>,
     },
     Exited {
         user: String,
@@ -159,8 +182,10 @@ impl Sandboxes {
     /// Stops whatever an earlier hypervisor left running in the sandboxes, then starts the
     /// supervisor.
     pub async fn start(backend: Arc<dyn Backend>, config: SupervisorConfig) -> Self {
-        let users = backend.users().await;
-        futures_util::future::join_all(users.iter().map(|user| backend.clean_up(user))).await;
+        if !backend.shared() {
+            let users = backend.users().await;
+            futures_util::future::join_all(users.iter().map(|user| backend.clean_up(user))).await;
+        }
         let (tx, rx) = mpsc::channel(256);
         let actor = Actor {
             backend: backend.clone(),
@@ -293,7 +318,8 @@ impl Sandboxes {
     }
 
     /// Stops every sandbox (SIGTERM, then SIGKILL after the grace period) and refuses new
-    /// ones; returns when all are stopped and cleaned up.
+    /// ones; returns when all are stopped and cleaned up. Shared sandboxes (a backend whose
+    /// orchestrator keeps them for other hypervisors) are left running.
     pub async fn shutdown(&self) {
         let (reply, done) = oneshot::channel();
         if self.tx.send(Msg::Shutdown { reply }).await.is_ok() {
@@ -497,7 +523,7 @@ impl Actor {
                 .send(Msg::Started {
                     user: user.clone(),
                     generation,
-                    result: Err(reason),
+                    result: Err(NotStarted::crash(reason)),
                 })
                 .await;
             let _ = tx
@@ -578,6 +604,11 @@ impl Actor {
 
     fn shutdown(&mut self, reply: oneshot::Sender<()>) {
         self.closing = true;
+        // Shared sandboxes run on for the other hypervisors.
+        if self.backend.shared() {
+            let _ = reply.send(());
+            return;
+        }
         let mut pending = Vec::new();
         for slot in self.slots.values_mut() {
             let (done, stopped) = oneshot::channel();
@@ -597,7 +628,7 @@ impl Actor {
         });
     }
 
-    fn started(&mut self, user: &str, generation: u64, result: Result<RunInfo, String>) {
+    fn started(&mut self, user: &str, generation: u64, result: Result<RunInfo, NotStarted>) {
         let config = self.config.clone();
         let Some(slot) = self.slots.get_mut(user) else {
             return;
@@ -625,7 +656,25 @@ impl Actor {
                     Self::request_stop(slot, now, stops, Vec::new());
                 }
             }
-            Err(reason) => {
+            Err(NotStarted {
+                reason,
+                waiting: true,
+            }) => {
+                // No fault of the sandbox's (where it runs is away): no crash counted, and
+                // the next use tries again.
+                tracing::warn!(user, %reason, "a sandbox cannot run now");
+                slot.note = Some(reason.clone());
+                for reply in waiters {
+                    let _ = reply.send(Err(SandboxError::Unavailable {
+                        user: user.to_owned(),
+                        message: reason.clone(),
+                    }));
+                }
+                for stop in stops {
+                    let _ = stop.send(Ok(false));
+                }
+            }
+            Err(NotStarted { reason, .. }) => {
                 tracing::warn!(user, %reason, "a sandbox did not start");
                 slot.quick_crashes += 1;
                 slot.note = Some(reason.clone());
@@ -845,7 +894,7 @@ impl Run {
         let _ = self.tx.send(msg).await;
     }
 
-    async fn started(&self, result: Result<RunInfo, String>) {
+    async fn started(&self, result: Result<RunInfo, NotStarted>) {
         let (user, generation) = (self.user.clone(), self.generation);
         self.send(Msg::Started {
             user,
@@ -869,10 +918,14 @@ impl Run {
         );
         let launched = match launch.await {
             Ok(Ok(launched)) => launched,
+            Ok(Err(SandboxError::Unavailable { message, .. })) => {
+                self.backend.clean_up(&user).await;
+                return self.started(Err(NotStarted::waiting(message))).await;
+            }
             Ok(Err(err)) => {
                 self.log.push(&format!("choir-hypervisor: {err}"));
                 self.backend.clean_up(&user).await;
-                return self.started(Err(err.to_string())).await;
+                return self.started(Err(NotStarted::crash(err.to_string()))).await;
             }
             Err(_) => {
                 let reason = format!(
@@ -881,7 +934,7 @@ impl Run {
                 );
                 self.log.push(&format!("choir-hypervisor: {reason}"));
                 self.backend.clean_up(&user).await;
-                return self.started(Err(reason)).await;
+                return self.started(Err(NotStarted::crash(reason))).await;
             }
         };
         let Launched {
@@ -908,7 +961,7 @@ impl Run {
                 }
             }
             self.backend.clean_up(&user).await;
-            return self.started(Err(reason)).await;
+            return self.started(Err(NotStarted::crash(reason))).await;
         }
         let info = RunInfo {
             endpoint,

@@ -20,6 +20,7 @@ use russh::ChannelMsg;
 
 pub mod browser;
 pub mod docker;
+pub mod haproxy;
 pub mod netns;
 pub mod postgres;
 pub mod provider;
@@ -248,6 +249,13 @@ impl Hypervisor {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// SIGKILL, as a crashed or lost host would end: nothing is stopped or cleaned up.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("still running");
+        let _ = child.kill();
+        let _ = child.wait();
     }
 
     pub async fn connect(&self, user: &str) -> client::Handle<Client> {
