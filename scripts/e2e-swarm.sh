@@ -9,7 +9,8 @@
 # engine it started is stopped by its pid, and the namespaces, links and files are removed.
 # Where an engine truly cannot start here (no root, no kernel support), it says why and skips.
 #
-# With --bench it runs the Swarm benchmarks instead of the tests (docs/BENCHMARKS.md).
+# With --bench it builds the release binaries and runs hypervisor/benches/swarm.rs on them
+# instead of the tests (docs/BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/common.sh
@@ -39,7 +40,12 @@ rootfs=$(scripts/prepare-docker.sh | tail -1)
 for tool in ip nsenter; do
   command -v "$tool" >/dev/null || { say "skipped: no $tool here"; exit 0; }
 done
-build_workspace
+if [ "$mode" = bench ]; then
+  cargo build --release --locked -p choir-daemon -p choir-cli -p hypervisor
+  bin_dir="$target_dir/release"
+else
+  build_workspace
+fi
 
 work=$(mktemp -d /var/tmp/choir-swarm.XXXXXX)
 tag="cs$$"
@@ -152,8 +158,7 @@ export CHOIR_TEST_SWARM_HOSTS="$engines" \
   CHOIR_TEST_SWARM_PIDS="${pids[0]},${pids[1]},${pids[2]}" \
   CHOIR_TEST_SWARM_ADDRS="$net.11,$net.12,$net.13" CHOIR_TEST_SWARM_START="$work/start-engine"
 if [ "$mode" = bench ]; then
-  exec_bench=(timeout --kill-after=10s 20m cargo test --locked --workspace --release --test swarm -- --ignored --nocapture)
-  "${exec_bench[@]}"
+  BENCH_BIN_DIR="$bin_dir" timeout --kill-after=10s 20m cargo bench --locked -p hypervisor --bench swarm
 else
   # --workspace, not -p hypervisor: the same selection as the build, so nothing compiles here.
   timeout --kill-after=10s 10m cargo test --locked --workspace --test swarm

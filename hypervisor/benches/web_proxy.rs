@@ -18,12 +18,10 @@ use std::time::{Duration, Instant};
 use choir_proto::Endpoint;
 use choir_test_support::procs::rss_kib;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::Value;
+use support::web::{hello, move_window, open_window, round_trip, sign_in, socket_at, Socket};
 use support::{ms, percentile, Server};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
-use webauthn_authenticator_rs::prelude::{Url, WebauthnAuthenticator};
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 const ROUND_TRIPS: usize = 400;
 const FAN_OUT_EVENTS: usize = 300;
@@ -31,69 +29,6 @@ const RECEIVERS_EACH: usize = 4;
 /// Within the 32 tabs a user may have open.
 const IDLE_TABS: usize = 30;
 const WAIT: Duration = Duration::from_secs(30);
-
-type Socket = tokio_tungstenite::WebSocketStream<Box<dyn choir_client::transport::Io>>;
-
-/// A signed-in browser's cookie, by invite and soft passkey.
-async fn sign_in(server: &Server, http: &reqwest::Client) -> String {
-    let (origin, addr) = server.web.clone().unwrap();
-    let out = std::process::Command::new(server.bins.join("choir-hypervisor"))
-        .arg("--data-dir")
-        .arg(&server.dir)
-        .args(["user", "invite", "alice"])
-        .output()
-        .unwrap();
-    let link = String::from_utf8(out.stdout).unwrap();
-    let invite = link.trim().split_once('#').unwrap().1.to_owned();
-    let post = |path: &str, body: Value| {
-        http.post(format!("http://{addr}{path}"))
-            .header("origin", &origin)
-            .header("content-type", "application/json")
-            .body(body.to_string())
-            .send()
-    };
-    let start: Value = post("/auth/register/start", json!({ "invite": invite }))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let credential = SoftPasskey::new(true)
-        .do_registration(
-            Url::parse(&origin).unwrap(),
-            serde_json::from_value(start["options"].clone()).unwrap(),
-        )
-        .unwrap();
-    let done = post(
-        "/auth/register/finish",
-        json!({ "ceremony": start["ceremony"], "credential": credential }),
-    )
-    .await
-    .unwrap();
-    assert!(done.status().is_success());
-    let cookie = done.headers()["set-cookie"].to_str().unwrap();
-    cookie.split(';').next().unwrap().to_owned()
-}
-
-/// A socket through the hypervisor, welcomed.
-async fn proxied(server: &Server, cookie: &str) -> Socket {
-    let (origin, addr) = server.web.clone().unwrap();
-    let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
-    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-    tcp.set_nodelay(true).unwrap();
-    request
-        .headers_mut()
-        .insert("origin", origin.parse().unwrap());
-    request
-        .headers_mut()
-        .insert("cookie", cookie.parse().unwrap());
-    let stream: Box<dyn choir_client::transport::Io> = Box::new(tcp);
-    let (mut socket, _) = tokio_tungstenite::client_async(request, stream)
-        .await
-        .unwrap();
-    hello(&mut socket).await;
-    socket
-}
 
 /// A socket straight to the daemon's Unix socket, welcomed.
 async fn direct(endpoint: &Endpoint) -> Socket {
@@ -104,50 +39,11 @@ async fn direct(endpoint: &Endpoint) -> Socket {
     socket
 }
 
-async fn hello(socket: &mut Socket) {
-    let hello =
-        json!({ "type": "hello", "protocol": choir_proto::PROTOCOL_VERSION, "client": "bench" });
-    socket.send(Message::text(hello.to_string())).await.unwrap();
-    until(socket, |frame| frame["type"] == "welcome").await;
-}
-
-async fn until(socket: &mut Socket, wanted: impl Fn(&Value) -> bool) -> Value {
-    loop {
-        let message = tokio::time::timeout(WAIT, socket.next()).await.unwrap();
-        if let Some(Ok(Message::Text(text))) = message {
-            let frame: Value = serde_json::from_str(&text).unwrap();
-            if wanted(&frame) {
-                return frame;
-            }
-        } else if !matches!(message, Some(Ok(_))) {
-            panic!("the socket closed: {message:?}");
-        }
-    }
-}
-
-fn move_window(id: u64, window: &Value, x: u64, y: u64) -> Message {
-    Message::text(
-        json!({ "type": "command", "id": id,
-            "command": { "type": "window.move", "window_id": window, "x": x, "y": y } })
-        .to_string(),
-    )
-}
-
 /// The `n`th place of the fan-out: each distinct from the others and from the one before,
 /// and well inside the desktop (moves off it are clamped, and one that changes nothing is no
 /// event).
 fn place(n: usize) -> (u64, u64) {
     (10 + (n % 100) as u64, 2 + (n / 100) as u64)
-}
-
-async fn round_trip(socket: &mut Socket, id: u64, window: &Value) -> Duration {
-    let started = Instant::now();
-    socket
-        .send(move_window(id, window, 1 + id % 7, 1))
-        .await
-        .unwrap();
-    until(socket, |frame| frame["type"] == "ack" && frame["id"] == id).await;
-    started.elapsed()
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -156,27 +52,16 @@ async fn main() {
         &["alice".to_owned()],
         &["--http-listen", "127.0.0.1:0", "--limit-signin", "1000"],
     );
+    let (origin, web) = server.web.clone().unwrap();
     let http = reqwest::Client::new();
-    let cookie = sign_in(&server, &http).await;
-    let mut through = proxied(&server, &cookie).await;
+    let cookie = sign_in(&server, &http, &origin, web).await;
+    let mut through = socket_at(web, &origin, &cookie).await;
     let info = std::fs::read_to_string(server.dir.join("sandboxes/alice/daemon.json")).unwrap();
     let endpoint: Endpoint = serde_json::from_str(&info).unwrap();
     let mut straight = direct(&endpoint).await;
 
     // A window to move.
-    straight
-        .send(Message::text(
-            json!({ "type": "command", "id": 1_000_000, "command": { "type": "window.open", "app": "writer" } })
-                .to_string(),
-        ))
-        .await
-        .unwrap();
-    let opened = until(&mut straight, |frame| {
-        frame.to_string().contains("window.opened")
-    })
-    .await;
-    let window = opened["event"]["data"]["window_id"].clone();
-    assert!(!window.is_null(), "{opened}");
+    let window = open_window(&mut straight).await;
 
     // Round trips, alternating so that drift hits both alike; the first 40 warm up.
     let (mut via, mut plain) = (Vec::new(), Vec::new());
@@ -207,7 +92,7 @@ async fn main() {
     // Fan-out: receivers of both kinds at once; a direct client posts.
     let mut receivers = Vec::new();
     for _ in 0..RECEIVERS_EACH {
-        receivers.push((true, proxied(&server, &cookie).await));
+        receivers.push((true, socket_at(web, &origin, &cookie).await));
         receivers.push((false, direct(&endpoint).await));
     }
     let (sent_tx, _) = tokio::sync::broadcast::channel::<(u64, Instant)>(FAN_OUT_EVENTS * 2);
@@ -299,7 +184,7 @@ async fn main() {
     let before = rss_kib(pid);
     let mut tabs = Vec::new();
     for _ in 0..IDLE_TABS {
-        tabs.push(proxied(&server, &cookie).await);
+        tabs.push(socket_at(web, &origin, &cookie).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let with_tabs = rss_kib(pid);
@@ -307,7 +192,7 @@ async fn main() {
     let mut sessions = Vec::new();
     let mid = rss_kib(pid);
     for _ in 0..20 {
-        sessions.push(sign_in(&server, &http).await);
+        sessions.push(sign_in(&server, &http, &origin, web).await);
     }
     let with_sessions = rss_kib(pid);
 

@@ -14,6 +14,8 @@ use russh::client;
 use russh::keys::{Algorithm, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::ChannelMsg;
 
+pub mod web;
+
 /// The `p` quantile of `samples` (sorted here).
 pub fn percentile(samples: &mut [Duration], p: f64) -> Duration {
     samples.sort();
@@ -100,6 +102,8 @@ pub struct Server {
     pub dir: PathBuf,
     pub key: PrivateKey,
     pub bins: PathBuf,
+    /// What `serve` and the `user` commands were given besides the test's own environment.
+    pub env: Vec<(String, String)>,
     child: Child,
     _stdout: BufReader<std::process::ChildStdout>,
     _dir: tempfile::TempDir,
@@ -136,6 +140,7 @@ impl Server {
             let status = Command::new(&program)
                 .arg("--data-dir")
                 .arg(dir.path())
+                .envs(env.iter().copied())
                 .args(["user", "add", user, "--ssh-key"])
                 .arg(&key_file)
                 .stdout(Stdio::null())
@@ -176,6 +181,10 @@ impl Server {
             dir: dir.path().to_owned(),
             key,
             bins,
+            env: env
+                .iter()
+                .map(|(name, value)| (name.to_string(), value.to_string()))
+                .collect(),
             child,
             _stdout: stdout,
             _dir: dir,
