@@ -5,7 +5,8 @@
 # uses), starts three `dockerd`, each in a network namespace of its own with its own data root,
 # socket and default bridge, forms a Swarm of them (the first the manager), imports the sandbox
 # image on each, then runs hypervisor/tests/swarm.rs (which starts PostgreSQL, two hypervisors
-# and HAProxy itself). Traffic goes only to loopback and to these namespaces. At the end every
+# and HAProxy itself, and the page in headless Chromium with web-tests/failover.mjs where the
+# browser tests' set-up is here: in the suite, scripts/e2e-web.sh has made it). Traffic goes only to loopback and to these namespaces. At the end every
 # engine it started is stopped by its pid, and the namespaces, links and files are removed.
 # Where an engine truly cannot start here (no root, no kernel support), it says why and skips.
 #
@@ -160,6 +161,8 @@ export CHOIR_TEST_SWARM_HOSTS="$engines" \
 if [ "$mode" = bench ]; then
   BENCH_BIN_DIR="$bin_dir" timeout --kill-after=10s 20m cargo bench --locked -p hypervisor --bench swarm
 else
+  # The page in Chromium (web-tests/failover.mjs) needs Node.js 20 or newer.
+  source scripts/node-env.sh
   # --workspace, not -p hypervisor: the same selection as the build, so nothing compiles here.
   timeout --kill-after=10s 10m cargo test --locked --workspace --test swarm
 fi

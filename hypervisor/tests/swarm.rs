@@ -7,7 +7,8 @@
 //!   confinement, and one cannot reach another's daemon, the host, or its node;
 //! - either hypervisor serves any user, in the same sandbox;
 //! - a node's engine stopped: its users get a clear message, the others carry on;
-//! - a hypervisor killed: SSH (OpenSSH, with the host key it knew) and browser sessions go on
+//! - a hypervisor killed: SSH (OpenSSH, with the host key it knew) and browser sessions (the
+//!   desktop's WebSocket, and the page in headless Chromium, `web-tests/failover.mjs`) go on
 //!   through the other, in the same sandbox, which kept running.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -119,6 +120,113 @@ impl Drop for Engine {
         }
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// The desktop in headless Chromium through the balancer (`web-tests/failover.mjs`): signed
+/// in by an invite and Chromium's virtual authenticator, live, a window open.
+struct ChromiumPage {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl ChromiumPage {
+    /// `None` (saying why) where the browser tests' set-up is not here; in the suite it must be.
+    fn open(origin: &str, invite: &str) -> Option<Self> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let missing = [
+            root.join("web-tests/node_modules/playwright-core"),
+            root.join("choir-web/dist/index.html"),
+            std::path::PathBuf::from(
+                std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            ),
+        ]
+        .into_iter()
+        .find(|path| !path.exists());
+        if let Some(missing) = missing {
+            assert!(
+                std::env::var("CHOIR_SUITE_BUILT").is_err(),
+                "the browser part needs {} (the suite makes it)",
+                missing.display()
+            );
+            eprintln!(
+                "swarm: the browser part is skipped: no {} (scripts/e2e-web.sh's set-up)",
+                missing.display()
+            );
+            return None;
+        }
+        let mut child = Command::new("node")
+            .arg(root.join("web-tests/failover.mjs"))
+            .args([origin, invite])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let mut page = Self { child, lines };
+        let live = page.line("live");
+        assert!(
+            live.trim_start_matches("live ").parse::<u32>().unwrap() >= 1,
+            "{live}"
+        );
+        Some(page)
+    }
+
+    /// The next line starting with `wanted` (the script failed if none comes).
+    fn line(&mut self, wanted: &str) -> String {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(120)) {
+                Ok(line) if line.starts_with(wanted) => return line,
+                Ok(_) => {}
+                Err(_) => {
+                    let status = self.child.try_wait().unwrap();
+                    panic!("the page never said `{wanted}` (failover.mjs: {status:?}; its stderr is above)");
+                }
+            }
+        }
+    }
+
+    fn killed(mut self) -> Self {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"killed\n").unwrap();
+        stdin.flush().unwrap();
+        self
+    }
+
+    /// Waits for the page to have come back live through the other hypervisor, its window
+    /// kept and a new one opened.
+    fn carried_on(mut self) {
+        let said = self.line("carried on");
+        eprintln!("swarm: the page in Chromium {said}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "failover.mjs did not end");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert!(status.success(), "failover.mjs: {status:?}");
+    }
+}
+
+impl Drop for ChromiumPage {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -454,11 +562,16 @@ async fn sandboxes_are_swarm_services_that_either_hypervisor_serves_through_a_lo
 
     // The first hypervisor dies. Its clients come back through the other, to the same
     // sandbox: same container, same note, and the events the browser had.
+    let page = ChromiumPage::open(&origin, &first.invite("alice", &[]));
     first.kill();
+    let page = page.map(ChromiumPage::killed);
     assert!(
         frame_of(&mut socket, "never").await.is_err(),
         "the socket to the dead hypervisor ends"
     );
+    if let Some(page) = page {
+        page.carried_on();
+    }
     let after = openssh(
         keys.path(),
         lb.ssh,
