@@ -525,9 +525,6 @@ fn lend(host_config: &mut HostConfig, env: &mut Vec<String>, builds: &AppBuilds)
     );
 }
 
-/// The container's first command: a passwd entry for the sandbox's uid in `/tmp/passwd`
-/// (the image's `/etc/passwd` links there: the uid is known only now), then the daemon in
-/// its place. `user` is a hypervisor user name (letters, digits, `-`, `_`), safe in a script.
 /// Gives the volume `host` mounts at `/data` to `uid` (0700): a container of `image` that only
 /// runs `chown` and `chmod` as root with no capability but those two.
 pub(super) async fn hand_over(
@@ -626,6 +623,9 @@ pub(super) async fn wait_exit(docker: &Docker, container: &str) -> Exit {
     }
 }
 
+/// The container's first command: a passwd entry for the sandbox's uid in `/tmp/passwd`
+/// (the image's `/etc/passwd` links there: the uid is known only now), then the daemon in
+/// its place. `user` is a hypervisor user name (letters, digits, `-`, `_`), safe in a script.
 /// `daemon_flags` go to `choir-daemon` as they are.
 pub(super) fn start_script(user: &str, listen: &str, daemon_flags: &str) -> String {
     format!(
@@ -908,7 +908,10 @@ impl Backend for DockerBackend {
                     Some(pid) => {
                         let allowed = self.config.allowed.clone();
                         tokio::task::spawn_blocking(move || {
-                            super::namespaces::police_container(pid, &allowed)
+                            super::namespaces::HeldProcess::new(pid)
+                                .and_then(|process| {
+                                    super::namespaces::police_container(&process, &allowed, None)
+                                })
                                 .map_err(|err| err.to_string())
                         })
                         .await

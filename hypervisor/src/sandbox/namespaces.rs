@@ -97,6 +97,8 @@ pub enum NamespaceError {
     Tool { program: String, message: String },
     #[error("`{0}` is not an address range (like 10.1.2.0/24 or fd00:1::/64)")]
     BadRange(String),
+    #[error("process {0} is in this host's own network namespace: it is not a container's")]
+    HostNamespace(u32),
 }
 
 fn sys(action: &'static str) -> impl FnOnce(nix::Error) -> NamespaceError {
@@ -157,10 +159,15 @@ pub fn parse_range(text: &str) -> Result<String, NamespaceError> {
 
 /// The nftables ruleset of a sandbox's network: `host` are the host's own addresses,
 /// `allowed` the ranges the operator lets through (checked by [`parse_range`]), `dns` the
-/// resolvers the sandbox may ask (port 53 only). Answers to connections made to the sandbox
-/// (its daemon's port, where a container's is published) go out; nothing new to a blocked
-/// address does.
-pub fn ruleset(host: &[IpAddr], allowed: &[String], dns: &[IpAddr]) -> String {
+/// resolvers the sandbox may ask (port 53 only). With `answers_from`, the answers of the
+/// daemon listening on that TCP port go out to whoever connected (a Swarm task's published
+/// port); nothing else to a blocked address does.
+pub fn ruleset(
+    host: &[IpAddr],
+    allowed: &[String],
+    dns: &[IpAddr],
+    answers_from: Option<u16>,
+) -> String {
     let (allowed4, allowed6): (Vec<&String>, Vec<&String>) =
         allowed.iter().partition(|range| !range.contains(':'));
     let blocked4: Vec<String> = BLOCKED_V4
@@ -205,11 +212,13 @@ pub fn ruleset(host: &[IpAddr], allowed: &[String], dns: &[IpAddr]) -> String {
             )
         })
         .collect();
+    let answers = answers_from
+        .map(|port| format!("ct direction reply tcp sport {port} accept\n    "))
+        .unwrap_or_default();
     text.push_str(&format!(
         "  chain output {{\n    type filter hook output priority 0; policy accept;\n    \
          oifname \"lo\" accept\n    \
-         ct state established accept\n    \
-         {resolvers}ip daddr @allowed4 accept\n    \
+         {answers}{resolvers}ip daddr @allowed4 accept\n    \
          ip6 daddr @allowed6 accept\n    \
          ip daddr @blocked4 reject with icmpx type admin-prohibited\n    \
          ip6 daddr @blocked6 reject with icmpx type admin-prohibited\n  }}\n}}\n"
@@ -268,20 +277,69 @@ fn host_addresses() -> Vec<IpAddr> {
     found
 }
 
-/// Puts the policy of `--sandbox-network outbound` on a container of an engine of this host:
-/// the same ruleset as a process sandbox's, in the network namespace of its process `pid`
-/// (the container has no capabilities, so it cannot lift it), with the resolvers its
-/// `resolv.conf` names let through on port 53.
-pub fn police_container(pid: u32, allowed: &[String]) -> Result<(), NamespaceError> {
-    let resolv =
-        std::fs::read_to_string(format!("/proc/{pid}/root/etc/resolv.conf")).unwrap_or_default();
+/// A process of this host, held by its `/proc` directory: a pid reused meanwhile is never
+/// mistaken for it.
+pub struct HeldProcess {
+    pid: u32,
+    dir: std::fs::File,
+}
+
+impl HeldProcess {
+    /// Process `pid`, if it is one of this host's and in the container `container` (its id in
+    /// the process's control groups): a Swarm node's pid may be any process here when the
+    /// node is another host.
+    pub fn of_container(pid: u32, container: &str) -> Option<Self> {
+        let held = Self::new(pid).ok()?;
+        std::fs::read_to_string(held.path("cgroup"))
+            .ok()
+            .filter(|groups| groups.contains(container))
+            .map(|_| held)
+    }
+
+    pub fn new(pid: u32) -> Result<Self, NamespaceError> {
+        let dir =
+            std::fs::File::open(format!("/proc/{pid}")).map_err(io(format!("open /proc/{pid}")))?;
+        Ok(Self { pid, dir })
+    }
+
+    /// `name` under the held process's `/proc` directory, as a path other processes can use
+    /// while this one holds it.
+    fn path(&self, name: &str) -> String {
+        use std::os::fd::AsRawFd;
+        format!(
+            "/proc/{}/fd/{}/{name}",
+            std::process::id(),
+            self.dir.as_raw_fd()
+        )
+    }
+}
+
+/// Puts the policy of `--sandbox-network outbound` on a container of this host: the same
+/// ruleset as a process sandbox's, in the network namespace of its process (the container
+/// has no capabilities, so it cannot lift it), with the resolvers its `resolv.conf` names let
+/// through on port 53, and the answers of a daemon on `answers_from`. A process in this
+/// host's own namespace is refused.
+pub fn police_container(
+    process: &HeldProcess,
+    allowed: &[String],
+    answers_from: Option<u16>,
+) -> Result<(), NamespaceError> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = |path: &str| std::fs::metadata(path).map(|meta| (meta.dev(), meta.ino()));
+    let theirs = process.path("ns/net");
+    if inode(&theirs).map_err(io("read a container's network namespace"))?
+        == inode("/proc/self/ns/net").map_err(io("read this host's network namespace"))?
+    {
+        return Err(NamespaceError::HostNamespace(process.pid));
+    }
+    let resolv = std::fs::read_to_string(process.path("root/etc/resolv.conf")).unwrap_or_default();
     let dns: Vec<IpAddr> = resolv
         .lines()
         .filter_map(|line| line.trim().strip_prefix("nameserver"))
         .filter_map(|address| address.trim().parse().ok())
         .collect();
-    let rules = ruleset(&host_addresses(), allowed, &dns);
-    let namespace = format!("--net=/proc/{pid}/ns/net");
+    let rules = ruleset(&host_addresses(), allowed, &dns, answers_from);
+    let namespace = format!("--net={theirs}");
     let nft = program("nft", "nftables")?;
     let nft = nft.to_string_lossy();
     run(
@@ -401,7 +459,7 @@ pub fn enter(plan: &Plan<'_>) -> Result<(), NamespaceError> {
         run(
             &program("nft", "nftables")?,
             &["-f", "-"],
-            Some(&ruleset(&host, plan.allowed, &[SLIRP_DNS])),
+            Some(&ruleset(&host, plan.allowed, &[SLIRP_DNS], None)),
         )?;
         start_slirp(&host_net)?;
     }
@@ -672,7 +730,12 @@ mod tests {
     fn the_ruleset_blocks_the_host_and_private_ranges_and_lets_allowed_ones_through() {
         let host: Vec<IpAddr> = vec!["192.0.2.2".parse().unwrap(), "fd00::2".parse().unwrap()];
         let dns: Vec<IpAddr> = vec!["10.0.2.3".parse().unwrap(), "fd00::53".parse().unwrap()];
-        let rules = ruleset(&host, &["10.9.0.0/16".into(), "fd12::/16".into()], &dns);
+        let rules = ruleset(
+            &host,
+            &["10.9.0.0/16".into(), "fd12::/16".into()],
+            &dns,
+            None,
+        );
         for expected in [
             "169.254.0.0/16",
             "10.0.0.0/8",
@@ -689,6 +752,15 @@ mod tests {
         // The allowed ranges are let through before the blocked ones are refused.
         assert!(rules.find("@allowed4 accept") < rules.find("@blocked4 reject"));
         // With nothing allowed, the sets are empty (nft refuses empty element lists).
-        assert!(!ruleset(&[], &[], &[]).contains("elements = {  }"));
+        assert!(!ruleset(&[], &[], &[], None).contains("elements = {  }"));
+        // Only a daemon's answers go out unasked, and only where it listens on a port.
+        assert!(!rules.contains("ct direction") && !rules.contains("ct state"));
+        let answering = ruleset(&host, &[], &dns, Some(7878));
+        let answers = answering
+            .find("ct direction reply tcp sport 7878 accept")
+            .unwrap();
+        assert!(answers < answering.find("@blocked4 reject").unwrap());
+        assert_eq!(answering.matches("ct direction").count(), 1);
+        assert!(!answering.contains("ct state"));
     }
 }
