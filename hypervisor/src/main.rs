@@ -691,14 +691,20 @@ async fn serve(layout: &Layout, args: ServeArgs) -> Result<()> {
                      --sandbox-network none cannot be kept there"
                 );
             }
-            if !hypervisor::users::valid_name(&args.swarm_name)
+            // NAME-USER must name one sandbox only, within Swarm's 63 characters.
+            if args.swarm_name.is_empty()
+                || args.swarm_name.len() > 30
                 || !args
                     .swarm_name
                     .starts_with(|c: char| c.is_ascii_lowercase())
+                || !args
+                    .swarm_name
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
             {
                 anyhow::bail!(
-                    "--swarm-name must be 1 to 32 lower-case letters, digits, `-` or `_`, a letter \
-                     first (it names Swarm services and volumes)"
+                    "--swarm-name must be 1 to 30 lower-case letters, digits or `_`, a letter \
+                     first (it names Swarm services and volumes, NAME-USER)"
                 );
             }
             SwarmBackend::new(

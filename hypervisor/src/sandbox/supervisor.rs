@@ -180,10 +180,11 @@ struct Summary {
 
 impl Sandboxes {
     /// Stops whatever an earlier hypervisor left running in the sandboxes, then starts the
-    /// supervisor.
+    /// supervisor. Shared sandboxes (their orchestrator keeps them for every hypervisor) are
+    /// followed instead, so that they are stopped when idle whoever started them.
     pub async fn start(backend: Arc<dyn Backend>, config: SupervisorConfig) -> Self {
+        let users = backend.users().await;
         if !backend.shared() {
-            let users = backend.users().await;
             futures_util::future::join_all(users.iter().map(|user| backend.clean_up(user))).await;
         }
         let (tx, rx) = mpsc::channel(256);
@@ -208,7 +209,13 @@ impl Sandboxes {
                 }
             });
         }
-        Self { tx, backend }
+        let sandboxes = Self { tx, backend };
+        if sandboxes.backend.shared() {
+            for user in &users {
+                sandboxes.nudge(user);
+            }
+        }
+        sandboxes
     }
 
     pub fn isolation(&self) -> Isolation {
@@ -652,7 +659,8 @@ impl Actor {
                     since: now,
                     last_busy: now,
                 };
-                if !stops.is_empty() || self.closing {
+                // A shared sandbox runs on after this hypervisor stops.
+                if !stops.is_empty() || (self.closing && !self.backend.shared()) {
                     Self::request_stop(slot, now, stops, Vec::new());
                 }
             }

@@ -40,6 +40,7 @@ use super::docker::{
     wait_exit, DAEMON_PORT, DATA, INSTANCE_LABEL, USER_LABEL,
 };
 use super::limits::Limits;
+use super::namespaces::{police_container, HeldProcess};
 use super::{
     Backend, BoxFuture, Execution, Exit, Isolation, Launched, LogTail, SandboxError, StopSignal,
     Usage,
@@ -47,10 +48,13 @@ use super::{
 use crate::db::Pool;
 use crate::users::valid_name;
 
-/// How long an engine has to answer when first reached.
+/// How long an engine has to answer when first reached, and to a ping.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+/// An engine that did not answer is asked again after this long, not at every lookup.
+const RETRY_ENGINE: Duration = Duration::from_secs(5);
 /// How long Swarm has to get a new task running before the launch gives up (and says why).
-const TASK_TIMEOUT: Duration = Duration::from_secs(60);
+const TASK_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often a task is looked at while it starts, and while it runs.
 const TASK_POLL: Duration = Duration::from_millis(100);
 const TASK_WATCH: Duration = Duration::from_secs(2);
@@ -80,7 +84,15 @@ pub struct SwarmConfig {
 /// An engine given by `--docker-host`, and what it said about itself once it answered.
 struct Engine {
     url: String,
-    known: tokio::sync::Mutex<Option<Known>>,
+    known: tokio::sync::Mutex<Reached>,
+}
+
+/// What asking an engine about itself gave.
+enum Reached {
+    NotYet,
+    Known(Known),
+    /// It did not answer then: asked again only after [`RETRY_ENGINE`].
+    Failed(tokio::time::Instant, String),
 }
 
 #[derive(Clone)]
@@ -124,7 +136,7 @@ impl SwarmBackend {
             .iter()
             .map(|url| Engine {
                 url: url.clone(),
-                known: tokio::sync::Mutex::new(None),
+                known: tokio::sync::Mutex::new(Reached::NotYet),
             })
             .collect();
         let backend = Arc::new(Self {
@@ -165,8 +177,10 @@ impl SwarmBackend {
     /// What `engine` says about itself, asking it if it has not answered yet.
     async fn known(&self, engine: &Engine) -> Result<Known, String> {
         let mut known = engine.known.lock().await;
-        if let Some(known) = &*known {
-            return Ok(known.clone());
+        match &*known {
+            Reached::Known(known) => return Ok(known.clone()),
+            Reached::Failed(at, why) if at.elapsed() < RETRY_ENGINE => return Err(why.clone()),
+            _ => {}
         }
         let reached = tokio::time::timeout(CONNECT_TIMEOUT, async {
             let docker = connect(&engine.url).await?;
@@ -186,9 +200,12 @@ impl SwarmBackend {
             })
         })
         .await
-        .unwrap_or_else(|_| Err(format!("{} did not answer", engine.url)))?;
-        *known = Some(reached.clone());
-        Ok(reached)
+        .unwrap_or_else(|_| Err(format!("{} did not answer", engine.url)));
+        *known = match &reached {
+            Ok(found) => Reached::Known(found.clone()),
+            Err(why) => Reached::Failed(tokio::time::Instant::now(), why.clone()),
+        };
+        reached
     }
 
     /// An engine of a Swarm manager that answers.
@@ -196,8 +213,8 @@ impl SwarmBackend {
         let mut why = Vec::new();
         for engine in &self.engines {
             match self.known(engine).await {
-                Ok(known) if known.manager => match known.docker.ping().await {
-                    Ok(_) => return Ok(known.docker),
+                Ok(known) if known.manager => match ping(&known.docker).await {
+                    Ok(()) => return Ok(known.docker),
                     Err(err) => why.push(format!("{}: {err}", engine.url)),
                 },
                 Ok(_) => {}
@@ -220,8 +237,8 @@ impl SwarmBackend {
         for engine in &self.engines {
             if let Ok(known) = self.known(engine).await {
                 if known.node == node {
-                    return match known.docker.ping().await {
-                        Ok(_) => Ok(known.docker),
+                    return match ping(&known.docker).await {
+                        Ok(()) => Ok(known.docker),
                         Err(err) => Err(self.away(
                             user,
                             format!(
@@ -436,23 +453,33 @@ impl SwarmBackend {
             )
             .await
         {
-            let filters = HashMap::from([
-                ("service".to_owned(), vec![service.to_owned()]),
-                ("desired-state".to_owned(), vec!["running".to_owned()]),
-            ]);
-            let meant = manager
-                .list_tasks(Some(
-                    ListTasksOptionsBuilder::default().filters(&filters).build(),
-                ))
-                .await
-                .map_err(|err| self.failed(user, format!("the Swarm manager: {err}")))?;
-            if !meant.is_empty() {
-                return found
-                    .id
-                    .ok_or_else(|| self.failed(user, "its service has no id"));
+            // A service of that name that is not this deployment's sandbox of this user is
+            // neither used nor removed.
+            let labels = found
+                .spec
+                .as_ref()
+                .and_then(|spec| spec.labels.clone())
+                .unwrap_or_default();
+            if labels != self.labels(user) {
+                return Err(self.failed(
+                    user,
+                    format!("a Swarm service named {service} is there that is not its sandbox: rename or remove it"),
+                ));
+            }
+            let id = found
+                .id
+                .ok_or_else(|| self.failed(user, "its service has no id"))?;
+            // One just made by another hypervisor may have no task yet: asked twice.
+            for attempt in 0..2 {
+                if self.tasks_meant(manager, user, service).await? {
+                    return Ok(id);
+                }
+                if attempt == 0 {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
             }
             // Ended for good (stopped cleanly, or Swarm gave up restarting it): anew.
-            let _ = manager.delete_service(service).await;
+            let _ = manager.delete_service(&id).await;
         }
         self.prepare_volume(user, service, node, account.uid)
             .await?;
@@ -479,6 +506,26 @@ impl SwarmBackend {
         }
     }
 
+    /// Whether a task of the service is meant to run (running, or on its way).
+    async fn tasks_meant(
+        &self,
+        manager: &Docker,
+        user: &str,
+        service: &str,
+    ) -> Result<bool, SandboxError> {
+        let filters = HashMap::from([
+            ("service".to_owned(), vec![service.to_owned()]),
+            ("desired-state".to_owned(), vec!["running".to_owned()]),
+        ]);
+        let meant = manager
+            .list_tasks(Some(
+                ListTasksOptionsBuilder::default().filters(&filters).build(),
+            ))
+            .await
+            .map_err(|err| self.failed(user, format!("the Swarm manager: {err}")))?;
+        Ok(!meant.is_empty())
+    }
+
     /// The user's volume on `node`, created if new and handed to `uid`; the image checked.
     async fn prepare_volume(
         &self,
@@ -501,15 +548,27 @@ impl SwarmBackend {
                 ),
                 )
             })?;
-        if docker.inspect_volume(volume).await.is_err() {
-            docker
-                .create_volume(VolumeCreateRequest {
+        match docker.inspect_volume(volume).await {
+            // Handed over only if it is this deployment's volume of this user: a volume of
+            // that name made by anything else (another deployment, the docker backend) is
+            // another's data.
+            Ok(found) if found.labels != self.labels(user) => {
+                return Err(self.failed(
+                    user,
+                    format!("a volume named {volume} is on Swarm node {node} that is not its own: rename or remove it"),
+                ))
+            }
+            Ok(_) => {}
+            Err(_) => {
+                docker
+                    .create_volume(VolumeCreateRequest {
                     name: Some(volume.to_owned()),
                     labels: Some(self.labels(user)),
                     ..Default::default()
                 })
                 .await
                 .map_err(|err| self.failed(user, format!("cannot create its volume: {err}")))?;
+            }
         }
         let host = HostConfig {
             mounts: Some(vec![volume_mount(volume)]),
@@ -681,16 +740,23 @@ fn volume_mount(volume: &str) -> Mount {
     }
 }
 
-/// Whether process `pid` of this host is in `container` (a node's pid can be any process
-/// here when the node is another host).
-fn on_this_host(pid: u32, container: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-        .is_ok_and(|groups| groups.contains(container))
+/// Whether the engine answers, within [`PING_TIMEOUT`].
+async fn ping(docker: &Docker) -> Result<(), String> {
+    match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err(format!("no answer within {} s", PING_TIMEOUT.as_secs())),
+    }
 }
 
-/// Waits until the task is no longer meant to run (its service removed, or Swarm moved on):
-/// how it ended.
-async fn task_ended(manager: Docker, task: String) -> Exit {
+/// Waits until the task is no longer meant to run (its service removed, Swarm moved on, its
+/// node lost): how it ended. An end that is no fault of the sandbox's is clean (no crash is
+/// counted).
+async fn task_ended(manager: Docker, task: String, node: String) -> Exit {
+    let away = |description: &str| Exit {
+        clean: true,
+        description: description.to_owned(),
+    };
     loop {
         tokio::time::sleep(TASK_WATCH).await;
         match manager.inspect_task(&task).await {
@@ -707,17 +773,26 @@ async fn task_ended(manager: Docker, task: String) -> Exit {
                         },
                     };
                 }
+                // Swarm has decided to stop it (its node drained or lost, the service
+                // changed) though its node has not said so yet.
+                if found
+                    .desired_state
+                    .is_some_and(|state| state != TaskState::RUNNING)
+                {
+                    return away("Swarm stopped its task");
+                }
             }
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..
-            }) => {
-                return Exit {
-                    clean: true,
-                    description: "its service was removed".to_owned(),
-                }
-            }
+            }) => return away("its service was removed"),
             // A manager that does not answer for a moment: the container's wait decides.
-            Err(_) => {}
+            Err(_) => continue,
+        }
+        // A node that is lost cannot say its container ended.
+        if let Ok(found) = manager.inspect_node(&node).await {
+            if found.status.and_then(|status| status.state) != Some(NodeState::READY) {
+                return away("its Swarm node is down");
+            }
         }
     }
 }
@@ -728,7 +803,7 @@ impl Backend for SwarmBackend {
         let mut warnings = Vec::new();
         for engine in &self.engines {
             if let Ok(known) = engine.known.try_lock() {
-                if known.is_none() {
+                if !matches!(*known, Reached::Known(_)) {
                     warnings.push(format!(
                         "Docker engine {} does not answer (or is not part of a Swarm): the \
                          users of its node wait for it",
@@ -739,8 +814,9 @@ impl Backend for SwarmBackend {
         }
         warnings.push(
             "on Swarm nodes of other hosts, the outbound network lets sandboxes reach that \
-             host's services, its local network and cloud metadata addresses: firewall Docker's \
-             DOCKER-USER chain there (nodes of this host get the nftables policy)"
+             host's services, its local network, cloud metadata addresses and each other (the \
+             default bridge): firewall Docker's DOCKER-USER chain there (containers of nodes of \
+             this host get the nftables policy)"
                 .into(),
         );
         warnings.push(
@@ -804,18 +880,25 @@ impl Backend for SwarmBackend {
                 )
                 .await
                 .map_err(|err| self.failed(user, format!("its container: {err}")))?;
-            let pid = info
+            // Its process, if it is one of this host's (a pid of a node elsewhere means
+            // nothing here).
+            let process = info
                 .state
                 .as_ref()
                 .and_then(|state| state.pid)
                 .and_then(|pid| u32::try_from(pid).ok())
-                .filter(|pid| *pid > 0);
+                .filter(|pid| *pid > 0)
+                .and_then(|pid| {
+                    HeldProcess::of_container(pid, &task.container).map(|held| (pid, held))
+                });
+            let pid = process.as_ref().map(|(pid, _)| *pid);
             // On a node of this host, the process backend's network policy, put in the
-            // container's namespace before the daemon is routed to.
-            if let Some(pid) = pid.filter(|pid| on_this_host(*pid, &task.container)) {
+            // container's namespace before the daemon is routed to; only its daemon's answers
+            // go out to whoever connects to its port.
+            if let Some((_, process)) = process {
                 let allowed = self.config.allowed.clone();
                 let policed = tokio::task::spawn_blocking(move || {
-                    super::namespaces::police_container(pid, &allowed)
+                    police_container(&process, &allowed, Some(DAEMON_PORT))
                         .map_err(|err| err.to_string())
                 })
                 .await
@@ -844,12 +927,17 @@ impl Backend for SwarmBackend {
             let alive = Arc::new(AtomicBool::new(true));
             let (ended_tx, ended_rx) = tokio::sync::oneshot::channel();
             let (wait_docker, wait_manager) = (docker.clone(), manager.clone());
-            let (container, task_id) = (task.container.clone(), task.id.clone());
+            let (container, task_id, task_node) =
+                (task.container.clone(), task.id.clone(), task.node.clone());
             let wait_alive = alive.clone();
             tokio::spawn(async move {
                 let exit = tokio::select! {
-                    exit = wait_exit(&wait_docker, &container) => exit,
-                    exit = task_ended(wait_manager, task_id) => exit,
+                    exit = wait_exit(&wait_docker, &container) => match exit.description.starts_with("lost track") {
+                        // The node's engine went away, not the daemon.
+                        true => Exit { clean: true, description: "its node's engine stopped answering".into() },
+                        false => exit,
+                    },
+                    exit = task_ended(wait_manager, task_id, task_node) => exit,
                 };
                 wait_alive.store(false, Ordering::SeqCst);
                 let _ = ended_tx.send(exit);
