@@ -6,7 +6,9 @@
 //! - users land on different nodes, each sandbox a service with the docker backend's
 //!   confinement, and one cannot reach another's daemon, the host, or its node;
 //! - either hypervisor serves any user, in the same sandbox;
-//! - a node's engine stopped: its users get a clear message, the others carry on;
+//! - Swarm restarts a killed daemon, and both hypervisors follow it;
+//! - a node's engine stopped: its users get a clear message, the others carry on, and once
+//!   it is back so are they; a node drained: its users are told so, until it is active;
 //! - a hypervisor killed: SSH (OpenSSH, with the host key it knew) and browser sessions (the
 //!   desktop's WebSocket, and the page in headless Chromium, `web-tests/failover.mjs`) go on
 //!   through the other, in the same sandbox, which kept running.
@@ -290,6 +292,37 @@ async fn once_it_works(
     }
 }
 
+/// `choir --exec bash --arg cmd=true` as `user` through `addr`, tried again (a new login each
+/// time) until it fails saying `wanted`, within `within`: what it said.
+async fn once_it_fails_saying(
+    addr: std::net::SocketAddr,
+    user: &str,
+    key: &russh::keys::PrivateKey,
+    wanted: &str,
+    within: Duration,
+) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        // A login refused while the balancer moves over is tried again too.
+        let said = match common::connect(addr, user, key).await {
+            Some(session) => {
+                let run = common::exec(&session, "choir --exec bash --arg cmd=true").await;
+                (run.status != Some(0)).then(|| format!("{}{}", run.out, run.err))
+            }
+            None => None,
+        };
+        let said = said.unwrap_or_default();
+        if said.contains(wanted) {
+            return said;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{user} was never told `{wanted}`: {said}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sandboxes_are_swarm_services_that_either_hypervisor_serves_through_a_lost_node_or_host() {
     let Some(swarm) = Swarm::from_env("swarm") else {
@@ -320,6 +353,10 @@ async fn sandboxes_are_swarm_services_that_either_hypervisor_serves_through_a_lo
         &[first.addr, second.addr],
         &[first.web().1, second.web().1],
     ) else {
+        assert!(
+            std::env::var("CHOIR_SUITE_BUILT").is_err(),
+            "the suite's set-up installs haproxy"
+        );
         return;
     };
 
@@ -410,10 +447,23 @@ async fn sandboxes_are_swarm_services_that_either_hypervisor_serves_through_a_lo
         let addr = &swarm.addrs[0];
         format!("{}.1", addr.rsplit_once('.').unwrap().0)
     };
+    // A service of this host on its address in the Swarm's network, which answers the host.
+    let (_service, service_at) = common::netns::host_service(&format!("{host_addr}:0"));
+    let mut answer = String::new();
+    {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(&service_at).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .unwrap();
+        stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        stream.read_to_string(&mut answer).unwrap();
+    }
+    assert!(answer.ends_with("host secret"), "{answer}");
     let targets = [
         format!("{alice_ip}:7878"),
         format!("{}:{alice_port}", swarm.addrs[alice_node]),
-        format!("{host_addr}:{}", first.addr.port()),
+        service_at,
     ];
     for target in &targets {
         let (out, _) = bash(
@@ -466,23 +516,14 @@ async fn sandboxes_are_swarm_services_that_either_hypervisor_serves_through_a_lo
         nix::sys::signal::Signal::SIGTERM,
     )
     .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let told = loop {
-        let carol = common::connect(lb.ssh, "carol", first.key("carol"))
-            .await
-            .unwrap();
-        let run = common::exec(&carol, "choir --exec bash --arg cmd=true").await;
-        let said = format!("{}{}", run.out, run.err);
-        if run.status != Some(0) && said.contains(&swarm.addrs[carol_node]) {
-            break said;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "carol was never told her node is gone: {said}\n{}",
-            first.output()
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    };
+    let told = once_it_fails_saying(
+        lb.ssh,
+        "carol",
+        first.key("carol"),
+        &swarm.addrs[carol_node],
+        Duration::from_secs(90),
+    )
+    .await;
     assert!(told.contains("Swarm node"), "{told}");
     for user in ["alice", "bob", "dave"] {
         let (out, code) = bash(&sessions[user], "cat note.txt").await;
@@ -508,6 +549,38 @@ async fn sandboxes_are_swarm_services_that_either_hypervisor_serves_through_a_lo
     )
     .await;
     assert_eq!(out.trim(), "kept-carol");
+
+    // Bob's node is drained: he is told so; once it is active again, so is his sandbox.
+    let bob_node_id = swarm
+        .docker(bob_node, &["info", "--format", "{{.Swarm.NodeID}}"])
+        .trim()
+        .to_owned();
+    swarm.docker(
+        0,
+        &["node", "update", "--availability", "drain", &bob_node_id],
+    );
+    let told = once_it_fails_saying(
+        lb.ssh,
+        "bob",
+        first.key("bob"),
+        "drained",
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(told.contains(&swarm.addrs[bob_node]), "{told}");
+    swarm.docker(
+        0,
+        &["node", "update", "--availability", "active", &bob_node_id],
+    );
+    let out = once_it_works(
+        lb.ssh,
+        "bob",
+        first.key("bob"),
+        "cat note.txt",
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(out.trim(), "kept-bob");
 
     // A browser signed in through the load balancer (so through the first hypervisor), and
     // an OpenSSH client that knows the host key.
