@@ -42,7 +42,8 @@ for tool in ip nsenter; do
   command -v "$tool" >/dev/null || { say "skipped: no $tool here"; exit 0; }
 done
 if [ "$mode" = bench ]; then
-  cargo build --release --locked -p choir-daemon -p choir-cli -p hypervisor
+  # Every binary, not a package subset (Cargo would unify features otherwise).
+  cargo build --release --locked --workspace --bins
   bin_dir="$target_dir/release"
 else
   build_workspace
