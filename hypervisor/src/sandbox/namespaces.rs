@@ -338,7 +338,12 @@ pub fn police_container(
         .filter_map(|line| line.trim().strip_prefix("nameserver"))
         .filter_map(|address| address.trim().parse().ok())
         .collect();
-    let rules = ruleset(&host_addresses(), allowed, &dns, answers_from);
+    // Declared, deleted and made again in one transaction: policing a container twice (a
+    // launch and the watcher of new tasks, or two hypervisors) leaves one ruleset.
+    let rules = format!(
+        "table inet choir_sandbox\ndelete table inet choir_sandbox\n{}",
+        ruleset(&host_addresses(), allowed, &dns, answers_from)
+    );
     let namespace = format!("--net={theirs}");
     let nft = program("nft", "nftables")?;
     let nft = nft.to_string_lossy();

@@ -32,6 +32,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 use choir_proto::Endpoint;
+use futures_util::StreamExt;
 use sqlx::Row;
 
 use super::accounts::{Account, Accounts};
@@ -149,6 +150,14 @@ impl SwarmBackend {
         futures_util::future::join_all(backend.engines.iter().map(|engine| backend.known(engine)))
             .await;
         backend.manager().await?;
+        // Every container a sandbox's task starts on an engine of this host is policed at
+        // once, whether Swarm restarted it on its own or a hypervisor asked for it.
+        for engine in &backend.engines {
+            tokio::spawn(police_new_tasks(
+                Arc::downgrade(&backend),
+                engine.url.clone(),
+            ));
+        }
         Ok(backend)
     }
 
@@ -740,6 +749,93 @@ fn volume_mount(volume: &str) -> Mount {
     }
 }
 
+/// Watches the engine at `url` for containers of this deployment's sandboxes starting, and
+/// puts the network policy into those of this host (see [`police`]), for as long as the
+/// backend lives; an engine away is watched again once it answers.
+async fn police_new_tasks(backend: std::sync::Weak<SwarmBackend>, url: String) {
+    loop {
+        let Some(found) = backend.upgrade() else {
+            return;
+        };
+        let engine = found.engines.iter().find(|engine| engine.url == url);
+        let (docker, name, allowed) = match engine {
+            Some(engine) => match found.known(engine).await {
+                Ok(known) => (
+                    known.docker,
+                    found.config.name.clone(),
+                    found.config.allowed.clone(),
+                ),
+                Err(_) => {
+                    drop(found);
+                    tokio::time::sleep(RETRY_ENGINE).await;
+                    continue;
+                }
+            },
+            None => return,
+        };
+        drop(found);
+        let filters = HashMap::from([
+            ("type", vec!["container".to_owned()]),
+            ("event", vec!["start".to_owned()]),
+            ("label", vec![format!("{INSTANCE_LABEL}={name}")]),
+        ]);
+        let options = bollard::query_parameters::EventsOptionsBuilder::default()
+            .filters(&filters)
+            .build();
+        let mut events = docker.events(Some(options));
+        while let Some(Ok(event)) = events.next().await {
+            let Some(actor) = event.actor else { continue };
+            // A sandbox's, not a one-shot container handing a volume over.
+            let sandbox = actor
+                .attributes
+                .as_ref()
+                .is_some_and(|labels| labels.contains_key(USER_LABEL));
+            if let (true, Some(id)) = (sandbox, actor.id) {
+                if let Err(err) = police(&docker, &id, &allowed).await {
+                    tracing::warn!(container = id, %err, "cannot police a Swarm sandbox's container");
+                }
+            }
+            if backend.strong_count() == 0 {
+                return;
+            }
+        }
+        tokio::time::sleep(RETRY_ENGINE).await;
+    }
+}
+
+/// Puts the network policy into `container`'s namespace if its process is one of this host's
+/// (see [`HeldProcess::of_container`]): its pid then, `None` for a container elsewhere.
+async fn police(
+    docker: &Docker,
+    container: &str,
+    allowed: &[String],
+) -> Result<Option<u32>, String> {
+    let info = docker
+        .inspect_container(
+            container,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+        .map_err(|err| format!("its container: {err}"))?;
+    let Some((pid, process)) = info
+        .state
+        .as_ref()
+        .and_then(|state| state.pid)
+        .and_then(|pid| u32::try_from(pid).ok())
+        .filter(|pid| *pid > 0)
+        .and_then(|pid| HeldProcess::of_container(pid, container).map(|held| (pid, held)))
+    else {
+        return Ok(None);
+    };
+    let allowed = allowed.to_vec();
+    tokio::task::spawn_blocking(move || {
+        police_container(&process, &allowed, Some(DAEMON_PORT)).map_err(|err| err.to_string())
+    })
+    .await
+    .unwrap_or_else(|err| Err(err.to_string()))
+    .map(|()| Some(pid))
+}
+
 /// Whether the engine answers, within [`PING_TIMEOUT`].
 async fn ping(docker: &Docker) -> Result<(), String> {
     match tokio::time::timeout(PING_TIMEOUT, docker.ping()).await {
@@ -873,44 +969,19 @@ impl Backend for SwarmBackend {
             let task = self.task_running(&manager, user, &service, &node).await?;
             let docker = self.node_engine(user, &task.node).await?;
             let addr = self.node_state(&manager, user, &task.node).await?;
-            let info = docker
-                .inspect_container(
-                    &task.container,
-                    None::<bollard::query_parameters::InspectContainerOptions>,
-                )
-                .await
-                .map_err(|err| self.failed(user, format!("its container: {err}")))?;
-            // Its process, if it is one of this host's (a pid of a node elsewhere means
-            // nothing here).
-            let process = info
-                .state
-                .as_ref()
-                .and_then(|state| state.pid)
-                .and_then(|pid| u32::try_from(pid).ok())
-                .filter(|pid| *pid > 0)
-                .and_then(|pid| {
-                    HeldProcess::of_container(pid, &task.container).map(|held| (pid, held))
-                });
-            let pid = process.as_ref().map(|(pid, _)| *pid);
             // On a node of this host, the process backend's network policy, put in the
-            // container's namespace before the daemon is routed to; only its daemon's answers
-            // go out to whoever connects to its port.
-            if let Some((_, process)) = process {
-                let allowed = self.config.allowed.clone();
-                let policed = tokio::task::spawn_blocking(move || {
-                    police_container(&process, &allowed, Some(DAEMON_PORT))
-                        .map_err(|err| err.to_string())
-                })
-                .await
-                .unwrap_or_else(|err| Err(err.to_string()));
-                if let Err(err) = policed {
+            // container's namespace before the daemon is routed to (again, if the watcher of
+            // new tasks was first: the same ruleset replaces itself).
+            let pid = match police(&docker, &task.container, &self.config.allowed).await {
+                Ok(pid) => pid,
+                Err(err) => {
                     let _ = manager.delete_service(&service_id).await;
                     return Err(self.failed(
                         user,
                         format!("cannot put its network policy in place: {err}"),
                     ));
                 }
-            }
+            };
             follow_logs(&docker, &task.container, log);
             let host = match addr.parse::<std::net::IpAddr>() {
                 Ok(std::net::IpAddr::V6(v6)) => format!("[{v6}]"),
