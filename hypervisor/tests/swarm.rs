@@ -490,11 +490,11 @@ async fn sandboxes_are_swarm_services_that_either_hypervisor_serves_through_a_lo
     let (bob_node, bob_container) = placed["bob"].clone();
     swarm.docker(bob_node, &["kill", &bob_container]);
     let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let restarted = loop {
         match swarm.container_of(&name, "bob") {
             Some((node, container)) if container != bob_container => {
                 assert_eq!(node, bob_node);
-                break;
+                break container;
             }
             _ => assert!(
                 Instant::now() < deadline,
@@ -502,6 +502,34 @@ async fn sandboxes_are_swarm_services_that_either_hypervisor_serves_through_a_lo
             ),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Before anyone uses it, the new container has the network policy: Swarm started it on
+    // its own, and a hypervisor of this host saw it start.
+    let pid = swarm
+        .docker(
+            bob_node,
+            &["inspect", &restarted, "--format", "{{.State.Pid}}"],
+        )
+        .trim()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let listed = Command::new("nsenter")
+            .arg(format!("--net=/proc/{pid}/ns/net"))
+            .args(["nft", "list", "table", "inet", "choir_sandbox"])
+            .output()
+            .unwrap();
+        if listed.status.success() {
+            let rules = String::from_utf8_lossy(&listed.stdout);
+            assert!(rules.contains("@blocked4 reject"), "{rules}");
+            assert_eq!(rules.matches("ct direction reply").count(), 1, "{rules}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "bob's restarted container was not policed: {listed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     for hv in [&first, &second] {
         let out = once_it_works(hv.addr, "bob", first.key("bob"), "cat note.txt", WAIT).await;
