@@ -948,7 +948,8 @@ fn raise_open_files() {
 /// names (an error if it cannot be used); else the one on PATH, if it can be used (said,
 /// not an error, if not).
 async fn app_builds(layout: &Layout, args: &ServeArgs) -> Result<Option<AppBuilds>> {
-    if args.no_app_builds {
+    // Swarm sandboxes cannot be lent this host's files (said among the start-up warnings).
+    if args.no_app_builds || args.backend == BackendKind::Swarm {
         return Ok(None);
     }
     let cache = args
