@@ -400,14 +400,7 @@ impl SwarmBackend {
 
     /// The task running the service now, if one runs.
     async fn running_task(&self, manager: &Docker, service: &str) -> Result<Option<Task>, String> {
-        let filters = HashMap::from([
-            ("service".to_owned(), vec![service.to_owned()]),
-            ("desired-state".to_owned(), vec!["running".to_owned()]),
-        ]);
-        let tasks = manager
-            .list_tasks(Some(
-                ListTasksOptionsBuilder::default().filters(&filters).build(),
-            ))
+        let tasks = tasks_meant_to_run(manager, service)
             .await
             .map_err(|err| err.to_string())?;
         let mut why = None;
@@ -522,14 +515,7 @@ impl SwarmBackend {
         user: &str,
         service: &str,
     ) -> Result<bool, SandboxError> {
-        let filters = HashMap::from([
-            ("service".to_owned(), vec![service.to_owned()]),
-            ("desired-state".to_owned(), vec!["running".to_owned()]),
-        ]);
-        let meant = manager
-            .list_tasks(Some(
-                ListTasksOptionsBuilder::default().filters(&filters).build(),
-            ))
+        let meant = tasks_meant_to_run(manager, service)
             .await
             .map_err(|err| self.failed(user, format!("the Swarm manager: {err}")))?;
         Ok(!meant.is_empty())
@@ -834,6 +820,22 @@ async fn police(
     .await
     .unwrap_or_else(|err| Err(err.to_string()))
     .map(|()| Some(pid))
+}
+
+/// The service's tasks meant to run (running, or on their way).
+async fn tasks_meant_to_run(
+    manager: &Docker,
+    service: &str,
+) -> Result<Vec<bollard::models::Task>, bollard::errors::Error> {
+    let filters = HashMap::from([
+        ("service".to_owned(), vec![service.to_owned()]),
+        ("desired-state".to_owned(), vec!["running".to_owned()]),
+    ]);
+    manager
+        .list_tasks(Some(
+            ListTasksOptionsBuilder::default().filters(&filters).build(),
+        ))
+        .await
 }
 
 /// Whether the engine answers, within [`PING_TIMEOUT`].
